@@ -1,0 +1,212 @@
+/* cli.c: subcommand dispatch and option-value parsing. */
+#include "common/cli.h"
+#include "common/log.h"
+#include "common/status.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#ifndef SL_VERSION
+#define SL_VERSION "0.0.0"
+#endif
+
+static const char *cur_prog = "sl";
+static const char *cur_cmd = NULL;
+
+static void list_commands(FILE *f, const char *prog, const char *summary, const sl_subcmd *cmds)
+{
+    fprintf(f, "usage: %s <command> [options]\n\n%s\n\ncommands:\n", prog, summary);
+    for (const sl_subcmd *c = cmds; c->name; c++) fprintf(f, "  %-12s %s\n", c->name, c->summary);
+    fprintf(f, "\nRun '%s <command> --help' for the options of one command.\n", prog);
+}
+
+int sl_cli_dispatch(const char *prog, const char *summary, const sl_subcmd *cmds, int argc,
+                    char **argv)
+{
+    cur_prog = prog;
+    sl_log_set_prefix(prog);
+    if (argc < 2) {
+        list_commands(stderr, prog, summary, cmds);
+        return SL_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
+        list_commands(stdout, prog, summary, cmds);
+        return SL_EXIT_OK;
+    }
+    if (!strcmp(name, "--version")) {
+        printf("%s %s\n", prog, SL_VERSION);
+        return SL_EXIT_OK;
+    }
+    int help = 0;
+    if (!strcmp(name, "help")) {
+        if (argc < 3) {
+            list_commands(stdout, prog, summary, cmds);
+            return SL_EXIT_OK;
+        }
+        name = argv[2];
+        help = 1;
+    }
+    for (const sl_subcmd *c = cmds; c->name; c++) {
+        if (strcmp(c->name, name)) continue;
+        char prefix[128];
+        snprintf(prefix, sizeof prefix, "%s: %s", prog, c->name);
+        sl_log_set_prefix(prefix);
+        cur_cmd = c->name;
+        if (help) {
+            char *hargv[] = {(char *)c->name, "--help", NULL};
+            return c->fn(2, hargv);
+        }
+        return c->fn(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "%s: unknown command '%s'\n", prog, name);
+    list_commands(stderr, prog, summary, cmds);
+    return SL_EXIT_USAGE;
+}
+
+int sl_usage_error(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s: %s\n", sl_log_prefix(), msg);
+    if (cur_cmd)
+        fprintf(stderr, "try '%s %s --help'\n", cur_prog, cur_cmd);
+    return SL_EXIT_USAGE;
+}
+
+int sl_fail(void)
+{
+    fprintf(stderr, "%s: %s\n", sl_log_prefix(), sl_errmsg());
+    return SL_EXIT_FAIL;
+}
+
+int sl_cli_wants_help(int argc, char **argv, const char *help)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) break;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(help, stdout);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int sl_parse_long(const char *what, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (!s || !*s || *end || errno)
+        return sl_err(SL_EARG, "%s: '%s' is not a whole number", what, s ? s : "");
+    if (v < lo || v > hi)
+        return sl_err(SL_EARG, "%s: %ld is out of range [%ld, %ld]", what, v, lo, hi);
+    *out = v;
+    return SL_OK;
+}
+
+int sl_parse_double(const char *what, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = s ? strtod(s, &end) : 0;
+    if (!s || !*s || *end || errno || !isfinite(v))
+        return sl_err(SL_EARG, "%s: '%s' is not a number", what, s ? s : "");
+    if (v < lo || v > hi) return sl_err(SL_EARG, "%s: %g is out of range [%g, %g]", what, v, lo, hi);
+    *out = v;
+    return SL_OK;
+}
+
+int sl_parse_shape(const char *what, const char *s, int64_t *dims, int max, int *n)
+{
+    int k = 0;
+    const char *p = s;
+    if (!s || !*s) return sl_err(SL_EARG, "%s: empty shape", what);
+    while (*p) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || errno || v <= 0 || v > (1 << 20))
+            return sl_err(SL_EARG, "%s: '%s' is not a shape like 3x224x224", what, s);
+        if (k == max) return sl_err(SL_EARG, "%s: '%s' has more than %d dimensions", what, s, max);
+        dims[k++] = v;
+        p = end;
+        if (*p == 'x' || *p == 'X' || *p == ',') {
+            p++;
+            if (!*p) return sl_err(SL_EARG, "%s: '%s' is not a shape like 3x224x224", what, s);
+        } else if (*p) {
+            return sl_err(SL_EARG, "%s: '%s' is not a shape like 3x224x224", what, s);
+        }
+    }
+    *n = k;
+    return SL_OK;
+}
+
+/* Splits "12.5mbit" into 12.5 and "mbit". */
+static int number_unit(const char *what, const char *s, double *v, const char **unit)
+{
+    char *end;
+    errno = 0;
+    *v = s ? strtod(s, &end) : 0;
+    if (!s || end == s || errno || !isfinite(*v) || *v < 0)
+        return sl_err(SL_EARG, "%s: '%s' is not a number with a unit", what, s ? s : "");
+    while (isspace((unsigned char)*end)) end++;
+    *unit = end;
+    return SL_OK;
+}
+
+int sl_parse_bandwidth(const char *what, const char *s, double *bps)
+{
+    double v;
+    const char *u;
+    int rc = number_unit(what, s, &v, &u);
+    if (rc) return rc;
+    static const struct { const char *u; double m; } units[] = {
+        {"", 1}, {"bit", 1}, {"bps", 1}, {"kbit", 1e3}, {"kbps", 1e3}, {"mbit", 1e6},
+        {"mbps", 1e6}, {"gbit", 1e9}, {"gbps", 1e9},
+    };
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (!strcasecmp(u, units[i].u)) {
+            *bps = v * units[i].m;
+            if (*bps <= 0) return sl_err(SL_EARG, "%s: bandwidth must be positive", what);
+            return SL_OK;
+        }
+    return sl_err(SL_EARG, "%s: unknown bandwidth unit in '%s' (use kbit, mbit, gbit)", what, s);
+}
+
+int sl_parse_duration(const char *what, const char *s, double *sec)
+{
+    double v;
+    const char *u;
+    int rc = number_unit(what, s, &v, &u);
+    if (rc) return rc;
+    if (!*u || !strcmp(u, "s")) *sec = v;
+    else if (!strcmp(u, "ms")) *sec = v * 1e-3;
+    else if (!strcmp(u, "us")) *sec = v * 1e-6;
+    else if (!strcmp(u, "m") || !strcmp(u, "min")) *sec = v * 60;
+    else return sl_err(SL_EARG, "%s: unknown time unit in '%s' (use us, ms, s)", what, s);
+    return SL_OK;
+}
+
+int sl_parse_bytes(const char *what, const char *s, double *bytes)
+{
+    double v;
+    const char *u;
+    int rc = number_unit(what, s, &v, &u);
+    if (rc) return rc;
+    if (!*u || !strcasecmp(u, "b")) *bytes = v;
+    else if (!strcasecmp(u, "kb")) *bytes = v * 1e3;
+    else if (!strcasecmp(u, "mb")) *bytes = v * 1e6;
+    else if (!strcasecmp(u, "gb")) *bytes = v * 1e9;
+    else return sl_err(SL_EARG, "%s: unknown size unit in '%s' (use B, kB, MB, GB)", what, s);
+    return SL_OK;
+}

@@ -1,0 +1,35 @@
+/* main.c: sl-offload, running models split between device and edge (run, edge, deploy, device,
+ * bench). Each subcommand lives in cmd_<name>.c and only parses arguments. */
+#include "common/cli.h"
+#include "offloader/commands.h"
+
+#include <stdio.h>
+
+#define PENDING(fn, name)                                                                       \
+    __attribute__((weak)) int fn(int argc, char **argv)                                         \
+    {                                                                                           \
+        (void)argc;                                                                             \
+        (void)argv;                                                                             \
+        fprintf(stderr, "sl-offload: %s: not built yet in this version\n", name);               \
+        return SL_EXIT_FAIL;                                                                    \
+    }
+PENDING(sl_cmd_run, "run")
+PENDING(sl_cmd_edge, "edge")
+PENDING(sl_cmd_deploy, "deploy")
+PENDING(sl_cmd_device, "device")
+PENDING(sl_cmd_bench, "bench")
+
+static const sl_subcmd commands[] = {
+    {"run", sl_cmd_run, "run a model locally on a tensor file or images"},
+    {"edge", sl_cmd_edge, "serve edge bundles to devices"},
+    {"deploy", sl_cmd_deploy, "upload, list or remove edge bundles on a running edge server"},
+    {"device", sl_cmd_device, "run the device slice on images and finish them on the edge"},
+    {"bench", sl_cmd_bench, "measure local, edge-only, split and split+TL in one run"},
+    {NULL, NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+    return sl_cli_dispatch("sl-offload", "Run models split between an IoT device and an edge server.",
+                           commands, argc, argv);
+}

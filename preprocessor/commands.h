@@ -1,0 +1,13 @@
+/* commands.h: the sl-preprocess subcommands, one per cmd_<name>.c. Each returns an exit code. */
+#ifndef SL_PREPROCESSOR_COMMANDS_H
+#define SL_PREPROCESSOR_COMMANDS_H
+
+int sl_cmd_zoo(int argc, char **argv);
+int sl_cmd_import(int argc, char **argv);
+int sl_cmd_inspect(int argc, char **argv);
+int sl_cmd_profile(int argc, char **argv);
+int sl_cmd_select(int argc, char **argv);
+int sl_cmd_insert(int argc, char **argv);
+int sl_cmd_split(int argc, char **argv);
+
+#endif
