@@ -43,7 +43,8 @@ enum {
     SLT_ENOMEM = -6,  /* allocation failed */
 };
 
-typedef enum sl_dtype { SL_DT_F32 = 0, SL_DT_U8 = 1, SL_DT_I64 = 2 } sl_dtype;
+/* SL_DT_NONE is only ever returned, by sl_tensor_dtype, for NULL or a type none of the others name. */
+typedef enum sl_dtype { SL_DT_NONE = -1, SL_DT_F32 = 0, SL_DT_U8 = 1, SL_DT_I64 = 2 } sl_dtype;
 
 typedef struct sl_tensor sl_tensor;
 typedef struct sl_optim sl_optim;
@@ -70,12 +71,13 @@ int sl_tensor_to_buffer(const sl_tensor *t, void *data, size_t nbytes);
 /* Pointer to the first element of a contiguous tensor, valid while any handle to it lives.
  * SLT_EARG when the tensor is not contiguous. Writing through it bypasses autograd. */
 int sl_tensor_data_ptr(const sl_tensor *t, void **ptr);
-/* Shape (up to `max` dims) and rank. */
+/* Shape (up to `max` dims) and rank. *ndim (may be NULL) gets the full rank even when it exceeds
+ * `max`, so a caller can tell that the shape was cut short. */
 int sl_tensor_shape(const sl_tensor *t, int64_t *shape, int max, int *ndim);
 int sl_tensor_ndim(const sl_tensor *t);      /* -1 for NULL */
 int64_t sl_tensor_numel(const sl_tensor *t); /* -1 for NULL */
 size_t sl_tensor_nbytes(const sl_tensor *t); /* 0 for NULL */
-sl_dtype sl_tensor_dtype(const sl_tensor *t);
+sl_dtype sl_tensor_dtype(const sl_tensor *t); /* SL_DT_NONE for NULL or another type */
 /* New handle on the same tensor (same storage, same autograd identity). */
 int sl_tensor_share(const sl_tensor *t, sl_tensor **out);
 /* Deep copy (contiguous), detached from autograd. */
@@ -86,11 +88,13 @@ int sl_tensor_detach(const sl_tensor *t, sl_tensor **out);
 int sl_tensor_copy_(sl_tensor *dst, const sl_tensor *src);
 /* Converted copy. */
 int sl_tensor_to_dtype(const sl_tensor *t, sl_dtype dt, sl_tensor **out);
-/* View with a new shape (numel must match); -1 in one place is inferred. */
+/* View with a new shape (numel must match, else SLT_ESHAPE); -1 in one place is inferred. As
+ * torch.reshape, it copies only when the strides do not allow a view. */
 int sl_tensor_reshape(const sl_tensor *t, const int64_t *shape, int ndim, sl_tensor **out);
 /* Slice [start, start+len) along `dim` (a view). */
 int sl_tensor_narrow(const sl_tensor *t, int dim, int64_t start, int64_t len, sl_tensor **out);
-/* Contiguous copy in memory format channels-last (1) or the default (0); same logical shape. */
+/* Contiguous copy in memory format channels-last (1) or the default (0); same logical shape.
+ * When t is already laid out that way the result shares its storage (no copy). */
 int sl_tensor_memory_format(const sl_tensor *t, int channels_last, sl_tensor **out);
 /* Value of a one-element tensor as double. */
 int sl_tensor_item(const sl_tensor *t, double *out);
@@ -106,7 +110,8 @@ int sl_mul_scalar(const sl_tensor *a, double s, sl_tensor **out);
 int sl_add_scalar(const sl_tensor *a, double s, sl_tensor **out);
 int sl_sum(const sl_tensor *a, sl_tensor **out);  /* scalar sum of all elements */
 int sl_mean(const sl_tensor *a, sl_tensor **out); /* scalar mean */
-/* Largest |a - b| over all elements (same shape), and the largest |b| (for relative checks). */
+/* Largest |a - b| over all elements (same shape), and the largest |b| (for relative checks).
+ * max_abs_b may be NULL. Both are 0 for empty tensors; integer tensors are compared in double. */
 int sl_max_abs_diff(const sl_tensor *a, const sl_tensor *b, double *diff, double *max_abs_b);
 int sl_minmax(const sl_tensor *a, double *min, double *max);
 /* Indices of the maximum along `dim` (int64, that dim removed). */
@@ -114,7 +119,9 @@ int sl_argmax(const sl_tensor *a, int dim, sl_tensor **out);
 
 /* ---- layers (functional: weights passed in; bias may be NULL) -------------------------- */
 
-/* x {N,C,H,W}, w {O,C/groups,kh,kw}. stride/pad/dil are {h, w}. */
+/* x {N,C,H,W}, w {O,C/groups,kh,kw}. stride/pad/dil are {h, w}; NULL means 1 / 0 / 1 (as in
+ * the other layers below). Wrong channel counts or a kernel larger than the padded input give
+ * SLT_ESHAPE with both shapes in the message. */
 int sl_conv2d(const sl_tensor *x, const sl_tensor *w, const sl_tensor *b, const int64_t stride[2],
               const int64_t pad[2], const int64_t dil[2], int64_t groups, sl_tensor **out);
 /* Transposed conv, w {C, O/groups, kh, kw}. out_hw[0..1] > 0 asks for that exact output size
@@ -128,6 +135,7 @@ int sl_conv_transpose2d(const sl_tensor *x, const sl_tensor *w, const sl_tensor 
 int sl_batch_norm(const sl_tensor *x, const sl_tensor *weight, const sl_tensor *bias,
                   sl_tensor *running_mean, sl_tensor *running_var, int training, double momentum,
                   double eps, sl_tensor **out);
+/* Pools: stride NULL means stride = k; pad must be at most k / 2 (SLT_EARG otherwise). */
 int sl_relu(const sl_tensor *x, sl_tensor **out);
 int sl_relu_(sl_tensor *x);
 int sl_relu6(const sl_tensor *x, sl_tensor **out);
@@ -155,7 +163,8 @@ int sl_log_softmax(const sl_tensor *x, int dim, sl_tensor **out);
 
 /* ---- losses (mean reduction; out is a scalar tensor) ------------------------------------ */
 
-/* logits {N, K}, target int64 {N}; label_smoothing in [0, 1). */
+/* logits {N, K}, target int64 {N}; label_smoothing in [0, 1). A target outside 0..K-1 gives
+ * SLT_EARG. */
 int sl_cross_entropy(const sl_tensor *logits, const sl_tensor *target, double label_smoothing,
                      sl_tensor **out);
 int sl_mse_loss(const sl_tensor *a, const sl_tensor *b, sl_tensor **out);
@@ -168,7 +177,7 @@ int sl_kl_div(const sl_tensor *log_input, const sl_tensor *target, int log_targe
 
 int sl_tensor_set_requires_grad(sl_tensor *t, int requires);
 int sl_tensor_requires_grad(const sl_tensor *t); /* 1, 0, or negative on error */
-/* Back-propagates from a scalar tensor. */
+/* Back-propagates from a one-element tensor that requires grad (SLT_EARG otherwise). */
 int sl_backward(const sl_tensor *loss);
 /* The accumulated gradient of a leaf; *out = NULL (and SLT_OK) when it has none yet. */
 int sl_tensor_grad(const sl_tensor *t, sl_tensor **out);
@@ -189,11 +198,12 @@ int sl_optim_adam_new(sl_tensor *const *params, int n, double lr, double beta1, 
                       double eps, double weight_decay, sl_optim **out);
 int sl_optim_step(sl_optim *o);
 int sl_optim_zero_grad(sl_optim *o);
-int sl_optim_set_lr(sl_optim *o, double lr);
-double sl_optim_lr(const sl_optim *o);
+int sl_optim_set_lr(sl_optim *o, double lr); /* every parameter group */
+double sl_optim_lr(const sl_optim *o);        /* -1 for NULL */
 /* Per-parameter state, for exact checkpoint/resume. Names: SGD "momentum_buffer"; Adam
  * "exp_avg", "exp_avg_sq", "step" (a one-element float tensor). get: *out = NULL (SLT_OK) when
- * the state does not exist yet. set: creates or overwrites (copying `value`). */
+ * the state does not exist yet, else a copy the caller frees. set: creates or overwrites (copying
+ * `value`); setting one Adam entry first creates the others as zeros / step 0. */
 int sl_optim_state_get(const sl_optim *o, int param_index, const char *name, sl_tensor **out);
 int sl_optim_state_set(sl_optim *o, int param_index, const char *name, const sl_tensor *value);
 void sl_optim_free(sl_optim *o);
@@ -203,7 +213,9 @@ void sl_optim_free(sl_optim *o);
 /* Scale and zero point that map [min(x,0), max(x,0)] onto 0..255 (as PyTorch's MinMax observer
  * with quint8, affine). */
 int sl_quant_params(const sl_tensor *x, double *scale, int64_t *zero_point);
-/* q = clamp(round(x / scale) + zp, 0, 255) as uint8. */
+/* q = clamp(round(x / scale) + zp, 0, 255) as uint8, computed by torch.quantize_per_tensor's
+ * kernel (x * (1 / scale) in float, round half to even), so codes match PyTorch and
+ * sl_fake_quant_u8 exactly. scale > 0 and zp in 0..255, else SLT_EARG. */
 int sl_quantize_u8(const sl_tensor *x, double scale, int64_t zero_point, sl_tensor **out);
 /* x = (q - zp) * scale as float32. */
 int sl_dequantize_u8(const sl_tensor *q, double scale, int64_t zero_point, sl_tensor **out);
