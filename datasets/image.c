@@ -1,0 +1,335 @@
+/* image.c: PNG through libpng's simplified API, PIL-style bilinear resampling, normalisation. */
+#include "datasets/image.h"
+
+#include "common/fsutil.h"
+#include "common/status.h"
+
+#include <errno.h>
+#include <math.h>
+#include <png.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int finish_decode(png_image *im, const char *what, sl_image *out)
+{
+    int color = (im->format & PNG_FORMAT_FLAG_COLOR) != 0;
+    int alpha = (im->format & PNG_FORMAT_FLAG_ALPHA) != 0;
+    im->format = color ? (alpha ? PNG_FORMAT_RGBA : PNG_FORMAT_RGB)
+                       : (alpha ? PNG_FORMAT_GA : PNG_FORMAT_GRAY);
+    /* 16-bit files are sRGB-encoded like 8-bit ones in practice; without this flag libpng
+     * treats them as linear and darkens every mid-tone when reducing to 8 bits. */
+    im->flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
+    if (im->width == 0 || im->height == 0 || im->width > 65535 || im->height > 65535) {
+        png_image_free(im);
+        return sl_err(SL_EFORMAT, "%s: unsupported image size %ux%u", what, im->width,
+                      im->height);
+    }
+    size_t size = PNG_IMAGE_SIZE(*im);
+    uint8_t *buf = malloc(size);
+    if (!buf) {
+        png_image_free(im);
+        return sl_err(SL_ENOMEM, "%s: out of memory for a %ux%u image", what, im->width,
+                      im->height);
+    }
+    if (!png_image_finish_read(im, NULL, buf, 0, NULL)) {
+        int rc = sl_err(SL_EFORMAT, "%s: corrupt or truncated PNG: %s", what, im->message);
+        free(buf);
+        png_image_free(im);
+        return rc;
+    }
+    int in_c = PNG_IMAGE_PIXEL_CHANNELS(im->format), c = color ? 3 : 1;
+    size_t n = (size_t)im->width * im->height;
+    if (in_c != c) {
+        for (size_t i = 0; i < n; i++)
+            for (int k = 0; k < c; k++) buf[i * c + k] = buf[i * in_c + k];
+    }
+    out->w = (int)im->width;
+    out->h = (int)im->height;
+    out->c = c;
+    out->data = buf;
+    png_image_free(im);
+    return SL_OK;
+}
+
+int sl_image_load(const char *path, sl_image *out)
+{
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f) return sl_err(SL_EIO, "%s: %s", path, strerror(errno));
+    uint8_t sig[8];
+    size_t got = fread(sig, 1, sizeof sig, f);
+    if (got < sizeof sig || png_sig_cmp(sig, 0, sizeof sig)) {
+        fclose(f);
+        return sl_err(SL_EFORMAT, "%s: not a PNG file", path);
+    }
+    rewind(f);
+    png_image im;
+    memset(&im, 0, sizeof im);
+    im.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_stdio(&im, f)) {
+        int rc = sl_err(SL_EFORMAT, "%s: corrupt PNG: %s", path, im.message);
+        png_image_free(&im);
+        fclose(f);
+        return rc;
+    }
+    int rc = finish_decode(&im, path, out);
+    fclose(f);
+    return rc;
+}
+
+int sl_image_decode(const void *png, size_t len, const char *what, sl_image *out)
+{
+    memset(out, 0, sizeof *out);
+    if (len < 8 || png_sig_cmp((png_const_bytep)png, 0, 8))
+        return sl_err(SL_EFORMAT, "%s: not a PNG file", what);
+    png_image im;
+    memset(&im, 0, sizeof im);
+    im.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_memory(&im, png, len)) {
+        int rc = sl_err(SL_EFORMAT, "%s: corrupt PNG: %s", what, im.message);
+        png_image_free(&im);
+        return rc;
+    }
+    return finish_decode(&im, what, out);
+}
+
+int sl_image_alloc(int w, int h, int c, sl_image *out)
+{
+    memset(out, 0, sizeof *out);
+    if (w <= 0 || h <= 0 || (c != 1 && c != 3) || w > 65535 || h > 65535)
+        return sl_err(SL_EARG, "image size %dx%dx%d is invalid", w, h, c);
+    out->data = calloc((size_t)w * h * c, 1);
+    if (!out->data) return sl_err(SL_ENOMEM, "out of memory for a %dx%d image", w, h);
+    out->w = w;
+    out->h = h;
+    out->c = c;
+    return SL_OK;
+}
+
+void sl_image_free(sl_image *img)
+{
+    if (!img) return;
+    free(img->data);
+    memset(img, 0, sizeof *img);
+}
+
+/* Filter taps of one axis: output i reads n[i] inputs from start[i] with weights
+ * w[i * k .. i * k + n[i]). */
+typedef struct {
+    int k;
+    int *start, *n;
+    float *w;
+} taps;
+
+static void taps_free(taps *t)
+{
+    free(t->start);
+    free(t->n);
+    free(t->w);
+}
+
+/* PIL's bilinear: a triangle filter over the source box [b0, b0 + bsize) whose support grows
+ * with the downscale factor, weights renormalised where the filter leaves the image. */
+static int taps_make(taps *t, int in, int out, double b0, double bsize)
+{
+    double scale = bsize / out, fscale = scale > 1.0 ? scale : 1.0, support = fscale;
+    t->k = (int)ceil(support) * 2 + 1;
+    t->start = malloc(sizeof(int) * out);
+    t->n = malloc(sizeof(int) * out);
+    t->w = malloc(sizeof(float) * out * t->k);
+    if (!t->start || !t->n || !t->w) {
+        taps_free(t);
+        return sl_err(SL_ENOMEM, "out of memory for resampling");
+    }
+    for (int i = 0; i < out; i++) {
+        double center = b0 + (i + 0.5) * scale;
+        int lo = (int)floor(center - support + 0.5), hi = (int)floor(center + support + 0.5);
+        if (lo < 0) lo = 0;
+        if (hi > in) hi = in;
+        if (hi - lo > t->k) hi = lo + t->k;
+        if (hi <= lo) { /* box outside the image: take the nearest edge pixel */
+            lo = center < 0 ? 0 : in - 1;
+            hi = lo + 1;
+        }
+        double sum = 0;
+        float *w = t->w + (size_t)i * t->k;
+        for (int j = lo; j < hi; j++) {
+            double x = (j + 0.5 - center) / fscale;
+            double v = 1.0 - fabs(x);
+            w[j - lo] = (float)(v > 0 ? v : 0);
+            sum += w[j - lo];
+        }
+        if (sum <= 0) {
+            w[0] = 1;
+            hi = lo + 1;
+            sum = 1;
+        }
+        for (int j = 0; j < hi - lo; j++) w[j] = (float)(w[j] / sum);
+        t->start[i] = lo;
+        t->n[i] = hi - lo;
+    }
+    return SL_OK;
+}
+
+/* Resamples img into a new oh x ow x img->c float buffer (values 0..255, interleaved). */
+static int resample(const sl_image *img, int oh, int ow, int mode, float **res)
+{
+    int c = img->c;
+    double bx = 0, by = 0, bw = img->w, bh = img->h;
+    if (mode == SL_RESIZE_SHORT_CROP) {
+        double s = fmax((double)ow / img->w, (double)oh / img->h);
+        bw = ow / s;
+        bh = oh / s;
+        bx = (img->w - bw) / 2;
+        by = (img->h - bh) / 2;
+    }
+    float *out = malloc(sizeof(float) * (size_t)oh * ow * c);
+    if (!out) return sl_err(SL_ENOMEM, "out of memory for resampling");
+    if (img->w == ow && img->h == oh) {
+        size_t n = (size_t)oh * ow * c;
+        for (size_t i = 0; i < n; i++) out[i] = img->data[i];
+        *res = out;
+        return SL_OK;
+    }
+    taps tx = {0}, ty = {0};
+    int rc = taps_make(&tx, img->w, ow, bx, bw);
+    if (rc == SL_OK) rc = taps_make(&ty, img->h, oh, by, bh);
+    /* Only the source rows some output row reads are filtered horizontally. */
+    int r0 = ty.start ? ty.start[0] : 0, r1 = ty.start ? ty.start[oh - 1] + ty.n[oh - 1] : 0;
+    float *mid = rc == SL_OK ? malloc(sizeof(float) * (size_t)(r1 - r0) * ow * c) : NULL;
+    if (rc == SL_OK && !mid) rc = sl_err(SL_ENOMEM, "out of memory for resampling");
+    if (rc != SL_OK) {
+        taps_free(&tx);
+        taps_free(&ty);
+        free(out);
+        return rc;
+    }
+    for (int y = r0; y < r1; y++) {
+        const uint8_t *src = img->data + (size_t)y * img->w * c;
+        float *dst = mid + (size_t)(y - r0) * ow * c;
+        for (int x = 0; x < ow; x++) {
+            const float *w = tx.w + (size_t)x * tx.k;
+            const uint8_t *s = src + (size_t)tx.start[x] * c;
+            for (int k = 0; k < c; k++) {
+                float acc = 0;
+                for (int j = 0; j < tx.n[x]; j++) acc += w[j] * s[j * c + k];
+                dst[x * c + k] = acc;
+            }
+        }
+    }
+    for (int y = 0; y < oh; y++) {
+        const float *w = ty.w + (size_t)y * ty.k;
+        float *dst = out + (size_t)y * ow * c;
+        for (int i = 0; i < ow * c; i++) dst[i] = 0;
+        for (int j = 0; j < ty.n[y]; j++) {
+            const float *src = mid + (size_t)(ty.start[y] + j - r0) * ow * c;
+            float wj = w[j];
+            for (int i = 0; i < ow * c; i++) dst[i] += wj * src[i];
+        }
+    }
+    free(mid);
+    taps_free(&tx);
+    taps_free(&ty);
+    *res = out;
+    return SL_OK;
+}
+
+/* Pixel p of the interleaved buffer as channel k of a `c`-channel image. */
+static inline float channel_value(const float *px, int in_c, int c, int k)
+{
+    if (in_c == c) return px[k];
+    if (in_c == 1) return px[0];
+    (void)k;
+    return px[0] * 0.299f + px[1] * 0.587f + px[2] * 0.114f;
+}
+
+static int check_target(const sl_image *img, int c, int h, int w, int resize)
+{
+    if (!img || !img->data || img->w <= 0 || img->h <= 0 || (img->c != 1 && img->c != 3))
+        return sl_err(SL_EARG, "empty or invalid image");
+    if ((c != 1 && c != 3) || h <= 0 || w <= 0 || h > 65535 || w > 65535)
+        return sl_err(SL_EARG, "input shape %dx%dx%d is invalid (channels must be 1 or 3)", c,
+                      h, w);
+    if (resize != SL_RESIZE_STRETCH && resize != SL_RESIZE_SHORT_CROP)
+        return sl_err(SL_EARG, "unknown resize mode %d", resize);
+    return SL_OK;
+}
+
+int sl_image_to_input(const sl_image *img, const sl_input_spec *spec, float *out)
+{
+    int rc = check_target(img, spec->c, spec->h, spec->w, spec->resize);
+    if (rc != SL_OK) return rc;
+    float a[3], b[3];
+    for (int k = 0; k < spec->c; k++) {
+        if (!(spec->std[k] > 0)) return sl_err(SL_EARG, "input std[%d] must be positive", k);
+        a[k] = 1.0f / (255.0f * spec->std[k]);
+        b[k] = -spec->mean[k] / spec->std[k];
+    }
+    float *res;
+    if ((rc = resample(img, spec->h, spec->w, spec->resize, &res)) != SL_OK) return rc;
+    size_t plane = (size_t)spec->h * spec->w;
+    for (int k = 0; k < spec->c; k++) {
+        float *dst = out + k * plane;
+        for (size_t i = 0; i < plane; i++)
+            dst[i] = channel_value(res + i * img->c, img->c, spec->c, k) * a[k] + b[k];
+    }
+    free(res);
+    return SL_OK;
+}
+
+int sl_image_to_u8(const sl_image *img, int c, int h, int w, int resize, uint8_t *out)
+{
+    int rc = check_target(img, c, h, w, resize);
+    if (rc != SL_OK) return rc;
+    float *res;
+    if ((rc = resample(img, h, w, resize, &res)) != SL_OK) return rc;
+    size_t plane = (size_t)h * w;
+    for (int k = 0; k < c; k++) {
+        uint8_t *dst = out + k * plane;
+        for (size_t i = 0; i < plane; i++) {
+            float v = channel_value(res + i * img->c, img->c, c, k) + 0.5f;
+            dst[i] = v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v;
+        }
+    }
+    free(res);
+    return SL_OK;
+}
+
+int sl_png_encode(int w, int h, int channels, const uint8_t *pixels, void **png, size_t *len)
+{
+    *png = NULL;
+    *len = 0;
+    if (w <= 0 || h <= 0 || w > 65535 || h > 65535 || (channels != 1 && channels != 3 &&
+                                                       channels != 4))
+        return sl_err(SL_EARG, "cannot encode a %dx%dx%d image as PNG", w, h, channels);
+    png_image im;
+    memset(&im, 0, sizeof im);
+    im.version = PNG_IMAGE_VERSION;
+    im.width = (png_uint_32)w;
+    im.height = (png_uint_32)h;
+    im.format = channels == 1 ? PNG_FORMAT_GRAY : channels == 3 ? PNG_FORMAT_RGB
+                                                                : PNG_FORMAT_RGBA;
+    png_alloc_size_t size = 0;
+    if (!png_image_write_to_memory(&im, NULL, &size, 0, pixels, 0, NULL))
+        return sl_err(SL_EFORMAT, "PNG encoding failed: %s", im.message);
+    void *buf = malloc(size);
+    if (!buf) return sl_err(SL_ENOMEM, "out of memory for a %zu-byte PNG", (size_t)size);
+    if (!png_image_write_to_memory(&im, buf, &size, 0, pixels, 0, NULL)) {
+        free(buf);
+        return sl_err(SL_EFORMAT, "PNG encoding failed: %s", im.message);
+    }
+    *png = buf;
+    *len = size;
+    return SL_OK;
+}
+
+int sl_png_write(const char *path, int w, int h, int channels, const uint8_t *pixels)
+{
+    void *png;
+    size_t len;
+    int rc = sl_png_encode(w, h, channels, pixels, &png, &len);
+    if (rc != SL_OK) return sl_err_ctx(rc, "%s: ", path);
+    rc = sl_write_file_atomic(path, png, len);
+    free(png);
+    return rc;
+}
