@@ -740,7 +740,7 @@ int sl_batch_norm(const sl_tensor *x, const sl_tensor *weight, const sl_tensor *
         TRY(check_vec(running_var, c, "running_var"));
         if (!training && (!running_mean || !running_var))
             return fail(SLT_EARG, "eval mode needs running_mean and running_var");
-        if (!(eps > 0)) return fail(SLT_EARG, "eps %g must be > 0", eps);
+        if (!(eps >= 0)) return fail(SLT_EARG, "eps %g must be >= 0", eps);
         if (training && c && x->t.numel() / c <= 1)
             return fail(SLT_ESHAPE,
                         "training needs more than 1 value per channel, input has shape %s",
