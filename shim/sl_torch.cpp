@@ -74,7 +74,8 @@ int caught() noexcept
         throw;
     } catch (const c10::Error &e) {
         const char *m = e.what_without_backtrace();
-        int code = torch_code(m);
+        // IndexError is libtorch's "dim / index out of range": a bad argument, not a shape clash.
+        int code = dynamic_cast<const c10::IndexError *>(&e) ? SLT_EARG : torch_code(m);
         fail(code, "%s", m);
         // libtorch messages may end in a newline; the caller adds its own punctuation.
         size_t len = strlen(t_err);
