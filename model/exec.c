@@ -1,0 +1,307 @@
+/* exec.c: planning and running a graph or a sub-range of it, with batch-norm folding and
+ * in-place activations on the inference path. */
+#include "model/exec.h"
+#include "common/status.h"
+#include "model/ops.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct sl_exec {
+    sl_graph *g;
+    sl_exec_opts o;
+    int nfrom, nto, nrun;
+    int *from_pos, *to_pos; /* tensor positions: 0 = graph input, i + 1 = node i */
+    int *run;               /* node indices in order */
+    int *uses;              /* per position: consumers among run nodes + outputs */
+    int *fold_into;         /* per node: for a folded batch norm, the conv it is folded into */
+    sl_tensor **fold_w, **fold_b; /* per node: folded conv weights (owned) */
+};
+
+void sl_value_clear(sl_value *v)
+{
+    if (!v) return;
+    sl_tensor_free(v->t);
+    memset(v, 0, sizeof *v);
+}
+
+static int inference_path(const sl_exec_opts *o)
+{
+    return !o->train && !o->grad;
+}
+
+/* Number of consumers of tensor position p over the whole graph (+ graph outputs). */
+static int graph_consumers(const sl_graph *g, int p)
+{
+    int c = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        for (int k = 0; k < g->nodes[i].ninputs; k++) c += g->nodes[i].in_idx[k] + 1 == p;
+    for (int i = 0; i < g->noutputs; i++) c += g->out_idx[i] + 1 == p;
+    return c;
+}
+
+static int plan_fold(sl_exec *e, const char *need)
+{
+    sl_graph *g = e->g;
+    for (int r = 0; r < e->nrun; r++) {
+        int b = e->run[r];
+        sl_node *bn = &g->nodes[b];
+        if (bn->op != SL_OP_BATCH_NORM) continue;
+        int c = bn->in_idx[0];
+        if (c < 0 || !need[c] || g->nodes[c].op != SL_OP_CONV2D) continue;
+        if (graph_consumers(g, c + 1) != 1) continue;
+        int is_boundary = 0;
+        for (int i = 0; i < e->nto; i++) is_boundary |= e->to_pos[i] == c + 1;
+        for (int i = 0; i < e->nfrom; i++) is_boundary |= e->from_pos[i] == c + 1;
+        if (is_boundary) continue;
+        sl_node *cv = &g->nodes[c];
+        int o = bn->a.affine ? 2 : 0;
+        if (sl_fold_batch_norm(cv->params[0].t, cv->a.bias ? cv->params[1].t : NULL,
+                               bn->a.affine ? bn->params[0].t : NULL,
+                               bn->a.affine ? bn->params[1].t : NULL, bn->params[o].t,
+                               bn->params[o + 1].t, bn->a.eps, &e->fold_w[c], &e->fold_b[c]))
+            return sl_err(SL_ETORCH, "folding '%s' into '%s': %s", bn->name, cv->name,
+                          sl_torch_last_error());
+        e->fold_into[b] = c;
+    }
+    return SL_OK;
+}
+
+int sl_exec_new(sl_graph *g, const char *const *from, int nfrom, const char *const *to, int nto,
+                const sl_exec_opts *o, sl_exec **out)
+{
+    *out = NULL;
+    if (!g->validated) return sl_err(SL_EARG, "graph '%s' is not validated", g->name);
+    int nn = g->nnodes, rc = SL_OK;
+    sl_exec *e = calloc(1, sizeof *e);
+    char *need = calloc((size_t)nn + 1, 1), *given = calloc((size_t)nn + 1, 1);
+    if (!e || !need || !given) goto oom;
+    e->g = g;
+    if (o) e->o = *o;
+    e->nfrom = (nfrom > 0 && from) ? nfrom : 1;
+    e->nto = (nto > 0 && to) ? nto : g->noutputs;
+    e->from_pos = calloc((size_t)e->nfrom, sizeof *e->from_pos);
+    e->to_pos = calloc((size_t)e->nto, sizeof *e->to_pos);
+    e->run = calloc((size_t)nn + 1, sizeof *e->run);
+    e->uses = calloc((size_t)nn + 1, sizeof *e->uses);
+    e->fold_into = malloc(((size_t)nn + 1) * sizeof *e->fold_into);
+    e->fold_w = calloc((size_t)nn + 1, sizeof *e->fold_w);
+    e->fold_b = calloc((size_t)nn + 1, sizeof *e->fold_b);
+    if (!e->from_pos || !e->to_pos || !e->run || !e->uses || !e->fold_into || !e->fold_w ||
+        !e->fold_b)
+        goto oom;
+    for (int i = 0; i < nn; i++) e->fold_into[i] = -1;
+    for (int i = 0; i < e->nfrom; i++) {
+        int idx = (nfrom > 0 && from) ? sl_graph_find(g, from[i]) : -1;
+        if (idx == -2) {
+            rc = sl_err(SL_ENOTFOUND, "boundary tensor '%s' is not in graph '%s'", from[i], g->name);
+            goto fail;
+        }
+        e->from_pos[i] = idx + 1;
+        given[idx + 1] = 1;
+    }
+    for (int i = 0; i < e->nto; i++) {
+        int idx = (nto > 0 && to) ? sl_graph_find(g, to[i]) : g->out_idx[i];
+        if (idx == -2) {
+            rc = sl_err(SL_ENOTFOUND, "output tensor '%s' is not in graph '%s'", to[i], g->name);
+            goto fail;
+        }
+        e->to_pos[i] = idx + 1;
+        if (!given[idx + 1]) need[idx + 1] = 1;
+    }
+    /* Walk backwards: a needed tensor that is not given needs its producer's inputs. */
+    for (int i = nn - 1; i >= 0; i--) {
+        if (!need[i + 1]) continue;
+        for (int k = 0; k < g->nodes[i].ninputs; k++) {
+            int p = g->nodes[i].in_idx[k] + 1;
+            if (!given[p]) need[p] = 1;
+        }
+    }
+    if (need[0]) {
+        rc = sl_err(SL_EARG, "the outputs depend on the graph input '%s', which is not among the "
+                             "boundary tensors", g->input_name);
+        goto fail;
+    }
+    for (int i = 0; i < nn; i++)
+        if (need[i + 1]) {
+            e->run[e->nrun++] = i;
+            for (int k = 0; k < g->nodes[i].ninputs; k++) e->uses[g->nodes[i].in_idx[k] + 1]++;
+        }
+    for (int i = 0; i < e->nto; i++) e->uses[e->to_pos[i]]++;
+    if (e->o.fold_bn && inference_path(&e->o)) {
+        /* need[] indexes positions; plan_fold wants node indices. */
+        char *node_need = need + 1;
+        if ((rc = plan_fold(e, node_need))) goto fail;
+    }
+    free(need);
+    free(given);
+    *out = e;
+    return SL_OK;
+oom:
+    rc = sl_err(SL_ENOMEM, "out of memory");
+fail:
+    free(need);
+    free(given);
+    sl_exec_free(e);
+    return rc;
+}
+
+void sl_exec_free(sl_exec *e)
+{
+    if (!e) return;
+    if (e->fold_w)
+        for (int i = 0; i <= e->g->nnodes; i++) {
+            sl_tensor_free(e->fold_w[i]);
+            sl_tensor_free(e->fold_b[i]);
+        }
+    free(e->fold_w);
+    free(e->fold_b);
+    free(e->fold_into);
+    free(e->from_pos);
+    free(e->to_pos);
+    free(e->run);
+    free(e->uses);
+    free(e);
+}
+
+int sl_exec_nodes(const sl_exec *e, const int **idx)
+{
+    *idx = e->run;
+    return e->nrun;
+}
+
+struct run_state {
+    sl_exec *e;
+    const sl_value *in;
+    sl_value *out;
+};
+
+/* Hands position p's value to the caller as an owned value: moves it on its last use, else
+ * shares the tensor. */
+static int take(sl_value *vals, char *owned, int *left, int p, sl_value *dst)
+{
+    *dst = vals[p];
+    if (--left[p] == 0 && owned[p]) {
+        memset(&vals[p], 0, sizeof vals[p]);
+        owned[p] = 0;
+        return SL_OK;
+    }
+    dst->t = NULL;
+    if (sl_tensor_share(vals[p].t, &dst->t)) return sl_err(SL_ETORCH, "%s", sl_torch_last_error());
+    return SL_OK;
+}
+
+static int run_body(void *ctx)
+{
+    struct run_state *st = ctx;
+    sl_exec *e = st->e;
+    sl_graph *g = e->g;
+    int nn = g->nnodes, rc = SL_OK;
+    int inf = inference_path(&e->o);
+    sl_value *vals = calloc((size_t)nn + 1, sizeof *vals);
+    char *owned = calloc((size_t)nn + 1, 1);
+    int *left = malloc(((size_t)nn + 1) * sizeof *left);
+    if (!vals || !owned || !left) {
+        free(vals);
+        free(owned);
+        free(left);
+        return sl_err(SL_ENOMEM, "out of memory");
+    }
+    memcpy(left, e->uses, ((size_t)nn + 1) * sizeof *left);
+    for (int i = 0; i < e->nfrom; i++) {
+        if (!st->in[i].t) {
+            rc = sl_err(SL_EARG, "boundary tensor %d has no value", i);
+            goto done;
+        }
+        vals[e->from_pos[i]] = st->in[i]; /* borrowed */
+    }
+    for (int r = 0; r < e->nrun; r++) {
+        int i = e->run[r];
+        sl_node *n = &g->nodes[i];
+        sl_value *v = &vals[i + 1];
+        if (e->fold_into[i] >= 0) {
+            /* Folded batch norm: its value is the conv's, which has no other consumer. */
+            rc = take(vals, owned, left, e->fold_into[i] + 1, v);
+            if (rc) goto done;
+            owned[i + 1] = 1;
+            continue;
+        }
+        if (inf && n->op == SL_OP_RELU) {
+            int p = n->in_idx[0] + 1;
+            if (left[p] == 1 && owned[p]) {
+                rc = take(vals, owned, left, p, v);
+                if (!rc && sl_relu_(v->t)) rc = sl_err(SL_ETORCH, "relu: %s", sl_torch_last_error());
+                if (rc) goto done;
+                owned[i + 1] = 1;
+                continue;
+            }
+        }
+        sl_value *ins[n->ninputs];
+        for (int k = 0; k < n->ninputs; k++) ins[k] = &vals[n->in_idx[k] + 1];
+        sl_op_ctx c = {e->o.train && !(e->o.node_eval && e->o.node_eval[i]), e->o.train};
+        if (e->fold_w[i]) {
+            if (sl_conv2d(ins[0]->t, e->fold_w[i], e->fold_b[i], n->a.stride, n->a.pad, n->a.dil,
+                          n->a.groups, &v->t))
+                rc = sl_err(SL_ETORCH, "conv2d: %s", sl_torch_last_error());
+        } else {
+            rc = sl_op_def_get(n->op)->forward(&c, n, ins, n->ninputs, v);
+        }
+        if (rc) {
+            rc = sl_err_ctx(rc, "node '%s': ", n->name);
+            goto done;
+        }
+        owned[i + 1] = 1;
+        for (int k = 0; k < n->ninputs; k++) {
+            int p = n->in_idx[k] + 1;
+            if (--left[p] == 0 && owned[p]) {
+                sl_value_clear(&vals[p]);
+                owned[p] = 0;
+            }
+        }
+    }
+    for (int i = 0; i < e->nto; i++) {
+        int p = e->to_pos[i];
+        if (owned[p]) {
+            rc = take(vals, owned, left, p, &st->out[i]);
+        } else {
+            st->out[i] = vals[p];
+            st->out[i].t = NULL;
+            if (sl_tensor_share(vals[p].t, &st->out[i].t))
+                rc = sl_err(SL_ETORCH, "%s", sl_torch_last_error());
+        }
+        if (rc) goto done;
+    }
+done:
+    for (int p = 0; p <= nn; p++)
+        if (owned[p]) sl_value_clear(&vals[p]);
+    if (rc)
+        for (int i = 0; i < e->nto; i++) sl_value_clear(&st->out[i]);
+    free(vals);
+    free(owned);
+    free(left);
+    return rc;
+}
+
+int sl_exec_run(sl_exec *e, const sl_value *in, sl_value *out)
+{
+    for (int i = 0; i < e->nto; i++) memset(&out[i], 0, sizeof out[i]);
+    struct run_state st = {e, in, out};
+    if (inference_path(&e->o)) return sl_run_inference(run_body, &st);
+    return run_body(&st);
+}
+
+int sl_graph_forward(sl_graph *g, const sl_tensor *x, int train, sl_tensor **out)
+{
+    *out = NULL;
+    sl_exec *e;
+    sl_exec_opts o = {.train = train, .grad = train};
+    const char *to[1] = {g->outputs[0]};
+    int rc = sl_exec_new(g, NULL, 0, to, 1, &o, &e);
+    if (rc) return rc;
+    sl_value in = {.t = (sl_tensor *)x}, res = {0};
+    rc = sl_exec_run(e, &in, &res);
+    sl_exec_free(e);
+    if (rc) return rc;
+    *out = res.t;
+    return SL_OK;
+}
