@@ -1030,6 +1030,11 @@ int sl_tensor_set_requires_grad(sl_tensor *t, int requires)
 {
     return guarded(__func__, [&]() -> int {
         NEED(t);
+        // libtorch's C++ API ignores the flag on a non-leaf; PyTorch refuses, and so does this.
+        if (!t->t.is_leaf())
+            return fail(SLT_EARG, "tensor %s is not a leaf; only leaves' flags can change "
+                                  "(detach it first)",
+                        dims_str(t->t.sizes()).c_str());
         t->t.set_requires_grad(requires != 0);
         return SLT_OK;
     });
