@@ -1,0 +1,206 @@
+/* constraints.c: parsing, resolving and checking Scission-style placement criteria. */
+#include "preprocessor/constraints.h"
+
+#include "common/cli.h"
+#include "common/status.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *tier_names[SL_TIER_COUNT] = {"device", "edge", "cloud"};
+
+const char *sl_tier_name(sl_tier t)
+{
+    return t >= 0 && t < SL_TIER_COUNT ? tier_names[t] : "?";
+}
+
+int sl_tier_parse(const char *s, sl_tier *out)
+{
+    for (int t = 0; t < SL_TIER_COUNT; t++)
+        if (!strcasecmp(s, tier_names[t])) {
+            *out = (sl_tier)t;
+            return SL_OK;
+        }
+    return sl_err(SL_EARG, "'%s' is not a tier (device, edge or cloud)", s);
+}
+
+static int bad(const sl_criterion *cr, const char *why)
+{
+    return sl_err(SL_EARG, "criterion '%s': %s", cr->text, why);
+}
+
+/* Splits "TIER:REST" into the tier and REST; returns NULL when there is no ':' or no tier. */
+static const char *split_tier(const char *value, sl_tier *tier)
+{
+    const char *colon = strchr(value, ':');
+    if (!colon || colon == value) return NULL;
+    char name[16];
+    size_t len = (size_t)(colon - value);
+    if (len >= sizeof name) return NULL;
+    memcpy(name, value, len);
+    name[len] = 0;
+    if (sl_tier_parse(name, tier)) return NULL;
+    return colon + 1;
+}
+
+static int parse_node_name(sl_criterion *cr, const char *name)
+{
+    if (!*name) return bad(cr, "no node name");
+    if (strlen(name) >= sizeof cr->node) return bad(cr, "node name too long");
+    snprintf(cr->node, sizeof cr->node, "%s", name);
+    return SL_OK;
+}
+
+static int parse_time_limit(sl_criterion *cr, const char *s)
+{
+    size_t len = strlen(s);
+    if (len > 1 && s[len - 1] == '%') {
+        char num[64];
+        if (len >= sizeof num) return bad(cr, "limit too long");
+        memcpy(num, s, len - 1);
+        num[len - 1] = 0;
+        double pct;
+        if (sl_parse_double("percent", num, 0, 100, &pct))
+            return bad(cr, "percent must be a number from 0 to 100, like 30%");
+        cr->limit = pct / 100.0;
+        cr->percent = 1;
+        return SL_OK;
+    }
+    if (sl_parse_duration("time", s, &cr->limit))
+        return bad(cr, "limit must be a time like 0.05s or 50ms, or a percent like 30%");
+    return SL_OK;
+}
+
+static int parse_one(sl_criterion *cr, const char *flag, const char *value)
+{
+    const char *rest;
+    if (!strcmp(flag, "--device-only") || !strcmp(flag, "--edge-only") ||
+        !strcmp(flag, "--cloud-only")) {
+        cr->kind = SL_CRIT_ONLY_ON;
+        cr->tier = flag[2] == 'd' ? SL_TIER_DEVICE : flag[2] == 'e' ? SL_TIER_EDGE : SL_TIER_CLOUD;
+        return parse_node_name(cr, value);
+    }
+    if (!strcmp(flag, "--not-on")) {
+        cr->kind = SL_CRIT_NOT_ON;
+        if (!(rest = split_tier(value, &cr->tier)))
+            return bad(cr, "expected TIER:NODE, like edge:conv1 (tiers: device, edge, cloud)");
+        return parse_node_name(cr, rest);
+    }
+    if (!strcmp(flag, "--exclude-tier")) {
+        cr->kind = SL_CRIT_EXCLUDE_TIER;
+        if (sl_tier_parse(value, &cr->tier)) return bad(cr, "expected device, edge or cloud");
+        return SL_OK;
+    }
+    if (!strcmp(flag, "--max-upload")) {
+        cr->kind = SL_CRIT_MAX_UPLOAD;
+        cr->tier = SL_TIER_DEVICE;
+        if (sl_parse_bytes("upload", value, &cr->limit))
+            return bad(cr, "expected a size like 0.5MB, 200kB or 1000000");
+        return SL_OK;
+    }
+    if (!strcmp(flag, "--max-time")) {
+        cr->kind = SL_CRIT_MAX_TIME;
+        if (!(rest = split_tier(value, &cr->tier)))
+            return bad(cr, "expected TIER:LIMIT, like device:0.05s or device:30%");
+        return parse_time_limit(cr, rest);
+    }
+    return sl_err(SL_EARG, "'%s' is not a constraint flag", flag);
+}
+
+int sl_constraints_add(sl_constraints *c, const char *flag, const char *value)
+{
+    sl_criterion cr;
+    memset(&cr, 0, sizeof cr);
+    cr.node_index = -1;
+    cr.node_block = -1;
+    snprintf(cr.text, sizeof cr.text, "%s %s", flag, value ? value : "");
+    if (!value || !*value) return bad(&cr, "missing value");
+    int rc = parse_one(&cr, flag, value);
+    if (rc) return rc;
+    sl_criterion *items = realloc(c->items, (size_t)(c->n + 1) * sizeof *items);
+    if (!items) return sl_err(SL_ENOMEM, "out of memory");
+    items[c->n] = cr;
+    c->items = items;
+    c->n++;
+    return SL_OK;
+}
+
+int sl_constraints_resolve(sl_constraints *c, const sl_profile *p, int have_cloud)
+{
+    for (int i = 0; i < c->n; i++) {
+        sl_criterion *cr = &c->items[i];
+        if (cr->tier == SL_TIER_CLOUD && !have_cloud && cr->kind != SL_CRIT_EXCLUDE_TIER)
+            return sl_err(SL_EARG, "criterion '%s': no cloud tier (give --cloud PROFILE)",
+                          cr->text);
+        if (cr->kind != SL_CRIT_ONLY_ON && cr->kind != SL_CRIT_NOT_ON) continue;
+        cr->node_index = sl_profile_find_node(p, cr->node);
+        if (cr->node_index < 0)
+            return sl_err(SL_ENOTFOUND, "criterion '%s': no node named '%s' in model %s",
+                          cr->text, cr->node, p->model);
+        cr->node_block = sl_profile_block_of_node(p, cr->node_index);
+        for (int k = 0; k < i; k++) {
+            const sl_criterion *o = &c->items[k];
+            if (o->kind == SL_CRIT_ONLY_ON && cr->kind == SL_CRIT_ONLY_ON &&
+                o->node_index == cr->node_index && o->tier != cr->tier)
+                return sl_err(SL_EARG, "criteria '%s' and '%s' contradict each other", o->text,
+                              cr->text);
+        }
+    }
+    return SL_OK;
+}
+
+void sl_constraints_free(sl_constraints *c)
+{
+    if (!c) return;
+    free(c->items);
+    c->items = NULL;
+    c->n = 0;
+}
+
+static sl_tier tier_of_block(const sl_placement *pl, int block)
+{
+    if (block < pl->cut) return SL_TIER_DEVICE;
+    if (pl->cut2 < 0 || block < pl->cut2) return SL_TIER_EDGE;
+    return SL_TIER_CLOUD;
+}
+
+sl_tier sl_placement_node_tier(const sl_placement *pl, const sl_criterion *cr)
+{
+    if (pl->node_tier) return (sl_tier)pl->node_tier[cr->node_index];
+    return tier_of_block(pl, cr->node_block);
+}
+
+/* Whether `tier` runs any node. With cuts each tier holds a contiguous range of blocks. */
+static int tier_used(const sl_placement *pl, sl_tier tier)
+{
+    if (pl->node_tier) {
+        for (int v = 0; v < pl->n_nodes; v++)
+            if (pl->node_tier[v] == tier) return 1;
+        return 0;
+    }
+    int end2 = pl->cut2 < 0 ? pl->n_blocks : pl->cut2;
+    if (tier == SL_TIER_DEVICE) return pl->cut > 0;
+    if (tier == SL_TIER_EDGE) return end2 > pl->cut;
+    return pl->cut2 >= 0 && pl->cut2 < pl->n_blocks;
+}
+
+int sl_constraints_first_violated(const sl_constraints *c, const sl_placement *pl)
+{
+    for (int i = 0; c && i < c->n; i++) {
+        const sl_criterion *cr = &c->items[i];
+        int ok = 1;
+        switch (cr->kind) {
+        case SL_CRIT_ONLY_ON: ok = sl_placement_node_tier(pl, cr) == cr->tier; break;
+        case SL_CRIT_NOT_ON: ok = sl_placement_node_tier(pl, cr) != cr->tier; break;
+        case SL_CRIT_EXCLUDE_TIER: ok = !tier_used(pl, cr->tier); break;
+        case SL_CRIT_MAX_UPLOAD: ok = pl->upload_bytes <= cr->limit; break;
+        case SL_CRIT_MAX_TIME:
+            ok = pl->tier_s[cr->tier] <= (cr->percent ? cr->limit * pl->total_s : cr->limit);
+            break;
+        }
+        if (!ok) return i;
+    }
+    return -1;
+}

@@ -1,0 +1,82 @@
+/* constraints.h: Scission's placement criteria for slice selection, parsed from flags, resolved
+ * against a profile, and checked against a placement (single cut or DADS partition).
+ *
+ * Flag syntax (docs/select.md):
+ *   --device-only NODE / --edge-only NODE / --cloud-only NODE   the node must run on that tier
+ *   --not-on TIER:NODE                                          the node must not run there
+ *   --exclude-tier TIER                                         the tier runs no node at all
+ *   --max-upload BYTES         bytes the device sends, e.g. 0.5MB (decimal units, as Scission)
+ *   --max-time TIER:LIMIT      time on a tier: 0.05s, 50ms, or 30% of the plan's total latency
+ */
+#ifndef SL_PREPROCESSOR_CONSTRAINTS_H
+#define SL_PREPROCESSOR_CONSTRAINTS_H
+
+#include "preprocessor/profile_io.h"
+
+#include <stdint.h>
+
+typedef enum { SL_TIER_DEVICE = 0, SL_TIER_EDGE = 1, SL_TIER_CLOUD = 2, SL_TIER_COUNT = 3 } sl_tier;
+
+/* "device", "edge", "cloud"; static storage. */
+const char *sl_tier_name(sl_tier t);
+
+/* Parses a tier name (case-insensitive). Returns SL_OK or SL_EARG. */
+int sl_tier_parse(const char *s, sl_tier *out);
+
+typedef enum {
+    SL_CRIT_ONLY_ON,      /* node must run on `tier` */
+    SL_CRIT_NOT_ON,       /* node must not run on `tier` */
+    SL_CRIT_EXCLUDE_TIER, /* `tier` runs no node */
+    SL_CRIT_MAX_UPLOAD,   /* device upload <= limit bytes */
+    SL_CRIT_MAX_TIME,     /* time on `tier` <= limit seconds (or limit * total when percent) */
+} sl_crit_kind;
+
+typedef struct sl_criterion {
+    sl_crit_kind kind;
+    sl_tier tier;
+    char node[128];
+    int node_index; /* set by sl_constraints_resolve */
+    int node_block; /* block of node_index in the profile, set by sl_constraints_resolve */
+    double limit;
+    int percent;    /* MAX_TIME: limit is a fraction of the plan's total */
+    char text[192]; /* the criterion as the user wrote it, for messages: "--max-time device:30%" */
+} sl_criterion;
+
+typedef struct sl_constraints {
+    sl_criterion *items;
+    int n;
+} sl_constraints;
+
+/* Parses one criterion given as a flag and its value (flag is "--device-only", "--edge-only",
+ * "--cloud-only", "--not-on", "--exclude-tier", "--max-upload" or "--max-time") and appends it.
+ * Returns SL_OK, or SL_EARG with a message quoting the criterion; on error `c` is unchanged. */
+int sl_constraints_add(sl_constraints *c, const char *flag, const char *value);
+
+/* Looks up every node name in `p` and checks tiers against the tiers in use (`have_cloud`).
+ * Returns SL_OK, SL_ENOTFOUND (unknown node, criterion quoted) or SL_EARG (cloud criterion
+ * without a cloud profile, or contradicting criteria on the same node). */
+int sl_constraints_resolve(sl_constraints *c, const sl_profile *p, int have_cloud);
+
+/* Frees the items; the struct itself may be reused. NULL is a no-op. */
+void sl_constraints_free(sl_constraints *c);
+
+/* Where a plan puts things. Either `node_tier` (a tier per node, for DADS partitions) or the cut
+ * indices (nodes of blocks < cut on the device, < cut2 on the edge, the rest on the cloud;
+ * cut2 = -1 without a cloud) say where each node runs. */
+typedef struct sl_placement {
+    const uint8_t *node_tier;
+    int n_nodes;  /* length of node_tier */
+    int cut, cut2;
+    int n_blocks; /* blocks in the profile, for placements given by cuts */
+    double upload_bytes;
+    double tier_s[SL_TIER_COUNT]; /* compute time per tier, TL encode/decode included */
+    double total_s;
+} sl_placement;
+
+/* Index of the first criterion the placement violates, or -1 when it satisfies all. */
+int sl_constraints_first_violated(const sl_constraints *c, const sl_placement *pl);
+
+/* The tier that runs criterion `cr`'s node under `pl`. */
+sl_tier sl_placement_node_tier(const sl_placement *pl, const sl_criterion *cr);
+
+#endif

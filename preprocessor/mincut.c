@@ -1,0 +1,453 @@
+/* mincut.c: DADS min-cut partitioning (Dinic max-flow) in latency (DSL) and throughput (DSH)
+ * modes. */
+#include "preprocessor/mincut.h"
+
+#include "common/status.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* "Infinite" capacity: far above any sum of times, yet finite so residuals stay exact. A max flow
+ * reaching half of it means the forced placements admit no finite cut. */
+#define BIG 1e30
+
+int sl_dag_init(sl_dag *g, int n, int n_edges)
+{
+    memset(g, 0, sizeof *g);
+    g->n = n;
+    g->dev_s = calloc((size_t)n, sizeof(double));
+    g->edge_s = calloc((size_t)n, sizeof(double));
+    g->xfer_s = calloc((size_t)n, sizeof(double));
+    g->pred_start = calloc((size_t)n + 1, sizeof(int));
+    g->preds = calloc((size_t)(n_edges > 0 ? n_edges : 1), sizeof(int));
+    g->force = calloc((size_t)n, 1);
+    if (!g->dev_s || !g->edge_s || !g->xfer_s || !g->pred_start || !g->preds || !g->force) {
+        sl_dag_free(g);
+        return sl_err(SL_ENOMEM, "out of memory for a %d-vertex graph", n);
+    }
+    return SL_OK;
+}
+
+void sl_dag_free(sl_dag *g)
+{
+    if (!g) return;
+    free(g->dev_s);
+    free(g->edge_s);
+    free(g->xfer_s);
+    free(g->pred_start);
+    free(g->preds);
+    free(g->force);
+    memset(g, 0, sizeof *g);
+}
+
+int sl_dag_partition_valid(const sl_dag *g, const uint8_t *on_device)
+{
+    if (!on_device[0]) return 0;
+    for (int v = 0; v < g->n; v++) {
+        if (g->force[v] == SL_FORCE_DEVICE && !on_device[v]) return 0;
+        if (g->force[v] == SL_FORCE_EDGE && on_device[v]) return 0;
+        if (!on_device[v]) continue;
+        for (int k = g->pred_start[v]; k < g->pred_start[v + 1]; k++)
+            if (!on_device[g->preds[k]]) return 0;
+    }
+    return 1;
+}
+
+/* Marks in `crosses` the device vertices whose output an edge vertex consumes. */
+static int mark_crossing(const sl_dag *g, const uint8_t *on_device, uint8_t *crosses)
+{
+    int n = 0;
+    memset(crosses, 0, (size_t)g->n);
+    for (int v = 0; v < g->n; v++) {
+        if (on_device[v]) continue;
+        for (int k = g->pred_start[v]; k < g->pred_start[v + 1]; k++) {
+            int u = g->preds[k];
+            if (on_device[u] && !crosses[u]) {
+                crosses[u] = 1;
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
+static int stages_count(const sl_dag *g, const uint8_t *on_device, double *dev, double *xfer,
+                        double *edge)
+{
+    uint8_t *crosses = malloc((size_t)g->n);
+    if (!crosses) return -1;
+    int n = mark_crossing(g, on_device, crosses);
+    *dev = *xfer = *edge = 0;
+    for (int v = 0; v < g->n; v++) {
+        if (on_device[v])
+            *dev += g->dev_s[v];
+        else
+            *edge += g->edge_s[v];
+        if (crosses[v]) *xfer += g->xfer_s[v];
+    }
+    free(crosses);
+    return n;
+}
+
+void sl_dag_stages(const sl_dag *g, const uint8_t *on_device, double *dev, double *xfer,
+                   double *edge)
+{
+    stages_count(g, on_device, dev, xfer, edge);
+}
+
+/* Residual network for Dinic's algorithm; edge i and i^1 are a forward/backward pair. */
+typedef struct fedge {
+    int to, next;
+    double cap;
+} fedge;
+
+typedef struct flownet {
+    int nv, ne;
+    int *head, *level, *iter, *queue;
+    fedge *e;
+    double eps;
+} flownet;
+
+static void net_free(flownet *f)
+{
+    free(f->head);
+    free(f->level);
+    free(f->iter);
+    free(f->queue);
+    free(f->e);
+}
+
+static int net_init(flownet *f, int nv, int max_edges)
+{
+    memset(f, 0, sizeof *f);
+    f->nv = nv;
+    f->head = malloc((size_t)nv * sizeof(int));
+    f->level = malloc((size_t)nv * sizeof(int));
+    f->iter = malloc((size_t)nv * sizeof(int));
+    f->queue = malloc((size_t)nv * sizeof(int));
+    f->e = malloc((size_t)max_edges * 2 * sizeof(fedge));
+    if (!f->head || !f->level || !f->iter || !f->queue || !f->e) {
+        net_free(f);
+        return sl_err(SL_ENOMEM, "out of memory for a flow network of %d vertices", nv);
+    }
+    for (int v = 0; v < nv; v++) f->head[v] = -1;
+    return SL_OK;
+}
+
+static void net_add(flownet *f, int u, int v, double cap)
+{
+    f->e[f->ne] = (fedge){v, f->head[u], cap};
+    f->head[u] = f->ne++;
+    f->e[f->ne] = (fedge){u, f->head[v], 0};
+    f->head[v] = f->ne++;
+}
+
+static int net_bfs(flownet *f, int s, int t)
+{
+    for (int v = 0; v < f->nv; v++) f->level[v] = -1;
+    int qh = 0, qt = 0;
+    f->level[s] = 0;
+    f->queue[qt++] = s;
+    while (qh < qt) {
+        int u = f->queue[qh++];
+        for (int i = f->head[u]; i >= 0; i = f->e[i].next) {
+            int v = f->e[i].to;
+            if (f->e[i].cap > f->eps && f->level[v] < 0) {
+                f->level[v] = f->level[u] + 1;
+                f->queue[qt++] = v;
+            }
+        }
+    }
+    return f->level[t] >= 0;
+}
+
+static double net_dfs(flownet *f, int u, int t, double pushed)
+{
+    if (u == t) return pushed;
+    for (; f->iter[u] >= 0; f->iter[u] = f->e[f->iter[u]].next) {
+        int i = f->iter[u];
+        int v = f->e[i].to;
+        if (f->e[i].cap <= f->eps || f->level[v] != f->level[u] + 1) continue;
+        double d = net_dfs(f, v, t, pushed < f->e[i].cap ? pushed : f->e[i].cap);
+        if (d > f->eps) {
+            f->e[i].cap -= d;
+            f->e[i ^ 1].cap += d;
+            return d;
+        }
+    }
+    return 0;
+}
+
+/* Max flow from s to t; returns the flow or BIG when it is unbounded. */
+static double net_maxflow(flownet *f, int s, int t)
+{
+    double flow = 0;
+    while (net_bfs(f, s, t)) {
+        memcpy(f->iter, f->head, (size_t)f->nv * sizeof(int));
+        double d;
+        while ((d = net_dfs(f, s, t, 2 * BIG)) > f->eps) {
+            flow += d;
+            if (flow >= BIG / 2) return BIG;
+        }
+    }
+    return flow;
+}
+
+int sl_mincut_solve(const sl_dag *g, double w_dev, double w_xfer, double w_edge,
+                    uint8_t *on_device)
+{
+    const int n = g->n, s = n, t = n + 1;
+    /* Consumer counts decide which tensors need an auxiliary vertex. */
+    int *consumers = calloc((size_t)n, sizeof(int));
+    int *aux = malloc((size_t)n * sizeof(int));
+    if (!consumers || !aux) {
+        free(consumers);
+        free(aux);
+        return sl_err(SL_ENOMEM, "out of memory");
+    }
+    int n_pred = g->pred_start[n];
+    for (int k = 0; k < n_pred; k++) consumers[g->preds[k]]++;
+    int nv = n + 2;
+    for (int v = 0; v < n; v++) aux[v] = consumers[v] > 1 ? nv++ : -1;
+    flownet f;
+    int rc = net_init(&f, nv, 2 * n + 3 * n_pred + n);
+    if (rc) {
+        free(consumers);
+        free(aux);
+        return rc;
+    }
+    double total = 0;
+    for (int v = 0; v < n; v++)
+        total += w_dev * g->dev_s[v] + w_edge * g->edge_s[v] + w_xfer * g->xfer_s[v];
+    f.eps = 1e-13 * (total > 0 ? total : 1) / (n + 1);
+    for (int v = 0; v < n; v++) {
+        int dev_forced = v == 0 || g->force[v] == SL_FORCE_DEVICE;
+        net_add(&f, s, v, dev_forced ? BIG : w_edge * g->edge_s[v]);
+        net_add(&f, v, t, g->force[v] == SL_FORCE_EDGE ? BIG : w_dev * g->dev_s[v]);
+        if (aux[v] >= 0) {
+            net_add(&f, v, aux[v], w_xfer * g->xfer_s[v]);
+            net_add(&f, aux[v], v, BIG);
+        }
+    }
+    for (int c = 0; c < n; c++)
+        for (int k = g->pred_start[c]; k < g->pred_start[c + 1]; k++) {
+            int u = g->preds[k];
+            if (aux[u] >= 0) {
+                net_add(&f, aux[u], c, BIG);
+                net_add(&f, c, aux[u], BIG);
+            } else {
+                net_add(&f, u, c, w_xfer * g->xfer_s[u]);
+                net_add(&f, c, u, BIG);
+            }
+        }
+    double flow = net_maxflow(&f, s, t);
+    if (flow >= BIG) {
+        rc = sl_err(SL_ECONSTRAINT, "the node placements forced by the constraints contradict "
+                    "each other (a node held on the device needs the output of a node held on "
+                    "the edge)");
+    } else {
+        /* The device side is what the source still reaches in the residual network. */
+        net_bfs(&f, s, t);
+        for (int v = 0; v < n; v++) on_device[v] = f.level[v] >= 0;
+    }
+    net_free(&f);
+    free(consumers);
+    free(aux);
+    return rc;
+}
+
+int sl_dag_from_profiles(const sl_profile *dev, const sl_profile *edge, const sl_hop *hop,
+                         const sl_constraints *c, sl_dag *g)
+{
+    int n_edges = 0;
+    for (int i = 0; i < dev->n_nodes; i++) n_edges += dev->nodes[i].n_inputs;
+    int rc = sl_dag_init(g, dev->n_nodes + 1, n_edges);
+    if (rc) return rc;
+    double raw = (double)dev->input_raw_bytes;
+    g->xfer_s[0] = raw / dev->serialise_bytes_per_s + sl_hop_transfer_s(hop, raw);
+    g->force[0] = SL_FORCE_DEVICE;
+    int k = 0;
+    for (int i = 0; i < dev->n_nodes; i++) {
+        const sl_prof_node *nd = &dev->nodes[i];
+        int v = i + 1;
+        double bytes = (double)nd->out_bytes;
+        g->dev_s[v] = nd->median_s;
+        g->edge_s[v] = edge->nodes[i].median_s;
+        g->xfer_s[v] = bytes / dev->serialise_bytes_per_s + sl_hop_transfer_s(hop, bytes);
+        g->pred_start[v] = k;
+        for (int j = 0; j < nd->n_inputs; j++) {
+            const char *in = nd->inputs[j];
+            g->preds[k++] = strcmp(in, dev->input_name) ? sl_profile_find_node(dev, in) + 1 : 0;
+        }
+    }
+    g->pred_start[g->n] = k;
+    for (int i = 0; c && i < c->n; i++) {
+        const sl_criterion *cr = &c->items[i];
+        if (cr->kind == SL_CRIT_ONLY_ON && cr->tier == SL_TIER_CLOUD) {
+            sl_dag_free(g);
+            return sl_err(SL_EARG, "criterion '%s': DADS partitions device and edge only",
+                          cr->text);
+        }
+        if (cr->kind == SL_CRIT_ONLY_ON || cr->kind == SL_CRIT_NOT_ON) {
+            if (cr->tier == SL_TIER_CLOUD) continue;
+            int on_dev = (cr->tier == SL_TIER_DEVICE) == (cr->kind == SL_CRIT_ONLY_ON);
+            g->force[cr->node_index + 1] = on_dev ? SL_FORCE_DEVICE : SL_FORCE_EDGE;
+        } else if (cr->kind == SL_CRIT_EXCLUDE_TIER && cr->tier != SL_TIER_CLOUD) {
+            for (int v = 1; v < g->n; v++)
+                g->force[v] = cr->tier == SL_TIER_DEVICE ? SL_FORCE_EDGE : SL_FORCE_DEVICE;
+        }
+    }
+    return SL_OK;
+}
+
+void sl_dads_result_free(sl_dads_result *r)
+{
+    if (!r) return;
+    free(r->on_device);
+    memset(r, 0, sizeof *r);
+}
+
+/* Fills the stage times of a partition into r (on_device must already be r's). */
+static int fill_result(const sl_dag *g, double rtt_s, sl_dads_result *r)
+{
+    int crossing = stages_count(g, r->on_device, &r->device_s, &r->transfer_s, &r->edge_s);
+    if (crossing < 0) return sl_err(SL_ENOMEM, "out of memory");
+    r->n = g->n;
+    r->n_crossing = crossing;
+    r->rtt_s = crossing ? rtt_s : 0;
+    r->latency_s = r->device_s + r->transfer_s + r->edge_s + r->rtt_s;
+    r->bottleneck_s = fmax(r->device_s, fmax(r->transfer_s, r->edge_s));
+    return SL_OK;
+}
+
+static int local_only_allowed(const sl_dag *g)
+{
+    for (int v = 0; v < g->n; v++)
+        if (g->force[v] == SL_FORCE_EDGE) return 0;
+    return 1;
+}
+
+int sl_dads_latency(const sl_dag *g, double rtt_s, sl_dads_result *out)
+{
+    sl_dads_result r;
+    memset(&r, 0, sizeof r);
+    r.on_device = malloc((size_t)g->n);
+    if (!r.on_device) return sl_err(SL_ENOMEM, "out of memory");
+    int rc = sl_mincut_solve(g, 1, 1, 1, r.on_device);
+    if (!rc) rc = fill_result(g, rtt_s, &r);
+    r.iterations = 1;
+    /* The min cut ignores the RTT. When its partition sends something, any other sending
+     * partition costs at least as much plus the same RTT, so only local-only can still win. */
+    if (!rc && r.n_crossing && local_only_allowed(g)) {
+        double local = 0;
+        for (int v = 0; v < g->n; v++) local += g->dev_s[v];
+        if (local < r.latency_s) {
+            memset(r.on_device, 1, (size_t)g->n);
+            rc = fill_result(g, rtt_s, &r);
+        }
+    }
+    if (rc) {
+        sl_dads_result_free(&r);
+        return rc;
+    }
+    *out = r;
+    return SL_OK;
+}
+
+/* Keeps `cand` in `best` when its bottleneck (then latency) is lower. */
+static void keep_better(const sl_dag *g, double rtt_s, const uint8_t *cand, sl_dads_result *best,
+                        sl_dads_result *scratch)
+{
+    memcpy(scratch->on_device, cand, (size_t)g->n);
+    if (fill_result(g, rtt_s, scratch)) return;
+    int better = !best->n || scratch->bottleneck_s < best->bottleneck_s ||
+                 (scratch->bottleneck_s == best->bottleneck_s &&
+                  scratch->latency_s < best->latency_s);
+    if (!better) return;
+    uint8_t *keep = best->on_device;
+    *best = *scratch;
+    best->on_device = keep;
+    memcpy(best->on_device, cand, (size_t)g->n);
+}
+
+int sl_dads_throughput(const sl_dag *g, double rtt_s, sl_dads_result *out)
+{
+    enum { GRID = 8, ROUNDS = 30 };
+    sl_dads_result best, scratch;
+    memset(&best, 0, sizeof best);
+    memset(&scratch, 0, sizeof scratch);
+    best.on_device = malloc((size_t)g->n);
+    scratch.on_device = malloc((size_t)g->n);
+    uint8_t *cand = malloc((size_t)g->n);
+    int rc = best.on_device && scratch.on_device && cand ? SL_OK : sl_err(SL_ENOMEM, "out of memory");
+    int iterations = 0;
+    /* A floor on every weight keeps each stage in the objective, so ties between partitions
+     * with the same weighted cost are broken towards smaller stages. */
+    const double floor_w = 1e-3;
+    for (int a = 0; !rc && a <= GRID; a++)
+        for (int b = 0; !rc && a + b <= GRID; b++) {
+            rc = sl_mincut_solve(g, floor_w + a, floor_w + b, floor_w + GRID - a - b, cand);
+            iterations++;
+            if (!rc) keep_better(g, rtt_s, cand, &best, &scratch);
+        }
+    double w[3] = {1, 1, 1};
+    for (int round = 0; !rc && round < ROUNDS; round++) {
+        rc = sl_mincut_solve(g, w[0], w[1], w[2], cand);
+        iterations++;
+        if (rc) break;
+        keep_better(g, rtt_s, cand, &best, &scratch);
+        double st[3] = {scratch.device_s, scratch.transfer_s, scratch.edge_s};
+        double m = fmax(st[0], fmax(st[1], st[2]));
+        if (m <= 0) break;
+        double sum = 0;
+        for (int i = 0; i < 3; i++) sum += (w[i] *= exp(2.0 * st[i] / m));
+        for (int i = 0; i < 3; i++) w[i] = w[i] / sum + floor_w;
+    }
+    if (!rc && local_only_allowed(g)) {
+        memset(cand, 1, (size_t)g->n);
+        keep_better(g, rtt_s, cand, &best, &scratch);
+    }
+    free(cand);
+    sl_dads_result_free(&scratch);
+    if (rc) {
+        sl_dads_result_free(&best);
+        return rc;
+    }
+    best.iterations = iterations;
+    *out = best;
+    return SL_OK;
+}
+
+int sl_dads_check(const sl_dads_result *r, const sl_profile *dev, const sl_constraints *c,
+                  uint8_t *crosses, double *upload_bytes)
+{
+    const int n = dev->n_nodes;
+    memset(crosses, 0, (size_t)n + 1);
+    *upload_bytes = 0;
+    for (int i = 0; i < n; i++) {
+        if (r->on_device[i + 1]) continue;
+        for (int k = 0; k < dev->nodes[i].n_inputs; k++) {
+            const char *in = dev->nodes[i].inputs[k];
+            int u = strcmp(in, dev->input_name) ? sl_profile_find_node(dev, in) + 1 : 0;
+            if (!r->on_device[u] || crosses[u]) continue;
+            crosses[u] = 1;
+            *upload_bytes += u ? (double)dev->nodes[u - 1].out_bytes : (double)dev->input_raw_bytes;
+        }
+    }
+    sl_placement pl;
+    memset(&pl, 0, sizeof pl);
+    uint8_t *tier = malloc((size_t)n);
+    if (!tier) return -2;
+    for (int i = 0; i < n; i++) tier[i] = r->on_device[i + 1] ? SL_TIER_DEVICE : SL_TIER_EDGE;
+    pl.node_tier = tier;
+    pl.n_nodes = n;
+    pl.cut2 = -1;
+    pl.upload_bytes = *upload_bytes;
+    pl.tier_s[SL_TIER_DEVICE] = r->device_s;
+    pl.tier_s[SL_TIER_EDGE] = r->edge_s;
+    pl.total_s = r->latency_s;
+    int v = sl_constraints_first_violated(c, &pl);
+    free(tier);
+    return v;
+}

@@ -1,0 +1,245 @@
+/* plot.c: SVG rendering of the latency of every slice point, hand-written (SVG is plain text and
+ * no Debian C library renders charts). */
+#include "preprocessor/plot.h"
+
+#include "common/fsutil.h"
+#include "common/status.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    if (b->oom) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = 1;
+            return;
+        }
+        if (b->s && b->len + (size_t)n < b->cap) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = (b->cap ? b->cap * 2 : 8192) + (size_t)n;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->oom = 1;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+}
+
+/* Escapes a tensor name for SVG text. */
+static void sb_text(sbuf *b, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '<') sb_printf(b, "&lt;");
+        else if (*s == '>') sb_printf(b, "&gt;");
+        else if (*s == '&') sb_printf(b, "&amp;");
+        else if (*s == '"') sb_printf(b, "&quot;");
+        else sb_printf(b, "%c", *s);
+    }
+}
+
+/* A "nice" tick step (1, 2 or 5 times a power of ten) giving about 6 ticks up to `max`. */
+static double nice_step(double max)
+{
+    double raw = max / 6, p = pow(10, floor(log10(raw)));
+    double m = raw / p;
+    return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
+}
+
+enum { SEG_DEVICE, SEG_TRANSFER, SEG_EDGE, SEG_CLOUD, N_SEG };
+static const char *seg_color[N_SEG] = {"#4e79a7", "#f28e2b", "#59a14f", "#b07aa1"};
+static const char *seg_label[N_SEG] = {"device (incl. TL encode)", "transfer (serialise + RTT + wire)",
+                                       "edge (incl. TL decode)", "cloud (incl. hop to it)"};
+
+static void segments(const sl_plan *p, double seg[N_SEG])
+{
+    seg[SEG_DEVICE] = p->device_s + p->tl_enc_s;
+    seg[SEG_TRANSFER] = p->serialise_s + p->rtt_s + p->transfer_s;
+    seg[SEG_EDGE] = p->edge_s;
+    seg[SEG_CLOUD] = p->cloud_s + p->serialise2_s + p->rtt2_s + p->transfer2_s;
+    /* The decoder runs on the edge unless the edge only forwards to the cloud. */
+    if (p->cut2 >= 0 && p->cut2 == p->cut)
+        seg[SEG_CLOUD] += p->tl_dec_s;
+    else
+        seg[SEG_EDGE] += p->tl_dec_s;
+}
+
+/* The plan drawn for a cut: the best allowed one, else the best excluded one (drawn faded). */
+static const sl_plan *bar_plan(const sl_selection *s, int cut, int want_tl)
+{
+    const sl_plan *p = sl_selection_best_at(s, cut, want_tl);
+    if (p) return p;
+    for (int i = s->n_allowed; i < s->n_plans; i++)
+        if (s->plans[i].cut == cut && (s->plans[i].tl >= 0) == (want_tl != 0)) {
+            const sl_plan *q = &s->plans[i];
+            if (!p || q->total_s < p->total_s) p = q;
+        }
+    return p;
+}
+
+char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
+{
+    const sl_profile *pr = in->device;
+    const int ncut = pr->n_cuts;
+    const double bar_w = 14, group_w = 2 * bar_w + 14;
+    const double left = 80, right = 290, top = 60, plot_h = 360, bottom = 130;
+    double plot_w = fmax(480, ncut * group_w);
+    double width = left + plot_w + right, height = top + plot_h + bottom;
+    double ymax = 0;
+    for (int c = 0; c < ncut; c++)
+        for (int w = 0; w < 2; w++) {
+            const sl_plan *p = bar_plan(s, c, w);
+            if (p) ymax = fmax(ymax, p->total_s);
+        }
+    if (ymax <= 0) ymax = 1e-3;
+    double step = nice_step(ymax);
+    double yaxis = ceil(ymax / step) * step;
+    const sl_plan *best = s->n_allowed ? &s->plans[0] : NULL;
+    const sl_plan *best_plain = sl_selection_best(s, 0);
+
+    sbuf b = {0};
+    sb_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+                  "viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, Arial, sans-serif\" "
+                  "font-size=\"12\">\n",
+              width, height, width, height);
+    sb_printf(&b, "<defs><pattern id=\"hatch\" width=\"6\" height=\"6\" "
+                  "patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\">"
+                  "<line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"white\" stroke-width=\"2\" "
+                  "stroke-opacity=\"0.6\"/></pattern></defs>\n");
+    sb_printf(&b, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+    sb_printf(&b, "<text x=\"%.0f\" y=\"24\" font-size=\"16\" font-weight=\"bold\">", left);
+    sb_text(&b, pr->model);
+    const sl_hop *h = &in->net.hop[SL_HOP_DEVICE_EDGE];
+    sb_printf(&b, ": predicted latency per slice point</text>\n"
+                  "<text x=\"%.0f\" y=\"44\" fill=\"#444\">device→edge %.3g Mbit/s, RTT %.3g ms; "
+                  "left bar without TL, right bar (hatched) with the best TL at that cut</text>\n",
+              left, h->bandwidth_bps / 1e6, h->rtt_s * 1e3);
+
+    /* Y axis with gridlines, in milliseconds. */
+    for (double y = 0; y <= yaxis * 1.0001; y += step) {
+        double py = top + plot_h - y / yaxis * plot_h;
+        sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+                      "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n",
+                  left, py, left + plot_w, py, left - 6, py + 4, y * 1e3);
+    }
+    sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n",
+              left, top, left, top + plot_h);
+    sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n",
+              left, top + plot_h, left + plot_w, top + plot_h);
+    sb_printf(&b, "<text transform=\"translate(%.0f,%.0f) rotate(-90)\" text-anchor=\"middle\">"
+                  "predicted latency per image (ms)</text>\n",
+              left - 50, top + plot_h / 2);
+    sb_printf(&b, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">slice point (cut index and "
+                  "tensor; 0 = edge-only, last = local-only)</text>\n",
+              left + plot_w / 2, height - 12);
+
+    double x0 = left + (plot_w - ncut * group_w) / 2;
+    for (int c = 0; c < ncut; c++) {
+        double gx = x0 + c * group_w + 7;
+        for (int w = 0; w < 2; w++) {
+            const sl_plan *p = bar_plan(s, c, w);
+            if (!p) continue;
+            int allowed = p->violated < 0;
+            double seg[N_SEG], y = top + plot_h, bx = gx + w * bar_w;
+            segments(p, seg);
+            sb_printf(&b, "<g opacity=\"%s\"><title>", allowed ? "1" : "0.3");
+            char line[256];
+            sl_plan_format(in, p, line, sizeof line);
+            sb_text(&b, line);
+            sb_printf(&b, "%s</title>\n", allowed ? "" : " (excluded by a constraint)");
+            for (int k = 0; k < N_SEG; k++) {
+                double hgt = seg[k] / yaxis * plot_h;
+                if (hgt <= 0) continue;
+                y -= hgt;
+                sb_printf(&b, "<rect x=\"%.1f\" y=\"%.2f\" width=\"%.1f\" height=\"%.2f\" "
+                              "fill=\"%s\"/>",
+                          bx, y, bar_w - 1, hgt, seg_color[k]);
+                if (w)
+                    sb_printf(&b, "<rect x=\"%.1f\" y=\"%.2f\" width=\"%.1f\" height=\"%.2f\" "
+                                  "fill=\"url(#hatch)\"/>",
+                              bx, y, bar_w - 1, hgt);
+            }
+            sb_printf(&b, "</g>\n");
+            const char *mark = p == best ? "best" : p == best_plain ? "best w/o TL" : NULL;
+            if (mark) {
+                double mx = bx + (bar_w - 1) / 2;
+                sb_printf(&b, "<path d=\"M%.1f %.1f l-6 -10 h12 z\" fill=\"#d62728\"/>"
+                              "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#d62728\" "
+                              "font-weight=\"bold\">%s</text>\n",
+                          mx, y - 3, mx, y - 16, mark);
+            }
+        }
+        sb_printf(&b, "<text transform=\"translate(%.1f,%.1f) rotate(-50)\" text-anchor=\"end\" "
+                      "font-size=\"10\">%d ",
+                  gx + bar_w, top + plot_h + 12, c);
+        sb_text(&b, pr->cuts[c].tensor);
+        sb_printf(&b, "</text>\n");
+    }
+
+    /* Legend. */
+    double lx = left + plot_w + 24, ly = top + 10;
+    for (int k = 0; k < N_SEG; k++) {
+        if (k == SEG_CLOUD && !in->cloud) continue;
+        sb_printf(&b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"%s\"/>"
+                      "<text x=\"%.0f\" y=\"%.0f\">%s</text>\n",
+                  lx, ly, seg_color[k], lx + 20, ly + 11, seg_label[k]);
+        ly += 22;
+    }
+    sb_printf(&b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"#888\"/>"
+                  "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"url(#hatch)\"/>"
+                  "<text x=\"%.0f\" y=\"%.0f\">with TL (hatched)</text>\n",
+              lx, ly, lx, ly, lx + 20, ly + 11);
+    ly += 22;
+    sb_printf(&b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"#888\" "
+                  "opacity=\"0.3\"/><text x=\"%.0f\" y=\"%.0f\">excluded by a constraint</text>\n",
+              lx, ly, lx + 20, ly + 11);
+    ly += 22;
+    sb_printf(&b, "<path d=\"M%.0f %.0f l-6 -10 h12 z\" fill=\"#d62728\"/>"
+                  "<text x=\"%.0f\" y=\"%.0f\">best plan / best without TL</text>\n",
+              lx + 7, ly + 12, lx + 20, ly + 11);
+    ly += 34;
+    if (best) {
+        sb_printf(&b, "<text x=\"%.0f\" y=\"%.0f\" font-weight=\"bold\">best: %.2f ms</text>\n",
+                  lx, ly, best->total_s * 1e3);
+        ly += 18;
+    }
+    if (best_plain && best_plain != best)
+        sb_printf(&b, "<text x=\"%.0f\" y=\"%.0f\">best without TL: %.2f ms</text>\n", lx, ly,
+                  best_plain->total_s * 1e3);
+    sb_printf(&b, "</svg>\n");
+    if (b.oom) {
+        free(b.s);
+        sl_err(SL_ENOMEM, "out of memory while drawing the chart");
+        return NULL;
+    }
+    return b.s;
+}
+
+int sl_plot_write_svg(const char *path, const sl_select_input *in, const sl_selection *s)
+{
+    char *svg = sl_plot_svg(in, s);
+    if (!svg) return SL_ENOMEM;
+    int rc = sl_write_file_atomic(path, svg, strlen(svg));
+    free(svg);
+    return rc;
+}

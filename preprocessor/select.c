@@ -1,0 +1,495 @@
+/* select.c: enumerating, costing and ranking slice plans (ScissionTL / Scission cost model). */
+#include "preprocessor/select.h"
+
+#include "common/fsutil.h"
+#include "common/status.h"
+
+#include <cjson/cJSON.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Prefix sums of block medians per tier so that costing a plan is O(1). */
+typedef struct cost_ctx {
+    const sl_select_input *in;
+    int k; /* blocks */
+    double *pre[SL_TIER_COUNT];
+} cost_ctx;
+
+static const sl_profile *tier_profile(const sl_select_input *in, int tier)
+{
+    return tier == SL_TIER_DEVICE ? in->device : tier == SL_TIER_EDGE ? in->edge : in->cloud;
+}
+
+static void ctx_free(cost_ctx *c)
+{
+    for (int t = 0; t < SL_TIER_COUNT; t++) free(c->pre[t]);
+}
+
+static int ctx_init(cost_ctx *c, const sl_select_input *in)
+{
+    memset(c, 0, sizeof *c);
+    c->in = in;
+    c->k = in->device->n_blocks;
+    for (int t = 0; t < SL_TIER_COUNT; t++) {
+        const sl_profile *p = tier_profile(in, t);
+        if (!p) continue;
+        c->pre[t] = malloc((size_t)(c->k + 1) * sizeof(double));
+        if (!c->pre[t]) {
+            ctx_free(c);
+            return sl_err(SL_ENOMEM, "out of memory");
+        }
+        c->pre[t][0] = 0;
+        for (int b = 0; b < c->k; b++) c->pre[t][b + 1] = c->pre[t][b] + p->blocks[b].median_s;
+    }
+    return SL_OK;
+}
+
+static double span(const cost_ctx *c, int tier, int from, int to)
+{
+    return c->pre[tier][to] - c->pre[tier][from];
+}
+
+/* Where the TL decoder of a plan runs: the tier that receives the encoded tensor and runs the
+ * next block. */
+static sl_tier decode_tier(const sl_select_input *in, const sl_plan *p)
+{
+    return in->cloud && p->cut2 == p->cut ? SL_TIER_CLOUD : SL_TIER_EDGE;
+}
+
+void sl_plan_placement(const sl_select_input *in, const sl_plan *p, sl_placement *pl)
+{
+    memset(pl, 0, sizeof *pl);
+    pl->cut = p->cut;
+    pl->cut2 = p->cut2;
+    pl->n_blocks = in->device->n_blocks;
+    pl->upload_bytes = p->upload_bytes;
+    pl->tier_s[SL_TIER_DEVICE] = p->device_s + p->tl_enc_s;
+    pl->tier_s[SL_TIER_EDGE] = p->edge_s;
+    pl->tier_s[SL_TIER_CLOUD] = p->cloud_s;
+    pl->tier_s[decode_tier(in, p)] += p->tl_dec_s;
+    pl->total_s = p->total_s;
+}
+
+static void cost(const cost_ctx *c, int j, int j2, int tl, sl_plan *p)
+{
+    const sl_select_input *in = c->in;
+    const int k = c->k;
+    memset(p, 0, sizeof *p);
+    p->cut = j;
+    p->cut2 = in->cloud ? j2 : -1;
+    p->tl = tl;
+    p->device_s = span(c, SL_TIER_DEVICE, 0, j);
+    if (j < k) {
+        const sl_prof_cut *dc = &in->device->cuts[j];
+        double bytes = j == 0 ? (double)in->device->input_raw_bytes
+                       : tl >= 0 ? (double)dc->tl[tl].bytes
+                                 : (double)dc->bytes;
+        const sl_hop *h = &in->net.hop[SL_HOP_DEVICE_EDGE];
+        p->upload_bytes = bytes;
+        p->tl_enc_s = tl >= 0 ? dc->tl[tl].enc_s : 0;
+        p->serialise_s = bytes / in->device->serialise_bytes_per_s;
+        p->rtt_s = h->rtt_s;
+        p->transfer_s = sl_hop_transfer_s(h, bytes);
+        int end = in->cloud ? j2 : k;
+        p->edge_s = span(c, SL_TIER_EDGE, j, end);
+        if (tl >= 0) p->tl_dec_s = tier_profile(in, decode_tier(in, p))->cuts[j].tl[tl].dec_s;
+        if (in->cloud && j2 < k) {
+            const sl_hop *h2 = &in->net.hop[SL_HOP_EDGE_CLOUD];
+            double bytes2 = j2 == j ? bytes : (double)in->edge->cuts[j2].bytes;
+            p->cloud_bytes = bytes2;
+            p->serialise2_s = bytes2 / in->edge->serialise_bytes_per_s;
+            p->rtt2_s = h2->rtt_s;
+            p->transfer2_s = sl_hop_transfer_s(h2, bytes2);
+            p->cloud_s = span(c, SL_TIER_CLOUD, j2, k);
+        }
+    }
+    p->total_s = p->device_s + p->tl_enc_s + p->serialise_s + p->rtt_s + p->transfer_s +
+                 p->tl_dec_s + p->edge_s + p->serialise2_s + p->rtt2_s + p->transfer2_s +
+                 p->cloud_s;
+    sl_placement pl;
+    sl_plan_placement(in, p, &pl);
+    p->violated = sl_constraints_first_violated(in->constraints, &pl);
+}
+
+static int same_model(const sl_profile *a, const char *an, const sl_profile *b, const char *bn)
+{
+    if (strcmp(a->graph_hash, b->graph_hash))
+        return sl_err(SL_EFORMAT,
+                      "%s profile (model %s) and %s profile (model %s) describe different models: "
+                      "graph_hash %.12s... vs %.12s...",
+                      an, a->model, bn, b->model, a->graph_hash, b->graph_hash);
+    if (a->n_nodes != b->n_nodes || a->n_cuts != b->n_cuts)
+        return sl_err(SL_EFORMAT, "%s and %s profiles: same graph_hash but %d/%d nodes and %d/%d "
+                      "cuts", an, bn, a->n_nodes, b->n_nodes, a->n_cuts, b->n_cuts);
+    if (a->batch != b->batch)
+        return sl_err(SL_EFORMAT, "%s profile has batch %d, %s profile batch %d: profile both "
+                      "with the same --batch", an, a->batch, bn, b->batch);
+    for (int i = 0; i < a->n_cuts; i++) {
+        const sl_prof_cut *x = &a->cuts[i], *y = &b->cuts[i];
+        if (strcmp(x->tensor, y->tensor) || x->bytes != y->bytes)
+            return sl_err(SL_EFORMAT, "%s and %s profiles: cuts[%d] differs (%s vs %s)", an, bn,
+                          i, x->tensor, y->tensor);
+        if (x->n_tl != y->n_tl)
+            return sl_err(SL_EFORMAT, "%s and %s profiles: cuts[%d] (%s) has %d vs %d TL "
+                          "configurations: profile both with the same TLs", an, bn, i, x->tensor,
+                          x->n_tl, y->n_tl);
+        for (int t = 0; t < x->n_tl; t++)
+            if (strcmp(x->tl[t].config, y->tl[t].config) || x->tl[t].bytes != y->tl[t].bytes)
+                return sl_err(SL_EFORMAT, "%s and %s profiles: cuts[%d].tl[%d] differs (%s vs %s)",
+                              an, bn, i, t, x->tl[t].config, y->tl[t].config);
+    }
+    return SL_OK;
+}
+
+int sl_select_check(const sl_select_input *in)
+{
+    int rc = same_model(in->device, "device", in->edge, "edge");
+    if (!rc && in->cloud) rc = same_model(in->device, "device", in->cloud, "cloud");
+    return rc;
+}
+
+int sl_select_cost(const sl_select_input *in, int cut, int cut2, int tl, sl_plan *out)
+{
+    const int k = in->device->n_blocks;
+    if (cut < 0 || cut > k) return sl_err(SL_EARG, "cut %d: out of range 0..%d", cut, k);
+    if (in->cloud && (cut2 < cut || cut2 > k))
+        return sl_err(SL_EARG, "cut2 %d: out of range %d..%d", cut2, cut, k);
+    if (in->cloud && cut == k && cut2 != k)
+        return sl_err(SL_EARG, "cut2 %d: a local-only plan sends nothing on", cut2);
+    if (tl >= 0 && (cut == 0 || cut == k || tl >= in->device->cuts[cut].n_tl))
+        return sl_err(SL_EARG, "cut %d has no TL configuration %d", cut, tl);
+    cost_ctx c;
+    int rc = ctx_init(&c, in);
+    if (rc) return rc;
+    cost(&c, cut, cut2, tl, out);
+    ctx_free(&c);
+    return SL_OK;
+}
+
+static int plan_cmp(const void *a, const void *b)
+{
+    const sl_plan *x = a, *y = b;
+    int ax = x->violated < 0, ay = y->violated < 0;
+    if (ax != ay) return ay - ax;
+    if (x->total_s != y->total_s) return x->total_s < y->total_s ? -1 : 1;
+    if (x->upload_bytes != y->upload_bytes) return x->upload_bytes < y->upload_bytes ? -1 : 1;
+    if (x->cut != y->cut) return x->cut - y->cut;
+    if (x->cut2 != y->cut2) return x->cut2 - y->cut2;
+    return x->tl - y->tl;
+}
+
+/* The message when nothing is allowed: how many plans each criterion rules out on its own. */
+static int explain_none(const sl_select_input *in, const sl_selection *s)
+{
+    char msg[2048];
+    size_t len = (size_t)snprintf(msg, sizeof msg, "no plan satisfies the constraints (%d plans "
+                                  "considered):", s->n_plans);
+    for (int i = 0; i < s->n_criteria && len < sizeof msg; i++)
+        len += (size_t)snprintf(msg + len, sizeof msg - len, "%s '%s' rules out %d", i ? ";" : "",
+                                in->constraints->items[i].text, s->excluded[i]);
+    return sl_err(SL_ECONSTRAINT, "%s", msg);
+}
+
+int sl_select_run(const sl_select_input *in, sl_selection *out)
+{
+    const int k = in->device->n_blocks;
+    cost_ctx c;
+    int rc = ctx_init(&c, in);
+    if (rc) return rc;
+    size_t cap = 0;
+    for (int j = 0; j <= k; j++) {
+        size_t variants = 1 + (size_t)(j > 0 && j < k ? in->device->cuts[j].n_tl : 0);
+        cap += variants * (size_t)(in->cloud && j < k ? k - j + 1 : 1);
+    }
+    sl_selection s;
+    memset(&s, 0, sizeof s);
+    s.n_criteria = in->constraints ? in->constraints->n : 0;
+    s.plans = malloc(cap * sizeof *s.plans);
+    s.excluded = calloc((size_t)s.n_criteria + 1, sizeof *s.excluded);
+    if (!s.plans || !s.excluded) {
+        free(s.plans);
+        free(s.excluded);
+        ctx_free(&c);
+        return sl_err(SL_ENOMEM, "out of memory for %zu plans", cap);
+    }
+    for (int j = 0; j <= k; j++) {
+        int n_tl = j > 0 && j < k ? in->device->cuts[j].n_tl : 0;
+        int j2_lo = in->cloud ? (j < k ? j : k) : -1, j2_hi = in->cloud ? k : -1;
+        for (int tl = -1; tl < n_tl; tl++)
+            for (int j2 = j2_lo; j2 <= j2_hi; j2++) {
+                sl_plan *p = &s.plans[s.n_plans++];
+                cost(&c, j, j2, tl, p);
+                if (p->violated < 0) {
+                    s.n_allowed++;
+                    continue;
+                }
+                sl_placement pl;
+                sl_plan_placement(in, p, &pl);
+                for (int i = 0; i < s.n_criteria; i++) {
+                    sl_constraints one = {in->constraints->items + i, 1};
+                    if (sl_constraints_first_violated(&one, &pl) >= 0) s.excluded[i]++;
+                }
+            }
+    }
+    ctx_free(&c);
+    qsort(s.plans, (size_t)s.n_plans, sizeof *s.plans, plan_cmp);
+    *out = s;
+    return s.n_allowed ? SL_OK : explain_none(in, out);
+}
+
+void sl_selection_free(sl_selection *s)
+{
+    if (!s) return;
+    free(s->plans);
+    free(s->excluded);
+    memset(s, 0, sizeof *s);
+}
+
+const sl_plan *sl_selection_best_at(const sl_selection *s, int cut, int want_tl)
+{
+    for (int i = 0; i < s->n_allowed; i++)
+        if (s->plans[i].cut == cut && (s->plans[i].tl >= 0) == (want_tl != 0)) return &s->plans[i];
+    return NULL;
+}
+
+const sl_plan *sl_selection_best(const sl_selection *s, int want_tl)
+{
+    for (int i = 0; i < s->n_allowed; i++)
+        if ((s->plans[i].tl >= 0) == (want_tl != 0)) return &s->plans[i];
+    return NULL;
+}
+
+const char *sl_plan_tl_name(const sl_select_input *in, const sl_plan *p)
+{
+    return p->tl >= 0 ? in->device->cuts[p->cut].tl[p->tl].config : NULL;
+}
+
+void sl_plan_format(const sl_select_input *in, const sl_plan *p, char *buf, size_t n)
+{
+    const sl_profile *pr = in->device;
+    const int k = pr->n_blocks, last = pr->n_nodes - 1;
+    /* Node index ranges per tier: device 0..a, edge a+1..b, cloud b+1..last. */
+    int a = pr->cuts[p->cut].node_index;
+    int b = in->cloud ? pr->cuts[p->cut2].node_index : last;
+    size_t len = (size_t)snprintf(buf, n, "%.4fs - %.4fMB -", p->total_s, p->upload_bytes / 1e6);
+    const char *sep = " ";
+    if (a >= 0 && len < n) {
+        len += (size_t)snprintf(buf + len, n - len, "%sdevice 0-%d", sep, a);
+        sep = ", ";
+    }
+    if (b > a && len < n) {
+        len += (size_t)snprintf(buf + len, n - len, "%sedge %d-%d", sep, a + 1, b);
+        sep = ", ";
+    }
+    if (b < last && len < n) len += (size_t)snprintf(buf + len, n - len, "%scloud %d-%d", sep, b + 1, last);
+    if (len >= n) return;
+    if (p->cut == 0)
+        snprintf(buf + len, n - len, " [edge-only: raw image]");
+    else if (p->cut == k)
+        snprintf(buf + len, n - len, " [local-only]");
+    else if (p->tl >= 0)
+        snprintf(buf + len, n - len, " [cut %s, TL %s]", pr->cuts[p->cut].tensor,
+                 sl_plan_tl_name(in, p));
+    else
+        snprintf(buf + len, n - len, " [cut %s]", pr->cuts[p->cut].tensor);
+}
+
+static cJSON *cut_json(const sl_profile *pr, int cut)
+{
+    const sl_prof_cut *c = &pr->cuts[cut];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "index", cut);
+    cJSON_AddStringToObject(o, "tensor", c->tensor);
+    cJSON_AddNumberToObject(o, "node_index", c->node_index);
+    cJSON *shape = cJSON_AddArrayToObject(o, "shape");
+    for (int i = 0; i < c->rank; i++) cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)c->shape[i]));
+    cJSON_AddNumberToObject(o, "bytes", (double)c->bytes);
+    cJSON_AddStringToObject(o, "kind", cut == 0                  ? "edge-only"
+                                       : cut == pr->n_blocks ? "local-only"
+                                                             : "slice");
+    return o;
+}
+
+/* [first, last] node indices, or null when the range is empty. */
+static cJSON *range_json(int first, int last)
+{
+    if (first > last) return cJSON_CreateNull();
+    cJSON *a = cJSON_CreateArray();
+    cJSON_AddItemToArray(a, cJSON_CreateNumber(first));
+    cJSON_AddItemToArray(a, cJSON_CreateNumber(last));
+    return a;
+}
+
+static cJSON *plan_json(const sl_select_input *in, const sl_plan *p, int rank)
+{
+    const sl_profile *pr = in->device;
+    cJSON *o = cJSON_CreateObject();
+    char text[512];
+    sl_plan_format(in, p, text, sizeof text);
+    if (rank > 0) cJSON_AddNumberToObject(o, "rank", rank);
+    cJSON_AddStringToObject(o, "text", text);
+    cJSON_AddBoolToObject(o, "allowed", p->violated < 0);
+    if (p->violated >= 0)
+        cJSON_AddStringToObject(o, "violates", in->constraints->items[p->violated].text);
+    cJSON_AddItemToObject(o, "cut", cut_json(pr, p->cut));
+    cJSON_AddItemToObject(o, "cut2", p->cut2 >= 0 ? cut_json(pr, p->cut2) : cJSON_CreateNull());
+    const char *tl = sl_plan_tl_name(in, p);
+    cJSON_AddItemToObject(o, "tl", tl ? cJSON_CreateString(tl) : cJSON_CreateNull());
+    int a = pr->cuts[p->cut].node_index, last = pr->n_nodes - 1;
+    int b = p->cut2 >= 0 ? pr->cuts[p->cut2].node_index : last;
+    cJSON *nodes = cJSON_AddObjectToObject(o, "nodes");
+    cJSON_AddItemToObject(nodes, "device", range_json(0, a));
+    cJSON_AddItemToObject(nodes, "edge", range_json(a + 1, b));
+    cJSON_AddItemToObject(nodes, "cloud", range_json(b + 1, last));
+    cJSON *lat = cJSON_AddObjectToObject(o, "latency_s");
+    cJSON_AddNumberToObject(lat, "device", p->device_s);
+    cJSON_AddNumberToObject(lat, "tl_encode", p->tl_enc_s);
+    cJSON_AddNumberToObject(lat, "serialise", p->serialise_s);
+    cJSON_AddNumberToObject(lat, "rtt", p->rtt_s);
+    cJSON_AddNumberToObject(lat, "transfer", p->transfer_s);
+    cJSON_AddNumberToObject(lat, "tl_decode", p->tl_dec_s);
+    cJSON_AddNumberToObject(lat, "edge", p->edge_s);
+    if (in->cloud) {
+        cJSON_AddNumberToObject(lat, "serialise2", p->serialise2_s);
+        cJSON_AddNumberToObject(lat, "rtt2", p->rtt2_s);
+        cJSON_AddNumberToObject(lat, "transfer2", p->transfer2_s);
+        cJSON_AddNumberToObject(lat, "cloud", p->cloud_s);
+    }
+    cJSON_AddNumberToObject(lat, "total", p->total_s);
+    cJSON *bytes = cJSON_AddObjectToObject(o, "bytes");
+    cJSON_AddNumberToObject(bytes, "upload", p->upload_bytes);
+    if (in->cloud) cJSON_AddNumberToObject(bytes, "edge_cloud", p->cloud_bytes);
+    return o;
+}
+
+static cJSON *dads_json(const sl_plan_doc *d, const sl_dads_result *r, const char *mode)
+{
+    const sl_profile *pr = d->in->device;
+    cJSON *o = cJSON_CreateObject();
+    uint8_t *crosses = malloc((size_t)pr->n_nodes + 1);
+    if (!crosses) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    double upload;
+    int v = sl_dads_check(r, pr, d->in->constraints, crosses, &upload);
+    cJSON_AddStringToObject(o, "mode", mode);
+    cJSON_AddBoolToObject(o, "allowed", v == -1);
+    if (v >= 0) cJSON_AddStringToObject(o, "violates", d->in->constraints->items[v].text);
+    cJSON *lat = cJSON_AddObjectToObject(o, "latency_s");
+    cJSON_AddNumberToObject(lat, "device", r->device_s);
+    cJSON_AddNumberToObject(lat, "transfer", r->transfer_s);
+    cJSON_AddNumberToObject(lat, "rtt", r->rtt_s);
+    cJSON_AddNumberToObject(lat, "edge", r->edge_s);
+    cJSON_AddNumberToObject(lat, "total", r->latency_s);
+    cJSON_AddNumberToObject(lat, "bottleneck", r->bottleneck_s);
+    cJSON_AddNumberToObject(o, "upload_bytes", upload);
+    cJSON *dev = cJSON_AddArrayToObject(o, "device_nodes");
+    for (int i = 0; i < pr->n_nodes; i++)
+        if (r->on_device[i + 1]) cJSON_AddItemToArray(dev, cJSON_CreateString(pr->nodes[i].name));
+    cJSON *cross = cJSON_AddArrayToObject(o, "cut_tensors");
+    for (int u = 0; u <= pr->n_nodes; u++) {
+        if (!crosses[u]) continue;
+        cJSON *t = cJSON_CreateObject();
+        cJSON_AddStringToObject(t, "tensor", u ? pr->nodes[u - 1].name : pr->input_name);
+        cJSON_AddNumberToObject(t, "bytes", u ? (double)pr->nodes[u - 1].out_bytes
+                                              : (double)pr->input_raw_bytes);
+        cJSON_AddBoolToObject(t, "raw_image", u == 0);
+        cJSON_AddItemToArray(cross, t);
+    }
+    free(crosses);
+    return o;
+}
+
+static cJSON *hop_json(const sl_hop *h)
+{
+    if (!h->set) return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "bandwidth_bps", h->bandwidth_bps);
+    cJSON_AddNumberToObject(o, "rtt_s", h->rtt_s);
+    return o;
+}
+
+static cJSON *profile_ref(const sl_profile *p)
+{
+    if (!p) return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "host", p->host);
+    cJSON_AddStringToObject(o, "cpu", p->cpu);
+    cJSON_AddNumberToObject(o, "threads", p->threads);
+    cJSON_AddStringToObject(o, "date", p->date);
+    return o;
+}
+
+char *sl_plan_doc_json(const sl_plan_doc *d)
+{
+    const sl_select_input *in = d->in;
+    const sl_selection *s = d->sel;
+    const sl_profile *pr = in->device;
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "format", "sl-plan");
+    cJSON_AddNumberToObject(r, "version", 1);
+    cJSON_AddStringToObject(r, "model", pr->model);
+    cJSON_AddStringToObject(r, "graph_hash", pr->graph_hash);
+    cJSON_AddNumberToObject(r, "batch", pr->batch);
+    cJSON *profiles = cJSON_AddObjectToObject(r, "profiles");
+    cJSON_AddItemToObject(profiles, "device", profile_ref(in->device));
+    cJSON_AddItemToObject(profiles, "edge", profile_ref(in->edge));
+    cJSON_AddItemToObject(profiles, "cloud", profile_ref(in->cloud));
+    cJSON *net = cJSON_AddObjectToObject(r, "network");
+    cJSON_AddItemToObject(net, "device_edge", hop_json(&in->net.hop[SL_HOP_DEVICE_EDGE]));
+    cJSON_AddItemToObject(net, "edge_cloud",
+                          in->cloud ? hop_json(&in->net.hop[SL_HOP_EDGE_CLOUD]) : cJSON_CreateNull());
+    cJSON *cons = cJSON_AddArrayToObject(r, "constraints");
+    for (int i = 0; in->constraints && i < in->constraints->n; i++) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddStringToObject(c, "criterion", in->constraints->items[i].text);
+        cJSON_AddNumberToObject(c, "plans_ruled_out", s->excluded[i]);
+        cJSON_AddItemToArray(cons, c);
+    }
+    cJSON_AddNumberToObject(r, "plans_considered", s->n_plans);
+    cJSON_AddNumberToObject(r, "plans_allowed", s->n_allowed);
+    const sl_plan *best = s->n_allowed ? &s->plans[0] : NULL;
+    const sl_plan *plain = sl_selection_best(s, 0), *with = sl_selection_best(s, 1);
+    cJSON_AddItemToObject(r, "best", best ? plan_json(in, best, 1) : cJSON_CreateNull());
+    cJSON_AddItemToObject(r, "best_without_tl", plain ? plan_json(in, plain, 0) : cJSON_CreateNull());
+    cJSON_AddItemToObject(r, "best_with_tl", with ? plan_json(in, with, 0) : cJSON_CreateNull());
+    cJSON *plans = cJSON_AddArrayToObject(r, "plans");
+    for (int i = 0; i < s->n_allowed && i < d->top; i++)
+        cJSON_AddItemToArray(plans, plan_json(in, &s->plans[i], i + 1));
+    cJSON *per = cJSON_AddArrayToObject(r, "per_cut");
+    for (int c = 0; c < pr->n_cuts; c++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "index", c);
+        cJSON_AddStringToObject(o, "tensor", pr->cuts[c].tensor);
+        const sl_plan *a = sl_selection_best_at(s, c, 0), *b = sl_selection_best_at(s, c, 1);
+        cJSON_AddItemToObject(o, "without_tl", a ? plan_json(in, a, 0) : cJSON_CreateNull());
+        cJSON_AddItemToObject(o, "with_tl", b ? plan_json(in, b, 0) : cJSON_CreateNull());
+        cJSON_AddItemToArray(per, o);
+    }
+    cJSON_AddItemToObject(r, "dads", d->dads ? dads_json(d, d->dads, "latency") : cJSON_CreateNull());
+    cJSON_AddItemToObject(r, "dads_throughput", d->throughput ? dads_json(d, d->throughput, "throughput")
+                                                              : cJSON_CreateNull());
+    char *out = cJSON_Print(r);
+    cJSON_Delete(r);
+    if (!out) sl_err(SL_ENOMEM, "out of memory while writing the plan");
+    return out;
+}
+
+int sl_plan_doc_write(const char *path, const sl_plan_doc *d)
+{
+    char *s = sl_plan_doc_json(d);
+    if (!s) return SL_ENOMEM;
+    size_t len = strlen(s);
+    char *t = realloc(s, len + 2);
+    if (!t) {
+        free(s);
+        return sl_err(SL_ENOMEM, "out of memory");
+    }
+    t[len] = '\n';
+    int rc = sl_write_file_atomic(path, t, len + 1);
+    free(t);
+    return rc;
+}

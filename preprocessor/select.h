@@ -1,0 +1,101 @@
+/* select.h: the ScissionTL / Scission cost model: every single-tensor slice point (and, with a
+ * cloud, every pair of slice points) with and without a transfer layer, costed, checked against
+ * the constraints and ranked.
+ *
+ * A plan puts cut j between device and edge: the device runs blocks 0..j-1 (and the TL encoder),
+ * the edge runs blocks j..K-1 (after the TL decoder), where the profile has K blocks and K+1
+ * cuts. Cut 0 is edge-only: the raw uint8 image crosses (input.raw_bytes). Cut K is local-only:
+ * nothing crosses and no RTT is paid (the result stays on the device). With a cloud the edge
+ * runs blocks j..j2-1 and the cloud j2..K-1; j2 == j means the edge only forwards what it got
+ * (the cloud then decodes the TL), j2 == K means the cloud is not used.
+ *
+ *   latency = device blocks + TL encode + serialise + RTT + bytes*8/bandwidth + TL decode
+ *             + edge blocks [+ serialise + RTT + bytes*8/bandwidth + cloud blocks]
+ *
+ * Serialisation time is bytes / serialise_bytes_per_s of the sending host.
+ */
+#ifndef SL_PREPROCESSOR_SELECT_H
+#define SL_PREPROCESSOR_SELECT_H
+
+#include "preprocessor/constraints.h"
+#include "preprocessor/mincut.h"
+#include "preprocessor/netcfg.h"
+#include "preprocessor/profile_io.h"
+
+#include <stddef.h>
+
+typedef struct sl_plan {
+    int cut;  /* device -> edge cut index */
+    int cut2; /* edge -> cloud cut index, -1 without a cloud */
+    int tl;   /* index of the TL configuration at `cut`, -1 for none */
+    double device_s, tl_enc_s, serialise_s, rtt_s, transfer_s, tl_dec_s, edge_s;
+    double serialise2_s, rtt2_s, transfer2_s, cloud_s;
+    double upload_bytes, cloud_bytes; /* bytes sent by the device / by the edge */
+    double total_s;
+    int violated; /* index of the first violated criterion, -1 when the plan is allowed */
+} sl_plan;
+
+typedef struct sl_select_input {
+    const sl_profile *device, *edge, *cloud; /* borrowed; cloud may be NULL */
+    sl_netcfg net;
+    const sl_constraints *constraints;       /* borrowed, may be NULL */
+} sl_select_input;
+
+typedef struct sl_selection {
+    sl_plan *plans;   /* every enumerated plan: allowed ones first, each part by total latency */
+    int n_plans;
+    int n_allowed;
+    int *excluded;    /* per criterion: plans it was the first to exclude (n = constraints->n) */
+    int n_criteria;
+} sl_selection;
+
+/* Checks that the profiles describe the same model (graph_hash, nodes, cuts, TL configurations,
+ * batch). Returns SL_OK or SL_EFORMAT naming the profiles and the difference. The network hops
+ * are checked by sl_netcfg_require(). */
+int sl_select_check(const sl_select_input *in);
+
+/* Costs one plan (cut, cut2 or -1, TL index at cut or -1) into *out, constraints included.
+ * Returns SL_OK or SL_EARG when an index is out of range (then *out is unchanged). */
+int sl_select_cost(const sl_select_input *in, int cut, int cut2, int tl, sl_plan *out);
+
+/* Enumerates, costs and ranks every plan into *out (caller frees with sl_selection_free).
+ * Ranking: allowed plans first, then by total latency, then bytes uploaded, then cut index.
+ * Returns SL_OK, or SL_ECONSTRAINT when no plan is allowed: the message counts, per criterion,
+ * the plans it excluded; *out is still filled so callers can plot what was excluded. */
+int sl_select_run(const sl_select_input *in, sl_selection *out);
+
+void sl_selection_free(sl_selection *s);
+
+/* The fastest allowed plan at `cut` without (want_tl = 0) or with (1) a TL, or NULL. Among the
+ * pairs with a cloud the best cut2 is taken. Points into `s`. */
+const sl_plan *sl_selection_best_at(const sl_selection *s, int cut, int want_tl);
+
+/* The fastest allowed plan with / without a TL anywhere, or NULL. Points into `s`. */
+const sl_plan *sl_selection_best(const sl_selection *s, int want_tl);
+
+/* Scission's one-line summary, "0.1261s - 0.1588MB - device 0-1, edge 2-596", followed by the
+ * cut tensor and TL when there is one. Writes into buf (size n, truncated if short). */
+void sl_plan_format(const sl_select_input *in, const sl_plan *p, char *buf, size_t n);
+
+/* The name of the TL configuration of `p`, or NULL without a TL. Borrowed from the profile. */
+const char *sl_plan_tl_name(const sl_select_input *in, const sl_plan *p);
+
+/* The per-tier placement of a plan, for constraint checks. */
+void sl_plan_placement(const sl_select_input *in, const sl_plan *p, sl_placement *pl);
+
+/* What a plan file holds besides the ranked single-cut plans (docs/formats/plan.md). */
+typedef struct sl_plan_doc {
+    const sl_select_input *in;
+    const sl_selection *sel;
+    int top;                          /* how many ranked plans to list */
+    const sl_dads_result *dads;       /* DSL partition, or NULL */
+    const sl_dads_result *throughput; /* DSH partition, or NULL */
+} sl_plan_doc;
+
+/* The plan document as a new JSON string (caller frees); NULL with the message set on failure. */
+char *sl_plan_doc_json(const sl_plan_doc *d);
+
+/* Writes the plan document to `path` atomically; on error nothing at `path` is changed. */
+int sl_plan_doc_write(const char *path, const sl_plan_doc *d);
+
+#endif
