@@ -1,0 +1,672 @@
+/* device_client.c: request ids, a reader thread matching answers, reconnect with backoff. */
+#include "offloader/device_client.h"
+#include "offloader/auth.h"
+#include "offloader/deploy_store.h"
+#include "common/status.h"
+#include "common/timeutil.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define RESULT_HEAD 16
+#define DEPLOY_CHUNK_SIZE (1u << 20)
+
+enum { KIND_INFER, KIND_CONTROL };
+
+typedef struct pending {
+    uint64_t id;
+    int kind;
+    int done;
+    uint64_t gen;        /* connection it was sent on; 0 = not sent yet */
+    double t_submit, t_send, avail_at;
+    sl_client_result res; /* KIND_INFER */
+    sl_frame reply;       /* KIND_CONTROL: the answer frame */
+    struct pending *next;
+} pending;
+
+struct sl_client {
+    sl_client_config cfg;
+    char *host;
+    uint8_t *token;
+    pthread_mutex_t lock; /* everything below except conn's socket I/O */
+    pthread_cond_t cond;
+    pthread_mutex_t connect_lock;
+    sl_conn conn;
+    int connected, have_reader;
+    pthread_t reader;
+    uint64_t gen;
+    uint32_t server_max_frame;
+    pending *list;
+    int inflight;
+    uint64_t next_id;
+    char conn_error[1200]; /* what the edge said before it closed, if anything */
+};
+
+void sl_client_config_defaults(sl_client_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->connect_timeout = 5;
+    cfg->connect_attempts = 5;
+    cfg->backoff_base = 0.1;
+    cfg->backoff_max = 2;
+    cfg->io_timeout = 30;
+    cfg->request_timeout = 120;
+    cfg->max_inflight = 1;
+    cfg->max_frame = SL_PROTO_DEFAULT_MAX_FRAME;
+    cfg->zstd_level = 3;
+}
+
+int sl_client_new(const sl_client_config *cfg, sl_client **out)
+{
+    *out = NULL;
+    if (!cfg->host || !*cfg->host || cfg->port <= 0 || cfg->port > 65535)
+        return sl_err(SL_EARG, "device: edge address \"%s:%d\" is not usable",
+                      cfg->host ? cfg->host : "", cfg->port);
+    if (!cfg->token || !cfg->token_len) return sl_err(SL_EARG, "device: a shared token is required");
+    if (cfg->max_inflight < 1) return sl_err(SL_EARG, "device: max in-flight must be >= 1");
+    sl_client *c = calloc(1, sizeof *c);
+    if (!c) return sl_err(SL_ENOMEM, "device: out of memory");
+    c->cfg = *cfg;
+    c->host = strdup(cfg->host);
+    c->token = malloc(cfg->token_len);
+    if (!c->host || !c->token) {
+        free(c->host);
+        free(c->token);
+        free(c);
+        return sl_err(SL_ENOMEM, "device: out of memory");
+    }
+    memcpy(c->token, cfg->token, cfg->token_len);
+    c->cfg.host = c->host;
+    c->cfg.token = c->token;
+    c->conn.fd = -1;
+    c->next_id = 1;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->cond, NULL);
+    pthread_mutex_init(&c->connect_lock, NULL);
+    *out = c;
+    return SL_OK;
+}
+
+/* ---- results ---- */
+
+void sl_client_result_free(sl_client_result *r)
+{
+    if (!r) return;
+    sl_wire_tensor_free(&r->output);
+    memset(r, 0, sizeof *r);
+}
+
+/* Marks p done with an error; c->lock held. */
+static void fail_locked(sl_client *c, pending *p, int status, const char *msg)
+{
+    if (p->done) return;
+    p->done = 1;
+    p->avail_at = sl_now();
+    p->res.status = status;
+    snprintf(p->res.error, sizeof p->res.error, "%s", msg);
+    p->res.timing.total_s = p->avail_at - p->t_submit;
+    if (p->kind == KIND_INFER && p->gen) c->inflight--;
+    pthread_cond_broadcast(&c->cond);
+}
+
+static pending *find_locked(sl_client *c, uint64_t id)
+{
+    for (pending *p = c->list; p; p = p->next)
+        if (p->id == id) return p;
+    return NULL;
+}
+
+static void unlink_locked(sl_client *c, pending *p)
+{
+    for (pending **pp = &c->list; *pp; pp = &(*pp)->next) {
+        if (*pp == p) {
+            *pp = p->next;
+            return;
+        }
+    }
+}
+
+static pending *new_pending_locked(sl_client *c, int kind)
+{
+    pending *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->id = c->next_id++;
+    p->kind = kind;
+    p->t_submit = sl_now();
+    p->res.request_id = p->id;
+    p->next = c->list;
+    c->list = p;
+    return p;
+}
+
+/* ---- the reader ---- */
+
+/* Fills p's result from an INFER answer; c->lock held. Takes f's payload when kept. */
+static void answer_infer_locked(pending *p, sl_frame *f, sl_wire_tensor *decoded,
+                                int decode_rc, const char *decode_msg, double release)
+{
+    sl_client_result *r = &p->res;
+    r->timing.bytes_down = SL_PROTO_HEADER_SIZE + (uint64_t)f->length;
+    if (f->type == SL_MSG_RESULT && decode_rc == SL_OK) {
+        r->status = SL_OK;
+        r->output = *decoded;
+        memset(decoded, 0, sizeof *decoded);
+        r->timing.edge_queue_s = (double)sl_le64_get(f->payload) * 1e-9;
+        r->timing.edge_s = (double)sl_le64_get(f->payload + 8) * 1e-9;
+    } else if (f->type == SL_MSG_RESULT) {
+        r->status = SL_EFORMAT;
+        snprintf(r->error, sizeof r->error, "RESULT from the edge: %s", decode_msg);
+    } else if (f->type == SL_MSG_ERROR || f->type == SL_MSG_BUSY) {
+        int code = SL_PERR_INTERNAL;
+        char text[1100] = "";
+        if (f->type == SL_MSG_ERROR) {
+            sl_proto_parse_error(f, &code, text, sizeof text);
+            r->edge_code = code;
+            r->status = sl_proto_err_status(code);
+        } else {
+            r->status = SL_EBUSY;
+            size_t n = f->length > 4 ? f->length - 4 : 0;
+            if (n >= sizeof text) n = sizeof text - 1;
+            if (n) memcpy(text, f->payload + 4, n);
+            text[n] = '\0';
+        }
+        snprintf(r->error, sizeof r->error, "edge: %s: %s",
+                 f->type == SL_MSG_BUSY ? "busy" : sl_proto_err_name(code), text);
+    } else {
+        r->status = SL_EFORMAT;
+        snprintf(r->error, sizeof r->error, "edge answered request %llu with %s",
+                 (unsigned long long)p->id, sl_proto_type_name(f->type));
+    }
+    double edge = r->timing.edge_queue_s + r->timing.edge_s;
+    r->timing.transfer_s = release - p->t_send - edge;
+    if (r->timing.transfer_s < 0) r->timing.transfer_s = 0;
+    r->timing.total_s = release - p->t_submit;
+}
+
+static void *reader_main(void *arg)
+{
+    sl_client *c = arg;
+    uint64_t gen;
+    pthread_mutex_lock(&c->lock);
+    gen = c->gen;
+    pthread_mutex_unlock(&c->lock);
+    for (;;) {
+        sl_frame f;
+        int rc = sl_proto_recv(&c->conn, c->cfg.max_frame, &f, NULL);
+        double t_read = sl_now();
+        if (rc) {
+            char why[600], msg[1200];
+            snprintf(why, sizeof why, "%s", sl_errmsg());
+            pthread_mutex_lock(&c->lock);
+            c->connected = 0;
+            for (pending *p = c->list; p; p = p->next) {
+                if (p->done || p->gen != gen) continue;
+                snprintf(msg, sizeof msg,
+                         "connection to %.100s:%d lost before the answer to request %llu: %.900s",
+                         c->host, c->cfg.port, (unsigned long long)p->id,
+                         c->conn_error[0] ? c->conn_error : why);
+                fail_locked(c, p, rc == SL_ETIMEOUT ? SL_ETIMEOUT : SL_ENET, msg);
+            }
+            pthread_cond_broadcast(&c->cond);
+            pthread_mutex_unlock(&c->lock);
+            return NULL;
+        }
+        sl_wire_tensor out;
+        memset(&out, 0, sizeof out);
+        int drc = SL_OK;
+        char dmsg[1100] = "";
+        if (f.type == SL_MSG_RESULT) {
+            drc = f.length < RESULT_HEAD
+                      ? sl_err(SL_EFORMAT, "RESULT of %u bytes is shorter than its head", f.length)
+                      : sl_wire_decode(f.payload + RESULT_HEAD, f.length - RESULT_HEAD,
+                                       (size_t)c->cfg.max_frame * 64, &out);
+            if (drc) snprintf(dmsg, sizeof dmsg, "%s", sl_errmsg());
+        }
+        double release = sl_shaper_recv_release(c->cfg.shaper, SL_PROTO_HEADER_SIZE + f.length,
+                                                t_read);
+        pthread_mutex_lock(&c->lock);
+        pending *p = f.request_id ? find_locked(c, f.request_id) : NULL;
+        if (p && !p->done) {
+            if (p->kind == KIND_INFER) {
+                answer_infer_locked(p, &f, &out, drc, dmsg, release);
+                if (p->gen) c->inflight--;
+            } else {
+                p->reply = f;
+                memset(&f, 0, sizeof f);
+            }
+            p->done = 1;
+            p->avail_at = release;
+            pthread_cond_broadcast(&c->cond);
+        } else if (!f.request_id && (f.type == SL_MSG_ERROR || f.type == SL_MSG_BUSY)) {
+            /* Connection-level refusal; the edge closes next and this text explains why. */
+            int code = 0;
+            char text[1100] = "";
+            if (f.type == SL_MSG_ERROR) sl_proto_parse_error(&f, &code, text, sizeof text);
+            snprintf(c->conn_error, sizeof c->conn_error, "edge said: %s: %s",
+                     f.type == SL_MSG_BUSY ? "busy" : sl_proto_err_name(code), text);
+        }
+        pthread_mutex_unlock(&c->lock);
+        sl_wire_tensor_free(&out);
+        sl_frame_free(&f);
+    }
+}
+
+/* ---- connection ---- */
+
+/* Closes a dead connection and joins its reader; connect_lock held. */
+static void drop_connection(sl_client *c)
+{
+    if (c->have_reader) {
+        sl_conn_shutdown(&c->conn);
+        pthread_join(c->reader, NULL);
+        c->have_reader = 0;
+    }
+    sl_conn_close(&c->conn);
+    c->conn.fd = -1;
+}
+
+int sl_client_connect(sl_client *c)
+{
+    pthread_mutex_lock(&c->connect_lock);
+    pthread_mutex_lock(&c->lock);
+    int up = c->connected;
+    pthread_mutex_unlock(&c->lock);
+    if (up) {
+        pthread_mutex_unlock(&c->connect_lock);
+        return SL_OK;
+    }
+    drop_connection(c);
+    int fd;
+    int rc = sl_net_connect_backoff(c->host, c->cfg.port, c->cfg.connect_timeout,
+                                    c->cfg.connect_attempts, c->cfg.backoff_base,
+                                    c->cfg.backoff_max, &fd);
+    if (rc == SL_OK) {
+        sl_conn_init(&c->conn, fd, c->cfg.io_timeout, c->cfg.io_timeout);
+        c->conn.shaper = c->cfg.shaper;
+        rc = sl_auth_client(&c->conn, c->token, c->cfg.token_len, c->cfg.max_frame,
+                            &c->server_max_frame);
+        if (rc) {
+            sl_conn_close(&c->conn);
+            c->conn.fd = -1;
+        }
+    }
+    if (rc == SL_OK) {
+        /* Answers may take as long as the edge needs; waiters enforce request_timeout. */
+        sl_conn_set_read_timeout(&c->conn, 0);
+        pthread_mutex_lock(&c->lock);
+        c->gen++;
+        c->connected = 1;
+        c->conn_error[0] = '\0';
+        pthread_mutex_unlock(&c->lock);
+        if (pthread_create(&c->reader, NULL, reader_main, c) != 0) {
+            pthread_mutex_lock(&c->lock);
+            c->connected = 0;
+            pthread_mutex_unlock(&c->lock);
+            sl_conn_close(&c->conn);
+            c->conn.fd = -1;
+            rc = sl_err(SL_ENOMEM, "device: cannot start the reader thread");
+        } else {
+            c->have_reader = 1;
+        }
+    }
+    pthread_mutex_unlock(&c->connect_lock);
+    return rc;
+}
+
+void sl_client_free(sl_client *c)
+{
+    if (!c) return;
+    pthread_mutex_lock(&c->connect_lock);
+    drop_connection(c);
+    pthread_mutex_unlock(&c->connect_lock);
+    while (c->list) {
+        pending *p = c->list;
+        c->list = p->next;
+        sl_client_result_free(&p->res);
+        sl_frame_free(&p->reply);
+        free(p);
+    }
+    OPENSSL_cleanse(c->token, c->cfg.token_len);
+    free(c->token);
+    free(c->host);
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->connect_lock);
+    free(c);
+}
+
+/* Connects if needed and sends one frame for p (registering it as sent on this connection).
+ * On failure p is failed with the error, which is also returned. */
+static int send_for(sl_client *c, pending *p, int type, const uint8_t *pair, const void *payload,
+                    uint32_t length)
+{
+    int rc = sl_client_connect(c);
+    if (rc) {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "edge unreachable: %s", sl_errmsg());
+        pthread_mutex_lock(&c->lock);
+        fail_locked(c, p, rc, msg);
+        pthread_mutex_unlock(&c->lock);
+        return sl_err(rc, "%s", msg);
+    }
+    pthread_mutex_lock(&c->lock);
+    if (!p->gen) {
+        p->gen = c->gen;
+        p->t_send = sl_now();
+        if (p->kind == KIND_INFER) c->inflight++;
+    }
+    pthread_mutex_unlock(&c->lock);
+    rc = sl_proto_send(&c->conn, type, 0, p->id, pair, payload, length);
+    if (rc) {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "sending request %llu: %s", (unsigned long long)p->id,
+                 sl_errmsg());
+        /* The reader notices the dead socket too; shutting it down makes that immediate. */
+        sl_conn_shutdown(&c->conn);
+        pthread_mutex_lock(&c->lock);
+        fail_locked(c, p, rc, msg);
+        pthread_mutex_unlock(&c->lock);
+        return sl_err(rc, "%s", msg);
+    }
+    return SL_OK;
+}
+
+/* ---- requests ---- */
+
+static void deadline_ts(double t, struct timespec *ts)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    double wall = (double)now.tv_sec + (double)now.tv_nsec * 1e-9 + (t - sl_now());
+    ts->tv_sec = (time_t)wall;
+    ts->tv_nsec = (long)((wall - (double)ts->tv_sec) * 1e9);
+}
+
+int sl_client_submit(sl_client *c, const uint8_t pair[SL_PAIR_ID_SIZE], const sl_wire_tensor *in,
+                     uint64_t *request_id)
+{
+    pthread_mutex_lock(&c->lock);
+    pending *p = new_pending_locked(c, KIND_INFER);
+    pthread_mutex_unlock(&c->lock);
+    if (!p) return sl_err(SL_ENOMEM, "device: out of memory for a request");
+    if (request_id) *request_id = p->id;
+    double t0 = sl_now();
+    uint8_t *payload;
+    size_t len;
+    int compressed;
+    int rc = sl_wire_encode(in, c->cfg.zstd_level, c->cfg.max_frame, &payload, &len, &compressed);
+    pthread_mutex_lock(&c->lock);
+    p->res.timing.encode_s = sl_now() - t0;
+    p->res.timing.compressed = compressed;
+    if (rc) {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "encoding the tensor: %s", sl_errmsg());
+        fail_locked(c, p, rc, msg);
+        pthread_mutex_unlock(&c->lock);
+        return sl_err(rc, "%s", msg);
+    }
+    p->res.timing.bytes_up = SL_PROTO_HEADER_SIZE + len;
+    double deadline = p->t_submit + c->cfg.request_timeout;
+    while (c->inflight >= c->cfg.max_inflight && sl_now() < deadline) {
+        struct timespec ts;
+        deadline_ts(deadline, &ts);
+        pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+    }
+    if (c->inflight >= c->cfg.max_inflight) {
+        fail_locked(c, p, SL_ETIMEOUT, "no free in-flight slot within the request timeout");
+        pthread_mutex_unlock(&c->lock);
+        free(payload);
+        return sl_err(SL_ETIMEOUT, "device: no free in-flight slot within the request timeout");
+    }
+    pthread_mutex_unlock(&c->lock);
+    rc = send_for(c, p, SL_MSG_INFER, pair, payload, (uint32_t)len);
+    free(payload);
+    return rc;
+}
+
+/* Waits until p is done and its release time has come, or its deadline passes (then it is
+ * failed with SL_ETIMEOUT); c->lock held. */
+static void wait_done_locked(sl_client *c, pending *p)
+{
+    double deadline = p->t_submit + c->cfg.request_timeout;
+    for (;;) {
+        double now = sl_now();
+        if (p->done && now >= p->avail_at) return;
+        if (!p->done && now >= deadline) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "no answer to request %llu within %.3g s",
+                     (unsigned long long)p->id, c->cfg.request_timeout);
+            fail_locked(c, p, SL_ETIMEOUT, msg);
+            return;
+        }
+        struct timespec ts;
+        deadline_ts(p->done ? p->avail_at : deadline, &ts);
+        pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+    }
+}
+
+int sl_client_wait(sl_client *c, uint64_t request_id, sl_client_result *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&c->lock);
+    pending *p = NULL;
+    if (request_id) {
+        p = find_locked(c, request_id);
+        if (p && p->kind != KIND_INFER) p = NULL;
+    } else {
+        /* The next answer to come: the done one released first, else wait for any change. */
+        for (;;) {
+            pending *best = NULL, *any = NULL;
+            for (pending *q = c->list; q; q = q->next) {
+                if (q->kind != KIND_INFER) continue;
+                any = q;
+                if (q->done && (!best || q->avail_at < best->avail_at)) best = q;
+            }
+            if (best || !any) {
+                p = best;
+                break;
+            }
+            double soonest = 1e300;
+            for (pending *q = c->list; q; q = q->next)
+                if (q->kind == KIND_INFER && q->t_submit + c->cfg.request_timeout < soonest)
+                    soonest = q->t_submit + c->cfg.request_timeout;
+            if (sl_now() >= soonest) {
+                for (pending *q = c->list; q; q = q->next)
+                    if (q->kind == KIND_INFER && q->t_submit + c->cfg.request_timeout <= soonest)
+                        p = q;
+                break;
+            }
+            struct timespec ts;
+            deadline_ts(soonest, &ts);
+            pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+        }
+    }
+    if (!p) {
+        pthread_mutex_unlock(&c->lock);
+        if (request_id)
+            return sl_err(SL_ENOTFOUND, "device: no unclaimed request %llu",
+                          (unsigned long long)request_id);
+        return sl_err(SL_ENOTFOUND, "device: no request is waiting for a result");
+    }
+    wait_done_locked(c, p);
+    unlink_locked(c, p);
+    pthread_mutex_unlock(&c->lock);
+    *out = p->res;
+    free(p);
+    return SL_OK;
+}
+
+int sl_client_infer(sl_client *c, const uint8_t pair[SL_PAIR_ID_SIZE], const sl_wire_tensor *in,
+                    sl_client_result *out)
+{
+    uint64_t id;
+    sl_client_submit(c, pair, in, &id);
+    int rc = sl_client_wait(c, id, out);
+    return rc ? rc : out->status;
+}
+
+int sl_client_pending(sl_client *c)
+{
+    int n = 0;
+    pthread_mutex_lock(&c->lock);
+    for (pending *p = c->list; p; p = p->next) n += p->kind == KIND_INFER;
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
+/* ---- control requests ---- */
+
+static pending *control_begin(sl_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    pending *p = new_pending_locked(c, KIND_CONTROL);
+    pthread_mutex_unlock(&c->lock);
+    if (!p) sl_err(SL_ENOMEM, "device: out of memory for a request");
+    return p;
+}
+
+/* Waits for a control answer of type `want`; returns SL_OK with the frame left in p->reply, or
+ * the error. Frees p on error. */
+static int control_finish(sl_client *c, pending *p, int want, const char *what)
+{
+    pthread_mutex_lock(&c->lock);
+    wait_done_locked(c, p);
+    unlink_locked(c, p);
+    pthread_mutex_unlock(&c->lock);
+    int rc = SL_OK;
+    if (p->res.status) {
+        rc = sl_err(p->res.status, "%s: %s", what, p->res.error);
+    } else if (p->reply.type == SL_MSG_ERROR) {
+        int code;
+        char text[1100];
+        sl_proto_parse_error(&p->reply, &code, text, sizeof text);
+        rc = sl_err(sl_proto_err_status(code), "%s: edge: %s: %s", what, sl_proto_err_name(code),
+                    text);
+    } else if (p->reply.type != want) {
+        rc = sl_err(SL_EFORMAT, "%s: edge answered %s instead of %s", what,
+                    sl_proto_type_name(p->reply.type), sl_proto_type_name(want));
+    }
+    if (rc) {
+        sl_frame_free(&p->reply);
+        free(p);
+    }
+    return rc;
+}
+
+static char *reply_text(const sl_frame *f)
+{
+    char *s = malloc((size_t)f->length + 1);
+    if (!s) return NULL;
+    if (f->length) memcpy(s, f->payload, f->length);
+    s[f->length] = '\0';
+    return s;
+}
+
+int sl_client_ping(sl_client *c, double *rtt_s)
+{
+    pending *p = control_begin(c);
+    if (!p) return SL_ENOMEM;
+    send_for(c, p, SL_MSG_PING, NULL, "ping", 4);
+    int rc = control_finish(c, p, SL_MSG_PONG, "ping");
+    if (rc) return rc;
+    if (rtt_s) *rtt_s = p->avail_at - p->t_send;
+    sl_frame_free(&p->reply);
+    free(p);
+    return SL_OK;
+}
+
+int sl_client_list(sl_client *c, char **json)
+{
+    *json = NULL;
+    pending *p = control_begin(c);
+    if (!p) return SL_ENOMEM;
+    send_for(c, p, SL_MSG_LIST, NULL, NULL, 0);
+    int rc = control_finish(c, p, SL_MSG_OK, "list");
+    if (rc) return rc;
+    *json = reply_text(&p->reply);
+    sl_frame_free(&p->reply);
+    free(p);
+    return *json ? SL_OK : sl_err(SL_ENOMEM, "list: out of memory");
+}
+
+int sl_client_remove(sl_client *c, const uint8_t pair[SL_PAIR_ID_SIZE])
+{
+    pending *p = control_begin(c);
+    if (!p) return SL_ENOMEM;
+    send_for(c, p, SL_MSG_REMOVE, pair, NULL, 0);
+    int rc = control_finish(c, p, SL_MSG_OK, "remove");
+    if (rc) return rc;
+    sl_frame_free(&p->reply);
+    free(p);
+    return SL_OK;
+}
+
+int sl_client_deploy(sl_client *c, const char *path, char pair_hex[33], char **json)
+{
+    if (json) *json = NULL;
+    uint8_t begin[8 + SL_SHA256_SIZE];
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return sl_err(SL_EIO, "deploy: %s: not a readable file", path);
+    int rc = sl_sha256_file(path, begin + 8);
+    if (rc) return sl_err_ctx(rc, "deploy: ");
+    sl_le64_put(begin, (uint64_t)st.st_size);
+    FILE *f = fopen(path, "rb");
+    if (!f) return sl_err(SL_EIO, "deploy: %s: cannot open: %s", path, strerror(errno));
+    uint8_t *buf = malloc(DEPLOY_CHUNK_SIZE);
+    pending *p = buf ? control_begin(c) : NULL;
+    if (!p) {
+        free(buf);
+        fclose(f);
+        return sl_err(SL_ENOMEM, "deploy: out of memory");
+    }
+    rc = send_for(c, p, SL_MSG_DEPLOY_BEGIN, NULL, begin, sizeof begin);
+    uint32_t chunk = DEPLOY_CHUNK_SIZE;
+    if (c->server_max_frame && c->server_max_frame < chunk) chunk = c->server_max_frame;
+    size_t r;
+    while (rc == SL_OK && (r = fread(buf, 1, chunk, f)) > 0) {
+        pthread_mutex_lock(&c->lock);
+        int refused = p->done;
+        pthread_mutex_unlock(&c->lock);
+        if (refused) break;
+        rc = sl_proto_send(&c->conn, SL_MSG_DEPLOY_CHUNK, 0, p->id, NULL, buf, (uint32_t)r);
+    }
+    int read_err = ferror(f);
+    fclose(f);
+    free(buf);
+    if (rc == SL_OK && read_err) {
+        /* Ending the upload short makes the edge discard it. */
+        sl_proto_send(&c->conn, SL_MSG_DEPLOY_END, 0, p->id, NULL, NULL, 0);
+        control_finish(c, p, SL_MSG_OK, "deploy");
+        return sl_err(SL_EIO, "deploy: %s: read failed", path);
+    }
+    if (rc == SL_OK) rc = sl_proto_send(&c->conn, SL_MSG_DEPLOY_END, 0, p->id, NULL, NULL, 0);
+    if (rc) sl_conn_shutdown(&c->conn);
+    rc = control_finish(c, p, SL_MSG_OK, "deploy");
+    if (rc) return rc;
+    char *txt = reply_text(&p->reply);
+    sl_frame_free(&p->reply);
+    free(p);
+    if (!txt) return sl_err(SL_ENOMEM, "deploy: out of memory");
+    cJSON *j = cJSON_Parse(txt);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "pair_id");
+    if (!cJSON_IsString(id) || strlen(id->valuestring) != 32) {
+        cJSON_Delete(j);
+        free(txt);
+        return sl_err(SL_EFORMAT, "deploy: edge's answer lacks a pair_id");
+    }
+    if (pair_hex) snprintf(pair_hex, 33, "%s", id->valuestring);
+    cJSON_Delete(j);
+    if (json)
+        *json = txt;
+    else
+        free(txt);
+    return SL_OK;
+}

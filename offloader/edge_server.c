@@ -1,0 +1,786 @@
+/* edge_server.c: accept thread, one reader per device, a bounded queue and worker threads. */
+#include "offloader/edge_server.h"
+#include "offloader/auth.h"
+#include "offloader/deploy_store.h"
+#include "offloader/proto.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "common/timeutil.h"
+
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define DEPLOY_BEGIN_SIZE (8 + SL_SHA256_SIZE)
+#define RESULT_HEAD 16
+#define BUSY_RETRY_MS 20
+
+/* A loaded bundle. The registry holds one reference; each running request holds one more. */
+typedef struct model {
+    uint8_t pair[SL_PAIR_ID_SIZE];
+    char pair_hex[33];
+    char file[256];
+    uint64_t bytes;
+    char sha256[65];
+    void *handle;
+    int refs; /* under srv->models_lock */
+} model;
+
+typedef struct client {
+    sl_conn conn;
+    struct sl_edge_server *srv;
+    atomic_int refs; /* the reader thread + each queued job */
+    struct client *next;
+    sl_deploy_upload *up;
+    uint64_t up_request;
+    uint64_t dropped_request; /* chunks of this refused upload are ignored */
+    int has_dropped;
+} client;
+
+typedef struct job {
+    client *cl;
+    uint64_t request_id;
+    model *m;
+    uint8_t *payload;
+    uint32_t length;
+    double t_queued;
+} job;
+
+struct sl_edge_server {
+    sl_edge_config cfg;
+    sl_edge_backend be;
+    char *store_dir;
+    uint8_t *token;
+    int listen_fd, port;
+    atomic_int stopping;
+    pthread_t acceptor;
+    pthread_t *workers;
+    int nworkers;
+
+    pthread_mutex_t models_lock;
+    model **models;
+    int nmodels, cap_models;
+
+    pthread_mutex_t clients_lock;
+    pthread_cond_t clients_gone;
+    client *clients;
+    int nclients; /* live reader threads */
+
+    pthread_mutex_t q_lock;
+    pthread_cond_t q_cond;
+    job *queue;
+    int q_head, q_len;
+
+    atomic_uint_fast64_t n_conn, n_authfail, n_req, n_res, n_err, n_busy, n_bad, n_deploy;
+};
+
+void sl_edge_config_defaults(sl_edge_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->workers = 2;
+    cfg->queue_capacity = 64;
+    cfg->max_clients = 64;
+    cfg->max_frame = SL_PROTO_DEFAULT_MAX_FRAME;
+    cfg->max_bundle = 2ull << 30;
+    cfg->auth_timeout = 10;
+    cfg->idle_timeout = 600;
+    cfg->write_timeout = 30;
+}
+
+/* ---- model registry ---- */
+
+static void model_put(sl_edge_server *s, model *m)
+{
+    if (!m) return;
+    pthread_mutex_lock(&s->models_lock);
+    int last = --m->refs == 0;
+    pthread_mutex_unlock(&s->models_lock);
+    if (last) {
+        s->be.unload(s->be.ctx, m->handle);
+        free(m);
+    }
+}
+
+static int find_model(sl_edge_server *s, const uint8_t pair[SL_PAIR_ID_SIZE])
+{
+    for (int i = 0; i < s->nmodels; i++)
+        if (memcmp(s->models[i]->pair, pair, SL_PAIR_ID_SIZE) == 0) return i;
+    return -1;
+}
+
+/* A new reference to the model of `pair`, or NULL. */
+static model *model_get(sl_edge_server *s, const uint8_t pair[SL_PAIR_ID_SIZE])
+{
+    pthread_mutex_lock(&s->models_lock);
+    int i = find_model(s, pair);
+    model *m = i >= 0 ? s->models[i] : NULL;
+    if (m) m->refs++;
+    pthread_mutex_unlock(&s->models_lock);
+    return m;
+}
+
+/* Loads `path` through the backend into a new model (not yet registered). */
+static int model_load(sl_edge_server *s, const char *path, const char *file, model **out)
+{
+    *out = NULL;
+    model *m = calloc(1, sizeof *m);
+    if (!m) return sl_err(SL_ENOMEM, "out of memory");
+    uint8_t digest[SL_SHA256_SIZE];
+    int rc = sl_sha256_file(path, digest);
+    if (rc == SL_OK) rc = s->be.load(s->be.ctx, path, &m->handle, m->pair_hex);
+    if (rc == SL_OK) {
+        m->pair_hex[32] = '\0';
+        rc = sl_pair_from_hex(m->pair_hex, m->pair);
+        if (rc) s->be.unload(s->be.ctx, m->handle);
+    }
+    if (rc) {
+        free(m);
+        return rc;
+    }
+    sl_sha256_hex(digest, m->sha256);
+    snprintf(m->file, sizeof m->file, "%s", file);
+    m->refs = 1;
+    *out = m;
+    return SL_OK;
+}
+
+/* Registers m, replacing any model of the same pair id; *old_file receives the replaced model's
+ * file name ("" if none). Returns 1 when it replaced one, 0 when added, SL_ENOMEM. */
+static int model_install(sl_edge_server *s, model *m, char old_file[256])
+{
+    old_file[0] = '\0';
+    model *old = NULL;
+    pthread_mutex_lock(&s->models_lock);
+    int i = find_model(s, m->pair);
+    if (i >= 0) {
+        old = s->models[i];
+        s->models[i] = m;
+    } else {
+        if (s->nmodels == s->cap_models) {
+            int cap = s->cap_models ? 2 * s->cap_models : 8;
+            model **nv = realloc(s->models, (size_t)cap * sizeof *nv);
+            if (!nv) {
+                pthread_mutex_unlock(&s->models_lock);
+                return sl_err(SL_ENOMEM, "out of memory registering a bundle");
+            }
+            s->models = nv;
+            s->cap_models = cap;
+        }
+        s->models[s->nmodels++] = m;
+    }
+    pthread_mutex_unlock(&s->models_lock);
+    if (old) {
+        snprintf(old_file, 256, "%s", old->file);
+        model_put(s, old);
+        return 1;
+    }
+    return 0;
+}
+
+static int load_store(sl_edge_server *s)
+{
+    sl_deploy_entry *v;
+    size_t n;
+    int rc = sl_deploy_store_list(s->store_dir, &v, &n);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++) {
+        char path[4400];
+        if (sl_path_join(path, sizeof path, s->store_dir, v[i].name)) continue;
+        model *m;
+        rc = model_load(s, path, v[i].name, &m);
+        if (rc) {
+            sl_log_warn("%s: not served: %s", path, sl_errmsg());
+            continue;
+        }
+        m->bytes = v[i].bytes;
+        pthread_mutex_lock(&s->models_lock);
+        int dup = find_model(s, m->pair) >= 0;
+        pthread_mutex_unlock(&s->models_lock);
+        char old[256];
+        if (dup) {
+            sl_log_warn("%s: pair id %s is already served by another file; skipped", path,
+                        m->pair_hex);
+            model_put(s, m);
+        } else if (model_install(s, m, old) < 0) {
+            model_put(s, m);
+            free(v);
+            return SL_ENOMEM;
+        } else {
+            sl_log_debug("serving %s (pair id %s)", v[i].name, m->pair_hex);
+        }
+    }
+    free(v);
+    return SL_OK;
+}
+
+/* ---- clients ---- */
+
+static void client_put(client *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) != 1) return;
+    sl_deploy_upload_abort(c->up);
+    sl_conn_close(&c->conn);
+    free(c);
+}
+
+static void send_error(client *c, uint64_t req, const uint8_t *pair, int code, const char *text)
+{
+    atomic_fetch_add(&c->srv->n_err, 1);
+    sl_proto_send_error(&c->conn, req, pair, code, "%s", text);
+}
+
+static void send_ok_json(client *c, uint64_t req, const uint8_t *pair, cJSON *j)
+{
+    char *txt = cJSON_PrintUnformatted(j);
+    if (!txt) {
+        send_error(c, req, pair, SL_PERR_INTERNAL, "out of memory");
+        return;
+    }
+    sl_proto_send(&c->conn, SL_MSG_OK, 0, req, pair, txt, (uint32_t)strlen(txt));
+    free(txt);
+}
+
+/* ---- queue and workers ---- */
+
+static int queue_push(sl_edge_server *s, const job *j)
+{
+    pthread_mutex_lock(&s->q_lock);
+    if (s->q_len == s->cfg.queue_capacity || atomic_load(&s->stopping)) {
+        pthread_mutex_unlock(&s->q_lock);
+        return 0;
+    }
+    s->queue[(s->q_head + s->q_len) % s->cfg.queue_capacity] = *j;
+    s->q_len++;
+    pthread_cond_signal(&s->q_cond);
+    pthread_mutex_unlock(&s->q_lock);
+    return 1;
+}
+
+static void run_job(sl_edge_server *s, job *j)
+{
+    client *c = j->cl;
+    double t0 = sl_now();
+    sl_wire_tensor in, out;
+    memset(&out, 0, sizeof out);
+    char desc[128];
+    int rc = sl_wire_decode(j->payload, j->length, (size_t)s->cfg.max_frame * 64, &in);
+    free(j->payload);
+    j->payload = NULL;
+    if (rc) {
+        char msg[1100];
+        snprintf(msg, sizeof msg, "INFER payload: %s", sl_errmsg());
+        send_error(c, j->request_id, j->m->pair, SL_PERR_BAD_FRAME, msg);
+        return;
+    }
+    rc = s->be.run(s->be.ctx, j->m->handle, &in, &out);
+    double t1 = sl_now();
+    if (rc) {
+        char msg[1300];
+        sl_wire_describe(&in, desc, sizeof desc);
+        snprintf(msg, sizeof msg, "bundle %s on input %s: %s", j->m->pair_hex, desc, sl_errmsg());
+        send_error(c, j->request_id, j->m->pair, sl_proto_status_err(rc), msg);
+        sl_wire_tensor_free(&in);
+        return;
+    }
+    sl_wire_tensor_free(&in);
+    uint8_t *enc;
+    size_t len;
+    rc = sl_wire_encode(&out, 0, s->cfg.max_frame - RESULT_HEAD, &enc, &len, NULL);
+    sl_wire_tensor_free(&out);
+    if (rc) {
+        send_error(c, j->request_id, j->m->pair, SL_PERR_INTERNAL, sl_errmsg());
+        return;
+    }
+    uint8_t *p = malloc(RESULT_HEAD + len);
+    if (!p) {
+        free(enc);
+        send_error(c, j->request_id, j->m->pair, SL_PERR_INTERNAL, "out of memory");
+        return;
+    }
+    sl_le64_put(p, (uint64_t)((t0 - j->t_queued) * 1e9));
+    sl_le64_put(p + 8, (uint64_t)((t1 - t0) * 1e9));
+    memcpy(p + RESULT_HEAD, enc, len);
+    free(enc);
+    if (sl_proto_send(&c->conn, SL_MSG_RESULT, 0, j->request_id, j->m->pair, p,
+                      (uint32_t)(RESULT_HEAD + len)) == SL_OK)
+        atomic_fetch_add(&s->n_res, 1);
+    free(p);
+}
+
+static void *worker_main(void *arg)
+{
+    sl_edge_server *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->q_lock);
+        while (s->q_len == 0 && !atomic_load(&s->stopping)) pthread_cond_wait(&s->q_cond, &s->q_lock);
+        if (s->q_len == 0) {
+            pthread_mutex_unlock(&s->q_lock);
+            return NULL;
+        }
+        job j = s->queue[s->q_head];
+        s->q_head = (s->q_head + 1) % s->cfg.queue_capacity;
+        s->q_len--;
+        pthread_mutex_unlock(&s->q_lock);
+        if (atomic_load(&s->stopping)) {
+            send_error(j.cl, j.request_id, j.m->pair, SL_PERR_SHUTDOWN, "edge server stopping");
+            free(j.payload);
+        } else {
+            run_job(s, &j);
+        }
+        model_put(s, j.m);
+        client_put(j.cl);
+    }
+}
+
+/* ---- control messages ---- */
+
+static void on_infer(client *c, sl_frame *f)
+{
+    sl_edge_server *s = c->srv;
+    atomic_fetch_add(&s->n_req, 1);
+    model *m = model_get(s, f->pair_id);
+    if (!m) {
+        char hex[33], msg[160];
+        sl_pair_to_hex(f->pair_id, hex);
+        snprintf(msg, sizeof msg, "no bundle with pair id %s is deployed on this edge", hex);
+        send_error(c, f->request_id, f->pair_id, SL_PERR_UNKNOWN_PAIR, msg);
+        return;
+    }
+    job j = {c, f->request_id, m, f->payload, f->length, sl_now()};
+    atomic_fetch_add(&c->refs, 1);
+    if (queue_push(s, &j)) {
+        f->payload = NULL;
+        return;
+    }
+    atomic_fetch_sub(&c->refs, 1);
+    model_put(s, m);
+    atomic_fetch_add(&s->n_busy, 1);
+    char p[128];
+    sl_le32_put((uint8_t *)p, BUSY_RETRY_MS);
+    int n = snprintf(p + 4, sizeof p - 4, "edge busy: %d requests already queued",
+                     s->cfg.queue_capacity);
+    sl_proto_send(&c->conn, SL_MSG_BUSY, 0, f->request_id, f->pair_id, p, (uint32_t)(4 + n));
+}
+
+static void drop_upload(client *c, uint64_t req, int code, const char *why)
+{
+    sl_deploy_upload_abort(c->up);
+    c->up = NULL;
+    c->dropped_request = req;
+    c->has_dropped = 1;
+    send_error(c, req, NULL, code, why);
+}
+
+static void on_deploy_begin(client *c, sl_frame *f)
+{
+    sl_edge_server *s = c->srv;
+    if (c->up) {
+        sl_deploy_upload_abort(c->up);
+        c->up = NULL;
+        send_error(c, c->up_request, NULL, SL_PERR_BAD_STATE,
+                   "upload abandoned: a new DEPLOY_BEGIN arrived before DEPLOY_END");
+    }
+    if (f->length != DEPLOY_BEGIN_SIZE) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "DEPLOY_BEGIN payload is %u bytes, expected %d", f->length,
+                 DEPLOY_BEGIN_SIZE);
+        drop_upload(c, f->request_id, SL_PERR_BAD_FRAME, msg);
+        return;
+    }
+    uint64_t size = sl_le64_get(f->payload);
+    int rc = sl_deploy_upload_begin(s->store_dir, size, f->payload + 8, s->cfg.max_bundle, &c->up);
+    if (rc) {
+        drop_upload(c, f->request_id, rc == SL_EARG ? SL_PERR_TOO_LARGE : SL_PERR_INTERNAL,
+                    sl_errmsg());
+        return;
+    }
+    c->up_request = f->request_id;
+    c->has_dropped = 0;
+}
+
+static void on_deploy_chunk(client *c, sl_frame *f)
+{
+    if (c->has_dropped && f->request_id == c->dropped_request) return;
+    if (!c->up || f->request_id != c->up_request) {
+        send_error(c, f->request_id, NULL, SL_PERR_BAD_STATE,
+                   "DEPLOY_CHUNK without a DEPLOY_BEGIN of the same request id");
+        return;
+    }
+    if (sl_deploy_upload_write(c->up, f->payload, f->length))
+        drop_upload(c, f->request_id, SL_PERR_DEPLOY, sl_errmsg());
+}
+
+static void on_deploy_end(client *c, sl_frame *f)
+{
+    sl_edge_server *s = c->srv;
+    if (c->has_dropped && f->request_id == c->dropped_request) {
+        c->has_dropped = 0;
+        return;
+    }
+    if (!c->up || f->request_id != c->up_request) {
+        send_error(c, f->request_id, NULL, SL_PERR_BAD_STATE,
+                   "DEPLOY_END without a DEPLOY_BEGIN of the same request id");
+        return;
+    }
+    const char *tmp;
+    char msg[1200];
+    int rc = sl_deploy_upload_finish(c->up, &tmp);
+    if (rc) {
+        drop_upload(c, f->request_id, SL_PERR_DEPLOY, sl_errmsg());
+        c->has_dropped = 0;
+        return;
+    }
+    uint64_t bytes = sl_deploy_upload_received(c->up);
+    model *m;
+    rc = model_load(s, tmp, "", &m);
+    if (rc) {
+        snprintf(msg, sizeof msg, "not a loadable edge bundle: %s", sl_errmsg());
+        drop_upload(c, f->request_id, SL_PERR_DEPLOY, msg);
+        c->has_dropped = 0;
+        return;
+    }
+    snprintf(m->file, sizeof m->file, "%s.h5", m->pair_hex);
+    m->bytes = bytes;
+    rc = sl_deploy_upload_commit(c->up, m->file);
+    c->up = NULL;
+    if (rc) {
+        model_put(s, m);
+        send_error(c, f->request_id, NULL, SL_PERR_INTERNAL, sl_errmsg());
+        return;
+    }
+    char old_file[256], hex[33], sha[65];
+    snprintf(hex, sizeof hex, "%s", m->pair_hex);
+    snprintf(sha, sizeof sha, "%s", m->sha256);
+    rc = model_install(s, m, old_file);
+    if (rc < 0) {
+        model_put(s, m);
+        send_error(c, f->request_id, NULL, SL_PERR_INTERNAL, sl_errmsg());
+        return;
+    }
+    /* A bundle of the same pair under another name would come back as a duplicate at the next
+     * start, so the replaced file goes. */
+    if (rc == 1 && old_file[0] && strcmp(old_file, m->file) != 0)
+        sl_deploy_store_remove(s->store_dir, old_file);
+    atomic_fetch_add(&s->n_deploy, 1);
+    sl_log_info("deployed %s.h5 (%llu bytes) from %s", hex, (unsigned long long)bytes,
+                c->conn.peer);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "pair_id", hex);
+    cJSON_AddNumberToObject(j, "bytes", (double)bytes);
+    cJSON_AddStringToObject(j, "sha256", sha);
+    cJSON_AddBoolToObject(j, "replaced", rc == 1);
+    uint8_t pair[SL_PAIR_ID_SIZE];
+    sl_pair_from_hex(hex, pair);
+    send_ok_json(c, f->request_id, pair, j);
+    cJSON_Delete(j);
+}
+
+static void on_list(client *c, sl_frame *f)
+{
+    sl_edge_server *s = c->srv;
+    cJSON *j = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(j, "bundles");
+    pthread_mutex_lock(&s->models_lock);
+    for (int i = 0; i < s->nmodels; i++) {
+        model *m = s->models[i];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "pair_id", m->pair_hex);
+        cJSON_AddStringToObject(e, "file", m->file);
+        cJSON_AddNumberToObject(e, "bytes", (double)m->bytes);
+        cJSON_AddStringToObject(e, "sha256", m->sha256);
+        cJSON_AddItemToArray(arr, e);
+    }
+    pthread_mutex_unlock(&s->models_lock);
+    send_ok_json(c, f->request_id, NULL, j);
+    cJSON_Delete(j);
+}
+
+static void on_remove(client *c, sl_frame *f)
+{
+    sl_edge_server *s = c->srv;
+    char hex[33];
+    sl_pair_to_hex(f->pair_id, hex);
+    model *m = NULL;
+    pthread_mutex_lock(&s->models_lock);
+    int i = find_model(s, f->pair_id);
+    if (i >= 0) {
+        m = s->models[i];
+        s->models[i] = s->models[--s->nmodels];
+    }
+    pthread_mutex_unlock(&s->models_lock);
+    if (!m) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "no bundle with pair id %s is deployed", hex);
+        send_error(c, f->request_id, f->pair_id, SL_PERR_NOT_FOUND, msg);
+        return;
+    }
+    int rc = sl_deploy_store_remove(s->store_dir, m->file);
+    model_put(s, m);
+    if (rc && rc != SL_ENOTFOUND) {
+        send_error(c, f->request_id, f->pair_id, SL_PERR_INTERNAL, sl_errmsg());
+        return;
+    }
+    sl_log_info("removed bundle %s on request of %s", hex, c->conn.peer);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "removed", hex);
+    send_ok_json(c, f->request_id, f->pair_id, j);
+    cJSON_Delete(j);
+}
+
+/* ---- per-device reader ---- */
+
+static void serve(client *c)
+{
+    sl_edge_server *s = c->srv;
+    if (sl_auth_server(&c->conn, s->token, s->cfg.token_len, s->cfg.max_frame) != SL_OK) {
+        atomic_fetch_add(&s->n_authfail, 1);
+        sl_log_info("refused %s: %s", c->conn.peer, sl_errmsg());
+        return;
+    }
+    sl_conn_set_read_timeout(&c->conn, s->cfg.idle_timeout);
+    while (!atomic_load(&s->stopping)) {
+        sl_frame f;
+        int perr;
+        int rc = sl_proto_recv(&c->conn, s->cfg.max_frame, &f, &perr);
+        if (rc) {
+            if (perr) {
+                atomic_fetch_add(&s->n_bad, 1);
+                send_error(c, f.request_id, NULL, perr, sl_errmsg());
+                sl_log_info("closing %s: %s", c->conn.peer, sl_errmsg());
+            } else if (!c->conn.eof && !atomic_load(&s->stopping)) {
+                sl_log_info("closing %s: %s", c->conn.peer, sl_errmsg());
+            }
+            return;
+        }
+        switch (f.type) {
+        case SL_MSG_INFER: on_infer(c, &f); break;
+        case SL_MSG_PING:
+            sl_proto_send(&c->conn, SL_MSG_PONG, 0, f.request_id, f.pair_id, f.payload, f.length);
+            break;
+        case SL_MSG_DEPLOY_BEGIN: on_deploy_begin(c, &f); break;
+        case SL_MSG_DEPLOY_CHUNK: on_deploy_chunk(c, &f); break;
+        case SL_MSG_DEPLOY_END: on_deploy_end(c, &f); break;
+        case SL_MSG_LIST: on_list(c, &f); break;
+        case SL_MSG_REMOVE: on_remove(c, &f); break;
+        case SL_MSG_ERROR: {
+            int code;
+            char text[1100];
+            if (sl_proto_parse_error(&f, &code, text, sizeof text) == SL_OK)
+                sl_log_info("%s reports %s: %s", c->conn.peer, sl_proto_err_name(code), text);
+            break;
+        }
+        default: {
+            char msg[96];
+            snprintf(msg, sizeof msg, "%s is not a request a device may send here",
+                     sl_proto_type_name(f.type));
+            send_error(c, f.request_id, f.pair_id, SL_PERR_BAD_STATE, msg);
+        }
+        }
+        sl_frame_free(&f);
+    }
+}
+
+static void *reader_main(void *arg)
+{
+    client *c = arg;
+    sl_edge_server *s = c->srv;
+    serve(c);
+    /* Jobs still queued keep the connection open to send their results; unregister first so
+     * sl_edge_stop no longer shuts this socket down. */
+    pthread_mutex_lock(&s->clients_lock);
+    for (client **pp = &s->clients; *pp; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    sl_deploy_upload_abort(c->up);
+    c->up = NULL;
+    client_put(c);
+    s->nclients--;
+    pthread_cond_broadcast(&s->clients_gone);
+    pthread_mutex_unlock(&s->clients_lock);
+    return NULL;
+}
+
+static void refuse_busy(sl_edge_server *s, int fd)
+{
+    sl_conn conn;
+    sl_conn_init(&conn, fd, 1, 1);
+    char p[96];
+    sl_le32_put((uint8_t *)p, 1000);
+    int n = snprintf(p + 4, sizeof p - 4, "edge busy: %d devices connected already",
+                     s->cfg.max_clients);
+    sl_proto_send(&conn, SL_MSG_BUSY, 0, 0, NULL, p, (uint32_t)(4 + n));
+    atomic_fetch_add(&s->n_busy, 1);
+    sl_conn_close(&conn);
+}
+
+static void *accept_main(void *arg)
+{
+    sl_edge_server *s = arg;
+    while (!atomic_load(&s->stopping)) {
+        int fd = accept(s->listen_fd, NULL, NULL);
+        if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
+        if (fd < 0) {
+            if (atomic_load(&s->stopping)) break;
+            /* Out of descriptors or a connection reset before accept: back off briefly. */
+            usleep(10000);
+            continue;
+        }
+        atomic_fetch_add(&s->n_conn, 1);
+        pthread_mutex_lock(&s->clients_lock);
+        int full = s->nclients >= s->cfg.max_clients;
+        pthread_mutex_unlock(&s->clients_lock);
+        if (full) {
+            refuse_busy(s, fd);
+            continue;
+        }
+        client *c = calloc(1, sizeof *c);
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        sl_conn_init(&c->conn, fd, s->cfg.auth_timeout, s->cfg.write_timeout);
+        c->srv = s;
+        atomic_init(&c->refs, 1);
+        pthread_mutex_lock(&s->clients_lock);
+        c->next = s->clients;
+        s->clients = c;
+        s->nclients++;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_t th;
+        int e = pthread_create(&th, &attr, reader_main, c);
+        pthread_attr_destroy(&attr);
+        if (e != 0) {
+            s->clients = c->next;
+            s->nclients--;
+            client_put(c);
+        }
+        pthread_mutex_unlock(&s->clients_lock);
+    }
+    return NULL;
+}
+
+static void server_free(sl_edge_server *s)
+{
+    for (int i = 0; i < s->nmodels; i++) model_put(s, s->models[i]);
+    free(s->models);
+    free(s->queue);
+    free(s->workers);
+    if (s->token) OPENSSL_cleanse(s->token, s->cfg.token_len);
+    free(s->token);
+    free(s->store_dir);
+    pthread_mutex_destroy(&s->models_lock);
+    pthread_mutex_destroy(&s->clients_lock);
+    pthread_cond_destroy(&s->clients_gone);
+    pthread_mutex_destroy(&s->q_lock);
+    pthread_cond_destroy(&s->q_cond);
+    free(s);
+}
+
+int sl_edge_start(const sl_edge_config *cfg, const sl_edge_backend *backend, sl_edge_server **out)
+{
+    *out = NULL;
+    if (!cfg->store_dir || !*cfg->store_dir) return sl_err(SL_EARG, "edge: no bundle folder given");
+    if (!cfg->token || cfg->token_len == 0)
+        return sl_err(SL_EARG, "edge: a shared token is required");
+    if (cfg->workers < 1 || cfg->queue_capacity < 1 || cfg->max_clients < 1 ||
+        cfg->max_frame < 4096)
+        return sl_err(SL_EARG, "edge: workers, queue and clients must be >= 1 and max frame >= "
+                               "4096 bytes");
+    sl_edge_server *s = calloc(1, sizeof *s);
+    if (!s) return sl_err(SL_ENOMEM, "edge: out of memory");
+    s->cfg = *cfg;
+    s->be = *backend;
+    s->listen_fd = -1;
+    pthread_mutex_init(&s->models_lock, NULL);
+    pthread_mutex_init(&s->clients_lock, NULL);
+    pthread_cond_init(&s->clients_gone, NULL);
+    pthread_mutex_init(&s->q_lock, NULL);
+    pthread_cond_init(&s->q_cond, NULL);
+    s->store_dir = strdup(cfg->store_dir);
+    s->token = malloc(cfg->token_len);
+    s->queue = calloc((size_t)cfg->queue_capacity, sizeof *s->queue);
+    s->workers = calloc((size_t)cfg->workers, sizeof *s->workers);
+    if (!s->store_dir || !s->token || !s->queue || !s->workers) {
+        server_free(s);
+        return sl_err(SL_ENOMEM, "edge: out of memory");
+    }
+    memcpy(s->token, cfg->token, cfg->token_len);
+    s->cfg.store_dir = s->store_dir;
+    s->cfg.token = s->token;
+    int rc = sl_deploy_store_init(s->store_dir);
+    if (!rc) rc = load_store(s);
+    if (!rc) rc = sl_net_listen(cfg->host, cfg->port, 128, &s->listen_fd, &s->port);
+    if (rc) {
+        server_free(s);
+        return sl_err_ctx(rc, "edge: ");
+    }
+    for (; s->nworkers < cfg->workers; s->nworkers++)
+        if (pthread_create(&s->workers[s->nworkers], NULL, worker_main, s) != 0) break;
+    if (s->nworkers == 0 || pthread_create(&s->acceptor, NULL, accept_main, s) != 0) {
+        atomic_store(&s->stopping, 1);
+        pthread_mutex_lock(&s->q_lock);
+        pthread_cond_broadcast(&s->q_cond);
+        pthread_mutex_unlock(&s->q_lock);
+        for (int i = 0; i < s->nworkers; i++) pthread_join(s->workers[i], NULL);
+        close(s->listen_fd);
+        server_free(s);
+        return sl_err(SL_ENOMEM, "edge: cannot start threads");
+    }
+    sl_log_debug("edge listening on port %d with %d bundles", s->port, s->nmodels);
+    *out = s;
+    return SL_OK;
+}
+
+int sl_edge_port(const sl_edge_server *s)
+{
+    return s->port;
+}
+
+void sl_edge_get_stats(sl_edge_server *s, sl_edge_stats *st)
+{
+    st->connections = atomic_load(&s->n_conn);
+    st->auth_failures = atomic_load(&s->n_authfail);
+    st->requests = atomic_load(&s->n_req);
+    st->results = atomic_load(&s->n_res);
+    st->errors = atomic_load(&s->n_err);
+    st->busy = atomic_load(&s->n_busy);
+    st->bad_frames = atomic_load(&s->n_bad);
+    st->deploys = atomic_load(&s->n_deploy);
+    pthread_mutex_lock(&s->models_lock);
+    st->bundles = s->nmodels;
+    pthread_mutex_unlock(&s->models_lock);
+    pthread_mutex_lock(&s->clients_lock);
+    st->clients = s->nclients;
+    pthread_mutex_unlock(&s->clients_lock);
+}
+
+void sl_edge_stop(sl_edge_server *s)
+{
+    if (!s) return;
+    atomic_store(&s->stopping, 1);
+    shutdown(s->listen_fd, SHUT_RDWR);
+    pthread_join(s->acceptor, NULL);
+    close(s->listen_fd);
+    pthread_mutex_lock(&s->clients_lock);
+    for (client *c = s->clients; c; c = c->next) sl_conn_shutdown(&c->conn);
+    while (s->nclients > 0) pthread_cond_wait(&s->clients_gone, &s->clients_lock);
+    pthread_mutex_unlock(&s->clients_lock);
+    pthread_mutex_lock(&s->q_lock);
+    pthread_cond_broadcast(&s->q_cond);
+    pthread_mutex_unlock(&s->q_lock);
+    for (int i = 0; i < s->nworkers; i++) pthread_join(s->workers[i], NULL);
+    server_free(s);
+}

@@ -1,0 +1,88 @@
+/* edge_server.h: the edge side of sl-offload: authenticated devices, deployed bundles, workers.
+ *
+ * One accept thread; one reader thread per connected device (authentication, control messages,
+ * deploy uploads, queueing INFER requests); a fixed pool of worker threads that run the queued
+ * requests through a backend and send each RESULT on the device's connection. The queue is
+ * bounded: a request that finds it full is answered with BUSY at once instead of waiting, and
+ * devices over max_clients get BUSY before the handshake. Every refused or failed request gets
+ * an ERROR frame naming why; a bad frame closes only that device's connection.
+ *
+ * Bundles live in store_dir (deploy_store.h) and in memory keyed by pair id: those present at
+ * start are loaded then; a deploy installs a new file and swaps the in-memory entry without a
+ * restart (requests already running finish on the old model, which is unloaded after them).
+ */
+#ifndef SL_OFFLOADER_EDGE_SERVER_H
+#define SL_OFFLOADER_EDGE_SERVER_H
+
+#include "offloader/wire.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* How the server runs models; the real one wraps the model executor, tests use a fake. */
+typedef struct sl_edge_backend {
+    void *ctx;
+    /* Loads the edge bundle at path (read fully; the file may be renamed or removed afterwards).
+     * On success *model is the backend's handle and pair_id (32 hex chars + NUL) the pair id
+     * stored in the bundle. On failure returns an SL_E* status with sl_errmsg() set. */
+    int (*load)(void *ctx, const char *path, void **model, char pair_id[33]);
+    /* Runs one request: `in` as received (borrowed). On success fills *out with a tensor whose
+     * data the server frees with free(); returns SL_ESHAPE for an input that does not fit the
+     * bundle, other SL_E* for failures, with sl_errmsg() set. Called from several worker
+     * threads at once, also on the same model. */
+    int (*run)(void *ctx, void *model, const sl_wire_tensor *in, sl_wire_tensor *out);
+    /* Frees a model from load; called once no request uses it any more. */
+    void (*unload)(void *ctx, void *model);
+} sl_edge_backend;
+
+typedef struct sl_edge_config {
+    const char *host;        /* listen address; NULL = all interfaces */
+    int port;                /* 0 = any free port (see sl_edge_port) */
+    const char *store_dir;   /* bundle folder, created if missing */
+    const void *token;       /* shared secret (copied), required */
+    size_t token_len;
+    int workers;             /* threads running models; default 2 */
+    int queue_capacity;      /* INFER requests waiting for a worker before BUSY; default 64 */
+    int max_clients;         /* connected devices at once; default 64 */
+    uint32_t max_frame;      /* largest payload accepted; default 64 MiB */
+    uint64_t max_bundle;     /* largest deploy upload; default 2 GiB */
+    double auth_timeout;     /* seconds to finish the handshake; default 10 */
+    double idle_timeout;     /* seconds without a frame before closing; default 600, 0 = never */
+    double write_timeout;    /* seconds a device may stall our sends; default 30 */
+} sl_edge_config;
+
+typedef struct sl_edge_stats {
+    uint64_t connections;    /* accepted */
+    uint64_t auth_failures;
+    uint64_t requests;       /* INFER frames received after authentication */
+    uint64_t results;        /* RESULT frames sent */
+    uint64_t errors;         /* ERROR frames sent (all causes) */
+    uint64_t busy;           /* BUSY frames sent */
+    uint64_t bad_frames;     /* connections closed for a malformed frame */
+    uint64_t deploys;        /* bundles installed by deploy */
+    int bundles;             /* bundles loaded now */
+    int clients;             /* devices connected now */
+} sl_edge_stats;
+
+typedef struct sl_edge_server sl_edge_server;
+
+/* Fills the defaults above (host NULL, port 0, store_dir and token NULL). */
+void sl_edge_config_defaults(sl_edge_config *cfg);
+
+/* Creates the store, loads every bundle in it (a file that fails to load is reported with
+ * sl_log_warn and skipped, so one bad file does not stop the others being served), listens and
+ * starts the threads. The backend is copied; its ctx must outlive the server. Returns SL_OK and
+ * *out, or an error with nothing left running and *out = NULL. */
+int sl_edge_start(const sl_edge_config *cfg, const sl_edge_backend *backend, sl_edge_server **out);
+
+/* The port actually listened on. */
+int sl_edge_port(const sl_edge_server *s);
+
+/* A snapshot of the counters. */
+void sl_edge_get_stats(sl_edge_server *s, sl_edge_stats *st);
+
+/* Stops accepting, closes every connection (requests still queued are not run), joins all
+ * threads, unloads the models and frees s. NULL is a no-op. */
+void sl_edge_stop(sl_edge_server *s);
+
+#endif

@@ -1,0 +1,63 @@
+/* net.h: TCP sockets with timeouts, connect with backoff, whole-buffer reads and writes.
+ *
+ * An sl_conn is one connected socket plus what every frame exchange on it needs: read and write
+ * timeouts, an optional link shaper (uploads only; see shaper.h) and a send lock so that several
+ * threads (a reader answering pings, workers sending results) never interleave two frames.
+ */
+#ifndef SL_OFFLOADER_NET_H
+#define SL_OFFLOADER_NET_H
+
+#include "offloader/shaper.h"
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sl_conn {
+    int fd;
+    double read_timeout;  /* seconds; 0 = wait forever */
+    double write_timeout; /* seconds; 0 = wait forever */
+    sl_shaper *shaper;    /* borrowed; NULL = no shaping */
+    uint64_t bytes_in, bytes_out;
+    int eof;              /* set when the peer closed cleanly between frames */
+    pthread_mutex_t send_lock;
+    char peer[64];        /* "127.0.0.1:40312", for messages */
+} sl_conn;
+
+/* Listens on host:port (host NULL or "" = all interfaces, port 0 = any free port), with
+ * SO_REUSEADDR so a restarted server can take its port back at once. On success *fd is the
+ * listening socket and *bound_port the actual port. On error nothing is left open. */
+int sl_net_listen(const char *host, int port, int backlog, int *fd, int *bound_port);
+
+/* Connects to host:port within timeout_s seconds (0 = system default). Returns SL_OK and *fd,
+ * or SL_ENET / SL_ETIMEOUT with a message naming host:port and the reason. */
+int sl_net_connect(const char *host, int port, double timeout_s, int *fd);
+
+/* Like sl_net_connect but retries up to `attempts` times, sleeping base_delay_s, doubling each
+ * time up to max_delay_s, with +-20% jitter so many devices do not reconnect in lockstep. The
+ * last error is returned when every attempt fails. */
+int sl_net_connect_backoff(const char *host, int port, double timeout_s, int attempts,
+                           double base_delay_s, double max_delay_s, int *fd);
+
+/* Initialises `c` around a connected fd (takes ownership of fd). */
+void sl_conn_init(sl_conn *c, int fd, double read_timeout, double write_timeout);
+
+/* Changes the read timeout (seconds, 0 = wait forever) of an initialised conn. */
+void sl_conn_set_read_timeout(sl_conn *c, double seconds);
+
+/* Shuts the socket down in both directions so blocked readers and writers return at once; the
+ * fd stays valid until sl_conn_close. Safe to call from another thread. */
+void sl_conn_shutdown(sl_conn *c);
+
+/* Closes the fd and releases the lock; a closed or zeroed conn may be closed again. */
+void sl_conn_close(sl_conn *c);
+
+/* Reads exactly n bytes. Returns SL_OK; SL_ENET when the peer closed or reset (c->eof is set when
+ * it closed before the first byte); SL_ETIMEOUT after read_timeout with no data. */
+int sl_conn_read_full(sl_conn *c, void *buf, size_t n);
+
+/* Writes exactly n bytes (through the shaper if any), never raising SIGPIPE. Returns SL_OK,
+ * SL_ENET or SL_ETIMEOUT. Callers sending a frame hold c->send_lock around all its parts. */
+int sl_conn_write_full(sl_conn *c, const void *buf, size_t n);
+
+#endif
