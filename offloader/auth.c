@@ -100,6 +100,13 @@ static int expect(sl_conn *c, uint32_t max_frame, int type, uint32_t size, sl_fr
         sl_frame_free(f);
         return rc;
     }
+    if (f->type == SL_MSG_BUSY) {
+        size_t n = f->length > 4 ? f->length - 4 : 0;
+        rc = sl_err(SL_EBUSY, "%s: %s refused the connection: %.*s", during, c->peer, (int)n,
+                    n ? (const char *)f->payload + 4 : "busy");
+        sl_frame_free(f);
+        return rc;
+    }
     if (f->type != type || f->length != size) {
         rc = sl_err(SL_EFORMAT, "%s: expected a %u-byte %s, got a %u-byte %s", during, size,
                     sl_proto_type_name(type), f->length, sl_proto_type_name(f->type));

@@ -1,0 +1,173 @@
+/* fake_backend.h: a tiny edge backend for the network tests, so the server runs real requests
+ * over loopback without the model library.
+ *
+ * A fake bundle is a text file "SLFAKE <pair id hex> <scale> <n>". Its model takes f32 or u8
+ * (dequantised) input [N, n] and returns f32 [N, 2]: scale * sum of the row, and the row's max.
+ * An optional delay per run lets tests fill the server's queue.
+ */
+#ifndef SL_TEST_FAKE_BACKEND_H
+#define SL_TEST_FAKE_BACKEND_H
+
+#include "common/fsutil.h"
+#include "common/status.h"
+#include "offloader/device_client.h"
+#include "offloader/edge_server.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct fake_ctx {
+    atomic_int runs;
+    atomic_int loads;
+    atomic_int unloads;
+    int delay_ms;
+} fake_ctx;
+
+typedef struct fake_model {
+    double scale;
+    int n;
+} fake_model;
+
+#define FAKE_TOKEN "a shared secret for tests"
+
+static int fake_load(void *ctx, const char *path, void **model, char pair_id[33])
+{
+    fake_ctx *fc = ctx;
+    char *text;
+    size_t len;
+    int rc = sl_read_file(path, &text, &len);
+    if (rc) return rc;
+    fake_model m;
+    char hex[64];
+    int ok = sscanf(text, "SLFAKE %63s %lf %d", hex, &m.scale, &m.n) == 3 && strlen(hex) == 32 &&
+             m.n > 0;
+    free(text);
+    if (!ok) return sl_err(SL_EFORMAT, "%s: not a fake bundle", path);
+    fake_model *pm = malloc(sizeof *pm);
+    *pm = m;
+    memcpy(pair_id, hex, 33);
+    *model = pm;
+    atomic_fetch_add(&fc->loads, 1);
+    return SL_OK;
+}
+
+static int fake_run(void *ctx, void *model, const sl_wire_tensor *in, sl_wire_tensor *out)
+{
+    fake_ctx *fc = ctx;
+    fake_model *m = model;
+    atomic_fetch_add(&fc->runs, 1);
+    if (in->ndim != 2 || in->dims[1] != m->n) {
+        char d[64];
+        sl_wire_describe(in, d, sizeof d);
+        return sl_err(SL_ESHAPE, "input %s does not fit [N, %d]", d, m->n);
+    }
+    if (fc->delay_ms) {
+        struct timespec ts = {0, (long)fc->delay_ms * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    int64_t dims[2] = {in->dims[0], 2};
+    int rc = sl_wire_tensor_alloc(out, SL_WIRE_F32, 2, dims);
+    if (rc) return rc;
+    float *o = out->data;
+    for (int64_t i = 0; i < in->dims[0]; i++) {
+        double sum = 0, mx = -1e300;
+        for (int j = 0; j < m->n; j++) {
+            double v = in->dtype == SL_WIRE_F32
+                           ? ((const float *)in->data)[i * m->n + j]
+                           : in->scale * (((const uint8_t *)in->data)[i * m->n + j] - in->zero_point);
+            sum += v;
+            if (v > mx) mx = v;
+        }
+        o[2 * i] = (float)(m->scale * sum);
+        o[2 * i + 1] = (float)mx;
+    }
+    return SL_OK;
+}
+
+static void fake_unload(void *ctx, void *model)
+{
+    fake_ctx *fc = ctx;
+    atomic_fetch_add(&fc->unloads, 1);
+    free(model);
+}
+
+static inline sl_edge_backend fake_backend(fake_ctx *fc)
+{
+    sl_edge_backend b = {fc, fake_load, fake_run, fake_unload};
+    return b;
+}
+
+/* Writes a fake bundle file; returns its path in a static buffer. */
+static inline const char *fake_write_bundle(const char *dir, const char *name, const char *pair,
+                                            double scale, int n)
+{
+    static char path[1024];
+    char text[256];
+    int len = snprintf(text, sizeof text, "SLFAKE %s %g %d\n", pair, scale, n);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (sl_write_file_atomic(path, text, (size_t)len) != SL_OK) {
+        fprintf(stderr, "cannot write %s: %s\n", path, sl_errmsg());
+        exit(2);
+    }
+    return path;
+}
+
+/* Starts an edge server with the fake backend on a free loopback port. */
+static inline sl_edge_server *fake_edge_start(fake_ctx *fc, const char *store, int port,
+                                              int workers, int queue)
+{
+    sl_edge_config cfg;
+    sl_edge_config_defaults(&cfg);
+    cfg.host = "127.0.0.1";
+    cfg.port = port;
+    cfg.store_dir = store;
+    cfg.token = FAKE_TOKEN;
+    cfg.token_len = strlen(FAKE_TOKEN);
+    if (workers) cfg.workers = workers;
+    if (queue) cfg.queue_capacity = queue;
+    sl_edge_backend be = fake_backend(fc);
+    sl_edge_server *s = NULL;
+    if (sl_edge_start(&cfg, &be, &s) != SL_OK) {
+        fprintf(stderr, "edge start: %s\n", sl_errmsg());
+        exit(2);
+    }
+    return s;
+}
+
+/* A client config for the fake edge on `port`. */
+static inline sl_client_config fake_client_config(int port)
+{
+    sl_client_config cfg;
+    sl_client_config_defaults(&cfg);
+    cfg.host = "127.0.0.1";
+    cfg.port = port;
+    cfg.token = FAKE_TOKEN;
+    cfg.token_len = strlen(FAKE_TOKEN);
+    cfg.request_timeout = 10;
+    return cfg;
+}
+
+/* An f32 [rows, n] tensor whose element (i, j) is base + i + j / 8. */
+static inline sl_wire_tensor fake_input(int rows, int n, float base)
+{
+    sl_wire_tensor t;
+    int64_t dims[2] = {rows, n};
+    sl_wire_tensor_alloc(&t, SL_WIRE_F32, 2, dims);
+    float *d = t.data;
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < n; j++) d[i * n + j] = base + (float)i + (float)j / 8.0f;
+    return t;
+}
+
+/* What the fake model returns for row i of fake_input(rows, n, base): sum * scale. */
+static inline double fake_expected_sum(int i, int n, float base, double scale)
+{
+    double s = 0;
+    for (int j = 0; j < n; j++) s += (double)(base + (float)i + (float)j / 8.0f);
+    return s * scale;
+}
+
+#endif
