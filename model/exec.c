@@ -236,7 +236,7 @@ static int run_body(void *ctx)
                 continue;
             }
         }
-        sl_value *ins[n->ninputs];
+        sl_value *ins[n->ninputs + 1];
         for (int k = 0; k < n->ninputs; k++) ins[k] = &vals[n->in_idx[k] + 1];
         sl_op_ctx c = {e->o.train && !(e->o.node_eval && e->o.node_eval[i]), e->o.train};
         if (e->fold_w[i]) {

@@ -323,7 +323,7 @@ int sl_graph_validate(sl_graph *g, int check_params)
     for (int i = 0; i < g->nnodes; i++) {
         sl_node *n = &g->nodes[i];
         const sl_op_def *d = sl_op_def_get(n->op);
-        sl_shape in[n->ninputs];
+        sl_shape in[n->ninputs + 1];
         for (int k = 0; k < n->ninputs; k++)
             in[k] = n->in_idx[k] < 0 ? g->input_shape : g->nodes[n->in_idx[k]].out;
         rc = d->infer(n, in, n->ninputs, &n->out);
@@ -385,7 +385,7 @@ int64_t sl_graph_param_count(const sl_graph *g)
 int64_t sl_node_flops(const sl_graph *g, int i)
 {
     const sl_node *n = &g->nodes[i];
-    sl_shape in[n->ninputs];
+    sl_shape in[n->ninputs + 1];
     for (int k = 0; k < n->ninputs; k++)
         in[k] = n->in_idx[k] < 0 ? g->input_shape : g->nodes[n->in_idx[k]].out;
     return sl_op_def_get(n->op)->flops(n, in, n->ninputs);
@@ -461,6 +461,7 @@ int sl_graph_cut_points(const sl_graph *g, int **idx, int *n)
         }
         for (int k = 0; k < npred; k++) {
             int p = (v <= nn ? g->nodes[v - 1].in_idx[k] : g->out_idx[k]) + 1;
+            if (idom[p] < 0) continue; /* not reachable from the input (placeholders) */
             if (cur < 0) {
                 cur = p;
                 continue;
@@ -473,6 +474,12 @@ int sl_graph_cut_points(const sl_graph *g, int **idx, int *n)
             cur = a;
         }
         idom[v] = cur;
+    }
+    if (idom[nn + 1] < 0) {
+        free(idom);
+        free(live);
+        return sl_err(SL_EARG, "graph '%s': the outputs do not depend on the input '%s'", g->name,
+                      g->input_name);
     }
     int count = 0;
     for (int v = idom[nn + 1];; v = idom[v]) {

@@ -22,6 +22,11 @@
  * Here conv1 has params weight {8,3,3,3} and bias {8}; bn1 has weight, bias, running_mean,
  * running_var, all {8}; shapes: conv1 {8,32,32}, pool {8,1,1}, flat {8}, fc {2}.
  *
+ * Slices. A `placeholder` node has no inputs and stands for a tensor computed elsewhere: the
+ * edge half of a split model starts with placeholders named after the tensors that cross the
+ * wire, and runs from them as boundary tensors (exec.h). Running a placeholder without giving
+ * its value is an error.
+ *
  * Ownership: an sl_graph owns its nodes, strings and parameter tensors. Functions that take a
  * graph borrow it. Graphs are not thread-safe for mutation; running one from several threads is
  * safe when parameters are not being trained.
@@ -56,6 +61,7 @@ typedef enum sl_op {
     SL_OP_UPSAMPLE,
     SL_OP_QUANTIZE,
     SL_OP_DEQUANTIZE,
+    SL_OP_PLACEHOLDER,
     SL_OP_COUNT
 } sl_op;
 
@@ -84,6 +90,7 @@ typedef struct sl_attrs {
     int mode;             /* upsample: SL_INTERP_NEAREST or SL_INTERP_BILINEAR */
     int start_dim;        /* flatten: first flattened dim counted without batch (0 = all) */
     int bits;             /* quantize: wire bits (8) */
+    sl_shape shape;       /* placeholder: the shape of the value it stands for */
 } sl_attrs;
 
 typedef struct sl_param {

@@ -24,6 +24,7 @@ static const struct {
     {"count_include_pad", SL_A_COUNT_PAD},            {"eps", SL_A_EPS},
     {"momentum", SL_A_MOMENTUM}, {"affine", SL_A_AFFINE}, {"p", SL_A_P},
     {"mode", SL_A_MODE},     {"start_dim", SL_A_START_DIM}, {"bits", SL_A_BITS},
+    {"shape", SL_A_SHAPE},
 };
 #define NKEYS (int)(sizeof attr_keys / sizeof attr_keys[0])
 
@@ -111,6 +112,15 @@ static int parse_attrs(const cJSON *attrs, const char *node, sl_op op, sl_attrs 
         case SL_A_BITS:
             rc = get_int(j, &v, node, j->string);
             a->bits = (int)v;
+            break;
+        case SL_A_SHAPE:
+            if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) < 1 || cJSON_GetArraySize(j) > 3) {
+                rc = sl_err(SL_EFORMAT, "node '%s': attrs.shape must be an array of 1 to 3 sizes", node);
+                break;
+            }
+            a->shape.ndim = cJSON_GetArraySize(j);
+            for (int i = 0; i < a->shape.ndim && !rc; i++)
+                rc = get_int(cJSON_GetArrayItem(j, i), &a->shape.d[i], node, "shape");
             break;
         case SL_A_MODE:
             if (cJSON_IsString(j) && !strcmp(j->valuestring, "nearest")) a->mode = SL_INTERP_NEAREST;
@@ -362,6 +372,11 @@ static cJSON *attrs_json(const sl_node *n)
     NUM(SL_A_P, p, "p")
     NUM(SL_A_START_DIM, start_dim, "start_dim")
     NUM(SL_A_BITS, bits, "bits")
+    if (allowed & SL_A_SHAPE) {
+        cJSON *sh = cJSON_AddArrayToObject(o, "shape");
+        for (int i = 0; i < a->shape.ndim; i++)
+            cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)a->shape.d[i]));
+    }
     if (allowed & SL_A_MODE)
         cJSON_AddStringToObject(o, "mode", a->mode == SL_INTERP_BILINEAR ? "bilinear" : "nearest");
 #undef PAIR

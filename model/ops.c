@@ -421,7 +421,7 @@ static int concat_forward(const sl_op_ctx *c, sl_node *n, sl_value *const *in, i
 {
     (void)c;
     (void)n;
-    const sl_tensor *xs[nin];
+    const sl_tensor *xs[nin + 1];
     for (int i = 0; i < nin; i++) xs[i] = in[i]->t;
     if (sl_cat(xs, nin, 1, &out->t)) return TORCH_FAIL("concat");
     return SL_OK;
@@ -518,6 +518,30 @@ static int dequant_forward(const sl_op_ctx *c, sl_node *n, sl_value *const *in, 
     return SL_OK;
 }
 
+/* ---- placeholder: a value given from outside (the wire tensors of an edge slice) ---------- */
+
+static int placeholder_infer(const sl_node *n, const sl_shape *in, int nin, sl_shape *out)
+{
+    (void)in;
+    (void)nin;
+    if (n->a.shape.ndim < 1 || n->a.shape.ndim > 3)
+        return sl_err(SL_EFORMAT, "placeholder needs attrs.shape with 1 to 3 dims");
+    for (int i = 0; i < n->a.shape.ndim; i++)
+        if (n->a.shape.d[i] < 1) return sl_err(SL_EFORMAT, "placeholder shape must be positive");
+    *out = n->a.shape;
+    return SL_OK;
+}
+
+static int placeholder_forward(const sl_op_ctx *c, sl_node *n, sl_value *const *in, int nin,
+                               sl_value *out)
+{
+    (void)c;
+    (void)in;
+    (void)nin;
+    (void)out;
+    return sl_err(SL_EARG, "placeholder '%s' needs a value: give it as a boundary tensor", n->name);
+}
+
 /* ---- the table ------------------------------------------------------------------------- */
 
 #define CONV_ATTRS (SL_A_OUT | SL_A_K | SL_A_STRIDE | SL_A_PAD | SL_A_DIL | SL_A_GROUPS | SL_A_BIAS)
@@ -549,6 +573,8 @@ static const sl_op_def defs[SL_OP_COUNT] = {
                         upsample_forward, upsample_flops},
     [SL_OP_QUANTIZE] = {"quantize", 1, 1, SL_A_BITS, quant_infer, NULL, quant_forward, elem_flops},
     [SL_OP_DEQUANTIZE] = {"dequantize", 1, 1, 0, quant_infer, NULL, dequant_forward, elem_flops},
+    [SL_OP_PLACEHOLDER] = {"placeholder", 0, 0, SL_A_SHAPE, placeholder_infer, NULL,
+                           placeholder_forward, zero_flops},
 };
 
 const sl_op_def *sl_op_def_get(sl_op op)

@@ -25,6 +25,7 @@ enum sl_attr_key {
     SL_A_MODE = 1 << 14,
     SL_A_START_DIM = 1 << 15,
     SL_A_BITS = 1 << 16,
+    SL_A_SHAPE = 1 << 17,
 };
 
 /* What a forward call may look at besides its node. */

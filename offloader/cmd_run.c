@@ -1,0 +1,149 @@
+/* cmd_run.c: `sl-offload run` — run a whole model on this host on a tensor file or images. */
+#include "common/cli.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "common/timeutil.h"
+#include "model/tensor_io.h"
+#include "offloader/commands.h"
+#include "offloader/local_run.h"
+
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char help[] =
+    "usage: sl-offload run --model model.h5 (--tensor in.h5 | --images DIR|FILE.png|GLOB)\n"
+    "                      [-o out.h5|out.jsonl] [--batch N] [--threads N] [--no-fold]\n"
+    "\n"
+    "Run a model locally. A tensor file holds dataset /input (NCHW float32); the logits go to\n"
+    "dataset /output of an .h5 output. Images are loaded, resized and normalised for the model.\n"
+    "With a .jsonl output (or none: stdout) one JSON line per image gives the class and score.\n"
+    "  --batch N     images per forward pass (default 8)\n"
+    "  --threads N   intra-op threads (default: libtorch's choice)\n"
+    "  --no-fold     do not fold batch norm into convolutions\n";
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+static int emit_rows(FILE *f, const sl_graph *g, const sl_tensor *logits, int64_t base,
+                     char *const *paths)
+{
+    int64_t shape[SL_MAX_DIMS];
+    int nd;
+    sl_tensor_shape(logits, shape, SL_MAX_DIMS, &nd);
+    for (int64_t r = 0; r < shape[0]; r++) {
+        int cls;
+        double p;
+        if (sl_top1(logits, r, &cls, &p)) return SL_ESHAPE;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "index", (double)(base + r));
+        if (paths) cJSON_AddStringToObject(o, "file", paths[r]);
+        cJSON_AddNumberToObject(o, "class_index", cls);
+        if (cls < g->nclasses) cJSON_AddStringToObject(o, "class", g->classes[cls]);
+        cJSON_AddNumberToObject(o, "score", p);
+        char *line = cJSON_PrintUnformatted(o);
+        fprintf(f, "%s\n", line);
+        free(line);
+        cJSON_Delete(o);
+    }
+    return SL_OK;
+}
+
+int sl_cmd_run(int argc, char **argv)
+{
+    if (sl_cli_wants_help(argc, argv, help)) return SL_EXIT_OK;
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"tensor", required_argument, 0, 't'},
+                                         {"images", required_argument, 0, 'i'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"batch", required_argument, 0, 'b'},
+                                         {"threads", required_argument, 0, 'T'},
+                                         {"no-fold", no_argument, 0, 'F'},
+                                         {0, 0, 0, 0}};
+    const char *model = NULL, *tensor = NULL, *images = NULL, *out = NULL;
+    long batch = 8, threads = 0;
+    int fold = 1, c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 't': tensor = optarg; break;
+        case 'i': images = optarg; break;
+        case 'o': out = optarg; break;
+        case 'b':
+            if (sl_parse_long("--batch", optarg, 1, 4096, &batch)) return sl_usage_error("%s", sl_errmsg());
+            break;
+        case 'T':
+            if (sl_parse_long("--threads", optarg, 1, 256, &threads)) return sl_usage_error("%s", sl_errmsg());
+            break;
+        case 'F': fold = 0; break;
+        default: return sl_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc) return sl_usage_error("unexpected argument '%s'", argv[optind]);
+    if (!model) return sl_usage_error("--model is required");
+    if (!tensor == !images) return sl_usage_error("give exactly one of --tensor and --images");
+    if (out && !ends_with(out, ".h5") && !ends_with(out, ".jsonl"))
+        return sl_usage_error("-o must end in .h5 or .jsonl");
+    if (threads) sl_set_num_threads((int)threads);
+    sl_runner *r;
+    if (sl_runner_open(model, fold, &r)) return sl_fail();
+    const sl_graph *g = r->bundle->graph;
+    int rc = SL_OK;
+    double t0 = sl_now();
+    int64_t done = 0;
+    if (tensor) {
+        sl_tensor *x = NULL, *y = NULL;
+        rc = sl_tensor_h5_read(tensor, "input", &x);
+        if (!rc) rc = sl_runner_forward(r, x, &y);
+        if (!rc) done = sl_tensor_numel(x) / sl_shape_numel(&g->input_shape);
+        if (!rc && out && ends_with(out, ".h5")) {
+            const char *names[1] = {"output"};
+            const sl_tensor *ts[1] = {y};
+            rc = sl_tensor_h5_write(out, names, ts, 1);
+        } else if (!rc) {
+            FILE *f = out ? fopen(out, "w") : stdout;
+            rc = f ? emit_rows(f, g, y, 0, NULL) : sl_err(SL_EIO, "%s: cannot write", out);
+            if (f && f != stdout) fclose(f);
+        }
+        sl_tensor_free(x);
+        sl_tensor_free(y);
+    } else {
+        char **paths;
+        int n;
+        rc = sl_path_list(images, &paths, &n);
+        if (!rc) {
+            if (out && ends_with(out, ".h5")) {
+                rc = sl_err(SL_EARG, "-o FILE.h5 goes with --tensor; use .jsonl for images");
+            } else {
+                sl_input_spec spec;
+                sl_input_spec_from_graph(g, &spec);
+                FILE *f = out ? fopen(out, "w") : stdout;
+                if (!f) rc = sl_err(SL_EIO, "%s: cannot write", out);
+                for (int i = 0; !rc && i < n; i += (int)batch) {
+                    int k = n - i < batch ? n - i : (int)batch;
+                    sl_tensor *x = NULL, *y = NULL;
+                    rc = sl_images_to_tensor(paths + i, k, &spec, &x);
+                    if (!rc) rc = sl_runner_forward(r, x, &y);
+                    if (!rc) rc = emit_rows(f, g, y, i, paths + i);
+                    sl_tensor_free(x);
+                    sl_tensor_free(y);
+                    done += k;
+                }
+                if (f && f != stdout) fclose(f);
+            }
+            sl_path_list_free(paths, n);
+        }
+    }
+    sl_runner_free(r);
+    if (rc) return sl_fail();
+    double el = sl_now() - t0;
+    sl_log_info("%lld image(s) in %.3f s (%.1f images/s)", (long long)done, el, el > 0 ? done / el : 0);
+    return SL_EXIT_OK;
+}

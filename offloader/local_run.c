@@ -1,0 +1,187 @@
+/* local_run.c: whole-model inference on this host, image lists and top-1 results. */
+#include "offloader/local_run.h"
+#include "common/fsutil.h"
+#include "common/status.h"
+
+#include <dirent.h>
+#include <glob.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int sl_runner_open(const char *path, int fold_bn, sl_runner **out)
+{
+    *out = NULL;
+    sl_runner *r = calloc(1, sizeof *r);
+    if (!r) return sl_err(SL_ENOMEM, "out of memory");
+    int rc = sl_bundle_read(path, &r->bundle);
+    sl_exec_opts o = {.fold_bn = fold_bn};
+    if (!rc) {
+        const char *to[1] = {r->bundle->graph->outputs[0]};
+        rc = sl_exec_new(r->bundle->graph, NULL, 0, to, 1, &o, &r->exec);
+    }
+    if (rc) {
+        sl_runner_free(r);
+        return rc;
+    }
+    *out = r;
+    return SL_OK;
+}
+
+int sl_runner_forward(sl_runner *r, const sl_tensor *x, sl_tensor **y)
+{
+    sl_value in = {.t = (sl_tensor *)x}, res = {0};
+    *y = NULL;
+    int rc = sl_exec_run(r->exec, &in, &res);
+    if (rc) return rc;
+    *y = res.t;
+    return SL_OK;
+}
+
+void sl_runner_free(sl_runner *r)
+{
+    if (!r) return;
+    sl_exec_free(r->exec);
+    sl_bundle_free(r->bundle);
+    free(r);
+}
+
+void sl_input_spec_from_graph(const sl_graph *g, sl_input_spec *s)
+{
+    memset(s, 0, sizeof *s);
+    s->c = (int)g->input_shape.d[0];
+    s->h = (int)g->input_shape.d[1];
+    s->w = (int)g->input_shape.d[2];
+    for (int i = 0; i < 4; i++) {
+        s->mean[i] = g->mean[i];
+        s->std[i] = g->std[i];
+    }
+    s->resize = SL_RESIZE_STRETCH;
+}
+
+struct plist {
+    char **v;
+    int n, cap;
+};
+
+static int plist_add(struct plist *l, const char *p)
+{
+    if (l->n == l->cap) {
+        int cap = l->cap ? l->cap * 2 : 64;
+        char **nv = realloc(l->v, (size_t)cap * sizeof *nv);
+        if (!nv) return sl_err(SL_ENOMEM, "out of memory");
+        l->v = nv;
+        l->cap = cap;
+    }
+    if (!(l->v[l->n] = strdup(p))) return sl_err(SL_ENOMEM, "out of memory");
+    l->n++;
+    return SL_OK;
+}
+
+static int has_png_ext(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 4 && (!strcmp(name + n - 4, ".png") || !strcmp(name + n - 4, ".PNG"));
+}
+
+static int walk(const char *dir, struct plist *l, int depth)
+{
+    if (depth > 16) return sl_err(SL_EIO, "%s: folders nested too deep", dir);
+    DIR *d = opendir(dir);
+    if (!d) return sl_err(SL_EIO, "%s: cannot read folder", dir);
+    struct dirent *e;
+    int rc = SL_OK;
+    while (!rc && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char p[4096];
+        if ((rc = sl_path_join(p, sizeof p, dir, e->d_name))) break;
+        if (sl_is_dir(p)) rc = walk(p, l, depth + 1);
+        else if (has_png_ext(e->d_name)) rc = plist_add(l, p);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int sl_path_list(const char *spec, char ***paths, int *n)
+{
+    *paths = NULL;
+    *n = 0;
+    struct plist l = {0};
+    int rc = SL_OK;
+    if (sl_is_dir(spec)) {
+        rc = walk(spec, &l, 0);
+    } else if (sl_is_file(spec)) {
+        rc = plist_add(&l, spec);
+    } else {
+        glob_t gl;
+        int g = glob(spec, 0, NULL, &gl);
+        if (g == 0)
+            for (size_t i = 0; i < gl.gl_pathc && !rc; i++)
+                if (sl_is_file(gl.gl_pathv[i])) rc = plist_add(&l, gl.gl_pathv[i]);
+        if (g == 0) globfree(&gl);
+    }
+    if (!rc && l.n == 0) rc = sl_err(SL_ENOTFOUND, "%s: no PNG images found", spec);
+    if (rc) {
+        sl_path_list_free(l.v, l.n);
+        return rc;
+    }
+    qsort(l.v, (size_t)l.n, sizeof *l.v, cmp_str);
+    *paths = l.v;
+    *n = l.n;
+    return SL_OK;
+}
+
+void sl_path_list_free(char **paths, int n)
+{
+    for (int i = 0; i < n; i++) free(paths[i]);
+    free(paths);
+}
+
+int sl_images_to_tensor(char *const *paths, int n, const sl_input_spec *s, sl_tensor **out)
+{
+    *out = NULL;
+    int64_t shape[4] = {n, s->c, s->h, s->w};
+    float *data;
+    if (sl_tensor_empty(shape, 4, SL_DT_F32, out) || sl_tensor_data_ptr(*out, (void **)&data))
+        return sl_err(SL_ETORCH, "%s", sl_torch_last_error());
+    size_t per = (size_t)s->c * (size_t)s->h * (size_t)s->w;
+    for (int i = 0; i < n; i++) {
+        sl_image img;
+        int rc = sl_image_load(paths[i], &img);
+        if (!rc) rc = sl_image_to_input(&img, s, data + per * (size_t)i);
+        sl_image_free(&img);
+        if (rc) {
+            sl_tensor_free(*out);
+            *out = NULL;
+            return rc;
+        }
+    }
+    return SL_OK;
+}
+
+int sl_top1(const sl_tensor *logits, int64_t row, int *cls, double *prob)
+{
+    int64_t shape[SL_MAX_DIMS];
+    int nd;
+    sl_tensor *c = NULL;
+    if (sl_tensor_shape(logits, shape, SL_MAX_DIMS, &nd) || nd != 2 || row >= shape[0])
+        return sl_err(SL_ESHAPE, "logits must be {N, K} with row %lld present", (long long)row);
+    if (sl_tensor_clone(logits, &c)) return sl_err(SL_ETORCH, "%s", sl_torch_last_error());
+    float *v;
+    sl_tensor_data_ptr(c, (void **)&v);
+    v += row * shape[1];
+    int best = 0;
+    for (int k = 1; k < shape[1]; k++)
+        if (v[k] > v[best]) best = k;
+    double sum = 0;
+    for (int k = 0; k < shape[1]; k++) sum += exp((double)v[k] - v[best]);
+    *cls = best;
+    *prob = 1.0 / sum;
+    sl_tensor_free(c);
+    return SL_OK;
+}

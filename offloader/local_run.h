@@ -1,0 +1,35 @@
+/* local_run.h: running a whole model bundle on this host — images to tensors, image lists,
+ * predictions. Shared by `sl-offload run`, the device client's fallback and bench. */
+#ifndef SL_OFFLOADER_LOCAL_RUN_H
+#define SL_OFFLOADER_LOCAL_RUN_H
+
+#include "datasets/image.h"
+#include "model/bundle.h"
+#include "model/exec.h"
+
+typedef struct sl_runner {
+    sl_bundle *bundle; /* owned */
+    sl_exec *exec;     /* owned: input -> first output */
+} sl_runner;
+
+/* Loads the bundle at path and plans an inference run (fold_bn as given). */
+int sl_runner_open(const char *path, int fold_bn, sl_runner **out);
+/* Runs x {N,C,H,W} through the model; *y is a new tensor (logits {N, K}). */
+int sl_runner_forward(sl_runner *r, const sl_tensor *x, sl_tensor **y);
+void sl_runner_free(sl_runner *r);
+
+/* The model's input spec (size, mean/std) for image loading; resize = stretch. */
+void sl_input_spec_from_graph(const sl_graph *g, sl_input_spec *s);
+
+/* Expands FILE.png, a folder (every .png below it, sorted) or a glob pattern into a new sorted
+ * list of paths (free with sl_path_list_free). An empty result is an error naming spec. */
+int sl_path_list(const char *spec, char ***paths, int *n);
+void sl_path_list_free(char **paths, int n);
+
+/* Loads n images into a new float tensor {n, C, H, W} normalised for the model. */
+int sl_images_to_tensor(char *const *paths, int n, const sl_input_spec *s, sl_tensor **out);
+
+/* Index of the largest logit of row `row` of logits {N, K} and its softmax probability. */
+int sl_top1(const sl_tensor *logits, int64_t row, int *cls, double *prob);
+
+#endif
