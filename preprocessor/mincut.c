@@ -225,21 +225,18 @@ int sl_mincut_solve(const sl_dag *g, double w_dev, double w_xfer, double w_edge,
         int dev_forced = v == 0 || g->force[v] == SL_FORCE_DEVICE;
         net_add(&f, s, v, dev_forced ? BIG : w_edge * g->edge_s[v]);
         net_add(&f, v, t, g->force[v] == SL_FORCE_EDGE ? BIG : w_dev * g->dev_s[v]);
-        if (aux[v] >= 0) {
-            net_add(&f, v, aux[v], w_xfer * g->xfer_s[v]);
-            net_add(&f, aux[v], v, BIG);
-        }
+        if (aux[v] >= 0) net_add(&f, v, aux[v], w_xfer * g->xfer_s[v]);
     }
     for (int c = 0; c < n; c++)
         for (int k = g->pred_start[c]; k < g->pred_start[c + 1]; k++) {
             int u = g->preds[k];
-            if (aux[u] >= 0) {
+            /* The reverse edge goes straight back to the producer: through the auxiliary
+             * vertex it would force every consumer of a tensor onto the same side. */
+            if (aux[u] >= 0)
                 net_add(&f, aux[u], c, BIG);
-                net_add(&f, c, aux[u], BIG);
-            } else {
+            else
                 net_add(&f, u, c, w_xfer * g->xfer_s[u]);
-                net_add(&f, c, u, BIG);
-            }
+            net_add(&f, c, u, BIG);
         }
     double flow = net_maxflow(&f, s, t);
     if (flow >= BIG) {

@@ -11,8 +11,8 @@
  * (each crossing tensor is paid once however many edge consumers it has). The minimum is found as
  * an s-t min cut (DADS's DSL): s->v carries edge_s, v->t carries dev_s, a tensor with one consumer
  * is an edge u->c carrying xfer_s, a tensor with several consumers goes through one auxiliary
- * vertex (u->a carries xfer_s, a->c infinite) so it is paid once, and every data edge has an
- * infinite reverse edge so a finite cut is always a valid partition.
+ * vertex (u->a carries xfer_s, a->c infinite) so it is paid once, and every consumer has an
+ * infinite reverse edge c->u to its producer so a finite cut is always a valid partition.
  */
 #ifndef SL_PREPROCESSOR_MINCUT_H
 #define SL_PREPROCESSOR_MINCUT_H
