@@ -111,7 +111,17 @@ std::string dims_str(at::IntArrayRef s)
     return r + "]";
 }
 
-bool to_scalar_type(sl_dtype dt, at::ScalarType *st)
+// The int a C caller stored in an enum parameter. C lets any int through; reading an
+// out-of-range value as the C++ enum type would be undefined, so the bits are copied out.
+template <typename E> int enum_int(const E &e)
+{
+    static_assert(sizeof(E) == sizeof(int), "C enums are int-sized");
+    int v;
+    memcpy(&v, &e, sizeof v);
+    return v;
+}
+
+bool to_scalar_type(int dt, at::ScalarType *st)
 {
     switch (dt) {
     case SL_DT_F32: *st = at::kFloat; return true;
@@ -235,7 +245,8 @@ static int make_filled(const char *fn, const int64_t *shape, int ndim, sl_dtype 
         std::vector<int64_t> s;
         TRY(read_shape(shape, ndim, s));
         at::ScalarType st;
-        if (!to_scalar_type(dt, &st)) return fail(SLT_EARG, "unknown dtype %d", (int)dt);
+        if (!to_scalar_type(enum_int(dt), &st))
+            return fail(SLT_EARG, "unknown dtype %d", enum_int(dt));
         auto opts = at::TensorOptions().dtype(st);
         if (value) return give(at::full(s, *value, opts), out);
         return give(zero ? at::zeros(s, opts) : at::empty(s, opts), out);
@@ -265,7 +276,8 @@ int sl_tensor_from_buffer(const void *data, const int64_t *shape, int ndim, sl_d
         std::vector<int64_t> s;
         TRY(read_shape(shape, ndim, s));
         at::ScalarType st;
-        if (!to_scalar_type(dt, &st)) return fail(SLT_EARG, "unknown dtype %d", (int)dt);
+        if (!to_scalar_type(enum_int(dt), &st))
+            return fail(SLT_EARG, "unknown dtype %d", enum_int(dt));
         at::Tensor r = at::empty(s, at::TensorOptions().dtype(st));
         size_t nbytes = r.nbytes();
         if (nbytes && !data) return fail(SLT_EARG, "data is NULL");
@@ -408,7 +420,8 @@ int sl_tensor_to_dtype(const sl_tensor *t, sl_dtype dt, sl_tensor **out)
         NEED(t);
         NEED(out);
         at::ScalarType st;
-        if (!to_scalar_type(dt, &st)) return fail(SLT_EARG, "unknown dtype %d", (int)dt);
+        if (!to_scalar_type(enum_int(dt), &st))
+            return fail(SLT_EARG, "unknown dtype %d", enum_int(dt));
         return give(t->t.to(st, /*non_blocking=*/false, /*copy=*/true), out);
     });
 }
@@ -932,7 +945,7 @@ int sl_interpolate(const sl_tensor *x, sl_interp mode, const int64_t out_hw[2], 
         TRY(check_4d(x->t, "input"));
         TRY(check_min(out_hw, 1, "out_hw"));
         at::IntArrayRef size(out_hw, 2);
-        switch (mode) {
+        switch (enum_int(mode)) {
         case SL_INTERP_NEAREST:
             return give(at::upsample_nearest2d(x->t, size, c10::nullopt, c10::nullopt), out);
         case SL_INTERP_BILINEAR:
@@ -940,7 +953,7 @@ int sl_interpolate(const sl_tensor *x, sl_interp mode, const int64_t out_hw[2], 
                                                 c10::nullopt, c10::nullopt),
                         out);
         }
-        return fail(SLT_EARG, "unknown interpolation mode %d", (int)mode);
+        return fail(SLT_EARG, "unknown interpolation mode %d", enum_int(mode));
     });
 }
 
