@@ -368,9 +368,67 @@ static void keep_better(const sl_dag *g, double rtt_s, const uint8_t *cand, sl_d
     memcpy(best->on_device, cand, (size_t)g->n);
 }
 
+/* Can v change sides and leave a valid partition? Moving to the edge needs no device consumer,
+ * moving to the device needs every producer there. */
+static int movable(const sl_dag *g, const uint8_t *on, const int *succ_start, const int *succ,
+                   int v)
+{
+    if (v == 0 || g->force[v] != SL_FORCE_NONE) return 0;
+    if (on[v]) {
+        for (int k = succ_start[v]; k < succ_start[v + 1]; k++)
+            if (on[succ[k]]) return 0;
+        return 1;
+    }
+    for (int k = g->pred_start[v]; k < g->pred_start[v + 1]; k++)
+        if (!on[g->preds[k]]) return 0;
+    return 1;
+}
+
+/* Weighted min cuts only reach partitions on the convex hull of the stage trade-off; moving
+ * single vertices across the border (hill climbing on bottleneck, then latency) reaches some
+ * of the partitions between them. */
+static int local_search(const sl_dag *g, double rtt_s, sl_dads_result *best,
+                        sl_dads_result *scratch, uint8_t *cand)
+{
+    const int n = g->n, n_pred = g->pred_start[n];
+    int *succ_start = calloc((size_t)n + 1, sizeof(int));
+    int *succ = malloc((size_t)(n_pred > 0 ? n_pred : 1) * sizeof(int));
+    int *fill = calloc((size_t)n, sizeof(int));
+    if (!succ_start || !succ || !fill) {
+        free(succ_start);
+        free(succ);
+        free(fill);
+        return sl_err(SL_ENOMEM, "out of memory");
+    }
+    for (int k = 0; k < n_pred; k++) succ_start[g->preds[k] + 1]++;
+    for (int v = 0; v < n; v++) succ_start[v + 1] += succ_start[v];
+    for (int c = 0; c < n; c++)
+        for (int k = g->pred_start[c]; k < g->pred_start[c + 1]; k++) {
+            int u = g->preds[k];
+            succ[succ_start[u] + fill[u]++] = c;
+        }
+    memcpy(cand, best->on_device, (size_t)n);
+    for (int round = 0, improved = 1; improved && round < 4 * n; round++) {
+        improved = 0;
+        for (int v = 1; v < n && !improved; v++) {
+            if (!movable(g, cand, succ_start, succ, v)) continue;
+            double before = best->bottleneck_s, lat = best->latency_s;
+            cand[v] = !cand[v];
+            keep_better(g, rtt_s, cand, best, scratch);
+            improved = best->bottleneck_s < before ||
+                       (best->bottleneck_s == before && best->latency_s < lat);
+            if (!improved) cand[v] = !cand[v];
+        }
+    }
+    free(succ_start);
+    free(succ);
+    free(fill);
+    return SL_OK;
+}
+
 int sl_dads_throughput(const sl_dag *g, double rtt_s, sl_dads_result *out)
 {
-    enum { GRID = 8, ROUNDS = 30 };
+    enum { GRID = 6, ROUNDS = 20 };
     sl_dads_result best, scratch;
     memset(&best, 0, sizeof best);
     memset(&scratch, 0, sizeof scratch);
@@ -405,6 +463,7 @@ int sl_dads_throughput(const sl_dag *g, double rtt_s, sl_dads_result *out)
         memset(cand, 1, (size_t)g->n);
         keep_better(g, rtt_s, cand, &best, &scratch);
     }
+    if (!rc) rc = local_search(g, rtt_s, &best, &scratch, cand);
     free(cand);
     sl_dads_result_free(&scratch);
     if (rc) {

@@ -83,7 +83,9 @@ int sl_dads_latency(const sl_dag *g, double rtt_s, sl_dads_result *out);
 /* DSH: a partition minimising the slowest stage (device, transfer, edge). Exact minimisation is
  * NP-hard; this runs min cuts of the weighted cost w_dev*device + w_xfer*transfer + w_edge*edge
  * over a grid of weights and then re-weights the stage that is the bottleneck (multiplicative
- * weights), keeping the partition with the smallest bottleneck. Returns as sl_dads_latency. */
+ * weights), keeping the partition with the smallest bottleneck, and finally improves it by
+ * moving single vertices across the border while that lowers the bottleneck. A heuristic: the
+ * result is always a valid partition, not always the optimum. Returns as sl_dads_latency. */
 int sl_dads_throughput(const sl_dag *g, double rtt_s, sl_dads_result *out);
 
 void sl_dads_result_free(sl_dads_result *r);

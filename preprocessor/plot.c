@@ -100,9 +100,10 @@ char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
 {
     const sl_profile *pr = in->device;
     const int ncut = pr->n_cuts;
-    const double bar_w = 14, group_w = 2 * bar_w + 14;
+    /* Wide bars for a few cuts, at least 14 px each for many (the chart then grows). */
+    const double group_w = fmax(42, fmin(120, 560.0 / ncut)), bar_w = (group_w - 14) / 2;
     const double left = 80, right = 290, top = 60, plot_h = 360, bottom = 130;
-    double plot_w = fmax(480, ncut * group_w);
+    double plot_w = fmax(560, ncut * group_w);
     double width = left + plot_w + right, height = top + plot_h + bottom;
     double ymax = 0;
     for (int c = 0; c < ncut; c++)
