@@ -22,6 +22,8 @@
 #define DEPLOY_BEGIN_SIZE (8 + SL_SHA256_SIZE)
 #define RESULT_HEAD 16
 #define BUSY_RETRY_MS 20
+#define LINGER_S 1.0
+#define LINGER_BYTES (1u << 20)
 
 /* A loaded bundle. The registry holds one reference; each running request holds one more. */
 typedef struct model {
@@ -537,13 +539,15 @@ static void on_remove(client *c, sl_frame *f)
 
 /* ---- per-device reader ---- */
 
-static void serve(client *c)
+/* Serves one device until it leaves or misbehaves; returns 1 when it was refused (an ERROR was
+ * sent and the connection should close gracefully so the device can read it). */
+static int serve(client *c)
 {
     sl_edge_server *s = c->srv;
     if (sl_auth_server(&c->conn, s->token, s->cfg.token_len, s->cfg.max_frame) != SL_OK) {
         atomic_fetch_add(&s->n_authfail, 1);
-        sl_log_info("refused %s: %s", c->conn.peer, sl_errmsg());
-        return;
+        sl_log_info("%s", sl_errmsg());
+        return 1;
     }
     sl_conn_set_read_timeout(&c->conn, s->cfg.idle_timeout);
     while (!atomic_load(&s->stopping)) {
@@ -552,13 +556,16 @@ static void serve(client *c)
         int rc = sl_proto_recv(&c->conn, s->cfg.max_frame, &f, &perr);
         if (rc) {
             if (perr) {
+                char why[1100];
+                snprintf(why, sizeof why, "%s", sl_errmsg());
                 atomic_fetch_add(&s->n_bad, 1);
-                send_error(c, f.request_id, NULL, perr, sl_errmsg());
-                sl_log_info("closing %s: %s", c->conn.peer, sl_errmsg());
-            } else if (!c->conn.eof && !atomic_load(&s->stopping)) {
-                sl_log_info("closing %s: %s", c->conn.peer, sl_errmsg());
+                send_error(c, f.request_id, NULL, perr, why);
+                sl_log_info("closing %s: %s", c->conn.peer, why);
+                return 1;
             }
-            return;
+            if (!c->conn.eof && !atomic_load(&s->stopping))
+                sl_log_info("closing %s: %s", c->conn.peer, sl_errmsg());
+            return 0;
         }
         switch (f.type) {
         case SL_MSG_INFER: on_infer(c, &f); break;
@@ -586,13 +593,17 @@ static void serve(client *c)
         }
         sl_frame_free(&f);
     }
+    return 0;
 }
 
 static void *reader_main(void *arg)
 {
     client *c = arg;
     sl_edge_server *s = c->srv;
-    serve(c);
+    /* Only a refused device is closed here; otherwise queued jobs may still answer on it. */
+    if (serve(c)) {
+        if (atomic_load(&c->refs) == 1) sl_conn_linger_close(&c->conn, LINGER_S, LINGER_BYTES);
+    }
     /* Jobs still queued keep the connection open to send their results; unregister first so
      * sl_edge_stop no longer shuts this socket down. */
     pthread_mutex_lock(&s->clients_lock);
@@ -621,7 +632,8 @@ static void refuse_busy(sl_edge_server *s, int fd)
                      s->cfg.max_clients);
     sl_proto_send(&conn, SL_MSG_BUSY, 0, 0, NULL, p, (uint32_t)(4 + n));
     atomic_fetch_add(&s->n_busy, 1);
-    sl_conn_close(&conn);
+    /* Short, since this runs on the accept thread. */
+    sl_conn_linger_close(&conn, 0.2, 4096);
 }
 
 static void *accept_main(void *arg)

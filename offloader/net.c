@@ -153,6 +153,9 @@ void sl_conn_init(sl_conn *c, int fd, double read_timeout, double write_timeout)
     c->read_timeout = read_timeout;
     c->write_timeout = write_timeout;
     pthread_mutex_init(&c->send_lock, NULL);
+    /* Frames are written whole and answered at once; Nagle would only add delay. */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (read_timeout > 0) set_timeout(fd, SO_RCVTIMEO, read_timeout);
     if (write_timeout > 0) set_timeout(fd, SO_SNDTIMEO, write_timeout);
     struct sockaddr_storage ss;
@@ -180,6 +183,25 @@ void sl_conn_set_read_timeout(sl_conn *c, double seconds)
 void sl_conn_shutdown(sl_conn *c)
 {
     if (c->fd >= 0) shutdown(c->fd, SHUT_RDWR);
+}
+
+void sl_conn_linger_close(sl_conn *c, double timeout_s, size_t max_bytes)
+{
+    if (c->fd < 0) return;
+    shutdown(c->fd, SHUT_WR);
+    double end = sl_now() + timeout_s;
+    size_t drained = 0;
+    char buf[4096];
+    while (drained < max_bytes) {
+        double left = end - sl_now();
+        if (left <= 0) break;
+        struct pollfd p = {c->fd, POLLIN, 0};
+        if (poll(&p, 1, (int)(left * 1000) + 1) <= 0) break;
+        ssize_t r = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (r <= 0 && !(r < 0 && (errno == EINTR || errno == EAGAIN))) break;
+        if (r > 0) drained += (size_t)r;
+    }
+    sl_conn_close(c);
 }
 
 void sl_conn_close(sl_conn *c)

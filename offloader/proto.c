@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #define SL_ERROR_TEXT_MAX 1024
+#define SMALL_FRAME 4096
 
 static const char *const type_names[] = {
     [SL_MSG_HELLO] = "HELLO",
@@ -207,10 +208,21 @@ int sl_proto_send(sl_conn *c, int type, uint16_t flags, uint64_t request_id,
     uint8_t h[SL_PROTO_HEADER_SIZE];
     header_fill(h, type, flags, request_id, pair_id, length);
     sl_le32_put(h + 36, frame_crc(h, payload, length));
-    pthread_mutex_lock(&c->send_lock);
-    int rc = sl_conn_write_full(c, h, sizeof h);
-    if (!rc && length) rc = sl_conn_write_full(c, payload, length);
-    pthread_mutex_unlock(&c->send_lock);
+    int rc;
+    if (length <= SMALL_FRAME) {
+        /* One write, so a small frame leaves as one segment. */
+        uint8_t buf[SL_PROTO_HEADER_SIZE + SMALL_FRAME];
+        memcpy(buf, h, sizeof h);
+        if (length) memcpy(buf + sizeof h, payload, length);
+        pthread_mutex_lock(&c->send_lock);
+        rc = sl_conn_write_full(c, buf, sizeof h + length);
+        pthread_mutex_unlock(&c->send_lock);
+    } else {
+        pthread_mutex_lock(&c->send_lock);
+        rc = sl_conn_write_full(c, h, sizeof h);
+        if (!rc) rc = sl_conn_write_full(c, payload, length);
+        pthread_mutex_unlock(&c->send_lock);
+    }
     if (rc) return sl_err_ctx(rc, "sending %s: ", sl_proto_type_name(type));
     return SL_OK;
 }

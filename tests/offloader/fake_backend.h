@@ -10,6 +10,7 @@
 
 #include "common/fsutil.h"
 #include "common/status.h"
+#include "offloader/auth.h"
 #include "offloader/device_client.h"
 #include "offloader/edge_server.h"
 
@@ -104,7 +105,7 @@ static inline sl_edge_backend fake_backend(fake_ctx *fc)
 static inline const char *fake_write_bundle(const char *dir, const char *name, const char *pair,
                                             double scale, int n)
 {
-    static char path[1024];
+    static char path[4096];
     char text[256];
     int len = snprintf(text, sizeof text, "SLFAKE %s %g %d\n", pair, scale, n);
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -168,6 +169,36 @@ static inline double fake_expected_sum(int i, int n, float base, double scale)
     double s = 0;
     for (int j = 0; j < n; j++) s += (double)(base + (float)i + (float)j / 8.0f);
     return s * scale;
+}
+
+/* A raw loopback connection to the fake edge, authenticated when `auth`; exits on failure. */
+static inline void raw_connect(int port, sl_conn *c, int auth)
+{
+    int fd;
+    if (sl_net_connect("127.0.0.1", port, 2, &fd) != SL_OK) {
+        fprintf(stderr, "connect: %s\n", sl_errmsg());
+        exit(2);
+    }
+    sl_conn_init(c, fd, 5, 5);
+    if (auth && sl_auth_client(c, FAKE_TOKEN, strlen(FAKE_TOKEN), 1 << 20, NULL) != SL_OK) {
+        fprintf(stderr, "auth: %s\n", sl_errmsg());
+        exit(2);
+    }
+}
+
+/* Receives one frame; when it is an ERROR returns its code (text into text), else -type. */
+static inline int raw_answer(sl_conn *c, char *text, size_t n)
+{
+    sl_frame f;
+    int rc = sl_proto_recv(c, 1 << 20, &f, NULL);
+    if (rc) {
+        snprintf(text, n, "%s", sl_errmsg());
+        return 0;
+    }
+    int code = -(int)f.type;
+    if (f.type == SL_MSG_ERROR) sl_proto_parse_error(&f, &code, text, n);
+    sl_frame_free(&f);
+    return code;
 }
 
 #endif
