@@ -32,7 +32,8 @@ struct sl_optim {
     bool adam;
 };
 
-namespace {
+namespace
+{
 
 // A fixed buffer, so that recording an error never allocates (and so never throws).
 thread_local char t_err[4096] = "no error";
@@ -59,8 +60,7 @@ bool contains(const char *hay, const char *needle)
 // mismatch from other failures, so the class is read from it.
 int torch_code(const char *msg)
 {
-    if (contains(msg, "can't allocate memory") || contains(msg, "out of memory"))
-        return SLT_ENOMEM;
+    if (contains(msg, "can't allocate memory") || contains(msg, "out of memory")) return SLT_ENOMEM;
     if (contains(msg, "size") || contains(msg, "shape") || contains(msg, "dimension") ||
         contains(msg, "channels"))
         return SLT_ESHAPE;
@@ -79,7 +79,8 @@ int caught() noexcept
         fail(code, "%s", m);
         // libtorch messages may end in a newline; the caller adds its own punctuation.
         size_t len = strlen(t_err);
-        while (len && (t_err[len - 1] == '\n' || t_err[len - 1] == ' ')) t_err[--len] = '\0';
+        while (len && (t_err[len - 1] == '\n' || t_err[len - 1] == ' '))
+            t_err[--len] = '\0';
         return code;
     } catch (const std::bad_alloc &) {
         return fail(SLT_ENOMEM, "out of memory");
@@ -124,10 +125,17 @@ template <typename E> int enum_int(const E &e)
 bool to_scalar_type(int dt, at::ScalarType *st)
 {
     switch (dt) {
-    case SL_DT_F32: *st = at::kFloat; return true;
-    case SL_DT_U8: *st = at::kByte; return true;
-    case SL_DT_I64: *st = at::kLong; return true;
-    default: return false;
+    case SL_DT_F32:
+        *st = at::kFloat;
+        return true;
+    case SL_DT_U8:
+        *st = at::kByte;
+        return true;
+    case SL_DT_I64:
+        *st = at::kLong;
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -168,8 +176,8 @@ int broadcast_check(const at::Tensor &a, const at::Tensor &b)
 int same_shape(const at::Tensor &a, const at::Tensor &b, const char *na, const char *nb)
 {
     if (a.sizes() != b.sizes())
-        return fail(SLT_ESHAPE, "%s %s and %s %s differ in shape", na,
-                    dims_str(a.sizes()).c_str(), nb, dims_str(b.sizes()).c_str());
+        return fail(SLT_ESHAPE, "%s %s and %s %s differ in shape", na, dims_str(a.sizes()).c_str(),
+                    nb, dims_str(b.sizes()).c_str());
     return SLT_OK;
 }
 
@@ -218,14 +226,14 @@ int check_4d(const at::Tensor &t, const char *name)
 
 } // namespace
 
-#define NEED(p)                                                                                  \
-    do {                                                                                         \
-        if (!(p)) return fail(SLT_EARG, "%s is NULL", #p);                                        \
+#define NEED(p)                                                                                    \
+    do {                                                                                           \
+        if (!(p)) return fail(SLT_EARG, "%s is NULL", #p);                                         \
     } while (0)
-#define TRY(expr)                                                                                \
-    do {                                                                                         \
-        int rc_ = (expr);                                                                        \
-        if (rc_) return rc_;                                                                     \
+#define TRY(expr)                                                                                  \
+    do {                                                                                           \
+        int rc_ = (expr);                                                                          \
+        if (rc_) return rc_;                                                                       \
     } while (0)
 
 extern "C" {
@@ -321,7 +329,8 @@ int sl_tensor_shape(const sl_tensor *t, int64_t *shape, int max, int *ndim)
         int n = (int)t->t.dim();
         int k = std::min(n, std::max(max, 0));
         if (k > 0) NEED(shape);
-        for (int i = 0; i < k; i++) shape[i] = t->t.size(i);
+        for (int i = 0; i < k; i++)
+            shape[i] = t->t.size(i);
         if (ndim) *ndim = n;
         return SLT_OK;
     });
@@ -363,9 +372,15 @@ sl_dtype sl_tensor_dtype(const sl_tensor *t)
     guarded(__func__, [&]() -> int {
         NEED(t);
         switch (t->t.scalar_type()) {
-        case at::kFloat: dt = SL_DT_F32; break;
-        case at::kByte: dt = SL_DT_U8; break;
-        case at::kLong: dt = SL_DT_I64; break;
+        case at::kFloat:
+            dt = SL_DT_F32;
+            break;
+        case at::kByte:
+            dt = SL_DT_U8;
+            break;
+        case at::kLong:
+            dt = SL_DT_I64;
+            break;
         default:
             return fail(SLT_EARG, "tensor has type %s, which sl_dtype cannot name",
                         c10::toString(t->t.scalar_type()));
@@ -446,8 +461,8 @@ int sl_tensor_reshape(const sl_tensor *t, const int64_t *shape, int ndim, sl_ten
                 known *= s[i];
         }
         int64_t numel = t->t.numel();
-        bool fits = inferred == 0 ? known == numel
-                                  : inferred == 1 && known != 0 && numel % known == 0;
+        bool fits =
+            inferred == 0 ? known == numel : inferred == 1 && known != 0 && numel % known == 0;
         if (inferred > 1) return fail(SLT_EARG, "more than one -1 in the new shape");
         if (!fits)
             return fail(SLT_ESHAPE, "cannot reshape %s (%lld elements) to %s",
@@ -624,7 +639,8 @@ int sl_minmax(const sl_tensor *a, double *min, double *max)
         NEED(a);
         NEED(min);
         NEED(max);
-        if (!a->t.numel()) return fail(SLT_EARG, "tensor %s is empty", dims_str(a->t.sizes()).c_str());
+        if (!a->t.numel())
+            return fail(SLT_EARG, "tensor %s is empty", dims_str(a->t.sizes()).c_str());
         at::NoGradGuard no_grad;
         auto mm = at::aminmax(a->t);
         *min = std::get<0>(mm).item<double>();
@@ -680,8 +696,9 @@ int sl_conv2d(const sl_tensor *x, const sl_tensor *w, const sl_tensor *b, const 
         for (int i = 0; i < 2; i++) {
             int64_t in = xt.size(2 + i) + 2 * p[i], k = d[i] * (wt.size(2 + i) - 1) + 1;
             if (in < k)
-                return fail(SLT_ESHAPE, "padded input %s (%lld) is smaller than the kernel "
-                                        "%s (%lld with dilation)",
+                return fail(SLT_ESHAPE,
+                            "padded input %s (%lld) is smaller than the kernel "
+                            "%s (%lld with dilation)",
                             i ? "width" : "height", (long long)in, i ? "width" : "height",
                             (long long)k);
         }
@@ -720,8 +737,8 @@ int sl_conv_transpose2d(const sl_tensor *x, const sl_tensor *w, const sl_tensor 
             int64_t base = (in - 1) * s[i] - 2 * p[i] + d[i] * (wt.size(2 + i) - 1) + 1;
             int64_t span = std::max(s[i], d[i]);
             if (base < 1)
-                return fail(SLT_ESHAPE, "output %s would be %lld for input %s %lld",
-                            what, (long long)base, what, (long long)in);
+                return fail(SLT_ESHAPE, "output %s would be %lld for input %s %lld", what,
+                            (long long)base, what, (long long)in);
             if (out_hw && out_hw[i] > 0) {
                 op[i] = out_hw[i] - base;
                 if (op[i] < 0 || op[i] >= span)
@@ -852,8 +869,8 @@ int sl_avg_pool2d(const sl_tensor *x, const int64_t k[2], const int64_t stride[2
         pair(stride ? stride : k, 1, s);
         pair(pad, 0, p);
         TRY(check_pool(k, s, p));
-        return give(at::avg_pool2d(x->t, {k[0], k[1]}, s, p, ceil_mode != 0,
-                                   count_include_pad != 0, c10::nullopt),
+        return give(at::avg_pool2d(x->t, {k[0], k[1]}, s, p, ceil_mode != 0, count_include_pad != 0,
+                                   c10::nullopt),
                     out);
     });
 }
@@ -910,8 +927,7 @@ int sl_cat(const sl_tensor *const *xs, int n, int dim, sl_tensor **out)
                 ok = j == cd || ts[i].size(j) == ts[0].size(j);
             if (!ok)
                 return fail(SLT_ESHAPE, "xs[%d] %s does not fit xs[0] %s outside dim %d", i,
-                            dims_str(ts[i].sizes()).c_str(), dims_str(ts[0].sizes()).c_str(),
-                            dim);
+                            dims_str(ts[i].sizes()).c_str(), dims_str(ts[0].sizes()).c_str(), dim);
         }
         return give(at::cat(ts, cd), out);
     });
@@ -949,8 +965,8 @@ int sl_interpolate(const sl_tensor *x, sl_interp mode, const int64_t out_hw[2], 
         case SL_INTERP_NEAREST:
             return give(at::upsample_nearest2d(x->t, size, c10::nullopt, c10::nullopt), out);
         case SL_INTERP_BILINEAR:
-            return give(at::upsample_bilinear2d(x->t, size, /*align_corners=*/false,
-                                                c10::nullopt, c10::nullopt),
+            return give(at::upsample_bilinear2d(x->t, size, /*align_corners=*/false, c10::nullopt,
+                                                c10::nullopt),
                         out);
         }
         return fail(SLT_EARG, "unknown interpolation mode %d", enum_int(mode));
@@ -1020,19 +1036,16 @@ int sl_mse_loss(const sl_tensor *a, const sl_tensor *b, sl_tensor **out)
     });
 }
 
-int sl_kl_div(const sl_tensor *log_input, const sl_tensor *target, int log_target,
-              sl_tensor **out)
+int sl_kl_div(const sl_tensor *log_input, const sl_tensor *target, int log_target, sl_tensor **out)
 {
     return guarded(__func__, [&]() -> int {
         NEED(log_input);
         NEED(target);
         NEED(out);
         TRY(same_shape(log_input->t, target->t, "log_input", "target"));
-        if (log_input->t.dim() < 1)
-            return fail(SLT_ESHAPE, "log_input needs a batch dim");
+        if (log_input->t.dim() < 1) return fail(SLT_ESHAPE, "log_input needs a batch dim");
         // "batchmean" is not an ATen reduction: torch.nn.functional divides the sum by N.
-        at::Tensor s =
-            at::kl_div(log_input->t, target->t, at::Reduction::Sum, log_target != 0);
+        at::Tensor s = at::kl_div(log_input->t, target->t, at::Reduction::Sum, log_target != 0);
         return give(s / (double)log_input->t.size(0), out);
     });
 }
@@ -1045,8 +1058,9 @@ int sl_tensor_set_requires_grad(sl_tensor *t, int requires)
         NEED(t);
         // libtorch's C++ API ignores the flag on a non-leaf; PyTorch refuses, and so does this.
         if (!t->t.is_leaf())
-            return fail(SLT_EARG, "tensor %s is not a leaf; only leaves' flags can change "
-                                  "(detach it first)",
+            return fail(SLT_EARG,
+                        "tensor %s is not a leaf; only leaves' flags can change "
+                        "(detach it first)",
                         dims_str(t->t.sizes()).c_str());
         t->t.set_requires_grad(requires != 0);
         return SLT_OK;
@@ -1140,8 +1154,8 @@ static int collect_params(sl_tensor *const *params, int n, std::vector<at::Tenso
     return SLT_OK;
 }
 
-int sl_optim_sgd_new(sl_tensor *const *params, int n, double lr, double momentum,
-                     double dampening, double weight_decay, int nesterov, sl_optim **out)
+int sl_optim_sgd_new(sl_tensor *const *params, int n, double lr, double momentum, double dampening,
+                     double weight_decay, int nesterov, sl_optim **out)
 {
     return guarded(__func__, [&]() -> int {
         NEED(out);
@@ -1217,7 +1231,8 @@ int sl_optim_set_lr(sl_optim *o, double lr)
     return guarded(__func__, [&]() -> int {
         NEED(o);
         if (!(lr >= 0)) return fail(SLT_EARG, "learning rate %g must be >= 0", lr);
-        for (auto &g : o->opt->param_groups()) g.options().set_lr(lr);
+        for (auto &g : o->opt->param_groups())
+            g.options().set_lr(lr);
         return SLT_OK;
     });
 }
@@ -1246,9 +1261,9 @@ static int check_state_args(const sl_optim *o, int param_index, const char *name
     int n = (int)o->params.size();
     if (param_index < 0 || param_index >= n)
         return fail(SLT_EARG, "param_index %d outside 0..%d", param_index, n - 1);
-    bool known = o->adam ? !strcmp(name, "exp_avg") || !strcmp(name, "exp_avg_sq") ||
-                               !strcmp(name, "step")
-                         : !strcmp(name, "momentum_buffer");
+    bool known =
+        o->adam ? !strcmp(name, "exp_avg") || !strcmp(name, "exp_avg_sq") || !strcmp(name, "step")
+                : !strcmp(name, "momentum_buffer");
     if (!known)
         return fail(SLT_EARG, "unknown state \"%s\" for %s (known: %s)", name,
                     o->adam ? "Adam" : "SGD",
@@ -1308,8 +1323,7 @@ int sl_optim_state_set(sl_optim *o, int param_index, const char *name, const sl_
             return SLT_OK;
         }
         TRY(same_shape(value->t, p, name, "the parameter"));
-        at::Tensor v = value->t.detach().to(p.scalar_type(), false, /*copy=*/true)
-                           .contiguous();
+        at::Tensor v = value->t.detach().to(p.scalar_type(), false, /*copy=*/true).contiguous();
         if (o->adam) {
             if (it == state.end()) {
                 auto s = std::make_unique<torch::optim::AdamParamState>();
@@ -1396,8 +1410,7 @@ int sl_dequantize_u8(const sl_tensor *q, double scale, int64_t zero_point, sl_te
         if (q->t.scalar_type() != at::kByte)
             return fail(SLT_EARG, "q is %s, expected uint8", c10::toString(q->t.scalar_type()));
         TRY(check_qparams(scale, zero_point));
-        at::Tensor qt =
-            at::_make_per_tensor_quantized_tensor(q->t.contiguous(), scale, zero_point);
+        at::Tensor qt = at::_make_per_tensor_quantized_tensor(q->t.contiguous(), scale, zero_point);
         return give(qt.dequantize(), out);
     });
 }

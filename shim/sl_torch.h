@@ -43,7 +43,8 @@ enum {
     SLT_ENOMEM = -6,  /* allocation failed */
 };
 
-/* SL_DT_NONE is only ever returned, by sl_tensor_dtype, for NULL or a type none of the others name. */
+/* SL_DT_NONE is only ever returned (by sl_tensor_dtype, for NULL or a type the others cannot
+ * name); passing it in gives SLT_EARG. */
 typedef enum sl_dtype { SL_DT_NONE = -1, SL_DT_F32 = 0, SL_DT_U8 = 1, SL_DT_I64 = 2 } sl_dtype;
 
 typedef struct sl_tensor sl_tensor;
@@ -77,7 +78,7 @@ int sl_tensor_shape(const sl_tensor *t, int64_t *shape, int max, int *ndim);
 int sl_tensor_ndim(const sl_tensor *t);      /* -1 for NULL */
 int64_t sl_tensor_numel(const sl_tensor *t); /* -1 for NULL */
 size_t sl_tensor_nbytes(const sl_tensor *t); /* 0 for NULL */
-sl_dtype sl_tensor_dtype(const sl_tensor *t); /* SL_DT_NONE for NULL or another type */
+sl_dtype sl_tensor_dtype(const sl_tensor *t);  /* SL_DT_NONE for NULL or another type */
 /* New handle on the same tensor (same storage, same autograd identity). */
 int sl_tensor_share(const sl_tensor *t, sl_tensor **out);
 /* Deep copy (contiguous), detached from autograd. */

@@ -41,37 +41,38 @@ static inline int st_mismatch(const sl_tensor *t, const float *e, int n, double 
 }
 
 /* CHECK_VALS(t, tol, expected...): the tensor holds exactly these values (row-major). */
-#define CHECK_VALS(t, tol, ...)                                                                 \
-    do {                                                                                        \
-        const float e_[] = {__VA_ARGS__};                                                       \
-        int n_ = (int)(sizeof e_ / sizeof e_[0]), bad_;                                         \
-        float got_;                                                                             \
-        int rc_ = st_mismatch((t), e_, n_, (tol), &bad_, &got_);                                \
-        TU_CHECK_MSG(rc_ == 0, "element %d is %.9g, expected %.9g (numel %lld)", bad_,          \
-                     (double)got_, bad_ >= 0 ? (double)e_[bad_] : 0.0,                          \
-                     (long long)sl_tensor_numel(t));                                            \
+#define CHECK_VALS(t, tol, ...)                                                                    \
+    do {                                                                                           \
+        const float e_[] = {__VA_ARGS__};                                                          \
+        int n_ = (int)(sizeof e_ / sizeof e_[0]), bad_;                                            \
+        float got_;                                                                                \
+        int rc_ = st_mismatch((t), e_, n_, (tol), &bad_, &got_);                                   \
+        TU_CHECK_MSG(rc_ == 0, "element %d is %.9g, expected %.9g (numel %lld)", bad_,             \
+                     (double)got_, bad_ >= 0 ? (double)e_[bad_] : 0.0,                             \
+                     (long long)sl_tensor_numel(t));                                               \
     } while (0)
 
 /* CHECK_SHAPE(t, dims...): the tensor has exactly this shape. */
-#define CHECK_SHAPE(t, ...)                                                                     \
-    do {                                                                                        \
-        const int64_t s_[] = {__VA_ARGS__};                                                     \
-        int n_ = (int)(sizeof s_ / sizeof s_[0]), nd_ = -1, same_ = 1;                          \
-        int64_t g_[SL_MAX_DIMS] = {0};                                                          \
-        int rc_ = sl_tensor_shape((t), g_, SL_MAX_DIMS, &nd_);                                  \
-        for (int i_ = 0; i_ < n_ && i_ < SL_MAX_DIMS; i_++) same_ &= g_[i_] == s_[i_];          \
-        TU_CHECK_MSG(rc_ == 0 && nd_ == n_ && same_, "rank %d, dims %lld %lld %lld %lld", nd_,  \
-                     (long long)g_[0], (long long)g_[1], (long long)g_[2], (long long)g_[3]);   \
+#define CHECK_SHAPE(t, ...)                                                                        \
+    do {                                                                                           \
+        const int64_t s_[] = {__VA_ARGS__};                                                        \
+        int n_ = (int)(sizeof s_ / sizeof s_[0]), nd_ = -1, same_ = 1;                             \
+        int64_t g_[SL_MAX_DIMS] = {0};                                                             \
+        int rc_ = sl_tensor_shape((t), g_, SL_MAX_DIMS, &nd_);                                     \
+        for (int i_ = 0; i_ < n_ && i_ < SL_MAX_DIMS; i_++)                                        \
+            same_ &= g_[i_] == s_[i_];                                                             \
+        TU_CHECK_MSG(rc_ == 0 && nd_ == n_ && same_, "rank %d, dims %lld %lld %lld %lld", nd_,     \
+                     (long long)g_[0], (long long)g_[1], (long long)g_[2], (long long)g_[3]);      \
     } while (0)
 
 /* CHECK_FAILS(call, code, needle): the call returns `code` and the message contains needle. */
-#define CHECK_FAILS(call, code, needle)                                                         \
-    do {                                                                                        \
-        int rc_ = (call);                                                                       \
-        const char *m_ = sl_torch_last_error();                                                 \
-        TU_CHECK_MSG(rc_ == (code) && strstr(m_, (needle)) != NULL,                             \
-                     "status %d (want %d), message \"%s\" (want \"%s\")", rc_, (int)(code), m_, \
-                     (needle));                                                                 \
+#define CHECK_FAILS(call, code, needle)                                                            \
+    do {                                                                                           \
+        int rc_ = (call);                                                                          \
+        const char *m_ = sl_torch_last_error();                                                    \
+        TU_CHECK_MSG(rc_ == (code) && strstr(m_, (needle)) != NULL,                                \
+                     "status %d (want %d), message \"%s\" (want \"%s\")", rc_, (int)(code), m_,    \
+                     (needle));                                                                    \
     } while (0)
 
 /* The value of a one-element tensor, NAN on error. */

@@ -59,13 +59,14 @@ static void test_mse_kl(void)
     CHECK_FAILS(sl_mse_loss(a, c, &o), SLT_ESHAPE, "[2, 1]");
     CHECK(o == NULL);
 
-    /* KL(t || p) with p = (.5, .5), t = (.25, .75), two identical rows, batchmean: one row's sum. */
+    /* KL(t || p) with p = (.5, .5), t = (.25, .75), two identical rows, batchmean: one row's sum.
+     */
     float lh = (float)log(0.5);
     sl_tensor *lp = T(2, ST_SHAPE(2, 2), ST_VALS(lh, lh, lh, lh));
     sl_tensor *t = T(2, ST_SHAPE(2, 2), ST_VALS(0.25f, 0.75f, 0.25f, 0.75f));
-    sl_tensor *lt = T(2, ST_SHAPE(2, 2),
-                      ST_VALS((float)log(0.25), (float)log(0.75), (float)log(0.25),
-                              (float)log(0.75)));
+    sl_tensor *lt =
+        T(2, ST_SHAPE(2, 2),
+          ST_VALS((float)log(0.25), (float)log(0.75), (float)log(0.25), (float)log(0.75)));
     double want = 0.25 * log(0.25 / 0.5) + 0.75 * log(0.75 / 0.5);
     CHECK_OK(sl_kl_div(lp, t, 0, &o), sl_torch_last_error());
     CHECK_NEAR(st_item(o), want, 1e-6);

@@ -163,8 +163,7 @@ static void test_batch_norm(void)
     o = NULL;
     sl_tensor *g2 = T(1, ST_SHAPE(2), ST_VALS(1, 1));
     CHECK_FAILS(sl_batch_norm(x, g2, NULL, rm, rv, 0, 0.1, eps, &o), SLT_ESHAPE, "[2]");
-    CHECK_FAILS(sl_batch_norm(x, g, beta, NULL, NULL, 0, 0.1, eps, &o), SLT_EARG,
-                "running_mean");
+    CHECK_FAILS(sl_batch_norm(x, g, beta, NULL, NULL, 0, 0.1, eps, &o), SLT_EARG, "running_mean");
     sl_tensor *single = T(4, ST_SHAPE(1, 1, 1, 1), ST_VALS(3));
     CHECK_FAILS(sl_batch_norm(single, g, beta, rm, rv, 1, 0.1, eps, &o), SLT_ESHAPE,
                 "more than 1 value");
@@ -215,8 +214,8 @@ static void test_activations(void)
 
 static void test_pools(void)
 {
-    sl_tensor *x = T(4, ST_SHAPE(1, 1, 4, 4),
-                     ST_VALS(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    sl_tensor *x =
+        T(4, ST_SHAPE(1, 1, 4, 4), ST_VALS(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
     sl_tensor *o = NULL;
     CHECK_OK(sl_max_pool2d(x, ST_SHAPE(2, 2), NULL, NULL, NULL, 0, &o), sl_torch_last_error());
     CHECK_VALS(o, 0, 5, 7, 13, 15);
@@ -366,8 +365,7 @@ static void test_interpolate(void)
     o = NULL;
     CHECK_FAILS(sl_interpolate(x, (sl_interp)9, ST_SHAPE(4, 4), &o), SLT_EARG, "mode 9");
     sl_tensor *flat = T(1, ST_SHAPE(4), ST_VALS(1, 2, 3, 4));
-    CHECK_FAILS(sl_interpolate(flat, SL_INTERP_NEAREST, ST_SHAPE(4, 4), &o), SLT_ESHAPE,
-                "4 dims");
+    CHECK_FAILS(sl_interpolate(flat, SL_INTERP_NEAREST, ST_SHAPE(4, 4), &o), SLT_ESHAPE, "4 dims");
     CHECK(o == NULL);
     sl_tensor_free(x);
     sl_tensor_free(flat);
@@ -375,7 +373,8 @@ static void test_interpolate(void)
 
 static void test_fold_batch_norm(void)
 {
-    sl_tensor *w = T(4, ST_SHAPE(2, 1, 1, 1), ST_VALS(1, 2)), *cb = T(1, ST_SHAPE(2), ST_VALS(1, 1));
+    sl_tensor *w = T(4, ST_SHAPE(2, 1, 1, 1), ST_VALS(1, 2)),
+              *cb = T(1, ST_SHAPE(2), ST_VALS(1, 1));
     sl_tensor *g = T(1, ST_SHAPE(2), ST_VALS(2, 3)), *beta = T(1, ST_SHAPE(2), ST_VALS(0.5f, -1));
     sl_tensor *m = T(1, ST_SHAPE(2), ST_VALS(1, 0)), *v = T(1, ST_SHAPE(2), ST_VALS(3, 8));
     sl_tensor *ow = NULL, *ob = NULL;

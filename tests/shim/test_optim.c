@@ -209,11 +209,9 @@ static void test_errors(void)
     CHECK_FAILS(sl_optim_sgd_new(&plain, 1, 0.1, 0, 0, 0, 0, &o), SLT_EARG, "params[0]");
     CHECK_OK(sl_mul_scalar(p, 2, &nonleaf), sl_torch_last_error());
     sl_tensor *two[2] = {p, nonleaf};
-    CHECK_FAILS(sl_optim_adam_new(two, 2, 0.1, 0.9, 0.999, 1e-8, 0, &o), SLT_EARG,
-                "params[1]");
+    CHECK_FAILS(sl_optim_adam_new(two, 2, 0.1, 0.9, 0.999, 1e-8, 0, &o), SLT_EARG, "params[1]");
     sl_tensor *withnull[2] = {p, NULL};
-    CHECK_FAILS(sl_optim_sgd_new(withnull, 2, 0.1, 0, 0, 0, 0, &o), SLT_EARG,
-                "params[1] is NULL");
+    CHECK_FAILS(sl_optim_sgd_new(withnull, 2, 0.1, 0, 0, 0, 0, &o), SLT_EARG, "params[1] is NULL");
     CHECK_FAILS(sl_optim_sgd_new(&p, 1, 0.1, 0.9, 0.1, 0, 1, &o), SLT_EARG, "nesterov");
     CHECK_FAILS(sl_optim_sgd_new(&p, 1, -0.1, 0, 0, 0, 0, &o), SLT_EARG, "learning rate");
     CHECK_FAILS(sl_optim_adam_new(&p, 1, 0.1, 1.0, 0.999, 1e-8, 0, &o), SLT_EARG, "beta1");

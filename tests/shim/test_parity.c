@@ -82,7 +82,8 @@ static int run_reference(const char *py)
         if (fscanf(p, "%31s %d", r->name, &r->n) != 2 || r->n <= 0) break;
         r->v = malloc(sizeof(double) * r->n);
         int k = 0;
-        while (k < r->n && fscanf(p, "%lf", &r->v[k]) == 1) k++;
+        while (k < r->n && fscanf(p, "%lf", &r->v[k]) == 1)
+            k++;
         if (k != r->n) break;
         nrefs++;
     }
@@ -94,9 +95,11 @@ static int run_reference(const char *py)
 static sl_tensor *gen(int ndim, const int64_t *shape, double scale, double shift)
 {
     int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
+    for (int i = 0; i < ndim; i++)
+        n *= shape[i];
     float *v = malloc(sizeof(float) * n);
-    for (int64_t i = 0; i < n; i++) v[i] = (float)((((i * 37) % 23) - 11) / 8.0 * scale + shift);
+    for (int64_t i = 0; i < n; i++)
+        v[i] = (float)((((i * 37) % 23) - 11) / 8.0 * scale + shift);
     sl_tensor *t = T(ndim, shape, v);
     free(v);
     return t;
@@ -125,8 +128,8 @@ static void compare(const char *name, sl_tensor *t, double tol)
         }
         big = fmax(big, fabs(r->v[i]));
     }
-    TU_CHECK_MSG(worst <= tol * big, "%s: element %lld is %.9g, PyTorch %.9g", name,
-                 (long long)at, v[at], r->v[at]);
+    TU_CHECK_MSG(worst <= tol * big, "%s: element %lld is %.9g, PyTorch %.9g", name, (long long)at,
+                 v[at], r->v[at]);
     free(v);
     sl_tensor_free(t);
 }
@@ -199,9 +202,9 @@ int main(void)
     compare("bilinear", o, tol);
 
     sl_tensor *logits = gen(2, ST_SHAPE(5, 7), 1, 0), *tgt = NULL, *lp = NULL, *t = NULL;
-    CHECK_OK(sl_tensor_from_buffer((const int64_t[]){0, 6, 3, 2, 6}, ST_SHAPE(5), 1, SL_DT_I64,
-                                   &tgt),
-             sl_torch_last_error());
+    CHECK_OK(
+        sl_tensor_from_buffer((const int64_t[]){0, 6, 3, 2, 6}, ST_SHAPE(5), 1, SL_DT_I64, &tgt),
+        sl_torch_last_error());
     CHECK_OK(sl_cross_entropy(logits, tgt, 0.1, &o), sl_torch_last_error());
     compare("ce", o, tol);
     sl_tensor *half = gen(2, ST_SHAPE(5, 7), 0.5, 0);
@@ -247,10 +250,11 @@ int main(void)
     compare("fold_w", ow, tol);
     compare("fold_b", ob, tol);
 
-    sl_tensor *all[] = {x,    w,      b,   wt,     bt,     rm,      rv,  rv0, g,  beta, neg,
-                        pos,  logits, tgt, lp,     t,      half,    lw,  lb,  x3, q,    fm,
-                        fv0,  fv,     fg,  fb,     shifted};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) sl_tensor_free(all[i]);
-    for (int i = 0; i < nrefs; i++) free(refs[i].v);
+    sl_tensor *all[] = {x,  w, b,    wt, bt, rm, rv, rv0, g,   beta, neg, pos, logits, tgt,
+                        lp, t, half, lw, lb, x3, q,  fm,  fv0, fv,   fg,  fb,  shifted};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        sl_tensor_free(all[i]);
+    for (int i = 0; i < nrefs; i++)
+        free(refs[i].v);
     return TU_DONE();
 }

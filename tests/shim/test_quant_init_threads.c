@@ -56,8 +56,7 @@ static void test_quantize(void)
     CHECK_EQ(sl_tensor_dtype(q), SL_DT_U8);
     uint8_t codes[5] = {0};
     CHECK_OK(sl_tensor_to_buffer(q, codes, sizeof codes), sl_torch_last_error());
-    CHECK(codes[0] == 0 && codes[1] == 64 && codes[2] == 255 && codes[3] == 128 &&
-          codes[4] == 255);
+    CHECK(codes[0] == 0 && codes[1] == 64 && codes[2] == 255 && codes[3] == 128 && codes[4] == 255);
     CHECK_OK(sl_dequantize_u8(q, s, 64, &d), sl_torch_last_error());
     CHECK_VALS(d, 1e-6, (float)(-64 * s), 0, (float)(191 * s), (float)(64 * s), (float)(191 * s));
 
@@ -219,7 +218,8 @@ static void test_init_parity(void)
     float want[108 + 20 + 6 + 3];
     int n = 0;
     double v;
-    while (n < (int)(sizeof want / sizeof want[0]) && fscanf(p, "%lf", &v) == 1) want[n++] = (float)v;
+    while (n < (int)(sizeof want / sizeof want[0]) && fscanf(p, "%lf", &v) == 1)
+        want[n++] = (float)v;
     int status = pclose(p);
     TU_CHECK_MSG(status == 0 && n == 137, "python exited %d after %d values", status, n);
     if (n != 137) return;
@@ -303,8 +303,10 @@ static void test_threads(void)
 
     struct worker ws[2] = {{0, 0}, {1, 0}};
     pthread_t th[2];
-    for (int i = 0; i < 2; i++) CHECK_EQ(pthread_create(&th[i], NULL, worker_main, &ws[i]), 0);
-    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 2; i++)
+        CHECK_EQ(pthread_create(&th[i], NULL, worker_main, &ws[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
     CHECK_EQ(ws[0].failures, 0);
     CHECK_EQ(ws[1].failures, 0);
     CHECK_OK(sl_set_num_threads(before), sl_torch_last_error());

@@ -31,8 +31,8 @@ static void test_create(void)
 
     /* Bad arguments: rank too high, negative size, unknown dtype, NULL out. */
     sl_tensor *bad = NULL;
-    CHECK_FAILS(sl_tensor_zeros(ST_SHAPE(1, 1, 1, 1, 1, 1, 1, 1, 1), 9, SL_DT_F32, &bad),
-                SLT_EARG, "rank 9");
+    CHECK_FAILS(sl_tensor_zeros(ST_SHAPE(1, 1, 1, 1, 1, 1, 1, 1, 1), 9, SL_DT_F32, &bad), SLT_EARG,
+                "rank 9");
     CHECK_FAILS(sl_tensor_zeros(ST_SHAPE(2, -3), 2, SL_DT_F32, &bad), SLT_EARG, "negative");
     CHECK_FAILS(sl_tensor_zeros(ST_SHAPE(2), 1, (sl_dtype)7, &bad), SLT_EARG, "dtype 7");
     CHECK_FAILS(sl_tensor_zeros(ST_SHAPE(2), 1, SL_DT_F32, NULL), SLT_EARG, "out is NULL");
