@@ -1,2 +1,94 @@
 #!/bin/bash
-exit 0
+# cli.sh: sl-data end to end: synth -> check -> stats -> cache, exit codes 0/1/2, JSON outputs,
+# and the cache read back by h5py (the format other tools rely on).
+set -u
+D="$SL_BIN/sl-data"
+[ -x "$D" ] || { echo "sl-data not built"; exit 1; }
+fail=0
+ok() { if "$@"; then :; else echo "FAIL: $*"; fail=1; fi; }
+rc_is() { local want=$1; shift; "$@" >out.txt 2>err.txt; local got=$?
+          [ "$got" = "$want" ] || { echo "FAIL: exit $got (want $want): $*"; cat err.txt; fail=1; }; }
+rm -rf work && mkdir work && cd work
+
+rc_is 0 "$D" --help
+ok grep -q "synth" out.txt
+rc_is 0 "$D" synth --help
+ok grep -q -- "--per-class" out.txt
+rc_is 2 "$D"
+rc_is 2 "$D" frobnicate
+rc_is 2 "$D" synth --product casting
+ok grep -q "sl-data: synth: --out DIR is required" err.txt
+rc_is 2 "$D" synth --out x --product widgets
+ok grep -q "unknown product line 'widgets'" err.txt
+rc_is 2 "$D" synth --out x --size 3
+rc_is 2 "$D" synth --out x --splits 0.5,0.5
+
+rc_is 0 "$D" synth --product casting --out cast --size 32 --per-class 12 --seed 3
+ok test -f cast/manifest.json
+ok test -f cast/train/porosity/porosity_00000.png
+ok test -f cast/test/ok/ok_00011.png
+rc_is 0 "$D" synth --product casting --out cast2 --size 32 --per-class 12 --seed 3 --threads 1
+ok cmp -s cast/val/crack/crack_00008.png cast2/val/crack/crack_00008.png
+rc_is 1 "$D" synth --product casting --out cast --size 32 --per-class 12
+ok grep -q "already exists" err.txt
+
+# a clean folder checks clean; stats add up and give a usable mean/std
+rc_is 0 "$D" check cast
+ok grep -q "48 images in 4 classes, 0 problems" out.txt
+rc_is 0 "$D" stats cast -o stats.json
+ok "$SL_PYTHON" - <<'EOF'
+import json
+s = json.load(open("stats.json"))
+assert s["classes"] == ["crack", "flash", "ok", "porosity"], s["classes"]
+assert s["counts"]["train"]["ok"] == 8 and s["counts"]["all"]["flash"] == 12, s["counts"]
+assert s["sizes"] == [{"width": 32, "height": 32, "channels": 1, "count": 48}], s["sizes"]
+assert s["mean_std_over"] == "train"
+assert 0.05 < s["mean"][0] < 0.9 and s["mean"][0] == s["mean"][1] == s["mean"][2], s["mean"]
+assert 0.02 < s["std"][0] < 0.5, s["std"]
+EOF
+
+# problems are listed by path, make check exit 1, and fail everything with --strict
+printf 'not an image' > cast/train/ok/notes.png
+head -c 200 cast/train/ok/ok_00000.png > cast/train/ok/cut.png
+mkdir cast/val/empty
+rc_is 1 "$D" check cast
+ok grep -q "3 problems" out.txt
+ok grep -q "problem: cast/train/ok/notes.png: not a PNG file" out.txt
+ok grep -q "problem: cast/train/ok/cut.png: corrupt or truncated PNG" out.txt
+ok grep -q "problem: cast/val/empty: empty class folder" out.txt
+rc_is 1 "$D" check cast --json
+ok "$SL_PYTHON" -c "import json,sys; r=json.load(open('out.txt')); assert len(r['problems'])==3 and r['count']==48, r"
+rc_is 1 "$D" check cast --strict
+ok grep -q "sl-data: check: cast/" err.txt
+rc_is 1 "$D" stats cast --strict
+rc_is 1 "$D" check nowhere
+ok grep -q "sl-data: check: nowhere: No such file or directory" err.txt
+rc_is 2 "$D" check cast --layout weird
+
+# the cache: skipped files are warned about, the file reads back in h5py
+rc_is 0 "$D" cache cast -o cast.h5 --shape 3x24x24 --resize crop
+ok grep -q "skipped cast/train/ok/notes.png" err.txt
+ok grep -q "cached 48 of 48 images (3x24x24)" err.txt
+rc_is 1 "$D" check cast.h5   # the source's problems travel with the cache
+ok grep -q "cast.h5: cache, 48 images in 4 classes, 3 problems" out.txt
+rc_is 1 "$D" cache cast -o strict.h5 --strict
+ok test ! -e strict.h5
+rc_is 2 "$D" cache cast
+ok "$SL_PYTHON" - <<'EOF'
+import h5py
+f = h5py.File("cast.h5", "r")
+assert f.attrs["format"] == "sl-data-cache" and f.attrs["format_version"] == 1
+assert f["images"].shape == (48, 3, 24, 24) and f["images"].dtype == "uint8"
+assert f["labels"].shape == (48,) and f["labels"].dtype == "int64"
+assert [c.decode() if isinstance(c, bytes) else c for c in f["classes"][:]] == ["crack", "flash", "ok", "porosity"]
+p = f["paths"][0]
+assert (p.decode() if isinstance(p, bytes) else p).endswith(".png")
+assert f["problems"].shape == (3, 2)
+assert set(f["splits"][:]) == {0, 1, 2}
+img = f["images"][0]
+assert (img[0] == img[1]).all() and img.std() > 5   # gray source replicated, not blank
+EOF
+rc_is 0 "$D" stats cast.h5 --split val
+ok "$SL_PYTHON" -c "import json; s=json.load(open('out.txt')); assert s['count']==8 and s['layout']=='cache', s"
+
+exit $fail
