@@ -384,6 +384,54 @@ static int movable(const sl_dag *g, const uint8_t *on, const int *succ_start, co
     return 1;
 }
 
+/* Stage times after moving v across the border, from the current ones in O(degree).
+ * cnt[u] counts u's consumers (by input edge) on the edge; a device vertex crosses when its
+ * count is positive. A movable vertex's consumers are all on the edge, so it crosses on the
+ * device exactly when it has consumers. */
+static void move_delta(const sl_dag *g, const uint8_t *on, const int *cnt, const int *succ_start,
+                       int v, double st[3], int *n_cross)
+{
+    int to_edge = on[v];
+    int has_consumers = succ_start[v + 1] > succ_start[v];
+    st[0] += to_edge ? -g->dev_s[v] : g->dev_s[v];
+    st[2] += to_edge ? g->edge_s[v] : -g->edge_s[v];
+    if (has_consumers) {
+        st[1] += to_edge ? -g->xfer_s[v] : g->xfer_s[v];
+        *n_cross += to_edge ? -1 : 1;
+    }
+    for (int k = g->pred_start[v]; k < g->pred_start[v + 1]; k++) {
+        int u = g->preds[k];
+        if (!on[u]) continue;
+        /* Count u once even when v takes it twice (add(x, x)). */
+        int seen = 0;
+        for (int q = g->pred_start[v]; q < k; q++) seen |= g->preds[q] == u;
+        if (seen) continue;
+        int uses = 0;
+        for (int q = g->pred_start[v]; q < g->pred_start[v + 1]; q++) uses += g->preds[q] == u;
+        int before = cnt[u], after = cnt[u] + (to_edge ? uses : -uses);
+        if (!before && after) {
+            st[1] += g->xfer_s[u];
+            (*n_cross)++;
+        } else if (before && !after) {
+            st[1] -= g->xfer_s[u];
+            (*n_cross)--;
+        }
+    }
+}
+
+static void apply_move(const sl_dag *g, uint8_t *on, int *cnt, int v)
+{
+    int to_edge = on[v];
+    for (int k = g->pred_start[v]; k < g->pred_start[v + 1]; k++) cnt[g->preds[k]] += to_edge ? 1 : -1;
+    on[v] = !to_edge;
+}
+
+static int better(double b, double l, double best_b, double best_l)
+{
+    const double tol = 1e-12 * (best_b + best_l);
+    return b < best_b - tol || (b <= best_b + tol && l < best_l - tol);
+}
+
 /* Weighted min cuts only reach partitions on the convex hull of the stage trade-off; moving
  * single vertices across the border (hill climbing on bottleneck, then latency) reaches some
  * of the partitions between them. */
@@ -393,11 +441,11 @@ static int local_search(const sl_dag *g, double rtt_s, sl_dads_result *best,
     const int n = g->n, n_pred = g->pred_start[n];
     int *succ_start = calloc((size_t)n + 1, sizeof(int));
     int *succ = malloc((size_t)(n_pred > 0 ? n_pred : 1) * sizeof(int));
-    int *fill = calloc((size_t)n, sizeof(int));
-    if (!succ_start || !succ || !fill) {
+    int *cnt = calloc((size_t)n, sizeof(int));
+    if (!succ_start || !succ || !cnt) {
         free(succ_start);
         free(succ);
-        free(fill);
+        free(cnt);
         return sl_err(SL_ENOMEM, "out of memory");
     }
     for (int k = 0; k < n_pred; k++) succ_start[g->preds[k] + 1]++;
@@ -405,30 +453,44 @@ static int local_search(const sl_dag *g, double rtt_s, sl_dads_result *best,
     for (int c = 0; c < n; c++)
         for (int k = g->pred_start[c]; k < g->pred_start[c + 1]; k++) {
             int u = g->preds[k];
-            succ[succ_start[u] + fill[u]++] = c;
+            succ[succ_start[u] + cnt[u]++] = c;
         }
     memcpy(cand, best->on_device, (size_t)n);
+    memset(cnt, 0, (size_t)n * sizeof(int));
+    for (int c = 0; c < n; c++)
+        if (!cand[c])
+            for (int k = g->pred_start[c]; k < g->pred_start[c + 1]; k++) cnt[g->preds[k]]++;
+    double cur[3] = {best->device_s, best->transfer_s, best->edge_s};
+    int n_cross = best->n_crossing;
     for (int round = 0, improved = 1; improved && round < 4 * n; round++) {
         improved = 0;
+        double cur_b = fmax(cur[0], fmax(cur[1], cur[2]));
+        double cur_l = cur[0] + cur[1] + cur[2] + (n_cross ? rtt_s : 0);
         for (int v = 1; v < n && !improved; v++) {
             if (!movable(g, cand, succ_start, succ, v)) continue;
-            double before = best->bottleneck_s, lat = best->latency_s;
-            cand[v] = !cand[v];
-            keep_better(g, rtt_s, cand, best, scratch);
-            improved = best->bottleneck_s < before ||
-                       (best->bottleneck_s == before && best->latency_s < lat);
-            if (!improved) cand[v] = !cand[v];
+            double st[3] = {cur[0], cur[1], cur[2]};
+            int nc = n_cross;
+            move_delta(g, cand, cnt, succ_start, v, st, &nc);
+            double b = fmax(st[0], fmax(st[1], st[2]));
+            double l = st[0] + st[1] + st[2] + (nc ? rtt_s : 0);
+            if (!better(b, l, cur_b, cur_l)) continue;
+            apply_move(g, cand, cnt, v);
+            memcpy(cur, st, sizeof cur);
+            n_cross = nc;
+            improved = 1;
         }
     }
+    /* The running sums drift by rounding; the exact stages decide. */
+    keep_better(g, rtt_s, cand, best, scratch);
     free(succ_start);
     free(succ);
-    free(fill);
+    free(cnt);
     return SL_OK;
 }
 
 int sl_dads_throughput(const sl_dag *g, double rtt_s, sl_dads_result *out)
 {
-    enum { GRID = 6, ROUNDS = 20 };
+    enum { GRID = 4, ROUNDS = 10 };
     sl_dads_result best, scratch;
     memset(&best, 0, sizeof best);
     memset(&scratch, 0, sizeof scratch);
