@@ -25,6 +25,7 @@ typedef struct fake_ctx {
     atomic_int loads;
     atomic_int unloads;
     int delay_ms;
+    int delay_step_ms; /* extra delay: (first input value mod 5) * step, to reorder answers */
 } fake_ctx;
 
 typedef struct fake_model {
@@ -65,8 +66,11 @@ static int fake_run(void *ctx, void *model, const sl_wire_tensor *in, sl_wire_te
         sl_wire_describe(in, d, sizeof d);
         return sl_err(SL_ESHAPE, "input %s does not fit [N, %d]", d, m->n);
     }
-    if (fc->delay_ms) {
-        struct timespec ts = {0, (long)fc->delay_ms * 1000000L};
+    long delay = fc->delay_ms;
+    if (fc->delay_step_ms && in->dtype == SL_WIRE_F32)
+        delay += ((long)((const float *)in->data)[0] % 5) * fc->delay_step_ms;
+    if (delay) {
+        struct timespec ts = {delay / 1000, (delay % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
     int64_t dims[2] = {in->dims[0], 2};

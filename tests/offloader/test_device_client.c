@@ -1,0 +1,221 @@
+/* test_device_client.c: pipelined requests matched to their ids, the edge killed mid-stream and
+ * restarted (every request accounted for, then the stream resumes), an unreachable edge, and the
+ * timing breakdown. */
+#include "fake_backend.h"
+#include "common/timeutil.h"
+#include "testutil.h"
+
+#include <pthread.h>
+
+static const char *PAIR = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
+static uint8_t pair[16];
+
+static void test_pipelined(const char *store)
+{
+    fake_ctx fc = {0};
+    fc.delay_step_ms = 8;
+    sl_edge_server *s = fake_edge_start(&fc, store, 0, 4, 64);
+    sl_client_config cfg = fake_client_config(sl_edge_port(s));
+    cfg.max_inflight = 8;
+    sl_client *c;
+    CHECK_OK(sl_client_new(&cfg, &c), sl_errmsg());
+    enum { N = 40 };
+    uint64_t ids[N];
+    for (int i = 0; i < N; i++) {
+        sl_wire_tensor in = fake_input(1, 6, (float)i);
+        CHECK_OK(sl_client_submit(c, pair, &in, &ids[i]), sl_errmsg());
+        sl_wire_tensor_free(&in);
+    }
+    int seen[N] = {0}, out_of_order = 0, matched = 0, last = -1;
+    for (int k = 0; k < N; k++) {
+        sl_client_result r;
+        CHECK_OK(sl_client_wait(c, 0, &r), sl_errmsg());
+        int i = -1;
+        for (int j = 0; j < N; j++)
+            if (ids[j] == r.request_id) i = j;
+        CHECK(i >= 0);
+        if (i < 0) continue;
+        CHECK_EQ(seen[i], 0);
+        seen[i] = 1;
+        out_of_order += i < last;
+        last = i;
+        CHECK_OK(r.status, r.error);
+        if (r.status == SL_OK &&
+            fabs(((float *)r.output.data)[0] - fake_expected_sum(0, 6, (float)i, 3.0)) < 1e-3)
+            matched++;
+        sl_client_result_free(&r);
+    }
+    CHECK_EQ(matched, N);
+    CHECK(out_of_order > 0); /* answers really came back in another order */
+    sl_client_result r;
+    CHECK_EQ(sl_client_wait(c, 0, &r), SL_ENOTFOUND);
+    CHECK_EQ(sl_client_wait(c, ids[0], &r), SL_ENOTFOUND);
+    sl_client_free(c);
+    sl_edge_stop(s);
+}
+
+typedef struct stream {
+    sl_client *c;
+    int n;
+    atomic_int done;
+    int *status;     /* per request index */
+    int *value_ok;
+    uint64_t *ids;
+    char first_error[1200];
+} stream;
+
+static void collect(stream *st, sl_client_result *r)
+{
+    for (int j = 0; j < st->n; j++) {
+        if (st->ids[j] != r->request_id) continue;
+        st->status[j] = r->status;
+        st->value_ok[j] = r->status == SL_OK &&
+                          fabs(((float *)r->output.data)[0] -
+                               fake_expected_sum(0, 6, (float)j, 3.0)) < 1e-3;
+        if (r->status && !st->first_error[0])
+            snprintf(st->first_error, sizeof st->first_error, "%s", r->error);
+    }
+    sl_client_result_free(r);
+    atomic_fetch_add(&st->done, 1);
+}
+
+static void *stream_main(void *arg)
+{
+    stream *st = arg;
+    for (int i = 0; i < st->n; i++) {
+        sl_wire_tensor in = fake_input(1, 6, (float)i);
+        sl_client_submit(st->c, pair, &in, &st->ids[i]);
+        sl_wire_tensor_free(&in);
+        if (sl_client_pending(st->c) >= 4) {
+            sl_client_result r;
+            if (sl_client_wait(st->c, 0, &r) == SL_OK) collect(st, &r);
+        }
+    }
+    sl_client_result r;
+    while (sl_client_wait(st->c, 0, &r) == SL_OK) collect(st, &r);
+    return NULL;
+}
+
+static void test_edge_killed_mid_stream(const char *store)
+{
+    fake_ctx fc = {0};
+    fc.delay_ms = 4;
+    sl_edge_server *s = fake_edge_start(&fc, store, 0, 2, 64);
+    int port = sl_edge_port(s);
+    sl_client_config cfg = fake_client_config(port);
+    cfg.max_inflight = 4;
+    cfg.connect_attempts = 30;
+    cfg.backoff_base = 0.02;
+    cfg.backoff_max = 0.2;
+    enum { N = 120 };
+    stream st = {0};
+    st.n = N;
+    st.status = calloc(N, sizeof(int));
+    st.value_ok = calloc(N, sizeof(int));
+    st.ids = calloc(N, sizeof(uint64_t));
+    for (int i = 0; i < N; i++) st.status[i] = 999; /* "no result" */
+    CHECK_OK(sl_client_new(&cfg, &st.c), sl_errmsg());
+    pthread_t th;
+    pthread_create(&th, NULL, stream_main, &st);
+    while (atomic_load(&st.done) < 30) usleep(1000);
+    sl_edge_stop(s); /* killed with requests in flight */
+    usleep(300000);
+    s = fake_edge_start(&fc, store, port, 2, 64);
+    pthread_join(th, NULL);
+
+    int ok = 0, failed = 0, missing = 0, last_failed = -1;
+    for (int i = 0; i < N; i++) {
+        if (st.status[i] == 999) missing++;
+        else if (st.status[i] == SL_OK) ok += st.value_ok[i];
+        else {
+            failed++;
+            last_failed = i;
+            CHECK(st.status[i] == SL_ENET || st.status[i] == SL_ETIMEOUT);
+        }
+    }
+    CHECK_EQ(atomic_load(&st.done), N);
+    CHECK_EQ(missing, 0);
+    CHECK_EQ(ok + failed, N);
+    CHECK(failed >= 1);
+    CHECK(failed <= 8); /* only what was in flight or queued at the kill */
+    CHECK(last_failed < N - 1);
+    CHECK_EQ(st.status[N - 1], SL_OK); /* reconnected and continued */
+    const char *e = st.first_error;
+    CHECK_CONTAINS(e, "lost before the answer");
+    printf("edge killed mid-stream: %d results, %d explicit errors, %d missing\n", ok, failed,
+           missing);
+    sl_client_free(st.c);
+    sl_edge_stop(s);
+    free(st.status);
+    free(st.value_ok);
+    free(st.ids);
+}
+
+static void test_unreachable_and_timing(const char *store)
+{
+    /* A port nobody listens on: a free one, closed again. */
+    int fd, port;
+    sl_net_listen("127.0.0.1", 0, 1, &fd, &port);
+    close(fd);
+    sl_client_config cfg = fake_client_config(port);
+    cfg.connect_attempts = 2;
+    cfg.backoff_base = 0.01;
+    sl_client *c;
+    CHECK_OK(sl_client_new(&cfg, &c), sl_errmsg());
+    sl_wire_tensor in = fake_input(2, 6, 1.0f);
+    uint64_t id;
+    CHECK_EQ(sl_client_submit(c, pair, &in, &id), SL_ENET);
+    sl_client_result r;
+    CHECK_OK(sl_client_wait(c, id, &r), sl_errmsg());
+    CHECK_EQ(r.request_id, id);
+    CHECK_EQ(r.status, SL_ENET);
+    const char *e = r.error;
+    CHECK_CONTAINS(e, "edge unreachable");
+    CHECK_CONTAINS(e, "after 2 attempts");
+    sl_client_result_free(&r);
+    sl_client_free(c);
+
+    fake_ctx fc = {0};
+    fc.delay_ms = 30;
+    sl_edge_server *s = fake_edge_start(&fc, store, 0, 1, 4);
+    cfg = fake_client_config(sl_edge_port(s));
+    CHECK_OK(sl_client_new(&cfg, &c), sl_errmsg());
+    CHECK_OK(sl_client_infer(c, pair, &in, &r), r.error);
+    sl_client_timing t = r.timing;
+    CHECK(t.encode_s >= 0 && t.encode_s < 0.1);
+    CHECK(t.edge_s >= 0.029 && t.edge_s < 1);
+    CHECK(t.edge_queue_s >= 0 && t.edge_queue_s < 0.1);
+    CHECK(t.transfer_s >= 0 && t.transfer_s < 0.1);
+    CHECK(t.total_s >= t.edge_s + t.transfer_s);
+    CHECK_EQ(t.bytes_up, 40 + 12 + 8 + 16 + 2 * 6 * 4);
+    CHECK_EQ(t.bytes_down, 40 + 16 + 12 + 8 + 16 + 2 * 2 * 4);
+    sl_client_result_free(&r);
+
+    /* An answer that takes longer than the request timeout becomes an explicit timeout. */
+    fc.delay_ms = 400;
+    sl_client_free(c);
+    cfg.request_timeout = 0.1;
+    CHECK_OK(sl_client_new(&cfg, &c), sl_errmsg());
+    CHECK_EQ(sl_client_infer(c, pair, &in, &r), SL_ETIMEOUT);
+    e = r.error;
+    CHECK_CONTAINS(e, "no answer to request");
+    sl_client_result_free(&r);
+    sl_client_free(c);
+    sl_wire_tensor_free(&in);
+    sl_edge_stop(s);
+}
+
+int main(void)
+{
+    char dir[600], store[700];
+    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
+    snprintf(store, sizeof store, "%s/store", dir);
+    sl_mkdir_p(store);
+    sl_pair_from_hex(PAIR, pair);
+    fake_write_bundle(store, "p.h5", PAIR, 3.0, 6);
+    test_pipelined(store);
+    test_edge_killed_mid_stream(store);
+    test_unreachable_and_timing(store);
+    tu_rmtree(dir);
+    return TU_DONE();
+}
