@@ -304,7 +304,8 @@ int sl_tensor_to_buffer(const sl_tensor *t, void *data, size_t nbytes)
                         dims_str(t->t.sizes()).c_str(), have);
         if (!have) return SLT_OK;
         NEED(data);
-        at::Tensor c = t->t.contiguous();
+        // detach: a row-major copy of a view must not add a node to the autograd graph.
+        at::Tensor c = t->t.is_contiguous() ? t->t : t->t.detach().contiguous();
         memcpy(data, c.data_ptr(), have);
         return SLT_OK;
     });

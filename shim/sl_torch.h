@@ -180,7 +180,9 @@ int sl_tensor_set_requires_grad(sl_tensor *t, int requires);
 int sl_tensor_requires_grad(const sl_tensor *t); /* 1, 0, or negative on error */
 /* Back-propagates from a one-element tensor that requires grad (SLT_EARG otherwise). */
 int sl_backward(const sl_tensor *loss);
-/* The accumulated gradient of a leaf; *out = NULL (and SLT_OK) when it has none yet. */
+/* The accumulated gradient of a leaf; *out = NULL (and SLT_OK) when it has none yet (or t is not
+ * a leaf). The handle shares the gradient's storage: later backward passes and an optimiser's
+ * zero_grad change what it holds. */
 int sl_tensor_grad(const sl_tensor *t, sl_tensor **out);
 /* Sets the leaf's gradient to none. */
 int sl_tensor_zero_grad(sl_tensor *t);

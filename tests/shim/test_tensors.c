@@ -36,6 +36,9 @@ static void test_create(void)
     CHECK_FAILS(sl_tensor_zeros(ST_SHAPE(2, -3), 2, SL_DT_F32, &bad), SLT_EARG, "negative");
     CHECK_FAILS(sl_tensor_zeros(ST_SHAPE(2), 1, (sl_dtype)7, &bad), SLT_EARG, "dtype 7");
     CHECK_FAILS(sl_tensor_zeros(ST_SHAPE(2), 1, SL_DT_F32, NULL), SLT_EARG, "out is NULL");
+    /* 2^48 floats is more than any address space: out of memory, and the process goes on. */
+    CHECK_FAILS(sl_tensor_empty(ST_SHAPE(1 << 24, 1 << 24), 2, SL_DT_F32, &bad), SLT_ENOMEM,
+                "memory");
     CHECK(bad == NULL);
 
     sl_tensor_free(z);
