@@ -389,6 +389,9 @@ static cJSON *dads_json(const sl_plan_doc *d, const sl_dads_result *r, const cha
     cJSON *dev = cJSON_AddArrayToObject(o, "device_nodes");
     for (int i = 0; i < pr->n_nodes; i++)
         if (r->on_device[i + 1]) cJSON_AddItemToArray(dev, cJSON_CreateString(pr->nodes[i].name));
+    cJSON *edg = cJSON_AddArrayToObject(o, "edge_nodes");
+    for (int i = 0; i < pr->n_nodes; i++)
+        if (!r->on_device[i + 1]) cJSON_AddItemToArray(edg, cJSON_CreateString(pr->nodes[i].name));
     cJSON *cross = cJSON_AddArrayToObject(o, "cut_tensors");
     for (int u = 0; u <= pr->n_nodes; u++) {
         if (!crosses[u]) continue;
