@@ -438,7 +438,10 @@ int sl_tensor_to_dtype(const sl_tensor *t, sl_dtype dt, sl_tensor **out)
         at::ScalarType st;
         if (!to_scalar_type(enum_int(dt), &st))
             return fail(SLT_EARG, "unknown dtype %d", enum_int(dt));
-        return give(t->t.to(st, /*non_blocking=*/false, /*copy=*/true), out);
+        // Contiguous, so that the copy can be read through sl_tensor_data_ptr whatever the
+        // layout of the source (a view, channels-last).
+        return give(
+            t->t.to(st, /*non_blocking=*/false, /*copy=*/true, at::MemoryFormat::Contiguous), out);
     });
 }
 

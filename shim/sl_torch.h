@@ -87,7 +87,7 @@ int sl_tensor_clone(const sl_tensor *t, sl_tensor **out);
 int sl_tensor_detach(const sl_tensor *t, sl_tensor **out);
 /* Copies src's values into dst (same shape; dtype converted), without autograd. */
 int sl_tensor_copy_(sl_tensor *dst, const sl_tensor *src);
-/* Converted copy. */
+/* Converted copy, always contiguous (row-major), so sl_tensor_data_ptr works on it. */
 int sl_tensor_to_dtype(const sl_tensor *t, sl_dtype dt, sl_tensor **out);
 /* View with a new shape (numel must match, else SLT_ESHAPE); -1 in one place is inferred. As
  * torch.reshape, it copies only when the strides do not allow a view. */

@@ -184,6 +184,16 @@ static void test_views(void)
     CHECK_OK(sl_tensor_data_ptr(back, (void **)&pb), sl_torch_last_error());
     CHECK(pb && pb[1] == 1 && pb[4] == 4);
     CHECK_FAILS(sl_tensor_memory_format(x, 1, &bad), SLT_EARG, "4 dims");
+    /* to_dtype of a channels-last tensor or a view is a readable row-major copy. */
+    sl_tensor *conv = NULL;
+    CHECK_OK(sl_tensor_to_dtype(cl, SL_DT_F32, &conv), sl_torch_last_error());
+    CHECK_OK(sl_tensor_data_ptr(conv, (void **)&pb), sl_torch_last_error());
+    CHECK(pb && pb[1] == 1 && pb[4] == 4);
+    sl_tensor_free(conv);
+    CHECK_OK(sl_tensor_to_dtype(n, SL_DT_F32, &conv), sl_torch_last_error());
+    CHECK_OK(sl_tensor_data_ptr(conv, (void **)&pb), sl_torch_last_error());
+    CHECK(pb && pb[0] == 2 && pb[1] == 3 && pb[2] == 5 && pb[3] == 6);
+    sl_tensor_free(conv);
 
     double v = 0;
     CHECK_FAILS(sl_tensor_item(x, &v), SLT_EARG, "6 elements");
