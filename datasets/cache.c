@@ -460,16 +460,8 @@ void sl_ds_close_cache(sl_dataset *ds)
     ds->is_cache = 0;
 }
 
-int sl_ds_cache_image(const sl_dataset *ds, int64_t row, sl_image *out)
+int sl_ds_cache_read(const sl_dataset *ds, int64_t row, uint8_t *chw)
 {
-    int rc = sl_image_alloc(ds->cw, ds->ch, ds->cc, out);
-    if (rc != SL_OK) return rc;
-    size_t plane = (size_t)ds->cw * ds->ch;
-    uint8_t *chw = malloc(plane * ds->cc);
-    if (!chw) {
-        sl_image_free(out);
-        return sl_err(SL_ENOMEM, "out of memory reading %s", ds->root);
-    }
     hsize_t start[4] = {(hsize_t)row, 0, 0, 0};
     hsize_t cnt[4] = {1, (hsize_t)ds->cc, (hsize_t)ds->ch, (hsize_t)ds->cw};
     herr_t e;
@@ -484,10 +476,25 @@ int sl_ds_cache_image(const sl_dataset *ds, int64_t row, sl_image *out)
     }
     H5E_END_TRY;
     pthread_mutex_unlock(&h5_lock);
-    if (e < 0) {
+    if (e < 0)
+        return sl_err(SL_EIO, "%s: reading cached image %lld failed", ds->root, (long long)row);
+    return SL_OK;
+}
+
+int sl_ds_cache_image(const sl_dataset *ds, int64_t row, sl_image *out)
+{
+    int rc = sl_image_alloc(ds->cw, ds->ch, ds->cc, out);
+    if (rc != SL_OK) return rc;
+    size_t plane = (size_t)ds->cw * ds->ch;
+    uint8_t *chw = malloc(plane * ds->cc);
+    if (!chw) {
+        sl_image_free(out);
+        return sl_err(SL_ENOMEM, "out of memory reading %s", ds->root);
+    }
+    if ((rc = sl_ds_cache_read(ds, row, chw)) != SL_OK) {
         free(chw);
         sl_image_free(out);
-        return sl_err(SL_EIO, "%s: reading cached image %lld failed", ds->root, (long long)row);
+        return rc;
     }
     for (size_t p = 0; p < plane; p++)
         for (int k = 0; k < ds->cc; k++) out->data[p * ds->cc + k] = chw[k * plane + p];

@@ -470,6 +470,13 @@ int sl_dataset_cached_shape(const sl_dataset *ds, int *c, int *h, int *w)
     return 1;
 }
 
+int sl_dataset_cached_row(const sl_dataset *ds, int64_t i, uint8_t *chw)
+{
+    if (!ds->is_cache || i < 0 || i >= ds->n)
+        return sl_err(SL_EARG, "%s: no cached row %lld", ds->root, (long long)i);
+    return sl_ds_cache_read(ds, ds->items[i].row, chw);
+}
+
 int sl_dataset_image(const sl_dataset *ds, int64_t i, sl_image *out)
 {
     if (i < 0 || i >= ds->n) {

@@ -92,6 +92,11 @@ const struct sl_dataset_summary *sl_dataset_summary(const sl_dataset *ds);
 /* For a cache: the stored C, H, W (returns 1); for a folder returns 0 and leaves them. */
 int sl_dataset_cached_shape(const sl_dataset *ds, int *c, int *h, int *w);
 
+/* For a cache: copies row i's stored uint8 C x H x W pixels (planar, as stored) into `chw`
+ * (caller-owned, C*H*W bytes), the fast path when the model wants exactly the cached shape.
+ * Thread-safe. Returns SL_OK, SL_EARG (not a cache / out of range) or SL_EIO. */
+int sl_dataset_cached_row(const sl_dataset *ds, int64_t i, uint8_t *chw);
+
 /* Decodes item i (from its PNG or from the cache) into *out, which the caller frees with
  * sl_image_free. Thread-safe. Returns SL_OK or the status of sl_image_load (message names the
  * path); on error *out is zeroed. */

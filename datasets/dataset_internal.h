@@ -38,6 +38,8 @@ int sl_ds_add_problem(sl_dataset *ds, const char *path, const char *reason);
 int sl_ds_open_cache(sl_dataset *ds, const sl_dataset_opts *o);
 /* Closes the cache handles; cache.c. */
 void sl_ds_close_cache(sl_dataset *ds);
+/* Reads cache row `row` as stored (planar C x H x W) into chw; cache.c. Thread-safe. */
+int sl_ds_cache_read(const sl_dataset *ds, int64_t row, uint8_t *chw);
 /* Reads cache row `row` into *out; cache.c. Thread-safe. */
 int sl_ds_cache_image(const sl_dataset *ds, int64_t row, sl_image *out);
 /* 1 if `path` is an HDF5 file; cache.c. */

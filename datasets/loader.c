@@ -103,26 +103,51 @@ static void augment(const sl_augment *a, sl_rng *r, int c, int h, int w, float *
     }
 }
 
+/* Cache rows already in the model's shape skip decoding and resampling: bytes straight to
+ * [0, 1] floats (or normalised ones when `norm`). */
+static int prepare_cached(const sl_dataset *ds, const sl_input_spec *s, int64_t index, int norm,
+                          float *out)
+{
+    size_t plane = (size_t)s->h * s->w;
+    uint8_t *chw = malloc(plane * s->c);
+    if (!chw) return sl_err(SL_ENOMEM, "out of memory preparing an image");
+    int rc = sl_dataset_cached_row(ds, index, chw);
+    for (int k = 0; rc == SL_OK && k < s->c; k++) {
+        float a = norm ? 1.0f / (255.0f * s->std[k]) : 1.0f / 255.0f;
+        float b = norm ? -s->mean[k] / s->std[k] : 0.0f;
+        for (size_t i = 0; i < plane; i++) out[k * plane + i] = chw[k * plane + i] * a + b;
+    }
+    free(chw);
+    return rc;
+}
+
 /* The whole per-image pipeline; `tmp` holds C*H*W floats of scratch. */
 static int prepare(const sl_dataset *ds, const sl_loader_opts *o, int epoch, int64_t index,
                    float *out, float *tmp)
 {
-    sl_image img;
-    int rc = sl_dataset_image(ds, index, &img);
-    if (rc != SL_OK) return rc;
     const sl_input_spec *s = &o->spec;
+    int cc, ch, cw, rc;
+    int direct = sl_dataset_cached_shape(ds, &cc, &ch, &cw) && cc == s->c && ch == s->h &&
+                 cw == s->w;
+    if (direct && !augmenting(&o->augment)) return prepare_cached(ds, s, index, 1, out);
+    sl_image img = {0};
+    if (!direct && (rc = sl_dataset_image(ds, index, &img)) != SL_OK) return rc;
     if (!augmenting(&o->augment)) {
         rc = sl_image_to_input(&img, s, out);
         sl_image_free(&img);
         return rc;
     }
-    sl_input_spec raw = *s;
-    for (int k = 0; k < 4; k++) {
-        raw.mean[k] = 0;
-        raw.std[k] = 1;
+    if (direct) {
+        rc = prepare_cached(ds, s, index, 0, out);
+    } else {
+        sl_input_spec raw = *s;
+        for (int k = 0; k < 4; k++) {
+            raw.mean[k] = 0;
+            raw.std[k] = 1;
+        }
+        rc = sl_image_to_input(&img, &raw, out);
+        sl_image_free(&img);
     }
-    rc = sl_image_to_input(&img, &raw, out);
-    sl_image_free(&img);
     if (rc != SL_OK) return rc;
     sl_rng r = {sl_rng_mix(sl_rng_mix(o->seed, (uint64_t)epoch), (uint64_t)index)};
     augment(&o->augment, &r, s->c, s->h, s->w, out, tmp);

@@ -158,6 +158,17 @@ int main(void)
         dump_free(&c3);
         sl_dataset_free(cds);
     }
+    /* a cache already in the model's shape (3 x S x S) takes the no-resample path */
+    co.c = 3;
+    CHECK_OK(sl_cache_write(ds, &co, cache, &rows), sl_errmsg());
+    CHECK_OK(sl_dataset_open(cache, NULL, &cds), sl_errmsg());
+    if (cds) {
+        epoch_dump c3;
+        CHECK_OK(dump_epoch(cds, &o, 0, &c3), sl_errmsg());
+        CHECK(same_dump(&e3, &c3, per));
+        dump_free(&c3);
+        sl_dataset_free(cds);
+    }
     dump_free(&e3);
 
     /* horizontal flip alone mirrors the image */
