@@ -1,0 +1,141 @@
+/* cmd_insert.c: `sl-preprocess insert` — put a transfer layer at a single-tensor cut. */
+#include "common/cli.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "model/bundle.h"
+#include "preprocessor/commands.h"
+#include "preprocessor/split.h"
+#include "preprocessor/tl.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char help[] =
+    "usage: sl-preprocess insert MODEL.h5 (--plan plan.json | --at NODE) [--tl KIND] -o tl.h5\n"
+    "\n"
+    "Insert a transfer layer (TL) at a single-tensor cut (docs/insert-split.md). The TL nodes are\n"
+    "named tl.*, carry the roles tl_encoder / tl_decoder, and the graph's \"tl\" object names the\n"
+    "cut, the wire tensor and the decoder output (docs/formats/tl.md).\n"
+    "  --plan FILE      take the cut (and TL, unless --tl is given) from a plan of sl-preprocess\n"
+    "                   select; the plan must be for this model\n"
+    "  --use ENTRY      plan entry: best_with_tl (default), best, best_without_tl\n"
+    "  --at NODE        the cut tensor; a wrong name lists the valid cut points\n"
+    "  --tl KIND        pool, conv (with --r/--s/--bits) or an id like conv-r4-s2-b8\n"
+    "                   (default: the plan's TL, else conv-r4-s2-b8)\n"
+    "  --r R            conv: channel reduction (default 4)\n"
+    "  --s S            conv: spatial stride, 1 = none (default 2)\n"
+    "  --bits B         conv: 8 (uint8 wire) or 32 (float wire) (default 8)\n"
+    "  --seed N         seed for the TL's fresh weights (default 1)\n"
+    "  -o, --output F   the model with the TL (HDF5 bundle)\n";
+
+struct opts {
+    const char *model, *plan, *use, *at, *tl, *output;
+    long r, s, bits, seed;
+};
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+    static const struct option lo[] = {
+        {"plan", required_argument, 0, 'p'}, {"use", required_argument, 0, 'u'},
+        {"at", required_argument, 0, 'a'},   {"tl", required_argument, 0, 't'},
+        {"r", required_argument, 0, 'r'},    {"s", required_argument, 0, 's'},
+        {"bits", required_argument, 0, 'b'}, {"seed", required_argument, 0, 'S'},
+        {"output", required_argument, 0, 'o'}, {0, 0, 0, 0}};
+    *o = (struct opts){.use = "best_with_tl", .r = -1, .s = -1, .bits = -1, .seed = 1};
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":o:", lo, NULL)) != -1) {
+        int rc = SL_OK;
+        switch (c) {
+        case 'p': o->plan = optarg; break;
+        case 'u': o->use = optarg; break;
+        case 'a': o->at = optarg; break;
+        case 't': o->tl = optarg; break;
+        case 'o': o->output = optarg; break;
+        case 'r': rc = sl_parse_long("--r", optarg, 1, 1024, &o->r); break;
+        case 's': rc = sl_parse_long("--s", optarg, 1, 8, &o->s); break;
+        case 'b': rc = sl_parse_long("--bits", optarg, 8, 32, &o->bits); break;
+        case 'S': rc = sl_parse_long("--seed", optarg, 0, 1L << 62, &o->seed); break;
+        case ':': return sl_usage_error("option '%s' needs a value", argv[optind - 1]);
+        default: return sl_usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+        if (rc) return sl_usage_error("%s", sl_errmsg());
+    }
+    if (optind != argc - 1) return sl_usage_error("expected one MODEL.h5");
+    o->model = argv[optind];
+    if (!o->output) return sl_usage_error("missing -o tl.h5");
+    if (!o->plan == !o->at) return sl_usage_error("give exactly one of --plan and --at");
+    if (o->bits > 0 && o->bits != 8 && o->bits != 32) return sl_usage_error("--bits must be 8 or 32");
+    return SL_EXIT_OK;
+}
+
+/* The TL configuration from --tl/--r/--s/--bits and the plan's choice (plan_tl, may be ""). */
+static int config_from(const struct opts *o, const char *plan_tl, sl_tl_config *c)
+{
+    int knobs = o->r > 0 || o->s > 0 || o->bits > 0;
+    const char *kind = o->tl ? o->tl : (plan_tl[0] && !knobs ? plan_tl : "conv");
+    if (!strcmp(kind, "conv")) {
+        *c = (sl_tl_config){SL_TL_CONV, o->r > 0 ? (int)o->r : 4, o->s > 0 ? (int)o->s : 2,
+                            o->bits > 0 ? (int)o->bits : 8};
+        return SL_EXIT_OK;
+    }
+    if (knobs) return sl_usage_error("--r, --s and --bits go with --tl conv");
+    if (sl_tl_parse_config(kind, c)) return sl_usage_error("%s", sl_errmsg());
+    return SL_EXIT_OK;
+}
+
+int sl_cmd_insert(int argc, char **argv)
+{
+    if (sl_cli_wants_help(argc, argv, help)) return SL_EXIT_OK;
+    struct opts o;
+    int ex = parse(argc, argv, &o);
+    if (ex) return ex;
+    sl_plan_cut pc = {0};
+    if (o.plan) {
+        if (strcmp(o.use, "best_with_tl") && strcmp(o.use, "best") && strcmp(o.use, "best_without_tl"))
+            return sl_usage_error("--use: expected best_with_tl, best or best_without_tl");
+        if (sl_plan_cut_read(o.plan, o.use, &pc)) return sl_fail();
+        if (strcmp(pc.kind, "slice")) {
+            sl_err(SL_EARG, "%s: %s is a %s plan: there is no slice point to put a TL at", o.plan,
+                   o.use, pc.kind);
+            sl_plan_cut_free(&pc);
+            return sl_fail();
+        }
+    }
+    sl_tl_config cfg;
+    if ((ex = config_from(&o, pc.tl, &cfg))) {
+        sl_plan_cut_free(&pc);
+        return ex;
+    }
+    sl_bundle *b;
+    if (sl_bundle_read(o.model, &b)) {
+        sl_plan_cut_free(&pc);
+        return sl_fail();
+    }
+    int rc = o.plan ? sl_plan_cut_check(&pc, o.plan, b->graph) : SL_OK;
+    const char *cut = o.plan ? pc.tensors[0] : o.at;
+    sl_manual_seed((uint64_t)o.seed);
+    if (!rc) rc = sl_tl_insert(b->graph, cut, &cfg);
+    sl_tl_info info;
+    if (!rc) rc = sl_tl_info_get(b->graph, &info);
+    if (!rc) {
+        strcpy(b->role, "model");
+        rc = sl_bundle_write(o.output, b);
+    }
+    if (!rc) {
+        sl_shape cs, ws;
+        sl_graph_tensor_shape(b->graph, info.cut, &cs);
+        sl_graph_tensor_shape(b->graph, info.wire, &ws);
+        double cb = (double)sl_shape_numel(&cs) * 4;
+        double wb = (double)sl_shape_numel(&ws) * (cfg.bits == 8 ? 1 : 4);
+        sl_log_info("%s at '%s': wire '%s' %lldx%lldx%lld %s, %.0f bytes per image instead of %.0f "
+                    "(%.1fx smaller); wrote %s", info.config_name, info.cut, info.wire,
+                    (long long)ws.d[0], (long long)ws.d[1], (long long)ws.d[2],
+                    cfg.bits == 8 ? "uint8" : "float32", wb, cb, cb / wb, o.output);
+    }
+    sl_bundle_free(b);
+    sl_plan_cut_free(&pc);
+    return rc ? sl_fail() : SL_EXIT_OK;
+}

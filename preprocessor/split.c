@@ -1,0 +1,415 @@
+/* split.c: device/edge bundles from a model and a set of crossing tensors; the cut of a plan. */
+#include "preprocessor/split.h"
+
+#include "common/fsutil.h"
+#include "common/status.h"
+#include "preprocessor/tl.h"
+
+#include <cjson/cJSON.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Tensor positions: 0 = graph input, i + 1 = node i. */
+static const char *pos_name(const sl_graph *g, int p)
+{
+    return p ? g->nodes[p - 1].name : g->input_name;
+}
+
+/* "input -> a -> b -> out": the path that `next` (consumer that needed each position, -1 at a
+ * graph output) leads along from the input. */
+static void escape_path(const sl_graph *g, const int *next, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int p = 0, steps = 0; p >= 0 && steps <= g->nnodes; p = next[p], steps++) {
+        if (used + 40 >= n) {
+            snprintf(buf + used, n - used, " -> ...");
+            return;
+        }
+        int w = snprintf(buf + used, n - used, "%s%s", steps ? " -> " : "", pos_name(g, p));
+        if (w < 0) return;
+        used += (size_t)w < n - used ? (size_t)w : n - used - 1;
+    }
+}
+
+/* Copies node n (structure, role, parameters) onto the end of graph d. */
+static int copy_node(sl_graph *d, const sl_node *n)
+{
+    sl_node *m = sl_graph_add(d, n->name, n->op, (const char *const *)n->inputs, n->ninputs, &n->a);
+    if (!m) return SL_ENOMEM;
+    memcpy(m->role, n->role, sizeof m->role);
+    m->nparams = n->nparams;
+    for (int j = 0; j < n->nparams; j++) {
+        m->params[j] = n->params[j];
+        m->params[j].t = NULL;
+        if (n->params[j].t && sl_tensor_clone(n->params[j].t, &m->params[j].t))
+            return sl_err(SL_ETORCH, "copying '%s': %s", n->name, sl_torch_last_error());
+    }
+    return SL_OK;
+}
+
+static sl_graph *half_new(const sl_graph *g)
+{
+    sl_graph *h = sl_graph_new(g->name);
+    if (!h) return NULL;
+    if (sl_graph_set_input(h, g->input_name, g->input_shape.d[0], g->input_shape.d[1],
+                           g->input_shape.d[2], g->mean, g->std) ||
+        sl_graph_set_classes(h, (const char *const *)g->classes, g->nclasses)) {
+        sl_graph_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+static cJSON *shape_json(const sl_shape *s)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < s->ndim; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)s->d[i]));
+    return a;
+}
+
+/* The wire description shared by both halves (docs/formats/wire.md). */
+static char *wire_json(const sl_graph *g, const char *const *at, int n, const sl_tl_info *tl)
+{
+    char hash[65];
+    if (sl_graph_hash(g, hash)) return NULL;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "format", "sl-wire");
+    cJSON_AddNumberToObject(o, "version", 1);
+    cJSON_AddStringToObject(o, "model", g->name);
+    cJSON_AddStringToObject(o, "graph_hash", hash);
+    cJSON_AddStringToObject(o, "model_hash", tl && tl->model_hash[0] ? tl->model_hash : hash);
+    cJSON *cut = cJSON_AddArrayToObject(o, "cut");
+    if (tl) cJSON_AddItemToArray(cut, cJSON_CreateString(tl->cut));
+    else
+        for (int i = 0; i < n; i++) cJSON_AddItemToArray(cut, cJSON_CreateString(at[i]));
+    if (tl) {
+        cJSON *t = cJSON_AddObjectToObject(o, "tl");
+        cJSON_AddStringToObject(t, "kind", tl->config.kind == SL_TL_POOL ? "pool" : "conv");
+        cJSON_AddStringToObject(t, "config", tl->config_name);
+        cJSON_AddNumberToObject(t, "r", tl->config.r);
+        cJSON_AddNumberToObject(t, "s", tl->config.s);
+        cJSON_AddNumberToObject(t, "bits", tl->config.bits);
+        cJSON_AddStringToObject(t, "decoder_out", tl->decoder_out);
+    } else {
+        cJSON_AddNullToObject(o, "tl");
+    }
+    cJSON *ts = cJSON_AddArrayToObject(o, "tensors");
+    double total = 0;
+    for (int i = 0; i < n; i++) {
+        int idx = sl_graph_find(g, at[i]);
+        sl_shape s;
+        sl_graph_tensor_shape(g, at[i], &s);
+        int u8 = idx >= 0 && g->nodes[idx].op == SL_OP_QUANTIZE;
+        double bytes = (double)sl_shape_numel(&s) * (u8 ? 1 : 4);
+        cJSON *t = cJSON_CreateObject();
+        cJSON_AddStringToObject(t, "name", at[i]);
+        cJSON_AddItemToObject(t, "shape", shape_json(&s));
+        cJSON_AddStringToObject(t, "dtype", u8 ? "uint8" : "float32");
+        if (u8) {
+            cJSON *q = cJSON_AddObjectToObject(t, "quantization");
+            cJSON_AddStringToObject(q, "scheme", "per_tensor_affine");
+            cJSON_AddStringToObject(q, "params", "per_batch");
+            cJSON_AddNumberToObject(q, "bits", 8);
+        } else {
+            cJSON_AddNullToObject(t, "quantization");
+        }
+        cJSON_AddNumberToObject(t, "bytes_per_image", bytes);
+        cJSON_AddItemToArray(ts, t);
+        total += bytes;
+    }
+    cJSON_AddNumberToObject(o, "bytes_per_image", total);
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!text) sl_err(SL_ENOMEM, "out of memory");
+    return text;
+}
+
+static int pair_id(char out[33])
+{
+    unsigned char r[16];
+    if (RAND_bytes(r, sizeof r) != 1) return sl_err(SL_EIO, "no random bytes for the pair id");
+    for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", r[i]);
+    return SL_OK;
+}
+
+/* Positions of the tensors `at` after the checks sl_split documents. */
+static int resolve(const sl_graph *g, const char *const *at, int n, int *pos, char *boundary)
+{
+    if (n < 1) return sl_err(SL_EARG, "no tensor to split at");
+    for (int i = 0; i < n; i++) {
+        int idx = sl_graph_find(g, at[i]);
+        if (idx == -2)
+            return sl_err(SL_ENOTFOUND, "graph '%s' has no tensor '%s' to split at (sl-preprocess "
+                          "inspect lists the nodes and cut points)", g->name, at[i]);
+        if (idx == -1)
+            return sl_err(SL_EARG, "'%s' is the model input: that is an edge-only plan, there is "
+                          "nothing to split", at[i]);
+        for (int k = 0; k < g->noutputs; k++)
+            if (!strcmp(g->outputs[k], at[i]))
+                return sl_err(SL_EARG, "'%s' is a model output: that is a local-only plan, there "
+                              "is nothing left for the edge", at[i]);
+        if (boundary[idx + 1]) return sl_err(SL_EARG, "tensor '%s' is listed twice", at[i]);
+        boundary[idx + 1] = 1;
+        pos[i] = idx + 1;
+    }
+    return SL_OK;
+}
+
+/* Marks in need_e what the edge runs given the boundary, and checks the boundary separates. */
+static int edge_needs(const sl_graph *g, const char *const *at, int n, const int *pos,
+                      const char *boundary, char *need_e)
+{
+    int nn = g->nnodes;
+    int *next = malloc(((size_t)nn + 1) * sizeof *next);
+    char *used = calloc((size_t)nn + 1, 1);
+    if (!next || !used) {
+        free(next);
+        free(used);
+        return sl_err(SL_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < g->noutputs; i++) {
+        need_e[g->out_idx[i] + 1] = 1;
+        next[g->out_idx[i] + 1] = -1;
+    }
+    for (int i = nn - 1; i >= 0; i--) {
+        if (!need_e[i + 1] || boundary[i + 1]) continue;
+        for (int k = 0; k < g->nodes[i].ninputs; k++) {
+            int p = g->nodes[i].in_idx[k] + 1;
+            if (boundary[p]) used[p] = 1;
+            if (need_e[p]) continue;
+            need_e[p] = 1;
+            next[p] = i + 1;
+        }
+    }
+    int rc = SL_OK;
+    if (need_e[0]) {
+        char path[1024];
+        escape_path(g, next, path, sizeof path);
+        rc = sl_err(SL_EARG, "the tensors given do not separate the input from the outputs of "
+                    "'%s': the path %s does not cross them", g->name, path);
+    }
+    for (int i = 0; !rc && i < n; i++)
+        if (!used[pos[i]])
+            rc = sl_err(SL_EARG, "tensor '%s' is not needed by the edge: every path from it to the "
+                        "outputs crosses the other tensors given", at[i]);
+    free(next);
+    free(used);
+    return rc;
+}
+
+static int build_halves(const sl_graph *g, const char *const *at, int n, const char *need_d,
+                        const char *need_e, const char *boundary, sl_graph **dev, sl_graph **edge)
+{
+    sl_graph *d = half_new(g), *e = half_new(g);
+    int rc = d && e ? SL_OK : SL_ENOMEM;
+    for (int i = 0; !rc && i < g->nnodes; i++)
+        if (need_d[i + 1]) rc = copy_node(d, &g->nodes[i]);
+    for (int i = 0; !rc && i < n; i++) rc = sl_graph_add_output(d, at[i]);
+    for (int i = 0; !rc && i < n; i++) {
+        sl_attrs a;
+        sl_attrs_default(&a);
+        sl_graph_tensor_shape(g, at[i], &a.shape);
+        if (!sl_graph_add(e, at[i], SL_OP_PLACEHOLDER, NULL, 0, &a)) rc = SL_ENOMEM;
+    }
+    for (int i = 0; !rc && i < g->nnodes; i++)
+        if (need_e[i + 1] && !boundary[i + 1]) rc = copy_node(e, &g->nodes[i]);
+    for (int i = 0; !rc && i < g->noutputs; i++) rc = sl_graph_add_output(e, g->outputs[i]);
+    if (rc == SL_ENOMEM) sl_err(rc, "out of memory");
+    if (!rc && (rc = sl_graph_validate(d, 1))) sl_err_ctx(rc, "device half");
+    if (!rc && (rc = sl_graph_validate(e, 1))) sl_err_ctx(rc, "edge half");
+    if (rc) {
+        sl_graph_free(d);
+        sl_graph_free(e);
+        return rc;
+    }
+    *dev = d;
+    *edge = e;
+    return SL_OK;
+}
+
+int sl_split(const sl_graph *g, const char *const *at, int n, sl_bundle **device, sl_bundle **edge)
+{
+    *device = *edge = NULL;
+    if (!g->validated) return sl_err(SL_EARG, "graph '%s' is not validated", g->name);
+    sl_tl_info tl;
+    int has_tl = 0, rc = sl_tl_info_get(g, &tl);
+    if (rc == SL_OK) has_tl = 1;
+    else if (rc != SL_ENOTFOUND) return rc;
+    if (has_tl && (n != 1 || strcmp(at[0], tl.wire)))
+        return sl_err(SL_EARG, "'%s' has a transfer layer at '%s': split it at its wire tensor "
+                      "'%s'", g->name, tl.cut, tl.wire);
+    int nn = g->nnodes;
+    int *pos = calloc((size_t)n + 1, sizeof *pos);
+    char *boundary = calloc((size_t)nn + 1, 1), *need_d = calloc((size_t)nn + 1, 1),
+         *need_e = calloc((size_t)nn + 1, 1);
+    sl_graph *d = NULL, *e = NULL;
+    char *wire = NULL;
+    if (!pos || !boundary || !need_d || !need_e) {
+        rc = sl_err(SL_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = resolve(g, at, n, pos, boundary))) goto done;
+    if ((rc = edge_needs(g, at, n, pos, boundary, need_e))) goto done;
+    for (int i = 0; i < n; i++) need_d[pos[i]] = 1;
+    for (int i = nn - 1; i >= 0; i--)
+        if (need_d[i + 1])
+            for (int k = 0; k < g->nodes[i].ninputs; k++) need_d[g->nodes[i].in_idx[k] + 1] = 1;
+    if ((rc = build_halves(g, at, n, need_d, need_e, boundary, &d, &e))) goto done;
+    if (!(wire = wire_json(g, at, n, has_tl ? &tl : NULL))) {
+        rc = SL_ENOMEM;
+        goto done;
+    }
+    char id[33];
+    if ((rc = pair_id(id))) goto done;
+    sl_bundle *bd = sl_bundle_new(d), *be = bd ? sl_bundle_new(e) : NULL;
+    if (!bd || !be) {
+        if (bd) bd->graph = NULL;
+        sl_bundle_free(bd);
+        rc = sl_err(SL_ENOMEM, "out of memory");
+        goto done;
+    }
+    d = e = NULL;
+    strcpy(bd->role, "device");
+    strcpy(be->role, "edge");
+    strcpy(bd->pair_id, id);
+    strcpy(be->pair_id, id);
+    if ((rc = sl_bundle_set_json(&bd->wire_json, wire)) || (rc = sl_bundle_set_json(&be->wire_json, wire))) {
+        sl_bundle_free(bd);
+        sl_bundle_free(be);
+        goto done;
+    }
+    *device = bd;
+    *edge = be;
+done:
+    sl_graph_free(d);
+    sl_graph_free(e);
+    free(wire);
+    free(pos);
+    free(boundary);
+    free(need_d);
+    free(need_e);
+    return rc;
+}
+
+/* ---- plans ------------------------------------------------------------------------------ */
+
+void sl_plan_cut_free(sl_plan_cut *c)
+{
+    if (!c) return;
+    for (int i = 0; i < c->n; i++) free(c->tensors[i]);
+    free(c->tensors);
+    memset(c, 0, sizeof *c);
+}
+
+static int add_tensor(sl_plan_cut *c, const char *name)
+{
+    char **t = realloc(c->tensors, (size_t)(c->n + 1) * sizeof *t);
+    if (!t) return sl_err(SL_ENOMEM, "out of memory");
+    c->tensors = t;
+    if (!(t[c->n] = strdup(name))) return sl_err(SL_ENOMEM, "out of memory");
+    c->n++;
+    return SL_OK;
+}
+
+static const char *str_field(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int read_entry(const cJSON *root, const char *path, const char *which, sl_plan_cut *c)
+{
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, which);
+    if (!e) return sl_err(SL_EFORMAT, "%s: %s: missing", path, which);
+    if (cJSON_IsNull(e))
+        return sl_err(SL_ENOTFOUND, "%s: %s: the plan has no such plan (null: no plan of this kind "
+                      "was allowed or requested)", path, which);
+    if (!cJSON_IsObject(e)) return sl_err(SL_EFORMAT, "%s: %s: not an object", path, which);
+    if (!strncmp(which, "dads", 4)) {
+        strcpy(c->kind, "dads");
+        const cJSON *ts = cJSON_GetObjectItemCaseSensitive(e, "cut_tensors"), *t;
+        if (!cJSON_IsArray(ts)) return sl_err(SL_EFORMAT, "%s: %s.cut_tensors: missing", path, which);
+        int i = 0;
+        cJSON_ArrayForEach(t, ts) {
+            const char *name = str_field(t, "tensor");
+            if (!name) return sl_err(SL_EFORMAT, "%s: %s.cut_tensors[%d].tensor: missing", path, which, i);
+            int rc = add_tensor(c, name);
+            if (rc) return rc;
+            i++;
+        }
+        if (!c->n) return sl_err(SL_EFORMAT, "%s: %s.cut_tensors: empty (local-only partition)", path, which);
+        return SL_OK;
+    }
+    const cJSON *cut = cJSON_GetObjectItemCaseSensitive(e, "cut");
+    const char *tensor = str_field(cut, "tensor"), *kind = str_field(cut, "kind");
+    if (!tensor || !kind || strlen(kind) >= sizeof c->kind)
+        return sl_err(SL_EFORMAT, "%s: %s.cut: missing tensor or kind", path, which);
+    strcpy(c->kind, kind);
+    const cJSON *tl = cJSON_GetObjectItemCaseSensitive(e, "tl");
+    if (cJSON_IsString(tl)) {
+        if (strlen(tl->valuestring) >= sizeof c->tl)
+            return sl_err(SL_EFORMAT, "%s: %s.tl: too long", path, which);
+        strcpy(c->tl, tl->valuestring);
+    } else if (tl && !cJSON_IsNull(tl)) {
+        return sl_err(SL_EFORMAT, "%s: %s.tl: not a string or null", path, which);
+    }
+    return add_tensor(c, tensor);
+}
+
+int sl_plan_cut_read(const char *path, const char *which, sl_plan_cut *out)
+{
+    memset(out, 0, sizeof *out);
+    static const char *const entries[] = {"best", "best_with_tl", "best_without_tl", "dads",
+                                          "dads_throughput", NULL};
+    int known = 0;
+    for (int i = 0; entries[i]; i++) known |= !strcmp(entries[i], which);
+    if (!known)
+        return sl_err(SL_EARG, "plan entry '%s': expected best, best_with_tl, best_without_tl, "
+                      "dads or dads_throughput", which);
+    char *text;
+    size_t len;
+    int rc = sl_read_file(path, &text, &len);
+    if (rc) return rc;
+    cJSON *root = cJSON_Parse(text);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        long off = at && at >= text ? (long)(at - text) : -1;
+        free(text);
+        return sl_err(SL_EFORMAT, "%s: invalid or truncated JSON near byte %ld", path, off);
+    }
+    free(text);
+    const char *fmt = str_field(root, "format"), *hash = str_field(root, "graph_hash"),
+               *model = str_field(root, "model");
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
+    if (!fmt || strcmp(fmt, "sl-plan"))
+        rc = sl_err(SL_EFORMAT, "%s: not a plan (format is not \"sl-plan\")", path);
+    else if (!cJSON_IsNumber(ver) || ver->valueint != 1)
+        rc = sl_err(SL_EFORMAT, "%s: version: this build reads version 1", path);
+    else if (!hash || strlen(hash) != 64)
+        rc = sl_err(SL_EFORMAT, "%s: graph_hash: missing or not 64 hex digits", path);
+    else if (!model || strlen(model) >= sizeof out->model)
+        rc = sl_err(SL_EFORMAT, "%s: model: missing", path);
+    if (!rc) {
+        strcpy(out->graph_hash, hash);
+        strcpy(out->model, model);
+        rc = read_entry(root, path, which, out);
+    }
+    cJSON_Delete(root);
+    if (rc) sl_plan_cut_free(out);
+    return rc;
+}
+
+int sl_plan_cut_check(const sl_plan_cut *c, const char *plan_path, const sl_graph *g)
+{
+    char hash[65];
+    int rc = sl_graph_hash(g, hash);
+    if (rc) return rc;
+    if (!strcmp(hash, c->graph_hash)) return SL_OK;
+    sl_tl_info tl;
+    if (!sl_tl_info_get(g, &tl) && !strcmp(tl.model_hash, c->graph_hash)) return SL_OK;
+    return sl_err(SL_EARG, "%s was made for another model: its graph hash %.12s... (model '%s') "
+                  "differs from %.12s... of '%s'", plan_path, c->graph_hash, c->model, hash, g->name);
+}
