@@ -34,16 +34,20 @@ DEV="--device $DATA/device.json"
 EDGE="--edge $DATA/edge.json"
 NET="--bandwidth 10mbit --rtt 20ms"
 
-expect 0 "usage: sl-preprocess select" --help
-expect 0 "  1. 0.1155s - 0.0500MB - device 0-1, edge 2-3 [cut maxpool, TL pool]" $DEV $EDGE $NET
-expect 0 "  2. 0.1464s - 0.1500MB - edge 0-3 [edge-only: raw image]" $DEV $EDGE $NET --top 2
-check "--top 2 lists two plans" test "$(grep -c '^ *[0-9]*\. ' out.txt)" = 2
-expect 0 "best without TL: 0.1464s" $DEV $EDGE $NET
-expect 0 "maxpool                      0.2344     0.2000      0.1155     0.0500  pool              2.03x" \
-    $DEV $EDGE $NET --versus
+# Each run loads libtorch (about a second on a busy machine), so runs are few and each checks
+# several things; the C tests cover every criterion and profile error in detail.
+has() { # has NEEDLE: the last run's output holds NEEDLE
+    check "output has: $1" grep -qF -- "$1" out.txt err.txt
+}
 
-# plan.json for insert/split, and the chart.
-expect 0 "chain4" $DEV $EDGE $NET --dads --throughput -o plan.json --plot plan.svg
+expect 0 "usage: sl-preprocess select" --help
+
+expect 0 "  1. 0.1155s - 0.0500MB - device 0-1, edge 2-3 [cut maxpool, TL pool]" \
+    $DEV $EDGE $NET --versus --dads --throughput -o plan.json --plot plan.svg
+has "  2. 0.1464s - 0.1500MB - edge 0-3 [edge-only: raw image]"
+has "best without TL: 0.1464s"
+has "maxpool                      0.2344     0.2000      0.1155     0.0500  pool              2.03x"
+has "DADS min cut (latency): 0.1463s"
 check "plan.json names the best cut and TL" "$PY" -c '
 import json; p = json.load(open("plan.json"))
 assert p["format"] == "sl-plan" and p["version"] == 1, p["format"]
@@ -51,52 +55,44 @@ b = p["best"]
 assert b["cut"]["tensor"] == "maxpool" and b["tl"] == "pool", b
 assert abs(b["latency_s"]["total"] - 0.11555) < 1e-9
 assert p["best_without_tl"]["cut"]["kind"] == "edge-only"
-assert len(p["per_cut"]) == 4 and p["per_cut"][1]["with_tl"]["tl"] == "pool"
+assert len(p["plans"]) == 5 and len(p["per_cut"]) == 4
+assert p["per_cut"][1]["with_tl"]["tl"] == "pool"
 assert p["dads"]["cut_tensors"][0]["raw_image"] is True
 assert p["dads_throughput"]["mode"] == "throughput"
 '
-check "plan.svg is an SVG chart with a legend and the best plan marked" \
-    grep -q "<svg" plan.svg
+check "plan.svg parses as XML" "$PY" -c 'import xml.dom.minidom as m; m.parse("plan.svg")'
 check "plan.svg legend" grep -q "transfer (serialise + RTT + wire)" plan.svg
 check "plan.svg best mark" grep -q ">best<" plan.svg
-check "plan.svg parses as XML" "$PY" -c 'import xml.dom.minidom as m; m.parse("plan.svg")'
-expect 0 '"format":	"sl-plan"' $DEV $EDGE $NET --json
+
+expect 0 '"format":	"sl-plan"' $DEV $EDGE $NET --json --top 2
+check "--json --top 2 lists two plans" "$PY" -c '
+import json; p = json.load(open("out.txt")); assert len(p["plans"]) == 2'
 
 # Three tiers from Scission's CSV.
 expect 0 "13 plans, 13 allowed" $DEV $EDGE --cloud "$DATA/cloud.json" --network "$DATA/net.csv"
-expect 0 "0.1223s - 0.0500MB - device 0-1, cloud 2-3 [cut maxpool, TL pool]" \
-    $DEV $EDGE --cloud "$DATA/cloud.json" --network "$DATA/net.csv"
+has "0.1223s - 0.0500MB - device 0-1, cloud 2-3 [cut maxpool, TL pool]"
 
 # Constraints.
-expect 0 "  1. 0.1550s - 0.0000MB - device 0-3 [local-only]" $DEV $EDGE $NET --device-only conv2
-expect 0 "  1. 0.1464s - 0.1500MB - edge 0-3" $DEV $EDGE $NET --max-time device:40%
-expect 0 "3 allowed" $DEV $EDGE $NET --max-upload 0.1MB
+expect 0 "  1. 0.1550s - 0.0000MB - device 0-3 [local-only]" $DEV $EDGE $NET --device-only conv2 \
+    --max-time device:0.2s
 expect 1 "'--max-upload 0.01MB' rules out 4; '--exclude-tier device' rules out 4" \
     $DEV $EDGE $NET --max-upload 0.01MB --exclude-tier device
 expect 2 "sl-preprocess: select: criterion '--not-on conv1': expected TIER:NODE" \
     $DEV $EDGE $NET --not-on conv1
-expect 2 "criterion '--max-time device:lots': limit must be a time" $DEV $EDGE $NET --max-time device:lots
 expect 2 "criterion '--device-only conv9': no node named 'conv9'" $DEV $EDGE $NET --device-only conv9
-expect 2 "criterion '--cloud-only fc': no cloud tier" $DEV $EDGE $NET --cloud-only fc
 
 # Bad profiles and networks.
 expect 1 "describe different models" $DEV --edge "$DATA/other-model.json" $NET
 expect 1 "no edge->cloud hop" $DEV $EDGE --cloud "$DATA/cloud.json" --network "$DATA/net-no-cloud.csv"
-printf 'edge,cloud,5,100\n' > cloud-only.csv
-expect 1 "cloud-only.csv: no device->edge hop" $DEV $EDGE --network cloud-only.csv
 head -c 700 "$DATA/device.json" > truncated.json
 expect 1 "truncated.json: invalid or truncated JSON" --device truncated.json $EDGE $NET
 sed 's/"dec_s"/"dec_z"/' "$DATA/edge.json" > nodec.json
 expect 1 "nodec.json: cuts[1].tl[0].dec_s: missing" $DEV --edge nodec.json $NET
-expect 1 "missing.json" --device missing.json $EDGE $NET
 
 # Usage errors.
 expect 2 "no network" $DEV $EDGE
 expect 2 "device->edge needs both --bandwidth and --rtt" $DEV $EDGE --bandwidth 10mbit
 expect 2 "unknown option '--fast'" $DEV $EDGE $NET --fast
-expect 2 "--device and --edge profiles are required" $EDGE $NET
-expect 2 "--bandwidth" $DEV $EDGE --bandwidth 10furlongs --rtt 20ms
-expect 2 "--top" $DEV $EDGE $NET --top 0
 
 echo "$passes passed, $fails failed"
 [ "$fails" = 0 ]
