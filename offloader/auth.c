@@ -64,7 +64,8 @@ int sl_auth_token_load(const char *path, char **token, size_t *len)
     size_t n;
     int rc = sl_read_file(path, &buf, &n);
     if (rc) return sl_err_ctx(rc, "token file: ");
-    while (n > 0 && isspace((unsigned char)buf[n - 1])) buf[--n] = '\0';
+    while (n > 0 && isspace((unsigned char)buf[n - 1]))
+        buf[--n] = '\0';
     if (n == 0) {
         free(buf);
         return sl_err(SL_EARG, "%s: token file is empty", path);
@@ -144,8 +145,10 @@ int sl_auth_client(sl_conn *c, const void *token, size_t token_len, uint32_t max
     int ok = sl_auth_mac_equal(want, f.payload);
     sl_frame_free(&f);
     if (!ok)
-        return sl_err(SL_EAUTH, "authentication: %s could not prove it holds the token "
-                                "(a different server or token)", c->peer);
+        return sl_err(SL_EAUTH,
+                      "authentication: %s could not prove it holds the token "
+                      "(a different server or token)",
+                      c->peer);
     return SL_OK;
 }
 

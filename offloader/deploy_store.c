@@ -32,7 +32,8 @@ void sl_sha256(const void *data, size_t n, uint8_t out[SL_SHA256_SIZE])
 
 void sl_sha256_hex(const uint8_t d[SL_SHA256_SIZE], char hex[2 * SL_SHA256_SIZE + 1])
 {
-    for (int i = 0; i < SL_SHA256_SIZE; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    for (int i = 0; i < SL_SHA256_SIZE; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
 }
 
 int sl_sha256_file(const char *path, uint8_t out[SL_SHA256_SIZE])
@@ -47,7 +48,8 @@ int sl_sha256_file(const char *path, uint8_t out[SL_SHA256_SIZE])
     }
     char buf[65536];
     size_t r;
-    while ((r = fread(buf, 1, sizeof buf, f)) > 0) EVP_DigestUpdate(md, buf, r);
+    while ((r = fread(buf, 1, sizeof buf, f)) > 0)
+        EVP_DigestUpdate(md, buf, r);
     int bad = ferror(f);
     fclose(f);
     unsigned int len = SL_SHA256_SIZE;
@@ -146,8 +148,7 @@ int sl_deploy_upload_finish(sl_deploy_upload *up, const char **tmp_path)
         sl_sha256_hex(up->want, b);
         return sl_err(SL_EFORMAT, "upload SHA-256 %s does not match the announced %s", a, b);
     }
-    if (fsync(up->fd) != 0)
-        return sl_err(SL_EIO, "%s: cannot flush: %s", up->tmp, strerror(errno));
+    if (fsync(up->fd) != 0) return sl_err(SL_EIO, "%s: cannot flush: %s", up->tmp, strerror(errno));
     *tmp_path = up->tmp;
     return SL_OK;
 }

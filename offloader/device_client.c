@@ -24,7 +24,7 @@ typedef struct pending {
     uint64_t id;
     int kind;
     int done;
-    uint64_t gen;        /* connection it was sent on; 0 = not sent yet */
+    uint64_t gen; /* connection it was sent on; 0 = not sent yet */
     double t_submit, t_send, avail_at;
     sl_client_result res; /* KIND_INFER */
     sl_frame reply;       /* KIND_CONTROL: the answer frame */
@@ -69,7 +69,8 @@ int sl_client_new(const sl_client_config *cfg, sl_client **out)
     if (!cfg->host || !*cfg->host || cfg->port <= 0 || cfg->port > 65535)
         return sl_err(SL_EARG, "device: edge address \"%s:%d\" is not usable",
                       cfg->host ? cfg->host : "", cfg->port);
-    if (!cfg->token || !cfg->token_len) return sl_err(SL_EARG, "device: a shared token is required");
+    if (!cfg->token || !cfg->token_len)
+        return sl_err(SL_EARG, "device: a shared token is required");
     if (cfg->max_inflight < 1) return sl_err(SL_EARG, "device: max in-flight must be >= 1");
     sl_client *c = calloc(1, sizeof *c);
     if (!c) return sl_err(SL_ENOMEM, "device: out of memory");
@@ -149,8 +150,8 @@ static pending *new_pending_locked(sl_client *c, int kind)
 /* ---- the reader ---- */
 
 /* Fills p's result from an INFER answer; c->lock held. Takes f's payload when kept. */
-static void answer_infer_locked(pending *p, sl_frame *f, sl_wire_tensor *decoded,
-                                int decode_rc, const char *decode_msg, double release)
+static void answer_infer_locked(pending *p, sl_frame *f, sl_wire_tensor *decoded, int decode_rc,
+                                const char *decode_msg, double release)
 {
     sl_client_result *r = &p->res;
     r->timing.bytes_down = SL_PROTO_HEADER_SIZE + (uint64_t)f->length;
@@ -226,11 +227,11 @@ static void *reader_main(void *arg)
             drc = f.length < RESULT_HEAD
                       ? sl_err(SL_EFORMAT, "RESULT of %u bytes is shorter than its head", f.length)
                       : sl_wire_decode(f.payload + RESULT_HEAD, f.length - RESULT_HEAD,
-                                       (size_t)c->cfg.max_frame * 64, &out);
+                                       (size_t)c->cfg.max_frame * SL_TENSOR_EXPANSION, &out);
             if (drc) snprintf(dmsg, sizeof dmsg, "%s", sl_errmsg());
         }
-        double release = sl_shaper_recv_release(c->cfg.shaper, SL_PROTO_HEADER_SIZE + f.length,
-                                                t_read);
+        double release =
+            sl_shaper_recv_release(c->cfg.shaper, SL_PROTO_HEADER_SIZE + f.length, t_read);
         pthread_mutex_lock(&c->lock);
         pending *p = f.request_id ? find_locked(c, f.request_id) : NULL;
         if (p && !p->done) {
@@ -357,6 +358,14 @@ static int send_for(sl_client *c, pending *p, int type, const uint8_t *pair, con
         return sl_err(rc, "%s", msg);
     }
     pthread_mutex_lock(&c->lock);
+    if (!c->connected) {
+        /* Lost between connecting and here: the reader has already failed its requests and
+         * would never see this one. */
+        fail_locked(c, p, SL_ENET, "connection to the edge lost before the request was sent");
+        pthread_mutex_unlock(&c->lock);
+        return sl_err(SL_ENET, "connection to the edge lost before request %llu was sent",
+                      (unsigned long long)p->id);
+    }
     if (!p->gen) {
         p->gen = c->gen;
         p->t_send = sl_now();
@@ -516,7 +525,8 @@ int sl_client_pending(sl_client *c)
 {
     int n = 0;
     pthread_mutex_lock(&c->lock);
-    for (pending *p = c->list; p; p = p->next) n += p->kind == KIND_INFER;
+    for (pending *p = c->list; p; p = p->next)
+        n += p->kind == KIND_INFER;
     pthread_mutex_unlock(&c->lock);
     return n;
 }

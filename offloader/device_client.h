@@ -20,20 +20,20 @@
 #include <stdint.h>
 
 typedef struct sl_client_config {
-    const char *host;        /* edge address (copied) */
+    const char *host; /* edge address (copied) */
     int port;
-    const void *token;       /* shared secret (copied), required */
+    const void *token; /* shared secret (copied), required */
     size_t token_len;
-    double connect_timeout;  /* per attempt; default 5 s */
-    int connect_attempts;    /* per (re)connect; default 5 */
-    double backoff_base;     /* first retry delay; default 0.1 s, doubling */
-    double backoff_max;      /* default 2 s */
-    double io_timeout;       /* a stalled send or handshake; default 30 s */
-    double request_timeout;  /* submit to answer; default 120 s */
-    int max_inflight;        /* INFER requests awaiting an answer; default 1 */
-    uint32_t max_frame;      /* largest frame accepted from the edge; default 64 MiB */
-    int zstd_level;          /* 0 = never compress tensors; default 3 (when it pays) */
-    sl_shaper *shaper;       /* borrowed, may be NULL: models the link (shaper.h) */
+    double connect_timeout; /* per attempt; default 5 s */
+    int connect_attempts;   /* per (re)connect; default 5 */
+    double backoff_base;    /* first retry delay; default 0.1 s, doubling */
+    double backoff_max;     /* default 2 s */
+    double io_timeout;      /* a stalled send or handshake; default 30 s */
+    double request_timeout; /* submit to answer; default 120 s */
+    int max_inflight;       /* INFER requests awaiting an answer; default 1 */
+    uint32_t max_frame;     /* largest frame accepted from the edge; default 64 MiB */
+    int zstd_level;         /* 0 = never compress tensors; default 3 (when it pays) */
+    sl_shaper *shaper;      /* borrowed, may be NULL: models the link (shaper.h) */
 } sl_client_config;
 
 /* Where the time of one request went, in seconds, and its bytes. */
@@ -51,10 +51,10 @@ typedef struct sl_client_timing {
 
 typedef struct sl_client_result {
     uint64_t request_id;
-    int status;              /* SL_OK or an SL_E* status */
-    int edge_code;           /* SL_PERR_* when the edge answered ERROR, else 0 */
-    char error[1200];        /* why, when status != SL_OK */
-    sl_wire_tensor output;   /* owned by the result: sl_client_result_free */
+    int status;            /* SL_OK or an SL_E* status */
+    int edge_code;         /* SL_PERR_* when the edge answered ERROR, else 0 */
+    char error[1200];      /* why, when status != SL_OK */
+    sl_wire_tensor output; /* owned by the result: sl_client_result_free */
     sl_client_timing timing;
 } sl_client_result;
 

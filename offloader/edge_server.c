@@ -273,7 +273,8 @@ static void run_job(sl_edge_server *s, job *j)
     sl_wire_tensor in, out;
     memset(&out, 0, sizeof out);
     char desc[128];
-    int rc = sl_wire_decode(j->payload, j->length, (size_t)s->cfg.max_frame * 64, &in);
+    int rc =
+        sl_wire_decode(j->payload, j->length, (size_t)s->cfg.max_frame * SL_TENSOR_EXPANSION, &in);
     free(j->payload);
     j->payload = NULL;
     if (rc) {
@@ -322,7 +323,8 @@ static void *worker_main(void *arg)
     sl_edge_server *s = arg;
     for (;;) {
         pthread_mutex_lock(&s->q_lock);
-        while (s->q_len == 0 && !atomic_load(&s->stopping)) pthread_cond_wait(&s->q_cond, &s->q_lock);
+        while (s->q_len == 0 && !atomic_load(&s->stopping))
+            pthread_cond_wait(&s->q_cond, &s->q_lock);
         if (s->q_len == 0) {
             pthread_mutex_unlock(&s->q_lock);
             return NULL;
@@ -568,15 +570,27 @@ static int serve(client *c)
             return 0;
         }
         switch (f.type) {
-        case SL_MSG_INFER: on_infer(c, &f); break;
+        case SL_MSG_INFER:
+            on_infer(c, &f);
+            break;
         case SL_MSG_PING:
             sl_proto_send(&c->conn, SL_MSG_PONG, 0, f.request_id, f.pair_id, f.payload, f.length);
             break;
-        case SL_MSG_DEPLOY_BEGIN: on_deploy_begin(c, &f); break;
-        case SL_MSG_DEPLOY_CHUNK: on_deploy_chunk(c, &f); break;
-        case SL_MSG_DEPLOY_END: on_deploy_end(c, &f); break;
-        case SL_MSG_LIST: on_list(c, &f); break;
-        case SL_MSG_REMOVE: on_remove(c, &f); break;
+        case SL_MSG_DEPLOY_BEGIN:
+            on_deploy_begin(c, &f);
+            break;
+        case SL_MSG_DEPLOY_CHUNK:
+            on_deploy_chunk(c, &f);
+            break;
+        case SL_MSG_DEPLOY_END:
+            on_deploy_end(c, &f);
+            break;
+        case SL_MSG_LIST:
+            on_list(c, &f);
+            break;
+        case SL_MSG_REMOVE:
+            on_remove(c, &f);
+            break;
         case SL_MSG_ERROR: {
             int code;
             char text[1100];
@@ -686,7 +700,8 @@ static void *accept_main(void *arg)
 
 static void server_free(sl_edge_server *s)
 {
-    for (int i = 0; i < s->nmodels; i++) model_put(s, s->models[i]);
+    for (int i = 0; i < s->nmodels; i++)
+        model_put(s, s->models[i]);
     free(s->models);
     free(s->queue);
     free(s->workers);
@@ -746,7 +761,8 @@ int sl_edge_start(const sl_edge_config *cfg, const sl_edge_backend *backend, sl_
         pthread_mutex_lock(&s->q_lock);
         pthread_cond_broadcast(&s->q_cond);
         pthread_mutex_unlock(&s->q_lock);
-        for (int i = 0; i < s->nworkers; i++) pthread_join(s->workers[i], NULL);
+        for (int i = 0; i < s->nworkers; i++)
+            pthread_join(s->workers[i], NULL);
         close(s->listen_fd);
         server_free(s);
         return sl_err(SL_ENOMEM, "edge: cannot start threads");
@@ -787,12 +803,15 @@ void sl_edge_stop(sl_edge_server *s)
     pthread_join(s->acceptor, NULL);
     close(s->listen_fd);
     pthread_mutex_lock(&s->clients_lock);
-    for (client *c = s->clients; c; c = c->next) sl_conn_shutdown(&c->conn);
-    while (s->nclients > 0) pthread_cond_wait(&s->clients_gone, &s->clients_lock);
+    for (client *c = s->clients; c; c = c->next)
+        sl_conn_shutdown(&c->conn);
+    while (s->nclients > 0)
+        pthread_cond_wait(&s->clients_gone, &s->clients_lock);
     pthread_mutex_unlock(&s->clients_lock);
     pthread_mutex_lock(&s->q_lock);
     pthread_cond_broadcast(&s->q_cond);
     pthread_mutex_unlock(&s->q_lock);
-    for (int i = 0; i < s->nworkers; i++) pthread_join(s->workers[i], NULL);
+    for (int i = 0; i < s->nworkers; i++)
+        pthread_join(s->workers[i], NULL);
     server_free(s);
 }

@@ -36,32 +36,32 @@ typedef struct sl_edge_backend {
 } sl_edge_backend;
 
 typedef struct sl_edge_config {
-    const char *host;        /* listen address; NULL = all interfaces */
-    int port;                /* 0 = any free port (see sl_edge_port) */
-    const char *store_dir;   /* bundle folder, created if missing */
-    const void *token;       /* shared secret (copied), required */
+    const char *host;      /* listen address; NULL = all interfaces */
+    int port;              /* 0 = any free port (see sl_edge_port) */
+    const char *store_dir; /* bundle folder, created if missing */
+    const void *token;     /* shared secret (copied), required */
     size_t token_len;
-    int workers;             /* threads running models; default 2 */
-    int queue_capacity;      /* INFER requests waiting for a worker before BUSY; default 64 */
-    int max_clients;         /* connected devices at once; default 64 */
-    uint32_t max_frame;      /* largest payload accepted; default 64 MiB */
-    uint64_t max_bundle;     /* largest deploy upload; default 2 GiB */
-    double auth_timeout;     /* seconds to finish the handshake; default 10 */
-    double idle_timeout;     /* seconds without a frame before closing; default 600, 0 = never */
-    double write_timeout;    /* seconds a device may stall our sends; default 30 */
+    int workers;          /* threads running models; default 2 */
+    int queue_capacity;   /* INFER requests waiting for a worker before BUSY; default 64 */
+    int max_clients;      /* connected devices at once; default 64 */
+    uint32_t max_frame;   /* largest payload accepted; default 64 MiB */
+    uint64_t max_bundle;  /* largest deploy upload; default 2 GiB */
+    double auth_timeout;  /* seconds to finish the handshake; default 10 */
+    double idle_timeout;  /* seconds without a frame before closing; default 600, 0 = never */
+    double write_timeout; /* seconds a device may stall our sends; default 30 */
 } sl_edge_config;
 
 typedef struct sl_edge_stats {
-    uint64_t connections;    /* accepted */
+    uint64_t connections; /* accepted */
     uint64_t auth_failures;
-    uint64_t requests;       /* INFER frames received after authentication */
-    uint64_t results;        /* RESULT frames sent */
-    uint64_t errors;         /* ERROR frames sent (all causes) */
-    uint64_t busy;           /* BUSY frames sent */
-    uint64_t bad_frames;     /* connections closed for a malformed frame */
-    uint64_t deploys;        /* bundles installed by deploy */
-    int bundles;             /* bundles loaded now */
-    int clients;             /* devices connected now */
+    uint64_t requests;   /* INFER frames received after authentication */
+    uint64_t results;    /* RESULT frames sent */
+    uint64_t errors;     /* ERROR frames sent (all causes) */
+    uint64_t busy;       /* BUSY frames sent */
+    uint64_t bad_frames; /* connections closed for a malformed frame */
+    uint64_t deploys;    /* bundles installed by deploy */
+    int bundles;         /* bundles loaded now */
+    int clients;         /* devices connected now */
 } sl_edge_stats;
 
 typedef struct sl_edge_server sl_edge_server;

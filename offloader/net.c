@@ -59,9 +59,8 @@ int sl_net_listen(const char *host, int port, int backlog, int *fd, int *bound_p
             struct sockaddr_storage ss;
             socklen_t sl = sizeof ss;
             getsockname(s, (struct sockaddr *)&ss, &sl);
-            *bound_port = ntohs(ss.ss_family == AF_INET6
-                                    ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                    : ((struct sockaddr_in *)&ss)->sin_port);
+            *bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                         : ((struct sockaddr_in *)&ss)->sin_port);
             *fd = s;
             freeaddrinfo(res);
             return SL_OK;
@@ -223,8 +222,8 @@ int sl_conn_read_full(sl_conn *c, void *buf, size_t n)
         }
         if (r == 0) {
             if (got == 0) c->eof = 1;
-            return sl_err(SL_ENET, "%s: connection closed by peer after %zu of %zu bytes",
-                          c->peer, got, n);
+            return sl_err(SL_ENET, "%s: connection closed by peer after %zu of %zu bytes", c->peer,
+                          got, n);
         }
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK)

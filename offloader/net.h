@@ -19,9 +19,9 @@ typedef struct sl_conn {
     double write_timeout; /* seconds; 0 = wait forever */
     sl_shaper *shaper;    /* borrowed; NULL = no shaping */
     uint64_t bytes_in, bytes_out;
-    int eof;              /* set when the peer closed cleanly between frames */
+    int eof; /* set when the peer closed cleanly between frames */
     pthread_mutex_t send_lock;
-    char peer[64];        /* "127.0.0.1:40312", for messages */
+    char peer[64]; /* "127.0.0.1:40312", for messages */
 } sl_conn;
 
 /* Listens on host:port (host NULL or "" = all interfaces, port 0 = any free port), with

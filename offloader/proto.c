@@ -38,52 +38,86 @@ const char *sl_proto_type_name(int type)
 const char *sl_proto_err_name(int code)
 {
     switch (code) {
-    case SL_PERR_BAD_FRAME: return "bad frame";
-    case SL_PERR_VERSION: return "unsupported protocol version";
-    case SL_PERR_AUTH: return "authentication refused";
-    case SL_PERR_UNKNOWN_PAIR: return "unknown pair id";
-    case SL_PERR_BAD_SHAPE: return "bad tensor shape";
-    case SL_PERR_TOO_LARGE: return "too large";
-    case SL_PERR_UNKNOWN_TYPE: return "unknown message type";
-    case SL_PERR_BAD_STATE: return "unexpected message";
-    case SL_PERR_RUN: return "model run failed";
-    case SL_PERR_DEPLOY: return "deploy refused";
-    case SL_PERR_NOT_FOUND: return "not found";
-    case SL_PERR_INTERNAL: return "internal server error";
-    case SL_PERR_SHUTDOWN: return "server shutting down";
-    default: return "unknown error code";
+    case SL_PERR_BAD_FRAME:
+        return "bad frame";
+    case SL_PERR_VERSION:
+        return "unsupported protocol version";
+    case SL_PERR_AUTH:
+        return "authentication refused";
+    case SL_PERR_UNKNOWN_PAIR:
+        return "unknown pair id";
+    case SL_PERR_BAD_SHAPE:
+        return "bad tensor shape";
+    case SL_PERR_TOO_LARGE:
+        return "too large";
+    case SL_PERR_UNKNOWN_TYPE:
+        return "unknown message type";
+    case SL_PERR_BAD_STATE:
+        return "unexpected message";
+    case SL_PERR_RUN:
+        return "model run failed";
+    case SL_PERR_DEPLOY:
+        return "deploy refused";
+    case SL_PERR_NOT_FOUND:
+        return "not found";
+    case SL_PERR_INTERNAL:
+        return "internal server error";
+    case SL_PERR_SHUTDOWN:
+        return "server shutting down";
+    default:
+        return "unknown error code";
     }
 }
 
 int sl_proto_err_status(int code)
 {
     switch (code) {
-    case SL_PERR_BAD_FRAME: return SL_EFORMAT;
-    case SL_PERR_VERSION: return SL_EUNSUPPORTED;
-    case SL_PERR_AUTH: return SL_EAUTH;
-    case SL_PERR_UNKNOWN_PAIR: return SL_ENOTFOUND;
-    case SL_PERR_BAD_SHAPE: return SL_ESHAPE;
-    case SL_PERR_TOO_LARGE: return SL_EARG;
-    case SL_PERR_UNKNOWN_TYPE: return SL_EUNSUPPORTED;
-    case SL_PERR_BAD_STATE: return SL_EARG;
-    case SL_PERR_RUN: return SL_ETORCH;
-    case SL_PERR_DEPLOY: return SL_EFORMAT;
-    case SL_PERR_NOT_FOUND: return SL_ENOTFOUND;
-    case SL_PERR_SHUTDOWN: return SL_ENET;
-    default: return SL_EIO;
+    case SL_PERR_BAD_FRAME:
+        return SL_EFORMAT;
+    case SL_PERR_VERSION:
+        return SL_EUNSUPPORTED;
+    case SL_PERR_AUTH:
+        return SL_EAUTH;
+    case SL_PERR_UNKNOWN_PAIR:
+        return SL_ENOTFOUND;
+    case SL_PERR_BAD_SHAPE:
+        return SL_ESHAPE;
+    case SL_PERR_TOO_LARGE:
+        return SL_EARG;
+    case SL_PERR_UNKNOWN_TYPE:
+        return SL_EUNSUPPORTED;
+    case SL_PERR_BAD_STATE:
+        return SL_EARG;
+    case SL_PERR_RUN:
+        return SL_ETORCH;
+    case SL_PERR_DEPLOY:
+        return SL_EFORMAT;
+    case SL_PERR_NOT_FOUND:
+        return SL_ENOTFOUND;
+    case SL_PERR_SHUTDOWN:
+        return SL_ENET;
+    default:
+        return SL_EIO;
     }
 }
 
 int sl_proto_status_err(int status)
 {
     switch (status) {
-    case SL_ESHAPE: return SL_PERR_BAD_SHAPE;
-    case SL_ENOTFOUND: return SL_PERR_UNKNOWN_PAIR;
-    case SL_EFORMAT: return SL_PERR_BAD_FRAME;
-    case SL_EAUTH: return SL_PERR_AUTH;
-    case SL_ETORCH: return SL_PERR_RUN;
-    case SL_EUNSUPPORTED: return SL_PERR_BAD_SHAPE;
-    default: return SL_PERR_INTERNAL;
+    case SL_ESHAPE:
+        return SL_PERR_BAD_SHAPE;
+    case SL_ENOTFOUND:
+        return SL_PERR_UNKNOWN_PAIR;
+    case SL_EFORMAT:
+        return SL_PERR_BAD_FRAME;
+    case SL_EAUTH:
+        return SL_PERR_AUTH;
+    case SL_ETORCH:
+        return SL_PERR_RUN;
+    case SL_EUNSUPPORTED:
+        return SL_PERR_BAD_SHAPE;
+    default:
+        return SL_PERR_INTERNAL;
     }
 }
 
@@ -111,8 +145,8 @@ static uint32_t frame_crc(const uint8_t *h, const uint8_t *payload, uint32_t len
     return (uint32_t)c;
 }
 
-int sl_proto_parse_header(const uint8_t h[SL_PROTO_HEADER_SIZE], uint32_t max_payload,
-                          sl_frame *f, int *perr)
+int sl_proto_parse_header(const uint8_t h[SL_PROTO_HEADER_SIZE], uint32_t max_payload, sl_frame *f,
+                          int *perr)
 {
     int dummy;
     if (!perr) perr = &dummy;

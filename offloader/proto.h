@@ -47,7 +47,7 @@ enum sl_msg_type {
     SL_MSG_OK = 13,          /* server -> client: deploy / list / remove done; JSON payload */
     SL_MSG_PING = 14,        /* either way: payload echoed in PONG */
     SL_MSG_PONG = 15,
-    SL_MSG_BUSY = 16,        /* server -> client: request refused for load; retry later */
+    SL_MSG_BUSY = 16, /* server -> client: request refused for load; retry later */
 };
 #define SL_MSG_MAX SL_MSG_BUSY
 
@@ -83,16 +83,25 @@ typedef struct sl_frame {
 } sl_frame;
 
 /* Little-endian load/store, independent of the host byte order. */
-static inline void sl_le16_put(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void sl_le16_put(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
 static inline void sl_le32_put(uint8_t *p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 static inline void sl_le64_put(uint8_t *p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
-static inline uint16_t sl_le16_get(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint16_t sl_le16_get(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
 static inline uint32_t sl_le32_get(const uint8_t *p)
 {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);

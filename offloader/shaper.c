@@ -10,12 +10,12 @@
 #include <time.h>
 
 struct sl_shaper {
-    double bps;        /* bits per second; <= 0 unlimited */
-    double rtt;        /* seconds */
-    double burst;      /* bucket depth in bits */
-    double up_tokens;  /* bits available now (may go negative while a sender waits) */
-    double up_stamp;   /* when up_tokens was last refilled */
-    double down_free;  /* when the modelled download side is next idle */
+    double bps;       /* bits per second; <= 0 unlimited */
+    double rtt;       /* seconds */
+    double burst;     /* bucket depth in bits */
+    double up_tokens; /* bits available now (may go negative while a sender waits) */
+    double up_stamp;  /* when up_tokens was last refilled */
+    double down_free; /* when the modelled download side is next idle */
     pthread_mutex_t lock;
 };
 

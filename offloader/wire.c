@@ -60,9 +60,10 @@ void sl_wire_tensor_free(sl_wire_tensor *t)
 
 void sl_wire_describe(const sl_wire_tensor *t, char *buf, size_t n)
 {
-    size_t w = (size_t)snprintf(buf, n, "%s[", t->dtype == SL_WIRE_F32  ? "f32"
-                                                : t->dtype == SL_WIRE_U8 ? "u8"
-                                                                         : "?");
+    size_t w = (size_t)snprintf(buf, n, "%s[",
+                                t->dtype == SL_WIRE_F32  ? "f32"
+                                : t->dtype == SL_WIRE_U8 ? "u8"
+                                                         : "?");
     for (int i = 0; i < t->ndim && w < n; i++)
         w += (size_t)snprintf(buf + w, n - w, "%s%lld", i ? "x" : "", (long long)t->dims[i]);
     if (w < n) snprintf(buf + w, n - w, "]");
@@ -151,7 +152,8 @@ int sl_wire_encode(const sl_wire_tensor *t, int zstd_level, size_t max_payload, 
     p[3] = 0;
     sl_le32_put(p + 4, f32_bits(t->dtype == SL_WIRE_U8 ? t->scale : 1.0f));
     sl_le32_put(p + 8, (uint32_t)(t->dtype == SL_WIRE_U8 ? t->zero_point : 0));
-    for (int i = 0; i < t->ndim; i++) sl_le32_put(p + WIRE_FIXED + 4 * i, (uint32_t)t->dims[i]);
+    for (int i = 0; i < t->ndim; i++)
+        sl_le32_put(p + WIRE_FIXED + 4 * i, (uint32_t)t->dims[i]);
     sl_le64_put(p + head - 16, nbytes);
     sl_le64_put(p + head - 8, data_len);
     memcpy(p + head, data, data_len);
@@ -185,7 +187,8 @@ int sl_wire_decode(const uint8_t *p, size_t len, size_t max_bytes, sl_wire_tenso
             return sl_err(SL_EFORMAT, "u8 tensor scale %g / zero_point %d out of range", scale, zp);
     }
     int64_t dims[SL_WIRE_MAX_DIMS];
-    for (int i = 0; i < ndim; i++) dims[i] = sl_le32_get(p + WIRE_FIXED + 4 * i);
+    for (int i = 0; i < ndim; i++)
+        dims[i] = sl_le32_get(p + WIRE_FIXED + 4 * i);
     size_t nbytes;
     int rc = count_bytes(dtype, ndim, dims, &nbytes);
     if (rc) return rc;

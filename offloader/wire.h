@@ -25,18 +25,21 @@
 #include <stdint.h>
 
 #define SL_WIRE_MAX_DIMS 8
+/* A decoded tensor may be at most this many times the frame limit, which bounds what a small
+ * zstd payload can make the receiver allocate. */
+#define SL_TENSOR_EXPANSION 4
 
 enum sl_wire_dtype { SL_WIRE_F32 = 1, SL_WIRE_U8 = 2 };
 enum sl_wire_compression { SL_WIRE_RAW = 0, SL_WIRE_ZSTD = 1 };
 
 typedef struct sl_wire_tensor {
-    int dtype;                       /* SL_WIRE_F32 or SL_WIRE_U8 */
+    int dtype; /* SL_WIRE_F32 or SL_WIRE_U8 */
     int ndim;
     int64_t dims[SL_WIRE_MAX_DIMS];
-    float scale;                     /* u8 only */
-    int32_t zero_point;              /* u8 only */
-    void *data;                      /* host-order elements; owned as documented per function */
-    size_t nbytes;                   /* product(dims) * element size */
+    float scale;        /* u8 only */
+    int32_t zero_point; /* u8 only */
+    void *data;         /* host-order elements; owned as documented per function */
+    size_t nbytes;      /* product(dims) * element size */
 } sl_wire_tensor;
 
 /* Bytes per element of a dtype (4 or 1), 0 for an unknown dtype. */

@@ -80,9 +80,10 @@ static int fake_run(void *ctx, void *model, const sl_wire_tensor *in, sl_wire_te
     for (int64_t i = 0; i < in->dims[0]; i++) {
         double sum = 0, mx = -1e300;
         for (int j = 0; j < m->n; j++) {
-            double v = in->dtype == SL_WIRE_F32
-                           ? ((const float *)in->data)[i * m->n + j]
-                           : in->scale * (((const uint8_t *)in->data)[i * m->n + j] - in->zero_point);
+            double v =
+                in->dtype == SL_WIRE_F32
+                    ? ((const float *)in->data)[i * m->n + j]
+                    : in->scale * (((const uint8_t *)in->data)[i * m->n + j] - in->zero_point);
             sum += v;
             if (v > mx) mx = v;
         }
@@ -163,7 +164,8 @@ static inline sl_wire_tensor fake_input(int rows, int n, float base)
     sl_wire_tensor_alloc(&t, SL_WIRE_F32, 2, dims);
     float *d = t.data;
     for (int i = 0; i < rows; i++)
-        for (int j = 0; j < n; j++) d[i * n + j] = base + (float)i + (float)j / 8.0f;
+        for (int j = 0; j < n; j++)
+            d[i * n + j] = base + (float)i + (float)j / 8.0f;
     return t;
 }
 
@@ -171,7 +173,8 @@ static inline sl_wire_tensor fake_input(int rows, int n, float base)
 static inline double fake_expected_sum(int i, int n, float base, double scale)
 {
     double s = 0;
-    for (int j = 0; j < n; j++) s += (double)(base + (float)i + (float)j / 8.0f);
+    for (int j = 0; j < n; j++)
+        s += (double)(base + (float)i + (float)j / 8.0f);
     return s * scale;
 }
 

@@ -10,15 +10,18 @@ static const char *PAIR_HEX = "0123456789abcdef0123456789abcdef";
 static void test_macs(void)
 {
     uint8_t sn[32], cn[32], mac[32], mac2[32];
-    for (int i = 0; i < 32; i++) sn[i] = (uint8_t)i, cn[i] = (uint8_t)(32 + i);
+    for (int i = 0; i < 32; i++)
+        sn[i] = (uint8_t)i, cn[i] = (uint8_t)(32 + i);
     /* Known answers computed independently with Python's hmac module. */
     uint8_t want[32];
     char hex[65];
     sl_auth_client_mac("secret-token", 12, sn, cn, mac);
-    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", mac[i]);
     CHECK_STR(hex, "2b5d612ee0d99bda3487752c6cb11be57b871dd465c0945a7aadab533775ddb6");
     sl_auth_server_mac("secret-token", 12, sn, cn, mac2);
-    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", mac2[i]);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", mac2[i]);
     CHECK_STR(hex, "03b9f13778c29fefbea52d380911d43f77ee1f707e23046dd4c8e17a5c26ff3d");
     CHECK(!sl_auth_mac_equal(mac, mac2));
     memcpy(want, mac, 32);

@@ -92,7 +92,8 @@ static void test_refusals(int port, const char *store, const char *bundle_text)
     /* The device vanishes mid-upload: the temporary file goes with it. */
     raw_upload(port, bundle_text, len, bundle_text, len / 2, 0, buf, sizeof buf);
     double until = sl_now() + 5;
-    while (count_files(store) != before && sl_now() < until) usleep(10000);
+    while (count_files(store) != before && sl_now() < until)
+        usleep(10000);
     CHECK_EQ(count_files(store), before);
 
     /* Chunks without a BEGIN are refused. */

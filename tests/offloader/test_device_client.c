@@ -58,7 +58,7 @@ typedef struct stream {
     sl_client *c;
     int n;
     atomic_int done;
-    int *status;     /* per request index */
+    int *status; /* per request index */
     int *value_ok;
     uint64_t *ids;
     char first_error[1200];
@@ -69,9 +69,8 @@ static void collect(stream *st, sl_client_result *r)
     for (int j = 0; j < st->n; j++) {
         if (st->ids[j] != r->request_id) continue;
         st->status[j] = r->status;
-        st->value_ok[j] = r->status == SL_OK &&
-                          fabs(((float *)r->output.data)[0] -
-                               fake_expected_sum(0, 6, (float)j, 3.0)) < 1e-3;
+        st->value_ok[j] = r->status == SL_OK && fabs(((float *)r->output.data)[0] -
+                                                     fake_expected_sum(0, 6, (float)j, 3.0)) < 1e-3;
         if (r->status && !st->first_error[0])
             snprintf(st->first_error, sizeof st->first_error, "%s", r->error);
     }
@@ -92,7 +91,8 @@ static void *stream_main(void *arg)
         }
     }
     sl_client_result r;
-    while (sl_client_wait(st->c, 0, &r) == SL_OK) collect(st, &r);
+    while (sl_client_wait(st->c, 0, &r) == SL_OK)
+        collect(st, &r);
     return NULL;
 }
 
@@ -113,11 +113,13 @@ static void test_edge_killed_mid_stream(const char *store)
     st.status = calloc(N, sizeof(int));
     st.value_ok = calloc(N, sizeof(int));
     st.ids = calloc(N, sizeof(uint64_t));
-    for (int i = 0; i < N; i++) st.status[i] = 999; /* "no result" */
+    for (int i = 0; i < N; i++)
+        st.status[i] = 999; /* "no result" */
     CHECK_OK(sl_client_new(&cfg, &st.c), sl_errmsg());
     pthread_t th;
     pthread_create(&th, NULL, stream_main, &st);
-    while (atomic_load(&st.done) < 30) usleep(1000);
+    while (atomic_load(&st.done) < 30)
+        usleep(1000);
     sl_edge_stop(s); /* killed with requests in flight */
     usleep(300000);
     s = fake_edge_start(&fc, store, port, 2, 64);
@@ -125,8 +127,10 @@ static void test_edge_killed_mid_stream(const char *store)
 
     int ok = 0, failed = 0, missing = 0, last_failed = -1;
     for (int i = 0; i < N; i++) {
-        if (st.status[i] == 999) missing++;
-        else if (st.status[i] == SL_OK) ok += st.value_ok[i];
+        if (st.status[i] == 999)
+            missing++;
+        else if (st.status[i] == SL_OK)
+            ok += st.value_ok[i];
         else {
             failed++;
             last_failed = i;

@@ -186,8 +186,10 @@ static void test_busy(const char *store)
     CHECK_OK(sl_client_new(&ccfg, &c), sl_errmsg());
     sl_wire_tensor in = fake_input(1, 4, 1.0f);
     sl_client_submit(c, pair_a, &in, NULL);
-    while (atomic_load(&fc.runs) == 0) usleep(1000); /* the one worker is now busy */
-    for (int i = 0; i < 3; i++) sl_client_submit(c, pair_a, &in, NULL);
+    while (atomic_load(&fc.runs) == 0)
+        usleep(1000); /* the one worker is now busy */
+    for (int i = 0; i < 3; i++)
+        sl_client_submit(c, pair_a, &in, NULL);
     int ok = 0, busy = 0;
     for (int i = 0; i < 4; i++) {
         sl_client_result r;

@@ -12,7 +12,8 @@ static void test_bucket(void)
     sl_shaper *sh;
     CHECK_OK(sl_shaper_new(4e6, 0, 16384, &sh), sl_errmsg());
     double t0 = sl_now();
-    for (int i = 0; i < 200000 / 10000; i++) sl_shaper_send(sh, 10000);
+    for (int i = 0; i < 200000 / 10000; i++)
+        sl_shaper_send(sh, 10000);
     double took = sl_now() - t0;
     double want = (200000.0 - 16384) * 8 / 4e6; /* the first burst leaves at once */
     CHECK_NEAR(took, want, 0.15 * want);
@@ -86,7 +87,8 @@ static void test_over_loopback(const char *store)
     CHECK_OK(sl_client_new(&cfg, &c), sl_errmsg());
     CHECK_OK(sl_client_connect(c), sl_errmsg());
     double t0 = sl_now();
-    for (int i = 0; i < 4; i++) sl_client_submit(c, pair, &in, NULL);
+    for (int i = 0; i < 4; i++)
+        sl_client_submit(c, pair, &in, NULL);
     for (int i = 0; i < 4; i++) {
         CHECK_OK(sl_client_wait(c, 0, &r), sl_errmsg());
         CHECK_OK(r.status, r.error);

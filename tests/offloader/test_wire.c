@@ -10,7 +10,8 @@ static void test_f32_round_trip(void)
     sl_wire_tensor t, u;
     CHECK_OK(sl_wire_tensor_alloc(&t, SL_WIRE_F32, 4, dims), sl_errmsg());
     float *d = t.data;
-    for (int i = 0; i < 210; i++) d[i] = (float)i * 0.37f - 20.0f + (float)(i % 7) * 1e-3f;
+    for (int i = 0; i < 210; i++)
+        d[i] = (float)i * 0.37f - 20.0f + (float)(i % 7) * 1e-3f;
     uint8_t *p;
     size_t len;
     int comp = -1;
@@ -42,7 +43,8 @@ static void test_u8_and_zstd(void)
     t.scale = 0.05f;
     t.zero_point = 128;
     uint8_t *d = t.data;
-    for (size_t i = 0; i < t.nbytes; i++) d[i] = (uint8_t)(i % 16 == 0 ? i / 64 : 0);
+    for (size_t i = 0; i < t.nbytes; i++)
+        d[i] = (uint8_t)(i % 16 == 0 ? i / 64 : 0);
     uint8_t *p;
     size_t len;
     int comp = 0;
