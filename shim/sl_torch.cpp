@@ -158,7 +158,8 @@ int give(at::Tensor r, sl_tensor **out)
     return SLT_OK;
 }
 
-// The broadcast shape of a and b, or SLT_ESHAPE naming both shapes and the clashing dim.
+// SLT_OK when a and b broadcast against each other, else SLT_ESHAPE naming both shapes and the
+// clashing dim (libtorch's own message does not show the shapes).
 int broadcast_check(const at::Tensor &a, const at::Tensor &b)
 {
     int64_t na = a.dim(), nb = b.dim(), n = std::max(na, nb);
@@ -464,10 +465,9 @@ int sl_tensor_reshape(const sl_tensor *t, const int64_t *shape, int ndim, sl_ten
             else
                 known *= s[i];
         }
-        int64_t numel = t->t.numel();
-        bool fits =
-            inferred == 0 ? known == numel : inferred == 1 && known != 0 && numel % known == 0;
         if (inferred > 1) return fail(SLT_EARG, "more than one -1 in the new shape");
+        int64_t numel = t->t.numel();
+        bool fits = inferred ? known != 0 && numel % known == 0 : known == numel;
         if (!fits)
             return fail(SLT_ESHAPE, "cannot reshape %s (%lld elements) to %s",
                         dims_str(t->t.sizes()).c_str(), (long long)numel, dims_str(s).c_str());
