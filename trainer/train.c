@@ -1,0 +1,793 @@
+/* train.c: the training loop of `sl-train fit` — base training and TL stages 1 and 2. */
+#include "trainer/train.h"
+#include "common/log.h"
+#include "common/progress.h"
+#include "common/status.h"
+#include "common/timeutil.h"
+#include "model/bundle.h"
+#include "model/exec.h"
+#include "model/zoo.h"
+#include "trainer/checkpoint.h"
+
+#include <cjson/cJSON.h>
+#include <fnmatch.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TORCH_ERR(what) sl_err(SL_ETORCH, "%s: %s", (what), sl_torch_last_error())
+
+void sl_train_opts_init(sl_train_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->arch = "tinycnn";
+    o->epochs = 10;
+    o->batch = 32;
+    o->lr = 0.01;
+    o->optim = SL_OPTIM_SGD;
+    o->momentum = 0.9;
+    o->step_size = 10;
+    o->gamma = 0.1;
+    o->seed = 1;
+    o->threads = 2;
+    o->workers = 2;
+    o->val_split = 0.15;
+    o->alpha = 0.5;
+}
+
+double sl_train_lr(const sl_train_opts *o, int epoch, int64_t step, int64_t steps)
+{
+    if (steps < 1) steps = 1;
+    if (o->warmup > 0 && epoch < o->warmup)
+        return o->lr * (double)((int64_t)epoch * steps + step + 1) / (double)(o->warmup * steps);
+    int e = epoch - o->warmup;
+    if (o->schedule == SL_SCHED_STEP && o->step_size > 0)
+        return o->lr * pow(o->gamma, e / o->step_size);
+    if (o->schedule == SL_SCHED_COSINE) {
+        int span = o->epochs - o->warmup;
+        if (span > 0) return o->lr * 0.5 * (1 + cos(M_PI * e / span));
+    }
+    return o->lr;
+}
+
+int sl_train_freeze_patterns(const sl_graph *g, const char *patterns, unsigned char *frozen)
+{
+    char *buf = strdup(patterns), *save = NULL;
+    unsigned char *mark = calloc((size_t)g->nnodes + 1, 1);
+    if (!buf || !mark) {
+        free(buf);
+        free(mark);
+        return sl_err(SL_ENOMEM, "out of memory");
+    }
+    int rc = SL_OK;
+    for (char *p = strtok_r(buf, ",", &save); p && !rc; p = strtok_r(NULL, ",", &save)) {
+        while (*p == ' ') p++;
+        if (!*p) continue;
+        int hits = 0;
+        for (int i = 0; i < g->nnodes; i++)
+            if (fnmatch(p, g->nodes[i].name, 0) == 0) {
+                mark[i] = 1;
+                hits++;
+            }
+        if (!hits) rc = sl_err(SL_ENOTFOUND, "--freeze: pattern '%s' matches no node", p);
+    }
+    if (!rc)
+        for (int i = 0; i < g->nnodes; i++) frozen[i] |= mark[i];
+    free(buf);
+    free(mark);
+    return rc;
+}
+
+/* ---- the trainer's state ------------------------------------------------------------------ */
+
+typedef struct trainer {
+    const sl_train_opts *o;
+    sl_graph *g;       /* the model being trained (owned) */
+    sl_graph *teacher; /* stage 2 distillation teacher (owned) or NULL */
+    sl_dataset *train, *val;
+    sl_loader *loader, *val_loader;
+    unsigned char *frozen, *node_eval; /* per node */
+    sl_ckpt_params ps;                 /* every parameter tensor of g, in graph order */
+    int ntrain;
+    sl_tensor **trainable; /* borrowed from g */
+    sl_optim *opt;
+    sl_exec *prefix, *suffix, *stages, *teacher_exec;
+    const char *boundary; /* first tensor of the gradient run; NULL = the graph input */
+    char cut[SL_NAME_MAX], wire[SL_NAME_MAX], dec[SL_NAME_MAX];
+    int nstages;
+    char **stage_names;
+    FILE *log;
+    sl_ckpt_state st;
+} trainer;
+
+static void trainer_free(trainer *t)
+{
+    sl_exec_free(t->prefix);
+    sl_exec_free(t->suffix);
+    sl_exec_free(t->stages);
+    sl_exec_free(t->teacher_exec);
+    sl_optim_free(t->opt);
+    sl_loader_free(t->loader);
+    sl_loader_free(t->val_loader);
+    sl_dataset_free(t->train);
+    sl_dataset_free(t->val);
+    sl_ckpt_params_free(&t->ps);
+    sl_ckpt_state_free(&t->st);
+    free(t->trainable);
+    free(t->frozen);
+    free(t->node_eval);
+    for (int i = 0; i < t->nstages; i++) free(t->stage_names[i]);
+    free(t->stage_names);
+    sl_graph_free(t->g);
+    sl_graph_free(t->teacher);
+    if (t->log) fclose(t->log);
+}
+
+static int open_data(trainer *t)
+{
+    const sl_train_opts *o = t->o;
+    sl_dataset_opts d;
+    sl_dataset_opts_init(&d);
+    d.split = "train";
+    d.val_ratio = o->val_split;
+    int rc = sl_dataset_open(o->data, &d, &t->train);
+    if (rc) return sl_err_ctx(rc, "--data: ");
+    if (sl_dataset_count(t->train) == 0)
+        return sl_err(SL_EFORMAT, "--data: %s has no training images", o->data);
+    if (o->val) {
+        d.split = NULL;
+        if ((rc = sl_dataset_open(o->val, &d, &t->val))) return sl_err_ctx(rc, "--val: ");
+        if (sl_dataset_num_classes(t->val) != sl_dataset_num_classes(t->train))
+            return sl_err(SL_EFORMAT, "--val: %s has %d classes, the training data %d", o->val,
+                          sl_dataset_num_classes(t->val), sl_dataset_num_classes(t->train));
+        for (int i = 0; i < sl_dataset_num_classes(t->val); i++)
+            if (strcmp(sl_dataset_class_name(t->val, i), sl_dataset_class_name(t->train, i)))
+                return sl_err(SL_EFORMAT, "--val: class %d is '%s', in the training data '%s'", i,
+                              sl_dataset_class_name(t->val, i), sl_dataset_class_name(t->train, i));
+    } else if (o->val_split > 0) {
+        d.split = "val";
+        rc = sl_dataset_open(o->data, &d, &t->val);
+        if (rc == SL_ENOTFOUND) {
+            sl_log_warn("%s has no validation split: the last epoch's weights are kept", o->data);
+        } else if (rc) {
+            return sl_err_ctx(rc, "--data: ");
+        }
+    }
+    if (t->val && sl_dataset_count(t->val) == 0) {
+        sl_dataset_free(t->val);
+        t->val = NULL;
+    }
+    return SL_OK;
+}
+
+static int read_graph(const char *path, const char *what, sl_graph **out)
+{
+    sl_bundle *b;
+    int rc = sl_bundle_read(path, &b);
+    if (rc) return sl_err_ctx(rc, "%s: ", what);
+    *out = b->graph;
+    b->graph = NULL;
+    sl_bundle_free(b);
+    return SL_OK;
+}
+
+static int64_t output_width(const sl_graph *g)
+{
+    const sl_shape *s = &g->nodes[g->out_idx[0]].out;
+    return s->ndim == 1 ? s->d[0] : -1;
+}
+
+static int open_model(trainer *t)
+{
+    const sl_train_opts *o = t->o;
+    int nc = sl_dataset_num_classes(t->train), rc;
+    if (o->model) {
+        if ((rc = read_graph(o->model, "--model", &t->g))) return rc;
+    } else {
+        sl_zoo_opts z = {.classes = o->classes ? o->classes : nc, .c = o->in_c, .h = o->in_h,
+                         .w = o->in_w, .init = 1};
+        int c, h, w;
+        if (!z.c && sl_dataset_cached_shape(t->train, &c, &h, &w)) {
+            z.c = c;
+            z.h = h;
+            z.w = w;
+        }
+        sl_manual_seed(o->seed);
+        if ((rc = sl_zoo_build(o->arch, &z, &t->g))) return sl_err_ctx(rc, "--arch: ");
+    }
+    if (output_width(t->g) != nc)
+        return sl_err(SL_ESHAPE, "model '%s' has %lld outputs but %s has %d classes", t->g->name,
+                      (long long)output_width(t->g), o->data, nc);
+    const char *names[nc > 0 ? nc : 1];
+    for (int i = 0; i < nc; i++) names[i] = sl_dataset_class_name(t->train, i);
+    return sl_graph_set_classes(t->g, names, nc);
+}
+
+/* Reads cut, wire and decoder_out from the graph's "tl" object (docs/formats/tl.md). */
+static int read_tl(trainer *t)
+{
+    if (!t->g->tl_json)
+        return sl_err(SL_EARG, "--tl-stage: model '%s' has no transfer layer (insert one with "
+                               "sl-preprocess insert)", t->g->name);
+    cJSON *tl = cJSON_Parse(t->g->tl_json);
+    const char *keys[3] = {"cut", "wire", "decoder_out"};
+    char *dst[3] = {t->cut, t->wire, t->dec};
+    int rc = tl ? SL_OK : sl_err(SL_EFORMAT, "model '%s': the tl object is not JSON", t->g->name);
+    for (int k = 0; k < 3 && !rc; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(tl, keys[k]);
+        if (!cJSON_IsString(v) || sl_graph_find(t->g, v->valuestring) < 0)
+            rc = sl_err(SL_EFORMAT, "model '%s': tl.%s is missing or names no node", t->g->name,
+                        keys[k]);
+        else
+            snprintf(dst[k], SL_NAME_MAX, "%s", v->valuestring);
+    }
+    cJSON_Delete(tl);
+    return rc;
+}
+
+/* Marks every node the tensor `name` depends on (itself included) in mark[]. */
+static void mark_ancestors(const sl_graph *g, int idx, unsigned char *mark)
+{
+    mark[idx] = 1;
+    for (int i = idx; i >= 0; i--) {
+        if (!mark[i]) continue;
+        for (int k = 0; k < g->nodes[i].ninputs; k++)
+            if (g->nodes[i].in_idx[k] >= 0) mark[g->nodes[i].in_idx[k]] = 1;
+    }
+}
+
+static int is_trainable_param(const sl_param *p)
+{
+    return !strcmp(p->name, "weight") || !strcmp(p->name, "bias");
+}
+
+/* Decides what is frozen (options + TL stage), sets requires_grad, and lists the trainable
+ * parameters. */
+static int setup_freeze(trainer *t)
+{
+    const sl_train_opts *o = t->o;
+    sl_graph *g = t->g;
+    int nn = g->nnodes, rc;
+    t->frozen = calloc((size_t)nn, 1);
+    t->node_eval = calloc((size_t)nn, 1);
+    if (!t->frozen || !t->node_eval) return sl_err(SL_ENOMEM, "out of memory");
+    if (o->freeze && (rc = sl_train_freeze_patterns(g, o->freeze, t->frozen))) return rc;
+    if (o->tl_stage == 1)
+        for (int i = 0; i < nn; i++)
+            if (strncmp(g->nodes[i].role, "tl_", 3)) t->frozen[i] = 1;
+    if (o->tl_stage == 2) /* the device side (head and encoder) stays as stage 1 left it */
+        mark_ancestors(g, sl_graph_find(g, t->wire), t->frozen);
+    if ((rc = sl_ckpt_params_list(g, &t->ps))) return rc;
+    t->trainable = calloc((size_t)t->ps.n + 1, sizeof *t->trainable);
+    if (!t->trainable) return sl_err(SL_ENOMEM, "out of memory");
+    for (int k = 0; k < t->ps.n; k++) {
+        sl_node *n = &g->nodes[t->ps.node[k]];
+        sl_param *p = &n->params[t->ps.param[k]];
+        int train = !t->frozen[t->ps.node[k]] && is_trainable_param(p);
+        if (sl_tensor_set_requires_grad(p->t, train)) return TORCH_ERR(n->name);
+        if (train) t->trainable[t->ntrain++] = p->t;
+    }
+    for (int i = 0; i < nn; i++) t->node_eval[i] = t->frozen[i];
+    if (!t->ntrain) return sl_err(SL_EARG, "nothing to train: every parameter is frozen");
+    return SL_OK;
+}
+
+/* The gradient run starts at the last single-tensor cut whose ancestors are all frozen: what
+ * comes before it needs neither gradients nor batch statistics. */
+static int choose_boundary(trainer *t)
+{
+    sl_graph *g = t->g;
+    if (t->o->tl_stage == 1) {
+        t->boundary = t->cut;
+        return SL_OK;
+    }
+    unsigned char *live = calloc((size_t)g->nnodes, 1);
+    int *cuts = NULL, ncuts = 0;
+    int rc = live ? sl_graph_cut_points(g, &cuts, &ncuts) : sl_err(SL_ENOMEM, "out of memory");
+    if (rc) {
+        free(live);
+        return rc;
+    }
+    for (int i = 0; i < g->nnodes; i++) {
+        sl_node *n = &g->nodes[i];
+        live[i] = !t->frozen[i] && n->nparams > 0;
+        for (int k = 0; k < n->ninputs; k++)
+            if (n->in_idx[k] >= 0) live[i] |= live[n->in_idx[k]];
+    }
+    t->boundary = NULL;
+    for (int c = ncuts - 1; c >= 0; c--)
+        if (cuts[c] >= 0 && !live[cuts[c]] && c < ncuts - 1) {
+            t->boundary = g->nodes[cuts[c]].name;
+            break;
+        }
+    free(live);
+    free(cuts);
+    return SL_OK;
+}
+
+static int plan(trainer *t)
+{
+    const sl_train_opts *o = t->o;
+    sl_graph *g = t->g;
+    int rc;
+    if (t->boundary) {
+        sl_exec_opts inf = {.fold_bn = 1};
+        if ((rc = sl_exec_new(g, NULL, 0, &t->boundary, 1, &inf, &t->prefix))) return rc;
+    }
+    sl_exec_opts tr = {.train = 1, .node_eval = t->node_eval};
+    const char *dec = t->dec;
+    if ((rc = sl_exec_new(g, t->boundary ? &t->boundary : NULL, t->boundary ? 1 : 0,
+                          o->tl_stage == 1 ? &dec : NULL, o->tl_stage == 1, &tr, &t->suffix)))
+        return rc;
+    if (o->tl_stage == 1 && o->tl_stages_at && *o->tl_stages_at) {
+        char *buf = strdup(o->tl_stages_at), *save = NULL;
+        t->stage_names = calloc(strlen(o->tl_stages_at) / 2 + 2, sizeof *t->stage_names);
+        if (!buf || !t->stage_names) {
+            free(buf);
+            return sl_err(SL_ENOMEM, "out of memory");
+        }
+        for (char *p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+            if (sl_graph_find(g, p) < 0) {
+                free(buf);
+                return sl_err(SL_ENOTFOUND, "--tl-stages-at: '%s' is not a node of '%s'", p,
+                              g->name);
+            }
+            t->stage_names[t->nstages++] = strdup(p);
+        }
+        free(buf);
+        /* The tail is frozen: eval-mode batch norm, autograd only to reach the decoder. */
+        sl_exec_opts ev = {.grad = 1};
+        if ((rc = sl_exec_new(g, &dec, 1, (const char *const *)t->stage_names, t->nstages, &ev,
+                              &t->stages)))
+            return sl_err_ctx(rc, "--tl-stages-at: ");
+    }
+    if (t->teacher) {
+        sl_exec_opts inf = {.fold_bn = 1};
+        if ((rc = sl_exec_new(t->teacher, NULL, 0, NULL, 0, &inf, &t->teacher_exec))) return rc;
+    }
+    return SL_OK;
+}
+
+static int make_optim(trainer *t)
+{
+    const sl_train_opts *o = t->o;
+    int rc = o->optim == SL_OPTIM_ADAM
+                 ? sl_optim_adam_new(t->trainable, t->ntrain, o->lr, 0.9, 0.999, 1e-8,
+                                     o->weight_decay, &t->opt)
+                 : sl_optim_sgd_new(t->trainable, t->ntrain, o->lr, o->momentum, 0,
+                                    o->weight_decay, o->nesterov, &t->opt);
+    return rc ? TORCH_ERR("optimiser") : SL_OK;
+}
+
+static int make_loaders(trainer *t)
+{
+    const sl_train_opts *o = t->o;
+    sl_loader_opts lo;
+    sl_loader_opts_init(&lo);
+    lo.spec.c = (int)t->g->input_shape.d[0];
+    lo.spec.h = (int)t->g->input_shape.d[1];
+    lo.spec.w = (int)t->g->input_shape.d[2];
+    memcpy(lo.spec.mean, t->g->mean, sizeof lo.spec.mean);
+    memcpy(lo.spec.std, t->g->std, sizeof lo.spec.std);
+    lo.spec.resize = SL_RESIZE_STRETCH;
+    lo.batch = o->batch;
+    lo.seed = o->seed;
+    lo.threads = o->workers;
+    lo.augment = o->augment;
+    lo.shuffle = 1;
+    int rc = sl_loader_new(t->train, &lo, &t->loader);
+    if (rc || !t->val) return rc;
+    lo.shuffle = 0;
+    memset(&lo.augment, 0, sizeof lo.augment);
+    return sl_loader_new(t->val, &lo, &t->val_loader);
+}
+
+/* ---- one step ----------------------------------------------------------------------------- */
+
+static int batch_tensors(const trainer *t, const sl_batch *b, sl_tensor **x, sl_tensor **y)
+{
+    const sl_shape *s = &t->g->input_shape;
+    int64_t xs[4] = {b->n, s->d[0], s->d[1], s->d[2]}, ys[1] = {b->n};
+    if (sl_tensor_from_buffer(b->x, xs, 4, SL_DT_F32, x)) return TORCH_ERR("batch");
+    if (sl_tensor_from_buffer(b->y, ys, 1, SL_DT_I64, y)) {
+        sl_tensor_free(*x);
+        *x = NULL;
+        return TORCH_ERR("labels");
+    }
+    return SL_OK;
+}
+
+static int count_correct(const sl_tensor *logits, const sl_tensor *y, int n, int64_t *correct)
+{
+    sl_tensor *am = NULL;
+    int64_t pred[n > 0 ? n : 1], lab[n > 0 ? n : 1];
+    if (sl_argmax(logits, 1, &am) || sl_tensor_to_buffer(am, pred, sizeof pred) ||
+        sl_tensor_to_buffer(y, lab, sizeof lab)) {
+        sl_tensor_free(am);
+        return TORCH_ERR("accuracy");
+    }
+    sl_tensor_free(am);
+    for (int i = 0; i < n; i++) *correct += pred[i] == lab[i];
+    return SL_OK;
+}
+
+/* The input of the gradient run: the batch itself, or the frozen prefix's output copied out of
+ * inference mode (inference tensors cannot be saved for backward). */
+static int boundary_value(trainer *t, sl_tensor *x, sl_value *bv)
+{
+    sl_value in = {.t = x};
+    if (!t->prefix) {
+        *bv = in;
+        return sl_tensor_share(x, &bv->t) ? TORCH_ERR("batch") : SL_OK;
+    }
+    sl_value pv = {0};
+    int rc = sl_exec_run(t->prefix, &in, &pv);
+    if (rc) return rc;
+    *bv = pv;
+    bv->t = NULL;
+    rc = sl_tensor_clone(pv.t, &bv->t) ? TORCH_ERR("prefix") : SL_OK;
+    sl_value_clear(&pv);
+    return rc;
+}
+
+static int add_loss(sl_tensor **loss, sl_tensor *term, double w)
+{
+    sl_tensor *scaled = NULL, *sum = NULL;
+    int rc = SL_OK;
+    if (w != 1.0 && sl_mul_scalar(term, w, &scaled)) rc = TORCH_ERR("loss");
+    sl_tensor *tt = scaled ? scaled : term;
+    if (!rc && *loss && sl_add(*loss, tt, &sum)) rc = TORCH_ERR("loss");
+    if (!rc) {
+        sl_tensor *keep = NULL;
+        if (!sum && sl_tensor_share(tt, &keep)) rc = TORCH_ERR("loss");
+        sl_tensor_free(*loss);
+        *loss = sum ? sum : keep;
+    }
+    sl_tensor_free(scaled);
+    return rc;
+}
+
+/* Stage 1 loss: MSE(decoder_out, X), plus MSE at the later stage tensors with the frozen tail
+ * run once from X (target, no grad) and once from the reconstruction. */
+static int stage1_loss(trainer *t, const sl_value *xv, const sl_value *dec, sl_tensor **loss)
+{
+    sl_tensor *mse = NULL;
+    if (sl_mse_loss(dec->t, xv->t, &mse)) return TORCH_ERR("mse");
+    int rc = add_loss(loss, mse, 1.0);
+    sl_tensor_free(mse);
+    if (rc || !t->stages) return rc;
+    sl_value tv[t->nstages], sv[t->nstages];
+    int prev = sl_grad_mode_set(0);
+    rc = sl_exec_run(t->stages, xv, tv);
+    sl_grad_mode_set(prev);
+    if (rc) return rc;
+    if (!(rc = sl_exec_run(t->stages, dec, sv))) {
+        for (int k = 0; k < t->nstages && !rc; k++) {
+            mse = NULL;
+            rc = sl_mse_loss(sv[k].t, tv[k].t, &mse) ? TORCH_ERR("mse") : add_loss(loss, mse, 1.0);
+            sl_tensor_free(mse);
+        }
+        for (int k = 0; k < t->nstages; k++) sl_value_clear(&sv[k]);
+    }
+    for (int k = 0; k < t->nstages; k++) sl_value_clear(&tv[k]);
+    return rc;
+}
+
+/* KL(teacher || student) at temperature T, times T^2 (Hinton et al.), as batchmean. */
+static int distill_loss(trainer *t, sl_tensor *x, const sl_tensor *logits, sl_tensor **out)
+{
+    double T = t->o->distill_t;
+    sl_value in = {.t = x}, tv = {0};
+    int rc = sl_exec_run(t->teacher_exec, &in, &tv);
+    if (rc) return rc;
+    sl_tensor *tl = NULL, *ts = NULL, *ss = NULL, *tlog = NULL, *slog = NULL, *kl = NULL;
+    if (sl_tensor_clone(tv.t, &tl) || sl_mul_scalar(tl, 1.0 / T, &ts) ||
+        sl_mul_scalar(logits, 1.0 / T, &ss) || sl_log_softmax(ts, 1, &tlog) ||
+        sl_log_softmax(ss, 1, &slog) || sl_kl_div(slog, tlog, 1, &kl) ||
+        sl_mul_scalar(kl, T * T, out))
+        rc = TORCH_ERR("distillation");
+    sl_value_clear(&tv);
+    sl_tensor_free(tl);
+    sl_tensor_free(ts);
+    sl_tensor_free(ss);
+    sl_tensor_free(tlog);
+    sl_tensor_free(slog);
+    sl_tensor_free(kl);
+    return rc;
+}
+
+typedef struct epoch_sums {
+    double loss;
+    int64_t correct, seen;
+} epoch_sums;
+
+static int train_step(trainer *t, const sl_batch *b, epoch_sums *s)
+{
+    const sl_train_opts *o = t->o;
+    sl_tensor *x = NULL, *y = NULL, *loss = NULL, *term = NULL;
+    sl_value bv = {0}, out = {0};
+    int rc = batch_tensors(t, b, &x, &y);
+    if (!rc) rc = boundary_value(t, x, &bv);
+    if (!rc) rc = sl_exec_run(t->suffix, &bv, &out);
+    if (!rc && o->tl_stage == 1) {
+        rc = stage1_loss(t, &bv, &out, &loss);
+    } else if (!rc) {
+        double alpha = t->teacher ? o->alpha : 0;
+        if (alpha < 1) {
+            rc = sl_cross_entropy(out.t, y, o->label_smoothing, &term) ? TORCH_ERR("loss")
+                                                                        : add_loss(&loss, term, 1 - alpha);
+            sl_tensor_free(term);
+            term = NULL;
+        }
+        if (!rc && alpha > 0) {
+            rc = distill_loss(t, x, out.t, &term);
+            if (!rc) rc = add_loss(&loss, term, alpha);
+        }
+        if (!rc) rc = count_correct(out.t, y, b->n, &s->correct);
+    }
+    double lv = 0;
+    if (!rc && (sl_optim_zero_grad(t->opt) || sl_backward(loss) || sl_optim_step(t->opt) ||
+                sl_tensor_item(loss, &lv)))
+        rc = TORCH_ERR("training step");
+    if (!rc && !isfinite(lv))
+        rc = sl_err(SL_ETORCH, "the loss became %g at epoch %d step %lld (try a lower --lr)", lv,
+                    t->st.epoch + 1, (long long)t->st.step);
+    s->loss += lv * b->n;
+    s->seen += b->n;
+    sl_tensor_free(x);
+    sl_tensor_free(y);
+    sl_tensor_free(loss);
+    sl_tensor_free(term);
+    sl_value_clear(&bv);
+    sl_value_clear(&out);
+    return rc;
+}
+
+/* ---- validation --------------------------------------------------------------------------- */
+
+typedef struct val_result {
+    double acc, loss, mse;
+} val_result;
+
+static int validate(trainer *t, val_result *v)
+{
+    sl_graph *g = t->g;
+    const char *to[3] = {g->outputs[0], t->cut, t->dec};
+    int nto = t->o->tl_stage ? 3 : 1;
+    sl_exec *e;
+    sl_exec_opts inf = {.fold_bn = 1};
+    int rc = sl_exec_new(g, NULL, 0, to, nto, &inf, &e);
+    if (rc) return rc;
+    sl_loader_reset(t->val_loader, 0);
+    sl_batch b;
+    int64_t correct = 0, seen = 0;
+    double loss = 0, mse = 0;
+    while (!rc && (rc = sl_loader_next(t->val_loader, &b)) == SL_OK) {
+        sl_tensor *x = NULL, *y = NULL, *ce = NULL, *m = NULL;
+        sl_value in = {0}, out[3] = {{0}};
+        rc = batch_tensors(t, &b, &x, &y);
+        in.t = x;
+        if (!rc) rc = sl_exec_run(e, &in, out);
+        double lv = 0, mv = 0;
+        if (!rc && (sl_cross_entropy(out[0].t, y, 0, &ce) || sl_tensor_item(ce, &lv)))
+            rc = TORCH_ERR("validation loss");
+        if (!rc && nto == 3 && (sl_mse_loss(out[2].t, out[1].t, &m) || sl_tensor_item(m, &mv)))
+            rc = TORCH_ERR("validation mse");
+        if (!rc) rc = count_correct(out[0].t, y, b.n, &correct);
+        loss += lv * b.n;
+        mse += mv * b.n;
+        seen += b.n;
+        for (int k = 0; k < nto; k++) sl_value_clear(&out[k]);
+        sl_tensor_free(x);
+        sl_tensor_free(y);
+        sl_tensor_free(ce);
+        sl_tensor_free(m);
+    }
+    sl_exec_free(e);
+    if (rc != SL_LOADER_END) return sl_err_ctx(rc < 0 ? rc : SL_EIO, "validation: ");
+    v->acc = seen ? (double)correct / (double)seen : 0;
+    v->loss = seen ? loss / (double)seen : 0;
+    v->mse = seen ? mse / (double)seen : 0;
+    return SL_OK;
+}
+
+/* ---- the run ------------------------------------------------------------------------------ */
+
+static int write_output(trainer *t, const sl_train_result *r)
+{
+    const sl_train_opts *o = t->o;
+    int rc = t->st.has_best ? sl_ckpt_params_copy(&t->ps, t->st.best, 1) : SL_OK;
+    if (rc) return rc;
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddNumberToObject(m, "val_acc", r->best_val_acc);
+    if (o->tl_stage == 1) cJSON_AddNumberToObject(m, "val_mse", r->best_val_mse);
+    cJSON_AddNumberToObject(m, "best_epoch", r->best_epoch);
+    cJSON_AddNumberToObject(m, "epochs", r->epochs_run);
+    cJSON_AddNumberToObject(m, "images_per_s", r->images_per_s);
+    cJSON_AddNumberToObject(m, "train_loss", r->last_loss);
+    cJSON_AddNumberToObject(m, "tl_stage", o->tl_stage);
+    cJSON *cl = cJSON_AddArrayToObject(m, "classes");
+    for (int i = 0; i < t->g->nclasses; i++)
+        cJSON_AddItemToArray(cl, cJSON_CreateString(t->g->classes[i]));
+    char *json = cJSON_PrintUnformatted(m);
+    cJSON_Delete(m);
+    sl_bundle *b = sl_bundle_new(NULL);
+    if (!json || !b) {
+        free(json);
+        sl_bundle_free(b);
+        return sl_err(SL_ENOMEM, "out of memory");
+    }
+    b->graph = t->g;
+    snprintf(b->created_by, sizeof b->created_by, "sl-train fit %s", SL_VERSION);
+    rc = sl_bundle_set_json(&b->metrics_json, json);
+    if (!rc) rc = sl_bundle_write(o->out, b);
+    b->graph = NULL;
+    sl_bundle_free(b);
+    free(json);
+    return rc;
+}
+
+static void log_epoch(trainer *t, const epoch_sums *s, const val_result *v, double lr,
+                      double secs, int best)
+{
+    if (!t->log) return;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "epoch", t->st.epoch);
+    cJSON_AddNumberToObject(j, "step", (double)t->st.step);
+    cJSON_AddNumberToObject(j, "lr", lr);
+    cJSON_AddNumberToObject(j, "train_loss", s->seen ? s->loss / (double)s->seen : 0);
+    if (t->o->tl_stage != 1)
+        cJSON_AddNumberToObject(j, "train_acc", s->seen ? (double)s->correct / (double)s->seen : 0);
+    if (v) {
+        cJSON_AddNumberToObject(j, "val_loss", v->loss);
+        cJSON_AddNumberToObject(j, "val_acc", v->acc);
+        if (t->o->tl_stage) cJSON_AddNumberToObject(j, "val_mse", v->mse);
+    }
+    cJSON_AddBoolToObject(j, "best", best);
+    cJSON_AddNumberToObject(j, "images_per_s", secs > 0 ? (double)s->seen / secs : 0);
+    cJSON_AddNumberToObject(j, "seconds", secs);
+    char *line = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (line) {
+        fprintf(t->log, "%s\n", line);
+        fflush(t->log);
+    }
+    free(line);
+}
+
+static int run_epoch(trainer *t, epoch_sums *s, double *secs, double *lr_out)
+{
+    const sl_train_opts *o = t->o;
+    int e = t->st.epoch;
+    int64_t steps = sl_loader_num_batches(t->loader), k = 0;
+    char title[64], extra[160] = "";
+    snprintf(title, sizeof title, "epoch %d/%d", e + 1, o->epochs);
+    sl_manual_seed(o->seed * 1000003u + (uint64_t)e);
+    sl_loader_reset(t->loader, e);
+    sl_progress *p = sl_progress_start(title, (uint64_t)steps);
+    double t0 = sl_now();
+    sl_batch b;
+    int rc;
+    while ((rc = sl_loader_next(t->loader, &b)) == SL_OK) {
+        *lr_out = sl_train_lr(o, e, k, steps);
+        if (sl_optim_set_lr(t->opt, *lr_out)) {
+            rc = TORCH_ERR("learning rate");
+            break;
+        }
+        if ((rc = train_step(t, &b, s))) break;
+        k++;
+        t->st.step++;
+        double el = sl_now() - t0;
+        if (o->tl_stage == 1)
+            snprintf(extra, sizeof extra, "loss %.5f  %.0f img/s", s->loss / (double)s->seen,
+                     (double)s->seen / (el > 0 ? el : 1e-9));
+        else
+            snprintf(extra, sizeof extra, "loss %.4f acc %.3f  %.0f img/s",
+                     s->loss / (double)s->seen, (double)s->correct / (double)s->seen,
+                     (double)s->seen / (el > 0 ? el : 1e-9));
+        sl_progress_update(p, (uint64_t)k, extra);
+    }
+    *secs = sl_now() - t0;
+    sl_progress_done(p, extra);
+    if (rc == SL_LOADER_END) return SL_OK;
+    return rc < 0 ? sl_err_ctx(rc, "epoch %d: ", e + 1) : sl_err(SL_EIO, "epoch %d: loader", e + 1);
+}
+
+/* Higher is better for accuracy, lower for the stage-1 reconstruction error. */
+static double val_metric(const trainer *t, const val_result *v)
+{
+    return t->o->tl_stage == 1 ? -v->mse : v->acc;
+}
+
+static int setup(trainer *t)
+{
+    const sl_train_opts *o = t->o;
+    int rc;
+    if (o->tl_stage < 0 || o->tl_stage > 2)
+        return sl_err(SL_EARG, "--tl-stage must be 1 or 2, not %d", o->tl_stage);
+    if (o->distill_t > 0 && (o->tl_stage != 2 || !o->tl_teacher))
+        return sl_err(SL_EARG, "--distill needs --tl-stage 2 and --tl-teacher");
+    if (sl_set_num_threads(o->threads > 0 ? o->threads : 1)) return TORCH_ERR("--threads");
+    if ((rc = open_data(t)) || (rc = open_model(t))) return rc;
+    if (o->tl_stage && (rc = read_tl(t))) return rc;
+    if (o->tl_stage == 2 && o->distill_t > 0) {
+        if ((rc = read_graph(o->tl_teacher, "--tl-teacher", &t->teacher))) return rc;
+        if (output_width(t->teacher) != output_width(t->g))
+            return sl_err(SL_ESHAPE, "--tl-teacher: %s has %lld outputs, the model %lld",
+                          o->tl_teacher, (long long)output_width(t->teacher),
+                          (long long)output_width(t->g));
+    }
+    if ((rc = setup_freeze(t)) || (rc = choose_boundary(t)) || (rc = plan(t)) ||
+        (rc = make_optim(t)) || (rc = make_loaders(t)))
+        return rc;
+    if (o->resume && (rc = sl_ckpt_load(o->resume, o, &t->ps, t->opt, t->ntrain, &t->st)))
+        return rc;
+    if (o->log && !(t->log = fopen(o->log, o->resume ? "a" : "w")))
+        return sl_err(SL_EIO, "--log: cannot open %s", o->log);
+    sl_log_debug("gradient run starts at %s; %d trainable tensors",
+                 t->boundary ? t->boundary : t->g->input_name, t->ntrain);
+    return SL_OK;
+}
+
+int sl_train_fit(const sl_train_opts *o, sl_train_result *res)
+{
+    trainer t = {.o = o};
+    sl_train_result r = {.best_val_acc = -1, .first_loss = NAN};
+    int rc = setup(&t);
+    int start = t.st.epoch, ran = 0;
+    double train_secs = 0;
+    int64_t train_images = 0;
+    while (!rc && t.st.epoch < o->epochs && !(o->stop_after && ran >= o->stop_after)) {
+        epoch_sums s = {0};
+        double secs = 0, lr = o->lr;
+        val_result v = {0};
+        if ((rc = run_epoch(&t, &s, &secs, &lr))) break;
+        if (t.val && (rc = validate(&t, &v))) break;
+        train_secs += secs;
+        train_images += s.seen;
+        r.last_loss = s.seen ? s.loss / (double)s.seen : 0;
+        if (!ran) r.first_loss = r.last_loss;
+        int best = !t.val || !t.st.has_best || val_metric(&t, &v) > t.st.best_metric;
+        t.st.epoch++;
+        ran++;
+        if (best && t.val) {
+            t.st.best_metric = val_metric(&t, &v);
+            t.st.best_epoch = t.st.epoch;
+            t.st.best_acc = v.acc;
+            t.st.best_mse = v.mse;
+            t.st.bad_epochs = 0;
+            rc = sl_ckpt_params_snapshot(&t.ps, &t.st);
+        } else if (t.val) {
+            t.st.bad_epochs++;
+        } else {
+            t.st.best_epoch = t.st.epoch;
+        }
+        if (t.val && o->tl_stage == 1)
+            sl_log_info("epoch %d/%d: val mse %.6f, val acc %.4f%s", t.st.epoch, o->epochs, v.mse,
+                        v.acc, best ? " (best)" : "");
+        else if (t.val)
+            sl_log_info("epoch %d/%d: val acc %.4f%s", t.st.epoch, o->epochs, v.acc,
+                        best ? " (best)" : "");
+        log_epoch(&t, &s, t.val ? &v : NULL, lr, secs, best);
+        if (!rc && o->checkpoint) rc = sl_ckpt_save(o->checkpoint, o, t.g, &t.ps, t.opt, t.ntrain, &t.st);
+        if (!rc && o->patience > 0 && t.st.bad_epochs >= o->patience) {
+            sl_log_info("early stop: no improvement for %d epochs", o->patience);
+            r.stopped_early = 1;
+            break;
+        }
+    }
+    if (!rc && ran == 0 && start >= o->epochs)
+        sl_log_warn("the checkpoint already holds all %d epochs", o->epochs);
+    r.epochs_run = t.st.epoch;
+    r.best_epoch = t.st.best_epoch;
+    if (t.val && t.st.has_best) {
+        r.best_val_acc = t.st.best_acc;
+        r.best_val_mse = t.st.best_mse;
+    }
+    r.images_per_s = train_secs > 0 ? (double)train_images / train_secs : 0;
+    if (!rc && o->out) rc = write_output(&t, &r);
+    trainer_free(&t);
+    if (res) *res = r;
+    return rc;
+}
