@@ -128,11 +128,13 @@ static int parse_args(int argc, char **argv, opts *o)
     if (!o->device || !o->edge) return sl_usage_error("--device and --edge profiles are required");
     if (!o->network && !o->bw[SL_HOP_DEVICE_EDGE] && !o->rtt[SL_HOP_DEVICE_EDGE])
         return sl_usage_error("no network: give --bandwidth and --rtt, or --network FILE");
-    for (int h = 0; h < SL_HOP_COUNT; h++)
+    for (int h = 0; h < (o->cloud ? SL_HOP_COUNT : 1); h++)
         if (!o->network && (!o->bw[h]) != (!o->rtt[h]))
             return sl_usage_error("%s needs both %s and %s", sl_hop_name(h),
                                   h ? "--cloud-bandwidth" : "--bandwidth", h ? "--cloud-rtt" : "--rtt");
     if (o->json && o->quiet) return sl_usage_error("--json and --quiet exclude each other");
+    if (!o->cloud && (o->bw[SL_HOP_EDGE_CLOUD] || o->rtt[SL_HOP_EDGE_CLOUD]))
+        sl_log_warn("--cloud-bandwidth and --cloud-rtt are ignored without --cloud");
     return SL_EXIT_OK;
 }
 
