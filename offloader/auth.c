@@ -173,7 +173,14 @@ int sl_auth_server(sl_conn *c, const void *token, size_t token_len, uint32_t max
         sl_frame_free(&f);
         return rc;
     }
+    int lo = sl_le16_get(f.payload), hi = sl_le16_get(f.payload + 2);
     sl_frame_free(&f);
+    if (lo > SL_PROTO_VERSION || hi < SL_PROTO_VERSION) {
+        sl_proto_send_error(c, 0, NULL, SL_PERR_VERSION,
+                            "device speaks protocol versions %d..%d, this edge speaks %d", lo, hi,
+                            SL_PROTO_VERSION);
+        return sl_err(SL_EUNSUPPORTED, "%s speaks protocol versions %d..%d only", c->peer, lo, hi);
+    }
     uint8_t challenge[CHALLENGE_SIZE];
     rc = sl_auth_nonce(challenge);
     if (rc) return rc;

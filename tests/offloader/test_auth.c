@@ -116,6 +116,14 @@ static void test_over_loopback(const char *dir)
     CHECK_EQ(raw_answer(&raw, buf, sizeof buf), 0);
     sl_conn_close(&raw);
 
+    /* A device whose HELLO offers only other protocol versions is told so. */
+    raw_connect(port, &raw, 0);
+    uint8_t hello23[4] = {2, 0, 3, 0};
+    sl_proto_send(&raw, SL_MSG_HELLO, 0, 0, NULL, hello23, 4);
+    CHECK_EQ(raw_answer(&raw, buf, sizeof buf), SL_PERR_VERSION);
+    CHECK_CONTAINS(text, "device speaks protocol versions 2..3, this edge speaks 1");
+    sl_conn_close(&raw);
+
     /* A client that does not answer the challenge is dropped after the auth timeout (10 s by
      * default, too slow for a test), so here only check a silent peer does not block others. */
     raw_connect(port, &raw, 0);
@@ -133,7 +141,8 @@ static void test_over_loopback(const char *dir)
 
     sl_edge_stats st;
     sl_edge_get_stats(s, &st);
-    CHECK_EQ(st.auth_failures, 4); /* the wrong-token client tried twice: connect, infer */
+    CHECK_EQ(st.auth_failures,
+             5); /* wrong token twice (connect, infer), no auth, forged, version */
     sl_conn_close(&raw);
     free(payload);
     sl_wire_tensor_free(&in);
