@@ -4,6 +4,7 @@
 #include "common/status.h"
 #include "model/ops.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -211,6 +212,23 @@ static int run_body(void *ctx)
     for (int i = 0; i < e->nfrom; i++) {
         if (!st->in[i].t) {
             rc = sl_err(SL_EARG, "boundary tensor %d has no value", i);
+            goto done;
+        }
+        const sl_shape *want = e->from_pos[i] == 0 ? &g->input_shape : &g->nodes[e->from_pos[i] - 1].out;
+        int64_t shp[SL_MAX_DIMS];
+        int nd = 0;
+        sl_tensor_shape(st->in[i].t, shp, SL_MAX_DIMS, &nd);
+        int ok = nd == want->ndim + 1;
+        for (int k = 0; ok && k < want->ndim; k++) ok = shp[k + 1] == want->d[k];
+        if (!ok) {
+            char got[96] = "", exp[96] = "N";
+            size_t a = 0, b = 1;
+            for (int k = 0; k < nd && a < sizeof got; k++)
+                a += (size_t)snprintf(got + a, sizeof got - a, "%s%lld", k ? "x" : "", (long long)shp[k]);
+            for (int k = 0; k < want->ndim && b < sizeof exp; k++)
+                b += (size_t)snprintf(exp + b, sizeof exp - b, "x%lld", (long long)want->d[k]);
+            rc = sl_err(SL_ESHAPE, "tensor '%s' has shape %s, the model expects %s",
+                        e->from_pos[i] == 0 ? g->input_name : g->nodes[e->from_pos[i] - 1].name, got, exp);
             goto done;
         }
         vals[e->from_pos[i]] = st->in[i]; /* borrowed */

@@ -18,9 +18,15 @@ static int need_chw(const sl_shape *s, const char *what)
     return SL_OK;
 }
 
+/* Division rounding towards minus infinity, as PyTorch's output-size formulas do. */
+static int64_t floordiv(int64_t a, int64_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
 static int64_t conv_out_dim(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d)
 {
-    return (in + 2 * p - d * (k - 1) - 1) / s + 1;
+    return floordiv(in + 2 * p - d * (k - 1) - 1, s) + 1;
 }
 
 static void set_param(sl_param *p, const char *name, int ndim, int64_t a, int64_t b, int64_t c,
@@ -222,7 +228,7 @@ static int64_t elem_flops(const sl_node *n, const sl_shape *in, int nin)
 static int64_t pool_out_dim(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, int ceil_mode)
 {
     int64_t num = in + 2 * p - d * (k - 1) - 1;
-    int64_t o = (ceil_mode ? (num + s - 1) / s : num / s) + 1;
+    int64_t o = (ceil_mode ? -floordiv(-num, s) : floordiv(num, s)) + 1;
     /* PyTorch: the last window must start inside the input or left padding. */
     if (ceil_mode && (o - 1) * s >= in + p) o--;
     return o;
