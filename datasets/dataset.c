@@ -345,6 +345,25 @@ static int is_subdir(const char *root, const char *name)
     return sl_path_join(p, sizeof p, root, name) == SL_OK && sl_is_dir(p);
 }
 
+/* Beside split folders, any other folder (or PNG) at the root would be data nobody reads. */
+static int stray_folders(sl_dataset *ds, const sl_dataset_opts *o, const char *root)
+{
+    char **names, path[4096];
+    int n, rc = list_dir(root, &names, &n);
+    if (rc != SL_OK) return rc;
+    for (int i = 0; i < n && rc == SL_OK; i++) {
+        if (!strcmp(names[i], "train") || !strcmp(names[i], "val") || !strcmp(names[i], "test"))
+            continue;
+        if ((rc = sl_path_join(path, sizeof path, root, names[i])) != SL_OK) break;
+        if (sl_is_dir(path))
+            rc = problem(ds, o, path, "folder beside train/ val/ test/ (not read)");
+        else if (has_png_suffix(names[i]))
+            rc = problem(ds, o, path, "image outside any class folder (not read)");
+    }
+    free_names(names, n);
+    return rc;
+}
+
 static int open_folder(sl_dataset *ds, const sl_dataset_opts *o)
 {
     const char *root = ds->root;
@@ -372,6 +391,7 @@ static int open_folder(sl_dataset *ds, const sl_dataset_opts *o)
                 (rc = scan_classes(ds, o, dir, s)) != SL_OK)
                 return rc;
         }
+        if ((rc = stray_folders(ds, o, root)) != SL_OK) return rc;
     } else {
         ds->layout = "imagefolder";
         if ((rc = scan_classes(ds, o, root, SPLIT_NONE)) != SL_OK) return rc;

@@ -151,7 +151,7 @@ static void casting_params(casting_p *p, sl_rng *r, int cls)
     p->ly = sin(la);
     p->g0 = sl_rng_range(r, 0.42, 0.62);
     p->bg = sl_rng_range(r, 0.04, 0.16);
-    p->grain = sl_rng_range(r, 0.04, 0.09);
+    p->grain = sl_rng_range(r, 0.03, 0.07);
     p->nbolt = 4 + (int)sl_rng_below(r, 5);
     p->bolt_r = sl_rng_range(r, 0.035, 0.05);
     p->bolt_rho = sl_rng_range(r, 0.55, 0.65);
@@ -178,7 +178,7 @@ static void casting_params(casting_p *p, sl_rng *r, int cls)
         double a = sl_rng_range(r, 0, 2 * PI), rho = sl_rng_range(r, 0.4, 0.8);
         double x = p->cx + cos(a) * rho * p->R, y = p->cy + sin(a) * rho * p->R;
         double dir = a + (sl_rng_uniform(r) < 0.5 ? 0 : PI) + sl_rng_normal(r) * 0.5;
-        double len = sl_rng_range(r, 0.06, 0.18);
+        double len = sl_rng_range(r, 0.08, 0.22);
         p->crack_n = 4 + (int)sl_rng_below(r, 5);
         for (int i = 0; i < p->crack_n; i++) {
             p->crack_x[i] = x;
@@ -187,8 +187,8 @@ static void casting_params(casting_p *p, sl_rng *r, int cls)
             x += cos(dir) * len / (p->crack_n - 1);
             y += sin(dir) * len / (p->crack_n - 1);
         }
-        p->crack_w = sl_rng_range(r, 0.004, 0.011);
-        p->crack_d = sl_rng_range(r, 0.3, 0.75);
+        p->crack_w = sl_rng_range(r, 0.007, 0.018);
+        p->crack_d = sl_rng_range(r, 0.4, 0.85);
         break;
     }
     case 1: /* flash: a thin fin of extra metal on part of the rim */
@@ -204,8 +204,8 @@ static void casting_params(casting_p *p, sl_rng *r, int cls)
             double a = sl_rng_range(r, 0, 2 * PI), rho = sl_rng_range(r, 0.22, 0.84);
             p->pit_x[i] = p->cx + cos(a) * rho * p->R;
             p->pit_y[i] = p->cy + sin(a) * rho * p->R;
-            p->pit_r[i] = sl_rng_range(r, 0.008, 0.022);
-            p->pit_d[i] = sl_rng_range(r, 0.3, 0.85);
+            p->pit_r[i] = sl_rng_range(r, 0.011, 0.028);
+            p->pit_d[i] = sl_rng_range(r, 0.35, 0.9);
         }
         break;
     }

@@ -170,6 +170,8 @@ static void test_split_layout(const char *tmp)
         snprintf(d, sizeof d, "%s/%s/%s", root, splits[s], s ? "crack" : "flash");
         put_png(d, "c.png", 12);
     }
+    snprintf(d, sizeof d, "%s/extra/ok", root);
+    put_png(d, "x.png", 13);
     sl_dataset *ds;
     sl_dataset_opts o;
     sl_dataset_opts_init(&o);
@@ -184,6 +186,8 @@ static void test_split_layout(const char *tmp)
         CHECK_EQ(sl_dataset_count(ds), 3);
         CHECK_EQ(sl_dataset_summary(ds)->class_counts[1], 0);
         CHECK_EQ(sl_dataset_split_of(ds, 0), SL_SPLIT_VAL);
+        CHECK(has_problem(ds, "split/extra", "beside train/ val/ test/"));
+        CHECK_EQ(sl_dataset_summary(ds)->num_problems, 1);
     }
     sl_dataset_free(ds);
     o.split = NULL;
