@@ -83,17 +83,21 @@ static void segments(const sl_plan *p, double seg[N_SEG])
         seg[SEG_EDGE] += p->tl_dec_s;
 }
 
-/* The plan drawn for a cut: the best allowed one, else the best excluded one (drawn faded). */
-static const sl_plan *bar_plan(const sl_selection *s, int cut, int want_tl)
+/* The plan drawn for each cut without / with a TL: the best allowed one, else the best excluded
+ * one (drawn faded). Returns a new array of 2 * n_cuts entries (NULL where no plan exists), or
+ * NULL when out of memory. */
+static const sl_plan **bar_plans(const sl_selection *s, int n_cuts)
 {
-    const sl_plan *p = sl_selection_best_at(s, cut, want_tl);
-    if (p) return p;
-    for (int i = s->n_allowed; i < s->n_plans; i++)
-        if (s->plans[i].cut == cut && (s->plans[i].tl >= 0) == (want_tl != 0)) {
-            const sl_plan *q = &s->plans[i];
-            if (!p || q->total_s < p->total_s) p = q;
-        }
-    return p;
+    const sl_plan **bars = calloc(2 * (size_t)n_cuts, sizeof *bars);
+    if (!bars) return NULL;
+    for (int c = 0; c < n_cuts; c++)
+        for (int w = 0; w < 2; w++) bars[2 * c + w] = sl_selection_best_at(s, c, w);
+    for (int i = s->n_allowed; i < s->n_plans; i++) {
+        const sl_plan *q = &s->plans[i];
+        const sl_plan **slot = &bars[2 * q->cut + (q->tl >= 0)];
+        if (!*slot || ((*slot)->violated >= 0 && q->total_s < (*slot)->total_s)) *slot = q;
+    }
+    return bars;
 }
 
 char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
@@ -105,12 +109,14 @@ char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
     const double left = 80, right = 290, top = 60, plot_h = 360, bottom = 130;
     double plot_w = fmax(560, ncut * group_w);
     double width = left + plot_w + right, height = top + plot_h + bottom;
+    const sl_plan **bars = bar_plans(s, ncut);
+    if (!bars) {
+        sl_err(SL_ENOMEM, "out of memory while drawing the chart");
+        return NULL;
+    }
     double ymax = 0;
-    for (int c = 0; c < ncut; c++)
-        for (int w = 0; w < 2; w++) {
-            const sl_plan *p = bar_plan(s, c, w);
-            if (p) ymax = fmax(ymax, p->total_s);
-        }
+    for (int i = 0; i < 2 * ncut; i++)
+        if (bars[i]) ymax = fmax(ymax, bars[i]->total_s);
     if (ymax <= 0) ymax = 1e-3;
     double step = nice_step(ymax);
     double yaxis = ceil(ymax / step) * step;
@@ -158,7 +164,7 @@ char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
     for (int c = 0; c < ncut; c++) {
         double gx = x0 + c * group_w + 7;
         for (int w = 0; w < 2; w++) {
-            const sl_plan *p = bar_plan(s, c, w);
+            const sl_plan *p = bars[2 * c + w];
             if (!p) continue;
             int allowed = p->violated < 0;
             double seg[N_SEG], y = top + plot_h, bx = gx + w * bar_w;
@@ -228,6 +234,7 @@ char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
         sb_printf(&b, "<text x=\"%.0f\" y=\"%.0f\">best without TL: %.2f ms</text>\n", lx, ly,
                   best_plain->total_s * 1e3);
     sb_printf(&b, "</svg>\n");
+    free(bars);
     if (b.oom) {
         free(b.s);
         sl_err(SL_ENOMEM, "out of memory while drawing the chart");

@@ -235,6 +235,16 @@ int sl_select_run(const sl_select_input *in, sl_selection *out)
     }
     ctx_free(&c);
     qsort(s.plans, (size_t)s.n_plans, sizeof *s.plans, plan_cmp);
+    s.n_cuts = k + 1;
+    s.best_at = malloc(2 * (size_t)s.n_cuts * sizeof *s.best_at);
+    if (!s.best_at) {
+        sl_selection_free(&s);
+        return sl_err(SL_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < 2 * s.n_cuts; i++) s.best_at[i] = -1;
+    /* Plans are sorted, so the first allowed one seen per (cut, TL or not) is the best. */
+    for (int i = s.n_allowed - 1; i >= 0; i--)
+        s.best_at[2 * s.plans[i].cut + (s.plans[i].tl >= 0)] = i;
     *out = s;
     return s.n_allowed ? SL_OK : explain_none(in, out);
 }
@@ -244,14 +254,15 @@ void sl_selection_free(sl_selection *s)
     if (!s) return;
     free(s->plans);
     free(s->excluded);
+    free(s->best_at);
     memset(s, 0, sizeof *s);
 }
 
 const sl_plan *sl_selection_best_at(const sl_selection *s, int cut, int want_tl)
 {
-    for (int i = 0; i < s->n_allowed; i++)
-        if (s->plans[i].cut == cut && (s->plans[i].tl >= 0) == (want_tl != 0)) return &s->plans[i];
-    return NULL;
+    if (cut < 0 || cut >= s->n_cuts) return NULL;
+    int i = s->best_at[2 * cut + (want_tl != 0)];
+    return i >= 0 ? &s->plans[i] : NULL;
 }
 
 const sl_plan *sl_selection_best(const sl_selection *s, int want_tl)

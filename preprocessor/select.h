@@ -45,8 +45,10 @@ typedef struct sl_selection {
     sl_plan *plans;   /* every enumerated plan: allowed ones first, each part by total latency */
     int n_plans;
     int n_allowed;
-    int *excluded;    /* per criterion: plans it was the first to exclude (n = constraints->n) */
+    int *excluded;    /* per criterion: plans it rules out on its own (n = constraints->n) */
     int n_criteria;
+    int *best_at;     /* [2 * cut + with_tl]: index of the best allowed plan there, or -1 */
+    int n_cuts;
 } sl_selection;
 
 /* Checks that the profiles describe the same model (graph_hash, nodes, cuts, TL configurations,
