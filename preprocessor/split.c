@@ -218,8 +218,8 @@ static int build_halves(const sl_graph *g, const char *const *at, int n, const c
         if (need_e[i + 1] && !boundary[i + 1]) rc = copy_node(e, &g->nodes[i]);
     for (int i = 0; !rc && i < g->noutputs; i++) rc = sl_graph_add_output(e, g->outputs[i]);
     if (rc == SL_ENOMEM) sl_err(rc, "out of memory");
-    if (!rc && (rc = sl_graph_validate(d, 1))) sl_err_ctx(rc, "device half");
-    if (!rc && (rc = sl_graph_validate(e, 1))) sl_err_ctx(rc, "edge half");
+    if (!rc && (rc = sl_graph_validate(d, 1))) sl_err_ctx(rc, "device half: ");
+    if (!rc && (rc = sl_graph_validate(e, 1))) sl_err_ctx(rc, "edge half: ");
     if (rc) {
         sl_graph_free(d);
         sl_graph_free(e);

@@ -259,7 +259,7 @@ int sl_tl_insert(sl_graph *g, const char *cut, const sl_tl_config *c)
     if (!rc) rc = tl_object(t, c, cut, wire, dec_out, hash);
     if (rc) {
         sl_graph_free(t);
-        return sl_err_ctx(rc, "inserting a transfer layer at '%s'", cut);
+        return sl_err_ctx(rc, "inserting a transfer layer at '%s': ", cut);
     }
     sl_graph swap = *g;
     *g = *t;
@@ -293,7 +293,7 @@ int sl_tl_info_get(const sl_graph *g, sl_tl_info *out)
     memset(&t, 0, sizeof t);
     int rc = copy_name(o, "config", t.config_name, sizeof t.config_name, g, 0);
     if (!rc) rc = sl_tl_parse_config(t.config_name, &t.config);
-    if (rc == SL_EARG) rc = sl_err_ctx(SL_EFORMAT, "graph '%s': tl.config", g->name);
+    if (rc == SL_EARG) rc = sl_err_ctx(SL_EFORMAT, "graph '%s': tl.config: ", g->name);
     if (!rc) rc = copy_name(o, "cut", t.cut, sizeof t.cut, g, 1);
     if (!rc) rc = copy_name(o, "wire", t.wire, sizeof t.wire, g, 1);
     if (!rc) rc = copy_name(o, "decoder_out", t.decoder_out, sizeof t.decoder_out, g, 1);

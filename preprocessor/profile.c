@@ -1,0 +1,403 @@
+/* profile.c: timing a model's blocks, nodes, whole run and transfer layers on this host. */
+#include "preprocessor/profile.h"
+
+#include "common/log.h"
+#include "common/progress.h"
+#include "common/status.h"
+#include "common/timeutil.h"
+#include "model/exec.h"
+#include "preprocessor/tl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <dlfcn.h>
+#include <zlib.h>
+
+/* Timing samples of one measured thing. */
+typedef struct stats {
+    double median, p10, p90;
+} stats;
+
+struct ctx {
+    sl_graph *g;
+    const sl_profile_opts *o;
+    sl_value *vals; /* per position (0 = input, i + 1 = node i): the value of a full run */
+    double *samples;
+    sl_progress *pg;
+    uint64_t done;
+};
+
+/* Runs plan e `warmup` + `repeats` times on `in`, discarding the outputs. */
+static int time_exec(struct ctx *c, sl_exec *e, const sl_value *in, int nout, stats *st)
+{
+    sl_value *out = calloc((size_t)nout, sizeof *out);
+    if (!out) return sl_err(SL_ENOMEM, "out of memory");
+    int total = c->o->warmup + c->o->repeats;
+    for (int r = 0; r < total; r++) {
+        double t0 = sl_now();
+        int rc = sl_exec_run(e, in, out);
+        double dt = sl_now() - t0;
+        for (int k = 0; k < nout; k++) sl_value_clear(&out[k]);
+        if (rc) {
+            free(out);
+            return rc;
+        }
+        if (r >= c->o->warmup) c->samples[r - c->o->warmup] = dt;
+    }
+    free(out);
+    size_t n = (size_t)c->o->repeats;
+    st->median = sl_median(c->samples, n);
+    st->p10 = sl_percentile(c->samples, n, 10);
+    st->p90 = sl_percentile(c->samples, n, 90);
+    return SL_OK;
+}
+
+/* Plans g from `from` to one tensor `to`, feeds the values in, and times it. */
+static int time_range(struct ctx *c, sl_graph *g, const char *const *from, const sl_value *in,
+                      int nfrom, const char *to, stats *st)
+{
+    sl_exec *e = NULL;
+    sl_exec_opts eo = {.fold_bn = 1};
+    int rc = sl_exec_new(g, from, nfrom, &to, 1, &eo, &e);
+    if (!rc) rc = time_exec(c, e, in, 1, st);
+    if (e) sl_exec_free(e);
+    if (rc) return sl_err_ctx(rc, "timing '%s': ", to);
+    return SL_OK;
+}
+
+static void tick(struct ctx *c, const char *what)
+{
+    sl_progress_update(c->pg, ++c->done, what);
+}
+
+/* One full run keeping the value of every node (the inputs of node and block timings). */
+static int run_all(struct ctx *c, const sl_tensor *x)
+{
+    sl_graph *g = c->g;
+    int nn = g->nnodes;
+    const char **to = malloc((size_t)nn * sizeof *to);
+    if (!to) return sl_err(SL_ENOMEM, "out of memory");
+    for (int i = 0; i < nn; i++) to[i] = g->nodes[i].name;
+    sl_exec *e;
+    sl_exec_opts eo = {0};
+    int rc = sl_exec_new(g, NULL, 0, to, nn, &eo, &e);
+    free(to);
+    if (rc) return rc;
+    rc = sl_tensor_share(x, &c->vals[0].t) ? sl_err(SL_ETORCH, "%s", sl_torch_last_error()) : SL_OK;
+    if (!rc) rc = sl_exec_run(e, &c->vals[0], c->vals + 1);
+    sl_exec_free(e);
+    return rc;
+}
+
+static int64_t value_bytes(const sl_shape *s, int u8, int batch)
+{
+    return sl_shape_numel(s) * (u8 ? 1 : 4) * batch;
+}
+
+static void copy_shape(const sl_shape *s, int64_t *dims, int *rank)
+{
+    *rank = s->ndim;
+    for (int i = 0; i < s->ndim; i++) dims[i] = s->d[i];
+}
+
+static int measure_nodes(struct ctx *c, sl_profile *p)
+{
+    sl_graph *g = c->g;
+    p->n_nodes = g->nnodes;
+    if (!(p->nodes = calloc((size_t)g->nnodes, sizeof *p->nodes))) return sl_err(SL_ENOMEM, "out of memory");
+    for (int i = 0; i < g->nnodes; i++) {
+        sl_node *n = &g->nodes[i];
+        sl_prof_node *pn = &p->nodes[i];
+        pn->name = strdup(n->name);
+        pn->op = strdup(sl_op_name(n->op));
+        pn->inputs = calloc((size_t)n->ninputs + 1, sizeof *pn->inputs);
+        if (!pn->name || !pn->op || !pn->inputs) return sl_err(SL_ENOMEM, "out of memory");
+        pn->n_inputs = n->ninputs;
+        for (int k = 0; k < n->ninputs; k++)
+            if (!(pn->inputs[k] = strdup(n->inputs[k]))) return sl_err(SL_ENOMEM, "out of memory");
+        copy_shape(&n->out, pn->out_shape, &pn->out_rank);
+        pn->out_bytes = value_bytes(&n->out, n->op == SL_OP_QUANTIZE, c->o->batch);
+        /* Each distinct input once: a node may read one tensor twice (add(x, x)). */
+        const char *from[n->ninputs + 1];
+        sl_value in[n->ninputs + 1];
+        int nf = 0;
+        for (int k = 0; k < n->ninputs; k++) {
+            int dup = 0;
+            for (int j = 0; j < nf; j++) dup |= !strcmp(from[j], n->inputs[k]);
+            if (dup) continue;
+            from[nf] = n->inputs[k];
+            in[nf++] = c->vals[n->in_idx[k] + 1];
+        }
+        if (n->op != SL_OP_PLACEHOLDER) {
+            stats st = {0, 0, 0};
+            int rc = time_range(c, g, from, in, nf, n->name, &st);
+            if (rc) return rc;
+            pn->median_s = st.median;
+        }
+        tick(c, n->name);
+    }
+    return SL_OK;
+}
+
+static int measure_blocks(struct ctx *c, sl_profile *p, const int *cuts, int ncuts)
+{
+    sl_graph *g = c->g;
+    p->n_cuts = ncuts;
+    p->n_blocks = ncuts - 1;
+    p->cuts = calloc((size_t)ncuts, sizeof *p->cuts);
+    p->blocks = calloc((size_t)ncuts, sizeof *p->blocks);
+    if (!p->cuts || !p->blocks) return sl_err(SL_ENOMEM, "out of memory");
+    for (int i = 0; i < ncuts; i++) {
+        sl_prof_cut *pc = &p->cuts[i];
+        const char *name = cuts[i] < 0 ? g->input_name : g->nodes[cuts[i]].name;
+        sl_shape s;
+        sl_graph_tensor_shape(g, name, &s);
+        if (!(pc->tensor = strdup(name))) return sl_err(SL_ENOMEM, "out of memory");
+        pc->node_index = cuts[i];
+        copy_shape(&s, pc->shape, &pc->rank);
+        pc->bytes = value_bytes(&s, 0, c->o->batch);
+    }
+    for (int i = 0; i + 1 < ncuts; i++) {
+        sl_prof_block *b = &p->blocks[i];
+        b->from_cut = i;
+        b->to_cut = i + 1;
+        b->first_node = cuts[i] + 1;
+        b->last_node = cuts[i + 1];
+        stats st = {0, 0, 0};
+        const char *from = p->cuts[i].tensor;
+        int rc = time_range(c, g, &from, &c->vals[cuts[i] + 1], 1, p->cuts[i + 1].tensor, &st);
+        if (rc) return rc;
+        b->median_s = st.median;
+        b->p10_s = st.p10;
+        b->p90_s = st.p90;
+        p->block_sum_s += st.median;
+        tick(c, p->cuts[i + 1].tensor);
+    }
+    return SL_OK;
+}
+
+static int measure_total(struct ctx *c, sl_profile *p)
+{
+    sl_exec *e;
+    sl_exec_opts eo = {.fold_bn = 1};
+    stats st = {0, 0, 0};
+    int rc = sl_exec_new(c->g, NULL, 0, NULL, 0, &eo, &e);
+    if (rc) return rc;
+    rc = time_exec(c, e, &c->vals[0], c->g->noutputs, &st);
+    sl_exec_free(e);
+    if (rc) return sl_err_ctx(rc, "timing the whole model: ");
+    p->total_median_s = st.median;
+    p->total_p10_s = st.p10;
+    p->total_p90_s = st.p90;
+    p->gap_s = st.median - p->block_sum_s;
+    tick(c, "whole model");
+    return SL_OK;
+}
+
+/* Inserts TL cfg at cut pc on a copy of the model (fresh weights) and times its encoder
+ * (X -> wire) and decoder (wire -> decoder_out) sub-ranges on the value x of X. */
+static int measure_tl_one(struct ctx *c, sl_prof_cut *pc, const sl_value *x, const char *id,
+                          const sl_tl_config *cfg)
+{
+    sl_graph *t = NULL;
+    int rc = sl_graph_clone(c->g, &t);
+    if (!rc) rc = sl_tl_insert(t, pc->tensor, cfg);
+    if (rc) {
+        sl_graph_free(t);
+        return rc;
+    }
+    sl_tl_info info;
+    sl_exec *enc = NULL;
+    sl_exec_opts eo = {.fold_bn = 1};
+    sl_value wire = {0};
+    stats se = {0, 0, 0}, sd = {0, 0, 0};
+    const char *from = pc->tensor;
+    if (!(rc = sl_tl_info_get(t, &info)) && !(rc = sl_exec_new(t, &from, 1, (const char *[]){info.wire}, 1, &eo, &enc)))
+        rc = sl_exec_run(enc, x, &wire);
+    if (!rc) rc = time_exec(c, enc, x, 1, &se);
+    from = info.wire;
+    if (!rc) rc = time_range(c, t, &from, &wire, 1, info.decoder_out, &sd);
+    if (!rc) {
+        sl_prof_tl *tl = &pc->tl[pc->n_tl];
+        if (!(tl->config = strdup(id))) rc = sl_err(SL_ENOMEM, "out of memory");
+        tl->enc_s = se.median;
+        tl->dec_s = sd.median;
+        sl_shape ws;
+        sl_graph_tensor_shape(t, info.wire, &ws);
+        tl->bytes = value_bytes(&ws, cfg->bits == 8, c->o->batch);
+        if (!rc) pc->n_tl++;
+    }
+    sl_value_clear(&wire);
+    if (enc) sl_exec_free(enc);
+    sl_graph_free(t);
+    return rc;
+}
+
+static int measure_tls(struct ctx *c, sl_profile *p, const sl_tl_config *cfgs)
+{
+    for (int i = 0; i + 1 < p->n_cuts; i++) {
+        sl_prof_cut *pc = &p->cuts[i];
+        if (pc->rank != 3) continue;
+        if (!(pc->tl = calloc((size_t)c->o->ntl, sizeof *pc->tl))) return sl_err(SL_ENOMEM, "out of memory");
+        const sl_value *x = &c->vals[pc->node_index + 1];
+        for (int k = 0; k < c->o->ntl; k++) {
+            int rc = measure_tl_one(c, pc, x, c->o->tl[k], &cfgs[k]);
+            if (rc) return sl_err_ctx(rc, "transfer layer %s at '%s': ", c->o->tl[k], pc->tensor);
+            tick(c, pc->tensor);
+        }
+    }
+    return SL_OK;
+}
+
+typedef uLong (*crc32_fn)(uLong crc, const Bytef *buf, uInt len);
+
+/* Bytes per second of framing a tensor for the wire: a copy into the frame and its zlib CRC-32,
+ * as the offloader does. zlib is not among sl_preprocessor's link libraries (the component's
+ * CMakeLists.txt belongs to the build skeleton), so crc32 is looked up at run time. */
+static int serialise_speed(int64_t bytes, double *speed)
+{
+    void *z = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
+    crc32_fn crc_of = z ? (crc32_fn)dlsym(z, "crc32") : NULL;
+    if (!crc_of) {
+        int rc = sl_err(SL_EUNSUPPORTED, "serialisation speed: zlib's crc32 could not be loaded: %s",
+                        dlerror());
+        if (z) dlclose(z);
+        return rc;
+    }
+    size_t n = bytes > (1 << 20) ? (size_t)bytes : (size_t)1 << 20;
+    unsigned char *src = malloc(n), *dst = malloc(n);
+    if (!src || !dst) {
+        free(src);
+        free(dst);
+        dlclose(z);
+        return sl_err(SL_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) src[i] = (unsigned char)(i * 131u);
+    double t0 = sl_now(), dt;
+    uint64_t moved = 0;
+    uLong crc = 0;
+    do {
+        memcpy(dst, src, n);
+        crc ^= crc_of(0L, dst, (uInt)n);
+        moved += n;
+        src[crc % n] ^= 1; /* the next copy is not the same work: nothing for the compiler to skip */
+        dt = sl_now() - t0;
+    } while (dt < 0.05 || moved < 4 * n);
+    free(src);
+    free(dst);
+    dlclose(z);
+    *speed = (double)moved / dt;
+    return SL_OK;
+}
+
+static char *cpu_model(void)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    static const char *const keys[] = {"model name", "Hardware", "Model", "cpu model", "Processor", NULL};
+    char found[sizeof keys / sizeof keys[0]][256];
+    memset(found, 0, sizeof found);
+    while (f && fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (!colon) continue;
+        for (int k = 0; keys[k]; k++) {
+            if (found[k][0] || strncmp(line, keys[k], strlen(keys[k]))) continue;
+            char *v = colon + 1;
+            while (*v == ' ' || *v == '\t') v++;
+            v[strcspn(v, "\n")] = '\0';
+            snprintf(found[k], sizeof found[k], "%s", v);
+        }
+    }
+    if (f) fclose(f);
+    for (int k = 0; keys[k]; k++)
+        if (found[k][0]) return strdup(found[k]);
+    return strdup("unknown");
+}
+
+static int fill_host(sl_profile *p, const sl_graph *g, const sl_profile_opts *o)
+{
+    char host[256] = "unknown", date[64];
+    if (gethostname(host, sizeof host)) strcpy(host, "unknown");
+    host[sizeof host - 1] = '\0';
+    sl_utc_iso8601(date, sizeof date);
+    p->model = strdup(g->name);
+    p->host = strdup(host);
+    p->cpu = cpu_model();
+    p->date = strdup(date);
+    p->input_name = strdup(g->input_name);
+    if (!p->model || !p->host || !p->cpu || !p->date || !p->input_name)
+        return sl_err(SL_ENOMEM, "out of memory");
+    p->threads = sl_get_num_threads();
+    p->batch = o->batch;
+    p->warmup = o->warmup;
+    p->repeats = o->repeats;
+    copy_shape(&g->input_shape, p->input_shape, &p->input_rank);
+    p->input_bytes = value_bytes(&g->input_shape, 0, o->batch);
+    p->input_raw_bytes = value_bytes(&g->input_shape, 1, o->batch);
+    return sl_graph_hash(g, p->graph_hash);
+}
+
+int sl_profile_measure(sl_graph *g, const sl_profile_opts *o, sl_profile **out)
+{
+    *out = NULL;
+    if (o->batch < 1 || o->warmup < 0 || o->repeats < 1 || o->threads < 0 || o->ntl < 0)
+        return sl_err(SL_EARG, "profile: batch and repeats must be >= 1, warmup and threads >= 0");
+    if (!g->validated) return sl_err(SL_EARG, "graph '%s' is not validated", g->name);
+    sl_tl_config cfgs[o->ntl + 1];
+    for (int k = 0; k < o->ntl; k++) {
+        int rc = sl_tl_parse_config(o->tl[k], &cfgs[k]);
+        if (rc) return rc;
+        for (int j = 0; j < k; j++)
+            if (!strcmp(o->tl[j], o->tl[k]))
+                return sl_err(SL_EARG, "transfer layer '%s' is listed twice", o->tl[k]);
+    }
+    if (o->threads > 0 && sl_set_num_threads(o->threads))
+        return sl_err(SL_ETORCH, "setting %d threads: %s", o->threads, sl_torch_last_error());
+    int *cuts = NULL, ncuts = 0;
+    int rc = sl_graph_cut_points(g, &cuts, &ncuts);
+    if (rc) return rc;
+    struct ctx c = {.g = g, .o = o};
+    sl_profile *p = calloc(1, sizeof *p);
+    c.vals = calloc((size_t)g->nnodes + 1, sizeof *c.vals);
+    c.samples = calloc((size_t)o->repeats, sizeof *c.samples);
+    sl_tensor *x = NULL;
+    int64_t shape[4] = {o->batch, g->input_shape.d[0], g->input_shape.d[1], g->input_shape.d[2]};
+    if (!p || !c.vals || !c.samples) rc = sl_err(SL_ENOMEM, "out of memory");
+    else if (sl_tensor_randn(shape, 4, &x)) rc = sl_err(SL_ETORCH, "input: %s", sl_torch_last_error());
+    int ntl_cuts = 0;
+    for (int i = 0; i + 1 < ncuts; i++) {
+        sl_shape s;
+        sl_graph_tensor_shape(g, cuts[i] < 0 ? g->input_name : g->nodes[cuts[i]].name, &s);
+        ntl_cuts += s.ndim == 3;
+    }
+    if (o->progress)
+        c.pg = sl_progress_start("profiling", (uint64_t)(g->nnodes + ncuts + ntl_cuts * o->ntl));
+    if (!rc) rc = fill_host(p, g, o);
+    if (!rc) rc = run_all(&c, x);
+    if (!rc) rc = measure_blocks(&c, p, cuts, ncuts);
+    if (!rc) rc = measure_total(&c, p);
+    if (!rc) rc = measure_nodes(&c, p);
+    if (!rc) rc = measure_tls(&c, p, cfgs);
+    if (!rc) {
+        int64_t biggest = p->input_bytes;
+        for (int i = 0; i < p->n_cuts; i++) biggest = p->cuts[i].bytes > biggest ? p->cuts[i].bytes : biggest;
+        rc = serialise_speed(biggest, &p->serialise_bytes_per_s);
+    }
+    if (!rc) rc = sl_profile_validate(p, "measured profile");
+    char extra[96];
+    snprintf(extra, sizeof extra, "%s: %.4fs per run", g->name, p ? p->total_median_s : 0.0);
+    sl_progress_done(c.pg, rc ? "failed" : extra);
+    for (int i = 0; c.vals && i <= g->nnodes; i++) sl_value_clear(&c.vals[i]);
+    free(c.vals);
+    free(c.samples);
+    free(cuts);
+    sl_tensor_free(x);
+    if (rc) {
+        sl_profile_free(p);
+        return rc;
+    }
+    *out = p;
+    return SL_OK;
+}

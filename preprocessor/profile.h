@@ -1,0 +1,36 @@
+/* profile.h: measuring a model on this host into an sl_profile (profile_io.h).
+ *
+ * What is measured (docs/profile.md), every time as the median over `repeats` runs after `warmup`
+ * runs, in inference mode with batch norm folded into its conv as in deployment:
+ *   - each block between consecutive single-tensor cut points, planned once as its own sub-range
+ *     (cut i -> cut i+1), with p10 and p90;
+ *   - each node alone (for DADS), fed the values a full run produced;
+ *   - the whole model (median, p10, p90), and the gap between it and the sum of the blocks;
+ *   - the bytes of every node output and cut for `batch` images;
+ *   - the speed of framing a tensor for the wire (memcpy + zlib crc32), in bytes per second;
+ *   - per cut with a C x H x W tensor (not the output) and per TL configuration: the TL encoder
+ *     (X -> wire) and decoder (wire -> decoder_out) times and the wire bytes (uint8 for b8).
+ * Host name, CPU model (/proc/cpuinfo), threads and date are recorded too.
+ */
+#ifndef SL_PREPROCESSOR_PROFILE_H
+#define SL_PREPROCESSOR_PROFILE_H
+
+#include "model/graph.h"
+#include "preprocessor/profile_io.h"
+
+typedef struct sl_profile_opts {
+    int threads;             /* intra-op threads; 0 = libtorch's default */
+    int batch;               /* images per run, >= 1 */
+    int warmup, repeats;     /* warmup >= 0, repeats >= 1 */
+    const char *const *tl;   /* TL configuration ids ("pool", "conv-r4-s2-b8"); borrowed */
+    int ntl;
+    int progress;            /* 1 = draw a progress line (common/progress.h) */
+} sl_profile_opts;
+
+/* Measures validated graph g (borrowed; its weights are only read) on this host. On success *out
+ * is a new profile (free with sl_profile_free) that passes sl_profile_validate. On error (bad
+ * option or TL id: SL_EARG; a graph the executor cannot run: its status) *out is NULL and the
+ * message names the node, cut or option. Sets libtorch's thread count when o->threads > 0. */
+int sl_profile_measure(sl_graph *g, const sl_profile_opts *o, sl_profile **out);
+
+#endif
