@@ -54,7 +54,8 @@ int sl_constraints_add(sl_constraints *c, const char *flag, const char *value);
 
 /* Looks up every node name in `p` and checks tiers against the tiers in use (`have_cloud`).
  * Returns SL_OK, SL_ENOTFOUND (unknown node, criterion quoted) or SL_EARG (cloud criterion
- * without a cloud profile, or contradicting criteria on the same node). */
+ * without a cloud profile, or contradicting criteria on the same node). Only the node_index and
+ * node_block fields are written, so resolving again (against another profile) is safe. */
 int sl_constraints_resolve(sl_constraints *c, const sl_profile *p, int have_cloud);
 
 /* Frees the items; the struct itself may be reused. NULL is a no-op. */

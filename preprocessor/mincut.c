@@ -4,6 +4,7 @@
 
 #include "common/status.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,6 +289,7 @@ int sl_dag_from_profiles(const sl_profile *dev, const sl_profile *edge, const sl
         }
         if (cr->kind == SL_CRIT_ONLY_ON || cr->kind == SL_CRIT_NOT_ON) {
             if (cr->tier == SL_TIER_CLOUD) continue;
+            assert(cr->node_index >= 0 && cr->node_index < dev->n_nodes); /* resolved first */
             int on_dev = (cr->tier == SL_TIER_DEVICE) == (cr->kind == SL_CRIT_ONLY_ON);
             g->force[cr->node_index + 1] = on_dev ? SL_FORCE_DEVICE : SL_FORCE_EDGE;
         } else if (cr->kind == SL_CRIT_EXCLUDE_TIER && cr->tier != SL_TIER_CLOUD) {

@@ -38,6 +38,7 @@ typedef struct sl_dag {
 /* Allocates a DAG of n vertices with room for n_edges predecessor entries, all zero (the caller
  * fills the arrays; pred_start has n+1 entries). Returns SL_OK or SL_ENOMEM (nothing allocated). */
 int sl_dag_init(sl_dag *g, int n, int n_edges);
+/* Frees the arrays and zeroes the struct; a zeroed struct is a no-op. */
 void sl_dag_free(sl_dag *g);
 
 /* Checks that a device set (on_device[v] = 1) holds vertex 0, is closed under predecessors and
@@ -60,7 +61,8 @@ int sl_mincut_solve(const sl_dag *g, double w_dev, double w_xfer, double w_edge,
  * input's tensor costed as the raw image. Node criteria of `c` (only-on / not-on / exclude-tier
  * for device and edge) become forced placements; other criteria are checked later. Returns
  * SL_OK (caller frees g with sl_dag_free), SL_ENOMEM, or SL_EARG when a node criterion names
- * the cloud (DADS partitions two tiers). */
+ * the cloud (DADS partitions two tiers); on error nothing stays allocated. The profiles must
+ * have passed sl_select_check (same nodes) and `c` sl_constraints_resolve. */
 int sl_dag_from_profiles(const sl_profile *dev, const sl_profile *edge, const sl_hop *hop,
                          const sl_constraints *c, sl_dag *g);
 
@@ -88,6 +90,7 @@ int sl_dads_latency(const sl_dag *g, double rtt_s, sl_dads_result *out);
  * result is always a valid partition, not always the optimum. Returns as sl_dads_latency. */
 int sl_dads_throughput(const sl_dag *g, double rtt_s, sl_dads_result *out);
 
+/* Frees on_device and zeroes the result; a zeroed result is a no-op. */
 void sl_dads_result_free(sl_dads_result *r);
 
 /* For a DADS result on `dev`'s graph: marks in `crosses` (n_nodes + 1 entries, vertex numbering

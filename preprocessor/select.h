@@ -63,9 +63,11 @@ int sl_select_cost(const sl_select_input *in, int cut, int cut2, int tl, sl_plan
 /* Enumerates, costs and ranks every plan into *out (caller frees with sl_selection_free).
  * Ranking: allowed plans first, then by total latency, then bytes uploaded, then cut index.
  * Returns SL_OK, or SL_ECONSTRAINT when no plan is allowed: the message counts, per criterion,
- * the plans it excluded; *out is still filled so callers can plot what was excluded. */
+ * the plans it excluded; *out is still filled so callers can plot what was excluded. On any
+ * other error (SL_ENOMEM) *out is untouched. */
 int sl_select_run(const sl_select_input *in, sl_selection *out);
 
+/* Frees what the selection owns and zeroes it; NULL is a no-op. */
 void sl_selection_free(sl_selection *s);
 
 /* The fastest allowed plan at `cut` without (want_tl = 0) or with (1) a TL, or NULL. Among the
