@@ -3,18 +3,7 @@
 #include "common/cli.h"
 #include "trainer/commands.h"
 
-#include <stdio.h>
-
-#define PENDING(fn, name)                                                                       \
-    __attribute__((weak)) int fn(int argc, char **argv)                                         \
-    {                                                                                           \
-        (void)argc;                                                                             \
-        (void)argv;                                                                             \
-        fprintf(stderr, "sl-train: %s: not built yet in this version\n", name);                 \
-        return SL_EXIT_FAIL;                                                                    \
-    }
-PENDING(sl_cmd_fit, "fit")
-PENDING(sl_cmd_eval, "eval")
+#include <stddef.h>
 
 static const sl_subcmd commands[] = {
     {"fit", sl_cmd_fit, "train a model, or fine-tune its transfer layer, on a dataset"},
