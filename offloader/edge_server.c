@@ -614,10 +614,9 @@ static void *reader_main(void *arg)
 {
     client *c = arg;
     sl_edge_server *s = c->srv;
-    /* Only a refused device is closed here; otherwise queued jobs may still answer on it. */
-    if (serve(c)) {
-        if (atomic_load(&c->refs) == 1) sl_conn_linger_close(&c->conn, LINGER_S, LINGER_BYTES);
-    }
+    /* A refused device gets a graceful close so it can read why, unless queued jobs of its
+     * still need to answer on the connection (refs > 1; only this thread adds references). */
+    if (serve(c) && atomic_load(&c->refs) == 1) sl_conn_linger(&c->conn, LINGER_S, LINGER_BYTES);
     /* Jobs still queued keep the connection open to send their results; unregister first so
      * sl_edge_stop no longer shuts this socket down. */
     pthread_mutex_lock(&s->clients_lock);
@@ -647,7 +646,8 @@ static void refuse_busy(sl_edge_server *s, int fd)
     sl_proto_send(&conn, SL_MSG_BUSY, 0, 0, NULL, p, (uint32_t)(4 + n));
     atomic_fetch_add(&s->n_busy, 1);
     /* Short, since this runs on the accept thread. */
-    sl_conn_linger_close(&conn, 0.2, 4096);
+    sl_conn_linger(&conn, 0.2, 4096);
+    sl_conn_close(&conn);
 }
 
 static void *accept_main(void *arg)

@@ -184,7 +184,7 @@ void sl_conn_shutdown(sl_conn *c)
     if (c->fd >= 0) shutdown(c->fd, SHUT_RDWR);
 }
 
-void sl_conn_linger_close(sl_conn *c, double timeout_s, size_t max_bytes)
+void sl_conn_linger(sl_conn *c, double timeout_s, size_t max_bytes)
 {
     if (c->fd < 0) return;
     shutdown(c->fd, SHUT_WR);
@@ -200,7 +200,6 @@ void sl_conn_linger_close(sl_conn *c, double timeout_s, size_t max_bytes)
         if (r <= 0 && !(r < 0 && (errno == EINTR || errno == EAGAIN))) break;
         if (r > 0) drained += (size_t)r;
     }
-    sl_conn_close(c);
 }
 
 void sl_conn_close(sl_conn *c)

@@ -49,11 +49,11 @@ void sl_conn_set_read_timeout(sl_conn *c, double seconds);
  * fd stays valid until sl_conn_close. Safe to call from another thread. */
 void sl_conn_shutdown(sl_conn *c);
 
-/* Closing after refusing a peer: stops sending (so the last frame, e.g. an ERROR, is flushed
- * with a FIN), then reads and discards what the peer still sends for up to timeout_s or max_bytes
- * before closing. Closing at once with unread input would make the kernel send a reset, and the
- * reset can destroy the ERROR frame before the peer reads it. */
-void sl_conn_linger_close(sl_conn *c, double timeout_s, size_t max_bytes);
+/* Before closing after refusing a peer: stops sending (so the last frame, e.g. an ERROR, is
+ * flushed with a FIN), then reads and discards what the peer still sends for up to timeout_s or
+ * max_bytes. Closing at once with unread input would make the kernel send a reset, and the reset
+ * can destroy the ERROR frame before the peer reads it. Does not close; the caller does. */
+void sl_conn_linger(sl_conn *c, double timeout_s, size_t max_bytes);
 
 /* Closes the fd and releases the lock; a closed or zeroed conn may be closed again. */
 void sl_conn_close(sl_conn *c);
