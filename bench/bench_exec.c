@@ -1,0 +1,51 @@
+/* bench_exec.c: inference latency of our executor on one model bundle (JSON line on stdout).
+ * usage: bench_exec MODEL.h5 BATCH THREADS [REPEATS] [--no-fold] [--channels-last] */
+#include "common/status.h"
+#include "common/timeutil.h"
+#include "offloader/local_run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main(int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf(stderr, "usage: bench_exec MODEL.h5 BATCH THREADS [REPEATS] [--no-fold]\n");
+        return 2;
+    }
+    int batch = atoi(argv[2]), threads = atoi(argv[3]), repeats = argc > 4 ? atoi(argv[4]) : 20;
+    int fold = 1;
+    for (int i = 5; i < argc; i++)
+        if (!strcmp(argv[i], "--no-fold")) fold = 0;
+    sl_set_num_threads(threads);
+    sl_runner *r;
+    if (sl_runner_open(argv[1], fold, &r)) {
+        fprintf(stderr, "bench_exec: %s\n", sl_errmsg());
+        return 1;
+    }
+    const sl_shape *in = &r->bundle->graph->input_shape;
+    int64_t shape[4] = {batch, in->d[0], in->d[1], in->d[2]};
+    sl_tensor *x;
+    sl_manual_seed(0);
+    sl_tensor_randn(shape, 4, &x);
+    double *t = calloc((size_t)repeats, sizeof *t);
+    for (int i = 0; i < 5 + repeats; i++) {
+        sl_tensor *y;
+        double t0 = sl_now();
+        if (sl_runner_forward(r, x, &y)) {
+            fprintf(stderr, "bench_exec: %s\n", sl_errmsg());
+            return 1;
+        }
+        sl_tensor_free(y);
+        if (i >= 5) t[i - 5] = sl_now() - t0;
+    }
+    double med = sl_median(t, (size_t)repeats), p90 = sl_percentile(t, (size_t)repeats, 90);
+    printf("{\"impl\": \"scissionlite\", \"model\": \"%s\", \"batch\": %d, \"threads\": %d, "
+           "\"median_ms\": %.3f, \"p90_ms\": %.3f}\n",
+           r->bundle->graph->name, batch, threads, med * 1e3, p90 * 1e3);
+    free(t);
+    sl_tensor_free(x);
+    sl_runner_free(r);
+    return 0;
+}
