@@ -121,7 +121,7 @@ char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
     double step = nice_step(ymax);
     double yaxis = ceil(ymax / step) * step;
     const sl_plan *best = s->n_allowed ? &s->plans[0] : NULL;
-    const sl_plan *best_plain = sl_selection_best(s, 0);
+    const sl_plan *best_plain = sl_selection_best(s, 0), *best_tl = sl_selection_best(s, 1);
 
     sbuf b = {0};
     sb_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -187,7 +187,10 @@ char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
                               bx, y, bar_w - 1, hgt);
             }
             sb_printf(&b, "</g>\n");
-            const char *mark = p == best ? "best" : p == best_plain ? "best w/o TL" : NULL;
+            const char *mark = p == best         ? "best"
+                               : p == best_plain ? "best w/o TL"
+                               : p == best_tl    ? "best TL"
+                                                 : NULL;
             if (mark) {
                 double mx = bx + (bar_w - 1) / 2;
                 sb_printf(&b, "<path d=\"M%.1f %.1f l-6 -10 h12 z\" fill=\"#d62728\"/>"
@@ -222,7 +225,7 @@ char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
               lx, ly, lx + 20, ly + 11);
     ly += 22;
     sb_printf(&b, "<path d=\"M%.0f %.0f l-6 -10 h12 z\" fill=\"#d62728\"/>"
-                  "<text x=\"%.0f\" y=\"%.0f\">best plan / best without TL</text>\n",
+                  "<text x=\"%.0f\" y=\"%.0f\">best plan / without TL / with TL</text>\n",
               lx + 7, ly + 12, lx + 20, ly + 11);
     ly += 34;
     if (best) {
@@ -230,9 +233,14 @@ char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
                   lx, ly, best->total_s * 1e3);
         ly += 18;
     }
-    if (best_plain && best_plain != best)
+    if (best_plain && best_plain != best) {
         sb_printf(&b, "<text x=\"%.0f\" y=\"%.0f\">best without TL: %.2f ms</text>\n", lx, ly,
                   best_plain->total_s * 1e3);
+        ly += 18;
+    }
+    if (best_tl && best_tl != best)
+        sb_printf(&b, "<text x=\"%.0f\" y=\"%.0f\">best with a TL: %.2f ms</text>\n", lx, ly,
+                  best_tl->total_s * 1e3);
     sb_printf(&b, "</svg>\n");
     free(bars);
     if (b.oom) {
