@@ -1,0 +1,252 @@
+/* test_fit.c: sl_train_fit learns a simple task, freezing keeps weights bit-identical, resume
+ * equals an uninterrupted run, corrupt checkpoints fail clearly, schedules follow their
+ * formulas, Adam and label smoothing lower the loss. */
+#include "common/status.h"
+#include "model/bundle.h"
+#include "testutil.h"
+#include "trainer/train.h"
+#include "trainer_data.h"
+
+#include <cjson/cJSON.h>
+
+static char root[600], data[700];
+
+static void opts(sl_train_opts *o, const char *out)
+{
+    sl_train_opts_init(o);
+    o->data = data;
+    o->arch = "tinycnn";
+    o->in_c = 1;
+    o->in_h = o->in_w = 32;
+    o->batch = 16;
+    o->lr = 0.05;
+    o->threads = 2;
+    o->workers = 1;
+    o->out = out;
+}
+
+static void path(char *buf, const char *name)
+{
+    snprintf(buf, 800, "%s/%s", root, name);
+}
+
+/* Largest difference between parameter `node.param` of two bundles (-1 if missing). */
+static double param_diff(const sl_bundle *a, const sl_bundle *b, const char *node, const char *p)
+{
+    int i = sl_graph_find(a->graph, node), j = sl_graph_find(b->graph, node);
+    if (i < 0 || j < 0) return -1;
+    sl_param *pa = sl_node_param(&a->graph->nodes[i], p), *pb = sl_node_param(&b->graph->nodes[j], p);
+    double d = -1;
+    if (pa && pb) sl_max_abs_diff(pa->t, pb->t, &d, NULL);
+    return d;
+}
+
+/* Largest difference over every parameter (-1 if the structures differ). */
+static double all_diff(const sl_bundle *a, const sl_bundle *b)
+{
+    double worst = 0;
+    for (int i = 0; i < a->graph->nnodes; i++)
+        for (int k = 0; k < a->graph->nodes[i].nparams; k++) {
+            double d = param_diff(a, b, a->graph->nodes[i].name, a->graph->nodes[i].params[k].name);
+            if (d < 0) return -1;
+            if (d > worst) worst = d;
+        }
+    return worst;
+}
+
+static void test_learns(void)
+{
+    char out[800], log[800];
+    path(out, "base.h5");
+    path(log, "base.jsonl");
+    sl_train_opts o;
+    opts(&o, out);
+    o.epochs = 8;
+    o.schedule = SL_SCHED_COSINE;
+    o.log = log;
+    sl_train_result r;
+    int rc = sl_train_fit(&o, &r);
+    CHECK_OK(rc, sl_errmsg());
+    /* Chance is 1/3; the task is easy, so 0.8 leaves a wide margin for seeds and threads. */
+    TU_CHECK_MSG(r.best_val_acc >= 0.8, "val acc %.3f after %d epochs", r.best_val_acc, r.epochs_run);
+    CHECK(r.last_loss < r.first_loss);
+    CHECK_EQ(r.epochs_run, 8);
+    sl_bundle *b = NULL;
+    CHECK_OK(sl_bundle_read(out, &b), sl_errmsg());
+    if (b) {
+        CHECK_EQ(b->graph->nclasses, 3);
+        if (b->graph->nclasses == 3) CHECK_STR(b->graph->classes[2], "line");
+        CHECK_CONTAINS(b->metrics_json, "\"val_acc\"");
+        CHECK_CONTAINS(b->metrics_json, "\"images_per_s\"");
+        sl_bundle_free(b);
+    }
+    /* The log has one line per epoch, and its lr follows the cosine schedule. */
+    FILE *f = fopen(log, "r");
+    char line[2048];
+    int n = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        cJSON *j = cJSON_Parse(line);
+        const cJSON *lr = cJSON_GetObjectItem(j, "lr"), *ep = cJSON_GetObjectItem(j, "epoch");
+        CHECK(cJSON_IsNumber(lr) && cJSON_IsNumber(ep));
+        if (cJSON_IsNumber(lr) && cJSON_IsNumber(ep))
+            CHECK_NEAR(lr->valuedouble, sl_train_lr(&o, ep->valueint - 1, 0, 6), 1e-12);
+        CHECK(cJSON_IsNumber(cJSON_GetObjectItem(j, "val_acc")));
+        cJSON_Delete(j);
+        n++;
+    }
+    if (f) fclose(f);
+    CHECK_EQ(n, 8);
+}
+
+static void test_freeze(void)
+{
+    char base[800], out[800];
+    path(base, "base.h5");
+    path(out, "frozen.h5");
+    sl_train_opts o;
+    opts(&o, out);
+    o.model = base;
+    o.epochs = 2;
+    o.freeze = "conv1,bn1,conv2*";
+    o.val_split = 0;
+    CHECK_OK(sl_train_fit(&o, NULL), sl_errmsg());
+    sl_bundle *a = NULL, *b = NULL;
+    CHECK_OK(sl_bundle_read(base, &a), sl_errmsg());
+    CHECK_OK(sl_bundle_read(out, &b), sl_errmsg());
+    if (a && b) {
+        CHECK_EQ(param_diff(a, b, "conv1", "weight"), 0);
+        CHECK_EQ(param_diff(a, b, "conv2", "weight"), 0);
+        /* A frozen batch norm runs in eval mode: its running statistics stay too. */
+        CHECK_EQ(param_diff(a, b, "bn1", "weight"), 0);
+        CHECK_EQ(param_diff(a, b, "bn1", "running_mean"), 0);
+        CHECK_EQ(param_diff(a, b, "bn1", "running_var"), 0);
+        CHECK(param_diff(a, b, "conv3", "weight") > 0);
+        CHECK(param_diff(a, b, "bn2", "weight") > 0);
+        CHECK(param_diff(a, b, "fc", "weight") > 0);
+    }
+    sl_bundle_free(a);
+    sl_bundle_free(b);
+    o.freeze = "conv1,nosuchnode*";
+    CHECK_EQ(sl_train_fit(&o, NULL), SL_ENOTFOUND);
+    CHECK_CONTAINS(sl_errmsg(), "nosuchnode*");
+}
+
+static void test_resume(void)
+{
+    char full[800], part[800], resumed[800], ck1[800], ck2[800];
+    path(full, "full.h5");
+    path(part, "part.h5");
+    path(resumed, "resumed.h5");
+    path(ck1, "ck1.h5");
+    path(ck2, "ck2.h5");
+    sl_train_opts o;
+    opts(&o, full);
+    o.epochs = 3;
+    o.optim = SL_OPTIM_ADAM;
+    o.lr = 0.003;
+    o.label_smoothing = 0.1;
+    o.schedule = SL_SCHED_STEP;
+    o.step_size = 1;
+    o.gamma = 0.7;
+    o.checkpoint = ck1;
+    o.augment.hflip = 1;
+    o.augment.crop_pad = 2;
+    sl_train_result r;
+    CHECK_OK(sl_train_fit(&o, &r), sl_errmsg());
+    TU_CHECK_MSG(r.last_loss < r.first_loss, "Adam + label smoothing: loss %.4f -> %.4f",
+                 r.first_loss, r.last_loss);
+    o.out = part;
+    o.checkpoint = ck2;
+    o.stop_after = 1;
+    CHECK_OK(sl_train_fit(&o, &r), sl_errmsg());
+    CHECK_EQ(r.epochs_run, 1);
+    o.out = resumed;
+    o.stop_after = 0;
+    o.resume = ck2;
+    CHECK_OK(sl_train_fit(&o, &r), sl_errmsg());
+    CHECK_EQ(r.epochs_run, 3);
+    sl_bundle *a = NULL, *b = NULL, *c1 = NULL, *c2 = NULL;
+    CHECK_OK(sl_bundle_read(full, &a), sl_errmsg());
+    CHECK_OK(sl_bundle_read(resumed, &b), sl_errmsg());
+    CHECK_OK(sl_bundle_read(ck1, &c1), sl_errmsg());
+    CHECK_OK(sl_bundle_read(ck2, &c2), sl_errmsg());
+    /* Bit for bit: the best weights written to -o, and the last weights in the checkpoints. */
+    if (a && b) TU_CHECK_MSG(all_diff(a, b) == 0, "output differs by %g", all_diff(a, b));
+    if (c1 && c2) TU_CHECK_MSG(all_diff(c1, c2) == 0, "checkpoint differs by %g", all_diff(c1, c2));
+    if (c1 && c2) CHECK_STR(c1->train_state_json, c2->train_state_json);
+    sl_bundle_free(a);
+    sl_bundle_free(b);
+    sl_bundle_free(c1);
+    sl_bundle_free(c2);
+
+    /* A checkpoint of other options is refused, naming the option. */
+    o.seed = 5;
+    CHECK_EQ(sl_train_fit(&o, NULL), SL_EARG);
+    CHECK_CONTAINS(sl_errmsg(), "--seed");
+    o.seed = 1;
+
+    /* Corrupt and foreign checkpoints give a clear error naming the file. */
+    char bad[800];
+    path(bad, "bad.h5");
+    FILE *in = fopen(ck2, "rb"), *outf = fopen(bad, "wb");
+    char buf[4096];
+    size_t n, total = 0;
+    while (in && outf && (n = fread(buf, 1, sizeof buf, in)) > 0 && total < 3000) {
+        fwrite(buf, 1, n, outf);
+        total += n;
+    }
+    if (in) fclose(in);
+    if (outf) fclose(outf);
+    o.resume = bad;
+    int rc = sl_train_fit(&o, NULL);
+    CHECK(rc == SL_EFORMAT || rc == SL_EIO);
+    CHECK_CONTAINS(sl_errmsg(), "bad.h5");
+    o.resume = full;
+    CHECK_EQ(sl_train_fit(&o, NULL), SL_EFORMAT);
+    CHECK_CONTAINS(sl_errmsg(), "not a training checkpoint");
+    char missing[800];
+    path(missing, "missing.h5");
+    o.resume = missing;
+    CHECK(sl_train_fit(&o, NULL) != SL_OK);
+    CHECK_CONTAINS(sl_errmsg(), "missing.h5");
+}
+
+static void test_schedules(void)
+{
+    sl_train_opts o;
+    sl_train_opts_init(&o);
+    o.lr = 0.1;
+    o.epochs = 4;
+    CHECK_NEAR(sl_train_lr(&o, 3, 5, 10), 0.1, 1e-15);
+    o.schedule = SL_SCHED_STEP;
+    o.step_size = 2;
+    o.gamma = 0.5;
+    CHECK_NEAR(sl_train_lr(&o, 1, 9, 10), 0.1, 1e-15);
+    CHECK_NEAR(sl_train_lr(&o, 2, 0, 10), 0.05, 1e-15);
+    CHECK_NEAR(sl_train_lr(&o, 3, 0, 10), 0.05, 1e-15);
+    o.schedule = SL_SCHED_COSINE;
+    CHECK_NEAR(sl_train_lr(&o, 0, 0, 10), 0.1, 1e-15);
+    CHECK_NEAR(sl_train_lr(&o, 2, 0, 10), 0.05, 1e-12);
+    CHECK_NEAR(sl_train_lr(&o, 3, 0, 10), 0.1 * 0.5 * (1 + cos(M_PI * 0.75)), 1e-12);
+    o.warmup = 1;
+    CHECK_NEAR(sl_train_lr(&o, 0, 0, 10), 0.01, 1e-15);
+    CHECK_NEAR(sl_train_lr(&o, 0, 9, 10), 0.1, 1e-15);
+    CHECK_NEAR(sl_train_lr(&o, 1, 0, 10), 0.1, 1e-15);
+    CHECK_NEAR(sl_train_lr(&o, 3, 0, 10), 0.1 * 0.5 * (1 + cos(M_PI * 2.0 / 3.0)), 1e-12);
+}
+
+int main(void)
+{
+    snprintf(root, sizeof root, "%s", tu_tmpdir());
+    snprintf(data, sizeof data, "%s/data", root);
+    if (td_write(data, 30, 10)) {
+        fprintf(stderr, "cannot write the test images: %s\n", sl_errmsg());
+        return 1;
+    }
+    test_schedules();
+    test_learns();
+    test_freeze();
+    test_resume();
+    tu_rmtree(root);
+    return TU_DONE();
+}
