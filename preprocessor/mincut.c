@@ -255,6 +255,22 @@ int sl_mincut_solve(const sl_dag *g, double w_dev, double w_xfer, double w_edge,
     return rc;
 }
 
+/* Node times measured alone do not add up to the block they belong to (fused ops, caches), but
+ * block times are what single cuts are priced with. Scaling every node by its block's measured
+ * time over the sum of its nodes makes a single-tensor partition cost the same in both models,
+ * so DADS and the single-cut ranking can be compared. A block whose nodes took no time keeps
+ * them at zero. Writes one time per node into `out`. */
+static void scaled_node_times(const sl_profile *p, double *out)
+{
+    for (int b = 0; b < p->n_blocks; b++) {
+        const sl_prof_block *bl = &p->blocks[b];
+        double sum = 0;
+        for (int i = bl->first_node; i <= bl->last_node; i++) sum += p->nodes[i].median_s;
+        double f = sum > 0 ? bl->median_s / sum : 0;
+        for (int i = bl->first_node; i <= bl->last_node; i++) out[i] = p->nodes[i].median_s * f;
+    }
+}
+
 int sl_dag_from_profiles(const sl_profile *dev, const sl_profile *edge, const sl_hop *hop,
                          const sl_constraints *c, sl_dag *g)
 {
@@ -265,13 +281,14 @@ int sl_dag_from_profiles(const sl_profile *dev, const sl_profile *edge, const sl
     double raw = (double)dev->input_raw_bytes;
     g->xfer_s[0] = raw / dev->serialise_bytes_per_s + sl_hop_transfer_s(hop, raw);
     g->force[0] = SL_FORCE_DEVICE;
+    scaled_node_times(dev, g->dev_s + 1);
+    scaled_node_times(edge, g->edge_s + 1);
     int k = 0;
     for (int i = 0; i < dev->n_nodes; i++) {
         const sl_prof_node *nd = &dev->nodes[i];
         int v = i + 1;
         double bytes = (double)nd->out_bytes;
-        g->dev_s[v] = nd->median_s;
-        g->edge_s[v] = edge->nodes[i].median_s;
+
         g->xfer_s[v] = bytes / dev->serialise_bytes_per_s + sl_hop_transfer_s(hop, bytes);
         g->pred_start[v] = k;
         for (int j = 0; j < nd->n_inputs; j++) {

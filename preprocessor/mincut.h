@@ -57,8 +57,9 @@ int sl_mincut_solve(const sl_dag *g, double w_dev, double w_xfer, double w_edge,
                     uint8_t *on_device);
 
 /* Builds the layer DAG of a model from its device and edge profiles and the device->edge hop:
- * node times from each profile, xfer_s = bytes / device serialise rate + bytes*8/bandwidth, the
- * input's tensor costed as the raw image. Node criteria of `c` (only-on / not-on / exclude-tier
+ * node times from each profile, scaled per block so that a block's nodes add up to the block's
+ * measured time (single-tensor partitions then cost what the single-cut model says), xfer_s =
+ * bytes / device serialise rate + bytes*8/bandwidth, the input's tensor costed as the raw image. Node criteria of `c` (only-on / not-on / exclude-tier
  * for device and edge) become forced placements; other criteria are checked later. Returns
  * SL_OK (caller frees g with sl_dag_free), SL_ENOMEM, or SL_EARG when a node criterion names
  * the cloud (DADS partitions two tiers); on error nothing stays allocated. The profiles must

@@ -125,9 +125,9 @@ static void test_random_dags(void)
 }
 
 /* A ResNet-like profile: stem, `units` residual units (c1, c2, add(prev, c2)), pool, fc. The adds
- * are the single-tensor cuts. Block times are the sums of node times so single cuts and DADS
- * price the same partitions alike. */
-static sl_profile *synthetic(int units, double speed, double *out_rtt)
+ * are the single-tensor cuts. Block times are `fuse` times the sums of their node times, as
+ * measured blocks are faster (fused ops) or slower than their nodes alone. */
+static sl_profile *synthetic(int units, double speed, double fuse, double *out_rtt)
 {
     int n = 1 + 3 * units + 2;
     sl_profile *p = calloc(1, sizeof *p);
@@ -201,6 +201,7 @@ static sl_profile *synthetic(int units, double speed, double *out_rtt)
         bl->first_node = p->cuts[b].node_index + 1;
         bl->last_node = p->cuts[b + 1].node_index;
         for (int i = bl->first_node; i <= bl->last_node; i++) bl->median_s += p->nodes[i].median_s;
+        bl->median_s *= fuse;
         bl->p10_s = bl->p90_s = bl->median_s;
         p->block_sum_s += bl->median_s;
     }
@@ -212,7 +213,7 @@ static sl_profile *synthetic(int units, double speed, double *out_rtt)
 static void test_600_nodes(void)
 {
     double rtt;
-    sl_profile *dev = synthetic(199, 1.0, &rtt), *edge = synthetic(199, 8.0, &rtt);
+    sl_profile *dev = synthetic(199, 1.0, 0.6, &rtt), *edge = synthetic(199, 8.0, 1.3, &rtt);
     CHECK_EQ(dev->n_nodes, 600);
     CHECK_OK(sl_profile_validate(dev, "synthetic"), sl_errmsg());
     sl_select_input in;
@@ -241,11 +242,27 @@ static void test_600_nodes(void)
     TU_CHECK_MSG(t_dsh < 1.0, "DSH took %.3f s", t_dsh);
     TU_CHECK_MSG(t_sel < 1.0, "single-cut selection took %.3f s", t_sel);
     CHECK(sl_dag_partition_valid(&g, r.on_device));
-    /* Every single cut is a partition DADS can choose, and here both price it alike. */
+    /* Every single cut is a partition DADS can choose, and with node times scaled to their
+     * blocks both price it alike, so DADS is never worse. */
     const sl_plan *plain = sl_selection_best(&s, 0);
     CHECK(plain != NULL);
     if (plain) CHECK(r.latency_s <= plain->total_s + 1e-9);
     CHECK(th.bottleneck_s <= r.bottleneck_s + 1e-12);
+
+    /* Each single cut, taken as a DAG partition, costs exactly its single-cut plan. */
+    uint8_t *on = malloc((size_t)g.n);
+    int mismatches = 0;
+    for (int j = 0; j < dev->n_cuts; j++) {
+        for (int v = 0; v < g.n; v++) on[v] = v <= dev->cuts[j].node_index + 1;
+        double d, x, e;
+        sl_dag_stages(&g, on, &d, &x, &e);
+        double lat = d + x + e + (j < dev->n_cuts - 1 ? rtt : 0);
+        sl_plan p;
+        CHECK_OK(sl_select_cost(&in, j, -1, -1, &p), sl_errmsg());
+        if (fabs(lat - p.total_s) > 1e-9 * (1 + p.total_s)) mismatches++;
+    }
+    TU_CHECK_MSG(mismatches == 0, "%d single cuts priced differently as DAG partitions", mismatches);
+    free(on);
 
     /* A placement criterion binds DADS: hold a late node on the device. */
     sl_constraints c = {0};
