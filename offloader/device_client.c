@@ -61,6 +61,7 @@ void sl_client_config_defaults(sl_client_config *cfg)
     cfg->max_inflight = 1;
     cfg->max_frame = SL_PROTO_DEFAULT_MAX_FRAME;
     cfg->zstd_level = 3;
+    cfg->busy_retries = 3;
 }
 
 int sl_client_new(const sl_client_config *cfg, sl_client **out)
@@ -173,6 +174,7 @@ static void answer_infer_locked(pending *p, sl_frame *f, sl_wire_tensor *decoded
             r->status = sl_proto_err_status(code);
         } else {
             r->status = SL_EBUSY;
+            r->retry_after_s = f->length >= 4 ? sl_le32_get(f->payload) * 1e-3 : 0;
             size_t n = f->length > 4 ? f->length - 4 : 0;
             if (n >= sizeof text) n = sizeof text - 1;
             if (n) memcpy(text, f->payload + 4, n);
@@ -515,10 +517,16 @@ int sl_client_wait(sl_client *c, uint64_t request_id, sl_client_result *out)
 int sl_client_infer(sl_client *c, const uint8_t pair[SL_PAIR_ID_SIZE], const sl_wire_tensor *in,
                     sl_client_result *out)
 {
-    uint64_t id;
-    sl_client_submit(c, pair, in, &id);
-    int rc = sl_client_wait(c, id, out);
-    return rc ? rc : out->status;
+    for (int attempt = 0;; attempt++) {
+        uint64_t id;
+        sl_client_submit(c, pair, in, &id);
+        int rc = sl_client_wait(c, id, out);
+        if (rc) return rc;
+        if (out->status != SL_EBUSY || attempt >= c->cfg.busy_retries) return out->status;
+        double delay = out->retry_after_s > 0 ? out->retry_after_s : 0.01;
+        sl_client_result_free(out);
+        sl_shaper_sleep_until(sl_now() + delay);
+    }
 }
 
 int sl_client_pending(sl_client *c)

@@ -33,6 +33,7 @@ typedef struct sl_client_config {
     int max_inflight;       /* INFER requests awaiting an answer; default 1 */
     uint32_t max_frame;     /* largest frame accepted from the edge; default 64 MiB */
     int zstd_level;         /* 0 = never compress tensors; default 3 (when it pays) */
+    int busy_retries;       /* sl_client_infer resends after BUSY this often; default 3 */
     sl_shaper *shaper;      /* borrowed, may be NULL: models the link (shaper.h) */
 } sl_client_config;
 
@@ -54,6 +55,7 @@ typedef struct sl_client_result {
     int status;            /* SL_OK or an SL_E* status */
     int edge_code;         /* SL_PERR_* when the edge answered ERROR, else 0 */
     char error[1200];      /* why, when status != SL_OK */
+    double retry_after_s;  /* SL_EBUSY: the edge's hint when to resend */
     sl_wire_tensor output; /* owned by the result: sl_client_result_free */
     sl_client_timing timing;
 } sl_client_result;
@@ -84,7 +86,9 @@ int sl_client_submit(sl_client *c, const uint8_t pair[SL_PAIR_ID_SIZE], const sl
  * outcome), or SL_ENOTFOUND when there is no such submitted, unclaimed request. */
 int sl_client_wait(sl_client *c, uint64_t request_id, sl_client_result *out);
 
-/* Submit + wait for that request. Returns out->status. */
+/* Submit + wait for that request; after a BUSY answer it waits the edge's hint and resends, up
+ * to cfg.busy_retries times (pipelined callers resubmit themselves: see retry_after_s).
+ * Returns out->status. */
 int sl_client_infer(sl_client *c, const uint8_t pair[SL_PAIR_ID_SIZE], const sl_wire_tensor *in,
                     sl_client_result *out);
 

@@ -80,6 +80,7 @@ struct sl_edge_server {
     pthread_cond_t q_cond;
     job *queue;
     int q_head, q_len;
+    uint64_t q_bytes; /* payload bytes waiting */
 
     atomic_uint_fast64_t n_conn, n_authfail, n_req, n_res, n_err, n_busy, n_bad, n_deploy;
 };
@@ -89,6 +90,7 @@ void sl_edge_config_defaults(sl_edge_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->workers = 2;
     cfg->queue_capacity = 64;
+    cfg->queue_max_bytes = 512ull << 20;
     cfg->max_clients = 64;
     cfg->max_frame = SL_PROTO_DEFAULT_MAX_FRAME;
     cfg->max_bundle = 2ull << 30;
@@ -255,12 +257,17 @@ static void send_ok_json(client *c, uint64_t req, const uint8_t *pair, cJSON *j)
 static int queue_push(sl_edge_server *s, const job *j)
 {
     pthread_mutex_lock(&s->q_lock);
-    if (s->q_len == s->cfg.queue_capacity || atomic_load(&s->stopping)) {
+    /* An empty queue always takes one request, so a frame under the limit is never refused
+     * forever for its size alone. */
+    int full = s->q_len == s->cfg.queue_capacity ||
+               (s->q_len > 0 && s->q_bytes + j->length > s->cfg.queue_max_bytes);
+    if (full || atomic_load(&s->stopping)) {
         pthread_mutex_unlock(&s->q_lock);
         return 0;
     }
     s->queue[(s->q_head + s->q_len) % s->cfg.queue_capacity] = *j;
     s->q_len++;
+    s->q_bytes += j->length;
     pthread_cond_signal(&s->q_cond);
     pthread_mutex_unlock(&s->q_lock);
     return 1;
@@ -332,6 +339,7 @@ static void *worker_main(void *arg)
         job j = s->queue[s->q_head];
         s->q_head = (s->q_head + 1) % s->cfg.queue_capacity;
         s->q_len--;
+        s->q_bytes -= j.length;
         pthread_mutex_unlock(&s->q_lock);
         if (atomic_load(&s->stopping)) {
             send_error(j.cl, j.request_id, j.m->pair, SL_PERR_SHUTDOWN, "edge server stopping");
@@ -369,8 +377,8 @@ static void on_infer(client *c, sl_frame *f)
     atomic_fetch_add(&s->n_busy, 1);
     char p[128];
     sl_le32_put((uint8_t *)p, BUSY_RETRY_MS);
-    int n = snprintf(p + 4, sizeof p - 4, "edge busy: %d requests already queued",
-                     s->cfg.queue_capacity);
+    int n = snprintf(p + 4, sizeof p - 4, "edge busy: its queue of %d requests / %llu MiB is full",
+                     s->cfg.queue_capacity, (unsigned long long)(s->cfg.queue_max_bytes >> 20));
     sl_proto_send(&c->conn, SL_MSG_BUSY, 0, f->request_id, f->pair_id, p, (uint32_t)(4 + n));
 }
 

@@ -41,14 +41,15 @@ typedef struct sl_edge_config {
     const char *store_dir; /* bundle folder, created if missing */
     const void *token;     /* shared secret (copied), required */
     size_t token_len;
-    int workers;          /* threads running models; default 2 */
-    int queue_capacity;   /* INFER requests waiting for a worker before BUSY; default 64 */
-    int max_clients;      /* connected devices at once; default 64 */
-    uint32_t max_frame;   /* largest payload accepted; default 64 MiB */
-    uint64_t max_bundle;  /* largest deploy upload; default 2 GiB */
-    double auth_timeout;  /* seconds to finish the handshake; default 10 */
-    double idle_timeout;  /* seconds without a frame before closing; default 600, 0 = never */
-    double write_timeout; /* seconds a device may stall our sends; default 30 */
+    int workers;              /* threads running models; default 2 */
+    int queue_capacity;       /* INFER requests waiting for a worker before BUSY; default 64 */
+    uint64_t queue_max_bytes; /* their payload bytes before BUSY; default 512 MiB */
+    int max_clients;          /* connected devices at once; default 64 */
+    uint32_t max_frame;       /* largest payload accepted; default 64 MiB */
+    uint64_t max_bundle;      /* largest deploy upload; default 2 GiB */
+    double auth_timeout;      /* seconds to finish the handshake; default 10 */
+    double idle_timeout;      /* seconds without a frame before closing; default 600, 0 = never */
+    double write_timeout;     /* seconds a device may stall our sends; default 30 */
 } sl_edge_config;
 
 typedef struct sl_edge_stats {

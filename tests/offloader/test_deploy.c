@@ -114,8 +114,12 @@ int main(void)
     uint8_t pair[16];
     sl_pair_from_hex(PAIR, pair);
 
+    /* A temporary upload left by a crash is cleaned away at start and never served. */
+    sl_mkdir_p(store);
+    fake_write_bundle(store, ".upload.Ab12Cd", PAIR, 9.0, 3);
     fake_ctx fc = {0};
     sl_edge_server *s = fake_edge_start(&fc, store, 0, 2, 16);
+    CHECK_EQ(count_files(store), 0);
     int port = sl_edge_port(s);
     sl_client_config cfg = fake_client_config(port);
     sl_client *c;
