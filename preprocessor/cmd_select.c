@@ -49,8 +49,21 @@ static const char help[] =
     "  -h, --help              show this help\n";
 
 enum {
-    OPT_DEVICE = 256, OPT_EDGE, OPT_CLOUD, OPT_BW, OPT_RTT, OPT_CBW, OPT_CRTT, OPT_NET, OPT_TOP,
-    OPT_VERSUS, OPT_DADS, OPT_THROUGHPUT, OPT_JSON, OPT_PLOT, OPT_CONSTRAINT,
+    OPT_DEVICE = 256,
+    OPT_EDGE,
+    OPT_CLOUD,
+    OPT_BW,
+    OPT_RTT,
+    OPT_CBW,
+    OPT_CRTT,
+    OPT_NET,
+    OPT_TOP,
+    OPT_VERSUS,
+    OPT_DADS,
+    OPT_THROUGHPUT,
+    OPT_JSON,
+    OPT_PLOT,
+    OPT_CONSTRAINT,
 };
 
 static const struct option long_opts[] = {
@@ -96,32 +109,66 @@ static int parse_args(int argc, char **argv, opts *o)
     int c, idx;
     while ((c = getopt_long(argc, argv, ":o:q", long_opts, &idx)) != -1) {
         switch (c) {
-        case OPT_DEVICE: o->device = optarg; break;
-        case OPT_EDGE: o->edge = optarg; break;
-        case OPT_CLOUD: o->cloud = optarg; break;
-        case OPT_BW: o->bw[SL_HOP_DEVICE_EDGE] = optarg; break;
-        case OPT_RTT: o->rtt[SL_HOP_DEVICE_EDGE] = optarg; break;
-        case OPT_CBW: o->bw[SL_HOP_EDGE_CLOUD] = optarg; break;
-        case OPT_CRTT: o->rtt[SL_HOP_EDGE_CLOUD] = optarg; break;
-        case OPT_NET: o->network = optarg; break;
-        case OPT_TOP:
-            if (sl_parse_long("--top", optarg, 1, 1000000, &o->top)) return sl_usage_error("%s", sl_errmsg());
+        case OPT_DEVICE:
+            o->device = optarg;
             break;
-        case OPT_VERSUS: o->versus = 1; break;
-        case OPT_DADS: o->dads = 1; break;
-        case OPT_THROUGHPUT: o->throughput = 1; break;
-        case 'o': o->output = optarg; break;
-        case OPT_JSON: o->json = 1; break;
-        case OPT_PLOT: o->plot = optarg; break;
-        case 'q': o->quiet = 1; break;
+        case OPT_EDGE:
+            o->edge = optarg;
+            break;
+        case OPT_CLOUD:
+            o->cloud = optarg;
+            break;
+        case OPT_BW:
+            o->bw[SL_HOP_DEVICE_EDGE] = optarg;
+            break;
+        case OPT_RTT:
+            o->rtt[SL_HOP_DEVICE_EDGE] = optarg;
+            break;
+        case OPT_CBW:
+            o->bw[SL_HOP_EDGE_CLOUD] = optarg;
+            break;
+        case OPT_CRTT:
+            o->rtt[SL_HOP_EDGE_CLOUD] = optarg;
+            break;
+        case OPT_NET:
+            o->network = optarg;
+            break;
+        case OPT_TOP:
+            if (sl_parse_long("--top", optarg, 1, 1000000, &o->top))
+                return sl_usage_error("%s", sl_errmsg());
+            break;
+        case OPT_VERSUS:
+            o->versus = 1;
+            break;
+        case OPT_DADS:
+            o->dads = 1;
+            break;
+        case OPT_THROUGHPUT:
+            o->throughput = 1;
+            break;
+        case 'o':
+            o->output = optarg;
+            break;
+        case OPT_JSON:
+            o->json = 1;
+            break;
+        case OPT_PLOT:
+            o->plot = optarg;
+            break;
+        case 'q':
+            o->quiet = 1;
+            break;
         case OPT_CONSTRAINT: {
             char flag[64];
             snprintf(flag, sizeof flag, "--%s", long_opts[idx].name);
-            if (sl_constraints_add(&o->cons, flag, optarg)) return sl_usage_error("%s", sl_errmsg());
+            if (sl_constraints_add(&o->cons, flag, optarg))
+                return sl_usage_error("%s", sl_errmsg());
             break;
         }
-        case ':': return sl_usage_error("option '%s' needs a value", argv[optind - 1]);
-        default: return sl_usage_error("unknown option '%s'", argv[optind - 1]);
+        case ':':
+            return sl_usage_error("option '%s' needs a value", argv[optind - 1]);
+        default:
+            return sl_usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc) return sl_usage_error("unexpected argument '%s'", argv[optind]);
@@ -131,7 +178,8 @@ static int parse_args(int argc, char **argv, opts *o)
     for (int h = 0; h < (o->cloud ? SL_HOP_COUNT : 1); h++)
         if (!o->network && (!o->bw[h]) != (!o->rtt[h]))
             return sl_usage_error("%s needs both %s and %s", sl_hop_name(h),
-                                  h ? "--cloud-bandwidth" : "--bandwidth", h ? "--cloud-rtt" : "--rtt");
+                                  h ? "--cloud-bandwidth" : "--bandwidth",
+                                  h ? "--cloud-rtt" : "--rtt");
     if (o->json && o->quiet) return sl_usage_error("--json and --quiet exclude each other");
     if (!o->cloud && (o->bw[SL_HOP_EDGE_CLOUD] || o->rtt[SL_HOP_EDGE_CLOUD]))
         sl_log_warn("--cloud-bandwidth and --cloud-rtt are ignored without --cloud");
@@ -194,7 +242,8 @@ static void print_dads(const sl_select_input *in, const sl_selection *s, const s
     double upload;
     int v = sl_dads_check(r, pr, in->constraints, crosses, &upload);
     int ndev = 0;
-    for (int i = 1; i <= pr->n_nodes; i++) ndev += r->on_device[i];
+    for (int i = 1; i <= pr->n_nodes; i++)
+        ndev += r->on_device[i];
     printf("\n%s: %.4fs - %.4fMB - device %d nodes, edge %d nodes; bottleneck stage %.4fs "
            "(device %.4fs, transfer %.4fs, edge %.4fs)\n",
            title, r->latency_s, upload / 1e6, ndev, pr->n_nodes - ndev, r->bottleneck_s,

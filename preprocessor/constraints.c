@@ -137,8 +137,8 @@ int sl_constraints_resolve(sl_constraints *c, const sl_profile *p, int have_clou
         if (cr->kind != SL_CRIT_ONLY_ON && cr->kind != SL_CRIT_NOT_ON) continue;
         cr->node_index = sl_profile_find_node(p, cr->node);
         if (cr->node_index < 0)
-            return sl_err(SL_ENOTFOUND, "criterion '%s': no node named '%s' in model %s",
-                          cr->text, cr->node, p->model);
+            return sl_err(SL_ENOTFOUND, "criterion '%s': no node named '%s' in model %s", cr->text,
+                          cr->node, p->model);
         cr->node_block = sl_profile_block_of_node(p, cr->node_index);
         for (int k = 0; k < i; k++) {
             const sl_criterion *o = &c->items[k];
@@ -192,10 +192,18 @@ int sl_constraints_first_violated(const sl_constraints *c, const sl_placement *p
         const sl_criterion *cr = &c->items[i];
         int ok = 1;
         switch (cr->kind) {
-        case SL_CRIT_ONLY_ON: ok = sl_placement_node_tier(pl, cr) == cr->tier; break;
-        case SL_CRIT_NOT_ON: ok = sl_placement_node_tier(pl, cr) != cr->tier; break;
-        case SL_CRIT_EXCLUDE_TIER: ok = !tier_used(pl, cr->tier); break;
-        case SL_CRIT_MAX_UPLOAD: ok = pl->upload_bytes <= cr->limit; break;
+        case SL_CRIT_ONLY_ON:
+            ok = sl_placement_node_tier(pl, cr) == cr->tier;
+            break;
+        case SL_CRIT_NOT_ON:
+            ok = sl_placement_node_tier(pl, cr) != cr->tier;
+            break;
+        case SL_CRIT_EXCLUDE_TIER:
+            ok = !tier_used(pl, cr->tier);
+            break;
+        case SL_CRIT_MAX_UPLOAD:
+            ok = pl->upload_bytes <= cr->limit;
+            break;
         case SL_CRIT_MAX_TIME:
             ok = pl->tier_s[cr->tier] <= (cr->percent ? cr->limit * pl->total_s : cr->limit);
             break;

@@ -66,7 +66,7 @@ void sl_constraints_free(sl_constraints *c);
  * cut2 = -1 without a cloud) say where each node runs. */
 typedef struct sl_placement {
     const uint8_t *node_tier;
-    int n_nodes;  /* length of node_tier */
+    int n_nodes; /* length of node_tier */
     int cut, cut2;
     int n_blocks; /* blocks in the profile, for placements given by cuts */
     double upload_bytes;

@@ -132,7 +132,8 @@ static int net_init(flownet *f, int nv, int max_edges)
         net_free(f);
         return sl_err(SL_ENOMEM, "out of memory for a flow network of %d vertices", nv);
     }
-    for (int v = 0; v < nv; v++) f->head[v] = -1;
+    for (int v = 0; v < nv; v++)
+        f->head[v] = -1;
     return SL_OK;
 }
 
@@ -146,7 +147,8 @@ static void net_add(flownet *f, int u, int v, double cap)
 
 static int net_bfs(flownet *f, int s, int t)
 {
-    for (int v = 0; v < f->nv; v++) f->level[v] = -1;
+    for (int v = 0; v < f->nv; v++)
+        f->level[v] = -1;
     int qh = 0, qt = 0;
     f->level[s] = 0;
     f->queue[qt++] = s;
@@ -195,8 +197,7 @@ static double net_maxflow(flownet *f, int s, int t)
     return flow;
 }
 
-int sl_mincut_solve(const sl_dag *g, double w_dev, double w_xfer, double w_edge,
-                    uint8_t *on_device)
+int sl_mincut_solve(const sl_dag *g, double w_dev, double w_xfer, double w_edge, uint8_t *on_device)
 {
     const int n = g->n, s = n, t = n + 1;
     /* Consumer counts decide which tensors need an auxiliary vertex. */
@@ -208,9 +209,11 @@ int sl_mincut_solve(const sl_dag *g, double w_dev, double w_xfer, double w_edge,
         return sl_err(SL_ENOMEM, "out of memory");
     }
     int n_pred = g->pred_start[n];
-    for (int k = 0; k < n_pred; k++) consumers[g->preds[k]]++;
+    for (int k = 0; k < n_pred; k++)
+        consumers[g->preds[k]]++;
     int nv = n + 2;
-    for (int v = 0; v < n; v++) aux[v] = consumers[v] > 1 ? nv++ : -1;
+    for (int v = 0; v < n; v++)
+        aux[v] = consumers[v] > 1 ? nv++ : -1;
     flownet f;
     int rc = net_init(&f, nv, 2 * n + 3 * n_pred + n);
     if (rc) {
@@ -241,13 +244,15 @@ int sl_mincut_solve(const sl_dag *g, double w_dev, double w_xfer, double w_edge,
         }
     double flow = net_maxflow(&f, s, t);
     if (flow >= BIG) {
-        rc = sl_err(SL_ECONSTRAINT, "the node placements forced by the constraints contradict "
+        rc = sl_err(SL_ECONSTRAINT,
+                    "the node placements forced by the constraints contradict "
                     "each other (a node held on the device needs the output of a node held on "
                     "the edge)");
     } else {
         /* The device side is what the source still reaches in the residual network. */
         net_bfs(&f, s, t);
-        for (int v = 0; v < n; v++) on_device[v] = f.level[v] >= 0;
+        for (int v = 0; v < n; v++)
+            on_device[v] = f.level[v] >= 0;
     }
     net_free(&f);
     free(consumers);
@@ -265,9 +270,11 @@ static void scaled_node_times(const sl_profile *p, double *out)
     for (int b = 0; b < p->n_blocks; b++) {
         const sl_prof_block *bl = &p->blocks[b];
         double sum = 0;
-        for (int i = bl->first_node; i <= bl->last_node; i++) sum += p->nodes[i].median_s;
+        for (int i = bl->first_node; i <= bl->last_node; i++)
+            sum += p->nodes[i].median_s;
         double f = sum > 0 ? bl->median_s / sum : 0;
-        for (int i = bl->first_node; i <= bl->last_node; i++) out[i] = p->nodes[i].median_s * f;
+        for (int i = bl->first_node; i <= bl->last_node; i++)
+            out[i] = p->nodes[i].median_s * f;
     }
 }
 
@@ -275,7 +282,8 @@ int sl_dag_from_profiles(const sl_profile *dev, const sl_profile *edge, const sl
                          const sl_constraints *c, sl_dag *g)
 {
     int n_edges = 0;
-    for (int i = 0; i < dev->n_nodes; i++) n_edges += dev->nodes[i].n_inputs;
+    for (int i = 0; i < dev->n_nodes; i++)
+        n_edges += dev->nodes[i].n_inputs;
     int rc = sl_dag_init(g, dev->n_nodes + 1, n_edges);
     if (rc) return rc;
     double raw = (double)dev->input_raw_bytes;
@@ -357,7 +365,8 @@ int sl_dads_latency(const sl_dag *g, double rtt_s, sl_dads_result *out)
      * partition costs at least as much plus the same RTT, so only local-only can still win. */
     if (!rc && r.n_crossing && local_only_allowed(g)) {
         double local = 0;
-        for (int v = 0; v < g->n; v++) local += g->dev_s[v];
+        for (int v = 0; v < g->n; v++)
+            local += g->dev_s[v];
         if (local < r.latency_s) {
             memset(r.on_device, 1, (size_t)g->n);
             rc = fill_result(g, rtt_s, &r);
@@ -377,9 +386,9 @@ static void keep_better(const sl_dag *g, double rtt_s, const uint8_t *cand, sl_d
 {
     memcpy(scratch->on_device, cand, (size_t)g->n);
     if (fill_result(g, rtt_s, scratch)) return;
-    int better = !best->n || scratch->bottleneck_s < best->bottleneck_s ||
-                 (scratch->bottleneck_s == best->bottleneck_s &&
-                  scratch->latency_s < best->latency_s);
+    int better =
+        !best->n || scratch->bottleneck_s < best->bottleneck_s ||
+        (scratch->bottleneck_s == best->bottleneck_s && scratch->latency_s < best->latency_s);
     if (!better) return;
     uint8_t *keep = best->on_device;
     *best = *scratch;
@@ -423,10 +432,12 @@ static void move_delta(const sl_dag *g, const uint8_t *on, const int *cnt, const
         if (!on[u]) continue;
         /* Count u once even when v takes it twice (add(x, x)). */
         int seen = 0;
-        for (int q = g->pred_start[v]; q < k; q++) seen |= g->preds[q] == u;
+        for (int q = g->pred_start[v]; q < k; q++)
+            seen |= g->preds[q] == u;
         if (seen) continue;
         int uses = 0;
-        for (int q = g->pred_start[v]; q < g->pred_start[v + 1]; q++) uses += g->preds[q] == u;
+        for (int q = g->pred_start[v]; q < g->pred_start[v + 1]; q++)
+            uses += g->preds[q] == u;
         int before = cnt[u], after = cnt[u] + (to_edge ? uses : -uses);
         if (!before && after) {
             st[1] += g->xfer_s[u];
@@ -441,7 +452,8 @@ static void move_delta(const sl_dag *g, const uint8_t *on, const int *cnt, const
 static void apply_move(const sl_dag *g, uint8_t *on, int *cnt, int v)
 {
     int to_edge = on[v];
-    for (int k = g->pred_start[v]; k < g->pred_start[v + 1]; k++) cnt[g->preds[k]] += to_edge ? 1 : -1;
+    for (int k = g->pred_start[v]; k < g->pred_start[v + 1]; k++)
+        cnt[g->preds[k]] += to_edge ? 1 : -1;
     on[v] = !to_edge;
 }
 
@@ -467,8 +479,10 @@ static int local_search(const sl_dag *g, double rtt_s, sl_dads_result *best,
         free(cnt);
         return sl_err(SL_ENOMEM, "out of memory");
     }
-    for (int k = 0; k < n_pred; k++) succ_start[g->preds[k] + 1]++;
-    for (int v = 0; v < n; v++) succ_start[v + 1] += succ_start[v];
+    for (int k = 0; k < n_pred; k++)
+        succ_start[g->preds[k] + 1]++;
+    for (int v = 0; v < n; v++)
+        succ_start[v + 1] += succ_start[v];
     for (int c = 0; c < n; c++)
         for (int k = g->pred_start[c]; k < g->pred_start[c + 1]; k++) {
             int u = g->preds[k];
@@ -478,7 +492,8 @@ static int local_search(const sl_dag *g, double rtt_s, sl_dads_result *best,
     memset(cnt, 0, (size_t)n * sizeof(int));
     for (int c = 0; c < n; c++)
         if (!cand[c])
-            for (int k = g->pred_start[c]; k < g->pred_start[c + 1]; k++) cnt[g->preds[k]]++;
+            for (int k = g->pred_start[c]; k < g->pred_start[c + 1]; k++)
+                cnt[g->preds[k]]++;
     double cur[3] = {best->device_s, best->transfer_s, best->edge_s};
     int n_cross = best->n_crossing;
     for (int round = 0, improved = 1; improved && round < 4 * n; round++) {
@@ -516,7 +531,8 @@ int sl_dads_throughput(const sl_dag *g, double rtt_s, sl_dads_result *out)
     best.on_device = malloc((size_t)g->n);
     scratch.on_device = malloc((size_t)g->n);
     uint8_t *cand = malloc((size_t)g->n);
-    int rc = best.on_device && scratch.on_device && cand ? SL_OK : sl_err(SL_ENOMEM, "out of memory");
+    int rc =
+        best.on_device && scratch.on_device && cand ? SL_OK : sl_err(SL_ENOMEM, "out of memory");
     int iterations = 0;
     /* A floor on every weight keeps each stage in the objective, so ties between partitions
      * with the same weighted cost are broken towards smaller stages. */
@@ -537,8 +553,10 @@ int sl_dads_throughput(const sl_dag *g, double rtt_s, sl_dads_result *out)
         double m = fmax(st[0], fmax(st[1], st[2]));
         if (m <= 0) break;
         double sum = 0;
-        for (int i = 0; i < 3; i++) sum += (w[i] *= exp(2.0 * st[i] / m));
-        for (int i = 0; i < 3; i++) w[i] = w[i] / sum + floor_w;
+        for (int i = 0; i < 3; i++)
+            sum += (w[i] *= exp(2.0 * st[i] / m));
+        for (int i = 0; i < 3; i++)
+            w[i] = w[i] / sum + floor_w;
     }
     if (!rc && local_only_allowed(g)) {
         memset(cand, 1, (size_t)g->n);
@@ -576,7 +594,8 @@ int sl_dads_check(const sl_dads_result *r, const sl_profile *dev, const sl_const
     memset(&pl, 0, sizeof pl);
     uint8_t *tier = malloc((size_t)n);
     if (!tier) return -2;
-    for (int i = 0; i < n; i++) tier[i] = r->on_device[i + 1] ? SL_TIER_DEVICE : SL_TIER_EDGE;
+    for (int i = 0; i < n; i++)
+        tier[i] = r->on_device[i + 1] ? SL_TIER_DEVICE : SL_TIER_EDGE;
     pl.node_tier = tier;
     pl.n_nodes = n;
     pl.cut2 = -1;

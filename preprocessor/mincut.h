@@ -59,23 +59,24 @@ int sl_mincut_solve(const sl_dag *g, double w_dev, double w_xfer, double w_edge,
 /* Builds the layer DAG of a model from its device and edge profiles and the device->edge hop:
  * node times from each profile, scaled per block so that a block's nodes add up to the block's
  * measured time (single-tensor partitions then cost what the single-cut model says), xfer_s =
- * bytes / device serialise rate + bytes*8/bandwidth, the input's tensor costed as the raw image. Node criteria of `c` (only-on / not-on / exclude-tier
- * for device and edge) become forced placements; other criteria are checked later. Returns
- * SL_OK (caller frees g with sl_dag_free), SL_ENOMEM, or SL_EARG when a node criterion names
- * the cloud (DADS partitions two tiers); on error nothing stays allocated. The profiles must
- * have passed sl_select_check (same nodes) and `c` sl_constraints_resolve. */
+ * bytes / device serialise rate + bytes*8/bandwidth, the input's tensor costed as the raw image.
+ * Node criteria of `c` (only-on / not-on / exclude-tier for device and edge) become forced
+ * placements; other criteria are checked later. Returns SL_OK (caller frees g with sl_dag_free),
+ * SL_ENOMEM, or SL_EARG when a node criterion names the cloud (DADS partitions two tiers); on error
+ * nothing stays allocated. The profiles must have passed sl_select_check (same nodes) and `c`
+ * sl_constraints_resolve. */
 int sl_dag_from_profiles(const sl_profile *dev, const sl_profile *edge, const sl_hop *hop,
                          const sl_constraints *c, sl_dag *g);
 
 typedef struct sl_dads_result {
-    uint8_t *on_device;   /* per vertex (vertex 0 = input); caller frees with sl_dads_result_free */
+    uint8_t *on_device; /* per vertex (vertex 0 = input); caller frees with sl_dads_result_free */
     int n;
     double device_s, transfer_s, edge_s; /* stage times */
-    double rtt_s;         /* paid once when anything crosses */
-    double latency_s;     /* device + transfer + edge + rtt */
-    double bottleneck_s;  /* max(device, transfer, edge): the pipeline's time per image */
-    int n_crossing;       /* tensors that cross (0 = local-only) */
-    int iterations;       /* min cuts solved */
+    double rtt_s;                        /* paid once when anything crosses */
+    double latency_s;                    /* device + transfer + edge + rtt */
+    double bottleneck_s; /* max(device, transfer, edge): the pipeline's time per image */
+    int n_crossing;      /* tensors that cross (0 = local-only) */
+    int iterations;      /* min cuts solved */
 } sl_dads_result;
 
 /* DSL: the partition of least latency, RTT included (the RTT is paid only when something

@@ -33,9 +33,11 @@ static int tier_of(const char *s)
 
 static char *trim(char *s)
 {
-    while (isspace((unsigned char)*s)) s++;
+    while (isspace((unsigned char)*s))
+        s++;
     char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = 0;
     return s;
 }
 
@@ -72,7 +74,8 @@ int sl_netcfg_parse_csv(const char *text, const char *what, sl_netcfg *net)
         if (n != 4) {
             rc = sl_err(SL_EFORMAT,
                         "%s:%d: expected 4 fields source,destination,ping(ms),bandwidth(Mbps), "
-                        "got %d", what, lineno, n);
+                        "got %d",
+                        what, lineno, n);
             break;
         }
         int a = tier_of(f[0]), b = tier_of(f[1]);
@@ -87,8 +90,8 @@ int sl_netcfg_parse_csv(const char *text, const char *what, sl_netcfg *net)
             break;
         }
         if (parse_num(f[3], &mbps) || mbps <= 0) {
-            rc = sl_err(SL_EFORMAT, "%s:%d: bandwidth '%s' is not a positive number of Mbps",
-                        what, lineno, f[3]);
+            rc = sl_err(SL_EFORMAT, "%s:%d: bandwidth '%s' is not a positive number of Mbps", what,
+                        lineno, f[3]);
             break;
         }
         rows++;
@@ -124,10 +127,14 @@ int sl_netcfg_read_csv(const char *path, sl_netcfg *net)
 int sl_netcfg_require(const sl_netcfg *net, int need_cloud, const char *source)
 {
     if (!net->hop[SL_HOP_DEVICE_EDGE].set)
-        return sl_err(SL_ENOTFOUND, "%s: no device->edge hop (need a row device,edge,ping,bandwidth "
-                      "or --bandwidth and --rtt)", source);
+        return sl_err(SL_ENOTFOUND,
+                      "%s: no device->edge hop (need a row device,edge,ping,bandwidth "
+                      "or --bandwidth and --rtt)",
+                      source);
     if (need_cloud && !net->hop[SL_HOP_EDGE_CLOUD].set)
-        return sl_err(SL_ENOTFOUND, "%s: no edge->cloud hop for the cloud profile (need a row "
-                      "edge,cloud,ping,bandwidth or --cloud-bandwidth and --cloud-rtt)", source);
+        return sl_err(SL_ENOTFOUND,
+                      "%s: no edge->cloud hop for the cloud profile (need a row "
+                      "edge,cloud,ping,bandwidth or --cloud-bandwidth and --cloud-rtt)",
+                      source);
     return SL_OK;
 }

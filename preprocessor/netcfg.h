@@ -1,12 +1,13 @@
 /* netcfg.h: the network between tiers (device -> edge, edge -> cloud): bandwidth and RTT per hop,
- * from command-line flags or from Scission's CSV (`source,destination,ping(ms),bandwidth(Mbps)`). */
+ * from command-line flags or from Scission's CSV (`source,destination,ping(ms),bandwidth(Mbps)`).
+ */
 #ifndef SL_PREPROCESSOR_NETCFG_H
 #define SL_PREPROCESSOR_NETCFG_H
 
 typedef enum { SL_HOP_DEVICE_EDGE = 0, SL_HOP_EDGE_CLOUD = 1, SL_HOP_COUNT = 2 } sl_hop_id;
 
 typedef struct sl_hop {
-    int set;             /* 0 until given */
+    int set;              /* 0 until given */
     double bandwidth_bps; /* bits per second, > 0 */
     double rtt_s;         /* round-trip time in seconds, >= 0 */
 } sl_hop;

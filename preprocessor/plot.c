@@ -49,11 +49,16 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
 static void sb_text(sbuf *b, const char *s)
 {
     for (; *s; s++) {
-        if (*s == '<') sb_printf(b, "&lt;");
-        else if (*s == '>') sb_printf(b, "&gt;");
-        else if (*s == '&') sb_printf(b, "&amp;");
-        else if (*s == '"') sb_printf(b, "&quot;");
-        else sb_printf(b, "%c", *s);
+        if (*s == '<')
+            sb_printf(b, "&lt;");
+        else if (*s == '>')
+            sb_printf(b, "&gt;");
+        else if (*s == '&')
+            sb_printf(b, "&amp;");
+        else if (*s == '"')
+            sb_printf(b, "&quot;");
+        else
+            sb_printf(b, "%c", *s);
     }
 }
 
@@ -67,7 +72,8 @@ static double nice_step(double max)
 
 enum { SEG_DEVICE, SEG_TRANSFER, SEG_EDGE, SEG_CLOUD, N_SEG };
 static const char *seg_color[N_SEG] = {"#4e79a7", "#f28e2b", "#59a14f", "#b07aa1"};
-static const char *seg_label[N_SEG] = {"device (incl. TL encode)", "transfer (serialise + RTT + wire)",
+static const char *seg_label[N_SEG] = {"device (incl. TL encode)",
+                                       "transfer (serialise + RTT + wire)",
                                        "edge (incl. TL decode)", "cloud (incl. hop to it)"};
 
 static void segments(const sl_plan *p, double seg[N_SEG])
@@ -91,7 +97,8 @@ static const sl_plan **bar_plans(const sl_selection *s, int n_cuts)
     const sl_plan **bars = calloc(2 * (size_t)n_cuts, sizeof *bars);
     if (!bars) return NULL;
     for (int c = 0; c < n_cuts; c++)
-        for (int w = 0; w < 2; w++) bars[2 * c + w] = sl_selection_best_at(s, c, w);
+        for (int w = 0; w < 2; w++)
+            bars[2 * c + w] = sl_selection_best_at(s, c, w);
     for (int i = s->n_allowed; i < s->n_plans; i++) {
         const sl_plan *q = &s->plans[i];
         const sl_plan **slot = &bars[2 * q->cut + (q->tl >= 0)];
@@ -124,10 +131,11 @@ char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
     const sl_plan *best_plain = sl_selection_best(s, 0), *best_tl = sl_selection_best(s, 1);
 
     sbuf b = {0};
-    sb_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-                  "viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, Arial, sans-serif\" "
-                  "font-size=\"12\">\n",
+    sb_printf(&b,
+              "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+              "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+              "viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, Arial, sans-serif\" "
+              "font-size=\"12\">\n",
               width, height, width, height);
     sb_printf(&b, "<defs><pattern id=\"hatch\" width=\"6\" height=\"6\" "
                   "patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\">"
@@ -137,27 +145,31 @@ char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
     sb_printf(&b, "<text x=\"%.0f\" y=\"24\" font-size=\"16\" font-weight=\"bold\">", left);
     sb_text(&b, pr->model);
     const sl_hop *h = &in->net.hop[SL_HOP_DEVICE_EDGE];
-    sb_printf(&b, ": predicted latency per slice point</text>\n"
-                  "<text x=\"%.0f\" y=\"44\" fill=\"#444\">device→edge %.3g Mbit/s, RTT %.3g ms; "
-                  "left bar without TL, right bar (hatched) with the best TL at that cut</text>\n",
+    sb_printf(&b,
+              ": predicted latency per slice point</text>\n"
+              "<text x=\"%.0f\" y=\"44\" fill=\"#444\">device→edge %.3g Mbit/s, RTT %.3g ms; "
+              "left bar without TL, right bar (hatched) with the best TL at that cut</text>\n",
               left, h->bandwidth_bps / 1e6, h->rtt_s * 1e3);
 
     /* Y axis with gridlines, in milliseconds. */
     for (double y = 0; y <= yaxis * 1.0001; y += step) {
         double py = top + plot_h - y / yaxis * plot_h;
-        sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
-                      "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n",
+        sb_printf(&b,
+                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+                  "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n",
                   left, py, left + plot_w, py, left - 6, py + 4, y * 1e3);
     }
     sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n",
               left, top, left, top + plot_h);
     sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n",
               left, top + plot_h, left + plot_w, top + plot_h);
-    sb_printf(&b, "<text transform=\"translate(%.0f,%.0f) rotate(-90)\" text-anchor=\"middle\">"
-                  "predicted latency per image (ms)</text>\n",
+    sb_printf(&b,
+              "<text transform=\"translate(%.0f,%.0f) rotate(-90)\" text-anchor=\"middle\">"
+              "predicted latency per image (ms)</text>\n",
               left - 50, top + plot_h / 2);
-    sb_printf(&b, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">slice point (cut index and "
-                  "tensor; 0 = edge-only, last = local-only)</text>\n",
+    sb_printf(&b,
+              "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">slice point (cut index and "
+              "tensor; 0 = edge-only, last = local-only)</text>\n",
               left + plot_w / 2, height - 12);
 
     double x0 = left + (plot_w - ncut * group_w) / 2;
@@ -178,12 +190,14 @@ char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
                 double hgt = seg[k] / yaxis * plot_h;
                 if (hgt <= 0) continue;
                 y -= hgt;
-                sb_printf(&b, "<rect x=\"%.1f\" y=\"%.2f\" width=\"%.1f\" height=\"%.2f\" "
-                              "fill=\"%s\"/>",
+                sb_printf(&b,
+                          "<rect x=\"%.1f\" y=\"%.2f\" width=\"%.1f\" height=\"%.2f\" "
+                          "fill=\"%s\"/>",
                           bx, y, bar_w - 1, hgt, seg_color[k]);
                 if (w)
-                    sb_printf(&b, "<rect x=\"%.1f\" y=\"%.2f\" width=\"%.1f\" height=\"%.2f\" "
-                                  "fill=\"url(#hatch)\"/>",
+                    sb_printf(&b,
+                              "<rect x=\"%.1f\" y=\"%.2f\" width=\"%.1f\" height=\"%.2f\" "
+                              "fill=\"url(#hatch)\"/>",
                               bx, y, bar_w - 1, hgt);
             }
             sb_printf(&b, "</g>\n");
@@ -193,14 +207,16 @@ char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
                                                  : NULL;
             if (mark) {
                 double mx = bx + (bar_w - 1) / 2;
-                sb_printf(&b, "<path d=\"M%.1f %.1f l-6 -10 h12 z\" fill=\"#d62728\"/>"
-                              "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#d62728\" "
-                              "font-weight=\"bold\">%s</text>\n",
+                sb_printf(&b,
+                          "<path d=\"M%.1f %.1f l-6 -10 h12 z\" fill=\"#d62728\"/>"
+                          "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#d62728\" "
+                          "font-weight=\"bold\">%s</text>\n",
                           mx, y - 3, mx, y - 16, mark);
             }
         }
-        sb_printf(&b, "<text transform=\"translate(%.1f,%.1f) rotate(-50)\" text-anchor=\"end\" "
-                      "font-size=\"10\">%d ",
+        sb_printf(&b,
+                  "<text transform=\"translate(%.1f,%.1f) rotate(-50)\" text-anchor=\"end\" "
+                  "font-size=\"10\">%d ",
                   gx + bar_w, top + plot_h + 12, c);
         sb_text(&b, pr->cuts[c].tensor);
         sb_printf(&b, "</text>\n");
@@ -210,27 +226,31 @@ char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
     double lx = left + plot_w + 24, ly = top + 10;
     for (int k = 0; k < N_SEG; k++) {
         if (k == SEG_CLOUD && !in->cloud) continue;
-        sb_printf(&b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"%s\"/>"
-                      "<text x=\"%.0f\" y=\"%.0f\">%s</text>\n",
+        sb_printf(&b,
+                  "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"%s\"/>"
+                  "<text x=\"%.0f\" y=\"%.0f\">%s</text>\n",
                   lx, ly, seg_color[k], lx + 20, ly + 11, seg_label[k]);
         ly += 22;
     }
-    sb_printf(&b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"#888\"/>"
-                  "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"url(#hatch)\"/>"
-                  "<text x=\"%.0f\" y=\"%.0f\">with TL (hatched)</text>\n",
+    sb_printf(&b,
+              "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"#888\"/>"
+              "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"url(#hatch)\"/>"
+              "<text x=\"%.0f\" y=\"%.0f\">with TL (hatched)</text>\n",
               lx, ly, lx, ly, lx + 20, ly + 11);
     ly += 22;
-    sb_printf(&b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"#888\" "
-                  "opacity=\"0.3\"/><text x=\"%.0f\" y=\"%.0f\">excluded by a constraint</text>\n",
+    sb_printf(&b,
+              "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"#888\" "
+              "opacity=\"0.3\"/><text x=\"%.0f\" y=\"%.0f\">excluded by a constraint</text>\n",
               lx, ly, lx + 20, ly + 11);
     ly += 22;
-    sb_printf(&b, "<path d=\"M%.0f %.0f l-6 -10 h12 z\" fill=\"#d62728\"/>"
-                  "<text x=\"%.0f\" y=\"%.0f\">best plan / without TL / with TL</text>\n",
+    sb_printf(&b,
+              "<path d=\"M%.0f %.0f l-6 -10 h12 z\" fill=\"#d62728\"/>"
+              "<text x=\"%.0f\" y=\"%.0f\">best plan / without TL / with TL</text>\n",
               lx + 7, ly + 12, lx + 20, ly + 11);
     ly += 34;
     if (best) {
-        sb_printf(&b, "<text x=\"%.0f\" y=\"%.0f\" font-weight=\"bold\">best: %.2f ms</text>\n",
-                  lx, ly, best->total_s * 1e3);
+        sb_printf(&b, "<text x=\"%.0f\" y=\"%.0f\" font-weight=\"bold\">best: %.2f ms</text>\n", lx,
+                  ly, best->total_s * 1e3);
         ly += 18;
     }
     if (best_plain && best_plain != best) {

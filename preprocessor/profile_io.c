@@ -45,8 +45,8 @@ static int get_num(const cJSON *o, const char *key, const char *what, const char
     return SL_OK;
 }
 
-static int get_int(const cJSON *o, const char *key, const char *what, const char *where,
-                   int64_t lo, int64_t *out)
+static int get_int(const cJSON *o, const char *key, const char *what, const char *where, int64_t lo,
+                   int64_t *out)
 {
     double d = 0;
     int rc = get_num(o, key, what, where, (double)lo, &d);
@@ -67,8 +67,7 @@ static int get_int32(const cJSON *o, const char *key, const char *what, const ch
     return SL_OK;
 }
 
-static int get_str(const cJSON *o, const char *key, const char *what, const char *where,
-                   char **out)
+static int get_str(const cJSON *o, const char *key, const char *what, const char *where, char **out)
 {
     int rc = SL_OK;
     const cJSON *v = need(o, key, what, where, &rc);
@@ -102,8 +101,8 @@ static int get_shape(const cJSON *o, const char *key, const char *what, const ch
     return SL_OK;
 }
 
-static const cJSON *get_array(const cJSON *o, const char *key, const char *what,
-                              const char *where, int *rc)
+static const cJSON *get_array(const cJSON *o, const char *key, const char *what, const char *where,
+                              int *rc)
 {
     const cJSON *v = need(o, key, what, where, rc);
     if (v && !cJSON_IsArray(v)) {
@@ -256,9 +255,11 @@ static int parse_root(const cJSON *root, const char *what, sl_profile *p)
     if ((rc = get_str(root, "model", what, "", &p->model))) return rc;
     if ((rc = get_str(root, "graph_hash", what, "", &hash))) return rc;
     int ok = strlen(hash) == 64;
-    for (int i = 0; ok && hash[i]; i++) ok = isxdigit((unsigned char)hash[i]);
+    for (int i = 0; ok && hash[i]; i++)
+        ok = isxdigit((unsigned char)hash[i]);
     if (ok)
-        for (int i = 0; i < 65; i++) p->graph_hash[i] = (char)tolower((unsigned char)hash[i]);
+        for (int i = 0; i < 65; i++)
+            p->graph_hash[i] = (char)tolower((unsigned char)hash[i]);
     free(hash);
     if (!ok) return field_err(what, "", "graph_hash", "not 64 hex digits");
     if ((rc = get_str(root, "host", what, "", &p->host))) return rc;
@@ -352,16 +353,18 @@ int sl_profile_validate(const sl_profile *p, const char *what)
                               where, in);
             int at = sl_profile_find_node(p, in);
             if (at >= i)
-                return sl_err(SL_EFORMAT,
-                              "%s: %s.inputs: '%s' comes later (nodes must be in topological order)",
-                              what, where, in);
+                return sl_err(
+                    SL_EFORMAT,
+                    "%s: %s.inputs: '%s' comes later (nodes must be in topological order)", what,
+                    where, in);
         }
     }
     for (int i = 0; i < p->n_cuts; i++) {
         const sl_prof_cut *c = &p->cuts[i];
         snprintf(where, sizeof where, "cuts[%d]", i);
         if (i == 0 && (c->node_index != -1 || strcmp(c->tensor, p->input_name)))
-            return field_err(what, where, "tensor", "cut 0 must be the model input (node_index -1)");
+            return field_err(what, where, "tensor",
+                             "cut 0 must be the model input (node_index -1)");
         if (i > 0) {
             if (c->node_index < 0 || c->node_index >= p->n_nodes)
                 return field_err(what, where, "node_index", "out of range");
@@ -433,7 +436,8 @@ int sl_profile_read(const char *path, sl_profile **out)
 static cJSON *shape_json(const int64_t *dims, int rank)
 {
     cJSON *a = cJSON_CreateArray();
-    for (int i = 0; a && i < rank; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)dims[i]));
+    for (int i = 0; a && i < rank; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber((double)dims[i]));
     return a;
 }
 
@@ -540,13 +544,15 @@ void sl_profile_free(sl_profile *p)
 {
     if (!p) return;
     for (int i = 0; i < p->n_nodes; i++) {
-        for (int k = 0; k < p->nodes[i].n_inputs; k++) free(p->nodes[i].inputs[k]);
+        for (int k = 0; k < p->nodes[i].n_inputs; k++)
+            free(p->nodes[i].inputs[k]);
         free(p->nodes[i].inputs);
         free(p->nodes[i].name);
         free(p->nodes[i].op);
     }
     for (int i = 0; i < p->n_cuts; i++) {
-        for (int t = 0; t < p->cuts[i].n_tl; t++) free(p->cuts[i].tl[t].config);
+        for (int t = 0; t < p->cuts[i].n_tl; t++)
+            free(p->cuts[i].tl[t].config);
         free(p->cuts[i].tl);
         free(p->cuts[i].tensor);
     }

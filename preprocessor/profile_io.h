@@ -1,4 +1,5 @@
-/* profile_io.h: the profile of a model on one host (format "sl-profile" version 1), read and written.
+/* profile_io.h: the profile of a model on one host (format "sl-profile" version 1), read and
+ * written.
  *
  * A profile describes one model measured on one host. Nodes are in topological order. Cuts are
  * the single-tensor cut points, also in topological order: cut 0 is the model input, the last
@@ -19,10 +20,10 @@
 #define SL_PROFILE_MAX_RANK 8
 
 typedef struct sl_prof_tl {
-    char *config;   /* "pool" or "conv-r<R>-s<S>-b<BITS>" */
-    double enc_s;   /* TL encoder time on this host */
-    double dec_s;   /* TL decoder time on this host */
-    int64_t bytes;  /* bytes on the wire with this TL */
+    char *config;  /* "pool" or "conv-r<R>-s<S>-b<BITS>" */
+    double enc_s;  /* TL encoder time on this host */
+    double dec_s;  /* TL decoder time on this host */
+    int64_t bytes; /* bytes on the wire with this TL */
 } sl_prof_tl;
 
 typedef struct sl_prof_node {
@@ -37,18 +38,18 @@ typedef struct sl_prof_node {
 } sl_prof_node;
 
 typedef struct sl_prof_cut {
-    char *tensor;    /* the tensor crossing here: the input name for cut 0, else a node name */
-    int node_index;  /* producing node, -1 for the input */
+    char *tensor;   /* the tensor crossing here: the input name for cut 0, else a node name */
+    int node_index; /* producing node, -1 for the input */
     int64_t shape[SL_PROFILE_MAX_RANK];
     int rank;
-    int64_t bytes;   /* float bytes of the tensor */
+    int64_t bytes; /* float bytes of the tensor */
     sl_prof_tl *tl;
     int n_tl;
 } sl_prof_cut;
 
 typedef struct sl_prof_block {
-    int from_cut, to_cut;       /* always i and i+1 for block i */
-    int first_node, last_node;  /* contiguous, inclusive */
+    int from_cut, to_cut;      /* always i and i+1 for block i */
+    int first_node, last_node; /* contiguous, inclusive */
     double median_s, p10_s, p90_s;
 } sl_prof_block;
 

@@ -24,7 +24,8 @@ static const sl_profile *tier_profile(const sl_select_input *in, int tier)
 
 static void ctx_free(cost_ctx *c)
 {
-    for (int t = 0; t < SL_TIER_COUNT; t++) free(c->pre[t]);
+    for (int t = 0; t < SL_TIER_COUNT; t++)
+        free(c->pre[t]);
 }
 
 static int ctx_init(cost_ctx *c, const sl_select_input *in)
@@ -41,7 +42,8 @@ static int ctx_init(cost_ctx *c, const sl_select_input *in)
             return sl_err(SL_ENOMEM, "out of memory");
         }
         c->pre[t][0] = 0;
-        for (int b = 0; b < c->k; b++) c->pre[t][b + 1] = c->pre[t][b] + p->blocks[b].median_s;
+        for (int b = 0; b < c->k; b++)
+            c->pre[t][b + 1] = c->pre[t][b] + p->blocks[b].median_s;
     }
     return SL_OK;
 }
@@ -83,7 +85,7 @@ static void cost(const cost_ctx *c, int j, int j2, int tl, sl_plan *p)
     p->device_s = span(c, SL_TIER_DEVICE, 0, j);
     if (j < k) {
         const sl_prof_cut *dc = &in->device->cuts[j];
-        double bytes = j == 0 ? (double)in->device->input_raw_bytes
+        double bytes = j == 0    ? (double)in->device->input_raw_bytes
                        : tl >= 0 ? (double)dc->tl[tl].bytes
                                  : (double)dc->bytes;
         const sl_hop *h = &in->net.hop[SL_HOP_DEVICE_EDGE];
@@ -121,20 +123,25 @@ static int same_model(const sl_profile *a, const char *an, const sl_profile *b, 
                       "graph_hash %.12s... vs %.12s...",
                       an, a->model, bn, b->model, a->graph_hash, b->graph_hash);
     if (a->n_nodes != b->n_nodes || a->n_cuts != b->n_cuts)
-        return sl_err(SL_EFORMAT, "%s and %s profiles: same graph_hash but %d/%d nodes and %d/%d "
-                      "cuts", an, bn, a->n_nodes, b->n_nodes, a->n_cuts, b->n_cuts);
+        return sl_err(SL_EFORMAT,
+                      "%s and %s profiles: same graph_hash but %d/%d nodes and %d/%d "
+                      "cuts",
+                      an, bn, a->n_nodes, b->n_nodes, a->n_cuts, b->n_cuts);
     if (a->batch != b->batch)
-        return sl_err(SL_EFORMAT, "%s profile has batch %d, %s profile batch %d: profile both "
-                      "with the same --batch", an, a->batch, bn, b->batch);
+        return sl_err(SL_EFORMAT,
+                      "%s profile has batch %d, %s profile batch %d: profile both "
+                      "with the same --batch",
+                      an, a->batch, bn, b->batch);
     for (int i = 0; i < a->n_cuts; i++) {
         const sl_prof_cut *x = &a->cuts[i], *y = &b->cuts[i];
         if (strcmp(x->tensor, y->tensor) || x->bytes != y->bytes)
-            return sl_err(SL_EFORMAT, "%s and %s profiles: cuts[%d] differs (%s vs %s)", an, bn,
-                          i, x->tensor, y->tensor);
+            return sl_err(SL_EFORMAT, "%s and %s profiles: cuts[%d] differs (%s vs %s)", an, bn, i,
+                          x->tensor, y->tensor);
         if (x->n_tl != y->n_tl)
-            return sl_err(SL_EFORMAT, "%s and %s profiles: cuts[%d] (%s) has %d vs %d TL "
-                          "configurations: profile both with the same TLs", an, bn, i, x->tensor,
-                          x->n_tl, y->n_tl);
+            return sl_err(SL_EFORMAT,
+                          "%s and %s profiles: cuts[%d] (%s) has %d vs %d TL "
+                          "configurations: profile both with the same TLs",
+                          an, bn, i, x->tensor, x->n_tl, y->n_tl);
         for (int t = 0; t < x->n_tl; t++)
             if (strcmp(x->tl[t].config, y->tl[t].config) || x->tl[t].bytes != y->tl[t].bytes)
                 return sl_err(SL_EFORMAT, "%s and %s profiles: cuts[%d].tl[%d] differs (%s vs %s)",
@@ -184,8 +191,10 @@ static int plan_cmp(const void *a, const void *b)
 static int explain_none(const sl_select_input *in, const sl_selection *s)
 {
     char msg[2048];
-    size_t len = (size_t)snprintf(msg, sizeof msg, "no plan satisfies the constraints (%d plans "
-                                  "considered):", s->n_plans);
+    size_t len = (size_t)snprintf(msg, sizeof msg,
+                                  "no plan satisfies the constraints (%d plans "
+                                  "considered):",
+                                  s->n_plans);
     for (int i = 0; i < s->n_criteria && len < sizeof msg; i++)
         len += (size_t)snprintf(msg + len, sizeof msg - len, "%s '%s' rules out %d", i ? ";" : "",
                                 in->constraints->items[i].text, s->excluded[i]);
@@ -241,7 +250,8 @@ int sl_select_run(const sl_select_input *in, sl_selection *out)
         sl_selection_free(&s);
         return sl_err(SL_ENOMEM, "out of memory");
     }
-    for (int i = 0; i < 2 * s.n_cuts; i++) s.best_at[i] = -1;
+    for (int i = 0; i < 2 * s.n_cuts; i++)
+        s.best_at[i] = -1;
     /* Plans are sorted, so the first allowed one seen per (cut, TL or not) is the best. */
     for (int i = s.n_allowed - 1; i >= 0; i--)
         s.best_at[2 * s.plans[i].cut + (s.plans[i].tl >= 0)] = i;
@@ -294,7 +304,8 @@ void sl_plan_format(const sl_select_input *in, const sl_plan *p, char *buf, size
         len += (size_t)snprintf(buf + len, n - len, "%sedge %d-%d", sep, a + 1, b);
         sep = ", ";
     }
-    if (b < last && len < n) len += (size_t)snprintf(buf + len, n - len, "%scloud %d-%d", sep, b + 1, last);
+    if (b < last && len < n)
+        len += (size_t)snprintf(buf + len, n - len, "%scloud %d-%d", sep, b + 1, last);
     if (len >= n) return;
     if (p->cut == 0)
         snprintf(buf + len, n - len, " [edge-only: raw image]");
@@ -315,11 +326,13 @@ static cJSON *cut_json(const sl_profile *pr, int cut)
     cJSON_AddStringToObject(o, "tensor", c->tensor);
     cJSON_AddNumberToObject(o, "node_index", c->node_index);
     cJSON *shape = cJSON_AddArrayToObject(o, "shape");
-    for (int i = 0; i < c->rank; i++) cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)c->shape[i]));
+    for (int i = 0; i < c->rank; i++)
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)c->shape[i]));
     cJSON_AddNumberToObject(o, "bytes", (double)c->bytes);
-    cJSON_AddStringToObject(o, "kind", cut == 0                  ? "edge-only"
-                                       : cut == pr->n_blocks ? "local-only"
-                                                             : "slice");
+    cJSON_AddStringToObject(o, "kind",
+                            cut == 0              ? "edge-only"
+                            : cut == pr->n_blocks ? "local-only"
+                                                  : "slice");
     return o;
 }
 
@@ -408,8 +421,8 @@ static cJSON *dads_json(const sl_plan_doc *d, const sl_dads_result *r, const cha
         if (!crosses[u]) continue;
         cJSON *t = cJSON_CreateObject();
         cJSON_AddStringToObject(t, "tensor", u ? pr->nodes[u - 1].name : pr->input_name);
-        cJSON_AddNumberToObject(t, "bytes", u ? (double)pr->nodes[u - 1].out_bytes
-                                              : (double)pr->input_raw_bytes);
+        cJSON_AddNumberToObject(
+            t, "bytes", u ? (double)pr->nodes[u - 1].out_bytes : (double)pr->input_raw_bytes);
         cJSON_AddBoolToObject(t, "raw_image", u == 0);
         cJSON_AddItemToArray(cross, t);
     }
@@ -455,7 +468,8 @@ char *sl_plan_doc_json(const sl_plan_doc *d)
     cJSON *net = cJSON_AddObjectToObject(r, "network");
     cJSON_AddItemToObject(net, "device_edge", hop_json(&in->net.hop[SL_HOP_DEVICE_EDGE]));
     cJSON_AddItemToObject(net, "edge_cloud",
-                          in->cloud ? hop_json(&in->net.hop[SL_HOP_EDGE_CLOUD]) : cJSON_CreateNull());
+                          in->cloud ? hop_json(&in->net.hop[SL_HOP_EDGE_CLOUD])
+                                    : cJSON_CreateNull());
     cJSON *cons = cJSON_AddArrayToObject(r, "constraints");
     for (int i = 0; in->constraints && i < in->constraints->n; i++) {
         cJSON *c = cJSON_CreateObject();
@@ -468,7 +482,8 @@ char *sl_plan_doc_json(const sl_plan_doc *d)
     const sl_plan *best = s->n_allowed ? &s->plans[0] : NULL;
     const sl_plan *plain = sl_selection_best(s, 0), *with = sl_selection_best(s, 1);
     cJSON_AddItemToObject(r, "best", best ? plan_json(in, best, 1) : cJSON_CreateNull());
-    cJSON_AddItemToObject(r, "best_without_tl", plain ? plan_json(in, plain, 0) : cJSON_CreateNull());
+    cJSON_AddItemToObject(r, "best_without_tl",
+                          plain ? plan_json(in, plain, 0) : cJSON_CreateNull());
     cJSON_AddItemToObject(r, "best_with_tl", with ? plan_json(in, with, 0) : cJSON_CreateNull());
     cJSON *plans = cJSON_AddArrayToObject(r, "plans");
     for (int i = 0; i < s->n_allowed && i < d->top; i++)
@@ -483,9 +498,11 @@ char *sl_plan_doc_json(const sl_plan_doc *d)
         cJSON_AddItemToObject(o, "with_tl", b ? plan_json(in, b, 0) : cJSON_CreateNull());
         cJSON_AddItemToArray(per, o);
     }
-    cJSON_AddItemToObject(r, "dads", d->dads ? dads_json(d, d->dads, "latency") : cJSON_CreateNull());
-    cJSON_AddItemToObject(r, "dads_throughput", d->throughput ? dads_json(d, d->throughput, "throughput")
-                                                              : cJSON_CreateNull());
+    cJSON_AddItemToObject(r, "dads",
+                          d->dads ? dads_json(d, d->dads, "latency") : cJSON_CreateNull());
+    cJSON_AddItemToObject(r, "dads_throughput",
+                          d->throughput ? dads_json(d, d->throughput, "throughput")
+                                        : cJSON_CreateNull());
     char *out = cJSON_Print(r);
     cJSON_Delete(r);
     if (!out) sl_err(SL_ENOMEM, "out of memory while writing the plan");

@@ -38,16 +38,16 @@ typedef struct sl_plan {
 typedef struct sl_select_input {
     const sl_profile *device, *edge, *cloud; /* borrowed; cloud may be NULL */
     sl_netcfg net;
-    const sl_constraints *constraints;       /* borrowed, may be NULL */
+    const sl_constraints *constraints; /* borrowed, may be NULL */
 } sl_select_input;
 
 typedef struct sl_selection {
-    sl_plan *plans;   /* every enumerated plan: allowed ones first, each part by total latency */
+    sl_plan *plans; /* every enumerated plan: allowed ones first, each part by total latency */
     int n_plans;
     int n_allowed;
-    int *excluded;    /* per criterion: plans it rules out on its own (n = constraints->n) */
+    int *excluded; /* per criterion: plans it rules out on its own (n = constraints->n) */
     int n_criteria;
-    int *best_at;     /* [2 * cut + with_tl]: index of the best allowed plan there, or -1 */
+    int *best_at; /* [2 * cut + with_tl]: index of the best allowed plan there, or -1 */
     int n_cuts;
 } sl_selection;
 

@@ -35,8 +35,10 @@ static void run_one(const expect *e)
         TU_CHECK_MSG(s.plans[0].cut == e->best_cut && s.plans[0].tl == e->best_tl,
                      "%s %s: best is cut %d tl %d", e->flag, e->value, s.plans[0].cut,
                      s.plans[0].tl);
-        for (int i = 0; i < s.n_allowed; i++) CHECK_EQ(s.plans[i].violated, -1);
-        for (int i = s.n_allowed; i < s.n_plans; i++) CHECK_EQ(s.plans[i].violated, 0);
+        for (int i = 0; i < s.n_allowed; i++)
+            CHECK_EQ(s.plans[i].violated, -1);
+        for (int i = s.n_allowed; i < s.n_plans; i++)
+            CHECK_EQ(s.plans[i].violated, 0);
     }
     CHECK_EQ(s.excluded[0], s.n_plans - s.n_allowed);
     sl_selection_free(&s);
@@ -48,21 +50,22 @@ static void run_one(const expect *e)
 static void test_each_criterion(void)
 {
     static const expect cases[] = {
-        {"--max-upload", "0.1MB", 3, 1, 0},      /* drops 150 kB and 200 kB; 100 kB is allowed */
+        {"--max-upload", "0.1MB", 3, 1, 0}, /* drops 150 kB and 200 kB; 100 kB is allowed */
         {"--max-upload", "100000", 3, 1, 0},
-        {"--device-only", "conv2", 2, 3, -1},    /* conv2 is block 1: cuts 2 and 3 */
-        {"--edge-only", "conv1", 1, 0, -1},      /* only edge-only */
+        {"--device-only", "conv2", 2, 3, -1}, /* conv2 is block 1: cuts 2 and 3 */
+        {"--edge-only", "conv1", 1, 0, -1},   /* only edge-only */
         {"--not-on", "device:maxpool", 1, 0, -1},
-        {"--not-on", "edge:fc", 1, 3, -1},       /* fc is the last node: local-only */
+        {"--not-on", "edge:fc", 1, 3, -1}, /* fc is the last node: local-only */
         {"--exclude-tier", "edge", 1, 3, -1},
         {"--exclude-tier", "device", 1, 0, -1},
         {"--exclude-tier", "cloud", 5, 1, 0},    /* no cloud in use: nothing excluded */
         {"--max-time", "device:0.06s", 3, 1, 0}, /* device 0, 0.05, 0.051 */
         {"--max-time", "device:60ms", 3, 1, 0},
-        {"--max-time", "device:40%", 2, 0, -1},  /* 0.051 > 0.4 * 0.11555 rules out the TL plan */
-        {"--max-time", "edge:0.005s", 4, 1, 0},  /* edge-only runs 0.0062 s on the edge */
+        {"--max-time", "device:40%", 2, 0, -1}, /* 0.051 > 0.4 * 0.11555 rules out the TL plan */
+        {"--max-time", "edge:0.005s", 4, 1, 0}, /* edge-only runs 0.0062 s on the edge */
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_one(&cases[i]);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_one(&cases[i]);
 }
 
 static void test_malformed(void)

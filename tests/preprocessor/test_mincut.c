@@ -34,10 +34,12 @@ static void random_dag(sl_dag *g, int n, int with_force)
         for (int j = 0; j < m; j++) {
             int u = (int)(urand() * v);
             int dup = 0;
-            for (int q = g->pred_start[v]; q < k; q++) dup |= g->preds[q] == u;
+            for (int q = g->pred_start[v]; q < k; q++)
+                dup |= g->preds[q] == u;
             if (!dup) g->preds[k++] = u;
         }
-        if (with_force && urand() < 0.15) g->force[v] = urand() < 0.5 ? SL_FORCE_DEVICE : SL_FORCE_EDGE;
+        if (with_force && urand() < 0.15)
+            g->force[v] = urand() < 0.5 ? SL_FORCE_DEVICE : SL_FORCE_EDGE;
     }
     g->pred_start[n] = k;
     g->force[0] = SL_FORCE_DEVICE;
@@ -53,12 +55,14 @@ static brute brute_force(const sl_dag *g, double wd, double wx, double we, doubl
     brute b = {0, 1e300, 1e300, 1e300};
     uint8_t on[16];
     for (unsigned mask = 0; mask < (1u << g->n); mask++) {
-        for (int v = 0; v < g->n; v++) on[v] = (mask >> v) & 1;
+        for (int v = 0; v < g->n; v++)
+            on[v] = (mask >> v) & 1;
         if (!sl_dag_partition_valid(g, on)) continue;
         double d, x, e;
         sl_dag_stages(g, on, &d, &x, &e);
         int crossing = 0;
-        for (int v = 0; v < g->n; v++) crossing |= !on[v];
+        for (int v = 0; v < g->n; v++)
+            crossing |= !on[v];
         b.found = 1;
         double w = wd * d + wx * x + we * e;
         double lat = d + x + e + (crossing ? rtt : 0);
@@ -105,7 +109,8 @@ static void test_random_dags(void)
         sl_dads_result r;
         CHECK_OK(sl_dads_latency(&g, rtt, &r), sl_errmsg());
         TU_CHECK_MSG(fabs(r.latency_s - b.best_latency) < 1e-9,
-                     "dag %d: DSL latency %.12g, brute force %.12g", it, r.latency_s, b.best_latency);
+                     "dag %d: DSL latency %.12g, brute force %.12g", it, r.latency_s,
+                     b.best_latency);
         CHECK(sl_dag_partition_valid(&g, r.on_device));
         CHECK_NEAR(r.latency_s, r.device_s + r.transfer_s + r.edge_s + r.rtt_s, 1e-12);
         double dsl_bottleneck = r.bottleneck_s;
@@ -119,8 +124,8 @@ static void test_random_dags(void)
         sl_dads_result_free(&r);
         sl_dag_free(&g);
     }
-    printf("throughput mode found the brute-force optimum on %d of %d feasible DAGs\n",
-           optimal_dsh, feasible);
+    printf("throughput mode found the brute-force optimum on %d of %d feasible DAGs\n", optimal_dsh,
+           feasible);
     CHECK(feasible > 200);
 }
 
@@ -165,7 +170,10 @@ static sl_profile *synthetic(int units, double speed, double fuse, double *out_r
         else if (i == n - 1)
             snprintf(name, sizeof name, "fc");
         else
-            snprintf(name, sizeof name, "u%d.%s", unit, role == 0 ? "c1" : role == 1 ? "c2" : "add");
+            snprintf(name, sizeof name, "u%d.%s", unit,
+                     role == 0   ? "c1"
+                     : role == 1 ? "c2"
+                                 : "add");
         nd->name = strdup(name);
         nd->op = strdup("conv2d");
         int two = i > 0 && i < n - 2 && role == 2;
@@ -200,7 +208,8 @@ static sl_profile *synthetic(int units, double speed, double fuse, double *out_r
         bl->to_cut = b + 1;
         bl->first_node = p->cuts[b].node_index + 1;
         bl->last_node = p->cuts[b + 1].node_index;
-        for (int i = bl->first_node; i <= bl->last_node; i++) bl->median_s += p->nodes[i].median_s;
+        for (int i = bl->first_node; i <= bl->last_node; i++)
+            bl->median_s += p->nodes[i].median_s;
         bl->median_s *= fuse;
         bl->p10_s = bl->p90_s = bl->median_s;
         p->block_sum_s += bl->median_s;
@@ -224,7 +233,8 @@ static void test_600_nodes(void)
 
     double t0 = sl_now();
     sl_dag g;
-    CHECK_OK(sl_dag_from_profiles(dev, edge, &in.net.hop[SL_HOP_DEVICE_EDGE], NULL, &g), sl_errmsg());
+    CHECK_OK(sl_dag_from_profiles(dev, edge, &in.net.hop[SL_HOP_DEVICE_EDGE], NULL, &g),
+             sl_errmsg());
     sl_dads_result r;
     CHECK_OK(sl_dads_latency(&g, rtt, &r), sl_errmsg());
     double t_dsl = sl_now() - t0;
@@ -253,7 +263,8 @@ static void test_600_nodes(void)
     uint8_t *on = malloc((size_t)g.n);
     int mismatches = 0;
     for (int j = 0; j < dev->n_cuts; j++) {
-        for (int v = 0; v < g.n; v++) on[v] = v <= dev->cuts[j].node_index + 1;
+        for (int v = 0; v < g.n; v++)
+            on[v] = v <= dev->cuts[j].node_index + 1;
         double d, x, e;
         sl_dag_stages(&g, on, &d, &x, &e);
         double lat = d + x + e + (j < dev->n_cuts - 1 ? rtt : 0);
@@ -261,7 +272,8 @@ static void test_600_nodes(void)
         CHECK_OK(sl_select_cost(&in, j, -1, -1, &p), sl_errmsg());
         if (fabs(lat - p.total_s) > 1e-9 * (1 + p.total_s)) mismatches++;
     }
-    TU_CHECK_MSG(mismatches == 0, "%d single cuts priced differently as DAG partitions", mismatches);
+    TU_CHECK_MSG(mismatches == 0, "%d single cuts priced differently as DAG partitions",
+                 mismatches);
     free(on);
 
     /* A placement criterion binds DADS: hold a late node on the device. */
@@ -269,7 +281,8 @@ static void test_600_nodes(void)
     CHECK_OK(sl_constraints_add(&c, "--device-only", "u150.add"), sl_errmsg());
     CHECK_OK(sl_constraints_resolve(&c, dev, 0), sl_errmsg());
     sl_dag g2;
-    CHECK_OK(sl_dag_from_profiles(dev, edge, &in.net.hop[SL_HOP_DEVICE_EDGE], &c, &g2), sl_errmsg());
+    CHECK_OK(sl_dag_from_profiles(dev, edge, &in.net.hop[SL_HOP_DEVICE_EDGE], &c, &g2),
+             sl_errmsg());
     sl_dads_result r2;
     CHECK_OK(sl_dads_latency(&g2, rtt, &r2), sl_errmsg());
     int at = sl_profile_find_node(dev, "u150.add");

@@ -39,7 +39,8 @@ static void test_round_trip(const char *dir)
     /* The checked-in CLI fixtures are this profile (and its siblings) written out. */
     char *text, data[600];
     size_t len;
-    snprintf(data, sizeof data, "%s/tests/preprocessor/data/device.json", getenv("SL_SRC") ? getenv("SL_SRC") : "..");
+    snprintf(data, sizeof data, "%s/tests/preprocessor/data/device.json",
+             getenv("SL_SRC") ? getenv("SL_SRC") : "..");
     if (sl_read_file(data, &text, &len) == SL_OK) {
         char *mine = sl_profile_to_json(p);
         CHECK(mine && !strncmp(mine, text, strlen(mine)));
@@ -102,17 +103,23 @@ static void test_bad_profiles(const char *dir)
     CHECK(read_text(dir, "[1, 2]") == SL_EFORMAT);
     CHECK_CONTAINS(sl_errmsg(), "not a JSON object");
 
-    expect_error(dir, "\"sl-profile\"", "\"sl-plan\"", "format: 'sl-plan' is not an sl-profile file");
+    expect_error(dir, "\"sl-profile\"", "\"sl-plan\"",
+                 "format: 'sl-plan' is not an sl-profile file");
     expect_error(dir, "\"version\":\t1", "\"version\":\t2", "version: 2 is not supported");
     expect_error(dir, "\"enc_s\":", "\"enc_z\":", "cuts[1].tl[0].enc_s: missing");
     expect_error(dir, "\"serialise_bytes_per_s\":", "\"x\":", "serialise_bytes_per_s: missing");
-    expect_error(dir, "\"raw_bytes\":\t150000", "\"raw_bytes\":\t\"many\"", "input.raw_bytes: not a number");
-    expect_error(dir, "\"graph_hash\":\t\"aaaa", "\"graph_hash\":\t\"zzzz", "graph_hash: not 64 hex digits");
-    expect_error(dir, "\"inputs\":\t[\"conv1\"]", "\"inputs\":\t[\"conv7\"]", "nodes[1].inputs: 'conv7' is not a node");
-    expect_error(dir, "\"out_bytes\":\t800000", "\"out_bytes\":\t-5", "nodes[0].out_bytes: -5 is below 0");
+    expect_error(dir, "\"raw_bytes\":\t150000", "\"raw_bytes\":\t\"many\"",
+                 "input.raw_bytes: not a number");
+    expect_error(dir, "\"graph_hash\":\t\"aaaa", "\"graph_hash\":\t\"zzzz",
+                 "graph_hash: not 64 hex digits");
+    expect_error(dir, "\"inputs\":\t[\"conv1\"]", "\"inputs\":\t[\"conv7\"]",
+                 "nodes[1].inputs: 'conv7' is not a node");
+    expect_error(dir, "\"out_bytes\":\t800000", "\"out_bytes\":\t-5",
+                 "nodes[0].out_bytes: -5 is below 0");
     expect_error(dir, "\"config\":\t\"pool\"", "\"config\":\t\"conv-r4\"", "cuts[1].tl[0].config");
     expect_error(dir, "\"from_cut\":\t1", "\"from_cut\":\t2", "blocks[1].from_cut");
-    expect_error(dir, "\"tensor\":\t\"maxpool\"", "\"tensor\":\t\"conv2\"", "cuts[1].tensor: not the name of node_index");
+    expect_error(dir, "\"tensor\":\t\"maxpool\"", "\"tensor\":\t\"conv2\"",
+                 "cuts[1].tensor: not the name of node_index");
 }
 
 static void test_netcfg(const char *dir)
@@ -123,7 +130,8 @@ static void test_netcfg(const char *dir)
                                  "device,edge,20,10\n"
                                  "# the uplink to the data centre\n"
                                  "cloud , edge , 5.5 , 100\n",
-                                 "net.csv", &net), sl_errmsg());
+                                 "net.csv", &net),
+             sl_errmsg());
     CHECK(net.hop[SL_HOP_DEVICE_EDGE].set);
     CHECK_NEAR(net.hop[SL_HOP_DEVICE_EDGE].rtt_s, 0.020, 1e-15);
     CHECK_NEAR(net.hop[SL_HOP_DEVICE_EDGE].bandwidth_bps, 10e6, 1e-6);

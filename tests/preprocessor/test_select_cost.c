@@ -63,7 +63,8 @@ static void test_hand_costs(void)
     CHECK_EQ(s.plans[2].cut, 3);
     CHECK_EQ(s.plans[3].cut, 1);
     CHECK_EQ(s.plans[4].cut, 2);
-    for (int i = 1; i < s.n_plans; i++) CHECK(s.plans[i - 1].total_s <= s.plans[i].total_s);
+    for (int i = 1; i < s.n_plans; i++)
+        CHECK(s.plans[i - 1].total_s <= s.plans[i].total_s);
     const sl_plan *plain = sl_selection_best(&s, 0);
     CHECK(plain && plain->cut == 0);
     CHECK(sl_selection_best_at(&s, 1, 1) == &s.plans[0]);
@@ -119,7 +120,8 @@ static void test_three_tiers(void)
     CHECK_OK(sl_select_run(&in, &s), sl_errmsg());
     /* Pairs: cut 0: j2 0..3 (4), cut 1: 3 plain + 3 pool, cut 2: 2, cut 3: 1. */
     CHECK_EQ(s.n_plans, 4 + 6 + 2 + 1);
-    for (int i = 1; i < s.n_plans; i++) CHECK(s.plans[i - 1].total_s <= s.plans[i].total_s);
+    for (int i = 1; i < s.n_plans; i++)
+        CHECK(s.plans[i - 1].total_s <= s.plans[i].total_s);
     sl_selection_free(&s);
     sl_profile_free(dev);
     sl_profile_free(edge);

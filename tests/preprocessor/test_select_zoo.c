@@ -26,7 +26,8 @@ static sl_profile *profile_of(const sl_graph *g, const char *hash, double flops_
     p->threads = p->batch = p->repeats = 1;
     p->input_name = strdup(g->input_name);
     p->input_rank = 3;
-    for (int i = 0; i < 3; i++) p->input_shape[i] = g->input_shape.d[i];
+    for (int i = 0; i < 3; i++)
+        p->input_shape[i] = g->input_shape.d[i];
     p->input_raw_bytes = sl_shape_numel(&g->input_shape);
     p->input_bytes = 4 * p->input_raw_bytes;
     p->serialise_bytes_per_s = 2e9;
@@ -39,9 +40,11 @@ static sl_profile *profile_of(const sl_graph *g, const char *hash, double flops_
         q->op = strdup(sl_op_name(n->op));
         q->n_inputs = n->ninputs;
         q->inputs = calloc((size_t)n->ninputs, sizeof(char *));
-        for (int k = 0; k < n->ninputs; k++) q->inputs[k] = strdup(n->inputs[k]);
+        for (int k = 0; k < n->ninputs; k++)
+            q->inputs[k] = strdup(n->inputs[k]);
         q->out_rank = n->out.ndim;
-        for (int k = 0; k < n->out.ndim; k++) q->out_shape[k] = n->out.d[k];
+        for (int k = 0; k < n->out.ndim; k++)
+            q->out_shape[k] = n->out.d[k];
         q->out_bytes = 4 * sl_shape_numel(&n->out);
         q->median_s = (double)sl_node_flops(g, i) / flops_per_s + 2e-6;
     }
@@ -83,7 +86,8 @@ static sl_profile *profile_of(const sl_graph *g, const char *hash, double flops_
         bl->to_cut = b + 1;
         bl->first_node = p->cuts[b].node_index + 1;
         bl->last_node = p->cuts[b + 1].node_index;
-        for (int i = bl->first_node; i <= bl->last_node; i++) bl->median_s += p->nodes[i].median_s;
+        for (int i = bl->first_node; i <= bl->last_node; i++)
+            bl->median_s += p->nodes[i].median_s;
         bl->p10_s = bl->p90_s = bl->median_s;
         p->block_sum_s += bl->median_s;
     }
@@ -118,7 +122,8 @@ static void run_arch(const char *arch)
     double t_sel = sl_now() - t0;
     t0 = sl_now();
     sl_dag dag;
-    CHECK_OK(sl_dag_from_profiles(dev, edge, &in.net.hop[SL_HOP_DEVICE_EDGE], NULL, &dag), sl_errmsg());
+    CHECK_OK(sl_dag_from_profiles(dev, edge, &in.net.hop[SL_HOP_DEVICE_EDGE], NULL, &dag),
+             sl_errmsg());
     sl_dads_result dsl, dsh;
     CHECK_OK(sl_dads_latency(&dag, 0.020, &dsl), sl_errmsg());
     double t_dsl = sl_now() - t0;
