@@ -42,7 +42,7 @@ static const char help[] =
     "  --versus                per slice point, the best plan without and with a TL\n"
     "  --dads                  also the DADS min-cut partition (may cut several tensors)\n"
     "  --throughput            also the DADS throughput partition (minimises the slowest stage)\n"
-    "  -o, --output FILE       write the plan as JSON (docs/formats/plan.md)\n"
+    "  -o, --output FILE       write the plan as JSON (docs/formats/plan.md); - for stdout\n"
     "  --json                  print the plan JSON on stdout instead of text\n"
     "  --plot FILE             write an SVG chart of every slice point\n"
     "  -q, --quiet             print nothing but errors\n"
@@ -180,6 +180,10 @@ static int parse_args(int argc, char **argv, opts *o)
             return sl_usage_error("%s needs both %s and %s", sl_hop_name(h),
                                   h ? "--cloud-bandwidth" : "--bandwidth",
                                   h ? "--cloud-rtt" : "--rtt");
+    if (o->output && !strcmp(o->output, "-")) {
+        o->output = NULL;
+        o->json = 1;
+    }
     if (o->json && o->quiet) return sl_usage_error("--json and --quiet exclude each other");
     if (!o->cloud && (o->bw[SL_HOP_EDGE_CLOUD] || o->rtt[SL_HOP_EDGE_CLOUD]))
         sl_log_warn("--cloud-bandwidth and --cloud-rtt are ignored without --cloud");
