@@ -380,20 +380,23 @@ int sl_dads_latency(const sl_dag *g, double rtt_s, sl_dads_result *out)
     return SL_OK;
 }
 
-/* Keeps `cand` in `best` when its bottleneck (then latency) is lower. */
-static void keep_better(const sl_dag *g, double rtt_s, const uint8_t *cand, sl_dads_result *best,
-                        sl_dads_result *scratch)
+/* Keeps `cand` in `best` when its bottleneck (then latency) is lower; `scratch` receives the
+ * stages of `cand` either way. Returns SL_OK or SL_ENOMEM. */
+static int keep_better(const sl_dag *g, double rtt_s, const uint8_t *cand, sl_dads_result *best,
+                       sl_dads_result *scratch)
 {
     memcpy(scratch->on_device, cand, (size_t)g->n);
-    if (fill_result(g, rtt_s, scratch)) return;
+    int rc = fill_result(g, rtt_s, scratch);
+    if (rc) return rc;
     int better =
         !best->n || scratch->bottleneck_s < best->bottleneck_s ||
         (scratch->bottleneck_s == best->bottleneck_s && scratch->latency_s < best->latency_s);
-    if (!better) return;
+    if (!better) return SL_OK;
     uint8_t *keep = best->on_device;
     *best = *scratch;
     best->on_device = keep;
     memcpy(best->on_device, cand, (size_t)g->n);
+    return SL_OK;
 }
 
 /* Can v change sides and leave a valid partition? Moving to the edge needs no device consumer,
@@ -515,11 +518,11 @@ static int local_search(const sl_dag *g, double rtt_s, sl_dads_result *best,
         }
     }
     /* The running sums drift by rounding; the exact stages decide. */
-    keep_better(g, rtt_s, cand, best, scratch);
+    int rc = keep_better(g, rtt_s, cand, best, scratch);
     free(succ_start);
     free(succ);
     free(cnt);
-    return SL_OK;
+    return rc;
 }
 
 int sl_dads_throughput(const sl_dag *g, double rtt_s, sl_dads_result *out)
@@ -541,14 +544,14 @@ int sl_dads_throughput(const sl_dag *g, double rtt_s, sl_dads_result *out)
         for (int b = 0; !rc && a + b <= GRID; b++) {
             rc = sl_mincut_solve(g, floor_w + a, floor_w + b, floor_w + GRID - a - b, cand);
             iterations++;
-            if (!rc) keep_better(g, rtt_s, cand, &best, &scratch);
+            if (!rc) rc = keep_better(g, rtt_s, cand, &best, &scratch);
         }
     double w[3] = {1, 1, 1};
     for (int round = 0; !rc && round < ROUNDS; round++) {
         rc = sl_mincut_solve(g, w[0], w[1], w[2], cand);
         iterations++;
+        if (!rc) rc = keep_better(g, rtt_s, cand, &best, &scratch);
         if (rc) break;
-        keep_better(g, rtt_s, cand, &best, &scratch);
         double st[3] = {scratch.device_s, scratch.transfer_s, scratch.edge_s};
         double m = fmax(st[0], fmax(st[1], st[2]));
         if (m <= 0) break;
@@ -560,7 +563,7 @@ int sl_dads_throughput(const sl_dag *g, double rtt_s, sl_dads_result *out)
     }
     if (!rc && local_only_allowed(g)) {
         memset(cand, 1, (size_t)g->n);
-        keep_better(g, rtt_s, cand, &best, &scratch);
+        rc = keep_better(g, rtt_s, cand, &best, &scratch);
     }
     if (!rc) rc = local_search(g, rtt_s, &best, &scratch, cand);
     free(cand);
