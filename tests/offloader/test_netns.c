@@ -1,0 +1,207 @@
+/* test_netns.c: the protocol over a real, rate-limited link: an edge in one network namespace,
+ * a device in another, joined by a veth pair whose device end is capped by `tc tbf`. Needs root
+ * (exit 77 = skipped otherwise, or when the kernel refuses namespaces). */
+/* setns() and CLONE_NEWNET are Linux extensions. */
+#define _GNU_SOURCE
+#include "fake_backend.h"
+#include "common/timeutil.h"
+#include "testutil.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#define SKIP 77
+#define EDGE_ADDR "10.77.0.1"
+#define EDGE_PORT 7707
+#define RATE_BPS 10e6
+#define N_IN 62500 /* 250 kB of float32 per request */
+
+static const char *PAIR = "abababababababababababababababab";
+static char ns_edge[32], ns_dev[32];
+static double added_rtt; /* netem delay on the edge's side, when the kernel has netem */
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+    char cmd[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    char quiet[600];
+    snprintf(quiet, sizeof quiet, "%s >/dev/null 2>&1", cmd);
+    int rc = system(quiet);
+    if (rc != 0) fprintf(stderr, "command failed: %s\n", cmd);
+    return rc;
+}
+
+static void cleanup(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "ip netns del %s >/dev/null 2>&1", ns_edge);
+    if (system(cmd)) {
+        /* already gone */
+    }
+    snprintf(cmd, sizeof cmd, "ip netns del %s >/dev/null 2>&1", ns_dev);
+    if (system(cmd)) {
+        /* already gone */
+    }
+}
+
+static int enter(const char *ns)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/var/run/netns/%s", ns);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
+        perror(path);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+static int setup(void)
+{
+    int p = (int)getpid() % 100000;
+    snprintf(ns_edge, sizeof ns_edge, "sl_edge_%d", p);
+    snprintf(ns_dev, sizeof ns_dev, "sl_dev_%d", p);
+    if (sh("ip netns add %s", ns_edge) || sh("ip netns add %s", ns_dev)) return -1;
+    if (sh("ip link add sle%d type veth peer name sld%d", p, p)) return -1;
+    if (sh("ip link set sle%d netns %s", p, ns_edge) || sh("ip link set sld%d netns %s", p, ns_dev))
+        return -1;
+    if (sh("ip -n %s addr add " EDGE_ADDR "/24 dev sle%d", ns_edge, p) ||
+        sh("ip -n %s addr add 10.77.0.2/24 dev sld%d", ns_dev, p) ||
+        sh("ip -n %s link set sle%d up", ns_edge, p) ||
+        sh("ip -n %s link set sld%d up", ns_dev, p) || sh("ip -n %s link set lo up", ns_edge) ||
+        sh("ip -n %s link set lo up", ns_dev))
+        return -1;
+    /* The device's uplink: 10 Mbit/s, as a weak factory link. */
+    if (sh("tc -n %s qdisc add dev sld%d root tbf rate 10mbit burst 32kbit latency 400ms", ns_dev,
+           p))
+        return -1;
+    /* Answers delayed by 10 ms: the round trip of a nearby edge. Optional: netem is a module
+     * some kernels lack, and the bandwidth part of the test stands without it. */
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "tc -n %s qdisc add dev sle%d root netem delay 10ms 2>/dev/null",
+             ns_edge, p);
+    if (system(cmd) == 0)
+        added_rtt = 0.010;
+    else
+        printf("netem is not available here: testing bandwidth only\n");
+    return 0;
+}
+
+static void run_edge(const char *store, int ready_fd, int stop_fd)
+{
+    if (enter(ns_edge)) _exit(2);
+    fake_ctx fc = {0};
+    sl_edge_config cfg;
+    sl_edge_config_defaults(&cfg);
+    cfg.host = EDGE_ADDR;
+    cfg.port = EDGE_PORT;
+    cfg.store_dir = store;
+    cfg.token = FAKE_TOKEN;
+    cfg.token_len = strlen(FAKE_TOKEN);
+    sl_edge_backend be = fake_backend(&fc);
+    sl_edge_server *s;
+    if (sl_edge_start(&cfg, &be, &s) != SL_OK) {
+        fprintf(stderr, "edge: %s\n", sl_errmsg());
+        _exit(2);
+    }
+    if (write(ready_fd, "r", 1) != 1) _exit(2);
+    char b;
+    while (read(stop_fd, &b, 1) > 0) {
+    }
+    sl_edge_stop(s);
+    _exit(0);
+}
+
+int main(void)
+{
+    if (getuid() != 0) {
+        printf("skipped: network namespaces need root\n");
+        return SKIP;
+    }
+    if (setup()) {
+        cleanup();
+        printf("skipped: cannot build the namespaces and veth link here\n");
+        return SKIP;
+    }
+    char dir[600], store[700];
+    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
+    snprintf(store, sizeof store, "%s/store", dir);
+    sl_mkdir_p(store);
+    fake_write_bundle(store, "p.h5", PAIR, 1.0, N_IN);
+
+    int ready[2], stop[2];
+    if (pipe(ready) || pipe(stop)) return 2;
+    pid_t edge = fork();
+    if (edge == 0) {
+        close(ready[0]);
+        close(stop[1]);
+        run_edge(store, ready[1], stop[0]);
+    }
+    close(ready[1]);
+    close(stop[0]);
+    char b;
+    CHECK_EQ(read(ready[0], &b, 1), 1);
+
+    pid_t dev = fork();
+    if (dev == 0) {
+        if (enter(ns_dev)) _exit(2);
+        sl_client_config cfg;
+        sl_client_config_defaults(&cfg);
+        cfg.host = EDGE_ADDR;
+        cfg.port = EDGE_PORT;
+        cfg.token = FAKE_TOKEN;
+        cfg.token_len = strlen(FAKE_TOKEN);
+        cfg.zstd_level = 0;
+        sl_client *c;
+        CHECK_OK(sl_client_new(&cfg, &c), sl_errmsg());
+        double rtt;
+        CHECK_OK(sl_client_ping(c, &rtt), sl_errmsg());
+        CHECK(rtt >= added_rtt);
+        CHECK(rtt < added_rtt + 0.01);
+        int64_t dims[2] = {1, N_IN};
+        sl_wire_tensor in;
+        sl_wire_tensor_alloc(&in, SL_WIRE_F32, 2, dims);
+        uint32_t x = 7;
+        for (int i = 0; i < N_IN; i++) {
+            x = x * 1664525u + 1013904223u;
+            ((float *)in.data)[i] = (float)(x >> 8) / 65536.0f;
+        }
+        uint8_t pair[16];
+        sl_pair_from_hex(PAIR, pair);
+        for (int rep = 0; rep < 3; rep++) {
+            sl_client_result r;
+            CHECK_OK(sl_client_infer(c, pair, &in, &r), r.error);
+            double want = (double)r.timing.bytes_up * 8 / RATE_BPS + added_rtt;
+            /* tbf lets its 4 kB bucket through at once; TCP and the qdisc add a little. */
+            CHECK(r.timing.transfer_s > 0.85 * want);
+            CHECK(r.timing.transfer_s < 1.5 * want + 0.02);
+            printf("real link, tbf 10 Mbit/s, netem %.0f ms: %llu bytes up, transfer %.4f s "
+                   "(model %.4f s), ping %.2f ms\n",
+                   added_rtt * 1e3, (unsigned long long)r.timing.bytes_up, r.timing.transfer_s,
+                   want, rtt * 1e3);
+            sl_client_result_free(&r);
+        }
+        sl_wire_tensor_free(&in);
+        sl_client_free(c);
+        int rc = TU_DONE();
+        fflush(stdout); /* _exit does not flush */
+        _exit(rc);
+    }
+    int st = 0;
+    waitpid(dev, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    close(stop[1]);
+    int est = 0;
+    waitpid(edge, &est, 0);
+    CHECK(WIFEXITED(est) && WEXITSTATUS(est) == 0);
+    cleanup();
+    tu_rmtree(dir);
+    return TU_DONE();
+}
