@@ -138,6 +138,7 @@ int main(void)
 
     int ready[2], stop[2];
     if (pipe(ready) || pipe(stop)) return 2;
+    fflush(stdout); /* or the children print the parent's buffer again */
     pid_t edge = fork();
     if (edge == 0) {
         close(ready[0]);
