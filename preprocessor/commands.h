@@ -9,5 +9,7 @@ int sl_cmd_profile(int argc, char **argv);
 int sl_cmd_select(int argc, char **argv);
 int sl_cmd_insert(int argc, char **argv);
 int sl_cmd_split(int argc, char **argv);
+int sl_cmd_config(int argc, char **argv);
+int sl_cmd_report(int argc, char **argv);
 
 #endif

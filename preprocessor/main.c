@@ -21,6 +21,8 @@ PENDING(sl_cmd_profile, "profile")
 PENDING(sl_cmd_select, "select")
 PENDING(sl_cmd_insert, "insert")
 PENDING(sl_cmd_split, "split")
+PENDING(sl_cmd_config, "config")
+PENDING(sl_cmd_report, "report")
 
 static const sl_subcmd commands[] = {
     {"zoo", sl_cmd_zoo, "make a model bundle from the zoo with fresh weights"},
@@ -30,6 +32,8 @@ static const sl_subcmd commands[] = {
     {"select", sl_cmd_select, "choose the slice point from device/edge profiles and a network"},
     {"insert", sl_cmd_insert, "insert a transfer layer at a cut"},
     {"split", sl_cmd_split, "split a model into paired device and edge bundles"},
+    {"config", sl_cmd_config, "validate a product-line config and write pipeline step arguments"},
+    {"report", sl_cmd_report, "write the product line's report (HTML) from the pipeline's results"},
     {NULL, NULL, NULL},
 };
 

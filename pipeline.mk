@@ -1,0 +1,94 @@
+# pipeline.mk: the pipeline of one product line as make targets with real file dependencies.
+#
+#   make -f pipeline.mk PRODUCT=casting            (or `make pipeline PRODUCT=casting`)
+#
+# configs/$(PRODUCT).json  ->  out/$(PRODUCT)/:
+#   data/ -> base.h5 -> profile-device.json, profile-edge.json -> plan.json (+ plan.svg)
+#   -> tl.h5 -> tuned-stage1.h5 -> tuned.h5 -> device.h5 + edge.h5 (and notl-device.h5 +
+#   notl-edge.h5, the best split without a TL) -> eval-*.json, bench.json -> report.html
+#
+# `sl-preprocess config` writes each step's arguments to out/$(PRODUCT)/cfg/<step>.args and
+# rewrites a file only when its content changes, so editing one section of the config re-runs
+# only the steps that read it. Profiles measured on the real device and edge can be given with
+# DEVICE_PROFILE=path and EDGE_PROFILE=path instead of measuring them here.
+
+PRODUCT ?= casting
+BUILD   ?= build
+BIN     ?= $(BUILD)/bin
+CFG     ?= configs/$(PRODUCT).json
+OUT     ?= out/$(PRODUCT)
+A       := $(OUT)/cfg
+DATA    := $(OUT)/data
+PP      := $(BIN)/sl-preprocess
+TRAIN   := $(BIN)/sl-train
+OFF     := $(BIN)/sl-offload
+SLDATA  := $(BIN)/sl-data
+
+# Arguments of a step, with the shell quoting sl-preprocess config wrote.
+args = $$(cat $(A)/$(1).args)
+
+.PHONY: pipeline
+pipeline: $(OUT)/report.html
+
+$(A)/.stamp: $(CFG)
+	@mkdir -p $(A)
+	$(PP) config $(CFG) --out $(OUT)
+	@touch $@
+$(A)/%.args: $(A)/.stamp ;
+
+# 1. the product line's images (a synthetic line, or a folder of yours linked in)
+$(OUT)/dataset.stamp: $(A)/dataset.args
+	rm -rf $(DATA)
+	eval "set -- $(call args,dataset)"; \
+	if [ "$$1" = synth ]; then shift; $(SLDATA) synth "$$@" --out $(DATA); \
+	else ln -s "$$(realpath "$$2")" $(DATA); fi
+	$(SLDATA) stats $(DATA) --json > $(OUT)/data-stats.json
+	@touch $@
+
+# 2. the base model, trained on the product line
+$(OUT)/base.h5: $(OUT)/dataset.stamp $(A)/model.args $(A)/train.args
+	eval "$(TRAIN) fit --data $(DATA) $(call args,model) $(call args,train) --log $(OUT)/base-metrics.jsonl -o $@"
+
+# 3. profiles of the device and the edge
+$(OUT)/profile-device.json: $(OUT)/base.h5 $(A)/profile-device.args $(DEVICE_PROFILE)
+	if [ -n "$(DEVICE_PROFILE)" ]; then cp "$(DEVICE_PROFILE)" $@; \
+	else eval "$(PP) profile $< $(call args,profile-device) -o $@"; fi
+$(OUT)/profile-edge.json: $(OUT)/base.h5 $(A)/profile-edge.args $(EDGE_PROFILE)
+	if [ -n "$(EDGE_PROFILE)" ]; then cp "$(EDGE_PROFILE)" $@; \
+	else eval "$(PP) profile $< $(call args,profile-edge) -o $@"; fi
+
+# 4. the slice point: ranked plans with and without a TL, and the chart
+$(OUT)/plan.json: $(OUT)/profile-device.json $(OUT)/profile-edge.json $(A)/select.args
+	eval "$(PP) select --device $(OUT)/profile-device.json --edge $(OUT)/profile-edge.json $(call args,select) --top 5 --versus --plot $(OUT)/plan.svg -o $@" > $(OUT)/plan.txt
+	cat $(OUT)/plan.txt
+
+# 5. the TL at the chosen cut, then fine-tuned in two stages against the base model
+$(OUT)/tl.h5: $(OUT)/base.h5 $(OUT)/plan.json $(A)/insert.args
+	eval "$(PP) insert $< --plan $(OUT)/plan.json $(call args,insert) -o $@"
+$(OUT)/tuned-stage1.h5: $(OUT)/tl.h5 $(OUT)/base.h5 $(OUT)/dataset.stamp $(A)/finetune-stage1.args
+	eval "$(TRAIN) fit --data $(DATA) --model $< --tl-stage 1 --tl-teacher $(OUT)/base.h5 $(call args,finetune-stage1) --log $(OUT)/stage1-metrics.jsonl -o $@"
+$(OUT)/tuned.h5: $(OUT)/tuned-stage1.h5 $(OUT)/base.h5 $(A)/finetune-stage2.args
+	eval "$(TRAIN) fit --data $(DATA) --model $< --tl-stage 2 --tl-teacher $(OUT)/base.h5 $(call args,finetune-stage2) --log $(OUT)/stage2-metrics.jsonl -o $@"
+
+# 6. paired device and edge bundles: with the TL, and the best split without one
+$(OUT)/split.stamp: $(OUT)/tuned.h5
+	$(PP) split $< --device $(OUT)/device.h5 --edge $(OUT)/edge.h5
+	@touch $@
+$(OUT)/notl-split.stamp: $(OUT)/base.h5 $(OUT)/plan.json
+	$(PP) split $< --plan $(OUT)/plan.json --use notl --device $(OUT)/notl-device.h5 --edge $(OUT)/notl-edge.h5
+	@touch $@
+
+# 7. accuracy of the base model and of the split pair, on the test images
+$(OUT)/eval-base.json: $(OUT)/base.h5 $(OUT)/dataset.stamp
+	$(TRAIN) eval --model $< --data $(DATA) --split test --json > $@
+$(OUT)/eval-pair.json: $(OUT)/split.stamp $(OUT)/dataset.stamp
+	$(TRAIN) eval --pair $(OUT)/device.h5 $(OUT)/edge.h5 --data $(DATA) --split test --json > $@
+
+# 8. measured latency: local, edge-only, split, split + TL over loopback with the config's link
+$(OUT)/bench.json: $(OUT)/split.stamp $(OUT)/notl-split.stamp $(OUT)/plan.json $(A)/bench.args
+	eval "$(OFF) bench --model $(OUT)/base.h5 --pair $(OUT)/notl-device.h5 $(OUT)/notl-edge.h5 --tl-pair $(OUT)/device.h5 $(OUT)/edge.h5 --plan $(OUT)/plan.json --images $(DATA)/test $(call args,bench) --json" > $@
+
+# 9. the report, readable without the terminal
+$(OUT)/report.html: $(OUT)/eval-base.json $(OUT)/eval-pair.json $(OUT)/bench.json $(OUT)/plan.json
+	$(PP) report --dir $(OUT) -o $@
+	@echo "report: $@"

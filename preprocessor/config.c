@@ -1,0 +1,377 @@
+/* config.c: product-line config validation and per-step argument files. */
+#include "preprocessor/config.h"
+#include "common/cli.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/status.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum kind { K_STR, K_INT, K_NUM, K_BOOL, K_LIST, K_OBJ };
+
+/* One key of a section: its type, whether it is required, and the flag it becomes ("" = none,
+ * NULL = handled specially). Boolean keys become a bare flag when true. */
+typedef struct key {
+    const char *name;
+    enum kind kind;
+    int required;
+    const char *flag;
+} key;
+
+typedef struct section {
+    const char *name;
+    int required;
+    const key *keys;
+} section;
+
+static const key k_synth[] = {{"product", K_STR, 1, "--product"}, {"size", K_INT, 0, "--size"},
+                              {"per_class", K_INT, 0, "--per-class"}, {"seed", K_INT, 0, "--seed"},
+                              {"splits", K_STR, 0, "--splits"}, {NULL, 0, 0, NULL}};
+static const key k_dataset[] = {{"synth", K_OBJ, 0, NULL}, {"path", K_STR, 0, NULL},
+                                {"layout", K_STR, 0, "--layout"}, {"binary", K_BOOL, 0, "--binary"},
+                                {NULL, 0, 0, NULL}};
+static const key k_model[] = {{"arch", K_STR, 0, "--arch"}, {"bundle", K_STR, 0, "--model"},
+                              {NULL, 0, 0, NULL}};
+static const key k_train[] = {
+    {"epochs", K_INT, 0, "--epochs"},       {"batch", K_INT, 0, "--batch"},
+    {"lr", K_NUM, 0, "--lr"},               {"optim", K_STR, 0, "--optim"},
+    {"momentum", K_NUM, 0, "--momentum"},   {"nesterov", K_BOOL, 0, "--nesterov"},
+    {"weight_decay", K_NUM, 0, "--weight-decay"}, {"schedule", K_STR, 0, "--schedule"},
+    {"warmup", K_INT, 0, "--warmup"},       {"label_smoothing", K_NUM, 0, "--label-smoothing"},
+    {"augment", K_STR, 0, "--augment"},     {"seed", K_INT, 0, "--seed"},
+    {"threads", K_INT, 0, "--threads"},     {"workers", K_INT, 0, "--workers"},
+    {"patience", K_INT, 0, "--patience"},   {NULL, 0, 0, NULL}};
+static const key k_profile[] = {{"device_threads", K_INT, 0, NULL}, {"edge_threads", K_INT, 0, NULL},
+                                {"batch", K_INT, 0, "--batch"},     {"warmup", K_INT, 0, "--warmup"},
+                                {"repeats", K_INT, 0, "--repeats"}, {NULL, 0, 0, NULL}};
+static const key k_network[] = {{"bandwidth", K_STR, 1, "--bandwidth"}, {"rtt", K_STR, 1, "--rtt"},
+                                {NULL, 0, 0, NULL}};
+static const key k_constraints[] = {
+    {"device_only", K_LIST, 0, "--device-only"}, {"edge_only", K_LIST, 0, "--edge-only"},
+    {"not_on", K_LIST, 0, "--not-on"},           {"exclude_tier", K_LIST, 0, "--exclude-tier"},
+    {"max_upload", K_STR, 0, "--max-upload"},    {"max_time", K_LIST, 0, "--max-time"},
+    {NULL, 0, 0, NULL}};
+static const key k_tl[] = {{"candidates", K_LIST, 1, NULL}, {"use", K_STR, 0, NULL},
+                           {"seed", K_INT, 0, "--seed"}, {NULL, 0, 0, NULL}};
+static const key k_stage[] = {{"epochs", K_INT, 0, "--epochs"},   {"lr", K_NUM, 0, "--lr"},
+                              {"batch", K_INT, 0, "--batch"},     {"optim", K_STR, 0, "--optim"},
+                              {"distill", K_NUM, 0, "--distill"}, {"alpha", K_NUM, 0, "--alpha"},
+                              {"seed", K_INT, 0, "--seed"},       {"threads", K_INT, 0, "--threads"},
+                              {NULL, 0, 0, NULL}};
+static const key k_finetune[] = {{"stage1", K_OBJ, 0, NULL}, {"stage2", K_OBJ, 0, NULL},
+                                 {NULL, 0, 0, NULL}};
+static const key k_deploy[] = {{"edge", K_STR, 0, NULL}, {"token", K_STR, 0, NULL},
+                               {NULL, 0, 0, NULL}};
+static const key k_bench[] = {{"images", K_INT, 0, NULL}, {"bandwidth", K_STR, 0, NULL},
+                              {"rtt", K_STR, 0, NULL}, {NULL, 0, 0, NULL}};
+
+static const section sections[] = {
+    {"dataset", 1, k_dataset}, {"model", 1, k_model},     {"train", 0, k_train},
+    {"profile", 0, k_profile}, {"network", 1, k_network}, {"constraints", 0, k_constraints},
+    {"tl", 1, k_tl},           {"finetune", 0, k_finetune}, {"deploy", 0, k_deploy},
+    {"bench", 0, k_bench},     {NULL, 0, NULL}};
+
+static const char *kind_name(enum kind k)
+{
+    static const char *n[] = {"a string", "an integer", "a number", "true or false",
+                              "an array of strings", "an object"};
+    return n[k];
+}
+
+static int check_kind(const cJSON *v, enum kind k)
+{
+    switch (k) {
+    case K_STR: return cJSON_IsString(v);
+    case K_INT: return cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble);
+    case K_NUM: return cJSON_IsNumber(v);
+    case K_BOOL: return cJSON_IsBool(v);
+    case K_OBJ: return cJSON_IsObject(v);
+    case K_LIST: {
+        if (!cJSON_IsArray(v)) return 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, v) if (!cJSON_IsString(e)) return 0;
+        return 1;
+    }
+    }
+    return 0;
+}
+
+/* Validates obj against keys (warning on unknown ones); `where` is the dotted path. */
+static int check_object(const char *file, const char *where, const cJSON *obj, const key *keys)
+{
+    const cJSON *v;
+    cJSON_ArrayForEach(v, obj)
+    {
+        const key *k = keys;
+        while (k->name && strcmp(k->name, v->string)) k++;
+        if (!k->name) {
+            sl_log_warn("%s: ignoring unknown key '%s.%s'", file, where, v->string);
+            continue;
+        }
+        if (!check_kind(v, k->kind))
+            return sl_err(SL_EFORMAT, "%s: '%s.%s' must be %s", file, where, k->name, kind_name(k->kind));
+    }
+    for (const key *k = keys; k->name; k++)
+        if (k->required && !cJSON_GetObjectItemCaseSensitive(obj, k->name))
+            return sl_err(SL_EFORMAT, "%s: required key '%s.%s' is missing", file, where, k->name);
+    return SL_OK;
+}
+
+/* Growing argument string with shell-safe single quoting. */
+typedef struct buf {
+    char *s;
+    size_t n, cap;
+} buf;
+
+static void put(buf *b, const char *text)
+{
+    size_t l = strlen(text);
+    if (b->n + l + 1 > b->cap) {
+        size_t cap = (b->n + l + 1) * 2;
+        char *ns = realloc(b->s, cap);
+        if (!ns) return;
+        b->s = ns;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->n, text, l + 1);
+    b->n += l;
+}
+
+static void put_arg(buf *b, const char *a)
+{
+    if (b->n) put(b, " ");
+    int plain = *a != '\0';
+    for (const char *p = a; *p && plain; p++)
+        plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,:/%=+@", *p) != NULL;
+    if (plain) {
+        put(b, a);
+        return;
+    }
+    put(b, "'");
+    for (const char *p = a; *p; p++) {
+        char c[2] = {*p, 0};
+        put(b, *p == '\'' ? "'\\''" : c);
+    }
+    put(b, "'");
+}
+
+static void put_value(buf *b, const cJSON *v)
+{
+    char num[64];
+    if (cJSON_IsString(v)) {
+        put_arg(b, v->valuestring);
+    } else if (cJSON_IsNumber(v)) {
+        snprintf(num, sizeof num, "%.10g", v->valuedouble);
+        put_arg(b, num);
+    }
+}
+
+/* Appends every flagged key of obj in table order. */
+static void flags(buf *b, const cJSON *obj, const key *keys)
+{
+    for (const key *k = keys; k->name; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, k->name);
+        if (!v || !k->flag || !*k->flag) continue;
+        if (k->kind == K_BOOL) {
+            if (cJSON_IsTrue(v)) put_arg(b, k->flag);
+        } else if (k->kind == K_LIST) {
+            const cJSON *e;
+            cJSON_ArrayForEach(e, v)
+            {
+                put_arg(b, k->flag);
+                put_value(b, e);
+            }
+        } else {
+            put_arg(b, k->flag);
+            put_value(b, v);
+        }
+    }
+}
+
+/* Writes dir/cfg/<name>.args when its content differs; counts rewrites. */
+static int emit(const char *dir, const char *name, buf *b, int *changed)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/cfg/%s.args", dir, name);
+    put(b, "");
+    const char *text = b->s ? b->s : "";
+    char line[65536];
+    snprintf(line, sizeof line, "%s\n", text);
+    char *old = NULL;
+    size_t len;
+    int same = sl_read_file(path, &old, &len) == SL_OK && !strcmp(old, line);
+    free(old);
+    free(b->s);
+    memset(b, 0, sizeof *b);
+    if (same) return SL_OK;
+    (*changed)++;
+    return sl_write_file_atomic(path, line, strlen(line));
+}
+
+static int write_args(const char *file, const cJSON *root, const char *dir, int *changed)
+{
+    char cfgdir[4096];
+    snprintf(cfgdir, sizeof cfgdir, "%s/cfg", dir);
+    int rc = sl_mkdir_p(cfgdir);
+    if (rc) return rc;
+    const cJSON *ds = cJSON_GetObjectItemCaseSensitive(root, "dataset");
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    const cJSON *input = cJSON_GetObjectItemCaseSensitive(root, "input");
+    buf b = {0};
+
+    /* dataset: "synth <sl-data synth flags>" or "path DIR <flags>" */
+    const cJSON *synth = cJSON_GetObjectItemCaseSensitive(ds, "synth");
+    const cJSON *path = cJSON_GetObjectItemCaseSensitive(ds, "path");
+    if (!synth == !path)
+        return sl_err(SL_EFORMAT, "%s: 'dataset' needs exactly one of 'synth' and 'path'", file);
+    if (synth) {
+        if ((rc = check_object(file, "dataset.synth", synth, k_synth))) return rc;
+        put_arg(&b, "synth");
+        flags(&b, synth, k_synth);
+    } else {
+        put_arg(&b, "path");
+        put_arg(&b, path->valuestring);
+    }
+    flags(&b, ds, k_dataset);
+    if ((rc = emit(dir, "dataset", &b, changed))) return rc;
+
+    /* model: flags for the base training ("--arch NAME --input CxHxW" or "--model FILE") */
+    const cJSON *arch = cJSON_GetObjectItemCaseSensitive(model, "arch");
+    const cJSON *bundle = cJSON_GetObjectItemCaseSensitive(model, "bundle");
+    if (!arch == !bundle)
+        return sl_err(SL_EFORMAT, "%s: 'model' needs exactly one of 'arch' (a zoo name) and 'bundle' "
+                                  "(a model file, e.g. made by sl-preprocess import)", file);
+    flags(&b, model, k_model);
+    if (arch) {
+        put_arg(&b, "--input");
+        put_arg(&b, input->valuestring);
+    }
+    if ((rc = emit(dir, "model", &b, changed))) return rc;
+
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "train");
+    flags(&b, s, k_train);
+    if ((rc = emit(dir, "train", &b, changed))) return rc;
+
+    /* profile: one file per host; the TL candidates are measured at every cut. */
+    s = cJSON_GetObjectItemCaseSensitive(root, "profile");
+    const cJSON *tl = cJSON_GetObjectItemCaseSensitive(root, "tl");
+    const cJSON *cand = cJSON_GetObjectItemCaseSensitive(tl, "candidates");
+    char list[4096] = "";
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cand)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? "," : "", e->valuestring);
+    const char *host[2] = {"device", "edge"};
+    for (int h = 0; h < 2; h++) {
+        char tk[32];
+        snprintf(tk, sizeof tk, "%s_threads", host[h]);
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(s, tk);
+        put_arg(&b, "--threads");
+        char num[32];
+        snprintf(num, sizeof num, "%d", t ? (int)t->valuedouble : (h ? 2 : 1));
+        put_arg(&b, num);
+        flags(&b, s, k_profile);
+        if (list[0]) {
+            put_arg(&b, "--tl");
+            put_arg(&b, list);
+        }
+        char nm[32];
+        snprintf(nm, sizeof nm, "profile-%s", host[h]);
+        if ((rc = emit(dir, nm, &b, changed))) return rc;
+    }
+
+    /* select: network and constraints */
+    flags(&b, cJSON_GetObjectItemCaseSensitive(root, "network"), k_network);
+    flags(&b, cJSON_GetObjectItemCaseSensitive(root, "constraints"), k_constraints);
+    if ((rc = emit(dir, "select", &b, changed))) return rc;
+
+    /* insert: the TL to use ("plan" = the best with-TL plan's config) */
+    const cJSON *use = cJSON_GetObjectItemCaseSensitive(tl, "use");
+    if (use && strcmp(use->valuestring, "plan")) {
+        put_arg(&b, "--use");
+        put_arg(&b, use->valuestring);
+    }
+    flags(&b, tl, k_tl);
+    if ((rc = emit(dir, "insert", &b, changed))) return rc;
+
+    /* fine-tuning stages */
+    const cJSON *ft = cJSON_GetObjectItemCaseSensitive(root, "finetune");
+    for (int st = 1; st <= 2; st++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "stage%d", st);
+        const cJSON *o = cJSON_GetObjectItemCaseSensitive(ft, nm);
+        if (o && (rc = check_object(file, st == 1 ? "finetune.stage1" : "finetune.stage2", o, k_stage)))
+            return rc;
+        flags(&b, o, k_stage);
+        char fn[32];
+        snprintf(fn, sizeof fn, "finetune-%s", nm);
+        if ((rc = emit(dir, fn, &b, changed))) return rc;
+    }
+
+    /* deploy and bench: plain values for the demo scripts */
+    const cJSON *dep = cJSON_GetObjectItemCaseSensitive(root, "deploy");
+    const cJSON *edge = cJSON_GetObjectItemCaseSensitive(dep, "edge");
+    put_arg(&b, edge ? edge->valuestring : "127.0.0.1:7070");
+    if ((rc = emit(dir, "deploy", &b, changed))) return rc;
+    const cJSON *bench = cJSON_GetObjectItemCaseSensitive(root, "bench");
+    const cJSON *net = cJSON_GetObjectItemCaseSensitive(root, "network");
+    const cJSON *imgs = cJSON_GetObjectItemCaseSensitive(bench, "images");
+    const cJSON *bw = cJSON_GetObjectItemCaseSensitive(bench, "bandwidth");
+    const cJSON *rtt = cJSON_GetObjectItemCaseSensitive(bench, "rtt");
+    char num[32];
+    snprintf(num, sizeof num, "%d", imgs ? (int)imgs->valuedouble : 40);
+    put_arg(&b, "--limit");
+    put_arg(&b, num);
+    put_arg(&b, "--bandwidth");
+    put_arg(&b, (bw ? bw : cJSON_GetObjectItemCaseSensitive(net, "bandwidth"))->valuestring);
+    put_arg(&b, "--rtt");
+    put_arg(&b, (rtt ? rtt : cJSON_GetObjectItemCaseSensitive(net, "rtt"))->valuestring);
+    return emit(dir, "bench", &b, changed);
+}
+
+int sl_config_process(const char *file, const char *out_dir, int *changed)
+{
+    *changed = 0;
+    char *text;
+    int rc = sl_read_file(file, &text, NULL);
+    if (rc) return rc;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return sl_err(SL_EFORMAT, "%s: not a JSON object", file);
+    }
+    static const key top[] = {{"format", K_STR, 1, NULL},  {"version", K_INT, 1, NULL},
+                              {"product", K_STR, 1, NULL}, {"description", K_STR, 0, NULL},
+                              {"input", K_STR, 1, NULL},   {"dataset", K_OBJ, 1, NULL},
+                              {"model", K_OBJ, 1, NULL},   {"train", K_OBJ, 0, NULL},
+                              {"profile", K_OBJ, 0, NULL}, {"network", K_OBJ, 1, NULL},
+                              {"constraints", K_OBJ, 0, NULL}, {"tl", K_OBJ, 1, NULL},
+                              {"finetune", K_OBJ, 0, NULL}, {"deploy", K_OBJ, 0, NULL},
+                              {"bench", K_OBJ, 0, NULL},   {NULL, 0, 0, NULL}};
+    rc = check_object(file, "config", root, top);
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
+    if (!rc && strcmp(fmt->valuestring, "sl-config"))
+        rc = sl_err(SL_EFORMAT, "%s: 'format' must be \"sl-config\"", file);
+    if (!rc && ver->valuedouble != 1)
+        rc = sl_err(SL_EFORMAT, "%s: config version %g is not supported (this build reads 1)", file,
+                    ver->valuedouble);
+    for (const section *s = sections; !rc && s->name; s++) {
+        const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, s->name);
+        if (o) rc = check_object(file, s->name, o, s->keys);
+    }
+    if (!rc) {
+        int64_t dims[3];
+        int nd;
+        const char *in = cJSON_GetObjectItemCaseSensitive(root, "input")->valuestring;
+        if (sl_parse_shape("input", in, dims, 3, &nd) || nd != 3)
+            rc = sl_err(SL_EFORMAT, "%s: 'input' must be a shape like \"3x64x64\", got \"%s\"", file, in);
+    }
+    if (!rc && out_dir) rc = write_args(file, root, out_dir, changed);
+    cJSON_Delete(root);
+    return rc;
+}

@@ -1,0 +1,21 @@
+/* config.h: product-line configs (configs/<product>.json) — validation and the per-step argument
+ * files that pipeline.mk depends on.
+ *
+ * A config is one JSON object with sections (docs/config.md): dataset, model, input, train,
+ * profile, network, constraints, tl, finetune, deploy, bench. Validation warns about every
+ * unknown key and fails, naming the key, on a missing required key or a wrong type.
+ *
+ * sl_config_write_args() turns the sections into small files under OUT/cfg/ — one per pipeline
+ * step, holding that step's command-line arguments — and rewrites a file only when its content
+ * changes. Make rules depend on these files, so editing one section of the config re-runs only
+ * the steps that read it.
+ */
+#ifndef SL_PREPROCESSOR_CONFIG_H
+#define SL_PREPROCESSOR_CONFIG_H
+
+/* Validates the config at path; on success, if out_dir is not NULL, writes out_dir/cfg/<step>.args
+ * files (creating folders) and *changed receives how many were rewritten. Errors name the file
+ * and key. */
+int sl_config_process(const char *path, const char *out_dir, int *changed);
+
+#endif
