@@ -226,10 +226,7 @@ static int write_args(const char *file, const cJSON *root, const char *dir, int 
     /* dataset: "synth <sl-data synth flags>" or "path DIR <flags>" */
     const cJSON *synth = cJSON_GetObjectItemCaseSensitive(ds, "synth");
     const cJSON *path = cJSON_GetObjectItemCaseSensitive(ds, "path");
-    if (!synth == !path)
-        return sl_err(SL_EFORMAT, "%s: 'dataset' needs exactly one of 'synth' and 'path'", file);
     if (synth) {
-        if ((rc = check_object(file, "dataset.synth", synth, k_synth))) return rc;
         put_arg(&b, "synth");
         flags(&b, synth, k_synth);
     } else {
@@ -242,9 +239,6 @@ static int write_args(const char *file, const cJSON *root, const char *dir, int 
     /* model: flags for the base training ("--arch NAME --input CxHxW" or "--model FILE") */
     const cJSON *arch = cJSON_GetObjectItemCaseSensitive(model, "arch");
     const cJSON *bundle = cJSON_GetObjectItemCaseSensitive(model, "bundle");
-    if (!arch == !bundle)
-        return sl_err(SL_EFORMAT, "%s: 'model' needs exactly one of 'arch' (a zoo name) and 'bundle' "
-                                  "(a model file, e.g. made by sl-preprocess import)", file);
     flags(&b, model, k_model);
     if (arch) {
         put_arg(&b, "--input");
@@ -303,8 +297,6 @@ static int write_args(const char *file, const cJSON *root, const char *dir, int 
         char nm[16];
         snprintf(nm, sizeof nm, "stage%d", st);
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(ft, nm);
-        if (o && (rc = check_object(file, st == 1 ? "finetune.stage1" : "finetune.stage2", o, k_stage)))
-            return rc;
         flags(&b, o, k_stage);
         char fn[32];
         snprintf(fn, sizeof fn, "finetune-%s", nm);
@@ -364,6 +356,21 @@ int sl_config_process(const char *file, const char *out_dir, int *changed)
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, s->name);
         if (o) rc = check_object(file, s->name, o, s->keys);
     }
+    const cJSON *ds = cJSON_GetObjectItemCaseSensitive(root, "dataset");
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(root, "model");
+    if (!rc && !cJSON_GetObjectItemCaseSensitive(ds, "synth") == !cJSON_GetObjectItemCaseSensitive(ds, "path"))
+        rc = sl_err(SL_EFORMAT, "%s: 'dataset' needs exactly one of 'synth' and 'path'", file);
+    if (!rc && !cJSON_GetObjectItemCaseSensitive(md, "arch") == !cJSON_GetObjectItemCaseSensitive(md, "bundle"))
+        rc = sl_err(SL_EFORMAT, "%s: 'model' needs exactly one of 'arch' (a zoo name) and 'bundle' "
+                                "(a model file, e.g. made by sl-preprocess import)", file);
+    const cJSON *nested;
+    if (!rc && (nested = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "dataset"), "synth")))
+        rc = check_object(file, "dataset.synth", nested, k_synth);
+    const cJSON *ft = cJSON_GetObjectItemCaseSensitive(root, "finetune");
+    if (!rc && (nested = cJSON_GetObjectItemCaseSensitive(ft, "stage1")))
+        rc = check_object(file, "finetune.stage1", nested, k_stage);
+    if (!rc && (nested = cJSON_GetObjectItemCaseSensitive(ft, "stage2")))
+        rc = check_object(file, "finetune.stage2", nested, k_stage);
     if (!rc) {
         int64_t dims[3];
         int nd;

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# pipeline.sh: a CI-sized run of the whole pipeline through make (configs/ci-tiny.json): every
+# artefact is checked, a second make does nothing, and editing only the config's fine-tuning
+# section re-runs only the steps after the base model.
+set -u
+rm -rf out cfg.json
+cp "$SL_SRC/configs/ci-tiny.json" cfg.json
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+MK=(make --no-print-directory -f "$SL_SRC/pipeline.mk" PRODUCT=ci-tiny CFG="$PWD/cfg.json" OUT="$PWD/out" BIN="$SL_BIN")
+
+if "${MK[@]}" pipeline >make1.log 2>&1; then ok; else bad "first make failed"; tail -40 make1.log; echo "$pass passed, $fail failed"; exit 1; fi
+
+for f in base.h5 profile-device.json profile-edge.json plan.json plan.svg tl.h5 tuned.h5 device.h5 edge.h5 \
+         notl-device.h5 notl-edge.h5 eval-base.json eval-pair.json bench.json report.html; do
+    [ -s "out/$f" ] && ok || bad "out/$f is missing or empty"
+done
+"$SL_PYTHON" - <<'PY' && ok || bad "artefact contents"
+import json, h5py
+plan = json.load(open("out/plan.json"))
+assert plan["format"] == "sl-plan" and plan["best"]["latency_s"]["total"] > 0
+dev, edge = h5py.File("out/device.h5", "r"), h5py.File("out/edge.h5", "r")
+def attr(f, k):
+    v = f.attrs[k]
+    return v.decode() if isinstance(v, bytes) else v
+assert attr(dev, "role") == "device" and attr(edge, "role") == "edge"
+assert attr(dev, "pair_id") == attr(edge, "pair_id") and len(attr(dev, "pair_id")) == 32
+tuned = json.loads(h5py.File("out/tuned.h5", "r")["model_config"][()])
+assert tuned.get("tl", {}).get("wire"), "tuned model has no TL"
+for name in ("eval-base.json", "eval-pair.json"):
+    e = json.load(open("out/" + name))
+    assert 0.0 <= e["accuracy"] <= 1.0, name
+html = open("out/report.html").read()
+assert "<svg" in html and "accuracy" in html.lower()
+PY
+
+# A second make has nothing to do.
+if "${MK[@]}" -q pipeline; then ok; else bad "second make would run something"; "${MK[@]}" -n pipeline | head -5; fi
+
+# Touch only the fine-tuning section: the base model and profiles stay, the TL steps re-run.
+base_before=$(stat -c %Y out/base.h5)
+prof_before=$(stat -c %Y out/profile-device.json)
+tuned_before=$(stat -c %Y out/tuned.h5)
+sleep 1
+"$SL_PYTHON" -c "
+import json; c = json.load(open('cfg.json')); c['finetune']['stage2']['lr'] = 0.004
+json.dump(c, open('cfg.json', 'w'), indent=1)"
+if "${MK[@]}" pipeline >make2.log 2>&1; then ok; else bad "make after the edit failed"; tail -20 make2.log; fi
+[ "$(stat -c %Y out/base.h5)" = "$base_before" ] && ok || bad "base.h5 was retrained"
+[ "$(stat -c %Y out/profile-device.json)" = "$prof_before" ] && ok || bad "the device profile was re-measured"
+[ "$(stat -c %Y out/tuned.h5)" != "$tuned_before" ] && ok || bad "tuned.h5 was not re-made"
+
+# A broken config is refused with the key named, and nothing runs.
+"$SL_PYTHON" -c "
+import json; c = json.load(open('cfg.json')); c['network']['bandwidth'] = 10
+json.dump(c, open('cfg.json', 'w'))"
+if "${MK[@]}" pipeline >make3.log 2>&1; then bad "a broken config was accepted"; else
+    grep -q "network.bandwidth" make3.log && ok || bad "the error does not name network.bandwidth: $(tail -3 make3.log)"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
