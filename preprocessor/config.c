@@ -212,7 +212,7 @@ static int emit(const char *dir, const char *name, buf *b, int *changed)
     return sl_write_file_atomic(path, line, strlen(line));
 }
 
-static int write_args(const char *file, const cJSON *root, const char *dir, int *changed)
+static int write_args(const cJSON *root, const char *dir, int *changed)
 {
     char cfgdir[4096];
     snprintf(cfgdir, sizeof cfgdir, "%s/cfg", dir);
@@ -238,7 +238,6 @@ static int write_args(const char *file, const cJSON *root, const char *dir, int 
 
     /* model: flags for the base training ("--arch NAME --input CxHxW" or "--model FILE") */
     const cJSON *arch = cJSON_GetObjectItemCaseSensitive(model, "arch");
-    const cJSON *bundle = cJSON_GetObjectItemCaseSensitive(model, "bundle");
     flags(&b, model, k_model);
     if (arch) {
         put_arg(&b, "--input");
@@ -378,7 +377,7 @@ int sl_config_process(const char *file, const char *out_dir, int *changed)
         if (sl_parse_shape("input", in, dims, 3, &nd) || nd != 3)
             rc = sl_err(SL_EFORMAT, "%s: 'input' must be a shape like \"3x64x64\", got \"%s\"", file, in);
     }
-    if (!rc && out_dir) rc = write_args(file, root, out_dir, changed);
+    if (!rc && out_dir) rc = write_args(root, out_dir, changed);
     cJSON_Delete(root);
     return rc;
 }
