@@ -113,7 +113,7 @@ char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
     const int ncut = pr->n_cuts;
     /* Wide bars for a few cuts, at least 14 px each for many (the chart then grows). */
     const double group_w = fmax(42, fmin(120, 560.0 / ncut)), bar_w = (group_w - 14) / 2;
-    const double left = 80, right = 290, top = 60, plot_h = 360, bottom = 130;
+    const double left = 80, right = 330, top = 60, plot_h = 360, bottom = 130;
     double plot_w = fmax(560, ncut * group_w);
     double width = left + plot_w + right, height = top + plot_h + bottom;
     const sl_plan **bars = bar_plans(s, ncut);
@@ -144,12 +144,15 @@ char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
     sb_printf(&b, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
     sb_printf(&b, "<text x=\"%.0f\" y=\"24\" font-size=\"16\" font-weight=\"bold\">", left);
     sb_text(&b, pr->model);
-    const sl_hop *h = &in->net.hop[SL_HOP_DEVICE_EDGE];
+    const sl_hop *h = &in->net.hop[SL_HOP_DEVICE_EDGE], *h2 = &in->net.hop[SL_HOP_EDGE_CLOUD];
     sb_printf(&b,
               ": predicted latency per slice point</text>\n"
-              "<text x=\"%.0f\" y=\"44\" fill=\"#444\">device→edge %.3g Mbit/s, RTT %.3g ms; "
-              "left bar without TL, right bar (hatched) with the best TL at that cut</text>\n",
+              "<text x=\"%.0f\" y=\"44\" fill=\"#444\">device→edge %.3g Mbit/s, RTT %.3g ms",
               left, h->bandwidth_bps / 1e6, h->rtt_s * 1e3);
+    if (in->cloud)
+        sb_printf(&b, ", edge→cloud %.3g Mbit/s, RTT %.3g ms (best edge→cloud cut per bar)",
+                  h2->bandwidth_bps / 1e6, h2->rtt_s * 1e3);
+    sb_printf(&b, "</text>\n");
 
     /* Y axis with gridlines, in milliseconds. */
     for (double y = 0; y <= yaxis * 1.0001; y += step) {
@@ -234,8 +237,13 @@ char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
     }
     sb_printf(&b,
               "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"#888\"/>"
+              "<text x=\"%.0f\" y=\"%.0f\">left bar: without TL</text>\n",
+              lx, ly, lx + 20, ly + 11);
+    ly += 22;
+    sb_printf(&b,
+              "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"#888\"/>"
               "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"url(#hatch)\"/>"
-              "<text x=\"%.0f\" y=\"%.0f\">with TL (hatched)</text>\n",
+              "<text x=\"%.0f\" y=\"%.0f\">right bar: best TL at the cut (hatched)</text>\n",
               lx, ly, lx, ly, lx + 20, ly + 11);
     ly += 22;
     sb_printf(&b,
