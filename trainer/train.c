@@ -329,9 +329,10 @@ static int plan(trainer *t)
         }
         for (char *p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
             if (sl_graph_find(g, p) < 0) {
+                int rc2 = sl_err(SL_ENOTFOUND, "--tl-stages-at: '%s' is not a node of '%s'", p,
+                                 g->name);
                 free(buf);
-                return sl_err(SL_ENOTFOUND, "--tl-stages-at: '%s' is not a node of '%s'", p,
-                              g->name);
+                return rc2;
             }
             t->stage_names[t->nstages++] = strdup(p);
         }
