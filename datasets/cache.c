@@ -176,7 +176,7 @@ int sl_cache_write(const sl_dataset *ds, const sl_cache_opts *o, const char *pat
     if (written) *written = 0;
     if ((o->c != 1 && o->c != 3) || o->h <= 0 || o->w <= 0 || o->h > 4096 || o->w > 4096)
         return sl_err(SL_EARG, "cache image shape %dx%dx%d is invalid", o->c, o->h, o->w);
-    if (ds->is_cache && ds->cc == o->c && ds->ch == o->h && ds->cw == o->w && !strcmp(ds->root, path))
+    if (ds->is_cache && !strcmp(ds->root, path))
         return sl_err(SL_EARG, "%s: cannot rewrite a cache onto itself", path);
     char tmp[4096];
     int rc = sl_tmp_path_for(path, tmp, sizeof tmp);

@@ -151,7 +151,7 @@ static void casting_params(casting_p *p, sl_rng *r, int cls)
     p->ly = sin(la);
     p->g0 = sl_rng_range(r, 0.42, 0.62);
     p->bg = sl_rng_range(r, 0.04, 0.16);
-    p->grain = sl_rng_range(r, 0.03, 0.07);
+    p->grain = sl_rng_range(r, 0.025, 0.06);
     p->nbolt = 4 + (int)sl_rng_below(r, 5);
     p->bolt_r = sl_rng_range(r, 0.035, 0.05);
     p->bolt_rho = sl_rng_range(r, 0.55, 0.65);
@@ -171,14 +171,17 @@ static void casting_params(casting_p *p, sl_rng *r, int cls)
         p->dust_x[i] = p->cx + cos(a) * rho * p->R;
         p->dust_y[i] = p->cy + sin(a) * rho * p->R;
         p->dust_r[i] = sl_rng_range(r, 0.006, 0.018);
-        p->dust_d[i] = sl_rng_range(r, 0.06, 0.2) * (sl_rng_uniform(r) < 0.6 ? 1 : -1);
+        p->dust_d[i] = sl_rng_range(r, 0.05, 0.15) * (sl_rng_uniform(r) < 0.7 ? 1 : -1);
     }
+    /* about one defect in eight is faint: smaller and fainter than the rest, the share of
+     * images no inspector (or model) is sure about */
+    double faint = sl_rng_uniform(r) < 0.125 ? 0.45 : 1.0;
     switch (cls) {
     case 0: { /* crack: a jagged, mostly radial polyline */
         double a = sl_rng_range(r, 0, 2 * PI), rho = sl_rng_range(r, 0.4, 0.8);
         double x = p->cx + cos(a) * rho * p->R, y = p->cy + sin(a) * rho * p->R;
         double dir = a + (sl_rng_uniform(r) < 0.5 ? 0 : PI) + sl_rng_normal(r) * 0.5;
-        double len = sl_rng_range(r, 0.08, 0.22);
+        double len = sl_rng_range(r, 0.12, 0.28);
         p->crack_n = 4 + (int)sl_rng_below(r, 5);
         for (int i = 0; i < p->crack_n; i++) {
             p->crack_x[i] = x;
@@ -187,14 +190,14 @@ static void casting_params(casting_p *p, sl_rng *r, int cls)
             x += cos(dir) * len / (p->crack_n - 1);
             y += sin(dir) * len / (p->crack_n - 1);
         }
-        p->crack_w = sl_rng_range(r, 0.007, 0.018);
-        p->crack_d = sl_rng_range(r, 0.4, 0.85);
+        p->crack_w = sl_rng_range(r, 0.011, 0.024) * faint;
+        p->crack_d = sl_rng_range(r, 0.5, 0.9);
         break;
     }
     case 1: /* flash: a thin fin of extra metal on part of the rim */
         p->flash_a = sl_rng_range(r, 0, 2 * PI);
         p->flash_w = sl_rng_range(r, 0.12, 0.45);
-        p->flash_h = sl_rng_range(r, 0.018, 0.05);
+        p->flash_h = sl_rng_range(r, 0.03, 0.065) * faint;
         p->flash_s = sl_rng_next(r);
         break;
     case 3: { /* porosity: a few gas pits */
@@ -204,8 +207,8 @@ static void casting_params(casting_p *p, sl_rng *r, int cls)
             double a = sl_rng_range(r, 0, 2 * PI), rho = sl_rng_range(r, 0.22, 0.84);
             p->pit_x[i] = p->cx + cos(a) * rho * p->R;
             p->pit_y[i] = p->cy + sin(a) * rho * p->R;
-            p->pit_r[i] = sl_rng_range(r, 0.011, 0.028);
-            p->pit_d[i] = sl_rng_range(r, 0.35, 0.9);
+            p->pit_r[i] = sl_rng_range(r, 0.015, 0.032) * faint;
+            p->pit_d[i] = sl_rng_range(r, 0.5, 0.95);
         }
         break;
     }
