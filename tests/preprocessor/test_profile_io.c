@@ -122,6 +122,52 @@ static void test_bad_profiles(const char *dir)
                  "cuts[1].tensor: not the name of node_index");
 }
 
+/* Every truncation is refused and random byte damage never crashes the reader: whatever it
+ * returns, an accepted profile still validates. */
+static void test_damage(void)
+{
+    sl_profile *p = fx_device();
+    char *js = sl_profile_to_json(p);
+    sl_profile_free(p);
+    size_t len = strlen(js);
+    int refused = 0, tried = 0;
+    for (size_t cut = 0; cut < len - 1; cut += 3) {
+        char saved = js[cut];
+        js[cut] = 0;
+        sl_profile *q = NULL;
+        refused += sl_profile_parse(js, "cut.json", &q) == SL_EFORMAT;
+        tried++;
+        sl_profile_free(q);
+        js[cut] = saved;
+    }
+    CHECK_EQ(refused, tried);
+    static const char junk[] = "\"{}[],:0-9ex";
+    unsigned seed = 7;
+    int accepted = 0;
+    for (int round = 0; round < 2000; round++) {
+        char *m = strdup(js);
+        for (int k = 0; k <= round % 3; k++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t at = (seed >> 8) % len;
+            seed = seed * 1103515245u + 12345u;
+            m[at] = junk[(seed >> 8) % (sizeof junk - 1)];
+        }
+        sl_profile *q = NULL;
+        int rc = sl_profile_parse(m, "damaged.json", &q);
+        if (rc == SL_OK) {
+            accepted++;
+            CHECK_OK(sl_profile_validate(q, "damaged.json"), sl_errmsg());
+        } else {
+            CHECK(rc == SL_EFORMAT);
+            CHECK_CONTAINS(sl_errmsg(), "damaged.json");
+        }
+        sl_profile_free(q);
+        free(m);
+    }
+    printf("damaged profiles: %d of 2000 still parse and validate\n", accepted);
+    free(js);
+}
+
 static void test_netcfg(const char *dir)
 {
     sl_netcfg net;
@@ -174,6 +220,7 @@ int main(void)
     const char *dir = tu_tmpdir();
     test_round_trip(dir);
     test_bad_profiles(dir);
+    test_damage();
     test_netcfg(dir);
     tu_rmtree(dir);
     return TU_DONE();
