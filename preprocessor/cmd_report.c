@@ -5,6 +5,7 @@
 #include "preprocessor/report.h"
 
 #include <getopt.h>
+#include <stddef.h>
 
 static const char help[] =
     "usage: sl-preprocess report --dir out/PRODUCT -o report.html\n"
