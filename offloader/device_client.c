@@ -403,6 +403,12 @@ static void deadline_ts(double t, struct timespec *ts)
 int sl_client_submit(sl_client *c, const uint8_t pair[SL_PAIR_ID_SIZE], const sl_wire_tensor *in,
                      uint64_t *request_id)
 {
+    return sl_client_submit_n(c, pair, in, 1, request_id);
+}
+
+int sl_client_submit_n(sl_client *c, const uint8_t pair[SL_PAIR_ID_SIZE], const sl_wire_tensor *in,
+                       int nin, uint64_t *request_id)
+{
     pthread_mutex_lock(&c->lock);
     pending *p = new_pending_locked(c, KIND_INFER);
     pthread_mutex_unlock(&c->lock);
@@ -412,7 +418,8 @@ int sl_client_submit(sl_client *c, const uint8_t pair[SL_PAIR_ID_SIZE], const sl
     uint8_t *payload;
     size_t len;
     int compressed;
-    int rc = sl_wire_encode(in, c->cfg.zstd_level, c->cfg.max_frame, &payload, &len, &compressed);
+    int rc = sl_wire_encode_list(in, nin, c->cfg.zstd_level, c->cfg.max_frame, &payload, &len,
+                                 &compressed);
     pthread_mutex_lock(&c->lock);
     p->res.timing.encode_s = sl_now() - t0;
     p->res.timing.compressed = compressed;

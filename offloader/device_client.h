@@ -81,6 +81,11 @@ void sl_client_free(sl_client *c);
 int sl_client_submit(sl_client *c, const uint8_t pair[SL_PAIR_ID_SIZE], const sl_wire_tensor *in,
                      uint64_t *request_id);
 
+/* The same for a cut of several tensors: in[0..nin) in the order of the bundle's wire
+ * description (1 <= nin <= SL_WIRE_MAX_TENSORS). */
+int sl_client_submit_n(sl_client *c, const uint8_t pair[SL_PAIR_ID_SIZE], const sl_wire_tensor *in,
+                       int nin, uint64_t *request_id);
+
 /* Waits for the result of request_id (0 = the next result of any request) and moves it into
  * *out (free with sl_client_result_free). Returns SL_OK (look at out->status for the request's
  * outcome), or SL_ENOTFOUND when there is no such submitted, unclaimed request. */

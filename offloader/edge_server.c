@@ -277,11 +277,12 @@ static void run_job(sl_edge_server *s, job *j)
 {
     client *c = j->cl;
     double t0 = sl_now();
-    sl_wire_tensor in, out;
+    sl_wire_tensor in[SL_WIRE_MAX_TENSORS], out;
     memset(&out, 0, sizeof out);
-    char desc[128];
+    int nin;
     int rc =
-        sl_wire_decode(j->payload, j->length, (size_t)s->cfg.max_frame * SL_TENSOR_EXPANSION, &in);
+        sl_wire_decode_list(j->payload, j->length, (size_t)s->cfg.max_frame * SL_TENSOR_EXPANSION,
+                            in, SL_WIRE_MAX_TENSORS, &nin);
     free(j->payload);
     j->payload = NULL;
     if (rc) {
@@ -290,17 +291,22 @@ static void run_job(sl_edge_server *s, job *j)
         send_error(c, j->request_id, j->m->pair, SL_PERR_BAD_FRAME, msg);
         return;
     }
-    rc = s->be.run(s->be.ctx, j->m->handle, &in, &out);
+    rc = s->be.run(s->be.ctx, j->m->handle, in, nin, &out);
     double t1 = sl_now();
     if (rc) {
-        char msg[1300];
-        sl_wire_describe(&in, desc, sizeof desc);
+        char msg[1400], desc[256] = "";
+        size_t w = 0;
+        for (int i = 0; i < nin && w < sizeof desc; i++) {
+            if (i) desc[w++] = ' ';
+            sl_wire_describe(&in[i], desc + w, sizeof desc - w);
+            w += strlen(desc + w);
+        }
         snprintf(msg, sizeof msg, "bundle %s on input %s: %s", j->m->pair_hex, desc, sl_errmsg());
         send_error(c, j->request_id, j->m->pair, sl_proto_status_err(rc), msg);
-        sl_wire_tensor_free(&in);
-        return;
     }
-    sl_wire_tensor_free(&in);
+    for (int i = 0; i < nin; i++)
+        sl_wire_tensor_free(&in[i]);
+    if (rc) return;
     uint8_t *enc;
     size_t len;
     rc = sl_wire_encode(&out, 0, s->cfg.max_frame - RESULT_HEAD, &enc, &len, NULL);

@@ -26,11 +26,12 @@ typedef struct sl_edge_backend {
      * On success *model is the backend's handle and pair_id (32 hex chars + NUL) the pair id
      * stored in the bundle. On failure returns an SL_E* status with sl_errmsg() set. */
     int (*load)(void *ctx, const char *path, void **model, char pair_id[33]);
-    /* Runs one request: `in` as received (borrowed). On success fills *out with a tensor whose
-     * data the server frees with free(); returns SL_ESHAPE for an input that does not fit the
-     * bundle, other SL_E* for failures, with sl_errmsg() set. Called from several worker
-     * threads at once, also on the same model. */
-    int (*run)(void *ctx, void *model, const sl_wire_tensor *in, sl_wire_tensor *out);
+    /* Runs one request: in[0..nin) as received (borrowed; one tensor per cut tensor, in the
+     * order of the bundle's wire description). On success fills *out with a tensor whose data
+     * the server frees with free(); returns SL_ESHAPE for inputs that do not fit the bundle
+     * (count, dtype, shape), other SL_E* for failures, with sl_errmsg() set. Called from several
+     * worker threads at once, also on the same model. */
+    int (*run)(void *ctx, void *model, const sl_wire_tensor *in, int nin, sl_wire_tensor *out);
     /* Frees a model from load; called once no request uses it any more. */
     void (*unload)(void *ctx, void *model);
 } sl_edge_backend;

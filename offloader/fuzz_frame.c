@@ -15,11 +15,13 @@
 
 static void payloads(const sl_frame *f)
 {
-    sl_wire_tensor t;
-    int code;
+    sl_wire_tensor t, ts[SL_WIRE_MAX_TENSORS];
+    int code, n;
     char text[256];
-    if (f->type == SL_MSG_INFER && sl_wire_decode(f->payload, f->length, 1u << 24, &t) == 0)
-        sl_wire_tensor_free(&t);
+    if (f->type == SL_MSG_INFER &&
+        sl_wire_decode_list(f->payload, f->length, 1u << 24, ts, SL_WIRE_MAX_TENSORS, &n) == 0)
+        for (int i = 0; i < n; i++)
+            sl_wire_tensor_free(&ts[i]);
     if (f->type == SL_MSG_RESULT && f->length >= 16 &&
         sl_wire_decode(f->payload + 16, f->length - 16, 1u << 24, &t) == 0)
         sl_wire_tensor_free(&t);
@@ -72,6 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * input as well. */
     sl_wire_tensor t;
     if (sl_wire_decode(data, size, 1u << 24, &t) == 0) sl_wire_tensor_free(&t);
+    sl_frame inf = {.type = SL_MSG_INFER, .length = (uint32_t)size, .payload = (uint8_t *)data};
+    payloads(&inf);
     sl_frame ef = {.type = SL_MSG_ERROR, .length = (uint32_t)size, .payload = (uint8_t *)data};
     payloads(&ef);
     through_socket(data, size, 0);

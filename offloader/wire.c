@@ -103,6 +103,44 @@ static float bits_f32(uint32_t u)
     return f;
 }
 
+int sl_wire_encode_list(const sl_wire_tensor *ts, int n, int zstd_level, size_t max_payload,
+                        uint8_t **out, size_t *len, int *compressed)
+{
+    *out = NULL;
+    *len = 0;
+    if (compressed) *compressed = 0;
+    if (n < 1 || n > SL_WIRE_MAX_TENSORS)
+        return sl_err(SL_EARG, "%d tensors in one payload (1..%d allowed)", n, SL_WIRE_MAX_TENSORS);
+    uint8_t *parts[SL_WIRE_MAX_TENSORS];
+    size_t sizes[SL_WIRE_MAX_TENSORS], total = 0;
+    int rc = SL_OK, k = 0;
+    for (; k < n && rc == SL_OK; k++) {
+        int comp = 0;
+        rc = sl_wire_encode(&ts[k], zstd_level, max_payload - total, &parts[k], &sizes[k], &comp);
+        if (rc) {
+            sl_err_ctx(rc, "tensor %d: ", k);
+            break;
+        }
+        total += sizes[k];
+        if (compressed) *compressed |= comp;
+    }
+    uint8_t *p = rc ? NULL : malloc(total);
+    if (!rc && !p) rc = sl_err(SL_ENOMEM, "out of memory for a %zu-byte payload", total);
+    size_t off = 0;
+    for (int i = 0; i < k; i++) {
+        if (p) memcpy(p + off, parts[i], sizes[i]);
+        off += sizes[i];
+        free(parts[i]);
+    }
+    if (rc) {
+        if (compressed) *compressed = 0;
+        return rc;
+    }
+    *out = p;
+    *len = total;
+    return SL_OK;
+}
+
 int sl_wire_encode(const sl_wire_tensor *t, int zstd_level, size_t max_payload, uint8_t **out,
                    size_t *len, int *compressed)
 {
@@ -165,7 +203,9 @@ int sl_wire_encode(const sl_wire_tensor *t, int zstd_level, size_t max_payload, 
     return SL_OK;
 }
 
-int sl_wire_decode(const uint8_t *p, size_t len, size_t max_bytes, sl_wire_tensor *t)
+/* Decodes the tensor at the start of p[0..len); *used gets its size (head + data_bytes). */
+static int decode_one(const uint8_t *p, size_t len, size_t max_bytes, sl_wire_tensor *t,
+                      size_t *used)
 {
     memset(t, 0, sizeof *t);
     if (len < WIRE_FIXED)
@@ -199,8 +239,8 @@ int sl_wire_decode(const uint8_t *p, size_t len, size_t max_bytes, sl_wire_tenso
     if (nbytes > max_bytes)
         return sl_err(SL_EFORMAT, "tensor of %zu bytes is over the limit of %zu", nbytes,
                       max_bytes);
-    if (data_bytes != len - head)
-        return sl_err(SL_EFORMAT, "tensor data_bytes %llu but %zu bytes follow the head",
+    if (data_bytes > len - head)
+        return sl_err(SL_EFORMAT, "tensor data_bytes %llu but only %zu bytes follow the head",
                       (unsigned long long)data_bytes, len - head);
     if (comp == SL_WIRE_RAW && data_bytes != nbytes)
         return sl_err(SL_EFORMAT, "uncompressed tensor carries %llu bytes, dims need %zu",
@@ -241,5 +281,48 @@ int sl_wire_decode(const uint8_t *p, size_t len, size_t max_bytes, sl_wire_tenso
     t->zero_point = dtype == SL_WIRE_U8 ? (int32_t)sl_le32_get(p + 8) : 0;
     t->data = buf;
     t->nbytes = nbytes;
+    *used = head + (size_t)data_bytes;
     return SL_OK;
+}
+
+int sl_wire_decode(const uint8_t *p, size_t len, size_t max_bytes, sl_wire_tensor *t)
+{
+    size_t used;
+    int rc = decode_one(p, len, max_bytes, t, &used);
+    if (rc) return rc;
+    if (used != len) {
+        sl_wire_tensor_free(t);
+        return sl_err(SL_EFORMAT, "%zu stray bytes after the tensor", len - used);
+    }
+    return SL_OK;
+}
+
+int sl_wire_decode_list(const uint8_t *p, size_t len, size_t max_bytes, sl_wire_tensor *ts,
+                        int max_n, int *n)
+{
+    *n = 0;
+    size_t off = 0, total = 0;
+    int rc = SL_OK;
+    if (len == 0) return sl_err(SL_EFORMAT, "tensor list is empty");
+    while (off < len && rc == SL_OK) {
+        if (*n == max_n) {
+            rc = sl_err(SL_EFORMAT, "more than %d tensors in one payload", max_n);
+            break;
+        }
+        size_t used;
+        rc = decode_one(p + off, len - off, max_bytes - total, &ts[*n], &used);
+        if (rc) {
+            sl_err_ctx(rc, "tensor %d: ", *n);
+            break;
+        }
+        total += ts[*n].nbytes;
+        off += used;
+        (*n)++;
+    }
+    if (rc) {
+        for (int i = 0; i < *n; i++)
+            sl_wire_tensor_free(&ts[i]);
+        *n = 0;
+    }
+    return rc;
 }

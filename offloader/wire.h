@@ -15,6 +15,10 @@
  *     .   8  data_bytes   u64, bytes that follow (= raw_bytes when not compressed)
  *     .   .  data
  *
+ * A cut of several tensors (a DAG cut without a TL) travels as several such payloads back to
+ * back in one frame, at most SL_WIRE_MAX_TENSORS, in the order of the bundles' wire description
+ * (sl_wire_encode_list / sl_wire_decode_list).
+ *
  * sl_wire_encode compresses with zstd only when that saves at least 1/8 of the bytes, so
  * incompressible activations do not pay the encode time on both ends for nothing.
  */
@@ -25,6 +29,7 @@
 #include <stdint.h>
 
 #define SL_WIRE_MAX_DIMS 8
+#define SL_WIRE_MAX_TENSORS 16
 /* A decoded tensor may be at most this many times the frame limit, which bounds what a small
  * zstd payload can make the receiver allocate. */
 #define SL_TENSOR_EXPANSION 4
@@ -67,5 +72,17 @@ int sl_wire_encode(const sl_wire_tensor *t, int zstd_level, size_t max_payload, 
  * to what is left, zstd output exactly raw_bytes. Returns SL_OK or SL_EFORMAT / SL_ENOMEM with a
  * message naming the field; on error t holds no buffer. */
 int sl_wire_decode(const uint8_t *payload, size_t len, size_t max_bytes, sl_wire_tensor *t);
+
+/* Encodes n tensors (1..SL_WIRE_MAX_TENSORS, borrowed) back to back into one new payload, each
+ * compressed or not on its own merits; max_payload bounds the whole. *compressed (may be NULL)
+ * tells whether any was compressed. On error *out is NULL. */
+int sl_wire_encode_list(const sl_wire_tensor *ts, int n, int zstd_level, size_t max_payload,
+                        uint8_t **out, size_t *len, int *compressed);
+
+/* Decodes every tensor of a payload into ts[0..*n) (each owning its data), at most max_n, their
+ * raw bytes together at most max_bytes. On error (any tensor bad, none at all, too many) no
+ * tensor is kept, *n is 0 and the message names the tensor's index. */
+int sl_wire_decode_list(const uint8_t *payload, size_t len, size_t max_bytes, sl_wire_tensor *ts,
+                        int max_n, int *n);
 
 #endif

@@ -56,34 +56,53 @@ static int fake_load(void *ctx, const char *path, void **model, char pair_id[33]
     return SL_OK;
 }
 
-static int fake_run(void *ctx, void *model, const sl_wire_tensor *in, sl_wire_tensor *out)
+/* The value of column j of row i across the concatenated inputs. */
+static double fake_value(const sl_wire_tensor *in, int nin, int64_t i, int j)
+{
+    for (int k = 0; k < nin; k++) {
+        int w = (int)in[k].dims[1];
+        if (j < w) {
+            int64_t at = i * w + j;
+            return in[k].dtype == SL_WIRE_F32
+                       ? ((const float *)in[k].data)[at]
+                       : in[k].scale * (((const uint8_t *)in[k].data)[at] - in[k].zero_point);
+        }
+        j -= w;
+    }
+    return 0;
+}
+
+/* Inputs [N, w_k] (k < nin) are read as one [N, sum w_k] row by row. */
+static int fake_run(void *ctx, void *model, const sl_wire_tensor *in, int nin, sl_wire_tensor *out)
 {
     fake_ctx *fc = ctx;
     fake_model *m = model;
     atomic_fetch_add(&fc->runs, 1);
-    if (in->ndim != 2 || in->dims[1] != m->n) {
+    int width = 0;
+    for (int k = 0; k < nin; k++) {
+        if (in[k].ndim != 2 || in[k].dims[0] != in[0].dims[0]) width = -1;
+        if (width >= 0) width += (int)in[k].dims[1];
+    }
+    if (width != m->n) {
         char d[64];
-        sl_wire_describe(in, d, sizeof d);
-        return sl_err(SL_ESHAPE, "input %s does not fit [N, %d]", d, m->n);
+        sl_wire_describe(&in[0], d, sizeof d);
+        return sl_err(SL_ESHAPE, "input %s%s does not fit [N, %d]", d, nin > 1 ? " ..." : "", m->n);
     }
     long delay = fc->delay_ms;
-    if (fc->delay_step_ms && in->dtype == SL_WIRE_F32)
-        delay += ((long)((const float *)in->data)[0] % 5) * fc->delay_step_ms;
+    if (fc->delay_step_ms && in[0].dtype == SL_WIRE_F32)
+        delay += ((long)((const float *)in[0].data)[0] % 5) * fc->delay_step_ms;
     if (delay) {
         struct timespec ts = {delay / 1000, (delay % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
-    int64_t dims[2] = {in->dims[0], 2};
+    int64_t dims[2] = {in[0].dims[0], 2};
     int rc = sl_wire_tensor_alloc(out, SL_WIRE_F32, 2, dims);
     if (rc) return rc;
     float *o = out->data;
-    for (int64_t i = 0; i < in->dims[0]; i++) {
+    for (int64_t i = 0; i < in[0].dims[0]; i++) {
         double sum = 0, mx = -1e300;
         for (int j = 0; j < m->n; j++) {
-            double v =
-                in->dtype == SL_WIRE_F32
-                    ? ((const float *)in->data)[i * m->n + j]
-                    : in->scale * (((const uint8_t *)in->data)[i * m->n + j] - in->zero_point);
+            double v = fake_value(in, nin, i, j);
             sum += v;
             if (v > mx) mx = v;
         }

@@ -72,6 +72,31 @@ static void test_bundles_and_request_errors(int port)
     sl_client_result_free(&r);
     sl_wire_tensor_free(&q);
 
+    /* A cut of two tensors ([1,1] f32 + [1,3] u8) gives what one [1,4] tensor gives. */
+    sl_wire_tensor two[2];
+    int64_t d1[2] = {1, 1}, d3[2] = {1, 3};
+    sl_wire_tensor_alloc(&two[0], SL_WIRE_F32, 2, d1);
+    sl_wire_tensor_alloc(&two[1], SL_WIRE_U8, 2, d3);
+    ((float *)two[0].data)[0] = 0.0f;
+    two[1].scale = 0.5f;
+    two[1].zero_point = 10;
+    memcpy(two[1].data, (uint8_t[]){12, 14, 30}, 3);
+    uint64_t id;
+    CHECK_OK(sl_client_submit_n(c, pair_a, two, 2, &id), sl_errmsg());
+    CHECK_OK(sl_client_wait(c, id, &r), sl_errmsg());
+    CHECK_OK(r.status, r.error);
+    CHECK_NEAR(((float *)r.output.data)[0], 0.5 * (2 + 4 + 20), 1e-5);
+    sl_client_result_free(&r);
+    two[1].dims[1] = 1; /* 1 + 1 columns do not fit [N, 4] */
+    two[1].nbytes = 1;
+    CHECK_OK(sl_client_submit_n(c, pair_a, two, 2, &id), sl_errmsg());
+    CHECK_OK(sl_client_wait(c, id, &r), sl_errmsg());
+    CHECK_EQ(r.status, SL_ESHAPE);
+    CHECK_CONTAINS(err, "f32[1x1] u8[1x1]");
+    sl_client_result_free(&r);
+    sl_wire_tensor_free(&two[0]);
+    sl_wire_tensor_free(&two[1]);
+
     double rtt;
     CHECK_OK(sl_client_ping(c, &rtt), sl_errmsg());
     CHECK(rtt >= 0 && rtt < 1);

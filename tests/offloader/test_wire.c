@@ -140,8 +140,57 @@ static void test_corrupt(void)
     CHECK_EQ(sl_wire_tensor_alloc(&t, SL_WIRE_F32, 1, bad), SL_EARG);
 }
 
+static void test_list(void)
+{
+    int64_t da[2] = {2, 3}, db[3] = {1, 4, 4};
+    sl_wire_tensor in[2], out[SL_WIRE_MAX_TENSORS];
+    sl_wire_tensor_alloc(&in[0], SL_WIRE_F32, 2, da);
+    sl_wire_tensor_alloc(&in[1], SL_WIRE_U8, 3, db);
+    in[1].scale = 2.0f;
+    in[1].zero_point = 1;
+    for (int i = 0; i < 6; i++)
+        ((float *)in[0].data)[i] = (float)i - 2.5f;
+    for (int i = 0; i < 16; i++)
+        ((uint8_t *)in[1].data)[i] = (uint8_t)(3 * i);
+    uint8_t *p;
+    size_t len;
+    CHECK_OK(sl_wire_encode_list(in, 2, 0, 4096, &p, &len, NULL), sl_errmsg());
+    CHECK_EQ(len, (12 + 8 + 16 + 24) + (12 + 12 + 16 + 16));
+    int n = -1;
+    CHECK_OK(sl_wire_decode_list(p, len, 4096, out, SL_WIRE_MAX_TENSORS, &n), sl_errmsg());
+    CHECK_EQ(n, 2);
+    CHECK_EQ(out[0].dtype, SL_WIRE_F32);
+    CHECK(memcmp(out[0].data, in[0].data, 24) == 0);
+    CHECK_EQ(out[1].ndim, 3);
+    CHECK_EQ(out[1].zero_point, 1);
+    CHECK(memcmp(out[1].data, in[1].data, 16) == 0);
+    for (int i = 0; i < n; i++)
+        sl_wire_tensor_free(&out[i]);
+
+    /* A single tensor decoder refuses the pair (stray bytes); a list decoder with room for one
+     * refuses it too; a broken second tensor loses both, naming the index. */
+    sl_wire_tensor one;
+    CHECK_EQ(sl_wire_decode(p, len, 4096, &one), SL_EFORMAT);
+    CHECK_CONTAINS(sl_errmsg(), "stray bytes");
+    CHECK_EQ(sl_wire_decode_list(p, len, 4096, out, 1, &n), SL_EFORMAT);
+    CHECK_CONTAINS(sl_errmsg(), "more than 1 tensors");
+    CHECK_EQ(sl_wire_decode_list(p, len - 1, 4096, out, SL_WIRE_MAX_TENSORS, &n), SL_EFORMAT);
+    CHECK_EQ(n, 0);
+    CHECK_CONTAINS(sl_errmsg(), "tensor 1: ");
+    CHECK_EQ(sl_wire_decode_list(p, len, 30, out, SL_WIRE_MAX_TENSORS, &n), SL_EFORMAT);
+    CHECK_CONTAINS(sl_errmsg(), "over the limit");
+    CHECK_EQ(sl_wire_decode_list(p, 0, 4096, out, SL_WIRE_MAX_TENSORS, &n), SL_EFORMAT);
+    free(p);
+    CHECK_EQ(sl_wire_encode_list(in, 0, 0, 4096, &p, &len, NULL), SL_EARG);
+    CHECK_EQ(sl_wire_encode_list(in, 2, 0, 80, &p, &len, NULL), SL_EARG);
+    CHECK(p == NULL);
+    sl_wire_tensor_free(&in[0]);
+    sl_wire_tensor_free(&in[1]);
+}
+
 int main(void)
 {
+    test_list();
     test_f32_round_trip();
     test_u8_and_zstd();
     test_corrupt();
