@@ -91,4 +91,26 @@ EOF
 rc_is 0 "$D" stats cast.h5 --split val
 ok "$SL_PYTHON" -c "import json; s=json.load(open('out.txt')); assert s['count']==8 and s['layout']=='cache', s"
 
+# resampling matches PIL's bilinear resize (what torchvision's Resize does) to within rounding
+rc_is 0 "$D" synth --product pcb --out pcb --size 50 --per-class 2 --splits none
+for shape in 3x32x32 3x80x80 3x21x37; do
+    rc_is 0 "$D" cache pcb -o "pcb-$shape.h5" --shape "$shape"
+    ok "$SL_PYTHON" - "pcb-$shape.h5" <<'EOF'
+import sys
+import h5py
+import numpy as np
+from PIL import Image
+f = h5py.File(sys.argv[1], "r")
+_, c, h, w = f["images"].shape
+worst = 0
+for i in range(len(f["paths"])):
+    p = f["paths"][i]
+    p = p.decode() if isinstance(p, bytes) else p
+    ref = np.asarray(Image.open(p).convert("RGB").resize((w, h), Image.BILINEAR), dtype=int)
+    ours = f["images"][i].transpose(1, 2, 0).astype(int)
+    worst = max(worst, int(np.abs(ref - ours).max()))
+assert worst <= 2, f"{sys.argv[1]}: differs from PIL by up to {worst}"
+EOF
+done
+
 exit $fail
