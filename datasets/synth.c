@@ -347,7 +347,8 @@ static void pcb_params(pcb_p *p, sl_rng *r, int cls)
     p->tw = sl_rng_range(r, 0.02, 0.03);
     p->pad_r = sl_rng_range(r, 0.032, 0.042);
     p->hole_r = p->pad_r * sl_rng_range(r, 0.38, 0.5);
-    /* traces on distinct rows 0.1 apart, some with a 45-degree jog to the half row */
+    /* traces on distinct rows 0.1 apart; half of them slant towards the half row on their
+     * second segment, as routed boards do to clear a pad */
     int rows[8] = {0, 1, 2, 3, 4, 5, 6, 7};
     for (int i = 7; i > 0; i--) {
         int j = (int)sl_rng_below(r, (uint64_t)i + 1), t = rows[i];
@@ -366,7 +367,6 @@ static void pcb_params(pcb_p *p, sl_rng *r, int cls)
         p->my[i] = y;
         p->bx[i] = x1;
         p->by[i] = y + jog;
-        if (jog != 0) p->mx[i] = xm - fabs(jog); /* the jog is the 45-degree end of segment 2 */
     }
     p->missing = -1;
     p->open_tr = -1;
