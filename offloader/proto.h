@@ -7,7 +7,7 @@
  *     0   4  magic        "SLOF"
  *     4   1  version      1
  *     5   1  type         SL_MSG_*
- *     6   2  flags        SL_FLAG_* (0 unless noted)
+ *     6   2  flags        none defined in version 1: sent as 0, ignored
  *     8   8  request_id   chosen by the client, echoed in the answer
  *    16  16  pair_id      the bundle pair (all zero when not about a bundle)
  *    32   4  length       payload bytes, <= the receiver's max frame (64 MiB by default)
@@ -67,9 +67,6 @@ enum sl_proto_err {
     SL_PERR_INTERNAL = 12,    /* server-side failure (disk, memory) */
     SL_PERR_SHUTDOWN = 13,    /* server stopping; request not run */
 };
-
-/* Header flags. */
-#define SL_FLAG_FINAL 0x0001 /* reserved for multi-frame answers; unused in version 1 */
 
 typedef struct sl_frame {
     uint8_t version;
