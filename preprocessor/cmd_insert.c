@@ -71,11 +71,11 @@ static int parse(int argc, char **argv, struct opts *o)
     return SL_EXIT_OK;
 }
 
-/* The TL configuration from --tl/--r/--s/--bits and the plan's choice (plan_tl, may be ""). */
-static int config_from(const struct opts *o, const char *plan_tl, sl_tl_config *c)
+/* The TL configuration from --tl/--r/--s/--bits (default conv-r4-s2-b8); an exit code. */
+static int config_from(const struct opts *o, sl_tl_config *c)
 {
     int knobs = o->r > 0 || o->s > 0 || o->bits > 0;
-    const char *kind = o->tl ? o->tl : (plan_tl[0] && !knobs ? plan_tl : "conv");
+    const char *kind = o->tl ? o->tl : "conv";
     if (!strcmp(kind, "conv")) {
         *c = (sl_tl_config){SL_TL_CONV, o->r > 0 ? (int)o->r : 4, o->s > 0 ? (int)o->s : 2,
                             o->bits > 0 ? (int)o->bits : 8};
@@ -92,32 +92,25 @@ int sl_cmd_insert(int argc, char **argv)
     struct opts o;
     int ex = parse(argc, argv, &o);
     if (ex) return ex;
-    sl_plan_cut pc = {0};
-    if (o.plan) {
-        if (strcmp(o.use, "best_with_tl") && strcmp(o.use, "best") && strcmp(o.use, "best_without_tl"))
-            return sl_usage_error("--use: expected best_with_tl, best or best_without_tl");
-        if (sl_plan_cut_read(o.plan, o.use, &pc)) return sl_fail();
-        if (strcmp(pc.kind, "slice")) {
-            sl_err(SL_EARG, "%s: %s is a %s plan: there is no slice point to put a TL at", o.plan,
-                   o.use, pc.kind);
-            sl_plan_cut_free(&pc);
-            return sl_fail();
-        }
-    }
+    if (o.plan && strcmp(o.use, "best_with_tl") && strcmp(o.use, "best") && strcmp(o.use, "best_without_tl"))
+        return sl_usage_error("--use: expected best_with_tl, best or best_without_tl");
     sl_tl_config cfg;
-    if ((ex = config_from(&o, pc.tl, &cfg))) {
-        sl_plan_cut_free(&pc);
-        return ex;
-    }
+    /* Options are checked in full before the (slow) model read; the plan's TL comes later. */
+    if ((ex = config_from(&o, &cfg))) return ex;
     sl_bundle *b;
-    if (sl_bundle_read(o.model, &b)) {
-        sl_plan_cut_free(&pc);
-        return sl_fail();
+    if (sl_bundle_read(o.model, &b)) return sl_fail();
+    sl_plan_cut pc = {0};
+    int rc = SL_OK;
+    if (o.plan && !(rc = sl_plan_cut_read(o.plan, o.use, b->graph, &pc))) {
+        if (strcmp(pc.kind, "slice"))
+            rc = sl_err(SL_EARG, "%s: %s is a %s plan: there is no slice point to put a TL at",
+                        o.plan, o.use, pc.kind);
+        else if (pc.tl[0] && !o.tl && !(o.r > 0 || o.s > 0 || o.bits > 0) &&
+                 sl_tl_parse_config(pc.tl, &cfg))
+            rc = sl_err_ctx(SL_EFORMAT, "%s: %s.tl: ", o.plan, o.use);
     }
-    int rc = o.plan ? sl_plan_cut_check(&pc, o.plan, b->graph) : SL_OK;
-    const char *cut = o.plan ? pc.tensors[0] : o.at;
     sl_manual_seed((uint64_t)o.seed);
-    if (!rc) rc = sl_tl_insert(b->graph, cut, &cfg);
+    if (!rc) rc = sl_tl_insert(b->graph, o.plan ? pc.tensors[0] : o.at, &cfg);
     sl_tl_info info;
     if (!rc) rc = sl_tl_info_get(b->graph, &info);
     if (!rc) {

@@ -100,8 +100,7 @@ static int choose_cut(const struct opts *o, const sl_graph *g, sl_plan_cut *pc)
     int has_tl = sl_tl_info_get(g, &tl) == SL_OK;
     if (o->plan) {
         const char *use = o->use ? o->use : has_tl ? "best_with_tl" : "best_without_tl";
-        int rc = sl_plan_cut_read(o->plan, use, pc);
-        if (!rc) rc = sl_plan_cut_check(pc, o->plan, g);
+        int rc = sl_plan_cut_read(o->plan, use, g, pc);
         if (rc) return rc;
         if (!has_tl && strcmp(pc->kind, "slice") && strcmp(pc->kind, "dads"))
             return sl_err(SL_EARG, "%s: %s is a %s plan: there is nothing to split", o->plan, use,

@@ -359,7 +359,7 @@ static int read_entry(const cJSON *root, const char *path, const char *which, sl
     return add_tensor(c, tensor);
 }
 
-int sl_plan_cut_read(const char *path, const char *which, sl_plan_cut *out)
+int sl_plan_cut_read(const char *path, const char *which, const sl_graph *g, sl_plan_cut *out)
 {
     memset(out, 0, sizeof *out);
     static const char *const entries[] = {"best", "best_with_tl", "best_without_tl", "dads",
@@ -395,7 +395,8 @@ int sl_plan_cut_read(const char *path, const char *which, sl_plan_cut *out)
     if (!rc) {
         strcpy(out->graph_hash, hash);
         strcpy(out->model, model);
-        rc = read_entry(root, path, which, out);
+        if (g) rc = sl_plan_cut_check(out, path, g);
+        if (!rc) rc = read_entry(root, path, which, out);
     }
     cJSON_Delete(root);
     if (rc) sl_plan_cut_free(out);
