@@ -32,6 +32,7 @@ check eval-which 2 "exactly one of" -- "$T" eval --data d
 check eval-split 2 "--split: 'dev'" -- "$T" eval --data d --model m.h5 --split dev
 check no-data-dir 1 "sl-train: fit: --data: " -- "$T" fit --data does-not-exist -o x.h5
 check no-model 1 "sl-train: eval: " -- "$T" eval --data does-not-exist --model m.h5
+rm -rf data x.h5 m.jsonl e.json
 printf 'not hdf5' > fake.h5
 "$SL_BIN/sl-data" synth --out data --size 16 --per-class 6 --seed 2 >/dev/null 2>&1 || { echo "sl-data synth failed"; exit 1; }
 check corrupt-model 1 "fake.h5" -- "$T" fit --data data --model fake.h5 -o x.h5 --epochs 1

@@ -106,7 +106,7 @@ static void test_freeze(void)
     sl_train_opts o;
     opts(&o, out);
     o.model = base;
-    o.epochs = 2;
+    o.epochs = 1;
     o.freeze = "conv1,bn1,conv2*";
     o.val_split = 0;
     CHECK_OK(sl_train_fit(&o, NULL), sl_errmsg());
@@ -141,7 +141,7 @@ static void test_resume(void)
     path(ck2, "ck2.h5");
     sl_train_opts o;
     opts(&o, full);
-    o.epochs = 3;
+    o.epochs = 2;
     o.optim = SL_OPTIM_ADAM;
     o.lr = 0.003;
     o.label_smoothing = 0.1;
@@ -164,7 +164,7 @@ static void test_resume(void)
     o.stop_after = 0;
     o.resume = ck2;
     CHECK_OK(sl_train_fit(&o, &r), sl_errmsg());
-    CHECK_EQ(r.epochs_run, 3);
+    CHECK_EQ(r.epochs_run, 2);
     sl_bundle *a = NULL, *b = NULL, *c1 = NULL, *c2 = NULL;
     CHECK_OK(sl_bundle_read(full, &a), sl_errmsg());
     CHECK_OK(sl_bundle_read(resumed, &b), sl_errmsg());
