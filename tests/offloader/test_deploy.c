@@ -7,6 +7,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <pthread.h>
 
 static const char *PAIR = "0f0e0d0c0b0a09080706050403020100";
 
@@ -104,6 +105,73 @@ static void test_refusals(int port, const char *store, const char *bundle_text)
     sl_conn_close(&raw);
 }
 
+typedef struct hammer {
+    int port;
+    const uint8_t *pair;
+    atomic_int stop;
+    int ok, bad;
+} hammer;
+
+/* Infers in a loop while the main thread redeploys: each answer must come from one of the two
+ * bundles being swapped (scale 2 or -1), and none may fail. */
+static void *hammer_main(void *arg)
+{
+    hammer *h = arg;
+    sl_client_config cfg = fake_client_config(h->port);
+    sl_client *c;
+    if (sl_client_new(&cfg, &c)) return NULL;
+    double a = fake_expected_sum(0, 3, 1.0f, 2.0), b = fake_expected_sum(0, 3, 1.0f, -1.0);
+    while (!atomic_load(&h->stop)) {
+        int st;
+        double v = infer_sum(c, h->pair, &st);
+        if (st == SL_OK && (fabs(v - a) < 1e-4 || fabs(v - b) < 1e-4))
+            h->ok++;
+        else
+            h->bad++;
+    }
+    sl_client_free(c);
+    return NULL;
+}
+
+static void test_big_upload_and_hot_swap(int port, const char *src, const uint8_t *pair)
+{
+    /* 2.5 MB: the client sends it in three chunks. */
+    char path[800], *json;
+    snprintf(path, sizeof path, "%s/big.h5", src);
+    size_t n = 2500000;
+    char *big = malloc(n);
+    memset(big, '#', n);
+    int head = snprintf(big, 128, "SLFAKE %s %g %d\n", "0f0e0d0c0b0a09080706050403020100", 2.0, 3);
+    big[head] = '#';
+    sl_write_file_atomic(path, big, n);
+    uint8_t d[32];
+    char dhex[65];
+    sl_sha256(big, n, d);
+    sl_sha256_hex(d, dhex);
+    free(big);
+
+    sl_client_config cfg = fake_client_config(port);
+    sl_client *c;
+    CHECK_OK(sl_client_new(&cfg, &c), sl_errmsg());
+    char small[800];
+    snprintf(small, sizeof small, "%s/edge2.h5", src);
+    hammer h = {.port = port, .pair = pair};
+    pthread_t th;
+    pthread_create(&th, NULL, hammer_main, &h);
+    for (int i = 0; i < 4; i++) {
+        CHECK_OK(sl_client_deploy(c, path, NULL, &json), sl_errmsg());
+        CHECK_CONTAINS(json, "\"bytes\":2500000");
+        CHECK_CONTAINS(json, dhex);
+        free(json);
+        CHECK_OK(sl_client_deploy(c, small, NULL, NULL), sl_errmsg());
+    }
+    atomic_store(&h.stop, 1);
+    pthread_join(th, NULL);
+    CHECK(h.ok > 0);
+    CHECK_EQ(h.bad, 0);
+    sl_client_free(c);
+}
+
 int main(void)
 {
     char dir[600], store[700], src[700];
@@ -165,6 +233,9 @@ int main(void)
     sl_read_file(path, &text, &tlen);
     test_refusals(port, store, text);
     free(text);
+
+    test_big_upload_and_hot_swap(port, src, pair);
+    CHECK_EQ(count_files(store), 1);
 
     /* A restart finds the bundle in the store. */
     sl_client_free(c);
