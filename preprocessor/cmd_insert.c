@@ -19,7 +19,7 @@ static const char help[] =
     "cut, the wire tensor and the decoder output (docs/formats/tl.md).\n"
     "  --plan FILE      take the cut (and TL, unless --tl is given) from a plan of sl-preprocess\n"
     "                   select; the plan must be for this model\n"
-    "  --use ENTRY      plan entry: best_with_tl (default), best, best_without_tl\n"
+    "  --use ENTRY      plan entry: best (default), best_with_tl, best_without_tl\n"
     "  --at NODE        the cut tensor; a wrong name lists the valid cut points\n"
     "  --tl KIND        pool, conv (with --r/--s/--bits) or an id like conv-r4-s2-b8\n"
     "                   (default: the plan's TL, else conv-r4-s2-b8)\n"
@@ -42,7 +42,7 @@ static int parse(int argc, char **argv, struct opts *o)
         {"r", required_argument, 0, 'r'},    {"s", required_argument, 0, 's'},
         {"bits", required_argument, 0, 'b'}, {"seed", required_argument, 0, 'S'},
         {"output", required_argument, 0, 'o'}, {0, 0, 0, 0}};
-    *o = (struct opts){.use = "best_with_tl", .r = -1, .s = -1, .bits = -1, .seed = 1};
+    *o = (struct opts){.use = "best", .r = -1, .s = -1, .bits = -1, .seed = 1};
     int c;
     opterr = 0;
     optind = 1;
@@ -103,8 +103,8 @@ int sl_cmd_insert(int argc, char **argv)
     int rc = SL_OK;
     if (o.plan && !(rc = sl_plan_cut_read(o.plan, o.use, b->graph, &pc))) {
         if (strcmp(pc.kind, "slice"))
-            rc = sl_err(SL_EARG, "%s: %s is a %s plan: there is no slice point to put a TL at",
-                        o.plan, o.use, pc.kind);
+            rc = sl_err(SL_EARG, "%s: %s is a %s plan: there is no slice point to put a TL at "
+                        "(--use best_with_tl takes the best plan with a TL)", o.plan, o.use, pc.kind);
         else if (pc.tl[0] && !o.tl && !(o.r > 0 || o.s > 0 || o.bits > 0) &&
                  sl_tl_parse_config(pc.tl, &cfg))
             rc = sl_err_ctx(SL_EFORMAT, "%s: %s.tl: ", o.plan, o.use);

@@ -25,7 +25,8 @@ static const char help[] =
     "transfer layer is split at its wire tensor; without one, at the plan's cut or at the\n"
     "tensors given, which must separate the input from the outputs (a DAG cut may have several).\n"
     "  --plan FILE      the cut of a plan of sl-preprocess select (made for this model)\n"
-    "  --use ENTRY      plan entry: best_without_tl (default), best, dads, dads_throughput\n"
+    "  --use ENTRY      plan entry: best, best_with_tl, best_without_tl, dads (DADS partition),\n"
+    "                   dads_throughput (default: best_with_tl for a model with a TL, else best)\n"
     "  --at T1,T2,...   every tensor that crosses the cut\n"
     "  -o, --output DIR write DIR/device.h5 and DIR/edge.h5\n"
     "  --device F       the device bundle path\n"
@@ -99,12 +100,12 @@ static int choose_cut(const struct opts *o, const sl_graph *g, sl_plan_cut *pc)
     sl_tl_info tl;
     int has_tl = sl_tl_info_get(g, &tl) == SL_OK;
     if (o->plan) {
-        const char *use = o->use ? o->use : has_tl ? "best_with_tl" : "best_without_tl";
+        const char *use = o->use ? o->use : has_tl ? "best_with_tl" : "best";
         int rc = sl_plan_cut_read(o->plan, use, g, pc);
         if (rc) return rc;
         if (!has_tl && strcmp(pc->kind, "slice") && strcmp(pc->kind, "dads"))
-            return sl_err(SL_EARG, "%s: %s is a %s plan: there is nothing to split", o->plan, use,
-                          pc->kind);
+            return sl_err(SL_EARG, "%s: %s is a %s plan: there is nothing to split (--use "
+                          "best_without_tl or dads pick another plan)", o->plan, use, pc->kind);
         if (!has_tl && pc->tl[0])
             return sl_err(SL_EARG, "%s: %s puts a %s transfer layer at '%s', but %s has no transfer "
                           "layer: run sl-preprocess insert first, or use --use best_without_tl",

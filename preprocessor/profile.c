@@ -214,8 +214,10 @@ static int measure_tl_one(struct ctx *c, sl_prof_cut *pc, const sl_value *x, con
     sl_value wire = {0};
     stats se = {0, 0, 0}, sd = {0, 0, 0};
     const char *from = pc->tensor;
-    if (!(rc = sl_tl_info_get(t, &info)) && !(rc = sl_exec_new(t, &from, 1, (const char *[]){info.wire}, 1, &eo, &enc)))
-        rc = sl_exec_run(enc, x, &wire);
+    rc = sl_tl_info_get(t, &info);
+    const char *to = info.wire;
+    if (!rc) rc = sl_exec_new(t, &from, 1, &to, 1, &eo, &enc);
+    if (!rc) rc = sl_exec_run(enc, x, &wire);
     if (!rc) rc = time_exec(c, enc, x, 1, &se);
     from = info.wire;
     if (!rc) rc = time_range(c, t, &from, &wire, 1, info.decoder_out, &sd);
@@ -237,7 +239,8 @@ static int measure_tl_one(struct ctx *c, sl_prof_cut *pc, const sl_value *x, con
 
 static int measure_tls(struct ctx *c, sl_profile *p, const sl_tl_config *cfgs)
 {
-    for (int i = 0; i + 1 < p->n_cuts; i++) {
+    /* Not at cut 0 (edge-only: the raw image is sent) nor at the last cut (local-only). */
+    for (int i = 1; c->o->ntl > 0 && i + 1 < p->n_cuts; i++) {
         sl_prof_cut *pc = &p->cuts[i];
         if (pc->rank != 3) continue;
         if (!(pc->tl = calloc((size_t)c->o->ntl, sizeof *pc->tl))) return sl_err(SL_ENOMEM, "out of memory");
@@ -367,7 +370,7 @@ int sl_profile_measure(sl_graph *g, const sl_profile_opts *o, sl_profile **out)
     if (!p || !c.vals || !c.samples) rc = sl_err(SL_ENOMEM, "out of memory");
     else if (sl_tensor_randn(shape, 4, &x)) rc = sl_err(SL_ETORCH, "input: %s", sl_torch_last_error());
     int ntl_cuts = 0;
-    for (int i = 0; i + 1 < ncuts; i++) {
+    for (int i = 1; i + 1 < ncuts; i++) {
         sl_shape s;
         sl_graph_tensor_shape(g, cuts[i] < 0 ? g->input_name : g->nodes[cuts[i]].name, &s);
         ntl_cuts += s.ndim == 3;

@@ -8,7 +8,8 @@
  *   - the whole model (median, p10, p90), and the gap between it and the sum of the blocks;
  *   - the bytes of every node output and cut for `batch` images;
  *   - the speed of framing a tensor for the wire (memcpy + zlib crc32), in bytes per second;
- *   - per cut with a C x H x W tensor (not the output) and per TL configuration: the TL encoder
+ *   - per cut with a C x H x W tensor (not the input, not the output) and per TL configuration,
+ *     on a copy of the model with the TL inserted there (fresh weights): the TL encoder
  *     (X -> wire) and decoder (wire -> decoder_out) times and the wire bytes (uint8 for b8).
  * Host name, CPU model (/proc/cpuinfo), threads and date are recorded too.
  */

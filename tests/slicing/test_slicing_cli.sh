@@ -13,6 +13,8 @@ for sub in profile insert split; do expect 0 "usage: sl-preprocess $sub" $sub --
 # profile: two hosts' worth (here the same host), read back by select.
 expect 0 "wrote dev.json" profile tiny.h5 --repeats 2 --warmup 1 -o dev.json
 expect 0 "1 threads, batch 2" profile tiny.h5 --repeats 2 --warmup 1 --threads 1 --batch 2 --tl pool -o edge2.json
+expect 0 "15 cuts" profile tiny.h5 --repeats 1 --warmup 0 --tl none -o none.json
+check "--tl none measures no TL" test "$(grep -c '"config"' none.json)" = 0
 expect 0 "wrote edge.json" profile tiny.h5 --repeats 2 --warmup 1 --threads 1 -o edge.json
 check "profile JSON: cuts, bytes, TLs" "$PY" -c '
 import json
@@ -24,8 +26,8 @@ for c in p["cuts"]:
     n = 1
     for d in c["shape"]: n *= d
     assert c["bytes"] == 4 * n, c
-    if len(c["shape"]) == 3 and c["tensor"] != "fc":
-        assert [t["config"] for t in c["tl"]] == ["pool", "conv-r4-s2-b8"], c
+    want = ["pool", "conv-r4-s2-b8"] if len(c["shape"]) == 3 and c["tensor"] != "image" else []
+    assert [t["config"] for t in c["tl"]] == want, c
 assert p["serialise_bytes_per_s"] > 1e7 and p["total"]["median_s"] > 0
 assert p["host"] and p["cpu"] and p["date"].endswith("Z")
 q = json.load(open("edge2.json"))
@@ -35,7 +37,7 @@ assert [t["config"] for t in q["cuts"][1]["tl"]] == ["pool"]
 expect 0 "plans" select --device dev.json --edge edge.json --bandwidth 10mbit --rtt 20ms -o plan.json
 
 # insert and split from the plan.
-expect 0 "wrote tl.h5" insert tiny.h5 --plan plan.json -o tl.h5
+expect 0 "wrote tl.h5" insert tiny.h5 --plan plan.json --use best_with_tl -o tl.h5
 expect 0 "pair id" split tl.h5 --plan plan.json -o pair
 check "device/edge bundles: roles, pair id, wire, placeholders" "$PY" -c '
 import h5py, json

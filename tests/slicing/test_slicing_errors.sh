@@ -21,6 +21,7 @@ def plan(tensor, kind, tl):
 json.dump(plan("pool1", "slice", "conv-r4-s2-b8"), open("plan.json", "w"), indent=1)
 json.dump(plan("fc", "local-only", None), open("local.json", "w"), indent=1)
 PYEOF
+expect 0 "conv-r4-s2-b8 at 'pool1'" insert tiny.h5 --plan plan.json -o fromplan.h5
 
 # Bad inputs: runtime failures exit 1 with the reason, usage errors exit 2.
 expect 1 "cut points are: image, conv1, bn1, relu1, pool1" insert tiny.h5 --at nope -o x.h5
@@ -34,8 +35,8 @@ head -c 300 plan.json >trunc.json
 expect 1 "trunc.json: invalid or truncated JSON" insert tiny.h5 --plan trunc.json -o x.h5
 expect 1 "trunc.json: invalid or truncated JSON" split tiny.h5 --plan trunc.json -o x
 expect 1 "local-only plan: there is nothing to split" split tiny.h5 --plan local.json -o x
-expect 1 "local-only plan: there is no slice point to put a TL at" insert tiny.h5 --plan local.json --use best -o x.h5
-expect 1 "run sl-preprocess insert first" split tiny.h5 --plan plan.json --use best -o x
+expect 1 "local-only plan: there is no slice point to put a TL at" insert tiny.h5 --plan local.json -o x.h5
+expect 1 "run sl-preprocess insert first" split tiny.h5 --plan plan.json -o x
 expect 1 "split it at its wire tensor" split tl.h5 --at conv1 -o x
 expect 1 "already has a transfer layer" insert tl.h5 --at conv1 -o x.h5
 expect 1 "has no transfer layer: give --plan or --at" split tiny.h5 -o x
