@@ -264,3 +264,53 @@ int sl_report_write(const char *dir, const char *path)
     free(o.s);
     return rc;
 }
+
+int sl_report_summary(const char *dir, FILE *f)
+{
+    int rc = SL_OK;
+    cJSON *plan = load_json(dir, "plan.json", 1, &rc);
+    cJSON *eb = rc ? NULL : load_json(dir, "eval-base.json", 1, &rc);
+    cJSON *ep = rc ? NULL : load_json(dir, "eval-pair.json", 1, &rc);
+    cJSON *bench = rc ? NULL : load_json(dir, "bench.json", 0, &rc);
+    if (!rc) {
+        const cJSON *bw = cJSON_GetObjectItemCaseSensitive(plan, "best_with_tl");
+        const cJSON *bn = cJSON_GetObjectItemCaseSensitive(plan, "best_without_tl");
+        const cJSON *cut = bw ? cJSON_GetObjectItemCaseSensitive(bw, "cut") : NULL;
+        const cJSON *ncut = bn ? cJSON_GetObjectItemCaseSensitive(bn, "cut") : NULL;
+        double acc_b = num(eb, "accuracy"), acc_p = num(ep, "accuracy");
+        double tl_bytes = num(ep, "wire_bytes_per_image"), cut_bytes = cut ? num(cut, "bytes") : -1;
+        char a[32], b[32], c[32];
+        fmt_bytes(a, sizeof a, cut_bytes);
+        fmt_bytes(b, sizeof b, tl_bytes);
+        fmt_bytes(c, sizeof c, bn ? num(bn, "bytes.upload") : -1);
+        fprintf(f, "model %s, %d test images\n", str(plan, "model"), (int)num(eb, "images"));
+        fprintf(f, "accuracy: base model %.2f%%, device + edge pair with TL %.2f%% (%+.2f points)\n",
+                100 * acc_b, 100 * acc_p, 100 * (acc_p - acc_b));
+        fprintf(f, "bytes per image: %s float at cut '%s', %s with TL %s", a, cut ? str(cut, "tensor") : "?",
+                b, bw ? str(bw, "tl") : "?");
+        if (cut_bytes > 0 && tl_bytes > 0) fprintf(f, " (%.1fx fewer)", cut_bytes / tl_bytes);
+        fprintf(f, "; best split without TL sends %s at '%s'\n", c, ncut ? str(ncut, "tensor") : "?");
+        const cJSON *modes = bench ? cJSON_GetObjectItemCaseSensitive(bench, "modes") : NULL;
+        if (cJSON_IsArray(modes)) {
+            fprintf(f, "measured over loopback at %.1f Mbit/s, %.0f ms RTT (%d images):\n",
+                    num(bench, "bandwidth_bps") / 1e6, 1e3 * num(bench, "rtt_s"), (int)num(bench, "images"));
+            fprintf(f, "  %-10s %12s %12s %12s %14s\n", "mode", "median", "p95", "predicted", "bytes/image");
+            const cJSON *m;
+            cJSON_ArrayForEach(m, modes)
+            {
+                char bb[32], pred[32] = "-";
+                fmt_bytes(bb, sizeof bb, num(m, "bytes_per_image"));
+                if (num(m, "predicted_s") >= 0) snprintf(pred, sizeof pred, "%.1f ms", 1e3 * num(m, "predicted_s"));
+                fprintf(f, "  %-10s %9.1f ms %9.1f ms %12s %14s\n", str(m, "mode"), 1e3 * num(m, "median_s"),
+                        1e3 * num(m, "p95_s"), pred, bb);
+            }
+        } else {
+            fprintf(f, "no latency measurement (bench.json missing)\n");
+        }
+    }
+    cJSON_Delete(plan);
+    cJSON_Delete(eb);
+    cJSON_Delete(ep);
+    cJSON_Delete(bench);
+    return rc;
+}

@@ -2,11 +2,16 @@
 #ifndef SL_PREPROCESSOR_REPORT_H
 #define SL_PREPROCESSOR_REPORT_H
 
+#include <stdio.h>
+
 /* Reads dir/plan.json, plan.svg, plan.txt, eval-base.json, eval-pair.json and (optional)
  * bench.json and writes one self-contained HTML file at path (atomically): summary (accuracy of
  * the base model and of the split pair, bytes with and without the TL), the plan chart and the
  * ranked plans, predicted beside measured latency, confusion matrices. A missing required input
  * is an error naming it. */
 int sl_report_write(const char *dir, const char *path);
+
+/* Prints the same results as a few lines of text for a terminal (what `make demo` ends with). */
+int sl_report_summary(const char *dir, FILE *f);
 
 #endif
