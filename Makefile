@@ -4,6 +4,8 @@
 #   make demo   build and run the pipeline on the bundled default product line
 #   make asan   build and test under -fsanitize=address,undefined (build-asan/)
 #   make bench  run the benchmarks in bench/ (slow; results go to docs/benchmarks.md by hand)
+#   make pipeline PRODUCT=casting       the pipeline of one product line (configs/casting.json)
+#   make -j2 pipeline PRODUCTS="casting pcb"   several product lines at once
 
 BUILD     ?= build
 JOBS      ?= $(shell nproc)
@@ -14,6 +16,9 @@ PACKAGES := build-essential cmake pkg-config libtorch-dev libhdf5-dev libpng-dev
             python3-numpy iproute2
 
 .PHONY: all build deps test demo asan bench clean pipeline
+
+PRODUCT  ?= casting
+PRODUCTS ?= $(PRODUCT)
 
 all: build
 
@@ -50,6 +55,12 @@ asan: deps
 
 bench: build
 	@bench/run-all.sh $(BUILD)
+
+pipeline: build
+	$(MAKE) --no-print-directory $(addprefix pipeline-,$(PRODUCTS))
+
+pipeline-%:
+	$(MAKE) --no-print-directory -f pipeline.mk PRODUCT=$* BUILD=$(BUILD) pipeline
 
 clean:
 	rm -rf $(BUILD) build-asan
