@@ -18,6 +18,9 @@
 
 /* Large frames are written in slices so the shaper paces them smoothly. */
 #define SL_NET_SLICE 16384
+#define KEEPALIVE_IDLE_S 15
+#define KEEPALIVE_INTERVAL_S 5
+#define KEEPALIVE_PROBES 3
 
 static void set_timeout(int fd, int opt, double s)
 {
@@ -155,6 +158,20 @@ void sl_conn_init(sl_conn *c, int fd, double read_timeout, double write_timeout)
     /* Frames are written whole and answered at once; Nagle would only add delay. */
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* A peer that vanishes without a FIN or reset (power cut, cable pulled) must still end the
+     * connection, or a reader waiting for answers would wait forever: keepalive probes find it
+     * when the link is idle, the user timeout when sent data stays unacknowledged. */
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+#ifdef TCP_KEEPIDLE
+    int idle = KEEPALIVE_IDLE_S, intvl = KEEPALIVE_INTERVAL_S, cnt = KEEPALIVE_PROBES;
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+#endif
+#ifdef TCP_USER_TIMEOUT
+    unsigned int user_ms = write_timeout > 0 ? (unsigned int)(write_timeout * 1000) : 0;
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms, sizeof user_ms);
+#endif
     if (read_timeout > 0) set_timeout(fd, SO_RCVTIMEO, read_timeout);
     if (write_timeout > 0) set_timeout(fd, SO_SNDTIMEO, write_timeout);
     struct sockaddr_storage ss;
