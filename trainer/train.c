@@ -83,7 +83,8 @@ int sl_train_freeze_patterns(const sl_graph *g, const char *patterns, unsigned c
 
 typedef struct trainer {
     const sl_train_opts *o;
-    sl_graph *g;       /* the model being trained (owned) */
+    sl_graph *g;       /* the model being trained (owned unless graph_borrowed) */
+    int graph_borrowed;
     sl_graph *teacher; /* stage 2 distillation teacher (owned) or NULL */
     sl_dataset *train, *val;
     sl_loader *loader, *val_loader;
@@ -119,7 +120,7 @@ static void trainer_free(trainer *t)
     free(t->node_eval);
     for (int i = 0; i < t->nstages; i++) free(t->stage_names[i]);
     free(t->stage_names);
-    sl_graph_free(t->g);
+    if (!t->graph_borrowed) sl_graph_free(t->g);
     sl_graph_free(t->teacher);
     if (t->log) fclose(t->log);
 }
@@ -701,7 +702,8 @@ static double val_metric(const trainer *t, const val_result *v)
     return t->o->tl_stage == 1 ? -v->mse : v->acc;
 }
 
-static int setup(trainer *t)
+/* Everything that needs only the model: TL names, teacher, freezing, plans, optimiser. */
+static int setup_model(trainer *t)
 {
     const sl_train_opts *o = t->o;
     int rc;
@@ -710,7 +712,6 @@ static int setup(trainer *t)
     if (o->distill_t > 0 && (o->tl_stage != 2 || !o->tl_teacher))
         return sl_err(SL_EARG, "--distill needs --tl-stage 2 and --tl-teacher");
     if (sl_set_num_threads(o->threads > 0 ? o->threads : 1)) return TORCH_ERR("--threads");
-    if ((rc = open_data(t)) || (rc = open_model(t))) return rc;
     if (o->tl_stage && (rc = read_tl(t))) return rc;
     if (o->tl_stage == 2 && o->distill_t > 0) {
         if ((rc = read_graph(o->tl_teacher, "--tl-teacher", &t->teacher))) return rc;
@@ -720,15 +721,62 @@ static int setup(trainer *t)
                           (long long)output_width(t->g));
     }
     if ((rc = setup_freeze(t)) || (rc = choose_boundary(t)) || (rc = plan(t)) ||
-        (rc = make_optim(t)) || (rc = make_loaders(t)))
+        (rc = make_optim(t)))
+        return rc;
+    sl_log_debug("gradient run starts at %s; %d trainable tensors",
+                 t->boundary ? t->boundary : t->g->input_name, t->ntrain);
+    return SL_OK;
+}
+
+static int setup(trainer *t)
+{
+    const sl_train_opts *o = t->o;
+    int rc;
+    if ((rc = open_data(t)) || (rc = open_model(t)) || (rc = setup_model(t)) ||
+        (rc = make_loaders(t)))
         return rc;
     if (o->resume && (rc = sl_ckpt_load(o->resume, o, &t->ps, t->opt, t->ntrain, &t->st)))
         return rc;
     if (o->log && !(t->log = fopen(o->log, o->resume ? "a" : "w")))
         return sl_err(SL_EIO, "--log: cannot open %s", o->log);
-    sl_log_debug("gradient run starts at %s; %d trainable tensors",
-                 t->boundary ? t->boundary : t->g->input_name, t->ntrain);
     return SL_OK;
+}
+
+struct sl_trainer {
+    trainer t;
+};
+
+int sl_trainer_new(sl_graph *g, const sl_train_opts *o, sl_trainer **out)
+{
+    *out = NULL;
+    sl_trainer *tr = calloc(1, sizeof *tr);
+    if (!tr) return sl_err(SL_ENOMEM, "out of memory");
+    tr->t.o = o;
+    tr->t.g = g;
+    tr->t.graph_borrowed = 1;
+    int rc = setup_model(&tr->t);
+    if (rc) {
+        sl_trainer_free(tr);
+        return rc;
+    }
+    *out = tr;
+    return SL_OK;
+}
+
+int sl_trainer_step(sl_trainer *tr, const float *x, const int64_t *y, int n, double *loss)
+{
+    sl_batch b = {.n = n, .x = (float *)x, .y = (int64_t *)y};
+    epoch_sums s = {0};
+    int rc = train_step(&tr->t, &b, &s);
+    if (loss) *loss = n > 0 ? s.loss / n : 0;
+    return rc;
+}
+
+void sl_trainer_free(sl_trainer *tr)
+{
+    if (!tr) return;
+    trainer_free(&tr->t);
+    free(tr);
 }
 
 int sl_train_fit(const sl_train_opts *o, sl_train_result *res)

@@ -94,4 +94,22 @@ double sl_train_lr(const sl_train_opts *o, int epoch, int64_t step, int64_t step
  * no node is an error naming it (SL_ENOTFOUND); on error frozen[] is unchanged. */
 int sl_train_freeze_patterns(const sl_graph *g, const char *patterns, unsigned char *frozen);
 
+/* ---- step by step (benchmarks, embedding) ---------------------------------------------- */
+
+typedef struct sl_trainer sl_trainer;
+
+/* A trainer for validated graph g with allocated parameters (borrowed; it must outlive the
+ * trainer) under options o (borrowed likewise; data, model, out, log, checkpoint and resume are
+ * not used): freezing, TL stage, frozen-prefix plan and optimiser as sl_train_fit sets them up.
+ * The caller frees *out with sl_trainer_free; on error *out is NULL and g's parameters keep
+ * their values. */
+int sl_trainer_new(sl_graph *g, const sl_train_opts *o, sl_trainer **out);
+
+/* One optimisation step on n images x (n*C*H*W normalised floats, NCHW) with labels y (class
+ * indices; unused by TL stage 1) at the optimiser's current learning rate (o->lr). *loss (may
+ * be NULL) gets the step's loss. On error the weights may be partly updated. */
+int sl_trainer_step(sl_trainer *t, const float *x, const int64_t *y, int n, double *loss);
+
+void sl_trainer_free(sl_trainer *t);
+
 #endif

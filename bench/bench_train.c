@@ -1,0 +1,83 @@
+/* bench_train.c: training throughput (images/s) of the trainer's step on in-memory data — base
+ * training and TL stages 1 and 2 — for bench/train.sh, which runs bench/train_peer.py (PyTorch)
+ * beside it on the same model, batch and data shapes.
+ *
+ * usage: bench_train MODEL.h5 [--tl-stage 1|2] [--batch N] [--steps N] [--threads N]
+ * Prints one JSON line: {"impl": "sl", "mode": ..., "images_per_s": ...}.
+ */
+#include "common/status.h"
+#include "common/timeutil.h"
+#include "model/bundle.h"
+#include "trainer/train.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_train MODEL.h5 [--tl-stage 1|2] [--batch N] [--steps N] "
+                        "[--threads N]\n");
+        return 2;
+    }
+    sl_train_opts o;
+    sl_train_opts_init(&o);
+    o.batch = 16;
+    int steps = 10, warm = 2;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        int v = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "--tl-stage")) o.tl_stage = v;
+        else if (!strcmp(argv[i], "--batch")) o.batch = v;
+        else if (!strcmp(argv[i], "--steps")) steps = v;
+        else if (!strcmp(argv[i], "--threads")) o.threads = v;
+        else {
+            fprintf(stderr, "unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    sl_bundle *b = NULL;
+    if (sl_bundle_read(argv[1], &b)) {
+        fprintf(stderr, "bench_train: %s\n", sl_errmsg());
+        return 1;
+    }
+    sl_graph *g = b->graph;
+    const sl_shape *in = &g->input_shape;
+    int64_t shape[4] = {o.batch, in->d[0], in->d[1], in->d[2]};
+    int64_t classes = g->nodes[g->out_idx[0]].out.d[0];
+    size_t nx = (size_t)(o.batch * in->d[0] * in->d[1] * in->d[2]);
+    float *x = malloc(nx * sizeof *x);
+    int64_t *y = malloc((size_t)o.batch * sizeof *y);
+    sl_tensor *r = NULL;
+    sl_manual_seed(0);
+    if (!x || !y || sl_tensor_randn(shape, 4, &r) || sl_tensor_to_buffer(r, x, nx * sizeof *x)) {
+        fprintf(stderr, "bench_train: cannot make the data\n");
+        return 1;
+    }
+    for (int i = 0; i < o.batch; i++) y[i] = i % classes;
+    sl_trainer *t = NULL;
+    if (sl_trainer_new(g, &o, &t)) {
+        fprintf(stderr, "bench_train: %s\n", sl_errmsg());
+        return 1;
+    }
+    double t0 = 0, loss = 0;
+    for (int s = 0; s < warm + steps; s++) {
+        if (s == warm) t0 = sl_now();
+        if (sl_trainer_step(t, x, y, o.batch, &loss)) {
+            fprintf(stderr, "bench_train: %s\n", sl_errmsg());
+            return 1;
+        }
+    }
+    double secs = sl_now() - t0;
+    static const char *const modes[] = {"base", "tl-stage1", "tl-stage2"};
+    printf("{\"impl\": \"sl\", \"mode\": \"%s\", \"size\": %lld, \"batch\": %d, \"threads\": %d, "
+           "\"steps\": %d, \"seconds\": %.4f, \"images_per_s\": %.2f, \"loss\": %.5f}\n",
+           modes[o.tl_stage], (long long)in->d[1], o.batch, o.threads, steps, secs,
+           steps * o.batch / secs, loss);
+    sl_trainer_free(t);
+    sl_tensor_free(r);
+    sl_bundle_free(b);
+    free(x);
+    free(y);
+    return 0;
+}

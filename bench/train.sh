@@ -1,0 +1,99 @@
+#!/bin/bash
+# train.sh: trainer benchmarks (docs/benchmarks.md, "Training" and "Transfer-layer quality").
+#
+#   bench/train.sh speed   [BUILD]   images/s of base training and TL stages 1/2 at 64x64 and
+#                                    128x128 on 2 threads, sl-train's step (bench_train) beside
+#                                    the same loop in PyTorch (bench/train_peer.py), same model
+#                                    (resnet18 + conv-r4-s2-b8 TL at layer2.1), same batch and
+#                                    same in-memory data, in one run
+#   bench/train.sh quality [BUILD]   the TL quality table on the default product line (casting):
+#                                    base accuracy, pool TL and conv TL at r in {2,4,8}, s in {1,2},
+#                                    bits in {32,8}, each fine-tuned (stage 1 + stage 2 with
+#                                    distillation), split, and evaluated as a device + edge pair
+#                                    with the real wire on the test split, with bytes per image
+# BUILD defaults to build-main. Environment: STEPS (speed, default 5), BATCH (16),
+# PER_CLASS (quality, default 200), SIZE (quality, default 64), WORK (scratch folder).
+set -eu
+what=${1:-all}
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${2:-$SRC/build-main}
+BIN=$BUILD/bin
+PY=/usr/bin/python3
+WORK=${WORK:-$(mktemp -d /tmp/sl-bench-train.XXXXXX)}
+STEPS=${STEPS:-5}
+BATCH=${BATCH:-16}
+mkdir -p "$WORK"
+cd "$WORK"
+echo "# work folder $WORK; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+speed() {
+    echo "| size | mode | sl-train img/s | PyTorch img/s | ratio | loss (sl / PyTorch) |"
+    echo "|---|---|---|---|---|---|"
+    for size in 64 128; do
+        "$BIN/sl-preprocess" zoo resnet18 --classes 4 --input 3x${size}x${size} -o r18-$size.h5 2>/dev/null
+        "$BIN/sl-preprocess" insert r18-$size.h5 --at layer2.1 --tl conv-r4-s2-b8 -o r18tl-$size.h5 2>/dev/null
+        for stage in 0 1 2; do
+            model=r18-$size.h5
+            [ "$stage" = 0 ] || model=r18tl-$size.h5
+            args=(--tl-stage "$stage" --batch "$BATCH" --steps "$STEPS" --threads 2)
+            ours=$("$BUILD/bench/bench_train" "$model" "${args[@]}")
+            peer=$("$PY" "$SRC/bench/train_peer.py" "$model" "${args[@]}")
+            "$PY" - "$ours" "$peer" <<'PYEOF'
+import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(f"| {a['size']} | {a['mode']} | {a['images_per_s']:.1f} | {b['images_per_s']:.1f} | "
+      f"{a['images_per_s'] / b['images_per_s']:.2f} | {a['loss']:.5f} / {b['loss']:.5f} |")
+PYEOF
+        done
+    done
+}
+
+quality() {
+    local per=${PER_CLASS:-200} size=${SIZE:-64}
+    [ -d casting ] || "$BIN/sl-data" synth --product casting --size "$size" --per-class "$per" --seed 1 --out casting 2>/dev/null
+    if [ ! -f base.h5 ]; then
+        "$BIN/sl-train" fit --data casting --arch tinycnn --input 1x${size}x${size} --epochs 30 \
+            --lr 0.05 --schedule cosine --warmup 1 --augment flip --batch 32 -o base.h5 -q
+    fi
+    acc() { "$PY" -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["accuracy"])'; }
+    base=$("$BIN/sl-train" eval --model base.h5 --data casting --json | acc)
+    cut=pool2
+    # The float cut tensor's size, as sl-preprocess insert reports it ("... instead of N").
+    float_bytes=$("$BIN/sl-preprocess" insert base.h5 --at $cut --tl pool -o probe.h5 2>&1 |
+        sed -n 's/.* instead of \([0-9]*\).*/\1/p')
+
+    echo "| TL | wire bytes/image | vs float cut | test accuracy | change (points) |"
+    echo "|---|---|---|---|---|"
+    echo "| none (base, cut $cut float) | $float_bytes | 1x | $base | 0 |"
+    for tl in pool conv-r2-s1-b32 conv-r2-s1-b8 conv-r2-s2-b32 conv-r2-s2-b8 conv-r4-s1-b32 \
+              conv-r4-s1-b8 conv-r4-s2-b32 conv-r4-s2-b8 conv-r8-s1-b32 conv-r8-s1-b8 \
+              conv-r8-s2-b32 conv-r8-s2-b8; do
+        "$BIN/sl-preprocess" insert base.h5 --at $cut --tl $tl -o tl-$tl.h5 2>/dev/null
+        start=tl-$tl.h5
+        if [ "$tl" != pool ]; then
+            "$BIN/sl-train" fit --data casting --model tl-$tl.h5 --tl-stage 1 --epochs 10 \
+                --optim adam --lr 0.005 --batch 32 -o s1-$tl.h5 -q
+            start=s1-$tl.h5
+        fi
+        "$BIN/sl-train" fit --data casting --model $start --tl-stage 2 --tl-teacher base.h5 \
+            --distill 4 --alpha 0.5 --epochs 10 --lr 0.01 --schedule cosine --batch 32 \
+            -o s2-$tl.h5 -q
+        "$BIN/sl-preprocess" split s2-$tl.h5 -o pair-$tl 2>/dev/null
+        "$BIN/sl-train" eval --pair pair-$tl/device.h5 pair-$tl/edge.h5 --data casting --json > eval-$tl.json
+        "$PY" - "$tl" "$base" "$float_bytes" eval-$tl.json <<'PYEOF'
+import json, sys
+tl, base, fb, path = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+j = json.load(open(path))
+wb = j.get("wire_bytes_per_image", 0)
+print(f"| {tl} | {wb:.0f} | {fb / wb:.0f}x smaller | {j['accuracy']:.4f} | "
+      f"{100 * (j['accuracy'] - base):+.2f} |")
+PYEOF
+    done
+}
+
+case $what in
+speed) speed ;;
+quality) quality ;;
+all) speed; quality ;;
+*) echo "usage: bench/train.sh [speed|quality|all] [BUILD]" >&2; exit 2 ;;
+esac
