@@ -73,7 +73,9 @@ static void test_over_loopback(const char *store)
     double up = ((double)r.timing.bytes_up - 16384) * 8 / bw;
     double down = (double)r.timing.bytes_down * 8 / bw;
     double want = up + down + rtt;
-    CHECK_NEAR(r.timing.transfer_s, want, 0.15 * want + 0.005);
+    /* Never faster than the model; slower only by what loopback, copies and scheduling add. */
+    CHECK(r.timing.transfer_s > 0.9 * want);
+    CHECK(r.timing.transfer_s < 1.25 * want + 0.01);
     printf("%llu bytes up at 8 Mbit/s + 40 ms RTT: transfer %.4f s (model %.4f s)\n",
            (unsigned long long)r.timing.bytes_up, r.timing.transfer_s, want);
     sl_client_result_free(&r);
