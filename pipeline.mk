@@ -30,7 +30,7 @@ args = $$(cat $(A)/$(1).args)
 .PHONY: pipeline
 pipeline: $(OUT)/report.html
 
-$(A)/.stamp: $(CFG)
+$(A)/.stamp: $(CFG) $(PP)
 	@mkdir -p $(A)
 	$(PP) config $(CFG) --out $(OUT)
 	@touch $@
@@ -42,7 +42,7 @@ $(OUT)/dataset.stamp: $(A)/dataset.args
 	eval "set -- $(call args,dataset)"; \
 	if [ "$$1" = synth ]; then shift; $(SLDATA) synth "$$@" --out $(DATA); \
 	else ln -s "$$(realpath "$$2")" $(DATA); fi
-	$(SLDATA) stats $(DATA) --json > $(OUT)/data-stats.json
+	$(SLDATA) stats $(DATA) -o $(OUT)/data-stats.json
 	@touch $@
 
 # 2. the base model, trained on the product line
@@ -75,7 +75,7 @@ $(OUT)/split.stamp: $(OUT)/tuned.h5
 	$(PP) split $< --device $(OUT)/device.h5 --edge $(OUT)/edge.h5
 	@touch $@
 $(OUT)/notl-split.stamp: $(OUT)/base.h5 $(OUT)/plan.json
-	$(PP) split $< --plan $(OUT)/plan.json --use notl --device $(OUT)/notl-device.h5 --edge $(OUT)/notl-edge.h5
+	$(PP) split $< --plan $(OUT)/plan.json --use best_split_without_tl --device $(OUT)/notl-device.h5 --edge $(OUT)/notl-edge.h5
 	@touch $@
 
 # 7. accuracy of the base model and of the split pair, on the test images

@@ -283,8 +283,10 @@ static int write_args(const cJSON *root, const char *dir, int *changed)
 
     /* insert: the TL to use ("plan" = the best with-TL plan's config) */
     const cJSON *use = cJSON_GetObjectItemCaseSensitive(tl, "use");
+    put_arg(&b, "--use");
+    put_arg(&b, "best_with_tl");
     if (use && strcmp(use->valuestring, "plan")) {
-        put_arg(&b, "--use");
+        put_arg(&b, "--tl");
         put_arg(&b, use->valuestring);
     }
     flags(&b, tl, k_tl);

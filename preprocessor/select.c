@@ -485,6 +485,15 @@ char *sl_plan_doc_json(const sl_plan_doc *d)
     cJSON_AddItemToObject(r, "best_without_tl",
                           plain ? plan_json(in, plain, 0) : cJSON_CreateNull());
     cJSON_AddItemToObject(r, "best_with_tl", with ? plan_json(in, with, 0) : cJSON_CreateNull());
+    /* The best real slice without a TL (neither edge-only nor local-only): what a split without
+     * a TL is compared against, even when sending the raw image or staying local wins. */
+    const sl_plan *slice = NULL;
+    for (int c = 1; c + 1 < pr->n_cuts; c++) {
+        const sl_plan *a = sl_selection_best_at(s, c, 0);
+        if (a && a->violated < 0 && (!slice || a->total_s < slice->total_s)) slice = a;
+    }
+    cJSON_AddItemToObject(r, "best_split_without_tl",
+                          slice ? plan_json(in, slice, 0) : cJSON_CreateNull());
     cJSON *plans = cJSON_AddArrayToObject(r, "plans");
     for (int i = 0; i < s->n_allowed && i < d->top; i++)
         cJSON_AddItemToArray(plans, plan_json(in, &s->plans[i], i + 1));

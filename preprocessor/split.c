@@ -144,9 +144,12 @@ static int resolve(const sl_graph *g, const char *const *at, int n, int *pos, ch
         if (idx == -2)
             return sl_err(SL_ENOTFOUND, "graph '%s' has no tensor '%s' to split at (sl-preprocess "
                           "inspect lists the nodes and cut points)", g->name, at[i]);
-        if (idx == -1)
+        if (idx == -1 && n == 1)
             return sl_err(SL_EARG, "'%s' is the model input: that is an edge-only plan, there is "
                           "nothing to split", at[i]);
+        if (idx == -1)
+            return sl_err(SL_EARG, "the model input '%s' crosses together with other tensors: "
+                          "split does not send the raw input alongside a cut", at[i]);
         for (int k = 0; k < g->noutputs; k++)
             if (!strcmp(g->outputs[k], at[i]))
                 return sl_err(SL_EARG, "'%s' is a model output: that is a local-only plan, there "
@@ -362,13 +365,13 @@ static int read_entry(const cJSON *root, const char *path, const char *which, sl
 int sl_plan_cut_read(const char *path, const char *which, const sl_graph *g, sl_plan_cut *out)
 {
     memset(out, 0, sizeof *out);
-    static const char *const entries[] = {"best", "best_with_tl", "best_without_tl", "dads",
-                                          "dads_throughput", NULL};
+    static const char *const entries[] = {"best", "best_with_tl", "best_without_tl",
+                                          "best_split_without_tl", "dads", "dads_throughput", NULL};
     int known = 0;
     for (int i = 0; entries[i]; i++) known |= !strcmp(entries[i], which);
     if (!known)
         return sl_err(SL_EARG, "plan entry '%s': expected best, best_with_tl, best_without_tl, "
-                      "dads or dads_throughput", which);
+                      "best_split_without_tl, dads or dads_throughput", which);
     char *text;
     size_t len;
     int rc = sl_read_file(path, &text, &len);
