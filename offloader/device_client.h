@@ -71,7 +71,8 @@ int sl_client_new(const sl_client_config *cfg, sl_client **out);
 /* Connects and authenticates now if not connected (with backoff). SL_OK, or the last error. */
 int sl_client_connect(sl_client *c);
 
-/* Closes the connection (requests in flight get an error) and frees c. NULL is a no-op. */
+/* Closes the connection and frees c with any results not yet claimed: wait for every submitted
+ * request first if they matter. NULL is a no-op. */
 void sl_client_free(sl_client *c);
 
 /* Sends `in` (borrowed) to the edge bundle `pair`, waiting first while max_inflight requests
