@@ -27,10 +27,14 @@ int main(int argc, char **argv)
     int steps = 10, warm = 2;
     for (int i = 2; i + 1 < argc; i += 2) {
         int v = atoi(argv[i + 1]);
-        if (!strcmp(argv[i], "--tl-stage")) o.tl_stage = v;
-        else if (!strcmp(argv[i], "--batch")) o.batch = v;
-        else if (!strcmp(argv[i], "--steps")) steps = v;
-        else if (!strcmp(argv[i], "--threads")) o.threads = v;
+        if (!strcmp(argv[i], "--tl-stage"))
+            o.tl_stage = v;
+        else if (!strcmp(argv[i], "--batch"))
+            o.batch = v;
+        else if (!strcmp(argv[i], "--steps"))
+            steps = v;
+        else if (!strcmp(argv[i], "--threads"))
+            o.threads = v;
         else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
@@ -54,7 +58,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_train: cannot make the data\n");
         return 1;
     }
-    for (int i = 0; i < o.batch; i++) y[i] = i % classes;
+    for (int i = 0; i < o.batch; i++)
+        y[i] = i % classes;
     sl_trainer *t = NULL;
     if (sl_trainer_new(g, &o, &t)) {
         fprintf(stderr, "bench_train: %s\n", sl_errmsg());

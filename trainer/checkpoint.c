@@ -15,7 +15,8 @@ int sl_ckpt_params_list(sl_graph *g, sl_ckpt_params *ps)
 {
     memset(ps, 0, sizeof *ps);
     int total = 0;
-    for (int i = 0; i < g->nnodes; i++) total += g->nodes[i].nparams;
+    for (int i = 0; i < g->nnodes; i++)
+        total += g->nodes[i].nparams;
     ps->node = calloc((size_t)total + 1, sizeof *ps->node);
     ps->param = calloc((size_t)total + 1, sizeof *ps->param);
     if (!ps->node || !ps->param) {
@@ -80,7 +81,8 @@ void sl_ckpt_state_init(sl_ckpt_state *st)
 void sl_ckpt_state_free(sl_ckpt_state *st)
 {
     if (st->best)
-        for (int k = 0; k < st->nbest; k++) sl_tensor_free(st->best[k]);
+        for (int k = 0; k < st->nbest; k++)
+            sl_tensor_free(st->best[k]);
     free(st->best);
     sl_ckpt_state_init(st);
 }
@@ -119,8 +121,7 @@ static char *state_json(const sl_train_opts *o, const sl_graph *g, const sl_ckpt
 }
 
 int sl_ckpt_save(const char *path, const sl_train_opts *o, const sl_graph *g,
-                 const sl_ckpt_params *ps, const sl_optim *opt, int ntrain,
-                 const sl_ckpt_state *st)
+                 const sl_ckpt_params *ps, const sl_optim *opt, int ntrain, const sl_ckpt_state *st)
 {
     sl_bundle *b = sl_bundle_new(NULL);
     char *json = state_json(o, g, st);
@@ -178,11 +179,12 @@ static int read_state(const char *path, const sl_bundle *b, const sl_train_opts 
         return sl_err(SL_EFORMAT, "%s: train_state is not a JSON object", path);
     }
     double v[11];
-    static const char *const keys[] = {"epoch",    "step",     "best_metric", "best_epoch",
-                                       "bad_epochs", "best_acc", "best_mse",   "has_best",
-                                       "seed",     "batch",    "tl_stage"};
+    static const char *const keys[] = {"epoch",      "step",     "best_metric", "best_epoch",
+                                       "bad_epochs", "best_acc", "best_mse",    "has_best",
+                                       "seed",       "batch",    "tl_stage"};
     int rc = SL_OK;
-    for (int k = 0; k < 11 && !rc; k++) rc = num_field(j, keys[k], path, &v[k]);
+    for (int k = 0; k < 11 && !rc; k++)
+        rc = num_field(j, keys[k], path, &v[k]);
     const cJSON *opt = cJSON_GetObjectItemCaseSensitive(j, "optim");
     const cJSON *hash = cJSON_GetObjectItemCaseSensitive(j, "graph_hash");
     char mine[65] = "";
@@ -215,8 +217,8 @@ static int read_state(const char *path, const sl_bundle *b, const sl_train_opts 
     return SL_OK;
 }
 
-int sl_ckpt_load(const char *path, const sl_train_opts *o, const sl_ckpt_params *ps,
-                 sl_optim *opt, int ntrain, sl_ckpt_state *st)
+int sl_ckpt_load(const char *path, const sl_train_opts *o, const sl_ckpt_params *ps, sl_optim *opt,
+                 int ntrain, sl_ckpt_state *st)
 {
     sl_bundle *b;
     int rc = sl_bundle_read(path, &b);

@@ -55,7 +55,7 @@ int sl_ckpt_save(const char *path, const sl_train_opts *o, const sl_graph *g,
  * optimiser, batch size and TL stage (the message names what differs). A missing, foreign or
  * corrupt file is SL_EIO / SL_EFORMAT with the path in the message. On error the weights may be
  * partly restored: the caller must not go on training. */
-int sl_ckpt_load(const char *path, const sl_train_opts *o, const sl_ckpt_params *ps,
-                 sl_optim *opt, int ntrain, sl_ckpt_state *st);
+int sl_ckpt_load(const char *path, const sl_train_opts *o, const sl_ckpt_params *ps, sl_optim *opt,
+                 int ntrain, sl_ckpt_state *st);
 
 #endif

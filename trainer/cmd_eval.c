@@ -50,11 +50,12 @@ static int report(const sl_eval_result *r, int json, const char *out)
     return rc;
 }
 
-static int compare(const sl_eval_result *a, const sl_eval_result *b, const char *pa,
-                   const char *pb, int json, const char *out)
+static int compare(const sl_eval_result *a, const sl_eval_result *b, const char *pa, const char *pb,
+                   int json, const char *out)
 {
     int64_t differ = 0;
-    for (int64_t i = 0; i < a->n; i++) differ += a->pred[i] != b->pred[i];
+    for (int64_t i = 0; i < a->n; i++)
+        differ += a->pred[i] != b->pred[i];
     double da = sl_eval_accuracy(a), db = sl_eval_accuracy(b);
     if (!json && !out) {
         printf("images %lld\n%s: top-1 accuracy %.4f\n%s: top-1 accuracy %.4f\n", (long long)a->n,
@@ -96,10 +97,14 @@ int sl_cmd_eval(int argc, char **argv)
         int two = !strcmp(a, "--pair") || !strcmp(a, "--compare");
         if (i + 1 + two >= argc) return sl_usage_error("unknown option or missing value: %s", a);
         const char *v = argv[++i];
-        if (!strcmp(a, "--data")) data = v;
-        else if (!strcmp(a, "--model")) model = v;
-        else if (!strcmp(a, "--split")) split = v;
-        else if (!strcmp(a, "-o")) out = v;
+        if (!strcmp(a, "--data"))
+            data = v;
+        else if (!strcmp(a, "--model"))
+            model = v;
+        else if (!strcmp(a, "--split"))
+            split = v;
+        else if (!strcmp(a, "-o"))
+            out = v;
         else if (!strcmp(a, "--pair")) {
             pair[0] = v;
             pair[1] = argv[++i];
@@ -110,9 +115,12 @@ int sl_cmd_eval(int argc, char **argv)
             long hi = !strcmp(a, "--batch") ? 65536 : 256;
             if (sl_parse_long(a, v, !strcmp(a, "--workers") ? 0 : 1, hi, &n))
                 return sl_usage_error("%s", sl_errmsg());
-            if (!strcmp(a, "--batch")) eo.batch = (int)n;
-            else if (!strcmp(a, "--threads")) threads = (int)n;
-            else eo.workers = (int)n;
+            if (!strcmp(a, "--batch"))
+                eo.batch = (int)n;
+            else if (!strcmp(a, "--threads"))
+                threads = (int)n;
+            else
+                eo.workers = (int)n;
         } else {
             return sl_usage_error("unknown option %s", a);
         }
@@ -124,7 +132,8 @@ int sl_cmd_eval(int argc, char **argv)
         strcmp(split, "all"))
         return sl_usage_error("--split: '%s' is not train, val, test or all", split);
     if (!eo.batch) eo.batch = pair[0] ? 1 : 32;
-    if (sl_set_num_threads(threads)) return sl_err(SL_ETORCH, "%s", sl_torch_last_error()), sl_fail();
+    if (sl_set_num_threads(threads))
+        return sl_err(SL_ETORCH, "%s", sl_torch_last_error()), sl_fail();
     sl_dataset_opts dopt;
     sl_dataset_opts_init(&dopt);
     dopt.split = strcmp(split, "all") ? split : NULL;
@@ -142,8 +151,10 @@ int sl_cmd_eval(int argc, char **argv)
     if (!rc && model) rc = sl_eval_model(b[0]->graph, ds, &eo, &r[0]);
     if (!rc && pair[0]) {
         if (strcmp(b[0]->pair_id, b[1]->pair_id))
-            rc = sl_err(SL_EFORMAT, "--pair: %s and %s are not halves of one split (pair ids "
-                                    "'%s' and '%s')", pair[0], pair[1], b[0]->pair_id, b[1]->pair_id);
+            rc = sl_err(SL_EFORMAT,
+                        "--pair: %s and %s are not halves of one split (pair ids "
+                        "'%s' and '%s')",
+                        pair[0], pair[1], b[0]->pair_id, b[1]->pair_id);
         else
             rc = sl_eval_pair(b[0]->graph, b[1]->graph, ds, &eo, &r[0]);
     }
@@ -151,7 +162,7 @@ int sl_cmd_eval(int argc, char **argv)
         rc = sl_eval_model(b[0]->graph, ds, &eo, &r[0]);
         if (!rc) rc = sl_eval_model(b[1]->graph, ds, &eo, &r[1]);
     }
-    int code = rc ? sl_fail()
+    int code = rc       ? sl_fail()
                : cmp[0] ? compare(r[0], r[1], cmp[0], cmp[1], json, out)
                         : report(r[0], json, out);
     for (int k = 0; k < 2; k++) {

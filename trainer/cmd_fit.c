@@ -83,37 +83,66 @@ static int parse_valued(sl_train_opts *o, const char *a, const char *v)
     long n;
     int64_t dims[3];
     int nd;
-    if (!strcmp(a, "--data")) o->data = v;
-    else if (!strcmp(a, "--model")) o->model = v;
-    else if (!strcmp(a, "--arch")) o->arch = v;
-    else if (!strcmp(a, "-o") || !strcmp(a, "--out")) o->out = v;
-    else if (!strcmp(a, "--val")) o->val = v;
-    else if (!strcmp(a, "--freeze")) o->freeze = v;
-    else if (!strcmp(a, "--checkpoint")) o->checkpoint = v;
-    else if (!strcmp(a, "--resume")) o->resume = v;
-    else if (!strcmp(a, "--log")) o->log = v;
-    else if (!strcmp(a, "--tl-teacher")) o->tl_teacher = v;
-    else if (!strcmp(a, "--tl-stages-at")) o->tl_stages_at = v;
-    else if (!strcmp(a, "--classes")) return set_int(a, v, 2, 100000, &o->classes);
-    else if (!strcmp(a, "--epochs")) return set_int(a, v, 1, 100000, &o->epochs);
-    else if (!strcmp(a, "--stop-after")) return set_int(a, v, 1, 100000, &o->stop_after);
-    else if (!strcmp(a, "--batch")) return set_int(a, v, 1, 65536, &o->batch);
-    else if (!strcmp(a, "--step-size")) return set_int(a, v, 1, 100000, &o->step_size);
-    else if (!strcmp(a, "--warmup")) return set_int(a, v, 0, 100000, &o->warmup);
-    else if (!strcmp(a, "--threads")) return set_int(a, v, 1, 256, &o->threads);
-    else if (!strcmp(a, "--workers")) return set_int(a, v, 0, 64, &o->workers);
-    else if (!strcmp(a, "--patience")) return set_int(a, v, 0, 100000, &o->patience);
-    else if (!strcmp(a, "--tl-stage")) return set_int(a, v, 1, 2, &o->tl_stage);
-    else if (!strcmp(a, "--lr")) return sl_parse_double(a, v, 1e-12, 100, &o->lr);
-    else if (!strcmp(a, "--momentum")) return sl_parse_double(a, v, 0, 1, &o->momentum);
-    else if (!strcmp(a, "--weight-decay")) return sl_parse_double(a, v, 0, 1, &o->weight_decay);
-    else if (!strcmp(a, "--gamma")) return sl_parse_double(a, v, 1e-9, 10, &o->gamma);
+    if (!strcmp(a, "--data"))
+        o->data = v;
+    else if (!strcmp(a, "--model"))
+        o->model = v;
+    else if (!strcmp(a, "--arch"))
+        o->arch = v;
+    else if (!strcmp(a, "-o") || !strcmp(a, "--out"))
+        o->out = v;
+    else if (!strcmp(a, "--val"))
+        o->val = v;
+    else if (!strcmp(a, "--freeze"))
+        o->freeze = v;
+    else if (!strcmp(a, "--checkpoint"))
+        o->checkpoint = v;
+    else if (!strcmp(a, "--resume"))
+        o->resume = v;
+    else if (!strcmp(a, "--log"))
+        o->log = v;
+    else if (!strcmp(a, "--tl-teacher"))
+        o->tl_teacher = v;
+    else if (!strcmp(a, "--tl-stages-at"))
+        o->tl_stages_at = v;
+    else if (!strcmp(a, "--classes"))
+        return set_int(a, v, 2, 100000, &o->classes);
+    else if (!strcmp(a, "--epochs"))
+        return set_int(a, v, 1, 100000, &o->epochs);
+    else if (!strcmp(a, "--stop-after"))
+        return set_int(a, v, 1, 100000, &o->stop_after);
+    else if (!strcmp(a, "--batch"))
+        return set_int(a, v, 1, 65536, &o->batch);
+    else if (!strcmp(a, "--step-size"))
+        return set_int(a, v, 1, 100000, &o->step_size);
+    else if (!strcmp(a, "--warmup"))
+        return set_int(a, v, 0, 100000, &o->warmup);
+    else if (!strcmp(a, "--threads"))
+        return set_int(a, v, 1, 256, &o->threads);
+    else if (!strcmp(a, "--workers"))
+        return set_int(a, v, 0, 64, &o->workers);
+    else if (!strcmp(a, "--patience"))
+        return set_int(a, v, 0, 100000, &o->patience);
+    else if (!strcmp(a, "--tl-stage"))
+        return set_int(a, v, 1, 2, &o->tl_stage);
+    else if (!strcmp(a, "--lr"))
+        return sl_parse_double(a, v, 1e-12, 100, &o->lr);
+    else if (!strcmp(a, "--momentum"))
+        return sl_parse_double(a, v, 0, 1, &o->momentum);
+    else if (!strcmp(a, "--weight-decay"))
+        return sl_parse_double(a, v, 0, 1, &o->weight_decay);
+    else if (!strcmp(a, "--gamma"))
+        return sl_parse_double(a, v, 1e-9, 10, &o->gamma);
     else if (!strcmp(a, "--label-smoothing"))
         return sl_parse_double(a, v, 0, 0.999, &o->label_smoothing);
-    else if (!strcmp(a, "--val-split")) return sl_parse_double(a, v, 0, 0.9, &o->val_split);
-    else if (!strcmp(a, "--distill")) return sl_parse_double(a, v, 1e-3, 1000, &o->distill_t);
-    else if (!strcmp(a, "--alpha")) return sl_parse_double(a, v, 0, 1, &o->alpha);
-    else if (!strcmp(a, "--augment")) return parse_augment(v, &o->augment);
+    else if (!strcmp(a, "--val-split"))
+        return sl_parse_double(a, v, 0, 0.9, &o->val_split);
+    else if (!strcmp(a, "--distill"))
+        return sl_parse_double(a, v, 1e-3, 1000, &o->distill_t);
+    else if (!strcmp(a, "--alpha"))
+        return sl_parse_double(a, v, 0, 1, &o->alpha);
+    else if (!strcmp(a, "--augment"))
+        return parse_augment(v, &o->augment);
     else if (!strcmp(a, "--seed")) {
         if (sl_parse_long(a, v, 0, 0x7fffffffL, &n)) return SL_EARG;
         o->seed = (uint64_t)n;
@@ -124,14 +153,21 @@ static int parse_valued(sl_train_opts *o, const char *a, const char *v)
         o->in_h = dims[1];
         o->in_w = dims[2];
     } else if (!strcmp(a, "--optim")) {
-        if (!strcmp(v, "sgd")) o->optim = SL_OPTIM_SGD;
-        else if (!strcmp(v, "adam")) o->optim = SL_OPTIM_ADAM;
-        else return sl_err(SL_EARG, "--optim: '%s' is not sgd or adam", v);
+        if (!strcmp(v, "sgd"))
+            o->optim = SL_OPTIM_SGD;
+        else if (!strcmp(v, "adam"))
+            o->optim = SL_OPTIM_ADAM;
+        else
+            return sl_err(SL_EARG, "--optim: '%s' is not sgd or adam", v);
     } else if (!strcmp(a, "--schedule")) {
-        if (!strcmp(v, "none")) o->schedule = SL_SCHED_NONE;
-        else if (!strcmp(v, "step")) o->schedule = SL_SCHED_STEP;
-        else if (!strcmp(v, "cosine")) o->schedule = SL_SCHED_COSINE;
-        else return sl_err(SL_EARG, "--schedule: '%s' is not step, cosine or none", v);
+        if (!strcmp(v, "none"))
+            o->schedule = SL_SCHED_NONE;
+        else if (!strcmp(v, "step"))
+            o->schedule = SL_SCHED_STEP;
+        else if (!strcmp(v, "cosine"))
+            o->schedule = SL_SCHED_COSINE;
+        else
+            return sl_err(SL_EARG, "--schedule: '%s' is not step, cosine or none", v);
     } else {
         return SL_ENOTFOUND;
     }
@@ -163,11 +199,14 @@ int sl_cmd_fit(int argc, char **argv)
     if (!o.data) return sl_usage_error("--data is required");
     if (!o.out) return sl_usage_error("-o OUT.h5 is required");
     if (o.model && arch_given) return sl_usage_error("--model and --arch exclude each other");
-    if (o.tl_stage && !o.model) return sl_usage_error("--tl-stage needs --model (a bundle with a TL)");
+    if (o.tl_stage && !o.model)
+        return sl_usage_error("--tl-stage needs --model (a bundle with a TL)");
     if (o.distill_t > 0 && (o.tl_stage != 2 || !o.tl_teacher))
         return sl_usage_error("--distill needs --tl-stage 2 and --tl-teacher");
-    if (o.tl_stages_at && o.tl_stage != 1) return sl_usage_error("--tl-stages-at needs --tl-stage 1");
-    if (o.optim == SL_OPTIM_ADAM && o.nesterov) return sl_usage_error("--nesterov is for --optim sgd");
+    if (o.tl_stages_at && o.tl_stage != 1)
+        return sl_usage_error("--tl-stages-at needs --tl-stage 1");
+    if (o.optim == SL_OPTIM_ADAM && o.nesterov)
+        return sl_usage_error("--nesterov is for --optim sgd");
     if (o.nesterov && o.momentum <= 0) return sl_usage_error("--nesterov needs --momentum > 0");
     if (o.warmup >= o.epochs && o.warmup) return sl_usage_error("--warmup must be below --epochs");
     sl_train_result r;

@@ -11,7 +11,8 @@
 void sl_eval_result_free(sl_eval_result *r)
 {
     if (!r) return;
-    for (int i = 0; r->classes && i < r->k; i++) free(r->classes[i]);
+    for (int i = 0; r->classes && i < r->k; i++)
+        free(r->classes[i]);
     free(r->classes);
     free(r->confusion);
     free(r->pred);
@@ -26,14 +27,16 @@ double sl_eval_accuracy(const sl_eval_result *r)
 double sl_eval_precision(const sl_eval_result *r, int c)
 {
     int64_t col = 0;
-    for (int t = 0; t < r->k; t++) col += r->confusion[t * r->k + c];
+    for (int t = 0; t < r->k; t++)
+        col += r->confusion[t * r->k + c];
     return col ? (double)r->confusion[c * r->k + c] / (double)col : 0;
 }
 
 double sl_eval_recall(const sl_eval_result *r, int c)
 {
     int64_t row = 0;
-    for (int p = 0; p < r->k; p++) row += r->confusion[c * r->k + p];
+    for (int p = 0; p < r->k; p++)
+        row += r->confusion[c * r->k + p];
     return row ? (double)r->confusion[c * r->k + c] / (double)row : 0;
 }
 
@@ -55,9 +58,11 @@ static int run_batch(runner *r, sl_tensor *x, sl_tensor **logits)
     }
     int rc = sl_exec_run(r->first, &in, mid);
     if (rc) return sl_err_ctx(rc, "device: ");
-    for (int i = 0; i < r->nwire; i++) r->wire_bytes += (double)sl_tensor_nbytes(mid[i].t);
+    for (int i = 0; i < r->nwire; i++)
+        r->wire_bytes += (double)sl_tensor_nbytes(mid[i].t);
     rc = sl_exec_run(r->second, mid, &out);
-    for (int i = 0; i < r->nwire; i++) sl_value_clear(&mid[i]);
+    for (int i = 0; i < r->nwire; i++)
+        sl_value_clear(&mid[i]);
     if (rc) return sl_err_ctx(rc, "edge: ");
     *logits = out.t;
     return SL_OK;
@@ -181,8 +186,10 @@ int sl_eval_pair(sl_graph *device, sl_graph *edge, sl_dataset *ds, const sl_eval
     for (int i = 0; i < device->noutputs; i++) {
         int idx = sl_graph_find(edge, device->outputs[i]);
         if (idx < 0 || edge->nodes[idx].op != SL_OP_PLACEHOLDER)
-            return sl_err(SL_ENOTFOUND, "the device's output '%s' is not a placeholder of the "
-                                        "edge graph '%s'", device->outputs[i], edge->name);
+            return sl_err(SL_ENOTFOUND,
+                          "the device's output '%s' is not a placeholder of the "
+                          "edge graph '%s'",
+                          device->outputs[i], edge->name);
     }
     sl_exec_opts inf = {.fold_bn = 1};
     const char *to[1] = {edge->outputs[0]};
@@ -206,16 +213,19 @@ void sl_eval_print(const sl_eval_result *r, FILE *f)
     fprintf(f, "\n%-*s  precision  recall  support\n", w, "class");
     for (int c = 0; c < r->k; c++) {
         int64_t support = 0;
-        for (int p = 0; p < r->k; p++) support += r->confusion[c * r->k + p];
+        for (int p = 0; p < r->k; p++)
+            support += r->confusion[c * r->k + p];
         fprintf(f, "%-*s  %9.4f  %6.4f  %7lld\n", w, r->classes[c], sl_eval_precision(r, c),
                 sl_eval_recall(r, c), (long long)support);
     }
     fprintf(f, "\nconfusion (rows: true class, columns: predicted)\n%-*s", w, "");
-    for (int c = 0; c < r->k; c++) fprintf(f, " %*s", w, r->classes[c]);
+    for (int c = 0; c < r->k; c++)
+        fprintf(f, " %*s", w, r->classes[c]);
     fputc('\n', f);
     for (int t = 0; t < r->k; t++) {
         fprintf(f, "%-*s", w, r->classes[t]);
-        for (int p = 0; p < r->k; p++) fprintf(f, " %*lld", w, (long long)r->confusion[t * r->k + p]);
+        for (int p = 0; p < r->k; p++)
+            fprintf(f, " %*lld", w, (long long)r->confusion[t * r->k + p]);
         fputc('\n', f);
     }
 }

@@ -20,12 +20,12 @@ typedef struct sl_eval_opts {
 } sl_eval_opts;
 
 typedef struct sl_eval_result {
-    int k;                 /* classes (rows and columns of the confusion matrix) */
-    char **classes;        /* k names (owned) */
-    int64_t n, correct;    /* images evaluated, top-1 hits */
-    int64_t *confusion;    /* k * k counts, [true * k + predicted] (owned) */
-    int64_t *pred;         /* n predictions in dataset order (owned) */
-    double wire_bytes;     /* pair: mean bytes per image that cross the wire; 0 otherwise */
+    int k;              /* classes (rows and columns of the confusion matrix) */
+    char **classes;     /* k names (owned) */
+    int64_t n, correct; /* images evaluated, top-1 hits */
+    int64_t *confusion; /* k * k counts, [true * k + predicted] (owned) */
+    int64_t *pred;      /* n predictions in dataset order (owned) */
+    double wire_bytes;  /* pair: mean bytes per image that cross the wire; 0 otherwise */
 } sl_eval_result;
 
 /* Evaluates graph g (borrowed) on every image of ds in inference mode. *out (caller frees with

@@ -62,7 +62,8 @@ int sl_train_freeze_patterns(const sl_graph *g, const char *patterns, unsigned c
     }
     int rc = SL_OK;
     for (char *p = strtok_r(buf, ",", &save); p && !rc; p = strtok_r(NULL, ",", &save)) {
-        while (*p == ' ') p++;
+        while (*p == ' ')
+            p++;
         if (!*p) continue;
         int hits = 0;
         for (int i = 0; i < g->nnodes; i++)
@@ -73,7 +74,8 @@ int sl_train_freeze_patterns(const sl_graph *g, const char *patterns, unsigned c
         if (!hits) rc = sl_err(SL_ENOTFOUND, "--freeze: pattern '%s' matches no node", p);
     }
     if (!rc)
-        for (int i = 0; i < g->nnodes; i++) frozen[i] |= mark[i];
+        for (int i = 0; i < g->nnodes; i++)
+            frozen[i] |= mark[i];
     free(buf);
     free(mark);
     return rc;
@@ -83,7 +85,7 @@ int sl_train_freeze_patterns(const sl_graph *g, const char *patterns, unsigned c
 
 typedef struct trainer {
     const sl_train_opts *o;
-    sl_graph *g;       /* the model being trained (owned unless graph_borrowed) */
+    sl_graph *g; /* the model being trained (owned unless graph_borrowed) */
     int graph_borrowed;
     sl_graph *teacher; /* stage 2 distillation teacher (owned) or NULL */
     sl_dataset *train, *val;
@@ -118,7 +120,8 @@ static void trainer_free(trainer *t)
     free(t->trainable);
     free(t->frozen);
     free(t->node_eval);
-    for (int i = 0; i < t->nstages; i++) free(t->stage_names[i]);
+    for (int i = 0; i < t->nstages; i++)
+        free(t->stage_names[i]);
     free(t->stage_names);
     if (!t->graph_borrowed) sl_graph_free(t->g);
     sl_graph_free(t->teacher);
@@ -186,8 +189,11 @@ static int open_model(trainer *t)
     if (o->model) {
         if ((rc = read_graph(o->model, "--model", &t->g))) return rc;
     } else {
-        sl_zoo_opts z = {.classes = o->classes ? o->classes : nc, .c = o->in_c, .h = o->in_h,
-                         .w = o->in_w, .init = 1};
+        sl_zoo_opts z = {.classes = o->classes ? o->classes : nc,
+                         .c = o->in_c,
+                         .h = o->in_h,
+                         .w = o->in_w,
+                         .init = 1};
         int c, h, w;
         if (!z.c && sl_dataset_cached_shape(t->train, &c, &h, &w)) {
             z.c = c;
@@ -201,7 +207,8 @@ static int open_model(trainer *t)
         return sl_err(SL_ESHAPE, "model '%s' has %lld outputs but %s has %d classes", t->g->name,
                       (long long)output_width(t->g), o->data, nc);
     const char *names[nc > 0 ? nc : 1];
-    for (int i = 0; i < nc; i++) names[i] = sl_dataset_class_name(t->train, i);
+    for (int i = 0; i < nc; i++)
+        names[i] = sl_dataset_class_name(t->train, i);
     return sl_graph_set_classes(t->g, names, nc);
 }
 
@@ -209,8 +216,10 @@ static int open_model(trainer *t)
 static int read_tl(trainer *t)
 {
     if (!t->g->tl_json)
-        return sl_err(SL_EARG, "--tl-stage: model '%s' has no transfer layer (insert one with "
-                               "sl-preprocess insert)", t->g->name);
+        return sl_err(SL_EARG,
+                      "--tl-stage: model '%s' has no transfer layer (insert one with "
+                      "sl-preprocess insert)",
+                      t->g->name);
     cJSON *tl = cJSON_Parse(t->g->tl_json);
     const char *keys[3] = {"cut", "wire", "decoder_out"};
     char *dst[3] = {t->cut, t->wire, t->dec};
@@ -269,7 +278,8 @@ static int setup_freeze(trainer *t)
         if (sl_tensor_set_requires_grad(p->t, train)) return TORCH_ERR(n->name);
         if (train) t->trainable[t->ntrain++] = p->t;
     }
-    for (int i = 0; i < nn; i++) t->node_eval[i] = t->frozen[i];
+    for (int i = 0; i < nn; i++)
+        t->node_eval[i] = t->frozen[i];
     if (!t->ntrain) return sl_err(SL_EARG, "nothing to train: every parameter is frozen");
     return SL_OK;
 }
@@ -330,8 +340,8 @@ static int plan(trainer *t)
         }
         for (char *p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
             if (sl_graph_find(g, p) < 0) {
-                int rc2 = sl_err(SL_ENOTFOUND, "--tl-stages-at: '%s' is not a node of '%s'", p,
-                                 g->name);
+                int rc2 =
+                    sl_err(SL_ENOTFOUND, "--tl-stages-at: '%s' is not a node of '%s'", p, g->name);
                 free(buf);
                 return rc2;
             }
@@ -357,8 +367,8 @@ static int make_optim(trainer *t)
     int rc = o->optim == SL_OPTIM_ADAM
                  ? sl_optim_adam_new(t->trainable, t->ntrain, o->lr, 0.9, 0.999, 1e-8,
                                      o->weight_decay, &t->opt)
-                 : sl_optim_sgd_new(t->trainable, t->ntrain, o->lr, o->momentum, 0,
-                                    o->weight_decay, o->nesterov, &t->opt);
+                 : sl_optim_sgd_new(t->trainable, t->ntrain, o->lr, o->momentum, 0, o->weight_decay,
+                                    o->nesterov, &t->opt);
     return rc ? TORCH_ERR("optimiser") : SL_OK;
 }
 
@@ -410,7 +420,8 @@ static int count_correct(const sl_tensor *logits, const sl_tensor *y, int n, int
         return TORCH_ERR("accuracy");
     }
     sl_tensor_free(am);
-    for (int i = 0; i < n; i++) *correct += pred[i] == lab[i];
+    for (int i = 0; i < n; i++)
+        *correct += pred[i] == lab[i];
     return SL_OK;
 }
 
@@ -470,9 +481,11 @@ static int stage1_loss(trainer *t, const sl_value *xv, const sl_value *dec, sl_t
             rc = sl_mse_loss(sv[k].t, tv[k].t, &mse) ? TORCH_ERR("mse") : add_loss(loss, mse, 1.0);
             sl_tensor_free(mse);
         }
-        for (int k = 0; k < t->nstages; k++) sl_value_clear(&sv[k]);
+        for (int k = 0; k < t->nstages; k++)
+            sl_value_clear(&sv[k]);
     }
-    for (int k = 0; k < t->nstages; k++) sl_value_clear(&tv[k]);
+    for (int k = 0; k < t->nstages; k++)
+        sl_value_clear(&tv[k]);
     return rc;
 }
 
@@ -517,8 +530,9 @@ static int train_step(trainer *t, const sl_batch *b, epoch_sums *s)
     } else if (!rc) {
         double alpha = t->teacher ? o->alpha : 0;
         if (alpha < 1) {
-            rc = sl_cross_entropy(out.t, y, o->label_smoothing, &term) ? TORCH_ERR("loss")
-                                                                        : add_loss(&loss, term, 1 - alpha);
+            rc = sl_cross_entropy(out.t, y, o->label_smoothing, &term)
+                     ? TORCH_ERR("loss")
+                     : add_loss(&loss, term, 1 - alpha);
             sl_tensor_free(term);
             term = NULL;
         }
@@ -580,7 +594,8 @@ static int validate(trainer *t, val_result *v)
         loss += lv * b.n;
         mse += mv * b.n;
         seen += b.n;
-        for (int k = 0; k < nto; k++) sl_value_clear(&out[k]);
+        for (int k = 0; k < nto; k++)
+            sl_value_clear(&out[k]);
         sl_tensor_free(x);
         sl_tensor_free(y);
         sl_tensor_free(ce);
@@ -630,8 +645,8 @@ static int write_output(trainer *t, const sl_train_result *r)
     return rc;
 }
 
-static void log_epoch(trainer *t, const epoch_sums *s, const val_result *v, double lr,
-                      double secs, int best)
+static void log_epoch(trainer *t, const epoch_sums *s, const val_result *v, double lr, double secs,
+                      int best)
 {
     if (!t->log) return;
     cJSON *j = cJSON_CreateObject();
@@ -819,7 +834,8 @@ int sl_train_fit(const sl_train_opts *o, sl_train_result *res)
             sl_log_info("epoch %d/%d: val acc %.4f%s", t.st.epoch, o->epochs, v.acc,
                         best ? " (best)" : "");
         log_epoch(&t, &s, t.val ? &v : NULL, lr, secs, best);
-        if (!rc && o->checkpoint) rc = sl_ckpt_save(o->checkpoint, o, t.g, &t.ps, t.opt, t.ntrain, &t.st);
+        if (!rc && o->checkpoint)
+            rc = sl_ckpt_save(o->checkpoint, o, t.g, &t.ps, t.opt, t.ntrain, &t.st);
         if (!rc && o->patience > 0 && t.st.bad_epochs >= o->patience) {
             sl_log_info("early stop: no improvement for %d epochs", o->patience);
             r.stopped_early = 1;

@@ -28,23 +28,23 @@ enum { SL_OPTIM_SGD = 0, SL_OPTIM_ADAM = 1 };
 enum { SL_SCHED_NONE = 0, SL_SCHED_STEP = 1, SL_SCHED_COSINE = 2 };
 
 typedef struct sl_train_opts {
-    const char *data;       /* dataset folder or cache (.h5) */
-    const char *model;      /* bundle to start from, or NULL to build `arch` from scratch */
-    const char *arch;       /* zoo architecture when model is NULL */
-    int classes;            /* with arch: class count (0 = the dataset's); checked otherwise */
+    const char *data;         /* dataset folder or cache (.h5) */
+    const char *model;        /* bundle to start from, or NULL to build `arch` from scratch */
+    const char *arch;         /* zoo architecture when model is NULL */
+    int classes;              /* with arch: class count (0 = the dataset's); checked otherwise */
     int64_t in_c, in_h, in_w; /* with arch: input size (0 = the cache's, else the zoo default) */
-    const char *out;        /* output bundle: the best-on-validation weights */
-    int epochs;             /* total epochs of the run */
-    int stop_after;         /* stop after this many epochs in this call (0 = no limit) */
+    const char *out;          /* output bundle: the best-on-validation weights */
+    int epochs;               /* total epochs of the run */
+    int stop_after;           /* stop after this many epochs in this call (0 = no limit) */
     int batch;
     double lr;
-    int optim;              /* SL_OPTIM_* */
+    int optim; /* SL_OPTIM_* */
     double momentum, weight_decay;
     int nesterov;
-    int schedule;           /* SL_SCHED_* */
-    int step_size;          /* step schedule: epochs between decays */
-    double gamma;           /* step schedule: decay factor */
-    int warmup;             /* epochs of linear warm-up (per step) before the schedule */
+    int schedule;  /* SL_SCHED_* */
+    int step_size; /* step schedule: epochs between decays */
+    double gamma;  /* step schedule: decay factor */
+    int warmup;    /* epochs of linear warm-up (per step) before the schedule */
     double label_smoothing;
     uint64_t seed;
     int threads;            /* libtorch intra-op threads */
@@ -57,11 +57,11 @@ typedef struct sl_train_opts {
     const char *resume;     /* checkpoint to continue from, or NULL */
     const char *log;        /* JSON-lines metrics log, or NULL */
     sl_augment augment;
-    int tl_stage;           /* 0 = ordinary training, 1 or 2 = TL stages */
-    const char *tl_teacher; /* the bundle the TL was inserted into (distillation teacher) */
+    int tl_stage;             /* 0 = ordinary training, 1 or 2 = TL stages */
+    const char *tl_teacher;   /* the bundle the TL was inserted into (distillation teacher) */
     const char *tl_stages_at; /* stage 1: comma-separated later tensors also matched (MSE) */
-    double distill_t;       /* stage 2: distillation temperature; 0 = task loss only */
-    double alpha;           /* stage 2: weight of the distillation loss (1 - alpha: task loss) */
+    double distill_t;         /* stage 2: distillation temperature; 0 = task loss only */
+    double alpha;             /* stage 2: weight of the distillation loss (1 - alpha: task loss) */
 } sl_train_opts;
 
 /* Defaults: tinycnn, 10 epochs, batch 32, lr 0.01, SGD momentum 0.9, no weight decay, no
@@ -69,13 +69,13 @@ typedef struct sl_train_opts {
 void sl_train_opts_init(sl_train_opts *o);
 
 typedef struct sl_train_result {
-    int epochs_run;       /* epochs completed, counting those before a resume */
-    int best_epoch;       /* 1-based epoch whose weights were written */
-    double best_val_acc;  /* validation accuracy of those weights (-1 without validation) */
-    double best_val_mse;  /* stage 1: validation reconstruction MSE of those weights */
-    double first_loss;    /* mean training loss of the first epoch run in this call */
-    double last_loss;     /* mean training loss of the last epoch */
-    double images_per_s;  /* training throughput of this call */
+    int epochs_run;      /* epochs completed, counting those before a resume */
+    int best_epoch;      /* 1-based epoch whose weights were written */
+    double best_val_acc; /* validation accuracy of those weights (-1 without validation) */
+    double best_val_mse; /* stage 1: validation reconstruction MSE of those weights */
+    double first_loss;   /* mean training loss of the first epoch run in this call */
+    double last_loss;    /* mean training loss of the last epoch */
+    double images_per_s; /* training throughput of this call */
     int stopped_early;
 } sl_train_result;
 

@@ -105,7 +105,8 @@ int main(void)
         size_t len;
         sl_read_file(tp, &txt, &len);
         CHECK_CONTAINS(txt, "top-1 accuracy 0.7143");
-        CHECK_CONTAINS(txt, swap ? "light     0.6667  0.6667        3" : "dark      0.7500  0.7500        4");
+        CHECK_CONTAINS(txt, swap ? "light     0.6667  0.6667        3"
+                                 : "dark      0.7500  0.7500        4");
         free(txt);
         sl_eval_result_free(r);
         sl_graph_free(g);

@@ -35,7 +35,8 @@ static double param_diff(const sl_bundle *a, const sl_bundle *b, const char *nod
 {
     int i = sl_graph_find(a->graph, node), j = sl_graph_find(b->graph, node);
     if (i < 0 || j < 0) return -1;
-    sl_param *pa = sl_node_param(&a->graph->nodes[i], p), *pb = sl_node_param(&b->graph->nodes[j], p);
+    sl_param *pa = sl_node_param(&a->graph->nodes[i], p),
+             *pb = sl_node_param(&b->graph->nodes[j], p);
     double d = -1;
     if (pa && pb) sl_max_abs_diff(pa->t, pb->t, &d, NULL);
     return d;
@@ -68,7 +69,8 @@ static void test_learns(void)
     int rc = sl_train_fit(&o, &r);
     CHECK_OK(rc, sl_errmsg());
     /* Chance is 1/3; the task is easy, so 0.8 leaves a wide margin for seeds and threads. */
-    TU_CHECK_MSG(r.best_val_acc >= 0.8, "val acc %.3f after %d epochs", r.best_val_acc, r.epochs_run);
+    TU_CHECK_MSG(r.best_val_acc >= 0.8, "val acc %.3f after %d epochs", r.best_val_acc,
+                 r.epochs_run);
     CHECK(r.last_loss < r.first_loss);
     CHECK_EQ(r.epochs_run, 8);
     sl_bundle *b = NULL;

@@ -65,8 +65,9 @@ static sl_graph *insert_tl(const sl_graph *base)
     sl_node *c2 = &g->nodes[sl_graph_find(g, "conv2")];
     free(c2->inputs[0]);
     c2->inputs[0] = strdup("tl.dec.out");
-    g->tl_json = strdup("{\"kind\":\"conv\",\"config\":\"conv-r4-s1-b8\",\"r\":4,\"s\":1,\"bits\":8,"
-                        "\"cut\":\"pool1\",\"wire\":\"tl.quant\",\"decoder_out\":\"tl.dec.out\"}");
+    g->tl_json =
+        strdup("{\"kind\":\"conv\",\"config\":\"conv-r4-s1-b8\",\"r\":4,\"s\":1,\"bits\":8,"
+               "\"cut\":\"pool1\",\"wire\":\"tl.quant\",\"decoder_out\":\"tl.dec.out\"}");
     if (sl_graph_validate(g, 0) || sl_graph_alloc_params(g)) {
         fprintf(stderr, "insert: %s\n", sl_errmsg());
         return NULL;
@@ -106,13 +107,17 @@ static int split(const sl_graph *g, sl_graph **dev, sl_graph **edge)
     free(js);
     cJSON *dn = cJSON_GetObjectItem(d, "nodes"), *en = cJSON_GetObjectItem(e, "nodes");
     for (int i = g->nnodes - 1; i >= 0; i--) {
-        if (!dev_node[i]) cJSON_DeleteItemFromArray(dn, i);
-        else if (i != w) cJSON_DeleteItemFromArray(en, i);
+        if (!dev_node[i])
+            cJSON_DeleteItemFromArray(dn, i);
+        else if (i != w)
+            cJSON_DeleteItemFromArray(en, i);
     }
-    cJSON_ReplaceItemInObject(d, "outputs", cJSON_CreateStringArray((const char *[]){"tl.quant"}, 1));
+    cJSON_ReplaceItemInObject(d, "outputs",
+                              cJSON_CreateStringArray((const char *[]){"tl.quant"}, 1));
     cJSON *ph = NULL;
     for (int i = 0; i < cJSON_GetArraySize(en); i++)
-        if (!strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(en, i), "name")->valuestring, "tl.quant"))
+        if (!strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(en, i), "name")->valuestring,
+                    "tl.quant"))
             ph = cJSON_GetArrayItem(en, i);
     cJSON_DeleteItemFromObject(ph, "inputs");
     cJSON_AddItemToObject(ph, "inputs", cJSON_CreateArray());
@@ -124,8 +129,8 @@ static int split(const sl_graph *g, sl_graph **dev, sl_graph **edge)
     cJSON_Delete(d);
     cJSON_Delete(e);
     int rc = sl_graph_from_json(ds, dev) || sl_graph_from_json(es, edge) ||
-             sl_graph_alloc_params(*dev) || sl_graph_alloc_params(*edge) ||
-             copy_params(*dev, g) || copy_params(*edge, g);
+             sl_graph_alloc_params(*dev) || sl_graph_alloc_params(*edge) || copy_params(*dev, g) ||
+             copy_params(*edge, g);
     if (rc) fprintf(stderr, "split: %s\n", sl_errmsg());
     free(ds);
     free(es);
@@ -165,7 +170,8 @@ static double recon_mse(sl_graph *g)
         sl_tensor_from_buffer(b.x, xs, 4, SL_DT_F32, &x);
         in.t = x;
         double v = 0;
-        if (!sl_exec_run(e, &in, out) && !sl_mse_loss(out[1].t, out[0].t, &m)) sl_tensor_item(m, &v);
+        if (!sl_exec_run(e, &in, out) && !sl_mse_loss(out[1].t, out[0].t, &m))
+            sl_tensor_item(m, &v);
         sum += v * b.n;
         n += b.n;
         sl_tensor_free(x);
@@ -183,7 +189,8 @@ static double pdiff(const sl_graph *a, const sl_graph *b, const char *node, int 
 {
     int i = sl_graph_find(a, node), j = sl_graph_find(b, node);
     double d = -1;
-    if (i >= 0 && j >= 0) sl_max_abs_diff(a->nodes[i].params[k].t, b->nodes[j].params[k].t, &d, NULL);
+    if (i >= 0 && j >= 0)
+        sl_max_abs_diff(a->nodes[i].params[k].t, b->nodes[j].params[k].t, &d, NULL);
     return d;
 }
 
@@ -203,7 +210,8 @@ static double val_acc(sl_graph *g)
     sl_eval_result *r = NULL;
     sl_eval_opts eo = {.batch = 32, .workers = 1};
     double acc = -1;
-    if (!sl_dataset_open(data, &d, &ds) && !sl_eval_model(g, ds, &eo, &r)) acc = sl_eval_accuracy(r);
+    if (!sl_dataset_open(data, &d, &ds) && !sl_eval_model(g, ds, &eo, &r))
+        acc = sl_eval_accuracy(r);
     sl_eval_result_free(r);
     sl_dataset_free(ds);
     return acc;
@@ -249,7 +257,8 @@ int main(void)
     sl_bundle *s1 = read_bundle(s1_p);
     if (!s1) return TU_DONE();
     double after = recon_mse(s1->graph);
-    TU_CHECK_MSG(after >= 0 && after < 0.5 * before, "reconstruction MSE %.5f -> %.5f", before, after);
+    TU_CHECK_MSG(after >= 0 && after < 0.5 * before, "reconstruction MSE %.5f -> %.5f", before,
+                 after);
     CHECK_NEAR(r.best_val_mse, after, 1e-4 + 0.05 * after);
     const char *kept[] = {"conv1", "bn1", "conv2", "bn2", "conv3", "bn3", "fc"};
     for (int i = 0; i < 7; i++) {
@@ -287,14 +296,14 @@ int main(void)
     for (int i = 0; i < 4; i++) {
         sl_node *n = &s2->graph->nodes[sl_graph_find(s2->graph, device[i])];
         for (int k = 0; k < n->nparams; k++)
-            TU_CHECK_MSG(pdiff(s1->graph, s2->graph, device[i], k) == 0, "%s.%s changed",
-                         device[i], n->params[k].name);
+            TU_CHECK_MSG(pdiff(s1->graph, s2->graph, device[i], k) == 0, "%s.%s changed", device[i],
+                         n->params[k].name);
     }
     CHECK(pdiff(s1->graph, s2->graph, "tl.dec.out", 0) > 0);
     CHECK(pdiff(s1->graph, s2->graph, "fc", 0) > 0);
     double s2_acc = val_acc(s2->graph);
-    fprintf(stderr, "val accuracy: base %.3f, TL after stage 1 %.3f, after stage 2 %.3f\n", base_acc,
-            s1_acc, s2_acc);
+    fprintf(stderr, "val accuracy: base %.3f, TL after stage 1 %.3f, after stage 2 %.3f\n",
+            base_acc, s1_acc, s2_acc);
     TU_CHECK_MSG(s2_acc >= base_acc - 0.1, "stage 2 accuracy %.3f vs base %.3f", s2_acc, base_acc);
 
     /* The pair, run with the real uint8 wire, gives what the whole model gives. */

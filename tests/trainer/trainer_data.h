@@ -34,13 +34,16 @@ static inline int td_write(const char *root, int n_train, int n_val)
             if (sl_mkdir_p(dir)) return -1;
             for (int k = 0; k < counts[s]; k++) {
                 uint64_t st = (uint64_t)(s * 100000 + c * 1000 + k) * 2654435761ULL + 7;
-                for (int i = 0; i < 32 * 32; i++) px[i] = (uint8_t)(90 + td_rand(&st) % 41);
+                for (int i = 0; i < 32 * 32; i++)
+                    px[i] = (uint8_t)(90 + td_rand(&st) % 41);
                 int x = (int)(td_rand(&st) % 26), y = (int)(td_rand(&st) % 26);
                 if (c == 0)
                     for (int dy = 0; dy < 6; dy++)
-                        for (int dx = 0; dx < 6; dx++) px[(y + dy) * 32 + x + dx] = 230;
+                        for (int dx = 0; dx < 6; dx++)
+                            px[(y + dy) * 32 + x + dx] = 230;
                 if (c == 2)
-                    for (int i = 0; i < 32; i++) px[y * 32 + i] = px[(y + 1) * 32 + i] = 15;
+                    for (int i = 0; i < 32; i++)
+                        px[y * 32 + i] = px[(y + 1) * 32 + i] = 15;
                 snprintf(path, sizeof path, "%s/%03d.png", dir, k);
                 if (sl_png_write(path, 32, 32, 1, px)) return -1;
             }
