@@ -106,10 +106,10 @@ static int choose_cut(const struct opts *o, const sl_graph *g, sl_plan_cut *pc)
         if (rc) return rc;
         if (!has_tl && strcmp(pc->kind, "slice") && strcmp(pc->kind, "dads"))
             return sl_err(SL_EARG, "%s: %s is a %s plan: there is nothing to split (--use "
-                          "best_without_tl or dads pick another plan)", o->plan, use, pc->kind);
+                          "best_split_without_tl or dads pick a real slice)", o->plan, use, pc->kind);
         if (!has_tl && pc->tl[0])
             return sl_err(SL_EARG, "%s: %s puts a %s transfer layer at '%s', but %s has no transfer "
-                          "layer: run sl-preprocess insert first, or use --use best_without_tl",
+                          "layer: run sl-preprocess insert first, or use --use best_split_without_tl",
                           o->plan, use, pc->tl, pc->tensors[0], o->model);
         if (has_tl && (pc->n != 1 || strcmp(pc->tensors[0], tl.cut)))
             sl_log_warn("%s: %s cuts at '%s', but the model's transfer layer is at '%s'; splitting "

@@ -348,6 +348,9 @@ int sl_profile_measure(sl_graph *g, const sl_profile_opts *o, sl_profile **out)
     if (o->batch < 1 || o->warmup < 0 || o->repeats < 1 || o->threads < 0 || o->ntl < 0)
         return sl_err(SL_EARG, "profile: batch and repeats must be >= 1, warmup and threads >= 0");
     if (!g->validated) return sl_err(SL_EARG, "graph '%s' is not validated", g->name);
+    if (g->tl_json && o->ntl > 0)
+        return sl_err(SL_EARG, "'%s' already has a transfer layer, so no other can be measured at "
+                      "its cuts: profile the model without it, or measure no TL (--tl none)", g->name);
     sl_tl_config cfgs[o->ntl + 1];
     for (int k = 0; k < o->ntl; k++) {
         int rc = sl_tl_parse_config(o->tl[k], &cfgs[k]);

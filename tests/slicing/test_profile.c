@@ -5,6 +5,7 @@
 #include "dag.h"
 #include "model/zoo.h"
 #include "preprocessor/profile.h"
+#include "preprocessor/tl.h"
 #include "testutil.h"
 
 #include <stdio.h>
@@ -129,7 +130,19 @@ int main(void)
     ob.ntl = 2;
     CHECK_EQ(sl_profile_measure(g, &ob, &p), SL_EARG);
     CHECK_CONTAINS(sl_errmsg(), "listed twice");
+    /* A model with a TL already: no other TL can go in. */
+    sl_graph *t = dag_build(9, 7);
+    CHECK_OK(t ? sl_tl_insert(t, "b", &(sl_tl_config){SL_TL_POOL, 1, 2, 32}) : SL_EARG, sl_errmsg());
+    ob.tl = tl;
+    ob.ntl = 1;
+    CHECK_EQ(sl_profile_measure(t, &ob, &p), SL_EARG);
+    CHECK_CONTAINS(sl_errmsg(), "already has a transfer layer");
     ob.ntl = 0;
+    CHECK_OK(sl_profile_measure(t, &ob, &p), sl_errmsg());
+    CHECK(p && p->n_nodes == t->nnodes);
+    sl_profile_free(p);
+    p = NULL;
+    sl_graph_free(t);
     ob.repeats = 0;
     CHECK_EQ(sl_profile_measure(g, &ob, &p), SL_EARG);
     sl_graph_free(g);

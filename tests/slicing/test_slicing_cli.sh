@@ -8,7 +8,6 @@ set -u
 "$BIN" zoo tinycnn --input 3x32x32 --labels ok,crack,hole -o tiny.h5 2>/dev/null || { echo "zoo failed"; exit 1; }
 "$BIN" zoo mobilenet_v2 --input 3x32x32 --classes 3 -o mnv2.h5 2>/dev/null || { echo "zoo failed"; exit 1; }
 
-for sub in profile insert split; do expect 0 "usage: sl-preprocess $sub" $sub --help; done
 
 # profile: two hosts' worth (here the same host), read back by select.
 expect 0 "wrote dev.json" profile tiny.h5 --repeats 2 --warmup 1 -o dev.json
@@ -63,6 +62,15 @@ assert all(x.get("role") == "tl_encoder" for x in gd["nodes"] if x["name"].start
 assert all(x.get("role") == "tl_decoder" for x in ge["nodes"][1:] if x["name"].startswith("tl."))
 '
 expect 0 "device bundle" inspect pair/device.h5
+expect 0 "pair id" split tiny.h5 --plan plan.json --use best_split_without_tl -o slice
+check "best real slice without TL: float wire at the plan's cut" "$PY" -c '
+import h5py, json
+plan = json.load(open("plan.json"))
+w = json.loads(h5py.File("slice/edge.h5", "r")["wire"][()])
+assert w["cut"] == [plan["best_split_without_tl"]["cut"]["tensor"]] and w["tl"] is None, w
+assert w["tensors"][0]["dtype"] == "float32"
+'
+
 expect 0 "pair_id" split tiny.h5 --at relu2 --device d2.h5 --edge e2.h5 --json
 check "--json names both halves" grep -q '"pair_id"' out.txt
 expect 0 "features.3.conv.1.2, features.2.conv.3" split mnv2.h5 --at features.3.conv.1.2,features.2.conv.3 -o multi

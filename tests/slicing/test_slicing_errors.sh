@@ -27,13 +27,11 @@ expect 0 "conv-r4-s2-b8 at 'pool1'" insert tiny.h5 --plan plan.json -o fromplan.
 expect 1 "cut points are: image, conv1, bn1, relu1, pool1" insert tiny.h5 --at nope -o x.h5
 expect 1 "'features.3.conv.2' is not a single-tensor cut" insert mnv2.h5 --at features.3.conv.2 -o x.h5
 expect 1 "the path image -> features.0.0 -> features.0.1" split mnv2.h5 --at features.3.conv.2 -o x
-expect 1 "features.2.conv.3 -> features.3 -> features.4.conv.0.0" split mnv2.h5 --at features.3.conv.2 -o x
-expect 1 "has no tensor 'nope' to split at" split mnv2.h5 --at nope -o x
-expect 1 "plan.json was made for another model" insert mnv2.h5 --plan plan.json -o x.h5
+check "the escaping path goes around the cut through the skip" \
+    grep -qF "features.2.conv.3 -> features.3 -> features.4.conv.0.0" err.txt
 expect 1 "plan.json was made for another model" split mnv2.h5 --plan plan.json -o x
 head -c 300 plan.json >trunc.json
 expect 1 "trunc.json: invalid or truncated JSON" insert tiny.h5 --plan trunc.json -o x.h5
-expect 1 "trunc.json: invalid or truncated JSON" split tiny.h5 --plan trunc.json -o x
 expect 1 "local-only plan: there is nothing to split" split tiny.h5 --plan local.json -o x
 expect 1 "local-only plan: there is no slice point to put a TL at" insert tiny.h5 --plan local.json -o x.h5
 expect 1 "run sl-preprocess insert first" split tiny.h5 --plan plan.json -o x

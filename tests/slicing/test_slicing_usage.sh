@@ -1,9 +1,10 @@
 #!/bin/bash
-# test_slicing_usage.sh: usage errors of `sl-preprocess profile`, `insert` and `split` exit 2 with
-# a message saying what is wrong, before any model is read.
+# test_slicing_usage.sh: `--help` of `sl-preprocess profile`, `insert` and `split` (exit 0), and
+# their usage errors: exit 2 with a message saying what is wrong, before any model is read.
 set -u
 . "$SL_SRC/tests/slicing/cli_lib.sh"
 
+for sub in profile insert split; do expect 0 "usage: sl-preprocess $sub" $sub --help; done
 expect 2 "missing -o" insert none.h5 --at conv1
 expect 2 "exactly one of --plan and --at" insert none.h5 --plan plan.json --at conv1 -o x.h5
 expect 2 "expected 'pool' or 'conv-r<R>-s<S>-b<BITS>'" insert none.h5 --at conv1 --tl conv-r4 -o x.h5

@@ -254,6 +254,9 @@ static void test_bad_splits(void)
     CHECK_CONTAINS(sl_errmsg(), "tensor 'a' is not needed by the edge");
     CHECK_EQ(sl_split(g, x, 1, &d, &e), SL_EARG);
     CHECK_CONTAINS(sl_errmsg(), "'x' is the model input");
+    const char *xb[] = {"b", "x"};
+    CHECK_EQ(sl_split(g, xb, 2, &d, &e), SL_EARG);
+    CHECK_CONTAINS(sl_errmsg(), "the model input 'x' crosses together with other tensors");
     CHECK_EQ(sl_split(g, fc, 1, &d, &e), SL_EARG);
     CHECK_CONTAINS(sl_errmsg(), "'fc' is a model output");
     CHECK_EQ(sl_split(g, no, 1, &d, &e), SL_ENOTFOUND);
