@@ -23,11 +23,14 @@ echo "# $N RGB ${SRC_SIZE}x${SRC_SIZE} PNGs (pcb), 2 threads / workers, batch 32
 import json, sys
 ours = [json.loads(l) for l in open(sys.argv[1])]
 peer = {r["size"]: r for r in map(json.loads, open(sys.argv[2]))}
-print("| source | size | images/s | vs torchvision |")
-print("|---|---|---|---|")
+print("| source | size | images/s | x torchvision | CPU ms / image | x less CPU |")
+print("|---|---|---|---|---|---|")
 for r in ours:
-    p = peer[r["size"]]["images_per_s"]
-    print(f"| sl {r['source']} | {r['size']} | {r['images_per_s']:.0f} | {r['images_per_s'] / p:.1f}x |")
+    p = peer[r["size"]]
+    print(f"| sl {r['source']} | {r['size']} | {r['images_per_s']:.0f} | "
+          f"{r['images_per_s'] / p['images_per_s']:.1f}x | {r['cpu_ms_per_image']:.3f} | "
+          f"{p['cpu_ms_per_image'] / r['cpu_ms_per_image']:.1f}x |")
 for s, r in sorted(peer.items()):
-    print(f"| torchvision ImageFolder+DataLoader | {s} | {r['images_per_s']:.0f} | 1.0x |")
+    print(f"| torchvision ImageFolder+DataLoader | {s} | {r['images_per_s']:.0f} | 1.0x | "
+          f"{r['cpu_ms_per_image']:.3f} | 1.0x |")
 PYEOF

@@ -210,10 +210,22 @@ static int resample(const sl_image *img, int oh, int ow, int mode, float **res)
         for (int x = 0; x < ow; x++) {
             const float *w = tx.w + (size_t)x * tx.k;
             const uint8_t *s = src + (size_t)tx.start[x] * c;
-            for (int k = 0; k < c; k++) {
-                float acc = 0;
-                for (int j = 0; j < tx.n[x]; j++) acc += w[j] * s[j * c + k];
-                dst[x * c + k] = acc;
+            int n = tx.n[x];
+            /* the two channel counts spelled out: the compiler keeps the sums in registers */
+            if (c == 3) {
+                float a0 = 0, a1 = 0, a2 = 0;
+                for (int j = 0; j < n; j++) {
+                    a0 += w[j] * s[3 * j];
+                    a1 += w[j] * s[3 * j + 1];
+                    a2 += w[j] * s[3 * j + 2];
+                }
+                dst[3 * x] = a0;
+                dst[3 * x + 1] = a1;
+                dst[3 * x + 2] = a2;
+            } else {
+                float a0 = 0;
+                for (int j = 0; j < n; j++) a0 += w[j] * s[j];
+                dst[x] = a0;
             }
         }
     }
