@@ -45,6 +45,7 @@ struct sl_client {
     uint32_t server_max_frame;
     pending *list;
     int inflight;
+    int senders; /* threads writing on conn; closing it waits for them */
     uint64_t next_id;
     char conn_error[1200]; /* what the edge said before it closed, if anything */
 };
@@ -271,6 +272,10 @@ static void drop_connection(sl_client *c)
         pthread_join(c->reader, NULL);
         c->have_reader = 0;
     }
+    pthread_mutex_lock(&c->lock);
+    while (c->senders > 0)
+        pthread_cond_wait(&c->cond, &c->lock);
+    pthread_mutex_unlock(&c->lock);
     sl_conn_close(&c->conn);
     c->conn.fd = -1;
 }
@@ -373,20 +378,44 @@ static int send_for(sl_client *c, pending *p, int type, const uint8_t *pair, con
         p->t_send = sl_now();
         if (p->kind == KIND_INFER) c->inflight++;
     }
+    c->senders++;
     pthread_mutex_unlock(&c->lock);
     rc = sl_proto_send(&c->conn, type, 0, p->id, pair, payload, length);
+    if (rc) sl_conn_shutdown(&c->conn); /* the reader then notices at once */
+    pthread_mutex_lock(&c->lock);
+    c->senders--;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
     if (rc) {
         char msg[1200];
         snprintf(msg, sizeof msg, "sending request %llu: %s", (unsigned long long)p->id,
                  sl_errmsg());
-        /* The reader notices the dead socket too; shutting it down makes that immediate. */
-        sl_conn_shutdown(&c->conn);
         pthread_mutex_lock(&c->lock);
         fail_locked(c, p, rc, msg);
         pthread_mutex_unlock(&c->lock);
         return sl_err(rc, "%s", msg);
     }
     return SL_OK;
+}
+
+/* Sends a further frame of p's request (deploy chunks) on the connection p went out on. */
+static int send_more(sl_client *c, pending *p, int type, const void *payload, uint32_t length)
+{
+    pthread_mutex_lock(&c->lock);
+    if (!c->connected || p->gen != c->gen) {
+        pthread_mutex_unlock(&c->lock);
+        return sl_err(SL_ENET, "connection to the edge lost during request %llu",
+                      (unsigned long long)p->id);
+    }
+    c->senders++;
+    pthread_mutex_unlock(&c->lock);
+    int rc = sl_proto_send(&c->conn, type, 0, p->id, NULL, payload, length);
+    if (rc) sl_conn_shutdown(&c->conn);
+    pthread_mutex_lock(&c->lock);
+    c->senders--;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    return rc;
 }
 
 /* ---- requests ---- */
@@ -661,19 +690,19 @@ int sl_client_deploy(sl_client *c, const char *path, char pair_hex[33], char **j
         int refused = p->done;
         pthread_mutex_unlock(&c->lock);
         if (refused) break;
-        rc = sl_proto_send(&c->conn, SL_MSG_DEPLOY_CHUNK, 0, p->id, NULL, buf, (uint32_t)r);
+        rc = send_more(c, p, SL_MSG_DEPLOY_CHUNK, buf, (uint32_t)r);
     }
     int read_err = ferror(f);
     fclose(f);
     free(buf);
     if (rc == SL_OK && read_err) {
         /* Ending the upload short makes the edge discard it. */
-        sl_proto_send(&c->conn, SL_MSG_DEPLOY_END, 0, p->id, NULL, NULL, 0);
+        send_more(c, p, SL_MSG_DEPLOY_END, NULL, 0);
         control_finish(c, p, SL_MSG_OK, "deploy");
         return sl_err(SL_EIO, "deploy: %s: read failed", path);
     }
-    if (rc == SL_OK) rc = sl_proto_send(&c->conn, SL_MSG_DEPLOY_END, 0, p->id, NULL, NULL, 0);
-    if (rc) sl_conn_shutdown(&c->conn);
+    /* A failed send shuts the connection, whose reader then fails p: control_finish reports. */
+    if (rc == SL_OK) send_more(c, p, SL_MSG_DEPLOY_END, NULL, 0);
     rc = control_finish(c, p, SL_MSG_OK, "deploy");
     if (rc) return rc;
     char *txt = reply_text(&p->reply);
