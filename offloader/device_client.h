@@ -7,7 +7,8 @@
  * before the answer, BUSY, ERROR from the edge, timeout). A lost connection fails the requests
  * in flight on it; the next submit reconnects with backoff.
  *
- * Thread use: one thread may submit while another waits; all calls are thread-safe.
+ * Thread use: all calls are thread-safe; several threads may submit and wait at once (a
+ * reconnect waits for threads still writing on the old connection).
  */
 #ifndef SL_OFFLOADER_DEVICE_CLIENT_H
 #define SL_OFFLOADER_DEVICE_CLIENT_H
