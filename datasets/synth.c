@@ -50,6 +50,9 @@ static double fbm(double x, double y, uint64_t s)
            0.14 * (vnoise(4.1 * x, 4.1 * y, s + 2) - 0.5);
 }
 
+/* sqrt(dx^2 + dy^2) without libm's overflow-careful hypot, which dominated rendering. */
+static inline double dist2d(double dx, double dy) { return sqrt(dx * dx + dy * dy); }
+
 static double clamp01(double v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
 
 /* Fraction of a pixel (width px) covered by a shape at signed distance d (negative inside). */
@@ -124,7 +127,7 @@ typedef struct {
     double cx, cy, R, rot, lx, ly;
     double g0, bg, grain;
     int nbolt;
-    double bolt_r, bolt_rho;
+    double bolt_r, bolt_rho, bolt_x[8], bolt_y[8];
     uint64_t tex;
     /* defects and distractors */
     int npit;
@@ -155,6 +158,11 @@ static void casting_params(casting_p *p, sl_rng *r, int cls)
     p->nbolt = 4 + (int)sl_rng_below(r, 5);
     p->bolt_r = sl_rng_range(r, 0.035, 0.05);
     p->bolt_rho = sl_rng_range(r, 0.55, 0.65);
+    for (int i = 0; i < p->nbolt; i++) {
+        double a = p->rot + 2 * PI * i / p->nbolt;
+        p->bolt_x[i] = p->cx + cos(a) * p->bolt_rho * p->R;
+        p->bolt_y[i] = p->cy + sin(a) * p->bolt_rho * p->R;
+    }
     p->tex = sl_rng_next(r);
     p->flash_a = -1;
     /* benign marks every class has: faint circumferential tool marks and dust */
@@ -255,9 +263,8 @@ static double casting_shade(const casting_p *p, double x, double y, double px)
     g += 0.10 * bore * facing * clamp01((rho - 0.13) / 0.04) * -1;
     /* bolt holes on a pitch circle */
     for (int i = 0; i < p->nbolt; i++) {
-        double a = p->rot + 2 * PI * i / p->nbolt;
-        double bx = p->cx + cos(a) * p->bolt_rho * p->R, by = p->cy + sin(a) * p->bolt_rho * p->R;
-        double bd = hypot(x - bx, y - by);
+        double bx = p->bolt_x[i], by = p->bolt_y[i];
+        double bd = dist2d(x - bx, y - by);
         double rr = p->bolt_r * p->R / 0.4;
         if (bd > rr + 3 * px + 0.012) continue; /* neither the hole nor its lit edge */
         g = mix(g, 0.35 * p->bg + 0.05, cover(bd - rr, px));
@@ -272,9 +279,9 @@ static double casting_shade(const casting_p *p, double x, double y, double px)
             g += p->scr_d[i] * line_alpha(fabs(d - p->scr_rho[i] * p->R), 0.004, px);
     }
     for (int i = 0; i < p->ndust; i++)
-        g += p->dust_d[i] * spot_alpha(hypot(x - p->dust_x[i], y - p->dust_y[i]), p->dust_r[i], px);
+        g += p->dust_d[i] * spot_alpha(dist2d(x - p->dust_x[i], y - p->dust_y[i]), p->dust_r[i], px);
     for (int i = 0; i < p->npit; i++) {
-        double pd = hypot(x - p->pit_x[i], y - p->pit_y[i]);
+        double pd = dist2d(x - p->pit_x[i], y - p->pit_y[i]);
         g *= 1 - p->pit_d[i] * spot_alpha(pd, p->pit_r[i], px);
         /* the far wall of the pit catches the light */
         double lit = ((x - p->pit_x[i]) * -p->lx + (y - p->pit_y[i]) * -p->ly) / (pd + 1e-9);
@@ -455,7 +462,7 @@ static void pcb_shade(const pcb_p *p, double X, double Y, double px, double rgb[
             pr *= 0.7;
             hr *= 0.7;
         }
-        double d = hypot(x - cx, y - cy);
+        double d = dist2d(x - cx, y - cy);
         if (d > pr + pxl) continue;
         double pa = cover(d - pr, pxl);
         double shine = 1 + 0.15 * ((x - cx) - (y - cy)) / (pr + 1e-9);
@@ -466,7 +473,7 @@ static void pcb_shade(const pcb_p *p, double X, double Y, double px, double rgb[
         }
     }
     for (int i = 0; i < p->ndust; i++) {
-        double a = spot_alpha(hypot(x - p->dust_x[i], y - p->dust_y[i]), p->dust_r[i], pxl);
+        double a = spot_alpha(dist2d(x - p->dust_x[i], y - p->dust_y[i]), p->dust_r[i], pxl);
         for (int k = 0; k < 3; k++) rgb[k] += p->dust_d[i] * a;
     }
 }
@@ -594,13 +601,13 @@ static void fabric_shade(const fabric_p *p, double X, double Y, double px, doubl
                     3 * (vnoise(X * 3, Y * 3, p->tex + 4) - 0.5));
     for (int k = 0; k < 3; k++) rgb[k] = acc[k] * (1 + fuzz + wr);
     if (p->hr > 0) {
-        double d = hypot(X - p->hx, (Y - p->hy) * 1.3);
+        double d = dist2d(X - p->hx, (Y - p->hy) * 1.3);
         double edge = p->hr * (0.75 + 0.5 * vnoise(atan2(Y - p->hy, X - p->hx) * 3, 0.5, p->tex + 5));
         double a = cover(d - edge, px);
         for (int k = 0; k < 3; k++) rgb[k] = mix(rgb[k], 0.04, a);
     }
     if (p->sr > 0) {
-        double d = hypot(X - p->sx, Y - p->sy) / p->sr + 0.5 * fbm(X * 25, Y * 25, p->tex + 6);
+        double d = dist2d(X - p->sx, Y - p->sy) / p->sr + 0.5 * fbm(X * 25, Y * 25, p->tex + 6);
         double a = p->sk * clamp01(1.2 - d) * (0.8 + 0.2 * clamp01((d - 0.7) * 4));
         for (int k = 0; k < 3; k++) rgb[k] *= 1 - a * (1 - p->st[k]);
     }
