@@ -199,6 +199,8 @@ int sl_cmd_fit(int argc, char **argv)
     if (!o.data) return sl_usage_error("--data is required");
     if (!o.out) return sl_usage_error("-o OUT.h5 is required");
     if (o.model && arch_given) return sl_usage_error("--model and --arch exclude each other");
+    if (o.model && (o.in_c || o.classes))
+        return sl_usage_error("--input and --classes are for --arch (a bundle has its own)");
     if (o.tl_stage && !o.model)
         return sl_usage_error("--tl-stage needs --model (a bundle with a TL)");
     if (o.distill_t > 0 && (o.tl_stage != 2 || !o.tl_teacher))

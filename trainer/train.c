@@ -186,6 +186,8 @@ static int open_model(trainer *t)
 {
     const sl_train_opts *o = t->o;
     int nc = sl_dataset_num_classes(t->train), rc;
+    if (o->classes && o->classes != nc)
+        return sl_err(SL_EARG, "--classes %d, but %s has %d classes", o->classes, o->data, nc);
     if (o->model) {
         if ((rc = read_graph(o->model, "--model", &t->g))) return rc;
     } else {
