@@ -37,10 +37,10 @@ struct opts {
 static int parse(int argc, char **argv, struct opts *o)
 {
     static const struct option lo[] = {
-        {"plan", required_argument, 0, 'p'}, {"use", required_argument, 0, 'u'},
-        {"at", required_argument, 0, 'a'},   {"tl", required_argument, 0, 't'},
-        {"r", required_argument, 0, 'r'},    {"s", required_argument, 0, 's'},
-        {"bits", required_argument, 0, 'b'}, {"seed", required_argument, 0, 'S'},
+        {"plan", required_argument, 0, 'p'},   {"use", required_argument, 0, 'u'},
+        {"at", required_argument, 0, 'a'},     {"tl", required_argument, 0, 't'},
+        {"r", required_argument, 0, 'r'},      {"s", required_argument, 0, 's'},
+        {"bits", required_argument, 0, 'b'},   {"seed", required_argument, 0, 'S'},
         {"output", required_argument, 0, 'o'}, {0, 0, 0, 0}};
     *o = (struct opts){.use = "best", .r = -1, .s = -1, .bits = -1, .seed = 1};
     int c;
@@ -49,17 +49,37 @@ static int parse(int argc, char **argv, struct opts *o)
     while ((c = getopt_long(argc, argv, ":o:", lo, NULL)) != -1) {
         int rc = SL_OK;
         switch (c) {
-        case 'p': o->plan = optarg; break;
-        case 'u': o->use = optarg; break;
-        case 'a': o->at = optarg; break;
-        case 't': o->tl = optarg; break;
-        case 'o': o->output = optarg; break;
-        case 'r': rc = sl_parse_long("--r", optarg, 1, 1024, &o->r); break;
-        case 's': rc = sl_parse_long("--s", optarg, 1, 8, &o->s); break;
-        case 'b': rc = sl_parse_long("--bits", optarg, 8, 32, &o->bits); break;
-        case 'S': rc = sl_parse_long("--seed", optarg, 0, 1L << 62, &o->seed); break;
-        case ':': return sl_usage_error("option '%s' needs a value", argv[optind - 1]);
-        default: return sl_usage_error("unknown option '%s'", argv[optind - 1]);
+        case 'p':
+            o->plan = optarg;
+            break;
+        case 'u':
+            o->use = optarg;
+            break;
+        case 'a':
+            o->at = optarg;
+            break;
+        case 't':
+            o->tl = optarg;
+            break;
+        case 'o':
+            o->output = optarg;
+            break;
+        case 'r':
+            rc = sl_parse_long("--r", optarg, 1, 1024, &o->r);
+            break;
+        case 's':
+            rc = sl_parse_long("--s", optarg, 1, 8, &o->s);
+            break;
+        case 'b':
+            rc = sl_parse_long("--bits", optarg, 8, 32, &o->bits);
+            break;
+        case 'S':
+            rc = sl_parse_long("--seed", optarg, 0, 1L << 62, &o->seed);
+            break;
+        case ':':
+            return sl_usage_error("option '%s' needs a value", argv[optind - 1]);
+        default:
+            return sl_usage_error("unknown option '%s'", argv[optind - 1]);
         }
         if (rc) return sl_usage_error("%s", sl_errmsg());
     }
@@ -67,7 +87,8 @@ static int parse(int argc, char **argv, struct opts *o)
     o->model = argv[optind];
     if (!o->output) return sl_usage_error("missing -o tl.h5");
     if (!o->plan == !o->at) return sl_usage_error("give exactly one of --plan and --at");
-    if (o->bits > 0 && o->bits != 8 && o->bits != 32) return sl_usage_error("--bits must be 8 or 32");
+    if (o->bits > 0 && o->bits != 8 && o->bits != 32)
+        return sl_usage_error("--bits must be 8 or 32");
     return SL_EXIT_OK;
 }
 
@@ -92,7 +113,8 @@ int sl_cmd_insert(int argc, char **argv)
     struct opts o;
     int ex = parse(argc, argv, &o);
     if (ex) return ex;
-    if (o.plan && strcmp(o.use, "best_with_tl") && strcmp(o.use, "best") && strcmp(o.use, "best_without_tl"))
+    if (o.plan && strcmp(o.use, "best_with_tl") && strcmp(o.use, "best") &&
+        strcmp(o.use, "best_without_tl"))
         return sl_usage_error("--use: expected best_with_tl, best or best_without_tl");
     sl_tl_config cfg;
     /* Options are checked in full before the (slow) model read; the plan's TL comes later. */
@@ -103,8 +125,10 @@ int sl_cmd_insert(int argc, char **argv)
     int rc = SL_OK;
     if (o.plan && !(rc = sl_plan_cut_read(o.plan, o.use, b->graph, &pc))) {
         if (strcmp(pc.kind, "slice"))
-            rc = sl_err(SL_EARG, "%s: %s is a %s plan: there is no slice point to put a TL at "
-                        "(--use best_with_tl takes the best plan with a TL)", o.plan, o.use, pc.kind);
+            rc = sl_err(SL_EARG,
+                        "%s: %s is a %s plan: there is no slice point to put a TL at "
+                        "(--use best_with_tl takes the best plan with a TL)",
+                        o.plan, o.use, pc.kind);
         else if (pc.tl[0] && !o.tl && !(o.r > 0 || o.s > 0 || o.bits > 0) &&
                  sl_tl_parse_config(pc.tl, &cfg))
             rc = sl_err_ctx(SL_EFORMAT, "%s: %s.tl: ", o.plan, o.use);
@@ -124,9 +148,10 @@ int sl_cmd_insert(int argc, char **argv)
         double cb = (double)sl_shape_numel(&cs) * 4;
         double wb = (double)sl_shape_numel(&ws) * (cfg.bits == 8 ? 1 : 4);
         sl_log_info("%s at '%s': wire '%s' %lldx%lldx%lld %s, %.0f bytes per image instead of %.0f "
-                    "(%.1fx smaller); wrote %s", info.config_name, info.cut, info.wire,
-                    (long long)ws.d[0], (long long)ws.d[1], (long long)ws.d[2],
-                    cfg.bits == 8 ? "uint8" : "float32", wb, cb, cb / wb, o.output);
+                    "(%.1fx smaller); wrote %s",
+                    info.config_name, info.cut, info.wire, (long long)ws.d[0], (long long)ws.d[1],
+                    (long long)ws.d[2], cfg.bits == 8 ? "uint8" : "float32", wb, cb, cb / wb,
+                    o.output);
     }
     sl_bundle_free(b);
     sl_plan_cut_free(&pc);

@@ -31,11 +31,13 @@ static const char help[] =
 int sl_cmd_profile(int argc, char **argv)
 {
     if (sl_cli_wants_help(argc, argv, help)) return SL_EXIT_OK;
-    static const struct option lo[] = {
-        {"threads", required_argument, 0, 't'}, {"batch", required_argument, 0, 'b'},
-        {"warmup", required_argument, 0, 'w'},  {"repeats", required_argument, 0, 'r'},
-        {"tl", required_argument, 0, 'L'},      {"output", required_argument, 0, 'o'},
-        {0, 0, 0, 0}};
+    static const struct option lo[] = {{"threads", required_argument, 0, 't'},
+                                       {"batch", required_argument, 0, 'b'},
+                                       {"warmup", required_argument, 0, 'w'},
+                                       {"repeats", required_argument, 0, 'r'},
+                                       {"tl", required_argument, 0, 'L'},
+                                       {"output", required_argument, 0, 'o'},
+                                       {0, 0, 0, 0}};
     long threads = 0, batch = 1, warmup = 2, repeats = 10;
     const char *tl = "pool,conv-r4-s2-b8", *output = NULL;
     int c;
@@ -44,14 +46,28 @@ int sl_cmd_profile(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":o:", lo, NULL)) != -1) {
         int rc = SL_OK;
         switch (c) {
-        case 't': rc = sl_parse_long("--threads", optarg, 1, 1024, &threads); break;
-        case 'b': rc = sl_parse_long("--batch", optarg, 1, 4096, &batch); break;
-        case 'w': rc = sl_parse_long("--warmup", optarg, 0, 100000, &warmup); break;
-        case 'r': rc = sl_parse_long("--repeats", optarg, 1, 100000, &repeats); break;
-        case 'L': tl = optarg; break;
-        case 'o': output = optarg; break;
-        case ':': return sl_usage_error("option '%s' needs a value", argv[optind - 1]);
-        default: return sl_usage_error("unknown option '%s'", argv[optind - 1]);
+        case 't':
+            rc = sl_parse_long("--threads", optarg, 1, 1024, &threads);
+            break;
+        case 'b':
+            rc = sl_parse_long("--batch", optarg, 1, 4096, &batch);
+            break;
+        case 'w':
+            rc = sl_parse_long("--warmup", optarg, 0, 100000, &warmup);
+            break;
+        case 'r':
+            rc = sl_parse_long("--repeats", optarg, 1, 100000, &repeats);
+            break;
+        case 'L':
+            tl = optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case ':':
+            return sl_usage_error("option '%s' needs a value", argv[optind - 1]);
+        default:
+            return sl_usage_error("unknown option '%s'", argv[optind - 1]);
         }
         if (rc) return sl_usage_error("%s", sl_errmsg());
     }
@@ -60,7 +76,8 @@ int sl_cmd_profile(int argc, char **argv)
     char *list = strdup(strcmp(tl, "none") ? tl : "");
     const char *ids[64];
     int nids = 0;
-    for (char *save = NULL, *t = list ? strtok_r(list, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
+    for (char *save = NULL, *t = list ? strtok_r(list, ",", &save) : NULL; t;
+         t = strtok_r(NULL, ",", &save)) {
         if (nids == 64) {
             free(list);
             return sl_usage_error("--tl: at most 64 configurations");
@@ -80,8 +97,10 @@ int sl_cmd_profile(int argc, char **argv)
     if (!rc && output) rc = sl_profile_write(output, p);
     if (!rc && !output) {
         char *js = sl_profile_to_json(p);
-        if (js) puts(js);
-        else rc = SL_ENOMEM;
+        if (js)
+            puts(js);
+        else
+            rc = SL_ENOMEM;
         free(js);
     }
     if (!rc)

@@ -52,15 +52,31 @@ static int parse(int argc, char **argv, struct opts *o)
     optind = 1;
     while ((c = getopt_long(argc, argv, ":o:", lo, NULL)) != -1) {
         switch (c) {
-        case 'p': o->plan = optarg; break;
-        case 'u': o->use = optarg; break;
-        case 'a': o->at = optarg; break;
-        case 'o': o->dir = optarg; break;
-        case 'd': o->device = optarg; break;
-        case 'e': o->edge = optarg; break;
-        case 'j': o->json = 1; break;
-        case ':': return sl_usage_error("option '%s' needs a value", argv[optind - 1]);
-        default: return sl_usage_error("unknown option '%s'", argv[optind - 1]);
+        case 'p':
+            o->plan = optarg;
+            break;
+        case 'u':
+            o->use = optarg;
+            break;
+        case 'a':
+            o->at = optarg;
+            break;
+        case 'o':
+            o->dir = optarg;
+            break;
+        case 'd':
+            o->device = optarg;
+            break;
+        case 'e':
+            o->edge = optarg;
+            break;
+        case 'j':
+            o->json = 1;
+            break;
+        case ':':
+            return sl_usage_error("option '%s' needs a value", argv[optind - 1]);
+        default:
+            return sl_usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind != argc - 1) return sl_usage_error("expected one MODEL.h5");
@@ -78,7 +94,8 @@ static int parse(int argc, char **argv, struct opts *o)
 static char **split_list(const char *s, int *n)
 {
     int cap = 1;
-    for (const char *p = s; *p; p++) cap += *p == ',';
+    for (const char *p = s; *p; p++)
+        cap += *p == ',';
     char **v = calloc((size_t)cap, sizeof *v);
     *n = 0;
     if (!v) return NULL;
@@ -90,7 +107,8 @@ static char **split_list(const char *s, int *n)
         if (!end) return v;
         start = end + 1;
     }
-    for (int i = 0; i < *n; i++) free(v[i]);
+    for (int i = 0; i < *n; i++)
+        free(v[i]);
     free(v);
     return NULL;
 }
@@ -105,21 +123,27 @@ static int choose_cut(const struct opts *o, const sl_graph *g, sl_plan_cut *pc)
         int rc = sl_plan_cut_read(o->plan, use, g, pc);
         if (rc) return rc;
         if (!has_tl && strcmp(pc->kind, "slice") && strcmp(pc->kind, "dads"))
-            return sl_err(SL_EARG, "%s: %s is a %s plan: there is nothing to split (--use "
-                          "best_split_without_tl or dads pick a real slice)", o->plan, use, pc->kind);
+            return sl_err(SL_EARG,
+                          "%s: %s is a %s plan: there is nothing to split (--use "
+                          "best_split_without_tl or dads pick a real slice)",
+                          o->plan, use, pc->kind);
         if (!has_tl && pc->tl[0])
-            return sl_err(SL_EARG, "%s: %s puts a %s transfer layer at '%s', but %s has no transfer "
-                          "layer: run sl-preprocess insert first, or use --use best_split_without_tl",
-                          o->plan, use, pc->tl, pc->tensors[0], o->model);
+            return sl_err(
+                SL_EARG,
+                "%s: %s puts a %s transfer layer at '%s', but %s has no transfer "
+                "layer: run sl-preprocess insert first, or use --use best_split_without_tl",
+                o->plan, use, pc->tl, pc->tensors[0], o->model);
         if (has_tl && (pc->n != 1 || strcmp(pc->tensors[0], tl.cut)))
             sl_log_warn("%s: %s cuts at '%s', but the model's transfer layer is at '%s'; splitting "
-                        "at the transfer layer", o->plan, use, pc->tensors[0], tl.cut);
+                        "at the transfer layer",
+                        o->plan, use, pc->tensors[0], tl.cut);
     }
     if (has_tl && !o->at) {
         sl_plan_cut_free(pc);
         pc->n = 1;
         pc->tensors = calloc(1, sizeof *pc->tensors);
-        if (!pc->tensors || !(pc->tensors[0] = strdup(tl.wire))) return sl_err(SL_ENOMEM, "out of memory");
+        if (!pc->tensors || !(pc->tensors[0] = strdup(tl.wire)))
+            return sl_err(SL_ENOMEM, "out of memory");
         return SL_OK;
     }
     if (o->at) {
@@ -139,7 +163,8 @@ static int write_pair(const struct opts *o, const sl_bundle *d, const sl_bundle 
     int rc = SL_OK;
     if (o->dir) {
         if ((rc = sl_mkdir_p(o->dir))) return rc;
-        if ((rc = sl_path_join(dpath, n, o->dir, "device.h5")) || (rc = sl_path_join(epath, n, o->dir, "edge.h5")))
+        if ((rc = sl_path_join(dpath, n, o->dir, "device.h5")) ||
+            (rc = sl_path_join(epath, n, o->dir, "edge.h5")))
             return rc;
     } else {
         snprintf(dpath, n, "%s", o->device);
@@ -181,10 +206,11 @@ int sl_cmd_split(int argc, char **argv)
             free(txt);
             cJSON_Delete(r);
         } else {
-            printf("pair id %s: %s (%d nodes) -> %s (%d nodes), %.0f bytes per image over", d->pair_id,
-                   dpath, d->graph->nnodes, epath, e->graph->nnodes,
+            printf("pair id %s: %s (%d nodes) -> %s (%d nodes), %.0f bytes per image over",
+                   d->pair_id, dpath, d->graph->nnodes, epath, e->graph->nnodes,
                    cJSON_IsNumber(bytes) ? bytes->valuedouble : 0.0);
-            for (int i = 0; i < pc.n; i++) printf("%s %s", i ? "," : "", pc.tensors[i]);
+            for (int i = 0; i < pc.n; i++)
+                printf("%s %s", i ? "," : "", pc.tensors[i]);
             printf("\n");
         }
         cJSON_Delete(w);

@@ -39,7 +39,8 @@ static int time_exec(struct ctx *c, sl_exec *e, const sl_value *in, int nout, st
         double t0 = sl_now();
         int rc = sl_exec_run(e, in, out);
         double dt = sl_now() - t0;
-        for (int k = 0; k < nout; k++) sl_value_clear(&out[k]);
+        for (int k = 0; k < nout; k++)
+            sl_value_clear(&out[k]);
         if (rc) {
             free(out);
             return rc;
@@ -79,7 +80,8 @@ static int run_all(struct ctx *c, const sl_tensor *x)
     int nn = g->nnodes;
     const char **to = malloc((size_t)nn * sizeof *to);
     if (!to) return sl_err(SL_ENOMEM, "out of memory");
-    for (int i = 0; i < nn; i++) to[i] = g->nodes[i].name;
+    for (int i = 0; i < nn; i++)
+        to[i] = g->nodes[i].name;
     sl_exec *e;
     sl_exec_opts eo = {0};
     int rc = sl_exec_new(g, NULL, 0, to, nn, &eo, &e);
@@ -99,14 +101,16 @@ static int64_t value_bytes(const sl_shape *s, int u8, int batch)
 static void copy_shape(const sl_shape *s, int64_t *dims, int *rank)
 {
     *rank = s->ndim;
-    for (int i = 0; i < s->ndim; i++) dims[i] = s->d[i];
+    for (int i = 0; i < s->ndim; i++)
+        dims[i] = s->d[i];
 }
 
 static int measure_nodes(struct ctx *c, sl_profile *p)
 {
     sl_graph *g = c->g;
     p->n_nodes = g->nnodes;
-    if (!(p->nodes = calloc((size_t)g->nnodes, sizeof *p->nodes))) return sl_err(SL_ENOMEM, "out of memory");
+    if (!(p->nodes = calloc((size_t)g->nnodes, sizeof *p->nodes)))
+        return sl_err(SL_ENOMEM, "out of memory");
     for (int i = 0; i < g->nnodes; i++) {
         sl_node *n = &g->nodes[i];
         sl_prof_node *pn = &p->nodes[i];
@@ -125,7 +129,8 @@ static int measure_nodes(struct ctx *c, sl_profile *p)
         int nf = 0;
         for (int k = 0; k < n->ninputs; k++) {
             int dup = 0;
-            for (int j = 0; j < nf; j++) dup |= !strcmp(from[j], n->inputs[k]);
+            for (int j = 0; j < nf; j++)
+                dup |= !strcmp(from[j], n->inputs[k]);
             if (dup) continue;
             from[nf] = n->inputs[k];
             in[nf++] = c->vals[n->in_idx[k] + 1];
@@ -243,7 +248,8 @@ static int measure_tls(struct ctx *c, sl_profile *p, const sl_tl_config *cfgs)
     for (int i = 1; c->o->ntl > 0 && i + 1 < p->n_cuts; i++) {
         sl_prof_cut *pc = &p->cuts[i];
         if (pc->rank != 3) continue;
-        if (!(pc->tl = calloc((size_t)c->o->ntl, sizeof *pc->tl))) return sl_err(SL_ENOMEM, "out of memory");
+        if (!(pc->tl = calloc((size_t)c->o->ntl, sizeof *pc->tl)))
+            return sl_err(SL_ENOMEM, "out of memory");
         const sl_value *x = &c->vals[pc->node_index + 1];
         for (int k = 0; k < c->o->ntl; k++) {
             int rc = measure_tl_one(c, pc, x, c->o->tl[k], &cfgs[k]);
@@ -264,8 +270,8 @@ static int serialise_speed(int64_t bytes, double *speed)
     void *z = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
     crc32_fn crc_of = z ? (crc32_fn)dlsym(z, "crc32") : NULL;
     if (!crc_of) {
-        int rc = sl_err(SL_EUNSUPPORTED, "serialisation speed: zlib's crc32 could not be loaded: %s",
-                        dlerror());
+        int rc = sl_err(SL_EUNSUPPORTED,
+                        "serialisation speed: zlib's crc32 could not be loaded: %s", dlerror());
         if (z) dlclose(z);
         return rc;
     }
@@ -277,7 +283,8 @@ static int serialise_speed(int64_t bytes, double *speed)
         dlclose(z);
         return sl_err(SL_ENOMEM, "out of memory");
     }
-    for (size_t i = 0; i < n; i++) src[i] = (unsigned char)(i * 131u);
+    for (size_t i = 0; i < n; i++)
+        src[i] = (unsigned char)(i * 131u);
     double t0 = sl_now(), dt;
     uint64_t moved = 0;
     uLong crc = 0;
@@ -285,7 +292,8 @@ static int serialise_speed(int64_t bytes, double *speed)
         memcpy(dst, src, n);
         crc ^= crc_of(0L, dst, (uInt)n);
         moved += n;
-        src[crc % n] ^= 1; /* the next copy is not the same work: nothing for the compiler to skip */
+        src[crc % n] ^=
+            1; /* the next copy is not the same work: nothing for the compiler to skip */
         dt = sl_now() - t0;
     } while (dt < 0.05 || moved < 4 * n);
     free(src);
@@ -299,7 +307,8 @@ static char *cpu_model(void)
 {
     FILE *f = fopen("/proc/cpuinfo", "r");
     char line[512];
-    static const char *const keys[] = {"model name", "Hardware", "Model", "cpu model", "Processor", NULL};
+    static const char *const keys[] = {"model name", "Hardware",  "Model",
+                                       "cpu model",  "Processor", NULL};
     char found[sizeof keys / sizeof keys[0]][256];
     memset(found, 0, sizeof found);
     while (f && fgets(line, sizeof line, f)) {
@@ -308,7 +317,8 @@ static char *cpu_model(void)
         for (int k = 0; keys[k]; k++) {
             if (found[k][0] || strncmp(line, keys[k], strlen(keys[k]))) continue;
             char *v = colon + 1;
-            while (*v == ' ' || *v == '\t') v++;
+            while (*v == ' ' || *v == '\t')
+                v++;
             v[strcspn(v, "\n")] = '\0';
             snprintf(found[k], sizeof found[k], "%s", v);
         }
@@ -349,8 +359,10 @@ int sl_profile_measure(sl_graph *g, const sl_profile_opts *o, sl_profile **out)
         return sl_err(SL_EARG, "profile: batch and repeats must be >= 1, warmup and threads >= 0");
     if (!g->validated) return sl_err(SL_EARG, "graph '%s' is not validated", g->name);
     if (g->tl_json && o->ntl > 0)
-        return sl_err(SL_EARG, "'%s' already has a transfer layer, so no other can be measured at "
-                      "its cuts: profile the model without it, or measure no TL (--tl none)", g->name);
+        return sl_err(SL_EARG,
+                      "'%s' already has a transfer layer, so no other can be measured at "
+                      "its cuts: profile the model without it, or measure no TL (--tl none)",
+                      g->name);
     sl_tl_config cfgs[o->ntl + 1];
     for (int k = 0; k < o->ntl; k++) {
         int rc = sl_tl_parse_config(o->tl[k], &cfgs[k]);
@@ -370,8 +382,10 @@ int sl_profile_measure(sl_graph *g, const sl_profile_opts *o, sl_profile **out)
     c.samples = calloc((size_t)o->repeats, sizeof *c.samples);
     sl_tensor *x = NULL;
     int64_t shape[4] = {o->batch, g->input_shape.d[0], g->input_shape.d[1], g->input_shape.d[2]};
-    if (!p || !c.vals || !c.samples) rc = sl_err(SL_ENOMEM, "out of memory");
-    else if (sl_tensor_randn(shape, 4, &x)) rc = sl_err(SL_ETORCH, "input: %s", sl_torch_last_error());
+    if (!p || !c.vals || !c.samples)
+        rc = sl_err(SL_ENOMEM, "out of memory");
+    else if (sl_tensor_randn(shape, 4, &x))
+        rc = sl_err(SL_ETORCH, "input: %s", sl_torch_last_error());
     int ntl_cuts = 0;
     for (int i = 1; i + 1 < ncuts; i++) {
         sl_shape s;
@@ -388,14 +402,16 @@ int sl_profile_measure(sl_graph *g, const sl_profile_opts *o, sl_profile **out)
     if (!rc) rc = measure_tls(&c, p, cfgs);
     if (!rc) {
         int64_t biggest = p->input_bytes;
-        for (int i = 0; i < p->n_cuts; i++) biggest = p->cuts[i].bytes > biggest ? p->cuts[i].bytes : biggest;
+        for (int i = 0; i < p->n_cuts; i++)
+            biggest = p->cuts[i].bytes > biggest ? p->cuts[i].bytes : biggest;
         rc = serialise_speed(biggest, &p->serialise_bytes_per_s);
     }
     if (!rc) rc = sl_profile_validate(p, "measured profile");
     char extra[96];
     snprintf(extra, sizeof extra, "%s: %.4fs per run", g->name, p ? p->total_median_s : 0.0);
     sl_progress_done(c.pg, rc ? "failed" : extra);
-    for (int i = 0; c.vals && i <= g->nnodes; i++) sl_value_clear(&c.vals[i]);
+    for (int i = 0; c.vals && i <= g->nnodes; i++)
+        sl_value_clear(&c.vals[i]);
     free(c.vals);
     free(c.samples);
     free(cuts);

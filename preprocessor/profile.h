@@ -20,12 +20,12 @@
 #include "preprocessor/profile_io.h"
 
 typedef struct sl_profile_opts {
-    int threads;             /* intra-op threads; 0 = libtorch's default */
-    int batch;               /* images per run, >= 1 */
-    int warmup, repeats;     /* warmup >= 0, repeats >= 1 */
-    const char *const *tl;   /* TL configuration ids ("pool", "conv-r4-s2-b8"); borrowed */
+    int threads;           /* intra-op threads; 0 = libtorch's default */
+    int batch;             /* images per run, >= 1 */
+    int warmup, repeats;   /* warmup >= 0, repeats >= 1 */
+    const char *const *tl; /* TL configuration ids ("pool", "conv-r4-s2-b8"); borrowed */
     int ntl;
-    int progress;            /* 1 = draw a progress line (common/progress.h) */
+    int progress; /* 1 = draw a progress line (common/progress.h) */
 } sl_profile_opts;
 
 /* Measures validated graph g (borrowed; its weights are only read) on this host. On success *out

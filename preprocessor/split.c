@@ -66,7 +66,8 @@ static sl_graph *half_new(const sl_graph *g)
 static cJSON *shape_json(const sl_shape *s)
 {
     cJSON *a = cJSON_CreateArray();
-    for (int i = 0; i < s->ndim; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)s->d[i]));
+    for (int i = 0; i < s->ndim; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber((double)s->d[i]));
     return a;
 }
 
@@ -82,9 +83,11 @@ static char *wire_json(const sl_graph *g, const char *const *at, int n, const sl
     cJSON_AddStringToObject(o, "graph_hash", hash);
     cJSON_AddStringToObject(o, "model_hash", tl && tl->model_hash[0] ? tl->model_hash : hash);
     cJSON *cut = cJSON_AddArrayToObject(o, "cut");
-    if (tl) cJSON_AddItemToArray(cut, cJSON_CreateString(tl->cut));
+    if (tl)
+        cJSON_AddItemToArray(cut, cJSON_CreateString(tl->cut));
     else
-        for (int i = 0; i < n; i++) cJSON_AddItemToArray(cut, cJSON_CreateString(at[i]));
+        for (int i = 0; i < n; i++)
+            cJSON_AddItemToArray(cut, cJSON_CreateString(at[i]));
     if (tl) {
         cJSON *t = cJSON_AddObjectToObject(o, "tl");
         cJSON_AddStringToObject(t, "kind", tl->config.kind == SL_TL_POOL ? "pool" : "conv");
@@ -131,7 +134,8 @@ static int pair_id(char out[33])
 {
     unsigned char r[16];
     if (RAND_bytes(r, sizeof r) != 1) return sl_err(SL_EIO, "no random bytes for the pair id");
-    for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", r[i]);
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", r[i]);
     return SL_OK;
 }
 
@@ -142,18 +146,26 @@ static int resolve(const sl_graph *g, const char *const *at, int n, int *pos, ch
     for (int i = 0; i < n; i++) {
         int idx = sl_graph_find(g, at[i]);
         if (idx == -2)
-            return sl_err(SL_ENOTFOUND, "graph '%s' has no tensor '%s' to split at (sl-preprocess "
-                          "inspect lists the nodes and cut points)", g->name, at[i]);
+            return sl_err(SL_ENOTFOUND,
+                          "graph '%s' has no tensor '%s' to split at (sl-preprocess "
+                          "inspect lists the nodes and cut points)",
+                          g->name, at[i]);
         if (idx == -1 && n == 1)
-            return sl_err(SL_EARG, "'%s' is the model input: that is an edge-only plan, there is "
-                          "nothing to split", at[i]);
+            return sl_err(SL_EARG,
+                          "'%s' is the model input: that is an edge-only plan, there is "
+                          "nothing to split",
+                          at[i]);
         if (idx == -1)
-            return sl_err(SL_EARG, "the model input '%s' crosses together with other tensors: "
-                          "split does not send the raw input alongside a cut", at[i]);
+            return sl_err(SL_EARG,
+                          "the model input '%s' crosses together with other tensors: "
+                          "split does not send the raw input alongside a cut",
+                          at[i]);
         for (int k = 0; k < g->noutputs; k++)
             if (!strcmp(g->outputs[k], at[i]))
-                return sl_err(SL_EARG, "'%s' is a model output: that is a local-only plan, there "
-                              "is nothing left for the edge", at[i]);
+                return sl_err(SL_EARG,
+                              "'%s' is a model output: that is a local-only plan, there "
+                              "is nothing left for the edge",
+                              at[i]);
         if (boundary[idx + 1]) return sl_err(SL_EARG, "tensor '%s' is listed twice", at[i]);
         boundary[idx + 1] = 1;
         pos[i] = idx + 1;
@@ -191,13 +203,17 @@ static int edge_needs(const sl_graph *g, const char *const *at, int n, const int
     if (need_e[0]) {
         char path[1024];
         escape_path(g, next, path, sizeof path);
-        rc = sl_err(SL_EARG, "the tensors given do not separate the input from the outputs of "
-                    "'%s': the path %s does not cross them", g->name, path);
+        rc = sl_err(SL_EARG,
+                    "the tensors given do not separate the input from the outputs of "
+                    "'%s': the path %s does not cross them",
+                    g->name, path);
     }
     for (int i = 0; !rc && i < n; i++)
         if (!used[pos[i]])
-            rc = sl_err(SL_EARG, "tensor '%s' is not needed by the edge: every path from it to the "
-                        "outputs crosses the other tensors given", at[i]);
+            rc = sl_err(SL_EARG,
+                        "tensor '%s' is not needed by the edge: every path from it to the "
+                        "outputs crosses the other tensors given",
+                        at[i]);
     free(next);
     free(used);
     return rc;
@@ -210,7 +226,8 @@ static int build_halves(const sl_graph *g, const char *const *at, int n, const c
     int rc = d && e ? SL_OK : SL_ENOMEM;
     for (int i = 0; !rc && i < g->nnodes; i++)
         if (need_d[i + 1]) rc = copy_node(d, &g->nodes[i]);
-    for (int i = 0; !rc && i < n; i++) rc = sl_graph_add_output(d, at[i]);
+    for (int i = 0; !rc && i < n; i++)
+        rc = sl_graph_add_output(d, at[i]);
     for (int i = 0; !rc && i < n; i++) {
         sl_attrs a;
         sl_attrs_default(&a);
@@ -219,7 +236,8 @@ static int build_halves(const sl_graph *g, const char *const *at, int n, const c
     }
     for (int i = 0; !rc && i < g->nnodes; i++)
         if (need_e[i + 1] && !boundary[i + 1]) rc = copy_node(e, &g->nodes[i]);
-    for (int i = 0; !rc && i < g->noutputs; i++) rc = sl_graph_add_output(e, g->outputs[i]);
+    for (int i = 0; !rc && i < g->noutputs; i++)
+        rc = sl_graph_add_output(e, g->outputs[i]);
     if (rc == SL_ENOMEM) sl_err(rc, "out of memory");
     if (!rc && (rc = sl_graph_validate(d, 1))) sl_err_ctx(rc, "device half: ");
     if (!rc && (rc = sl_graph_validate(e, 1))) sl_err_ctx(rc, "edge half: ");
@@ -239,11 +257,15 @@ int sl_split(const sl_graph *g, const char *const *at, int n, sl_bundle **device
     if (!g->validated) return sl_err(SL_EARG, "graph '%s' is not validated", g->name);
     sl_tl_info tl;
     int has_tl = 0, rc = sl_tl_info_get(g, &tl);
-    if (rc == SL_OK) has_tl = 1;
-    else if (rc != SL_ENOTFOUND) return rc;
+    if (rc == SL_OK)
+        has_tl = 1;
+    else if (rc != SL_ENOTFOUND)
+        return rc;
     if (has_tl && (n != 1 || strcmp(at[0], tl.wire)))
-        return sl_err(SL_EARG, "'%s' has a transfer layer at '%s': split it at its wire tensor "
-                      "'%s'", g->name, tl.cut, tl.wire);
+        return sl_err(SL_EARG,
+                      "'%s' has a transfer layer at '%s': split it at its wire tensor "
+                      "'%s'",
+                      g->name, tl.cut, tl.wire);
     int nn = g->nnodes;
     int *pos = calloc((size_t)n + 1, sizeof *pos);
     char *boundary = calloc((size_t)nn + 1, 1), *need_d = calloc((size_t)nn + 1, 1),
@@ -256,10 +278,12 @@ int sl_split(const sl_graph *g, const char *const *at, int n, sl_bundle **device
     }
     if ((rc = resolve(g, at, n, pos, boundary))) goto done;
     if ((rc = edge_needs(g, at, n, pos, boundary, need_e))) goto done;
-    for (int i = 0; i < n; i++) need_d[pos[i]] = 1;
+    for (int i = 0; i < n; i++)
+        need_d[pos[i]] = 1;
     for (int i = nn - 1; i >= 0; i--)
         if (need_d[i + 1])
-            for (int k = 0; k < g->nodes[i].ninputs; k++) need_d[g->nodes[i].in_idx[k] + 1] = 1;
+            for (int k = 0; k < g->nodes[i].ninputs; k++)
+                need_d[g->nodes[i].in_idx[k] + 1] = 1;
     if ((rc = build_halves(g, at, n, need_d, need_e, boundary, &d, &e))) goto done;
     if (!(wire = wire_json(g, at, n, has_tl ? &tl : NULL))) {
         rc = SL_ENOMEM;
@@ -279,7 +303,8 @@ int sl_split(const sl_graph *g, const char *const *at, int n, sl_bundle **device
     strcpy(be->role, "edge");
     strcpy(bd->pair_id, id);
     strcpy(be->pair_id, id);
-    if ((rc = sl_bundle_set_json(&bd->wire_json, wire)) || (rc = sl_bundle_set_json(&be->wire_json, wire))) {
+    if ((rc = sl_bundle_set_json(&bd->wire_json, wire)) ||
+        (rc = sl_bundle_set_json(&be->wire_json, wire))) {
         sl_bundle_free(bd);
         sl_bundle_free(be);
         goto done;
@@ -302,7 +327,8 @@ done:
 void sl_plan_cut_free(sl_plan_cut *c)
 {
     if (!c) return;
-    for (int i = 0; i < c->n; i++) free(c->tensors[i]);
+    for (int i = 0; i < c->n; i++)
+        free(c->tensors[i]);
     free(c->tensors);
     memset(c, 0, sizeof *c);
 }
@@ -328,22 +354,29 @@ static int read_entry(const cJSON *root, const char *path, const char *which, sl
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, which);
     if (!e) return sl_err(SL_EFORMAT, "%s: %s: missing", path, which);
     if (cJSON_IsNull(e))
-        return sl_err(SL_ENOTFOUND, "%s: %s: the plan has no such plan (null: no plan of this kind "
-                      "was allowed or requested)", path, which);
+        return sl_err(SL_ENOTFOUND,
+                      "%s: %s: the plan has no such plan (null: no plan of this kind "
+                      "was allowed or requested)",
+                      path, which);
     if (!cJSON_IsObject(e)) return sl_err(SL_EFORMAT, "%s: %s: not an object", path, which);
     if (!strncmp(which, "dads", 4)) {
         strcpy(c->kind, "dads");
         const cJSON *ts = cJSON_GetObjectItemCaseSensitive(e, "cut_tensors"), *t;
-        if (!cJSON_IsArray(ts)) return sl_err(SL_EFORMAT, "%s: %s.cut_tensors: missing", path, which);
+        if (!cJSON_IsArray(ts))
+            return sl_err(SL_EFORMAT, "%s: %s.cut_tensors: missing", path, which);
         int i = 0;
-        cJSON_ArrayForEach(t, ts) {
+        cJSON_ArrayForEach(t, ts)
+        {
             const char *name = str_field(t, "tensor");
-            if (!name) return sl_err(SL_EFORMAT, "%s: %s.cut_tensors[%d].tensor: missing", path, which, i);
+            if (!name)
+                return sl_err(SL_EFORMAT, "%s: %s.cut_tensors[%d].tensor: missing", path, which, i);
             int rc = add_tensor(c, name);
             if (rc) return rc;
             i++;
         }
-        if (!c->n) return sl_err(SL_EFORMAT, "%s: %s.cut_tensors: empty (local-only partition)", path, which);
+        if (!c->n)
+            return sl_err(SL_EFORMAT, "%s: %s.cut_tensors: empty (local-only partition)", path,
+                          which);
         return SL_OK;
     }
     const cJSON *cut = cJSON_GetObjectItemCaseSensitive(e, "cut");
@@ -365,13 +398,21 @@ static int read_entry(const cJSON *root, const char *path, const char *which, sl
 int sl_plan_cut_read(const char *path, const char *which, const sl_graph *g, sl_plan_cut *out)
 {
     memset(out, 0, sizeof *out);
-    static const char *const entries[] = {"best", "best_with_tl", "best_without_tl",
-                                          "best_split_without_tl", "dads", "dads_throughput", NULL};
+    static const char *const entries[] = {"best",
+                                          "best_with_tl",
+                                          "best_without_tl",
+                                          "best_split_without_tl",
+                                          "dads",
+                                          "dads_throughput",
+                                          NULL};
     int known = 0;
-    for (int i = 0; entries[i]; i++) known |= !strcmp(entries[i], which);
+    for (int i = 0; entries[i]; i++)
+        known |= !strcmp(entries[i], which);
     if (!known)
-        return sl_err(SL_EARG, "plan entry '%s': expected best, best_with_tl, best_without_tl, "
-                      "best_split_without_tl, dads or dads_throughput", which);
+        return sl_err(SL_EARG,
+                      "plan entry '%s': expected best, best_with_tl, best_without_tl, "
+                      "best_split_without_tl, dads or dads_throughput",
+                      which);
     char *text;
     size_t len;
     int rc = sl_read_file(path, &text, &len);
@@ -414,6 +455,8 @@ int sl_plan_cut_check(const sl_plan_cut *c, const char *plan_path, const sl_grap
     if (!strcmp(hash, c->graph_hash)) return SL_OK;
     sl_tl_info tl;
     if (!sl_tl_info_get(g, &tl) && !strcmp(tl.model_hash, c->graph_hash)) return SL_OK;
-    return sl_err(SL_EARG, "%s was made for another model: its graph hash %.12s... (model '%s') "
-                  "differs from %.12s... of '%s'", plan_path, c->graph_hash, c->model, hash, g->name);
+    return sl_err(SL_EARG,
+                  "%s was made for another model: its graph hash %.12s... (model '%s') "
+                  "differs from %.12s... of '%s'",
+                  plan_path, c->graph_hash, c->model, hash, g->name);
 }

@@ -29,18 +29,18 @@ int sl_split(const sl_graph *g, const char *const *at, int n, sl_bundle **device
 typedef struct sl_plan_cut {
     char graph_hash[65]; /* the hash of the model the plan was made for */
     char model[SL_NAME_MAX];
-    char kind[16];       /* "slice", "edge-only", "local-only", "dads" */
-    int n;               /* crossing tensors (1 for single-cut plans) */
-    char **tensors;      /* owned */
-    char tl[32];         /* the plan's TL config, "" for none */
+    char kind[16];  /* "slice", "edge-only", "local-only", "dads" */
+    int n;          /* crossing tensors (1 for single-cut plans) */
+    char **tensors; /* owned */
+    char tl[32];    /* the plan's TL config, "" for none */
 } sl_plan_cut;
 
 /* Reads entry `which` of plan file `path`: "best", "best_with_tl", "best_without_tl",
- * "best_split_without_tl" (single cuts), "dads" or "dads_throughput" (the DADS partitions). When g is not NULL the plan must have
- * been made for it (checked before the entry is looked at; see sl_plan_cut_check). A missing,
- * truncated or foreign file, a plan for another model, a null or malformed entry give SL_EIO /
- * SL_EFORMAT / SL_EARG / SL_ENOTFOUND naming the path and field; on error *out is zeroed. Free
- * with sl_plan_cut_free(). */
+ * "best_split_without_tl" (single cuts), "dads" or "dads_throughput" (the DADS partitions). When g
+ * is not NULL the plan must have been made for it (checked before the entry is looked at; see
+ * sl_plan_cut_check). A missing, truncated or foreign file, a plan for another model, a null or
+ * malformed entry give SL_EIO / SL_EFORMAT / SL_EARG / SL_ENOTFOUND naming the path and field; on
+ * error *out is zeroed. Free with sl_plan_cut_free(). */
 int sl_plan_cut_read(const char *path, const char *which, const sl_graph *g, sl_plan_cut *out);
 /* Frees what c owns and zeroes it; NULL is a no-op. */
 void sl_plan_cut_free(sl_plan_cut *c);

@@ -28,8 +28,10 @@ int sl_tl_parse_config(const char *text, sl_tl_config *c)
 
 void sl_tl_config_name(const sl_tl_config *c, char *buf, size_t n)
 {
-    if (c->kind == SL_TL_POOL) snprintf(buf, n, "pool");
-    else snprintf(buf, n, "conv-r%d-s%d-b%d", c->r, c->s, c->bits);
+    if (c->kind == SL_TL_POOL)
+        snprintf(buf, n, "pool");
+    else
+        snprintf(buf, n, "conv-r%d-s%d-b%d", c->r, c->s, c->bits);
 }
 
 /* Appends the valid cut point names of g to buf (for "not found" messages). */
@@ -55,26 +57,35 @@ static int check_cut(const sl_graph *g, const char *cut, sl_shape *shape)
     if (at == -2) {
         char names[1536];
         list_cuts(g, names, sizeof names);
-        return sl_err(SL_ENOTFOUND, "graph '%s' has no tensor '%s'; its single-tensor cut points "
-                      "are: %s", g->name, cut, names);
+        return sl_err(SL_ENOTFOUND,
+                      "graph '%s' has no tensor '%s'; its single-tensor cut points "
+                      "are: %s",
+                      g->name, cut, names);
     }
     int *idx, k, single = 0;
     int rc = sl_graph_cut_points(g, &idx, &k);
     if (rc) return rc;
-    for (int i = 0; i < k; i++) single |= idx[i] == at;
+    for (int i = 0; i < k; i++)
+        single |= idx[i] == at;
     free(idx);
     if (!single)
-        return sl_err(SL_EARG, "'%s' is not a single-tensor cut of '%s': some path from the input "
+        return sl_err(SL_EARG,
+                      "'%s' is not a single-tensor cut of '%s': some path from the input "
                       "to the outputs bypasses it, so a transfer layer cannot go there "
-                      "(sl-preprocess inspect lists the cut points)", cut, g->name);
+                      "(sl-preprocess inspect lists the cut points)",
+                      cut, g->name);
     for (int i = 0; i < g->noutputs; i++)
         if (!strcmp(g->outputs[i], cut))
-            return sl_err(SL_EARG, "'%s' is an output of '%s': nothing is left for the edge after "
-                          "it, so a transfer layer cannot go there", cut, g->name);
+            return sl_err(SL_EARG,
+                          "'%s' is an output of '%s': nothing is left for the edge after "
+                          "it, so a transfer layer cannot go there",
+                          cut, g->name);
     sl_graph_tensor_shape(g, cut, shape);
     if (shape->ndim != 3)
-        return sl_err(SL_EARG, "cut '%s' has %d dimension(s); a transfer layer needs a C x H x W "
-                      "tensor", cut, shape->ndim);
+        return sl_err(SL_EARG,
+                      "cut '%s' has %d dimension(s); a transfer layer needs a C x H x W "
+                      "tensor",
+                      cut, shape->ndim);
     for (int i = 0; i < g->nnodes; i++)
         if (!strncmp(g->nodes[i].name, "tl.", 3) || g->nodes[i].role[0])
             return sl_err(SL_EARG, "graph '%s' already has a transfer layer (node '%s')", g->name,
@@ -145,11 +156,14 @@ static int add_tl_nodes(sl_graph *g, const char *cut, const sl_shape *x, const s
     }
     int64_t cr = (C + c->r - 1) / c->r;
     a = conv_attrs(cr, 1, 1, 0, 0);
-    rc = add_conv_bn_relu(g, "tl.enc.reduce", SL_OP_CONV2D, cut, &a, "tl_encoder", last, sizeof last);
+    rc = add_conv_bn_relu(g, "tl.enc.reduce", SL_OP_CONV2D, cut, &a, "tl_encoder", last,
+                          sizeof last);
     a = conv_attrs(cr, 3, c->s, 1, 0);
     char in[SL_NAME_MAX];
     strcpy(in, last);
-    if (!rc) rc = add_conv_bn_relu(g, "tl.enc.down", SL_OP_CONV2D, in, &a, "tl_encoder", last, sizeof last);
+    if (!rc)
+        rc = add_conv_bn_relu(g, "tl.enc.down", SL_OP_CONV2D, in, &a, "tl_encoder", last,
+                              sizeof last);
     if (rc) return rc;
     strcpy(wire, last);
     if (c->bits == 8) {
@@ -164,7 +178,8 @@ static int add_tl_nodes(sl_graph *g, const char *cut, const sl_shape *x, const s
     a.out_hw[0] = H;
     a.out_hw[1] = W;
     strcpy(in, last);
-    rc = add_conv_bn_relu(g, "tl.dec.up", SL_OP_CONV_TRANSPOSE2D, in, &a, "tl_decoder", last, sizeof last);
+    rc = add_conv_bn_relu(g, "tl.dec.up", SL_OP_CONV_TRANSPOSE2D, in, &a, "tl_decoder", last,
+                          sizeof last);
     a = conv_attrs(C, 1, 1, 0, 1);
     if (!rc) rc = add(g, dec_out, SL_OP_CONV2D, last, &a, "tl_decoder");
     return rc;
@@ -192,7 +207,8 @@ static int init_tl(sl_graph *g)
 static cJSON *shape_json(const sl_shape *s)
 {
     cJSON *a = cJSON_CreateArray();
-    for (int i = 0; i < s->ndim; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)s->d[i]));
+    for (int i = 0; i < s->ndim; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber((double)s->d[i]));
     return a;
 }
 
@@ -298,7 +314,8 @@ int sl_tl_info_get(const sl_graph *g, sl_tl_info *out)
     if (!rc) rc = copy_name(o, "wire", t.wire, sizeof t.wire, g, 1);
     if (!rc) rc = copy_name(o, "decoder_out", t.decoder_out, sizeof t.decoder_out, g, 1);
     const cJSON *mh = cJSON_GetObjectItemCaseSensitive(o, "model_hash");
-    if (!rc && cJSON_IsString(mh) && strlen(mh->valuestring) == 64) strcpy(t.model_hash, mh->valuestring);
+    if (!rc && cJSON_IsString(mh) && strlen(mh->valuestring) == 64)
+        strcpy(t.model_hash, mh->valuestring);
     cJSON_Delete(o);
     if (rc) return rc;
     *out = t;

@@ -53,7 +53,8 @@ static sl_graph *dag_build(int64_t h, int64_t w)
     }
     sl_manual_seed(7);
     for (int i = 0; i < g->nnodes; i++)
-        for (int j = 0; j < g->nodes[i].nparams; j++) sl_init_uniform_(g->nodes[i].params[j].t, -0.5, 0.5);
+        for (int j = 0; j < g->nodes[i].nparams; j++)
+            sl_init_uniform_(g->nodes[i].params[j].t, -0.5, 0.5);
     return g;
 }
 

@@ -20,18 +20,21 @@ static void put(const char *text)
 static void put_plan(const char *h)
 {
     char buf[2048];
-    snprintf(buf, sizeof buf,
-             "{\"format\": \"sl-plan\", \"version\": 1, \"model\": \"dag\", \"graph_hash\": \"%s\",\n"
-             " \"best\": {\"rank\": 1, \"cut\": {\"index\": 2, \"tensor\": \"b\", \"kind\": \"slice\"},"
-             " \"tl\": \"conv-r4-s2-b8\"},\n"
-             " \"best_with_tl\": {\"cut\": {\"index\": 2, \"tensor\": \"b\", \"kind\": \"slice\"},"
-             " \"tl\": \"conv-r4-s2-b8\"},\n"
-             " \"best_without_tl\": {\"cut\": {\"index\": 0, \"tensor\": \"x\", \"kind\": \"edge-only\"},"
-             " \"tl\": null},\n"
-             " \"dads\": {\"mode\": \"latency\", \"cut_tensors\": [{\"tensor\": \"b\", \"raw_image\": false},"
-             " {\"tensor\": \"f\", \"raw_image\": false}]},\n"
-             " \"dads_throughput\": null}\n",
-             h);
+    snprintf(
+        buf, sizeof buf,
+        "{\"format\": \"sl-plan\", \"version\": 1, \"model\": \"dag\", \"graph_hash\": \"%s\",\n"
+        " \"best\": {\"rank\": 1, \"cut\": {\"index\": 2, \"tensor\": \"b\", \"kind\": \"slice\"},"
+        " \"tl\": \"conv-r4-s2-b8\"},\n"
+        " \"best_with_tl\": {\"cut\": {\"index\": 2, \"tensor\": \"b\", \"kind\": \"slice\"},"
+        " \"tl\": \"conv-r4-s2-b8\"},\n"
+        " \"best_without_tl\": {\"cut\": {\"index\": 0, \"tensor\": \"x\", \"kind\": "
+        "\"edge-only\"},"
+        " \"tl\": null},\n"
+        " \"dads\": {\"mode\": \"latency\", \"cut_tensors\": [{\"tensor\": \"b\", \"raw_image\": "
+        "false},"
+        " {\"tensor\": \"f\", \"raw_image\": false}]},\n"
+        " \"dads_throughput\": null}\n",
+        h);
     put(buf);
 }
 
@@ -98,8 +101,10 @@ int main(void)
     CHECK_EQ(sl_plan_cut_read(path, "best", NULL, &c), SL_EFORMAT);
     CHECK_CONTAINS(sl_errmsg(), "version");
     char buf[512];
-    snprintf(buf, sizeof buf, "{\"format\": \"sl-plan\", \"version\": 1, \"model\": \"dag\", "
-             "\"graph_hash\": \"%s\", \"best\": {\"tl\": null}}", h);
+    snprintf(buf, sizeof buf,
+             "{\"format\": \"sl-plan\", \"version\": 1, \"model\": \"dag\", "
+             "\"graph_hash\": \"%s\", \"best\": {\"tl\": null}}",
+             h);
     put(buf);
     CHECK_EQ(sl_plan_cut_read(path, "best", NULL, &c), SL_EFORMAT);
     CHECK_CONTAINS(sl_errmsg(), "best.cut: missing");

@@ -13,7 +13,8 @@
 static int64_t numel(const int64_t *d, int rank)
 {
     int64_t n = 1;
-    for (int i = 0; i < rank; i++) n *= d[i];
+    for (int i = 0; i < rank; i++)
+        n *= d[i];
     return n;
 }
 
@@ -50,7 +51,8 @@ static void check_profile(sl_graph *g, const sl_profile *p, int batch, int ntl)
     }
     CHECK(sane);
     CHECK_NEAR(p->block_sum_s, sum, 1e-12);
-    CHECK(p->total_median_s > 0 && p->total_p10_s <= p->total_median_s && p->total_median_s <= p->total_p90_s);
+    CHECK(p->total_median_s > 0 && p->total_p10_s <= p->total_median_s &&
+          p->total_median_s <= p->total_p90_s);
     CHECK_NEAR(p->gap_s, p->total_median_s - p->block_sum_s, 1e-12);
     /* Blocks and whole run are separate measurements on a shared machine: equal within a wide
      * band, but the same order of magnitude. */
@@ -58,7 +60,8 @@ static void check_profile(sl_graph *g, const sl_profile *p, int batch, int ntl)
                  "blocks %.6fs vs whole %.6fs", sum, p->total_median_s);
     for (int i = 0; i < p->n_nodes; i++) {
         const sl_prof_node *n = &p->nodes[i];
-        TU_CHECK_MSG(n->out_bytes == numel(n->out_shape, n->out_rank) * 4 * batch, "node %s bytes", n->name);
+        TU_CHECK_MSG(n->out_bytes == numel(n->out_shape, n->out_rank) * 4 * batch, "node %s bytes",
+                     n->name);
         TU_CHECK_MSG(n->median_s > 0, "node %s time", n->name);
         CHECK_STR(n->name, g->nodes[i].name);
         CHECK_EQ(n->n_inputs, g->nodes[i].ninputs);
@@ -67,15 +70,18 @@ static void check_profile(sl_graph *g, const sl_profile *p, int batch, int ntl)
         const sl_prof_cut *c = &p->cuts[i];
         TU_CHECK_MSG(c->bytes == numel(c->shape, c->rank) * 4 * batch, "cut %s bytes", c->tensor);
         int want_tl = c->rank == 3 && i > 0 && i + 1 < p->n_cuts ? ntl : 0;
-        TU_CHECK_MSG(c->n_tl == want_tl, "cut %s: %d TLs, expected %d", c->tensor, c->n_tl, want_tl);
+        TU_CHECK_MSG(c->n_tl == want_tl, "cut %s: %d TLs, expected %d", c->tensor, c->n_tl,
+                     want_tl);
         for (int k = 0; k < c->n_tl; k++) {
             const sl_prof_tl *t = &c->tl[k];
             CHECK(t->enc_s > 0 && t->dec_s > 0);
             int64_t C = c->shape[0], H = c->shape[1], W = c->shape[2];
             if (!strcmp(t->config, "pool"))
-                TU_CHECK_MSG(t->bytes == C * cdiv(H, 2) * cdiv(W, 2) * 4 * batch, "pool bytes at %s", c->tensor);
+                TU_CHECK_MSG(t->bytes == C * cdiv(H, 2) * cdiv(W, 2) * 4 * batch,
+                             "pool bytes at %s", c->tensor);
             else
-                TU_CHECK_MSG(t->bytes == cdiv(C, 4) * cdiv(H, 2) * cdiv(W, 2) * batch, "b8 bytes at %s", c->tensor);
+                TU_CHECK_MSG(t->bytes == cdiv(C, 4) * cdiv(H, 2) * cdiv(W, 2) * batch,
+                             "b8 bytes at %s", c->tensor);
         }
     }
     CHECK(p->serialise_bytes_per_s > 1e7);
@@ -132,7 +138,8 @@ int main(void)
     CHECK_CONTAINS(sl_errmsg(), "listed twice");
     /* A model with a TL already: no other TL can go in. */
     sl_graph *t = dag_build(9, 7);
-    CHECK_OK(t ? sl_tl_insert(t, "b", &(sl_tl_config){SL_TL_POOL, 1, 2, 32}) : SL_EARG, sl_errmsg());
+    CHECK_OK(t ? sl_tl_insert(t, "b", &(sl_tl_config){SL_TL_POOL, 1, 2, 32}) : SL_EARG,
+             sl_errmsg());
     ob.tl = tl;
     ob.ntl = 1;
     CHECK_EQ(sl_profile_measure(t, &ob, &p), SL_EARG);

@@ -91,7 +91,8 @@ static double split_run(sl_graph *g, const char *const *at, int n, const sl_tens
         CHECK_EQ(rd->graph->noutputs, n);
         for (int i = 0; i < n; i++) {
             CHECK_STR(rd->graph->outputs[i], at[i]);
-            CHECK(re->graph->nodes[i].op == SL_OP_PLACEHOLDER && !strcmp(re->graph->nodes[i].name, at[i]));
+            CHECK(re->graph->nodes[i].op == SL_OP_PLACEHOLDER &&
+                  !strcmp(re->graph->nodes[i].name, at[i]));
         }
         sl_exec *de = NULL, *ee = NULL;
         sl_exec_opts o = {.fold_bn = fold};
@@ -102,7 +103,8 @@ static double split_run(sl_graph *g, const char *const *at, int n, const sl_tens
         if (!rc) rc = sl_exec_run(ee, wire, &out);
         CHECK_OK(rc, sl_errmsg());
         if (!rc && !sl_max_abs_diff(out.t, want, &diff, &m)) *quantized = wire[0].quantized;
-        for (int i = 0; i < n; i++) sl_value_clear(&wire[i]);
+        for (int i = 0; i < n; i++)
+            sl_value_clear(&wire[i]);
         sl_value_clear(&out);
         if (de) sl_exec_free(de);
         if (ee) sl_exec_free(ee);
@@ -119,8 +121,9 @@ static void test_resnet_cuts(void)
     sl_graph *g = resnet();
     sl_tensor *x = input_for(g);
     sl_tensor *want = run_whole(g, x, 0), *want_fold = run_whole(g, x, 1);
-    static const char *const cuts[] = {"conv1", "bn1", "maxpool", "layer1.0.add", "layer2.1",
-                                       "layer3.0", "layer4.1", "avgpool", "flatten"};
+    static const char *const cuts[] = {"conv1",        "bn1",      "maxpool",
+                                       "layer1.0.add", "layer2.1", "layer3.0",
+                                       "layer4.1",     "avgpool",  "flatten"};
     int q;
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         double d = split_run(g, &cuts[i], 1, x, want, 0, &q);
@@ -213,18 +216,25 @@ static void test_tl_splits(void)
         const cJSON *t0 = cJSON_GetArrayItem(cJSON_GetObjectItem(w, "tensors"), 0);
         const cJSON *tl = cJSON_GetObjectItem(w, "tl");
         CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(tl, "config")), ids[k]);
-        CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(w, "cut"), 0)), "layer2.1");
+        CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(w, "cut"), 0)),
+                  "layer2.1");
         CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(w, "model_hash")), t.model_hash);
         /* layer2.1 is 128 x 4 x 4 at 32 x 32. */
-        double bytes = c.kind == SL_TL_POOL ? 128 * 2 * 2 * 4 : c.bits == 8 ? 32 * 2 * 2 : 64 * 4 * 4 * 4;
+        double bytes = c.kind == SL_TL_POOL ? 128 * 2 * 2 * 4
+                       : c.bits == 8        ? 32 * 2 * 2
+                                            : 64 * 4 * 4 * 4;
         CHECK_EQ(cJSON_GetObjectItem(t0, "bytes_per_image")->valuedouble, bytes);
-        CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(t0, "dtype")), c.bits == 8 ? "uint8" : "float32");
+        CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(t0, "dtype")),
+                  c.bits == 8 ? "uint8" : "float32");
         if (c.bits == 8)
-            CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(t0, "quantization"), "scheme")),
+            CHECK_STR(cJSON_GetStringValue(
+                          cJSON_GetObjectItem(cJSON_GetObjectItem(t0, "quantization"), "scheme")),
                       "per_tensor_affine");
         /* Device holds the encoder, the edge the decoder. */
-        int enc_on_dev = dv && sl_graph_find(dv->graph, t.wire) >= 0 && sl_graph_find(dv->graph, "tl.dec.out") == -2;
-        int dec_on_edge = ed && sl_graph_find(ed->graph, "tl.dec.out") >= 0 && sl_graph_find(ed->graph, "layer2.1") == -2;
+        int enc_on_dev = dv && sl_graph_find(dv->graph, t.wire) >= 0 &&
+                         sl_graph_find(dv->graph, "tl.dec.out") == -2;
+        int dec_on_edge = ed && sl_graph_find(ed->graph, "tl.dec.out") >= 0 &&
+                          sl_graph_find(ed->graph, "layer2.1") == -2;
         CHECK(enc_on_dev && dec_on_edge);
         cJSON_Delete(w);
         /* Only the wire tensor is a valid split of a TL graph. */
@@ -245,11 +255,12 @@ static void test_bad_splits(void)
 {
     sl_graph *g = dag_build(8, 8);
     sl_bundle *d = NULL, *e = NULL;
-    const char *cd[] = {"c", "d"}, *ab[] = {"a", "b"}, *x[] = {"x"}, *fc[] = {"fc"}, *no[] = {"nope"},
-               *bb[] = {"b", "b"};
+    const char *cd[] = {"c", "d"}, *ab[] = {"a", "b"}, *x[] = {"x"}, *fc[] = {"fc"},
+               *no[] = {"nope"}, *bb[] = {"b", "b"};
     CHECK_EQ(sl_split(g, cd, 2, &d, &e), SL_EARG);
     CHECK_CONTAINS(sl_errmsg(), "do not separate the input from the outputs");
-    CHECK_CONTAINS(sl_errmsg(), "the path x -> a -> b -> h -> i -> p -> fl -> fc does not cross them");
+    CHECK_CONTAINS(sl_errmsg(),
+                   "the path x -> a -> b -> h -> i -> p -> fl -> fc does not cross them");
     CHECK_EQ(sl_split(g, ab, 2, &d, &e), SL_EARG);
     CHECK_CONTAINS(sl_errmsg(), "tensor 'a' is not needed by the edge");
     CHECK_EQ(sl_split(g, x, 1, &d, &e), SL_EARG);

@@ -23,8 +23,9 @@ static void test_parse(void)
     CHECK_STR(name, "conv-r4-s2-b8");
     CHECK_OK(sl_tl_parse_config("conv-r1-s1-b32", &c), sl_errmsg());
     CHECK(c.r == 1 && c.s == 1 && c.bits == 32);
-    static const char *const bad[] = {"conv", "conv-r0-s2-b8", "conv-r4-s2-b16", "conv-r4-s0-b8",
-                                      "conv-r4-s2-b8x", "pooling", "", "conv-r4-s9-b8"};
+    static const char *const bad[] = {
+        "conv", "conv-r0-s2-b8", "conv-r4-s2-b16", "conv-r4-s0-b8", "conv-r4-s2-b8x", "pooling",
+        "",     "conv-r4-s9-b8"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         c = (sl_tl_config){SL_TL_POOL, 7, 7, 7};
         CHECK_EQ(sl_tl_parse_config(bad[i], &c), SL_EARG);
@@ -79,7 +80,8 @@ static int run_to(sl_graph *g, const char *to, int train, sl_value *out)
     return rc;
 }
 
-static void check_shape(const sl_tensor *t, int64_t n, int64_t c, int64_t h, int64_t w, const char *what)
+static void check_shape(const sl_tensor *t, int64_t n, int64_t c, int64_t h, int64_t w,
+                        const char *what)
 {
     int64_t s[4] = {0};
     int nd = 0;
@@ -107,12 +109,15 @@ static void test_shapes(int64_t h, int64_t w, const char *id)
     CHECK_STR(t.decoder_out, "tl.dec.out");
     CHECK_STR(t.config_name, id);
     CHECK_STR(t.model_hash, before);
-    CHECK_STR(t.wire, c.kind == SL_TL_POOL ? "tl.enc.pool" : c.bits == 8 ? "tl.quant" : "tl.enc.down_relu");
+    CHECK_STR(t.wire, c.kind == SL_TL_POOL ? "tl.enc.pool"
+                      : c.bits == 8        ? "tl.quant"
+                                           : "tl.enc.down_relu");
     /* Static shapes: the decoder restores C x H x W exactly; the wire is reduced. */
     sl_shape ds, ws;
     CHECK_OK(sl_graph_tensor_shape(g, "tl.dec.out", &ds), sl_errmsg());
     CHECK_OK(sl_graph_tensor_shape(g, t.wire, &ws), sl_errmsg());
-    TU_CHECK_MSG(ds.ndim == 3 && ds.d[0] == 6 && ds.d[1] == h && ds.d[2] == w, "%s: decoder shape", what);
+    TU_CHECK_MSG(ds.ndim == 3 && ds.d[0] == 6 && ds.d[1] == h && ds.d[2] == w, "%s: decoder shape",
+                 what);
     int64_t wc = c.kind == SL_TL_POOL ? 6 : ceil_div(6, c.r), st = c.kind == SL_TL_POOL ? 2 : c.s;
     int64_t wh = h > 1 ? ceil_div(h, st) : 1, ww = w > 1 ? ceil_div(w, st) : 1;
     TU_CHECK_MSG(ws.d[0] == wc && ws.d[1] == wh && ws.d[2] == ww, "%s: wire %lldx%lldx%lld", what,
@@ -214,7 +219,8 @@ static void test_errors(void)
     /* A TL at the model input is allowed: every path starts there. */
     g = dag_build(8, 8);
     CHECK_OK(sl_tl_insert(g, "x", &(sl_tl_config){SL_TL_POOL, 1, 2, 32}), sl_errmsg());
-    CHECK(sl_graph_find(g, "a") >= 0 && !strcmp(g->nodes[sl_graph_find(g, "a")].inputs[0], "tl.dec.out"));
+    CHECK(sl_graph_find(g, "a") >= 0 &&
+          !strcmp(g->nodes[sl_graph_find(g, "a")].inputs[0], "tl.dec.out"));
     sl_graph_free(g);
 }
 
@@ -225,7 +231,8 @@ int main(void)
     static const char *const ids[] = {"pool", "conv-r4-s2-b8", "conv-r2-s2-b32", "conv-r3-s1-b8",
                                       "conv-r1-s3-b8"};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-        for (size_t k = 0; k < sizeof ids / sizeof ids[0]; k++) test_shapes(sizes[i][0], sizes[i][1], ids[k]);
+        for (size_t k = 0; k < sizeof ids / sizeof ids[0]; k++)
+            test_shapes(sizes[i][0], sizes[i][1], ids[k]);
     test_bundle_round_trip();
     test_errors();
     return TU_DONE();
