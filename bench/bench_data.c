@@ -3,7 +3,8 @@
  *
  * usage: bench_data DIR [--threads N] [--batch N] [--min-images N] [--work TMPDIR]
  * Prints one JSON object per line: {"source", "size", "threads", "images", "seconds",
- * "images_per_s", "cpu_ms_per_image"}. bench/data.sh runs it beside bench/data_peer.py (torchvision).
+ * "images_per_s", "cpu_ms_per_image"}. bench/data.sh runs it beside bench/data_peer.py
+ * (torchvision).
  */
 #include "common/status.h"
 #include "common/timeutil.h"
@@ -86,10 +87,14 @@ int main(int argc, char **argv)
     int threads = 2, batch = 32;
     long min_images = 2000;
     for (int i = 2; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--min-images")) min_images = atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--work")) work = argv[i + 1];
+        if (!strcmp(argv[i], "--threads"))
+            threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--batch"))
+            batch = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--min-images"))
+            min_images = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--work"))
+            work = argv[i + 1];
     }
     sl_dataset_opts dopt;
     sl_dataset_opts_init(&dopt);
@@ -101,13 +106,15 @@ int main(int argc, char **argv)
     }
     int bad = 0;
     const int sizes[2] = {64, 224};
-    for (int k = 0; k < 2; k++) bad |= report("folder", sizes[k], threads, ds, batch, min_images);
+    for (int k = 0; k < 2; k++)
+        bad |= report("folder", sizes[k], threads, ds, batch, min_images);
     for (int k = 0; k < 2 && !bad; k++) {
         char h5[4096];
         snprintf(h5, sizeof h5, "%s/bench_data.%d.%d.h5", work, (int)getpid(), sizes[k]);
         sl_cache_opts co = {3, sizes[k], sizes[k], SL_RESIZE_STRETCH, threads, 0};
         sl_dataset *cds = NULL;
-        if (sl_cache_write(ds, &co, h5, NULL) != SL_OK || sl_dataset_open(h5, NULL, &cds) != SL_OK) {
+        if (sl_cache_write(ds, &co, h5, NULL) != SL_OK ||
+            sl_dataset_open(h5, NULL, &cds) != SL_OK) {
             fprintf(stderr, "bench_data: cache: %s\n", sl_errmsg());
             bad = 1;
         } else {

@@ -112,7 +112,8 @@ static int decode_block(block_job *j)
     for (int i = 1; i < t; i++)
         if (pthread_create(&tid[started], NULL, decode_worker, j) == 0) started++;
     decode_worker(j);
-    for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+    for (int i = 0; i < started; i++)
+        pthread_join(tid[i], NULL);
     return SL_OK;
 }
 
@@ -133,14 +134,14 @@ static int write_file(const sl_dataset *ds, const sl_cache_opts *o, const char *
     if (f < 0) return sl_err(SL_EIO, "%s: cannot create HDF5 file", tmp);
     char created[64];
     snprintf(created, sizeof created, "sl-data %s", SL_VERSION);
-    int bad = write_str_attr(f, "format", CACHE_FORMAT) ||
-              write_int_attr(f, "format_version", CACHE_VERSION) ||
-              write_str_attr(f, "created_by", created) ||
-              write_str_attr(f, "source", ds->root) || write_str_attr(f, "layout", ds->layout) ||
-              write_str_attr(f, "resize", o->resize == SL_RESIZE_SHORT_CROP ? "short-crop"
-                                                                            : "stretch");
-    bad = bad || write_strings(f, "classes", (const char **)ds->classes,
-                               (hsize_t)ds->num_classes, 0);
+    int bad =
+        write_str_attr(f, "format", CACHE_FORMAT) ||
+        write_int_attr(f, "format_version", CACHE_VERSION) ||
+        write_str_attr(f, "created_by", created) || write_str_attr(f, "source", ds->root) ||
+        write_str_attr(f, "layout", ds->layout) ||
+        write_str_attr(f, "resize", o->resize == SL_RESIZE_SHORT_CROP ? "short-crop" : "stretch");
+    bad =
+        bad || write_strings(f, "classes", (const char **)ds->classes, (hsize_t)ds->num_classes, 0);
     bad = bad || write_strings(f, "problems", m->problems, (hsize_t)m->nprob, 2);
     hsize_t dims[4] = {(hsize_t)ds->n, (hsize_t)o->c, (hsize_t)o->h, (hsize_t)o->w};
     hsize_t chunk[4] = {1, (hsize_t)o->c, (hsize_t)o->h, (hsize_t)o->w};
@@ -162,16 +163,14 @@ static int write_file(const sl_dataset *ds, const sl_cache_opts *o, const char *
 /* labels, splits and paths of the rows actually stored (known only after decoding). */
 static int write_tail(hid_t f, const cache_meta *m)
 {
-    int bad = write_array(f, "labels", H5T_STD_I64LE, H5T_NATIVE_INT64, m->labels,
-                          (hsize_t)m->rows) ||
-              write_array(f, "splits", H5T_STD_U8LE, H5T_NATIVE_UINT8, m->splits,
-                          (hsize_t)m->rows) ||
-              write_strings(f, "paths", m->paths, (hsize_t)m->rows, 0);
+    int bad =
+        write_array(f, "labels", H5T_STD_I64LE, H5T_NATIVE_INT64, m->labels, (hsize_t)m->rows) ||
+        write_array(f, "splits", H5T_STD_U8LE, H5T_NATIVE_UINT8, m->splits, (hsize_t)m->rows) ||
+        write_strings(f, "paths", m->paths, (hsize_t)m->rows, 0);
     return bad ? -1 : 0;
 }
 
-int sl_cache_write(const sl_dataset *ds, const sl_cache_opts *o, const char *path,
-                   int64_t *written)
+int sl_cache_write(const sl_dataset *ds, const sl_cache_opts *o, const char *path, int64_t *written)
 {
     if (written) *written = 0;
     if ((o->c != 1 && o->c != 3) || o->h <= 0 || o->w <= 0 || o->h > 4096 || o->w > 4096)
@@ -203,15 +202,25 @@ int sl_cache_write(const sl_dataset *ds, const sl_cache_opts *o, const char *pat
 
     pthread_mutex_lock(&h5_lock);
     hid_t f = -1, images = -1;
-    H5E_BEGIN_TRY { rc = write_file(ds, o, tmp, &m, &f, &images); }
+    H5E_BEGIN_TRY
+    {
+        rc = write_file(ds, o, tmp, &m, &f, &images);
+    }
     H5E_END_TRY;
     pthread_mutex_unlock(&h5_lock);
     if (rc != SL_OK) goto out;
 
     sl_progress *pr = sl_progress_start("caching", (uint64_t)ds->n);
     for (int64_t first = 0; first < ds->n && rc == SL_OK; first += BLOCK) {
-        block_job j = {ds, o, first, ds->n - first < BLOCK ? ds->n - first : BLOCK, pix, rcs,
-                       msgs, 0, PTHREAD_MUTEX_INITIALIZER};
+        block_job j = {ds,
+                       o,
+                       first,
+                       ds->n - first < BLOCK ? ds->n - first : BLOCK,
+                       pix,
+                       rcs,
+                       msgs,
+                       0,
+                       PTHREAD_MUTEX_INITIALIZER};
         decode_block(&j);
         for (int64_t k = 0; k < j.count && rc == SL_OK; k++) {
             int64_t i = first + k;
@@ -254,11 +263,10 @@ int sl_cache_write(const sl_dataset *ds, const sl_cache_opts *o, const char *pat
         if (rc == SL_OK) {
             hsize_t dims[4] = {(hsize_t)m.rows, (hsize_t)o->c, (hsize_t)o->h, (hsize_t)o->w};
             /* rows skipped for decode errors: the chunked image dataset shrinks to fit */
-            if ((m.rows < ds->n && H5Dset_extent(images, dims) < 0) ||
-                write_tail(f, &m) < 0 ||
-                (m.nprob > ds->nprob && (H5Ldelete(f, "problems", H5P_DEFAULT) < 0 ||
-                                         write_strings(f, "problems", m.problems,
-                                                       (hsize_t)m.nprob, 2) < 0)))
+            if ((m.rows < ds->n && H5Dset_extent(images, dims) < 0) || write_tail(f, &m) < 0 ||
+                (m.nprob > ds->nprob &&
+                 (H5Ldelete(f, "problems", H5P_DEFAULT) < 0 ||
+                  write_strings(f, "problems", m.problems, (hsize_t)m.nprob, 2) < 0)))
                 rc = sl_err(SL_EIO, "%s: writing labels and paths failed", tmp);
         }
         H5Dclose(images);
@@ -274,7 +282,8 @@ int sl_cache_write(const sl_dataset *ds, const sl_cache_opts *o, const char *pat
     }
 out:
     if (owned)
-        for (int64_t i = 0; i < ds->n; i++) free(owned[i]);
+        for (int64_t i = 0; i < ds->n; i++)
+            free(owned[i]);
     free(owned);
     free(msgs);
     free(rcs);
@@ -290,7 +299,10 @@ int sl_ds_is_cache_file(const char *path)
 {
     pthread_mutex_lock(&h5_lock);
     htri_t r;
-    H5E_BEGIN_TRY { r = H5Fis_hdf5(path); }
+    H5E_BEGIN_TRY
+    {
+        r = H5Fis_hdf5(path);
+    }
     H5E_END_TRY;
     pthread_mutex_unlock(&h5_lock);
     return r > 0;
@@ -338,7 +350,8 @@ static int read_strings(hid_t f, const char *name, char ***out, hsize_t *n)
     H5Sclose(sp);
     H5Dclose(d);
     if (bad || !copy) {
-        for (hsize_t i = 0; copy && i < total; i++) free(copy[i]);
+        for (hsize_t i = 0; copy && i < total; i++)
+            free(copy[i]);
         free(copy);
         return -1;
     }
@@ -360,7 +373,8 @@ static int read_array(hid_t f, const char *name, hid_t mem_t, void *v, hsize_t n
 
 static void free_strs(char **v, hsize_t n)
 {
-    for (hsize_t i = 0; v && i < n; i++) free(v[i]);
+    for (hsize_t i = 0; v && i < n; i++)
+        free(v[i]);
     free(v);
 }
 
@@ -383,8 +397,8 @@ static int open_cache_locked(sl_dataset *ds, const sl_dataset_opts *opts)
         H5Aclose(a);
     }
     if (version != CACHE_VERSION)
-        return sl_err(SL_EFORMAT, "%s: cache format_version %d, this build reads %d", path,
-                      version, CACHE_VERSION);
+        return sl_err(SL_EFORMAT, "%s: cache format_version %d, this build reads %d", path, version,
+                      CACHE_VERSION);
     if (H5Lexists(f, "images", H5P_DEFAULT) <= 0)
         return sl_err(SL_EFORMAT, "%s: cache has no 'images'", path);
     hid_t d = H5Dopen2(f, "images", H5P_DEFAULT), sp = H5Dget_space(d);
@@ -441,7 +455,10 @@ int sl_ds_open_cache(sl_dataset *ds, const sl_dataset_opts *opts)
 {
     pthread_mutex_lock(&h5_lock);
     int rc;
-    H5E_BEGIN_TRY { rc = open_cache_locked(ds, opts); }
+    H5E_BEGIN_TRY
+    {
+        rc = open_cache_locked(ds, opts);
+    }
     H5E_END_TRY;
     pthread_mutex_unlock(&h5_lock);
     return rc;
@@ -497,7 +514,8 @@ int sl_ds_cache_image(const sl_dataset *ds, int64_t row, sl_image *out)
         return rc;
     }
     for (size_t p = 0; p < plane; p++)
-        for (int k = 0; k < ds->cc; k++) out->data[p * ds->cc + k] = chw[k * plane + p];
+        for (int k = 0; k < ds->cc; k++)
+            out->data[p * ds->cc + k] = chw[k * plane + p];
     free(chw);
     return SL_OK;
 }

@@ -19,10 +19,10 @@
 #include <stdint.h>
 
 typedef struct {
-    int c, h, w;  /* stored size; c = 1 or 3 */
-    int resize;   /* SL_RESIZE_* */
-    int threads;  /* decode workers, >= 1 */
-    int strict;   /* fail when an image does not decode instead of skipping it */
+    int c, h, w; /* stored size; c = 1 or 3 */
+    int resize;  /* SL_RESIZE_* */
+    int threads; /* decode workers, >= 1 */
+    int strict;  /* fail when an image does not decode instead of skipping it */
 } sl_cache_opts;
 
 /* Decodes every item of `ds` and writes the cache to `path` atomically (temporary file +

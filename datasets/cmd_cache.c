@@ -54,9 +54,12 @@ int sl_cmd_cache(int argc, char **argv)
             if ((co.c != 1 && co.c != 3) || co.h < 1 || co.w < 1 || co.h > 4096 || co.w > 4096)
                 return sl_usage_error("--shape: '%s' needs 1 or 3 channels and sides 1..4096", v);
         } else if (!strcmp(a, "--resize")) {
-            if (!strcmp(v, "stretch")) co.resize = SL_RESIZE_STRETCH;
-            else if (!strcmp(v, "crop")) co.resize = SL_RESIZE_SHORT_CROP;
-            else return sl_usage_error("--resize: '%s' is not stretch or crop", v);
+            if (!strcmp(v, "stretch"))
+                co.resize = SL_RESIZE_STRETCH;
+            else if (!strcmp(v, "crop"))
+                co.resize = SL_RESIZE_SHORT_CROP;
+            else
+                return sl_usage_error("--resize: '%s' is not stretch or crop", v);
         } else if (!strcmp(a, "--threads")) {
             long n;
             if (sl_parse_long(a, v, 1, 64, &n) != SL_OK) return sl_usage_error("%s", sl_errmsg());
@@ -78,8 +81,9 @@ int sl_cmd_cache(int argc, char **argv)
     int rc = sl_cache_write(ds, &co, out, &rows);
     double dt = sl_now() - t0;
     if (rc == SL_OK)
-        sl_log_info("cached %lld of %lld images (%dx%dx%d) from %s into %s in %.2f s", (long long)rows,
-                    (long long)sl_dataset_count(ds), co.c, co.h, co.w, in, out, dt);
+        sl_log_info("cached %lld of %lld images (%dx%dx%d) from %s into %s in %.2f s",
+                    (long long)rows, (long long)sl_dataset_count(ds), co.c, co.h, co.w, in, out,
+                    dt);
     sl_dataset_free(ds);
     return rc == SL_OK ? SL_EXIT_OK : sl_fail();
 }

@@ -25,10 +25,14 @@ int sl_data_open_option(int argc, char **argv, int *i, sl_dataset_opts *o, int *
         o->strict = 1;
     } else if (!strcmp(a, "--layout")) {
         if (!(v = value(argc, argv, i, rc))) return 1;
-        if (!strcmp(v, "auto")) o->layout = SL_LAYOUT_AUTO;
-        else if (!strcmp(v, "imagefolder")) o->layout = SL_LAYOUT_IMAGEFOLDER;
-        else if (!strcmp(v, "mvtec")) o->layout = SL_LAYOUT_MVTEC;
-        else *rc = sl_usage_error("--layout: '%s' is not auto, imagefolder or mvtec", v);
+        if (!strcmp(v, "auto"))
+            o->layout = SL_LAYOUT_AUTO;
+        else if (!strcmp(v, "imagefolder"))
+            o->layout = SL_LAYOUT_IMAGEFOLDER;
+        else if (!strcmp(v, "mvtec"))
+            o->layout = SL_LAYOUT_MVTEC;
+        else
+            *rc = sl_usage_error("--layout: '%s' is not auto, imagefolder or mvtec", v);
     } else if (!strcmp(a, "--split")) {
         if (!(v = value(argc, argv, i, rc))) return 1;
         if (strcmp(v, "train") && strcmp(v, "val") && strcmp(v, "test") && strcmp(v, "all"))
@@ -41,7 +45,8 @@ int sl_data_open_option(int argc, char **argv, int *i, sl_dataset_opts *o, int *
     } else if (!strcmp(a, "--seed")) {
         long s;
         if (!(v = value(argc, argv, i, rc))) return 1;
-        if (sl_parse_long(a, v, 0, 0x7fffffffL, &s) != SL_OK) *rc = sl_usage_error("%s", sl_errmsg());
+        if (sl_parse_long(a, v, 0, 0x7fffffffL, &s) != SL_OK)
+            *rc = sl_usage_error("%s", sl_errmsg());
         o->seed = (uint64_t)s;
     } else {
         return 0;

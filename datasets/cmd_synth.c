@@ -56,13 +56,16 @@ int sl_cmd_synth(int argc, char **argv)
         } else if (!strcmp(a, "--out")) {
             out = v;
         } else if (!strcmp(a, "--size")) {
-            if (sl_parse_long(a, v, 16, 1024, &n) != SL_OK) return sl_usage_error("%s", sl_errmsg());
+            if (sl_parse_long(a, v, 16, 1024, &n) != SL_OK)
+                return sl_usage_error("%s", sl_errmsg());
             o.size = (int)n;
         } else if (!strcmp(a, "--per-class")) {
-            if (sl_parse_long(a, v, 1, 10000000, &n) != SL_OK) return sl_usage_error("%s", sl_errmsg());
+            if (sl_parse_long(a, v, 1, 10000000, &n) != SL_OK)
+                return sl_usage_error("%s", sl_errmsg());
             o.per_class = (int)n;
         } else if (!strcmp(a, "--seed")) {
-            if (sl_parse_long(a, v, 0, 0x7fffffffL, &n) != SL_OK) return sl_usage_error("%s", sl_errmsg());
+            if (sl_parse_long(a, v, 0, 0x7fffffffL, &n) != SL_OK)
+                return sl_usage_error("%s", sl_errmsg());
             o.seed = (uint64_t)n;
         } else if (!strcmp(a, "--threads")) {
             if (sl_parse_long(a, v, 1, 64, &n) != SL_OK) return sl_usage_error("%s", sl_errmsg());
@@ -80,8 +83,9 @@ int sl_cmd_synth(int argc, char **argv)
     double t0 = sl_now();
     if (sl_synth_generate(&o, out) != SL_OK) return sl_fail();
     double dt = sl_now() - t0;
-    sl_log_info("wrote %lld %s images (%d classes, %d px, seed %llu) to %s in %.2f s (%.0f images/s)",
-                (long long)nc * o.per_class, o.product, nc, o.size, (unsigned long long)o.seed, out,
-                dt, nc * o.per_class / (dt > 0 ? dt : 1e-9));
+    sl_log_info(
+        "wrote %lld %s images (%d classes, %d px, seed %llu) to %s in %.2f s (%.0f images/s)",
+        (long long)nc * o.per_class, o.product, nc, o.size, (unsigned long long)o.seed, out, dt,
+        nc * o.per_class / (dt > 0 ? dt : 1e-9));
     return SL_EXIT_OK;
 }

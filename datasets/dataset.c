@@ -27,15 +27,18 @@ void sl_dataset_opts_init(sl_dataset_opts *o)
 const char *sl_split_name(int split)
 {
     switch (split) {
-    case SL_SPLIT_TRAIN: return "train";
-    case SL_SPLIT_VAL: return "val";
-    case SL_SPLIT_TEST: return "test";
-    default: return NULL;
+    case SL_SPLIT_TRAIN:
+        return "train";
+    case SL_SPLIT_VAL:
+        return "val";
+    case SL_SPLIT_TEST:
+        return "test";
+    default:
+        return NULL;
     }
 }
 
-int sl_ds_add_item(sl_dataset *ds, const char *path, const char *class_name, int split,
-                   int64_t row)
+int sl_ds_add_item(sl_dataset *ds, const char *path, const char *class_name, int split, int64_t row)
 {
     if (ds->n == ds->cap) {
         int64_t cap = ds->cap ? ds->cap * 2 : 256;
@@ -96,7 +99,8 @@ static int cmp_str(const void *a, const void *b)
 
 static void free_names(char **names, int n)
 {
-    for (int i = 0; i < n; i++) free(names[i]);
+    for (int i = 0; i < n; i++)
+        free(names[i]);
     free(names);
 }
 
@@ -164,8 +168,8 @@ static int verify_png(const char *path, int verify)
 }
 
 /* Adds every PNG of the class folder `dir` as class `cls` in `split`. */
-static int scan_class(sl_dataset *ds, const sl_dataset_opts *o, const char *dir,
-                      const char *cls, int split)
+static int scan_class(sl_dataset *ds, const sl_dataset_opts *o, const char *dir, const char *cls,
+                      int split)
 {
     char **names;
     int n, rc = list_dir(dir, &names, &n);
@@ -203,7 +207,8 @@ static int scan_classes(sl_dataset *ds, const sl_dataset_opts *o, const char *ro
 {
     char **names;
     int n, rc = list_dir(root, &names, &n);
-    if (rc != SL_OK) return split == SPLIT_NONE ? rc : problem(ds, o, root, reason_of(sl_errmsg(), root));
+    if (rc != SL_OK)
+        return split == SPLIT_NONE ? rc : problem(ds, o, root, reason_of(sl_errmsg(), root));
     char path[4096];
     for (int i = 0; i < n && rc == SL_OK; i++) {
         if ((rc = sl_path_join(path, sizeof path, root, names[i])) != SL_OK) break;
@@ -280,7 +285,8 @@ static int assign_labels(sl_dataset *ds)
 {
     char **names = malloc(sizeof *names * (size_t)(ds->n ? ds->n : 1));
     if (!names) return sl_err(SL_ENOMEM, "out of memory listing %s", ds->root);
-    for (int64_t i = 0; i < ds->n; i++) names[i] = ds->items[i].class_name;
+    for (int64_t i = 0; i < ds->n; i++)
+        names[i] = ds->items[i].class_name;
     qsort(names, (size_t)ds->n, sizeof *names, cmp_str);
     int k = 0;
     for (int64_t i = 0; i < ds->n; i++)
@@ -298,8 +304,8 @@ static int assign_labels(sl_dataset *ds)
     ds->num_classes = k;
     free(names);
     for (int64_t i = 0; i < ds->n; i++) {
-        char **hit = bsearch(&ds->items[i].class_name, ds->classes, (size_t)k,
-                             sizeof *ds->classes, cmp_str);
+        char **hit =
+            bsearch(&ds->items[i].class_name, ds->classes, (size_t)k, sizeof *ds->classes, cmp_str);
         ds->items[i].label = (int)(hit - ds->classes);
         free(ds->items[i].class_name);
         ds->items[i].class_name = NULL;
@@ -313,8 +319,7 @@ int sl_ds_finish(sl_dataset *ds, const char *split)
     if (split && strcmp(split, "all")) {
         for (int s = SL_SPLIT_TRAIN; s <= SL_SPLIT_TEST; s++)
             if (!strcmp(split, sl_split_name(s))) want = s;
-        if (want < 0)
-            return sl_err(SL_EARG, "split '%s' is not train, val, test or all", split);
+        if (want < 0) return sl_err(SL_EARG, "split '%s' is not train, val, test or all", split);
     }
     int64_t k = 0;
     for (int64_t i = 0; i < ds->n; i++) {
@@ -328,7 +333,8 @@ int sl_ds_finish(sl_dataset *ds, const char *split)
     ds->n = k;
     ds->class_counts = calloc((size_t)(ds->num_classes ? ds->num_classes : 1), sizeof(int64_t));
     if (!ds->class_counts) return sl_err(SL_ENOMEM, "out of memory listing %s", ds->root);
-    for (int64_t i = 0; i < ds->n; i++) ds->class_counts[ds->items[i].label]++;
+    for (int64_t i = 0; i < ds->n; i++)
+        ds->class_counts[ds->items[i].label]++;
     ds->summary.root = ds->root;
     ds->summary.layout = ds->layout;
     ds->summary.count = ds->n;
@@ -367,10 +373,8 @@ static int stray_folders(sl_dataset *ds, const sl_dataset_opts *o, const char *r
 static int open_folder(sl_dataset *ds, const sl_dataset_opts *o)
 {
     const char *root = ds->root;
-    int mvtec = is_subdir(root, "train/good") && is_subdir(root, "test") &&
-                !is_subdir(root, "val");
-    int split_dirs = is_subdir(root, "train") || is_subdir(root, "val") ||
-                     is_subdir(root, "test");
+    int mvtec = is_subdir(root, "train/good") && is_subdir(root, "test") && !is_subdir(root, "val");
+    int split_dirs = is_subdir(root, "train") || is_subdir(root, "val") || is_subdir(root, "test");
     if (o->layout == SL_LAYOUT_MVTEC && !mvtec)
         return sl_err(SL_EFORMAT, "%s: not an MVTec-AD category (needs train/good/ and test/)",
                       root);
@@ -381,8 +385,8 @@ static int open_folder(sl_dataset *ds, const sl_dataset_opts *o)
     } else if (split_dirs) {
         ds->layout = "imagefolder-split";
         const char *want = o->split && strcmp(o->split, "all") ? o->split : NULL;
-        if (want && !is_subdir(root, want) && (!strcmp(want, "train") || !strcmp(want, "val") ||
-                                              !strcmp(want, "test")))
+        if (want && !is_subdir(root, want) &&
+            (!strcmp(want, "train") || !strcmp(want, "val") || !strcmp(want, "test")))
             return sl_err(SL_ENOTFOUND, "%s: has split folders but no %s/", root, want);
         char dir[4096];
         for (int s = SL_SPLIT_TRAIN; s <= SL_SPLIT_TEST; s++) {
@@ -397,8 +401,8 @@ static int open_folder(sl_dataset *ds, const sl_dataset_opts *o)
         if ((rc = scan_classes(ds, o, root, SPLIT_NONE)) != SL_OK) return rc;
     }
     if (ds->n == 0)
-        return sl_err(SL_EFORMAT, "%s: no readable PNG in any class folder (%d problem%s)",
-                      root, ds->nprob, ds->nprob == 1 ? "" : "s");
+        return sl_err(SL_EFORMAT, "%s: no readable PNG in any class folder (%d problem%s)", root,
+                      ds->nprob, ds->nprob == 1 ? "" : "s");
     if ((rc = assign_labels(ds)) != SL_OK) return rc;
     if (strcmp(ds->layout, "imagefolder-split") && (rc = ratio_split(ds, o)) != SL_OK) return rc;
     return sl_ds_finish(ds, o->split);
@@ -412,10 +416,9 @@ int sl_dataset_open(const char *path, const sl_dataset_opts *opts, sl_dataset **
         sl_dataset_opts_init(&def);
         opts = &def;
     }
-    if (!(opts->val_ratio >= 0 && opts->test_ratio >= 0 &&
-          opts->val_ratio + opts->test_ratio <= 1))
-        return sl_err(SL_EARG, "split ratios val %g + test %g must lie in [0, 1]",
-                      opts->val_ratio, opts->test_ratio);
+    if (!(opts->val_ratio >= 0 && opts->test_ratio >= 0 && opts->val_ratio + opts->test_ratio <= 1))
+        return sl_err(SL_EARG, "split ratios val %g + test %g must lie in [0, 1]", opts->val_ratio,
+                      opts->test_ratio);
     if (opts->layout < SL_LAYOUT_AUTO || opts->layout > SL_LAYOUT_MVTEC)
         return sl_err(SL_EARG, "unknown layout %d", opts->layout);
     struct stat st;
@@ -452,7 +455,8 @@ void sl_dataset_free(sl_dataset *ds)
     }
     free(ds->items);
     if (ds->classes)
-        for (int c = 0; c < ds->num_classes; c++) free(ds->classes[c]);
+        for (int c = 0; c < ds->num_classes; c++)
+            free(ds->classes[c]);
     free(ds->classes);
     free(ds->class_counts);
     for (int i = 0; i < ds->nprob; i++) {
@@ -464,17 +468,32 @@ void sl_dataset_free(sl_dataset *ds)
     free(ds);
 }
 
-int64_t sl_dataset_count(const sl_dataset *ds) { return ds->n; }
-int sl_dataset_num_classes(const sl_dataset *ds) { return ds->num_classes; }
+int64_t sl_dataset_count(const sl_dataset *ds)
+{
+    return ds->n;
+}
+int sl_dataset_num_classes(const sl_dataset *ds)
+{
+    return ds->num_classes;
+}
 
 const char *sl_dataset_class_name(const sl_dataset *ds, int i)
 {
     return i >= 0 && i < ds->num_classes ? ds->classes[i] : NULL;
 }
 
-int sl_dataset_label(const sl_dataset *ds, int64_t i) { return ds->items[i].label; }
-const char *sl_dataset_path(const sl_dataset *ds, int64_t i) { return ds->items[i].path; }
-int sl_dataset_split_of(const sl_dataset *ds, int64_t i) { return ds->items[i].split; }
+int sl_dataset_label(const sl_dataset *ds, int64_t i)
+{
+    return ds->items[i].label;
+}
+const char *sl_dataset_path(const sl_dataset *ds, int64_t i)
+{
+    return ds->items[i].path;
+}
+int sl_dataset_split_of(const sl_dataset *ds, int64_t i)
+{
+    return ds->items[i].split;
+}
 
 const struct sl_dataset_summary *sl_dataset_summary(const sl_dataset *ds)
 {
@@ -501,8 +520,8 @@ int sl_dataset_image(const sl_dataset *ds, int64_t i, sl_image *out)
 {
     if (i < 0 || i >= ds->n) {
         memset(out, 0, sizeof *out);
-        return sl_err(SL_EARG, "%s: item %lld out of range (%lld items)", ds->root,
-                      (long long)i, (long long)ds->n);
+        return sl_err(SL_EARG, "%s: item %lld out of range (%lld items)", ds->root, (long long)i,
+                      (long long)ds->n);
     }
     if (ds->is_cache) return sl_ds_cache_image(ds, ds->items[i].row, out);
     return sl_image_load(ds->items[i].path, out);

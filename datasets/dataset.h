@@ -39,13 +39,13 @@ enum {
 };
 
 typedef struct {
-    int layout;        /* SL_LAYOUT_*; caches are recognised whatever this says */
-    int binary;        /* MVTec: all defect folders become one class "defect" */
-    const char *split; /* "train", "val", "test", or NULL / "all" for every item */
+    int layout;                   /* SL_LAYOUT_*; caches are recognised whatever this says */
+    int binary;                   /* MVTec: all defect folders become one class "defect" */
+    const char *split;            /* "train", "val", "test", or NULL / "all" for every item */
     double val_ratio, test_ratio; /* for roots without split folders */
-    uint64_t seed;     /* for the ratio split */
-    int strict;        /* fail on the first problem instead of skipping it */
-    int verify;        /* SL_VERIFY_* */
+    uint64_t seed;                /* for the ratio split */
+    int strict;                   /* fail on the first problem instead of skipping it */
+    int verify;                   /* SL_VERIFY_* */
 } sl_dataset_opts;
 
 /* Defaults: auto layout, all splits, val 0.15, test 0.15, seed 0, not strict, full decode. */
@@ -59,9 +59,9 @@ typedef struct {
 
 /* What sl_dataset_open found; everything is owned by the dataset. */
 struct sl_dataset_summary {
-    const char *layout;          /* "imagefolder", "imagefolder-split", "mvtec", "cache" */
-    const char *root;            /* the path given to sl_dataset_open */
-    int64_t count;               /* items in the chosen split */
+    const char *layout; /* "imagefolder", "imagefolder-split", "mvtec", "cache" */
+    const char *root;   /* the path given to sl_dataset_open */
+    int64_t count;      /* items in the chosen split */
     int num_classes;
     const int64_t *class_counts; /* items per class in the chosen split */
     int num_problems;

@@ -21,8 +21,7 @@ static int finish_decode(png_image *im, const char *what, sl_image *out)
     im->flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
     if (im->width == 0 || im->height == 0 || im->width > 65535 || im->height > 65535) {
         png_image_free(im);
-        return sl_err(SL_EFORMAT, "%s: unsupported image size %ux%u", what, im->width,
-                      im->height);
+        return sl_err(SL_EFORMAT, "%s: unsupported image size %ux%u", what, im->width, im->height);
     }
     size_t size = PNG_IMAGE_SIZE(*im);
     uint8_t *buf = malloc(size);
@@ -41,7 +40,8 @@ static int finish_decode(png_image *im, const char *what, sl_image *out)
     size_t n = (size_t)im->width * im->height;
     if (in_c != c) {
         for (size_t i = 0; i < n; i++)
-            for (int k = 0; k < c; k++) buf[i * c + k] = buf[i * in_c + k];
+            for (int k = 0; k < c; k++)
+                buf[i * c + k] = buf[i * in_c + k];
     }
     out->w = (int)im->width;
     out->h = (int)im->height;
@@ -164,7 +164,8 @@ static int taps_make(taps *t, int in, int out, double b0, double bsize)
             hi = lo + 1;
             sum = 1;
         }
-        for (int j = 0; j < hi - lo; j++) w[j] = (float)(w[j] / sum);
+        for (int j = 0; j < hi - lo; j++)
+            w[j] = (float)(w[j] / sum);
         t->start[i] = lo;
         t->n[i] = hi - lo;
     }
@@ -187,7 +188,8 @@ static int resample(const sl_image *img, int oh, int ow, int mode, float **res)
     if (!out) return sl_err(SL_ENOMEM, "out of memory for resampling");
     if (img->w == ow && img->h == oh) {
         size_t n = (size_t)oh * ow * c;
-        for (size_t i = 0; i < n; i++) out[i] = img->data[i];
+        for (size_t i = 0; i < n; i++)
+            out[i] = img->data[i];
         *res = out;
         return SL_OK;
     }
@@ -224,7 +226,8 @@ static int resample(const sl_image *img, int oh, int ow, int mode, float **res)
                 dst[3 * x + 2] = a2;
             } else {
                 float a0 = 0;
-                for (int j = 0; j < n; j++) a0 += w[j] * s[j];
+                for (int j = 0; j < n; j++)
+                    a0 += w[j] * s[j];
                 dst[x] = a0;
             }
         }
@@ -232,11 +235,13 @@ static int resample(const sl_image *img, int oh, int ow, int mode, float **res)
     for (int y = 0; y < oh; y++) {
         const float *w = ty.w + (size_t)y * ty.k;
         float *dst = out + (size_t)y * ow * c;
-        for (int i = 0; i < ow * c; i++) dst[i] = 0;
+        for (int i = 0; i < ow * c; i++)
+            dst[i] = 0;
         for (int j = 0; j < ty.n[y]; j++) {
             const float *src = mid + (size_t)(ty.start[y] + j - r0) * ow * c;
             float wj = w[j];
-            for (int i = 0; i < ow * c; i++) dst[i] += wj * src[i];
+            for (int i = 0; i < ow * c; i++)
+                dst[i] += wj * src[i];
         }
     }
     free(mid);
@@ -260,8 +265,8 @@ static int check_target(const sl_image *img, int c, int h, int w, int resize)
     if (!img || !img->data || img->w <= 0 || img->h <= 0 || (img->c != 1 && img->c != 3))
         return sl_err(SL_EARG, "empty or invalid image");
     if ((c != 1 && c != 3) || h <= 0 || w <= 0 || h > 65535 || w > 65535)
-        return sl_err(SL_EARG, "input shape %dx%dx%d is invalid (channels must be 1 or 3)", c,
-                      h, w);
+        return sl_err(SL_EARG, "input shape %dx%dx%d is invalid (channels must be 1 or 3)", c, h,
+                      w);
     if (resize != SL_RESIZE_STRETCH && resize != SL_RESIZE_SHORT_CROP)
         return sl_err(SL_EARG, "unknown resize mode %d", resize);
     return SL_OK;
@@ -311,16 +316,15 @@ int sl_png_encode(int w, int h, int channels, const uint8_t *pixels, void **png,
 {
     *png = NULL;
     *len = 0;
-    if (w <= 0 || h <= 0 || w > 65535 || h > 65535 || (channels != 1 && channels != 3 &&
-                                                       channels != 4))
+    if (w <= 0 || h <= 0 || w > 65535 || h > 65535 ||
+        (channels != 1 && channels != 3 && channels != 4))
         return sl_err(SL_EARG, "cannot encode a %dx%dx%d image as PNG", w, h, channels);
     png_image im;
     memset(&im, 0, sizeof im);
     im.version = PNG_IMAGE_VERSION;
     im.width = (png_uint_32)w;
     im.height = (png_uint_32)h;
-    im.format = channels == 1 ? PNG_FORMAT_GRAY : channels == 3 ? PNG_FORMAT_RGB
-                                                                : PNG_FORMAT_RGBA;
+    im.format = channels == 1 ? PNG_FORMAT_GRAY : channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_RGBA;
     png_alloc_size_t size = 0;
     if (!png_image_write_to_memory(&im, NULL, &size, 0, pixels, 0, NULL))
         return sl_err(SL_EFORMAT, "PNG encoding failed: %s", im.message);

@@ -26,9 +26,9 @@ enum {
 
 /* What a model wants as input: channel count, size, normalisation, how to fit the image. */
 typedef struct {
-    int c, h, w;  /* c = 1 or 3 */
+    int c, h, w; /* c = 1 or 3 */
     float mean[4], std[4];
-    int resize;   /* SL_RESIZE_* */
+    int resize; /* SL_RESIZE_* */
 } sl_input_spec;
 
 /* Decodes the PNG at `path` (gray, gray+alpha, RGB, RGBA, palette; 1-16 bit; interlaced or

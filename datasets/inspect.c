@@ -121,7 +121,8 @@ int sl_dataset_stats_json(const sl_dataset *ds, int threads, char **json)
         if (pthread_create(&tid[started], NULL, stats_worker, &j) == 0) started++;
     sl_progress *pr = sl_progress_start("reading", (uint64_t)n);
     stats_worker(&j);
-    for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+    for (int i = 0; i < started; i++)
+        pthread_join(tid[i], NULL);
     sl_progress_done(pr, NULL);
     pthread_mutex_destroy(&j.mu);
     if (j.rc != SL_OK) return sl_err(j.rc, "%s", j.msg);
@@ -137,7 +138,8 @@ int sl_dataset_stats_json(const sl_dataset *ds, int threads, char **json)
     cJSON *counts = cJSON_AddObjectToObject(root, "counts");
     for (int sp = SL_SPLIT_TRAIN; sp <= SL_SPLIT_TEST; sp++) {
         int any = 0;
-        for (int64_t i = 0; i < n && !any; i++) any = sl_dataset_split_of(ds, i) == sp;
+        for (int64_t i = 0; i < n && !any; i++)
+            any = sl_dataset_split_of(ds, i) == sp;
         if (any) cJSON_AddItemToObject(counts, sl_split_name(sp), class_counts(ds, sp));
     }
     cJSON_AddItemToObject(counts, "all", class_counts(ds, -1));

@@ -67,8 +67,8 @@ static void augment(const sl_augment *a, sl_rng *r, int c, int h, int w, float *
         dx = (int)sl_rng_below(r, (uint64_t)(2 * a->crop_pad + 1)) - a->crop_pad;
         dy = (int)sl_rng_below(r, (uint64_t)(2 * a->crop_pad + 1)) - a->crop_pad;
     }
-    float bf = a->brightness > 0 ? (float)sl_rng_range(r, 1 - a->brightness, 1 + a->brightness)
-                                 : 1.0f;
+    float bf =
+        a->brightness > 0 ? (float)sl_rng_range(r, 1 - a->brightness, 1 + a->brightness) : 1.0f;
     float cf = a->contrast > 0 ? (float)sl_rng_range(r, 1 - a->contrast, 1 + a->contrast) : 1.0f;
     if (hf || vf || dx || dy) {
         memcpy(tmp, x, sizeof(float) * plane * c);
@@ -115,7 +115,8 @@ static int prepare_cached(const sl_dataset *ds, const sl_input_spec *s, int64_t 
     for (int k = 0; rc == SL_OK && k < s->c; k++) {
         float a = norm ? 1.0f / (255.0f * s->std[k]) : 1.0f / 255.0f;
         float b = norm ? -s->mean[k] / s->std[k] : 0.0f;
-        for (size_t i = 0; i < plane; i++) out[k * plane + i] = chw[k * plane + i] * a + b;
+        for (size_t i = 0; i < plane; i++)
+            out[k * plane + i] = chw[k * plane + i] * a + b;
     }
     free(chw);
     return rc;
@@ -127,8 +128,8 @@ static int prepare(const sl_dataset *ds, const sl_loader_opts *o, int epoch, int
 {
     const sl_input_spec *s = &o->spec;
     int cc, ch, cw, rc;
-    int direct = sl_dataset_cached_shape(ds, &cc, &ch, &cw) && cc == s->c && ch == s->h &&
-                 cw == s->w;
+    int direct =
+        sl_dataset_cached_shape(ds, &cc, &ch, &cw) && cc == s->c && ch == s->h && cw == s->w;
     if (direct && !augmenting(&o->augment)) return prepare_cached(ds, s, index, 1, out);
     sl_image img = {0};
     if (!direct && (rc = sl_dataset_image(ds, index, &img)) != SL_OK) return rc;
@@ -154,7 +155,8 @@ static int prepare(const sl_dataset *ds, const sl_loader_opts *o, int epoch, int
     size_t plane = (size_t)s->h * s->w;
     for (int k = 0; k < s->c; k++) {
         float a = 1.0f / s->std[k], b = -s->mean[k] / s->std[k];
-        for (size_t i = 0; i < plane; i++) out[k * plane + i] = out[k * plane + i] * a + b;
+        for (size_t i = 0; i < plane; i++)
+            out[k * plane + i] = out[k * plane + i] * a + b;
     }
     return SL_OK;
 }
@@ -224,7 +226,8 @@ static void *worker(void *arg)
 static void start_epoch(sl_loader *l, int epoch)
 {
     l->epoch = epoch;
-    for (int64_t i = 0; i < l->count; i++) l->perm[i] = i;
+    for (int64_t i = 0; i < l->count; i++)
+        l->perm[i] = i;
     if (l->o.shuffle) {
         sl_rng r = {sl_rng_mix(sl_rng_mix(l->o.seed, 0x5348554646ULL), (uint64_t)epoch)};
         for (int64_t i = l->count - 1; i > 0; i--) {
@@ -233,7 +236,8 @@ static void start_epoch(sl_loader *l, int epoch)
             l->perm[j] = t;
         }
     }
-    for (int i = 0; i < l->nslots; i++) l->slots[i].state = SLOT_FREE;
+    for (int i = 0; i < l->nslots; i++)
+        l->slots[i].state = SLOT_FREE;
     l->handed = -1;
     l->next_assign = 0;
     l->cur = 0;
@@ -246,7 +250,8 @@ void sl_loader_free(sl_loader *l)
     l->stop = 1;
     pthread_cond_broadcast(&l->cv);
     pthread_mutex_unlock(&l->mu);
-    for (int i = 0; i < l->nthreads; i++) pthread_join(l->tids[i], NULL);
+    for (int i = 0; i < l->nthreads; i++)
+        pthread_join(l->tids[i], NULL);
     for (int i = 0; l->slots && i < l->nslots; i++) {
         free(l->slots[i].b.x);
         free(l->slots[i].b.y);
@@ -267,15 +272,18 @@ int sl_loader_new(sl_dataset *ds, const sl_loader_opts *o, sl_loader **out)
     if (o->batch < 1 || o->threads < 0 || o->threads > 64 || o->augment.crop_pad < 0 ||
         o->augment.brightness < 0 || o->augment.brightness > 1 || o->augment.contrast < 0 ||
         o->augment.contrast > 1)
-        return sl_err(SL_EARG, "loader options: batch %d, threads %d, crop_pad %d, brightness "
-                      "%g, contrast %g out of range", o->batch, o->threads, o->augment.crop_pad,
-                      o->augment.brightness, o->augment.contrast);
+        return sl_err(SL_EARG,
+                      "loader options: batch %d, threads %d, crop_pad %d, brightness "
+                      "%g, contrast %g out of range",
+                      o->batch, o->threads, o->augment.crop_pad, o->augment.brightness,
+                      o->augment.contrast);
     if ((s->c != 1 && s->c != 3) || s->h <= 0 || s->w <= 0 || s->h > 4096 || s->w > 4096)
         return sl_err(SL_EARG, "loader input shape %dx%dx%d is invalid", s->c, s->h, s->w);
     for (int k = 0; k < s->c; k++)
         if (!(s->std[k] > 0)) return sl_err(SL_EARG, "loader input std[%d] must be positive", k);
     int64_t count = sl_dataset_count(ds);
-    if (count == 0) return sl_err(SL_EARG, "dataset %s has no images", sl_dataset_summary(ds)->root);
+    if (count == 0)
+        return sl_err(SL_EARG, "dataset %s has no images", sl_dataset_summary(ds)->root);
     sl_loader *l = calloc(1, sizeof *l);
     if (!l) return sl_err(SL_ENOMEM, "out of memory creating a loader");
     pthread_mutex_init(&l->mu, NULL);
@@ -299,8 +307,7 @@ int sl_loader_new(sl_dataset *ds, const sl_loader_opts *o, sl_loader **out)
     }
     if (!ok) {
         sl_loader_free(l);
-        return sl_err(SL_ENOMEM, "out of memory for %d batches of %d images", l->nslots,
-                      o->batch);
+        return sl_err(SL_ENOMEM, "out of memory for %d batches of %d images", l->nslots, o->batch);
     }
     start_epoch(l, 0);
     for (int i = 0; i < o->threads; i++) {
@@ -346,7 +353,8 @@ int sl_loader_next(sl_loader *l, sl_batch *b)
         pthread_mutex_lock(&l->mu);
         s->state = SLOT_READY;
     }
-    while (!(s->state == SLOT_READY && s->number == l->cur)) pthread_cond_wait(&l->cv, &l->mu);
+    while (!(s->state == SLOT_READY && s->number == l->cur))
+        pthread_cond_wait(&l->cv, &l->mu);
     l->cur++;
     s->state = SLOT_HANDED;
     l->handed = idx;
@@ -363,7 +371,8 @@ void sl_loader_reset(sl_loader *l, int epoch)
     l->next_assign = l->nbatches; /* no new work while the running batches finish */
     for (;;) {
         int working = 0;
-        for (int i = 0; i < l->nslots; i++) working |= l->slots[i].state == SLOT_WORKING;
+        for (int i = 0; i < l->nslots; i++)
+            working |= l->slots[i].state == SLOT_WORKING;
         if (!working) break;
         pthread_cond_wait(&l->cv, &l->mu);
     }
@@ -372,4 +381,7 @@ void sl_loader_reset(sl_loader *l, int epoch)
     pthread_mutex_unlock(&l->mu);
 }
 
-int64_t sl_loader_num_batches(const sl_loader *l) { return l->nbatches; }
+int64_t sl_loader_num_batches(const sl_loader *l)
+{
+    return l->nbatches;
+}

@@ -32,9 +32,9 @@
 #define SL_LOADER_END 1
 
 typedef struct {
-    int hflip, vflip;  /* flip with probability 1/2 */
-    int crop_pad;      /* pad by N pixels, then crop back to H x W at a random offset; 0 = off */
-    float brightness;  /* jitter factor range; 0 = off */
+    int hflip, vflip; /* flip with probability 1/2 */
+    int crop_pad;     /* pad by N pixels, then crop back to H x W at a random offset; 0 = off */
+    float brightness; /* jitter factor range; 0 = off */
     float contrast;
 } sl_augment;
 
@@ -43,8 +43,8 @@ typedef struct {
     int batch;          /* images per batch, >= 1 */
     int shuffle;
     uint64_t seed;
-    int threads;        /* prefetch workers; 0 = prepare each batch in sl_loader_next */
-    int drop_last;      /* drop a final batch smaller than `batch` */
+    int threads;   /* prefetch workers; 0 = prepare each batch in sl_loader_next */
+    int drop_last; /* drop a final batch smaller than `batch` */
     sl_augment augment;
 } sl_loader_opts;
 

@@ -13,6 +13,7 @@ static const sl_subcmd commands[] = {
 
 int main(int argc, char **argv)
 {
-    return sl_cli_dispatch("sl-data", "Datasets: synthetic product lines, caches, checks, statistics.",
+    return sl_cli_dispatch("sl-data",
+                           "Datasets: synthetic product lines, caches, checks, statistics.",
                            commands, argc, argv);
 }

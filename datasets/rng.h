@@ -32,7 +32,8 @@ static inline uint64_t sl_rng_mix(uint64_t a, uint64_t b)
 static inline uint64_t sl_rng_hash_str(const char *s)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
     return h;
 }
 

@@ -51,14 +51,26 @@ static double fbm(double x, double y, uint64_t s)
 }
 
 /* sqrt(dx^2 + dy^2) without libm's overflow-careful hypot, which dominated rendering. */
-static inline double dist2d(double dx, double dy) { return sqrt(dx * dx + dy * dy); }
+static inline double dist2d(double dx, double dy)
+{
+    return sqrt(dx * dx + dy * dy);
+}
 
-static double clamp01(double v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
+static double clamp01(double v)
+{
+    return v < 0 ? 0 : v > 1 ? 1 : v;
+}
 
 /* Fraction of a pixel (width px) covered by a shape at signed distance d (negative inside). */
-static double cover(double d, double px) { return clamp01(0.5 - d / px); }
+static double cover(double d, double px)
+{
+    return clamp01(0.5 - d / px);
+}
 
-static double mix(double a, double b, double t) { return a + (b - a) * t; }
+static double mix(double a, double b, double t)
+{
+    return a + (b - a) * t;
+}
 
 /* Distance from (x, y) to the segment (ax, ay)-(bx, by). */
 static double seg_dist(double x, double y, double ax, double ay, double bx, double by)
@@ -220,7 +232,8 @@ static void casting_params(casting_p *p, sl_rng *r, int cls)
         }
         break;
     }
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -269,8 +282,7 @@ static double casting_shade(const casting_p *p, double x, double y, double px)
         if (bd > rr + 3 * px + 0.012) continue; /* neither the hole nor its lit edge */
         g = mix(g, 0.35 * p->bg + 0.05, cover(bd - rr, px));
         double e = (bd - rr - px) / (px + 0.004);
-        g += 0.08 * exp(-e * e) *
-             ((x - bx) * p->lx + (y - by) * p->ly) / (bd + 1e-9);
+        g += 0.08 * exp(-e * e) * ((x - bx) * p->lx + (y - by) * p->ly) / (bd + 1e-9);
     }
     for (int i = 0; i < p->nscr; i++) {
         double a = remainder(ang - p->scr_a0[i], 2 * PI);
@@ -279,7 +291,8 @@ static double casting_shade(const casting_p *p, double x, double y, double px)
             g += p->scr_d[i] * line_alpha(fabs(d - p->scr_rho[i] * p->R), 0.004, px);
     }
     for (int i = 0; i < p->ndust; i++)
-        g += p->dust_d[i] * spot_alpha(dist2d(x - p->dust_x[i], y - p->dust_y[i]), p->dust_r[i], px);
+        g +=
+            p->dust_d[i] * spot_alpha(dist2d(x - p->dust_x[i], y - p->dust_y[i]), p->dust_r[i], px);
     for (int i = 0; i < p->npit; i++) {
         double pd = dist2d(x - p->pit_x[i], y - p->pit_y[i]);
         g *= 1 - p->pit_d[i] * spot_alpha(pd, p->pit_r[i], px);
@@ -319,7 +332,7 @@ typedef struct {
     int ntr;
     double tw;
     double ax[PCB_MAX_TR], ay[PCB_MAX_TR], bx[PCB_MAX_TR], by[PCB_MAX_TR]; /* two segments: */
-    double mx[PCB_MAX_TR], my[PCB_MAX_TR];                               /* a -> m -> b */
+    double mx[PCB_MAX_TR], my[PCB_MAX_TR];                                 /* a -> m -> b */
     double pad_r, hole_r;
     int missing; /* pad index (2 * trace + end) without a hole, or -1 */
     int open_tr;
@@ -416,7 +429,8 @@ static void pcb_params(pcb_p *p, sl_rng *r, int cls)
         p->short_w = sl_rng_range(r, 0.006, 0.016);
         break;
     }
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -429,14 +443,16 @@ static void pcb_shade(const pcb_p *p, double X, double Y, double px, double rgb[
     double pxl = px / p->scale;
     double blotch = 0.08 * (vnoise(x * 9, y * 9, p->tex) - 0.5) +
                     0.04 * (vnoise(x * 60, y * 60, p->tex + 1) - 0.5);
-    for (int k = 0; k < 3; k++) rgb[k] = p->mask[k] * (1 + blotch);
+    for (int k = 0; k < 3; k++)
+        rgb[k] = p->mask[k] * (1 + blotch);
     /* silkscreen outline of a component */
     double sd = fmin(fmin(fabs(x - p->silk_x0), fabs(x - p->silk_x1)) +
                          (y < p->silk_y0 || y > p->silk_y1) * 1.0,
                      fmin(fabs(y - p->silk_y0), fabs(y - p->silk_y1)) +
                          (x < p->silk_x0 || x > p->silk_x1) * 1.0);
     double sa = 0.8 * line_alpha(sd, 0.008, pxl);
-    for (int k = 0; k < 3; k++) rgb[k] = mix(rgb[k], p->silk[k], sa);
+    for (int k = 0; k < 3; k++)
+        rgb[k] = mix(rgb[k], p->silk[k], sa);
     double td = 1e9;
     for (int i = 0; i < p->ntr; i++) {
         double d1 = seg_dist(x, y, p->ax[i], p->ay[i], p->mx[i], p->my[i]);
@@ -446,9 +462,10 @@ static void pcb_shade(const pcb_p *p, double X, double Y, double px, double rgb[
     }
     double ta = cover(td - p->tw / 2, pxl);
     if (p->short_w > 0)
-        ta = fmax(ta, line_alpha(seg_dist(x, y, p->short_ax, p->short_ay, p->short_bx,
-                                          p->short_by), p->short_w, pxl));
-    for (int k = 0; k < 3; k++) rgb[k] = mix(rgb[k], p->copper[k] * (1 + 0.5 * blotch), ta);
+        ta = fmax(ta, line_alpha(seg_dist(x, y, p->short_ax, p->short_ay, p->short_bx, p->short_by),
+                                 p->short_w, pxl));
+    for (int k = 0; k < 3; k++)
+        rgb[k] = mix(rgb[k], p->copper[k] * (1 + 0.5 * blotch), ta);
     /* pads with drilled holes at both trace ends, and vias */
     for (int i = 0; i < 2 * p->ntr + p->nvia; i++) {
         double cx, cy, pr = p->pad_r, hr = p->hole_r;
@@ -466,15 +483,18 @@ static void pcb_shade(const pcb_p *p, double X, double Y, double px, double rgb[
         if (d > pr + pxl) continue;
         double pa = cover(d - pr, pxl);
         double shine = 1 + 0.15 * ((x - cx) - (y - cy)) / (pr + 1e-9);
-        for (int k = 0; k < 3; k++) rgb[k] = mix(rgb[k], p->pad[k] * shine, pa);
+        for (int k = 0; k < 3; k++)
+            rgb[k] = mix(rgb[k], p->pad[k] * shine, pa);
         if (i != p->missing) {
             double ha = cover(d - hr, pxl);
-            for (int k = 0; k < 3; k++) rgb[k] = mix(rgb[k], 0.06, ha);
+            for (int k = 0; k < 3; k++)
+                rgb[k] = mix(rgb[k], 0.06, ha);
         }
     }
     for (int i = 0; i < p->ndust; i++) {
         double a = spot_alpha(dist2d(x - p->dust_x[i], y - p->dust_y[i]), p->dust_r[i], pxl);
-        for (int k = 0; k < 3; k++) rgb[k] += p->dust_d[i] * a;
+        for (int k = 0; k < 3; k++)
+            rgb[k] += p->dust_d[i] * a;
     }
 }
 
@@ -486,7 +506,8 @@ static void render_pcb(canvas *cv, sl_rng *r, int cls, uint8_t *out)
         for (int x = 0; x < cv->size; x++) {
             double rgb[3];
             pcb_shade(&p, (x + 0.5) * cv->px, (y + 0.5) * cv->px, cv->px, rgb);
-            for (int k = 0; k < 3; k++) cv->buf[((size_t)y * cv->size + x) * 3 + k] = (float)rgb[k];
+            for (int k = 0; k < 3; k++)
+                cv->buf[((size_t)y * cv->size + x) * 3 + k] = (float)rgb[k];
         }
     finish(cv, r, out, sl_rng_range(r, 0.01, 0.03));
 }
@@ -497,9 +518,9 @@ typedef struct {
     double ca, sa, period, warp[3], weft[3], gap;
     uint64_t tex;
     int cls;
-    double hx, hy, hr;             /* hole */
-    double sx, sy, sr, sk, st[3];  /* stain */
-    int bt_warp, bt_i;             /* broken thread: warp or weft, thread index */
+    double hx, hy, hr;            /* hole */
+    double sx, sy, sr, sk, st[3]; /* stain */
+    int bt_warp, bt_i;            /* broken thread: warp or weft, thread index */
     double bt_t0, bt_t1;
     double wrinkle_a, wrinkle_f, wrinkle_amp;
 } fabric_p;
@@ -546,9 +567,11 @@ static void fabric_params(fabric_p *p, sl_rng *r, int cls)
         /* oil brown, grease grey, rust yellow: what each channel keeps under the stain */
         double tint[3][3] = {{0.45, 0.33, 0.2}, {0.4, 0.4, 0.4}, {0.6, 0.45, 0.15}};
         int t = (int)sl_rng_below(r, 3);
-        for (int k = 0; k < 3; k++) p->st[k] = tint[t][k];
+        for (int k = 0; k < 3; k++)
+            p->st[k] = tint[t][k];
         break;
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -580,7 +603,8 @@ static void weave(const fabric_p *p, double x, double y, double rgb[3])
         col = p->warp;
         shade = 0.12;
     }
-    for (int k = 0; k < 3; k++) rgb[k] = col[k] * shade;
+    for (int k = 0; k < 3; k++)
+        rgb[k] = col[k] * shade;
 }
 
 static void fabric_shade(const fabric_p *p, double X, double Y, double px, double rgb[3])
@@ -593,23 +617,28 @@ static void fabric_shade(const fabric_p *p, double X, double Y, double px, doubl
         double x = p->ca * u + p->sa * v + 0.5, y = -p->sa * u + p->ca * v + 0.5;
         double c[3];
         weave(p, x, y, c);
-        for (int k = 0; k < 3; k++) acc[k] += c[k] / 4;
+        for (int k = 0; k < 3; k++)
+            acc[k] += c[k] / 4;
     }
     double fuzz = 0.08 * (vnoise(X * 70, Y * 70, p->tex + 3) - 0.5);
     double wr = p->wrinkle_amp *
                 sin((X * cos(p->wrinkle_a) + Y * sin(p->wrinkle_a)) * 2 * PI * p->wrinkle_f +
                     3 * (vnoise(X * 3, Y * 3, p->tex + 4) - 0.5));
-    for (int k = 0; k < 3; k++) rgb[k] = acc[k] * (1 + fuzz + wr);
+    for (int k = 0; k < 3; k++)
+        rgb[k] = acc[k] * (1 + fuzz + wr);
     if (p->hr > 0) {
         double d = dist2d(X - p->hx, (Y - p->hy) * 1.3);
-        double edge = p->hr * (0.75 + 0.5 * vnoise(atan2(Y - p->hy, X - p->hx) * 3, 0.5, p->tex + 5));
+        double edge =
+            p->hr * (0.75 + 0.5 * vnoise(atan2(Y - p->hy, X - p->hx) * 3, 0.5, p->tex + 5));
         double a = cover(d - edge, px);
-        for (int k = 0; k < 3; k++) rgb[k] = mix(rgb[k], 0.04, a);
+        for (int k = 0; k < 3; k++)
+            rgb[k] = mix(rgb[k], 0.04, a);
     }
     if (p->sr > 0) {
         double d = dist2d(X - p->sx, Y - p->sy) / p->sr + 0.5 * fbm(X * 25, Y * 25, p->tex + 6);
         double a = p->sk * clamp01(1.2 - d) * (0.8 + 0.2 * clamp01((d - 0.7) * 4));
-        for (int k = 0; k < 3; k++) rgb[k] *= 1 - a * (1 - p->st[k]);
+        for (int k = 0; k < 3; k++)
+            rgb[k] *= 1 - a * (1 - p->st[k]);
     }
 }
 
@@ -621,7 +650,8 @@ static void render_fabric(canvas *cv, sl_rng *r, int cls, uint8_t *out)
         for (int x = 0; x < cv->size; x++) {
             double rgb[3];
             fabric_shade(&p, (x + 0.5) * cv->px, (y + 0.5) * cv->px, cv->px, rgb);
-            for (int k = 0; k < 3; k++) cv->buf[((size_t)y * cv->size + x) * 3 + k] = (float)rgb[k];
+            for (int k = 0; k < 3; k++)
+                cv->buf[((size_t)y * cv->size + x) * 3 + k] = (float)rgb[k];
         }
     finish(cv, r, out, sl_rng_range(r, 0.01, 0.03));
 }
@@ -646,7 +676,10 @@ static const product products[] = {
 };
 static const char *const product_names[] = {"casting", "pcb", "fabric", NULL};
 
-const char *const *sl_synth_product_names(void) { return product_names; }
+const char *const *sl_synth_product_names(void)
+{
+    return product_names;
+}
 
 static const product *find_product(const char *name)
 {
@@ -684,8 +717,7 @@ int sl_synth_render(const char *name, int cls, uint64_t seed, int64_t index, int
     memset(out, 0, sizeof *out);
     const product *p = find_product(name);
     if (!p) return SL_ENOTFOUND;
-    if (cls < 0 || cls >= p->nclasses)
-        return sl_err(SL_EARG, "%s has no class %d", p->name, cls);
+    if (cls < 0 || cls >= p->nclasses) return sl_err(SL_EARG, "%s has no class %d", p->name, cls);
     if (size < 16 || size > 1024) return sl_err(SL_EARG, "image size %d not in [16, 1024]", size);
     int rc = sl_image_alloc(size, size, p->channels, out);
     if (rc != SL_OK) return rc;
@@ -695,8 +727,8 @@ int sl_synth_render(const char *name, int cls, uint64_t seed, int64_t index, int
         return sl_err(SL_ENOMEM, "out of memory rendering a %d px image", size);
     }
     /* the class's own name goes into the seed so reordering the table changes nothing */
-    uint64_t s = sl_rng_mix(sl_rng_mix(seed, sl_rng_hash_str(p->name)),
-                            sl_rng_hash_str(p->classes[cls]));
+    uint64_t s =
+        sl_rng_mix(sl_rng_mix(seed, sl_rng_hash_str(p->name)), sl_rng_hash_str(p->classes[cls]));
     sl_rng r = {sl_rng_mix(s, (uint64_t)index)};
     p->render(&cv, &r, cls, out->data);
     free(cv.buf);
@@ -836,7 +868,8 @@ static int make_tree(const gen_job *j, const char *root)
             int len = flat ? snprintf(dir, sizeof dir, "%s/%s", root, j->p->classes[c])
                            : snprintf(dir, sizeof dir, "%s/%s/%s", root, sl_split_name(s),
                                       j->p->classes[c]);
-            if (len < 0 || (size_t)len >= sizeof dir) return sl_err(SL_EARG, "%s: path too long", root);
+            if (len < 0 || (size_t)len >= sizeof dir)
+                return sl_err(SL_EARG, "%s: path too long", root);
             int rc = sl_mkdir_p(dir);
             if (rc != SL_OK) return rc;
         }
@@ -848,7 +881,8 @@ int sl_synth_generate(const sl_synth_opts *o, const char *out_dir)
 {
     const product *p = find_product(o->product);
     if (!p) return SL_ENOTFOUND;
-    if (o->size < 16 || o->size > 1024) return sl_err(SL_EARG, "size %d not in [16, 1024]", o->size);
+    if (o->size < 16 || o->size > 1024)
+        return sl_err(SL_EARG, "size %d not in [16, 1024]", o->size);
     if (o->per_class < 1 || o->per_class > 10000000)
         return sl_err(SL_EARG, "images per class %d must be at least 1", o->per_class);
     double sum = o->splits[0] + o->splits[1] + o->splits[2];
@@ -857,19 +891,19 @@ int sl_synth_generate(const sl_synth_opts *o, const char *out_dir)
         return sl_err(SL_EARG, "splits %g,%g,%g must be non-negative and sum to 1", o->splits[0],
                       o->splits[1], o->splits[2]);
     if (sl_is_dir(out_dir) && rmdir(out_dir) != 0 && errno != ENOENT)
-        return sl_err(SL_EIO, "%s: already exists and is not empty; choose another --out",
-                      out_dir);
+        return sl_err(SL_EIO, "%s: already exists and is not empty; choose another --out", out_dir);
     struct stat st;
     if (lstat(out_dir, &st) == 0) return sl_err(SL_EIO, "%s: already exists", out_dir);
     char stage[4096];
     int rc = sl_tmp_path_for(out_dir, stage, sizeof stage);
     if (rc != SL_OK) return rc;
-    gen_job j = {o, p, stage, {0, 0, 0}, (int64_t)p->nclasses * o->per_class, 0, 0, SL_OK, "",
-                 PTHREAD_MUTEX_INITIALIZER};
+    gen_job j = {o, p, stage, {0, 0, 0}, (int64_t)p->nclasses * o->per_class,
+                 0, 0, SL_OK, "",        PTHREAD_MUTEX_INITIALIZER};
     if (!flat) {
         j.per_split[1] = (int64_t)floor(o->per_class * o->splits[1] + 0.5);
         j.per_split[2] = (int64_t)floor(o->per_class * o->splits[2] + 0.5);
-        if (j.per_split[1] + j.per_split[2] > o->per_class) j.per_split[2] = o->per_class - j.per_split[1];
+        if (j.per_split[1] + j.per_split[2] > o->per_class)
+            j.per_split[2] = o->per_class - j.per_split[1];
         j.per_split[0] = o->per_class - j.per_split[1] - j.per_split[2];
     }
     if ((rc = make_tree(&j, stage)) != SL_OK) goto fail;
@@ -886,7 +920,8 @@ int sl_synth_generate(const sl_synth_opts *o, const char *out_dir)
         pthread_mutex_unlock(&j.mu);
         sl_progress_update(pr, (uint64_t)done, NULL);
     }
-    for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+    for (int i = 0; i < started; i++)
+        pthread_join(tid[i], NULL);
     sl_progress_update(pr, (uint64_t)j.done, NULL);
     sl_progress_done(pr, NULL);
     rc = j.rc == SL_OK ? SL_OK : sl_err(j.rc, "%s", j.msg);

@@ -32,8 +32,8 @@ typedef struct {
     int size;            /* square images, 16..1024 */
     int per_class;       /* images per class, >= 1 */
     uint64_t seed;
-    double splits[3];    /* train, val, test fractions summing to 1; all 0 = flat layout */
-    int threads;         /* render workers, >= 1 */
+    double splits[3]; /* train, val, test fractions summing to 1; all 0 = flat layout */
+    int threads;      /* render workers, >= 1 */
 } sl_synth_opts;
 
 /* Defaults: casting, 64 px, 200 per class, seed 1, splits 0.7/0.15/0.15, 2 threads. */

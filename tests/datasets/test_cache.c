@@ -12,7 +12,8 @@ static void put_png(const char *dir, const char *name, int w, int h, uint8_t v)
 {
     char path[1024];
     uint8_t *px = malloc((size_t)w * h * 3);
-    for (int i = 0; i < w * h * 3; i++) px[i] = (uint8_t)(v + i % 7);
+    for (int i = 0; i < w * h * 3; i++)
+        px[i] = (uint8_t)(v + i % 7);
     sl_mkdir_p(dir);
     snprintf(path, sizeof path, "%s/%s", dir, name);
     sl_png_write(path, w, h, 3, px);
@@ -72,7 +73,8 @@ int main(void)
             CHECK_OK(sl_dataset_image(c, i, &b), sl_errmsg());
             same &= b.w == 10 && b.h == 12 && b.c == 3;
             for (int p = 0; p < 120; p++)
-                for (int k = 0; k < 3; k++) same &= b.data[p * 3 + k] == want[k * 120 + p];
+                for (int k = 0; k < 3; k++)
+                    same &= b.data[p * 3 + k] == want[k * 120 + p];
             sl_image_free(&a);
             sl_image_free(&b);
         }

@@ -9,8 +9,8 @@
 
 /* Writes a PNG with libpng's full API so the tests cover kinds sl_png_write never makes. */
 static int write_png(const char *path, int w, int h, int color_type, int depth, int interlace,
-                     const uint8_t *rows /* packed, row stride computed by libpng */,
-                     size_t stride, int palette)
+                     const uint8_t *rows /* packed, row stride computed by libpng */, size_t stride,
+                     int palette)
 {
     FILE *f = fopen(path, "wb");
     if (!f) return -1;
@@ -31,7 +31,8 @@ static int write_png(const char *path, int w, int h, int color_type, int depth, 
     }
     png_write_info(p, info);
     png_bytep rp[64];
-    for (int y = 0; y < h; y++) rp[y] = (png_bytep)(rows + (size_t)y * stride);
+    for (int y = 0; y < h; y++)
+        rp[y] = (png_bytep)(rows + (size_t)y * stride);
     png_write_image(p, rp);
     png_write_end(p, NULL);
     png_destroy_write_struct(&p, &info);
@@ -72,14 +73,16 @@ static void test_kinds(const char *dir)
     sl_image_free(&img);
     /* RGB 8-bit, interlaced 5x5 so every Adam7 pass is non-empty */
     uint8_t rgb[5 * 5 * 3];
-    for (int i = 0; i < 75; i++) rgb[i] = (uint8_t)(i * 3);
+    for (int i = 0; i < 75; i++)
+        rgb[i] = (uint8_t)(i * 3);
     snprintf(path, sizeof path, "%s/rgbi.png", dir);
     CHECK(write_png(path, 5, 5, PNG_COLOR_TYPE_RGB, 8, 1, rgb, 15, 0) == 0);
     CHECK_OK(sl_image_load(path, &img), sl_errmsg());
     CHECK(img.w == 5 && img.h == 5 && img.c == 3 && img.data && !memcmp(img.data, rgb, 75));
     sl_image_free(&img);
     /* RGBA 16-bit: colour kept even where alpha is 0 */
-    uint8_t rgba16[2 * 8] = {0xff, 0xff, 0, 0, 0x80, 0x80, 0, 0, /* */ 0, 0, 0x20, 0x20, 0, 0, 0xff, 0xff};
+    uint8_t rgba16[2 * 8] = {0xff,    0xff, 0,    0,    0x80, 0x80, 0,    0,
+                             /* */ 0, 0,    0x20, 0x20, 0,    0,    0xff, 0xff};
     snprintf(path, sizeof path, "%s/rgba16.png", dir);
     CHECK(write_png(path, 2, 1, PNG_COLOR_TYPE_RGBA, 16, 0, rgba16, 16, 0) == 0);
     CHECK_OK(sl_image_load(path, &img), sl_errmsg());
@@ -118,7 +121,8 @@ static void test_bad_files(const char *dir)
     char path[600], good[600];
     sl_image img;
     uint8_t px[32 * 32 * 3];
-    for (size_t i = 0; i < sizeof px; i++) px[i] = (uint8_t)(i * 7);
+    for (size_t i = 0; i < sizeof px; i++)
+        px[i] = (uint8_t)(i * 7);
     snprintf(good, sizeof good, "%s/good.png", dir);
     CHECK_OK(sl_png_write(good, 32, 32, 3, px), sl_errmsg());
     FILE *f = fopen(good, "rb");
@@ -179,17 +183,20 @@ static void test_resample(void)
     uint8_t out[3 * 64 * 64];
     CHECK_OK(sl_image_to_u8(&img, 3, 64, 64, SL_RESIZE_STRETCH, out), sl_errmsg());
     int all = 1;
-    for (int i = 0; i < 3 * 64 * 64; i++) all &= out[i] == 90;
+    for (int i = 0; i < 3 * 64 * 64; i++)
+        all &= out[i] == 90;
     CHECK(all);
     CHECK_OK(sl_image_to_u8(&img, 3, 8, 8, SL_RESIZE_SHORT_CROP, out), sl_errmsg());
     all = 1;
-    for (int i = 0; i < 3 * 8 * 8; i++) all &= out[i] == 90;
+    for (int i = 0; i < 3 * 8 * 8; i++)
+        all &= out[i] == 90;
     CHECK(all);
     sl_image_free(&img);
     /* 2x downscale of a 1-pixel checkerboard averages to the middle grey */
     CHECK_OK(sl_image_alloc(16, 16, 1, &img), sl_errmsg());
     for (int y = 0; y < 16; y++)
-        for (int x = 0; x < 16; x++) img.data[y * 16 + x] = (x + y) % 2 ? 200 : 0;
+        for (int x = 0; x < 16; x++)
+            img.data[y * 16 + x] = (x + y) % 2 ? 200 : 0;
     CHECK_OK(sl_image_to_u8(&img, 1, 8, 8, SL_RESIZE_STRETCH, out), sl_errmsg());
     CHECK_NEAR(out[3 * 8 + 3], 100, 1);
     /* same size is an exact copy; gray -> RGB replicates */
@@ -201,15 +208,18 @@ static void test_resample(void)
     CHECK_OK(sl_image_alloc(30, 10, 3, &img), sl_errmsg());
     for (int y = 0; y < 10; y++)
         for (int x = 0; x < 30; x++)
-            for (int k = 0; k < 3; k++) img.data[(y * 30 + x) * 3 + k] = x < 10 ? 0 : x < 20 ? 255 : 0;
+            for (int k = 0; k < 3; k++)
+                img.data[(y * 30 + x) * 3 + k] = x < 10 ? 0 : x < 20 ? 255 : 0;
     CHECK_OK(sl_image_to_u8(&img, 3, 10, 10, SL_RESIZE_SHORT_CROP, out), sl_errmsg());
     all = 1;
-    for (int i = 0; i < 300; i++) all &= out[i] == 255;
+    for (int i = 0; i < 300; i++)
+        all &= out[i] == 255;
     CHECK(all);
     CHECK_OK(sl_image_to_u8(&img, 3, 10, 10, SL_RESIZE_STRETCH, out), sl_errmsg());
     CHECK(out[0] < 30 && out[5] > 200 && out[9] < 30);
     /* RGB -> gray uses luma */
-    for (int i = 0; i < 300; i++) img.data[3 * i] = 100, img.data[3 * i + 1] = 200, img.data[3 * i + 2] = 50;
+    for (int i = 0; i < 300; i++)
+        img.data[3 * i] = 100, img.data[3 * i + 1] = 200, img.data[3 * i + 2] = 50;
     CHECK_OK(sl_image_to_u8(&img, 1, 10, 30, SL_RESIZE_STRETCH, out), sl_errmsg());
     CHECK_NEAR(out[0], 0.299 * 100 + 0.587 * 200 + 0.114 * 50, 1);
     /* normalisation: (v / 255 - mean) / std per channel, planar */

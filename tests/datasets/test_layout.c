@@ -131,14 +131,16 @@ static void test_flat_and_problems(const char *tmp)
         CHECK_EQ(sl_dataset_summary(ds)->class_counts[1], sp == 0 ? 14 : sp == 1 ? 4 : 2);
         for (int64_t i = 0; i < n && i < 60; i++)
             snprintf(seen[sp][i], sizeof seen[sp][i], "%s", sl_dataset_path(ds, i));
-        for (int64_t i = 0; i < n; i++) CHECK_EQ(sl_dataset_split_of(ds, i), sp);
+        for (int64_t i = 0; i < n; i++)
+            CHECK_EQ(sl_dataset_split_of(ds, i), sp);
         total += n;
         sl_dataset_free(ds);
     }
     CHECK_EQ(total, 60);
     int overlap = 0;
     for (int i = 0; i < 42; i++)
-        for (int j = 0; j < 12; j++) overlap += !strcmp(seen[0][i], seen[1][j]);
+        for (int j = 0; j < 12; j++)
+            overlap += !strcmp(seen[0][i], seen[1][j]);
     CHECK_EQ(overlap, 0);
     o.split = "val";
     CHECK_OK(sl_dataset_open(root, &o, &ds), sl_errmsg());

@@ -108,7 +108,8 @@ int main(void)
         seen[t0.idx[i]]++;
         ok &= t0.y[i] == sl_dataset_label(ds, t0.idx[i]);
     }
-    for (int i = 0; i < 40; i++) ok &= seen[i] == 1;
+    for (int i = 0; i < 40; i++)
+        ok &= seen[i] == 1;
     CHECK(ok);
     /* each image is what sl_loader_sample makes for (seed, epoch, index) */
     float *one = malloc(sizeof(float) * per);
@@ -180,7 +181,8 @@ int main(void)
         CHECK_OK(sl_image_to_input(&img, &o.spec, one), sl_errmsg());
         sl_image_free(&img);
         int same = 1;
-        for (size_t k = 0; k < per; k++) same &= fabsf(one[k] - other[k]) < 1e-5f;
+        for (size_t k = 0; k < per; k++)
+            same &= fabsf(one[k] - other[k]) < 1e-5f;
         if (same) continue; /* this image's coin said "no flip" */
         flipped = 1;
         int mirror = 1;
