@@ -87,6 +87,8 @@ static int parse(int argc, char **argv, struct opts *o)
         return sl_usage_error("give -o DIR, or --device FILE and --edge FILE");
     if (!o->dir && (!o->device || !o->edge))
         return sl_usage_error("--device and --edge go together");
+    if (!o->dir && !strcmp(o->device, o->edge))
+        return sl_usage_error("--device and --edge name the same file");
     return SL_EXIT_OK;
 }
 

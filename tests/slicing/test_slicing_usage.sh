@@ -11,6 +11,7 @@ expect 2 "expected 'pool' or 'conv-r<R>-s<S>-b<BITS>'" insert none.h5 --at conv1
 expect 2 "--bits must be 8 or 32" insert none.h5 --at conv1 --tl conv --bits 16 -o x.h5
 expect 2 "give -o DIR, or --device FILE and --edge FILE" split none.h5 --at relu2
 expect 2 "--device and --edge go together" split none.h5 --at relu2 --device d.h5
+expect 2 "--device and --edge name the same file" split none.h5 --at relu2 --device d.h5 --edge d.h5
 expect 2 "--tl: transfer layer 'conv-r4'" profile none.h5 --tl pool,conv-r4 -o x.json
 expect 2 "--repeats" profile none.h5 --repeats 0 -o x.json
 expect 2 "unknown option '--bogus'" split none.h5 --bogus
