@@ -21,7 +21,6 @@ int sl_cmd_stats(int argc, char **argv)
     if (sl_cli_wants_help(argc, argv, help)) return SL_EXIT_OK;
     sl_dataset_opts dopt;
     sl_dataset_opts_init(&dopt);
-    dopt.verify = SL_VERIFY_HEADER; /* every image is decoded for the statistics anyway */
     const char *in = NULL, *out = NULL;
     long threads = 2;
     for (int i = 1; i < argc; i++) {

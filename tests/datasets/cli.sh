@@ -60,6 +60,8 @@ rc_is 1 "$D" check cast --json
 ok "$SL_PYTHON" -c "import json,sys; r=json.load(open('out.txt')); assert len(r['problems'])==3 and r['count']==48, r"
 rc_is 1 "$D" check cast --strict
 ok grep -q "sl-data: check: cast/" err.txt
+rc_is 0 "$D" stats cast   # bad files are skipped here too, and counted
+ok "$SL_PYTHON" -c "import json; s=json.load(open('out.txt')); assert s['problems']==3 and s['count']==48, s"
 rc_is 1 "$D" stats cast --strict
 rc_is 1 "$D" check nowhere
 ok grep -q "sl-data: check: nowhere: No such file or directory" err.txt
