@@ -1,0 +1,372 @@
+/* bench.c: local, edge-only, split and split+TL on the same images through one in-process edge. */
+#include "offloader/bench.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/progress.h"
+#include "common/status.h"
+#include "common/timeutil.h"
+#include "offloader/auth.h"
+#include "offloader/backend.h"
+#include "offloader/deploy_store.h"
+#include "offloader/device_run.h"
+#include "offloader/edge_server.h"
+#include "offloader/local_run.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const mode_names[SL_BENCH_NMODES] = {"local", "edge-only", "split", "split+tl"};
+
+const char *sl_bench_mode_name(int mode)
+{
+    return mode >= 0 && mode < SL_BENCH_NMODES ? mode_names[mode] : "?";
+}
+
+/* What one mode collects per image. */
+typedef struct collect {
+    int n;
+    double *total;
+    const int *local_cls; /* NULL while running local itself */
+    int *cls;
+    double device, encode, transfer, edge;
+    int agree, errors;
+    sl_progress *prog;
+} collect;
+
+static void on_result(void *arg, const sl_device_result *r)
+{
+    collect *k = arg;
+    if (!k->total) return; /* warm-up */
+    k->total[k->n] = r->total_s;
+    k->device += r->device_s;
+    k->encode += r->encode_s;
+    k->transfer += r->transfer_s;
+    k->edge += r->edge_s + r->edge_queue_s;
+    k->errors += r->via != SL_VIA_EDGE;
+    if (r->via != SL_VIA_EDGE) sl_log_warn("%s: %s", r->file, r->error);
+    k->agree += r->via == SL_VIA_EDGE && r->cls == k->local_cls[k->n];
+    k->n++;
+    sl_progress_update(k->prog, (uint64_t)k->n, NULL);
+}
+
+static void summarise(collect *k, int n, double wall, sl_bench_mode *m)
+{
+    m->ran = 1;
+    m->throughput_ips = wall > 0 ? n / wall : 0;
+    m->device_s = k->device / n;
+    m->encode_s = k->encode / n;
+    m->transfer_s = k->transfer / n;
+    m->edge_s = k->edge / n;
+    m->agree_with_local = (double)k->agree / n;
+    m->errors = k->errors;
+    m->median_s = sl_median(k->total, (size_t)n);
+    m->p95_s = sl_percentile(k->total, (size_t)n, 95);
+}
+
+static int run_local(const sl_bench_opts *o, char *const *paths, int n, int *cls, sl_bench_mode *m)
+{
+    sl_runner *r;
+    int rc = sl_runner_open(o->model, o->fold_bn, &r);
+    if (rc != SL_OK) return rc;
+    sl_input_spec spec;
+    sl_input_spec_from_graph(r->bundle->graph, &spec);
+    collect k = {0};
+    k.total = calloc((size_t)n, sizeof(double));
+    if (!k.total) rc = sl_err(SL_ENOMEM, "out of memory");
+    k.prog = rc == SL_OK ? sl_progress_start("local", (uint64_t)n) : NULL;
+    double t0 = 0;
+    /* i = -1 is the warm-up on the first image. */
+    for (int i = -1; rc == SL_OK && i < n; i++) {
+        if (i == 0) t0 = sl_now();
+        double t = sl_now();
+        sl_tensor *x = NULL, *y = NULL;
+        double p;
+        int c = -1;
+        rc = sl_images_to_tensor(paths + (i < 0 ? 0 : i), 1, &spec, &x);
+        if (rc == SL_OK) rc = sl_runner_forward(r, x, &y);
+        if (rc == SL_OK && sl_top1(y, 0, &c, &p)) rc = sl_err(SL_ESHAPE, "%s: no logits", paths[i]);
+        sl_tensor_free(x);
+        sl_tensor_free(y);
+        if (i < 0 || rc != SL_OK) continue;
+        cls[i] = c;
+        k.total[i] = sl_now() - t;
+        k.device += k.total[i];
+        k.agree++;
+        k.n++;
+        sl_progress_update(k.prog, (uint64_t)k.n, NULL);
+    }
+    double wall = sl_now() - t0;
+    sl_progress_done(k.prog, NULL);
+    if (rc == SL_OK) summarise(&k, n, wall, m);
+    free(k.total);
+    sl_runner_free(r);
+    return rc;
+}
+
+typedef struct edge_ctx {
+    int port;
+    uint8_t token[SL_AUTH_NONCE_SIZE];
+} edge_ctx;
+
+static int run_remote(const sl_bench_opts *o, const edge_ctx *e, const char *device_model,
+                      const char *name, char *const *paths, int n, const int *local_cls,
+                      sl_bench_mode *m, char **wire_json)
+{
+    sl_device_opts dopt = {.model = device_model, .pipeline = 1, .fold_bn = o->fold_bn};
+    sl_device *d = NULL;
+    sl_shaper *sh = NULL;
+    sl_client *c = NULL;
+    collect k = {0};
+    int rc = sl_device_open(&dopt, &d);
+    if (rc == SL_OK && (o->bandwidth_bps > 0 || o->rtt_s > 0))
+        rc = sl_shaper_new(o->bandwidth_bps, o->rtt_s, 0, &sh);
+    if (rc == SL_OK) {
+        sl_client_config cfg;
+        sl_client_config_defaults(&cfg);
+        cfg.host = "127.0.0.1";
+        cfg.port = e->port;
+        cfg.token = e->token;
+        cfg.token_len = sizeof e->token;
+        cfg.shaper = sh;
+        rc = sl_client_new(&cfg, &c);
+    }
+    if (rc == SL_OK) rc = sl_client_connect(c);
+    if (rc == SL_OK) rc = sl_device_run(d, c, paths, 1, on_result, &k);
+    if (rc == SL_OK && !(k.total = calloc((size_t)n, sizeof(double))))
+        rc = sl_err(SL_ENOMEM, "out of memory");
+    if (rc == SL_OK) {
+        k.local_cls = local_cls;
+        k.prog = sl_progress_start(name, (uint64_t)n);
+        double t0 = sl_now();
+        rc = sl_device_run(d, c, paths, n, on_result, &k);
+        double wall = sl_now() - t0;
+        sl_progress_done(k.prog, NULL);
+        if (rc == SL_OK) summarise(&k, n, wall, m);
+        m->bytes_per_image = (double)sl_device_wire_bytes(d);
+        const char *w = sl_device_wire_json(d);
+        if (rc == SL_OK && w && wire_json) *wire_json = strdup(w);
+    }
+    if (rc != SL_OK) sl_err_ctx(rc, "%s: ", name);
+    free(k.total);
+    sl_client_free(c);
+    sl_shaper_free(sh);
+    sl_device_free(d);
+    return rc;
+}
+
+/* ---- predictions from the plan ---------------------------------------------------------- */
+
+static double plan_total(const cJSON *plan)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(plan, "latency_s"), "total");
+    return cJSON_IsNumber(t) ? t->valuedouble : -1;
+}
+
+static const char *plan_cut(const cJSON *plan, const char *field)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(plan, "cut"), field);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* The per_cut plan (with or without TL) whose cut has this kind, or this tensor when kind is
+ * NULL. */
+static const cJSON *per_cut_find(const cJSON *doc, int tl, const char *kind, const char *tensor)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(doc, "per_cut"))
+    {
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(e, tl ? "with_tl" : "without_tl");
+        if (!cJSON_IsObject(p)) continue;
+        if (kind ? !strcmp(plan_cut(p, "kind"), kind) : !strcmp(plan_cut(p, "tensor"), tensor))
+            return p;
+    }
+    return NULL;
+}
+
+/* The first cut tensor of a /wire description, or "" when unknown. */
+static void wire_cut(const char *wire_json, char *out, size_t n)
+{
+    out[0] = '\0';
+    cJSON *w = wire_json ? cJSON_Parse(wire_json) : NULL;
+    const cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(w, "cut"), 0);
+    if (cJSON_IsString(c)) snprintf(out, n, "%s", c->valuestring);
+    cJSON_Delete(w);
+}
+
+/* Splits are predicted by the plan at the pair's own cut; when the plan has no entry there, by
+ * the plan the pipeline splits at (best_split_without_tl, best_with_tl). */
+static int predict(const char *plan_path, char *const wire[SL_BENCH_NMODES], sl_bench_report *rep)
+{
+    char *text;
+    size_t len;
+    int rc = sl_read_file(plan_path, &text, &len);
+    if (rc != SL_OK) return rc;
+    cJSON *doc = cJSON_Parse(text);
+    free(text);
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(doc, "format");
+    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "sl-plan")) {
+        cJSON_Delete(doc);
+        return sl_err(SL_EFORMAT, "%s: not an sl-plan document", plan_path);
+    }
+    rep->modes[SL_BENCH_LOCAL].predicted_s = plan_total(per_cut_find(doc, 0, "local-only", NULL));
+    rep->modes[SL_BENCH_EDGE_ONLY].predicted_s = plan_total(per_cut_find(doc, 0, "edge-only", NULL));
+    for (int tl = 0; tl <= 1; tl++) {
+        int mode = tl ? SL_BENCH_SPLIT_TL : SL_BENCH_SPLIT;
+        char cut[SL_NAME_MAX];
+        wire_cut(wire[mode], cut, sizeof cut);
+        const cJSON *p = cut[0] ? per_cut_find(doc, tl, NULL, cut) : NULL;
+        if (!p && !tl) p = cJSON_GetObjectItemCaseSensitive(doc, "best_split_without_tl");
+        if (!p && tl) p = cJSON_GetObjectItemCaseSensitive(doc, "best_with_tl");
+        rep->modes[mode].predicted_s = plan_total(p);
+    }
+    cJSON_Delete(doc);
+    return SL_OK;
+}
+
+/* ---- the bench ---------------------------------------------------------------------------- */
+
+static int copy_into(const char *dir, const char *name, const char *src)
+{
+    char dst[4096];
+    char *data;
+    size_t len;
+    if (sl_path_join(dst, sizeof dst, dir, name)) return sl_err(SL_EARG, "%s: path too long", dir);
+    int rc = sl_read_file(src, &data, &len);
+    if (rc != SL_OK) return rc;
+    rc = sl_write_file_atomic(dst, data, len);
+    free(data);
+    return rc;
+}
+
+static void remove_store(const char *dir)
+{
+    sl_deploy_entry *v = NULL;
+    size_t n = 0;
+    if (sl_deploy_store_list(dir, &v, &n) == SL_OK)
+        for (size_t i = 0; i < n; i++) sl_deploy_store_remove(dir, v[i].name);
+    free(v);
+    rmdir(dir);
+}
+
+int sl_bench_run(const sl_bench_opts *o, sl_bench_report *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    for (int i = 0; i < SL_BENCH_NMODES; i++) rep->modes[i].predicted_s = -1;
+    rep->bandwidth_bps = o->bandwidth_bps;
+    rep->rtt_s = o->rtt_s;
+    char **paths = NULL;
+    int total = 0;
+    int rc = sl_path_list(o->images, &paths, &total);
+    if (rc != SL_OK) return rc;
+    int n = o->limit > 0 && total > o->limit ? o->limit : total;
+    rep->images = n;
+
+    const char *tmp = getenv("TMPDIR");
+    char store[4096];
+    snprintf(store, sizeof store, "%s/sl-bench.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    int *local_cls = calloc((size_t)n, sizeof(int));
+    edge_ctx e = {0};
+    sl_edge_backend be = {0};
+    sl_edge_server *srv = NULL;
+    char *wire[SL_BENCH_NMODES] = {0};
+    int have_store = 0;
+    if (!local_cls) rc = sl_err(SL_ENOMEM, "out of memory");
+    if (rc == SL_OK && !mkdtemp(store)) rc = sl_err(SL_EIO, "%s: cannot create a folder", store);
+    have_store = rc == SL_OK;
+    if (rc == SL_OK) rc = copy_into(store, "model.h5", o->model);
+    if (rc == SL_OK && o->split_edge) rc = copy_into(store, "split-edge.h5", o->split_edge);
+    if (rc == SL_OK && o->tl_edge) rc = copy_into(store, "tl-edge.h5", o->tl_edge);
+    if (rc == SL_OK) rc = sl_auth_nonce(e.token);
+    sl_backend_opts bo = {.fold_bn = o->fold_bn};
+    if (rc == SL_OK) rc = sl_backend_init(&bo, &be);
+    if (rc == SL_OK) {
+        sl_edge_config cfg;
+        sl_edge_config_defaults(&cfg);
+        cfg.host = "127.0.0.1";
+        cfg.store_dir = store;
+        cfg.token = e.token;
+        cfg.token_len = sizeof e.token;
+        rc = sl_edge_start(&cfg, &be, &srv);
+        if (rc == SL_OK) e.port = sl_edge_port(srv);
+    }
+    if (rc == SL_OK) rc = run_local(o, paths, n, local_cls, &rep->modes[SL_BENCH_LOCAL]);
+    if (rc == SL_OK)
+        rc = run_remote(o, &e, o->model, "edge-only", paths, n, local_cls,
+                        &rep->modes[SL_BENCH_EDGE_ONLY], NULL);
+    if (rc == SL_OK && o->split_device)
+        rc = run_remote(o, &e, o->split_device, "split", paths, n, local_cls,
+                        &rep->modes[SL_BENCH_SPLIT], &wire[SL_BENCH_SPLIT]);
+    if (rc == SL_OK && o->tl_device)
+        rc = run_remote(o, &e, o->tl_device, "split+tl", paths, n, local_cls,
+                        &rep->modes[SL_BENCH_SPLIT_TL], &wire[SL_BENCH_SPLIT_TL]);
+    if (rc == SL_OK && o->plan) rc = predict(o->plan, wire, rep);
+    sl_edge_stop(srv);
+    sl_backend_free(&be);
+    if (have_store) remove_store(store);
+    for (int i = 0; i < SL_BENCH_NMODES; i++) free(wire[i]);
+    free(local_cls);
+    sl_path_list_free(paths, total);
+    return rc;
+}
+
+char *sl_bench_json(const sl_bench_report *rep)
+{
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "format", "sl-bench");
+    cJSON_AddNumberToObject(d, "version", 1);
+    cJSON_AddNumberToObject(d, "images", rep->images);
+    cJSON_AddNumberToObject(d, "bandwidth_bps", rep->bandwidth_bps);
+    cJSON_AddNumberToObject(d, "rtt_s", rep->rtt_s);
+    cJSON *modes = cJSON_AddArrayToObject(d, "modes");
+    for (int i = 0; i < SL_BENCH_NMODES; i++) {
+        const sl_bench_mode *m = &rep->modes[i];
+        if (!m->ran) continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "mode", mode_names[i]);
+        cJSON_AddNumberToObject(o, "median_s", m->median_s);
+        cJSON_AddNumberToObject(o, "p95_s", m->p95_s);
+        cJSON_AddNumberToObject(o, "throughput_ips", m->throughput_ips);
+        cJSON_AddNumberToObject(o, "bytes_per_image", m->bytes_per_image);
+        cJSON_AddNumberToObject(o, "predicted_s", m->predicted_s);
+        cJSON *b = cJSON_AddObjectToObject(o, "breakdown");
+        cJSON_AddNumberToObject(b, "device_s", m->device_s);
+        cJSON_AddNumberToObject(b, "encode_s", m->encode_s);
+        cJSON_AddNumberToObject(b, "transfer_s", m->transfer_s);
+        cJSON_AddNumberToObject(b, "edge_s", m->edge_s);
+        cJSON_AddNumberToObject(o, "agree_with_local", m->agree_with_local);
+        cJSON_AddNumberToObject(o, "errors", m->errors);
+        cJSON_AddItemToArray(modes, o);
+    }
+    cJSON *sp = cJSON_AddObjectToObject(d, "speedup_vs_local");
+    const sl_bench_mode *local = &rep->modes[SL_BENCH_LOCAL];
+    for (int i = SL_BENCH_EDGE_ONLY; i < SL_BENCH_NMODES; i++)
+        if (rep->modes[i].ran && local->ran && rep->modes[i].median_s > 0)
+            cJSON_AddNumberToObject(sp, mode_names[i], local->median_s / rep->modes[i].median_s);
+    char *txt = cJSON_Print(d);
+    cJSON_Delete(d);
+    return txt;
+}
+
+void sl_bench_table(const sl_bench_report *rep, FILE *f)
+{
+    fprintf(f, "%d image(s), link %.3g Mbit/s, RTT %.1f ms (in-process shaper)\n", rep->images,
+            rep->bandwidth_bps / 1e6, rep->rtt_s * 1e3);
+    fprintf(f, "%-10s %10s %10s %10s %10s %10s %9s %9s %9s %9s %7s %6s %7s\n", "mode", "median_ms",
+            "p95_ms", "pred_ms", "images/s", "bytes/img", "device_ms", "encode_ms", "xfer_ms",
+            "edge_ms", "agree", "errors", "speedup");
+    const sl_bench_mode *local = &rep->modes[SL_BENCH_LOCAL];
+    for (int i = 0; i < SL_BENCH_NMODES; i++) {
+        const sl_bench_mode *m = &rep->modes[i];
+        if (!m->ran) continue;
+        char pred[32];
+        if (m->predicted_s >= 0) snprintf(pred, sizeof pred, "%.2f", m->predicted_s * 1e3);
+        else snprintf(pred, sizeof pred, "-");
+        fprintf(f, "%-10s %10.2f %10.2f %10s %10.1f %10.0f %9.2f %9.2f %9.2f %9.2f %7.3f %6d %6.2fx\n",
+                mode_names[i], m->median_s * 1e3, m->p95_s * 1e3, pred, m->throughput_ips,
+                m->bytes_per_image, m->device_s * 1e3, m->encode_s * 1e3, m->transfer_s * 1e3,
+                m->edge_s * 1e3, m->agree_with_local, m->errors,
+                m->median_s > 0 ? local->median_s / m->median_s : 0);
+    }
+}

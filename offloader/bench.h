@@ -1,0 +1,60 @@
+/* bench.h: `sl-offload bench` — local, edge-only, split and split+TL measured in one run.
+ *
+ * One process plays both hosts: an edge server on loopback (edge_server.h with the model
+ * backend, serving the given edge halves and the whole model for edge-only) and a device client
+ * whose link is modelled by an in-process shaper (the same bandwidth and RTT for every mode). On
+ * the same images, one image at a time, each mode measures the latency per image (median, p95),
+ * the throughput, the bytes one image puts on the wire before compression, the breakdown (device,
+ * encode, transfer, edge) and how often its class agrees with the whole model run locally.
+ * Every mode is warmed up on the first image before timing. With a plan (docs/formats/plan.md)
+ * each mode also gets the latency the plan predicted for it.
+ */
+#ifndef SL_OFFLOADER_BENCH_H
+#define SL_OFFLOADER_BENCH_H
+
+#include <stdio.h>
+
+enum { SL_BENCH_LOCAL, SL_BENCH_EDGE_ONLY, SL_BENCH_SPLIT, SL_BENCH_SPLIT_TL, SL_BENCH_NMODES };
+
+typedef struct sl_bench_opts {
+    const char *model;                   /* whole model, required */
+    const char *split_device, *split_edge; /* pair without TL; both NULL = no "split" mode */
+    const char *tl_device, *tl_edge;       /* pair with TL; both NULL = no "split+tl" mode */
+    const char *plan;                    /* plan.json for predictions; NULL = none */
+    const char *images;                  /* file, folder or glob (sl_path_list) */
+    int limit;                           /* first N images (sorted); 0 = all */
+    double bandwidth_bps;                /* <= 0: unlimited */
+    double rtt_s;
+    int fold_bn;
+} sl_bench_opts;
+
+typedef struct sl_bench_mode {
+    int ran; /* 0 when the mode's pair was not given */
+    double median_s, p95_s, throughput_ips, bytes_per_image, predicted_s;
+    double device_s, encode_s, transfer_s, edge_s; /* means per image */
+    double agree_with_local;
+    int errors;
+} sl_bench_mode;
+
+typedef struct sl_bench_report {
+    int images;
+    double bandwidth_bps, rtt_s;
+    sl_bench_mode modes[SL_BENCH_NMODES];
+} sl_bench_report;
+
+/* "local", "edge-only", "split", "split+tl". */
+const char *sl_bench_mode_name(int mode);
+
+/* Runs the bench (progress and notes on stderr). Returns SL_OK with *rep filled, or an error
+ * naming the file or step that failed (a mode whose images fail counts them in `errors`, it
+ * does not fail the bench). Nothing is left running or on disk afterwards either way. */
+int sl_bench_run(const sl_bench_opts *o, sl_bench_report *rep);
+
+/* The report as the "sl-bench" JSON document (docs/offloader.md): new string, caller frees;
+ * NULL when out of memory. */
+char *sl_bench_json(const sl_bench_report *rep);
+
+/* The report as a table for people. */
+void sl_bench_table(const sl_bench_report *rep, FILE *f);
+
+#endif

@@ -1,0 +1,92 @@
+/* cmd_deploy.c: `sl-offload deploy` — upload, list or remove bundles on a running edge server. */
+#include "common/cli.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "offloader/commands.h"
+#include "offloader/device_client.h"
+#include "offloader/device_run.h"
+
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static const char help[] =
+    "usage: sl-offload deploy --edge HOST:PORT --token-file FILE BUNDLE.h5...\n"
+    "       sl-offload deploy --edge HOST:PORT --token-file FILE --list\n"
+    "       sl-offload deploy --edge HOST:PORT --token-file FILE --remove PAIRID\n"
+    "\n"
+    "Upload edge bundles (or a whole model, for the edge-only plan) to a running edge server.\n"
+    "The edge checks the SHA-256, validates the bundle, installs it atomically and serves it at\n"
+    "once, replacing a bundle of the same pair id. One JSON line per upload goes to stdout\n"
+    "({\"file\", \"pair_id\", \"edge\": the edge's answer}). --list prints the deployed bundles as\n"
+    "JSON; --remove takes a pair id (32 hex digits) off the edge.\n";
+
+int sl_cmd_deploy(int argc, char **argv)
+{
+    if (sl_cli_wants_help(argc, argv, help)) return SL_EXIT_OK;
+    static const struct option opts[] = {{"edge", required_argument, 0, 'e'},
+                                         {"token-file", required_argument, 0, 't'},
+                                         {"list", no_argument, 0, 'L'},
+                                         {"remove", required_argument, 0, 'r'},
+                                         {0, 0, 0, 0}};
+    const char *edge = NULL, *token_file = NULL, *remove = NULL;
+    int list = 0, c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'e': edge = optarg; break;
+        case 't': token_file = optarg; break;
+        case 'L': list = 1; break;
+        case 'r': remove = optarg; break;
+        default: return sl_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (!edge || !token_file) return sl_usage_error("--edge and --token-file are required");
+    int nfiles = argc - optind;
+    if ((list != 0) + (remove != NULL) + (nfiles > 0) != 1)
+        return sl_usage_error("give bundle files, --list or --remove PAIRID (exactly one of them)");
+    uint8_t pair[SL_PAIR_ID_SIZE];
+    if (remove && sl_pair_from_hex(remove, pair))
+        return sl_usage_error("--remove '%s': a pair id is 32 hex digits", remove);
+    char host[256];
+    int port;
+    if (sl_hostport_parse(edge, host, sizeof host, &port)) return sl_usage_error("--edge %s", sl_errmsg());
+
+    sl_client *cl;
+    if (sl_device_client_new(edge, token_file, 1, NULL, &cl)) return sl_fail();
+    int rc = sl_client_connect(cl);
+    if (rc == SL_OK && list) {
+        char *json = NULL;
+        rc = sl_client_list(cl, &json);
+        if (rc == SL_OK) printf("%s\n", json);
+        free(json);
+    } else if (rc == SL_OK && remove) {
+        rc = sl_client_remove(cl, pair);
+        if (rc == SL_OK) sl_log_info("removed %s", remove);
+    }
+    for (int i = optind; rc == SL_OK && i < argc; i++) {
+        char hex[33];
+        char *json = NULL;
+        rc = sl_client_deploy(cl, argv[i], hex, &json);
+        if (rc == SL_OK) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "file", argv[i]);
+            cJSON_AddStringToObject(o, "pair_id", hex);
+            cJSON *ans = json ? cJSON_Parse(json) : NULL;
+            cJSON_AddItemToObject(o, "edge", ans ? ans : cJSON_CreateNull());
+            char *line = cJSON_PrintUnformatted(o);
+            if (line) printf("%s\n", line);
+            fflush(stdout);
+            free(line);
+            cJSON_Delete(o);
+            sl_log_info("%s deployed as pair id %s", argv[i], hex);
+        } else {
+            sl_err_ctx(rc, "%s: ", argv[i]);
+        }
+        free(json);
+    }
+    sl_client_free(cl);
+    return rc == SL_OK ? SL_EXIT_OK : sl_fail();
+}

@@ -1,0 +1,222 @@
+/* cmd_device.c: `sl-offload device` — run the device slice on images and finish them on the edge. */
+#include "common/cli.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/progress.h"
+#include "common/status.h"
+#include "common/timeutil.h"
+#include "offloader/commands.h"
+#include "offloader/device_run.h"
+#include "offloader/local_run.h"
+#include "offloader/shaper.h"
+
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char help[] =
+    "usage: sl-offload device --edge HOST:PORT --token-file FILE --model device.h5\n"
+    "                         --images FILE|DIR|GLOB [--pipeline N] [--fallback model.h5]\n"
+    "                         [--bandwidth 10mbit --rtt 20ms] [-o results.jsonl]\n"
+    "                         [--summary FILE] [--logits] [--threads N] [--no-fold]\n"
+    "\n"
+    "Run the device half of a split model on each image, send the wire tensors to the edge and\n"
+    "print one JSON line per image (stdout or -o): index, file, via (\"edge\", \"fallback\" or\n"
+    "\"error\"), class_index, class, score, the time breakdown in seconds (device_s: image\n"
+    "loading + device compute, encode_s, transfer_s, edge_queue_s, edge_s, total_s), bytes_up,\n"
+    "bytes_down and error (why the edge failed). A whole model as --model runs the edge-only\n"
+    "plan: the raw image (uint8, the model's input size) is sent and the edge runs the model.\n"
+    "The last line is {\"summary\": {...}}, also printed on stderr (and to --summary FILE).\n"
+    "Every image gets a line: a lost connection is retried once after reconnecting (with\n"
+    "backoff); then --fallback runs the whole model locally, otherwise the line is an error.\n"
+    "Exit code 1 when any image ended as an error.\n"
+    "  --pipeline N      requests in flight while the next image is computed (default 1)\n"
+    "  --bandwidth B     model a link of B (10mbit, 1.5MB/s...) with --rtt T (20ms) in-process\n"
+    "  --logits          add the logits to each line\n"
+    "  --threads N       intra-op threads (default: libtorch's choice)\n"
+    "  --no-fold         do not fold batch norm into convolutions\n";
+
+typedef struct sink_ctx {
+    FILE *f;
+    int logits;
+    int n, edge, fallback, errors;
+    double *total;
+    uint64_t bytes_up;
+    sl_progress *prog;
+} sink_ctx;
+
+static const char *via_name(int via)
+{
+    return via == SL_VIA_EDGE ? "edge" : via == SL_VIA_FALLBACK ? "fallback" : "error";
+}
+
+static void on_result(void *arg, const sl_device_result *r)
+{
+    sink_ctx *k = arg;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "index", r->index);
+    cJSON_AddStringToObject(o, "file", r->file);
+    cJSON_AddStringToObject(o, "via", via_name(r->via));
+    if (r->via != SL_VIA_ERROR) {
+        cJSON_AddNumberToObject(o, "class_index", r->cls);
+        if (r->class_name) cJSON_AddStringToObject(o, "class", r->class_name);
+        cJSON_AddNumberToObject(o, "score", r->score);
+    }
+    cJSON *t = cJSON_AddObjectToObject(o, "timing");
+    cJSON_AddNumberToObject(t, "device_s", r->device_s);
+    cJSON_AddNumberToObject(t, "encode_s", r->encode_s);
+    cJSON_AddNumberToObject(t, "transfer_s", r->transfer_s);
+    cJSON_AddNumberToObject(t, "edge_queue_s", r->edge_queue_s);
+    cJSON_AddNumberToObject(t, "edge_s", r->edge_s);
+    cJSON_AddNumberToObject(t, "total_s", r->total_s);
+    cJSON_AddNumberToObject(o, "bytes_up", (double)r->bytes_up);
+    cJSON_AddNumberToObject(o, "bytes_down", (double)r->bytes_down);
+    if (r->status != SL_OK) cJSON_AddStringToObject(o, "error", r->error);
+    if (k->logits && r->nlogits > 0) {
+        cJSON *l = cJSON_AddArrayToObject(o, "logits");
+        for (int i = 0; i < r->nlogits; i++) cJSON_AddItemToArray(l, cJSON_CreateNumber(r->logits[i]));
+    }
+    char *line = cJSON_PrintUnformatted(o);
+    if (line) fprintf(k->f, "%s\n", line);
+    fflush(k->f);
+    free(line);
+    cJSON_Delete(o);
+    if (r->via == SL_VIA_ERROR) sl_log_warn("%s: %s", r->file, r->error);
+    k->edge += r->via == SL_VIA_EDGE;
+    k->fallback += r->via == SL_VIA_FALLBACK;
+    k->errors += r->via == SL_VIA_ERROR;
+    k->bytes_up += r->bytes_up;
+    k->total[k->n++] = r->total_s;
+    sl_progress_update(k->prog, (uint64_t)k->n, NULL);
+}
+
+int sl_cmd_device(int argc, char **argv)
+{
+    if (sl_cli_wants_help(argc, argv, help)) return SL_EXIT_OK;
+    static const struct option opts[] = {{"edge", required_argument, 0, 'e'},
+                                         {"token-file", required_argument, 0, 't'},
+                                         {"model", required_argument, 0, 'm'},
+                                         {"images", required_argument, 0, 'i'},
+                                         {"pipeline", required_argument, 0, 'P'},
+                                         {"fallback", required_argument, 0, 'f'},
+                                         {"bandwidth", required_argument, 0, 'B'},
+                                         {"rtt", required_argument, 0, 'R'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"summary", required_argument, 0, 'S'},
+                                         {"logits", no_argument, 0, 'L'},
+                                         {"threads", required_argument, 0, 'T'},
+                                         {"no-fold", no_argument, 0, 'F'},
+                                         {0, 0, 0, 0}};
+    const char *edge = NULL, *token_file = NULL, *out = NULL, *summary = NULL, *images = NULL;
+    sl_device_opts o = {.pipeline = 1, .fold_bn = 1};
+    long pipeline = 1, threads = 0;
+    double bw = 0, rtt = 0;
+    int logits = 0, c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'e': edge = optarg; break;
+        case 't': token_file = optarg; break;
+        case 'm': o.model = optarg; break;
+        case 'i': images = optarg; break;
+        case 'f': o.fallback = optarg; break;
+        case 'o': out = optarg; break;
+        case 'S': summary = optarg; break;
+        case 'L': logits = 1; break;
+        case 'F': o.fold_bn = 0; break;
+        case 'P':
+            if (sl_parse_long("--pipeline", optarg, 1, 256, &pipeline)) return sl_usage_error("%s", sl_errmsg());
+            break;
+        case 'T':
+            if (sl_parse_long("--threads", optarg, 1, 256, &threads)) return sl_usage_error("%s", sl_errmsg());
+            break;
+        case 'B':
+            if (sl_parse_bandwidth("--bandwidth", optarg, &bw)) return sl_usage_error("%s", sl_errmsg());
+            break;
+        case 'R':
+            if (sl_parse_duration("--rtt", optarg, &rtt)) return sl_usage_error("%s", sl_errmsg());
+            break;
+        default: return sl_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc) return sl_usage_error("unexpected argument '%s'", argv[optind]);
+    if (!edge || !token_file || !o.model || !images)
+        return sl_usage_error("--edge, --token-file, --model and --images are required");
+    char host[256];
+    int port;
+    if (sl_hostport_parse(edge, host, sizeof host, &port)) return sl_usage_error("--edge %s", sl_errmsg());
+    o.pipeline = (int)pipeline;
+    if (threads) sl_set_num_threads((int)threads);
+    signal(SIGPIPE, SIG_IGN);
+
+    char **paths = NULL;
+    int n = 0;
+    sl_device *d = NULL;
+    sl_shaper *sh = NULL;
+    sl_client *cl = NULL;
+    sink_ctx k = {0};
+    int rc = sl_path_list(images, &paths, &n);
+    if (rc == SL_OK) rc = sl_device_open(&o, &d);
+    if (rc == SL_OK && (bw > 0 || rtt > 0)) rc = sl_shaper_new(bw, rtt, 0, &sh);
+    if (rc == SL_OK) rc = sl_device_client_new(edge, token_file, o.pipeline, sh, &cl);
+    if (rc == SL_OK && !(k.total = calloc((size_t)n, sizeof(double))))
+        rc = sl_err(SL_ENOMEM, "out of memory");
+    if (rc == SL_OK && !(k.f = out ? fopen(out, "w") : stdout))
+        rc = sl_err(SL_EIO, "%s: cannot write", out);
+    double t0 = sl_now();
+    if (rc == SL_OK) {
+        sl_log_info("%d image(s) to pair id %s%s on %s", n, sl_device_pair_hex(d),
+                    sl_device_edge_only(d) ? " (edge-only: raw images)" : "", edge);
+        k.logits = logits;
+        k.prog = sl_progress_start("images", (uint64_t)n);
+        rc = sl_device_run(d, cl, paths, n, on_result, &k);
+        sl_progress_done(k.prog, NULL);
+    }
+    if (rc == SL_OK) {
+        double el = sl_now() - t0;
+        cJSON *s = cJSON_CreateObject(), *root = cJSON_CreateObject();
+        cJSON_AddNumberToObject(s, "images", k.n);
+        cJSON_AddNumberToObject(s, "edge", k.edge);
+        cJSON_AddNumberToObject(s, "fallback", k.fallback);
+        cJSON_AddNumberToObject(s, "errors", k.errors);
+        cJSON_AddStringToObject(s, "pair_id", sl_device_pair_hex(d));
+        cJSON_AddNumberToObject(s, "wall_s", el);
+        cJSON_AddNumberToObject(s, "throughput_ips", el > 0 ? k.n / el : 0);
+        double med = sl_median(k.total, (size_t)k.n), p95 = sl_percentile(k.total, (size_t)k.n, 95);
+        cJSON_AddNumberToObject(s, "median_s", med);
+        cJSON_AddNumberToObject(s, "p95_s", p95);
+        cJSON_AddNumberToObject(s, "bytes_up_per_image", k.n ? (double)k.bytes_up / k.n : 0);
+        cJSON_AddNumberToObject(s, "bandwidth_bps", bw);
+        cJSON_AddNumberToObject(s, "rtt_s", rtt);
+        cJSON_AddItemToObject(root, "summary", s);
+        char *line = cJSON_PrintUnformatted(root);
+        if (line) fprintf(k.f, "%s\n", line);
+        sl_log_info("%d image(s): %d by the edge, %d by the fallback, %d error(s); median %.4f s, "
+                    "p95 %.4f s, %.1f images/s, %.0f bytes up per image",
+                    k.n, k.edge, k.fallback, k.errors, med, p95, el > 0 ? k.n / el : 0,
+                    k.n ? (double)k.bytes_up / k.n : 0);
+        if (summary && line) {
+            char *doc = cJSON_Print(s);
+            rc = doc ? sl_write_file_atomic(summary, doc, strlen(doc)) : sl_err(SL_ENOMEM, "out of memory");
+            free(doc);
+        }
+        free(line);
+        cJSON_Delete(root);
+    }
+    if (k.f && k.f != stdout && fclose(k.f) && rc == SL_OK) rc = sl_err(SL_EIO, "%s: cannot write", out);
+    free(k.total);
+    sl_client_free(cl);
+    sl_shaper_free(sh);
+    sl_device_free(d);
+    sl_path_list_free(paths, n);
+    if (rc != SL_OK) return sl_fail();
+    if (k.errors) {
+        sl_log_error("%d of %d image(s) have no answer (see their error lines)", k.errors, k.n);
+        return SL_EXIT_FAIL;
+    }
+    return SL_EXIT_OK;
+}

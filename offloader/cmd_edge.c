@@ -1,0 +1,158 @@
+/* cmd_edge.c: `sl-offload edge` — serve edge bundles (and whole models for edge-only) to devices. */
+#include "common/cli.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "offloader/auth.h"
+#include "offloader/backend.h"
+#include "offloader/commands.h"
+#include "offloader/device_run.h"
+#include "offloader/edge_server.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char help[] =
+    "usage: sl-offload edge --listen HOST:PORT --store DIR --token-file FILE\n"
+    "                       [--threads N] [--max-queue N] [--max-clients N] [--port-file FILE]\n"
+    "                       [--no-fold]\n"
+    "\n"
+    "Serve deployed bundles to devices until SIGINT or SIGTERM (then stop cleanly). Every\n"
+    "bundle in DIR is loaded at start: edge halves (from `sl-preprocess split`) under their pair\n"
+    "id, whole models (for the edge-only plan: the device sends the raw image) under the first\n"
+    "16 bytes of the file's SHA-256. `sl-offload deploy` adds, lists and removes bundles while\n"
+    "the server runs. Devices authenticate with the token in FILE (HMAC-SHA256).\n"
+    "  --listen HOST:PORT  address to listen on; port 0 picks a free port\n"
+    "  --threads N         worker threads running models (default 2)\n"
+    "  --max-queue N       requests waiting for a worker before devices get BUSY (default 64)\n"
+    "  --max-clients N     devices connected at once (default 64)\n"
+    "  --port-file FILE    write the bound port there once listening (for scripts and port 0)\n"
+    "  --no-fold           do not fold batch norm into convolutions\n"
+    "Every 10 s with traffic, a line with the request counters goes to stderr.\n";
+
+static void log_stats(const char *what, const sl_edge_stats *st)
+{
+    sl_log_info("%s: %d bundle(s), %d device(s) connected; %llu connection(s), %llu request(s), "
+                "%llu result(s), %llu error(s), %llu busy, %llu auth failure(s), %llu bad frame(s), "
+                "%llu deploy(s)",
+                what, st->bundles, st->clients, (unsigned long long)st->connections,
+                (unsigned long long)st->requests, (unsigned long long)st->results,
+                (unsigned long long)st->errors, (unsigned long long)st->busy,
+                (unsigned long long)st->auth_failures, (unsigned long long)st->bad_frames,
+                (unsigned long long)st->deploys);
+}
+
+int sl_cmd_edge(int argc, char **argv)
+{
+    if (sl_cli_wants_help(argc, argv, help)) return SL_EXIT_OK;
+    static const struct option opts[] = {{"listen", required_argument, 0, 'l'},
+                                         {"store", required_argument, 0, 's'},
+                                         {"token-file", required_argument, 0, 't'},
+                                         {"threads", required_argument, 0, 'T'},
+                                         {"max-queue", required_argument, 0, 'q'},
+                                         {"max-clients", required_argument, 0, 'c'},
+                                         {"port-file", required_argument, 0, 'p'},
+                                         {"no-fold", no_argument, 0, 'F'},
+                                         {0, 0, 0, 0}};
+    const char *listen = NULL, *store = NULL, *token_file = NULL, *port_file = NULL;
+    long threads = 2, max_queue = 64, max_clients = 64;
+    int fold = 1, c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': listen = optarg; break;
+        case 's': store = optarg; break;
+        case 't': token_file = optarg; break;
+        case 'p': port_file = optarg; break;
+        case 'F': fold = 0; break;
+        case 'T':
+            if (sl_parse_long("--threads", optarg, 1, 256, &threads)) return sl_usage_error("%s", sl_errmsg());
+            break;
+        case 'q':
+            if (sl_parse_long("--max-queue", optarg, 1, 1 << 20, &max_queue)) return sl_usage_error("%s", sl_errmsg());
+            break;
+        case 'c':
+            if (sl_parse_long("--max-clients", optarg, 1, 4096, &max_clients)) return sl_usage_error("%s", sl_errmsg());
+            break;
+        default: return sl_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc) return sl_usage_error("unexpected argument '%s'", argv[optind]);
+    if (!listen || !store || !token_file)
+        return sl_usage_error("--listen, --store and --token-file are required");
+    char host[256];
+    int port;
+    if (sl_hostport_parse(listen, host, sizeof host, &port)) return sl_usage_error("--listen %s", sl_errmsg());
+
+    char *token;
+    size_t tlen;
+    if (sl_auth_token_load(token_file, &token, &tlen)) return sl_fail();
+    sl_edge_config cfg;
+    sl_edge_config_defaults(&cfg);
+    cfg.host = host;
+    cfg.port = port;
+    cfg.store_dir = store;
+    cfg.token = token;
+    cfg.token_len = tlen;
+    cfg.workers = (int)threads;
+    cfg.queue_capacity = (int)max_queue;
+    cfg.max_clients = (int)max_clients;
+    sl_backend_opts bo = {.fold_bn = fold};
+    sl_edge_backend be;
+    if (sl_backend_init(&bo, &be)) {
+        free(token);
+        return sl_fail();
+    }
+    /* Block the stop signals before any thread exists so that only sigtimedwait sees them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sl_edge_server *srv;
+    int rc = sl_edge_start(&cfg, &be, &srv);
+    free(token);
+    if (rc != SL_OK) {
+        sl_backend_free(&be);
+        return sl_fail();
+    }
+    int bound = sl_edge_port(srv);
+    sl_edge_stats st, last;
+    sl_edge_get_stats(srv, &st);
+    sl_log_info("listening on %s:%d, %d bundle(s) from %s, %ld worker(s)", host, bound, st.bundles,
+                store, threads);
+    if (port_file) {
+        char buf[32];
+        int n = snprintf(buf, sizeof buf, "%d\n", bound);
+        if (sl_write_file_atomic(port_file, buf, (size_t)n)) {
+            sl_log_error("%s", sl_errmsg());
+            sl_edge_stop(srv);
+            sl_backend_free(&be);
+            return SL_EXIT_FAIL;
+        }
+    }
+    last = st;
+    int sig;
+    for (;;) {
+        struct timespec ts = {10, 0};
+        sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGINT || sig == SIGTERM) break;
+        sl_edge_get_stats(srv, &st);
+        if (st.requests != last.requests || st.connections != last.connections ||
+            st.deploys != last.deploys)
+            log_stats("serving", &st);
+        last = st;
+    }
+    sl_log_info("%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    sl_edge_get_stats(srv, &st);
+    sl_edge_stop(srv);
+    sl_backend_free(&be);
+    log_stats("stopped", &st);
+    return SL_EXIT_OK;
+}
