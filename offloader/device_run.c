@@ -16,6 +16,10 @@
 /* How often a request is resent after a BUSY answer, and after losing its connection. */
 #define BUSY_RETRIES 5
 #define LOST_RETRIES 1
+/* After the edge could not be reached, images go straight to the fallback (or fail) for this
+ * long before the next attempt, so a dead edge costs one reconnect cycle per period rather than
+ * one per image. */
+#define DOWN_PERIOD_S 2.0
 
 struct sl_device {
     sl_device_opts o;
@@ -30,6 +34,8 @@ struct sl_device {
     sl_input_spec spec;
     sl_runner *fb;
     sl_input_spec fb_spec;
+    double down_until;       /* sl_now() before which the edge counts as unreachable */
+    char down_why[1000];     /* why it was unreachable */
 };
 
 /* One image between its device run and its answer. */
@@ -227,6 +233,29 @@ static void take_timing(sl_device_result *r, const sl_client_timing *t)
     r->bytes_down += t->bytes_down;
 }
 
+/* Sends s unless the edge is marked unreachable; a send that cannot reach the edge marks it so.
+ * Returns whether a result for s->req will come; if not, s->r holds the error. */
+static int submit(sl_device *d, sl_client *c, slot *s)
+{
+    if (sl_now() < d->down_until) {
+        s->r.status = SL_ENET;
+        snprintf(s->r.error, sizeof s->r.error, "edge not tried (unreachable %.0f s ago): %s",
+                 DOWN_PERIOD_S - (d->down_until - sl_now()), d->down_why);
+        return 0;
+    }
+    s->req = 0;
+    int rc = sl_client_submit_n(c, d->pair, s->w, s->nw, &s->req);
+    if (rc == SL_ENET || rc == SL_ETIMEOUT || rc == SL_EAUTH) {
+        d->down_until = sl_now() + DOWN_PERIOD_S;
+        snprintf(d->down_why, sizeof d->down_why, "%s", sl_errmsg());
+    }
+    /* A refused submit still produces a result for its id, which carries the error. */
+    if (rc == SL_OK || s->req != 0) return 1;
+    s->r.status = rc;
+    snprintf(s->r.error, sizeof s->r.error, "%s", sl_errmsg());
+    return 0;
+}
+
 /* Waits for the answer of s (resending after BUSY or a lost connection), falls back or records
  * the error, and hands the result to sink. */
 static void finish(sl_device *d, sl_client *c, slot *s, sl_device_sink sink, void *arg)
@@ -255,8 +284,7 @@ static void finish(sl_device *d, sl_client *c, slot *s, sl_device_sink sink, voi
             if (again) {
                 if (cr.status == SL_EBUSY) sl_shaper_sleep_until(sl_now() + cr.retry_after_s);
                 retried = 1;
-                s->sent = sl_client_submit_n(c, d->pair, s->w, s->nw, &s->req) == SL_OK ||
-                          s->req != 0;
+                s->sent = submit(d, c, s);
             }
         }
         sl_client_result_free(&cr);
@@ -306,14 +334,7 @@ int sl_device_run(sl_device *d, sl_client *c, char *const *paths, int n, sl_devi
             free_wire(s);
             continue;
         }
-        s->req = 0;
-        rc = sl_client_submit_n(c, d->pair, s->w, s->nw, &s->req);
-        /* A refused submit still produces a result for its id, which carries the error. */
-        s->sent = rc == SL_OK || s->req != 0;
-        if (!s->sent) {
-            s->r.status = rc;
-            snprintf(s->r.error, sizeof s->r.error, "%s", sl_errmsg());
-        }
+        s->sent = submit(d, c, s);
     }
     for (int i = n > p ? n - p : 0; i < n; i++)
         if (ring[i % p].used) finish(d, c, &ring[i % p], sink, arg);
