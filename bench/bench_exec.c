@@ -15,12 +15,14 @@ int main(int argc, char **argv)
         return 2;
     }
     int batch = atoi(argv[2]), threads = atoi(argv[3]), repeats = argc > 4 ? atoi(argv[4]) : 20;
-    int fold = 1;
-    for (int i = 5; i < argc; i++)
-        if (!strcmp(argv[i], "--no-fold")) fold = 0;
+    sl_exec_opts o = {.fold_bn = 1};
+    for (int i = 5; i < argc; i++) {
+        if (!strcmp(argv[i], "--no-fold")) o.fold_bn = 0;
+        if (!strcmp(argv[i], "--channels-last")) o.channels_last = 1;
+    }
     sl_set_num_threads(threads);
     sl_runner *r;
-    if (sl_runner_open(argv[1], fold, &r)) {
+    if (sl_runner_open_opts(argv[1], &o, &r)) {
         fprintf(stderr, "bench_exec: %s\n", sl_errmsg());
         return 1;
     }
@@ -41,9 +43,9 @@ int main(int argc, char **argv)
         if (i >= 5) t[i - 5] = sl_now() - t0;
     }
     double med = sl_median(t, (size_t)repeats), p90 = sl_percentile(t, (size_t)repeats, 90);
-    printf("{\"impl\": \"scissionlite\", \"model\": \"%s\", \"batch\": %d, \"threads\": %d, "
+    printf("{\"impl\": \"scissionlite%s\", \"model\": \"%s\", \"batch\": %d, \"threads\": %d, "
            "\"median_ms\": %.3f, \"p90_ms\": %.3f}\n",
-           r->bundle->graph->name, batch, threads, med * 1e3, p90 * 1e3);
+           o.channels_last ? "-nhwc" : "", r->bundle->graph->name, batch, threads, med * 1e3, p90 * 1e3);
     free(t);
     sl_tensor_free(x);
     sl_runner_free(r);

@@ -68,6 +68,26 @@ static int plan_fold(sl_exec *e, const char *need)
     return SL_OK;
 }
 
+/* Gives every conv of the plan channels-last weights (the folded ones, or copies). */
+static int plan_channels_last(sl_exec *e)
+{
+    sl_graph *g = e->g;
+    for (int r = 0; r < e->nrun; r++) {
+        int i = e->run[r];
+        sl_node *n = &g->nodes[i];
+        if (n->op != SL_OP_CONV2D) continue;
+        sl_tensor *w = NULL;
+        const sl_tensor *src = e->fold_w[i] ? e->fold_w[i] : n->params[0].t;
+        if (sl_tensor_memory_format(src, 1, &w))
+            return sl_err(SL_ETORCH, "node '%s': %s", n->name, sl_torch_last_error());
+        sl_tensor_free(e->fold_w[i]);
+        e->fold_w[i] = w;
+        if (!e->fold_b[i] && n->a.bias && sl_tensor_share(n->params[1].t, &e->fold_b[i]))
+            return sl_err(SL_ETORCH, "node '%s': %s", n->name, sl_torch_last_error());
+    }
+    return SL_OK;
+}
+
 int sl_exec_new(sl_graph *g, const char *const *from, int nfrom, const char *const *to, int nto,
                 const sl_exec_opts *o, sl_exec **out)
 {
@@ -134,6 +154,7 @@ int sl_exec_new(sl_graph *g, const char *const *from, int nfrom, const char *con
         char *node_need = need + 1;
         if ((rc = plan_fold(e, node_need))) goto fail;
     }
+    if (e->o.channels_last && inference_path(&e->o) && (rc = plan_channels_last(e))) goto fail;
     free(need);
     free(given);
     *out = e;
@@ -209,6 +230,8 @@ static int run_body(void *ctx)
         return sl_err(SL_ENOMEM, "out of memory");
     }
     memcpy(left, e->uses, ((size_t)nn + 1) * sizeof *left);
+    sl_tensor *converted[e->nfrom];
+    memset(converted, 0, sizeof converted);
     for (int i = 0; i < e->nfrom; i++) {
         if (!st->in[i].t) {
             rc = sl_err(SL_EARG, "boundary tensor %d has no value", i);
@@ -232,6 +255,17 @@ static int run_body(void *ctx)
             goto done;
         }
         vals[e->from_pos[i]] = st->in[i]; /* borrowed */
+        if (e->o.channels_last && inf && nd == 4 && !st->in[i].quantized) {
+            sl_value cl = st->in[i];
+            if (sl_tensor_memory_format(st->in[i].t, 1, &cl.t)) {
+                rc = sl_err(SL_ETORCH, "%s", sl_torch_last_error());
+                goto done;
+            }
+            /* Kept as borrowed (never changed in place: it may share the caller's storage);
+             * freed at the end. */
+            vals[e->from_pos[i]] = cl;
+            converted[i] = cl.t;
+        }
     }
     for (int r = 0; r < e->nrun; r++) {
         int i = e->run[r];
@@ -292,6 +326,7 @@ static int run_body(void *ctx)
 done:
     for (int p = 0; p <= nn; p++)
         if (owned[p]) sl_value_clear(&vals[p]);
+    for (int i = 0; i < e->nfrom; i++) sl_tensor_free(converted[i]);
     if (rc)
         for (int i = 0; i < e->nto; i++) sl_value_clear(&st->out[i]);
     free(vals);

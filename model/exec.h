@@ -37,6 +37,8 @@ typedef struct sl_exec_opts {
     int fold_bn; /* inference only: fold each conv -> batch_norm pair into one conv with weights
                     computed when the plan is made (the plan must be remade if weights change) */
     int grad;    /* inference only: keep autograd on (default off: runs in inference mode) */
+    int channels_last; /* inference only: keep 4-D activations and conv weights in channels-last
+                          (NHWC) memory order, which MKL-DNN convolves without reordering */
     /* Optional, one byte per node: 1 = run this node in eval mode even in a train-mode run
      * (frozen batch norm). NULL = every node follows `train`. Borrowed for the plan's life. */
     const unsigned char *node_eval;

@@ -11,11 +11,17 @@
 
 int sl_runner_open(const char *path, int fold_bn, sl_runner **out)
 {
+    sl_exec_opts o = {.fold_bn = fold_bn};
+    return sl_runner_open_opts(path, &o, out);
+}
+
+int sl_runner_open_opts(const char *path, const sl_exec_opts *opts, sl_runner **out)
+{
     *out = NULL;
     sl_runner *r = calloc(1, sizeof *r);
     if (!r) return sl_err(SL_ENOMEM, "out of memory");
     int rc = sl_bundle_read(path, &r->bundle);
-    sl_exec_opts o = {.fold_bn = fold_bn};
+    sl_exec_opts o = *opts;
     if (!rc) {
         const char *to[1] = {r->bundle->graph->outputs[0]};
         rc = sl_exec_new(r->bundle->graph, NULL, 0, to, 1, &o, &r->exec);

@@ -14,6 +14,8 @@ typedef struct sl_runner {
 
 /* Loads the bundle at path and plans an inference run (fold_bn as given). */
 int sl_runner_open(const char *path, int fold_bn, sl_runner **out);
+/* Same with every executor option (fold_bn, channels_last). */
+int sl_runner_open_opts(const char *path, const sl_exec_opts *o, sl_runner **out);
 /* Runs x {N,C,H,W} through the model; *y is a new tensor (logits {N, K}). */
 int sl_runner_forward(sl_runner *r, const sl_tensor *x, sl_tensor **y);
 void sl_runner_free(sl_runner *r);

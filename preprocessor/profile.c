@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <dlfcn.h>
 #include <zlib.h>
 
 /* Timing samples of one measured thing. */
@@ -260,27 +259,15 @@ static int measure_tls(struct ctx *c, sl_profile *p, const sl_tl_config *cfgs)
     return SL_OK;
 }
 
-typedef uLong (*crc32_fn)(uLong crc, const Bytef *buf, uInt len);
-
 /* Bytes per second of framing a tensor for the wire: a copy into the frame and its zlib CRC-32,
- * as the offloader does. zlib is not among sl_preprocessor's link libraries (the component's
- * CMakeLists.txt belongs to the build skeleton), so crc32 is looked up at run time. */
+ * as the offloader does. */
 static int serialise_speed(int64_t bytes, double *speed)
 {
-    void *z = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
-    crc32_fn crc_of = z ? (crc32_fn)dlsym(z, "crc32") : NULL;
-    if (!crc_of) {
-        int rc = sl_err(SL_EUNSUPPORTED,
-                        "serialisation speed: zlib's crc32 could not be loaded: %s", dlerror());
-        if (z) dlclose(z);
-        return rc;
-    }
     size_t n = bytes > (1 << 20) ? (size_t)bytes : (size_t)1 << 20;
     unsigned char *src = malloc(n), *dst = malloc(n);
     if (!src || !dst) {
         free(src);
         free(dst);
-        dlclose(z);
         return sl_err(SL_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < n; i++)
@@ -290,15 +277,14 @@ static int serialise_speed(int64_t bytes, double *speed)
     uLong crc = 0;
     do {
         memcpy(dst, src, n);
-        crc ^= crc_of(0L, dst, (uInt)n);
+        crc ^= crc32(0L, dst, (uInt)n);
         moved += n;
-        src[crc % n] ^=
-            1; /* the next copy is not the same work: nothing for the compiler to skip */
+        /* The next copy is not the same work: nothing for the compiler to skip. */
+        src[crc % n] ^= 1;
         dt = sl_now() - t0;
     } while (dt < 0.05 || moved < 4 * n);
     free(src);
     free(dst);
-    dlclose(z);
     *speed = (double)moved / dt;
     return SL_OK;
 }

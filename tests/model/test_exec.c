@@ -66,6 +66,15 @@ static void test_subrange_and_fold(sl_graph *g, sl_tensor *x)
     sl_value_clear(&out);
     sl_exec_free(folded);
 
+    /* Channels-last activations and weights: the same numbers in another memory order. */
+    sl_exec *nhwc;
+    sl_exec_opts co = {.fold_bn = 1, .channels_last = 1};
+    CHECK_OK(sl_exec_new(g, NULL, 0, NULL, 0, &co, &nhwc), sl_errmsg());
+    CHECK_OK(sl_exec_run(nhwc, &in, &out), sl_errmsg());
+    CHECK(diff(out.t, full) < 1e-4);
+    sl_value_clear(&out);
+    sl_exec_free(nhwc);
+
     /* Two outputs at once, one of them an intermediate consumed later. */
     const char *two[] = {"relu2", "fc"};
     sl_exec *e2;
