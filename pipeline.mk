@@ -28,6 +28,8 @@ SLDATA  := $(BIN)/sl-data
 args = $$(cat $(A)/$(1).args)
 
 .PHONY: pipeline
+# A step that fails leaves no half-written target behind.
+.DELETE_ON_ERROR:
 pipeline: $(OUT)/report.html
 
 $(A)/.stamp: $(CFG) $(PP)
@@ -80,9 +82,9 @@ $(OUT)/notl-split.stamp: $(OUT)/base.h5 $(OUT)/plan.json
 
 # 7. accuracy of the base model and of the split pair, on the test images
 $(OUT)/eval-base.json: $(OUT)/base.h5 $(OUT)/dataset.stamp
-	$(TRAIN) eval --model $< --data $(DATA) --split test --json > $@
+	$(TRAIN) eval --model $< --data $(DATA) --split test --json -o $@
 $(OUT)/eval-pair.json: $(OUT)/split.stamp $(OUT)/dataset.stamp
-	$(TRAIN) eval --pair $(OUT)/device.h5 $(OUT)/edge.h5 --data $(DATA) --split test --json > $@
+	$(TRAIN) eval --pair $(OUT)/device.h5 $(OUT)/edge.h5 --data $(DATA) --split test --json -o $@
 
 # 8. measured latency: local, edge-only, split, split + TL over loopback with the config's link
 $(OUT)/bench.json: $(OUT)/split.stamp $(OUT)/notl-split.stamp $(OUT)/plan.json $(A)/bench.args
