@@ -1,5 +1,6 @@
 /* cmd_run.c: `sl-offload run` — run a whole model on this host on a tensor file or images. */
 #include "common/cli.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/timeutil.h"
@@ -54,6 +55,22 @@ static int emit_rows(FILE *f, const sl_graph *g, const sl_tensor *logits, int64_
     return SL_OK;
 }
 
+/* JSON-lines output goes to a temporary file renamed into place when every row is written. */
+static FILE *open_out(const char *path, char *tmp, size_t n)
+{
+    return sl_tmp_path_for(path, tmp, n) ? NULL : fopen(tmp, "w");
+}
+
+static int close_out(FILE *f, const char *tmp, const char *path, int rc)
+{
+    if (fclose(f) != 0 && !rc) rc = sl_err(SL_EIO, "%s: write failed", path);
+    if (rc) {
+        remove(tmp);
+        return rc;
+    }
+    return sl_commit_tmp(tmp, path);
+}
+
 int sl_cmd_run(int argc, char **argv)
 {
     if (sl_cli_wants_help(argc, argv, help)) return SL_EXIT_OK;
@@ -98,6 +115,7 @@ int sl_cmd_run(int argc, char **argv)
     int rc = SL_OK;
     double t0 = sl_now();
     int64_t done = 0;
+    char tmp[4096];
     if (tensor) {
         sl_tensor *x = NULL, *y = NULL;
         rc = sl_tensor_h5_read(tensor, "input", &x);
@@ -108,9 +126,9 @@ int sl_cmd_run(int argc, char **argv)
             const sl_tensor *ts[1] = {y};
             rc = sl_tensor_h5_write(out, names, ts, 1);
         } else if (!rc) {
-            FILE *f = out ? fopen(out, "w") : stdout;
+            FILE *f = out ? open_out(out, tmp, sizeof tmp) : stdout;
             rc = f ? emit_rows(f, g, y, 0, NULL) : sl_err(SL_EIO, "%s: cannot write", out);
-            if (f && f != stdout) fclose(f);
+            if (f && f != stdout) rc = close_out(f, tmp, out, rc);
         }
         sl_tensor_free(x);
         sl_tensor_free(y);
@@ -124,7 +142,7 @@ int sl_cmd_run(int argc, char **argv)
             } else {
                 sl_input_spec spec;
                 sl_input_spec_from_graph(g, &spec);
-                FILE *f = out ? fopen(out, "w") : stdout;
+                FILE *f = out ? open_out(out, tmp, sizeof tmp) : stdout;
                 if (!f) rc = sl_err(SL_EIO, "%s: cannot write", out);
                 for (int i = 0; !rc && i < n; i += (int)batch) {
                     int k = n - i < batch ? n - i : (int)batch;
@@ -136,7 +154,7 @@ int sl_cmd_run(int argc, char **argv)
                     sl_tensor_free(y);
                     done += k;
                 }
-                if (f && f != stdout) fclose(f);
+                if (f && f != stdout) rc = close_out(f, tmp, out, rc);
             }
             sl_path_list_free(paths, n);
         }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cli.sh: sl-preprocess zoo / import / inspect and sl-offload run, good and bad invocations.
 set -u
-rm -f ./*.h5 ./*.json ./*.jsonl
+rm -rf ./*.h5 ./*.json ./*.jsonl imgs
 P="$SL_BIN/sl-preprocess"
 O="$SL_BIN/sl-offload"
 pass=0
@@ -68,5 +68,12 @@ check run-no-input 2 "exactly one" -- "$O" run --model m.h5
 check run-no-dataset 1 "no dataset 'input'" -- "$O" run --model m.h5 --tensor out.h5
 check run-bad-model 1 "not an HDF5 file" -- "$O" run --model bad.h5 --tensor in.h5
 check run-bad-ext 2 "-o must end" -- "$O" run --model m.h5 --tensor in.h5 -o out.txt
+# run on images: a folder of PNGs gives one line per image.
+"$SL_BIN/sl-data" synth --product casting --size 32 --per-class 2 --splits 1,0,0 --out imgs >/dev/null 2>&1
+rm -f img.jsonl
+check run-images 0 "" -- "$O" run --model m.h5 --images imgs -o img.jsonl --batch 3
+n=$(find imgs -name '*.png' | wc -l)
+[ "$n" -gt 0 ] && [ "$(wc -l <img.jsonl)" -eq "$n" ] && grep -q '"file":' img.jsonl && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL run images: $n images, $(wc -l <img.jsonl) lines"; }
+check run-no-images 1 "no PNG images" -- "$O" run --model m.h5 --images "$PWD/nothing*.png"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
