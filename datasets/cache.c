@@ -127,11 +127,12 @@ typedef struct {
     int nprob;
 } cache_meta;
 
+/* Creates the file at `tmp`; messages name `path`, the file the user asked for. */
 static int write_file(const sl_dataset *ds, const sl_cache_opts *o, const char *tmp,
-                      const cache_meta *m, hid_t *file, hid_t *images)
+                      const char *path, const cache_meta *m, hid_t *file, hid_t *images)
 {
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return sl_err(SL_EIO, "%s: cannot create HDF5 file", tmp);
+    if (f < 0) return sl_err(SL_EIO, "%s: cannot create HDF5 file (is the folder writable?)", path);
     char created[64];
     snprintf(created, sizeof created, "sl-data %s", SL_VERSION);
     int bad =
@@ -153,7 +154,7 @@ static int write_file(const sl_dataset *ds, const sl_cache_opts *o, const char *
     if (bad || d < 0) {
         if (d >= 0) H5Dclose(d);
         H5Fclose(f);
-        return sl_err(SL_EIO, "%s: writing the cache header failed", tmp);
+        return sl_err(SL_EIO, "%s: writing the cache header failed", path);
     }
     *file = f;
     *images = d;
@@ -204,7 +205,7 @@ int sl_cache_write(const sl_dataset *ds, const sl_cache_opts *o, const char *pat
     hid_t f = -1, images = -1;
     H5E_BEGIN_TRY
     {
-        rc = write_file(ds, o, tmp, &m, &f, &images);
+        rc = write_file(ds, o, tmp, path, &m, &f, &images);
     }
     H5E_END_TRY;
     pthread_mutex_unlock(&h5_lock);
@@ -245,7 +246,7 @@ int sl_cache_write(const sl_dataset *ds, const sl_cache_opts *o, const char *pat
             H5Sclose(fs);
             pthread_mutex_unlock(&h5_lock);
             if (e < 0) {
-                rc = sl_err(SL_EIO, "%s: writing image %lld failed", tmp, (long long)m.rows);
+                rc = sl_err(SL_EIO, "%s: writing image %lld failed", path, (long long)m.rows);
                 break;
             }
             m.labels[m.rows] = ds->items[i].label;
@@ -267,10 +268,10 @@ int sl_cache_write(const sl_dataset *ds, const sl_cache_opts *o, const char *pat
                 (m.nprob > ds->nprob &&
                  (H5Ldelete(f, "problems", H5P_DEFAULT) < 0 ||
                   write_strings(f, "problems", m.problems, (hsize_t)m.nprob, 2) < 0)))
-                rc = sl_err(SL_EIO, "%s: writing labels and paths failed", tmp);
+                rc = sl_err(SL_EIO, "%s: writing labels and paths failed", path);
         }
         H5Dclose(images);
-        if (H5Fclose(f) < 0 && rc == SL_OK) rc = sl_err(SL_EIO, "%s: closing failed", tmp);
+        if (H5Fclose(f) < 0 && rc == SL_OK) rc = sl_err(SL_EIO, "%s: closing failed", path);
     }
     H5E_END_TRY;
     pthread_mutex_unlock(&h5_lock);
