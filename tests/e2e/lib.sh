@@ -26,9 +26,9 @@ pass() { echo "ok: $*"; }
 make_fixtures() {
     local per=${1:-4}
     "$PRE" zoo tinycnn --input 3x32x32 -o "$W/m.h5" 2>/dev/null
-    "$PRE" split "$W/m.h5" --at pool1 --device "$W/d.h5" --edge "$W/e.h5" 2>/dev/null
+    "$PRE" split "$W/m.h5" --at pool1 --device "$W/d.h5" --edge "$W/e.h5" >/dev/null 2>&1
     "$PRE" insert "$W/m.h5" --at pool2 --tl conv --r 4 --s 2 --bits 8 -o "$W/tl.h5" 2>/dev/null
-    "$PRE" split "$W/tl.h5" --device "$W/td.h5" --edge "$W/te.h5" 2>/dev/null
+    "$PRE" split "$W/tl.h5" --device "$W/td.h5" --edge "$W/te.h5" >/dev/null 2>&1
     "$DATA" synth --product casting --size 32 --per-class "$per" --out "$W/data" 2>/dev/null
     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/token"
 }

@@ -1,0 +1,45 @@
+/* fixtures.h: real bundles for the e2e C tests, made with the built sl-preprocess ($SL_BIN). */
+#ifndef SL_TEST_E2E_FIXTURES_H
+#define SL_TEST_E2E_FIXTURES_H
+
+#include "common/fsutil.h"
+#include "model/bundle.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FIX_TOKEN "e2e-test-token"
+
+/* In dir: m.h5 (tinycnn 3x32x32, 10 classes), e.h5 + d.h5 (float split at pool1: the wire is
+ * f32 16x16x16), te.h5 + td.h5 (8-bit conv TL at pool2: u8 8x4x4), store/ holding a copy of
+ * e.h5. Returns 0, or 77 (skip) when SL_BIN is not set, or 1 when a command failed. */
+static int fix_make(const char *dir)
+{
+    const char *bin = getenv("SL_BIN");
+    if (!bin || !*bin) {
+        fprintf(stderr, "skip: SL_BIN is not set\n");
+        return 77;
+    }
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "( cd '%s' && P='%s/sl-preprocess' && mkdir -p store && "
+             "$P zoo tinycnn --input 3x32x32 -o m.h5 && "
+             "$P split m.h5 --at pool1 --device d.h5 --edge e.h5 && "
+             "$P insert m.h5 --at pool2 --tl conv --r 4 --s 2 --bits 8 -o tl.h5 && "
+             "$P split tl.h5 --device td.h5 --edge te.h5 && cp e.h5 store/ ) >/dev/null 2>&1",
+             dir, bin);
+    return system(cmd) == 0 ? 0 : 1;
+}
+
+/* The pair id stored in a bundle file (32 hex chars + NUL); 0 or -1. */
+static int fix_pair_id(const char *path, char hex[33])
+{
+    sl_bundle *b;
+    if (sl_bundle_read(path, &b)) return -1;
+    snprintf(hex, 33, "%s", b->pair_id);
+    sl_bundle_free(b);
+    return 0;
+}
+
+#endif
