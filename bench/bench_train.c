@@ -3,12 +3,15 @@
  * beside it on the same model, batch and data shapes.
  *
  * usage: bench_train MODEL.h5 [--tl-stage 1|2] [--batch N] [--steps N] [--threads N]
+ *        bench_train --write-shapes DIR N   (N train and N/3+1 val images per class of the
+ *                                            trainer tests' blob/clean/line set)
  * Prints one JSON line: {"impl": "sl", "mode": ..., "images_per_s": ...}.
  */
 #include "common/status.h"
 #include "common/timeutil.h"
 #include "model/bundle.h"
 #include "trainer/train.h"
+#include "../tests/trainer/trainer_data.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +19,14 @@
 
 int main(int argc, char **argv)
 {
+    if (argc == 4 && !strcmp(argv[1], "--write-shapes")) {
+        /* The trainer tests' learnable set (tests/trainer/trainer_data.h) for bench/train.sh. */
+        if (td_write(argv[2], atoi(argv[3]), atoi(argv[3]) / 3 + 1)) {
+            fprintf(stderr, "bench_train: %s\n", sl_errmsg());
+            return 1;
+        }
+        return 0;
+    }
     if (argc < 2) {
         fprintf(stderr, "usage: bench_train MODEL.h5 [--tl-stage 1|2] [--batch N] [--steps N] "
                         "[--threads N]\n");
