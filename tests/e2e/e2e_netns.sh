@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# e2e_netns.sh: bench/netns.sh on a tiny model over a real veth link capped at 1 Mbit/s by tc tbf,
+# the device under a CPU quota: every mode answers every image, the float split is visibly
+# limited by the link (its ~10 kB per image take >= 50 ms at 1 Mbit/s) while the TL sends far
+# less, and no namespace or cgroup is left behind. Root only: 77 (skipped) otherwise.
+set -euo pipefail
+: "${SL_BIN:?}" "${SL_SRC:?}" "${SL_PYTHON:=/usr/bin/python3}"
+[ "$(id -u)" = 0 ] || { echo "skip: needs root"; exit 77; }
+command -v ip >/dev/null && command -v tc >/dev/null || { echo "skip: no ip/tc"; exit 77; }
+leftovers() { { ip netns list 2>/dev/null | grep -cE '^sl[0-9]+-(edge|dev)' || true; } ; }
+before=$(leftovers)
+out=$(mktemp "${TMPDIR:-/tmp}/sl-netns-test.XXXXXX")
+trap 'rm -f "$out"' EXIT
+rc=0
+SL_PYTHON=$SL_PYTHON timeout 120 bash "$SL_SRC/bench/netns.sh" --build "$(dirname "$SL_BIN")" \
+    --limit 8 --bandwidth 1mbit --rtt 20ms --cpu 50 --json "$out" || rc=$?
+[ "$rc" = 77 ] && exit 77
+[ "$rc" = 0 ] || { echo "FAIL: netns.sh exited $rc"; exit 1; }
+[ "$(leftovers)" = "$before" ] || { echo "FAIL: network namespaces left behind"; exit 1; }
+if ls /sys/fs/cgroup/cpu /sys/fs/cgroup 2>/dev/null | grep -qE '^sl[0-9]+-device$'; then
+    echo "FAIL: cgroup left behind"; exit 1
+fi
+"$SL_PYTHON" - "$out" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+m = {r["mode"]: r for r in d["modes"]}
+assert list(m) == ["local", "edge-only", "split", "split+tl"], list(m)
+assert d["images"] == 8
+for r in d["modes"]:
+    assert r["errors"] == 0 and r["median_s"] > 0 and r["p95_s"] >= r["median_s"], r
+for name in ("edge-only", "split", "split+tl"):
+    assert m[name]["median_s"] >= 0.02, (name, "RTT missing", m[name])
+assert m["split"]["bytes_up_per_image"] > 10 * m["split+tl"]["bytes_up_per_image"], m
+assert m["split"]["median_s"] >= 0.05, ("the 1 Mbit/s tbf limit does not show", m["split"])
+assert m["split"]["median_s"] > m["split+tl"]["median_s"], m
+print("ok: real link: " + ", ".join(f"{k} {v['median_s']*1e3:.1f} ms" for k, v in m.items()))
+PY
+echo "ok: namespaces and cgroup removed"
