@@ -16,6 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* CPU seconds of the whole process (all threads): stabler than wall time on a shared machine. */
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 int main(int argc, char **argv)
 {
@@ -76,20 +85,24 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_train: %s\n", sl_errmsg());
         return 1;
     }
-    double t0 = 0, loss = 0;
+    double t0 = 0, c0 = 0, loss = 0;
     for (int s = 0; s < warm + steps; s++) {
-        if (s == warm) t0 = sl_now();
+        if (s == warm) {
+            t0 = sl_now();
+            c0 = cpu_seconds();
+        }
         if (sl_trainer_step(t, x, y, o.batch, &loss)) {
             fprintf(stderr, "bench_train: %s\n", sl_errmsg());
             return 1;
         }
     }
-    double secs = sl_now() - t0;
+    double secs = sl_now() - t0, cpu = cpu_seconds() - c0;
     static const char *const modes[] = {"base", "tl-stage1", "tl-stage2"};
     printf("{\"impl\": \"sl\", \"mode\": \"%s\", \"size\": %lld, \"batch\": %d, \"threads\": %d, "
-           "\"steps\": %d, \"seconds\": %.4f, \"images_per_s\": %.2f, \"loss\": %.5f}\n",
+           "\"steps\": %d, \"seconds\": %.4f, \"images_per_s\": %.2f, \"cpu_ms_per_image\": %.3f, "
+           "\"loss\": %.5f}\n",
            modes[o.tl_stage], (long long)in->d[1], o.batch, o.threads, steps, secs,
-           steps * o.batch / secs, loss);
+           steps * o.batch / secs, 1000 * cpu / (steps * o.batch), loss);
     sl_trainer_free(t);
     sl_tensor_free(r);
     sl_bundle_free(b);

@@ -29,8 +29,8 @@ cd "$WORK"
 echo "# work folder $WORK; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 speed() {
-    echo "| size | mode | sl-train img/s | PyTorch img/s | ratio | loss (sl / PyTorch) |"
-    echo "|---|---|---|---|---|---|"
+    echo "| size | mode | sl-train img/s | PyTorch img/s | ratio | CPU ms/img sl / PyTorch | CPU ratio | loss (sl / PyTorch) |"
+    echo "|---|---|---|---|---|---|---|---|"
     for size in 64 128; do
         "$BIN/sl-preprocess" zoo resnet18 --classes 4 --input 3x${size}x${size} -o r18-$size.h5 2>/dev/null
         "$BIN/sl-preprocess" insert r18-$size.h5 --at layer2.1 --tl conv-r4-s2-b8 -o r18tl-$size.h5 2>/dev/null
@@ -50,8 +50,11 @@ import json, sys
 runs = [json.loads(r) for r in sys.argv[1:]]
 a = max((r for r in runs if r["impl"] == "sl"), key=lambda r: r["images_per_s"])
 b = max((r for r in runs if r["impl"] == "pytorch"), key=lambda r: r["images_per_s"])
+ca = min(r["cpu_ms_per_image"] for r in runs if r["impl"] == "sl")
+cb = min(r["cpu_ms_per_image"] for r in runs if r["impl"] == "pytorch")
 print(f"| {a['size']} | {a['mode']} | {a['images_per_s']:.1f} | {b['images_per_s']:.1f} | "
-      f"{a['images_per_s'] / b['images_per_s']:.2f} | {a['loss']:.5f} / {b['loss']:.5f} |")
+      f"{a['images_per_s'] / b['images_per_s']:.2f} | {ca:.1f} / {cb:.1f} | {cb / ca:.2f} | "
+      f"{a['loss']:.5f} / {b['loss']:.5f} |")
 PYEOF
         done
     done
@@ -97,7 +100,7 @@ quality() {
             --distill 4 --alpha 0.5 --epochs 6 --optim adam --lr 0.001 --schedule cosine \
             --batch 32 --augment flip \
             -o s2-$tl.h5 -q
-        "$BIN/sl-preprocess" split s2-$tl.h5 -o pair-$tl 2>/dev/null
+        "$BIN/sl-preprocess" split s2-$tl.h5 -o pair-$tl >/dev/null 2>&1
         "$BIN/sl-train" eval --pair pair-$tl/device.h5 pair-$tl/edge.h5 --data "$data" --split $split --json > eval-$tl.json
         "$PY" - "$tl" "$base" "$float_bytes" eval-$tl.json <<'PYEOF'
 import json, sys
