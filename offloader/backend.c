@@ -44,7 +44,8 @@ static int shape_from_json(const cJSON *a, sl_shape *s)
 /* The wire tensors of an edge half, each checked against the placeholder of the same name. */
 static int parse_wire(const char *path, bmodel *m)
 {
-    if (!m->b->wire_json) return sl_err(SL_EFORMAT, "%s: edge bundle has no /wire description", path);
+    if (!m->b->wire_json)
+        return sl_err(SL_EFORMAT, "%s: edge bundle has no /wire description", path);
     cJSON *j = cJSON_Parse(m->b->wire_json);
     const cJSON *ts = j ? cJSON_GetObjectItemCaseSensitive(j, "tensors") : NULL;
     int rc = SL_OK, n = cJSON_GetArraySize(ts);
@@ -57,13 +58,17 @@ static int parse_wire(const char *path, bmodel *m)
         const cJSON *dt = cJSON_GetObjectItemCaseSensitive(t, "dtype");
         wire_entry *e = &m->w[i];
         if (!cJSON_IsString(name) || strlen(name->valuestring) >= sizeof e->name ||
-            !cJSON_IsString(dt) || shape_from_json(cJSON_GetObjectItemCaseSensitive(t, "shape"), &e->shape)) {
-            rc = sl_err(SL_EFORMAT, "%s: /wire: tensors[%d] needs a name, a dtype and a shape", path, i);
+            !cJSON_IsString(dt) ||
+            shape_from_json(cJSON_GetObjectItemCaseSensitive(t, "shape"), &e->shape)) {
+            rc = sl_err(SL_EFORMAT, "%s: /wire: tensors[%d] needs a name, a dtype and a shape",
+                        path, i);
             break;
         }
         snprintf(e->name, sizeof e->name, "%s", name->valuestring);
-        if (!strcmp(dt->valuestring, "float32")) e->dtype = SL_WIRE_F32;
-        else if (!strcmp(dt->valuestring, "uint8")) e->dtype = SL_WIRE_U8;
+        if (!strcmp(dt->valuestring, "float32"))
+            e->dtype = SL_WIRE_F32;
+        else if (!strcmp(dt->valuestring, "uint8"))
+            e->dtype = SL_WIRE_U8;
         else {
             rc = sl_err(SL_EFORMAT, "%s: /wire: tensors[%d] (%s): unknown dtype '%s'", path, i,
                         e->name, dt->valuestring);
@@ -72,12 +77,14 @@ static int parse_wire(const char *path, bmodel *m)
         int k = sl_graph_find(m->b->graph, e->name);
         const sl_node *p = k >= 0 ? &m->b->graph->nodes[k] : NULL;
         if (!p || p->op != SL_OP_PLACEHOLDER)
-            rc = sl_err(SL_EFORMAT, "%s: wire tensor '%s' has no placeholder node in the edge graph",
-                        path, e->name);
+            rc =
+                sl_err(SL_EFORMAT, "%s: wire tensor '%s' has no placeholder node in the edge graph",
+                       path, e->name);
         else if (p->a.shape.ndim != e->shape.ndim ||
                  memcmp(p->a.shape.d, e->shape.d, sizeof(int64_t) * (size_t)e->shape.ndim))
-            rc = sl_err(SL_EFORMAT, "%s: placeholder '%s' and its /wire entry disagree on the shape",
-                        path, e->name);
+            rc =
+                sl_err(SL_EFORMAT, "%s: placeholder '%s' and its /wire entry disagree on the shape",
+                       path, e->name);
     }
     m->n = rc == SL_OK ? n : 0;
     cJSON_Delete(j);
@@ -104,7 +111,8 @@ static int be_load(void *ctx, const char *path, void **out, char pair_id[33])
         if (!strcmp(m->b->role, "edge")) {
             rc = parse_wire(path, m);
             const char *from[SL_WIRE_MAX_TENSORS];
-            for (int i = 0; i < m->n; i++) from[i] = m->w[i].name;
+            for (int i = 0; i < m->n; i++)
+                from[i] = m->w[i].name;
             if (rc == SL_OK) rc = sl_exec_new(m->b->graph, from, m->n, NULL, 0, &eo, &m->exec);
             if (rc == SL_OK) snprintf(pair_id, 33, "%s", m->b->pair_id);
         } else if (!strcmp(m->b->role, "model")) {
@@ -144,7 +152,8 @@ static int check_tensor(const sl_wire_tensor *t, const char *name, int dtype, co
     char got[128];
     sl_wire_describe(t, got, sizeof got);
     int ok = t->dtype == dtype && t->ndim == s->ndim + 1 && (*batch == 0 || t->dims[0] == *batch);
-    for (int i = 0; ok && i < s->ndim; i++) ok = t->dims[i + 1] == s->d[i];
+    for (int i = 0; ok && i < s->ndim; i++)
+        ok = t->dims[i + 1] == s->d[i];
     if (!ok) {
         char want[128];
         int n = snprintf(want, sizeof want, "%s[N", dtype_name(dtype));
@@ -168,7 +177,8 @@ static int normalise(const bmodel *m, const sl_wire_tensor *t, sl_tensor **x)
         for (int k = 0; k < m->spec.c; k++) {
             float a = 1.0f / (255.0f * m->spec.std[k]), b = -m->spec.mean[k] / m->spec.std[k];
             size_t off = (img * (size_t)m->spec.c + (size_t)k) * plane;
-            for (size_t i = 0; i < plane; i++) buf[off + i] = (float)src[off + i] * a + b;
+            for (size_t i = 0; i < plane; i++)
+                buf[off + i] = (float)src[off + i] * a + b;
         }
     }
     int rc = sl_tensor_from_buffer(buf, t->dims, 4, SL_DT_F32, x);
@@ -183,7 +193,8 @@ static int be_run(void *ctx, void *model, const sl_wire_tensor *in, int nin, sl_
     memset(out, 0, sizeof *out);
     int expect = m->edge_only ? 1 : m->n;
     if (nin != expect)
-        return sl_err(SL_ESHAPE, "the bundle takes %d tensor(s), the request holds %d", expect, nin);
+        return sl_err(SL_ESHAPE, "the bundle takes %d tensor(s), the request holds %d", expect,
+                      nin);
     int64_t batch = 0;
     int rc = SL_OK;
     sl_value vin[SL_WIRE_MAX_TENSORS] = {{0}}, vout = {0};
@@ -223,7 +234,8 @@ static int be_run(void *ctx, void *model, const sl_wire_tensor *in, int nin, sl_
     }
     sl_tensor_free(y);
     sl_value_clear(&vout);
-    for (int i = 0; i < SL_WIRE_MAX_TENSORS; i++) sl_value_clear(&vin[i]);
+    for (int i = 0; i < SL_WIRE_MAX_TENSORS; i++)
+        sl_value_clear(&vin[i]);
     return rc;
 }
 
@@ -252,6 +264,7 @@ int sl_backend_model_pair_id(const char *path, char pair_hex[33])
     uint8_t d[SL_SHA256_SIZE];
     int rc = sl_sha256_file(path, d);
     if (rc != SL_OK) return rc;
-    for (int i = 0; i < 16; i++) snprintf(pair_hex + 2 * i, 3, "%02x", d[i]);
+    for (int i = 0; i < 16; i++)
+        snprintf(pair_hex + 2 * i, 3, "%02x", d[i]);
     return SL_OK;
 }

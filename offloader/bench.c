@@ -160,13 +160,15 @@ static int run_remote(const sl_bench_opts *o, const edge_ctx *e, const char *dev
 
 static double plan_total(const cJSON *plan)
 {
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(plan, "latency_s"), "total");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(plan, "latency_s"), "total");
     return cJSON_IsNumber(t) ? t->valuedouble : -1;
 }
 
 static const char *plan_cut(const cJSON *plan, const char *field)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(plan, "cut"), field);
+    const cJSON *v =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(plan, "cut"), field);
     return cJSON_IsString(v) ? v->valuestring : "";
 }
 
@@ -211,7 +213,8 @@ static int predict(const char *plan_path, char *const wire[SL_BENCH_NMODES], sl_
         return sl_err(SL_EFORMAT, "%s: not an sl-plan document", plan_path);
     }
     rep->modes[SL_BENCH_LOCAL].predicted_s = plan_total(per_cut_find(doc, 0, "local-only", NULL));
-    rep->modes[SL_BENCH_EDGE_ONLY].predicted_s = plan_total(per_cut_find(doc, 0, "edge-only", NULL));
+    rep->modes[SL_BENCH_EDGE_ONLY].predicted_s =
+        plan_total(per_cut_find(doc, 0, "edge-only", NULL));
     for (int tl = 0; tl <= 1; tl++) {
         int mode = tl ? SL_BENCH_SPLIT_TL : SL_BENCH_SPLIT;
         char cut[SL_NAME_MAX];
@@ -245,7 +248,8 @@ static void remove_store(const char *dir)
     sl_deploy_entry *v = NULL;
     size_t n = 0;
     if (sl_deploy_store_list(dir, &v, &n) == SL_OK)
-        for (size_t i = 0; i < n; i++) sl_deploy_store_remove(dir, v[i].name);
+        for (size_t i = 0; i < n; i++)
+            sl_deploy_store_remove(dir, v[i].name);
     free(v);
     rmdir(dir);
 }
@@ -253,7 +257,8 @@ static void remove_store(const char *dir)
 int sl_bench_run(const sl_bench_opts *o, sl_bench_report *rep)
 {
     memset(rep, 0, sizeof *rep);
-    for (int i = 0; i < SL_BENCH_NMODES; i++) rep->modes[i].predicted_s = -1;
+    for (int i = 0; i < SL_BENCH_NMODES; i++)
+        rep->modes[i].predicted_s = -1;
     rep->bandwidth_bps = o->bandwidth_bps;
     rep->rtt_s = o->rtt_s;
     char **paths = NULL;
@@ -305,7 +310,8 @@ int sl_bench_run(const sl_bench_opts *o, sl_bench_report *rep)
     sl_edge_stop(srv);
     sl_backend_free(&be);
     if (have_store) remove_store(store);
-    for (int i = 0; i < SL_BENCH_NMODES; i++) free(wire[i]);
+    for (int i = 0; i < SL_BENCH_NMODES; i++)
+        free(wire[i]);
     free(local_cls);
     sl_path_list_free(paths, total);
     return rc;
@@ -361,9 +367,12 @@ void sl_bench_table(const sl_bench_report *rep, FILE *f)
         const sl_bench_mode *m = &rep->modes[i];
         if (!m->ran) continue;
         char pred[32];
-        if (m->predicted_s >= 0) snprintf(pred, sizeof pred, "%.2f", m->predicted_s * 1e3);
-        else snprintf(pred, sizeof pred, "-");
-        fprintf(f, "%-10s %10.2f %10.2f %10s %10.1f %10.0f %9.2f %9.2f %9.2f %9.2f %7.3f %6d %6.2fx\n",
+        if (m->predicted_s >= 0)
+            snprintf(pred, sizeof pred, "%.2f", m->predicted_s * 1e3);
+        else
+            snprintf(pred, sizeof pred, "-");
+        fprintf(f,
+                "%-10s %10.2f %10.2f %10s %10.1f %10.0f %9.2f %9.2f %9.2f %9.2f %7.3f %6d %6.2fx\n",
                 mode_names[i], m->median_s * 1e3, m->p95_s * 1e3, pred, m->throughput_ips,
                 m->bytes_per_image, m->device_s * 1e3, m->encode_s * 1e3, m->transfer_s * 1e3,
                 m->edge_s * 1e3, m->agree_with_local, m->errors,

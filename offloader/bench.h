@@ -17,13 +17,13 @@
 enum { SL_BENCH_LOCAL, SL_BENCH_EDGE_ONLY, SL_BENCH_SPLIT, SL_BENCH_SPLIT_TL, SL_BENCH_NMODES };
 
 typedef struct sl_bench_opts {
-    const char *model;                   /* whole model, required */
+    const char *model;                     /* whole model, required */
     const char *split_device, *split_edge; /* pair without TL; both NULL = no "split" mode */
     const char *tl_device, *tl_edge;       /* pair with TL; both NULL = no "split+tl" mode */
-    const char *plan;                    /* plan.json for predictions; NULL = none */
-    const char *images;                  /* file, folder or glob (sl_path_list) */
-    int limit;                           /* first N images (sorted); 0 = all */
-    double bandwidth_bps;                /* <= 0: unlimited */
+    const char *plan;                      /* plan.json for predictions; NULL = none */
+    const char *images;                    /* file, folder or glob (sl_path_list) */
+    int limit;                             /* first N images (sorted); 0 = all */
+    double bandwidth_bps;                  /* <= 0: unlimited */
     double rtt_s;
     int fold_bn;
 } sl_bench_opts;

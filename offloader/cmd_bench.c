@@ -54,7 +54,9 @@ int sl_cmd_bench(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': o.model = optarg; break;
+        case 'm':
+            o.model = optarg;
+            break;
         case 'p':
         case 't':
             /* Both pair options take two files: the second is the next argument. */
@@ -69,23 +71,36 @@ int sl_cmd_bench(int argc, char **argv)
                 o.tl_edge = argv[optind++];
             }
             break;
-        case 'P': o.plan = optarg; break;
-        case 'i': o.images = optarg; break;
-        case 'j': json = 1; break;
-        case 'F': o.fold_bn = 0; break;
+        case 'P':
+            o.plan = optarg;
+            break;
+        case 'i':
+            o.images = optarg;
+            break;
+        case 'j':
+            json = 1;
+            break;
+        case 'F':
+            o.fold_bn = 0;
+            break;
         case 'n':
-            if (sl_parse_long("--limit", optarg, 1, 1L << 30, &limit)) return sl_usage_error("%s", sl_errmsg());
+            if (sl_parse_long("--limit", optarg, 1, 1L << 30, &limit))
+                return sl_usage_error("%s", sl_errmsg());
             break;
         case 'T':
-            if (sl_parse_long("--threads", optarg, 1, 256, &threads)) return sl_usage_error("%s", sl_errmsg());
+            if (sl_parse_long("--threads", optarg, 1, 256, &threads))
+                return sl_usage_error("%s", sl_errmsg());
             break;
         case 'B':
-            if (sl_parse_bandwidth("--bandwidth", optarg, &o.bandwidth_bps)) return sl_usage_error("%s", sl_errmsg());
+            if (sl_parse_bandwidth("--bandwidth", optarg, &o.bandwidth_bps))
+                return sl_usage_error("%s", sl_errmsg());
             break;
         case 'R':
-            if (sl_parse_duration("--rtt", optarg, &o.rtt_s)) return sl_usage_error("%s", sl_errmsg());
+            if (sl_parse_duration("--rtt", optarg, &o.rtt_s))
+                return sl_usage_error("%s", sl_errmsg());
             break;
-        default: return sl_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        default:
+            return sl_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (optind != argc) return sl_usage_error("unexpected argument '%s'", argv[optind]);
@@ -106,7 +121,8 @@ int sl_cmd_bench(int argc, char **argv)
         free(txt);
     }
     int errors = 0;
-    for (int i = 0; i < SL_BENCH_NMODES; i++) errors += rep.modes[i].errors;
+    for (int i = 0; i < SL_BENCH_NMODES; i++)
+        errors += rep.modes[i].errors;
     if (errors) sl_log_warn("%d request(s) failed; see the errors column", errors);
     return SL_EXIT_OK;
 }

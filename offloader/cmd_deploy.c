@@ -19,7 +19,8 @@ static const char help[] =
     "Upload edge bundles (or a whole model, for the edge-only plan) to a running edge server.\n"
     "The edge checks the SHA-256, validates the bundle, installs it atomically and serves it at\n"
     "once, replacing a bundle of the same pair id. One JSON line per upload goes to stdout\n"
-    "({\"file\", \"pair_id\", \"edge\": the edge's answer}). --list prints the deployed bundles as\n"
+    "({\"file\", \"pair_id\", \"edge\": the edge's answer}). --list prints the deployed bundles "
+    "as\n"
     "JSON; --remove takes a pair id (32 hex digits) off the edge.\n";
 
 int sl_cmd_deploy(int argc, char **argv)
@@ -36,11 +37,20 @@ int sl_cmd_deploy(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'e': edge = optarg; break;
-        case 't': token_file = optarg; break;
-        case 'L': list = 1; break;
-        case 'r': remove = optarg; break;
-        default: return sl_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        case 'e':
+            edge = optarg;
+            break;
+        case 't':
+            token_file = optarg;
+            break;
+        case 'L':
+            list = 1;
+            break;
+        case 'r':
+            remove = optarg;
+            break;
+        default:
+            return sl_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (!edge || !token_file) return sl_usage_error("--edge and --token-file are required");
@@ -52,7 +62,8 @@ int sl_cmd_deploy(int argc, char **argv)
         return sl_usage_error("--remove '%s': a pair id is 32 hex digits", remove);
     char host[256];
     int port;
-    if (sl_hostport_parse(edge, host, sizeof host, &port)) return sl_usage_error("--edge %s", sl_errmsg());
+    if (sl_hostport_parse(edge, host, sizeof host, &port))
+        return sl_usage_error("--edge %s", sl_errmsg());
 
     sl_client *cl;
     if (sl_device_client_new(edge, token_file, 1, NULL, &cl)) return sl_fail();

@@ -1,4 +1,5 @@
-/* cmd_device.c: `sl-offload device` — run the device slice on images and finish them on the edge. */
+/* cmd_device.c: `sl-offload device` — run the device slice on images and finish them on the edge.
+ */
 #include "common/cli.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -77,7 +78,8 @@ static void on_result(void *arg, const sl_device_result *r)
     if (r->status != SL_OK) cJSON_AddStringToObject(o, "error", r->error);
     if (k->logits && r->nlogits > 0) {
         cJSON *l = cJSON_AddArrayToObject(o, "logits");
-        for (int i = 0; i < r->nlogits; i++) cJSON_AddItemToArray(l, cJSON_CreateNumber(r->logits[i]));
+        for (int i = 0; i < r->nlogits; i++)
+            cJSON_AddItemToArray(l, cJSON_CreateNumber(r->logits[i]));
     }
     char *line = cJSON_PrintUnformatted(o);
     if (line) fprintf(k->f, "%s\n", line);
@@ -96,20 +98,14 @@ static void on_result(void *arg, const sl_device_result *r)
 int sl_cmd_device(int argc, char **argv)
 {
     if (sl_cli_wants_help(argc, argv, help)) return SL_EXIT_OK;
-    static const struct option opts[] = {{"edge", required_argument, 0, 'e'},
-                                         {"token-file", required_argument, 0, 't'},
-                                         {"model", required_argument, 0, 'm'},
-                                         {"images", required_argument, 0, 'i'},
-                                         {"pipeline", required_argument, 0, 'P'},
-                                         {"fallback", required_argument, 0, 'f'},
-                                         {"bandwidth", required_argument, 0, 'B'},
-                                         {"rtt", required_argument, 0, 'R'},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"summary", required_argument, 0, 'S'},
-                                         {"logits", no_argument, 0, 'L'},
-                                         {"threads", required_argument, 0, 'T'},
-                                         {"no-fold", no_argument, 0, 'F'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"edge", required_argument, 0, 'e'},      {"token-file", required_argument, 0, 't'},
+        {"model", required_argument, 0, 'm'},     {"images", required_argument, 0, 'i'},
+        {"pipeline", required_argument, 0, 'P'},  {"fallback", required_argument, 0, 'f'},
+        {"bandwidth", required_argument, 0, 'B'}, {"rtt", required_argument, 0, 'R'},
+        {"output", required_argument, 0, 'o'},    {"summary", required_argument, 0, 'S'},
+        {"logits", no_argument, 0, 'L'},          {"threads", required_argument, 0, 'T'},
+        {"no-fold", no_argument, 0, 'F'},         {0, 0, 0, 0}};
     const char *edge = NULL, *token_file = NULL, *out = NULL, *summary = NULL, *images = NULL;
     sl_device_opts o = {.pipeline = 1, .fold_bn = 1};
     long pipeline = 1, threads = 0;
@@ -119,28 +115,50 @@ int sl_cmd_device(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
         switch (c) {
-        case 'e': edge = optarg; break;
-        case 't': token_file = optarg; break;
-        case 'm': o.model = optarg; break;
-        case 'i': images = optarg; break;
-        case 'f': o.fallback = optarg; break;
-        case 'o': out = optarg; break;
-        case 'S': summary = optarg; break;
-        case 'L': logits = 1; break;
-        case 'F': o.fold_bn = 0; break;
+        case 'e':
+            edge = optarg;
+            break;
+        case 't':
+            token_file = optarg;
+            break;
+        case 'm':
+            o.model = optarg;
+            break;
+        case 'i':
+            images = optarg;
+            break;
+        case 'f':
+            o.fallback = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'S':
+            summary = optarg;
+            break;
+        case 'L':
+            logits = 1;
+            break;
+        case 'F':
+            o.fold_bn = 0;
+            break;
         case 'P':
-            if (sl_parse_long("--pipeline", optarg, 1, 256, &pipeline)) return sl_usage_error("%s", sl_errmsg());
+            if (sl_parse_long("--pipeline", optarg, 1, 256, &pipeline))
+                return sl_usage_error("%s", sl_errmsg());
             break;
         case 'T':
-            if (sl_parse_long("--threads", optarg, 1, 256, &threads)) return sl_usage_error("%s", sl_errmsg());
+            if (sl_parse_long("--threads", optarg, 1, 256, &threads))
+                return sl_usage_error("%s", sl_errmsg());
             break;
         case 'B':
-            if (sl_parse_bandwidth("--bandwidth", optarg, &bw)) return sl_usage_error("%s", sl_errmsg());
+            if (sl_parse_bandwidth("--bandwidth", optarg, &bw))
+                return sl_usage_error("%s", sl_errmsg());
             break;
         case 'R':
             if (sl_parse_duration("--rtt", optarg, &rtt)) return sl_usage_error("%s", sl_errmsg());
             break;
-        default: return sl_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        default:
+            return sl_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (optind != argc) return sl_usage_error("unexpected argument '%s'", argv[optind]);
@@ -148,7 +166,8 @@ int sl_cmd_device(int argc, char **argv)
         return sl_usage_error("--edge, --token-file, --model and --images are required");
     char host[256];
     int port;
-    if (sl_hostport_parse(edge, host, sizeof host, &port)) return sl_usage_error("--edge %s", sl_errmsg());
+    if (sl_hostport_parse(edge, host, sizeof host, &port))
+        return sl_usage_error("--edge %s", sl_errmsg());
     o.pipeline = (int)pipeline;
     if (threads) sl_set_num_threads((int)threads);
     signal(SIGPIPE, SIG_IGN);
@@ -201,13 +220,15 @@ int sl_cmd_device(int argc, char **argv)
                     k.n ? (double)k.bytes_up / k.n : 0);
         if (summary && line) {
             char *doc = cJSON_Print(s);
-            rc = doc ? sl_write_file_atomic(summary, doc, strlen(doc)) : sl_err(SL_ENOMEM, "out of memory");
+            rc = doc ? sl_write_file_atomic(summary, doc, strlen(doc))
+                     : sl_err(SL_ENOMEM, "out of memory");
             free(doc);
         }
         free(line);
         cJSON_Delete(root);
     }
-    if (k.f && k.f != stdout && fclose(k.f) && rc == SL_OK) rc = sl_err(SL_EIO, "%s: cannot write", out);
+    if (k.f && k.f != stdout && fclose(k.f) && rc == SL_OK)
+        rc = sl_err(SL_EIO, "%s: cannot write", out);
     free(k.total);
     sl_client_free(cl);
     sl_shaper_free(sh);

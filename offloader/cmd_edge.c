@@ -1,4 +1,5 @@
-/* cmd_edge.c: `sl-offload edge` — serve edge bundles (and whole models for edge-only) to devices. */
+/* cmd_edge.c: `sl-offload edge` — serve edge bundles (and whole models for edge-only) to devices.
+ */
 #include "common/cli.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -36,14 +37,15 @@ static const char help[] =
 
 static void log_stats(const char *what, const sl_edge_stats *st)
 {
-    sl_log_info("%s: %d bundle(s), %d device(s) connected; %llu connection(s), %llu request(s), "
-                "%llu result(s), %llu error(s), %llu busy, %llu auth failure(s), %llu bad frame(s), "
-                "%llu deploy(s)",
-                what, st->bundles, st->clients, (unsigned long long)st->connections,
-                (unsigned long long)st->requests, (unsigned long long)st->results,
-                (unsigned long long)st->errors, (unsigned long long)st->busy,
-                (unsigned long long)st->auth_failures, (unsigned long long)st->bad_frames,
-                (unsigned long long)st->deploys);
+    sl_log_info(
+        "%s: %d bundle(s), %d device(s) connected; %llu connection(s), %llu request(s), "
+        "%llu result(s), %llu error(s), %llu busy, %llu auth failure(s), %llu bad frame(s), "
+        "%llu deploy(s)",
+        what, st->bundles, st->clients, (unsigned long long)st->connections,
+        (unsigned long long)st->requests, (unsigned long long)st->results,
+        (unsigned long long)st->errors, (unsigned long long)st->busy,
+        (unsigned long long)st->auth_failures, (unsigned long long)st->bad_frames,
+        (unsigned long long)st->deploys);
 }
 
 int sl_cmd_edge(int argc, char **argv)
@@ -65,21 +67,35 @@ int sl_cmd_edge(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'l': listen = optarg; break;
-        case 's': store = optarg; break;
-        case 't': token_file = optarg; break;
-        case 'p': port_file = optarg; break;
-        case 'F': fold = 0; break;
+        case 'l':
+            listen = optarg;
+            break;
+        case 's':
+            store = optarg;
+            break;
+        case 't':
+            token_file = optarg;
+            break;
+        case 'p':
+            port_file = optarg;
+            break;
+        case 'F':
+            fold = 0;
+            break;
         case 'T':
-            if (sl_parse_long("--threads", optarg, 1, 256, &threads)) return sl_usage_error("%s", sl_errmsg());
+            if (sl_parse_long("--threads", optarg, 1, 256, &threads))
+                return sl_usage_error("%s", sl_errmsg());
             break;
         case 'q':
-            if (sl_parse_long("--max-queue", optarg, 1, 1 << 20, &max_queue)) return sl_usage_error("%s", sl_errmsg());
+            if (sl_parse_long("--max-queue", optarg, 1, 1 << 20, &max_queue))
+                return sl_usage_error("%s", sl_errmsg());
             break;
         case 'c':
-            if (sl_parse_long("--max-clients", optarg, 1, 4096, &max_clients)) return sl_usage_error("%s", sl_errmsg());
+            if (sl_parse_long("--max-clients", optarg, 1, 4096, &max_clients))
+                return sl_usage_error("%s", sl_errmsg());
             break;
-        default: return sl_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        default:
+            return sl_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (optind != argc) return sl_usage_error("unexpected argument '%s'", argv[optind]);
@@ -87,7 +103,8 @@ int sl_cmd_edge(int argc, char **argv)
         return sl_usage_error("--listen, --store and --token-file are required");
     char host[256];
     int port;
-    if (sl_hostport_parse(listen, host, sizeof host, &port)) return sl_usage_error("--listen %s", sl_errmsg());
+    if (sl_hostport_parse(listen, host, sizeof host, &port))
+        return sl_usage_error("--listen %s", sl_errmsg());
 
     char *token;
     size_t tlen;

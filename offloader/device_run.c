@@ -34,8 +34,8 @@ struct sl_device {
     sl_input_spec spec;
     sl_runner *fb;
     sl_input_spec fb_spec;
-    double down_until;       /* sl_now() before which the edge counts as unreachable */
-    char down_why[1000];     /* why it was unreachable */
+    double down_until;   /* sl_now() before which the edge counts as unreachable */
+    char down_why[1000]; /* why it was unreachable */
 };
 
 /* One image between its device run and its answer. */
@@ -51,7 +51,8 @@ typedef struct slot {
 static int parse_wire(sl_device *d)
 {
     const char *path = d->o.model;
-    if (!d->b->wire_json) return sl_err(SL_EFORMAT, "%s: device bundle has no /wire description", path);
+    if (!d->b->wire_json)
+        return sl_err(SL_EFORMAT, "%s: device bundle has no /wire description", path);
     cJSON *j = cJSON_Parse(d->b->wire_json);
     const cJSON *ts = j ? cJSON_GetObjectItemCaseSensitive(j, "tensors") : NULL;
     const cJSON *bpi = j ? cJSON_GetObjectItemCaseSensitive(j, "bytes_per_image") : NULL;
@@ -86,7 +87,8 @@ int sl_device_open(const sl_device_opts *o, sl_device **out)
         if (!strcmp(d->b->role, "device")) {
             rc = parse_wire(d);
             const char *to[SL_WIRE_MAX_TENSORS];
-            for (int i = 0; i < d->n; i++) to[i] = d->names[i];
+            for (int i = 0; i < d->n; i++)
+                to[i] = d->names[i];
             if (rc == SL_OK) rc = sl_exec_new(d->b->graph, NULL, 0, to, d->n, &eo, &d->exec);
             if (rc == SL_OK) snprintf(d->pair_hex, sizeof d->pair_hex, "%s", d->b->pair_id);
         } else if (!strcmp(d->b->role, "model")) {
@@ -121,10 +123,22 @@ void sl_device_free(sl_device *d)
     free(d);
 }
 
-const char *sl_device_pair_hex(const sl_device *d) { return d->pair_hex; }
-uint64_t sl_device_wire_bytes(const sl_device *d) { return d->wire_bytes; }
-int sl_device_edge_only(const sl_device *d) { return d->edge_only; }
-const char *sl_device_wire_json(const sl_device *d) { return d->edge_only ? NULL : d->b->wire_json; }
+const char *sl_device_pair_hex(const sl_device *d)
+{
+    return d->pair_hex;
+}
+uint64_t sl_device_wire_bytes(const sl_device *d)
+{
+    return d->wire_bytes;
+}
+int sl_device_edge_only(const sl_device *d)
+{
+    return d->edge_only;
+}
+const char *sl_device_wire_json(const sl_device *d)
+{
+    return d->edge_only ? NULL : d->b->wire_json;
+}
 
 void sl_device_result_clear(sl_device_result *r)
 {
@@ -159,7 +173,8 @@ static int device_compute(sl_device *d, const char *path, slot *s)
         int64_t dims[4] = {1, d->spec.c, d->spec.h, d->spec.w};
         rc = sl_wire_tensor_alloc(&s->w[0], SL_WIRE_U8, 4, dims);
         if (rc == SL_OK)
-            rc = sl_image_to_u8(&img, d->spec.c, d->spec.h, d->spec.w, d->spec.resize, s->w[0].data);
+            rc =
+                sl_image_to_u8(&img, d->spec.c, d->spec.h, d->spec.w, d->spec.resize, s->w[0].data);
         sl_image_free(&img);
         s->nw = rc == SL_OK ? 1 : 0;
         return rc == SL_OK ? rc : sl_err_ctx(rc, "%s: ", path);
@@ -170,7 +185,8 @@ static int device_compute(sl_device *d, const char *path, slot *s)
     sl_value in = {.t = x}, out[SL_WIRE_MAX_TENSORS] = {{0}};
     rc = sl_exec_run(d->exec, &in, out);
     for (int i = 0; i < d->n; i++) {
-        if (rc == SL_OK && (rc = value_to_wire(&out[i], &s->w[i], d->names[i])) == SL_OK) s->nw = i + 1;
+        if (rc == SL_OK && (rc = value_to_wire(&out[i], &s->w[i], d->names[i])) == SL_OK)
+            s->nw = i + 1;
         sl_value_clear(&out[i]);
     }
     sl_tensor_free(x);
@@ -179,7 +195,8 @@ static int device_compute(sl_device *d, const char *path, slot *s)
 
 static void free_wire(slot *s)
 {
-    for (int i = 0; i < s->nw; i++) sl_wire_tensor_free(&s->w[i]);
+    for (int i = 0; i < s->nw; i++)
+        sl_wire_tensor_free(&s->w[i]);
     s->nw = 0;
 }
 
@@ -189,7 +206,8 @@ static int take_logits(const sl_graph *g, const sl_tensor *y, sl_device_result *
     int64_t k = sl_tensor_numel(y);
     r->logits = malloc((size_t)(k > 0 ? k : 1) * sizeof(float));
     if (!r->logits) return sl_err(SL_ENOMEM, "out of memory");
-    if (sl_tensor_to_buffer(y, r->logits, (size_t)k * sizeof(float)) || sl_top1(y, 0, &r->cls, &r->score))
+    if (sl_tensor_to_buffer(y, r->logits, (size_t)k * sizeof(float)) ||
+        sl_top1(y, 0, &r->cls, &r->score))
         return sl_err(SL_ETORCH, "reading the logits: %s", sl_torch_last_error());
     r->nlogits = (int)k;
     r->class_name = r->cls < g->nclasses && g->classes ? g->classes[r->cls] : NULL;
@@ -266,7 +284,8 @@ static void finish(sl_device *d, sl_client *c, slot *s, sl_device_sink sink, voi
         sl_client_result cr;
         memset(&cr, 0, sizeof cr);
         if (sl_client_wait(c, s->req, &cr) != SL_OK) {
-            r->status = sl_err(SL_ENOTFOUND, "request %llu has no result", (unsigned long long)s->req);
+            r->status =
+                sl_err(SL_ENOTFOUND, "request %llu has no result", (unsigned long long)s->req);
             snprintf(r->error, sizeof r->error, "%s", sl_errmsg());
             break;
         }
@@ -275,8 +294,10 @@ static void finish(sl_device *d, sl_client *c, slot *s, sl_device_sink sink, voi
         s->sent = 0;
         if (cr.status == SL_OK) {
             r->status = edge_answer(d, &cr, r);
-            if (r->status != SL_OK) snprintf(r->error, sizeof r->error, "%s", sl_errmsg());
-            else if (!retried) r->total_s = r->device_s + cr.timing.total_s;
+            if (r->status != SL_OK)
+                snprintf(r->error, sizeof r->error, "%s", sl_errmsg());
+            else if (!retried)
+                r->total_s = r->device_s + cr.timing.total_s;
         } else {
             snprintf(r->error, sizeof r->error, "%s", cr.error);
             int again = (cr.status == SL_EBUSY && busy++ < BUSY_RETRIES) ||
@@ -345,8 +366,7 @@ int sl_device_run(sl_device *d, sl_client *c, char *const *paths, int n, sl_devi
 int sl_hostport_parse(const char *s, char *host, size_t n, int *port)
 {
     const char *colon = strrchr(s, ':');
-    if (!colon || colon == s)
-        return sl_err(SL_EARG, "'%s': expected HOST:PORT", s);
+    if (!colon || colon == s) return sl_err(SL_EARG, "'%s': expected HOST:PORT", s);
     const char *h = s;
     size_t hl = (size_t)(colon - s);
     if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {

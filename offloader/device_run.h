@@ -33,18 +33,18 @@ typedef struct sl_device_opts {
 /* One image's outcome. Times in seconds. */
 typedef struct sl_device_result {
     int index;
-    const char *file; /* borrowed from the caller's path list */
-    int via;          /* enum sl_via */
-    int status;       /* SL_OK, or why the edge (and the fallback) failed */
-    char error[1200]; /* the edge's failure, also kept when the fallback answered */
-    int cls;          /* class index, -1 on error */
+    const char *file;       /* borrowed from the caller's path list */
+    int via;                /* enum sl_via */
+    int status;             /* SL_OK, or why the edge (and the fallback) failed */
+    char error[1200];       /* the edge's failure, also kept when the fallback answered */
+    int cls;                /* class index, -1 on error */
     const char *class_name; /* borrowed from the model, NULL when unnamed or on error */
-    double score;     /* softmax probability of cls */
+    double score;           /* softmax probability of cls */
     int nlogits;
-    float *logits;    /* owned by the result (sl_device_result_clear) */
-    double device_s;  /* image loading + device bundle (or the fallback model) */
+    float *logits;   /* owned by the result (sl_device_result_clear) */
+    double device_s; /* image loading + device bundle (or the fallback model) */
     double encode_s, transfer_s, edge_queue_s, edge_s;
-    double total_s;   /* from starting the image to its answer */
+    double total_s; /* from starting the image to its answer */
     uint64_t bytes_up, bytes_down;
 } sl_device_result;
 

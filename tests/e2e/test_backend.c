@@ -15,9 +15,11 @@ static sl_wire_tensor mk(int dtype, int64_t a, int64_t b, int64_t c, int64_t d)
     int64_t dims[4] = {a, b, c, d};
     sl_wire_tensor_alloc(&t, dtype, 4, dims);
     if (dtype == SL_WIRE_F32)
-        for (size_t i = 0; i < t.nbytes / 4; i++) ((float *)t.data)[i] = (float)(i % 7) * 0.1f;
+        for (size_t i = 0; i < t.nbytes / 4; i++)
+            ((float *)t.data)[i] = (float)(i % 7) * 0.1f;
     else
-        for (size_t i = 0; i < t.nbytes; i++) ((uint8_t *)t.data)[i] = (uint8_t)(i * 13);
+        for (size_t i = 0; i < t.nbytes; i++)
+            ((uint8_t *)t.data)[i] = (uint8_t)(i * 13);
     t.scale = dtype == SL_WIRE_U8 ? 0.05f : 1.0f;
     t.zero_point = dtype == SL_WIRE_U8 ? 7 : 0;
     return t;

@@ -85,7 +85,8 @@ int main(void)
     for (int i = 0; i < INPUTS; i++) {
         sl_wire_tensor_alloc(&inputs[i], SL_WIRE_F32, 4, dims);
         float *f = inputs[i].data;
-        for (size_t k = 0; k < inputs[i].nbytes / 4; k++) f[k] = (float)((k * (i + 3)) % 11) * 0.2f - 0.5f;
+        for (size_t k = 0; k < inputs[i].nbytes / 4; k++)
+            f[k] = (float)((k * (i + 3)) % 11) * 0.2f - 0.5f;
         CHECK_OK(be.run(be.ctx, m, &inputs[i], 1, &expected[i]), sl_errmsg());
     }
     be.unload(be.ctx, m);
@@ -107,10 +108,11 @@ int main(void)
             devs[i].id = i;
             pthread_create(&th[i], NULL, device, &devs[i]);
         }
-        for (int i = 0; i < DEVICES; i++) pthread_join(th[i], NULL);
         for (int i = 0; i < DEVICES; i++)
-            TU_CHECK_MSG(devs[i].ok > 0 && !devs[i].error[0], "device %d: %d answers, error '%s'", i,
-                         devs[i].ok, devs[i].error);
+            pthread_join(th[i], NULL);
+        for (int i = 0; i < DEVICES; i++)
+            TU_CHECK_MSG(devs[i].ok > 0 && !devs[i].error[0], "device %d: %d answers, error '%s'",
+                         i, devs[i].ok, devs[i].error);
         sl_edge_stats st;
         sl_edge_get_stats(srv, &st);
         CHECK_EQ(atomic_load(&failed_total), 0);
@@ -120,7 +122,8 @@ int main(void)
         CHECK_EQ(st.auth_failures, 0);
         CHECK_EQ(st.bad_frames, 0);
         printf("%d devices, %.0f s: %d answers (%.0f/s), %llu busy\n", DEVICES, SECONDS,
-               atomic_load(&ok_total), atomic_load(&ok_total) / SECONDS, (unsigned long long)st.busy);
+               atomic_load(&ok_total), atomic_load(&ok_total) / SECONDS,
+               (unsigned long long)st.busy);
         sl_edge_stop(srv);
     }
     for (int i = 0; i < INPUTS; i++) {
