@@ -6,6 +6,7 @@ split of an `sl-data synth` folder at 64x64 and reports test accuracy, so docs/d
 record that the default line is neither trivial nor impossible.
 
 usage: /usr/bin/python3 bench/data_learn.py DIR [--epochs-tiny N] [--epochs-resnet N]
+                                              [--batch N] [--lr-resnet LR]
 """
 import argparse
 import json
@@ -18,7 +19,7 @@ import torchvision
 from torchvision import transforms
 
 
-def loaders(root, size):
+def loaders(root, size, batch):
     norm = transforms.Normalize([0.5] * 3, [0.25] * 3)
     train_tf = transforms.Compose([
         transforms.Grayscale(3), transforms.Resize((size, size)),
@@ -29,7 +30,7 @@ def loaders(root, size):
     train = torchvision.datasets.ImageFolder(f"{root}/train", train_tf)
     test = torchvision.datasets.ImageFolder(f"{root}/test", test_tf)
     g = torch.Generator().manual_seed(0)
-    return (torch.utils.data.DataLoader(train, batch_size=32, shuffle=True, generator=g),
+    return (torch.utils.data.DataLoader(train, batch_size=batch, shuffle=True, generator=g),
             torch.utils.data.DataLoader(test, batch_size=64), train.classes)
 
 
@@ -78,10 +79,12 @@ def main():
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--epochs-tiny", type=int, default=15)
     ap.add_argument("--epochs-resnet", type=int, default=12)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr-resnet", type=float, default=1e-3)
     a = ap.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(0)
-    train, test, classes = loaders(a.root, a.size)
+    train, test, classes = loaders(a.root, a.size, a.batch)
     out = {"root": a.root, "classes": classes, "train": len(train.dataset),
            "test": len(test.dataset)}
     if a.epochs_tiny > 0:
@@ -92,8 +95,9 @@ def main():
     if a.epochs_resnet <= 0:
         return
     net = torchvision.models.resnet18(num_classes=len(classes))
-    acc, best, dt = fit(net, train, test, a.epochs_resnet, 1e-3)
-    out["resnet18"] = {"epochs": a.epochs_resnet, "test_acc": round(acc, 4),
+    acc, best, dt = fit(net, train, test, a.epochs_resnet, a.lr_resnet)
+    out["resnet18"] = {"epochs": a.epochs_resnet, "batch": a.batch, "lr": a.lr_resnet,
+                       "test_acc": round(acc, 4),
                        "best_epoch_acc": round(best, 4), "seconds": round(dt, 1)}
     print(json.dumps(out))
 
