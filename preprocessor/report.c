@@ -135,6 +135,13 @@ static void fmt_bytes(char *buf, size_t n, double b)
     else snprintf(buf, n, "%.0f B", b);
 }
 
+/* The best real slice without a TL (older plans lack it: then the best plan without a TL). */
+static const cJSON *best_split(const cJSON *plan)
+{
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(plan, "best_split_without_tl");
+    return cJSON_IsObject(b) ? b : cJSON_GetObjectItemCaseSensitive(plan, "best_without_tl");
+}
+
 int sl_report_write(const char *dir, const char *path)
 {
     int rc = SL_OK;
@@ -167,7 +174,7 @@ int sl_report_write(const char *dir, const char *path)
 
     /* Summary */
     const cJSON *bw = cJSON_GetObjectItemCaseSensitive(plan, "best_with_tl");
-    const cJSON *bn = cJSON_GetObjectItemCaseSensitive(plan, "best_without_tl");
+    const cJSON *bn = best_split(plan);
     double acc_b = num(eb, "accuracy"), acc_p = num(ep, "accuracy");
     double bytes_tl = num(ep, "wire_bytes_per_image"), bytes_cut = -1;
     const cJSON *cut = cJSON_GetObjectItemCaseSensitive(bw, "cut");
@@ -274,7 +281,7 @@ int sl_report_summary(const char *dir, FILE *f)
     cJSON *bench = rc ? NULL : load_json(dir, "bench.json", 0, &rc);
     if (!rc) {
         const cJSON *bw = cJSON_GetObjectItemCaseSensitive(plan, "best_with_tl");
-        const cJSON *bn = cJSON_GetObjectItemCaseSensitive(plan, "best_without_tl");
+        const cJSON *bn = best_split(plan);
         const cJSON *cut = bw ? cJSON_GetObjectItemCaseSensitive(bw, "cut") : NULL;
         const cJSON *ncut = bn ? cJSON_GetObjectItemCaseSensitive(bn, "cut") : NULL;
         double acc_b = num(eb, "accuracy"), acc_p = num(ep, "accuracy");
