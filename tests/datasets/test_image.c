@@ -238,12 +238,53 @@ static void test_resample(void)
     sl_image_free(&img);
 }
 
+/* Any one damaged byte or any truncation either still decodes or fails with SL_EFORMAT and a
+ * message; it never crashes (run under ASan by `make asan`). */
+static void test_damage(void)
+{
+    uint8_t px[12 * 10 * 3];
+    for (size_t i = 0; i < sizeof px; i++)
+        px[i] = (uint8_t)(i * 13 + i / 7);
+    void *png;
+    size_t len;
+    CHECK_OK(sl_png_encode(12, 10, 3, px, &png, &len), sl_errmsg());
+    uint8_t *bad = malloc(len);
+    int decoded = 0, refused = 0, other = 0;
+    for (size_t pos = 0; pos < len; pos++) {
+        for (int flip = 0; flip < 2; flip++) {
+            memcpy(bad, png, len);
+            bad[pos] ^= flip ? 0xff : 0x01;
+            sl_image img;
+            int rc = sl_image_decode(bad, len, "damaged", &img);
+            if (rc == SL_OK)
+                decoded++;
+            else if (rc == SL_EFORMAT && strstr(sl_errmsg(), "damaged"))
+                refused++;
+            else
+                other++;
+            sl_image_free(&img);
+        }
+        sl_image img;
+        int rc = sl_image_decode(png, pos, "cut", &img);
+        /* a prefix missing pixel data must not pass as complete (losing only the 12-byte IEND
+         * chunk loses nothing) */
+        if (rc == SL_OK && pos < len - 12) other++;
+        sl_image_free(&img);
+    }
+    CHECK_EQ(other, 0);
+    CHECK(refused > 0);
+    CHECK(decoded + refused == (int)(2 * len));
+    free(bad);
+    free(png);
+}
+
 int main(void)
 {
     const char *dir = tu_tmpdir();
     test_kinds(dir);
     test_bad_files(dir);
     test_resample();
+    test_damage();
     tu_rmtree(dir);
     return TU_DONE();
 }
