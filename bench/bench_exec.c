@@ -1,5 +1,5 @@
 /* bench_exec.c: inference latency of our executor on one model bundle (JSON line on stdout).
- * usage: bench_exec MODEL.h5 BATCH THREADS [REPEATS] [--no-fold] [--channels-last] */
+ * usage: bench_exec MODEL.h5 BATCH THREADS [REPEATS] [--no-fold] [--channels-last] [--plain] */
 #include "common/status.h"
 #include "common/timeutil.h"
 #include "offloader/local_run.h"
@@ -11,7 +11,8 @@
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: bench_exec MODEL.h5 BATCH THREADS [REPEATS] [--no-fold]\n");
+        fprintf(stderr, "usage: bench_exec MODEL.h5 BATCH THREADS [REPEATS] [--no-fold] "
+                        "[--channels-last] [--plain]\n");
         return 2;
     }
     int batch = atoi(argv[2]), threads = atoi(argv[3]), repeats = argc > 4 ? atoi(argv[4]) : 20;
@@ -19,6 +20,7 @@ int main(int argc, char **argv)
     for (int i = 5; i < argc; i++) {
         if (!strcmp(argv[i], "--no-fold")) o.fold_bn = 0;
         if (!strcmp(argv[i], "--channels-last")) o.channels_last = 1;
+        if (!strcmp(argv[i], "--plain")) o.plain = 1;
     }
     sl_set_num_threads(threads);
     sl_runner *r;
@@ -45,7 +47,7 @@ int main(int argc, char **argv)
     double med = sl_median(t, (size_t)repeats), p90 = sl_percentile(t, (size_t)repeats, 90);
     printf("{\"impl\": \"scissionlite%s\", \"model\": \"%s\", \"batch\": %d, \"threads\": %d, "
            "\"median_ms\": %.3f, \"p90_ms\": %.3f}\n",
-           o.channels_last ? "-nhwc" : "", r->bundle->graph->name, batch, threads, med * 1e3, p90 * 1e3);
+           o.channels_last ? "-nhwc" : o.plain ? "-plain" : "", r->bundle->graph->name, batch, threads, med * 1e3, p90 * 1e3);
     free(t);
     sl_tensor_free(x);
     sl_runner_free(r);

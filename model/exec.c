@@ -1,5 +1,6 @@
-/* exec.c: planning and running a graph or a sub-range of it, with batch-norm folding and
- * in-place activations on the inference path. */
+/* exec.c: planning and running a graph or a sub-range of it, with batch-norm folding, in-place
+ * activations and MKL-DNN's layout (prepacked conv weights, blocked activations) on the
+ * inference path. */
 #include "model/exec.h"
 #include "common/status.h"
 #include "model/ops.h"
@@ -16,7 +17,10 @@ struct sl_exec {
     int *run;               /* node indices in order */
     int *uses;              /* per position: consumers among run nodes + outputs */
     int *fold_into;         /* per node: for a folded batch norm, the conv it is folded into */
-    sl_tensor **fold_w, **fold_b; /* per node: folded conv weights (owned) */
+    sl_tensor **fold_w, **fold_b; /* per node: folded and/or prepacked conv weights (owned) */
+    int mkldnn;                   /* values may be kept in MKL-DNN's layout */
+    char *mk_node;                /* per node: runs on MKL-DNN tensors */
+    char *mk;                     /* per position: value kept in MKL-DNN's layout */
 };
 
 void sl_value_clear(sl_value *v)
@@ -68,6 +72,68 @@ static int plan_fold(sl_exec *e, const char *need)
     return SL_OK;
 }
 
+/* Whether node i can take and give MKL-DNN tensors (see exec.h; the shim lists what it accepts). */
+static int mkldnn_capable(const sl_exec *e, int i)
+{
+    const sl_graph *g = e->g;
+    const sl_node *n = &g->nodes[i];
+    switch (n->op) {
+    case SL_OP_CONV2D:
+    case SL_OP_RELU:
+    case SL_OP_ADD:
+        return 1;
+    case SL_OP_BATCH_NORM:
+        return e->fold_into[i] >= 0;
+    case SL_OP_MAX_POOL:
+        return n->a.dil[0] == 1 && n->a.dil[1] == 1;
+    case SL_OP_ADAPTIVE_AVG_POOL: {
+        int p = n->in_idx[0];
+        const sl_shape *in = p < 0 ? &g->input_shape : &g->nodes[p].out;
+        return in->ndim == 3 && in->d[1] % n->a.out_hw[0] == 0 && in->d[2] % n->a.out_hw[1] == 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+/* Decides which values live in MKL-DNN's layout and prepacks every conv weight of the plan. */
+static int plan_mkldnn(sl_exec *e)
+{
+    sl_graph *g = e->g;
+    e->mkldnn = 1;
+    for (int r = 0; r < e->nrun; r++) {
+        int i = e->run[r];
+        e->mk_node[i] = (char)mkldnn_capable(e, i);
+        e->mk[i + 1] = e->mk_node[i];
+    }
+    /* A value stays blocked only if every consumer takes blocked input; outputs and boundary
+     * values are plain. */
+    for (int r = 0; r < e->nrun; r++) {
+        sl_node *n = &g->nodes[e->run[r]];
+        if (!e->mk_node[e->run[r]])
+            for (int k = 0; k < n->ninputs; k++) e->mk[n->in_idx[k] + 1] = 0;
+    }
+    for (int i = 0; i < e->nto; i++) e->mk[e->to_pos[i]] = 0;
+    for (int i = 0; i < e->nfrom; i++) e->mk[e->from_pos[i]] = 0;
+    /* A folded conv's value becomes its batch norm's value. */
+    for (int r = 0; r < e->nrun; r++)
+        if (e->fold_into[e->run[r]] >= 0) e->mk[e->fold_into[e->run[r]] + 1] = e->mk[e->run[r] + 1];
+    for (int r = 0; r < e->nrun; r++) {
+        int i = e->run[r];
+        sl_node *n = &g->nodes[i];
+        if (n->op != SL_OP_CONV2D) continue;
+        sl_tensor *w = NULL;
+        const sl_tensor *src = e->fold_w[i] ? e->fold_w[i] : n->params[0].t;
+        if (sl_mkldnn_conv_weight(src, n->a.stride, n->a.pad, n->a.dil, n->a.groups, &w))
+            return sl_err(SL_ETORCH, "node '%s': %s", n->name, sl_torch_last_error());
+        sl_tensor_free(e->fold_w[i]);
+        e->fold_w[i] = w;
+        if (!e->fold_b[i] && n->a.bias && sl_tensor_share(n->params[1].t, &e->fold_b[i]))
+            return sl_err(SL_ETORCH, "node '%s': %s", n->name, sl_torch_last_error());
+    }
+    return SL_OK;
+}
+
 /* Gives every conv of the plan channels-last weights (the folded ones, or copies). */
 static int plan_channels_last(sl_exec *e)
 {
@@ -108,8 +174,10 @@ int sl_exec_new(sl_graph *g, const char *const *from, int nfrom, const char *con
     e->fold_into = malloc(((size_t)nn + 1) * sizeof *e->fold_into);
     e->fold_w = calloc((size_t)nn + 1, sizeof *e->fold_w);
     e->fold_b = calloc((size_t)nn + 1, sizeof *e->fold_b);
+    e->mk_node = calloc((size_t)nn + 1, 1);
+    e->mk = calloc((size_t)nn + 1, 1);
     if (!e->from_pos || !e->to_pos || !e->run || !e->uses || !e->fold_into || !e->fold_w ||
-        !e->fold_b)
+        !e->fold_b || !e->mk_node || !e->mk)
         goto oom;
     for (int i = 0; i < nn; i++) e->fold_into[i] = -1;
     for (int i = 0; i < e->nfrom; i++) {
@@ -155,6 +223,8 @@ int sl_exec_new(sl_graph *g, const char *const *from, int nfrom, const char *con
         if ((rc = plan_fold(e, node_need))) goto fail;
     }
     if (e->o.channels_last && inference_path(&e->o) && (rc = plan_channels_last(e))) goto fail;
+    if (!e->o.channels_last && !e->o.plain && inference_path(&e->o) && (rc = plan_mkldnn(e)))
+        goto fail;
     free(need);
     free(given);
     *out = e;
@@ -179,6 +249,8 @@ void sl_exec_free(sl_exec *e)
     free(e->fold_w);
     free(e->fold_b);
     free(e->fold_into);
+    free(e->mk_node);
+    free(e->mk);
     free(e->from_pos);
     free(e->to_pos);
     free(e->run);
@@ -211,6 +283,47 @@ static int take(sl_value *vals, char *owned, int *left, int p, sl_value *dst)
     dst->t = NULL;
     if (sl_tensor_share(vals[p].t, &dst->t)) return sl_err(SL_ETORCH, "%s", sl_torch_last_error());
     return SL_OK;
+}
+
+/* *dst = v in MKL-DNN's layout (mk = 1) or strided (mk = 0): v's own tensor, shared, when it
+ * already is, else a converted copy. The caller frees dst->t. */
+static int relayout(const sl_value *v, int mk, sl_value *dst)
+{
+    *dst = *v;
+    dst->t = NULL;
+    int is = sl_tensor_is_mkldnn(v->t);
+    int rc = is < 0 ? is
+             : is == mk ? sl_tensor_share(v->t, &dst->t)
+             : mk       ? sl_tensor_to_mkldnn(v->t, &dst->t)
+                        : sl_tensor_to_dense(v->t, &dst->t);
+    return rc ? sl_err(SL_ETORCH, "%s", sl_torch_last_error()) : SL_OK;
+}
+
+/* Puts the fresh value of position p into the layout the plan chose for it. */
+static int settle(const sl_exec *e, sl_value *v, int p)
+{
+    if (!e->mkldnn || sl_tensor_is_mkldnn(v->t) == e->mk[p]) return SL_OK;
+    sl_value c;
+    int rc = relayout(v, e->mk[p], &c);
+    if (rc) return rc;
+    sl_tensor_free(v->t);
+    *v = c;
+    return SL_OK;
+}
+
+/* Layout node i needs its inputs in: 1 MKL-DNN, 0 strided, -1 either (kept as they are). A conv
+ * whose result stays blocked reads blocked input; one whose result goes strided takes either. */
+static int input_layout(const sl_exec *e, int i)
+{
+    if (!e->mk_node[i]) return 0;
+    switch (e->g->nodes[i].op) {
+    case SL_OP_ADD:
+        return e->mk[i + 1];
+    case SL_OP_CONV2D:
+        return e->mk[i + 1] ? 1 : -1;
+    default:
+        return -1;
+    }
 }
 
 static int run_body(void *ctx)
@@ -283,21 +396,38 @@ static int run_body(void *ctx)
             if (left[p] == 1 && owned[p]) {
                 rc = take(vals, owned, left, p, v);
                 if (!rc && sl_relu_(v->t)) rc = sl_err(SL_ETORCH, "relu: %s", sl_torch_last_error());
-                if (rc) goto done;
                 owned[i + 1] = 1;
+                if (!rc) rc = settle(e, v, i + 1);
+                if (rc) goto done;
                 continue;
             }
         }
         sl_value *ins[n->ninputs + 1];
         for (int k = 0; k < n->ninputs; k++) ins[k] = &vals[n->in_idx[k] + 1];
+        /* Inputs in the wrong layout are converted into temporaries, so that other consumers
+         * still see each value as the plan laid it out. */
+        sl_value conv_in[n->ninputs + 1];
+        memset(conv_in, 0, sizeof conv_in);
+        int want = e->mkldnn ? input_layout(e, i) : -1;
+        for (int k = 0; k < n->ninputs && want >= 0 && !rc; k++)
+            if (!ins[k]->quantized && sl_tensor_is_mkldnn(ins[k]->t) != want) {
+                rc = relayout(ins[k], want, &conv_in[k]);
+                ins[k] = &conv_in[k];
+            }
         sl_op_ctx c = {e->o.train && !(e->o.node_eval && e->o.node_eval[i]), e->o.train};
-        if (e->fold_w[i]) {
+        if (!rc && e->mkldnn && n->op == SL_OP_CONV2D) {
+            if (sl_mkldnn_conv2d(ins[0]->t, e->fold_w[i], e->fold_b[i], n->a.stride, n->a.pad,
+                                 n->a.dil, n->a.groups, &v->t))
+                rc = sl_err(SL_ETORCH, "conv2d: %s", sl_torch_last_error());
+        } else if (!rc && e->fold_w[i]) {
             if (sl_conv2d(ins[0]->t, e->fold_w[i], e->fold_b[i], n->a.stride, n->a.pad, n->a.dil,
                           n->a.groups, &v->t))
                 rc = sl_err(SL_ETORCH, "conv2d: %s", sl_torch_last_error());
-        } else {
+        } else if (!rc) {
             rc = sl_op_def_get(n->op)->forward(&c, n, ins, n->ninputs, v);
         }
+        for (int k = 0; k < n->ninputs; k++) sl_tensor_free(conv_in[k].t);
+        if (!rc && (rc = settle(e, v, i + 1))) sl_value_clear(v);
         if (rc) {
             rc = sl_err_ctx(rc, "node '%s': ", n->name);
             goto done;

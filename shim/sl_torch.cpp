@@ -1561,6 +1561,109 @@ int sl_fold_batch_norm(const sl_tensor *conv_w, const sl_tensor *conv_b, const s
     });
 }
 
+/* ---- MKL-DNN layout (inference) -------------------------------------------------------- */
+
+int sl_tensor_is_mkldnn(const sl_tensor *t)
+{
+    return guarded(__func__, [&]() -> int {
+        NEED(t);
+        return t->t.is_mkldnn() ? 1 : 0;
+    });
+}
+
+int sl_tensor_to_mkldnn(const sl_tensor *t, sl_tensor **out)
+{
+    return guarded(__func__, [&]() -> int {
+        NEED(t);
+        NEED(out);
+        if (t->t.is_mkldnn()) return give(t->t, out);
+        TRY(check_float(t->t, "tensor"));
+        if (t->t.requires_grad() && at::GradMode::is_enabled())
+            return fail(SLT_EARG, "tensor requires grad; MKL-DNN tensors are for inference only");
+        return give(t->t.to_mkldnn(), out);
+    });
+}
+
+int sl_tensor_to_dense(const sl_tensor *t, sl_tensor **out)
+{
+    return guarded(__func__, [&]() -> int {
+        NEED(t);
+        NEED(out);
+        return give(t->t.is_mkldnn() ? t->t.to_dense() : t->t, out);
+    });
+}
+
+int sl_mkldnn_conv_weight(const sl_tensor *w, const int64_t stride[2], const int64_t pad[2],
+                          const int64_t dil[2], int64_t groups, sl_tensor **out)
+{
+    return guarded(__func__, [&]() -> int {
+        NEED(w);
+        NEED(out);
+        TRY(check_4d(w->t, "weight"));
+        TRY(check_float(w->t, "weight"));
+        int64_t s[2], p[2], d[2];
+        pair(stride, 1, s);
+        pair(pad, 0, p);
+        pair(dil, 1, d);
+        TRY(check_min(s, 1, "stride"));
+        TRY(check_min(p, 0, "pad"));
+        TRY(check_min(d, 1, "dilation"));
+        if (groups < 1 || w->t.size(0) % groups != 0)
+            return fail(SLT_EARG, "groups %lld must be >= 1 and divide %lld output channels",
+                        (long long)groups, (long long)w->t.size(0));
+        at::NoGradGuard no_grad;
+        at::Tensor mw = w->t.is_mkldnn() ? w->t : w->t.contiguous().to_mkldnn();
+        return give(at::mkldnn_reorder_conv2d_weight(mw, p, s, d, groups), out);
+    });
+}
+
+int sl_mkldnn_conv2d(const sl_tensor *x, const sl_tensor *w, const sl_tensor *b,
+                     const int64_t stride[2], const int64_t pad[2], const int64_t dil[2],
+                     int64_t groups, sl_tensor **out)
+{
+    return guarded(__func__, [&]() -> int {
+        NEED(x);
+        NEED(w);
+        NEED(out);
+        TRY(check_4d(x->t, "input"));
+        TRY(check_4d(w->t, "weight"));
+        TRY(check_float(x->t, "input"));
+        int64_t s[2], p[2], d[2];
+        pair(stride, 1, s);
+        pair(pad, 0, p);
+        pair(dil, 1, d);
+        TRY(check_min(s, 1, "stride"));
+        TRY(check_min(p, 0, "pad"));
+        TRY(check_min(d, 1, "dilation"));
+        if (groups < 1) return fail(SLT_EARG, "groups %lld must be >= 1", (long long)groups);
+        const at::Tensor &xt = x->t, &wt = w->t;
+        if (wt.size(1) * groups != xt.size(1) || wt.size(0) % groups != 0)
+            return fail(SLT_ESHAPE,
+                        "weight %s with groups=%lld expects %lld input channels, input %s has "
+                        "%lld",
+                        dims_str(wt.sizes()).c_str(), (long long)groups,
+                        (long long)(wt.size(1) * groups), dims_str(xt.sizes()).c_str(),
+                        (long long)xt.size(1));
+        TRY(check_vec(b, wt.size(0), "bias"));
+        if (b && b->t.is_mkldnn()) return fail(SLT_EARG, "bias must be a strided tensor");
+        for (int i = 0; i < 2; i++) {
+            int64_t in = xt.size(2 + i) + 2 * p[i], k = d[i] * (wt.size(2 + i) - 1) + 1;
+            if (in < k)
+                return fail(SLT_ESHAPE,
+                            "padded input %s (%lld) is smaller than the kernel "
+                            "%s (%lld with dilation)",
+                            i ? "width" : "height", (long long)in, i ? "width" : "height",
+                            (long long)k);
+        }
+        if ((xt.requires_grad() || wt.requires_grad()) && at::GradMode::is_enabled())
+            return fail(SLT_EARG, "MKL-DNN convolution is for inference only (grad mode is on)");
+        // A strided input must be contiguous for MKL-DNN to read it as NCHW.
+        at::Tensor xin = xt.is_mkldnn() ? xt : xt.contiguous();
+        at::Tensor bias = b ? b->t.contiguous() : at::Tensor();
+        return give(at::mkldnn_convolution(xin, wt, bias, p, s, d, groups), out);
+    });
+}
+
 /* ---- threads ---------------------------------------------------------------------------- */
 
 int sl_set_num_threads(int n)

@@ -249,6 +249,33 @@ int sl_fold_batch_norm(const sl_tensor *conv_w, const sl_tensor *conv_b, const s
                        const sl_tensor *bn_b, const sl_tensor *bn_mean, const sl_tensor *bn_var,
                        double eps, sl_tensor **out_w, sl_tensor **out_b);
 
+/* ---- MKL-DNN layout (inference only) ------------------------------------------------------
+ * An MKL-DNN tensor holds its values in MKL-DNN's own (often blocked) memory layout. It has no
+ * strides: sl_tensor_data_ptr, views and most functions above refuse it or fail with
+ * SLT_ETORCH. sl_relu, sl_relu_, sl_add, sl_add_, sl_max_pool2d (dilation 1) and
+ * sl_adaptive_avg_pool2d (input size a multiple of out_hw) accept MKL-DNN inputs and give
+ * MKL-DNN results; sl_tensor_to_dense turns one back into an ordinary tensor. No autograd. */
+
+/* 1 if t is an MKL-DNN tensor, 0 if strided, negative for NULL. */
+int sl_tensor_is_mkldnn(const sl_tensor *t);
+/* Copy of float32 t in MKL-DNN layout (t itself, shared, when it already is one). SLT_EARG for
+ * other dtypes or a tensor requiring grad while grad mode is on. */
+int sl_tensor_to_mkldnn(const sl_tensor *t, sl_tensor **out);
+/* Contiguous strided copy of an MKL-DNN tensor; a strided t is shared, not copied. */
+int sl_tensor_to_dense(const sl_tensor *t, sl_tensor **out);
+/* Conv weight w {O, C/groups, kh, kw} (strided or MKL-DNN) reordered once into the layout
+ * MKL-DNN's convolution wants for these stride/pad/dil/groups (NULL as in sl_conv2d): an
+ * MKL-DNN tensor for sl_mkldnn_conv2d, so that no call reorders it again. */
+int sl_mkldnn_conv_weight(const sl_tensor *w, const int64_t stride[2], const int64_t pad[2],
+                          const int64_t dil[2], int64_t groups, sl_tensor **out);
+/* Inference convolution through MKL-DNN, as sl_conv2d (same checks and messages). x is float32,
+ * strided or MKL-DNN; the result has x's kind (strided: contiguous NCHW). w is strided or from
+ * sl_mkldnn_conv_weight with the same stride/pad/dil/groups; b (may be NULL) is strided.
+ * SLT_EARG if grad mode is on and x or w requires grad. */
+int sl_mkldnn_conv2d(const sl_tensor *x, const sl_tensor *w, const sl_tensor *b,
+                     const int64_t stride[2], const int64_t pad[2], const int64_t dil[2],
+                     int64_t groups, sl_tensor **out);
+
 /* ---- threads ---------------------------------------------------------------------------- */
 
 int sl_set_num_threads(int n); /* intra-op threads; n >= 1 */
