@@ -22,7 +22,8 @@ static const char help[] =
     "usage: sl-offload device --edge HOST:PORT --token-file FILE --model device.h5\n"
     "                         --images FILE|DIR|GLOB [--pipeline N] [--fallback model.h5]\n"
     "                         [--bandwidth 10mbit --rtt 20ms] [-o results.jsonl]\n"
-    "                         [--summary FILE] [--logits] [--threads N] [--no-fold]\n"
+    "                         [--edge-wait T] [--summary FILE] [--logits] [--threads N]\n"
+    "                         [--no-fold]\n"
     "\n"
     "Run the device half of a split model on each image, send the wire tensors to the edge and\n"
     "print one JSON line per image (stdout or -o): index, file, via (\"edge\", \"fallback\" or\n"
@@ -33,8 +34,11 @@ static const char help[] =
     "The last line is {\"summary\": {...}}, also printed on stderr (and to --summary FILE).\n"
     "Every image gets a line: a lost connection is retried once after reconnecting (with\n"
     "backoff); then --fallback runs the whole model locally, otherwise the line is an error.\n"
-    "Exit code 1 when any image ended as an error.\n"
+    "An unreachable edge is not tried again for 2 s. Exit code 1 when any image ended as an\n"
+    "error.\n"
     "  --pipeline N      requests in flight while the next image is computed (default 1)\n"
+    "  --edge-wait T     when the edge becomes unreachable, wait up to T (30s) for it to come\n"
+    "                    back before images fall back or fail (default: don't wait)\n"
     "  --bandwidth B     model a link of B (10mbit, 1.5MB/s...) with --rtt T (20ms) in-process\n"
     "  --logits          add the logits to each line\n"
     "  --threads N       intra-op threads (default: libtorch's choice)\n"
@@ -98,14 +102,21 @@ static void on_result(void *arg, const sl_device_result *r)
 int sl_cmd_device(int argc, char **argv)
 {
     if (sl_cli_wants_help(argc, argv, help)) return SL_EXIT_OK;
-    static const struct option opts[] = {
-        {"edge", required_argument, 0, 'e'},      {"token-file", required_argument, 0, 't'},
-        {"model", required_argument, 0, 'm'},     {"images", required_argument, 0, 'i'},
-        {"pipeline", required_argument, 0, 'P'},  {"fallback", required_argument, 0, 'f'},
-        {"bandwidth", required_argument, 0, 'B'}, {"rtt", required_argument, 0, 'R'},
-        {"output", required_argument, 0, 'o'},    {"summary", required_argument, 0, 'S'},
-        {"logits", no_argument, 0, 'L'},          {"threads", required_argument, 0, 'T'},
-        {"no-fold", no_argument, 0, 'F'},         {0, 0, 0, 0}};
+    static const struct option opts[] = {{"edge", required_argument, 0, 'e'},
+                                         {"token-file", required_argument, 0, 't'},
+                                         {"model", required_argument, 0, 'm'},
+                                         {"images", required_argument, 0, 'i'},
+                                         {"pipeline", required_argument, 0, 'P'},
+                                         {"fallback", required_argument, 0, 'f'},
+                                         {"bandwidth", required_argument, 0, 'B'},
+                                         {"rtt", required_argument, 0, 'R'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"summary", required_argument, 0, 'S'},
+                                         {"logits", no_argument, 0, 'L'},
+                                         {"threads", required_argument, 0, 'T'},
+                                         {"no-fold", no_argument, 0, 'F'},
+                                         {"edge-wait", required_argument, 0, 'W'},
+                                         {0, 0, 0, 0}};
     const char *edge = NULL, *token_file = NULL, *out = NULL, *summary = NULL, *images = NULL;
     sl_device_opts o = {.pipeline = 1, .fold_bn = 1};
     long pipeline = 1, threads = 0;
@@ -152,6 +163,10 @@ int sl_cmd_device(int argc, char **argv)
             break;
         case 'B':
             if (sl_parse_bandwidth("--bandwidth", optarg, &bw))
+                return sl_usage_error("%s", sl_errmsg());
+            break;
+        case 'W':
+            if (sl_parse_duration("--edge-wait", optarg, &o.edge_wait_s))
                 return sl_usage_error("%s", sl_errmsg());
             break;
         case 'R':

@@ -35,6 +35,7 @@ struct sl_device {
     sl_runner *fb;
     sl_input_spec fb_spec;
     double down_until;   /* sl_now() before which the edge counts as unreachable */
+    double wait_until;   /* while unreachable, sends wait for the edge until then (0 = unset) */
     char down_why[1000]; /* why it was unreachable */
 };
 
@@ -255,23 +256,47 @@ static void take_timing(sl_device_result *r, const sl_client_timing *t)
  * Returns whether a result for s->req will come; if not, s->r holds the error. */
 static int submit(sl_device *d, sl_client *c, slot *s)
 {
-    if (sl_now() < d->down_until) {
-        s->r.status = SL_ENET;
-        snprintf(s->r.error, sizeof s->r.error, "edge not tried (unreachable %.0f s ago): %s",
-                 DOWN_PERIOD_S - (d->down_until - sl_now()), d->down_why);
+    for (;;) {
+        double now = sl_now();
+        if (now < d->down_until) {
+            if (now < d->wait_until) {
+                sl_shaper_sleep_until(d->down_until < d->wait_until ? d->down_until
+                                                                    : d->wait_until);
+                continue;
+            }
+            s->r.status = SL_ENET;
+            snprintf(s->r.error, sizeof s->r.error, "edge not tried (unreachable %.0f s ago): %s",
+                     DOWN_PERIOD_S - (d->down_until - now), d->down_why);
+            return 0;
+        }
+        s->req = 0;
+        int rc = sl_client_submit_n(c, d->pair, s->w, s->nw, &s->req);
+        if (rc == SL_OK) {
+            d->wait_until = 0;
+            return 1;
+        }
+        int unreachable = rc == SL_ENET || rc == SL_ETIMEOUT;
+        if (unreachable || rc == SL_EAUTH) {
+            now = sl_now();
+            d->down_until = now + DOWN_PERIOD_S;
+            snprintf(d->down_why, sizeof d->down_why, "%s", sl_errmsg());
+            /* The wait for the edge to come back starts at its first failure and is re-armed
+             * only by a successful send, so a dead edge costs at most edge_wait_s once. */
+            if (unreachable && d->o.edge_wait_s > 0 && d->wait_until == 0)
+                d->wait_until = now + d->o.edge_wait_s;
+            if (unreachable && now < d->wait_until) {
+                sl_client_result cr;
+                memset(&cr, 0, sizeof cr);
+                if (s->req && sl_client_wait(c, s->req, &cr) == SL_OK) sl_client_result_free(&cr);
+                continue;
+            }
+        }
+        /* A refused submit still produces a result for its id, which carries the error. */
+        if (s->req != 0) return 1;
+        s->r.status = rc;
+        snprintf(s->r.error, sizeof s->r.error, "%s", sl_errmsg());
         return 0;
     }
-    s->req = 0;
-    int rc = sl_client_submit_n(c, d->pair, s->w, s->nw, &s->req);
-    if (rc == SL_ENET || rc == SL_ETIMEOUT || rc == SL_EAUTH) {
-        d->down_until = sl_now() + DOWN_PERIOD_S;
-        snprintf(d->down_why, sizeof d->down_why, "%s", sl_errmsg());
-    }
-    /* A refused submit still produces a result for its id, which carries the error. */
-    if (rc == SL_OK || s->req != 0) return 1;
-    s->r.status = rc;
-    snprintf(s->r.error, sizeof s->r.error, "%s", sl_errmsg());
-    return 0;
 }
 
 /* Waits for the answer of s (resending after BUSY or a lost connection), falls back or records

@@ -8,7 +8,8 @@
  * edge's answer ("edge"), the local fallback model's answer when the edge failed and a fallback
  * is given ("fallback"), or an explicit error ("error"). A request lost with its connection is
  * sent once more after the client reconnects before it counts as failed; BUSY answers are
- * retried as the edge's hint says (sl_client_infer).
+ * resent after the edge's hint. Once the edge could not be reached, images do not try it again
+ * for 2 s (each would cost a whole reconnect cycle), unless edge_wait_s asks to wait for it.
  *
  * Pipelined mode (pipeline > 1): up to `pipeline` requests are on the wire while the next image
  * is computed on the device.
@@ -28,6 +29,8 @@ typedef struct sl_device_opts {
     int pipeline;         /* requests in flight at once, >= 1 (the client's max_inflight must
                              be at least this) */
     int fold_bn;          /* fold batch norm as `sl-offload run` does (default there: 1) */
+    double edge_wait_s;   /* when the edge becomes unreachable, wait up to this long for it to
+                             come back before images go to the fallback or fail (0 = don't) */
 } sl_device_opts;
 
 /* One image's outcome. Times in seconds. */

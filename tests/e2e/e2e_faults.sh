@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# e2e_faults.sh: no image is ever lost. The edge killed mid-stream and restarted (the device
-# resumes), killed for good with and without --fallback, a wrong token, an unknown pair id,
-# bundles the edge must refuse on deploy, usage errors; the edge keeps serving throughout.
+# e2e_faults.sh: no image is ever lost when the edge goes away: killed mid-stream and restarted
+# (the device waits for it with --edge-wait and resumes), killed for good with --fallback (the
+# rest runs locally) and without (one explicit error per image, exit code 1).
 source "$(dirname "$0")/lib.sh"
 make_fixtures 6
 N=24
@@ -42,22 +42,22 @@ wait_lines() {
     fail "$1 never reached $2 lines"
 }
 
-# 1. Killed mid-stream, restarted on the same port: the device reconnects and resumes.
-dev --model "$W/d.h5" --rtt 40ms -o "$W/restart.jsonl" 2>"$W/restart.log" &
+# 1. Killed mid-stream, restarted on the same port 2.5 s later (longer than one reconnect cycle):
+#    with --edge-wait the device waits for it and resumes; nothing is lost or failed.
+dev --model "$W/d.h5" --rtt 40ms --edge-wait 60s -o "$W/restart.jsonl" 2>"$W/restart.log" &
 DEV=$!
 wait_lines "$W/restart.jsonl" 4
 kill -9 "$EDGE_PID"
-sleep 0.3
+sleep 2.5
 start_edge edge "$PORT"
-wait "$DEV" && rc=0 || rc=$?
-read -r ok fb err < <(check_lines "$W/restart.jsonl" edge,error) || fail "restart: bad result lines"
-[ "$rc" = $((err > 0 ? 1 : 0)) ] || fail "restart: device exit code $rc with $err error(s)"
-[ "$ok" -ge $((N - 2)) ] || fail "restart: only $ok of $N answered after the restart"
+wait "$DEV" || fail "restart: device failed: $(tail -3 "$W/restart.log")"
+read -r ok fb err < <(check_lines "$W/restart.jsonl" edge) || fail "restart: bad result lines"
+[ "$ok" = "$N" ] || fail "restart: $ok of $N answered"
 kill -TERM "$EDGE_PID"
 wait "$EDGE_PID" || fail "edge did not stop cleanly on SIGTERM"
 served=$(sed -n 's/.*stopped: .* \([0-9]*\) request(s).*/\1/p' "$W/edge.log")
 [ "${served:-0}" -gt 0 ] || fail "the restarted edge served no request"
-pass "edge killed after 4 images and restarted: $ok answered, $err explicit error(s), $served by the new edge"
+pass "edge killed after 4 images, back 2.5 s later: all $N answered, $served by the new edge"
 
 # 2. Killed for good mid-stream with --fallback: every image answered by the edge or locally.
 start_edge edge "$PORT"
@@ -79,47 +79,3 @@ grep -q "cannot connect" "$W/down.jsonl" || fail "down: the error does not say w
 [ $(( $(date +%s) - t0 )) -lt 40 ] || fail "down: took too long"
 pass "no edge, no fallback: $N explicit errors, exit code 1"
 
-# 4. A wrong token: refused before any model runs, each image an error naming authentication.
-start_edge edge "$PORT"
-echo wrong-token >"$W/bad-token"
-"$OFF" device --edge "$E" --token-file "$W/bad-token" --images "$W/data" --model "$W/d.h5" \
-    -o "$W/auth.jsonl" 2>"$W/auth.log" && fail "device succeeded with a wrong token"
-check_lines "$W/auth.jsonl" error >/dev/null || fail "auth: bad result lines"
-grep -qi "auth" "$W/auth.jsonl" || fail "auth: the error does not name authentication"
-pass "wrong token: refused, every image an explicit error"
-
-# 5. An unknown pair id (bundle removed), while the other bundle is still served.
-pid=$(py "$W/e.h5" <<'PY'
-import sys, h5py
-p = h5py.File(sys.argv[1], "r").attrs["pair_id"]
-print(p.decode() if isinstance(p, bytes) else p)
-PY
-)
-"$OFF" deploy --edge "$E" --token-file "$W/token" --remove "$pid" 2>/dev/null
-dev --model "$W/d.h5" -o "$W/unknown.jsonl" 2>/dev/null && fail "device succeeded on a removed bundle"
-check_lines "$W/unknown.jsonl" error >/dev/null || fail "unknown pair: bad result lines"
-grep -q "no bundle with pair id $pid" "$W/unknown.jsonl" || fail "unknown pair: error text"
-dev --model "$W/td.h5" -o "$W/still.jsonl" 2>/dev/null || fail "the other bundle is no longer served"
-pass "unknown pair id: explicit errors; the TL bundle still served"
-
-# 6. Deploy refusals: not a bundle, a device half; the store is unchanged.
-head -c 5000 /dev/urandom >"$W/garbage.h5"
-"$OFF" deploy --edge "$E" --token-file "$W/token" "$W/garbage.h5" 2>"$W/g.log" && fail "garbage deployed"
-grep -q "not a loadable edge bundle" "$W/g.log" || fail "garbage: $(cat "$W/g.log")"
-"$OFF" deploy --edge "$E" --token-file "$W/token" "$W/d.h5" 2>"$W/dh.log" && fail "device half deployed"
-grep -q "role 'device'" "$W/dh.log" || fail "device half: $(cat "$W/dh.log")"
-"$OFF" deploy --edge "$E" --token-file "$W/token" --list | grep -c pair_id | grep -qx 1 \
-    || fail "the store changed"
-dev --model "$W/td.h5" -o "$W/still2.jsonl" 2>/dev/null || fail "edge stopped serving after refusals"
-pass "deploy refuses a non-bundle and a device half with a clear error; the edge keeps serving"
-
-# 7. Usage errors exit 2; --help exits 0.
-for sub in edge deploy device bench; do
-    "$OFF" "$sub" --help | grep -q "usage: sl-offload $sub" || fail "$sub --help"
-    "$OFF" "$sub" --no-such-option 2>/dev/null && rc=0 || rc=$?
-    [ "$rc" = 2 ] || fail "$sub with a bad option exited $rc"
-done
-"$OFF" device --edge nohost --token-file "$W/token" --model "$W/d.h5" --images "$W/data" 2>/dev/null \
-    && rc=0 || rc=$?
-[ "$rc" = 2 ] || fail "device --edge without a port exited $rc"
-pass "usage errors exit 2, --help exits 0"

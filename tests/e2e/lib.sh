@@ -19,7 +19,7 @@ cleanup() {
 trap cleanup EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
-pass() { echo "ok: $*"; }
+pass() { echo "ok: $* (${SECONDS}s)"; }
 
 # make_fixtures [PER_CLASS]: $W/m.h5 (tinycnn 3x32x32), $W/d.h5 + $W/e.h5 (float split at
 # pool1), $W/tl.h5 (8-bit conv TL at pool2) with $W/td.h5 + $W/te.h5, images in $W/data/test.
