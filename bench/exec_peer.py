@@ -1,6 +1,8 @@
 """Inference latency of the same architecture in PyTorch: eager under torch.inference_mode, and
 TorchScript frozen + optimize_for_inference. Prints one JSON line per implementation.
-usage: exec_peer.py ARCH BATCH THREADS [REPEATS]"""
+usage: exec_peer.py ARCH BATCH THREADS [REPEATS] [--serve]
+With --serve the models are built once and each line read from stdin runs one more round (so
+that a driver can interleave rounds with other implementations under the same load)."""
 import json
 import statistics
 import sys
@@ -10,8 +12,8 @@ import torch
 import torchvision
 
 
-def timed(fn, x, repeats):
-    for _ in range(5):
+def timed(fn, x, repeats, warmup):
+    for _ in range(warmup):
         fn(x)
     ts = []
     for _ in range(repeats):
@@ -23,21 +25,25 @@ def timed(fn, x, repeats):
 
 
 def main():
-    arch, batch, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    repeats = int(sys.argv[4]) if len(sys.argv) > 4 else 20
+    args = [a for a in sys.argv[1:] if a != "--serve"]
+    serve = "--serve" in sys.argv
+    arch, batch, threads = args[0], int(args[1]), int(args[2])
+    repeats = int(args[3]) if len(args) > 3 else 20
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = getattr(torchvision.models, arch)(num_classes=1000).eval()
     x = torch.randn(batch, 3, 224, 224)
-    with torch.inference_mode():
-        med, p90 = timed(model, x, repeats)
-    print(json.dumps({"impl": "pytorch-eager", "model": arch, "batch": batch, "threads": threads,
-                      "median_ms": med * 1e3, "p90_ms": p90 * 1e3}))
     with torch.no_grad():
         ts = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.script(model)))
-        med, p90 = timed(ts, x, repeats)
-    print(json.dumps({"impl": "torchscript-frozen", "model": arch, "batch": batch,
-                      "threads": threads, "median_ms": med * 1e3, "p90_ms": p90 * 1e3}))
+    impls = [("pytorch-eager", model, torch.inference_mode), ("torchscript-frozen", ts, torch.no_grad)]
+    warmup = 3
+    for _ in sys.stdin if serve else [None]:
+        for name, fn, mode in impls:
+            with mode():
+                med, p90 = timed(fn, x, repeats, warmup)
+            print(json.dumps({"impl": name, "model": arch, "batch": batch, "threads": threads,
+                              "median_ms": med * 1e3, "p90_ms": p90 * 1e3}), flush=True)
+        warmup = 1
 
 
 if __name__ == "__main__":

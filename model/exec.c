@@ -343,6 +343,7 @@ static int run_body(void *ctx)
         return sl_err(SL_ENOMEM, "out of memory");
     }
     memcpy(left, e->uses, ((size_t)nn + 1) * sizeof *left);
+    int64_t batch = 0;
     sl_tensor *converted[e->nfrom];
     memset(converted, 0, sizeof converted);
     for (int i = 0; i < e->nfrom; i++) {
@@ -354,6 +355,7 @@ static int run_body(void *ctx)
         int64_t shp[SL_MAX_DIMS];
         int nd = 0;
         sl_tensor_shape(st->in[i].t, shp, SL_MAX_DIMS, &nd);
+        batch = nd > 0 ? shp[0] : 0;
         int ok = nd == want->ndim + 1;
         for (int k = 0; ok && k < want->ndim; k++) ok = shp[k + 1] == want->d[k];
         if (!ok) {
@@ -419,6 +421,12 @@ static int run_body(void *ctx)
             if (sl_mkldnn_conv2d(ins[0]->t, e->fold_w[i], e->fold_b[i], n->a.stride, n->a.pad,
                                  n->a.dil, n->a.groups, &v->t))
                 rc = sl_err(SL_ETORCH, "conv2d: %s", sl_torch_last_error());
+        } else if (!rc && e->mkldnn && n->op == SL_OP_LINEAR && batch > 1) {
+            /* A reference BLAS is slow on matrices; MKL-DNN wins from two rows on (one row is a
+             * memory-bound matrix-vector product either way). */
+            if (sl_mkldnn_linear(ins[0]->t, n->params[0].t, n->a.bias ? n->params[1].t : NULL,
+                                 &v->t))
+                rc = sl_err(SL_ETORCH, "linear: %s", sl_torch_last_error());
         } else if (!rc && e->fold_w[i]) {
             if (sl_conv2d(ins[0]->t, e->fold_w[i], e->fold_b[i], n->a.stride, n->a.pad, n->a.dil,
                           n->a.groups, &v->t))

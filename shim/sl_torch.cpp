@@ -1664,6 +1664,30 @@ int sl_mkldnn_conv2d(const sl_tensor *x, const sl_tensor *w, const sl_tensor *b,
     });
 }
 
+int sl_mkldnn_linear(const sl_tensor *x, const sl_tensor *w, const sl_tensor *b, sl_tensor **out)
+{
+    return guarded(__func__, [&]() -> int {
+        NEED(x);
+        NEED(w);
+        NEED(out);
+        if (w->t.dim() != 2 || w->t.is_mkldnn())
+            return fail(SLT_ESHAPE, "weight has shape %s, expected a strided {out, in}",
+                        dims_str(w->t.sizes()).c_str());
+        if (x->t.dim() != 2 || x->t.size(1) != w->t.size(1))
+            return fail(SLT_ESHAPE, "input %s is not {N, %lld} for weight %s",
+                        dims_str(x->t.sizes()).c_str(), (long long)w->t.size(1),
+                        dims_str(w->t.sizes()).c_str());
+        TRY(check_float(x->t, "input"));
+        TRY(check_float(w->t, "weight"));
+        TRY(check_vec(b, w->t.size(0), "bias"));
+        if ((x->t.requires_grad() || w->t.requires_grad()) && at::GradMode::is_enabled())
+            return fail(SLT_EARG, "MKL-DNN linear is for inference only (grad mode is on)");
+        at::Tensor xm = x->t.is_mkldnn() ? x->t : x->t.contiguous().to_mkldnn();
+        at::Tensor y = at::mkldnn_linear(xm, w->t.contiguous(), b ? b->t.contiguous() : at::Tensor());
+        return give(x->t.is_mkldnn() ? y : y.to_dense(), out);
+    });
+}
+
 /* ---- threads ---------------------------------------------------------------------------- */
 
 int sl_set_num_threads(int n)

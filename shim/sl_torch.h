@@ -276,6 +276,11 @@ int sl_mkldnn_conv2d(const sl_tensor *x, const sl_tensor *w, const sl_tensor *b,
                      const int64_t stride[2], const int64_t pad[2], const int64_t dil[2],
                      int64_t groups, sl_tensor **out);
 
+/* Inference linear through MKL-DNN (faster than a reference BLAS for more than one row): x {N,
+ * in} float32, strided or MKL-DNN; w {out, in} and b (may be NULL) strided. The result has x's
+ * kind. SLT_EARG if grad mode is on and x or w requires grad. */
+int sl_mkldnn_linear(const sl_tensor *x, const sl_tensor *w, const sl_tensor *b, sl_tensor **out);
+
 /* ---- threads ---------------------------------------------------------------------------- */
 
 int sl_set_num_threads(int n); /* intra-op threads; n >= 1 */

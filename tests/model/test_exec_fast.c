@@ -97,7 +97,22 @@ static void test_shim_layout(void)
     CHECK(none == NULL);
     CHECK_EQ(sl_mkldnn_conv_weight(w, NULL, NULL, NULL, 4, &none), SLT_EARG);
 
-    sl_tensor *f[] = {x, m, d, u, w, b, ref, pw, y1, y2, y2d, w3};
+    /* Linear through MKL-DNN on strided and blocked rows agrees with sl_linear. */
+    int64_t xs[2] = {3, 20}, ws[2] = {5, 20}, lbs[1] = {5};
+    sl_tensor *lx = NULL, *lw = NULL, *lb = NULL, *lref = NULL, *l1 = NULL, *lxm = NULL, *l2 = NULL;
+    sl_tensor_randn(xs, 2, &lx);
+    sl_tensor_randn(ws, 2, &lw);
+    sl_tensor_randn(lbs, 1, &lb);
+    CHECK_OK(sl_linear(lx, lw, lb, &lref), sl_torch_last_error());
+    CHECK_OK(sl_mkldnn_linear(lx, lw, lb, &l1), sl_torch_last_error());
+    CHECK(sl_tensor_is_mkldnn(l1) == 0 && rel(l1, lref) < 1e-5);
+    CHECK_OK(sl_tensor_to_mkldnn(lx, &lxm), sl_torch_last_error());
+    CHECK_OK(sl_mkldnn_linear(lxm, lw, NULL, &l2), sl_torch_last_error());
+    CHECK_EQ(sl_tensor_is_mkldnn(l2), 1);
+    CHECK_EQ(sl_mkldnn_linear(lx, w, lb, &none), SLT_ESHAPE);
+    CHECK(none == NULL);
+
+    sl_tensor *f[] = {x, m, d, u, w, b, ref, pw, y1, y2, y2d, w3, lx, lw, lb, lref, l1, lxm, l2};
     for (size_t i = 0; i < sizeof f / sizeof *f; i++) sl_tensor_free(f[i]);
 }
 
