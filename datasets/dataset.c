@@ -449,6 +449,7 @@ void sl_dataset_free(sl_dataset *ds)
 {
     if (!ds) return;
     if (ds->is_cache) sl_ds_close_cache(ds);
+    free(ds->pixels);
     for (int64_t i = 0; i < ds->n; i++) {
         free(ds->items[i].path);
         free(ds->items[i].class_name);

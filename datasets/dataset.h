@@ -46,6 +46,11 @@ typedef struct {
     uint64_t seed;                /* for the ratio split */
     int strict;                   /* fail on the first problem instead of skipping it */
     int verify;                   /* SL_VERIFY_* */
+    /* A cache with up to this many bytes of pixels is read into memory at open, so loader
+     * threads never call HDF5 (not thread-safe in Debian's build) while another thread, say
+     * the trainer saving a checkpoint, does; larger caches are read row by row under a lock
+     * private to datasets/. 0 = 1 GiB, negative = never. */
+    int64_t cache_memory;
 } sl_dataset_opts;
 
 /* Defaults: auto layout, all splits, val 0.15, test 0.15, seed 0, not strict, full decode. */

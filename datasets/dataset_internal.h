@@ -27,6 +27,7 @@ struct sl_dataset {
     int is_cache;
     int64_t h5_file, h5_images; /* hid_t, kept as int64_t so this header needs no hdf5.h */
     int cc, ch, cw;
+    uint8_t *pixels; /* every row, when the cache fits opts.cache_memory; else NULL */
 };
 
 /* Appends an item / a problem (copies the strings); SL_OK or SL_ENOMEM. */

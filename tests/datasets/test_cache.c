@@ -81,6 +81,28 @@ int main(void)
         CHECK(same);
         sl_dataset_free(c);
     }
+    /* rows read one by one from the file (a cache too big for memory) are the same bytes */
+    sl_dataset *mem, *rows_ds;
+    o.cache_memory = -1;
+    CHECK_OK(sl_dataset_open(h5, &o, &rows_ds), sl_errmsg());
+    o.cache_memory = 0;
+    CHECK_OK(sl_dataset_open(h5, &o, &mem), sl_errmsg());
+    if (mem && rows_ds) {
+        int same = 1;
+        for (int64_t i = 0; i < 10; i++) {
+            uint8_t a[360], b[360];
+            CHECK_OK(sl_dataset_cached_row(mem, i, a), sl_errmsg());
+            CHECK_OK(sl_dataset_cached_row(rows_ds, i, b), sl_errmsg());
+            same &= !memcmp(a, b, sizeof a);
+        }
+        CHECK(same);
+        uint8_t a[360];
+        CHECK_EQ(sl_dataset_cached_row(mem, 10, a), SL_EARG);
+        CHECK_EQ(sl_dataset_cached_row(ds, 0, a), SL_EARG); /* a folder has no rows */
+    }
+    sl_dataset_free(mem);
+    sl_dataset_free(rows_ds);
+
     /* the split view of a cache is the split the folder had */
     o.split = "test";
     CHECK_OK(sl_dataset_open(h5, &o, &c), sl_errmsg());
