@@ -56,10 +56,12 @@ typedef struct sl_device sl_device;
 /* Loads the device model (and the fallback) and plans their runs. Returns SL_OK and *out (free
  * with sl_device_free), or an error naming the file with *out = NULL. */
 int sl_device_open(const sl_device_opts *o, sl_device **out);
+/* Frees d and the models it loaded; NULL is a no-op. */
 void sl_device_free(sl_device *d);
 
-/* The pair id requests are sent under and the bytes one image puts on the wire before encoding
- * (the /wire description's bytes_per_image, or C*H*W for edge-only). */
+/* The pair id requests are sent under (borrowed, valid while d lives), the bytes one image puts
+ * on the wire before encoding (the /wire description's bytes_per_image, or C*H*W for
+ * edge-only), and whether d runs the edge-only plan. */
 const char *sl_device_pair_hex(const sl_device *d);
 uint64_t sl_device_wire_bytes(const sl_device *d);
 int sl_device_edge_only(const sl_device *d);
