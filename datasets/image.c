@@ -312,6 +312,48 @@ int sl_image_to_u8(const sl_image *img, int c, int h, int w, int resize, uint8_t
     return SL_OK;
 }
 
+/* Growing output buffer for libpng's write callback. */
+typedef struct {
+    uint8_t *buf;
+    size_t len, cap;
+} membuf;
+
+static void mem_write(png_structp p, png_bytep data, size_t n)
+{
+    membuf *m = png_get_io_ptr(p);
+    if (m->len + n > m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 16384;
+        while (cap < m->len + n)
+            cap *= 2;
+        uint8_t *b = realloc(m->buf, cap);
+        if (!b) png_error(p, "out of memory");
+        m->buf = b;
+        m->cap = cap;
+    }
+    memcpy(m->buf + m->len, data, n);
+    m->len += n;
+}
+
+static void mem_flush(png_structp p)
+{
+    (void)p;
+}
+
+static void on_png_error(png_structp p, png_const_charp msg)
+{
+    snprintf(png_get_error_ptr(p), 256, "%s", msg);
+    png_longjmp(p, 1);
+}
+
+static void on_png_warning(png_structp p, png_const_charp msg)
+{
+    (void)p;
+    (void)msg;
+}
+
+/* libpng's full write API rather than the simplified one, for one setting: zlib level 3 encodes
+ * about twice as fast as the default 6 for files a few percent larger, which is what the synth
+ * generator (thousands of images) wants. */
 int sl_png_encode(int w, int h, int channels, const uint8_t *pixels, void **png, size_t *len)
 {
     *png = NULL;
@@ -319,23 +361,40 @@ int sl_png_encode(int w, int h, int channels, const uint8_t *pixels, void **png,
     if (w <= 0 || h <= 0 || w > 65535 || h > 65535 ||
         (channels != 1 && channels != 3 && channels != 4))
         return sl_err(SL_EARG, "cannot encode a %dx%dx%d image as PNG", w, h, channels);
-    png_image im;
-    memset(&im, 0, sizeof im);
-    im.version = PNG_IMAGE_VERSION;
-    im.width = (png_uint_32)w;
-    im.height = (png_uint_32)h;
-    im.format = channels == 1 ? PNG_FORMAT_GRAY : channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_RGBA;
-    png_alloc_size_t size = 0;
-    if (!png_image_write_to_memory(&im, NULL, &size, 0, pixels, 0, NULL))
-        return sl_err(SL_EFORMAT, "PNG encoding failed: %s", im.message);
-    void *buf = malloc(size);
-    if (!buf) return sl_err(SL_ENOMEM, "out of memory for a %zu-byte PNG", (size_t)size);
-    if (!png_image_write_to_memory(&im, buf, &size, 0, pixels, 0, NULL)) {
-        free(buf);
-        return sl_err(SL_EFORMAT, "PNG encoding failed: %s", im.message);
+    char msg[256] = "";
+    membuf m = {0};
+    png_bytep *rows = malloc(sizeof *rows * (size_t)h);
+    png_structp p =
+        rows ? png_create_write_struct(PNG_LIBPNG_VER_STRING, msg, on_png_error, on_png_warning)
+             : NULL;
+    png_infop info = p ? png_create_info_struct(p) : NULL;
+    if (!info) {
+        png_destroy_write_struct(&p, NULL);
+        free(rows);
+        return sl_err(SL_ENOMEM, "out of memory encoding a %dx%d PNG", w, h);
     }
-    *png = buf;
-    *len = size;
+    if (setjmp(png_jmpbuf(p))) {
+        png_destroy_write_struct(&p, &info);
+        free(rows);
+        free(m.buf);
+        return sl_err(SL_EFORMAT, "PNG encoding failed: %s", msg);
+    }
+    png_set_write_fn(p, &m, mem_write, mem_flush);
+    int type = channels == 1   ? PNG_COLOR_TYPE_GRAY
+               : channels == 3 ? PNG_COLOR_TYPE_RGB
+                               : PNG_COLOR_TYPE_RGBA;
+    png_set_IHDR(p, info, (png_uint_32)w, (png_uint_32)h, 8, type, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_compression_level(p, 3);
+    png_write_info(p, info);
+    for (int y = 0; y < h; y++)
+        rows[y] = (png_bytep)(pixels + (size_t)y * w * channels);
+    png_write_image(p, rows);
+    png_write_end(p, NULL);
+    png_destroy_write_struct(&p, &info);
+    free(rows);
+    *png = m.buf;
+    *len = m.len;
     return SL_OK;
 }
 
