@@ -2,8 +2,9 @@
 # exec.sh: our executor (default MKL-DNN path, and the plain strided path) vs PyTorch eager vs
 # TorchScript (frozen + optimize_for_inference), 224x224, batch 1 and 8, 2 threads, in one run.
 # Implementations are interleaved round by round (the PyTorch peer stays loaded between rounds),
-# so that all of them see the same load; a time is the median over rounds of each round's
-# median, a ratio the median over rounds of that round's ratio.
+# so that all of them see the same load. Times are the median over rounds of each round's
+# median; ratios are the median over rounds of that round's ratio, from the medians ("med") and
+# from the fastest repeats ("min", the least disturbed by other processes on a shared machine).
 # usage: bench/exec.sh [BUILD] [REPEATS] [ROUNDS] [ARCH...]
 set -euo pipefail
 build=${1:-build}
@@ -15,9 +16,9 @@ src=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 py=/usr/bin/python3
-ms() { $py -c 'import json,sys; print(json.loads(sys.stdin.readline())["median_ms"])'; }
-printf '%-13s %5s %9s %9s %9s %9s %9s %9s %9s\n' model batch ours_ms plain_ms eager_ms \
-    script_ms vs_eager vs_script plain/ours
+ms() { $py -c 'import json,sys; d=json.loads(sys.stdin.readline()); print(d["median_ms"], d["min_ms"])'; }
+printf '%-13s %5s %8s %8s %8s %8s | %-17s %-17s %-17s\n' model batch ours_ms plain_ms eager_ms \
+    script_ms "vs eager med/min" "vs script med/min" "plain/ours med/min"
 for arch in $archs; do
     "$build/bin/sl-preprocess" zoo "$arch" -o "$work/$arch.h5" 2>/dev/null
     for batch in 1 8; do
@@ -36,12 +37,16 @@ for arch in $archs; do
         $py - "$arch" "$batch" "$work/rounds" <<'PY'
 import statistics as st, sys
 arch, batch, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+# Per round: ours, plain, eager, script, each as (median, min).
 rows = [[float(v) for v in line.split()] for line in open(path) if line.strip()]
-med = lambda xs: st.median(xs)
-o, p, e, s = (med([r[i] for r in rows]) for i in range(4))
-print('%-13s %5d %9.1f %9.1f %9.1f %9.1f %8.2fx %8.2fx %8.2fx' % (
-    arch, batch, o, p, e, s, med([r[0] / r[2] for r in rows]), med([r[0] / r[3] for r in rows]),
-    med([r[1] / r[0] for r in rows])))
+def col(i, k):
+    return [r[2 * i + k] for r in rows]
+def ratio(a, b):
+    return '%5.2fx / %5.2fx' % tuple(st.median([x / y for x, y in zip(col(a, k), col(b, k))])
+                                     for k in (0, 1))
+print('%-13s %5d %8.1f %8.1f %8.1f %8.1f | %-17s %-17s %-17s' % (
+    arch, batch, *(st.median(col(i, 0)) for i in range(4)), ratio(0, 2), ratio(0, 3),
+    ratio(1, 0)))
 PY
     done
 done

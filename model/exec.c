@@ -96,7 +96,8 @@ static int mkldnn_capable(const sl_exec *e, int i)
     }
 }
 
-/* Decides which values live in MKL-DNN's layout and prepacks every conv weight of the plan. */
+/* Decides which values live in MKL-DNN's layout and prepacks the weights of every conv that
+ * reads or gives such a value. */
 static int plan_mkldnn(sl_exec *e)
 {
     sl_graph *g = e->g;
@@ -122,6 +123,12 @@ static int plan_mkldnn(sl_exec *e)
         int i = e->run[r];
         sl_node *n = &g->nodes[i];
         if (n->op != SL_OP_CONV2D) continue;
+        /* Between two strided values (e.g. before a relu6) MKL-DNN would reorder the input and
+         * the result on every call; libtorch's own choice of kernel is as fast there. */
+        if (!e->mk[i + 1] && !e->mk[n->in_idx[0] + 1]) {
+            e->mk_node[i] = 0;
+            continue;
+        }
         sl_tensor *w = NULL;
         const sl_tensor *src = e->fold_w[i] ? e->fold_w[i] : n->params[0].t;
         if (sl_mkldnn_conv_weight(src, n->a.stride, n->a.pad, n->a.dil, n->a.groups, &w))
@@ -417,7 +424,7 @@ static int run_body(void *ctx)
                 ins[k] = &conv_in[k];
             }
         sl_op_ctx c = {e->o.train && !(e->o.node_eval && e->o.node_eval[i]), e->o.train};
-        if (!rc && e->mkldnn && n->op == SL_OP_CONV2D) {
+        if (!rc && e->mk_node[i] && n->op == SL_OP_CONV2D) {
             if (sl_mkldnn_conv2d(ins[0]->t, e->fold_w[i], e->fold_b[i], n->a.stride, n->a.pad,
                                  n->a.dil, n->a.groups, &v->t))
                 rc = sl_err(SL_ETORCH, "conv2d: %s", sl_torch_last_error());

@@ -40,11 +40,12 @@ typedef struct sl_exec_opts {
     int channels_last; /* inference only: keep 4-D activations and conv weights in channels-last
                           (NHWC) memory order, which MKL-DNN convolves without reordering */
     int plain; /* inference only: plain strided tensors throughout. By default (0, and unless
-                  channels_last) an inference plan reorders every conv weight once, when the plan
-                  is made, into MKL-DNN's layout (so, as with fold_bn, the plan must be remade if
-                  weights change), and keeps each value whose consumers are all MKL-DNN-capable
-                  (conv, relu, add, max pool, adaptive average pool) in MKL-DNN's blocked
-                  layout; values at the plan's outputs are always plain strided tensors. */
+                  channels_last) an inference plan keeps each value whose consumers are all
+                  MKL-DNN-capable (conv, relu, add, max pool, adaptive average pool) in MKL-DNN's
+                  blocked layout, and reorders the weights of every conv that reads or gives
+                  such a value once, when the plan is made (so, as with fold_bn, the plan must be
+                  remade if weights change); linear layers over 2+ rows run through MKL-DNN.
+                  Values at the plan's outputs are always plain strided tensors. */
     /* Optional, one byte per node: 1 = run this node in eval mode even in a train-mode run
      * (frozen batch norm). NULL = every node follows `train`. Borrowed for the plan's life. */
     const unsigned char *node_eval;
