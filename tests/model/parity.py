@@ -36,7 +36,7 @@ class TinyCNN(nn.Module):
             x = torch.relu(getattr(self, f"bn{i}")(getattr(self, f"conv{i}")(x)))
             if i < 3:
                 x = torch.max_pool2d(x, 2, 2)
-        x = torch.flatten(torch.nn.functional.adaptive_avg_pool2d(x, 1), 1)
+        x = torch.flatten(torch.max_pool2d(x, (x.shape[2], x.shape[3])), 1)
         return self.fc(x)
 
 
