@@ -233,7 +233,13 @@ static int measure_tl_one(struct ctx *c, sl_prof_cut *pc, const sl_value *x, con
         sl_shape ws;
         sl_graph_tensor_shape(t, info.wire, &ws);
         tl->bytes = value_bytes(&ws, cfg->bits == 8, c->o->batch);
-        if (!rc) pc->n_tl++;
+        /* A TL that sends no fewer bytes than the cut itself (a pool at 1x1) is no candidate. */
+        if (!rc && tl->bytes < pc->bytes) {
+            pc->n_tl++;
+        } else if (!rc) {
+            free(tl->config);
+            tl->config = NULL;
+        }
     }
     sl_value_clear(&wire);
     if (enc) sl_exec_free(enc);

@@ -796,8 +796,34 @@ void sl_trainer_free(sl_trainer *tr)
     free(tr);
 }
 
+/* A weightless TL (pool) leaves stage 1 nothing to learn: 1 when the model's TL has no
+ * parameters, 0 when it has some, negative on error. */
+static int tl_without_weights(const char *path, sl_bundle **out)
+{
+    int rc = sl_bundle_read(path, out);
+    if (rc) return rc;
+    const sl_graph *g = (*out)->graph;
+    for (int i = 0; i < g->nnodes; i++)
+        if (!strncmp(g->nodes[i].role, "tl_", 3) && g->nodes[i].nparams) return 0;
+    return 1;
+}
+
 int sl_train_fit(const sl_train_opts *o, sl_train_result *res)
 {
+    if (o->tl_stage == 1 && o->model && !o->resume) {
+        sl_bundle *b = NULL;
+        int w = tl_without_weights(o->model, &b);
+        if (w == 1 && o->out) {
+            sl_log_info("the transfer layer has no weights (pool): stage 1 has nothing to learn; "
+                        "writing the model unchanged");
+            w = sl_bundle_write(o->out, b);
+            if (!w && res) memset(res, 0, sizeof *res);
+            sl_bundle_free(b);
+            return w;
+        }
+        sl_bundle_free(b);
+        if (w < 0) return w;
+    }
     trainer t = {.o = o};
     sl_train_result r = {.best_val_acc = -1, .first_loss = NAN};
     int rc = setup(&t);
