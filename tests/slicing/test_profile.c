@@ -70,6 +70,8 @@ static void check_profile(sl_graph *g, const sl_profile *p, int batch, int ntl)
         const sl_prof_cut *c = &p->cuts[i];
         TU_CHECK_MSG(c->bytes == numel(c->shape, c->rank) * 4 * batch, "cut %s bytes", c->tensor);
         int want_tl = c->rank == 3 && i > 0 && i + 1 < p->n_cuts ? ntl : 0;
+        /* A pool TL at 1x1 sends as much as the cut itself and is left out. */
+        if (want_tl && ntl == 2 && c->shape[1] == 1 && c->shape[2] == 1) want_tl--;
         TU_CHECK_MSG(c->n_tl == want_tl, "cut %s: %d TLs, expected %d", c->tensor, c->n_tl,
                      want_tl);
         for (int k = 0; k < c->n_tl; k++) {

@@ -26,6 +26,8 @@ for c in p["cuts"]:
     for d in c["shape"]: n *= d
     assert c["bytes"] == 4 * n, c
     want = ["pool", "conv-r4-s2-b8"] if len(c["shape"]) == 3 and c["tensor"] != "image" else []
+    if want and c["shape"][1:] == [1, 1]:
+        want = ["conv-r4-s2-b8"]  # a pool TL at 1x1 reduces nothing and is left out
     assert [t["config"] for t in c["tl"]] == want, c
 assert p["serialise_bytes_per_s"] > 1e7 and p["total"]["median_s"] > 0
 assert p["host"] and p["cpu"] and p["date"].endswith("Z")
