@@ -92,12 +92,12 @@ quality() {
         "$BIN/sl-preprocess" insert base.h5 --at $cut --tl $tl -o tl-$tl.h5 2>/dev/null
         start=tl-$tl.h5
         if [ "$tl" != pool ]; then
-            "$BIN/sl-train" fit --data "$data" --model tl-$tl.h5 --tl-stage 1 --epochs 8 \
-                --optim adam --lr 0.005 --batch 32 -o s1-$tl.h5 -q
+            "$BIN/sl-train" fit --data "$data" --model tl-$tl.h5 --tl-stage 1 --epochs 30 \
+                --optim adam --lr 0.005 --schedule cosine --batch 32 -o s1-$tl.h5 -q
             start=s1-$tl.h5
         fi
         "$BIN/sl-train" fit --data "$data" --model $start --tl-stage 2 --tl-teacher base.h5 \
-            --distill 4 --alpha 0.5 --epochs 6 --optim adam --lr 0.001 --schedule cosine \
+            --distill 4 --alpha 0.5 --epochs 20 --optim adam --lr 0.003 --schedule cosine \
             --batch 32 --augment flip \
             -o s2-$tl.h5 -q
         "$BIN/sl-preprocess" split s2-$tl.h5 -o pair-$tl >/dev/null 2>&1
