@@ -172,8 +172,56 @@ static int taps_make(taps *t, int in, int out, double b0, double bsize)
     return SL_OK;
 }
 
-/* Resamples img into a new oh x ow x img->c float buffer (values 0..255, interleaved). */
-static int resample(const sl_image *img, int oh, int ow, int mode, float **res)
+/* Where resampled rows go: row y of the output, ow x c interleaved floats (0..255), converted
+ * to the caller's channel count and written planar, either normalised floats or bytes. */
+typedef struct {
+    int in_c, c, h, w;
+    float a[3], b[3]; /* float output: value * a + b */
+    float *f;         /* float output, or */
+    uint8_t *u8;      /* byte output */
+} row_sink;
+
+static void sink_row(const row_sink *k, int y, const float *row)
+{
+    size_t plane = (size_t)k->h * k->w, off = (size_t)y * k->w;
+    int w = k->w;
+    for (int ch = 0; ch < k->c; ch++) {
+        float tmp[256];
+        for (int x0 = 0; x0 < w; x0 += 256) {
+            int n = w - x0 < 256 ? w - x0 : 256;
+            const float *px = row + (size_t)x0 * k->in_c;
+            /* the channel value, spelled out per case so each loop vectorises */
+            if (k->in_c == k->c && k->c == 1) {
+                for (int i = 0; i < n; i++)
+                    tmp[i] = px[i];
+            } else if (k->in_c == k->c) {
+                for (int i = 0; i < n; i++)
+                    tmp[i] = px[3 * i + ch];
+            } else if (k->in_c == 1) {
+                for (int i = 0; i < n; i++)
+                    tmp[i] = px[i];
+            } else {
+                for (int i = 0; i < n; i++)
+                    tmp[i] = px[3 * i] * 0.299f + px[3 * i + 1] * 0.587f + px[3 * i + 2] * 0.114f;
+            }
+            if (k->f) {
+                float *dst = k->f + ch * plane + off + x0, a = k->a[ch], b = k->b[ch];
+                for (int i = 0; i < n; i++)
+                    dst[i] = tmp[i] * a + b;
+            } else {
+                uint8_t *dst = k->u8 + ch * plane + off + x0;
+                for (int i = 0; i < n; i++) {
+                    float v = tmp[i] + 0.5f;
+                    dst[i] = v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v;
+                }
+            }
+        }
+    }
+}
+
+/* Resamples img to oh x ow (PIL's bilinear, separable: rows first, then columns) and hands
+ * each output row to `k` as it is finished, so no full-size intermediate image is kept. */
+static int resample(const sl_image *img, int oh, int ow, int mode, const row_sink *k)
 {
     int c = img->c;
     double bx = 0, by = 0, bw = img->w, bh = img->h;
@@ -184,13 +232,16 @@ static int resample(const sl_image *img, int oh, int ow, int mode, float **res)
         bx = (img->w - bw) / 2;
         by = (img->h - bh) / 2;
     }
-    float *out = malloc(sizeof(float) * (size_t)oh * ow * c);
-    if (!out) return sl_err(SL_ENOMEM, "out of memory for resampling");
+    float *row = malloc(sizeof(float) * (size_t)ow * c);
+    if (!row) return sl_err(SL_ENOMEM, "out of memory for resampling");
     if (img->w == ow && img->h == oh) {
-        size_t n = (size_t)oh * ow * c;
-        for (size_t i = 0; i < n; i++)
-            out[i] = img->data[i];
-        *res = out;
+        for (int y = 0; y < oh; y++) {
+            const uint8_t *src = img->data + (size_t)y * ow * c;
+            for (int i = 0; i < ow * c; i++)
+                row[i] = src[i];
+            sink_row(k, y, row);
+        }
+        free(row);
         return SL_OK;
     }
     taps tx = {0}, ty = {0};
@@ -203,7 +254,7 @@ static int resample(const sl_image *img, int oh, int ow, int mode, float **res)
     if (rc != SL_OK) {
         taps_free(&tx);
         taps_free(&ty);
-        free(out);
+        free(row);
         return rc;
     }
     for (int y = r0; y < r1; y++) {
@@ -234,30 +285,21 @@ static int resample(const sl_image *img, int oh, int ow, int mode, float **res)
     }
     for (int y = 0; y < oh; y++) {
         const float *w = ty.w + (size_t)y * ty.k;
-        float *dst = out + (size_t)y * ow * c;
         for (int i = 0; i < ow * c; i++)
-            dst[i] = 0;
+            row[i] = 0;
         for (int j = 0; j < ty.n[y]; j++) {
             const float *src = mid + (size_t)(ty.start[y] + j - r0) * ow * c;
             float wj = w[j];
             for (int i = 0; i < ow * c; i++)
-                dst[i] += wj * src[i];
+                row[i] += wj * src[i];
         }
+        sink_row(k, y, row);
     }
     free(mid);
+    free(row);
     taps_free(&tx);
     taps_free(&ty);
-    *res = out;
     return SL_OK;
-}
-
-/* Pixel p of the interleaved buffer as channel k of a `c`-channel image. */
-static inline float channel_value(const float *px, int in_c, int c, int k)
-{
-    if (in_c == c) return px[k];
-    if (in_c == 1) return px[0];
-    (void)k;
-    return px[0] * 0.299f + px[1] * 0.587f + px[2] * 0.114f;
 }
 
 static int check_target(const sl_image *img, int c, int h, int w, int resize)
@@ -276,40 +318,21 @@ int sl_image_to_input(const sl_image *img, const sl_input_spec *spec, float *out
 {
     int rc = check_target(img, spec->c, spec->h, spec->w, spec->resize);
     if (rc != SL_OK) return rc;
-    float a[3], b[3];
-    for (int k = 0; k < spec->c; k++) {
-        if (!(spec->std[k] > 0)) return sl_err(SL_EARG, "input std[%d] must be positive", k);
-        a[k] = 1.0f / (255.0f * spec->std[k]);
-        b[k] = -spec->mean[k] / spec->std[k];
+    row_sink k = {.in_c = img->c, .c = spec->c, .h = spec->h, .w = spec->w, .f = out};
+    for (int ch = 0; ch < spec->c; ch++) {
+        if (!(spec->std[ch] > 0)) return sl_err(SL_EARG, "input std[%d] must be positive", ch);
+        k.a[ch] = 1.0f / (255.0f * spec->std[ch]);
+        k.b[ch] = -spec->mean[ch] / spec->std[ch];
     }
-    float *res;
-    if ((rc = resample(img, spec->h, spec->w, spec->resize, &res)) != SL_OK) return rc;
-    size_t plane = (size_t)spec->h * spec->w;
-    for (int k = 0; k < spec->c; k++) {
-        float *dst = out + k * plane;
-        for (size_t i = 0; i < plane; i++)
-            dst[i] = channel_value(res + i * img->c, img->c, spec->c, k) * a[k] + b[k];
-    }
-    free(res);
-    return SL_OK;
+    return resample(img, spec->h, spec->w, spec->resize, &k);
 }
 
 int sl_image_to_u8(const sl_image *img, int c, int h, int w, int resize, uint8_t *out)
 {
     int rc = check_target(img, c, h, w, resize);
     if (rc != SL_OK) return rc;
-    float *res;
-    if ((rc = resample(img, h, w, resize, &res)) != SL_OK) return rc;
-    size_t plane = (size_t)h * w;
-    for (int k = 0; k < c; k++) {
-        uint8_t *dst = out + k * plane;
-        for (size_t i = 0; i < plane; i++) {
-            float v = channel_value(res + i * img->c, img->c, c, k) + 0.5f;
-            dst[i] = v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v;
-        }
-    }
-    free(res);
-    return SL_OK;
+    row_sink k = {.in_c = img->c, .c = c, .h = h, .w = w, .u8 = out};
+    return resample(img, h, w, resize, &k);
 }
 
 /* Growing output buffer for libpng's write callback. */
