@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +64,13 @@ int sl_read_file(const char *path, char **out, size_t *len)
     if (len) *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return sl_err(SL_EIO, "%s: cannot open: %s", path, strerror(errno));
+    /* A regular file is read in one go into a buffer of its size (+ the NUL); the loop below
+     * still copes with files that grow meanwhile and with pipes, whose size is unknown. */
+    struct stat st;
     size_t cap = 4096, n = 0;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        (unsigned long long)st.st_size < (unsigned long long)SIZE_MAX / 2)
+        cap = (size_t)st.st_size + 2; /* + 1 for the NUL, + 1 so that EOF is seen in one read */
     char *buf = malloc(cap);
     if (!buf) {
         fclose(f);
