@@ -201,7 +201,7 @@ static void casting_params(casting_p *p, sl_rng *r, int cls)
         double a = sl_rng_range(r, 0, 2 * PI), rho = sl_rng_range(r, 0.4, 0.8);
         double x = p->cx + cos(a) * rho * p->R, y = p->cy + sin(a) * rho * p->R;
         double dir = a + (sl_rng_uniform(r) < 0.5 ? 0 : PI) + sl_rng_normal(r) * 0.5;
-        double len = sl_rng_range(r, 0.12, 0.28);
+        double len = sl_rng_range(r, 0.18, 0.32);
         p->crack_n = 4 + (int)sl_rng_below(r, 5);
         for (int i = 0; i < p->crack_n; i++) {
             p->crack_x[i] = x;
@@ -210,8 +210,8 @@ static void casting_params(casting_p *p, sl_rng *r, int cls)
             x += cos(dir) * len / (p->crack_n - 1);
             y += sin(dir) * len / (p->crack_n - 1);
         }
-        p->crack_w = sl_rng_range(r, 0.011, 0.024) * faint;
-        p->crack_d = sl_rng_range(r, 0.5, 0.9);
+        p->crack_w = sl_rng_range(r, 0.026, 0.04) * faint;
+        p->crack_d = sl_rng_range(r, 0.65, 0.95);
         break;
     }
     case 1: /* flash: a thin fin of extra metal on part of the rim */
@@ -227,7 +227,7 @@ static void casting_params(casting_p *p, sl_rng *r, int cls)
             double a = sl_rng_range(r, 0, 2 * PI), rho = sl_rng_range(r, 0.22, 0.84);
             p->pit_x[i] = p->cx + cos(a) * rho * p->R;
             p->pit_y[i] = p->cy + sin(a) * rho * p->R;
-            p->pit_r[i] = sl_rng_range(r, 0.015, 0.032) * faint;
+            p->pit_r[i] = sl_rng_range(r, 0.03, 0.05) * faint;
             p->pit_d[i] = sl_rng_range(r, 0.5, 0.95);
         }
         break;

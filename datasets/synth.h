@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 /* Bumped whenever the same seed would render different pixels. */
-#define SL_SYNTH_VERSION 1
+#define SL_SYNTH_VERSION 2
 
 typedef struct {
     const char *product; /* one of sl_synth_product_names() */
