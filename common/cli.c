@@ -210,3 +210,31 @@ int sl_parse_bytes(const char *what, const char *s, double *bytes)
     else return sl_err(SL_EARG, "%s: unknown size unit in '%s' (use B, kB, MB, GB)", what, s);
     return SL_OK;
 }
+
+int sl_parse_list(const char *what, const char *s, char **buf, char **items, int max, int *n)
+{
+    *buf = NULL;
+    *n = 0;
+    if (!s || !*s) return sl_err(SL_EARG, "%s: empty list", what);
+    char *copy = strdup(s);
+    if (!copy) return sl_err(SL_ENOMEM, "%s: out of memory", what);
+    int k = 0;
+    for (char *p = copy;;) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma = '\0';
+        if (!*p) {
+            free(copy);
+            return sl_err(SL_EARG, "%s: '%s' has an empty item (item %d)", what, s, k + 1);
+        }
+        if (k == max) {
+            free(copy);
+            return sl_err(SL_EARG, "%s: more than %d items", what, max);
+        }
+        items[k++] = p;
+        if (!comma) break;
+        p = comma + 1;
+    }
+    *buf = copy;
+    *n = k;
+    return SL_OK;
+}

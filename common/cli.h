@@ -37,12 +37,16 @@ int sl_cli_wants_help(int argc, char **argv, const char *help);
  * sl_parse_shape: "3x224x224" (or "224x224", "224") into dims; *n receives the count.
  * sl_parse_bandwidth: "10mbit", "500kbit", "1gbit", "20Mbps", "100000" (bit/s) -> bits per second.
  * sl_parse_duration: "20ms", "1.5s", "300us", "2" (seconds) -> seconds.
- * sl_parse_bytes: "1.5MB", "200kB", "1GB", "512" -> bytes (decimal units, as Scission uses MB). */
+ * sl_parse_bytes: "1.5MB", "200kB", "1GB", "512" -> bytes (decimal units, as Scission uses MB).
+ * sl_parse_list: "a,b,c" split in place into a copy: *buf (caller frees) holds the text and
+ *   items[0..*n) point into it; an empty item, more than `max` items or an empty list is an
+ *   error naming `what`. */
 int sl_parse_long(const char *what, const char *s, long lo, long hi, long *out);
 int sl_parse_double(const char *what, const char *s, double lo, double hi, double *out);
 int sl_parse_shape(const char *what, const char *s, int64_t *dims, int max, int *n);
 int sl_parse_bandwidth(const char *what, const char *s, double *bits_per_s);
 int sl_parse_duration(const char *what, const char *s, double *seconds);
 int sl_parse_bytes(const char *what, const char *s, double *bytes);
+int sl_parse_list(const char *what, const char *s, char **buf, char **items, int max, int *n);
 
 #endif

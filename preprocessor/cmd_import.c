@@ -9,6 +9,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char help[] =
@@ -21,6 +22,9 @@ static const char help[] =
     "        for k, v in model.state_dict().items(): f[k] = v.numpy()\n"
     "Missing, unexpected and mis-shaped keys are listed by name. --classes defaults to the size\n"
     "of the state_dict's last layer.\n";
+
+static int import_labelled(const char *sd, const char *arch, sl_zoo_opts *zo_in, const char *out,
+                           char **names, int nlabels);
 
 int sl_cmd_import(int argc, char **argv)
 {
@@ -61,14 +65,23 @@ int sl_cmd_import(int argc, char **argv)
     }
     if (optind != argc) return sl_usage_error("unexpected argument '%s'", argv[optind]);
     if (!sd || !arch || !out) return sl_usage_error("--state-dict, --arch and -o are required");
-    char *names[1024], buf[8192];
+    char *names[1024], *buf = NULL; /* names point into buf */
     int nlabels = 0;
     if (labels) {
-        snprintf(buf, sizeof buf, "%s", labels);
-        for (char *save, *t = strtok_r(buf, ",", &save); t && nlabels < 1024; t = strtok_r(NULL, ",", &save))
-            names[nlabels++] = t;
+        if (sl_parse_list("--labels", labels, &buf, names, 1024, &nlabels))
+            return sl_usage_error("%s", sl_errmsg());
         if (!zo.classes) zo.classes = nlabels;
     }
+    int rc = import_labelled(sd, arch, &zo, out, names, nlabels);
+    free(buf);
+    return rc;
+}
+
+/* Builds `arch`, loads the state_dict `sd` into it, names its classes and writes `out`. */
+static int import_labelled(const char *sd, const char *arch, sl_zoo_opts *zo_in, const char *out,
+                           char **names, int nlabels)
+{
+    sl_zoo_opts zo = *zo_in;
     sl_graph *g;
     if (sl_zoo_build(arch, &zo, &g)) return sl_fail();
     /* Without --classes, take the class count from the state_dict's classifier. */

@@ -8,6 +8,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char help[] =
@@ -67,21 +68,26 @@ int sl_cmd_zoo(int argc, char **argv)
     }
     if (optind != argc - 1) return sl_usage_error("expected one architecture NAME");
     if (!out) return sl_usage_error("missing -o FILE");
-    char *names[1024];
+    char *names[1024], *buf = NULL; /* names point into buf */
     int nlabels = 0;
-    char buf[8192];
     if (labels) {
-        snprintf(buf, sizeof buf, "%s", labels);
-        for (char *save, *t = strtok_r(buf, ",", &save); t && nlabels < 1024; t = strtok_r(NULL, ",", &save))
-            names[nlabels++] = t;
-        if (zo.classes && zo.classes != nlabels)
+        if (sl_parse_list("--labels", labels, &buf, names, 1024, &nlabels))
+            return sl_usage_error("%s", sl_errmsg());
+        if (zo.classes && zo.classes != nlabels) {
+            free(buf);
             return sl_usage_error("--classes %d disagrees with %d --labels", zo.classes, nlabels);
+        }
         zo.classes = nlabels;
     }
     sl_manual_seed((uint64_t)seed);
     sl_graph *g;
-    if (sl_zoo_build(argv[optind], &zo, &g)) return sl_fail();
-    if (nlabels && sl_graph_set_classes(g, (const char *const *)names, nlabels)) {
+    if (sl_zoo_build(argv[optind], &zo, &g)) {
+        free(buf);
+        return sl_fail();
+    }
+    int set = nlabels ? sl_graph_set_classes(g, (const char *const *)names, nlabels) : SL_OK;
+    free(buf); /* the graph keeps its own copies */
+    if (set) {
         sl_graph_free(g);
         return sl_fail();
     }

@@ -41,6 +41,29 @@ static void test_parsers(void)
     CHECK_NEAR(d, 1.5e6, 1e-6);
 }
 
+static void test_lists(void)
+{
+    char *items[3], *buf;
+    int n;
+    CHECK_OK(sl_parse_list("--labels", "crack,ok,pore", &buf, items, 3, &n), sl_errmsg());
+    CHECK_EQ(n, 3);
+    CHECK_STR(items[0], "crack");
+    CHECK_STR(items[2], "pore");
+    free(buf);
+    CHECK_OK(sl_parse_list("--labels", "one", &buf, items, 3, &n), sl_errmsg());
+    CHECK_EQ(n, 1);
+    CHECK_STR(items[0], "one");
+    free(buf);
+    CHECK(sl_parse_list("--labels", "a,,b", &buf, items, 3, &n) == SL_EARG);
+    CHECK_CONTAINS(sl_errmsg(), "empty item (item 2)");
+    CHECK(buf == NULL);
+    CHECK(sl_parse_list("--labels", "a,b,", &buf, items, 3, &n) == SL_EARG);
+    CHECK(sl_parse_list("--labels", "", &buf, items, 3, &n) == SL_EARG);
+    CHECK_CONTAINS(sl_errmsg(), "--labels: empty list");
+    CHECK(sl_parse_list("--labels", "a,b,c,d", &buf, items, 3, &n) == SL_EARG);
+    CHECK_CONTAINS(sl_errmsg(), "more than 3 items");
+}
+
 static void test_files(void)
 {
     const char *dir = tu_tmpdir();
@@ -78,6 +101,7 @@ static void test_errors_and_stats(void)
 int main(void)
 {
     test_parsers();
+    test_lists();
     test_files();
     test_errors_and_stats();
     return TU_DONE();
