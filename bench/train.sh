@@ -12,7 +12,8 @@
 #                                    distillation), split, and evaluated as a device + edge pair
 #                                    with the real wire on the test split, with bytes per image
 # BUILD defaults to build-main. Environment: STEPS (speed, default 5), REPEAT (2), BATCH (16),
-# PER_CLASS (quality, default 400), SIZE (quality, default 64), DATA (quality: a product line,
+# PER_CLASS (quality, default 400), SIZE (quality, default 64), STAGES (quality: later tensors
+# stage 1 also matches, default relu3,globalpool; empty: the cut only), DATA (quality: a product line,
 # default casting, or "shapes" for the trainer tests' learnable 32 px set), WORK (scratch).
 set -eu
 what=${1:-all}
@@ -80,6 +81,7 @@ quality() {
     acc() { "$PY" -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["accuracy"])'; }
     base=$("$BIN/sl-train" eval --model base.h5 --data "$data" --split $split --json | acc)
     cut=pool2
+    STAGES=${STAGES-relu3,globalpool}
     # The float cut tensor's size, as sl-preprocess insert reports it ("... instead of N").
     float_bytes=$("$BIN/sl-preprocess" insert base.h5 --at $cut --tl pool -o probe.h5 2>&1 |
         sed -n 's/.* instead of \([0-9]*\).*/\1/p')
@@ -93,7 +95,11 @@ quality() {
         "$BIN/sl-preprocess" insert base.h5 --at $cut --tl $tl -o tl-$tl.h5 2>/dev/null
         start=tl-$tl.h5
         if [ "$tl" != pool ]; then
+            # stage 1 matches the cut and, after it, the tail's later tensors (STAGES): plain
+            # reconstruction of the cut spends its capacity on what is large, not on the small
+            # defect cues the tail's global max pool keys on
             "$BIN/sl-train" fit --data "$data" --model tl-$tl.h5 --tl-stage 1 --epochs 30 \
+                ${STAGES:+--tl-stages-at "$STAGES"} \
                 --optim adam --lr 0.005 --schedule cosine --batch 32 -o s1-$tl.h5 -q
             start=s1-$tl.h5
         fi
