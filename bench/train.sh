@@ -13,7 +13,9 @@
 #                                    with the real wire on the test split, with bytes per image
 # BUILD defaults to build-main. Environment: STEPS (speed, default 5), REPEAT (2), BATCH (16),
 # PER_CLASS (quality, default 400), SIZE (quality, default 64), STAGES (quality: later tensors
-# stage 1 also matches, default relu3,globalpool; empty: the cut only), DATA (quality: a product line,
+# stage 1 also matches, default relu3,globalpool; empty: the cut only), CUT (quality: the tinycnn
+# tensor the TLs go at, default pool2; any other cut takes its later tensors from
+# STAGES_AFTER_CUT, default none), DATA (quality: a product line,
 # default casting, or "shapes" for the trainer tests' learnable 32 px set), WORK (scratch).
 set -eu
 what=${1:-all}
@@ -80,8 +82,9 @@ quality() {
     fi
     acc() { "$PY" -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["accuracy"])'; }
     base=$("$BIN/sl-train" eval --model base.h5 --data "$data" --split $split --json | acc)
-    cut=pool2
+    cut=${CUT:-pool2}
     STAGES=${STAGES-relu3,globalpool}
+    [ "$cut" = pool2 ] || STAGES=${STAGES_AFTER_CUT-}
     # The float cut tensor's size, as sl-preprocess insert reports it ("... instead of N").
     float_bytes=$("$BIN/sl-preprocess" insert base.h5 --at $cut --tl pool -o probe.h5 2>&1 |
         sed -n 's/.* instead of \([0-9]*\).*/\1/p')
