@@ -61,6 +61,7 @@ static const key k_stage[] = {{"epochs", K_INT, 0, "--epochs"},     {"lr", K_NUM
                               {"batch", K_INT, 0, "--batch"},       {"optim", K_STR, 0, "--optim"},
                               {"schedule", K_STR, 0, "--schedule"}, {"augment", K_STR, 0, "--augment"},
                               {"distill", K_NUM, 0, "--distill"},   {"alpha", K_NUM, 0, "--alpha"},
+                              {"stages_at", K_STR, 0, "--tl-stages-at"},
                               {"seed", K_INT, 0, "--seed"},         {"threads", K_INT, 0, "--threads"},
                               {NULL, 0, 0, NULL}};
 static const key k_finetune[] = {{"stage1", K_OBJ, 0, NULL}, {"stage2", K_OBJ, 0, NULL},

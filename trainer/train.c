@@ -341,6 +341,8 @@ static int plan(trainer *t)
             return sl_err(SL_ENOMEM, "out of memory");
         }
         for (char *p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+            /* "@output": the model's output (its logits), whatever the cut and its name */
+            if (!strcmp(p, "@output")) p = (char *)g->outputs[0];
             if (sl_graph_find(g, p) < 0) {
                 int rc2 =
                     sl_err(SL_ENOTFOUND, "--tl-stages-at: '%s' is not a node of '%s'", p, g->name);

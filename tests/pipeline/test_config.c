@@ -13,7 +13,7 @@ static const char *GOOD =
     "\"network\":{\"bandwidth\":\"10mbit\",\"rtt\":\"20ms\"},"
     "\"constraints\":{\"device_only\":[\"conv1\"],\"max_upload\":\"1MB\"},"
     "\"tl\":{\"candidates\":[\"pool\",\"conv-r4-s2-b8\"]},"
-    "\"finetune\":{\"stage1\":{\"epochs\":1},"
+    "\"finetune\":{\"stage1\":{\"epochs\":1,\"stages_at\":\"@output\"},"
     "\"stage2\":{\"schedule\":\"cosine\",\"augment\":\"flip\",\"distill\":4}},\"colour\":\"blue\"}";
 
 static int put_file(const char *dir, const char *name, const char *text, char *path, size_t n)
@@ -63,6 +63,9 @@ int main(void)
     CHECK_CONTAINS(s, "--threads 1");
     CHECK_CONTAINS(s, "--tl pool,conv-r4-s2-b8");
     free(s);
+    s = slurp(out, "finetune-stage1");
+    CHECK_STR(s ? s : "", "--epochs 1 --tl-stages-at @output\n");
+    free(s);
     s = slurp(out, "finetune-stage2");
     CHECK_STR(s ? s : "", "--schedule cosine --augment flip --distill 4\n");
     free(s);
@@ -79,7 +82,7 @@ int main(void)
     expect(dir, "\"input\":\"3x32x32\"", "\"input\":\"big\"", "'input' must be a shape");
     expect(dir, "\"version\":1", "\"version\":2", "version");
     expect(dir, "\"model\":{\"arch\":\"tinycnn\"}", "\"model\":{}", "'model' needs exactly one");
-    expect(dir, "\"epochs\":1},", "\"epochs\":\"x\"},", "'finetune.stage1.epochs' must be an integer");
+    expect(dir, "\"epochs\":1,", "\"epochs\":\"x\",", "'finetune.stage1.epochs' must be an integer");
     CHECK(sl_config_process("/nonexistent/x.json", NULL, &changed) == SL_EIO);
     tu_rmtree(dir);
     return TU_DONE();

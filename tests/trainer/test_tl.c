@@ -279,6 +279,12 @@ int main(void)
     o.tl_stages_at = "nosuch";
     CHECK_EQ(sl_train_fit(&o, &r), SL_ENOTFOUND);
     CHECK_CONTAINS(sl_errmsg(), "nosuch");
+    /* "@output" names the model's output (its logits) whatever it is called. */
+    o.tl_stages_at = "relu2,@output";
+    CHECK_OK(sl_train_fit(&o, &r), sl_errmsg());
+    o.tl_stages_at = "@outputs";
+    CHECK_EQ(sl_train_fit(&o, &r), SL_ENOTFOUND);
+    CHECK_CONTAINS(sl_errmsg(), "'@outputs' is not a node");
 
     /* Stage 2: distillation from the base; the device side (head + encoder) stays. */
     opts(&o, s2_p);
