@@ -254,14 +254,19 @@ static void send_ok_json(client *c, uint64_t req, const uint8_t *pair, cJSON *j)
 
 /* ---- queue and workers ---- */
 
+/* 1: queued; 0: the queue is full (BUSY); -1: the server is stopping (SHUTDOWN). */
 static int queue_push(sl_edge_server *s, const job *j)
 {
     pthread_mutex_lock(&s->q_lock);
+    if (atomic_load(&s->stopping)) {
+        pthread_mutex_unlock(&s->q_lock);
+        return -1;
+    }
     /* An empty queue always takes one request, so a frame under the limit is never refused
      * forever for its size alone. */
     int full = s->q_len == s->cfg.queue_capacity ||
                (s->q_len > 0 && s->q_bytes + j->length > s->cfg.queue_max_bytes);
-    if (full || atomic_load(&s->stopping)) {
+    if (full) {
         pthread_mutex_unlock(&s->q_lock);
         return 0;
     }
@@ -374,11 +379,18 @@ static void on_infer(client *c, sl_frame *f)
     }
     job j = {c, f->request_id, m, f->payload, f->length, sl_now()};
     atomic_fetch_add(&c->refs, 1);
-    if (queue_push(s, &j)) {
+    int queued = queue_push(s, &j);
+    if (queued == 1) {
         f->payload = NULL;
         return;
     }
     atomic_fetch_sub(&c->refs, 1);
+    if (queued < 0) {
+        /* not "busy": retrying here would be wasted, the device should reconnect */
+        send_error(c, f->request_id, f->pair_id, SL_PERR_SHUTDOWN, "edge server stopping");
+        model_put(s, m);
+        return;
+    }
     model_put(s, m);
     atomic_fetch_add(&s->n_busy, 1);
     char p[128];

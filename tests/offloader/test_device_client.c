@@ -153,7 +153,9 @@ static void test_edge_killed_mid_stream(const char *store, int nthreads)
             ok += fabs(st.res_value[found] - fake_expected_sum(0, 6, (float)i, 3.0)) < 1e-3;
         } else {
             failed++;
-            CHECK(st.res_status[found] == SL_ENET || st.res_status[found] == SL_ETIMEOUT);
+            TU_CHECK_MSG(st.res_status[found] == SL_ENET || st.res_status[found] == SL_ETIMEOUT,
+                         "request %d failed with status %d (first error: %s)", i,
+                         st.res_status[found], st.first_error);
         }
         if (i >= N - nthreads) last_ok &= st.res_status[found] == SL_OK;
     }
@@ -166,7 +168,8 @@ static void test_edge_killed_mid_stream(const char *store, int nthreads)
     CHECK(last_ok);                    /* reconnected and continued */
     /* Either the connection broke under the request, or the stopping edge said so first. */
     const char *e = st.first_error;
-    CHECK(strstr(e, "lost before the answer") || strstr(e, "edge: server shutting down"));
+    TU_CHECK_MSG(strstr(e, "lost before the answer") || strstr(e, "edge: server shutting down"),
+                 "first error: %s", e);
     printf("edge killed mid-stream, %d thread(s): %d results, %d explicit errors, %d missing\n",
            nthreads, ok, failed, missing);
     sl_client_free(st.c);
