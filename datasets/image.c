@@ -4,7 +4,6 @@
 #include "common/fsutil.h"
 #include "common/status.h"
 
-#include <errno.h>
 #include <math.h>
 #include <png.h>
 #include <stdlib.h>
@@ -178,16 +177,14 @@ static void sink_row(const row_sink *k, int y, const float *row)
         for (int x0 = 0; x0 < w; x0 += 256) {
             int n = w - x0 < 256 ? w - x0 : 256;
             const float *px = row + (size_t)x0 * k->in_c;
-            /* the channel value, spelled out per case so each loop vectorises */
-            if (k->in_c == k->c && k->c == 1) {
+            /* the channel value, spelled out per case so each loop vectorises: gray (kept, or
+             * repeated into every channel), RGB kept, RGB to luma */
+            if (k->in_c == 1) {
                 for (int i = 0; i < n; i++)
                     tmp[i] = px[i];
-            } else if (k->in_c == k->c) {
+            } else if (k->c == 3) {
                 for (int i = 0; i < n; i++)
                     tmp[i] = px[3 * i + ch];
-            } else if (k->in_c == 1) {
-                for (int i = 0; i < n; i++)
-                    tmp[i] = px[i];
             } else {
                 for (int i = 0; i < n; i++)
                     tmp[i] = px[3 * i] * 0.299f + px[3 * i + 1] * 0.587f + px[3 * i + 2] * 0.114f;

@@ -385,13 +385,12 @@ static void on_infer(client *c, sl_frame *f)
         return;
     }
     atomic_fetch_sub(&c->refs, 1);
+    model_put(s, m);
     if (queued < 0) {
         /* not "busy": retrying here would be wasted, the device should reconnect */
         send_error(c, f->request_id, f->pair_id, SL_PERR_SHUTDOWN, "edge server stopping");
-        model_put(s, m);
         return;
     }
-    model_put(s, m);
     atomic_fetch_add(&s->n_busy, 1);
     char p[128];
     sl_le32_put((uint8_t *)p, BUSY_RETRY_MS);

@@ -23,7 +23,8 @@ static const char help[] =
     "Missing, unexpected and mis-shaped keys are listed by name. --classes defaults to the size\n"
     "of the state_dict's last layer.\n";
 
-static int import_labelled(const char *sd, const char *arch, sl_zoo_opts *zo_in, const char *out,
+static int import_labelled(const char *sd, const char *arch, const sl_zoo_opts *zo_in,
+                           const char *out,
                            char **names, int nlabels);
 
 int sl_cmd_import(int argc, char **argv)
@@ -78,7 +79,8 @@ int sl_cmd_import(int argc, char **argv)
 }
 
 /* Builds `arch`, loads the state_dict `sd` into it, names its classes and writes `out`. */
-static int import_labelled(const char *sd, const char *arch, sl_zoo_opts *zo_in, const char *out,
+static int import_labelled(const char *sd, const char *arch, const sl_zoo_opts *zo_in,
+                           const char *out,
                            char **names, int nlabels)
 {
     sl_zoo_opts zo = *zo_in;
