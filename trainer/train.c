@@ -1,5 +1,6 @@
 /* train.c: the training loop of `sl-train fit` — base training and TL stages 1 and 2. */
 #include "trainer/train.h"
+#include "common/cli.h"
 #include "common/log.h"
 #include "common/progress.h"
 #include "common/status.h"
@@ -334,15 +335,18 @@ static int plan(trainer *t)
                           o->tl_stage == 1 ? &dec : NULL, o->tl_stage == 1, &tr, &t->suffix)))
         return rc;
     if (o->tl_stage == 1 && o->tl_stages_at && *o->tl_stages_at) {
-        char *buf = strdup(o->tl_stages_at), *save = NULL;
-        t->stage_names = calloc(strlen(o->tl_stages_at) / 2 + 2, sizeof *t->stage_names);
-        if (!buf || !t->stage_names) {
+        char *buf, *items[64];
+        int n;
+        if ((rc = sl_parse_list("--tl-stages-at", o->tl_stages_at, &buf, items, 64, &n)))
+            return rc;
+        t->stage_names = calloc((size_t)n, sizeof *t->stage_names);
+        if (!t->stage_names) {
             free(buf);
             return sl_err(SL_ENOMEM, "out of memory");
         }
-        for (char *p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+        for (int k = 0; k < n; k++) {
             /* "@output": the model's output (its logits), whatever the cut and its name */
-            if (!strcmp(p, "@output")) p = (char *)g->outputs[0];
+            const char *p = strcmp(items[k], "@output") ? items[k] : g->outputs[0];
             if (sl_graph_find(g, p) < 0) {
                 int rc2 =
                     sl_err(SL_ENOTFOUND, "--tl-stages-at: '%s' is not a node of '%s'", p, g->name);
