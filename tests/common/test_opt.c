@@ -1,0 +1,147 @@
+/* test_opt.c: the declarative option table (common/opt.h): parsing, aliases, errors, usage. */
+#include "common/cli.h"
+#include "common/opt.h"
+#include "common/status.h"
+#include "testutil.h"
+
+#include <stdio.h>
+
+static int parse_even(void *dest, const char *v)
+{
+    long x;
+    if (sl_parse_long("--even", v, 0, 100, &x)) return SL_EARG;
+    if (x % 2) return sl_err(SL_EARG, "--even: %ld is odd", x);
+    *(long *)dest = x;
+    return SL_OK;
+}
+
+static int run(const sl_optspec *spec, int argc, char **argv, int *nargs)
+{
+    /* Usage errors go to stderr; keep the test's own output readable. */
+    fflush(stderr);
+    return sl_opt_parse(spec, argc, argv, nargs);
+}
+
+static void test_parse(void)
+{
+    long threads = 0, even = 0;
+    double bw = 0, rtt = 0, ratio = 0;
+    const char *out = NULL;
+    int json = 0, layout = 0, nargs = -1;
+    sl_strv edges = {0};
+    const sl_opt shared[] = {SL_OPT_CHOICE(0, "layout", &layout, "auto|imagefolder|mvtec", "layout"),
+                             SL_OPT_END};
+    const sl_opt opts[] = {
+        SL_OPT_LONG('t', "threads", &threads, "N", 1, 64, "threads"),
+        SL_OPT_DOUBLE(0, "ratio", &ratio, "R", 0, 1, "ratio"),
+        SL_OPT_BANDWIDTH(0, "bandwidth", &bw, "link"),
+        SL_OPT_DURATION(0, "rtt", &rtt, "rtt"),
+        SL_OPT_FLAG(0, "json", &json, "json"),
+        SL_OPT_STRINGS(0, "edge", &edges, "HOST:PORT", "edges"),
+        SL_OPT_CALLBACK(0, "even", &even, "N", parse_even, "an even number"),
+        SL_OPT_OUTPUT(&out, "output"),
+        SL_OPT_GROUP(shared),
+        SL_OPT_END,
+    };
+    const sl_optspec spec = {"t MODEL [options]", NULL, opts, 1, 2, NULL};
+    char *argv[] = {"t", "a.h5", "--threads", "4", "--bandwidth=10mbit", "-o", "x.json",
+                    "--json", "--rtt", "20ms", "--edge", "a:1", "--edge=b:2", "b.h5",
+                    "--layout", "mvtec", "--even", "8", "--ratio", "0.5", NULL};
+    int rc = run(&spec, 20, argv, &nargs);
+    CHECK_EQ(rc, SL_OPT_CONTINUE);
+    CHECK_EQ(nargs, 2);
+    CHECK_STR(argv[1], "a.h5");
+    CHECK_STR(argv[2], "b.h5");
+    CHECK_EQ(threads, 4);
+    CHECK_NEAR(bw, 10e6, 1e-6);
+    CHECK_NEAR(rtt, 0.02, 1e-12);
+    CHECK_NEAR(ratio, 0.5, 1e-12);
+    CHECK_STR(out, "x.json");
+    CHECK_EQ(json, 1);
+    CHECK_EQ(edges.n, 2);
+    CHECK_STR(edges.v[1], "b:2");
+    CHECK_EQ(layout, 2);
+    CHECK_EQ(even, 8);
+    sl_strv_free(&edges);
+
+    /* --out, --output and -oFILE are the one output option. */
+    char *a2[] = {"t", "--out", "y", "m", NULL};
+    CHECK_EQ(run(&spec, 4, a2, &nargs), SL_OPT_CONTINUE);
+    CHECK_STR(out, "y");
+    char *a3[] = {"t", "--output=z", "m", NULL};
+    CHECK_EQ(run(&spec, 3, a3, &nargs), SL_OPT_CONTINUE);
+    CHECK_STR(out, "z");
+    char *a4[] = {"t", "-ow", "m", "--", "--json", NULL};
+    CHECK_EQ(run(&spec, 5, a4, &nargs), SL_OPT_CONTINUE);
+    CHECK_STR(out, "w");
+    CHECK_EQ(nargs, 2);
+    CHECK_STR(argv[1], "a.h5"); /* a4 was rearranged, not argv */
+    CHECK_STR(a4[2], "--json");
+}
+
+static void test_errors(void)
+{
+    long threads = 0, even = 0;
+    int json = 0, layout = 0, nargs;
+    const sl_opt opts[] = {
+        SL_OPT_LONG('t', "threads", &threads, "N", 1, 64, "threads"),
+        SL_OPT_FLAG(0, "json", &json, "json"),
+        SL_OPT_CHOICE(0, "layout", &layout, "auto|imagefolder", "layout"),
+        SL_OPT_CALLBACK(0, "even", &even, "N", parse_even, "an even number"),
+        SL_OPT_END,
+    };
+    const sl_optspec spec = {"t MODEL", NULL, opts, 1, 1, "one MODEL"};
+    char *bad_value[] = {"t", "m", "--threads", "x", NULL};
+    CHECK_EQ(run(&spec, 4, bad_value, &nargs), SL_EXIT_USAGE);
+    char *range[] = {"t", "m", "--threads", "65", NULL};
+    CHECK_EQ(run(&spec, 4, range, &nargs), SL_EXIT_USAGE);
+    char *missing[] = {"t", "m", "--threads", NULL};
+    CHECK_EQ(run(&spec, 3, missing, &nargs), SL_EXIT_USAGE);
+    char *unknown[] = {"t", "m", "--thread", "2", NULL};
+    CHECK_EQ(run(&spec, 4, unknown, &nargs), SL_EXIT_USAGE);
+    char *flagval[] = {"t", "m", "--json=1", NULL};
+    CHECK_EQ(run(&spec, 3, flagval, &nargs), SL_EXIT_USAGE);
+    char *choice[] = {"t", "m", "--layout", "mvtec", NULL};
+    CHECK_EQ(run(&spec, 4, choice, &nargs), SL_EXIT_USAGE);
+    char *odd[] = {"t", "m", "--even", "7", NULL};
+    CHECK_EQ(run(&spec, 4, odd, &nargs), SL_EXIT_USAGE);
+    CHECK_EQ(even, 0);
+    char *none[] = {"t", NULL};
+    CHECK_EQ(run(&spec, 1, none, &nargs), SL_EXIT_USAGE);
+    char *two[] = {"t", "a", "b", NULL};
+    CHECK_EQ(run(&spec, 3, two, &nargs), SL_EXIT_USAGE);
+}
+
+static void test_usage(void)
+{
+    long threads = 0;
+    const char *out = NULL;
+    const sl_opt opts[] = {
+        SL_OPT_LONG('t', "threads", &threads, "N", 1, 64, "intra-op threads"),
+        SL_OPT_OUTPUT(&out, "write here"),
+        SL_OPT_END,
+    };
+    const sl_optspec spec = {"t MODEL [options]", "Does a thing.", opts, 1, 1, NULL};
+    char buf[4096] = {0};
+    FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+    sl_opt_usage(&spec, f);
+    fclose(f);
+    const char *text = buf;
+    CHECK_CONTAINS(text, "usage: t MODEL [options]");
+    CHECK_CONTAINS(text, "Does a thing.");
+    CHECK_CONTAINS(text, "-t, --threads N");
+    CHECK_CONTAINS(text, "intra-op threads");
+    CHECK_CONTAINS(text, "-o, --output FILE");
+    CHECK_CONTAINS(text, "-h, --help");
+    CHECK(sl_opt_find(opts, "out") == &opts[1]);
+    CHECK(sl_opt_find(opts, "output") == &opts[1]);
+    CHECK(sl_opt_find(opts, "thread") == NULL);
+}
+
+int main(void)
+{
+    test_parse();
+    test_errors();
+    test_usage();
+    return TU_DONE();
+}
