@@ -2,6 +2,7 @@
 #include "offloader/auth.h"
 #include "offloader/proto.h"
 #include "common/fsutil.h"
+#include "common/log.h"
 #include "common/status.h"
 
 #include <ctype.h>
@@ -11,6 +12,7 @@
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define HELLO_SIZE 4
 #define CHALLENGE_SIZE (SL_AUTH_NONCE_SIZE + 4)
@@ -70,11 +72,21 @@ int sl_auth_token_load(const char *path, char **token, size_t *len)
         free(buf);
         return sl_err(SL_EARG, "%s: token file is empty", path);
     }
-    if (n > SL_AUTH_TOKEN_MAX) {
+    if (n > SL_AUTH_TOKEN_MAX || n < SL_AUTH_TOKEN_MIN) {
         OPENSSL_cleanse(buf, n);
         free(buf);
+        if (n < SL_AUTH_TOKEN_MIN)
+            return sl_err(SL_EARG,
+                          "%s: token of %zu bytes is too short to be a secret: it needs at least "
+                          "%d (e.g. head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' > %s)",
+                          path, n, SL_AUTH_TOKEN_MIN, path);
         return sl_err(SL_EARG, "%s: token longer than %d bytes", path, SL_AUTH_TOKEN_MAX);
     }
+    struct stat st;
+    if (stat(path, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
+        sl_log_warn("%s: token file is accessible by group or others (mode %03o); the token is "
+                    "the only secret: chmod 600 %s",
+                    path, (unsigned)(st.st_mode & 0777), path);
     *token = buf;
     *len = n;
     return SL_OK;
@@ -102,9 +114,9 @@ static int expect(sl_conn *c, uint32_t max_frame, int type, uint32_t size, sl_fr
         return rc;
     }
     if (f->type == SL_MSG_BUSY) {
-        size_t n = f->length > 4 ? f->length - 4 : 0;
-        rc = sl_err(SL_EBUSY, "%s: %s refused the connection: %.*s", during, c->peer, (int)n,
-                    n ? (const char *)f->payload + 4 : "busy");
+        char text[600] = "busy";
+        if (f->length > 4) sl_proto_escape(f->payload + 4, f->length - 4, text, sizeof text);
+        rc = sl_err(SL_EBUSY, "%s: %s refused the connection: %s", during, c->peer, text);
         sl_frame_free(f);
         return rc;
     }
@@ -152,7 +164,8 @@ int sl_auth_client(sl_conn *c, const void *token, size_t token_len, uint32_t max
     return SL_OK;
 }
 
-int sl_auth_server(sl_conn *c, const void *token, size_t token_len, uint32_t max_frame)
+int sl_auth_server(sl_conn *c, const void *token, size_t token_len, uint32_t max_frame,
+                   uint8_t proof[SL_AUTH_MAC_SIZE])
 {
     sl_frame f;
     int perr;
@@ -164,7 +177,16 @@ int sl_auth_server(sl_conn *c, const void *token, size_t token_len, uint32_t max
         if (perr) sl_proto_send_error(c, f.request_id, NULL, perr, "%s", sl_errmsg());
         return rc;
     }
-    if (f.type != SL_MSG_HELLO || f.length < HELLO_SIZE) {
+    if (f.type == SL_MSG_HELLO && f.length != HELLO_SIZE) {
+        rc = sl_err(SL_EFORMAT, "%s sent a %u-byte HELLO", c->peer, f.length);
+        sl_proto_send_error(c, 0, NULL, SL_PERR_BAD_FRAME,
+                            "malformed HELLO: %u payload bytes, expected %d (u16 min_version, "
+                            "u16 max_version)",
+                            f.length, HELLO_SIZE);
+        sl_frame_free(&f);
+        return rc;
+    }
+    if (f.type != SL_MSG_HELLO) {
         rc = sl_err(SL_EAUTH, "%s sent %s before authenticating", c->peer,
                     sl_proto_type_name(f.type));
         sl_proto_send_error(c, f.request_id, NULL, SL_PERR_AUTH,
@@ -200,7 +222,7 @@ int sl_auth_server(sl_conn *c, const void *token, size_t token_len, uint32_t max
         sl_frame_free(&f);
         return rc;
     }
-    uint8_t want[SL_AUTH_MAC_SIZE], proof[SL_AUTH_MAC_SIZE];
+    uint8_t want[SL_AUTH_MAC_SIZE];
     const uint8_t *client_nonce = f.payload + SL_AUTH_MAC_SIZE;
     sl_auth_client_mac(token, token_len, challenge, client_nonce, want);
     if (!sl_auth_mac_equal(want, f.payload)) {
@@ -210,5 +232,10 @@ int sl_auth_server(sl_conn *c, const void *token, size_t token_len, uint32_t max
     }
     sl_auth_server_mac(token, token_len, challenge, client_nonce, proof);
     sl_frame_free(&f);
-    return sl_proto_send(c, SL_MSG_AUTH_OK, 0, 0, NULL, proof, sizeof proof);
+    return SL_OK;
+}
+
+int sl_auth_server_accept(sl_conn *c, const uint8_t proof[SL_AUTH_MAC_SIZE])
+{
+    return sl_proto_send(c, SL_MSG_AUTH_OK, 0, 0, NULL, proof, SL_AUTH_MAC_SIZE);
 }

@@ -17,6 +17,7 @@
 #define SL_AUTH_NONCE_SIZE 32
 #define SL_AUTH_MAC_SIZE 32
 #define SL_AUTH_TOKEN_MAX 4096
+#define SL_AUTH_TOKEN_MIN 16 /* bytes a token file must hold: 128 bits as hex text is 32 */
 
 /* Fills nonce with cryptographically random bytes. Returns SL_OK or SL_EIO. */
 int sl_auth_nonce(uint8_t nonce[SL_AUTH_NONCE_SIZE]);
@@ -35,8 +36,11 @@ void sl_auth_server_mac(const void *token, size_t token_len,
 int sl_auth_mac_equal(const uint8_t a[SL_AUTH_MAC_SIZE], const uint8_t b[SL_AUTH_MAC_SIZE]);
 
 /* Reads a token file: the whole content minus trailing whitespace (newlines). Returns SL_OK and a
- * new buffer (*token, caller frees; *len bytes, NUL-terminated), or SL_EIO / SL_EARG (empty or
- * over SL_AUTH_TOKEN_MAX bytes) with *token = NULL. */
+ * new buffer (*token, caller frees; *len bytes, NUL-terminated), or SL_EIO / SL_EARG (shorter
+ * than SL_AUTH_TOKEN_MIN or longer than SL_AUTH_TOKEN_MAX bytes) with *token = NULL. A file that
+ * group or others may access is used, with a warning (sl_log_warn) asking for chmod 600: scripts
+ * and configuration tools often create it with the default umask, and refusing would stop a
+ * service at the next restart rather than at the change that caused it. */
 int sl_auth_token_load(const char *path, char **token, size_t *len);
 
 /* Client side of the handshake on a fresh connection: HELLO, CHALLENGE, AUTH, AUTH_OK. Returns
@@ -47,8 +51,15 @@ int sl_auth_client(sl_conn *c, const void *token, size_t token_len, uint32_t max
                    uint32_t *server_max_frame);
 
 /* Server side: expects HELLO first and answers anything else (or a bad frame, or a wrong token)
- * with an ERROR frame. Returns SL_OK when the client proved the token; otherwise the error
- * (SL_EAUTH for a missing or wrong token) after the ERROR has been sent; the caller closes. */
-int sl_auth_server(sl_conn *c, const void *token, size_t token_len, uint32_t max_frame);
+ * with an ERROR frame. Returns SL_OK when the client proved the token, with the server's proof in
+ * `proof`: the caller then admits the client with sl_auth_server_accept (AUTH_OK) or refuses it
+ * (BUSY) — so a server can count only authenticated peers against its capacity. Otherwise returns
+ * the error (SL_EAUTH for a missing or wrong token, SL_EFORMAT for a malformed HELLO, SL_ETIMEOUT
+ * when c's deadline passes) after the ERROR has been sent, if one could be; the caller closes. */
+int sl_auth_server(sl_conn *c, const void *token, size_t token_len, uint32_t max_frame,
+                   uint8_t proof[SL_AUTH_MAC_SIZE]);
+
+/* Sends AUTH_OK with the proof from sl_auth_server. Returns SL_OK or the socket's error. */
+int sl_auth_server_accept(sl_conn *c, const uint8_t proof[SL_AUTH_MAC_SIZE]);
 
 #endif

@@ -28,6 +28,14 @@ typedef struct pending {
     double t_submit, t_send, avail_at;
     sl_client_result res; /* KIND_INFER */
     sl_frame reply;       /* KIND_CONTROL: the answer frame */
+    /* KIND_INFER: the encoded request, kept until the answer so that a request whose
+     * connection broke before its answer can be sent again (inference is idempotent). */
+    uint8_t *payload;
+    uint32_t length;
+    uint8_t pair[SL_PAIR_ID_SIZE];
+    int lost;    /* failed with its connection (or the edge said SHUTDOWN): may be resent */
+    int resends; /* times sent again after that */
+    int sends;   /* times it went out on a connection */
     struct pending *next;
 } pending;
 
@@ -63,6 +71,7 @@ void sl_client_config_defaults(sl_client_config *cfg)
     cfg->max_frame = SL_PROTO_DEFAULT_MAX_FRAME;
     cfg->zstd_level = 3;
     cfg->busy_retries = 3;
+    cfg->lost_retries = 2;
 }
 
 int sl_client_new(const sl_client_config *cfg, sl_client **out)
@@ -173,13 +182,12 @@ static void answer_infer_locked(pending *p, sl_frame *f, sl_wire_tensor *decoded
             sl_proto_parse_error(f, &code, text, sizeof text);
             r->edge_code = code;
             r->status = sl_proto_err_status(code);
+            /* The edge is stopping and did not run it: as good as lost with the connection. */
+            p->lost = code == SL_PERR_SHUTDOWN;
         } else {
             r->status = SL_EBUSY;
             r->retry_after_s = f->length >= 4 ? sl_le32_get(f->payload) * 1e-3 : 0;
-            size_t n = f->length > 4 ? f->length - 4 : 0;
-            if (n >= sizeof text) n = sizeof text - 1;
-            if (n) memcpy(text, f->payload + 4, n);
-            text[n] = '\0';
+            if (f->length > 4) sl_proto_escape(f->payload + 4, f->length - 4, text, sizeof text);
         }
         snprintf(r->error, sizeof r->error, "edge: %s: %s",
                  f->type == SL_MSG_BUSY ? "busy" : sl_proto_err_name(code), text);
@@ -212,6 +220,7 @@ static void *reader_main(void *arg)
             c->connected = 0;
             for (pending *p = c->list; p; p = p->next) {
                 if (p->done || p->gen != gen) continue;
+                p->lost = 1;
                 snprintf(msg, sizeof msg,
                          "connection to %.100s:%d lost before the answer to request %llu: %.900s",
                          c->host, c->cfg.port, (unsigned long long)p->id,
@@ -253,6 +262,8 @@ static void *reader_main(void *arg)
             int code = 0;
             char text[1100] = "";
             if (f.type == SL_MSG_ERROR) sl_proto_parse_error(&f, &code, text, sizeof text);
+            else if (f.length > 4)
+                sl_proto_escape(f.payload + 4, f.length - 4, text, sizeof text);
             snprintf(c->conn_error, sizeof c->conn_error, "edge said: %s: %s",
                      f.type == SL_MSG_BUSY ? "busy" : sl_proto_err_name(code), text);
         }
@@ -339,6 +350,7 @@ void sl_client_free(sl_client *c)
         c->list = p->next;
         sl_client_result_free(&p->res);
         sl_frame_free(&p->reply);
+        free(p->payload);
         free(p);
     }
     OPENSSL_cleanse(c->token, c->cfg.token_len);
@@ -368,14 +380,18 @@ static int send_for(sl_client *c, pending *p, int type, const uint8_t *pair, con
     if (!c->connected) {
         /* Lost between connecting and here: the reader has already failed its requests and
          * would never see this one. */
+        int resend = p->kind == KIND_INFER && p->payload && p->resends < c->cfg.lost_retries;
+        p->lost = p->kind == KIND_INFER;
         fail_locked(c, p, SL_ENET, "connection to the edge lost before the request was sent");
         pthread_mutex_unlock(&c->lock);
-        return sl_err(SL_ENET, "connection to the edge lost before request %llu was sent",
-                      (unsigned long long)p->id);
+        return resend ? SL_OK
+                      : sl_err(SL_ENET, "connection to the edge lost before request %llu was sent",
+                               (unsigned long long)p->id);
     }
     if (!p->gen) {
         p->gen = c->gen;
         p->t_send = sl_now();
+        p->sends++;
         if (p->kind == KIND_INFER) c->inflight++;
     }
     c->senders++;
@@ -385,16 +401,20 @@ static int send_for(sl_client *c, pending *p, int type, const uint8_t *pair, con
     pthread_mutex_lock(&c->lock);
     c->senders--;
     pthread_cond_broadcast(&c->cond);
-    pthread_mutex_unlock(&c->lock);
     if (rc) {
         char msg[1200];
         snprintf(msg, sizeof msg, "sending request %llu: %s", (unsigned long long)p->id,
                  sl_errmsg());
-        pthread_mutex_lock(&c->lock);
+        /* The next request must not find the dead connection still marked up. */
+        c->connected = 0;
+        int resend = p->kind == KIND_INFER && p->payload && p->resends < c->cfg.lost_retries;
+        p->lost = p->kind == KIND_INFER;
         fail_locked(c, p, rc, msg);
         pthread_mutex_unlock(&c->lock);
-        return sl_err(rc, "%s", msg);
+        /* The connection broke, not the request: sl_client_wait sends it again. */
+        return resend ? SL_OK : sl_err(rc, "%s", msg);
     }
+    pthread_mutex_unlock(&c->lock);
     return SL_OK;
 }
 
@@ -472,20 +492,53 @@ int sl_client_submit_n(sl_client *c, const uint8_t pair[SL_PAIR_ID_SIZE], const 
         free(payload);
         return sl_err(SL_ETIMEOUT, "device: no free in-flight slot within the request timeout");
     }
+    p->payload = payload;
+    p->length = (uint32_t)len;
+    memcpy(p->pair, pair, SL_PAIR_ID_SIZE);
     pthread_mutex_unlock(&c->lock);
-    rc = send_for(c, p, SL_MSG_INFER, pair, payload, (uint32_t)len);
-    free(payload);
-    return rc;
+    return send_for(c, p, SL_MSG_INFER, pair, payload, (uint32_t)len);
+}
+
+/* Sends a lost request again (see pending.lost), reconnecting first; c->lock held, released
+ * during the send. */
+static void resend_locked(sl_client *c, pending *p)
+{
+    p->resends++;
+    p->done = 0;
+    p->lost = 0;
+    p->gen = 0;
+    p->res.status = SL_OK;
+    p->res.edge_code = 0;
+    p->res.error[0] = '\0';
+    p->res.retry_after_s = 0;
+    pthread_mutex_unlock(&c->lock);
+    send_for(c, p, SL_MSG_INFER, p->pair, p->payload, p->length);
+    pthread_mutex_lock(&c->lock);
 }
 
 /* Waits until p is done and its release time has come, or its deadline passes (then it is
- * failed with SL_ETIMEOUT); c->lock held. */
+ * failed with SL_ETIMEOUT); a request lost with its connection is sent again up to
+ * cfg.lost_retries times within its deadline. c->lock held. */
 static void wait_done_locked(sl_client *c, pending *p)
 {
     double deadline = p->t_submit + c->cfg.request_timeout;
     for (;;) {
         double now = sl_now();
-        if (p->done && now >= p->avail_at) return;
+        if (p->done && p->lost && p->kind == KIND_INFER && p->payload &&
+            p->resends < c->cfg.lost_retries && now < deadline) {
+            resend_locked(c, p);
+            continue;
+        }
+        if (p->done && now >= p->avail_at) {
+            if (p->res.status != SL_OK && p->resends > 0) {
+                size_t l = strlen(p->res.error);
+                snprintf(p->res.error + l, sizeof p->res.error - l,
+                         " (the request went out %d time(s); each time its connection was lost "
+                         "before the answer)",
+                         p->sends);
+            }
+            return;
+        }
         if (!p->done && now >= deadline) {
             char msg[160];
             snprintf(msg, sizeof msg, "no answer to request %llu within %.3g s",
@@ -546,6 +599,7 @@ int sl_client_wait(sl_client *c, uint64_t request_id, sl_client_result *out)
     unlink_locked(c, p);
     pthread_mutex_unlock(&c->lock);
     *out = p->res;
+    free(p->payload);
     free(p);
     return SL_OK;
 }

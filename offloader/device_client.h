@@ -4,8 +4,10 @@
  * flight at once (pipelined mode: max_inflight > 1) and come back in any order. The contract
  * that keeps images from being lost: every sl_client_submit yields exactly one result from
  * sl_client_wait, the model's output or an explicit error (edge unreachable, connection lost
- * before the answer, BUSY, ERROR from the edge, timeout). A lost connection fails the requests
- * in flight on it; the next submit reconnects with backoff.
+ * before the answer, BUSY, ERROR from the edge, timeout). A request whose connection breaks
+ * before its answer is sent again after a reconnect with backoff (cfg.lost_retries times; the
+ * encoded request is kept until its answer); only then does it fail, its error saying how often
+ * it was sent.
  *
  * Thread use: all calls are thread-safe; several threads may submit and wait at once (a
  * reconnect waits for threads still writing on the old connection).
@@ -35,6 +37,9 @@ typedef struct sl_client_config {
     uint32_t max_frame;     /* largest frame accepted from the edge; default 64 MiB */
     int zstd_level;         /* 0 = never compress tensors; default 3 (when it pays) */
     int busy_retries;       /* sl_client_infer resends after BUSY this often; default 3 */
+    int lost_retries;       /* a request whose connection broke before its answer (or that the
+                               edge refused with SHUTDOWN) is sent again after reconnecting this
+                               often, by sl_client_wait; default 2 */
     sl_shaper *shaper;      /* borrowed, may be NULL: models the link (shaper.h) */
 } sl_client_config;
 
@@ -78,8 +83,9 @@ void sl_client_free(sl_client *c);
 
 /* Sends `in` (borrowed) to the edge bundle `pair`, waiting first while max_inflight requests
  * are out, reconnecting if needed. *request_id (may be NULL) receives the id; a result for it
- * is always produced for sl_client_wait. Returns SL_OK when sent, or the error that the result
- * will also carry. */
+ * is always produced for sl_client_wait. Returns SL_OK when sent (or when the send broke the
+ * connection and sl_client_wait will send it again), or the error that the result will also
+ * carry (e.g. the edge unreachable after every connect attempt). */
 int sl_client_submit(sl_client *c, const uint8_t pair[SL_PAIR_ID_SIZE], const sl_wire_tensor *in,
                      uint64_t *request_id);
 

@@ -36,11 +36,17 @@ typedef struct model {
     int refs; /* under srv->models_lock */
 } model;
 
+/* A connection is counted in nunauth during its handshake, in nauthed once admitted, and in
+ * neither once evicted or refused. */
+enum { STAGE_HANDSHAKE, STAGE_DEVICE, STAGE_UNCOUNTED };
+
 typedef struct client {
     sl_conn conn;
     struct sl_edge_server *srv;
     atomic_int refs; /* the reader thread + each queued job */
     struct client *next;
+    int stage;   /* STAGE_*, under srv->clients_lock: which count of the server it is in */
+    int evicted; /* under srv->clients_lock: dropped to make room for a newer handshake */
     sl_deploy_upload *up;
     uint64_t up_request;
     uint64_t dropped_request; /* chunks of this refused upload are ignored */
@@ -73,8 +79,10 @@ struct sl_edge_server {
 
     pthread_mutex_t clients_lock;
     pthread_cond_t clients_gone;
-    client *clients;
-    int nclients; /* live reader threads */
+    client *clients; /* newest first */
+    int nclients;    /* live reader threads */
+    int nauthed;     /* authenticated devices (against max_clients) */
+    int nunauth;     /* connections still in the handshake and not evicted (max_unauth) */
 
     pthread_mutex_t q_lock;
     pthread_cond_t q_cond;
@@ -83,6 +91,7 @@ struct sl_edge_server {
     uint64_t q_bytes; /* payload bytes waiting */
 
     atomic_uint_fast64_t n_conn, n_authfail, n_req, n_res, n_err, n_busy, n_bad, n_deploy;
+    atomic_uint_fast64_t n_evicted, n_dropped;
 };
 
 void sl_edge_config_defaults(sl_edge_config *cfg)
@@ -92,6 +101,7 @@ void sl_edge_config_defaults(sl_edge_config *cfg)
     cfg->queue_capacity = 64;
     cfg->queue_max_bytes = 512ull << 20;
     cfg->max_clients = 64;
+    cfg->max_unauth = 32;
     cfg->max_frame = SL_PROTO_DEFAULT_MAX_FRAME;
     cfg->max_bundle = 2ull << 30;
     cfg->auth_timeout = 10;
@@ -566,16 +576,55 @@ static void on_remove(client *c, sl_frame *f)
 
 /* ---- per-device reader ---- */
 
+/* Answers an authenticated device that finds max_clients devices connected with BUSY (in place
+ * of AUTH_OK); the reader then lingers and closes. */
+static void refuse_busy(sl_edge_server *s, client *c)
+{
+    char p[96];
+    sl_le32_put((uint8_t *)p, 1000);
+    int n = snprintf(p + 4, sizeof p - 4, "edge busy: %d devices connected already",
+                     s->cfg.max_clients);
+    sl_proto_send(&c->conn, SL_MSG_BUSY, 0, 0, NULL, p, (uint32_t)(4 + n));
+    atomic_fetch_add(&s->n_busy, 1);
+}
+
 /* Serves one device until it leaves or misbehaves; returns 1 when it was refused (an ERROR was
  * sent and the connection should close gracefully so the device can read it). */
 static int serve(client *c)
 {
     sl_edge_server *s = c->srv;
-    if (sl_auth_server(&c->conn, s->token, s->cfg.token_len, s->cfg.max_frame) != SL_OK) {
+    uint8_t proof[SL_AUTH_MAC_SIZE];
+    /* One deadline for the whole handshake: a peer trickling a byte a second must not hold its
+     * slot for longer than a device that sends nothing. */
+    sl_conn_set_deadline(&c->conn, sl_now() + s->cfg.auth_timeout);
+    int rc = sl_auth_server(&c->conn, s->token, s->cfg.token_len, s->cfg.max_frame, proof);
+    sl_conn_set_deadline(&c->conn, 0);
+    if (rc != SL_OK) {
+        pthread_mutex_lock(&s->clients_lock);
+        int evicted = c->evicted;
+        pthread_mutex_unlock(&s->clients_lock);
+        if (evicted) return 0; /* counted once, when it was evicted; no log line per flood peer */
         atomic_fetch_add(&s->n_authfail, 1);
-        sl_log_info("%s", sl_errmsg());
+        if (rc == SL_ETIMEOUT)
+            sl_log_info("closing %s: handshake not finished within %.3g s", c->conn.peer,
+                        s->cfg.auth_timeout);
+        else
+            sl_log_info("%s", sl_errmsg());
+        return rc != SL_ETIMEOUT;
+    }
+    /* Only authenticated devices count against max_clients, so peers that never authenticate
+     * cannot keep a device out. */
+    pthread_mutex_lock(&s->clients_lock);
+    int admit = c->stage == STAGE_HANDSHAKE && s->nauthed < s->cfg.max_clients;
+    if (c->stage == STAGE_HANDSHAKE) s->nunauth--;
+    if (admit) s->nauthed++;
+    c->stage = admit ? STAGE_DEVICE : STAGE_UNCOUNTED;
+    pthread_mutex_unlock(&s->clients_lock);
+    if (!admit) {
+        refuse_busy(s, c);
         return 1;
     }
+    if (sl_auth_server_accept(&c->conn, proof) != SL_OK) return 0;
     sl_conn_set_read_timeout(&c->conn, s->cfg.idle_timeout);
     while (!atomic_load(&s->stopping)) {
         sl_frame f;
@@ -653,6 +702,8 @@ static void *reader_main(void *arg)
     }
     sl_deploy_upload_abort(c->up);
     c->up = NULL;
+    if (c->stage == STAGE_DEVICE) s->nauthed--;
+    if (c->stage == STAGE_HANDSHAKE) s->nunauth--;
     client_put(c);
     s->nclients--;
     pthread_cond_broadcast(&s->clients_gone);
@@ -660,19 +711,21 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-static void refuse_busy(sl_edge_server *s, int fd)
+/* Makes room for a new handshake by dropping the connection that has been in its handshake
+ * longest: a device completes its handshake in one round trip, so under a flood of peers that
+ * never authenticate it is dropped only if max_unauth newer connections arrive first, and no
+ * connection is ever refused for lack of room. clients_lock held. */
+static void evict_oldest_locked(sl_edge_server *s)
 {
-    sl_conn conn;
-    sl_conn_init(&conn, fd, 1, 1);
-    char p[96];
-    sl_le32_put((uint8_t *)p, 1000);
-    int n = snprintf(p + 4, sizeof p - 4, "edge busy: %d devices connected already",
-                     s->cfg.max_clients);
-    sl_proto_send(&conn, SL_MSG_BUSY, 0, 0, NULL, p, (uint32_t)(4 + n));
-    atomic_fetch_add(&s->n_busy, 1);
-    /* Short, since this runs on the accept thread. */
-    sl_conn_linger(&conn, 0.2, 4096);
-    sl_conn_close(&conn);
+    client *oldest = NULL;
+    for (client *c = s->clients; c; c = c->next)
+        if (c->stage == STAGE_HANDSHAKE) oldest = c;
+    if (!oldest) return;
+    oldest->evicted = 1;
+    oldest->stage = STAGE_UNCOUNTED;
+    s->nunauth--;
+    atomic_fetch_add(&s->n_evicted, 1);
+    sl_conn_shutdown(&oldest->conn);
 }
 
 static void *accept_main(void *arg)
@@ -688,11 +741,16 @@ static void *accept_main(void *arg)
             continue;
         }
         atomic_fetch_add(&s->n_conn, 1);
+        /* This thread never waits on a peer: every exchange, refusals included, happens on the
+         * connection's own reader thread. */
         pthread_mutex_lock(&s->clients_lock);
-        int full = s->nclients >= s->cfg.max_clients;
+        int over = s->nclients >= s->cfg.max_clients + 2 * s->cfg.max_unauth;
+        if (!over && s->nunauth >= s->cfg.max_unauth) evict_oldest_locked(s);
         pthread_mutex_unlock(&s->clients_lock);
-        if (full) {
-            refuse_busy(s, fd);
+        if (over) {
+            /* Evicted readers have not exited yet: a flood faster than threads end. */
+            atomic_fetch_add(&s->n_dropped, 1);
+            close(fd);
             continue;
         }
         client *c = calloc(1, sizeof *c);
@@ -707,6 +765,7 @@ static void *accept_main(void *arg)
         c->next = s->clients;
         s->clients = c;
         s->nclients++;
+        s->nunauth++;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -716,6 +775,7 @@ static void *accept_main(void *arg)
         if (e != 0) {
             s->clients = c->next;
             s->nclients--;
+            s->nunauth--;
             client_put(c);
         }
         pthread_mutex_unlock(&s->clients_lock);
@@ -748,9 +808,9 @@ int sl_edge_start(const sl_edge_config *cfg, const sl_edge_backend *backend, sl_
     if (!cfg->token || cfg->token_len == 0)
         return sl_err(SL_EARG, "edge: a shared token is required");
     if (cfg->workers < 1 || cfg->queue_capacity < 1 || cfg->max_clients < 1 ||
-        cfg->max_frame < 4096)
-        return sl_err(SL_EARG, "edge: workers, queue and clients must be >= 1 and max frame >= "
-                               "4096 bytes");
+        cfg->max_unauth < 1 || cfg->max_frame < 4096 || !(cfg->auth_timeout > 0))
+        return sl_err(SL_EARG, "edge: workers, queue, clients and handshakes must be >= 1, the "
+                               "handshake deadline > 0 and max frame >= 4096 bytes");
     sl_edge_server *s = calloc(1, sizeof *s);
     if (!s) return sl_err(SL_ENOMEM, "edge: out of memory");
     s->cfg = *cfg;
@@ -812,11 +872,13 @@ void sl_edge_get_stats(sl_edge_server *s, sl_edge_stats *st)
     st->busy = atomic_load(&s->n_busy);
     st->bad_frames = atomic_load(&s->n_bad);
     st->deploys = atomic_load(&s->n_deploy);
+    st->evicted = atomic_load(&s->n_evicted) + atomic_load(&s->n_dropped);
     pthread_mutex_lock(&s->models_lock);
     st->bundles = s->nmodels;
     pthread_mutex_unlock(&s->models_lock);
     pthread_mutex_lock(&s->clients_lock);
-    st->clients = s->nclients;
+    st->clients = s->nauthed;
+    st->handshakes = s->nunauth;
     pthread_mutex_unlock(&s->clients_lock);
 }
 

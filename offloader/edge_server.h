@@ -3,9 +3,15 @@
  * One accept thread; one reader thread per connected device (authentication, control messages,
  * deploy uploads, queueing INFER requests); a fixed pool of worker threads that run the queued
  * requests through a backend and send each RESULT on the device's connection. The queue is
- * bounded: a request that finds it full is answered with BUSY at once instead of waiting, and
- * devices over max_clients get BUSY before the handshake. Every refused or failed request gets
- * an ERROR frame naming why; a bad frame closes only that device's connection.
+ * bounded: a request that finds it full is answered with BUSY at once instead of waiting.
+ *
+ * Connections are admitted in two stages so that peers which never authenticate cannot lock
+ * devices out: a new connection has auth_timeout seconds in all for its handshake (a deadline,
+ * not a per-read timeout); at most max_unauth connections are in their handshake at once, and
+ * a new one past that drops the one that has been handshaking longest instead of being refused;
+ * only authenticated devices count against max_clients (one over it gets BUSY in place of
+ * AUTH_OK). The accept thread never waits on a peer. Every refused or failed request gets an
+ * ERROR frame naming why; a bad frame closes only that device's connection.
  *
  * Bundles live in store_dir (deploy_store.h) and in memory keyed by pair id: those present at
  * start are loaded then; a deploy installs a new file and swaps the in-memory entry without a
@@ -45,10 +51,11 @@ typedef struct sl_edge_config {
     int workers;              /* threads running models; default 2 */
     int queue_capacity;       /* INFER requests waiting for a worker before BUSY; default 64 */
     uint64_t queue_max_bytes; /* their payload bytes before BUSY; default 512 MiB */
-    int max_clients;          /* connected devices at once; default 64 */
+    int max_clients;          /* authenticated devices at once; default 64 */
+    int max_unauth;           /* connections in their handshake at once; default 32 */
     uint32_t max_frame;       /* largest payload accepted; default 64 MiB */
     uint64_t max_bundle;      /* largest deploy upload; default 2 GiB */
-    double auth_timeout;      /* seconds to finish the handshake; default 10 */
+    double auth_timeout;      /* seconds from accept to the end of the handshake; default 10 */
     double idle_timeout;      /* seconds without a frame before closing; default 600, 0 = never */
     double write_timeout;     /* seconds a device may stall our sends; default 30 */
 } sl_edge_config;
@@ -62,8 +69,10 @@ typedef struct sl_edge_stats {
     uint64_t busy;       /* BUSY frames sent */
     uint64_t bad_frames; /* connections closed for a malformed frame */
     uint64_t deploys;    /* bundles installed by deploy */
+    uint64_t evicted;    /* handshaking connections dropped to make room for newer ones */
     int bundles;         /* bundles loaded now */
-    int clients;         /* devices connected now */
+    int clients;         /* authenticated devices connected now */
+    int handshakes;      /* connections in their handshake now */
 } sl_edge_stats;
 
 typedef struct sl_edge_server sl_edge_server;

@@ -196,6 +196,11 @@ void sl_conn_set_read_timeout(sl_conn *c, double seconds)
     set_timeout(c->fd, SO_RCVTIMEO, seconds > 0 ? seconds : 0);
 }
 
+void sl_conn_set_deadline(sl_conn *c, double deadline)
+{
+    c->deadline = deadline;
+}
+
 void sl_conn_shutdown(sl_conn *c)
 {
     if (c->fd >= 0) shutdown(c->fd, SHUT_RDWR);
@@ -231,6 +236,15 @@ int sl_conn_read_full(sl_conn *c, void *buf, size_t n)
 {
     size_t got = 0;
     while (got < n) {
+        if (c->deadline > 0) {
+            double left = c->deadline - sl_now();
+            struct pollfd p = {c->fd, POLLIN, 0};
+            int pr = left > 0 ? poll(&p, 1, (int)(left * 1000) + 1) : 0;
+            if (pr < 0 && errno == EINTR) continue;
+            if (pr == 0)
+                return sl_err(SL_ETIMEOUT, "%s: deadline passed (%zu of %zu bytes read)", c->peer,
+                              got, n);
+        }
         ssize_t r = recv(c->fd, (char *)buf + got, n - got, 0);
         if (r > 0) {
             got += (size_t)r;

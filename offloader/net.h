@@ -20,6 +20,7 @@ typedef struct sl_conn {
     sl_shaper *shaper;    /* borrowed; NULL = no shaping */
     uint64_t bytes_in, bytes_out;
     int eof; /* set when the peer closed cleanly between frames */
+    double deadline; /* sl_now() time after which reads fail with SL_ETIMEOUT; 0 = none */
     pthread_mutex_t send_lock;
     char peer[64]; /* "127.0.0.1:40312", for messages */
 } sl_conn;
@@ -45,6 +46,11 @@ void sl_conn_init(sl_conn *c, int fd, double read_timeout, double write_timeout)
 /* Changes the read timeout (seconds, 0 = wait forever) of an initialised conn. */
 void sl_conn_set_read_timeout(sl_conn *c, double seconds);
 
+/* Sets an overall deadline for reads (an sl_now() time; 0 = none): a read still waiting for
+ * bytes then fails with SL_ETIMEOUT however slowly the peer trickles them, unlike the read
+ * timeout, which only bounds each wait for the next byte. Used for the handshake. */
+void sl_conn_set_deadline(sl_conn *c, double deadline);
+
 /* Shuts the socket down in both directions so blocked readers and writers return at once; the
  * fd stays valid until sl_conn_close. Safe to call from another thread. */
 void sl_conn_shutdown(sl_conn *c);
@@ -59,7 +65,8 @@ void sl_conn_linger(sl_conn *c, double timeout_s, size_t max_bytes);
 void sl_conn_close(sl_conn *c);
 
 /* Reads exactly n bytes. Returns SL_OK; SL_ENET when the peer closed or reset (c->eof is set when
- * it closed before the first byte); SL_ETIMEOUT after read_timeout with no data. */
+ * it closed before the first byte); SL_ETIMEOUT after read_timeout with no data or once the
+ * deadline (sl_conn_set_deadline) has passed. */
 int sl_conn_read_full(sl_conn *c, void *buf, size_t n);
 
 /* Writes exactly n bytes (through the shaper if any), never raising SIGPIPE. Returns SL_OK,

@@ -331,15 +331,43 @@ int sl_proto_parse_error(const sl_frame *f, int *code, char *text, size_t n)
                       f->length);
     }
     *code = sl_le16_get(f->payload);
-    size_t len = f->length - 4;
-    if (n) {
-        if (len > n - 1) len = n - 1;
-        memcpy(text, f->payload + 4, len);
-        text[len] = '\0';
-        for (size_t i = 0; i < len; i++)
-            if ((unsigned char)text[i] < 0x20 && text[i] != '\n') text[i] = '?';
-    }
+    sl_proto_escape(f->payload + 4, f->length - 4, text, n);
     return SL_OK;
+}
+
+size_t sl_proto_escape(const void *in, size_t n, char *out, size_t outn)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = in;
+    size_t w = 0;
+    if (!outn) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char esc[8];
+        size_t k = 0;
+        unsigned char ch = s[i];
+        if (ch == '\n' || ch == '\r' || ch == '\t' || ch == '\\') {
+            esc[k++] = '\\';
+            esc[k++] = ch == '\n' ? 'n' : ch == '\r' ? 'r' : ch == '\t' ? 't' : '\\';
+        } else if (ch < 0x20 || ch == 0x7f) {
+            memcpy(esc, "\\x", 2);
+            k = 2;
+            esc[k++] = hex[ch >> 4];
+            esc[k++] = hex[ch & 15];
+        } else if (ch == 0xc2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f) {
+            memcpy(esc, "\\u00", 4);
+            k = 4;
+            esc[k++] = hex[s[i + 1] >> 4];
+            esc[k++] = hex[s[i + 1] & 15];
+            i++;
+        } else {
+            esc[k++] = (char)ch;
+        }
+        if (w + k > outn - 1) break;
+        memcpy(out + w, esc, k);
+        w += k;
+    }
+    out[w] = '\0';
+    return w;
 }
 
 int sl_pair_from_hex(const char *hex, uint8_t out[SL_PAIR_ID_SIZE])

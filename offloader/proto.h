@@ -155,9 +155,16 @@ int sl_proto_recv(sl_conn *c, uint32_t max_payload, sl_frame *f, int *perr);
 /* Frees the payload and zeroes *f; NULL is a no-op. */
 void sl_frame_free(sl_frame *f);
 
-/* Parses an ERROR payload: *code and the text copied (NUL-terminated, cut to n-1) into text.
- * Returns SL_OK or SL_EFORMAT when shorter than 4 bytes. */
+/* Parses an ERROR payload: *code and the text, escaped with sl_proto_escape (so a peer cannot
+ * forge log lines or drive a terminal), into text. Returns SL_OK or SL_EFORMAT when shorter than
+ * 4 bytes. */
 int sl_proto_parse_error(const sl_frame *f, int *code, char *text, size_t n);
+
+/* Copies n bytes of peer-supplied text into out (outn bytes with its NUL) with every control
+ * character escaped: \n \r \t as such, other bytes below 0x20 and 0x7f as \xNN, the C1 controls
+ * (UTF-8 c2 80..c2 9f) as \u00NN, a backslash as \\. Other bytes, UTF-8 included, are kept. The
+ * result is cut before an escape that would not fit. Returns the length written. */
+size_t sl_proto_escape(const void *in, size_t n, char *out, size_t outn);
 
 /* Pair ids: 32 lowercase hex characters <-> 16 bytes. from_hex returns SL_EARG on anything that
  * is not exactly 32 hex digits. */

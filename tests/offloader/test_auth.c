@@ -1,9 +1,14 @@
-/* test_auth.c: HMAC proofs, constant-time compare, token files, and refusal of wrong or missing
- * tokens over loopback before any model runs. */
+/* test_auth.c: HMAC proofs, constant-time compare, token files (too short refused, readable by
+ * others warned about), refusal of wrong or missing tokens over loopback before any model runs,
+ * a malformed HELLO named as such, and peer text escaped before it reaches a log. */
 #include "fake_backend.h"
 #include "offloader/auth.h"
 #include "offloader/proto.h"
 #include "testutil.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *PAIR_HEX = "0123456789abcdef0123456789abcdef";
 
@@ -40,13 +45,40 @@ static void test_token_file(const char *dir)
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/token", dir);
-    sl_write_file_atomic(path, "s3cret\n\n", 8);
     char *tok;
     size_t len;
+    /* Under 16 bytes is no secret: refused, and the message says how to make a good one. */
+    sl_write_file_atomic(path, "s3cret\n\n", 8);
+    CHECK_EQ(sl_auth_token_load(path, &tok, &len), SL_EARG);
+    CHECK(tok == NULL);
+    CHECK_CONTAINS(sl_errmsg(), "token of 6 bytes is too short");
+    CHECK_CONTAINS(sl_errmsg(), "/dev/urandom");
+    sl_write_file_atomic(path, "0123456789abcdef\n", 17);
+    chmod(path, 0600);
+    char log[1300];
+    snprintf(log, sizeof log, "%s/stderr", dir);
+    /* Group/world-readable: used, with a warning naming the file and the fix. */
+    fflush(stderr);
+    int saved = dup(2), fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
     CHECK_OK(sl_auth_token_load(path, &tok, &len), sl_errmsg());
-    CHECK_EQ(len, 6);
-    CHECK_STR(tok, "s3cret");
+    CHECK_EQ(len, 16);
+    CHECK_STR(tok, "0123456789abcdef");
     free(tok);
+    chmod(path, 0644);
+    CHECK_OK(sl_auth_token_load(path, &tok, &len), sl_errmsg());
+    free(tok);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    char *text;
+    size_t tl;
+    CHECK_OK(sl_read_file(log, &text, &tl), sl_errmsg());
+    CHECK_CONTAINS(text, "token file is accessible by group or others (mode 644)");
+    CHECK_CONTAINS(text, "chmod 600");
+    CHECK(strstr(text, "mode 600") == NULL); /* only the 0644 load warned */
+    free(text);
     sl_write_file_atomic(path, " \n", 2);
     CHECK_EQ(sl_auth_token_load(path, &tok, &len), SL_EARG);
     CHECK(tok == NULL);
@@ -116,6 +148,14 @@ static void test_over_loopback(const char *dir)
     CHECK_EQ(raw_answer(&raw, buf, sizeof buf), 0);
     sl_conn_close(&raw);
 
+    /* An empty HELLO is called malformed, not "expected HELLO, got HELLO". */
+    raw_connect(port, &raw, 0);
+    sl_proto_send(&raw, SL_MSG_HELLO, 0, 0, NULL, NULL, 0);
+    CHECK_EQ(raw_answer(&raw, buf, sizeof buf), SL_PERR_BAD_FRAME);
+    CHECK_CONTAINS(text, "malformed HELLO: 0 payload bytes, expected 4");
+    CHECK(strstr(text, "got HELLO") == NULL);
+    sl_conn_close(&raw);
+
     /* A device whose HELLO offers only other protocol versions is told so. */
     raw_connect(port, &raw, 0);
     uint8_t hello23[4] = {2, 0, 3, 0};
@@ -141,12 +181,31 @@ static void test_over_loopback(const char *dir)
 
     sl_edge_stats st;
     sl_edge_get_stats(s, &st);
-    CHECK_EQ(st.auth_failures,
-             5); /* wrong token twice (connect, infer), no auth, forged, version */
+    /* wrong token twice (connect, infer), no auth, forged, empty HELLO, version */
+    CHECK_EQ(st.auth_failures, 6);
     sl_conn_close(&raw);
     free(payload);
     sl_wire_tensor_free(&in);
     sl_edge_stop(s);
+}
+
+/* Control characters in peer text cannot forge log lines or drive a terminal. */
+static void test_escape(void)
+{
+    char out[64];
+    const char in[] = "ok\nFAKE: line\r\x1b[31m\\ \xc2\x9b \xc3\xa9\x7f";
+    sl_proto_escape(in, sizeof in - 1, out, sizeof out);
+    CHECK_STR(out, "ok\\nFAKE: line\\r\\x1b[31m\\\\ \\u009b \xc3\xa9\\x7f");
+    /* Cut before an escape that does not fit, always terminated. */
+    sl_proto_escape("abc\n", 4, out, 5);
+    CHECK_STR(out, "abc");
+    uint8_t payload[4 + 8] = {3, 0, 0, 0, 'a', '\n', 'b', 0, 'c', 1, 'd', 'e'};
+    sl_frame f = {.type = SL_MSG_ERROR, .length = sizeof payload, .payload = payload};
+    int code;
+    char text[64];
+    CHECK_OK(sl_proto_parse_error(&f, &code, text, sizeof text), sl_errmsg());
+    CHECK_EQ(code, SL_PERR_AUTH);
+    CHECK_STR(text, "a\\nb\\x00c\\x01de");
 }
 
 int main(void)
@@ -155,6 +214,7 @@ int main(void)
     char tmp[600];
     snprintf(tmp, sizeof tmp, "%s", dir);
     test_macs();
+    test_escape();
     test_token_file(tmp);
     test_over_loopback(tmp);
     tu_rmtree(tmp);

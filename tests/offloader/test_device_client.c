@@ -1,6 +1,7 @@
 /* test_device_client.c: pipelined requests matched to their ids, the edge killed mid-stream and
- * restarted (every request accounted for, then the stream resumes), an unreachable edge, and the
- * timing breakdown. */
+ * restarted (every request answered: the ones lost with the connection are sent again), killed
+ * for good (each lost request an explicit error saying it went out), an unreachable edge, and
+ * the timing breakdown. */
 #include "fake_backend.h"
 #include "common/timeutil.h"
 #include "testutil.h"
@@ -9,6 +10,16 @@
 
 static const char *PAIR = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
 static uint8_t pair[16];
+
+/* Polls cond every millisecond for up to `seconds`; a failed check (not a hang until the ctest
+ * timeout) when it never holds. */
+#define WAIT_UNTIL(cond, seconds)                                                               \
+    do {                                                                                        \
+        double until_ = sl_now() + (seconds);                                                   \
+        while (!(cond) && sl_now() < until_)                                                    \
+            usleep(1000);                                                                       \
+        TU_CHECK_MSG(cond, "not within %g s", (double)(seconds));                               \
+    } while (0)
 
 static void test_pipelined(const char *store)
 {
@@ -105,6 +116,8 @@ static void *stream_main(void *arg)
     return NULL;
 }
 
+/* The edge stops with requests in flight and is back 0.3 s later, within the client's
+ * reconnect window: every request is answered, none twice. */
 static void test_edge_killed_mid_stream(const char *store, int nthreads)
 {
     fake_ctx fc = {0};
@@ -129,8 +142,7 @@ static void test_edge_killed_mid_stream(const char *store, int nthreads)
     pthread_t th[4];
     for (int t = 0; t < nthreads; t++)
         pthread_create(&th[t], NULL, stream_main, &st);
-    while (atomic_load(&st.done) < 30)
-        usleep(1000);
+    WAIT_UNTIL(atomic_load(&st.done) >= 30, 60);
     sl_edge_stop(s); /* killed with requests in flight */
     usleep(300000);
     s = fake_edge_start(&fc, store, port, 2, 64);
@@ -163,13 +175,10 @@ static void test_edge_killed_mid_stream(const char *store, int nthreads)
     CHECK_EQ(missing, 0);
     CHECK_EQ(twice, 0);
     CHECK_EQ(ok + failed, N);
-    CHECK(failed >= 1);
-    CHECK(failed <= 4 * nthreads + 4); /* only what was in flight or queued at the kill */
-    CHECK(last_ok);                    /* reconnected and continued */
-    /* Either the connection broke under the request, or the stopping edge said so first. */
-    const char *e = st.first_error;
-    TU_CHECK_MSG(strstr(e, "lost before the answer") || strstr(e, "edge: server shutting down"),
-                 "first error: %s", e);
+    /* What was in flight at the kill was sent again after the reconnect: nothing lost. */
+    TU_CHECK_MSG(failed == 0, "%d failed; first error: %s", failed, st.first_error);
+    CHECK_EQ(ok, N);
+    CHECK(last_ok); /* reconnected and continued */
     printf("edge killed mid-stream, %d thread(s): %d results, %d explicit errors, %d missing\n",
            nthreads, ok, failed, missing);
     sl_client_free(st.c);
@@ -179,6 +188,39 @@ static void test_edge_killed_mid_stream(const char *store, int nthreads)
     free(st.res_id);
     free(st.res_status);
     free(st.res_value);
+}
+
+/* The edge stops with requests in flight and does not come back: each of them ends as an
+ * explicit error that says the request did go out, after the bounded resends. */
+static void test_edge_gone_for_good(const char *store)
+{
+    fake_ctx fc = {0};
+    fc.delay_ms = 300;
+    sl_edge_server *s = fake_edge_start(&fc, store, 0, 2, 64);
+    sl_client_config cfg = fake_client_config(sl_edge_port(s));
+    cfg.max_inflight = 2;
+    cfg.connect_attempts = 2;
+    cfg.backoff_base = 0.01;
+    sl_client *c;
+    CHECK_OK(sl_client_new(&cfg, &c), sl_errmsg());
+    sl_wire_tensor in = fake_input(1, 6, 1.0f);
+    uint64_t ids[2];
+    for (int i = 0; i < 2; i++)
+        CHECK_OK(sl_client_submit(c, pair, &in, &ids[i]), sl_errmsg());
+    WAIT_UNTIL(atomic_load(&fc.runs) >= 1, 30);
+    sl_edge_stop(s);
+    for (int i = 0; i < 2; i++) {
+        sl_client_result r;
+        CHECK_OK(sl_client_wait(c, ids[i], &r), sl_errmsg());
+        CHECK_EQ(r.status, SL_ENET);
+        const char *e = r.error;
+        CHECK_CONTAINS(e, "edge unreachable");
+        CHECK_CONTAINS(e, "the request went out 1 time(s)");
+        sl_client_result_free(&r);
+    }
+    CHECK_EQ(sl_client_pending(c), 0);
+    sl_client_free(c);
+    sl_wire_tensor_free(&in);
 }
 
 static void test_unreachable_and_timing(const char *store)
@@ -212,10 +254,12 @@ static void test_unreachable_and_timing(const char *store)
     CHECK_OK(sl_client_new(&cfg, &c), sl_errmsg());
     CHECK_OK(sl_client_infer(c, pair, &in, &r), r.error);
     sl_client_timing t = r.timing;
-    CHECK(t.encode_s >= 0 && t.encode_s < 0.1);
-    CHECK(t.edge_s >= 0.029 && t.edge_s < 1);
-    CHECK(t.edge_queue_s >= 0 && t.edge_queue_s < 0.1);
-    CHECK(t.transfer_s >= 0 && t.transfer_s < 0.1);
+    /* Upper bounds only catch nonsense (a unit slip, a missed subtraction): the machine running
+     * the tests may be loaded. */
+    CHECK(t.encode_s >= 0 && t.encode_s < 2);
+    CHECK(t.edge_s >= 0.029 && t.edge_s < 5);
+    CHECK(t.edge_queue_s >= 0 && t.edge_queue_s < 2);
+    CHECK(t.transfer_s >= 0 && t.transfer_s < 2);
     CHECK(t.total_s >= t.edge_s + t.transfer_s);
     CHECK_EQ(t.bytes_up, 40 + 12 + 8 + 16 + 2 * 6 * 4);
     CHECK_EQ(t.bytes_down, 40 + 16 + 12 + 8 + 16 + 2 * 2 * 4);
@@ -246,6 +290,7 @@ int main(void)
     test_pipelined(store);
     test_edge_killed_mid_stream(store, 1);
     test_edge_killed_mid_stream(store, 2);
+    test_edge_gone_for_good(store);
     test_unreachable_and_timing(store);
     tu_rmtree(dir);
     return TU_DONE();
