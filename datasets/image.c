@@ -6,8 +6,21 @@
 
 #include <math.h>
 #include <png.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+static atomic_uint_fast64_t max_pixels = SL_IMAGE_DEFAULT_MAX_PIXELS;
+
+void sl_image_set_max_pixels(uint64_t n)
+{
+    atomic_store(&max_pixels, n ? n : SL_IMAGE_DEFAULT_MAX_PIXELS);
+}
+
+uint64_t sl_image_max_pixels(void)
+{
+    return atomic_load(&max_pixels);
+}
 
 static int finish_decode(png_image *im, const char *what, sl_image *out)
 {
@@ -21,6 +34,17 @@ static int finish_decode(png_image *im, const char *what, sl_image *out)
     if (im->width == 0 || im->height == 0 || im->width > 65535 || im->height > 65535) {
         png_image_free(im);
         return sl_err(SL_EFORMAT, "%s: unsupported image size %ux%u", what, im->width, im->height);
+    }
+    /* The header alone says how much decoding would allocate: a small, highly compressed file
+     * can declare gigabytes of pixels. */
+    uint64_t cap = sl_image_max_pixels();
+    if ((uint64_t)im->width * im->height > cap) {
+        png_image_free(im);
+        return sl_err(SL_EFORMAT,
+                      "%s: %ux%u = %llu pixels is over the limit of %llu pixels; not decoded",
+                      what, im->width, im->height,
+                      (unsigned long long)((uint64_t)im->width * im->height),
+                      (unsigned long long)cap);
     }
     size_t size = PNG_IMAGE_SIZE(*im);
     uint8_t *buf = malloc(size);

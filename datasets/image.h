@@ -31,11 +31,20 @@ typedef struct {
     int resize; /* SL_RESIZE_* */
 } sl_input_spec;
 
+/* The largest image (width x height) decoded, process-wide: 64 Mi pixels (8192 x 8192) by
+ * default. A PNG declaring more is refused from its header, before anything is allocated, so a
+ * decompression bomb (a 1 MB file declaring 20000 x 20000) costs nothing. Setting 0 restores the
+ * default. Thread-safe. */
+#define SL_IMAGE_DEFAULT_MAX_PIXELS (64ull << 20)
+void sl_image_set_max_pixels(uint64_t n);
+uint64_t sl_image_max_pixels(void);
+
 /* Decodes the PNG at `path` (gray, gray+alpha, RGB, RGBA, palette; 1-16 bit; interlaced or
  * not) into *out: 1 channel if the file is gray, else 3. Alpha is dropped (colour values kept,
  * as PIL's convert("RGB") does); 16-bit samples are reduced to 8 bits. The caller frees *out
  * with sl_image_free. On error *out is zeroed and the status (SL_EIO unreadable, SL_EFORMAT
- * not a PNG / corrupt / truncated) comes with a message naming the path and libpng's reason. */
+ * not a PNG / corrupt / truncated / over sl_image_max_pixels) comes with a message naming the
+ * path and the reason. */
 int sl_image_load(const char *path, sl_image *out);
 
 /* Same from a PNG held in memory; `what` names it in messages. */

@@ -12,7 +12,9 @@ typedef struct sl_runner {
     sl_exec *exec;     /* owned: input -> first output */
 } sl_runner;
 
-/* Loads the bundle at path and plans an inference run (fold_bn as given). */
+/* Loads the whole model (role "model" or "checkpoint") at path and plans an inference run
+ * (fold_bn as given). Returns SL_OK and *out (free with sl_runner_free), or an error naming the
+ * file: unreadable, not a bundle, or a device/edge half (SL_EFORMAT), with *out = NULL. */
 int sl_runner_open(const char *path, int fold_bn, sl_runner **out);
 /* Same with every executor option (fold_bn, channels_last). */
 int sl_runner_open_opts(const char *path, const sl_exec_opts *o, sl_runner **out);
@@ -31,7 +33,17 @@ void sl_path_list_free(char **paths, int n);
 /* Loads n images into a new float tensor {n, C, H, W} normalised for the model. */
 int sl_images_to_tensor(char *const *paths, int n, const sl_input_spec *s, sl_tensor **out);
 
-/* Index of the largest logit of row `row` of logits {N, K} and its softmax probability. */
+/* Checks that fallback model fb (loaded from fb_path) can stand in for the pair whose device
+ * model graph is `pair` (from pair_path; pair_is_whole when it is a whole model, the edge-only
+ * plan): the same input size, the same class names in the same order (or none on both sides),
+ * and, where the pair's own logit count is known (a whole model), the same count. Returns SL_OK
+ * or SL_EARG / SL_EFORMAT with a message naming both files and the difference. */
+int sl_runner_check_fallback(const sl_runner *fb, const char *fb_path, const sl_graph *pair,
+                             int pair_is_whole, const char *pair_path);
+
+/* Index of the largest logit of row `row` of logits {N, K} and its softmax probability. A
+ * non-finite logit is an error (SL_EFORMAT naming it), never a class: NaN compares false with
+ * everything and would otherwise come out as class 0 with score NaN. */
 int sl_top1(const sl_tensor *logits, int64_t row, int *cls, double *prob);
 
 #endif
