@@ -1,0 +1,122 @@
+/* loader.c: opens the shim's shared library on first use (see loader.h for where it looks). */
+#include "shim/loader.h"
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef SL_SHIM_LIB_NAME
+#error "SL_SHIM_LIB_NAME (the shared library's file name) is set by shim/CMakeLists.txt"
+#endif
+#ifndef SL_SHIM_BUILD_PATH
+#error "SL_SHIM_BUILD_PATH (the shared library in the build tree) is set by shim/CMakeLists.txt"
+#endif
+
+/* The thread's message, as the library's own sl_torch_last_error() until the library is loaded. */
+static _Thread_local char t_err[PATH_MAX + 512] = "no error";
+/* The function whose call is loading the library, for SL_SHIM_DENY's notice. */
+static _Thread_local const char *t_fn = "?";
+/* Why the load failed; written once, inside the pthread_once routine. */
+static char g_why[PATH_MAX + 256];
+/* 0 not tried, 1 loaded, -1 failed. Set (release) after the function table is filled. */
+static atomic_int g_state;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+/* <directory of this executable>/../lib/SL_SHIM_LIB_NAME into buf; -1 if /proc/self/exe cannot
+ * be read or the path does not fit. */
+static int exe_relative(char *buf, size_t size)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return -1;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash) return -1;
+    *slash = '\0';
+    int w = snprintf(buf, size, "%s/../lib/%s", exe, SL_SHIM_LIB_NAME);
+    return w < 0 || (size_t)w >= size ? -1 : 0;
+}
+
+__attribute__((format(printf, 1, 2))) static void fail_load(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_why, sizeof g_why, fmt, ap);
+    va_end(ap);
+    atomic_store_explicit(&g_state, -1, memory_order_release);
+}
+
+static void load_once(void)
+{
+    const char *deny = getenv("SL_SHIM_DENY");
+    if (deny && *deny && strcmp(deny, "0") != 0) {
+        fprintf(stderr, "sl_shim: %s needs the model runtime: load refused (SL_SHIM_DENY is set)\n",
+                t_fn);
+        fail_load("refused (SL_SHIM_DENY is set)");
+        return;
+    }
+    char rel[PATH_MAX];
+    const char *path = getenv("SL_SHIM_LIB");
+    if (!path || !*path) {
+        if (exe_relative(rel, sizeof rel) == 0 && access(rel, F_OK) == 0)
+            path = rel;
+        else if (access(SL_SHIM_BUILD_PATH, F_OK) == 0)
+            path = SL_SHIM_BUILD_PATH;
+        else {
+            fail_load("%s not found next to the program (../lib/) nor at %s; set SL_SHIM_LIB to "
+                      "its path",
+                      SL_SHIM_LIB_NAME, SL_SHIM_BUILD_PATH);
+            return;
+        }
+    }
+    dlerror();
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *why = dlerror();
+        fail_load("%s%s", why ? why : path, why ? "" : ": dlopen failed");
+        return;
+    }
+    /* Not closed on failure below: libtorch's static state may not survive an unload, and the
+     * process goes on without it either way. */
+    const char *abi = dlsym(h, "sl_shim_abi");
+    if (!abi || strcmp(abi, sl_shim_abi_expected) != 0) {
+        fail_load("%s was built from other shim headers than this program (stamp %s, expected %s)",
+                  path, abi ? abi : "none", sl_shim_abi_expected);
+        return;
+    }
+    for (size_t i = 0; i < sl_shim_nfn; i++) {
+        void *p = dlsym(h, sl_shim_fn_names[i]);
+        if (!p) {
+            fail_load("%s has no function %s", path, sl_shim_fn_names[i]);
+            return;
+        }
+        sl_shim_fn[i] = p;
+    }
+    atomic_store_explicit(&g_state, 1, memory_order_release);
+}
+
+int sl_shim_need(const char *fn)
+{
+    if (atomic_load_explicit(&g_state, memory_order_acquire) == 1) return 0;
+    t_fn = fn;
+    pthread_once(&g_once, load_once);
+    if (atomic_load_explicit(&g_state, memory_order_acquire) == 1) return 0;
+    snprintf(t_err, sizeof t_err, "cannot load the model runtime: %s", g_why);
+    return -1;
+}
+
+int sl_shim_loaded(void)
+{
+    return atomic_load_explicit(&g_state, memory_order_acquire) == 1;
+}
+
+const char *sl_shim_error(void)
+{
+    return t_err;
+}

@@ -1,0 +1,36 @@
+/* loader.h: opens the shim's shared library (libtorch behind it) on the first call that needs it.
+ * Internal to shim/: callers use the public headers (shim/sl_torch.h ...), whose functions are
+ * defined by the generated forwarders (shim/gen_forward.py), which call these.
+ *
+ * A command that runs no model never calls a forwarder that loads, so libtorch (about 290 shared
+ * libraries, 0.4 s and 150 MB) stays out of its process. Where the library is looked for:
+ *   1. $SL_SHIM_LIB, when set and not empty (only there);
+ *   2. <directory of the executable>/../lib/<library file name> (an installed or copied tree);
+ *   3. the path the build tree put it at (commands and tests run from the build folder).
+ * SL_SHIM_DENY=1 makes every load fail and names the function that asked on stderr (a test
+ * uses it to prove that a model-free command loads nothing).
+ */
+#ifndef SL_SHIM_LOADER_H
+#define SL_SHIM_LOADER_H
+
+#include <stddef.h>
+
+/* Written by the generator: the number of forwarded functions, their names, the table the
+ * loader fills with their addresses (in that order), and the ABI stamp of the headers. */
+extern const size_t sl_shim_nfn;
+extern const char *const sl_shim_fn_names[];
+extern void *sl_shim_fn[];
+extern const char sl_shim_abi_expected[];
+
+/* 0 when the library is loaded (loading it now, once per process and thread-safe, if this is
+ * the first call); -1 when it cannot be, with the thread's message set to "cannot load the model
+ * runtime: <why>" for sl_shim_error(). `fn` names the caller for SL_SHIM_DENY's notice. A failed
+ * load is not retried. */
+int sl_shim_need(const char *fn);
+/* 1 once the library is loaded, else 0; never loads. */
+int sl_shim_loaded(void);
+/* The loader's last message on this thread ("no error" if none); owned by the loader, valid
+ * until the thread's next shim call. */
+const char *sl_shim_error(void);
+
+#endif
