@@ -73,13 +73,15 @@ static double nice_step(double max)
 enum { SEG_DEVICE, SEG_TRANSFER, SEG_EDGE, SEG_CLOUD, N_SEG };
 static const char *seg_color[N_SEG] = {"#4e79a7", "#f28e2b", "#59a14f", "#b07aa1"};
 static const char *seg_label[N_SEG] = {"device (incl. TL encode)",
-                                       "transfer (serialise + RTT + wire)",
+                                       "transfer (codec + serialise + RTT + wire)",
                                        "edge (incl. TL decode)", "cloud (incl. hop to it)"};
 
 static void segments(const sl_plan *p, double seg[N_SEG])
 {
-    seg[SEG_DEVICE] = p->device_s + p->tl_enc_s;
-    seg[SEG_TRANSFER] = p->serialise_s + p->rtt_s + p->transfer_s;
+    seg[SEG_DEVICE] = p->load_s + p->device_s + p->tl_enc_s;
+    /* The codec's two ends are drawn with the transfer they serve. */
+    seg[SEG_TRANSFER] =
+        p->wire_enc_s + p->serialise_s + p->rtt_s + p->transfer_s + p->wire_dec_s;
     seg[SEG_EDGE] = p->edge_s;
     seg[SEG_CLOUD] = p->cloud_s + p->serialise2_s + p->rtt2_s + p->transfer2_s;
     /* The decoder runs on the edge unless the edge only forwards to the cloud. */

@@ -1,18 +1,27 @@
 /* profile.c: timing a model's blocks, nodes, whole run and transfer layers on this host. */
 #include "preprocessor/profile.h"
 
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/progress.h"
 #include "common/status.h"
 #include "common/timeutil.h"
+#include "datasets/image.h"
 #include "model/exec.h"
 #include "preprocessor/tl.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
+
+/* What the wire adds to a tensor's data: the frame header (offloader/proto.h, 40 bytes) and the
+ * tensor payload's head, 28 bytes + 4 per dimension (offloader/wire.h). */
+#define FRAME_HEAD 40
+#define TENSOR_HEAD(ndim) (28 + 4 * (ndim))
 
 /* Timing samples of one measured thing. */
 typedef struct stats {
@@ -26,6 +35,13 @@ struct ctx {
     double *samples;
     sl_progress *pg;
     uint64_t done;
+    /* The sample batches the wire is measured on: nsamp inputs, their raw uint8 images
+     * (nsamp x raw_n bytes) and, per batch, the value at every cut (nsamp x ncuts). */
+    int nsamp, ncuts;
+    sl_tensor **xs;
+    uint8_t *raw;
+    size_t raw_n;
+    sl_value *cutv;
 };
 
 /* Runs plan e `warmup` + `repeats` times on `in`, discarding the outputs. */
@@ -70,6 +86,264 @@ static int time_range(struct ctx *c, sl_graph *g, const char *const *from, const
 static void tick(struct ctx *c, const char *what)
 {
     sl_progress_update(c->pg, ++c->done, what);
+}
+
+/* ---- the wire codec, as offloader/wire.c applies it ------------------------------------- */
+
+/* One tensor through the device's codec: the sender copies it out of the tensor and tries zstd
+ * at `level` when it has at least min_bytes, keeping the result only when it saves 1/8; the
+ * receiver decompresses (or copies) it back. *bytes is what the frame carries; *enc_s / *dec_s
+ * the two ends' times (only when `time` is set: the median of `reps` runs). */
+static int codec_run(const sl_profile_opts *o, const uint8_t *raw, size_t n, int ndim, int reps,
+                     double *samples, int64_t *bytes, double *enc_s, double *dec_s)
+{
+    size_t bound = ZSTD_compressBound(n);
+    uint8_t *copy = malloc(n ? n : 1), *z = malloc(bound), *payload = malloc(bound > n ? bound : n);
+    uint8_t *back = malloc(n ? n : 1);
+    if (!copy || !z || !payload || !back) {
+        free(copy);
+        free(z);
+        free(payload);
+        free(back);
+        return sl_err(SL_ENOMEM, "out of memory");
+    }
+    int rc = SL_OK;
+    size_t len = n;
+    int packed = 0;
+    for (int r = 0; r < reps && !rc; r++) {
+        double t0 = sl_now();
+        memcpy(copy, raw, n);
+        len = n;
+        packed = 0;
+        if (o->codec_level > 0 && n >= (size_t)o->codec_min_bytes) {
+            size_t zn = ZSTD_compress(z, bound, copy, n, o->codec_level);
+            if (ZSTD_isError(zn)) {
+                rc = sl_err(SL_EIO, "zstd: %s", ZSTD_getErrorName(zn));
+                break;
+            }
+            if (zn <= n - n / 8) {
+                len = zn;
+                packed = 1;
+            }
+        }
+        memcpy(payload, packed ? z : copy, len);
+        double t1 = sl_now();
+        if (packed) {
+            size_t got = ZSTD_decompress(back, n, payload, len);
+            if (ZSTD_isError(got) || got != n) rc = sl_err(SL_EIO, "zstd: round trip failed");
+        } else {
+            memcpy(back, payload, len);
+        }
+        double t2 = sl_now();
+        if (samples) {
+            samples[r] = t1 - t0;
+            samples[reps + r] = t2 - t1;
+        }
+    }
+    if (!rc && samples) {
+        *enc_s = sl_median(samples, (size_t)reps);
+        *dec_s = sl_median(samples + reps, (size_t)reps);
+    }
+    *bytes = (int64_t)(FRAME_HEAD + TENSOR_HEAD(ndim) + len);
+    free(copy);
+    free(z);
+    free(payload);
+    free(back);
+    return rc;
+}
+
+/* A value's bytes as the device sends them (float32, or uint8 for a quantised wire). */
+static int value_raw(const sl_value *v, uint8_t **buf, size_t *n, int *ndim)
+{
+    int64_t dims[SL_MAX_DIMS];
+    sl_tensor_shape(v->t, dims, SL_MAX_DIMS, ndim);
+    *n = sl_tensor_nbytes(v->t);
+    *buf = malloc(*n ? *n : 1);
+    if (!*buf) return sl_err(SL_ENOMEM, "out of memory");
+    if (sl_tensor_to_buffer(v->t, *buf, *n)) {
+        free(*buf);
+        *buf = NULL;
+        return sl_err(SL_ETORCH, "%s", sl_torch_last_error());
+    }
+    return SL_OK;
+}
+
+/* The wire figures of one tensor over the sample batches: bytes averaged over every sample
+ * (value k of `vals`, stride apart), codec times measured on the first. */
+static int wire_of_values(struct ctx *c, const sl_value *vals, size_t stride, sl_prof_wire *w)
+{
+    double sum = 0;
+    for (int k = 0; k < c->nsamp; k++) {
+        uint8_t *buf;
+        size_t n;
+        int nd;
+        int rc = value_raw(&vals[(size_t)k * stride], &buf, &n, &nd);
+        int64_t b = 0;
+        if (!rc)
+            rc = codec_run(c->o, buf, n, nd, k ? 1 : c->o->repeats, k ? NULL : c->samples, &b,
+                           &w->enc_s, &w->dec_s);
+        free(buf);
+        if (rc) return rc;
+        sum += (double)b;
+    }
+    w->bytes = (int64_t)(sum / c->nsamp + 0.5);
+    return SL_OK;
+}
+
+/* The raw uint8 images an edge-only device sends, through the codec. */
+static int wire_of_raw(struct ctx *c, sl_prof_wire *w)
+{
+    double sum = 0;
+    for (int k = 0; k < c->nsamp; k++) {
+        int64_t b = 0;
+        int rc = codec_run(c->o, c->raw + (size_t)k * c->raw_n, c->raw_n, 4, k ? 1 : c->o->repeats,
+                           k ? NULL : c->samples, &b, &w->enc_s, &w->dec_s);
+        if (rc) return rc;
+        sum += (double)b;
+    }
+    w->bytes = (int64_t)(sum / c->nsamp + 0.5);
+    return SL_OK;
+}
+
+/* ---- sample inputs --------------------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Appends every .png under dir (recursively) to *v. */
+static int collect_png(const char *dir, char ***v, int *n, int *cap, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d) return sl_err(SL_EIO, "%s: cannot open the folder", dir);
+    struct dirent *e;
+    int rc = SL_OK;
+    while (!rc && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char path[4096];
+        if (sl_path_join(path, sizeof path, dir, e->d_name)) continue;
+        if (sl_is_dir(path)) {
+            if (depth < 8) rc = collect_png(path, v, n, cap, depth + 1);
+            continue;
+        }
+        size_t l = strlen(e->d_name);
+        if (l < 4 || strcmp(e->d_name + l - 4, ".png")) continue;
+        if (*n == *cap) {
+            int nc = *cap ? *cap * 2 : 64;
+            char **nv = realloc(*v, (size_t)nc * sizeof *nv);
+            if (!nv) {
+                rc = sl_err(SL_ENOMEM, "out of memory");
+                break;
+            }
+            *v = nv;
+            *cap = nc;
+        }
+        if (!((*v)[*n] = strdup(path))) rc = sl_err(SL_ENOMEM, "out of memory");
+        else (*n)++;
+    }
+    closedir(d);
+    return rc;
+}
+
+int sl_profile_sample_images(const char *spec, int max, char ***paths, int *n)
+{
+    *paths = NULL;
+    *n = 0;
+    char **v = NULL;
+    int cnt = 0, cap = 0, rc = SL_OK;
+    if (sl_is_dir(spec)) {
+        rc = collect_png(spec, &v, &cnt, &cap, 0);
+    } else if (sl_is_file(spec)) {
+        v = malloc(sizeof *v);
+        if (!v || !(v[0] = strdup(spec))) rc = sl_err(SL_ENOMEM, "out of memory");
+        else cnt = 1;
+    } else {
+        rc = sl_err(SL_EIO, "%s: no such file or folder", spec);
+    }
+    if (!rc && cnt == 0) rc = sl_err(SL_EARG, "%s: no .png images in it", spec);
+    if (rc) {
+        for (int i = 0; i < cnt; i++)
+            free(v[i]);
+        free(v);
+        return rc;
+    }
+    qsort(v, (size_t)cnt, sizeof *v, cmp_str);
+    /* Evenly spaced over the sorted list, so class folders are all represented. */
+    int keep = max > 0 && cnt > max ? max : cnt;
+    char **out = malloc((size_t)keep * sizeof *out);
+    if (!out) rc = sl_err(SL_ENOMEM, "out of memory");
+    for (int i = 0; !rc && i < keep; i++) {
+        int at = (int)((int64_t)i * cnt / keep);
+        out[i] = v[at];
+        v[at] = NULL;
+    }
+    for (int i = 0; i < cnt; i++)
+        free(v[i]);
+    free(v);
+    if (rc) return rc;
+    *paths = out;
+    *n = keep;
+    return SL_OK;
+}
+
+/* Loads the sample batches: o->nimages images (cycled to fill whole batches) into c->nsamp
+ * float inputs and raw uint8 images, timing both loads per batch; or, without images, one
+ * random normal batch with random raw bytes. */
+static int load_samples(struct ctx *c, sl_profile *p)
+{
+    const sl_profile_opts *o = c->o;
+    sl_graph *g = c->g;
+    sl_input_spec spec = {.c = (int)g->input_shape.d[0],
+                          .h = (int)g->input_shape.d[1],
+                          .w = (int)g->input_shape.d[2],
+                          .resize = SL_RESIZE_STRETCH};
+    for (int i = 0; i < 4; i++) {
+        spec.mean[i] = g->mean[i];
+        spec.std[i] = g->std[i];
+    }
+    int64_t shape[4] = {o->batch, spec.c, spec.h, spec.w};
+    size_t per = (size_t)spec.c * (size_t)spec.h * (size_t)spec.w;
+    c->nsamp = o->nimages > o->batch ? o->nimages / o->batch : 1;
+    c->raw_n = per * (size_t)o->batch;
+    c->xs = calloc((size_t)c->nsamp, sizeof *c->xs);
+    c->raw = malloc((size_t)c->nsamp * c->raw_n);
+    if (!c->xs || !c->raw) return sl_err(SL_ENOMEM, "out of memory");
+    if (o->nimages == 0) {
+        if (sl_tensor_randn(shape, 4, &c->xs[0]))
+            return sl_err(SL_ETORCH, "input: %s", sl_torch_last_error());
+        for (size_t i = 0; i < c->raw_n; i++)
+            c->raw[i] = (uint8_t)(rand() & 0xff);
+        return SL_OK;
+    }
+    double load = 0, raw_load = 0;
+    for (int k = 0; k < c->nsamp; k++) {
+        float *data;
+        if (sl_tensor_empty(shape, 4, SL_DT_F32, &c->xs[k]) ||
+            sl_tensor_data_ptr(c->xs[k], (void **)&data))
+            return sl_err(SL_ETORCH, "input: %s", sl_torch_last_error());
+        for (int b = 0; b < o->batch; b++) {
+            const char *path = o->images[(k * o->batch + b) % o->nimages];
+            sl_image img;
+            double t0 = sl_now();
+            int rc = sl_image_load(path, &img);
+            double t1 = sl_now();
+            if (!rc) rc = sl_image_to_input(&img, &spec, data + per * (size_t)b);
+            double t2 = sl_now();
+            uint8_t *raw = c->raw + (size_t)k * c->raw_n + per * (size_t)b;
+            if (!rc) rc = sl_image_to_u8(&img, spec.c, spec.h, spec.w, spec.resize, raw);
+            double t3 = sl_now();
+            sl_image_free(&img);
+            if (rc) return sl_err_ctx(rc, "sample image %s: ", path);
+            /* Both devices decode the PNG; the split one normalises to float, the edge-only
+             * one resizes to uint8. */
+            load += (t1 - t0) + (t2 - t1);
+            raw_load += (t1 - t0) + (t3 - t2);
+        }
+    }
+    p->load_s = load / c->nsamp;
+    p->raw_load_s = raw_load / c->nsamp;
+    return SL_OK;
 }
 
 /* One full run keeping the value of every node (the inputs of node and block timings). */
@@ -200,10 +474,83 @@ static int measure_total(struct ctx *c, sl_profile *p)
     return SL_OK;
 }
 
+/* The value at every cut (but the input) for every sample batch, into c->cutv. */
+static int sample_cuts(struct ctx *c, const sl_profile *p)
+{
+    sl_graph *g = c->g;
+    const int nc = p->n_cuts;
+    const char **to = malloc((size_t)nc * sizeof *to);
+    c->ncuts = nc;
+    c->cutv = calloc((size_t)c->nsamp * (size_t)nc, sizeof *c->cutv);
+    if (!to || !c->cutv) {
+        free(to);
+        return sl_err(SL_ENOMEM, "out of memory");
+    }
+    for (int i = 1; i < nc; i++)
+        to[i - 1] = p->cuts[i].tensor;
+    sl_exec *e;
+    sl_exec_opts eo = {0};
+    int rc = sl_exec_new(g, NULL, 0, to, nc - 1, &eo, &e);
+    free(to);
+    if (rc) return rc;
+    for (int k = 0; !rc && k < c->nsamp; k++) {
+        sl_value in = {0};
+        if (sl_tensor_share(c->xs[k], &in.t)) {
+            rc = sl_err(SL_ETORCH, "%s", sl_torch_last_error());
+            break;
+        }
+        rc = sl_exec_run(e, &in, &c->cutv[(size_t)k * nc + 1]);
+        sl_value_clear(&in);
+    }
+    sl_exec_free(e);
+    return rc;
+}
+
+/* Every cut's tensor and the raw image through the codec (docs/profile.md, "Wire"). */
+static int measure_wire(struct ctx *c, sl_profile *p)
+{
+    int rc = wire_of_raw(c, &p->input_wire);
+    p->cuts[0].wire = p->input_wire;
+    for (int i = 1; !rc && i < p->n_cuts; i++) {
+        rc = wire_of_values(c, &c->cutv[i], (size_t)p->n_cuts, &p->cuts[i].wire);
+        tick(c, p->cuts[i].tensor);
+    }
+    p->has_wire = !rc;
+    return rc;
+}
+
+/* Each cut's prefix (input -> cut) and suffix (cut -> output) run as one range, as the device
+ * and edge halves of a split there run. The two ends are the whole model. */
+static int measure_ranges(struct ctx *c, sl_profile *p)
+{
+    sl_graph *g = c->g;
+    const int last = p->n_cuts - 1;
+    const char *out = p->cuts[last].tensor;
+    p->cuts[0].prefix_s = 0;
+    p->cuts[0].suffix_s = p->total_median_s;
+    p->cuts[last].prefix_s = p->total_median_s;
+    p->cuts[last].suffix_s = 0;
+    for (int i = 1; i < last; i++) {
+        sl_prof_cut *pc = &p->cuts[i];
+        stats st = {0, 0, 0};
+        int rc = time_range(c, g, (const char *const *)&g->input_name, &c->vals[0], 1, pc->tensor,
+                            &st);
+        if (rc) return sl_err_ctx(rc, "prefix to '%s': ", pc->tensor);
+        pc->prefix_s = st.median;
+        const char *from = pc->tensor;
+        rc = time_range(c, g, &from, &c->vals[pc->node_index + 1], 1, out, &st);
+        if (rc) return sl_err_ctx(rc, "suffix from '%s': ", pc->tensor);
+        pc->suffix_s = st.median;
+        tick(c, pc->tensor);
+    }
+    p->has_ranges = 1;
+    return SL_OK;
+}
+
 /* Inserts TL cfg at cut pc on a copy of the model (fresh weights) and times its encoder
  * (X -> wire) and decoder (wire -> decoder_out) sub-ranges on the value x of X. */
-static int measure_tl_one(struct ctx *c, sl_prof_cut *pc, const sl_value *x, const char *id,
-                          const sl_tl_config *cfg)
+static int measure_tl_one(struct ctx *c, int cut, sl_prof_cut *pc, const sl_value *x,
+                          const char *id, const sl_tl_config *cfg)
 {
     sl_graph *t = NULL;
     int rc = sl_graph_clone(c->g, &t);
@@ -233,6 +580,15 @@ static int measure_tl_one(struct ctx *c, sl_prof_cut *pc, const sl_value *x, con
         sl_shape ws;
         sl_graph_tensor_shape(t, info.wire, &ws);
         tl->bytes = value_bytes(&ws, cfg->bits == 8, c->o->batch);
+        /* The encoder's output on every sample batch, through the codec. */
+        sl_value *wv = calloc((size_t)c->nsamp, sizeof *wv);
+        if (!wv) rc = sl_err(SL_ENOMEM, "out of memory");
+        for (int k = 0; !rc && k < c->nsamp; k++)
+            rc = sl_exec_run(enc, &c->cutv[(size_t)k * c->ncuts + cut], &wv[k]);
+        if (!rc) rc = wire_of_values(c, wv, 1, &tl->wire);
+        for (int k = 0; wv && k < c->nsamp; k++)
+            sl_value_clear(&wv[k]);
+        free(wv);
         /* A TL that sends no fewer bytes than the cut itself (a pool at 1x1) is no candidate. */
         if (!rc && tl->bytes < pc->bytes) {
             pc->n_tl++;
@@ -257,7 +613,7 @@ static int measure_tls(struct ctx *c, sl_profile *p, const sl_tl_config *cfgs)
             return sl_err(SL_ENOMEM, "out of memory");
         const sl_value *x = &c->vals[pc->node_index + 1];
         for (int k = 0; k < c->o->ntl; k++) {
-            int rc = measure_tl_one(c, pc, x, c->o->tl[k], &cfgs[k]);
+            int rc = measure_tl_one(c, i, pc, x, c->o->tl[k], &cfgs[k]);
             if (rc) return sl_err_ctx(rc, "transfer layer %s at '%s': ", c->o->tl[k], pc->tensor);
             tick(c, pc->tensor);
         }
@@ -341,14 +697,26 @@ static int fill_host(sl_profile *p, const sl_graph *g, const sl_profile_opts *o)
     copy_shape(&g->input_shape, p->input_shape, &p->input_rank);
     p->input_bytes = value_bytes(&g->input_shape, 0, o->batch);
     p->input_raw_bytes = value_bytes(&g->input_shape, 1, o->batch);
+    p->codec = strdup(o->codec_level > 0 ? "zstd" : "none");
+    if (!p->codec) return sl_err(SL_ENOMEM, "out of memory");
+    p->codec_level = o->codec_level > 0 ? o->codec_level : 0;
+    p->codec_min_bytes = o->codec_min_bytes;
+    p->images = o->nimages;
     return sl_graph_hash(g, p->graph_hash);
 }
 
 int sl_profile_measure(sl_graph *g, const sl_profile_opts *o, sl_profile **out)
 {
     *out = NULL;
-    if (o->batch < 1 || o->warmup < 0 || o->repeats < 1 || o->threads < 0 || o->ntl < 0)
-        return sl_err(SL_EARG, "profile: batch and repeats must be >= 1, warmup and threads >= 0");
+    if (o->batch < 1 || o->warmup < 0 || o->repeats < 1 || o->threads < 0 || o->ntl < 0 ||
+        o->nimages < 0 || o->codec_level > 22 || o->codec_min_bytes < 0)
+        return sl_err(SL_EARG, "profile: batch and repeats must be >= 1, warmup, threads and "
+                               "images >= 0, the zstd level at most 22");
+    sl_profile_opts eff = *o;
+    if (eff.codec_level == 0) eff.codec_level = SL_PROFILE_ZSTD_LEVEL;
+    if (eff.codec_level < 0) eff.codec_level = 0;
+    if (eff.codec_min_bytes == 0) eff.codec_min_bytes = SL_PROFILE_ZSTD_MIN_BYTES;
+    o = &eff;
     if (!g->validated) return sl_err(SL_EARG, "graph '%s' is not validated", g->name);
     if (g->tl_json && o->ntl > 0)
         return sl_err(SL_EARG,
@@ -371,13 +739,9 @@ int sl_profile_measure(sl_graph *g, const sl_profile_opts *o, sl_profile **out)
     struct ctx c = {.g = g, .o = o};
     sl_profile *p = calloc(1, sizeof *p);
     c.vals = calloc((size_t)g->nnodes + 1, sizeof *c.vals);
-    c.samples = calloc((size_t)o->repeats, sizeof *c.samples);
-    sl_tensor *x = NULL;
-    int64_t shape[4] = {o->batch, g->input_shape.d[0], g->input_shape.d[1], g->input_shape.d[2]};
-    if (!p || !c.vals || !c.samples)
-        rc = sl_err(SL_ENOMEM, "out of memory");
-    else if (sl_tensor_randn(shape, 4, &x))
-        rc = sl_err(SL_ETORCH, "input: %s", sl_torch_last_error());
+    /* Codec timings keep encode and decode samples side by side. */
+    c.samples = calloc(2 * (size_t)o->repeats, sizeof *c.samples);
+    if (!p || !c.vals || !c.samples) rc = sl_err(SL_ENOMEM, "out of memory");
     int ntl_cuts = 0;
     for (int i = 1; i + 1 < ncuts; i++) {
         sl_shape s;
@@ -385,11 +749,16 @@ int sl_profile_measure(sl_graph *g, const sl_profile_opts *o, sl_profile **out)
         ntl_cuts += s.ndim == 3;
     }
     if (o->progress)
-        c.pg = sl_progress_start("profiling", (uint64_t)(g->nnodes + ncuts + ntl_cuts * o->ntl));
+        c.pg = sl_progress_start("profiling", (uint64_t)(g->nnodes + ncuts + (ncuts - 1) +
+                                                         (ncuts - 2) + ntl_cuts * o->ntl));
     if (!rc) rc = fill_host(p, g, o);
-    if (!rc) rc = run_all(&c, x);
+    if (!rc) rc = load_samples(&c, p);
+    if (!rc) rc = run_all(&c, c.xs[0]);
     if (!rc) rc = measure_blocks(&c, p, cuts, ncuts);
     if (!rc) rc = measure_total(&c, p);
+    if (!rc) rc = measure_ranges(&c, p);
+    if (!rc) rc = sample_cuts(&c, p);
+    if (!rc) rc = measure_wire(&c, p);
     if (!rc) rc = measure_nodes(&c, p);
     if (!rc) rc = measure_tls(&c, p, cfgs);
     if (!rc) {
@@ -407,7 +776,13 @@ int sl_profile_measure(sl_graph *g, const sl_profile_opts *o, sl_profile **out)
     free(c.vals);
     free(c.samples);
     free(cuts);
-    sl_tensor_free(x);
+    for (int k = 0; c.xs && k < c.nsamp; k++)
+        sl_tensor_free(c.xs[k]);
+    free(c.xs);
+    free(c.raw);
+    for (size_t k = 0; c.cutv && k < (size_t)c.nsamp * (size_t)c.ncuts; k++)
+        sl_value_clear(&c.cutv[k]);
+    free(c.cutv);
     if (rc) {
         sl_profile_free(p);
         return rc;

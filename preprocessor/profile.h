@@ -8,6 +8,10 @@
  *   - the whole model (median, p10, p90), and the gap between it and the sum of the blocks;
  *   - the bytes of every node output and cut for `batch` images;
  *   - the speed of framing a tensor for the wire (memcpy + zlib crc32), in bytes per second;
+ *   - each cut's prefix (input -> cut) and suffix (cut -> output) run as one range;
+ *   - every cut tensor, TL wire tensor and the raw uint8 image through the device's codec (zstd
+ *     as offloader/wire.c applies it) on sample images: bytes, encode and decode time; and the
+ *     time to load an image into the float input and into the raw uint8 image;
  *   - per cut with a C x H x W tensor (not the input, not the output) and per TL configuration,
  *     on a copy of the model with the TL inserted there (fresh weights): the TL encoder
  *     (X -> wire) and decoder (wire -> decoder_out) times and the wire bytes (uint8 for b8).
@@ -26,7 +30,24 @@ typedef struct sl_profile_opts {
     const char *const *tl; /* TL configuration ids ("pool", "conv-r4-s2-b8"); borrowed */
     int ntl;
     int progress; /* 1 = draw a progress line (common/progress.h) */
+    /* Sample images (PNG paths, borrowed) the wire sizes are measured on; none = random input,
+     * which activations of real images compress far better than. */
+    const char *const *images;
+    int nimages;
+    int codec_level;     /* zstd level the device client uses; 0 = SL_PROFILE_ZSTD_LEVEL, < 0 =
+                            no compression (a device run with --zstd-level 0) */
+    int codec_min_bytes; /* tensors below this are sent raw; 0 = SL_PROFILE_ZSTD_MIN_BYTES */
 } sl_profile_opts;
+
+/* What the device client sends with by default (offloader/device_client.c, offloader/wire.c). */
+#define SL_PROFILE_ZSTD_LEVEL 3
+#define SL_PROFILE_ZSTD_MIN_BYTES 64
+
+/* Sample images for `profile --images SPEC`: SPEC is a PNG file or a folder (every .png below
+ * it); at most `max` (> 0) are kept, evenly spaced over the sorted list so every class folder is
+ * represented. On success *paths is a new array of *n new strings (free each, then the array).
+ * On error (nothing found, unreadable) *paths is NULL and the message names SPEC. */
+int sl_profile_sample_images(const char *spec, int max, char ***paths, int *n);
 
 /* Measures validated graph g (borrowed; its weights are only read) on this host. On success *out
  * is a new profile (free with sl_profile_free) that passes sl_profile_validate. On error (bad

@@ -12,7 +12,9 @@
 #include <string.h>
 
 #define PROFILE_FORMAT "sl-profile"
-#define PROFILE_VERSION 1
+#define PROFILE_VERSION 2
+/* Largest time a profile may hold (31 years): sums of a profile's times then stay finite. */
+#define MAX_TIME_S 1e9
 
 /* Every field error reads "<what>: <field path>: <reason>". */
 static int field_err(const char *what, const char *where, const char *key, const char *why)
@@ -39,6 +41,16 @@ static int get_num(const cJSON *o, const char *key, const char *what, const char
     if (v->valuedouble < lo) {
         char why[96];
         snprintf(why, sizeof why, "%g is below %g", v->valuedouble, lo);
+        return field_err(what, where, key, why);
+    }
+    /* A time (every "*_s" field) beyond MAX_TIME_S is no measurement, and sums of such times
+     * overflow to inf in select's costs. */
+    size_t kl = strlen(key);
+    int is_time = kl > 2 && !strcmp(key + kl - 2, "_s") && !(kl > 6 && !strcmp(key + kl - 6, "_per_s"));
+    if (is_time && fabs(v->valuedouble) > MAX_TIME_S) {
+        char why[96];
+        snprintf(why, sizeof why, "%g s is beyond %g s: not a measured time", v->valuedouble,
+                 MAX_TIME_S);
         return field_err(what, where, key, why);
     }
     *out = v->valuedouble;
@@ -112,7 +124,23 @@ static const cJSON *get_array(const cJSON *o, const char *key, const char *what,
     return v;
 }
 
-static int parse_tl(const cJSON *j, const char *what, const char *where, sl_prof_tl *t)
+/* The version 2 wire fields of an object: wire_bytes, wire_enc_s, wire_dec_s. */
+static int parse_wire(const cJSON *j, const char *what, const char *where, sl_prof_wire *w)
+{
+    int rc;
+    if ((rc = get_int(j, "wire_bytes", what, where, 1, &w->bytes))) return rc;
+    if ((rc = get_num(j, "wire_enc_s", what, where, 0, &w->enc_s))) return rc;
+    return get_num(j, "wire_dec_s", what, where, 0, &w->dec_s);
+}
+
+static void add_wire(cJSON *o, const sl_prof_wire *w)
+{
+    cJSON_AddNumberToObject(o, "wire_bytes", (double)w->bytes);
+    cJSON_AddNumberToObject(o, "wire_enc_s", w->enc_s);
+    cJSON_AddNumberToObject(o, "wire_dec_s", w->dec_s);
+}
+
+static int parse_tl(const cJSON *j, const char *what, const char *where, int v2, sl_prof_tl *t)
 {
     int rc;
     if (!cJSON_IsObject(j)) return field_err(what, where, "", "not an object");
@@ -120,7 +148,7 @@ static int parse_tl(const cJSON *j, const char *what, const char *where, sl_prof
     if ((rc = get_num(j, "enc_s", what, where, 0, &t->enc_s))) return rc;
     if ((rc = get_num(j, "dec_s", what, where, 0, &t->dec_s))) return rc;
     if ((rc = get_int(j, "bytes", what, where, 1, &t->bytes))) return rc;
-    return SL_OK;
+    return v2 ? parse_wire(j, what, where, &t->wire) : SL_OK;
 }
 
 static int parse_node(const cJSON *j, const char *what, const char *where, sl_prof_node *n)
@@ -148,7 +176,7 @@ static int parse_node(const cJSON *j, const char *what, const char *where, sl_pr
     return get_num(j, "median_s", what, where, 0, &n->median_s);
 }
 
-static int parse_cut(const cJSON *j, const char *what, const char *where, sl_prof_cut *c)
+static int parse_cut(const cJSON *j, const char *what, const char *where, int v2, sl_prof_cut *c)
 {
     int rc = SL_OK;
     int64_t ni = 0;
@@ -158,6 +186,9 @@ static int parse_cut(const cJSON *j, const char *what, const char *where, sl_pro
     c->node_index = ni > 1000000000 ? 1000000000 : (int)ni;
     if ((rc = get_shape(j, "shape", what, where, c->shape, &c->rank))) return rc;
     if ((rc = get_int(j, "bytes", what, where, 1, &c->bytes))) return rc;
+    if (v2 && (rc = parse_wire(j, what, where, &c->wire))) return rc;
+    if (v2 && (rc = get_num(j, "prefix_s", what, where, 0, &c->prefix_s))) return rc;
+    if (v2 && (rc = get_num(j, "suffix_s", what, where, 0, &c->suffix_s))) return rc;
     const cJSON *tls = get_array(j, "tl", what, where, &rc);
     if (!tls) return rc;
     int k = cJSON_GetArraySize(tls);
@@ -170,7 +201,7 @@ static int parse_cut(const cJSON *j, const char *what, const char *where, sl_pro
     {
         char sub[128];
         snprintf(sub, sizeof sub, "%s.tl[%d]", where, c->n_tl);
-        if ((rc = parse_tl(t, what, sub, &c->tl[c->n_tl++]))) return rc;
+        if ((rc = parse_tl(t, what, sub, v2, &c->tl[c->n_tl++]))) return rc;
     }
     return SL_OK;
 }
@@ -203,7 +234,7 @@ static int check_index(const cJSON *j, const char *what, const char *where, int 
     return SL_OK;
 }
 
-static int parse_list(const cJSON *root, const char *key, const char *what, void **items,
+static int parse_list(const cJSON *root, const char *key, const char *what, int v2, void **items,
                       size_t size, int *count)
 {
     int rc = SL_OK;
@@ -222,7 +253,7 @@ static int parse_list(const cJSON *root, const char *key, const char *what, void
         if (!strcmp(key, "nodes"))
             rc = parse_node(e, what, where, (sl_prof_node *)*items + i);
         else if (!strcmp(key, "cuts"))
-            rc = parse_cut(e, what, where, (sl_prof_cut *)*items + i);
+            rc = parse_cut(e, what, where, v2, (sl_prof_cut *)*items + i);
         else
             rc = parse_block(e, what, where, (sl_prof_block *)*items + i);
         *count = i + 1; /* so sl_profile_free releases what was filled */
@@ -248,9 +279,11 @@ static int parse_root(const cJSON *root, const char *what, sl_profile *p)
     free(fmt);
     int version;
     if ((rc = get_int32(root, "version", what, "", 0, &version))) return rc;
-    if (version != PROFILE_VERSION)
-        return sl_err(SL_EFORMAT, "%s: version: %d is not supported (this build reads %d)", what,
-                      version, PROFILE_VERSION);
+    if (version != 1 && version != PROFILE_VERSION)
+        return sl_err(SL_EFORMAT, "%s: version: %d is not supported (this build reads 1 and %d)",
+                      what, version, PROFILE_VERSION);
+    const int v2 = version >= 2;
+    p->has_wire = p->has_ranges = v2;
     char *hash = NULL;
     if ((rc = get_str(root, "model", what, "", &p->model))) return rc;
     if ((rc = get_str(root, "graph_hash", what, "", &hash))) return rc;
@@ -289,12 +322,28 @@ static int parse_root(const cJSON *root, const char *what, sl_profile *p)
     if ((rc = get_num(root, "gap_s", what, "", -INFINITY, &p->gap_s))) return rc;
     if ((rc = get_num(root, "serialise_bytes_per_s", what, "", 1, &p->serialise_bytes_per_s)))
         return rc;
+    if (v2) {
+        if ((rc = parse_wire(in, what, "input", &p->input_wire))) return rc;
+        if ((rc = get_num(in, "load_s", what, "input", 0, &p->load_s))) return rc;
+        if ((rc = get_num(in, "raw_load_s", what, "input", 0, &p->raw_load_s))) return rc;
+        const cJSON *co = need(root, "codec", what, "", &rc);
+        if (!co) return rc;
+        if (!cJSON_IsObject(co)) return field_err(what, "", "codec", "not an object");
+        if ((rc = get_str(co, "name", what, "codec", &p->codec))) return rc;
+        if (strcmp(p->codec, "zstd") && strcmp(p->codec, "none"))
+            return field_err(what, "codec", "name", "neither 'zstd' nor 'none'");
+        if ((rc = get_int32(co, "level", what, "codec", 0, &p->codec_level))) return rc;
+        if ((rc = get_int32(co, "min_bytes", what, "codec", 0, &p->codec_min_bytes))) return rc;
+        if ((rc = get_int32(co, "images", what, "codec", 0, &p->images))) return rc;
+    }
 
-    if ((rc = parse_list(root, "nodes", what, (void **)&p->nodes, sizeof *p->nodes, &p->n_nodes)))
+    if ((rc = parse_list(root, "nodes", what, v2, (void **)&p->nodes, sizeof *p->nodes,
+                         &p->n_nodes)))
         return rc;
-    if ((rc = parse_list(root, "cuts", what, (void **)&p->cuts, sizeof *p->cuts, &p->n_cuts)))
+    if ((rc = parse_list(root, "cuts", what, v2, (void **)&p->cuts, sizeof *p->cuts, &p->n_cuts)))
         return rc;
-    return parse_list(root, "blocks", what, (void **)&p->blocks, sizeof *p->blocks, &p->n_blocks);
+    return parse_list(root, "blocks", what, v2, (void **)&p->blocks, sizeof *p->blocks,
+                      &p->n_blocks);
 }
 
 int sl_profile_find_node(const sl_profile *p, const char *name)
@@ -317,6 +366,32 @@ int sl_profile_find_tl(const sl_profile *p, int cut, const char *config)
     for (int t = 0; t < p->cuts[cut].n_tl; t++)
         if (!strcmp(p->cuts[cut].tl[t].config, config)) return t;
     return -1;
+}
+
+double sl_profile_prefix_s(const sl_profile *p, int cut)
+{
+    if (p->has_ranges) return p->cuts[cut].prefix_s;
+    double t = 0;
+    for (int b = 0; b < cut; b++)
+        t += p->blocks[b].median_s;
+    return t;
+}
+
+double sl_profile_suffix_s(const sl_profile *p, int cut)
+{
+    if (p->has_ranges) return p->cuts[cut].suffix_s;
+    double t = 0;
+    for (int b = cut; b < p->n_blocks; b++)
+        t += p->blocks[b].median_s;
+    return t;
+}
+
+sl_prof_wire sl_profile_wire(const sl_profile *p, int cut, int tl)
+{
+    const sl_prof_cut *c = &p->cuts[cut];
+    if (p->has_wire) return cut == 0 ? p->input_wire : tl >= 0 ? c->tl[tl].wire : c->wire;
+    sl_prof_wire w = {cut == 0 ? p->input_raw_bytes : tl >= 0 ? c->tl[tl].bytes : c->bytes, 0, 0};
+    return w;
 }
 
 static int valid_tl_config(const char *c)
@@ -445,7 +520,10 @@ static cJSON *build_json(const sl_profile *p)
 {
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "format", PROFILE_FORMAT);
-    cJSON_AddNumberToObject(r, "version", PROFILE_VERSION);
+    /* A profile without the version 2 measurements (made by hand, or read from version 1) is
+     * written as version 1, so what is written always reads back the same. */
+    const int v2 = p->has_wire && p->has_ranges;
+    cJSON_AddNumberToObject(r, "version", v2 ? PROFILE_VERSION : 1);
     cJSON_AddStringToObject(r, "model", p->model);
     cJSON_AddStringToObject(r, "graph_hash", p->graph_hash);
     cJSON_AddStringToObject(r, "host", p->host);
@@ -460,6 +538,11 @@ static cJSON *build_json(const sl_profile *p)
     cJSON_AddItemToObject(in, "shape", shape_json(p->input_shape, p->input_rank));
     cJSON_AddNumberToObject(in, "bytes", (double)p->input_bytes);
     cJSON_AddNumberToObject(in, "raw_bytes", (double)p->input_raw_bytes);
+    if (v2) {
+        add_wire(in, &p->input_wire);
+        cJSON_AddNumberToObject(in, "load_s", p->load_s);
+        cJSON_AddNumberToObject(in, "raw_load_s", p->raw_load_s);
+    }
     cJSON *tot = cJSON_AddObjectToObject(r, "total");
     cJSON_AddNumberToObject(tot, "median_s", p->total_median_s);
     cJSON_AddNumberToObject(tot, "p10_s", p->total_p10_s);
@@ -467,6 +550,13 @@ static cJSON *build_json(const sl_profile *p)
     cJSON_AddNumberToObject(r, "block_sum_s", p->block_sum_s);
     cJSON_AddNumberToObject(r, "gap_s", p->gap_s);
     cJSON_AddNumberToObject(r, "serialise_bytes_per_s", p->serialise_bytes_per_s);
+    if (v2) {
+        cJSON *co = cJSON_AddObjectToObject(r, "codec");
+        cJSON_AddStringToObject(co, "name", p->codec ? p->codec : "none");
+        cJSON_AddNumberToObject(co, "level", p->codec_level);
+        cJSON_AddNumberToObject(co, "min_bytes", p->codec_min_bytes);
+        cJSON_AddNumberToObject(co, "images", p->images);
+    }
     cJSON *nodes = cJSON_AddArrayToObject(r, "nodes");
     for (int i = 0; i < p->n_nodes; i++) {
         const sl_prof_node *n = &p->nodes[i];
@@ -491,6 +581,11 @@ static cJSON *build_json(const sl_profile *p)
         cJSON_AddNumberToObject(o, "node_index", c->node_index);
         cJSON_AddItemToObject(o, "shape", shape_json(c->shape, c->rank));
         cJSON_AddNumberToObject(o, "bytes", (double)c->bytes);
+        if (v2) {
+            add_wire(o, &c->wire);
+            cJSON_AddNumberToObject(o, "prefix_s", c->prefix_s);
+            cJSON_AddNumberToObject(o, "suffix_s", c->suffix_s);
+        }
         cJSON *tls = cJSON_AddArrayToObject(o, "tl");
         for (int t = 0; t < c->n_tl; t++) {
             cJSON *to = cJSON_CreateObject();
@@ -498,6 +593,7 @@ static cJSON *build_json(const sl_profile *p)
             cJSON_AddNumberToObject(to, "enc_s", c->tl[t].enc_s);
             cJSON_AddNumberToObject(to, "dec_s", c->tl[t].dec_s);
             cJSON_AddNumberToObject(to, "bytes", (double)c->tl[t].bytes);
+            if (v2) add_wire(to, &c->tl[t].wire);
             cJSON_AddItemToArray(tls, to);
         }
         cJSON_AddItemToArray(cuts, o);
@@ -564,5 +660,6 @@ void sl_profile_free(sl_profile *p)
     free(p->cpu);
     free(p->date);
     free(p->input_name);
+    free(p->codec);
     free(p);
 }

@@ -1,5 +1,5 @@
-/* profile_io.h: the profile of a model on one host (format "sl-profile" version 1), read and
- * written.
+/* profile_io.h: the profile of a model on one host (format "sl-profile" version 2; version 1 is
+ * still read), read and written.
  *
  * A profile describes one model measured on one host. Nodes are in topological order. Cuts are
  * the single-tensor cut points, also in topological order: cut 0 is the model input, the last
@@ -7,6 +7,13 @@
  * cut i and cut i+1. Times are medians in seconds, bytes are for `batch` images. Every cut may
  * carry measured transfer-layer (TL) configurations: encoder time, decoder time and the bytes
  * that cross the wire with that TL. docs/formats/profile.md describes the JSON field by field.
+ *
+ * Version 2 adds what the offloader really does (docs/formats/profile.md): per tensor the bytes
+ * after the wire codec (zstd as the device client sends) with the sender's encode and the
+ * receiver's decode time, measured on sample images; per cut the time of the prefix (input ->
+ * cut) and of the suffix (cut -> output) each run as one range; and the image loading time. A
+ * version 1 profile (or a hand-made struct with has_wire / has_ranges 0) has none of these:
+ * select then charges the uncompressed bytes and sums of block times, as before.
  *
  * Ownership: an sl_profile owns every string and array it points to (malloc'd);
  * sl_profile_free() releases them all, so a writer (the profile command) fills the struct with
@@ -19,11 +26,19 @@
 
 #define SL_PROFILE_MAX_RANK 8
 
+/* One tensor as the wire carries it (version 2): the frame's bytes after the codec (mean over
+ * the sample images, headers included), the sender's encode and the receiver's decode time. */
+typedef struct sl_prof_wire {
+    int64_t bytes;
+    double enc_s, dec_s;
+} sl_prof_wire;
+
 typedef struct sl_prof_tl {
-    char *config;  /* "pool" or "conv-r<R>-s<S>-b<BITS>" */
-    double enc_s;  /* TL encoder time on this host */
-    double dec_s;  /* TL decoder time on this host */
-    int64_t bytes; /* bytes on the wire with this TL */
+    char *config;      /* "pool" or "conv-r<R>-s<S>-b<BITS>" */
+    double enc_s;      /* TL encoder time on this host */
+    double dec_s;      /* TL decoder time on this host */
+    int64_t bytes;     /* bytes of the TL's wire tensor (uint8 for 8 bits), before the codec */
+    sl_prof_wire wire; /* that tensor through the codec (has_wire) */
 } sl_prof_tl;
 
 typedef struct sl_prof_node {
@@ -43,6 +58,9 @@ typedef struct sl_prof_cut {
     int64_t shape[SL_PROFILE_MAX_RANK];
     int rank;
     int64_t bytes; /* float bytes of the tensor */
+    sl_prof_wire wire; /* the float tensor through the codec (has_wire) */
+    double prefix_s;   /* input -> this cut as one range (has_ranges; 0 for cut 0) */
+    double suffix_s;   /* this cut -> output as one range (has_ranges; 0 for the last cut) */
     sl_prof_tl *tl;
     int n_tl;
 } sl_prof_cut;
@@ -66,6 +84,15 @@ typedef struct sl_profile {
     double total_median_s, total_p10_s, total_p90_s;
     double block_sum_s, gap_s;
     double serialise_bytes_per_s; /* framing + CRC speed measured on this host */
+    int has_wire;       /* version 2: the wire fields below and in cuts/TLs are measured */
+    int has_ranges;     /* version 2: cuts[].prefix_s / suffix_s are measured */
+    char *codec;        /* "zstd" or "none" (has_wire) */
+    int codec_level;    /* zstd level the device uses; 0 with "none" */
+    int codec_min_bytes; /* tensors smaller than this are sent raw */
+    int images;         /* sample images the wire bytes were measured on; 0 = random input */
+    double load_s;      /* loading the batch's images into the float input (0 when unknown) */
+    double raw_load_s;  /* loading them as the raw uint8 image an edge-only device sends */
+    sl_prof_wire input_wire; /* edge-only: the raw uint8 image through the codec (has_wire) */
     sl_prof_node *nodes;
     int n_nodes;
     sl_prof_cut *cuts;
@@ -103,6 +130,19 @@ int sl_profile_find_node(const sl_profile *p, const char *name);
 
 /* Index of the block that runs node `node`, or -1. */
 int sl_profile_block_of_node(const sl_profile *p, int node);
+
+/* Time of the prefix input -> cut `cut` on this host: the measured prefix_s (has_ranges), else
+ * the sum of blocks 0..cut-1. The last cut's prefix is the whole model. */
+double sl_profile_prefix_s(const sl_profile *p, int cut);
+
+/* Time of the suffix cut -> output: the measured suffix_s (has_ranges), else the sum of blocks
+ * cut..K-1. Cut 0's suffix is the whole model. */
+double sl_profile_suffix_s(const sl_profile *p, int cut);
+
+/* What crosses the wire at `cut` with TL index `tl` (-1: none): cut 0 is the raw uint8 image.
+ * With has_wire, the measured bytes after the codec and the codec's times on this host; else
+ * the uncompressed bytes and zero times. */
+sl_prof_wire sl_profile_wire(const sl_profile *p, int cut, int tl);
 
 /* Index of the TL configuration `config` at cut `cut`, or -1. */
 int sl_profile_find_tl(const sl_profile *p, int cut, const char *config);

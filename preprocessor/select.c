@@ -6,15 +6,16 @@
 
 #include <cjson/cJSON.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Prefix sums of block medians per tier so that costing a plan is O(1). */
+/* What costing needs besides the input. Prefix and suffix times come from the profiles
+ * (sl_profile_prefix_s / sl_profile_suffix_s), so costing a plan is O(1). */
 typedef struct cost_ctx {
     const sl_select_input *in;
     int k; /* blocks */
-    double *pre[SL_TIER_COUNT];
 } cost_ctx;
 
 static const sl_profile *tier_profile(const sl_select_input *in, int tier)
@@ -24,8 +25,7 @@ static const sl_profile *tier_profile(const sl_select_input *in, int tier)
 
 static void ctx_free(cost_ctx *c)
 {
-    for (int t = 0; t < SL_TIER_COUNT; t++)
-        free(c->pre[t]);
+    (void)c;
 }
 
 static int ctx_init(cost_ctx *c, const sl_select_input *in)
@@ -33,24 +33,19 @@ static int ctx_init(cost_ctx *c, const sl_select_input *in)
     memset(c, 0, sizeof *c);
     c->in = in;
     c->k = in->device->n_blocks;
-    for (int t = 0; t < SL_TIER_COUNT; t++) {
-        const sl_profile *p = tier_profile(in, t);
-        if (!p) continue;
-        c->pre[t] = malloc((size_t)(c->k + 1) * sizeof(double));
-        if (!c->pre[t]) {
-            ctx_free(c);
-            return sl_err(SL_ENOMEM, "out of memory");
-        }
-        c->pre[t][0] = 0;
-        for (int b = 0; b < c->k; b++)
-            c->pre[t][b + 1] = c->pre[t][b] + p->blocks[b].median_s;
-    }
     return SL_OK;
 }
 
+/* Time of blocks from..to-1 on a tier run as one range: the prefix to `to` for the device, the
+ * suffix from `from` for the last tier, and the difference of suffixes for a middle edge. */
 static double span(const cost_ctx *c, int tier, int from, int to)
 {
-    return c->pre[tier][to] - c->pre[tier][from];
+    const sl_profile *p = tier_profile(c->in, tier);
+    if (from >= to) return 0;
+    if (from == 0 && to == c->k) return sl_profile_prefix_s(p, c->k);
+    if (from == 0) return sl_profile_prefix_s(p, to);
+    double t = sl_profile_suffix_s(p, from) - (to < c->k ? sl_profile_suffix_s(p, to) : 0);
+    return t > 0 ? t : 0;
 }
 
 /* Where the TL decoder of a plan runs: the tier that receives the encoded tensor and runs the
@@ -67,10 +62,10 @@ void sl_plan_placement(const sl_select_input *in, const sl_plan *p, sl_placement
     pl->cut2 = p->cut2;
     pl->n_blocks = in->device->n_blocks;
     pl->upload_bytes = p->upload_bytes;
-    pl->tier_s[SL_TIER_DEVICE] = p->device_s + p->tl_enc_s;
+    pl->tier_s[SL_TIER_DEVICE] = p->load_s + p->device_s + p->tl_enc_s + p->wire_enc_s;
     pl->tier_s[SL_TIER_EDGE] = p->edge_s;
     pl->tier_s[SL_TIER_CLOUD] = p->cloud_s;
-    pl->tier_s[decode_tier(in, p)] += p->tl_dec_s;
+    pl->tier_s[decode_tier(in, p)] += p->tl_dec_s + p->wire_dec_s;
     pl->total_s = p->total_s;
 }
 
@@ -83,23 +78,26 @@ static void cost(const cost_ctx *c, int j, int j2, int tl, sl_plan *p)
     p->cut2 = in->cloud ? j2 : -1;
     p->tl = tl;
     p->device_s = span(c, SL_TIER_DEVICE, 0, j);
+    p->load_s = j == 0 ? in->device->raw_load_s : in->device->load_s;
     if (j < k) {
         const sl_prof_cut *dc = &in->device->cuts[j];
-        double bytes = j == 0    ? (double)in->device->input_raw_bytes
-                       : tl >= 0 ? (double)dc->tl[tl].bytes
-                                 : (double)dc->bytes;
+        sl_prof_wire w = sl_profile_wire(in->device, j, tl);
+        double bytes = (double)w.bytes;
         const sl_hop *h = &in->net.hop[SL_HOP_DEVICE_EDGE];
         p->upload_bytes = bytes;
+        p->wire_enc_s = w.enc_s;
         p->tl_enc_s = tl >= 0 ? dc->tl[tl].enc_s : 0;
         p->serialise_s = bytes / in->device->serialise_bytes_per_s;
         p->rtt_s = h->rtt_s;
         p->transfer_s = sl_hop_transfer_s(h, bytes);
         int end = in->cloud ? j2 : k;
         p->edge_s = span(c, SL_TIER_EDGE, j, end);
-        if (tl >= 0) p->tl_dec_s = tier_profile(in, decode_tier(in, p))->cuts[j].tl[tl].dec_s;
+        const sl_profile *rx = tier_profile(in, decode_tier(in, p));
+        if (tl >= 0) p->tl_dec_s = rx->cuts[j].tl[tl].dec_s;
+        p->wire_dec_s = sl_profile_wire(rx, j, tl).dec_s;
         if (in->cloud && j2 < k) {
             const sl_hop *h2 = &in->net.hop[SL_HOP_EDGE_CLOUD];
-            double bytes2 = j2 == j ? bytes : (double)in->edge->cuts[j2].bytes;
+            double bytes2 = j2 == j ? bytes : (double)sl_profile_wire(in->edge, j2, -1).bytes;
             p->cloud_bytes = bytes2;
             p->serialise2_s = bytes2 / in->edge->serialise_bytes_per_s;
             p->rtt2_s = h2->rtt_s;
@@ -107,9 +105,9 @@ static void cost(const cost_ctx *c, int j, int j2, int tl, sl_plan *p)
             p->cloud_s = span(c, SL_TIER_CLOUD, j2, k);
         }
     }
-    p->total_s = p->device_s + p->tl_enc_s + p->serialise_s + p->rtt_s + p->transfer_s +
-                 p->tl_dec_s + p->edge_s + p->serialise2_s + p->rtt2_s + p->transfer2_s +
-                 p->cloud_s;
+    p->total_s = p->load_s + p->device_s + p->tl_enc_s + p->wire_enc_s + p->serialise_s +
+                 p->rtt_s + p->transfer_s + p->wire_dec_s + p->tl_dec_s + p->edge_s +
+                 p->serialise2_s + p->rtt2_s + p->transfer2_s + p->cloud_s;
     sl_placement pl;
     sl_plan_placement(in, p, &pl);
     p->violated = sl_constraints_first_violated(in->constraints, &pl);
@@ -243,6 +241,16 @@ int sl_select_run(const sl_select_input *in, sl_selection *out)
             }
     }
     ctx_free(&c);
+    for (int i = 0; i < s.n_plans; i++)
+        if (!isfinite(s.plans[i].total_s) || !isfinite(s.plans[i].upload_bytes)) {
+            char text[256];
+            sl_plan_format(in, &s.plans[i], text, sizeof text);
+            sl_selection_free(&s);
+            return sl_err(SL_EFORMAT,
+                          "the cost of plan '%s' overflows: the profiles' times or the network "
+                          "figures are too large to add up",
+                          text);
+        }
     qsort(s.plans, (size_t)s.n_plans, sizeof *s.plans, plan_cmp);
     s.n_cuts = k + 1;
     s.best_at = malloc(2 * (size_t)s.n_cuts * sizeof *s.best_at);
@@ -368,11 +376,14 @@ static cJSON *plan_json(const sl_select_input *in, const sl_plan *p, int rank)
     cJSON_AddItemToObject(nodes, "edge", range_json(a + 1, b));
     cJSON_AddItemToObject(nodes, "cloud", range_json(b + 1, last));
     cJSON *lat = cJSON_AddObjectToObject(o, "latency_s");
+    cJSON_AddNumberToObject(lat, "load", p->load_s);
     cJSON_AddNumberToObject(lat, "device", p->device_s);
     cJSON_AddNumberToObject(lat, "tl_encode", p->tl_enc_s);
+    cJSON_AddNumberToObject(lat, "wire_encode", p->wire_enc_s);
     cJSON_AddNumberToObject(lat, "serialise", p->serialise_s);
     cJSON_AddNumberToObject(lat, "rtt", p->rtt_s);
     cJSON_AddNumberToObject(lat, "transfer", p->transfer_s);
+    cJSON_AddNumberToObject(lat, "wire_decode", p->wire_dec_s);
     cJSON_AddNumberToObject(lat, "tl_decode", p->tl_dec_s);
     cJSON_AddNumberToObject(lat, "edge", p->edge_s);
     if (in->cloud) {

@@ -9,10 +9,17 @@
  * runs blocks j..j2-1 and the cloud j2..K-1; j2 == j means the edge only forwards what it got
  * (the cloud then decodes the TL), j2 == K means the cloud is not used.
  *
- *   latency = device blocks + TL encode + serialise + RTT + bytes*8/bandwidth + TL decode
- *             + edge blocks [+ serialise + RTT + bytes*8/bandwidth + cloud blocks]
+ *   latency = image load + device prefix + TL encode + codec encode + serialise + RTT
+ *             + bytes*8/bandwidth + codec decode + TL decode + edge suffix
+ *             [+ serialise + RTT + bytes*8/bandwidth + cloud suffix]
  *
- * Serialisation time is bytes / serialise_bytes_per_s of the sending host.
+ * With a version 2 profile (docs/formats/profile.md) the device prefix and edge suffix are the
+ * measured one-range times of input -> cut and cut -> output (local-only: the whole model),
+ * bytes are what the codec leaves of the tensor on sample images, frame headers included, and
+ * the codec's times are the sender's and receiver's own. With version 1 they are block sums and
+ * uncompressed bytes, and the load and codec terms are 0. Serialisation time is bytes /
+ * serialise_bytes_per_s of the sending host. Every latency must be finite: select fails
+ * (SL_EFORMAT) naming the profile when times or sizes make a cost overflow.
  */
 #ifndef SL_PREPROCESSOR_SELECT_H
 #define SL_PREPROCESSOR_SELECT_H
@@ -28,6 +35,9 @@ typedef struct sl_plan {
     int cut;  /* device -> edge cut index */
     int cut2; /* edge -> cloud cut index, -1 without a cloud */
     int tl;   /* index of the TL configuration at `cut`, -1 for none */
+    double load_s;     /* the device loading the image (float input, or raw for edge-only) */
+    double wire_enc_s; /* the device's codec on what it sends */
+    double wire_dec_s; /* the receiver's codec */
     double device_s, tl_enc_s, serialise_s, rtt_s, transfer_s, tl_dec_s, edge_s;
     double serialise2_s, rtt2_s, transfer2_s, cloud_s;
     double upload_bytes, cloud_bytes; /* bytes sent by the device / by the edge */

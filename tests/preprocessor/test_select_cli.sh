@@ -61,7 +61,7 @@ assert p["dads"]["cut_tensors"][0]["raw_image"] is True
 assert p["dads_throughput"]["mode"] == "throughput"
 '
 check "plan.svg parses as XML" "$PY" -c 'import xml.dom.minidom as m; m.parse("plan.svg")'
-check "plan.svg legend" grep -q "transfer (serialise + RTT + wire)" plan.svg
+check "plan.svg legend" grep -q "transfer (codec + serialise + RTT + wire)" plan.svg
 check "plan.svg best mark" grep -q ">best<" plan.svg
 
 expect 0 '"format":	"sl-plan"' $DEV $EDGE $NET --json --top 2

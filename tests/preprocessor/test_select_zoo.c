@@ -74,8 +74,8 @@ static sl_profile *profile_of(const sl_graph *g, const char *hash, double flops_
         /* Two TLs as the profile command measures them: the pool stand-in and an 8-bit conv. */
         cu->n_tl = 2;
         cu->tl = calloc(2, sizeof *cu->tl);
-        cu->tl[0] = (sl_prof_tl){strdup("pool"), 1e-4, 1e-4, cu->bytes / 4};
-        cu->tl[1] = (sl_prof_tl){strdup("conv-r4-s2-b8"), 3e-4, 3e-4, cu->bytes / 64 + 1};
+        cu->tl[0] = (sl_prof_tl){strdup("pool"), 1e-4, 1e-4, cu->bytes / 4, {0, 0, 0}};
+        cu->tl[1] = (sl_prof_tl){strdup("conv-r4-s2-b8"), 3e-4, 3e-4, cu->bytes / 64 + 1, {0, 0, 0}};
     }
     free(idx);
     p->n_blocks = n_cuts - 1;

@@ -1,0 +1,189 @@
+/* cpuquota.c: a cgroup CPU quota for this process, v2 or v1 (see cpuquota.h). */
+#include "common/cpuquota.h"
+
+#include "common/status.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PATH_N 1024
+#define MIN_QUOTA_US 1000L
+#define PERIOD_US 4000L
+
+struct sl_cpuquota {
+    int v2;
+    double pct;
+    long quota_us, period_us;
+    char dir[2 * PATH_N];  /* the group made for us */
+    char back[2 * PATH_N]; /* the group we came from */
+};
+
+long sl_cpuquota_period_us(double pct)
+{
+    long period = PERIOD_US;
+    if (pct > 0 && pct / 100.0 * (double)period < (double)MIN_QUOTA_US)
+        period = (long)ceil((double)MIN_QUOTA_US * 100.0 / pct);
+    return period;
+}
+
+static int write_str(const char *dir, const char *file, const char *text)
+{
+    char path[3 * PATH_N];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "w");
+    if (!f) return sl_err(SL_EIO, "%s: %s", path, strerror(errno));
+    int ok = fputs(text, f) >= 0;
+    ok &= fclose(f) == 0;
+    if (!ok) return sl_err(SL_EIO, "%s: writing '%s': %s", path, text, strerror(errno));
+    return SL_OK;
+}
+
+/* 1 when the comma-separated list `opts` holds the word `w`. */
+static int has_word(const char *opts, const char *w, char sep)
+{
+    size_t n = strlen(w);
+    for (const char *p = opts; p && *p;) {
+        const char *e = strchr(p, sep);
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        while (len && (p[len - 1] == '\n' || p[len - 1] == ' '))
+            len--;
+        if (len == n && !strncmp(p, w, n)) return 1;
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+
+/* Finds the hierarchy with a cpu controller: a cgroup2 mount listing it (preferred) or a v1
+ * cgroup mount with the cpu option. Fills `mount` and *v2; 0 when there is none. */
+static int find_mount(char *mount, size_t n, int *v2)
+{
+    FILE *f = fopen("/proc/self/mounts", "r");
+    if (!f) return 0;
+    char dev[256], dir[PATH_N], type[64], opts[512];
+    char v1[PATH_N] = "";
+    int found = 0;
+    while (fscanf(f, "%255s %1023s %63s %511s %*d %*d", dev, dir, type, opts) == 4) {
+        if (!strcmp(type, "cgroup2")) {
+            char path[PATH_N + 32], line[512] = "";
+            snprintf(path, sizeof path, "%s/cgroup.controllers", dir);
+            FILE *c = fopen(path, "r");
+            if (c && fgets(line, sizeof line, c) && has_word(line, "cpu", ' ')) {
+                snprintf(mount, n, "%s", dir);
+                *v2 = 1;
+                found = 1;
+            }
+            if (c) fclose(c);
+            if (found) break;
+        } else if (!strcmp(type, "cgroup") && has_word(opts, "cpu", ',') && !v1[0]) {
+            snprintf(v1, sizeof v1, "%s", dir);
+        }
+    }
+    fclose(f);
+    if (!found && v1[0]) {
+        snprintf(mount, n, "%s", v1);
+        *v2 = 0;
+        found = 1;
+    }
+    return found;
+}
+
+/* The path of this process's group in the hierarchy (v2: "0::/x"; v1: the line naming cpu). */
+static void current_group(int v2, char *path, size_t n)
+{
+    snprintf(path, n, "/");
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    char line[PATH_N + 128];
+    while (f && fgets(line, sizeof line, f)) {
+        char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+        if (!b) continue;
+        *b = '\0';
+        int match = v2 ? !strcmp(a + 1, "") : has_word(a + 1, "cpu", ',');
+        if (!match) continue;
+        b[1 + strcspn(b + 1, "\n")] = '\0';
+        snprintf(path, n, "%s", b + 1);
+        break;
+    }
+    if (f) fclose(f);
+}
+
+int sl_cpuquota_enter(double pct, sl_cpuquota **out)
+{
+    *out = NULL;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (!(pct > 0) || pct > 100.0 * (double)(cores > 0 ? cores : 1))
+        return sl_err(SL_EARG, "--cpu %g: must be above 0 and at most %ld (%% of one core)", pct,
+                      100 * (cores > 0 ? cores : 1));
+    char mount[PATH_N];
+    int v2 = 0;
+    if (!find_mount(mount, sizeof mount, &v2))
+        return sl_err(SL_EIO, "--cpu: no cgroup cpu controller is mounted (neither a cgroup2 "
+                              "hierarchy listing 'cpu' nor a v1 'cpu' hierarchy), so the CPU "
+                              "cannot be limited; run without --cpu, or on a host that has one");
+    sl_cpuquota *q = calloc(1, sizeof *q);
+    if (!q) return sl_err(SL_ENOMEM, "out of memory");
+    q->v2 = v2;
+    q->pct = pct;
+    q->period_us = sl_cpuquota_period_us(pct);
+    q->quota_us = (long)llround(pct / 100.0 * (double)q->period_us);
+    char cur[PATH_N];
+    current_group(v2, cur, sizeof cur);
+    snprintf(q->back, sizeof q->back, "%s%s", mount, strcmp(cur, "/") ? cur : "");
+    snprintf(q->dir, sizeof q->dir, "%s/sl-cpu-%ld", mount, (long)getpid());
+    if (mkdir(q->dir, 0755) && errno != EEXIST) {
+        int e = errno;
+        free(q);
+        return sl_err(SL_EIO, "--cpu: cannot create the cgroup %s/sl-cpu-%ld: %s%s", mount,
+                      (long)getpid(), strerror(e),
+                      e == EACCES || e == EPERM || e == EROFS ? " (needs root)" : "");
+    }
+    char text[64];
+    int rc;
+    if (v2) {
+        /* The root's children get the cpu controller only once the root enables it. */
+        rc = write_str(mount, "cgroup.subtree_control", "+cpu");
+        snprintf(text, sizeof text, "%ld %ld", q->quota_us, q->period_us);
+        if (!rc) rc = write_str(q->dir, "cpu.max", text);
+        if (!rc) rc = write_str(q->dir, "cpu.weight", "10000");
+    } else {
+        snprintf(text, sizeof text, "%ld", q->period_us);
+        rc = write_str(q->dir, "cpu.cfs_period_us", text);
+        snprintf(text, sizeof text, "%ld", q->quota_us);
+        if (!rc) rc = write_str(q->dir, "cpu.cfs_quota_us", text);
+        if (!rc) rc = write_str(q->dir, "cpu.shares", "262144");
+    }
+    snprintf(text, sizeof text, "%ld", (long)getpid());
+    if (!rc) rc = write_str(q->dir, "cgroup.procs", text);
+    if (rc) {
+        rmdir(q->dir);
+        free(q);
+        return sl_err_ctx(rc, "--cpu %g: ", pct);
+    }
+    *out = q;
+    return SL_OK;
+}
+
+void sl_cpuquota_describe(const sl_cpuquota *q, char *buf, unsigned long n)
+{
+    if (!q) {
+        snprintf(buf, n, "no CPU quota");
+        return;
+    }
+    snprintf(buf, n, "cgroup %s cpu, %g%% of a core (%ld/%ld us)", q->v2 ? "v2" : "v1", q->pct,
+             q->quota_us, q->period_us);
+}
+
+void sl_cpuquota_leave(sl_cpuquota *q)
+{
+    if (!q) return;
+    char text[32];
+    snprintf(text, sizeof text, "%ld", (long)getpid());
+    /* Every thread goes back with the process; the empty group can then be removed. */
+    write_str(q->back, "cgroup.procs", text);
+    rmdir(q->dir);
+    free(q);
+}

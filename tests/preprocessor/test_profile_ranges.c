@@ -1,0 +1,122 @@
+/* test_profile_ranges.c: on a mid-size model (resnet18 at 96 x 96, sample images of smooth
+ * gradients with a few spots, like the product line's), the profile's one-range times add up:
+ * each cut's prefix (input -> cut) plus suffix (cut -> output) is the whole model within
+ * tolerance, the sum of block times to a cut is its prefix within tolerance, the ends are the
+ * whole model exactly; and the wire figures are those of the codec: the raw image and ReLU
+ * activations compress, each within the zstd frame bound, with headers counted. Timing bounds:
+ * label `timing`, run serially. */
+#include "common/status.h"
+#include "datasets/image.h"
+#include "model/zoo.h"
+#include "preprocessor/profile.h"
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <zstd.h>
+
+/* A prefix or a whole-range sum may differ from another measurement of the same work by this
+ * share plus this many seconds (noise on a shared 2-core machine, one thread). */
+#define REL_TOL 0.15
+#define ABS_TOL 0.002
+
+static void write_samples(const char *dir, int n)
+{
+    uint8_t *px = malloc(96 * 96 * 3);
+    for (int k = 0; k < n; k++) {
+        for (int y = 0; y < 96; y++)
+            for (int x = 0; x < 96; x++)
+                for (int c = 0; c < 3; c++) {
+                    int v = 80 + (x + y) / 2 + 10 * c;
+                    int dx = x - 20 - 7 * k, dy = y - 30 - 5 * k;
+                    if (dx * dx + dy * dy < 16) v = 30; /* a dark pit */
+                    px[(y * 96 + x) * 3 + c] = (uint8_t)v;
+                }
+        char path[600];
+        snprintf(path, sizeof path, "%s/sample%d.png", dir, k);
+        CHECK_OK(sl_png_write(path, 96, 96, 3, px), sl_errmsg());
+    }
+    free(px);
+}
+
+int main(void)
+{
+    const char *tmp = tu_tmpdir();
+    write_samples(tmp, 4);
+    char **paths = NULL;
+    int n = 0;
+    CHECK_OK(sl_profile_sample_images(tmp, 3, &paths, &n), sl_errmsg());
+    CHECK_EQ(n, 3);
+
+    sl_graph *g = NULL;
+    sl_zoo_opts zo = {.classes = 4, .c = 3, .h = 96, .w = 96, .init = 1};
+    CHECK_OK(sl_zoo_build("resnet18", &zo, &g), sl_errmsg());
+    sl_profile_opts o = {.threads = 1,
+                         .batch = 1,
+                         .warmup = 2,
+                         .repeats = 7,
+                         .images = (const char *const *)paths,
+                         .nimages = n};
+    sl_profile *p = NULL;
+    CHECK_OK(g ? sl_profile_measure(g, &o, &p) : SL_EARG, sl_errmsg());
+    if (p) {
+        const int last = p->n_cuts - 1;
+        double total = p->total_median_s;
+        CHECK(p->has_wire && p->has_ranges);
+        CHECK_STR(p->codec, "zstd");
+        CHECK_EQ(p->codec_level, SL_PROFILE_ZSTD_LEVEL);
+        CHECK_EQ(p->images, 3);
+        CHECK(p->load_s > 0 && p->raw_load_s > 0);
+        CHECK_NEAR(p->cuts[last].prefix_s, total, 0);
+        CHECK_NEAR(p->cuts[0].suffix_s, total, 0);
+        double blocks = 0;
+        for (int i = 1; i < last; i++) {
+            const sl_prof_cut *c = &p->cuts[i];
+            blocks += p->blocks[i - 1].median_s;
+            printf("cut %2d %-14s prefix %.5f blocks %.5f suffix %.5f sum %.5f whole %.5f\n", i,
+                   c->tensor, c->prefix_s, blocks, c->suffix_s, c->prefix_s + c->suffix_s, total);
+            CHECK_NEAR(c->prefix_s + c->suffix_s, total, REL_TOL * total + ABS_TOL);
+            CHECK_NEAR(blocks, c->prefix_s, REL_TOL * c->prefix_s + ABS_TOL);
+            CHECK(c->prefix_s <= total * (1 + REL_TOL) + ABS_TOL);
+        }
+        printf("whole %.5f, blocks %.5f (gap %+.1f%%)\n", total, p->block_sum_s,
+               100 * (p->block_sum_s - total) / total);
+        CHECK_NEAR(p->block_sum_s, total, REL_TOL * total + ABS_TOL);
+
+        /* Wire: the raw image (smooth gradients) compresses; no payload exceeds zstd's bound
+         * plus the headers; ReLU outputs (half zeros) compress well below their float size. */
+        int64_t head4 = 40 + 28 + 16;
+        CHECK(p->input_wire.bytes < p->input_raw_bytes / 2);
+        CHECK(p->input_wire.bytes > head4);
+        CHECK(p->input_wire.enc_s > 0 && p->input_wire.dec_s > 0);
+        int compressed = 0;
+        for (int i = 1; i < p->n_cuts; i++) {
+            const sl_prof_cut *c = &p->cuts[i];
+            CHECK(c->wire.bytes >= 40 + 28 + 4 * (c->rank + 1));
+            CHECK(c->wire.bytes <= (int64_t)ZSTD_compressBound((size_t)c->bytes) + 40 + 28 +
+                                       4 * (c->rank + 1));
+            compressed += c->wire.bytes < c->bytes * 3 / 4;
+            for (int t = 0; t < c->n_tl; t++)
+                CHECK(c->tl[t].wire.bytes <= c->tl[t].bytes + 40 + 28 + 4 * (c->rank + 1));
+        }
+        CHECK(compressed > 0);
+        printf("image %lld -> %lld bytes; %d of %d cuts compress by 1/4 or more\n",
+               (long long)p->input_raw_bytes, (long long)p->input_wire.bytes, compressed,
+               p->n_cuts - 1);
+    }
+    sl_profile_free(p);
+    sl_graph_free(g);
+
+    /* Errors name what is wrong. */
+    char **none = NULL;
+    int nn = 0;
+    CHECK_EQ(sl_profile_sample_images("/nonexistent/dir", 4, &none, &nn), SL_EIO);
+    CHECK_CONTAINS(sl_errmsg(), "/nonexistent/dir");
+    CHECK(none == NULL && nn == 0);
+
+    for (int i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+    tu_rmtree(tmp);
+    return TU_DONE();
+}
