@@ -519,32 +519,89 @@ static int measure_wire(struct ctx *c, sl_profile *p)
     return rc;
 }
 
+/* Plans g from `from` (nfrom tensors) to `to` (NULL: every output) for inference. */
+static int plan_range(sl_graph *g, const char *from, const char *to, sl_exec **e)
+{
+    sl_exec_opts eo = {.fold_bn = 1};
+    const char *f[1] = {from}, *t[1] = {to};
+    int rc = sl_exec_new(g, from ? f : NULL, from ? 1 : 0, to ? t : NULL, to ? 1 : 0, &eo, e);
+    return rc ? sl_err_ctx(rc, "planning %s -> %s: ", from ? from : "input", to ? to : "output")
+              : SL_OK;
+}
+
+/* Runs e once on `in`, discarding the outputs; *dt its wall time. */
+static int run_once(sl_exec *e, const sl_value *in, int nout, sl_value *out, double *dt)
+{
+    double t0 = sl_now();
+    int rc = sl_exec_run(e, in, out);
+    *dt = sl_now() - t0;
+    for (int k = 0; k < nout; k++)
+        sl_value_clear(&out[k]);
+    return rc;
+}
+
 /* Each cut's prefix (input -> cut) and suffix (cut -> output) run as one range, as the device
- * and edge halves of a split there run. The two ends are the whole model. */
+ * and edge halves of a split there run, and the whole model. The three are run in turn, one
+ * repeat of each at a time, so a burst of load on a shared host falls on all three alike and
+ * prefix + suffix is compared with a whole measured at the same moments. The whole model's
+ * figures are then taken over every such turn; its two ends (the prefix of the last cut, the
+ * suffix of cut 0) are that whole. */
 static int measure_ranges(struct ctx *c, sl_profile *p)
 {
     sl_graph *g = c->g;
-    const int last = p->n_cuts - 1;
+    const int last = p->n_cuts - 1, reps = c->o->repeats, total = c->o->warmup + reps;
     const char *out = p->cuts[last].tensor;
-    p->cuts[0].prefix_s = 0;
-    p->cuts[0].suffix_s = p->total_median_s;
-    p->cuts[last].prefix_s = p->total_median_s;
-    p->cuts[last].suffix_s = 0;
-    for (int i = 1; i < last; i++) {
+    if (last < 2) {
+        p->cuts[0].suffix_s = p->cuts[last].prefix_s = p->total_median_s;
+        p->has_ranges = 1;
+        return SL_OK;
+    }
+    double *whole = malloc((size_t)(last - 1) * (size_t)reps * sizeof *whole);
+    double *pre = malloc(2 * (size_t)reps * sizeof *pre), *suf = pre + reps;
+    sl_value *outs = calloc((size_t)g->noutputs + 1, sizeof *outs);
+    sl_exec *ew = NULL;
+    int rc = !whole || !pre || !outs ? sl_err(SL_ENOMEM, "out of memory") : SL_OK;
+    if (!rc) rc = plan_range(g, NULL, NULL, &ew);
+    size_t nw = 0;
+    for (int i = 1; !rc && i < last; i++) {
         sl_prof_cut *pc = &p->cuts[i];
-        stats st = {0, 0, 0};
-        int rc = time_range(c, g, (const char *const *)&g->input_name, &c->vals[0], 1, pc->tensor,
-                            &st);
-        if (rc) return sl_err_ctx(rc, "prefix to '%s': ", pc->tensor);
-        pc->prefix_s = st.median;
-        const char *from = pc->tensor;
-        rc = time_range(c, g, &from, &c->vals[pc->node_index + 1], 1, out, &st);
-        if (rc) return sl_err_ctx(rc, "suffix from '%s': ", pc->tensor);
-        pc->suffix_s = st.median;
+        sl_exec *ep = NULL, *es = NULL;
+        rc = plan_range(g, g->input_name, pc->tensor, &ep);
+        if (!rc) rc = plan_range(g, pc->tensor, out, &es);
+        const sl_value *at = &c->vals[pc->node_index + 1];
+        for (int r = 0; !rc && r < total; r++) {
+            double dp, ds, dw;
+            rc = run_once(ep, &c->vals[0], 1, outs, &dp);
+            if (!rc) rc = run_once(es, at, 1, outs, &ds);
+            if (!rc) rc = run_once(ew, &c->vals[0], g->noutputs, outs, &dw);
+            if (rc || r < c->o->warmup) continue;
+            pre[r - c->o->warmup] = dp;
+            suf[r - c->o->warmup] = ds;
+            whole[nw++] = dw;
+        }
+        if (ep) sl_exec_free(ep);
+        if (es) sl_exec_free(es);
+        if (rc) {
+            rc = sl_err_ctx(rc, "prefix and suffix at '%s': ", pc->tensor);
+            break;
+        }
+        pc->prefix_s = sl_median(pre, (size_t)reps);
+        pc->suffix_s = sl_median(suf, (size_t)reps);
         tick(c, pc->tensor);
     }
-    p->has_ranges = 1;
-    return SL_OK;
+    if (!rc) {
+        p->total_median_s = sl_median(whole, nw);
+        p->total_p10_s = sl_percentile(whole, nw, 10);
+        p->total_p90_s = sl_percentile(whole, nw, 90);
+        p->gap_s = p->total_median_s - p->block_sum_s;
+        p->cuts[0].suffix_s = p->cuts[last].prefix_s = p->total_median_s;
+        p->has_ranges = 1;
+    }
+    if (ew) sl_exec_free(ew);
+    free(whole);
+    free(pre);
+    free(outs);
+    return rc;
 }
 
 /* Inserts TL cfg at cut pc on a copy of the model (fresh weights) and times its encoder
