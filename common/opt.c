@@ -55,6 +55,36 @@ void sl_strv_free(sl_strv *s)
     s->n = s->cap = 0;
 }
 
+void sl_list_free(sl_list *l)
+{
+    if (!l) return;
+    free(l->buf);
+    free(l->items);
+    l->buf = NULL;
+    l->items = NULL;
+    l->n = 0;
+}
+
+/* Splits `v` into a fresh list replacing the old one; SL_OK or SL_EARG/SL_ENOMEM with
+ * sl_errmsg() set (the old list is kept on failure). */
+static int list_set(const char *name, sl_list *l, const char *v, int max)
+{
+    char **items = malloc((size_t)max * sizeof *items);
+    if (!items) return sl_err(SL_ENOMEM, "%s: out of memory", name);
+    char *buf;
+    int n;
+    int rc = sl_parse_list(name, v, &buf, items, max, &n);
+    if (rc) {
+        free(items);
+        return rc;
+    }
+    sl_list_free(l);
+    l->buf = buf;
+    l->items = items;
+    l->n = n;
+    return SL_OK;
+}
+
 static int strv_push(sl_strv *s, const char *v)
 {
     if (s->n == s->cap) {
@@ -137,6 +167,9 @@ static int apply(const sl_opt *o, const char *v)
     case SL_OPTK_CALLBACK:
         rc = o->cb(o->dest, v); /* sets sl_errmsg() on failure */
         break;
+    case SL_OPTK_LIST:
+        rc = list_set(name, (sl_list *)o->dest, v, (int)o->hi);
+        break;
     default:
         return sl_usage_error("%s: option kind %d is not handled", name, (int)o->kind);
     }
@@ -144,11 +177,34 @@ static int apply(const sl_opt *o, const char *v)
     return 0;
 }
 
+/* The first option of spec->required that argv does not give is a usage error. */
+static int check_required(const sl_optspec *spec, const sl_opt **seen, int nseen)
+{
+    for (const char *p = spec->required; *p;) {
+        while (*p == ' ') p++;
+        size_t len = strcspn(p, " ");
+        if (!len) break;
+        const sl_opt *o = find_long(spec->opts, p, len);
+        if (!o) return sl_usage_error("required option '--%.*s' is not in the table", (int)len, p);
+        int found = 0;
+        for (int k = 0; k < nseen && !found; k++)
+            found = seen[k] == o;
+        if (!found) return sl_usage_error("--%s is required", o->long_name);
+        p += len;
+    }
+    return SL_OPT_CONTINUE;
+}
+
 int sl_opt_parse(const sl_optspec *spec, int argc, char **argv, int *nargs)
 {
     char **pos = calloc((size_t)(argc > 0 ? argc : 1), sizeof *pos);
-    int npos = 0, rc = SL_OPT_CONTINUE, only_args = 0;
-    if (!pos) return sl_usage_error("out of memory");
+    const sl_opt **seen = calloc((size_t)(argc > 0 ? argc : 1), sizeof *seen);
+    int npos = 0, nseen = 0, rc = SL_OPT_CONTINUE, only_args = 0;
+    if (!pos || !seen) {
+        free(pos);
+        free(seen);
+        return sl_usage_error("out of memory");
+    }
     for (int i = 1; i < argc && rc == SL_OPT_CONTINUE; i++) {
         char *a = argv[i];
         if (only_args || a[0] != '-' || a[1] == '\0') {
@@ -195,14 +251,29 @@ int sl_opt_parse(const sl_optspec *spec, int argc, char **argv, int *nargs)
                 val = a + 2;
             }
         }
+        seen[nseen++] = o;
         if (o->kind != SL_OPTK_FLAG && !val) {
             if (i + 1 >= argc) {
                 char name[64];
                 opt_label(o, name, sizeof name);
-                rc = sl_usage_error("option '%s' needs a value", name);
+                rc = o->kind == SL_OPTK_PAIR
+                         ? sl_usage_error("option '%s' needs two values: %s", name, o->argh)
+                         : sl_usage_error("option '%s' needs a value", name);
                 break;
             }
             val = argv[++i];
+        }
+        if (o->kind == SL_OPTK_PAIR) {
+            /* The second value is the next argument, which must not look like an option. */
+            if (i + 1 >= argc || (argv[i + 1][0] == '-' && argv[i + 1][1] != '\0')) {
+                char name[64];
+                opt_label(o, name, sizeof name);
+                rc = sl_usage_error("option '%s' needs two values: %s", name, o->argh);
+                break;
+            }
+            ((const char **)o->dest)[0] = val;
+            ((const char **)o->dest)[1] = argv[++i];
+            continue;
         }
         if (apply(o, val)) rc = SL_EXIT_USAGE;
     }
@@ -222,12 +293,14 @@ int sl_opt_parse(const sl_optspec *spec, int argc, char **argv, int *nargs)
                                     npos);
         }
     }
+    if (rc == SL_OPT_CONTINUE && spec->required) rc = check_required(spec, seen, nseen);
     if (rc == SL_OPT_CONTINUE) {
         for (int k = 0; k < npos; k++) argv[1 + k] = pos[k];
         if (1 + npos < argc) argv[1 + npos] = NULL;
         if (nargs) *nargs = npos;
     }
     free(pos);
+    free(seen);
     return rc;
 }
 
@@ -236,6 +309,10 @@ static void usage_opts(FILE *f, const sl_opt *opts)
     for (const sl_opt *o = opts; o->kind != SL_OPTK_END; o++) {
         if (o->kind == SL_OPTK_GROUP) {
             usage_opts(f, (const sl_opt *)o->dest);
+            continue;
+        }
+        if (o->kind == SL_OPTK_SECTION) {
+            fprintf(f, "\n%s:\n", o->help);
             continue;
         }
         if (!o->help) continue;
@@ -251,9 +328,15 @@ static void usage_opts(FILE *f, const sl_opt *opts)
             snprintf(left + n, sizeof left - (size_t)n, " %s",
                      o->kind == SL_OPTK_CHOICE ? o->choices : (o->argh ? o->argh : "VALUE"));
         if (strlen(left) <= 24)
-            fprintf(f, "  %-24s %s\n", left, o->help);
+            fprintf(f, "  %-24s ", left);
         else
-            fprintf(f, "  %s\n  %-24s %s\n", left, "", o->help);
+            fprintf(f, "  %s\n  %-24s ", left, "");
+        /* A help text of several lines continues under its first line. */
+        for (const char *p = o->help; *p; p++) {
+            fputc(*p, f);
+            if (*p == '\n' && p[1]) fprintf(f, "  %-24s ", "");
+        }
+        fputc('\n', f);
     }
 }
 
@@ -268,7 +351,7 @@ void sl_opt_usage(const sl_optspec *spec, void *fp)
     }
     fputc('\n', f);
     if (spec->description) fprintf(f, "\n%s\n", spec->description);
-    fprintf(f, "\noptions:\n");
+    if (spec->opts[0].kind != SL_OPTK_SECTION) fprintf(f, "\noptions:\n");
     usage_opts(f, spec->opts);
     fprintf(f, "  %-24s %s\n", "-h, --help", "show this help");
 }

@@ -26,6 +26,11 @@
  * - A usage error prints "<prog>: <cmd>: <what>" and "try '<prog> <cmd> --help'" on stderr and
  *   the command exits 2. Values are checked as they are parsed, and the message names the option.
  * - A repeated scalar option keeps its last value; SL_OPT_STRINGS collects every occurrence.
+ * - SL_OPT_PAIR takes two values (`--pair DEVICE.h5 EDGE.h5`); SL_OPT_LIST splits "a,b,c" with
+ *   sl_parse_list (an empty item is an error); SL_OPT_SECTION starts a heading in the usage text
+ *   (a table that begins with one has no "options:" heading).
+ * - The tables of the sl-* commands live at file scope next to their commands (see each
+ *   commands.h), so that a generator of command lines (pipeline/config.c) can check its flags.
  */
 #ifndef SL_COMMON_OPT_H
 #define SL_COMMON_OPT_H
@@ -45,6 +50,9 @@ typedef enum sl_opt_kind {
     SL_OPTK_CHOICE,    /* int *: index of the value in `choices` ("a|b|c") */
     SL_OPTK_CALLBACK,  /* cb(dest, value) returns SL_OK or SL_EARG with sl_errmsg() set */
     SL_OPTK_GROUP,     /* `dest` is another sl_opt table, included here (a shared option set) */
+    SL_OPTK_PAIR,      /* const char *[2]: the option takes two values, `--pair A B` */
+    SL_OPTK_LIST,      /* sl_list *: "a,b,c" split by sl_parse_list, at most `hi` items */
+    SL_OPTK_SECTION,   /* no option: `help` is a heading in the usage text ("inputs") */
 } sl_opt_kind;
 
 /* A growing list of strings for repeatable options; the strings point into argv. */
@@ -52,6 +60,14 @@ typedef struct sl_strv {
     const char **v;
     int n, cap;
 } sl_strv;
+
+/* A comma-separated list option's items (SL_OPTK_LIST); the items point into `buf`. A repeated
+ * list option keeps its last value. Release with sl_list_free. */
+typedef struct sl_list {
+    char *buf;
+    char **items;
+    int n;
+} sl_list;
 
 typedef struct sl_opt {
     sl_opt_kind kind;
@@ -76,6 +92,9 @@ typedef struct sl_opt {
 #define SL_OPT_BYTES(s, l, d, h) {SL_OPTK_BYTES, s, l, d, "SIZE", h, 0, 0, NULL, NULL}
 #define SL_OPT_CHOICE(s, l, d, c, h) {SL_OPTK_CHOICE, s, l, d, c, h, 0, 0, c, NULL}
 #define SL_OPT_CALLBACK(s, l, d, a, fn, h) {SL_OPTK_CALLBACK, s, l, d, a, h, 0, 0, NULL, fn}
+#define SL_OPT_PAIR(s, l, d, a, h) {SL_OPTK_PAIR, s, l, d, a, h, 0, 0, NULL, NULL}
+#define SL_OPT_LIST(s, l, d, a, max, h) {SL_OPTK_LIST, s, l, d, a, h, 1, max, NULL, NULL}
+#define SL_OPT_SECTION(title) {SL_OPTK_SECTION, 0, NULL, NULL, NULL, title, 0, 0, NULL, NULL}
 #define SL_OPT_GROUP(table) {SL_OPTK_GROUP, 0, NULL, (void *)(table), NULL, NULL, 0, 0, NULL, NULL}
 /* The one output option: -o, --output (and --out). */
 #define SL_OPT_OUTPUT(d, h) SL_OPT_STRING('o', "output", d, "FILE", h)
@@ -87,6 +106,9 @@ typedef struct sl_optspec {
     int min_args, max_args; /* positional arguments allowed; max_args < 0: no limit */
     const char *args_help;  /* what the positional arguments are, for the count error:
                                "one MODEL.h5"; NULL: "<n> arguments" */
+    const char *required;   /* long names of the options that must be given, space-separated:
+                               "model images"; the first one missing is a usage error
+                               "--model is required". NULL: none */
 } sl_optspec;
 
 enum { SL_OPT_CONTINUE = -1 };
@@ -106,5 +128,8 @@ const sl_opt *sl_opt_find(const sl_opt *opts, const char *long_name);
 
 /* Frees what SL_OPT_STRINGS collected (not the strings: they belong to argv). */
 void sl_strv_free(sl_strv *s);
+
+/* Frees what SL_OPT_LIST parsed and zeroes the list; NULL is fine. */
+void sl_list_free(sl_list *l);
 
 #endif

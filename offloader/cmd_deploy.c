@@ -1,5 +1,6 @@
 /* cmd_deploy.c: `sl-offload deploy` — upload, list or remove bundles on a running edge server. */
 #include "common/cli.h"
+#include "common/opt.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "offloader/commands.h"
@@ -7,54 +8,46 @@
 #include "offloader/device_run.h"
 
 #include <cjson/cJSON.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-static const char help[] =
-    "usage: sl-offload deploy --edge HOST:PORT --token-file FILE BUNDLE.h5...\n"
-    "       sl-offload deploy --edge HOST:PORT --token-file FILE --list\n"
-    "       sl-offload deploy --edge HOST:PORT --token-file FILE --remove PAIRID\n"
-    "\n"
+static struct {
+    const char *edge, *token_file, *remove;
+    int list;
+} A;
+
+static const sl_opt options[] = {
+    SL_OPT_STRING(0, "edge", &A.edge, "HOST:PORT", "the edge server"),
+    SL_OPT_STRING(0, "token-file", &A.token_file, "FILE", "the shared token (HMAC-SHA256)"),
+    SL_OPT_FLAG(0, "list", &A.list, "print the deployed bundles as JSON"),
+    SL_OPT_STRING(0, "remove", &A.remove, "PAIRID", "take a pair id (32 hex digits) off the edge"),
+    SL_OPT_END,
+};
+
+const sl_optspec sl_cmd_deploy_spec = {
+    "sl-offload deploy --edge HOST:PORT --token-file FILE BUNDLE.h5...\n"
+    "sl-offload deploy --edge HOST:PORT --token-file FILE --list\n"
+    "sl-offload deploy --edge HOST:PORT --token-file FILE --remove PAIRID",
     "Upload edge bundles (or a whole model, for the edge-only plan) to a running edge server.\n"
     "The edge checks the SHA-256, validates the bundle, installs it atomically and serves it at\n"
     "once, replacing a bundle of the same pair id. One JSON line per upload goes to stdout\n"
-    "({\"file\", \"pair_id\", \"edge\": the edge's answer}). --list prints the deployed bundles "
-    "as\n"
-    "JSON; --remove takes a pair id (32 hex digits) off the edge.\n";
+    "({\"file\", \"pair_id\", \"edge\": the edge's answer}). --list prints the deployed bundles as\n"
+    "JSON; --remove takes a pair id (32 hex digits) off the edge.",
+    options,
+    0,
+    -1,
+    NULL,
+    "edge token-file",
+};
 
 int sl_cmd_deploy(int argc, char **argv)
 {
-    if (sl_cli_wants_help(argc, argv, help)) return SL_EXIT_OK;
-    static const struct option opts[] = {{"edge", required_argument, 0, 'e'},
-                                         {"token-file", required_argument, 0, 't'},
-                                         {"list", no_argument, 0, 'L'},
-                                         {"remove", required_argument, 0, 'r'},
-                                         {0, 0, 0, 0}};
-    const char *edge = NULL, *token_file = NULL, *remove = NULL;
-    int list = 0, c;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'e':
-            edge = optarg;
-            break;
-        case 't':
-            token_file = optarg;
-            break;
-        case 'L':
-            list = 1;
-            break;
-        case 'r':
-            remove = optarg;
-            break;
-        default:
-            return sl_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (!edge || !token_file) return sl_usage_error("--edge and --token-file are required");
-    int nfiles = argc - optind;
+    memset(&A, 0, sizeof A);
+    int nfiles, rc = sl_opt_parse(&sl_cmd_deploy_spec, argc, argv, &nfiles);
+    if (rc != SL_OPT_CONTINUE) return rc;
+    const char *edge = A.edge, *token_file = A.token_file, *remove = A.remove;
+    int list = A.list;
     if ((list != 0) + (remove != NULL) + (nfiles > 0) != 1)
         return sl_usage_error("give bundle files, --list or --remove PAIRID (exactly one of them)");
     uint8_t pair[SL_PAIR_ID_SIZE];
@@ -67,7 +60,7 @@ int sl_cmd_deploy(int argc, char **argv)
 
     sl_client *cl;
     if (sl_device_client_new(edge, token_file, 1, NULL, &cl)) return sl_fail();
-    int rc = sl_client_connect(cl);
+    rc = sl_client_connect(cl);
     if (rc == SL_OK && list) {
         char *json = NULL;
         rc = sl_client_list(cl, &json);
@@ -77,7 +70,7 @@ int sl_cmd_deploy(int argc, char **argv)
         rc = sl_client_remove(cl, pair);
         if (rc == SL_OK) sl_log_info("removed %s", remove);
     }
-    for (int i = optind; rc == SL_OK && i < argc; i++) {
+    for (int i = 1; rc == SL_OK && i <= nfiles; i++) {
         char hex[33];
         char *json = NULL;
         rc = sl_client_deploy(cl, argv[i], hex, &json);

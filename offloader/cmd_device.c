@@ -2,6 +2,7 @@
  */
 #include "common/cli.h"
 #include "common/fsutil.h"
+#include "common/opt.h"
 #include "common/log.h"
 #include "common/progress.h"
 #include "common/status.h"
@@ -12,19 +13,45 @@
 #include "offloader/shaper.h"
 
 #include <cjson/cJSON.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char help[] =
-    "usage: sl-offload device --edge HOST:PORT --token-file FILE --model device.h5\n"
-    "                         --images FILE|DIR|GLOB [--pipeline N] [--fallback model.h5]\n"
-    "                         [--bandwidth 10mbit --rtt 20ms] [-o results.jsonl]\n"
-    "                         [--edge-wait T] [--summary FILE] [--logits] [--threads N]\n"
-    "                         [--no-fold]\n"
-    "\n"
+static struct {
+    const char *edge, *token_file, *out, *summary, *images, *model, *fallback;
+    long pipeline, threads;
+    double bw, rtt, edge_wait;
+    int logits, no_fold;
+} A;
+
+static const sl_opt options[] = {
+    SL_OPT_STRING(0, "edge", &A.edge, "HOST:PORT", "the edge server"),
+    SL_OPT_STRING(0, "token-file", &A.token_file, "FILE", "the shared token (HMAC-SHA256)"),
+    SL_OPT_STRING(0, "model", &A.model, "FILE", "the device half (or a whole model: edge-only)"),
+    SL_OPT_STRING(0, "images", &A.images, "FILE|DIR|GLOB", "the images to classify"),
+    SL_OPT_LONG(0, "pipeline", &A.pipeline, "N", 1, 256,
+                "requests in flight while the next image is computed (default 1)"),
+    SL_OPT_STRING(0, "fallback", &A.fallback, "FILE", "the whole model, run locally when the edge fails"),
+    SL_OPT_DURATION(0, "edge-wait", &A.edge_wait,
+                    "when the edge becomes unreachable, wait up to TIME (30s) for it to come\n"
+                    "back before images fall back or fail (default: don't wait)"),
+    SL_OPT_BANDWIDTH(0, "bandwidth", &A.bw, "model a link of RATE (10mbit, 1.5MB/s...) in-process"),
+    SL_OPT_DURATION(0, "rtt", &A.rtt, "the modelled link's round-trip time (20ms)"),
+    SL_OPT_OUTPUT(&A.out, "write the JSON lines here (default: stdout)"),
+    SL_OPT_STRING(0, "summary", &A.summary, "FILE", "write the summary there as well"),
+    SL_OPT_FLAG(0, "logits", &A.logits, "add the logits to each line"),
+    SL_OPT_LONG(0, "threads", &A.threads, "N", 1, 256, "intra-op threads (default: libtorch's choice)"),
+    SL_OPT_FLAG(0, "no-fold", &A.no_fold, "do not fold batch norm into convolutions"),
+    SL_OPT_END,
+};
+
+const sl_optspec sl_cmd_device_spec = {
+    "sl-offload device --edge HOST:PORT --token-file FILE --model device.h5\n"
+    "                  --images FILE|DIR|GLOB [--pipeline N] [--fallback model.h5]\n"
+    "                  [--bandwidth 10mbit --rtt 20ms] [-o results.jsonl]\n"
+    "                  [--edge-wait T] [--summary FILE] [--logits] [--threads N]\n"
+    "                  [--no-fold]",
     "Run the device half of a split model on each image, send the wire tensors to the edge and\n"
     "print one JSON line per image (stdout or -o): index, file, via (\"edge\", \"fallback\" or\n"
     "\"error\"), class_index, class, score, the time breakdown in seconds (device_s: image\n"
@@ -35,14 +62,13 @@ static const char help[] =
     "Every image gets a line: a lost connection is retried once after reconnecting (with\n"
     "backoff); then --fallback runs the whole model locally, otherwise the line is an error.\n"
     "An unreachable edge is not tried again for 2 s. Exit code 1 when any image ended as an\n"
-    "error.\n"
-    "  --pipeline N      requests in flight while the next image is computed (default 1)\n"
-    "  --edge-wait T     when the edge becomes unreachable, wait up to T (30s) for it to come\n"
-    "                    back before images fall back or fail (default: don't wait)\n"
-    "  --bandwidth B     model a link of B (10mbit, 1.5MB/s...) with --rtt T (20ms) in-process\n"
-    "  --logits          add the logits to each line\n"
-    "  --threads N       intra-op threads (default: libtorch's choice)\n"
-    "  --no-fold         do not fold batch norm into convolutions\n";
+    "error.",
+    options,
+    0,
+    0,
+    NULL,
+    "edge token-file model images",
+};
 
 typedef struct sink_ctx {
     FILE *f;
@@ -101,84 +127,19 @@ static void on_result(void *arg, const sl_device_result *r)
 
 int sl_cmd_device(int argc, char **argv)
 {
-    if (sl_cli_wants_help(argc, argv, help)) return SL_EXIT_OK;
-    static const struct option opts[] = {{"edge", required_argument, 0, 'e'},
-                                         {"token-file", required_argument, 0, 't'},
-                                         {"model", required_argument, 0, 'm'},
-                                         {"images", required_argument, 0, 'i'},
-                                         {"pipeline", required_argument, 0, 'P'},
-                                         {"fallback", required_argument, 0, 'f'},
-                                         {"bandwidth", required_argument, 0, 'B'},
-                                         {"rtt", required_argument, 0, 'R'},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"summary", required_argument, 0, 'S'},
-                                         {"logits", no_argument, 0, 'L'},
-                                         {"threads", required_argument, 0, 'T'},
-                                         {"no-fold", no_argument, 0, 'F'},
-                                         {"edge-wait", required_argument, 0, 'W'},
-                                         {0, 0, 0, 0}};
-    const char *edge = NULL, *token_file = NULL, *out = NULL, *summary = NULL, *images = NULL;
-    sl_device_opts o = {.pipeline = 1, .fold_bn = 1};
-    long pipeline = 1, threads = 0;
-    double bw = 0, rtt = 0;
-    int logits = 0, c;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'e':
-            edge = optarg;
-            break;
-        case 't':
-            token_file = optarg;
-            break;
-        case 'm':
-            o.model = optarg;
-            break;
-        case 'i':
-            images = optarg;
-            break;
-        case 'f':
-            o.fallback = optarg;
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case 'S':
-            summary = optarg;
-            break;
-        case 'L':
-            logits = 1;
-            break;
-        case 'F':
-            o.fold_bn = 0;
-            break;
-        case 'P':
-            if (sl_parse_long("--pipeline", optarg, 1, 256, &pipeline))
-                return sl_usage_error("%s", sl_errmsg());
-            break;
-        case 'T':
-            if (sl_parse_long("--threads", optarg, 1, 256, &threads))
-                return sl_usage_error("%s", sl_errmsg());
-            break;
-        case 'B':
-            if (sl_parse_bandwidth("--bandwidth", optarg, &bw))
-                return sl_usage_error("%s", sl_errmsg());
-            break;
-        case 'W':
-            if (sl_parse_duration("--edge-wait", optarg, &o.edge_wait_s))
-                return sl_usage_error("%s", sl_errmsg());
-            break;
-        case 'R':
-            if (sl_parse_duration("--rtt", optarg, &rtt)) return sl_usage_error("%s", sl_errmsg());
-            break;
-        default:
-            return sl_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind != argc) return sl_usage_error("unexpected argument '%s'", argv[optind]);
-    if (!edge || !token_file || !o.model || !images)
-        return sl_usage_error("--edge, --token-file, --model and --images are required");
+    memset(&A, 0, sizeof A);
+    A.pipeline = 1;
+    int rc = sl_opt_parse(&sl_cmd_device_spec, argc, argv, NULL);
+    if (rc != SL_OPT_CONTINUE) return rc;
+    const char *edge = A.edge, *token_file = A.token_file, *out = A.out, *summary = A.summary;
+    const char *images = A.images;
+    sl_device_opts o = {.model = A.model,
+                        .fallback = A.fallback,
+                        .edge_wait_s = A.edge_wait,
+                        .fold_bn = !A.no_fold};
+    long pipeline = A.pipeline, threads = A.threads;
+    double bw = A.bw, rtt = A.rtt;
+    int logits = A.logits;
     char host[256];
     int port;
     if (sl_hostport_parse(edge, host, sizeof host, &port))
@@ -193,7 +154,7 @@ int sl_cmd_device(int argc, char **argv)
     sl_shaper *sh = NULL;
     sl_client *cl = NULL;
     sink_ctx k = {0};
-    int rc = sl_path_list(images, &paths, &n);
+    rc = sl_path_list(images, &paths, &n);
     if (rc == SL_OK) rc = sl_device_open(&o, &d);
     if (rc == SL_OK && (bw > 0 || rtt > 0)) rc = sl_shaper_new(bw, rtt, 0, &sh);
     if (rc == SL_OK) rc = sl_device_client_new(edge, token_file, o.pipeline, sh, &cl);

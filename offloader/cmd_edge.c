@@ -1,6 +1,7 @@
 /* cmd_edge.c: `sl-offload edge` — serve edge bundles (and whole models for edge-only) to devices.
  */
 #include "common/cli.h"
+#include "common/opt.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -10,30 +11,48 @@
 #include "offloader/device_run.h"
 #include "offloader/edge_server.h"
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static const char help[] =
-    "usage: sl-offload edge --listen HOST:PORT --store DIR --token-file FILE\n"
-    "                       [--threads N] [--max-queue N] [--max-clients N] [--port-file FILE]\n"
-    "                       [--no-fold]\n"
-    "\n"
+static struct {
+    const char *listen, *store, *token_file, *port_file;
+    long threads, max_queue, max_clients;
+    int no_fold;
+} A;
+
+static const sl_opt options[] = {
+    SL_OPT_STRING(0, "listen", &A.listen, "HOST:PORT", "address to listen on; port 0 picks a free port"),
+    SL_OPT_STRING(0, "store", &A.store, "DIR", "the deployed bundles (loaded at start)"),
+    SL_OPT_STRING(0, "token-file", &A.token_file, "FILE", "the token devices authenticate with"),
+    SL_OPT_LONG(0, "threads", &A.threads, "N", 1, 256, "worker threads running models (default 2)"),
+    SL_OPT_LONG(0, "max-queue", &A.max_queue, "N", 1, 1 << 20,
+                "requests waiting for a worker before devices get BUSY (default 64)"),
+    SL_OPT_LONG(0, "max-clients", &A.max_clients, "N", 1, 4096, "devices connected at once (default 64)"),
+    SL_OPT_STRING(0, "port-file", &A.port_file, "FILE",
+                  "write the bound port there once listening (for scripts and port 0)"),
+    SL_OPT_FLAG(0, "no-fold", &A.no_fold, "do not fold batch norm into convolutions"),
+    SL_OPT_END,
+};
+
+const sl_optspec sl_cmd_edge_spec = {
+    "sl-offload edge --listen HOST:PORT --store DIR --token-file FILE\n"
+    "                [--threads N] [--max-queue N] [--max-clients N] [--port-file FILE]\n"
+    "                [--no-fold]",
     "Serve deployed bundles to devices until SIGINT or SIGTERM (then stop cleanly). Every\n"
     "bundle in DIR is loaded at start: edge halves (from `sl-preprocess split`) under their pair\n"
     "id, whole models (for the edge-only plan: the device sends the raw image) under the first\n"
     "16 bytes of the file's SHA-256. `sl-offload deploy` adds, lists and removes bundles while\n"
     "the server runs. Devices authenticate with the token in FILE (HMAC-SHA256).\n"
-    "  --listen HOST:PORT  address to listen on; port 0 picks a free port\n"
-    "  --threads N         worker threads running models (default 2)\n"
-    "  --max-queue N       requests waiting for a worker before devices get BUSY (default 64)\n"
-    "  --max-clients N     devices connected at once (default 64)\n"
-    "  --port-file FILE    write the bound port there once listening (for scripts and port 0)\n"
-    "  --no-fold           do not fold batch norm into convolutions\n"
-    "Every 10 s with traffic, a line with the request counters goes to stderr.\n";
+    "Every 10 s with traffic, a line with the request counters goes to stderr.",
+    options,
+    0,
+    0,
+    NULL,
+    "listen store token-file",
+};
 
 static void log_stats(const char *what, const sl_edge_stats *st)
 {
@@ -50,57 +69,16 @@ static void log_stats(const char *what, const sl_edge_stats *st)
 
 int sl_cmd_edge(int argc, char **argv)
 {
-    if (sl_cli_wants_help(argc, argv, help)) return SL_EXIT_OK;
-    static const struct option opts[] = {{"listen", required_argument, 0, 'l'},
-                                         {"store", required_argument, 0, 's'},
-                                         {"token-file", required_argument, 0, 't'},
-                                         {"threads", required_argument, 0, 'T'},
-                                         {"max-queue", required_argument, 0, 'q'},
-                                         {"max-clients", required_argument, 0, 'c'},
-                                         {"port-file", required_argument, 0, 'p'},
-                                         {"no-fold", no_argument, 0, 'F'},
-                                         {0, 0, 0, 0}};
-    const char *listen = NULL, *store = NULL, *token_file = NULL, *port_file = NULL;
-    long threads = 2, max_queue = 64, max_clients = 64;
-    int fold = 1, c;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'l':
-            listen = optarg;
-            break;
-        case 's':
-            store = optarg;
-            break;
-        case 't':
-            token_file = optarg;
-            break;
-        case 'p':
-            port_file = optarg;
-            break;
-        case 'F':
-            fold = 0;
-            break;
-        case 'T':
-            if (sl_parse_long("--threads", optarg, 1, 256, &threads))
-                return sl_usage_error("%s", sl_errmsg());
-            break;
-        case 'q':
-            if (sl_parse_long("--max-queue", optarg, 1, 1 << 20, &max_queue))
-                return sl_usage_error("%s", sl_errmsg());
-            break;
-        case 'c':
-            if (sl_parse_long("--max-clients", optarg, 1, 4096, &max_clients))
-                return sl_usage_error("%s", sl_errmsg());
-            break;
-        default:
-            return sl_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind != argc) return sl_usage_error("unexpected argument '%s'", argv[optind]);
-    if (!listen || !store || !token_file)
-        return sl_usage_error("--listen, --store and --token-file are required");
+    memset(&A, 0, sizeof A);
+    A.threads = 2;
+    A.max_queue = 64;
+    A.max_clients = 64;
+    int rc = sl_opt_parse(&sl_cmd_edge_spec, argc, argv, NULL);
+    if (rc != SL_OPT_CONTINUE) return rc;
+    const char *listen = A.listen, *store = A.store, *token_file = A.token_file;
+    const char *port_file = A.port_file;
+    long threads = A.threads, max_queue = A.max_queue, max_clients = A.max_clients;
+    int fold = !A.no_fold;
     char host[256];
     int port;
     if (sl_hostport_parse(listen, host, sizeof host, &port))
@@ -133,7 +111,7 @@ int sl_cmd_edge(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     sl_edge_server *srv;
-    int rc = sl_edge_start(&cfg, &be, &srv);
+    rc = sl_edge_start(&cfg, &be, &srv);
     free(token);
     if (rc != SL_OK) {
         sl_backend_free(&be);

@@ -2,6 +2,7 @@
 #include "common/cli.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/opt.h"
 #include "common/status.h"
 #include "common/timeutil.h"
 #include "model/tensor_io.h"
@@ -9,21 +10,39 @@
 #include "offloader/local_run.h"
 
 #include <cjson/cJSON.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char help[] =
-    "usage: sl-offload run --model model.h5 (--tensor in.h5 | --images DIR|FILE.png|GLOB)\n"
-    "                      [-o out.h5|out.jsonl] [--batch N] [--threads N] [--no-fold]\n"
-    "\n"
+static struct {
+    const char *model, *tensor, *images, *out;
+    long batch, threads;
+    int no_fold;
+} A;
+
+static const sl_opt options[] = {
+    SL_OPT_STRING(0, "model", &A.model, "FILE", "the model bundle"),
+    SL_OPT_STRING(0, "tensor", &A.tensor, "FILE", "an input tensor file (dataset /input, NCHW float32)"),
+    SL_OPT_STRING(0, "images", &A.images, "DIR|FILE.png|GLOB", "images to classify"),
+    SL_OPT_OUTPUT(&A.out, "out.h5 (logits of --tensor) or out.jsonl (default: JSON lines on stdout)"),
+    SL_OPT_LONG(0, "batch", &A.batch, "N", 1, 4096, "images per forward pass (default 8)"),
+    SL_OPT_LONG(0, "threads", &A.threads, "N", 1, 256, "intra-op threads (default: libtorch's choice)"),
+    SL_OPT_FLAG(0, "no-fold", &A.no_fold, "do not fold batch norm into convolutions"),
+    SL_OPT_END,
+};
+
+const sl_optspec sl_cmd_run_spec = {
+    "sl-offload run --model model.h5 (--tensor in.h5 | --images DIR|FILE.png|GLOB)\n"
+    "               [-o out.h5|out.jsonl] [--batch N] [--threads N] [--no-fold]",
     "Run a model locally. A tensor file holds dataset /input (NCHW float32); the logits go to\n"
     "dataset /output of an .h5 output. Images are loaded, resized and normalised for the model.\n"
-    "With a .jsonl output (or none: stdout) one JSON line per image gives the class and score.\n"
-    "  --batch N     images per forward pass (default 8)\n"
-    "  --threads N   intra-op threads (default: libtorch's choice)\n"
-    "  --no-fold     do not fold batch norm into convolutions\n";
+    "With a .jsonl output (or none: stdout) one JSON line per image gives the class and score.",
+    options,
+    0,
+    0,
+    NULL,
+    "model",
+};
 
 static int ends_with(const char *s, const char *suf)
 {
@@ -73,38 +92,13 @@ static int close_out(FILE *f, const char *tmp, const char *path, int rc)
 
 int sl_cmd_run(int argc, char **argv)
 {
-    if (sl_cli_wants_help(argc, argv, help)) return SL_EXIT_OK;
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
-                                         {"tensor", required_argument, 0, 't'},
-                                         {"images", required_argument, 0, 'i'},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"batch", required_argument, 0, 'b'},
-                                         {"threads", required_argument, 0, 'T'},
-                                         {"no-fold", no_argument, 0, 'F'},
-                                         {0, 0, 0, 0}};
-    const char *model = NULL, *tensor = NULL, *images = NULL, *out = NULL;
-    long batch = 8, threads = 0;
-    int fold = 1, c;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm': model = optarg; break;
-        case 't': tensor = optarg; break;
-        case 'i': images = optarg; break;
-        case 'o': out = optarg; break;
-        case 'b':
-            if (sl_parse_long("--batch", optarg, 1, 4096, &batch)) return sl_usage_error("%s", sl_errmsg());
-            break;
-        case 'T':
-            if (sl_parse_long("--threads", optarg, 1, 256, &threads)) return sl_usage_error("%s", sl_errmsg());
-            break;
-        case 'F': fold = 0; break;
-        default: return sl_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind != argc) return sl_usage_error("unexpected argument '%s'", argv[optind]);
-    if (!model) return sl_usage_error("--model is required");
+    memset(&A, 0, sizeof A);
+    A.batch = 8;
+    int rc = sl_opt_parse(&sl_cmd_run_spec, argc, argv, NULL);
+    if (rc != SL_OPT_CONTINUE) return rc;
+    const char *model = A.model, *tensor = A.tensor, *images = A.images, *out = A.out;
+    long batch = A.batch, threads = A.threads;
+    int fold = !A.no_fold;
     if (!tensor == !images) return sl_usage_error("give exactly one of --tensor and --images");
     if (out && !ends_with(out, ".h5") && !ends_with(out, ".jsonl"))
         return sl_usage_error("-o must end in .h5 or .jsonl");
@@ -112,7 +106,7 @@ int sl_cmd_run(int argc, char **argv)
     sl_runner *r;
     if (sl_runner_open(model, fold, &r)) return sl_fail();
     const sl_graph *g = r->bundle->graph;
-    int rc = SL_OK;
+    rc = SL_OK;
     double t0 = sl_now();
     int64_t done = 0;
     char tmp[4096];

@@ -2,96 +2,15 @@
  * (arguments only; the logic is in select.c, mincut.c, constraints.c and plot.c). */
 #include "common/cli.h"
 #include "common/log.h"
+#include "common/opt.h"
 #include "common/status.h"
 #include "preprocessor/commands.h"
 #include "preprocessor/plot.h"
 #include "preprocessor/select.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char help[] =
-    "usage: sl-preprocess select --device PROFILE --edge PROFILE [--cloud PROFILE]\n"
-    "                            (--bandwidth BW --rtt TIME | --network NET.csv) [options]\n"
-    "\n"
-    "Ranks every slice point of a model, with and without a transfer layer (TL), by predicted\n"
-    "latency: device blocks + TL encode + serialise + RTT + bytes/bandwidth + TL decode + edge\n"
-    "blocks (+ the edge->cloud hop). Cut 0 is edge-only (the raw image is sent), the last cut is\n"
-    "local-only (nothing is sent).\n"
-    "\n"
-    "inputs:\n"
-    "  --device FILE           profile measured on the device (sl-preprocess profile)\n"
-    "  --edge FILE             profile measured on the edge server\n"
-    "  --cloud FILE            profile measured on a cloud server (three tiers)\n"
-    "  --bandwidth BW          device->edge bandwidth: 10mbit, 500kbit, 1gbit, 20Mbps\n"
-    "  --rtt TIME              device->edge round-trip time: 20ms, 0.02s\n"
-    "  --cloud-bandwidth BW    edge->cloud bandwidth\n"
-    "  --cloud-rtt TIME        edge->cloud round-trip time\n"
-    "  --network FILE          Scission CSV source,destination,ping(ms),bandwidth(Mbps);\n"
-    "                          flags given as well override its hops\n"
-    "constraints (repeatable; see docs/select.md):\n"
-    "  --device-only NODE      NODE must run on the device (also --edge-only, --cloud-only)\n"
-    "  --not-on TIER:NODE      NODE must not run on TIER (device, edge, cloud)\n"
-    "  --exclude-tier TIER     TIER runs no node\n"
-    "  --max-upload SIZE       the device sends at most SIZE per image: 0.5MB, 200kB\n"
-    "  --max-time TIER:LIMIT   compute on TIER at most LIMIT: 0.05s, 50ms, or 30% of the total\n"
-    "output:\n"
-    "  --top N                 list the N best plans (default 5)\n"
-    "  --versus                per slice point, the best plan without and with a TL\n"
-    "  --dads                  also the DADS min-cut partition (may cut several tensors)\n"
-    "  --throughput            also the DADS throughput partition (minimises the slowest stage)\n"
-    "  -o, --output FILE       write the plan as JSON (docs/formats/plan.md); - for stdout\n"
-    "  --json                  print the plan JSON on stdout instead of text\n"
-    "  --plot FILE             write an SVG chart of every slice point\n"
-    "  -q, --quiet             print nothing but errors\n"
-    "  -h, --help              show this help\n";
-
-enum {
-    OPT_DEVICE = 256,
-    OPT_EDGE,
-    OPT_CLOUD,
-    OPT_BW,
-    OPT_RTT,
-    OPT_CBW,
-    OPT_CRTT,
-    OPT_NET,
-    OPT_TOP,
-    OPT_VERSUS,
-    OPT_DADS,
-    OPT_THROUGHPUT,
-    OPT_JSON,
-    OPT_PLOT,
-    OPT_CONSTRAINT,
-};
-
-static const struct option long_opts[] = {
-    {"device", required_argument, NULL, OPT_DEVICE},
-    {"edge", required_argument, NULL, OPT_EDGE},
-    {"cloud", required_argument, NULL, OPT_CLOUD},
-    {"bandwidth", required_argument, NULL, OPT_BW},
-    {"rtt", required_argument, NULL, OPT_RTT},
-    {"cloud-bandwidth", required_argument, NULL, OPT_CBW},
-    {"cloud-rtt", required_argument, NULL, OPT_CRTT},
-    {"network", required_argument, NULL, OPT_NET},
-    {"top", required_argument, NULL, OPT_TOP},
-    {"versus", no_argument, NULL, OPT_VERSUS},
-    {"dads", no_argument, NULL, OPT_DADS},
-    {"throughput", no_argument, NULL, OPT_THROUGHPUT},
-    {"output", required_argument, NULL, 'o'},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"plot", required_argument, NULL, OPT_PLOT},
-    {"quiet", no_argument, NULL, 'q'},
-    {"device-only", required_argument, NULL, OPT_CONSTRAINT},
-    {"edge-only", required_argument, NULL, OPT_CONSTRAINT},
-    {"cloud-only", required_argument, NULL, OPT_CONSTRAINT},
-    {"not-on", required_argument, NULL, OPT_CONSTRAINT},
-    {"exclude-tier", required_argument, NULL, OPT_CONSTRAINT},
-    {"max-upload", required_argument, NULL, OPT_CONSTRAINT},
-    {"max-time", required_argument, NULL, OPT_CONSTRAINT},
-    {NULL, 0, NULL, 0},
-};
 
 typedef struct opts {
     const char *device, *edge, *cloud, *network, *output, *plot;
@@ -101,77 +20,71 @@ typedef struct opts {
     sl_constraints cons;
 } opts;
 
+static opts A;
+
+/* A constraint flag appends its criterion to A.cons; `dest` is the flag's own name. */
+static int add_constraint(void *dest, const char *value)
+{
+    return sl_constraints_add(&A.cons, (const char *)dest, value);
+}
+
+#define CONSTRAINT(name, argh, help)                                                            \
+    SL_OPT_CALLBACK(0, name, (void *)"--" name, argh, add_constraint, help)
+
+static const sl_opt options[] = {
+    SL_OPT_SECTION("inputs"),
+    SL_OPT_STRING(0, "device", &A.device, "FILE", "profile measured on the device (sl-preprocess profile)"),
+    SL_OPT_STRING(0, "edge", &A.edge, "FILE", "profile measured on the edge server"),
+    SL_OPT_STRING(0, "cloud", &A.cloud, "FILE", "profile measured on a cloud server (three tiers)"),
+    SL_OPT_STRING(0, "bandwidth", &A.bw[SL_HOP_DEVICE_EDGE], "BW",
+                  "device->edge bandwidth: 10mbit, 500kbit, 1gbit, 20Mbps"),
+    SL_OPT_STRING(0, "rtt", &A.rtt[SL_HOP_DEVICE_EDGE], "TIME", "device->edge round-trip time: 20ms, 0.02s"),
+    SL_OPT_STRING(0, "cloud-bandwidth", &A.bw[SL_HOP_EDGE_CLOUD], "BW", "edge->cloud bandwidth"),
+    SL_OPT_STRING(0, "cloud-rtt", &A.rtt[SL_HOP_EDGE_CLOUD], "TIME", "edge->cloud round-trip time"),
+    SL_OPT_STRING(0, "network", &A.network, "FILE",
+                  "Scission CSV source,destination,ping(ms),bandwidth(Mbps);\n"
+                  "flags given as well override its hops"),
+    SL_OPT_SECTION("constraints (repeatable; see docs/select.md)"),
+    CONSTRAINT("device-only", "NODE", "NODE must run on the device"),
+    CONSTRAINT("edge-only", "NODE", "NODE must run on the edge"),
+    CONSTRAINT("cloud-only", "NODE", "NODE must run on the cloud"),
+    CONSTRAINT("not-on", "TIER:NODE", "NODE must not run on TIER (device, edge, cloud)"),
+    CONSTRAINT("exclude-tier", "TIER", "TIER runs no node"),
+    CONSTRAINT("max-upload", "SIZE", "the device sends at most SIZE per image: 0.5MB, 200kB"),
+    CONSTRAINT("max-time", "TIER:LIMIT",
+               "compute on TIER at most LIMIT: 0.05s, 50ms, or 30% of the total"),
+    SL_OPT_SECTION("output"),
+    SL_OPT_LONG(0, "top", &A.top, "N", 1, 1000000, "list the N best plans (default 5)"),
+    SL_OPT_FLAG(0, "versus", &A.versus, "per slice point, the best plan without and with a TL"),
+    SL_OPT_FLAG(0, "dads", &A.dads, "also the DADS min-cut partition (may cut several tensors)"),
+    SL_OPT_FLAG(0, "throughput", &A.throughput,
+                "also the DADS throughput partition (minimises the slowest stage)"),
+    SL_OPT_OUTPUT(&A.output, "write the plan as JSON (docs/formats/plan.md); - for stdout"),
+    SL_OPT_FLAG(0, "json", &A.json, "print the plan JSON on stdout instead of text"),
+    SL_OPT_STRING(0, "plot", &A.plot, "FILE", "write an SVG chart of every slice point"),
+    SL_OPT_FLAG('q', "quiet", &A.quiet, "print nothing but errors"),
+    SL_OPT_END,
+};
+
+const sl_optspec sl_cmd_select_spec = {
+    "sl-preprocess select --device PROFILE --edge PROFILE [--cloud PROFILE]\n"
+    "                     (--bandwidth BW --rtt TIME | --network NET.csv) [options]",
+    "Ranks every slice point of a model, with and without a transfer layer (TL), by predicted\n"
+    "latency: device blocks + TL encode + serialise + RTT + bytes/bandwidth + TL decode + edge\n"
+    "blocks (+ the edge->cloud hop). Cut 0 is edge-only (the raw image is sent), the last cut is\n"
+    "local-only (nothing is sent).",
+    options,
+    0,
+    0,
+    NULL,
+    NULL,
+};
+
 static int parse_args(int argc, char **argv, opts *o)
 {
     o->top = 5;
-    opterr = 0;
-    optind = 1;
-    int c, idx;
-    while ((c = getopt_long(argc, argv, ":o:q", long_opts, &idx)) != -1) {
-        switch (c) {
-        case OPT_DEVICE:
-            o->device = optarg;
-            break;
-        case OPT_EDGE:
-            o->edge = optarg;
-            break;
-        case OPT_CLOUD:
-            o->cloud = optarg;
-            break;
-        case OPT_BW:
-            o->bw[SL_HOP_DEVICE_EDGE] = optarg;
-            break;
-        case OPT_RTT:
-            o->rtt[SL_HOP_DEVICE_EDGE] = optarg;
-            break;
-        case OPT_CBW:
-            o->bw[SL_HOP_EDGE_CLOUD] = optarg;
-            break;
-        case OPT_CRTT:
-            o->rtt[SL_HOP_EDGE_CLOUD] = optarg;
-            break;
-        case OPT_NET:
-            o->network = optarg;
-            break;
-        case OPT_TOP:
-            if (sl_parse_long("--top", optarg, 1, 1000000, &o->top))
-                return sl_usage_error("%s", sl_errmsg());
-            break;
-        case OPT_VERSUS:
-            o->versus = 1;
-            break;
-        case OPT_DADS:
-            o->dads = 1;
-            break;
-        case OPT_THROUGHPUT:
-            o->throughput = 1;
-            break;
-        case 'o':
-            o->output = optarg;
-            break;
-        case OPT_JSON:
-            o->json = 1;
-            break;
-        case OPT_PLOT:
-            o->plot = optarg;
-            break;
-        case 'q':
-            o->quiet = 1;
-            break;
-        case OPT_CONSTRAINT: {
-            char flag[64];
-            snprintf(flag, sizeof flag, "--%s", long_opts[idx].name);
-            if (sl_constraints_add(&o->cons, flag, optarg))
-                return sl_usage_error("%s", sl_errmsg());
-            break;
-        }
-        case ':':
-            return sl_usage_error("option '%s' needs a value", argv[optind - 1]);
-        default:
-            return sl_usage_error("unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc) return sl_usage_error("unexpected argument '%s'", argv[optind]);
+    int rc = sl_opt_parse(&sl_cmd_select_spec, argc, argv, NULL);
+    if (rc != SL_OPT_CONTINUE) return rc;
     if (!o->device || !o->edge) return sl_usage_error("--device and --edge profiles are required");
     if (!o->network && !o->bw[SL_HOP_DEVICE_EDGE] && !o->rtt[SL_HOP_DEVICE_EDGE])
         return sl_usage_error("no network: give --bandwidth and --rtt, or --network FILE");
@@ -187,7 +100,7 @@ static int parse_args(int argc, char **argv, opts *o)
     if (o->json && o->quiet) return sl_usage_error("--json and --quiet exclude each other");
     if (!o->cloud && (o->bw[SL_HOP_EDGE_CLOUD] || o->rtt[SL_HOP_EDGE_CLOUD]))
         sl_log_warn("--cloud-bandwidth and --cloud-rtt are ignored without --cloud");
-    return SL_EXIT_OK;
+    return SL_OPT_CONTINUE;
 }
 
 /* Builds the network from the CSV (if any) and the flags; flags win. Exit code. */
@@ -271,9 +184,7 @@ static void print_dads(const sl_select_input *in, const sl_selection *s, const s
 
 int sl_cmd_select(int argc, char **argv)
 {
-    if (sl_cli_wants_help(argc, argv, help)) return SL_EXIT_OK;
-    opts o;
-    memset(&o, 0, sizeof o);
+    memset(&A, 0, sizeof A);
     sl_profile *dev = NULL, *edge = NULL, *cloud = NULL;
     sl_selection sel;
     memset(&sel, 0, sizeof sel);
@@ -284,8 +195,9 @@ int sl_cmd_select(int argc, char **argv)
     memset(&g, 0, sizeof g);
     sl_select_input in;
     memset(&in, 0, sizeof in);
-    int rc = parse_args(argc, argv, &o);
-    if (rc) goto out;
+    int rc = parse_args(argc, argv, &A);
+    opts o = A; /* the constraints are freed through this copy */
+    if (rc != SL_OPT_CONTINUE) goto out;
     if (sl_profile_read(o.device, &dev) || sl_profile_read(o.edge, &edge) ||
         (o.cloud && sl_profile_read(o.cloud, &cloud))) {
         rc = sl_fail();

@@ -2,6 +2,8 @@
 #ifndef SL_PREPROCESSOR_COMMANDS_H
 #define SL_PREPROCESSOR_COMMANDS_H
 
+#include "common/opt.h"
+
 int sl_cmd_zoo(int argc, char **argv);
 int sl_cmd_import(int argc, char **argv);
 int sl_cmd_inspect(int argc, char **argv);
@@ -11,5 +13,9 @@ int sl_cmd_insert(int argc, char **argv);
 int sl_cmd_split(int argc, char **argv);
 int sl_cmd_config(int argc, char **argv);
 int sl_cmd_report(int argc, char **argv);
+
+/* Each command's option table and usage (common/opt.h), for checks of generated command lines.
+ * The destinations are the command's file-scope state: a command runs once per process. */
+extern const sl_optspec sl_cmd_profile_spec, sl_cmd_select_spec;
 
 #endif

@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static int parse_even(void *dest, const char *v)
 {
@@ -43,7 +44,7 @@ static void test_parse(void)
         SL_OPT_GROUP(shared),
         SL_OPT_END,
     };
-    const sl_optspec spec = {"t MODEL [options]", NULL, opts, 1, 2, NULL};
+    const sl_optspec spec = {"t MODEL [options]", NULL, opts, 1, 2, NULL, NULL};
     char *argv[] = {"t", "a.h5", "--threads", "4", "--bandwidth=10mbit", "-o", "x.json",
                     "--json", "--rtt", "20ms", "--edge", "a:1", "--edge=b:2", "b.h5",
                     "--layout", "mvtec", "--even", "8", "--ratio", "0.5", NULL};
@@ -90,7 +91,7 @@ static void test_errors(void)
         SL_OPT_CALLBACK(0, "even", &even, "N", parse_even, "an even number"),
         SL_OPT_END,
     };
-    const sl_optspec spec = {"t MODEL", NULL, opts, 1, 1, "one MODEL"};
+    const sl_optspec spec = {"t MODEL", NULL, opts, 1, 1, "one MODEL", NULL};
     char *bad_value[] = {"t", "m", "--threads", "x", NULL};
     CHECK_EQ(run(&spec, 4, bad_value, &nargs), SL_EXIT_USAGE);
     char *range[] = {"t", "m", "--threads", "65", NULL};
@@ -121,7 +122,7 @@ static void test_usage(void)
         SL_OPT_OUTPUT(&out, "write here"),
         SL_OPT_END,
     };
-    const sl_optspec spec = {"t MODEL [options]", "Does a thing.", opts, 1, 1, NULL};
+    const sl_optspec spec = {"t MODEL [options]", "Does a thing.", opts, 1, 1, NULL, NULL};
     char buf[4096] = {0};
     FILE *f = fmemopen(buf, sizeof buf - 1, "w");
     sl_opt_usage(&spec, f);
@@ -138,8 +139,89 @@ static void test_usage(void)
     CHECK(sl_opt_find(opts, "thread") == NULL);
 }
 
+static void test_pair_list_section(void)
+{
+    const char *pair[2] = {NULL, NULL};
+    sl_list tl = {0};
+    int json = 0, nargs;
+    const sl_opt opts[] = {
+        SL_OPT_SECTION("inputs"),
+        SL_OPT_PAIR(0, "pair", pair, "DEVICE.h5 EDGE.h5", "a split pair"),
+        SL_OPT_LIST(0, "tl", &tl, "LIST", 3, "transfer layers\nmore about them"),
+        SL_OPT_SECTION("output"),
+        SL_OPT_FLAG(0, "json", &json, "json"),
+        SL_OPT_END,
+    };
+    const sl_optspec spec = {"t [options]", NULL, opts, 0, 0, NULL, NULL};
+    char *ok[] = {"t", "--pair", "d.h5", "e.h5", "--tl", "a,b", "--tl=pool,c,d", "--json", NULL};
+    CHECK_EQ(run(&spec, 8, ok, &nargs), SL_OPT_CONTINUE);
+    CHECK_EQ(nargs, 0);
+    CHECK_STR(pair[0], "d.h5");
+    CHECK_STR(pair[1], "e.h5");
+    CHECK_EQ(tl.n, 3); /* the last --tl wins */
+    CHECK_STR(tl.items[0], "pool");
+    CHECK_STR(tl.items[2], "d");
+    CHECK_EQ(json, 1);
+    /* One value, or an option as the second value, is a usage error. */
+    char *one[] = {"t", "--pair", "d.h5", NULL};
+    CHECK_EQ(run(&spec, 3, one, &nargs), SL_EXIT_USAGE);
+    char *opt2[] = {"t", "--pair", "d.h5", "--json", NULL};
+    CHECK_EQ(run(&spec, 4, opt2, &nargs), SL_EXIT_USAGE);
+    /* Lists: empty items and too many items are refused, the old value stays. */
+    char *empty[] = {"t", "--tl", "a,,b", NULL};
+    CHECK_EQ(run(&spec, 3, empty, &nargs), SL_EXIT_USAGE);
+    char *many[] = {"t", "--tl", "a,b,c,d", NULL};
+    CHECK_EQ(run(&spec, 3, many, &nargs), SL_EXIT_USAGE);
+    CHECK_EQ(tl.n, 3);
+    /* A long list is not truncated (some commands cut lists at 128 bytes before). */
+    char longv[600];
+    memset(longv, 'x', sizeof longv - 1);
+    longv[sizeof longv - 1] = '\0';
+    char *lng[] = {"t", "--tl", longv, NULL};
+    CHECK_EQ(run(&spec, 3, lng, &nargs), SL_OPT_CONTINUE);
+    CHECK_EQ(tl.n, 1);
+    CHECK_EQ((long)strlen(tl.items[0]), (long)sizeof longv - 1);
+    sl_list_free(&tl);
+    CHECK(tl.items == NULL && tl.n == 0);
+    CHECK(sl_opt_find(opts, "tl") == &opts[2]);
+
+    char buf[4096] = {0};
+    FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+    sl_opt_usage(&spec, f);
+    fclose(f);
+    const char *text = buf;
+    CHECK_CONTAINS(text, "\ninputs:\n");
+    CHECK_CONTAINS(text, "--pair DEVICE.h5 EDGE.h5");
+    CHECK_CONTAINS(text, "\noutput:\n");
+    CHECK_CONTAINS(text, "transfer layers\n                           more about them\n");
+    CHECK(strstr(text, "options:") == NULL);
+}
+
+static void test_required(void)
+{
+    const char *model = NULL, *out = NULL;
+    int nargs;
+    const sl_opt opts[] = {
+        SL_OPT_STRING('m', "model", &model, "FILE", "model"),
+        SL_OPT_OUTPUT(&out, "output"),
+        SL_OPT_END,
+    };
+    const sl_optspec spec = {"t --model FILE -o FILE", NULL, opts, 0, 0, NULL, "model out"};
+    char *both[] = {"t", "-m", "a", "--out=b", NULL};
+    CHECK_EQ(run(&spec, 4, both, &nargs), SL_OPT_CONTINUE);
+    CHECK_STR(model, "a");
+    CHECK_STR(out, "b");
+    /* A value that spells the option's name is not the option. */
+    char *no_out[] = {"t", "--model", "--out", NULL};
+    CHECK_EQ(run(&spec, 3, no_out, &nargs), SL_EXIT_USAGE);
+    char *no_model[] = {"t", "-o", "b", NULL};
+    CHECK_EQ(run(&spec, 3, no_model, &nargs), SL_EXIT_USAGE);
+}
+
 int main(void)
 {
+    test_required();
+    test_pair_list_section();
     test_parse();
     test_errors();
     test_usage();
