@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define PATH_N 1024
@@ -17,6 +18,8 @@
 
 struct sl_cpuquota {
     int v2;
+    int thread; /* only one thread moved: its id goes through `tasks` */
+    long id;    /* the process or thread id moved */
     double pct;
     long quota_us, period_us;
     char dir[2 * PATH_N];  /* the group made for us */
@@ -93,10 +96,10 @@ static int find_mount(char *mount, size_t n, int *v2)
 }
 
 /* The path of this process's group in the hierarchy (v2: "0::/x"; v1: the line naming cpu). */
-static void current_group(int v2, char *path, size_t n)
+static void current_group(int v2, int thread, char *path, size_t n)
 {
     snprintf(path, n, "/");
-    FILE *f = fopen("/proc/self/cgroup", "r");
+    FILE *f = fopen(thread ? "/proc/thread-self/cgroup" : "/proc/self/cgroup", "r");
     char line[PATH_N + 128];
     while (f && fgets(line, sizeof line, f)) {
         char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
@@ -111,7 +114,7 @@ static void current_group(int v2, char *path, size_t n)
     if (f) fclose(f);
 }
 
-int sl_cpuquota_enter(double pct, sl_cpuquota **out)
+static int enter(double pct, int thread, sl_cpuquota **out)
 {
     *out = NULL;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -124,21 +127,28 @@ int sl_cpuquota_enter(double pct, sl_cpuquota **out)
         return sl_err(SL_EIO, "--cpu: no cgroup cpu controller is mounted (neither a cgroup2 "
                               "hierarchy listing 'cpu' nor a v1 'cpu' hierarchy), so the CPU "
                               "cannot be limited; run without --cpu, or on a host that has one");
+    if (thread && v2)
+        return sl_err(SL_EIO, "--cpu: this host's cpu controller is cgroup v2, where a quota for "
+                              "one thread needs a threaded subtree: run the device as its own "
+                              "process (sl-offload device --cpu) instead");
     sl_cpuquota *q = calloc(1, sizeof *q);
     if (!q) return sl_err(SL_ENOMEM, "out of memory");
     q->v2 = v2;
+    q->thread = thread;
+    q->id = thread ? (long)syscall(SYS_gettid) : (long)getpid();
     q->pct = pct;
     q->period_us = sl_cpuquota_period_us(pct);
     q->quota_us = (long)llround(pct / 100.0 * (double)q->period_us);
     char cur[PATH_N];
-    current_group(v2, cur, sizeof cur);
+    current_group(v2, thread, cur, sizeof cur);
     snprintf(q->back, sizeof q->back, "%s%s", mount, strcmp(cur, "/") ? cur : "");
-    snprintf(q->dir, sizeof q->dir, "%s/sl-cpu-%ld", mount, (long)getpid());
+    snprintf(q->dir, sizeof q->dir, "%s/sl-cpu-%ld", mount, q->id);
     if (mkdir(q->dir, 0755) && errno != EEXIST) {
         int e = errno;
+        long id = q->id;
         free(q);
-        return sl_err(SL_EIO, "--cpu: cannot create the cgroup %s/sl-cpu-%ld: %s%s", mount,
-                      (long)getpid(), strerror(e),
+        return sl_err(SL_EIO, "--cpu: cannot create the cgroup %s/sl-cpu-%ld: %s%s", mount, id,
+                      strerror(e),
                       e == EACCES || e == EPERM || e == EROFS ? " (needs root)" : "");
     }
     char text[64];
@@ -156,8 +166,8 @@ int sl_cpuquota_enter(double pct, sl_cpuquota **out)
         if (!rc) rc = write_str(q->dir, "cpu.cfs_quota_us", text);
         if (!rc) rc = write_str(q->dir, "cpu.shares", "262144");
     }
-    snprintf(text, sizeof text, "%ld", (long)getpid());
-    if (!rc) rc = write_str(q->dir, "cgroup.procs", text);
+    snprintf(text, sizeof text, "%ld", q->id);
+    if (!rc) rc = write_str(q->dir, thread ? "tasks" : "cgroup.procs", text);
     if (rc) {
         rmdir(q->dir);
         free(q);
@@ -165,6 +175,16 @@ int sl_cpuquota_enter(double pct, sl_cpuquota **out)
     }
     *out = q;
     return SL_OK;
+}
+
+int sl_cpuquota_enter(double pct, sl_cpuquota **out)
+{
+    return enter(pct, 0, out);
+}
+
+int sl_cpuquota_enter_thread(double pct, sl_cpuquota **out)
+{
+    return enter(pct, 1, out);
 }
 
 void sl_cpuquota_describe(const sl_cpuquota *q, char *buf, unsigned long n)
@@ -181,9 +201,10 @@ void sl_cpuquota_leave(sl_cpuquota *q)
 {
     if (!q) return;
     char text[32];
-    snprintf(text, sizeof text, "%ld", (long)getpid());
-    /* Every thread goes back with the process; the empty group can then be removed. */
-    write_str(q->back, "cgroup.procs", text);
+    snprintf(text, sizeof text, "%ld", q->id);
+    /* Every thread goes back with the process (or the one thread alone); the group, empty once
+     * threads started inside it have ended, can then be removed. */
+    write_str(q->back, q->thread ? "tasks" : "cgroup.procs", text);
     rmdir(q->dir);
     free(q);
 }

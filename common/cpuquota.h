@@ -28,6 +28,12 @@ long sl_cpuquota_period_us(double pct);
  * to do) with *out = NULL and nothing changed. */
 int sl_cpuquota_enter(double pct, sl_cpuquota **out);
 
+/* Same for the calling thread only (and threads it starts later), so one process can play a
+ * slow device beside an unthrottled edge (`sl-offload bench`). Needs cgroup v1's cpu
+ * hierarchy (per-thread groups in v2 need a threaded subtree this does not set up: SL_EIO
+ * saying so). */
+int sl_cpuquota_enter_thread(double pct, sl_cpuquota **out);
+
 /* "cgroup v1 cpu, 25% of a core (1000/4000 us)" into buf, for logs. */
 void sl_cpuquota_describe(const sl_cpuquota *q, char *buf, unsigned long n);
 

@@ -1,5 +1,6 @@
 /* bench.c: local, edge-only, split and split+TL on the same images through one in-process edge. */
 #include "offloader/bench.h"
+#include "common/cpuquota.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/progress.h"
@@ -13,6 +14,7 @@
 #include "offloader/local_run.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,7 +32,7 @@ typedef struct collect {
     double *total;
     const int *local_cls; /* NULL while running local itself */
     int *cls;
-    double device, encode, transfer, edge;
+    double device, encode, transfer, edge, wire;
     int agree, errors;
     sl_progress *prog;
 } collect;
@@ -44,6 +46,7 @@ static void on_result(void *arg, const sl_device_result *r)
     k->encode += r->encode_s;
     k->transfer += r->transfer_s;
     k->edge += r->edge_s + r->edge_queue_s;
+    k->wire += (double)r->bytes_up;
     k->errors += r->via != SL_VIA_EDGE;
     if (r->via != SL_VIA_EDGE) sl_log_warn("%s: %s", r->file, r->error);
     k->agree += r->via == SL_VIA_EDGE && r->cls == k->local_cls[k->n];
@@ -59,6 +62,7 @@ static void summarise(collect *k, int n, double wall, sl_bench_mode *m)
     m->encode_s = k->encode / n;
     m->transfer_s = k->transfer / n;
     m->edge_s = k->edge / n;
+    m->wire_bytes_per_image = k->wire / n;
     m->agree_with_local = (double)k->agree / n;
     m->errors = k->errors;
     m->median_s = sl_median(k->total, (size_t)n);
@@ -158,6 +162,13 @@ static int run_remote(const sl_bench_opts *o, const edge_ctx *e, const char *dev
 
 /* ---- predictions from the plan ---------------------------------------------------------- */
 
+static double plan_upload(const cJSON *plan)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(plan, "bytes"), "upload");
+    return cJSON_IsNumber(t) ? t->valuedouble : -1;
+}
+
 static double plan_total(const cJSON *plan)
 {
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(
@@ -212,9 +223,12 @@ static int predict(const char *plan_path, char *const wire[SL_BENCH_NMODES], sl_
         cJSON_Delete(doc);
         return sl_err(SL_EFORMAT, "%s: not an sl-plan document", plan_path);
     }
-    rep->modes[SL_BENCH_LOCAL].predicted_s = plan_total(per_cut_find(doc, 0, "local-only", NULL));
-    rep->modes[SL_BENCH_EDGE_ONLY].predicted_s =
-        plan_total(per_cut_find(doc, 0, "edge-only", NULL));
+    const cJSON *lp = per_cut_find(doc, 0, "local-only", NULL);
+    const cJSON *ep = per_cut_find(doc, 0, "edge-only", NULL);
+    rep->modes[SL_BENCH_LOCAL].predicted_s = plan_total(lp);
+    rep->modes[SL_BENCH_LOCAL].predicted_bytes = lp ? 0 : -1;
+    rep->modes[SL_BENCH_EDGE_ONLY].predicted_s = plan_total(ep);
+    rep->modes[SL_BENCH_EDGE_ONLY].predicted_bytes = plan_upload(ep);
     for (int tl = 0; tl <= 1; tl++) {
         int mode = tl ? SL_BENCH_SPLIT_TL : SL_BENCH_SPLIT;
         char cut[SL_NAME_MAX];
@@ -223,6 +237,20 @@ static int predict(const char *plan_path, char *const wire[SL_BENCH_NMODES], sl_
         if (!p && !tl) p = cJSON_GetObjectItemCaseSensitive(doc, "best_split_without_tl");
         if (!p && tl) p = cJSON_GetObjectItemCaseSensitive(doc, "best_with_tl");
         rep->modes[mode].predicted_s = plan_total(p);
+        rep->modes[mode].predicted_bytes = plan_upload(p);
+    }
+    /* The plan's first choice, as one of the bench's modes. */
+    const cJSON *best = cJSON_GetObjectItemCaseSensitive(doc, "best");
+    if (cJSON_IsObject(best)) {
+        const char *kind = plan_cut(best, "kind");
+        int tl = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(best, "tl"));
+        rep->plan_choice = !strcmp(kind, "local-only")  ? SL_BENCH_LOCAL
+                           : !strcmp(kind, "edge-only") ? SL_BENCH_EDGE_ONLY
+                           : tl                         ? SL_BENCH_SPLIT_TL
+                                                        : SL_BENCH_SPLIT;
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(best, "text");
+        snprintf(rep->plan_choice_text, sizeof rep->plan_choice_text, "%s",
+                 cJSON_IsString(t) ? t->valuestring : "");
     }
     cJSON_Delete(doc);
     return SL_OK;
@@ -258,7 +286,9 @@ int sl_bench_run(const sl_bench_opts *o, sl_bench_report *rep)
 {
     memset(rep, 0, sizeof *rep);
     for (int i = 0; i < SL_BENCH_NMODES; i++)
-        rep->modes[i].predicted_s = -1;
+        rep->modes[i].predicted_s = rep->modes[i].predicted_bytes = -1;
+    rep->plan_choice = -1;
+    rep->cpu_pct = o->cpu_pct;
     rep->bandwidth_bps = o->bandwidth_bps;
     rep->rtt_s = o->rtt_s;
     char **paths = NULL;
@@ -296,6 +326,15 @@ int sl_bench_run(const sl_bench_opts *o, sl_bench_report *rep)
         rc = sl_edge_start(&cfg, &be, &srv);
         if (rc == SL_OK) e.port = sl_edge_port(srv);
     }
+    /* The slow device: this thread (which runs local and every device) under the quota; the
+     * edge's threads, started before, keep the whole machine. */
+    sl_cpuquota *quota = NULL;
+    if (rc == SL_OK && o->cpu_pct > 0) {
+        rc = sl_cpuquota_enter_thread(o->cpu_pct, &quota);
+        char what[128];
+        sl_cpuquota_describe(quota, what, sizeof what);
+        if (rc == SL_OK) sl_log_info("device side: %s", what);
+    }
     if (rc == SL_OK) rc = run_local(o, paths, n, local_cls, &rep->modes[SL_BENCH_LOCAL]);
     if (rc == SL_OK)
         rc = run_remote(o, &e, o->model, "edge-only", paths, n, local_cls,
@@ -306,6 +345,7 @@ int sl_bench_run(const sl_bench_opts *o, sl_bench_report *rep)
     if (rc == SL_OK && o->tl_device)
         rc = run_remote(o, &e, o->tl_device, "split+tl", paths, n, local_cls,
                         &rep->modes[SL_BENCH_SPLIT_TL], &wire[SL_BENCH_SPLIT_TL]);
+    sl_cpuquota_leave(quota);
     if (rc == SL_OK && o->plan) rc = predict(o->plan, wire, rep);
     sl_edge_stop(srv);
     sl_backend_free(&be);
@@ -317,6 +357,29 @@ int sl_bench_run(const sl_bench_opts *o, sl_bench_report *rep)
     return rc;
 }
 
+double sl_bench_error(const sl_bench_mode *m)
+{
+    if (!m->ran || m->predicted_s < 0 || !(m->median_s > 0)) return NAN;
+    return (m->predicted_s - m->median_s) / m->median_s;
+}
+
+int sl_bench_fastest(const sl_bench_report *rep)
+{
+    int best = -1;
+    for (int i = 0; i < SL_BENCH_NMODES; i++)
+        if (rep->modes[i].ran && (best < 0 || rep->modes[i].median_s < rep->modes[best].median_s))
+            best = i;
+    return best;
+}
+
+/* Whether the plan's choice ran and was the measured fastest or within the slack of it. */
+static int choice_ok(const sl_bench_report *rep)
+{
+    int f = sl_bench_fastest(rep), c = rep->plan_choice;
+    if (f < 0 || c < 0 || !rep->modes[c].ran) return 0;
+    return rep->modes[c].median_s <= (1 + SL_BENCH_CHOICE_SLACK) * rep->modes[f].median_s;
+}
+
 char *sl_bench_json(const sl_bench_report *rep)
 {
     cJSON *d = cJSON_CreateObject();
@@ -325,6 +388,7 @@ char *sl_bench_json(const sl_bench_report *rep)
     cJSON_AddNumberToObject(d, "images", rep->images);
     cJSON_AddNumberToObject(d, "bandwidth_bps", rep->bandwidth_bps);
     cJSON_AddNumberToObject(d, "rtt_s", rep->rtt_s);
+    cJSON_AddNumberToObject(d, "device_cpu_percent", rep->cpu_pct);
     cJSON *modes = cJSON_AddArrayToObject(d, "modes");
     for (int i = 0; i < SL_BENCH_NMODES; i++) {
         const sl_bench_mode *m = &rep->modes[i];
@@ -335,7 +399,15 @@ char *sl_bench_json(const sl_bench_report *rep)
         cJSON_AddNumberToObject(o, "p95_s", m->p95_s);
         cJSON_AddNumberToObject(o, "throughput_ips", m->throughput_ips);
         cJSON_AddNumberToObject(o, "bytes_per_image", m->bytes_per_image);
+        cJSON_AddNumberToObject(o, "wire_bytes_per_image", m->wire_bytes_per_image);
         cJSON_AddNumberToObject(o, "predicted_s", m->predicted_s);
+        cJSON_AddNumberToObject(o, "predicted_bytes", m->predicted_bytes);
+        double e = sl_bench_error(m);
+        if (isnan(e))
+            cJSON_AddNullToObject(o, "error");
+        else
+            cJSON_AddNumberToObject(o, "error", e);
+        cJSON_AddBoolToObject(o, "error_over_limit", !isnan(e) && fabs(e) > SL_BENCH_MAX_ERROR);
         cJSON *b = cJSON_AddObjectToObject(o, "breakdown");
         cJSON_AddNumberToObject(b, "device_s", m->device_s);
         cJSON_AddNumberToObject(b, "encode_s", m->encode_s);
@@ -350,6 +422,18 @@ char *sl_bench_json(const sl_bench_report *rep)
     for (int i = SL_BENCH_EDGE_ONLY; i < SL_BENCH_NMODES; i++)
         if (rep->modes[i].ran && local->ran && rep->modes[i].median_s > 0)
             cJSON_AddNumberToObject(sp, mode_names[i], local->median_s / rep->modes[i].median_s);
+    int f = sl_bench_fastest(rep);
+    cJSON_AddItemToObject(d, "measured_fastest",
+                          f >= 0 ? cJSON_CreateString(mode_names[f]) : cJSON_CreateNull());
+    if (rep->plan_choice >= 0) {
+        cJSON *c = cJSON_AddObjectToObject(d, "plan_choice");
+        cJSON_AddStringToObject(c, "mode", mode_names[rep->plan_choice]);
+        cJSON_AddStringToObject(c, "text", rep->plan_choice_text);
+        cJSON_AddBoolToObject(c, "ran", rep->modes[rep->plan_choice].ran);
+        cJSON_AddBoolToObject(c, "measured_fastest", choice_ok(rep));
+    } else {
+        cJSON_AddNullToObject(d, "plan_choice");
+    }
     char *txt = cJSON_Print(d);
     cJSON_Delete(d);
     return txt;
@@ -357,25 +441,48 @@ char *sl_bench_json(const sl_bench_report *rep)
 
 void sl_bench_table(const sl_bench_report *rep, FILE *f)
 {
-    fprintf(f, "%d image(s), link %.3g Mbit/s, RTT %.1f ms (in-process shaper)\n", rep->images,
-            rep->bandwidth_bps / 1e6, rep->rtt_s * 1e3);
-    fprintf(f, "%-10s %10s %10s %10s %10s %10s %9s %9s %9s %9s %7s %6s %7s\n", "mode", "median_ms",
-            "p95_ms", "pred_ms", "images/s", "bytes/img", "device_ms", "encode_ms", "xfer_ms",
-            "edge_ms", "agree", "errors", "speedup");
+    char cpu[48] = "";
+    if (rep->cpu_pct > 0) snprintf(cpu, sizeof cpu, "; device CPU %g%% of a core", rep->cpu_pct);
+    fprintf(f, "%d image(s), link %.3g Mbit/s, RTT %.1f ms (in-process shaper)%s\n", rep->images,
+            rep->bandwidth_bps / 1e6, rep->rtt_s * 1e3, cpu);
+    fprintf(f, "%-10s %10s %10s %10s %8s %10s %10s %10s %9s %9s %9s %9s %7s %6s %7s\n", "mode",
+            "median_ms", "p95_ms", "pred_ms", "error", "images/s", "bytes/img", "wire_B/img",
+            "device_ms", "encode_ms", "xfer_ms", "edge_ms", "agree", "errors", "speedup");
     const sl_bench_mode *local = &rep->modes[SL_BENCH_LOCAL];
+    int marked = 0;
     for (int i = 0; i < SL_BENCH_NMODES; i++) {
         const sl_bench_mode *m = &rep->modes[i];
         if (!m->ran) continue;
-        char pred[32];
-        if (m->predicted_s >= 0)
-            snprintf(pred, sizeof pred, "%.2f", m->predicted_s * 1e3);
+        char pred[32], err[32];
+        double e = sl_bench_error(m);
+        snprintf(pred, sizeof pred, m->predicted_s >= 0 ? "%.2f" : "-", m->predicted_s * 1e3);
+        if (isnan(e))
+            snprintf(err, sizeof err, "-");
         else
-            snprintf(pred, sizeof pred, "-");
+            snprintf(err, sizeof err, "%+.1f%%%s", 100 * e,
+                     fabs(e) > SL_BENCH_MAX_ERROR ? "!" : "");
+        marked += !isnan(e) && fabs(e) > SL_BENCH_MAX_ERROR;
         fprintf(f,
-                "%-10s %10.2f %10.2f %10s %10.1f %10.0f %9.2f %9.2f %9.2f %9.2f %7.3f %6d %6.2fx\n",
-                mode_names[i], m->median_s * 1e3, m->p95_s * 1e3, pred, m->throughput_ips,
-                m->bytes_per_image, m->device_s * 1e3, m->encode_s * 1e3, m->transfer_s * 1e3,
-                m->edge_s * 1e3, m->agree_with_local, m->errors,
+                "%-10s %10.2f %10.2f %10s %8s %10.1f %10.0f %10.0f %9.2f %9.2f %9.2f %9.2f %7.3f "
+                "%6d %6.2fx\n",
+                mode_names[i], m->median_s * 1e3, m->p95_s * 1e3, pred, err, m->throughput_ips,
+                m->bytes_per_image, m->wire_bytes_per_image, m->device_s * 1e3, m->encode_s * 1e3,
+                m->transfer_s * 1e3, m->edge_s * 1e3, m->agree_with_local, m->errors,
                 m->median_s > 0 ? local->median_s / m->median_s : 0);
     }
+    if (marked)
+        fprintf(f, "! the prediction misses the measurement by more than %.0f%%\n",
+                100 * SL_BENCH_MAX_ERROR);
+    int fast = sl_bench_fastest(rep), c = rep->plan_choice;
+    if (c >= 0 && !rep->modes[c].ran)
+        fprintf(f, "plan's choice: %s (%s), not measured here\n", mode_names[c],
+                rep->plan_choice_text);
+    else if (c >= 0 && fast >= 0)
+        fprintf(f, "plan's choice: %s (%s): %s (%s %.2f ms, fastest %s %.2f ms)\n", mode_names[c],
+                rep->plan_choice_text,
+                c == fast        ? "the measured fastest"
+                : choice_ok(rep) ? "within 5% of the measured fastest"
+                                 : "NOT the measured fastest",
+                mode_names[c], rep->modes[c].median_s * 1e3, mode_names[fast],
+                rep->modes[fast].median_s * 1e3);
 }

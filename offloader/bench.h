@@ -7,7 +7,8 @@
  * the throughput, the bytes one image puts on the wire before compression, the breakdown (device,
  * encode, transfer, edge) and how often its class agrees with the whole model run locally.
  * Every mode is warmed up on the first image before timing. With a plan (docs/formats/plan.md)
- * each mode also gets the latency the plan predicted for it.
+ * each mode also gets the latency and upload bytes the plan predicted for it, the error of the
+ * prediction, and the report says whether the plan's first choice was the measured fastest.
  */
 #ifndef SL_OFFLOADER_BENCH_H
 #define SL_OFFLOADER_BENCH_H
@@ -26,11 +27,15 @@ typedef struct sl_bench_opts {
     double bandwidth_bps;                  /* <= 0: unlimited */
     double rtt_s;
     int fold_bn;
+    double cpu_pct; /* > 0: the device side (local and the device of every remote mode) runs
+                       under a CPU quota of this % of one core (common/cpuquota.h) */
 } sl_bench_opts;
 
 typedef struct sl_bench_mode {
     int ran; /* 0 when the mode's pair was not given */
     double median_s, p95_s, throughput_ips, bytes_per_image, predicted_s;
+    double wire_bytes_per_image; /* mean bytes one image put on the wire, after the codec */
+    double predicted_bytes;      /* the plan's upload bytes, -1 when unknown */
     double device_s, encode_s, transfer_s, edge_s; /* means per image */
     double agree_with_local;
     int errors;
@@ -38,9 +43,22 @@ typedef struct sl_bench_mode {
 
 typedef struct sl_bench_report {
     int images;
-    double bandwidth_bps, rtt_s;
+    double bandwidth_bps, rtt_s, cpu_pct;
     sl_bench_mode modes[SL_BENCH_NMODES];
+    int plan_choice; /* the mode of the plan's first choice (its "best"), -1 without a plan */
+    char plan_choice_text[256];
 } sl_bench_report;
+
+/* Predictions are trusted within this share of the measurement; a mode beyond it is marked. */
+#define SL_BENCH_MAX_ERROR 0.10
+/* The plan's choice counts as the fastest when within this share of the measured fastest. */
+#define SL_BENCH_CHOICE_SLACK 0.05
+
+/* (predicted - measured) / measured of a mode, or NAN when either is unknown. */
+double sl_bench_error(const sl_bench_mode *m);
+
+/* The fastest measured mode (by median), or -1 when none ran. */
+int sl_bench_fastest(const sl_bench_report *rep);
 
 /* "local", "edge-only", "split", "split+tl". */
 const char *sl_bench_mode_name(int mode);
