@@ -6,7 +6,8 @@
 #include "common/progress.h"
 #include "common/status.h"
 
-#include <hdf5.h>
+#include "h5/h5.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,62 +16,6 @@
 #define CACHE_FORMAT "sl-data-cache"
 #define CACHE_VERSION 1
 #define BLOCK 256
-
-/* The Debian HDF5 library is built without thread safety: every call goes through this lock. */
-static pthread_mutex_t h5_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static hid_t str_type(void)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    return t;
-}
-
-static int write_str_attr(hid_t obj, const char *name, const char *value)
-{
-    hid_t t = str_type(), sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = a < 0 ? -1 : H5Awrite(a, t, &value);
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(t);
-    return e < 0 ? -1 : 0;
-}
-
-static int write_int_attr(hid_t obj, const char *name, int value)
-{
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_INT, &value);
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp);
-    return e < 0 ? -1 : 0;
-}
-
-/* A 1-D or 2-D string dataset from `n` (x cols) C strings. */
-static int write_strings(hid_t f, const char *name, const char **v, hsize_t n, hsize_t cols)
-{
-    hsize_t dims[2] = {n, cols};
-    hid_t t = str_type(), sp = H5Screate_simple(cols ? 2 : 1, dims, NULL);
-    hid_t d = H5Dcreate2(f, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = d < 0 ? -1 : n ? H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) : 0;
-    if (d >= 0) H5Dclose(d);
-    H5Sclose(sp);
-    H5Tclose(t);
-    return e < 0 ? -1 : 0;
-}
-
-static int write_array(hid_t f, const char *name, hid_t file_t, hid_t mem_t, const void *v,
-                       hsize_t n)
-{
-    hid_t sp = H5Screate_simple(1, &n, NULL);
-    hid_t d = H5Dcreate2(f, name, file_t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = d < 0 ? -1 : n ? H5Dwrite(d, mem_t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) : 0;
-    if (d >= 0) H5Dclose(d);
-    H5Sclose(sp);
-    return e < 0 ? -1 : 0;
-}
 
 /* One block of items decoded by worker threads into `pix`. */
 typedef struct {
@@ -129,31 +74,28 @@ typedef struct {
 
 /* Creates the file at `tmp`; messages name `path`, the file the user asked for. */
 static int write_file(const sl_dataset *ds, const sl_cache_opts *o, const char *tmp,
-                      const char *path, const cache_meta *m, hid_t *file, hid_t *images)
+                      const char *path, const cache_meta *m, sl_h5_id *file, sl_h5_id *images)
 {
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return sl_err(SL_EIO, "%s: cannot create HDF5 file (is the folder writable?)", path);
+    sl_h5_id f;
+    if (sl_h5_create(tmp, &f))
+        return sl_err(SL_EIO, "%s: cannot create HDF5 file (is the folder writable?)", path);
     char created[64];
     snprintf(created, sizeof created, "sl-data %s", SL_VERSION);
+    int64_t dims[4] = {ds->n, o->c, o->h, o->w};
+    int64_t chunk[4] = {1, o->c, o->h, o->w};
+    sl_h5_id d = -1;
     int bad =
-        write_str_attr(f, "format", CACHE_FORMAT) ||
-        write_int_attr(f, "format_version", CACHE_VERSION) ||
-        write_str_attr(f, "created_by", created) || write_str_attr(f, "source", ds->root) ||
-        write_str_attr(f, "layout", ds->layout) ||
-        write_str_attr(f, "resize", o->resize == SL_RESIZE_SHORT_CROP ? "short-crop" : "stretch");
-    bad =
-        bad || write_strings(f, "classes", (const char **)ds->classes, (hsize_t)ds->num_classes, 0);
-    bad = bad || write_strings(f, "problems", m->problems, (hsize_t)m->nprob, 2);
-    hsize_t dims[4] = {(hsize_t)ds->n, (hsize_t)o->c, (hsize_t)o->h, (hsize_t)o->w};
-    hsize_t chunk[4] = {1, (hsize_t)o->c, (hsize_t)o->h, (hsize_t)o->w};
-    hid_t sp = H5Screate_simple(4, dims, NULL), pl = H5Pcreate(H5P_DATASET_CREATE);
-    if (ds->n) H5Pset_chunk(pl, 4, chunk);
-    hid_t d = bad ? -1 : H5Dcreate2(f, "images", H5T_STD_U8LE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
-    H5Pclose(pl);
-    H5Sclose(sp);
-    if (bad || d < 0) {
-        if (d >= 0) H5Dclose(d);
-        H5Fclose(f);
+        sl_h5_attr_write_str(f, "format", CACHE_FORMAT) ||
+        sl_h5_attr_write_int(f, "format_version", CACHE_VERSION) ||
+        sl_h5_attr_write_str(f, "created_by", created) ||
+        sl_h5_attr_write_str(f, "source", ds->root) || sl_h5_attr_write_str(f, "layout", ds->layout) ||
+        sl_h5_attr_write_str(f, "resize", o->resize == SL_RESIZE_SHORT_CROP ? "short-crop" : "stretch") ||
+        sl_h5_strs_write(f, "classes", (const char *const *)ds->classes, ds->num_classes, 0) ||
+        sl_h5_strs_write(f, "problems", m->problems, m->nprob, 2) ||
+        sl_h5_dataset_create(f, "images", SL_H5_U8, 4, dims, ds->n ? chunk : NULL, &d);
+    if (bad) {
+        sl_h5_close(d);
+        sl_h5_close(f);
         return sl_err(SL_EIO, "%s: writing the cache header failed", path);
     }
     *file = f;
@@ -162,12 +104,12 @@ static int write_file(const sl_dataset *ds, const sl_cache_opts *o, const char *
 }
 
 /* labels, splits and paths of the rows actually stored (known only after decoding). */
-static int write_tail(hid_t f, const cache_meta *m)
+static int write_tail(sl_h5_id f, const cache_meta *m)
 {
-    int bad =
-        write_array(f, "labels", H5T_STD_I64LE, H5T_NATIVE_INT64, m->labels, (hsize_t)m->rows) ||
-        write_array(f, "splits", H5T_STD_U8LE, H5T_NATIVE_UINT8, m->splits, (hsize_t)m->rows) ||
-        write_strings(f, "paths", m->paths, (hsize_t)m->rows, 0);
+    int64_t n = m->rows;
+    int bad = sl_h5_write(f, "labels", SL_H5_I64, 1, &n, m->labels, 0) ||
+              sl_h5_write(f, "splits", SL_H5_U8, 1, &n, m->splits, 0) ||
+              sl_h5_strs_write(f, "paths", m->paths, m->rows, 0);
     return bad ? -1 : 0;
 }
 
@@ -201,14 +143,8 @@ int sl_cache_write(const sl_dataset *ds, const sl_cache_opts *o, const char *pat
     }
     m.nprob = ds->nprob;
 
-    pthread_mutex_lock(&h5_lock);
-    hid_t f = -1, images = -1;
-    H5E_BEGIN_TRY
-    {
-        rc = write_file(ds, o, tmp, path, &m, &f, &images);
-    }
-    H5E_END_TRY;
-    pthread_mutex_unlock(&h5_lock);
+    sl_h5_id f = -1, images = -1;
+    rc = write_file(ds, o, tmp, path, &m, &f, &images);
     if (rc != SL_OK) goto out;
 
     sl_progress *pr = sl_progress_start("caching", (uint64_t)ds->n);
@@ -236,16 +172,7 @@ int sl_cache_write(const sl_dataset *ds, const sl_cache_opts *o, const char *pat
                 m.nprob++;
                 continue;
             }
-            hsize_t start[4] = {(hsize_t)m.rows, 0, 0, 0};
-            hsize_t cnt[4] = {1, (hsize_t)o->c, (hsize_t)o->h, (hsize_t)o->w};
-            pthread_mutex_lock(&h5_lock);
-            hid_t fs = H5Dget_space(images), ms = H5Screate_simple(4, cnt, NULL);
-            H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
-            herr_t e = H5Dwrite(images, H5T_NATIVE_UINT8, ms, fs, H5P_DEFAULT, pix + per * k);
-            H5Sclose(ms);
-            H5Sclose(fs);
-            pthread_mutex_unlock(&h5_lock);
-            if (e < 0) {
+            if (sl_h5_rows_write(images, SL_H5_U8, m.rows, 1, pix + per * k)) {
                 rc = sl_err(SL_EIO, "%s: writing image %lld failed", path, (long long)m.rows);
                 break;
             }
@@ -258,23 +185,15 @@ int sl_cache_write(const sl_dataset *ds, const sl_cache_opts *o, const char *pat
     }
     sl_progress_done(pr, NULL);
 
-    pthread_mutex_lock(&h5_lock);
-    H5E_BEGIN_TRY
-    {
-        if (rc == SL_OK) {
-            hsize_t dims[4] = {(hsize_t)m.rows, (hsize_t)o->c, (hsize_t)o->h, (hsize_t)o->w};
-            /* rows skipped for decode errors: the chunked image dataset shrinks to fit */
-            if ((m.rows < ds->n && H5Dset_extent(images, dims) < 0) || write_tail(f, &m) < 0 ||
-                (m.nprob > ds->nprob &&
-                 (H5Ldelete(f, "problems", H5P_DEFAULT) < 0 ||
-                  write_strings(f, "problems", m.problems, (hsize_t)m.nprob, 2) < 0)))
-                rc = sl_err(SL_EIO, "%s: writing labels and paths failed", path);
-        }
-        H5Dclose(images);
-        if (H5Fclose(f) < 0 && rc == SL_OK) rc = sl_err(SL_EIO, "%s: closing failed", path);
+    if (rc == SL_OK) {
+        /* rows skipped for decode errors: the chunked image dataset shrinks to fit */
+        if ((m.rows < ds->n && sl_h5_set_rows(images, m.rows)) || write_tail(f, &m) < 0 ||
+            (m.nprob > ds->nprob && (sl_h5_unlink(f, "problems") ||
+                                     sl_h5_strs_write(f, "problems", m.problems, m.nprob, 2))))
+            rc = sl_err(SL_EIO, "%s: writing labels and paths failed", path);
     }
-    H5E_END_TRY;
-    pthread_mutex_unlock(&h5_lock);
+    sl_h5_close(images);
+    if (sl_h5_close(f) && rc == SL_OK) rc = sl_err(SL_EIO, "%s: closing failed", path);
     if (rc == SL_OK) {
         rc = sl_commit_tmp(tmp, path);
         if (rc == SL_OK && written) *written = m.rows;
@@ -298,138 +217,76 @@ out:
 
 int sl_ds_is_cache_file(const char *path)
 {
-    pthread_mutex_lock(&h5_lock);
-    htri_t r;
-    H5E_BEGIN_TRY
-    {
-        r = H5Fis_hdf5(path);
-    }
-    H5E_END_TRY;
-    pthread_mutex_unlock(&h5_lock);
-    return r > 0;
+    return sl_h5_is_hdf5(path);
 }
 
-/* Reads a string attribute into buf ("" when absent). */
-static void read_str_attr(hid_t f, const char *name, char *buf, size_t n)
+static void free_strs(char **v, int64_t n)
 {
-    buf[0] = '\0';
-    if (H5Aexists(f, name) <= 0) return;
-    hid_t a = H5Aopen(f, name, H5P_DEFAULT), ft = H5Aget_type(a);
-    if (H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0) {
-        hid_t t = str_type();
-        char *v = NULL;
-        if (H5Aread(a, t, &v) >= 0 && v) snprintf(buf, n, "%s", v);
-        H5free_memory(v);
-        H5Tclose(t);
-    } else if (H5Tget_class(ft) == H5T_STRING) {
-        size_t sz = H5Tget_size(ft);
-        char *v = calloc(sz + 1, 1);
-        if (v && H5Aread(a, ft, v) >= 0) snprintf(buf, n, "%s", v);
-        free(v);
-    }
-    H5Tclose(ft);
-    H5Aclose(a);
-}
-
-/* Reads a 1-D or 2-D string dataset into a new array of new strings (*n elements). */
-static int read_strings(hid_t f, const char *name, char ***out, hsize_t *n)
-{
-    *out = NULL;
-    *n = 0;
-    if (H5Lexists(f, name, H5P_DEFAULT) <= 0) return -1;
-    hid_t d = H5Dopen2(f, name, H5P_DEFAULT), sp = H5Dget_space(d);
-    hsize_t total = (hsize_t)H5Sget_simple_extent_npoints(sp);
-    char **v = calloc(total + 1, sizeof *v);
-    hid_t t = str_type();
-    int bad = !v || (total && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0);
-    char **copy = bad ? NULL : calloc(total + 1, sizeof *copy);
-    for (hsize_t i = 0; copy && i < total; i++)
-        if (!(copy[i] = strdup(v[i] ? v[i] : ""))) bad = 1;
-    if (v && total && !bad) H5Dvlen_reclaim(t, sp, H5P_DEFAULT, v);
-    free(v);
-    H5Tclose(t);
-    H5Sclose(sp);
-    H5Dclose(d);
-    if (bad || !copy) {
-        for (hsize_t i = 0; copy && i < total; i++)
-            free(copy[i]);
-        free(copy);
-        return -1;
-    }
-    *out = copy;
-    *n = total;
-    return 0;
-}
-
-static int read_array(hid_t f, const char *name, hid_t mem_t, void *v, hsize_t n)
-{
-    if (H5Lexists(f, name, H5P_DEFAULT) <= 0) return -1;
-    hid_t d = H5Dopen2(f, name, H5P_DEFAULT), sp = H5Dget_space(d);
-    hsize_t got = (hsize_t)H5Sget_simple_extent_npoints(sp);
-    herr_t e = got != n ? -1 : n ? H5Dread(d, mem_t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) : 0;
-    H5Sclose(sp);
-    H5Dclose(d);
-    return e < 0 ? -1 : 0;
-}
-
-static void free_strs(char **v, hsize_t n)
-{
-    for (hsize_t i = 0; v && i < n; i++)
+    for (int64_t i = 0; v && i < n; i++)
         free(v[i]);
     free(v);
 }
 
-static int open_cache_locked(sl_dataset *ds, const sl_dataset_opts *opts)
+/* Reads a 1-D array of exactly n elements. */
+static int read_array(sl_h5_id f, const char *name, sl_h5_type type, void *v, int64_t n)
+{
+    sl_h5_info in;
+    if (sl_h5_info_get(f, name, &in) || in.ndim != 1) return -1;
+    return sl_h5_read(f, name, type, v, n) ? -1 : 0;
+}
+
+static int open_cache(sl_dataset *ds, const sl_dataset_opts *opts)
 {
     const char *path = ds->root;
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return sl_err(SL_EIO, "%s: cannot open HDF5 file", path);
-    ds->h5_file = f;
+    sl_h5_id f;
+    ds->h5_file = -1;
     ds->h5_images = -1;
+    if (sl_h5_open(path, &f)) return sl_err(SL_EIO, "%s: cannot open HDF5 file", path);
+    ds->h5_file = f;
     ds->is_cache = 1;
-    char fmt[64];
-    read_str_attr(f, "format", fmt, sizeof fmt);
-    if (strcmp(fmt, CACHE_FORMAT))
-        return sl_err(SL_EFORMAT, "%s: not an sl-data cache (format '%s')", path, fmt);
-    int version = 0;
-    if (H5Aexists(f, "format_version") > 0) {
-        hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
-        H5Aread(a, H5T_NATIVE_INT, &version);
-        H5Aclose(a);
+    char *fmt = NULL;
+    sl_h5_attr_read_str(f, "format", &fmt);
+    if (!fmt || strcmp(fmt, CACHE_FORMAT)) {
+        int rc = sl_err(SL_EFORMAT, "%s: not an sl-data cache (format '%s')", path, fmt ? fmt : "");
+        free(fmt);
+        return rc;
     }
+    free(fmt);
+    int version = 0;
+    if (sl_h5_attr_read_int(f, "format_version", &version)) version = 0;
     if (version != CACHE_VERSION)
         return sl_err(SL_EFORMAT, "%s: cache format_version %d, this build reads %d", path, version,
                       CACHE_VERSION);
-    if (H5Lexists(f, "images", H5P_DEFAULT) <= 0)
-        return sl_err(SL_EFORMAT, "%s: cache has no 'images'", path);
-    hid_t d = H5Dopen2(f, "images", H5P_DEFAULT), sp = H5Dget_space(d);
-    hsize_t dims[4] = {0};
-    int nd = H5Sget_simple_extent_ndims(sp);
-    if (nd == 4) H5Sget_simple_extent_dims(sp, dims, NULL);
-    H5Sclose(sp);
+    sl_h5_info in;
+    if (!sl_h5_exists(f, "images")) return sl_err(SL_EFORMAT, "%s: cache has no 'images'", path);
+    sl_h5_id d;
+    if (sl_h5_info_get(f, "images", &in) || sl_h5_dataset_open(f, "images", &d))
+        return sl_err(SL_EFORMAT, "%s: 'images' cannot be opened", path);
     ds->h5_images = d;
-    if (nd != 4 || (dims[1] != 1 && dims[1] != 3) || !dims[2] || !dims[3])
+    if (in.ndim != 4 || !in.numeric || (in.dims[1] != 1 && in.dims[1] != 3) || !in.dims[2] ||
+        !in.dims[3] || in.dims[2] > 65536 || in.dims[3] > 65536)
         return sl_err(SL_EFORMAT, "%s: 'images' must be uint8 [N, C(1|3), H, W]", path);
-    ds->cc = (int)dims[1];
-    ds->ch = (int)dims[2];
-    ds->cw = (int)dims[3];
-    int64_t n = (int64_t)dims[0];
+    ds->cc = (int)in.dims[1];
+    ds->ch = (int)in.dims[2];
+    ds->cw = (int)in.dims[3];
+    int64_t n = in.dims[0];
     int64_t limit = opts->cache_memory ? opts->cache_memory : (int64_t)1 << 30;
-    int64_t bytes = n * ds->cc * ds->ch * ds->cw;
+    int64_t per = (int64_t)ds->cc * ds->ch * ds->cw;
+    int64_t bytes = n > INT64_MAX / per ? INT64_MAX : n * per;
     if (limit > 0 && bytes > 0 && bytes <= limit) {
         if (!(ds->pixels = malloc((size_t)bytes)))
             return sl_err(SL_ENOMEM, "%s: out of memory for %lld bytes of images", path,
                           (long long)bytes);
-        if (H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, ds->pixels) < 0)
+        if (sl_h5_read(f, "images", SL_H5_U8, ds->pixels, n * per))
             return sl_err(SL_EFORMAT, "%s: 'images' cannot be read as uint8", path);
     }
-    hsize_t nc, np, nprob;
+    int64_t nc, np, nprob;
     char **classes, **paths, **probs;
-    if (read_strings(f, "classes", &classes, &nc) < 0)
+    if (sl_h5_strs_read(f, "classes", &classes, &nc))
         return sl_err(SL_EFORMAT, "%s: cache has no readable 'classes'", path);
     ds->classes = classes;
     ds->num_classes = (int)nc;
-    if (read_strings(f, "paths", &paths, &np) < 0 || np != (hsize_t)n) {
+    if (sl_h5_strs_read(f, "paths", &paths, &np) || np != n) {
         free_strs(paths, np);
         return sl_err(SL_EFORMAT, "%s: 'paths' missing or not one per image", path);
     }
@@ -438,11 +295,11 @@ static int open_cache_locked(sl_dataset *ds, const sl_dataset_opts *opts)
     int rc = SL_OK;
     if (!labels || !splits)
         rc = sl_err(SL_ENOMEM, "out of memory opening %s", path);
-    else if (read_array(f, "labels", H5T_NATIVE_INT64, labels, (hsize_t)n) < 0 ||
-             read_array(f, "splits", H5T_NATIVE_UINT8, splits, (hsize_t)n) < 0)
+    else if (read_array(f, "labels", SL_H5_I64, labels, n) < 0 ||
+             read_array(f, "splits", SL_H5_U8, splits, n) < 0)
         rc = sl_err(SL_EFORMAT, "%s: 'labels' or 'splits' missing or not one per image", path);
     for (int64_t i = 0; rc == SL_OK && i < n; i++) {
-        if (labels[i] < 0 || labels[i] >= (int64_t)nc || splits[i] > SL_SPLIT_TEST)
+        if (labels[i] < 0 || labels[i] >= nc || splits[i] > SL_SPLIT_TEST)
             rc = sl_err(SL_EFORMAT, "%s: row %lld has label %lld / split %d out of range", path,
                         (long long)i, (long long)labels[i], splits[i]);
         else if ((rc = sl_ds_add_item(ds, paths[i], NULL, splits[i], i)) == SL_OK)
@@ -452,8 +309,8 @@ static int open_cache_locked(sl_dataset *ds, const sl_dataset_opts *opts)
     free(splits);
     free_strs(paths, np);
     if (rc != SL_OK) return rc;
-    if (read_strings(f, "problems", &probs, &nprob) == 0) {
-        for (hsize_t i = 0; rc == SL_OK && i + 1 < nprob; i += 2)
+    if (sl_h5_strs_read(f, "problems", &probs, &nprob) == SL_OK) {
+        for (int64_t i = 0; rc == SL_OK && i + 1 < nprob; i += 2)
             rc = sl_ds_add_problem(ds, probs[i], probs[i + 1]);
         free_strs(probs, nprob);
     }
@@ -463,27 +320,18 @@ static int open_cache_locked(sl_dataset *ds, const sl_dataset_opts *opts)
 
 int sl_ds_open_cache(sl_dataset *ds, const sl_dataset_opts *opts)
 {
-    pthread_mutex_lock(&h5_lock);
-    int rc;
-    H5E_BEGIN_TRY
-    {
-        rc = open_cache_locked(ds, opts);
-    }
-    H5E_END_TRY;
-    pthread_mutex_unlock(&h5_lock);
+    /* One lock for the whole open, so the file's state is read in one piece. */
+    sl_h5_lock();
+    int rc = open_cache(ds, opts);
+    sl_h5_unlock();
     return rc;
 }
 
 void sl_ds_close_cache(sl_dataset *ds)
 {
-    pthread_mutex_lock(&h5_lock);
-    H5E_BEGIN_TRY
-    {
-        if (ds->h5_images >= 0) H5Dclose(ds->h5_images);
-        if (ds->h5_file >= 0) H5Fclose(ds->h5_file);
-    }
-    H5E_END_TRY;
-    pthread_mutex_unlock(&h5_lock);
+    sl_h5_close(ds->h5_images);
+    sl_h5_close(ds->h5_file);
+    ds->h5_images = ds->h5_file = -1;
     ds->is_cache = 0;
 }
 
@@ -494,21 +342,7 @@ int sl_ds_cache_read(const sl_dataset *ds, int64_t row, uint8_t *chw)
         memcpy(chw, ds->pixels + per * (size_t)row, per);
         return SL_OK;
     }
-    hsize_t start[4] = {(hsize_t)row, 0, 0, 0};
-    hsize_t cnt[4] = {1, (hsize_t)ds->cc, (hsize_t)ds->ch, (hsize_t)ds->cw};
-    herr_t e;
-    pthread_mutex_lock(&h5_lock);
-    H5E_BEGIN_TRY
-    {
-        hid_t fs = H5Dget_space(ds->h5_images), ms = H5Screate_simple(4, cnt, NULL);
-        H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
-        e = H5Dread(ds->h5_images, H5T_NATIVE_UINT8, ms, fs, H5P_DEFAULT, chw);
-        H5Sclose(ms);
-        H5Sclose(fs);
-    }
-    H5E_END_TRY;
-    pthread_mutex_unlock(&h5_lock);
-    if (e < 0)
+    if (sl_h5_rows_read(ds->h5_images, SL_H5_U8, row, 1, chw))
         return sl_err(SL_EIO, "%s: reading cached image %lld failed", ds->root, (long long)row);
     return SL_OK;
 }

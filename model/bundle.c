@@ -2,8 +2,10 @@
 #include "model/bundle.h"
 #include "common/fsutil.h"
 #include "common/status.h"
+#include "h5/h5.h"
 
-#include <hdf5.h>
+#include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,12 +16,6 @@
 #else
 #define SL_VERSION_STR "0"
 #endif
-
-static void quiet_hdf5(void)
-{
-    /* HDF5 prints its error stack by default; we report errors ourselves. */
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
 
 sl_bundle *sl_bundle_new(sl_graph *g)
 {
@@ -36,6 +32,7 @@ void sl_bundle_free(sl_bundle *b)
     if (!b) return;
     sl_graph_free(b->graph);
     free(b->wire_json);
+    free(b->wire);
     free(b->metrics_json);
     free(b->train_state_json);
     for (int i = 0; i < b->nextra; i++) {
@@ -87,262 +84,139 @@ sl_tensor *sl_bundle_extra(const sl_bundle *b, const char *name)
     return NULL;
 }
 
-/* ---- HDF5 helpers ------------------------------------------------------------------------ */
+/* ---- tensors ----------------------------------------------------------------------------- */
 
-static hid_t vlen_str_type(void)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    return t;
-}
-
-static int write_str_attr(hid_t loc, const char *name, const char *value)
-{
-    hid_t t = vlen_str_type(), sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = a < 0 ? -1 : H5Awrite(a, t, &value);
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(t);
-    return e < 0 ? sl_err(SL_EIO, "cannot write attribute '%s'", name) : SL_OK;
-}
-
-static int write_int_attr(hid_t loc, const char *name, int value)
-{
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(loc, name, H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_INT, &value);
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp);
-    return e < 0 ? sl_err(SL_EIO, "cannot write attribute '%s'", name) : SL_OK;
-}
-
-static int write_str_dataset(hid_t loc, const char *name, const char *value)
-{
-    hid_t t = vlen_str_type(), sp = H5Screate(H5S_SCALAR);
-    hid_t d = H5Dcreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = d < 0 ? -1 : H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value);
-    if (d >= 0) H5Dclose(d);
-    H5Sclose(sp);
-    H5Tclose(t);
-    return e < 0 ? sl_err(SL_EIO, "cannot write dataset '%s'", name) : SL_OK;
-}
-
-/* Reads a scalar string stored either fixed-length or variable-length into a new buffer. */
-static int read_str(hid_t obj, int is_attr, const char *what, char **out)
-{
-    *out = NULL;
-    hid_t ft = is_attr ? H5Aget_type(obj) : H5Dget_type(obj);
-    if (ft < 0 || H5Tget_class(ft) != H5T_STRING) {
-        if (ft >= 0) H5Tclose(ft);
-        return sl_err(SL_EFORMAT, "'%s' is not a string", what);
-    }
-    int rc = SL_OK;
-    if (H5Tis_variable_str(ft) > 0) {
-        hid_t mt = vlen_str_type();
-        char *s = NULL;
-        herr_t e = is_attr ? H5Aread(obj, mt, &s) : H5Dread(obj, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, &s);
-        if (e < 0 || !s) rc = sl_err(SL_EFORMAT, "'%s' cannot be read", what);
-        else if (!(*out = strdup(s))) rc = sl_err(SL_ENOMEM, "out of memory");
-        if (s) H5free_memory(s);
-        H5Tclose(mt);
-    } else {
-        size_t n = H5Tget_size(ft);
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, n + 1);
-        char *s = calloc(n + 2, 1);
-        herr_t e = !s ? -1 : is_attr ? H5Aread(obj, mt, s) : H5Dread(obj, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, s);
-        if (e < 0) {
-            free(s);
-            rc = sl_err(SL_EFORMAT, "'%s' cannot be read", what);
-        } else {
-            *out = s;
-        }
-        H5Tclose(mt);
-    }
-    H5Tclose(ft);
-    return rc;
-}
-
-static int read_str_attr(hid_t loc, const char *name, char **out)
-{
-    *out = NULL;
-    if (H5Aexists(loc, name) <= 0) return sl_err(SL_ENOTFOUND, "attribute '%s' is missing", name);
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    if (a < 0) return sl_err(SL_EFORMAT, "attribute '%s' cannot be opened", name);
-    int rc = read_str(a, 1, name, out);
-    H5Aclose(a);
-    return rc;
-}
-
-static int read_str_dataset(hid_t loc, const char *name, char **out)
-{
-    *out = NULL;
-    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) return sl_err(SL_ENOTFOUND, "'%s' is missing", name);
-    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
-    if (d < 0) return sl_err(SL_EFORMAT, "'%s' cannot be opened", name);
-    int rc = read_str(d, 0, name, out);
-    H5Dclose(d);
-    return rc;
-}
-
-static int write_tensor(hid_t loc, const char *name, const sl_tensor *t)
+/* Writes t as a float32 dataset with a Fletcher32 checksum. */
+static int write_tensor(sl_h5_id loc, const char *name, const sl_tensor *t, unsigned flags)
 {
     sl_tensor *f = NULL;
     int64_t shape[SL_MAX_DIMS];
     int nd;
-    if (sl_tensor_to_dtype(t, SL_DT_F32, &f) || sl_tensor_shape(f, shape, SL_MAX_DIMS, &nd)) {
+    void *data;
+    if (sl_tensor_to_dtype(t, SL_DT_F32, &f) || sl_tensor_shape(f, shape, SL_MAX_DIMS, &nd) ||
+        sl_tensor_data_ptr(f, &data)) {
         sl_tensor_free(f);
         return sl_err(SL_ETORCH, "'%s': %s", name, sl_torch_last_error());
     }
-    void *data;
-    hsize_t dims[SL_MAX_DIMS];
-    for (int i = 0; i < nd; i++) dims[i] = (hsize_t)shape[i];
-    sl_tensor_data_ptr(f, &data);
-    hid_t sp = nd ? H5Screate_simple(nd, dims, NULL) : H5Screate(H5S_SCALAR);
-    hid_t d = H5Dcreate2(loc, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = d < 0 ? -1 : H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
-    if (d >= 0) H5Dclose(d);
-    H5Sclose(sp);
+    int rc = sl_h5_write(loc, name, SL_H5_F32, nd, shape, data, flags | SL_H5_CHECKSUM);
     sl_tensor_free(f);
-    return e < 0 ? sl_err(SL_EIO, "cannot write dataset '%s'", name) : SL_OK;
+    return rc;
 }
 
-/* Reads a numeric dataset (any numeric type, converted by HDF5) into a new float32 tensor. */
-static int read_tensor(hid_t loc, const char *name, sl_tensor **out)
+/* Reads dataset `name` (any numeric type, converted) into a new float32 tensor of the shape it
+ * declares, which must already have been checked against what is expected. */
+static int read_tensor(sl_h5_id loc, const char *name, const sl_h5_info *in, sl_tensor **out)
 {
     *out = NULL;
-    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
-    if (d < 0) return sl_err(SL_EFORMAT, "dataset '%s' cannot be opened", name);
-    hid_t ft = H5Dget_type(d), sp = H5Dget_space(d);
-    H5T_class_t cls = H5Tget_class(ft);
-    int nd = H5Sget_simple_extent_ndims(sp);
-    int rc = SL_OK;
-    if (cls != H5T_FLOAT && cls != H5T_INTEGER) {
-        rc = sl_err(SL_EFORMAT, "dataset '%s' is not numeric", name);
-    } else if (nd < 0 || nd > SL_MAX_DIMS) {
-        rc = sl_err(SL_EFORMAT, "dataset '%s' has an unsupported rank", name);
-    } else {
-        hsize_t dims[SL_MAX_DIMS];
-        int64_t shape[SL_MAX_DIMS];
-        H5Sget_simple_extent_dims(sp, dims, NULL);
-        for (int i = 0; i < nd; i++) shape[i] = (int64_t)dims[i];
-        void *data;
-        if (sl_tensor_empty(shape, nd, SL_DT_F32, out) || sl_tensor_data_ptr(*out, &data)) {
-            rc = sl_err(SL_ETORCH, "dataset '%s': %s", name, sl_torch_last_error());
-        } else if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
-            rc = sl_err(SL_EFORMAT, "dataset '%s' cannot be read (truncated or corrupt file?)", name);
-        }
+    int64_t numel = 1;
+    for (int i = 0; i < in->ndim; i++)
+        numel *= in->dims[i];
+    void *data;
+    if (sl_tensor_empty(in->dims, in->ndim, SL_DT_F32, out) || sl_tensor_data_ptr(*out, &data)) {
+        sl_tensor_free(*out);
+        *out = NULL;
+        return sl_err(SL_ETORCH, "dataset '%s': %s", name, sl_torch_last_error());
     }
+    int rc = sl_h5_read(loc, name, SL_H5_F32, data, numel);
     if (rc) {
         sl_tensor_free(*out);
         *out = NULL;
     }
-    H5Sclose(sp);
-    H5Tclose(ft);
-    H5Dclose(d);
     return rc;
+}
+
+/* SL_EFORMAT naming the dataset when a value of t (float32, contiguous) is NaN or infinite. */
+static int check_finite(const sl_tensor *t, const char *what)
+{
+    void *data;
+    int64_t numel = sl_tensor_numel(t);
+    if (sl_tensor_data_ptr(t, &data)) return SL_OK;
+    const float *v = data;
+    int64_t bad = 0, first = -1;
+    for (int64_t i = 0; i < numel; i++)
+        if (!isfinite(v[i]) && bad++ == 0) first = i;
+    if (!bad) return SL_OK;
+    return sl_err(SL_EFORMAT, "%s: %lld of %lld values are not finite (NaN or infinity; first at "
+                              "element %lld): corrupt or diverged weights",
+                  what, (long long)bad, (long long)numel, (long long)first);
+}
+
+int64_t sl_bundle_max_weight_bytes(void)
+{
+    const char *e = getenv("SL_MAX_WEIGHT_BYTES");
+    if (e && *e) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(e, &end, 10);
+        if (!errno && !*end && v > 0) return (int64_t)v;
+    }
+    return SL_BUNDLE_MAX_WEIGHT_BYTES;
 }
 
 /* ---- write -------------------------------------------------------------------------------- */
 
-static int write_body(hid_t f, const sl_bundle *b)
+static int write_body(sl_h5_id f, const sl_bundle *b)
 {
     int rc;
-    if ((rc = write_str_attr(f, "format", SL_BUNDLE_FORMAT))) return rc;
-    if ((rc = write_int_attr(f, "format_version", SL_BUNDLE_VERSION))) return rc;
-    if ((rc = write_str_attr(f, "role", b->role))) return rc;
-    if ((rc = write_str_attr(f, "created_by", b->created_by[0] ? b->created_by : CREATED_BY)))
+    if ((rc = sl_h5_attr_write_str(f, "format", SL_BUNDLE_FORMAT))) return rc;
+    if ((rc = sl_h5_attr_write_int(f, "format_version", SL_BUNDLE_VERSION))) return rc;
+    if ((rc = sl_h5_attr_write_str(f, "role", b->role))) return rc;
+    if ((rc = sl_h5_attr_write_str(f, "created_by", b->created_by[0] ? b->created_by : CREATED_BY)))
         return rc;
-    if (b->pair_id[0] && (rc = write_str_attr(f, "pair_id", b->pair_id))) return rc;
+    if (b->pair_id[0] && (rc = sl_h5_attr_write_str(f, "pair_id", b->pair_id))) return rc;
     char *json;
     if ((rc = sl_graph_to_json(b->graph, &json))) return rc;
-    rc = write_str_dataset(f, "model_config", json);
+    rc = sl_h5_str_write(f, "model_config", json);
     free(json);
     if (rc) return rc;
     const sl_graph *g = b->graph;
-    hid_t w = H5Gcreate2(f, "model_weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (w < 0) return sl_err(SL_EIO, "cannot create group model_weights");
+    sl_h5_id w;
+    if ((rc = sl_h5_group_create(f, "model_weights", &w))) return rc;
     for (int i = 0; i < g->nnodes && !rc; i++) {
         const sl_node *n = &g->nodes[i];
         if (!n->nparams) continue;
-        hid_t ng = H5Gcreate2(w, n->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        if (ng < 0) {
-            rc = sl_err(SL_EIO, "cannot create group for node '%s'", n->name);
-            break;
-        }
+        sl_h5_id ng;
+        if ((rc = sl_h5_group_create(w, n->name, &ng))) break;
         for (int j = 0; j < n->nparams && !rc; j++) {
             if (!n->params[j].t)
                 rc = sl_err(SL_EARG, "node '%s': parameter '%s' has no values", n->name,
                             n->params[j].name);
             else
-                rc = write_tensor(ng, n->params[j].name, n->params[j].t);
+                rc = write_tensor(ng, n->params[j].name, n->params[j].t, 0);
         }
-        H5Gclose(ng);
+        sl_h5_close(ng);
     }
-    H5Gclose(w);
+    sl_h5_close(w);
     if (rc) return rc;
-    if (g->nclasses) {
-        hid_t t = vlen_str_type();
-        hsize_t dim = (hsize_t)g->nclasses;
-        hid_t sp = H5Screate_simple(1, &dim, NULL);
-        hid_t d = H5Dcreate2(f, "labels", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        herr_t e = d < 0 ? -1 : H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, g->classes);
-        if (d >= 0) H5Dclose(d);
-        H5Sclose(sp);
-        H5Tclose(t);
-        if (e < 0) return sl_err(SL_EIO, "cannot write labels");
-    }
-    if (b->wire_json && (rc = write_str_dataset(f, "wire", b->wire_json))) return rc;
-    if (b->metrics_json && (rc = write_str_dataset(f, "metrics", b->metrics_json))) return rc;
-    if (b->train_state_json && (rc = write_str_dataset(f, "train_state", b->train_state_json)))
+    if (g->nclasses &&
+        (rc = sl_h5_strs_write(f, "labels", (const char *const *)g->classes, g->nclasses, 0)))
+        return rc;
+    if (b->wire_json && (rc = sl_h5_str_write(f, "wire", b->wire_json))) return rc;
+    if (b->metrics_json && (rc = sl_h5_str_write(f, "metrics", b->metrics_json))) return rc;
+    if (b->train_state_json && (rc = sl_h5_str_write(f, "train_state", b->train_state_json)))
         return rc;
     if (b->nextra) {
-        hid_t x = H5Gcreate2(f, "extra", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        if (x < 0) return sl_err(SL_EIO, "cannot create group extra");
+        sl_h5_id x;
+        if ((rc = sl_h5_group_create(f, "extra", &x))) return rc;
         /* Intermediate groups let extra names hold '/' (e.g. "optim/conv1.weight/exp_avg"). */
-        hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-        H5Pset_create_intermediate_group(lcpl, 1);
-        for (int i = 0; i < b->nextra && !rc; i++) {
-            sl_tensor *fl = NULL;
-            int64_t shape[SL_MAX_DIMS];
-            int nd;
-            void *data;
-            if (sl_tensor_to_dtype(b->extra[i], SL_DT_F32, &fl) ||
-                sl_tensor_shape(fl, shape, SL_MAX_DIMS, &nd) || sl_tensor_data_ptr(fl, &data)) {
-                rc = sl_err(SL_ETORCH, "extra '%s': %s", b->extra_names[i], sl_torch_last_error());
-            } else {
-                hsize_t dims[SL_MAX_DIMS];
-                for (int k = 0; k < nd; k++) dims[k] = (hsize_t)shape[k];
-                hid_t sp = nd ? H5Screate_simple(nd, dims, NULL) : H5Screate(H5S_SCALAR);
-                hid_t d = H5Dcreate2(x, b->extra_names[i], H5T_IEEE_F32LE, sp, lcpl, H5P_DEFAULT,
-                                     H5P_DEFAULT);
-                if (d < 0 || H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-                    rc = sl_err(SL_EIO, "cannot write extra '%s'", b->extra_names[i]);
-                if (d >= 0) H5Dclose(d);
-                H5Sclose(sp);
-            }
-            sl_tensor_free(fl);
-        }
-        H5Pclose(lcpl);
-        H5Gclose(x);
+        for (int i = 0; i < b->nextra && !rc; i++)
+            rc = write_tensor(x, b->extra_names[i], b->extra[i], SL_H5_PARENTS);
+        sl_h5_close(x);
     }
     return rc;
 }
 
 int sl_bundle_write(const char *path, const sl_bundle *b)
 {
-    quiet_hdf5();
     if (!b->graph || !b->graph->validated)
         return sl_err(SL_EARG, "%s: the bundle has no validated graph", path);
     char tmp[4096];
     int rc = sl_tmp_path_for(path, tmp, sizeof tmp);
     if (rc) return rc;
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return sl_err(SL_EIO, "%s: cannot create file", path);
+    sl_h5_id f;
+    if (sl_h5_create(tmp, &f)) return sl_err(SL_EIO, "%s: cannot create file", path);
     rc = write_body(f, b);
-    if (H5Fclose(f) < 0 && !rc) rc = sl_err(SL_EIO, "%s: cannot finish writing", path);
+    if (sl_h5_close(f) && !rc) rc = sl_err(SL_EIO, "%s: cannot finish writing", path);
     if (rc) {
         unlink(tmp);
         return sl_err_ctx(rc, "%s: ", path);
@@ -354,24 +228,52 @@ int sl_bundle_write(const char *path, const sl_bundle *b)
 
 struct extra_walk {
     sl_bundle *b;
-    int rc;
+    int64_t bytes; /* declared so far */
+    int64_t limit;
+    int read;      /* 0: sizes only; 1: read */
 };
 
-static herr_t extra_visit(hid_t loc, const char *name, const H5O_info_t *info, void *data)
+static int extra_visit(sl_h5_id loc, const char *name, void *arg)
 {
-    struct extra_walk *w = data;
-    if (info->type != H5O_TYPE_DATASET) return 0;
+    struct extra_walk *w = arg;
+    sl_h5_info in;
+    int rc = sl_h5_info_get(loc, name, &in);
+    if (rc) return sl_err_ctx(rc, "extra/");
+    if (!in.numeric || in.ndim > SL_MAX_DIMS)
+        return sl_err(SL_EFORMAT, "extra/%s: not a numeric array of at most %d dimensions", name,
+                      SL_MAX_DIMS);
+    if (!w->read) {
+        int64_t n = 4;
+        for (int i = 0; i < in.ndim; i++)
+            n = in.dims[i] && n > w->limit / in.dims[i] ? w->limit + 1 : n * in.dims[i];
+        w->bytes = n > w->limit - w->bytes ? w->limit + 1 : w->bytes + n;
+        return w->bytes > w->limit ? sl_err(SL_EARG, "extra/%s takes the declared weights over the "
+                                                     "limit of %lld bytes",
+                                            name, (long long)w->limit)
+                                   : SL_OK;
+    }
     sl_tensor *t;
-    if ((w->rc = read_tensor(loc, name, &t))) return -1;
-    w->rc = sl_bundle_set_extra(w->b, name, t);
+    if ((rc = read_tensor(loc, name, &in, &t))) return sl_err_ctx(rc, "extra/");
+    rc = sl_bundle_set_extra(w->b, name, t);
     sl_tensor_free(t);
-    return w->rc ? -1 : 0;
+    return rc;
 }
 
-static int read_body(hid_t f, sl_bundle *b)
+static const char *const roles[] = {"model", "checkpoint", "device", "edge", NULL};
+
+static int is_pair_hex(const char *s)
+{
+    if (strlen(s) != 32) return 0;
+    for (; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f'))) return 0;
+    return 1;
+}
+
+/* The root attributes: format, version, role, created_by, pair_id — each exactly. */
+static int read_header(sl_h5_id f, sl_bundle *b)
 {
     char *s = NULL;
-    int rc = read_str_attr(f, "format", &s);
+    int rc = sl_h5_attr_read_str(f, "format", &s);
     if (rc || strcmp(s, SL_BUNDLE_FORMAT)) {
         free(s);
         return sl_err(SL_EFORMAT, "not a ScissionLite bundle (root attribute 'format' is not \"%s\")",
@@ -379,81 +281,195 @@ static int read_body(hid_t f, sl_bundle *b)
     }
     free(s);
     int version = 0;
-    if (H5Aexists(f, "format_version") > 0) {
-        hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
-        if (a < 0 || H5Aread(a, H5T_NATIVE_INT, &version) < 0) version = 0;
-        if (a >= 0) H5Aclose(a);
-    }
+    if (sl_h5_attr_read_int(f, "format_version", &version)) version = 0;
     if (version < 1 || version > SL_BUNDLE_VERSION)
         return sl_err(SL_EFORMAT, "bundle format_version %d is not supported (this build reads 1..%d)",
                       version, SL_BUNDLE_VERSION);
-    if ((rc = read_str_attr(f, "role", &s))) return rc;
+    if ((rc = sl_h5_attr_read_str(f, "role", &s))) return rc;
+    int known = 0;
+    for (int i = 0; roles[i]; i++)
+        known |= !strcmp(s, roles[i]);
+    if (!known) {
+        rc = sl_err(SL_EFORMAT, "role '%.40s%s' is not one of model, checkpoint, device, edge", s,
+                    strlen(s) > 40 ? "..." : "");
+        free(s);
+        return rc;
+    }
     snprintf(b->role, sizeof b->role, "%s", s);
     free(s);
-    if (read_str_attr(f, "created_by", &s) == SL_OK) {
+    if (sl_h5_attr_read_str(f, "created_by", &s) == SL_OK) {
         snprintf(b->created_by, sizeof b->created_by, "%s", s);
         free(s);
     }
-    if (read_str_attr(f, "pair_id", &s) == SL_OK) {
-        snprintf(b->pair_id, sizeof b->pair_id, "%s", s);
+    rc = sl_h5_attr_read_str(f, "pair_id", &s);
+    if (rc == SL_OK) {
+        /* Exactly: a longer id must not be cut to one that pairs with something else. */
+        if (!is_pair_hex(s)) {
+            rc = sl_err(SL_EFORMAT, "pair_id '%.40s%s' (%zu characters) is not 32 lowercase hex "
+                                    "digits",
+                        s, strlen(s) > 40 ? "..." : "", strlen(s));
+            free(s);
+            return rc;
+        }
+        memcpy(b->pair_id, s, 33);
         free(s);
+    } else if (rc != SL_ENOTFOUND) {
+        return rc;
     }
-    if ((rc = read_str_dataset(f, "model_config", &s))) return rc;
+    return SL_OK;
+}
+
+/* Before any weight is read: every parameter's dataset exists and declares the graph's shape, and
+ * the declared total (with /extra) fits the limit. */
+static int check_declared(sl_h5_id w, sl_h5_id f, const sl_graph *g, int64_t limit)
+{
+    int64_t total = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        const sl_node *n = &g->nodes[i];
+        for (int j = 0; j < n->nparams; j++) {
+            int64_t numel = sl_shape_numel(&n->params[j].shape);
+            int64_t bytes = numel > limit / 4 ? limit + 1 : numel * 4;
+            total = bytes > limit - total ? limit + 1 : total + bytes;
+        }
+    }
+    if (total > limit)
+        return sl_err(SL_EARG, "the graph declares more than %lld bytes of weights (the limit; "
+                               "SL_MAX_WEIGHT_BYTES raises it)",
+                      (long long)limit);
+    for (int i = 0; i < g->nnodes; i++) {
+        const sl_node *n = &g->nodes[i];
+        for (int j = 0; j < n->nparams; j++) {
+            const sl_param *p = &n->params[j];
+            char path[SL_NAME_MAX + 64];
+            snprintf(path, sizeof path, "%s/%s", n->name, p->name);
+            sl_h5_info in;
+            if (w < 0 || !sl_h5_exists(w, path))
+                return sl_err(SL_EFORMAT, "model_weights/%s is missing", path);
+            int rc = sl_h5_info_get(w, path, &in);
+            if (rc) return rc;
+            int ok = in.numeric && in.ndim == p->shape.ndim;
+            for (int k = 0; ok && k < in.ndim; k++)
+                ok = in.dims[k] == p->shape.d[k];
+            if (!ok) {
+                char got[128] = "", want[96] = "";
+                size_t a = 0, c = 0;
+                for (int k = 0; k < in.ndim && a < sizeof got; k++)
+                    a += (size_t)snprintf(got + a, sizeof got - a, "%s%lld", k ? "x" : "",
+                                          (long long)in.dims[k]);
+                for (int k = 0; k < p->shape.ndim && c < sizeof want; k++)
+                    c += (size_t)snprintf(want + c, sizeof want - c, "%s%lld", k ? "x" : "",
+                                          (long long)p->shape.d[k]);
+                return sl_err(SL_EFORMAT, "model_weights/%s declares %s %s, the graph expects %s",
+                              path, in.numeric ? "shape" : "a non-numeric", in.ndim ? got : "scalar",
+                              want);
+            }
+        }
+    }
+    if (sl_h5_exists(f, "extra")) {
+        sl_h5_id x;
+        int rc = sl_h5_group_open(f, "extra", &x);
+        struct extra_walk wk = {NULL, total, limit, 0};
+        if (!rc) rc = sl_h5_visit(x, 1, extra_visit, &wk);
+        sl_h5_close(x);
+        if (rc) return rc;
+    }
+    return SL_OK;
+}
+
+/* The role fits the content: slices carry a pair id and a wire description that fits the graph;
+ * whole models have no placeholder (an edge half relabelled "model" would fail every request). */
+static int check_role(sl_bundle *b)
+{
+    const sl_graph *g = b->graph;
+    if (!strcmp(b->role, "device") || !strcmp(b->role, "edge")) {
+        if (!b->pair_id[0])
+            return sl_err(SL_EFORMAT, "%s %s half has no pair_id attribute",
+                          b->role[0] == 'e' ? "an" : "a", b->role);
+        if (!b->wire_json)
+            return sl_err(SL_EFORMAT, "%s %s half has no /wire description",
+                          b->role[0] == 'e' ? "an" : "a", b->role);
+        if (!(b->wire = malloc(sizeof *b->wire))) return sl_err(SL_ENOMEM, "out of memory");
+        int rc = sl_wire_desc_parse(b->wire_json, b->wire);
+        if (!rc) rc = sl_wire_desc_check(b->wire, g, b->role);
+        return rc;
+    }
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i].op == SL_OP_PLACEHOLDER)
+            return sl_err(SL_EFORMAT, "role is '%s' but node '%s' is a placeholder: an edge half "
+                                      "must say role 'edge'",
+                          b->role, g->nodes[i].name);
+    return SL_OK;
+}
+
+static int read_body(sl_h5_id f, sl_bundle *b)
+{
+    char *s = NULL;
+    int rc = read_header(f, b);
+    if (rc) return rc;
+    if ((rc = sl_h5_str_read(f, "model_config", &s))) return rc;
     rc = sl_graph_from_json(s, &b->graph);
     free(s);
     if (rc) return sl_err_ctx(rc, "model_config: ");
     sl_graph *g = b->graph;
-    hid_t w = H5Lexists(f, "model_weights", H5P_DEFAULT) > 0
-                  ? H5Gopen2(f, "model_weights", H5P_DEFAULT)
-                  : -1;
+    sl_h5_id w = -1;
+    if (sl_h5_exists(f, "model_weights") && (rc = sl_h5_group_open(f, "model_weights", &w)))
+        return rc;
+    rc = check_declared(w, f, g, sl_bundle_max_weight_bytes());
     for (int i = 0; i < g->nnodes && !rc; i++) {
         sl_node *n = &g->nodes[i];
         for (int j = 0; j < n->nparams && !rc; j++) {
             char path[SL_NAME_MAX + 64];
-            snprintf(path, sizeof path, "%s/%s", n->name, n->params[j].name);
-            if (w < 0 || H5Lexists(w, n->name, H5P_DEFAULT) <= 0 ||
-                H5Lexists(w, path, H5P_DEFAULT) <= 0) {
-                rc = sl_err(SL_EFORMAT, "model_weights/%s is missing", path);
-                break;
-            }
-            rc = read_tensor(w, path, &n->params[j].t);
+            snprintf(path, sizeof path, "model_weights/%s/%s", n->name, n->params[j].name);
+            sl_h5_info in = {.ndim = n->params[j].shape.ndim};
+            memcpy(in.dims, n->params[j].shape.d, sizeof(int64_t) * (size_t)in.ndim);
+            rc = read_tensor(f, path, &in, &n->params[j].t);
+            if (!rc) rc = check_finite(n->params[j].t, path);
         }
     }
-    if (w >= 0) H5Gclose(w);
+    sl_h5_close(w);
     if (rc) return rc;
     if ((rc = sl_graph_validate(g, 1))) return rc;
-    if (read_str_dataset(f, "wire", &b->wire_json) == SL_ENOTFOUND) b->wire_json = NULL;
-    if (read_str_dataset(f, "metrics", &b->metrics_json) == SL_ENOTFOUND) b->metrics_json = NULL;
-    if (read_str_dataset(f, "train_state", &b->train_state_json) == SL_ENOTFOUND)
-        b->train_state_json = NULL;
-    if (H5Lexists(f, "extra", H5P_DEFAULT) > 0) {
-        hid_t x = H5Gopen2(f, "extra", H5P_DEFAULT);
-        struct extra_walk wk = {b, SL_OK};
-        if (x < 0 || H5Ovisit2(x, H5_INDEX_NAME, H5_ITER_INC, extra_visit, &wk, H5O_INFO_BASIC) < 0)
-            rc = wk.rc ? wk.rc : sl_err(SL_EFORMAT, "group 'extra' cannot be read");
-        if (x >= 0) H5Gclose(x);
+    if ((rc = sl_h5_str_read(f, "wire", &b->wire_json)) && rc != SL_ENOTFOUND) return rc;
+    if ((rc = sl_h5_str_read(f, "metrics", &b->metrics_json)) && rc != SL_ENOTFOUND) return rc;
+    if ((rc = sl_h5_str_read(f, "train_state", &b->train_state_json)) && rc != SL_ENOTFOUND)
+        return rc;
+    if ((rc = check_role(b))) return rc;
+    if (sl_h5_exists(f, "extra")) {
+        sl_h5_id x;
+        struct extra_walk wk = {b, 0, 0, 1};
+        if (!(rc = sl_h5_group_open(f, "extra", &x))) rc = sl_h5_visit(x, 1, extra_visit, &wk);
+        sl_h5_close(x);
     }
     return rc;
+}
+
+static int read_file(sl_h5_id f, const char *name, sl_bundle **out)
+{
+    sl_bundle *b = sl_bundle_new(NULL);
+    int rc = b ? read_body(f, b) : sl_err(SL_ENOMEM, "out of memory");
+    sl_h5_close(f);
+    if (rc) {
+        sl_bundle_free(b);
+        return sl_err_ctx(rc, "%s: ", name);
+    }
+    *out = b;
+    return SL_OK;
 }
 
 int sl_bundle_read(const char *path, sl_bundle **out)
 {
     *out = NULL;
-    quiet_hdf5();
-    if (access(path, R_OK) != 0) return sl_err(SL_EIO, "%s: cannot open for reading", path);
-    htri_t is = H5Fis_hdf5(path);
-    if (is <= 0) return sl_err(SL_EFORMAT, "%s: not an HDF5 file (or truncated)", path);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return sl_err(SL_EFORMAT, "%s: cannot open as HDF5 (corrupt or truncated)", path);
-    sl_bundle *b = sl_bundle_new(NULL);
-    int rc = b ? read_body(f, b) : sl_err(SL_ENOMEM, "out of memory");
-    H5Fclose(f);
-    if (rc) {
-        sl_bundle_free(b);
-        return sl_err_ctx(rc, "%s: ", path);
-    }
-    *out = b;
-    return SL_OK;
+    sl_h5_id f;
+    int rc = sl_h5_open(path, &f);
+    return rc ? rc : read_file(f, path, out);
+}
+
+int sl_bundle_read_image(const void *buf, size_t len, const char *name, sl_bundle **out)
+{
+    *out = NULL;
+    sl_h5_id f;
+    int rc = sl_h5_open_image(buf, len, name, &f);
+    return rc ? rc : read_file(f, name, out);
 }
 
 /* ---- state_dict import --------------------------------------------------------------------- */
@@ -483,14 +499,9 @@ static void problem(struct sd_walk *w, const char *fmt, const char *a, const cha
     w->plen += (size_t)snprintf(w->problems + w->plen, w->pcap - w->plen, "\n  %s", line);
 }
 
-static herr_t sd_visit(hid_t loc, const char *key, const H5L_info_t *info, void *data)
+static int sd_visit(sl_h5_id loc, const char *key, void *arg)
 {
-    (void)info;
-    struct sd_walk *w = data;
-    H5O_info_t oi;
-    if (H5Oget_info_by_name2(loc, key, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0 ||
-        oi.type != H5O_TYPE_DATASET)
-        return 0;
+    struct sd_walk *w = arg;
     size_t kl = strlen(key);
     const char *nbt = ".num_batches_tracked";
     if (kl > strlen(nbt) && !strcmp(key + kl - strlen(nbt), nbt)) return 0;
@@ -507,26 +518,32 @@ static herr_t sd_visit(hid_t loc, const char *key, const H5L_info_t *info, void 
         problem(w, "unexpected key '%s'%s", key, "");
         return 0;
     }
-    sl_tensor *t;
-    if ((w->rc = read_tensor(loc, key, &t))) return -1;
-    int64_t shp[SL_MAX_DIMS];
-    int nd;
-    sl_tensor_shape(t, shp, SL_MAX_DIMS, &nd);
-    int ok = nd == p->shape.ndim;
-    for (int k = 0; ok && k < nd; k++) ok = shp[k] == p->shape.d[k];
+    /* The shape is checked from the header, before anything is read. */
+    sl_h5_info in;
+    int rc = sl_h5_info_get(loc, key, &in);
+    if (rc) return w->rc = rc;
+    int nd = in.ndim;
+    int ok = in.numeric && nd == p->shape.ndim;
+    for (int k = 0; ok && k < nd; k++) ok = in.dims[k] == p->shape.d[k];
     if (!ok) {
         char got[96] = "", want[96] = "";
         size_t a = 0, b = 0;
         for (int k = 0; k < nd && a < sizeof got; k++)
-            a += (size_t)snprintf(got + a, sizeof got - a, "%s%lld", k ? "x" : "", (long long)shp[k]);
+            a += (size_t)snprintf(got + a, sizeof got - a, "%s%lld", k ? "x" : "",
+                                  (long long)in.dims[k]);
         for (int k = 0; k < p->shape.ndim && b < sizeof want; k++)
             b += (size_t)snprintf(want + b, sizeof want - b, "%s%lld", k ? "x" : "",
                                   (long long)p->shape.d[k]);
         char msg[256];
         snprintf(msg, sizeof msg, "has shape %s, expected %s", got, want);
         problem(w, "mis-shaped key '%s' %s", key, msg);
-        sl_tensor_free(t);
         return 0;
+    }
+    sl_tensor *t;
+    if ((rc = read_tensor(loc, key, &in, &t))) return w->rc = rc;
+    if ((rc = check_finite(t, key))) {
+        sl_tensor_free(t);
+        return w->rc = rc;
     }
     int slot = idx * SL_MAX_PARAMS + (int)(p - w->g->nodes[idx].params);
     sl_tensor_free(w->staged[slot]);
@@ -536,22 +553,20 @@ static herr_t sd_visit(hid_t loc, const char *key, const H5L_info_t *info, void 
 
 int sl_import_state_dict(sl_graph *g, const char *path)
 {
-    quiet_hdf5();
     if (!g->validated) return sl_err(SL_EARG, "graph '%s' is not validated", g->name);
-    if (access(path, R_OK) != 0) return sl_err(SL_EIO, "%s: cannot open for reading", path);
-    if (H5Fis_hdf5(path) <= 0)
-        return sl_err(SL_EFORMAT, "%s: not an HDF5 file", path);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return sl_err(SL_EFORMAT, "%s: cannot open as HDF5", path);
+    sl_h5_id f;
+    int rc0 = sl_h5_open(path, &f);
+    if (rc0) return rc0;
     struct sd_walk w = {g, calloc((size_t)g->nnodes * SL_MAX_PARAMS, sizeof(sl_tensor *)), NULL,
                         0, 0, 0, SL_OK};
     if (!w.staged) {
-        H5Fclose(f);
+        sl_h5_close(f);
         return sl_err(SL_ENOMEM, "out of memory");
     }
-    if (H5Literate(f, H5_INDEX_NAME, H5_ITER_INC, NULL, sd_visit, &w) < 0 && !w.rc)
-        w.rc = sl_err(SL_EFORMAT, "%s: cannot list datasets", path);
-    H5Fclose(f);
+    int vrc = sl_h5_visit(f, 0, sd_visit, &w);
+    if (vrc && !w.rc) w.rc = sl_err_ctx(vrc, "%s: ", path);
+    else if (w.rc) w.rc = sl_err_ctx(w.rc, "%s: ", path);
+    sl_h5_close(f);
     int rc = w.rc;
     if (!rc)
         for (int i = 0; i < g->nnodes; i++)

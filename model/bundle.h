@@ -15,16 +15,27 @@
 #define SL_MODEL_BUNDLE_H
 
 #include "model/graph.h"
+#include "model/wire_desc.h"
+
+#include <stddef.h>
 
 #define SL_BUNDLE_FORMAT "sl-bundle"
 #define SL_BUNDLE_VERSION 1
+
+/* The most bytes of float32 weights (parameters and /extra tensors together) a bundle may declare:
+ * 2 GiB by default (VGG19, the largest zoo model, has 0.57 GB), raised or lowered with the
+ * environment variable SL_MAX_WEIGHT_BYTES (bytes). Declared shapes are checked against the graph
+ * and this limit before any weight is read, so a small file that declares a huge dataset is
+ * refused without allocating it. */
+#define SL_BUNDLE_MAX_WEIGHT_BYTES ((int64_t)2 << 30)
 
 typedef struct sl_bundle {
     sl_graph *graph;        /* owned; validated with parameters after a read */
     char role[16];          /* "model", "checkpoint", "device", "edge" */
     char created_by[64];
-    char pair_id[33];       /* slices: 32 hex chars shared by the device and edge halves */
-    char *wire_json;        /* slices; owned, may be NULL */
+    char pair_id[33];       /* slices: 32 lowercase hex chars shared by the device and edge halves */
+    char *wire_json;        /* slices; owned, may be NULL; what sl_bundle_write stores */
+    sl_wire_desc *wire;     /* after a read of a slice: wire_json parsed and checked; owned */
     char *metrics_json;     /* owned, may be NULL */
     char *train_state_json; /* owned, may be NULL */
     int nextra;
@@ -36,14 +47,28 @@ typedef struct sl_bundle {
 sl_bundle *sl_bundle_new(sl_graph *g);
 void sl_bundle_free(sl_bundle *b);
 
-/* Writes b atomically to path. Every parameter must have values. On error nothing at path
- * changes. */
+/* Writes b atomically to path. Every parameter must have values. Weights and /extra tensors are
+ * written with HDF5's Fletcher32 checksum. On error nothing at path changes. */
 int sl_bundle_write(const char *path, const sl_bundle *b);
 
-/* Reads and validates a bundle (graph, every parameter present with the right shape). A missing,
- * foreign, corrupt or truncated file gives SL_EIO / SL_EFORMAT with a message naming the path and
- * what is wrong. */
+/* Reads and validates a bundle. Checked, each with an error naming the path and the field or
+ * dataset: format and version; role is exactly one of model, checkpoint, device, edge; a device or
+ * edge half has a pair_id of exactly 32 lowercase hex digits and a /wire description that parses
+ * (sl_wire_desc_parse) and fits its graph (sl_wire_desc_check), while a model or checkpoint has no
+ * placeholder node; every parameter's dataset declares the shape the graph expects and all of
+ * them (with /extra) fit in the weight limit (SL_BUNDLE_MAX_WEIGHT_BYTES) before any is read;
+ * every weight value is finite; datasets written with a Fletcher32 checksum pass it (bundles
+ * written before checksums still load). A missing, foreign, corrupt or truncated file gives SL_EIO
+ * / SL_EFORMAT, a bomb over the limit SL_EARG. On error *out is NULL. */
 int sl_bundle_read(const char *path, sl_bundle **out);
+
+/* The same from an HDF5 file image in memory (len bytes at buf, borrowed); `name` stands for the
+ * path in messages. */
+int sl_bundle_read_image(const void *buf, size_t len, const char *name, sl_bundle **out);
+
+/* The weight limit in force: SL_MAX_WEIGHT_BYTES from the environment when it is a positive whole
+ * number, else SL_BUNDLE_MAX_WEIGHT_BYTES. */
+int64_t sl_bundle_max_weight_bytes(void);
 
 /* Adds (a copy of) tensor t under /extra/<name>, replacing one of the same name. */
 int sl_bundle_set_extra(sl_bundle *b, const char *name, const sl_tensor *t);

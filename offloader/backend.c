@@ -8,7 +8,6 @@
 #include "offloader/deploy_store.h"
 #include "offloader/local_run.h"
 
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,67 +27,22 @@ typedef struct bmodel {
     sl_input_spec spec; /* edge-only */
 } bmodel;
 
-static int shape_from_json(const cJSON *a, sl_shape *s)
-{
-    int n = cJSON_GetArraySize(a);
-    if (!cJSON_IsArray(a) || n < 1 || n > 4) return -1;
-    s->ndim = n;
-    for (int i = 0; i < n; i++) {
-        const cJSON *d = cJSON_GetArrayItem(a, i);
-        if (!cJSON_IsNumber(d) || d->valuedouble < 1) return -1;
-        s->d[i] = (int64_t)d->valuedouble;
-    }
-    return 0;
-}
-
-/* The wire tensors of an edge half, each checked against the placeholder of the same name. */
+/* The wire tensors of an edge half: sl_bundle_read parsed the /wire description and checked it
+ * against the placeholders (model/wire_desc.h); here it only becomes the request's layout. */
 static int parse_wire(const char *path, bmodel *m)
 {
-    if (!m->b->wire_json)
-        return sl_err(SL_EFORMAT, "%s: edge bundle has no /wire description", path);
-    cJSON *j = cJSON_Parse(m->b->wire_json);
-    const cJSON *ts = j ? cJSON_GetObjectItemCaseSensitive(j, "tensors") : NULL;
-    int rc = SL_OK, n = cJSON_GetArraySize(ts);
-    if (!cJSON_IsArray(ts) || n < 1 || n > SL_WIRE_MAX_TENSORS)
-        rc = sl_err(SL_EFORMAT, "%s: /wire: 'tensors' must be an array of 1..%d entries", path,
-                    SL_WIRE_MAX_TENSORS);
-    for (int i = 0; rc == SL_OK && i < n; i++) {
-        const cJSON *t = cJSON_GetArrayItem(ts, i);
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
-        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(t, "dtype");
-        wire_entry *e = &m->w[i];
-        if (!cJSON_IsString(name) || strlen(name->valuestring) >= sizeof e->name ||
-            !cJSON_IsString(dt) ||
-            shape_from_json(cJSON_GetObjectItemCaseSensitive(t, "shape"), &e->shape)) {
-            rc = sl_err(SL_EFORMAT, "%s: /wire: tensors[%d] needs a name, a dtype and a shape",
-                        path, i);
-            break;
-        }
-        snprintf(e->name, sizeof e->name, "%s", name->valuestring);
-        if (!strcmp(dt->valuestring, "float32"))
-            e->dtype = SL_WIRE_F32;
-        else if (!strcmp(dt->valuestring, "uint8"))
-            e->dtype = SL_WIRE_U8;
-        else {
-            rc = sl_err(SL_EFORMAT, "%s: /wire: tensors[%d] (%s): unknown dtype '%s'", path, i,
-                        e->name, dt->valuestring);
-            break;
-        }
-        int k = sl_graph_find(m->b->graph, e->name);
-        const sl_node *p = k >= 0 ? &m->b->graph->nodes[k] : NULL;
-        if (!p || p->op != SL_OP_PLACEHOLDER)
-            rc =
-                sl_err(SL_EFORMAT, "%s: wire tensor '%s' has no placeholder node in the edge graph",
-                       path, e->name);
-        else if (p->a.shape.ndim != e->shape.ndim ||
-                 memcmp(p->a.shape.d, e->shape.d, sizeof(int64_t) * (size_t)e->shape.ndim))
-            rc =
-                sl_err(SL_EFORMAT, "%s: placeholder '%s' and its /wire entry disagree on the shape",
-                       path, e->name);
+    const sl_wire_desc *w = m->b->wire;
+    if (!w) return sl_err(SL_EFORMAT, "%s: edge bundle has no /wire description", path);
+    if (w->n > SL_WIRE_MAX_TENSORS)
+        return sl_err(SL_EFORMAT, "%s: /wire lists %d tensors, a request carries at most %d", path,
+                      w->n, SL_WIRE_MAX_TENSORS);
+    for (int i = 0; i < w->n; i++) {
+        snprintf(m->w[i].name, sizeof m->w[i].name, "%s", w->t[i].name);
+        m->w[i].dtype = w->t[i].u8 ? SL_WIRE_U8 : SL_WIRE_F32;
+        m->w[i].shape = w->t[i].shape;
     }
-    m->n = rc == SL_OK ? n : 0;
-    cJSON_Delete(j);
-    return rc;
+    m->n = w->n;
+    return SL_OK;
 }
 
 static void model_free(bmodel *m)

@@ -8,7 +8,6 @@
 #include "offloader/backend.h"
 #include "offloader/local_run.h"
 
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,29 +48,20 @@ typedef struct slot {
     sl_device_result r;
 } slot;
 
+/* The device's outputs: sl_bundle_read parsed the /wire description and checked it against the
+ * device graph's outputs (model/wire_desc.h). */
 static int parse_wire(sl_device *d)
 {
-    const char *path = d->o.model;
-    if (!d->b->wire_json)
-        return sl_err(SL_EFORMAT, "%s: device bundle has no /wire description", path);
-    cJSON *j = cJSON_Parse(d->b->wire_json);
-    const cJSON *ts = j ? cJSON_GetObjectItemCaseSensitive(j, "tensors") : NULL;
-    const cJSON *bpi = j ? cJSON_GetObjectItemCaseSensitive(j, "bytes_per_image") : NULL;
-    int rc = SL_OK, n = cJSON_GetArraySize(ts);
-    if (!cJSON_IsArray(ts) || n < 1 || n > SL_WIRE_MAX_TENSORS)
-        rc = sl_err(SL_EFORMAT, "%s: /wire: 'tensors' must be an array of 1..%d entries", path,
-                    SL_WIRE_MAX_TENSORS);
-    for (int i = 0; rc == SL_OK && i < n; i++) {
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(ts, i), "name");
-        if (!cJSON_IsString(name) || strlen(name->valuestring) >= SL_NAME_MAX)
-            rc = sl_err(SL_EFORMAT, "%s: /wire: tensors[%d] has no usable name", path, i);
-        else
-            snprintf(d->names[i], SL_NAME_MAX, "%s", name->valuestring);
-    }
-    d->n = rc == SL_OK ? n : 0;
-    d->wire_bytes = cJSON_IsNumber(bpi) ? (uint64_t)bpi->valuedouble : 0;
-    cJSON_Delete(j);
-    return rc;
+    const sl_wire_desc *w = d->b->wire;
+    if (!w) return sl_err(SL_EFORMAT, "%s: device bundle has no /wire description", d->o.model);
+    if (w->n > SL_WIRE_MAX_TENSORS)
+        return sl_err(SL_EFORMAT, "%s: /wire lists %d tensors, a request carries at most %d",
+                      d->o.model, w->n, SL_WIRE_MAX_TENSORS);
+    for (int i = 0; i < w->n; i++)
+        snprintf(d->names[i], SL_NAME_MAX, "%s", w->t[i].name);
+    d->n = w->n;
+    d->wire_bytes = (uint64_t)w->bytes_per_image;
+    return SL_OK;
 }
 
 int sl_device_open(const sl_device_opts *o, sl_device **out)

@@ -63,71 +63,27 @@ static sl_graph *half_new(const sl_graph *g)
     return h;
 }
 
-static cJSON *shape_json(const sl_shape *s)
+/* The wire description shared by both halves (docs/formats/wire.md, model/wire_desc.h). */
+static int wire_desc(const sl_graph *g, const char *const *at, int n, const sl_tl_info *tl,
+                     sl_wire_desc *out)
 {
-    cJSON *a = cJSON_CreateArray();
-    for (int i = 0; i < s->ndim; i++)
-        cJSON_AddItemToArray(a, cJSON_CreateNumber((double)s->d[i]));
-    return a;
-}
-
-/* The wire description shared by both halves (docs/formats/wire.md). */
-static char *wire_json(const sl_graph *g, const char *const *at, int n, const sl_tl_info *tl)
-{
-    char hash[65];
-    if (sl_graph_hash(g, hash)) return NULL;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "format", "sl-wire");
-    cJSON_AddNumberToObject(o, "version", 1);
-    cJSON_AddStringToObject(o, "model", g->name);
-    cJSON_AddStringToObject(o, "graph_hash", hash);
-    cJSON_AddStringToObject(o, "model_hash", tl && tl->model_hash[0] ? tl->model_hash : hash);
-    cJSON *cut = cJSON_AddArrayToObject(o, "cut");
-    if (tl)
-        cJSON_AddItemToArray(cut, cJSON_CreateString(tl->cut));
-    else
-        for (int i = 0; i < n; i++)
-            cJSON_AddItemToArray(cut, cJSON_CreateString(at[i]));
+    sl_wire_desc w;
+    int rc = sl_wire_desc_from_graph(g, at, n, &w);
+    if (rc) return rc;
     if (tl) {
-        cJSON *t = cJSON_AddObjectToObject(o, "tl");
-        cJSON_AddStringToObject(t, "kind", tl->config.kind == SL_TL_POOL ? "pool" : "conv");
-        cJSON_AddStringToObject(t, "config", tl->config_name);
-        cJSON_AddNumberToObject(t, "r", tl->config.r);
-        cJSON_AddNumberToObject(t, "s", tl->config.s);
-        cJSON_AddNumberToObject(t, "bits", tl->config.bits);
-        cJSON_AddStringToObject(t, "decoder_out", tl->decoder_out);
-    } else {
-        cJSON_AddNullToObject(o, "tl");
+        if (tl->model_hash[0]) snprintf(w.model_hash, sizeof w.model_hash, "%s", tl->model_hash);
+        w.ncut = 1;
+        snprintf(w.cut[0], sizeof w.cut[0], "%s", tl->cut);
+        w.has_tl = 1;
+        snprintf(w.tl.kind, sizeof w.tl.kind, "%s", tl->config.kind == SL_TL_POOL ? "pool" : "conv");
+        snprintf(w.tl.config, sizeof w.tl.config, "%s", tl->config_name);
+        w.tl.r = tl->config.r;
+        w.tl.s = tl->config.s;
+        w.tl.bits = tl->config.bits;
+        snprintf(w.tl.decoder_out, sizeof w.tl.decoder_out, "%s", tl->decoder_out);
     }
-    cJSON *ts = cJSON_AddArrayToObject(o, "tensors");
-    double total = 0;
-    for (int i = 0; i < n; i++) {
-        int idx = sl_graph_find(g, at[i]);
-        sl_shape s;
-        sl_graph_tensor_shape(g, at[i], &s);
-        int u8 = idx >= 0 && g->nodes[idx].op == SL_OP_QUANTIZE;
-        double bytes = (double)sl_shape_numel(&s) * (u8 ? 1 : 4);
-        cJSON *t = cJSON_CreateObject();
-        cJSON_AddStringToObject(t, "name", at[i]);
-        cJSON_AddItemToObject(t, "shape", shape_json(&s));
-        cJSON_AddStringToObject(t, "dtype", u8 ? "uint8" : "float32");
-        if (u8) {
-            cJSON *q = cJSON_AddObjectToObject(t, "quantization");
-            cJSON_AddStringToObject(q, "scheme", "per_tensor_affine");
-            cJSON_AddStringToObject(q, "params", "per_batch");
-            cJSON_AddNumberToObject(q, "bits", 8);
-        } else {
-            cJSON_AddNullToObject(t, "quantization");
-        }
-        cJSON_AddNumberToObject(t, "bytes_per_image", bytes);
-        cJSON_AddItemToArray(ts, t);
-        total += bytes;
-    }
-    cJSON_AddNumberToObject(o, "bytes_per_image", total);
-    char *text = cJSON_Print(o);
-    cJSON_Delete(o);
-    if (!text) sl_err(SL_ENOMEM, "out of memory");
-    return text;
+    *out = w;
+    return SL_OK;
 }
 
 static int pair_id(char out[33])
@@ -285,10 +241,9 @@ int sl_split(const sl_graph *g, const char *const *at, int n, sl_bundle **device
             for (int k = 0; k < g->nodes[i].ninputs; k++)
                 need_d[g->nodes[i].in_idx[k] + 1] = 1;
     if ((rc = build_halves(g, at, n, need_d, need_e, boundary, &d, &e))) goto done;
-    if (!(wire = wire_json(g, at, n, has_tl ? &tl : NULL))) {
-        rc = SL_ENOMEM;
+    sl_wire_desc wd;
+    if ((rc = wire_desc(g, at, n, has_tl ? &tl : NULL, &wd)) || (rc = sl_wire_desc_to_json(&wd, &wire)))
         goto done;
-    }
     char id[33];
     if ((rc = pair_id(id))) goto done;
     sl_bundle *bd = sl_bundle_new(d), *be = bd ? sl_bundle_new(e) : NULL;
@@ -303,7 +258,12 @@ int sl_split(const sl_graph *g, const char *const *at, int n, sl_bundle **device
     strcpy(be->role, "edge");
     strcpy(bd->pair_id, id);
     strcpy(be->pair_id, id);
-    if ((rc = sl_bundle_set_json(&bd->wire_json, wire)) ||
+    bd->wire = malloc(sizeof *bd->wire);
+    be->wire = malloc(sizeof *be->wire);
+    if (bd->wire) *bd->wire = wd;
+    if (be->wire) *be->wire = wd;
+    if (!bd->wire || !be->wire) rc = sl_err(SL_ENOMEM, "out of memory");
+    if (rc || (rc = sl_bundle_set_json(&bd->wire_json, wire)) ||
         (rc = sl_bundle_set_json(&be->wire_json, wire))) {
         sl_bundle_free(bd);
         sl_bundle_free(be);

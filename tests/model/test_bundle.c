@@ -1,11 +1,15 @@
-/* test_bundle.c: HDF5 bundle round trip, atomic writes, bad files, state_dict import. */
+/* test_bundle.c: HDF5 bundle round trip, atomic writes, bad files, state_dict import; checks on
+ * read (issue 13): checksums, non-finite weights, declared shapes and the weight limit before any
+ * data is read, role and pair_id exactly. */
 #include "common/status.h"
+#include "h5/h5.h"
 #include "model/bundle.h"
 #include "model/tensor_io.h"
 #include "model/zoo.h"
 #include "testutil.h"
 
 #include <sys/stat.h>
+#include <time.h>
 
 static double diff(const sl_tensor *a, const sl_tensor *b)
 {
@@ -40,7 +44,13 @@ static void test_roundtrip(const char *dir)
     strcpy(b->role, "device");
     strcpy(b->pair_id, "0123456789abcdef0123456789abcdef");
     sl_bundle_set_json(&b->metrics_json, "{\"val_acc\":0.9}");
-    sl_bundle_set_json(&b->wire_json, "{\"tensors\":[]}");
+    sl_wire_desc wd;
+    const char *outs[] = {"fc"};
+    CHECK_OK(sl_wire_desc_from_graph(g, outs, 1, &wd), sl_errmsg());
+    char *wj = NULL;
+    CHECK_OK(sl_wire_desc_to_json(&wd, &wj), sl_errmsg());
+    sl_bundle_set_json(&b->wire_json, wj);
+    free(wj);
     int64_t s[2] = {2, 3};
     sl_tensor *t;
     sl_tensor_full(s, 2, SL_DT_F32, 1.5, &t);
@@ -52,6 +62,7 @@ static void test_roundtrip(const char *dir)
         CHECK_STR(r->role, "device");
         CHECK_STR(r->pair_id, "0123456789abcdef0123456789abcdef");
         CHECK_STR(r->metrics_json, "{\"val_acc\":0.9}");
+        CHECK(r->wire != NULL && r->wire->n == 1 && r->wire->bytes_per_image == 8);
         CHECK_EQ(r->graph->nclasses, 2);
         CHECK_STR(r->graph->classes[1], "crack");
         CHECK(sl_bundle_extra(r, "optim/fc.weight/exp_avg") != NULL);
@@ -188,12 +199,254 @@ static void test_import(const char *dir)
     sl_graph_free(src);
 }
 
+static long read_all(const char *path, unsigned char **buf)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *buf = malloc((size_t)n);
+    if (fread(*buf, 1, (size_t)n, f) != (size_t)n) n = -1;
+    fclose(f);
+    return n;
+}
+
+/* Offset of the first run of `count` floats equal to v in the file, or -1. */
+static long find_floats(const unsigned char *buf, long n, float v, int count)
+{
+    for (long i = 0; i + 4L * count <= n; i++) {
+        int k = 0;
+        while (k < count && !memcmp(buf + i + 4L * k, &v, 4)) k++;
+        if (k == count) return i;
+    }
+    return -1;
+}
+
+/* A bundle written the way builds before checksums wrote them (no Fletcher32), with the weight
+ * conv1.weight optionally declared as `bomb` (chunked, nothing written) and root attributes as
+ * given: the h5 module lets a test craft what a hostile or old writer would. */
+static void write_raw(const char *path, const sl_graph *g, const char *role, const char *pair,
+                      const int64_t *bomb, int bomb_nd)
+{
+    sl_h5_id f, w, ng;
+    char *json = NULL;
+    CHECK_OK(sl_h5_create(path, &f), sl_errmsg());
+    sl_h5_attr_write_str(f, "format", SL_BUNDLE_FORMAT);
+    sl_h5_attr_write_int(f, "format_version", 1);
+    sl_h5_attr_write_str(f, "role", role);
+    if (pair) sl_h5_attr_write_str(f, "pair_id", pair);
+    sl_graph_to_json(g, &json);
+    sl_h5_str_write(f, "model_config", json);
+    free(json);
+    sl_h5_group_create(f, "model_weights", &w);
+    for (int i = 0; i < g->nnodes; i++) {
+        const sl_node *n = &g->nodes[i];
+        if (!n->nparams) continue;
+        sl_h5_group_create(w, n->name, &ng);
+        for (int j = 0; j < n->nparams; j++) {
+            if (bomb && !strcmp(n->name, "conv1") && !strcmp(n->params[j].name, "weight")) {
+                int64_t chunk[4] = {1, 1, 1, 1};
+                sl_h5_id d;
+                CHECK_OK(sl_h5_dataset_create(ng, "weight", SL_H5_F32, bomb_nd, bomb, chunk, &d),
+                         sl_errmsg());
+                sl_h5_close(d);
+                continue;
+            }
+            sl_tensor *t = n->params[j].t;
+            int64_t shape[SL_MAX_DIMS];
+            int nd;
+            void *data;
+            sl_tensor_shape(t, shape, SL_MAX_DIMS, &nd);
+            sl_tensor_data_ptr(t, &data);
+            CHECK_OK(sl_h5_write(ng, n->params[j].name, SL_H5_F32, nd, shape, data, 0), sl_errmsg());
+        }
+        sl_h5_close(ng);
+    }
+    sl_h5_close(w);
+    CHECK_OK(sl_h5_close(f), sl_errmsg());
+}
+
+/* Issue 13 item 3: corrupt bytes are caught by the checksum; an old bundle without checksums
+ * still loads, and its corrupt weights are refused as non-finite, naming the dataset. */
+static void test_corrupt_weights(const char *dir)
+{
+    char path[1024];
+    sl_graph *g = tiny();
+    int c2 = sl_graph_find(g, "conv2");
+    CHECK(c2 >= 0);
+    if (c2 < 0) return;
+    sl_tensor *wt = sl_node_param(&g->nodes[c2], "weight")->t;
+    int64_t wn = sl_tensor_numel(wt);
+    CHECK(wn >= 500);
+    void *data;
+    sl_tensor_data_ptr(wt, &data);
+    for (int64_t i = 0; i < wn; i++) ((float *)data)[i] = 1.25f;
+    sl_bundle *b = sl_bundle_new(g), *r = NULL;
+    snprintf(path, sizeof path, "%s/sum.h5", dir);
+    CHECK_OK(sl_bundle_write(path, b), sl_errmsg());
+    CHECK_OK(sl_bundle_read(path, &r), sl_errmsg());
+    sl_bundle_free(r);
+
+    /* 2000 bytes of 0xFF (500 NaN) in conv2.weight. */
+    unsigned char *buf;
+    long n = read_all(path, &buf), at = find_floats(buf, n, 1.25f, 500);
+    CHECK(at > 0);
+    if (at > 0) {
+        memset(buf + at, 0xFF, 2000);
+        write_bytes(path, buf, (size_t)n);
+        r = NULL;
+        CHECK_EQ(sl_bundle_read(path, &r), SL_EFORMAT);
+        CHECK_CONTAINS(sl_errmsg(), "model_weights/conv2/weight");
+        CHECK_CONTAINS(sl_errmsg(), "Fletcher32");
+        CHECK(r == NULL);
+    }
+    free(buf);
+
+    /* The same damage in a bundle written without checksums. */
+    snprintf(path, sizeof path, "%s/old.h5", dir);
+    write_raw(path, g, "model", NULL, NULL, 0);
+    CHECK_OK(sl_bundle_read(path, &r), sl_errmsg()); /* old bundles still load */
+    sl_bundle_free(r);
+    n = read_all(path, &buf);
+    at = find_floats(buf, n, 1.25f, 500);
+    CHECK(at > 0);
+    if (at > 0) {
+        memset(buf + at, 0xFF, 2000);
+        write_bytes(path, buf, (size_t)n);
+        r = NULL;
+        CHECK_EQ(sl_bundle_read(path, &r), SL_EFORMAT);
+        CHECK_CONTAINS(sl_errmsg(), "model_weights/conv2/weight: 500 of");
+        CHECK_CONTAINS(sl_errmsg(), "not finite");
+    }
+    free(buf);
+
+    /* Written as NaN by a diverged run: refused on read, naming the dataset. */
+    ((float *)data)[7] = INFINITY;
+    snprintf(path, sizeof path, "%s/inf.h5", dir);
+    CHECK_OK(sl_bundle_write(path, b), sl_errmsg());
+    CHECK_EQ(sl_bundle_read(path, &r), SL_EFORMAT);
+    CHECK_CONTAINS(sl_errmsg(), "model_weights/conv2/weight: 1 of");
+    CHECK_CONTAINS(sl_errmsg(), "first at element 7");
+    sl_bundle_free(b);
+}
+
+/* Issue 13 item 6: a small file declaring a huge weight is refused from its header, before any
+ * data is read; the weight limit caps what a graph may declare. */
+static void test_bomb(const char *dir)
+{
+    char path[1024];
+    sl_graph *g = tiny();
+    snprintf(path, sizeof path, "%s/bomb.h5", dir);
+    int64_t huge[4] = {3072000, 32, 3, 3};
+    write_raw(path, g, "model", NULL, huge, 4);
+    struct stat st;
+    stat(path, &st);
+    CHECK(st.st_size < 200000);
+    sl_bundle *r = NULL;
+    double t0 = (double)clock() / CLOCKS_PER_SEC;
+    CHECK_EQ(sl_bundle_read(path, &r), SL_EFORMAT);
+    CHECK_CONTAINS(sl_errmsg(), "model_weights/conv1/weight declares shape 3072000x32x3x3");
+    CHECK((double)clock() / CLOCKS_PER_SEC - t0 < 2.0); /* nothing of 3.5 GB was touched */
+    CHECK(r == NULL);
+
+    /* The limit: a normal bundle over a lowered limit. */
+    sl_bundle *b = sl_bundle_new(g);
+    snprintf(path, sizeof path, "%s/limit.h5", dir);
+    CHECK_OK(sl_bundle_write(path, b), sl_errmsg());
+    setenv("SL_MAX_WEIGHT_BYTES", "1000", 1);
+    CHECK_EQ(sl_bundle_max_weight_bytes(), 1000);
+    CHECK_EQ(sl_bundle_read(path, &r), SL_EARG);
+    CHECK_CONTAINS(sl_errmsg(), "more than 1000 bytes of weights");
+    unsetenv("SL_MAX_WEIGHT_BYTES");
+    CHECK_EQ(sl_bundle_max_weight_bytes(), SL_BUNDLE_MAX_WEIGHT_BYTES);
+    CHECK_OK(sl_bundle_read(path, &r), sl_errmsg());
+    sl_bundle_free(r);
+    sl_bundle_free(b);
+}
+
+/* Issue 13 item 11: role and pair_id are read exactly, never cut to fit. */
+static void test_role_pair(const char *dir)
+{
+    char path[1024], longid[1281];
+    sl_graph *g = tiny();
+    sl_bundle *r = NULL;
+    snprintf(path, sizeof path, "%s/role.h5", dir);
+    write_raw(path, g, "modelx", NULL, NULL, 0);
+    CHECK_EQ(sl_bundle_read(path, &r), SL_EFORMAT);
+    CHECK_CONTAINS(sl_errmsg(), "role 'modelx' is not one of model, checkpoint, device, edge");
+    memset(longid, 'a', 1280);
+    longid[1280] = '\0';
+    write_raw(path, g, "model", longid, NULL, 0);
+    CHECK_EQ(sl_bundle_read(path, &r), SL_EFORMAT);
+    CHECK_CONTAINS(sl_errmsg(), "(1280 characters) is not 32 lowercase hex digits");
+    write_raw(path, g, "model", "0123456789ABCDEF0123456789abcdef", NULL, 0);
+    CHECK_EQ(sl_bundle_read(path, &r), SL_EFORMAT);
+    CHECK_CONTAINS(sl_errmsg(), "pair_id");
+    /* A slice without its wire description, or with a wire that does not fit its graph. */
+    write_raw(path, g, "edge", "0123456789abcdef0123456789abcdef", NULL, 0);
+    CHECK_EQ(sl_bundle_read(path, &r), SL_EFORMAT);
+    CHECK_CONTAINS(sl_errmsg(), "an edge half has no /wire description");
+    sl_bundle *b = sl_bundle_new(g);
+    strcpy(b->role, "edge");
+    strcpy(b->pair_id, "0123456789abcdef0123456789abcdef");
+    sl_wire_desc wd;
+    const char *at[] = {"fc"};
+    CHECK_OK(sl_wire_desc_from_graph(b->graph, at, 1, &wd), sl_errmsg());
+    char *wj;
+    sl_wire_desc_to_json(&wd, &wj);
+    sl_bundle_set_json(&b->wire_json, wj);
+    free(wj);
+    CHECK_OK(sl_bundle_write(path, b), sl_errmsg());
+    CHECK_EQ(sl_bundle_read(path, &r), SL_EFORMAT);
+    CHECK_CONTAINS(sl_errmsg(), "wire tensor 'fc' has no placeholder node in the edge graph");
+    sl_bundle_free(b);
+}
+
+/* The wire description: what split writes parses back; each broken field is named. */
+static void test_wire_desc(void)
+{
+    sl_graph *g = tiny();
+    sl_wire_desc w, back;
+    const char *at[] = {"fc"};
+    CHECK_OK(sl_wire_desc_from_graph(g, at, 1, &w), sl_errmsg());
+    char *j;
+    CHECK_OK(sl_wire_desc_to_json(&w, &j), sl_errmsg());
+    CHECK_OK(sl_wire_desc_parse(j, &back), sl_errmsg());
+    CHECK(!memcmp(&w, &back, sizeof w));
+    CHECK_OK(sl_wire_desc_check(&back, g, "device"), sl_errmsg());
+    struct {
+        const char *from, *to, *msg;
+    } cases[] = {
+        {"\"sl-wire\"", "\"sl-wyre\"", "/wire: format: not \"sl-wire\""},
+        {"\"bytes_per_image\":\t8\n}", "\"bytes_per_image\":\t9\n}", "bytes_per_image: is not the sum"},
+        {"\"float32\"", "\"float64\"", "tensors[0].dtype: expected float32 or uint8"},
+        {"\"shape\":\t[2]", "\"shape\":\t[0]", "tensors[0].shape: dimensions must be"},
+        {"\"tl\":\tnull", "\"tl\":\t7", "tl: missing, or neither null nor an object"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *p = strstr(j, cases[i].from);
+        CHECK(p != NULL);
+        if (!p) continue;
+        char bad[8192];
+        snprintf(bad, sizeof bad, "%.*s%s%s", (int)(p - j), j, cases[i].to, p + strlen(cases[i].from));
+        CHECK_EQ(sl_wire_desc_parse(bad, &back), SL_EFORMAT);
+        CHECK_CONTAINS(sl_errmsg(), cases[i].msg);
+    }
+    free(j);
+    sl_graph_free(g);
+}
+
 int main(void)
 {
     const char *dir = tu_tmpdir();
     test_roundtrip(dir);
     test_bad_files(dir);
     test_import(dir);
+    test_corrupt_weights(dir);
+    test_bomb(dir);
+    test_role_pair(dir);
+    test_wire_desc();
     tu_rmtree(dir);
     return TU_DONE();
 }
