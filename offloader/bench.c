@@ -256,6 +256,43 @@ static int predict(const char *plan_path, char *const wire[SL_BENCH_NMODES], sl_
     return SL_OK;
 }
 
+int sl_bench_plan_predict(const char *plan_path, int edge_only, const char *wire_json,
+                          double *pred_s, double *pred_bytes)
+{
+    *pred_s = *pred_bytes = -1;
+    char *text;
+    size_t len;
+    int rc = sl_read_file(plan_path, &text, &len);
+    if (rc != SL_OK) return rc;
+    cJSON *doc = cJSON_Parse(text);
+    free(text);
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(doc, "format");
+    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "sl-plan")) {
+        cJSON_Delete(doc);
+        return sl_err(SL_EFORMAT, "%s: not an sl-plan document", plan_path);
+    }
+    const cJSON *p = NULL;
+    if (edge_only) {
+        p = per_cut_find(doc, 0, "edge-only", NULL);
+    } else {
+        char cut[SL_NAME_MAX];
+        wire_cut(wire_json, cut, sizeof cut);
+        cJSON *w = wire_json ? cJSON_Parse(wire_json) : NULL;
+        int tl = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(w, "tl"));
+        cJSON_Delete(w);
+        p = cut[0] ? per_cut_find(doc, tl, NULL, cut) : NULL;
+    }
+    if (p) {
+        *pred_s = plan_total(p);
+        *pred_bytes = plan_upload(p);
+    }
+    cJSON_Delete(doc);
+    if (!p)
+        return sl_err(SL_ENOTFOUND, "%s: the plan costs no %s", plan_path,
+                      edge_only ? "edge-only plan" : "plan at this device half's cut");
+    return SL_OK;
+}
+
 /* ---- the bench ---------------------------------------------------------------------------- */
 
 static int copy_into(const char *dir, const char *name, const char *src)

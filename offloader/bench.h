@@ -68,6 +68,14 @@ const char *sl_bench_mode_name(int mode);
  * does not fail the bench). Nothing is left running or on disk afterwards either way. */
 int sl_bench_run(const sl_bench_opts *o, sl_bench_report *rep);
 
+/* What the plan at plan_path predicts for one device: its edge-only plan when edge_only, else
+ * its plan at the cut of the device half whose /wire description is wire_json (with a TL when
+ * the description has one). *pred_s the latency, *pred_bytes the upload bytes. Returns SL_OK,
+ * or SL_EIO / SL_EFORMAT (unreadable, not a plan) / SL_ENOTFOUND (no such plan in it) with
+ * both set to -1. */
+int sl_bench_plan_predict(const char *plan_path, int edge_only, const char *wire_json,
+                          double *pred_s, double *pred_bytes);
+
 /* The report as the "sl-bench" JSON document (docs/offloader.md): new string, caller frees;
  * NULL when out of memory. */
 char *sl_bench_json(const sl_bench_report *rep);

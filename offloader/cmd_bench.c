@@ -31,6 +31,9 @@ static const sl_opt options[] = {
     SL_OPT_FLAG(0, "json", &A.json, "the sl-bench JSON document on stdout (the table goes to stderr)"),
     SL_OPT_LONG(0, "threads", &A.threads, "N", 1, 256, "intra-op threads (default: libtorch's choice)"),
     SL_OPT_FLAG(0, "no-fold", &A.no_fold, "do not fold batch norm into convolutions"),
+    SL_OPT_DOUBLE(0, "cpu", &A.o.cpu_pct, "PCT", 0.1, 6400,
+                  "the device side (local and every device) under a cgroup CPU quota of PCT %\n"
+                  "of one core; the in-process edge is not limited (needs root, cgroup v1 cpu)"),
     SL_OPT_END,
 };
 
@@ -38,7 +41,7 @@ const sl_optspec sl_cmd_bench_spec = {
     "sl-offload bench --model base.h5 [--pair notl-device.h5 notl-edge.h5]\n"
     "                 [--tl-pair device.h5 edge.h5] [--plan plan.json]\n"
     "                 --images DIR|FILE|GLOB [--limit N] [--bandwidth 10mbit --rtt 20ms]\n"
-    "                 [--json] [--threads N] [--no-fold]",
+    "                 [--json] [--threads N] [--no-fold] [--cpu PCT]",
     "Measure, on the same images and through the same modelled link, one image at a time:\n"
     "  local      the whole model on this host (nothing sent)\n"
     "  edge-only  the raw uint8 image sent, the edge runs the whole model\n"
@@ -46,9 +49,10 @@ const sl_optspec sl_cmd_bench_spec = {
     "  split+tl   the pair with a transfer layer (--tl-pair)\n"
     "An edge server runs in this process on loopback; --bandwidth and --rtt shape the device's\n"
     "link in-process (token bucket + delay; default: unlimited, 0 ms). Reported per mode: median\n"
-    "and p95 latency, throughput, wire bytes per image (before compression), the breakdown\n"
-    "(device, encode, transfer, edge), the agreement of its classes with local, errors, the\n"
-    "latency the plan predicted (--plan; -1 when unknown) and the speed-up over local.",
+    "and p95 latency, throughput, wire bytes per image (before and after compression), the\n"
+    "breakdown (device, encode, transfer, edge), the agreement of its classes with local,\n"
+    "errors, the speed-up over local and, with --plan, the latency the plan predicted, its error\n"
+    "(marked beyond 10%) and whether the plan's first choice was the measured fastest.",
     options,
     0,
     0,

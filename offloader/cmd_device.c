@@ -1,6 +1,7 @@
 /* cmd_device.c: `sl-offload device` — run the device slice on images and finish them on the edge.
  */
 #include "common/cli.h"
+#include "common/cpuquota.h"
 #include "common/fsutil.h"
 #include "common/opt.h"
 #include "common/log.h"
@@ -10,18 +11,20 @@
 #include "offloader/commands.h"
 #include "offloader/device_run.h"
 #include "offloader/local_run.h"
+#include "offloader/bench.h"
 #include "offloader/shaper.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static struct {
-    const char *edge, *token_file, *out, *summary, *images, *model, *fallback;
+    const char *edge, *token_file, *out, *summary, *images, *model, *fallback, *plan;
     long pipeline, threads;
-    double bw, rtt, edge_wait;
+    double bw, rtt, edge_wait, cpu;
     int logits, no_fold;
 } A;
 
@@ -43,6 +46,12 @@ static const sl_opt options[] = {
     SL_OPT_FLAG(0, "logits", &A.logits, "add the logits to each line"),
     SL_OPT_LONG(0, "threads", &A.threads, "N", 1, 256, "intra-op threads (default: libtorch's choice)"),
     SL_OPT_FLAG(0, "no-fold", &A.no_fold, "do not fold batch norm into convolutions"),
+    SL_OPT_DOUBLE(0, "cpu", &A.cpu, "PCT", 0.1, 6400,
+                  "run as a slow device: a cgroup CPU quota of PCT % of one core (needs root\n"
+                  "and a cpu controller)"),
+    SL_OPT_STRING(0, "plan", &A.plan, "FILE",
+                  "the plan (select -o): the summary shows its prediction for this device's\n"
+                  "mode beside the measurement, and the error"),
     SL_OPT_END,
 };
 
@@ -51,7 +60,7 @@ const sl_optspec sl_cmd_device_spec = {
     "                  --images FILE|DIR|GLOB [--pipeline N] [--fallback model.h5]\n"
     "                  [--bandwidth 10mbit --rtt 20ms] [-o results.jsonl]\n"
     "                  [--edge-wait T] [--summary FILE] [--logits] [--threads N]\n"
-    "                  [--no-fold]",
+    "                  [--no-fold] [--cpu PCT] [--plan plan.json]",
     "Run the device half of a split model on each image, send the wire tensors to the edge and\n"
     "print one JSON line per image (stdout or -o): index, file, via (\"edge\", \"fallback\" or\n"
     "\"error\"), class_index, class, score, the time breakdown in seconds (device_s: image\n"
@@ -154,8 +163,19 @@ int sl_cmd_device(int argc, char **argv)
     sl_shaper *sh = NULL;
     sl_client *cl = NULL;
     sink_ctx k = {0};
+    sl_cpuquota *quota = NULL;
+    double pred_s = -1, pred_bytes = -1;
     rc = sl_path_list(images, &paths, &n);
+    if (rc == SL_OK && A.cpu > 0) {
+        rc = sl_cpuquota_enter(A.cpu, &quota);
+        char what[128];
+        sl_cpuquota_describe(quota, what, sizeof what);
+        if (rc == SL_OK) sl_log_info("device under %s", what);
+    }
     if (rc == SL_OK) rc = sl_device_open(&o, &d);
+    if (rc == SL_OK && A.plan)
+        rc = sl_bench_plan_predict(A.plan, sl_device_edge_only(d), sl_device_wire_json(d), &pred_s,
+                                   &pred_bytes);
     if (rc == SL_OK && (bw > 0 || rtt > 0)) rc = sl_shaper_new(bw, rtt, 0, &sh);
     if (rc == SL_OK) rc = sl_device_client_new(edge, token_file, o.pipeline, sh, &cl);
     if (rc == SL_OK && !(k.total = calloc((size_t)n, sizeof(double))))
@@ -187,6 +207,14 @@ int sl_cmd_device(int argc, char **argv)
         cJSON_AddNumberToObject(s, "bytes_up_per_image", k.n ? (double)k.bytes_up / k.n : 0);
         cJSON_AddNumberToObject(s, "bandwidth_bps", bw);
         cJSON_AddNumberToObject(s, "rtt_s", rtt);
+        cJSON_AddNumberToObject(s, "device_cpu_percent", A.cpu);
+        double err = pred_s >= 0 && med > 0 ? (pred_s - med) / med : 0;
+        if (pred_s >= 0) {
+            cJSON_AddNumberToObject(s, "predicted_s", pred_s);
+            cJSON_AddNumberToObject(s, "predicted_bytes", pred_bytes);
+            cJSON_AddNumberToObject(s, "error", err);
+            cJSON_AddBoolToObject(s, "error_over_limit", fabs(err) > SL_BENCH_MAX_ERROR);
+        }
         cJSON_AddItemToObject(root, "summary", s);
         char *line = cJSON_PrintUnformatted(root);
         if (line) fprintf(k.f, "%s\n", line);
@@ -194,6 +222,10 @@ int sl_cmd_device(int argc, char **argv)
                     "p95 %.4f s, %.1f images/s, %.0f bytes up per image",
                     k.n, k.edge, k.fallback, k.errors, med, p95, el > 0 ? k.n / el : 0,
                     k.n ? (double)k.bytes_up / k.n : 0);
+        if (pred_s >= 0)
+            sl_log_info("the plan predicted %.4f s and %.0f bytes up: error %+.1f%%%s", pred_s,
+                        pred_bytes, 100 * err,
+                        fabs(err) > SL_BENCH_MAX_ERROR ? " (beyond 10%: do not trust this plan)" : "");
         if (summary && line) {
             char *doc = cJSON_Print(s);
             rc = doc ? sl_write_file_atomic(summary, doc, strlen(doc))
@@ -209,6 +241,7 @@ int sl_cmd_device(int argc, char **argv)
     sl_client_free(cl);
     sl_shaper_free(sh);
     sl_device_free(d);
+    sl_cpuquota_leave(quota);
     sl_path_list_free(paths, n);
     if (rc != SL_OK) return sl_fail();
     if (k.errors) {

@@ -29,7 +29,7 @@ int sl_shaper_new(double bits_per_s, double rtt_s, size_t burst_bytes, sl_shaper
     if (!s) return sl_err(SL_ENOMEM, "shaper: out of memory");
     s->bps = bits_per_s;
     s->rtt = rtt_s;
-    s->burst = 8.0 * (double)(burst_bytes ? burst_bytes : 16384);
+    s->burst = 8.0 * (double)(burst_bytes ? burst_bytes : SL_SHAPER_DEFAULT_BURST);
     s->up_tokens = s->burst;
     s->up_stamp = sl_now();
     pthread_mutex_init(&s->lock, NULL);

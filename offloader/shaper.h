@@ -18,8 +18,14 @@
 
 typedef struct sl_shaper sl_shaper;
 
+/* The default bucket depth: one Ethernet frame. A real bottleneck link sends even the first
+ * packet at its rate; a deeper bucket would let every image that follows an idle gap skip
+ * (depth * 8 / rate) of its transfer (13 ms for 16 KiB at 10 Mbit/s), which no cost model of
+ * the link predicts. */
+#define SL_SHAPER_DEFAULT_BURST 1514
+
 /* A new shaper; bits_per_s <= 0 means unlimited bandwidth, rtt_s >= 0 is the added round trip.
- * burst_bytes 0 picks 16 KiB. Returns SL_OK and *out (caller frees with sl_shaper_free), or
+ * burst_bytes 0 picks SL_SHAPER_DEFAULT_BURST. Returns SL_OK and *out (caller frees with sl_shaper_free), or
  * SL_EARG / SL_ENOMEM with *out = NULL. */
 int sl_shaper_new(double bits_per_s, double rtt_s, size_t burst_bytes, sl_shaper **out);
 void sl_shaper_free(sl_shaper *s);
