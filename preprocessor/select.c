@@ -36,14 +36,14 @@ static int ctx_init(cost_ctx *c, const sl_select_input *in)
     return SL_OK;
 }
 
-/* Time of blocks from..to-1 on a tier run as one range: the prefix to `to` for the device, the
- * suffix from `from` for the last tier, and the difference of suffixes for a middle edge. */
+/* Time of blocks from..to-1 on a tier run as one range: the prefix to `to` on the device (which
+ * always starts at the input), the suffix from `from` on the last tier, and the difference of
+ * suffixes on an edge that hands on to the cloud. */
 static double span(const cost_ctx *c, int tier, int from, int to)
 {
     const sl_profile *p = tier_profile(c->in, tier);
     if (from >= to) return 0;
-    if (from == 0 && to == c->k) return sl_profile_prefix_s(p, c->k);
-    if (from == 0) return sl_profile_prefix_s(p, to);
+    if (tier == SL_TIER_DEVICE) return sl_profile_prefix_s(p, to);
     double t = sl_profile_suffix_s(p, from) - (to < c->k ? sl_profile_suffix_s(p, to) : 0);
     return t > 0 ? t : 0;
 }

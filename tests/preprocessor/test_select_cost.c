@@ -98,6 +98,78 @@ static void test_hand_costs(void)
  *   (1, 1, pool): the edge forwards 50000 B, the cloud decodes (0.0001):
  *                 0.05 + 0.001 + 0.00005 + 0.02 + 0.04 + 0.0001
  *                 + 0.000025 + 0.005 + 0.004 + 0.0021                             = 0.122275 */
+/* A version 2 profile: the codec's bytes and times, image loading, prefix and suffix ranges.
+ * Device: load 3 ms (raw 2 ms), prefixes 0 / 48 / 140 / 142.5 ms (the whole model, less than the
+ * 155 ms block sum), raw image 40000 B on the wire (encode 0.8 ms), cut 1 120000 B (2 ms), its
+ * pool TL 30000 B (0.4 ms), cut 2 60000 B (1 ms). Edge: suffixes 5.8 / 3.9 / 0.19 / 0 ms,
+ * decodes 0.1 / 0.4 / 0.05 (TL) / 0.2 ms. Serialise 1e9 B/s on the device, 10 Mbit/s, 20 ms:
+ *   cut 0: 0.002 + 0.0008 + 0.00004 + 0.02 + 0.032 + 0.0001 + 0.0058                   = 0.06074
+ *   cut 1: 0.003 + 0.048 + 0.002 + 0.00012 + 0.02 + 0.096 + 0.0004 + 0.0039          = 0.17342
+ *   cut 1 pool: 0.003 + 0.048 + 0.001 + 0.0004 + 0.00003 + 0.02 + 0.024 + 0.00005
+ *               + 0.0003 + 0.0039                                                      = 0.10068
+ *   cut 2: 0.003 + 0.140 + 0.001 + 0.00006 + 0.02 + 0.048 + 0.0002 + 0.00019          = 0.21245
+ *   cut 3 local-only: 0.003 + 0.1425                                                   = 0.1455 */
+static void test_wire_costs(void)
+{
+    sl_profile *dev = fx_device(), *edge = fx_edge();
+    const double pre[4] = {0, 0.048, 0.140, 0.1425}, suf[4] = {0.0058, 0.0039, 0.00019, 0};
+    const sl_prof_wire dw[4] = {{40000, 0.0008, 0.0003}, {120000, 0.002, 0.001},
+                                {60000, 0.001, 0.0005}, {116, 0, 0}};
+    const sl_prof_wire ew[4] = {{40000, 0.0009, 0.0001}, {120000, 0.001, 0.0004},
+                                {60000, 0.0005, 0.0002}, {116, 0, 0}};
+    sl_profile *ps[2] = {dev, edge};
+    for (int k = 0; k < 2; k++) {
+        sl_profile *p = ps[k];
+        p->has_wire = p->has_ranges = 1;
+        p->total_median_s = k ? suf[0] : pre[3];
+        p->load_s = k ? 0.0001 : 0.003;
+        p->raw_load_s = k ? 0.0001 : 0.002;
+        p->input_wire = k ? ew[0] : dw[0];
+        for (int c = 0; c < 4; c++) {
+            p->cuts[c].wire = k ? ew[c] : dw[c];
+            p->cuts[c].prefix_s = k ? 0.001 * c : pre[c];
+            p->cuts[c].suffix_s = k ? suf[c] : 0.05 * (3 - c);
+        }
+        p->cuts[1].tl[0].wire = k ? (sl_prof_wire){30000, 0.0002, 0.00005}
+                                  : (sl_prof_wire){30000, 0.0004, 0.0002};
+    }
+    sl_select_input in = two_tier(dev, edge);
+    sl_plan p;
+    CHECK_OK(sl_select_cost(&in, 0, -1, -1, &p), sl_errmsg());
+    CHECK_NEAR(p.total_s, 0.06074, 1e-12);
+    CHECK_NEAR(p.upload_bytes, 40000, 0); /* the raw image after the codec */
+    CHECK_NEAR(p.load_s, 0.002, 0);       /* loading it as raw uint8 */
+    CHECK_NEAR(p.wire_enc_s, 0.0008, 0);  /* the device's encode */
+    CHECK_NEAR(p.wire_dec_s, 0.0001, 0);  /* the edge's decode */
+    CHECK_NEAR(p.edge_s, 0.0058, 0);      /* the edge's whole model */
+    CHECK_OK(sl_select_cost(&in, 1, -1, -1, &p), sl_errmsg());
+    CHECK_NEAR(p.total_s, 0.17342, 1e-12);
+    CHECK_NEAR(p.device_s, 0.048, 0); /* the measured prefix, not the 0.05 s block */
+    CHECK_OK(sl_select_cost(&in, 1, -1, 0, &p), sl_errmsg());
+    CHECK_NEAR(p.total_s, 0.10068, 1e-12);
+    CHECK_NEAR(p.upload_bytes, 30000, 0);
+    CHECK_OK(sl_select_cost(&in, 2, -1, -1, &p), sl_errmsg());
+    CHECK_NEAR(p.total_s, 0.21245, 1e-12);
+    CHECK_OK(sl_select_cost(&in, 3, -1, -1, &p), sl_errmsg());
+    CHECK_NEAR(p.total_s, 0.1455, 1e-12); /* the whole-model time, not the block sum */
+    CHECK_NEAR(p.upload_bytes, 0, 0);
+    sl_selection s;
+    CHECK_OK(sl_select_run(&in, &s), sl_errmsg());
+    CHECK_EQ(s.plans[0].cut, 0);
+    CHECK_EQ(s.plans[1].cut, 1);
+    CHECK_EQ(s.plans[1].tl, 0);
+    CHECK_EQ(s.plans[2].cut, 3);
+    sl_selection_free(&s);
+
+    /* Huge finite times that overflow the sum: an error naming the plan, never inf. */
+    dev->cuts[3].prefix_s = 1e308;
+    dev->load_s = 1e308;
+    CHECK_EQ(sl_select_run(&in, &s), SL_EFORMAT);
+    CHECK_CONTAINS(sl_errmsg(), "overflows");
+    sl_profile_free(dev);
+    sl_profile_free(edge);
+}
+
 static void test_three_tiers(void)
 {
     sl_profile *dev = fx_device(), *edge = fx_edge(), *cloud = fx_cloud();
@@ -157,6 +229,7 @@ static void test_mismatched_profiles(void)
 int main(void)
 {
     test_hand_costs();
+    test_wire_costs();
     test_three_tiers();
     test_mismatched_profiles();
     return TU_DONE();
