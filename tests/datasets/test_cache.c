@@ -6,7 +6,7 @@
 #include "datasets/dataset.h"
 #include "testutil.h"
 
-#include <hdf5.h>
+#include "h5/h5.h"
 
 static void put_png(const char *dir, const char *name, int w, int h, uint8_t v)
 {
@@ -133,8 +133,9 @@ int main(void)
 
     /* an HDF5 file that is not a cache, and a damaged cache */
     snprintf(d, sizeof d, "%s/other.h5", tmp);
-    hid_t f = H5Fcreate(d, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    H5Fclose(f);
+    sl_h5_id f;
+    CHECK_OK(sl_h5_create(d, &f), sl_errmsg());
+    sl_h5_close(f);
     CHECK_EQ(sl_dataset_open(d, &o, &c), SL_EFORMAT);
     CHECK_CONTAINS(sl_errmsg(), "not an sl-data cache");
     char *data;
