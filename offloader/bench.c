@@ -6,6 +6,7 @@
 #include "common/progress.h"
 #include "common/status.h"
 #include "common/timeutil.h"
+#include "model/wire_desc.h"
 #include "offloader/auth.h"
 #include "offloader/backend.h"
 #include "offloader/deploy_store.h"
@@ -198,14 +199,12 @@ static const cJSON *per_cut_find(const cJSON *doc, int tl, const char *kind, con
     return NULL;
 }
 
-/* The first cut tensor of a /wire description, or "" when unknown. */
+/* The first cut tensor of a /wire description (model/wire_desc.h), or "" when unknown. */
 static void wire_cut(const char *wire_json, char *out, size_t n)
 {
+    sl_wire_desc w;
     out[0] = '\0';
-    cJSON *w = wire_json ? cJSON_Parse(wire_json) : NULL;
-    const cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(w, "cut"), 0);
-    if (cJSON_IsString(c)) snprintf(out, n, "%s", c->valuestring);
-    cJSON_Delete(w);
+    if (wire_json && sl_wire_desc_parse(wire_json, &w) == SL_OK) snprintf(out, n, "%s", w.cut[0]);
 }
 
 /* Splits are predicted by the plan at the pair's own cut; when the plan has no entry there, by

@@ -193,7 +193,6 @@ int sl_cmd_split(int argc, char **argv)
     if (!rc) rc = write_pair(&o, d, e, dpath, epath, sizeof dpath);
     if (!rc) {
         cJSON *w = cJSON_Parse(d->wire_json);
-        const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(w, "bytes_per_image");
         if (o.json) {
             cJSON *r = cJSON_CreateObject();
             cJSON_AddStringToObject(r, "device", dpath);
@@ -210,7 +209,7 @@ int sl_cmd_split(int argc, char **argv)
         } else {
             printf("pair id %s: %s (%d nodes) -> %s (%d nodes), %.0f bytes per image over",
                    d->pair_id, dpath, d->graph->nnodes, epath, e->graph->nnodes,
-                   cJSON_IsNumber(bytes) ? bytes->valuedouble : 0.0);
+                   (double)d->wire->bytes_per_image); /* parsed and checked by sl_split */
             for (int i = 0; i < pc.n; i++)
                 printf("%s %s", i ? "," : "", pc.tensors[i]);
             printf("\n");
