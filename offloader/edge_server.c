@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEPLOY_BEGIN_SIZE (8 + SL_SHA256_SIZE)
@@ -712,14 +713,20 @@ static void *reader_main(void *arg)
 }
 
 /* Makes room for a new handshake by dropping the connection that has been in its handshake
- * longest: a device completes its handshake in one round trip, so under a flood of peers that
- * never authenticate it is dropped only if max_unauth newer connections arrive first, and no
- * connection is ever refused for lack of room. clients_lock held. */
+ * longest, preferring one that has not yet sent a whole frame (a device sends its HELLO at
+ * once; a silent or trickling peer has not): a device completes its handshake in one round
+ * trip, so under a flood of peers that never authenticate it is dropped only if max_unauth
+ * newer connections arrive first, and no connection is ever refused for lack of room.
+ * clients_lock held. */
 static void evict_oldest_locked(sl_edge_server *s)
 {
-    client *oldest = NULL;
-    for (client *c = s->clients; c; c = c->next)
-        if (c->stage == STAGE_HANDSHAKE) oldest = c;
+    client *oldest = NULL, *oldest_mute = NULL;
+    for (client *c = s->clients; c; c = c->next) {
+        if (c->stage != STAGE_HANDSHAKE) continue;
+        oldest = c;
+        if (atomic_load_explicit(&c->conn.frames_in, memory_order_relaxed) == 0) oldest_mute = c;
+    }
+    if (oldest_mute) oldest = oldest_mute;
     if (!oldest) return;
     oldest->evicted = 1;
     oldest->stage = STAGE_UNCOUNTED;
@@ -744,11 +751,21 @@ static void *accept_main(void *arg)
         /* This thread never waits on a peer: every exchange, refusals included, happens on the
          * connection's own reader thread. */
         pthread_mutex_lock(&s->clients_lock);
+        if (s->nunauth >= s->cfg.max_unauth) evict_oldest_locked(s);
+        /* Evicted readers may not have exited yet (a flood faster than threads end): wait a
+         * little for them rather than start threads without bound. */
+        double give_up = sl_now() + 1;
+        while (s->nclients >= s->cfg.max_clients + 2 * s->cfg.max_unauth &&
+               !atomic_load(&s->stopping) && sl_now() < give_up) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 10 * 1000 * 1000;
+            if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+            pthread_cond_timedwait(&s->clients_gone, &s->clients_lock, &ts);
+        }
         int over = s->nclients >= s->cfg.max_clients + 2 * s->cfg.max_unauth;
-        if (!over && s->nunauth >= s->cfg.max_unauth) evict_oldest_locked(s);
         pthread_mutex_unlock(&s->clients_lock);
         if (over) {
-            /* Evicted readers have not exited yet: a flood faster than threads end. */
             atomic_fetch_add(&s->n_dropped, 1);
             close(fd);
             continue;

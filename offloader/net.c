@@ -151,6 +151,7 @@ int sl_net_connect_backoff(const char *host, int port, double timeout_s, int att
 void sl_conn_init(sl_conn *c, int fd, double read_timeout, double write_timeout)
 {
     memset(c, 0, sizeof *c);
+    atomic_init(&c->frames_in, 0);
     c->fd = fd;
     c->read_timeout = read_timeout;
     c->write_timeout = write_timeout;

@@ -312,6 +312,7 @@ int sl_proto_recv(sl_conn *c, uint32_t max_payload, sl_frame *f, int *perr)
         return sl_err(SL_EFORMAT, "%s frame CRC mismatch: header says %08x, content gives %08x",
                       sl_proto_type_name(type), want, crc);
     }
+    atomic_fetch_add_explicit(&c->frames_in, 1, memory_order_relaxed);
     return SL_OK;
 }
 
