@@ -1,10 +1,10 @@
-/* exec.c: planning and running a graph or a sub-range of it, with batch-norm folding, in-place
- * activations and MKL-DNN's layout (prepacked conv weights, blocked activations) on the
- * inference path. */
+/* exec.c: planning and running a graph or a sub-range of it: batch-norm folding and, on the
+ * inference path, stretches of the plan compiled into frozen, optimised TorchScript modules. */
 #include "model/exec.h"
 #include "common/status.h"
 #include "model/ops.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +17,9 @@ struct sl_exec {
     int *run;               /* node indices in order */
     int *uses;              /* per position: consumers among run nodes + outputs */
     int *fold_into;         /* per node: for a folded batch norm, the conv it is folded into */
-    sl_tensor **fold_w, **fold_b; /* per node: folded and/or prepacked conv weights (owned) */
-    int mkldnn;                   /* values may be kept in MKL-DNN's layout */
-    char *mk_node;                /* per node: runs on MKL-DNN tensors */
-    char *mk;                     /* per position: value kept in MKL-DNN's layout */
+    sl_tensor **fold_w, **fold_b; /* per node: folded and/or channels-last conv weights (owned) */
+    int nseg;
+    struct seg *seg; /* the run list cut into compiled and node-by-node stretches */
 };
 
 void sl_value_clear(sl_value *v)
@@ -72,73 +71,250 @@ static int plan_fold(sl_exec *e, const char *need)
     return SL_OK;
 }
 
-/* Whether node i can take and give MKL-DNN tensors (see exec.h; the shim lists what it accepts). */
-static int mkldnn_capable(const sl_exec *e, int i)
+/* ---- the compiled path ----------------------------------------------------------------------
+ * On the default inference path the plan's run list is cut into segments: maximal stretches of
+ * nodes whose op has a TorchScript hook (ops.h), each compiled into one frozen, optimised
+ * TorchScript module when the plan is made, and the nodes between them (quantize, dequantize,
+ * anything without a hook), which run one by one through the op table's forward. Run order is
+ * topological, so running the segments in order is. */
+
+typedef struct seg {
+    int r0, r1;   /* run[r0..r1) */
+    sl_jit *jit;  /* NULL: the nodes run one by one */
+    int nin, nout;
+    int *in_pos, *out_pos; /* tensor positions the module takes and gives */
+} seg;
+
+/* Appends printf-style text to a growing buffer. */
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+__attribute__((format(printf, 2, 3))) static void sb_add(sbuf *b, const char *fmt, ...)
 {
-    const sl_graph *g = e->g;
-    const sl_node *n = &g->nodes[i];
-    switch (n->op) {
-    case SL_OP_CONV2D:
-    case SL_OP_RELU:
-    case SL_OP_ADD:
-        return 1;
-    case SL_OP_BATCH_NORM:
-        return e->fold_into[i] >= 0;
-    case SL_OP_MAX_POOL:
-        return n->a.dil[0] == 1 && n->a.dil[1] == 1;
-    case SL_OP_ADAPTIVE_AVG_POOL: {
-        int p = n->in_idx[0];
-        const sl_shape *in = p < 0 ? &g->input_shape : &g->nodes[p].out;
-        return in->ndim == 3 && in->d[1] % n->a.out_hw[0] == 0 && in->d[2] % n->a.out_hw[1] == 0;
-    }
-    default:
-        return 0;
+    if (b->oom) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = 1;
+            return;
+        }
+        if (b->s && b->len + (size_t)n < b->cap) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
+        char *t = realloc(b->s, cap);
+        if (!t) {
+            b->oom = 1;
+            return;
+        }
+        b->s = t;
+        b->cap = cap;
     }
 }
 
-/* Decides which values live in MKL-DNN's layout and prepacks the weights of every conv that
- * reads or gives such a value. */
-static int plan_mkldnn(sl_exec *e)
+/* The expression of node i's value into buf, or SL_EARG when the node must run through its
+ * forward. w[] receives the weight attribute names used (names[k] owned by the caller's
+ * buffers), wt[] their tensors; *nw their count. */
+static int node_expr(const sl_exec *e, int i, char *buf, size_t size, char (*wname)[32],
+                     const sl_tensor **wt, int *nw)
 {
-    sl_graph *g = e->g;
-    e->mkldnn = 1;
-    for (int r = 0; r < e->nrun; r++) {
-        int i = e->run[r];
-        e->mk_node[i] = (char)mkldnn_capable(e, i);
-        e->mk[i + 1] = e->mk_node[i];
+    const sl_graph *g = e->g;
+    const sl_node *n = &g->nodes[i];
+    const sl_op_def *d = sl_op_def_get(n->op);
+    *nw = 0;
+    if (e->fold_into[i] >= 0) {
+        /* A folded batch norm's value is its conv's. */
+        snprintf(buf, size, "v%d", e->fold_into[i] + 1);
+        return SL_OK;
     }
-    /* A value stays blocked only if every consumer takes blocked input; outputs and boundary
-     * values are plain. */
-    for (int r = 0; r < e->nrun; r++) {
-        sl_node *n = &g->nodes[e->run[r]];
-        if (!e->mk_node[e->run[r]])
-            for (int k = 0; k < n->ninputs; k++) e->mk[n->in_idx[k] + 1] = 0;
+    if (!d->jit) return SL_EARG;
+    char in[n->ninputs + 1][16];
+    const char *inp[n->ninputs + 1];
+    sl_shape shp[n->ninputs + 1];
+    for (int k = 0; k < n->ninputs; k++) {
+        snprintf(in[k], sizeof in[k], "v%d", n->in_idx[k] + 1);
+        inp[k] = in[k];
+        shp[k] = n->in_idx[k] < 0 ? g->input_shape : g->nodes[n->in_idx[k]].out;
     }
-    for (int i = 0; i < e->nto; i++) e->mk[e->to_pos[i]] = 0;
-    for (int i = 0; i < e->nfrom; i++) e->mk[e->from_pos[i]] = 0;
-    /* A folded conv's value becomes its batch norm's value. */
-    for (int r = 0; r < e->nrun; r++)
-        if (e->fold_into[e->run[r]] >= 0) e->mk[e->fold_into[e->run[r]] + 1] = e->mk[e->run[r] + 1];
-    for (int r = 0; r < e->nrun; r++) {
-        int i = e->run[r];
-        sl_node *n = &g->nodes[i];
-        if (n->op != SL_OP_CONV2D) continue;
-        /* Between two strided values (e.g. before a relu6) MKL-DNN would reorder the input and
-         * the result on every call; libtorch's own choice of kernel is as fast there. */
-        if (!e->mk[i + 1] && !e->mk[n->in_idx[0] + 1]) {
-            e->mk_node[i] = 0;
+    const char *w[SL_MAX_PARAMS] = {0};
+    int np = n->nparams < SL_MAX_PARAMS ? n->nparams : SL_MAX_PARAMS;
+    for (int k = 0; k < np; k++) {
+        const sl_tensor *t = n->params[k].t;
+        if (e->fold_w[i]) t = k == 0 ? e->fold_w[i] : k == 1 ? e->fold_b[i] : NULL;
+        if (!t) continue;
+        snprintf(wname[*nw], sizeof wname[*nw], "w%d_%d", i, k);
+        wt[*nw] = t;
+        w[k] = wname[*nw];
+        (*nw)++;
+    }
+    /* A folded conv without bias gets the folded bias. */
+    if (e->fold_w[i] && np == 1 && e->fold_b[i]) {
+        snprintf(wname[*nw], sizeof wname[*nw], "w%d_1", i);
+        wt[*nw] = e->fold_b[i];
+        w[1] = wname[*nw];
+        (*nw)++;
+    }
+    char self[SL_MAX_PARAMS][40];
+    for (int k = 0; k < SL_MAX_PARAMS; k++)
+        if (w[k]) {
+            snprintf(self[k], sizeof self[k], "self.%s", w[k]);
+            w[k] = self[k];
+        }
+    return d->jit(n, shp, inp, n->ninputs, w, buf, size);
+}
+
+/* Whether position p is produced by a node of segment s. */
+static int in_seg(const sl_exec *e, const seg *s, int p)
+{
+    for (int r = s->r0; r < s->r1; r++)
+        if (e->run[r] + 1 == p) return 1;
+    return 0;
+}
+
+/* Writes the TorchScript source of segment s and compiles it. */
+static int compile_seg(sl_exec *e, seg *s, char **exprs, const char (*const *wnames)[32],
+                       const sl_tensor *const *const *wts, const int *nws)
+{
+    const sl_graph *g = e->g;
+    int nn = g->nnodes, rc = SL_OK;
+    char *is_in = calloc((size_t)nn + 1, 1), *is_out = calloc((size_t)nn + 1, 1);
+    s->in_pos = calloc((size_t)nn + 1, sizeof *s->in_pos);
+    s->out_pos = calloc((size_t)nn + 1, sizeof *s->out_pos);
+    if (!is_in || !is_out || !s->in_pos || !s->out_pos) {
+        free(is_in);
+        free(is_out);
+        return sl_err(SL_ENOMEM, "out of memory");
+    }
+    for (int r = s->r0; r < s->r1; r++) {
+        const sl_node *n = &g->nodes[e->run[r]];
+        for (int k = 0; k < n->ninputs; k++) {
+            int p = n->in_idx[k] + 1;
+            if (!in_seg(e, s, p) && !is_in[p]) {
+                is_in[p] = 1;
+                s->in_pos[s->nin++] = p;
+            }
+        }
+    }
+    for (int r = s->r0; r < s->r1; r++) {
+        int p = e->run[r] + 1, out = 0;
+        for (int i = 0; i < e->nto; i++) out |= e->to_pos[i] == p;
+        for (int q = 0; q < e->nrun && !out; q++) {
+            if (q >= s->r0 && q < s->r1) continue;
+            const sl_node *c = &g->nodes[e->run[q]];
+            for (int k = 0; k < c->ninputs; k++) out |= c->in_idx[k] + 1 == p;
+        }
+        if (out && !is_out[p]) {
+            is_out[p] = 1;
+            s->out_pos[s->nout++] = p;
+        }
+    }
+    sbuf b = {0};
+    sb_add(&b, "def forward(self");
+    for (int i = 0; i < s->nin; i++) sb_add(&b, ", v%d: Tensor", s->in_pos[i]);
+    sb_add(&b, "):\n");
+    int nw = 0;
+    for (int r = s->r0; r < s->r1; r++) {
+        sb_add(&b, "    v%d = %s\n", e->run[r] + 1, exprs[r]);
+        nw += nws[r];
+    }
+    sb_add(&b, "    return (");
+    for (int i = 0; i < s->nout; i++) sb_add(&b, "v%d, ", s->out_pos[i]);
+    sb_add(&b, ")\n");
+    const char **names = calloc((size_t)nw + 1, sizeof *names);
+    const sl_tensor **ts = calloc((size_t)nw + 1, sizeof *ts);
+    if (b.oom || !names || !ts) {
+        rc = sl_err(SL_ENOMEM, "out of memory");
+    } else {
+        int k = 0;
+        for (int r = s->r0; r < s->r1; r++)
+            for (int j = 0; j < nws[r]; j++, k++) {
+                names[k] = wnames[r][j];
+                ts[k] = wts[r][j];
+            }
+        if (sl_jit_compile(b.s, names, ts, nw, s->nin, s->nout, e->o.fold_bn, &s->jit))
+            rc = sl_err(SL_ETORCH, "compiling nodes '%s' to '%s': %s",
+                        g->nodes[e->run[s->r0]].name, g->nodes[e->run[s->r1 - 1]].name,
+                        sl_torch_last_error());
+    }
+    free(names);
+    free(ts);
+    free(b.s);
+    free(is_in);
+    free(is_out);
+    return rc;
+}
+
+/* Cuts the plan into segments and compiles the TorchScript ones (jit = 0: one segment that runs
+ * node by node). */
+static int plan_segments(sl_exec *e, int jit)
+{
+    int nr = e->nrun, rc = SL_OK;
+    char **exprs = calloc((size_t)nr + 1, sizeof *exprs);
+    char (**wnames)[32] = calloc((size_t)nr + 1, sizeof *wnames);
+    const sl_tensor ***wts = calloc((size_t)nr + 1, sizeof *wts);
+    int *nws = calloc((size_t)nr + 1, sizeof *nws);
+    e->seg = calloc((size_t)nr + 1, sizeof *e->seg);
+    if (!exprs || !wnames || !wts || !nws || !e->seg) {
+        rc = sl_err(SL_ENOMEM, "out of memory");
+        goto done;
+    }
+    char buf[8192];
+    for (int r = 0; jit && r < nr; r++) {
+        wnames[r] = calloc(SL_MAX_PARAMS + 1, sizeof *wnames[r]);
+        wts[r] = calloc(SL_MAX_PARAMS + 1, sizeof *wts[r]);
+        if (!wnames[r] || !wts[r]) {
+            rc = sl_err(SL_ENOMEM, "out of memory");
+            goto done;
+        }
+        if (node_expr(e, e->run[r], buf, sizeof buf, wnames[r], wts[r], &nws[r]) == SL_OK &&
+            !(exprs[r] = strdup(buf))) {
+            rc = sl_err(SL_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    for (int r = 0; r < nr;) {
+        seg *s = &e->seg[e->nseg++];
+        int compiled = exprs[r] != NULL;
+        s->r0 = r;
+        while (r < nr && (exprs[r] != NULL) == compiled) r++;
+        s->r1 = r;
+        if (compiled && (rc = compile_seg(e, s, exprs, (const char (*const *)[32])wnames,
+                                          (const sl_tensor *const *const *)wts, nws)))
+            goto done;
+    }
+    /* Uses: each node run one by one reads its inputs once per edge; a module reads each of
+     * its inputs once. */
+    memset(e->uses, 0, ((size_t)e->g->nnodes + 1) * sizeof *e->uses);
+    for (int k = 0; k < e->nseg; k++) {
+        seg *s = &e->seg[k];
+        if (s->jit) {
+            for (int i = 0; i < s->nin; i++) e->uses[s->in_pos[i]]++;
             continue;
         }
-        sl_tensor *w = NULL;
-        const sl_tensor *src = e->fold_w[i] ? e->fold_w[i] : n->params[0].t;
-        if (sl_mkldnn_conv_weight(src, n->a.stride, n->a.pad, n->a.dil, n->a.groups, &w))
-            return sl_err(SL_ETORCH, "node '%s': %s", n->name, sl_torch_last_error());
-        sl_tensor_free(e->fold_w[i]);
-        e->fold_w[i] = w;
-        if (!e->fold_b[i] && n->a.bias && sl_tensor_share(n->params[1].t, &e->fold_b[i]))
-            return sl_err(SL_ETORCH, "node '%s': %s", n->name, sl_torch_last_error());
+        for (int r = s->r0; r < s->r1; r++) {
+            const sl_node *n = &e->g->nodes[e->run[r]];
+            for (int j = 0; j < n->ninputs; j++) e->uses[n->in_idx[j] + 1]++;
+        }
     }
-    return SL_OK;
+    for (int i = 0; i < e->nto; i++) e->uses[e->to_pos[i]]++;
+done:
+    for (int r = 0; r < nr; r++) {
+        if (exprs) free(exprs[r]);
+        if (wnames) free(wnames[r]);
+        if (wts) free(wts[r]);
+    }
+    free(exprs);
+    free(wnames);
+    free(wts);
+    free(nws);
+    return rc;
 }
 
 /* Gives every conv of the plan channels-last weights (the folded ones, or copies). */
@@ -181,10 +357,8 @@ int sl_exec_new(sl_graph *g, const char *const *from, int nfrom, const char *con
     e->fold_into = malloc(((size_t)nn + 1) * sizeof *e->fold_into);
     e->fold_w = calloc((size_t)nn + 1, sizeof *e->fold_w);
     e->fold_b = calloc((size_t)nn + 1, sizeof *e->fold_b);
-    e->mk_node = calloc((size_t)nn + 1, 1);
-    e->mk = calloc((size_t)nn + 1, 1);
     if (!e->from_pos || !e->to_pos || !e->run || !e->uses || !e->fold_into || !e->fold_w ||
-        !e->fold_b || !e->mk_node || !e->mk)
+        !e->fold_b)
         goto oom;
     for (int i = 0; i < nn; i++) e->fold_into[i] = -1;
     for (int i = 0; i < e->nfrom; i++) {
@@ -230,7 +404,7 @@ int sl_exec_new(sl_graph *g, const char *const *from, int nfrom, const char *con
         if ((rc = plan_fold(e, node_need))) goto fail;
     }
     if (e->o.channels_last && inference_path(&e->o) && (rc = plan_channels_last(e))) goto fail;
-    if (!e->o.channels_last && !e->o.plain && inference_path(&e->o) && (rc = plan_mkldnn(e)))
+    if ((rc = plan_segments(e, !e->o.channels_last && !e->o.plain && inference_path(&e->o))))
         goto fail;
     free(need);
     free(given);
@@ -256,8 +430,12 @@ void sl_exec_free(sl_exec *e)
     free(e->fold_w);
     free(e->fold_b);
     free(e->fold_into);
-    free(e->mk_node);
-    free(e->mk);
+    for (int k = 0; e->seg && k < e->nseg; k++) {
+        sl_jit_free(e->seg[k].jit);
+        free(e->seg[k].in_pos);
+        free(e->seg[k].out_pos);
+    }
+    free(e->seg);
     free(e->from_pos);
     free(e->to_pos);
     free(e->run);
@@ -292,51 +470,84 @@ static int take(sl_value *vals, char *owned, int *left, int p, sl_value *dst)
     return SL_OK;
 }
 
-/* *dst = v in MKL-DNN's layout (mk = 1) or strided (mk = 0): v's own tensor, shared, when it
- * already is, else a converted copy. The caller frees dst->t. */
-static int relayout(const sl_value *v, int mk, sl_value *dst)
+/* Runs the module of segment sg on its input values and stores its outputs. */
+static int run_compiled(sl_exec *e, const seg *sg, sl_value *vals, char *owned, int *left)
 {
-    *dst = *v;
-    dst->t = NULL;
-    int is = sl_tensor_is_mkldnn(v->t);
-    int rc = is < 0 ? is
-             : is == mk ? sl_tensor_share(v->t, &dst->t)
-             : mk       ? sl_tensor_to_mkldnn(v->t, &dst->t)
-                        : sl_tensor_to_dense(v->t, &dst->t);
-    return rc ? sl_err(SL_ETORCH, "%s", sl_torch_last_error()) : SL_OK;
-}
-
-/* Puts the fresh value of position p into the layout the plan chose for it. */
-static int settle(const sl_exec *e, sl_value *v, int p)
-{
-    if (!e->mkldnn || sl_tensor_is_mkldnn(v->t) == e->mk[p]) return SL_OK;
-    sl_value c;
-    int rc = relayout(v, e->mk[p], &c);
-    if (rc) return rc;
-    sl_tensor_free(v->t);
-    *v = c;
+    const sl_graph *g = e->g;
+    const sl_tensor *in[sg->nin + 1];
+    sl_tensor *out[sg->nout + 1];
+    for (int i = 0; i < sg->nin; i++) {
+        const sl_value *v = &vals[sg->in_pos[i]];
+        if (v->quantized)
+            return sl_err(SL_EARG, "node '%s' takes quantized tensor '%s' (dequantize it first)",
+                          g->nodes[e->run[sg->r0]].name,
+                          sg->in_pos[i] ? g->nodes[sg->in_pos[i] - 1].name : g->input_name);
+        in[i] = v->t;
+    }
+    if (sl_jit_run(sg->jit, in, sg->nin, out, sg->nout))
+        return sl_err(SL_ETORCH, "nodes '%s' to '%s': %s", g->nodes[e->run[sg->r0]].name,
+                      g->nodes[e->run[sg->r1 - 1]].name, sl_torch_last_error());
+    for (int i = 0; i < sg->nout; i++) {
+        memset(&vals[sg->out_pos[i]], 0, sizeof vals[0]);
+        vals[sg->out_pos[i]].t = out[i];
+        owned[sg->out_pos[i]] = 1;
+    }
+    for (int i = 0; i < sg->nin; i++) {
+        int p = sg->in_pos[i];
+        if (--left[p] == 0 && owned[p]) {
+            sl_value_clear(&vals[p]);
+            owned[p] = 0;
+        }
+    }
     return SL_OK;
 }
 
-/* Layout node i needs its inputs in: 1 MKL-DNN, 0 strided, -1 either (kept as they are). A conv
- * whose input and result are laid out differently converts its input into the result's layout
- * when the input is the smaller of the two, else its result afterwards (conversions are memory
- * bound: converting the smaller tensor is what made batch-8 mobilenet_v2 as fast as plain). */
-static int input_layout(const sl_exec *e, int i)
+/* Runs the nodes of segment sg one by one through the op table. */
+static int run_nodes(sl_exec *e, const seg *sg, sl_value *vals, char *owned, int *left)
 {
-    if (!e->mk_node[i]) return 0;
-    const sl_graph *g = e->g;
-    const sl_node *n = &g->nodes[i];
-    switch (n->op) {
-    case SL_OP_ADD:
-        return e->mk[i + 1];
-    case SL_OP_CONV2D: {
-        const sl_shape *in = n->in_idx[0] < 0 ? &g->input_shape : &g->nodes[n->in_idx[0]].out;
-        return sl_shape_numel(in) <= sl_shape_numel(&n->out) ? e->mk[i + 1] : -1;
+    sl_graph *g = e->g;
+    int inf = inference_path(&e->o), rc = SL_OK;
+    for (int r = sg->r0; r < sg->r1; r++) {
+        int i = e->run[r];
+        sl_node *n = &g->nodes[i];
+        sl_value *v = &vals[i + 1];
+        if (e->fold_into[i] >= 0) {
+            /* Folded batch norm: its value is the conv's, which has no other consumer. */
+            if ((rc = take(vals, owned, left, e->fold_into[i] + 1, v))) return rc;
+            owned[i + 1] = 1;
+            continue;
+        }
+        if (inf && n->op == SL_OP_RELU) {
+            int p = n->in_idx[0] + 1;
+            if (left[p] == 1 && owned[p]) {
+                rc = take(vals, owned, left, p, v);
+                if (!rc && sl_relu_(v->t)) rc = sl_err(SL_ETORCH, "relu: %s", sl_torch_last_error());
+                owned[i + 1] = 1;
+                if (rc) return sl_err_ctx(rc, "node '%s': ", n->name);
+                continue;
+            }
+        }
+        sl_value *ins[n->ninputs + 1];
+        for (int k = 0; k < n->ninputs; k++) ins[k] = &vals[n->in_idx[k] + 1];
+        sl_op_ctx c = {e->o.train && !(e->o.node_eval && e->o.node_eval[i]), e->o.train};
+        if (e->fold_w[i]) {
+            if (sl_conv2d(ins[0]->t, e->fold_w[i], e->fold_b[i], n->a.stride, n->a.pad, n->a.dil,
+                          n->a.groups, &v->t))
+                rc = sl_err(SL_ETORCH, "conv2d: %s", sl_torch_last_error());
+        } else {
+            rc = sl_op_def_get(n->op)->forward(&c, n, ins, n->ninputs, v);
+        }
+        if (rc) return sl_err_ctx(rc, "node '%s': ", n->name);
+        owned[i + 1] = 1;
+        for (int k = 0; k < n->ninputs; k++) {
+            int p = n->in_idx[k] + 1;
+            if (--left[p] == 0 && owned[p]) {
+                sl_value_clear(&vals[p]);
+                owned[p] = 0;
+            }
+        }
     }
-    default:
-        return -1;
-    }
+    return SL_OK;
 }
 
 static int run_body(void *ctx)
@@ -356,7 +567,6 @@ static int run_body(void *ctx)
         return sl_err(SL_ENOMEM, "out of memory");
     }
     memcpy(left, e->uses, ((size_t)nn + 1) * sizeof *left);
-    int64_t batch = 0;
     sl_tensor *converted[e->nfrom];
     memset(converted, 0, sizeof converted);
     for (int i = 0; i < e->nfrom; i++) {
@@ -368,7 +578,6 @@ static int run_body(void *ctx)
         int64_t shp[SL_MAX_DIMS];
         int nd = 0;
         sl_tensor_shape(st->in[i].t, shp, SL_MAX_DIMS, &nd);
-        batch = nd > 0 ? shp[0] : 0;
         int ok = nd == want->ndim + 1;
         for (int k = 0; ok && k < want->ndim; k++) ok = shp[k + 1] == want->d[k];
         if (!ok) {
@@ -395,73 +604,11 @@ static int run_body(void *ctx)
             converted[i] = cl.t;
         }
     }
-    for (int r = 0; r < e->nrun; r++) {
-        int i = e->run[r];
-        sl_node *n = &g->nodes[i];
-        sl_value *v = &vals[i + 1];
-        if (e->fold_into[i] >= 0) {
-            /* Folded batch norm: its value is the conv's, which has no other consumer. */
-            rc = take(vals, owned, left, e->fold_into[i] + 1, v);
-            if (rc) goto done;
-            owned[i + 1] = 1;
-            continue;
-        }
-        if (inf && n->op == SL_OP_RELU) {
-            int p = n->in_idx[0] + 1;
-            if (left[p] == 1 && owned[p]) {
-                rc = take(vals, owned, left, p, v);
-                if (!rc && sl_relu_(v->t)) rc = sl_err(SL_ETORCH, "relu: %s", sl_torch_last_error());
-                owned[i + 1] = 1;
-                if (!rc) rc = settle(e, v, i + 1);
-                if (rc) goto done;
-                continue;
-            }
-        }
-        sl_value *ins[n->ninputs + 1];
-        for (int k = 0; k < n->ninputs; k++) ins[k] = &vals[n->in_idx[k] + 1];
-        /* Inputs in the wrong layout are converted into temporaries, so that other consumers
-         * still see each value as the plan laid it out. */
-        sl_value conv_in[n->ninputs + 1];
-        memset(conv_in, 0, sizeof conv_in);
-        int want = e->mkldnn ? input_layout(e, i) : -1;
-        for (int k = 0; k < n->ninputs && want >= 0 && !rc; k++)
-            if (!ins[k]->quantized && sl_tensor_is_mkldnn(ins[k]->t) != want) {
-                rc = relayout(ins[k], want, &conv_in[k]);
-                ins[k] = &conv_in[k];
-            }
-        sl_op_ctx c = {e->o.train && !(e->o.node_eval && e->o.node_eval[i]), e->o.train};
-        if (!rc && e->mk_node[i] && n->op == SL_OP_CONV2D) {
-            if (sl_mkldnn_conv2d(ins[0]->t, e->fold_w[i], e->fold_b[i], n->a.stride, n->a.pad,
-                                 n->a.dil, n->a.groups, &v->t))
-                rc = sl_err(SL_ETORCH, "conv2d: %s", sl_torch_last_error());
-        } else if (!rc && e->mkldnn && n->op == SL_OP_LINEAR && batch > 1) {
-            /* A reference BLAS is slow on matrices; MKL-DNN wins from two rows on (one row is a
-             * memory-bound matrix-vector product either way). */
-            if (sl_mkldnn_linear(ins[0]->t, n->params[0].t, n->a.bias ? n->params[1].t : NULL,
-                                 &v->t))
-                rc = sl_err(SL_ETORCH, "linear: %s", sl_torch_last_error());
-        } else if (!rc && e->fold_w[i]) {
-            if (sl_conv2d(ins[0]->t, e->fold_w[i], e->fold_b[i], n->a.stride, n->a.pad, n->a.dil,
-                          n->a.groups, &v->t))
-                rc = sl_err(SL_ETORCH, "conv2d: %s", sl_torch_last_error());
-        } else if (!rc) {
-            rc = sl_op_def_get(n->op)->forward(&c, n, ins, n->ninputs, v);
-        }
-        for (int k = 0; k < n->ninputs; k++) sl_tensor_free(conv_in[k].t);
-        if (!rc && (rc = settle(e, v, i + 1))) sl_value_clear(v);
-        if (rc) {
-            rc = sl_err_ctx(rc, "node '%s': ", n->name);
-            goto done;
-        }
-        owned[i + 1] = 1;
-        for (int k = 0; k < n->ninputs; k++) {
-            int p = n->in_idx[k] + 1;
-            if (--left[p] == 0 && owned[p]) {
-                sl_value_clear(&vals[p]);
-                owned[p] = 0;
-            }
-        }
+    for (int k = 0; k < e->nseg && !rc; k++) {
+        seg *sg = &e->seg[k];
+        rc = sg->jit ? run_compiled(e, sg, vals, owned, left) : run_nodes(e, sg, vals, owned, left);
     }
+    if (rc) goto done;
     for (int i = 0; i < e->nto; i++) {
         int p = e->to_pos[i];
         if (owned[p]) {

@@ -10,6 +10,14 @@
  * A quantize node produces a uint8 value with its scale and zero point (the 8-bit wire); the
  * matching dequantize node turns it back into float.
  *
+ * Numerics of the default (compiled) inference path: TorchScript's optimiser picks MKL-DNN or
+ * ATen kernels for a pool, linear or batch norm by what else the compiled module holds, and
+ * folds batch norm into convs when fold_bn is set. So a range run in two pieces (a split's device
+ * and edge halves) or run plain agrees with the whole to float rounding, not bit for bit:
+ * within 1e-5 of the largest |output| in the tests (tests/preprocessor/test_split.c, tests/model/
+ * test_exec_fast.c: 1e-4 against the plain path with folding; tests/model/parity.py against
+ * PyTorch). Ranges cut at a quantize node are exact (the uint8 wire decouples them).
+ *
  * Example: run the device half of a graph split at tensor "layer2":
  *     const char *to[] = {"layer2"};
  *     sl_exec *e; sl_exec_opts o = {0};
@@ -39,13 +47,16 @@ typedef struct sl_exec_opts {
     int grad;    /* inference only: keep autograd on (default off: runs in inference mode) */
     int channels_last; /* inference only: keep 4-D activations and conv weights in channels-last
                           (NHWC) memory order, which MKL-DNN convolves without reordering */
-    int plain; /* inference only: plain strided tensors throughout. By default (0, and unless
-                  channels_last) an inference plan keeps each value whose consumers are all
-                  MKL-DNN-capable (conv, relu, add, max pool, adaptive average pool) in MKL-DNN's
-                  blocked layout, and reorders the weights of every conv that reads or gives
-                  such a value once, when the plan is made (so, as with fold_bn, the plan must be
-                  remade if weights change); linear layers over 2+ rows run through MKL-DNN.
-                  Values at the plan's outputs are always plain strided tensors. */
+    int plain; /* inference only: run every node through the op table's forward on plain
+                  strided tensors. By default (0, and unless channels_last) an inference plan
+                  compiles each stretch of nodes whose op has a TorchScript hook (ops.h) into a
+                  frozen module optimised for inference (as torch.jit.freeze and
+                  optimize_for_inference do: MKL-DNN convolutions with fused activations,
+                  batch norm folded, MKL-DNN layout between them), with the weights copied in
+                  when the plan is made (so, as with fold_bn, the plan must be remade if weights
+                  change); other nodes (quantize, dequantize) run one by one. Results agree with
+                  the plain path to float rounding (docs/model.md). Values at the plan's outputs
+                  are always plain strided tensors. */
     /* Optional, one byte per node: 1 = run this node in eval mode even in a train-mode run
      * (frozen batch norm). NULL = every node follows `train`. Borrowed for the plan's life. */
     const unsigned char *node_eval;

@@ -2,6 +2,8 @@
 #include "model/ops.h"
 #include "common/status.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #define TORCH_FAIL(what) sl_err(SL_ETORCH, "%s: %s", what, sl_torch_last_error())
@@ -39,6 +41,29 @@ static void set_param(sl_param *p, const char *name, int ndim, int64_t a, int64_
     p->shape.d[1] = b;
     p->shape.d[2] = c;
     p->shape.d[3] = d;
+}
+
+/* Writes a TorchScript expression into buf; SL_EARG when it does not fit. */
+__attribute__((format(printf, 3, 4))) static int emit(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    return n < 0 || (size_t)n >= size ? sl_err(SL_EARG, "TorchScript expression too long") : SL_OK;
+}
+
+/* A TorchScript float literal that reads back as the same double. */
+static const char *jfloat(double v, char *buf)
+{
+    snprintf(buf, 40, "%.17g", v);
+    if (!strpbrk(buf, ".eni")) strcat(buf, ".0");
+    return buf;
+}
+
+static const char *opt_w(const char *const *w, int k)
+{
+    return w[k] ? w[k] : "None";
 }
 
 static const sl_tensor *param_t(const sl_node *n, int i)
@@ -94,6 +119,19 @@ static int64_t conv_flops(const sl_node *n, const sl_shape *in, int nin)
     (void)nin;
     return 2 * n->out.d[0] * n->out.d[1] * n->out.d[2] * (in->d[0] / n->a.groups) * n->a.k[0] *
            n->a.k[1];
+}
+
+static int conv_jit(const sl_node *n, const sl_shape *shp, const char *const *in, int nin,
+                    const char *const *w,
+                    char *buf, size_t size)
+{
+    (void)shp;
+    (void)nin;
+    const sl_attrs *a = &n->a;
+    return emit(buf, size, "torch.conv2d(%s, %s, %s, [%lld, %lld], [%lld, %lld], [%lld, %lld], %lld)",
+                in[0], w[0], opt_w(w, 1), (long long)a->stride[0], (long long)a->stride[1],
+                (long long)a->pad[0], (long long)a->pad[1], (long long)a->dil[0],
+                (long long)a->dil[1], (long long)a->groups);
 }
 
 /* ---- conv_transpose2d: weight {in, out/groups, kh, kw} ------------------------------------ */
@@ -153,6 +191,27 @@ static int64_t convt_flops(const sl_node *n, const sl_shape *in, int nin)
     return 2 * in->d[0] * in->d[1] * in->d[2] * (n->a.out / n->a.groups) * n->a.k[0] * n->a.k[1];
 }
 
+static int convt_jit(const sl_node *n, const sl_shape *shp, const char *const *in, int nin,
+                    const char *const *w,
+                     char *buf, size_t size)
+{
+    (void)nin;
+    const sl_attrs *a = &n->a;
+    /* The output padding that gives the node's output size (as sl_conv_transpose2d derives it). */
+    int64_t op[2];
+    for (int i = 0; i < 2; i++) {
+        int64_t base = (shp[0].d[1 + i] - 1) * a->stride[i] - 2 * a->pad[i] + a->dil[i] * (a->k[i] - 1) + 1;
+        op[i] = n->out.d[1 + i] - base;
+    }
+    if (op[0] < 0 || op[1] < 0) return sl_err(SL_EARG, "conv_transpose2d output padding");
+    return emit(buf, size,
+                "torch.conv_transpose2d(%s, %s, %s, [%lld, %lld], [%lld, %lld], [%lld, %lld], "
+                "%lld, [%lld, %lld])",
+                in[0], w[0], opt_w(w, 1), (long long)a->stride[0], (long long)a->stride[1],
+                (long long)a->pad[0], (long long)a->pad[1], (long long)op[0], (long long)op[1],
+                (long long)a->groups, (long long)a->dil[0], (long long)a->dil[1]);
+}
+
 /* ---- batch_norm: weight, bias (affine), running_mean, running_var, all {C} --------------- */
 
 static int same_infer(const sl_node *n, const sl_shape *in, int nin, sl_shape *out)
@@ -200,6 +259,19 @@ static int64_t bn_flops(const sl_node *n, const sl_shape *in, int nin)
     return 2 * sl_shape_numel(in);
 }
 
+static int bn_jit(const sl_node *n, const sl_shape *shp, const char *const *in, int nin,
+                    const char *const *w,
+                  char *buf, size_t size)
+{
+    (void)shp;
+    (void)nin;
+    char f1[48], f2[48];
+    int o = n->a.affine ? 2 : 0;
+    return emit(buf, size, "torch.batch_norm(%s, %s, %s, %s, %s, False, %s, %s, False)", in[0],
+                n->a.affine ? w[0] : "None", n->a.affine ? w[1] : "None", w[o], w[o + 1],
+                jfloat(n->a.momentum, f1), jfloat(n->a.eps, f2));
+}
+
 /* ---- activations ------------------------------------------------------------------------ */
 
 #define ACT_FORWARD(fname, call)                                                                \
@@ -215,6 +287,24 @@ ACT_FORWARD(relu_forward, sl_relu)
 ACT_FORWARD(relu6_forward, sl_relu6)
 ACT_FORWARD(hardswish_forward, sl_hardswish)
 ACT_FORWARD(sigmoid_forward, sl_sigmoid)
+
+#define ACT_JIT(fname, fmt)                                                                    \
+    static int fname(const sl_node *n, const sl_shape *shp, const char *const *in, int nin,    \
+                     const char *const *w, char *buf, size_t size)                              \
+    {                                                                                           \
+        (void)n;                                                                                \
+        (void)shp;                                                                              \
+        (void)nin;                                                                              \
+        (void)w;                                                                                \
+        return emit(buf, size, fmt, in[0]);                                                     \
+    }
+ACT_JIT(relu_jit, "torch.relu(%s)")
+/* hardtanh is what TorchScript's MKL-DNN pass knows (relu6 is hardtanh(0, 6)). */
+ACT_JIT(relu6_jit, "torch.hardtanh(%s, 0.0, 6.0)")
+ACT_JIT(hardswish_jit, "torch.hardswish(%s)")
+ACT_JIT(sigmoid_jit, "torch.sigmoid(%s)")
+/* Eval-mode dropout is the identity. */
+ACT_JIT(dropout_jit, "%s")
 
 static int64_t elem_flops(const sl_node *n, const sl_shape *in, int nin)
 {
@@ -276,6 +366,35 @@ static int avgpool_forward(const sl_op_ctx *c, sl_node *n, sl_value *const *in, 
     return SL_OK;
 }
 
+static int maxpool_jit(const sl_node *n, const sl_shape *shp, const char *const *in, int nin,
+                    const char *const *w,
+                       char *buf, size_t size)
+{
+    (void)shp;
+    (void)nin;
+    (void)w;
+    const sl_attrs *a = &n->a;
+    return emit(buf, size, "torch.max_pool2d(%s, [%lld, %lld], [%lld, %lld], [%lld, %lld], "
+                           "[%lld, %lld], %s)",
+                in[0], (long long)a->k[0], (long long)a->k[1], (long long)a->stride[0],
+                (long long)a->stride[1], (long long)a->pad[0], (long long)a->pad[1],
+                (long long)a->dil[0], (long long)a->dil[1], a->ceil_mode ? "True" : "False");
+}
+
+static int avgpool_jit(const sl_node *n, const sl_shape *shp, const char *const *in, int nin,
+                    const char *const *w,
+                       char *buf, size_t size)
+{
+    (void)shp;
+    (void)nin;
+    (void)w;
+    const sl_attrs *a = &n->a;
+    return emit(buf, size, "torch.avg_pool2d(%s, [%lld, %lld], [%lld, %lld], [%lld, %lld], %s, %s)",
+                in[0], (long long)a->k[0], (long long)a->k[1], (long long)a->stride[0],
+                (long long)a->stride[1], (long long)a->pad[0], (long long)a->pad[1],
+                a->ceil_mode ? "True" : "False", a->count_include_pad ? "True" : "False");
+}
+
 static int64_t pool_flops(const sl_node *n, const sl_shape *in, int nin)
 {
     (void)in;
@@ -302,6 +421,21 @@ static int apool_forward(const sl_op_ctx *c, sl_node *n, sl_value *const *in, in
     if (sl_adaptive_avg_pool2d(in[0]->t, n->a.out_hw, &out->t))
         return TORCH_FAIL("adaptive_avg_pool");
     return SL_OK;
+}
+
+static int apool_jit(const sl_node *n, const sl_shape *shp, const char *const *in, int nin,
+                    const char *const *w,
+                     char *buf, size_t size)
+{
+    (void)nin;
+    (void)w;
+    /* TorchScript's MKL-DNN pass takes every adaptive pool, but MKL-DNN pools only sizes that
+     * divide evenly. */
+    if (shp[0].d[1] % n->a.out_hw[0] || shp[0].d[2] % n->a.out_hw[1])
+        return sl_err(SL_EARG, "adaptive_avg_pool: %lldx%lld to %lldx%lld", (long long)shp[0].d[1],
+                      (long long)shp[0].d[2], (long long)n->a.out_hw[0], (long long)n->a.out_hw[1]);
+    return emit(buf, size, "torch.adaptive_avg_pool2d(%s, [%lld, %lld])", in[0],
+                (long long)n->a.out_hw[0], (long long)n->a.out_hw[1]);
 }
 
 static int64_t apool_flops(const sl_node *n, const sl_shape *in, int nin)
@@ -333,6 +467,16 @@ static int flatten_forward(const sl_op_ctx *c, sl_node *n, sl_value *const *in, 
     (void)nin;
     if (sl_flatten(in[0]->t, 1 + n->a.start_dim, -1, &out->t)) return TORCH_FAIL("flatten");
     return SL_OK;
+}
+
+static int flatten_jit(const sl_node *n, const sl_shape *shp, const char *const *in, int nin,
+                    const char *const *w,
+                       char *buf, size_t size)
+{
+    (void)shp;
+    (void)nin;
+    (void)w;
+    return emit(buf, size, "torch.flatten(%s, %d, -1)", in[0], 1 + n->a.start_dim);
 }
 
 static int64_t zero_flops(const sl_node *n, const sl_shape *in, int nin)
@@ -373,6 +517,16 @@ static int linear_forward(const sl_op_ctx *c, sl_node *n, sl_value *const *in, i
     return SL_OK;
 }
 
+static int linear_jit(const sl_node *n, const sl_shape *shp, const char *const *in, int nin,
+                    const char *const *w,
+                      char *buf, size_t size)
+{
+    (void)shp;
+    (void)n;
+    (void)nin;
+    return emit(buf, size, "torch.linear(%s, %s, %s)", in[0], w[0], opt_w(w, 1));
+}
+
 static int64_t linear_flops(const sl_node *n, const sl_shape *in, int nin)
 {
     (void)nin;
@@ -398,6 +552,22 @@ static int add_forward(const sl_op_ctx *c, sl_node *n, sl_value *const *in, int 
     if (sl_add(in[0]->t, in[1]->t, &out->t)) return TORCH_FAIL("add");
     for (int i = 2; i < nin; i++)
         if (sl_add_(out->t, in[i]->t)) return TORCH_FAIL("add");
+    return SL_OK;
+}
+
+static int add_jit(const sl_node *n, const sl_shape *shp, const char *const *in, int nin,
+                    const char *const *w,
+                   char *buf, size_t size)
+{
+    (void)shp;
+    (void)n;
+    (void)w;
+    size_t at = 0;
+    for (int i = 0; i < nin; i++) {
+        int rc = emit(buf + at, size - at, "%s%s", i ? " + " : "", in[i]);
+        if (rc) return rc;
+        at += strlen(buf + at);
+    }
     return SL_OK;
 }
 
@@ -431,6 +601,22 @@ static int concat_forward(const sl_op_ctx *c, sl_node *n, sl_value *const *in, i
     for (int i = 0; i < nin; i++) xs[i] = in[i]->t;
     if (sl_cat(xs, nin, 1, &out->t)) return TORCH_FAIL("concat");
     return SL_OK;
+}
+
+static int concat_jit(const sl_node *n, const sl_shape *shp, const char *const *in, int nin,
+                    const char *const *w,
+                      char *buf, size_t size)
+{
+    (void)shp;
+    (void)n;
+    (void)w;
+    int rc = emit(buf, size, "torch.cat([");
+    size_t at = strlen(buf);
+    for (int i = 0; i < nin && !rc; i++) {
+        rc = emit(buf + at, size - at, "%s%s", i ? ", " : "", in[i]);
+        at += strlen(buf + at);
+    }
+    return rc ? rc : emit(buf + at, size - at, "], 1)");
 }
 
 static int dropout_infer(const sl_node *n, const sl_shape *in, int nin, sl_shape *out)
@@ -470,6 +656,19 @@ static int upsample_forward(const sl_op_ctx *c, sl_node *n, sl_value *const *in,
     if (sl_interpolate(in[0]->t, (sl_interp)n->a.mode, n->a.out_hw, &out->t))
         return TORCH_FAIL("upsample");
     return SL_OK;
+}
+
+static int upsample_jit(const sl_node *n, const sl_shape *shp, const char *const *in, int nin,
+                    const char *const *w,
+                        char *buf, size_t size)
+{
+    (void)shp;
+    (void)nin;
+    (void)w;
+    long long h = n->a.out_hw[0], wd = n->a.out_hw[1];
+    if (n->a.mode == SL_INTERP_BILINEAR)
+        return emit(buf, size, "torch.upsample_bilinear2d(%s, [%lld, %lld], False)", in[0], h, wd);
+    return emit(buf, size, "torch.upsample_nearest2d(%s, [%lld, %lld])", in[0], h, wd);
 }
 
 static int64_t upsample_flops(const sl_node *n, const sl_shape *in, int nin)
@@ -553,30 +752,30 @@ static int placeholder_forward(const sl_op_ctx *c, sl_node *n, sl_value *const *
 #define CONV_ATTRS (SL_A_OUT | SL_A_K | SL_A_STRIDE | SL_A_PAD | SL_A_DIL | SL_A_GROUPS | SL_A_BIAS)
 
 static const sl_op_def defs[SL_OP_COUNT] = {
-    [SL_OP_CONV2D] = {"conv2d", 1, 1, CONV_ATTRS, conv_infer, conv_params, conv_forward, conv_flops},
+    [SL_OP_CONV2D] = {"conv2d", 1, 1, CONV_ATTRS, conv_infer, conv_params, conv_forward, conv_flops, conv_jit},
     [SL_OP_CONV_TRANSPOSE2D] = {"conv_transpose2d", 1, 1, CONV_ATTRS | SL_A_OUT_HW, convt_infer,
-                                convt_params, convt_forward, convt_flops},
+                                convt_params, convt_forward, convt_flops, convt_jit},
     [SL_OP_BATCH_NORM] = {"batch_norm", 1, 1, SL_A_EPS | SL_A_MOMENTUM | SL_A_AFFINE, bn_infer,
-                          bn_params, bn_forward, bn_flops},
-    [SL_OP_RELU] = {"relu", 1, 1, 0, same_infer, NULL, relu_forward, elem_flops},
-    [SL_OP_RELU6] = {"relu6", 1, 1, 0, same_infer, NULL, relu6_forward, elem_flops},
-    [SL_OP_HARDSWISH] = {"hardswish", 1, 1, 0, same_infer, NULL, hardswish_forward, elem_flops},
-    [SL_OP_SIGMOID] = {"sigmoid", 1, 1, 0, same_infer, NULL, sigmoid_forward, elem_flops},
+                          bn_params, bn_forward, bn_flops, bn_jit},
+    [SL_OP_RELU] = {"relu", 1, 1, 0, same_infer, NULL, relu_forward, elem_flops, relu_jit},
+    [SL_OP_RELU6] = {"relu6", 1, 1, 0, same_infer, NULL, relu6_forward, elem_flops, relu6_jit},
+    [SL_OP_HARDSWISH] = {"hardswish", 1, 1, 0, same_infer, NULL, hardswish_forward, elem_flops, hardswish_jit},
+    [SL_OP_SIGMOID] = {"sigmoid", 1, 1, 0, same_infer, NULL, sigmoid_forward, elem_flops, sigmoid_jit},
     [SL_OP_MAX_POOL] = {"max_pool", 1, 1, SL_A_K | SL_A_STRIDE | SL_A_PAD | SL_A_DIL | SL_A_CEIL,
-                        pool_infer, NULL, maxpool_forward, pool_flops},
+                        pool_infer, NULL, maxpool_forward, pool_flops, maxpool_jit},
     [SL_OP_AVG_POOL] = {"avg_pool", 1, 1, SL_A_K | SL_A_STRIDE | SL_A_PAD | SL_A_CEIL | SL_A_COUNT_PAD,
-                        pool_infer, NULL, avgpool_forward, pool_flops},
+                        pool_infer, NULL, avgpool_forward, pool_flops, avgpool_jit},
     [SL_OP_ADAPTIVE_AVG_POOL] = {"adaptive_avg_pool", 1, 1, SL_A_OUT_HW, apool_infer, NULL,
-                                 apool_forward, apool_flops},
+                                 apool_forward, apool_flops, apool_jit},
     [SL_OP_FLATTEN] = {"flatten", 1, 1, SL_A_START_DIM, flatten_infer, NULL, flatten_forward,
-                       zero_flops},
+                       zero_flops, flatten_jit},
     [SL_OP_LINEAR] = {"linear", 1, 1, SL_A_OUT | SL_A_BIAS, linear_infer, linear_params,
-                      linear_forward, linear_flops},
-    [SL_OP_ADD] = {"add", 2, -1, 0, add_infer, NULL, add_forward, add_flops},
-    [SL_OP_CONCAT] = {"concat", 1, -1, 0, concat_infer, NULL, concat_forward, zero_flops},
-    [SL_OP_DROPOUT] = {"dropout", 1, 1, SL_A_P, dropout_infer, NULL, dropout_forward, zero_flops},
+                      linear_forward, linear_flops, linear_jit},
+    [SL_OP_ADD] = {"add", 2, -1, 0, add_infer, NULL, add_forward, add_flops, add_jit},
+    [SL_OP_CONCAT] = {"concat", 1, -1, 0, concat_infer, NULL, concat_forward, zero_flops, concat_jit},
+    [SL_OP_DROPOUT] = {"dropout", 1, 1, SL_A_P, dropout_infer, NULL, dropout_forward, zero_flops, dropout_jit},
     [SL_OP_UPSAMPLE] = {"upsample", 1, 1, SL_A_OUT_HW | SL_A_MODE, upsample_infer, NULL,
-                        upsample_forward, upsample_flops},
+                        upsample_forward, upsample_flops, upsample_jit},
     [SL_OP_QUANTIZE] = {"quantize", 1, 1, SL_A_BITS, quant_infer, NULL, quant_forward, elem_flops},
     [SL_OP_DEQUANTIZE] = {"dequantize", 1, 1, 0, quant_infer, NULL, dequant_forward, elem_flops},
     [SL_OP_PLACEHOLDER] = {"placeholder", 0, 0, SL_A_SHAPE, placeholder_infer, NULL,

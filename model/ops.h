@@ -47,6 +47,14 @@ typedef struct sl_op_def {
     int (*forward)(const sl_op_ctx *c, sl_node *n, sl_value *const *in, int nin, sl_value *out);
     /* Multiply-adds x 2 for batch 1 (0 for ops that move data only). */
     int64_t (*flops)(const sl_node *n, const sl_shape *in, int nin);
+    /* Inference hook of the compiled (TorchScript) path: writes into buf (size bytes) the
+     * TorchScript expression of the node's eval-mode value from its inputs' variable names in[]
+     * (each of shape {N} + in_shapes[i]) and its weights' attribute expressions w[] (one per
+     * parameter; w[1] is NULL for a conv or linear without bias; the executor may pass
+     * batch-norm-folded weights). SL_OK, or SL_EARG when the node cannot be compiled (it then
+     * runs through `forward`). NULL: the op always runs through `forward`. */
+    int (*jit)(const sl_node *n, const sl_shape *in_shapes, const char *const *in, int nin,
+               const char *const *w, char *buf, size_t size);
 } sl_op_def;
 
 /* The definition of op kind `op` (static storage). */

@@ -6,6 +6,8 @@
 #include <ATen/core/grad_mode.h>
 #include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
+#include <torch/csrc/jit/api/module.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/nn/init.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/sgd.h>
@@ -22,6 +24,12 @@
 
 struct sl_tensor {
     at::Tensor t;
+};
+
+struct sl_jit {
+    torch::jit::Module m;
+    torch::jit::Method fwd;
+    int nin, nout;
 };
 
 struct sl_optim {
@@ -1686,6 +1694,108 @@ int sl_mkldnn_linear(const sl_tensor *x, const sl_tensor *w, const sl_tensor *b,
         at::Tensor y = at::mkldnn_linear(xm, w->t.contiguous(), b ? b->t.contiguous() : at::Tensor());
         return give(x->t.is_mkldnn() ? y : y.to_dense(), out);
     });
+}
+
+/* ---- TorchScript compilation (inference) ---------------------------------------------- */
+
+int sl_jit_compile(const char *source, const char *const *names, const sl_tensor *const *attrs,
+                   int nattrs, int nin, int nout, int fold, sl_jit **out)
+{
+    return guarded(__func__, [&]() -> int {
+        NEED(out);
+        *out = nullptr;
+        NEED(source);
+        if (nattrs < 0 || (nattrs > 0 && (!names || !attrs)))
+            return fail(SLT_EARG, "bad attribute list (%d entries)", nattrs);
+        if (nin < 1 || nout < 1) return fail(SLT_EARG, "needs inputs and outputs (%d, %d)", nin, nout);
+        // The module stays in the caller's grad mode rules: freezing and optimising run
+        // their own passes without autograd, and the constants must not require grad.
+        at::NoGradGuard no_grad;
+        torch::jit::Module m("__torch__.ScissionLiteRange");
+        for (int i = 0; i < nattrs; i++) {
+            NEED(names[i]);
+            NEED(attrs[i]);
+            m.register_buffer(names[i], attrs[i]->t.detach());
+        }
+        m.define(source);
+        m.eval();
+        torch::jit::Module f = torch::jit::freeze(m, c10::nullopt, fold != 0);
+        torch::jit::Module o = torch::jit::optimize_for_inference(f);
+        auto *j = new sl_jit{o, o.get_method("forward"), nin, nout};
+        *out = j;
+        return SLT_OK;
+    });
+}
+
+int sl_jit_run(sl_jit *m, const sl_tensor *const *in, int nin, sl_tensor **out, int nout)
+{
+    return guarded(__func__, [&]() -> int {
+        NEED(m);
+        NEED(in);
+        NEED(out);
+        if (nin != m->nin || nout != m->nout)
+            return fail(SLT_EARG, "module takes %d inputs and gives %d outputs, called with %d, %d",
+                        m->nin, m->nout, nin, nout);
+        std::vector<c10::IValue> args;
+        args.reserve((size_t)nin);
+        for (int i = 0; i < nin; i++) {
+            NEED(in[i]);
+            args.emplace_back(in[i]->t);
+        }
+        at::NoGradGuard no_grad;
+        c10::IValue r = m->fwd(std::move(args));
+        std::vector<at::Tensor> res;
+        if (r.isTuple()) {
+            for (const auto &v : r.toTupleRef().elements()) res.push_back(v.toTensor());
+        } else {
+            res.push_back(r.toTensor());
+        }
+        if ((int)res.size() != nout)
+            return fail(SLT_ETORCH, "module gave %zu outputs, expected %d", res.size(), nout);
+        for (int i = 0; i < nout; i++) out[i] = new sl_tensor{res[(size_t)i]};
+        return SLT_OK;
+    });
+}
+
+int sl_jit_count_kind(const sl_jit *m, const char *kind)
+{
+    return guarded(__func__, [&]() -> int {
+        NEED(m);
+        NEED(kind);
+        auto g = m->fwd.graph();
+        c10::Symbol sym = c10::Symbol::fromQualString(kind);
+        int n = 0;
+        std::vector<torch::jit::Block *> todo{g->block()};
+        while (!todo.empty()) {
+            torch::jit::Block *b = todo.back();
+            todo.pop_back();
+            for (torch::jit::Node *node : b->nodes()) {
+                n += node->kind() == sym;
+                for (torch::jit::Block *sub : node->blocks()) todo.push_back(sub);
+            }
+        }
+        return n;
+    });
+}
+
+int sl_jit_graph_text(const sl_jit *m, char *buf, size_t size, size_t *len)
+{
+    return guarded(__func__, [&]() -> int {
+        NEED(m);
+        std::string s = m->fwd.graph()->toString();
+        if (len) *len = s.size();
+        if (buf && size) {
+            size_t n = std::min(size - 1, s.size());
+            memcpy(buf, s.data(), n);
+            buf[n] = '\0';
+        }
+        return SLT_OK;
+    });
+}
+
+void sl_jit_free(sl_jit *m)
+{
+    delete m;
 }
 
 /* ---- threads ---------------------------------------------------------------------------- */

@@ -49,6 +49,7 @@ typedef enum sl_dtype { SL_DT_NONE = -1, SL_DT_F32 = 0, SL_DT_U8 = 1, SL_DT_I64 
 
 typedef struct sl_tensor sl_tensor;
 typedef struct sl_optim sl_optim;
+typedef struct sl_jit sl_jit;
 
 #define SL_MAX_DIMS 8
 
@@ -280,6 +281,33 @@ int sl_mkldnn_conv2d(const sl_tensor *x, const sl_tensor *w, const sl_tensor *b,
  * in} float32, strided or MKL-DNN; w {out, in} and b (may be NULL) strided. The result has x's
  * kind. SLT_EARG if grad mode is on and x or w requires grad. */
 int sl_mkldnn_linear(const sl_tensor *x, const sl_tensor *w, const sl_tensor *b, sl_tensor **out);
+
+/* ---- TorchScript compilation (inference only) --------------------------------------------
+ * A range of a model compiled the way torch.jit.optimize_for_inference(torch.jit.freeze(m))
+ * compiles it in Python: frozen weights, conv + batch norm folded, convolutions and their
+ * activations, adds and pools in MKL-DNN's layout with the conversions placed once. No
+ * autograd: results never require grad. */
+
+/* Compiles TorchScript `source`, which defines `forward(self, ...)` over nin tensors returning
+ * a tuple of nout tensors and reads its weights as `self.<names[i]>`, with attrs[i] (borrowed;
+ * the module keeps what it needs) as those weights; then freezes the module and optimises it for
+ * inference. fold = 1 lets freezing fold eval-mode batch norm (and constant adds and
+ * multiplies) into the convolutions before it (torch.jit.freeze's optimize_numerics: changes
+ * the last bits); fold = 0 keeps the arithmetic as written. *out is the caller's
+ * (sl_jit_free). A source that does not compile gives SLT_ETORCH with the TorchScript
+ * compiler's message. */
+int sl_jit_compile(const char *source, const char *const *names, const sl_tensor *const *attrs,
+                   int nattrs, int nin, int nout, int fold, sl_jit **out);
+/* Runs the compiled module on in[0..nin) (borrowed); out[0..nout) receive new tensors (caller
+ * frees). On error nothing is written to out. */
+int sl_jit_run(sl_jit *m, const sl_tensor *const *in, int nin, sl_tensor **out, int nout);
+/* Number of nodes of kind `kind` (e.g. "prim::mkldnn_convolution") in the optimised graph, or a
+ * negative status. */
+int sl_jit_count_kind(const sl_jit *m, const char *kind);
+/* The optimised graph as text into buf (size bytes, NUL-terminated, cut short if too small);
+ * *len (may be NULL) gets the full length. buf may be NULL to ask for the length. */
+int sl_jit_graph_text(const sl_jit *m, char *buf, size_t size, size_t *len);
+void sl_jit_free(sl_jit *m);
 
 /* ---- threads ---------------------------------------------------------------------------- */
 
