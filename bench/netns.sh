@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # netns.sh: sl-offload over a real link: an edge in one network namespace, a slow IIoT device in
 # another, joined by a veth pair whose two ends are capped with `tc tbf` (upload on the device's
-# end, download on the edge's); the device's processes run under a CPU quota (cgroup v2 cpu.max,
-# or cgroup v1 cpu.cfs_quota_us). The RTT is added with netem when the kernel has it, otherwise
-# by the device's in-process shaper (--rtt). Measures local, edge-only, split and split+TL on the
-# same images and prints a table (and --json FILE: one JSON document).
+# end, download on the edge's; a bucket of one MTU, as a real bottleneck has); the device's
+# commands run with --cpu PCT (common/cpuquota.h: a cgroup quota with a period of a few ms). The
+# RTT is added with netem when the kernel has it, otherwise by the device's in-process shaper
+# (--rtt). TCP in the namespaces does not fall back to slow start after an idle gap, so each image
+# is sent at the link's rate as the cost model assumes. Measures local, edge-only, split and
+# split+TL on the same images and prints a table (and --json FILE: one JSON document); with
+# --plan, each mode's predicted latency and the error beside it.
 #
 # usage: bench/netns.sh [--build DIR] [--dir OUT] [--bandwidth 10mbit] [--rtt 20ms] [--cpu PCT]
-#                       [--limit N] [--json FILE]
+#                       [--limit N] [--plan plan.json] [--pipeline N] [--json FILE]
 #   --dir OUT   a pipeline output folder (base.h5, notl-device.h5, notl-edge.h5, device.h5,
 #               edge.h5, data/test); default: a tiny tinycnn model made here
 #   --cpu PCT   the device's CPU quota in percent of one core (default 50)
-# Needs root; exits 77 (skipped) without it or when ip netns / tc / veth are unavailable.
-# Everything it creates (namespaces, cgroup, temporary files) is removed on exit.
+#   --plan F    the plan (select -o) whose predictions are shown beside the measurements
+#   --pipeline N  the remote modes keep N requests in flight (default 1)
+# Needs root; probes once what the machine can do (a namespace, a veth pair, a tbf qdisc) and
+# exits 77 (skipped) only when it cannot; a later setup failure is an error (exit 1), and with
+# SL_REQUIRE_NETNS=1 a skip is a failure too.
+# Everything it creates (namespaces, temporary files) is removed on exit; the commands remove
+# their cgroups themselves.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$src/build
@@ -22,6 +30,8 @@ rtt=20ms
 cpu=50
 limit=20
 json=""
+plan=""
+pipeline=1
 while [ $# -gt 0 ]; do
     case $1 in
     --build) build=$2; shift 2 ;;
@@ -31,13 +41,28 @@ while [ $# -gt 0 ]; do
     --cpu) cpu=$2; shift 2 ;;
     --limit) limit=$2; shift 2 ;;
     --json) json=$2; shift 2 ;;
-    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --plan) plan=$2; shift 2 ;;
+    --pipeline) pipeline=$2; shift 2 ;;
+    -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "netns.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
 done
-skip() { echo "netns.sh: skipped: $*" >&2; exit 77; }
+skip() {
+    [ "${SL_REQUIRE_NETNS:-0}" = 1 ] && { echo "netns.sh: SL_REQUIRE_NETNS=1, but $*" >&2; exit 1; }
+    echo "netns.sh: skipped: $*" >&2
+    exit 77
+}
+die() { echo "netns.sh: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || skip "needs root"
 command -v ip >/dev/null && command -v tc >/dev/null || skip "ip or tc not installed"
+probe=sl$$-probe
+if ! { ip netns add "$probe" && ip -n "$probe" link add pa type veth peer name pb &&
+    ip netns exec "$probe" tc qdisc add dev pa root tbf rate 1mbit burst 32kbit latency 400ms
+} >/dev/null 2>&1; then
+    ip netns del "$probe" 2>/dev/null || true
+    skip "this machine cannot make a network namespace, a veth pair and a tbf qdisc"
+fi
+ip netns del "$probe"
 PY=${SL_PYTHON:-/usr/bin/python3}
 bin=$(cd "$build/bin" && pwd)
 OFF=$bin/sl-offload
@@ -47,13 +72,11 @@ tag=sl$$
 ns_edge=$tag-edge
 ns_dev=$tag-dev
 w=$(mktemp -d "${TMPDIR:-/tmp}/sl-netns.XXXXXX")
-cg=""
 edge_pid=""
 cleanup() {
     [ -n "$edge_pid" ] && kill "$edge_pid" 2>/dev/null && wait "$edge_pid" 2>/dev/null
     ip netns del "$ns_edge" 2>/dev/null || true
     ip netns del "$ns_dev" 2>/dev/null || true
-    [ -n "$cg" ] && rmdir "$cg" 2>/dev/null
     rm -rf "$w"
 }
 trap cleanup EXIT
@@ -80,10 +103,10 @@ n=$(ls "$w/images" | wc -l)
 [ "$n" -gt 0 ] || { echo "netns.sh: no images in $images" >&2; exit 1; }
 
 # The link.
-ip netns add "$ns_edge" 2>/dev/null || skip "cannot create network namespaces"
-ip netns add "$ns_dev"
+ip netns add "$ns_edge" || die "cannot create network namespace $ns_edge"
+ip netns add "$ns_dev" || die "cannot create network namespace $ns_dev"
 ip link add "$tag-e" netns "$ns_edge" type veth peer name "$tag-d" netns "$ns_dev" \
-    || skip "cannot create a veth pair"
+    || die "cannot create the veth pair $tag-e / $tag-d"
 ip -n "$ns_edge" addr add 10.79.0.1/24 dev "$tag-e"
 ip -n "$ns_dev" addr add 10.79.0.2/24 dev "$tag-d"
 for ns in "$ns_edge" "$ns_dev"; do ip -n "$ns" link set lo up; done
@@ -94,10 +117,10 @@ half=$("$PY" -c "print(${rtt_ms}/2)")
 shaper_rtt=""
 qdisc() { # qdisc NS DEV: netem delay (half the RTT) with tbf under it, or tbf alone
     if ip netns exec "$1" tc qdisc add dev "$2" root handle 1: netem delay "${half}ms" 2>/dev/null; then
-        ip netns exec "$1" tc qdisc add dev "$2" parent 1: handle 2: tbf rate "$bw" burst 32kbit latency 400ms
+        ip netns exec "$1" tc qdisc add dev "$2" parent 1: handle 2: tbf rate "$bw" burst 1600 latency 400ms
     else
-        ip netns exec "$1" tc qdisc add dev "$2" root tbf rate "$bw" burst 32kbit latency 400ms \
-            || skip "tc tbf unavailable"
+        ip netns exec "$1" tc qdisc add dev "$2" root tbf rate "$bw" burst 1600 latency 400ms \
+            || die "cannot add a tbf qdisc on $2"
         shaper_rtt="--rtt $rtt"
     fi
 }
@@ -105,25 +128,16 @@ qdisc "$ns_dev" "$tag-d"
 qdisc "$ns_edge" "$tag-e"
 rtt_how=$([ -n "$shaper_rtt" ] && echo "in-process shaper (no netem here)" || echo "netem")
 
-# The slow device: a CPU quota for its processes.
-period=100000
-quota=$((period * cpu / 100))
-if [ -f /sys/fs/cgroup/cgroup.controllers ] && grep -qw cpu /sys/fs/cgroup/cgroup.controllers; then
-    cg=/sys/fs/cgroup/$tag-device
-    mkdir "$cg" && echo "$quota $period" >"$cg/cpu.max"
-elif [ -d /sys/fs/cgroup/cpu ] && [ -w /sys/fs/cgroup/cpu ]; then
-    cg=/sys/fs/cgroup/cpu/$tag-device
-    mkdir "$cg" && echo "$period" >"$cg/cpu.cfs_period_us" && echo "$quota" >"$cg/cpu.cfs_quota_us"
-else
-    echo "netns.sh: no cgroup cpu controller: the device runs without a CPU quota" >&2
-fi
-on_device() { # runs a command in the device namespace, under the quota
-    if [ -n "$cg" ]; then
-        sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" ip netns exec "$ns_dev" "$@"
-    else
-        ip netns exec "$ns_dev" "$@"
-    fi
-}
+for ns in "$ns_edge" "$ns_dev"; do
+    ip netns exec "$ns" sysctl -qw net.ipv4.tcp_slow_start_after_idle=0
+done
+
+# The slow device: its commands take --cpu (a cgroup quota they set up and remove themselves).
+# nsenter joins only the network namespace: `ip netns exec` would remount /sys and hide the
+# cgroup hierarchy from them.
+on_device() { nsenter --net="/run/netns/$ns_dev" "$@"; }
+planopt=()
+[ -n "$plan" ] && planopt=(--plan "$plan")
 
 # The edge, serving the bundles from its store (copied in before it starts: deploying tens of MB
 # through the capped link would only measure the upload).
@@ -140,7 +154,9 @@ for _ in $(seq 100); do [ -s "$w/port" ] && break; sleep 0.1; done
 E=10.79.0.1:7070
 
 # local: the whole model under the device's quota (bench's local mode, no network involved).
-on_device "$OFF" bench --model "$base" --images "$w/images" --json >"$w/local.json" 2>/dev/null
+on_device "$OFF" bench --model "$base" --images "$w/images" --threads 1 --cpu "$cpu" \
+    "${planopt[@]}" --json >"$w/local.json" 2>"$w/local.log" \
+    || { cat "$w/local.log" >&2; die "local failed"; }
 for mode in edge-only split split+tl; do
     case $mode in
     edge-only) model=$base ;;
@@ -149,29 +165,58 @@ for mode in edge-only split split+tl; do
     esac
     # shellcheck disable=SC2086
     on_device "$OFF" device --edge "$E" --token-file "$w/token" --model "$model" \
-        --images "$w/images" $shaper_rtt -o "$w/$mode.jsonl" 2>"$w/$mode.log" \
+        --images "$w/images" --threads 1 --cpu "$cpu" --pipeline "$pipeline" "${planopt[@]}" \
+        $shaper_rtt -o "$w/$mode.jsonl" 2>"$w/$mode.log" \
         || { cat "$w/$mode.log" >&2; echo "netns.sh: $mode failed" >&2; exit 1; }
 done
 
-"$PY" - "$w" "$n" "$bw" "$rtt" "$cpu" "$rtt_how" "${json:-}" <<'PY'
+"$PY" - "$w" "$n" "$bw" "$rtt" "$cpu" "$rtt_how" "$pipeline" "${plan:-}" "${json:-}" <<'PY'
 import json, sys
-w, n, bw, rtt, cpu, rtt_how, out = sys.argv[1:8]
-local = [m for m in json.load(open(f"{w}/local.json"))["modes"] if m["mode"] == "local"][0]
+w, n, bw, rtt, cpu, rtt_how, pipeline, plan, out = sys.argv[1:10]
+bench = json.load(open(f"{w}/local.json"))
+local = [m for m in bench["modes"] if m["mode"] == "local"][0]
 rows = [{"mode": "local", "median_s": local["median_s"], "p95_s": local["p95_s"],
-         "throughput_ips": local["throughput_ips"], "bytes_up_per_image": 0, "errors": 0}]
+         "throughput_ips": local["throughput_ips"], "bytes_up_per_image": 0, "errors": 0,
+         "predicted_s": local["predicted_s"] if local["predicted_s"] >= 0 else None}]
 for mode in ("edge-only", "split", "split+tl"):
     s = json.loads(open(f"{w}/{mode}.jsonl").read().splitlines()[-1])["summary"]
     rows.append({"mode": mode, "median_s": s["median_s"], "p95_s": s["p95_s"],
                  "throughput_ips": s["throughput_ips"], "bytes_up_per_image": s["bytes_up_per_image"],
-                 "errors": s["errors"]})
-doc = {"format": "sl-netns-bench", "images": int(n), "bandwidth": bw, "rtt": rtt, "rtt_by": rtt_how,
-       "device_cpu_percent": int(cpu), "modes": rows}
-print(f"{n} images; veth + tc tbf {bw} each way; RTT {rtt} ({rtt_how}); device CPU quota {cpu}% of a core")
-print("| mode | median ms | p95 ms | images/s | bytes up/image | speed-up vs local | errors |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+                 "errors": s["errors"], "predicted_s": s.get("predicted_s"),
+                 "predicted_bytes": s.get("predicted_bytes")})
 for r in rows:
-    print(f"| {r['mode']} | {r['median_s']*1e3:.1f} | {r['p95_s']*1e3:.1f} | {r['throughput_ips']:.1f} | "
-          f"{r['bytes_up_per_image']:.0f} | {local['median_s']/r['median_s']:.2f}x | {r['errors']} |")
+    p = r.get("predicted_s")
+    r["error"] = (p - r["median_s"]) / r["median_s"] if p is not None and r["median_s"] > 0 else None
+fastest = min(rows, key=lambda r: r["median_s"])
+choice = None
+if plan:
+    best = json.load(open(plan))["best"]
+    kind = best["cut"]["kind"]
+    choice = {"local-only": "local", "edge-only": "edge-only"}.get(
+        kind, "split+tl" if best["tl"] else "split")
+doc = {"format": "sl-netns-bench", "images": int(n), "bandwidth": bw, "rtt": rtt, "rtt_by": rtt_how,
+       "device_cpu_percent": float(cpu), "pipeline": int(pipeline), "modes": rows,
+       "measured_fastest": fastest["mode"], "plan_choice": choice}
+print(f"{n} images; veth + tc tbf {bw} each way; RTT {rtt} ({rtt_how}); device CPU quota {cpu}% "
+      f"of a core; {pipeline} request(s) in flight")
+print("| mode | median ms | predicted ms | error | p95 ms | images/s | bytes up/image | speed-up vs local | errors |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+for r in rows:
+    p, e = r.get("predicted_s"), r["error"]
+    ps = f"{p*1e3:.1f}" if p is not None else "-"
+    es = f"{100*e:+.1f}%" + (" !" if abs(e) > 0.10 else "") if e is not None else "-"
+    print(f"| {r['mode']} | {r['median_s']*1e3:.1f} | {ps} | {es} | {r['p95_s']*1e3:.1f} | "
+          f"{r['throughput_ips']:.1f} | {r['bytes_up_per_image']:.0f} | "
+          f"{local['median_s']/r['median_s']:.2f}x | {r['errors']} |")
+if any(r["error"] is not None and abs(r["error"]) > 0.10 for r in rows):
+    print("! the prediction misses the measurement by more than 10%")
+if choice:
+    c = [r for r in rows if r["mode"] == choice][0]
+    verdict = ("the measured fastest" if choice == fastest["mode"] else
+               "within 5% of the measured fastest" if c["median_s"] <= 1.05 * fastest["median_s"]
+               else "NOT the measured fastest")
+    print(f"plan's choice: {choice}: {verdict} (fastest: {fastest['mode']} "
+          f"{fastest['median_s']*1e3:.1f} ms)")
 if out:
     json.dump(doc, open(out, "w"), indent=1)
 PY

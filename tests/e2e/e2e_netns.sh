@@ -2,11 +2,18 @@
 # e2e_netns.sh: bench/netns.sh on a tiny model over a real veth link capped at 1 Mbit/s by tc tbf,
 # the device under a CPU quota: every mode answers every image, the float split is visibly
 # limited by the link (its ~10 kB per image take >= 50 ms at 1 Mbit/s) while the TL sends far
-# less, and no namespace or cgroup is left behind. Root only: 77 (skipped) otherwise.
+# less, and no namespace or cgroup is left behind. netns.sh probes what the machine can do and
+# skips (77) only when it cannot make namespaces, veth pairs and tbf qdiscs (or without root);
+# with SL_REQUIRE_NETNS=1 (.ci/run as root) a skip is a failure.
 set -euo pipefail
 : "${SL_BIN:?}" "${SL_SRC:?}" "${SL_PYTHON:=/usr/bin/python3}"
-[ "$(id -u)" = 0 ] || { echo "skip: needs root"; exit 77; }
-command -v ip >/dev/null && command -v tc >/dev/null || { echo "skip: no ip/tc"; exit 77; }
+skip() {
+    [ "${SL_REQUIRE_NETNS:-0}" = 1 ] && { echo "FAIL: SL_REQUIRE_NETNS=1, but $*"; exit 1; }
+    echo "skip: $*"
+    exit 77
+}
+[ "$(id -u)" = 0 ] || skip "needs root"
+command -v ip >/dev/null && command -v tc >/dev/null || skip "no ip/tc"
 leftovers() { { ip netns list 2>/dev/null | grep -cE '^sl[0-9]+-(edge|dev)' || true; } ; }
 before=$(leftovers)
 out=$(mktemp "${TMPDIR:-/tmp}/sl-netns-test.XXXXXX")

@@ -16,7 +16,10 @@ static void test_bucket(void)
         sl_shaper_send(sh, 10000);
     double took = sl_now() - t0;
     double want = (200000.0 - 16384) * 8 / 4e6; /* the first burst leaves at once */
-    CHECK_NEAR(took, want, 0.15 * want);
+    /* Never faster than the bucket allows; the upper bound is generous, as a loaded machine
+     * wakes the sender late (the test is labelled timing and runs alone). */
+    TU_CHECK_MSG(took >= 0.85 * want, "%.3f s, model %.3f s", took, want);
+    TU_CHECK_MSG(took < 2 * want + 0.05, "%.3f s, model %.3f s", took, want);
     printf("200 kB at 4 Mbit/s: %.3f s (model %.3f s)\n", took, want);
 
     /* Download side: frames queue behind each other, plus the RTT, without blocking. */
@@ -74,8 +77,10 @@ static void test_over_loopback(const char *store)
     double down = (double)r.timing.bytes_down * 8 / bw;
     double want = up + down + rtt;
     /* Never faster than the model; slower only by what loopback, copies and scheduling add. */
-    CHECK(r.timing.transfer_s > 0.9 * want);
-    CHECK(r.timing.transfer_s < 1.25 * want + 0.01);
+    TU_CHECK_MSG(r.timing.transfer_s > 0.9 * want, "%.4f s, model %.4f s", r.timing.transfer_s,
+                 want);
+    TU_CHECK_MSG(r.timing.transfer_s < 2 * want + 0.05, "%.4f s, model %.4f s", r.timing.transfer_s,
+                 want);
     printf("%llu bytes up at 8 Mbit/s + 40 ms RTT: transfer %.4f s (model %.4f s)\n",
            (unsigned long long)r.timing.bytes_up, r.timing.transfer_s, want);
     sl_client_result_free(&r);
@@ -98,8 +103,9 @@ static void test_over_loopback(const char *store)
         sl_client_result_free(&r);
     }
     double took = sl_now() - t0;
-    CHECK(took >= 0.1);
-    CHECK(took < 0.25);
+    TU_CHECK_MSG(took >= 0.1, "%.3f s", took);
+    /* Serial round trips would take 0.4 s; overlapping ones about 0.1 s. */
+    TU_CHECK_MSG(took < 0.3, "%.3f s: the round trips did not overlap", took);
     printf("4 pipelined requests, 100 ms RTT: %.3f s\n", took);
     sl_client_free(c);
     sl_shaper_free(sh);

@@ -251,9 +251,9 @@ static void test_600_nodes(void)
     /* The speed bound holds for the optimised build users run; an unoptimised, instrumented
      * build (make asan) is several times slower and only checks correctness. */
 #if defined(__OPTIMIZE__) && !defined(__SANITIZE_ADDRESS__)
-    TU_CHECK_MSG(t_dsl < 1.0, "DSL took %.3f s", t_dsl);
-    TU_CHECK_MSG(t_dsh < 1.0, "DSH took %.3f s", t_dsh);
-    TU_CHECK_MSG(t_sel < 1.0, "single-cut selection took %.3f s", t_sel);
+    TU_CHECK_MSG(t_dsl < 2.0, "DSL took %.3f s", t_dsl);
+    TU_CHECK_MSG(t_dsh < 2.0, "DSH took %.3f s", t_dsh);
+    TU_CHECK_MSG(t_sel < 2.0, "single-cut selection took %.3f s", t_sel);
 #endif
     CHECK(sl_dag_partition_valid(&g, r.on_device));
     /* Every single cut is a partition DADS can choose, and with node times scaled to their

@@ -1,4 +1,5 @@
-# cli_lib.sh: helpers the slicing script tests source: expect (exit code + message) and check.
+# cli_lib.sh: helpers the profile / insert / split script tests source: expect (exit code +
+# message) and check.
 BIN="$SL_BIN/sl-preprocess"
 PY="${SL_PYTHON:-/usr/bin/python3}"
 [ -x "$BIN" ] || { echo "no $BIN"; exit 1; }

@@ -3,7 +3,7 @@
 # mobilenet_v2 at 32x32: profile -> select -> insert --plan -> split --plan, the bundles checked
 # with h5py, DAG splits at several tensors, insert options.
 set -u
-. "$SL_SRC/tests/slicing/cli_lib.sh"
+. "$SL_SRC/tests/preprocessor/cli_lib.sh"
 
 "$BIN" zoo tinycnn --input 3x32x32 --labels ok,crack,hole -o tiny.h5 2>/dev/null || { echo "zoo failed"; exit 1; }
 "$BIN" zoo mobilenet_v2 --input 3x32x32 --classes 3 -o mnv2.h5 2>/dev/null || { echo "zoo failed"; exit 1; }

@@ -1,4 +1,4 @@
-/* dag.h: the hand-made DAG the slicing tests share, with a long skip connection.
+/* dag.h: the hand-made DAG the model and preprocessor tests share, with a long skip connection.
  *
  *   x -> a(conv) -> b(relu) -+-> c(conv) -+-> e(add) -> f(relu) -> g(conv) -> h(add) -> i(relu)
  *                            +-> d(conv) -+                                   ^
@@ -7,8 +7,8 @@
  * Single-tensor cuts: x a b h i p fl fc. {b, f} and {b, c, d} are two- and three-tensor cuts;
  * {c, d} is not (b -> h bypasses it).
  */
-#ifndef SL_TESTS_SLICING_DAG_H
-#define SL_TESTS_SLICING_DAG_H
+#ifndef SL_TESTS_DAG_H
+#define SL_TESTS_DAG_H
 
 #include "model/graph.h"
 

@@ -3,7 +3,7 @@
  * and, through a running edge server, an error frame for a wrong shape and an unknown pair id
  * while good requests on the same connection are still answered. */
 #include "common/status.h"
-#include "fixtures.h"
+#include "e2e/fixtures.h"
 #include "offloader/backend.h"
 #include "offloader/device_client.h"
 #include "offloader/edge_server.h"

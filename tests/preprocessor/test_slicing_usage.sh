@@ -2,7 +2,7 @@
 # test_slicing_usage.sh: `--help` of `sl-preprocess profile`, `insert` and `split` (exit 0), and
 # their usage errors: exit 2 with a message saying what is wrong, before any model is read.
 set -u
-. "$SL_SRC/tests/slicing/cli_lib.sh"
+. "$SL_SRC/tests/preprocessor/cli_lib.sh"
 
 for sub in profile insert split; do expect 0 "usage: sl-preprocess $sub" $sub --help; done
 expect 2 "missing -o" insert none.h5 --at conv1

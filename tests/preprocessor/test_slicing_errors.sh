@@ -3,7 +3,7 @@
 # not exist or are not single-tensor, sets that do not separate, plans for another model,
 # truncated and local-only plans, TL misuse: exit 1 and the reason.
 set -u
-. "$SL_SRC/tests/slicing/cli_lib.sh"
+. "$SL_SRC/tests/preprocessor/cli_lib.sh"
 
 "$BIN" zoo tinycnn --input 3x32x32 -o tiny.h5 2>/dev/null || { echo "zoo failed"; exit 1; }
 "$BIN" zoo mobilenet_v2 --input 3x32x32 --classes 3 -o mnv2.h5 2>/dev/null || { echo "zoo failed"; exit 1; }

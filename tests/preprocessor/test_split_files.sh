@@ -1,0 +1,53 @@
+#!/bin/bash
+# test_split_files.sh: what `sl-preprocess split` (and any bundle write) promises about files
+# (docs/insert-split.md): an existing pair is replaced by rename, whole, with no temporary file
+# left; a write that fails part-way (a file-size cap, the signal ignored so write() fails) exits 1
+# and leaves the old bundles byte-identical; when the edge half cannot be written the device half
+# just written is removed again, so a failed split into a fresh folder leaves nothing.
+set -u
+. "$SL_SRC/tests/preprocessor/cli_lib.sh"
+rm -rf w && mkdir w && cd w || exit 1
+
+"$BIN" zoo tinycnn --input 3x32x32 -o m.h5 2>/dev/null || { echo "zoo failed"; exit 1; }
+pair_id() { "$PY" -c "import h5py,sys; v=h5py.File(sys.argv[1],'r').attrs['pair_id']; print(v.decode() if isinstance(v,bytes) else v)" "$1"; }
+entries() { ls -A | sort | tr '\n' ' '; }
+
+# Overwrite: a pair at pool1, then a pair at relu2 on the same paths.
+expect 0 "" split m.h5 --at pool1 --device d.h5 --edge e.h5
+old_id=$(pair_id d.h5)
+old_inode=$(stat -c %i d.h5)
+cp d.h5 d.old
+cp e.h5 e.old
+before=$(entries)
+expect 0 "" split m.h5 --at relu2 --device d.h5 --edge e.h5
+new_id=$(pair_id d.h5)
+check "the new halves are one pair" [ "$new_id" = "$(pair_id e.h5)" ]
+check "the pair was replaced" [ "$new_id" != "$old_id" ]
+check "replaced by rename (a new file)" [ "$(stat -c %i d.h5)" != "$old_inode" ]
+check "no temporary file left" [ "$(entries)" = "$before" ]
+
+# A write that fails part-way (files capped at 1 KiB): the bundles already there stay as they
+# were, for split (its device half fails first) and for zoo.
+cp d.h5 d.old
+cp e.h5 e.old
+cp m.h5 m.old
+capped() { (trap '' XFSZ; ulimit -f 1; exec "$BIN" "$@") >out.txt 2>err.txt; }
+capped split m.h5 --at pool1 --device d.h5 --edge e.h5
+rc=$?
+check "a failed split exits 1 (got $rc)" [ "$rc" = 1 ]
+check "the error names the file: $(tail -1 err.txt)" grep -q "d.h5" err.txt
+check "the old device half is byte-identical" cmp -s d.h5 d.old
+check "the old edge half is byte-identical" cmp -s e.h5 e.old
+capped zoo resnet18 --input 3x32x32 -o m.h5
+rc=$?
+check "a failed zoo exits 1 (got $rc)" [ "$rc" = 1 ]
+check "the old model is byte-identical" cmp -s m.h5 m.old
+check "no temporary file left" [ "$(entries)" = "$before m.old " ]
+
+# Rollback: the edge half cannot be written (its path is a folder); the device half is removed.
+mkdir -p fresh/e.h5
+expect 1 "e.h5" split m.h5 --at pool1 --device fresh/d.h5 --edge fresh/e.h5
+check "no device half without its edge half" [ ! -e fresh/d.h5 ]
+check "nothing else left in the folder" [ "$(ls -A fresh)" = "e.h5" ]
+check "the folder in the way is untouched" [ -d fresh/e.h5 ] && [ -z "$(ls -A fresh/e.h5)" ]
+finish
