@@ -1,5 +1,5 @@
 /* main.c: sl-offload, running models split between device and edge (run, edge, deploy, device,
- * bench). Each subcommand lives in cmd_<name>.c and only parses arguments. */
+ * bench, probe). Each subcommand lives in cmd_<name>.c and only parses arguments. */
 #include "common/cli.h"
 #include "offloader/commands.h"
 
@@ -25,6 +25,7 @@ static const sl_subcmd commands[] = {
     {"deploy", sl_cmd_deploy, "upload, list or remove edge bundles on a running edge server"},
     {"device", sl_cmd_device, "run the device slice on images and finish them on the edge"},
     {"bench", sl_cmd_bench, "measure local, edge-only, split and split+TL in one run"},
+    {"probe", sl_cmd_probe, "measure RTT and upload bandwidth to a live edge (network CSV for select)"},
     {NULL, NULL, NULL},
 };
 
