@@ -6,6 +6,8 @@
  * "images_per_s", "cpu_ms_per_image"}. bench/data.sh runs it beside bench/data_peer.py
  * (torchvision).
  */
+#include "common/log.h"
+#include "common/opt.h"
 #include "common/status.h"
 #include "common/timeutil.h"
 #include "datasets/cache.h"
@@ -78,24 +80,24 @@ static int report(const char *source, int size, int threads, sl_dataset *ds, int
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: bench_data DIR [--threads N] [--batch N] [--min-images N] "
-                        "[--work TMPDIR]\n");
-        return 2;
-    }
-    const char *dir = argv[1], *work = "/tmp";
+    const char *work = "/tmp";
     int threads = 2, batch = 32;
     long min_images = 2000;
-    for (int i = 2; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--threads"))
-            threads = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--batch"))
-            batch = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--min-images"))
-            min_images = atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--work"))
-            work = argv[i + 1];
-    }
+    const sl_opt opts[] = {
+        SL_OPT_INT(0, "threads", &threads, "N", 1, 256, "loader threads (default 2)"),
+        SL_OPT_INT(0, "batch", &batch, "N", 1, 4096, "images per batch (default 32)"),
+        SL_OPT_LONG(0, "min-images", &min_images, "N", 1, 1L << 30,
+                    "images per measurement at least (default 2000)"),
+        SL_OPT_STRING(0, "work", &work, "TMPDIR", "where the caches are written (default /tmp)"),
+        SL_OPT_END,
+    };
+    const sl_optspec spec = {"bench_data DIR [options]",
+                             "Images per second through the datasets loader, folder and cache.",
+                             opts, 1, 1, "one DIR", NULL};
+    sl_log_set_prefix("bench_data");
+    int rc = sl_opt_parse(&spec, argc, argv, NULL);
+    if (rc != SL_OPT_CONTINUE) return rc;
+    const char *dir = argv[1];
     sl_dataset_opts dopt;
     sl_dataset_opts_init(&dopt);
     dopt.verify = SL_VERIFY_HEADER; /* the scan is not what is measured */

@@ -7,6 +7,9 @@
  *                                            trainer tests' blob/clean/line set)
  * Prints one JSON line: {"impl": "sl", "mode": ..., "images_per_s": ...}.
  */
+#include "common/cli.h"
+#include "common/log.h"
+#include "common/opt.h"
 #include "common/status.h"
 #include "common/timeutil.h"
 #include "model/bundle.h"
@@ -28,38 +31,39 @@ static double cpu_seconds(void)
 
 int main(int argc, char **argv)
 {
-    if (argc == 4 && !strcmp(argv[1], "--write-shapes")) {
+    sl_train_opts o;
+    sl_train_opts_init(&o);
+    o.batch = 16;
+    int steps = 10, warm = 2;
+    const char *shapes[2] = {NULL, NULL};
+    const sl_opt opts[] = {
+        SL_OPT_INT(0, "tl-stage", &o.tl_stage, "1|2", 1, 2, "a TL stage instead of base training"),
+        SL_OPT_INT(0, "batch", &o.batch, "N", 1, 65536, "images per step (default 16)"),
+        SL_OPT_INT(0, "steps", &steps, "N", 1, 1000000, "timed steps (default 10)"),
+        SL_OPT_INT(0, "threads", &o.threads, "N", 1, 256, "libtorch threads (default 2)"),
+        SL_OPT_PAIR(0, "write-shapes", shapes, "DIR N",
+                    "write N train and N/3+1 val images per class of the trainer tests' set"),
+        SL_OPT_END,
+    };
+    const sl_optspec spec = {"bench_train MODEL.h5 [options]\nbench_train --write-shapes DIR N",
+                             "Training throughput of the trainer's step on in-memory data.", opts,
+                             0, 1, NULL, NULL};
+    sl_log_set_prefix("bench_train");
+    int nargs, prc = sl_opt_parse(&spec, argc, argv, &nargs);
+    if (prc != SL_OPT_CONTINUE) return prc;
+    if (shapes[0]) {
         /* The trainer tests' learnable set (tests/trainer/trainer_data.h) for bench/train.sh. */
-        if (td_write(argv[2], atoi(argv[3]), atoi(argv[3]) / 3 + 1)) {
+        long n;
+        if (nargs) return sl_usage_error("--write-shapes takes no MODEL.h5");
+        if (sl_parse_long("--write-shapes N", shapes[1], 1, 1000000, &n))
+            return sl_usage_error("%s", sl_errmsg());
+        if (td_write(shapes[0], (int)n, (int)n / 3 + 1)) {
             fprintf(stderr, "bench_train: %s\n", sl_errmsg());
             return 1;
         }
         return 0;
     }
-    if (argc < 2) {
-        fprintf(stderr, "usage: bench_train MODEL.h5 [--tl-stage 1|2] [--batch N] [--steps N] "
-                        "[--threads N]\n");
-        return 2;
-    }
-    sl_train_opts o;
-    sl_train_opts_init(&o);
-    o.batch = 16;
-    int steps = 10, warm = 2;
-    for (int i = 2; i + 1 < argc; i += 2) {
-        int v = atoi(argv[i + 1]);
-        if (!strcmp(argv[i], "--tl-stage"))
-            o.tl_stage = v;
-        else if (!strcmp(argv[i], "--batch"))
-            o.batch = v;
-        else if (!strcmp(argv[i], "--steps"))
-            steps = v;
-        else if (!strcmp(argv[i], "--threads"))
-            o.threads = v;
-        else {
-            fprintf(stderr, "unknown option %s\n", argv[i]);
-            return 2;
-        }
-    }
+    if (nargs != 1) return sl_usage_error("expected one MODEL.h5, got %d arguments", nargs);
     sl_bundle *b = NULL;
     if (sl_bundle_read(argv[1], &b)) {
         fprintf(stderr, "bench_train: %s\n", sl_errmsg());

@@ -89,18 +89,6 @@ int sl_fail(void)
     return SL_EXIT_FAIL;
 }
 
-int sl_cli_wants_help(int argc, char **argv, const char *help)
-{
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--")) break;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(help, stdout);
-            return 1;
-        }
-    }
-    return 0;
-}
-
 int sl_parse_long(const char *what, const char *s, long lo, long hi, long *out)
 {
     char *end;

@@ -29,9 +29,6 @@ int sl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints the current sl_errmsg() as "<prefix>: <message>"; returns SL_EXIT_FAIL. */
 int sl_fail(void);
 
-/* True when any argv element from 1 on is "--help" or "-h"; prints `help` to stdout if so. */
-int sl_cli_wants_help(int argc, char **argv, const char *help);
-
 /* Option-value parsers. Each returns SL_OK or SL_EARG with a message naming `what` and the value.
  * sl_parse_long / sl_parse_double: whole string must parse and lie in [lo, hi].
  * sl_parse_shape: "3x224x224" (or "224x224", "224") into dims; *n receives the count.

@@ -140,6 +140,12 @@ static int apply(const sl_opt *o, const char *v)
     case SL_OPTK_LONG:
         rc = sl_parse_long(name, v, (long)o->lo, (long)o->hi, (long *)o->dest);
         break;
+    case SL_OPTK_INT: {
+        long x;
+        rc = sl_parse_long(name, v, (long)o->lo, (long)o->hi, &x);
+        if (!rc) *(int *)o->dest = (int)x;
+        break;
+    }
     case SL_OPTK_DOUBLE:
         rc = sl_parse_double(name, v, o->lo, o->hi, (double *)o->dest);
         break;
@@ -189,7 +195,13 @@ static int check_required(const sl_optspec *spec, const sl_opt **seen, int nseen
         int found = 0;
         for (int k = 0; k < nseen && !found; k++)
             found = seen[k] == o;
-        if (!found) return sl_usage_error("--%s is required", o->long_name);
+        if (!found) {
+            if (o->short_name)
+                return sl_usage_error("missing -%c/--%s %s", o->short_name, o->long_name,
+                                      o->argh ? o->argh : "VALUE");
+            return sl_usage_error("missing --%s%s%s", o->long_name, o->argh ? " " : "",
+                                  o->argh ? o->argh : "");
+        }
         p += len;
     }
     return SL_OPT_CONTINUE;

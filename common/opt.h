@@ -43,6 +43,7 @@ typedef enum sl_opt_kind {
     SL_OPTK_STRING,    /* const char **: points into argv */
     SL_OPTK_STRINGS,   /* sl_strv *: every occurrence appended */
     SL_OPTK_LONG,      /* long *, within [lo, hi] */
+    SL_OPTK_INT,       /* int *, within [lo, hi] */
     SL_OPTK_DOUBLE,    /* double *, within [lo, hi] */
     SL_OPTK_BANDWIDTH, /* double *, bit/s: "10mbit" */
     SL_OPTK_DURATION,  /* double *, seconds: "20ms" */
@@ -86,6 +87,7 @@ typedef struct sl_opt {
 #define SL_OPT_STRING(s, l, d, a, h) {SL_OPTK_STRING, s, l, d, a, h, 0, 0, NULL, NULL}
 #define SL_OPT_STRINGS(s, l, d, a, h) {SL_OPTK_STRINGS, s, l, d, a, h, 0, 0, NULL, NULL}
 #define SL_OPT_LONG(s, l, d, a, lo, hi, h) {SL_OPTK_LONG, s, l, d, a, h, lo, hi, NULL, NULL}
+#define SL_OPT_INT(s, l, d, a, lo, hi, h) {SL_OPTK_INT, s, l, d, a, h, lo, hi, NULL, NULL}
 #define SL_OPT_DOUBLE(s, l, d, a, lo, hi, h) {SL_OPTK_DOUBLE, s, l, d, a, h, lo, hi, NULL, NULL}
 #define SL_OPT_BANDWIDTH(s, l, d, h) {SL_OPTK_BANDWIDTH, s, l, d, "RATE", h, 0, 0, NULL, NULL}
 #define SL_OPT_DURATION(s, l, d, h) {SL_OPTK_DURATION, s, l, d, "TIME", h, 0, 0, NULL, NULL}
@@ -108,7 +110,7 @@ typedef struct sl_optspec {
                                "one MODEL.h5"; NULL: "<n> arguments" */
     const char *required;   /* long names of the options that must be given, space-separated:
                                "model images"; the first one missing is a usage error
-                               "--model is required". NULL: none */
+                               "missing --model FILE". NULL: none */
 } sl_optspec;
 
 enum { SL_OPT_CONTINUE = -1 };

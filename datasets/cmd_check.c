@@ -2,6 +2,7 @@
 #include "common/cli.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/opt.h"
 #include "common/status.h"
 #include "datasets/commands.h"
 #include "datasets/inspect.h"
@@ -10,40 +11,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char help[] =
-    "usage: sl-data check DATASET [options]\n\n"
+static const char *out;
+static int json;
+
+static const sl_opt options[] = {
+    SL_OPT_FLAG(0, "json", &json, "print the report as JSON on stdout"),
+    SL_OPT_STRING('o', "out", &out, "FILE", "write the JSON report to FILE"),
+    SL_OPT_GROUP(sl_data_open_opts),
+    SL_OPT_END,
+};
+
+const sl_optspec sl_cmd_check_spec = {
+    "sl-data check DATASET [options]",
     "Opens DATASET (folder or cache), decoding every image, and lists each problem: corrupt or\n"
     "truncated PNGs, non-image files, empty class folders, unreadable folders, images outside\n"
-    "a class folder. Exit 0 when clean, 1 when there are problems (or it cannot be read).\n\n"
-    "  --json             print the report as JSON on stdout\n"
-    "  -o, --out FILE     write the JSON report to FILE\n" SL_DATA_OPEN_HELP;
+    "a class folder. Exit 0 when clean, 1 when there are problems (or it cannot be read).",
+    options,
+    1,
+    1,
+    "one DATASET",
+    NULL,
+};
 
 int sl_cmd_check(int argc, char **argv)
 {
-    if (sl_cli_wants_help(argc, argv, help)) return SL_EXIT_OK;
-    sl_dataset_opts dopt;
-    sl_dataset_opts_init(&dopt);
-    const char *in = NULL, *out = NULL;
-    int json = 0;
-    for (int i = 1; i < argc; i++) {
-        int rc;
-        const char *a = argv[i];
-        if (sl_data_open_option(argc, argv, &i, &dopt, &rc)) {
-            if (rc != SL_OK) return rc;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--out")) {
-            if (i + 1 >= argc) return sl_usage_error("%s needs a value", a);
-            out = argv[++i];
-        } else if (a[0] == '-') {
-            return sl_usage_error("unknown option %s", a);
-        } else if (in) {
-            return sl_usage_error("more than one dataset given ('%s', '%s')", in, a);
-        } else {
-            in = a;
-        }
-    }
-    if (!in) return sl_usage_error("no DATASET given");
+    sl_data_open_reset();
+    out = NULL;
+    json = 0;
+    int prc = sl_opt_parse(&sl_cmd_check_spec, argc, argv, NULL);
+    if (prc != SL_OPT_CONTINUE) return prc;
+    const char *in = argv[1];
+    sl_dataset_opts dopt = sl_data_open;
     sl_dataset *ds;
     if (sl_dataset_open(in, &dopt, &ds) != SL_OK) return sl_fail();
     const struct sl_dataset_summary *s = sl_dataset_summary(ds);

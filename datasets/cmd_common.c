@@ -1,4 +1,4 @@
-/* cmd_common.c: parsing of the dataset-opening options shared by the sl-data subcommands. */
+/* cmd_common.c: the dataset-opening options shared by the sl-data subcommands. */
 #include "datasets/commands.h"
 
 #include "common/cli.h"
@@ -6,50 +6,40 @@
 
 #include <string.h>
 
-static const char *value(int argc, char **argv, int *i, int *rc)
+sl_dataset_opts sl_data_open;
+
+static int parse_split(void *dest, const char *v)
 {
-    if (*i + 1 >= argc) {
-        *rc = sl_usage_error("%s needs a value", argv[*i]);
-        return NULL;
-    }
-    return argv[++*i];
+    if (strcmp(v, "train") && strcmp(v, "val") && strcmp(v, "test") && strcmp(v, "all"))
+        return sl_err(SL_EARG, "--split: '%s' is not one of train,val,test,all", v);
+    ((sl_dataset_opts *)dest)->split = v;
+    return SL_OK;
 }
 
-int sl_data_open_option(int argc, char **argv, int *i, sl_dataset_opts *o, int *rc)
+static int parse_seed(void *dest, const char *v)
 {
-    const char *a = argv[*i], *v;
-    *rc = SL_OK;
-    if (!strcmp(a, "--binary")) {
-        o->binary = 1;
-    } else if (!strcmp(a, "--strict")) {
-        o->strict = 1;
-    } else if (!strcmp(a, "--layout")) {
-        if (!(v = value(argc, argv, i, rc))) return 1;
-        if (!strcmp(v, "auto"))
-            o->layout = SL_LAYOUT_AUTO;
-        else if (!strcmp(v, "imagefolder"))
-            o->layout = SL_LAYOUT_IMAGEFOLDER;
-        else if (!strcmp(v, "mvtec"))
-            o->layout = SL_LAYOUT_MVTEC;
-        else
-            *rc = sl_usage_error("--layout: '%s' is not auto, imagefolder or mvtec", v);
-    } else if (!strcmp(a, "--split")) {
-        if (!(v = value(argc, argv, i, rc))) return 1;
-        if (strcmp(v, "train") && strcmp(v, "val") && strcmp(v, "test") && strcmp(v, "all"))
-            *rc = sl_usage_error("--split: '%s' is not train, val, test or all", v);
-        o->split = v;
-    } else if (!strcmp(a, "--val-ratio") || !strcmp(a, "--test-ratio")) {
-        if (!(v = value(argc, argv, i, rc))) return 1;
-        if (sl_parse_double(a, v, 0, 1, a[2] == 'v' ? &o->val_ratio : &o->test_ratio) != SL_OK)
-            *rc = sl_usage_error("%s", sl_errmsg());
-    } else if (!strcmp(a, "--seed")) {
-        long s;
-        if (!(v = value(argc, argv, i, rc))) return 1;
-        if (sl_parse_long(a, v, 0, 0x7fffffffL, &s) != SL_OK)
-            *rc = sl_usage_error("%s", sl_errmsg());
-        o->seed = (uint64_t)s;
-    } else {
-        return 0;
-    }
-    return 1;
+    long s;
+    if (sl_parse_long("--seed", v, 0, 0x7fffffffL, &s)) return SL_EARG;
+    ((sl_dataset_opts *)dest)->seed = (uint64_t)s;
+    return SL_OK;
+}
+
+const sl_opt sl_data_open_opts[] = {
+    SL_OPT_CHOICE(0, "layout", &sl_data_open.layout, "auto|imagefolder|mvtec",
+                  "folder layout (default auto)"),
+    SL_OPT_FLAG(0, "binary", &sl_data_open.binary, "MVTec: one class 'defect' for every defect folder"),
+    SL_OPT_CALLBACK(0, "split", &sl_data_open, "train|val|test|all", parse_split,
+                    "the split to read (default all)"),
+    SL_OPT_DOUBLE(0, "val-ratio", &sl_data_open.val_ratio, "R", 0, 1,
+                  "val fraction for roots without split folders (default 0.15)"),
+    SL_OPT_DOUBLE(0, "test-ratio", &sl_data_open.test_ratio, "R", 0, 1,
+                  "test fraction for roots without split folders (default 0.15)"),
+    SL_OPT_CALLBACK(0, "seed", &sl_data_open, "N", parse_seed, "seed of that split (default 0)"),
+    SL_OPT_FLAG(0, "strict", &sl_data_open.strict, "fail on the first bad file instead of skipping it"),
+    SL_OPT_END,
+};
+
+void sl_data_open_reset(void)
+{
+    sl_dataset_opts_init(&sl_data_open);
 }

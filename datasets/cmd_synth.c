@@ -1,6 +1,7 @@
 /* cmd_synth.c: `sl-data synth`, rendering a synthetic product line. */
 #include "common/cli.h"
 #include "common/log.h"
+#include "common/opt.h"
 #include "common/status.h"
 #include "common/timeutil.h"
 #include "datasets/commands.h"
@@ -10,73 +11,66 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char help[] =
-    "usage: sl-data synth --out DIR [options]\n\n"
-    "Renders a synthetic industrial product line as an ImageFolder with manifest.json.\n\n"
-    "  --product P        casting (default), pcb or fabric\n"
-    "  --out DIR          output folder (must not exist, or be empty)\n"
-    "  --size N           image side in pixels, 16..1024 (default 64)\n"
-    "  --per-class N      images per class (default 200)\n"
-    "  --seed N           seed (default 1); the same seed gives the same images\n"
-    "  --splits T,V,E     train,val,test fractions (default 0.7,0.15,0.15);\n"
-    "                     'none' writes root/<class>/ without split folders\n"
-    "  --threads N        render threads (default 2)\n";
+static sl_synth_opts A;
+static const char *out;
 
-static int parse_splits(const char *s, double out[3])
+static int parse_splits(void *dest, const char *s)
 {
+    double *fr = dest;
     if (!strcmp(s, "none")) {
-        out[0] = out[1] = out[2] = 0;
+        fr[0] = fr[1] = fr[2] = 0;
         return SL_OK;
     }
-    char buf[128], *save = NULL;
-    snprintf(buf, sizeof buf, "%s", s);
-    int n = 0;
-    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (n == 3 || sl_parse_double("--splits", t, 0, 1, &out[n]) != SL_OK)
-            return sl_err(SL_EARG, "--splits: '%s' is not three fractions T,V,E or 'none'", s);
-        n++;
-    }
-    if (n != 3) return sl_err(SL_EARG, "--splits: '%s' is not three fractions T,V,E or 'none'", s);
+    char *buf, *items[3];
+    int n;
+    int rc = sl_parse_list("--splits", s, &buf, items, 3, &n);
+    for (int i = 0; !rc && i < n; i++)
+        rc = sl_parse_double("--splits", items[i], 0, 1, &fr[i]);
+    free(buf);
+    if (rc || n != 3)
+        return sl_err(SL_EARG, "--splits: '%s' is not three fractions T,V,E or 'none'", s);
     return SL_OK;
 }
 
+static int parse_seed(void *dest, const char *v)
+{
+    long s;
+    if (sl_parse_long("--seed", v, 0, 0x7fffffffL, &s)) return SL_EARG;
+    *(uint64_t *)dest = (uint64_t)s;
+    return SL_OK;
+}
+
+static const sl_opt options[] = {
+    SL_OPT_STRING(0, "product", &A.product, "P", "casting (default), pcb or fabric"),
+    SL_OPT_STRING('o', "out", &out, "DIR", "output folder (must not exist, or be empty)"),
+    SL_OPT_INT(0, "size", &A.size, "N", 16, 1024, "image side in pixels, 16..1024 (default 64)"),
+    SL_OPT_INT(0, "per-class", &A.per_class, "N", 1, 10000000, "images per class (default 200)"),
+    SL_OPT_CALLBACK(0, "seed", &A.seed, "N", parse_seed,
+                    "seed (default 1); the same seed gives the same images"),
+    SL_OPT_CALLBACK(0, "splits", A.splits, "T,V,E", parse_splits,
+                    "train,val,test fractions (default 0.7,0.15,0.15);\n"
+                    "'none' writes root/<class>/ without split folders"),
+    SL_OPT_INT(0, "threads", &A.threads, "N", 1, 64, "render threads (default 2)"),
+    SL_OPT_END,
+};
+
+const sl_optspec sl_cmd_synth_spec = {
+    "sl-data synth --out DIR [options]",
+    "Renders a synthetic industrial product line as an ImageFolder with manifest.json.",
+    options,
+    0,
+    0,
+    NULL,
+    "out",
+};
+
 int sl_cmd_synth(int argc, char **argv)
 {
-    if (sl_cli_wants_help(argc, argv, help)) return SL_EXIT_OK;
-    sl_synth_opts o;
-    sl_synth_opts_init(&o);
-    const char *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (i + 1 >= argc) return sl_usage_error("unknown option or missing value: %s", a);
-        const char *v = argv[++i];
-        long n;
-        if (!strcmp(a, "--product")) {
-            o.product = v;
-        } else if (!strcmp(a, "--out")) {
-            out = v;
-        } else if (!strcmp(a, "--size")) {
-            if (sl_parse_long(a, v, 16, 1024, &n) != SL_OK)
-                return sl_usage_error("%s", sl_errmsg());
-            o.size = (int)n;
-        } else if (!strcmp(a, "--per-class")) {
-            if (sl_parse_long(a, v, 1, 10000000, &n) != SL_OK)
-                return sl_usage_error("%s", sl_errmsg());
-            o.per_class = (int)n;
-        } else if (!strcmp(a, "--seed")) {
-            if (sl_parse_long(a, v, 0, 0x7fffffffL, &n) != SL_OK)
-                return sl_usage_error("%s", sl_errmsg());
-            o.seed = (uint64_t)n;
-        } else if (!strcmp(a, "--threads")) {
-            if (sl_parse_long(a, v, 1, 64, &n) != SL_OK) return sl_usage_error("%s", sl_errmsg());
-            o.threads = (int)n;
-        } else if (!strcmp(a, "--splits")) {
-            if (parse_splits(v, o.splits) != SL_OK) return sl_usage_error("%s", sl_errmsg());
-        } else {
-            return sl_usage_error("unknown option %s", a);
-        }
-    }
-    if (!out) return sl_usage_error("--out DIR is required");
+    sl_synth_opts_init(&A);
+    out = NULL;
+    int rc = sl_opt_parse(&sl_cmd_synth_spec, argc, argv, NULL);
+    if (rc != SL_OPT_CONTINUE) return rc;
+    sl_synth_opts o = A;
     const char *const *names;
     int nc;
     if (sl_synth_classes(o.product, &names, &nc) != SL_OK) return sl_usage_error("%s", sl_errmsg());

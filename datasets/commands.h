@@ -1,7 +1,8 @@
-/* commands.h: the sl-data subcommands (one per cmd_<name>.c) and their shared option parsing. */
+/* commands.h: the sl-data subcommands (one per cmd_<name>.c) and their shared options. */
 #ifndef SL_DATASETS_COMMANDS_H
 #define SL_DATASETS_COMMANDS_H
 
+#include "common/opt.h"
 #include "datasets/dataset.h"
 
 int sl_cmd_synth(int argc, char **argv);
@@ -9,18 +10,14 @@ int sl_cmd_cache(int argc, char **argv);
 int sl_cmd_check(int argc, char **argv);
 int sl_cmd_stats(int argc, char **argv);
 
-/* Help text for the dataset-opening options every subcommand shares. */
-#define SL_DATA_OPEN_HELP                                                                          \
-    "  --layout L         auto (default), imagefolder or mvtec\n"                                  \
-    "  --binary           MVTec: one class 'defect' for every defect folder\n"                     \
-    "  --split S          train, val, test or all (default all)\n"                                 \
-    "  --val-ratio R      val fraction for roots without split folders (default 0.15)\n"           \
-    "  --test-ratio R     test fraction for roots without split folders (default 0.15)\n"          \
-    "  --seed N           seed of that split (default 0)\n"                                        \
-    "  --strict           fail on the first bad file instead of skipping it\n"
+/* The dataset-opening options every subcommand shares (--layout, --binary, --split,
+ * --val-ratio, --test-ratio, --seed, --strict): an SL_OPT_GROUP whose values land in
+ * sl_data_open. sl_data_open_reset() sets the defaults (sl_dataset_opts_init) before parsing. */
+extern sl_dataset_opts sl_data_open;
+extern const sl_opt sl_data_open_opts[];
+void sl_data_open_reset(void);
 
-/* Tries argv[*i] as one of the options above (consuming its value); returns 1 if it was one
- * (with *rc = SL_OK, or SL_EXIT_USAGE after printing the usage error), 0 if not. */
-int sl_data_open_option(int argc, char **argv, int *i, sl_dataset_opts *o, int *rc);
+/* Each command's option table and usage (common/opt.h). */
+extern const sl_optspec sl_cmd_synth_spec, sl_cmd_cache_spec, sl_cmd_check_spec, sl_cmd_stats_spec;
 
 #endif

@@ -1,87 +1,66 @@
 /* cmd_import.c: `sl-preprocess import` — a PyTorch state_dict (flat HDF5) into a model bundle. */
 #include "common/cli.h"
 #include "common/log.h"
+#include "common/opt.h"
 #include "common/status.h"
 #include "model/bundle.h"
 #include "model/tensor_io.h"
 #include "model/zoo.h"
 #include "preprocessor/commands.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char help[] =
-    "usage: sl-preprocess import --state-dict FILE.h5 --arch NAME [--classes N] [--input CxHxW]\n"
-    "                            [--labels a,b,c] -o model.h5\n"
-    "\n"
+static struct {
+    const char *sd, *arch, *out;
+} A;
+
+static const sl_opt options[] = {
+    SL_OPT_STRING(0, "state-dict", &A.sd, "FILE.h5", "the state_dict (flat HDF5)"),
+    SL_OPT_STRING(0, "arch", &A.arch, "NAME", "the architecture (sl-preprocess zoo --list)"),
+    SL_OPT_GROUP(sl_cmd_arch_opts),
+    SL_OPT_OUTPUT(&A.out, "output bundle"),
+    SL_OPT_END,
+};
+
+const sl_optspec sl_cmd_import_spec = {
+    "sl-preprocess import --state-dict FILE.h5 --arch NAME [--classes N] [--input CxHxW]\n"
+    "                     [--labels a,b,c] -o model.h5",
     "Import weights from a flat HDF5 file whose datasets are named by PyTorch state_dict keys, as\n"
     "written by:\n"
     "    with h5py.File('sd.h5', 'w') as f:\n"
     "        for k, v in model.state_dict().items(): f[k] = v.numpy()\n"
     "Missing, unexpected and mis-shaped keys are listed by name. --classes defaults to the size\n"
-    "of the state_dict's last layer.\n";
+    "of the state_dict's last layer.",
+    options,
+    0,
+    0,
+    NULL,
+    "state-dict arch output",
+};
 
 static int import_labelled(const char *sd, const char *arch, const sl_zoo_opts *zo_in,
-                           const char *out,
-                           char **names, int nlabels);
+                           const char *out, char **names, int nlabels);
 
 int sl_cmd_import(int argc, char **argv)
 {
-    if (sl_cli_wants_help(argc, argv, help)) return SL_EXIT_OK;
-    static const struct option opts[] = {{"state-dict", required_argument, 0, 's'},
-                                         {"arch", required_argument, 0, 'a'},
-                                         {"classes", required_argument, 0, 'c'},
-                                         {"input", required_argument, 0, 'i'},
-                                         {"labels", required_argument, 0, 'l'},
-                                         {"output", required_argument, 0, 'o'},
-                                         {0, 0, 0, 0}};
-    sl_zoo_opts zo = {.init = 0};
-    const char *sd = NULL, *arch = NULL, *out = NULL, *labels = NULL;
-    long v;
-    int64_t dims[3];
-    int nd, c;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
-        switch (c) {
-        case 's': sd = optarg; break;
-        case 'a': arch = optarg; break;
-        case 'c':
-            if (sl_parse_long("--classes", optarg, 1, 100000, &v)) return sl_usage_error("%s", sl_errmsg());
-            zo.classes = (int)v;
-            break;
-        case 'i':
-            if (sl_parse_shape("--input", optarg, dims, 3, &nd) || nd != 3)
-                return sl_usage_error("--input: '%s' is not a shape like 3x224x224", optarg);
-            zo.c = dims[0];
-            zo.h = dims[1];
-            zo.w = dims[2];
-            break;
-        case 'l': labels = optarg; break;
-        case 'o': out = optarg; break;
-        default: return sl_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind != argc) return sl_usage_error("unexpected argument '%s'", argv[optind]);
-    if (!sd || !arch || !out) return sl_usage_error("--state-dict, --arch and -o are required");
-    char *names[1024], *buf = NULL; /* names point into buf */
-    int nlabels = 0;
-    if (labels) {
-        if (sl_parse_list("--labels", labels, &buf, names, 1024, &nlabels))
-            return sl_usage_error("%s", sl_errmsg());
-        if (!zo.classes) zo.classes = nlabels;
-    }
-    int rc = import_labelled(sd, arch, &zo, out, names, nlabels);
-    free(buf);
+    memset(&A, 0, sizeof A);
+    memset(&sl_cmd_arch, 0, sizeof sl_cmd_arch);
+    int rc = sl_opt_parse(&sl_cmd_import_spec, argc, argv, NULL);
+    if (rc != SL_OPT_CONTINUE) return rc;
+    sl_zoo_opts zo = sl_cmd_arch.zoo;
+    zo.init = 0;
+    int nlabels = sl_cmd_arch.labels.n;
+    if (nlabels && !zo.classes) zo.classes = nlabels;
+    rc = import_labelled(A.sd, A.arch, &zo, A.out, sl_cmd_arch.labels.items, nlabels);
+    sl_list_free(&sl_cmd_arch.labels);
     return rc;
 }
 
 /* Builds `arch`, loads the state_dict `sd` into it, names its classes and writes `out`. */
 static int import_labelled(const char *sd, const char *arch, const sl_zoo_opts *zo_in,
-                           const char *out,
-                           char **names, int nlabels)
+                           const char *out, char **names, int nlabels)
 {
     sl_zoo_opts zo = *zo_in;
     sl_graph *g;

@@ -1,95 +1,63 @@
 /* cmd_insert.c: `sl-preprocess insert` — put a transfer layer at a single-tensor cut. */
 #include "common/cli.h"
 #include "common/log.h"
+#include "common/opt.h"
 #include "common/status.h"
 #include "model/bundle.h"
 #include "preprocessor/commands.h"
 #include "preprocessor/split.h"
 #include "preprocessor/tl.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-
-static const char help[] =
-    "usage: sl-preprocess insert MODEL.h5 (--plan plan.json | --at NODE) [--tl KIND] -o tl.h5\n"
-    "\n"
-    "Insert a transfer layer (TL) at a single-tensor cut (docs/insert-split.md). The TL nodes are\n"
-    "named tl.*, carry the roles tl_encoder / tl_decoder, and the graph's \"tl\" object names the\n"
-    "cut, the wire tensor and the decoder output (docs/formats/tl.md).\n"
-    "  --plan FILE      take the cut (and TL, unless --tl is given) from a plan of sl-preprocess\n"
-    "                   select; the plan must be for this model\n"
-    "  --use ENTRY      plan entry: best (default), best_with_tl, best_without_tl\n"
-    "  --at NODE        the cut tensor; a wrong name lists the valid cut points\n"
-    "  --tl KIND        pool, conv (with --r/--s/--bits) or an id like conv-r4-s2-b8\n"
-    "                   (default: the plan's TL, else conv-r4-s2-b8)\n"
-    "  --r R            conv: channel reduction (default 4)\n"
-    "  --s S            conv: spatial stride, 1 = none (default 2)\n"
-    "  --bits B         conv: 8 (uint8 wire) or 32 (float wire) (default 8)\n"
-    "  --seed N         seed for the TL's fresh weights (default 1)\n"
-    "  -o, --output F   the model with the TL (HDF5 bundle)\n";
 
 struct opts {
     const char *model, *plan, *use, *at, *tl, *output;
     long r, s, bits, seed;
 };
 
+static struct opts A;
+
+static const sl_opt options[] = {
+    SL_OPT_STRING(0, "plan", &A.plan, "FILE",
+                  "take the cut (and TL, unless --tl is given) from a plan of sl-preprocess\n"
+                  "select; the plan must be for this model"),
+    SL_OPT_STRING(0, "use", &A.use, "ENTRY", "plan entry: best (default), best_with_tl, best_without_tl"),
+    SL_OPT_STRING(0, "at", &A.at, "NODE", "the cut tensor; a wrong name lists the valid cut points"),
+    SL_OPT_STRING(0, "tl", &A.tl, "KIND",
+                  "pool, conv (with --r/--s/--bits) or an id like conv-r4-s2-b8\n"
+                  "(default: the plan's TL, else conv-r4-s2-b8)"),
+    SL_OPT_LONG(0, "r", &A.r, "R", 1, 1024, "conv: channel reduction (default 4)"),
+    SL_OPT_LONG(0, "s", &A.s, "S", 1, 8, "conv: spatial stride, 1 = none (default 2)"),
+    SL_OPT_LONG(0, "bits", &A.bits, "B", 8, 32, "conv: 8 (uint8 wire) or 32 (float wire) (default 8)"),
+    SL_OPT_LONG(0, "seed", &A.seed, "N", 0, 1L << 62, "seed for the TL's fresh weights (default 1)"),
+    SL_OPT_OUTPUT(&A.output, "the model with the TL (HDF5 bundle)"),
+    SL_OPT_END,
+};
+
+const sl_optspec sl_cmd_insert_spec = {
+    "sl-preprocess insert MODEL.h5 (--plan plan.json | --at NODE) [--tl KIND] -o tl.h5",
+    "Insert a transfer layer (TL) at a single-tensor cut (docs/insert-split.md). The TL nodes are\n"
+    "named tl.*, carry the roles tl_encoder / tl_decoder, and the graph's \"tl\" object names the\n"
+    "cut, the wire tensor and the decoder output (docs/formats/tl.md).",
+    options,
+    1,
+    1,
+    "one MODEL.h5",
+    "output",
+};
+
+/* Parses and checks the options into *o; SL_OPT_CONTINUE, or the exit code (help, usage). */
 static int parse(int argc, char **argv, struct opts *o)
 {
-    static const struct option lo[] = {
-        {"plan", required_argument, 0, 'p'},   {"use", required_argument, 0, 'u'},
-        {"at", required_argument, 0, 'a'},     {"tl", required_argument, 0, 't'},
-        {"r", required_argument, 0, 'r'},      {"s", required_argument, 0, 's'},
-        {"bits", required_argument, 0, 'b'},   {"seed", required_argument, 0, 'S'},
-        {"output", required_argument, 0, 'o'}, {0, 0, 0, 0}};
     *o = (struct opts){.use = "best", .r = -1, .s = -1, .bits = -1, .seed = 1};
-    int c;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":o:", lo, NULL)) != -1) {
-        int rc = SL_OK;
-        switch (c) {
-        case 'p':
-            o->plan = optarg;
-            break;
-        case 'u':
-            o->use = optarg;
-            break;
-        case 'a':
-            o->at = optarg;
-            break;
-        case 't':
-            o->tl = optarg;
-            break;
-        case 'o':
-            o->output = optarg;
-            break;
-        case 'r':
-            rc = sl_parse_long("--r", optarg, 1, 1024, &o->r);
-            break;
-        case 's':
-            rc = sl_parse_long("--s", optarg, 1, 8, &o->s);
-            break;
-        case 'b':
-            rc = sl_parse_long("--bits", optarg, 8, 32, &o->bits);
-            break;
-        case 'S':
-            rc = sl_parse_long("--seed", optarg, 0, 1L << 62, &o->seed);
-            break;
-        case ':':
-            return sl_usage_error("option '%s' needs a value", argv[optind - 1]);
-        default:
-            return sl_usage_error("unknown option '%s'", argv[optind - 1]);
-        }
-        if (rc) return sl_usage_error("%s", sl_errmsg());
-    }
-    if (optind != argc - 1) return sl_usage_error("expected one MODEL.h5");
-    o->model = argv[optind];
-    if (!o->output) return sl_usage_error("missing -o tl.h5");
+    int rc = sl_opt_parse(&sl_cmd_insert_spec, argc, argv, NULL);
+    if (rc != SL_OPT_CONTINUE) return rc;
+    o->model = argv[1];
     if (!o->plan == !o->at) return sl_usage_error("give exactly one of --plan and --at");
     if (o->bits > 0 && o->bits != 8 && o->bits != 32)
         return sl_usage_error("--bits must be 8 or 32");
-    return SL_EXIT_OK;
+    return SL_OPT_CONTINUE;
 }
 
 /* The TL configuration from --tl/--r/--s/--bits (default conv-r4-s2-b8); an exit code. */
@@ -109,10 +77,9 @@ static int config_from(const struct opts *o, sl_tl_config *c)
 
 int sl_cmd_insert(int argc, char **argv)
 {
-    if (sl_cli_wants_help(argc, argv, help)) return SL_EXIT_OK;
-    struct opts o;
-    int ex = parse(argc, argv, &o);
-    if (ex) return ex;
+    int ex = parse(argc, argv, &A);
+    if (ex != SL_OPT_CONTINUE) return ex;
+    struct opts o = A;
     if (o.plan && strcmp(o.use, "best_with_tl") && strcmp(o.use, "best") &&
         strcmp(o.use, "best_without_tl"))
         return sl_usage_error("--use: expected best_with_tl, best or best_without_tl");

@@ -1,21 +1,32 @@
 /* cmd_inspect.c: `sl-preprocess inspect FILE.h5` — what a bundle holds. */
 #include "common/cli.h"
+#include "common/opt.h"
 #include "common/status.h"
 #include "model/bundle.h"
 #include "preprocessor/commands.h"
 
 #include <cjson/cJSON.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char help[] =
-    "usage: sl-preprocess inspect FILE.h5 [--json]\n"
-    "\n"
+static int json;
+
+static const sl_opt options[] = {
+    SL_OPT_FLAG(0, "json", &json, "print one JSON document instead of text"),
+    SL_OPT_END,
+};
+
+const sl_optspec sl_cmd_inspect_spec = {
+    "sl-preprocess inspect FILE.h5 [--json]",
     "Show a bundle: role and metadata, every node with its output shape, parameter count and\n"
-    "FLOPs, the single-tensor cut points, and (for slices) the wire description.\n"
-    "  --json   print one JSON document instead of text\n";
+    "FLOPs, the single-tensor cut points, and (for slices) the wire description.",
+    options,
+    1,
+    1,
+    "one bundle FILE.h5",
+    NULL,
+};
 
 static void shape_str(const sl_shape *s, char *buf, size_t n)
 {
@@ -43,17 +54,10 @@ static cJSON *shape_json(const sl_shape *s)
 
 int sl_cmd_inspect(int argc, char **argv)
 {
-    if (sl_cli_wants_help(argc, argv, help)) return SL_EXIT_OK;
-    static const struct option opts[] = {{"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
-    int json = 0, c;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'j') json = 1;
-        else return sl_usage_error("unknown option '%s'", argv[optind - 1]);
-    }
-    if (optind != argc - 1) return sl_usage_error("expected one bundle FILE.h5");
-    const char *path = argv[optind];
+    json = 0;
+    int rc = sl_opt_parse(&sl_cmd_inspect_spec, argc, argv, NULL);
+    if (rc != SL_OPT_CONTINUE) return rc;
+    const char *path = argv[1];
     sl_bundle *b;
     if (sl_bundle_read(path, &b)) return sl_fail();
     sl_graph *g = b->graph;

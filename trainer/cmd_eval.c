@@ -2,6 +2,7 @@
  * difference between two models. */
 #include "common/cli.h"
 #include "common/fsutil.h"
+#include "common/opt.h"
 #include "common/status.h"
 #include "model/bundle.h"
 #include "trainer/commands.h"
@@ -12,20 +13,43 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char help[] =
-    "usage: sl-train eval --data DIR|CACHE.h5 (--model M.h5 | --pair DEVICE.h5 EDGE.h5 |\n"
-    "                     --compare A.h5 B.h5) [options]\n\n"
+static struct {
+    const char *data, *model, *pair[2], *cmp[2], *out;
+    int split, json, threads;
+    sl_eval_opts eo;
+} A;
+
+static const char *const split_names[] = {"train", "val", "test", "all"};
+
+static const sl_opt options[] = {
+    SL_OPT_STRING(0, "data", &A.data, "PATH", "dataset folder or sl-data cache"),
+    SL_OPT_STRING(0, "model", &A.model, "M.h5", "the model to evaluate"),
+    SL_OPT_PAIR(0, "pair", A.pair, "DEVICE.h5 EDGE.h5", "a device + edge pair (sl-preprocess split)"),
+    SL_OPT_PAIR(0, "compare", A.cmp, "A.h5 B.h5", "the accuracy difference of two models"),
+    SL_OPT_CHOICE(0, "split", &A.split, "train|val|test|all", "the dataset split (default test)"),
+    SL_OPT_FLAG(0, "json", &A.json, "JSON instead of text"),
+    SL_OPT_OUTPUT(&A.out, "write the JSON to FILE (atomically) instead of stdout"),
+    SL_OPT_INT(0, "batch", &A.eo.batch, "N", 1, 65536,
+               "images per pass (default 32; 1 for --pair: each image is one wire\n"
+               "message, quantised on its own, as the device sends it)"),
+    SL_OPT_INT(0, "threads", &A.threads, "N", 1, 256, "libtorch threads (default 2)"),
+    SL_OPT_INT(0, "workers", &A.eo.workers, "N", 0, 256, "loader threads (default 2)"),
+    SL_OPT_END,
+};
+
+const sl_optspec sl_cmd_eval_spec = {
+    "sl-train eval --data DIR|CACHE.h5 (--model M.h5 | --pair DEVICE.h5 EDGE.h5 |\n"
+    "              --compare A.h5 B.h5) [options]",
     "Top-1 accuracy, per-class precision and recall and the confusion matrix of a model on a\n"
     "dataset split; for a device + edge pair (sl-preprocess split) run locally with the real wire\n"
     "format, also the bytes per image that cross the wire; with --compare, the accuracy\n"
-    "difference of two models on the same images.\n\n"
-    "  --data PATH      dataset folder or sl-data cache\n"
-    "  --split S        train, val, test (default) or all\n"
-    "  --json           JSON instead of text\n"
-    "  -o FILE          write the JSON to FILE (atomically) instead of stdout\n"
-    "  --batch N        images per pass (default 32; 1 for --pair: each image is one wire\n"
-    "                   message, quantised on its own, as the device sends it)\n"
-    "  --threads N      libtorch threads (default 2)   --workers N  loader threads (default 2)\n";
+    "difference of two models on the same images.",
+    options,
+    0,
+    0,
+    NULL,
+    "data",
+};
 
 static int emit(const char *json, const char *out)
 {
@@ -82,55 +106,18 @@ static int compare(const sl_eval_result *a, const sl_eval_result *b, const char 
 
 int sl_cmd_eval(int argc, char **argv)
 {
-    if (sl_cli_wants_help(argc, argv, help)) return SL_EXIT_OK;
-    const char *data = NULL, *model = NULL, *pair[2] = {NULL, NULL}, *cmp[2] = {NULL, NULL};
-    const char *split = "test", *out = NULL;
-    int json = 0, threads = 2;
-    sl_eval_opts eo = {.batch = 0, .workers = 2};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        long n;
-        if (!strcmp(a, "--json")) {
-            json = 1;
-            continue;
-        }
-        int two = !strcmp(a, "--pair") || !strcmp(a, "--compare");
-        if (i + 1 + two >= argc) return sl_usage_error("unknown option or missing value: %s", a);
-        const char *v = argv[++i];
-        if (!strcmp(a, "--data"))
-            data = v;
-        else if (!strcmp(a, "--model"))
-            model = v;
-        else if (!strcmp(a, "--split"))
-            split = v;
-        else if (!strcmp(a, "-o"))
-            out = v;
-        else if (!strcmp(a, "--pair")) {
-            pair[0] = v;
-            pair[1] = argv[++i];
-        } else if (!strcmp(a, "--compare")) {
-            cmp[0] = v;
-            cmp[1] = argv[++i];
-        } else if (!strcmp(a, "--batch") || !strcmp(a, "--threads") || !strcmp(a, "--workers")) {
-            long hi = !strcmp(a, "--batch") ? 65536 : 256;
-            if (sl_parse_long(a, v, !strcmp(a, "--workers") ? 0 : 1, hi, &n))
-                return sl_usage_error("%s", sl_errmsg());
-            if (!strcmp(a, "--batch"))
-                eo.batch = (int)n;
-            else if (!strcmp(a, "--threads"))
-                threads = (int)n;
-            else
-                eo.workers = (int)n;
-        } else {
-            return sl_usage_error("unknown option %s", a);
-        }
-    }
-    if (!data) return sl_usage_error("--data is required");
+    memset(&A, 0, sizeof A);
+    A.split = 2; /* test */
+    A.threads = 2;
+    A.eo.workers = 2;
+    int prc = sl_opt_parse(&sl_cmd_eval_spec, argc, argv, NULL);
+    if (prc != SL_OPT_CONTINUE) return prc;
+    const char *data = A.data, *model = A.model, *const *pair = A.pair, *const *cmp = A.cmp;
+    const char *split = split_names[A.split], *out = A.out;
+    int json = A.json, threads = A.threads;
+    sl_eval_opts eo = A.eo;
     if (!!model + !!pair[0] + !!cmp[0] != 1)
         return sl_usage_error("give exactly one of --model, --pair DEVICE EDGE, --compare A B");
-    if (strcmp(split, "train") && strcmp(split, "val") && strcmp(split, "test") &&
-        strcmp(split, "all"))
-        return sl_usage_error("--split: '%s' is not train, val, test or all", split);
     if (!eo.batch) eo.batch = pair[0] ? 1 : 32;
     if (sl_set_num_threads(threads))
         return sl_err(SL_ETORCH, "%s", sl_torch_last_error()), sl_fail();

@@ -1,62 +1,31 @@
 /* cmd_fit.c: `sl-train fit`, training a model or fine-tuning its transfer layer. */
 #include "common/cli.h"
 #include "common/log.h"
+#include "common/opt.h"
 #include "common/status.h"
 #include "trainer/commands.h"
 #include "trainer/train.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-static const char help[] =
-    "usage: sl-train fit --data DIR|CACHE.h5 (--model BASE.h5 | --arch NAME) -o OUT.h5 [options]\n"
-    "\n"
-    "Trains a model on a dataset and writes the best-on-validation weights to OUT.h5, with the\n"
-    "dataset's class names and metrics (val accuracy, epochs, images/s).\n\n"
-    "model and data:\n"
-    "  --data PATH          dataset folder (ImageFolder, MVTec) or sl-data cache\n"
-    "  --model FILE         bundle to start from (a trained model, or one with a TL)\n"
-    "  --arch NAME          zoo architecture trained from scratch (default tinycnn)\n"
-    "  --classes N          with --arch: class count (must equal the dataset's)\n"
-    "  --input CxHxW        with --arch: input size (default: the cache's, else the zoo's)\n"
-    "  --val DIR            separate validation dataset\n"
-    "  --val-split F        validation fraction of a flat dataset, 0 = none (default 0.15)\n"
-    "  -o, --out FILE       output bundle\n\n"
-    "optimisation:\n"
-    "  --epochs N           (default 10)       --batch N (default 32)\n"
-    "  --lr X               (default 0.01)     --optim sgd|adam (default sgd)\n"
-    "  --momentum X         SGD (default 0.9)  --nesterov\n"
-    "  --weight-decay X     (default 0)\n"
-    "  --schedule step|cosine|none (default none); --step-size N (10), --gamma X (0.1)\n"
-    "  --warmup N           epochs of linear warm-up\n"
-    "  --label-smoothing X  in [0, 1)\n"
-    "  --augment LIST       flip,crop,jitter\n"
-    "  --freeze PATTERNS    comma-separated node-name patterns ('layer1.*,conv1'): frozen\n"
-    "                       parameters get no gradient, frozen batch norms run in eval mode\n"
-    "  --patience N         stop after N epochs without a better validation score\n\n"
-    "transfer layer (a model from sl-preprocess insert):\n"
-    "  --tl-stage 1|2       1: train the TL so its decoder output matches the cut activation\n"
-    "                       (MSE), the rest frozen; 2: task loss and/or distillation, the\n"
-    "                       device side (head + encoder) frozen, decoder + tail trained\n"
-    "  --tl-stages-at LIST  stage 1: also match these later tensors (comma-separated;\n"
-    "                       @output: the model's output, its logits)\n"
-    "  --tl-teacher FILE    the bundle the TL was inserted into (distillation teacher)\n"
-    "  --distill T          stage 2: KL distillation at temperature T\n"
-    "  --alpha A            weight of distillation vs task loss (default 0.5)\n\n"
-    "run:\n"
-    "  --seed N (default 1)  --threads N (default 2)  --workers N loader threads (default 2)\n"
-    "  --checkpoint FILE    written atomically after every epoch\n"
-    "  --resume FILE        continue from a checkpoint: the same result as an uninterrupted run\n"
-    "  --stop-after N       stop after N epochs in this call (continue later with --resume)\n"
-    "  --log FILE           JSON-lines metrics, one line per epoch\n"
-    "  -q, --quiet          errors only\n";
+static sl_train_opts A;
+static const char *arch;
+static long seed;
+static int quiet;
 
-static int parse_augment(const char *s, sl_augment *a)
+/* --augment flip,crop,jitter (or none) into the sl_augment at dest. */
+static int parse_augment(void *dest, const char *s)
 {
-    char buf[128], *save = NULL;
-    snprintf(buf, sizeof buf, "%s", s);
+    sl_augment *a = dest;
+    char *buf, *items[16];
+    int n;
+    if (sl_parse_list("--augment", s, &buf, items, 16, &n)) return SL_EARG;
     memset(a, 0, sizeof *a);
-    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    int rc = SL_OK;
+    for (int i = 0; i < n && !rc; i++) {
+        const char *t = items[i];
         if (!strcmp(t, "flip")) {
             a->hflip = a->vflip = 1;
         } else if (!strcmp(t, "crop")) {
@@ -64,141 +33,107 @@ static int parse_augment(const char *s, sl_augment *a)
         } else if (!strcmp(t, "jitter")) {
             a->brightness = a->contrast = 0.2f;
         } else if (strcmp(t, "none")) {
-            return sl_err(SL_EARG, "--augment: unknown '%s' (flip, crop, jitter, none)", t);
+            rc = sl_err(SL_EARG, "--augment: unknown '%s' (flip, crop, jitter, none)", t);
         }
     }
-    return SL_OK;
+    free(buf);
+    return rc;
 }
 
-static int set_int(const char *a, const char *v, long lo, long hi, int *out)
+static int parse_input(void *dest, const char *v)
 {
-    long n;
-    if (sl_parse_long(a, v, lo, hi, &n)) return SL_EARG;
-    *out = (int)n;
-    return SL_OK;
-}
-
-/* Parses one option with a value; SL_ENOTFOUND when `a` is not one. */
-static int parse_valued(sl_train_opts *o, const char *a, const char *v)
-{
-    long n;
     int64_t dims[3];
     int nd;
-    if (!strcmp(a, "--data"))
-        o->data = v;
-    else if (!strcmp(a, "--model"))
-        o->model = v;
-    else if (!strcmp(a, "--arch"))
-        o->arch = v;
-    else if (!strcmp(a, "-o") || !strcmp(a, "--out"))
-        o->out = v;
-    else if (!strcmp(a, "--val"))
-        o->val = v;
-    else if (!strcmp(a, "--freeze"))
-        o->freeze = v;
-    else if (!strcmp(a, "--checkpoint"))
-        o->checkpoint = v;
-    else if (!strcmp(a, "--resume"))
-        o->resume = v;
-    else if (!strcmp(a, "--log"))
-        o->log = v;
-    else if (!strcmp(a, "--tl-teacher"))
-        o->tl_teacher = v;
-    else if (!strcmp(a, "--tl-stages-at"))
-        o->tl_stages_at = v;
-    else if (!strcmp(a, "--classes"))
-        return set_int(a, v, 2, 100000, &o->classes);
-    else if (!strcmp(a, "--epochs"))
-        return set_int(a, v, 1, 100000, &o->epochs);
-    else if (!strcmp(a, "--stop-after"))
-        return set_int(a, v, 1, 100000, &o->stop_after);
-    else if (!strcmp(a, "--batch"))
-        return set_int(a, v, 1, 65536, &o->batch);
-    else if (!strcmp(a, "--step-size"))
-        return set_int(a, v, 1, 100000, &o->step_size);
-    else if (!strcmp(a, "--warmup"))
-        return set_int(a, v, 0, 100000, &o->warmup);
-    else if (!strcmp(a, "--threads"))
-        return set_int(a, v, 1, 256, &o->threads);
-    else if (!strcmp(a, "--workers"))
-        return set_int(a, v, 0, 64, &o->workers);
-    else if (!strcmp(a, "--patience"))
-        return set_int(a, v, 0, 100000, &o->patience);
-    else if (!strcmp(a, "--tl-stage"))
-        return set_int(a, v, 1, 2, &o->tl_stage);
-    else if (!strcmp(a, "--lr"))
-        return sl_parse_double(a, v, 1e-12, 100, &o->lr);
-    else if (!strcmp(a, "--momentum"))
-        return sl_parse_double(a, v, 0, 1, &o->momentum);
-    else if (!strcmp(a, "--weight-decay"))
-        return sl_parse_double(a, v, 0, 1, &o->weight_decay);
-    else if (!strcmp(a, "--gamma"))
-        return sl_parse_double(a, v, 1e-9, 10, &o->gamma);
-    else if (!strcmp(a, "--label-smoothing"))
-        return sl_parse_double(a, v, 0, 0.999, &o->label_smoothing);
-    else if (!strcmp(a, "--val-split"))
-        return sl_parse_double(a, v, 0, 0.9, &o->val_split);
-    else if (!strcmp(a, "--distill"))
-        return sl_parse_double(a, v, 1e-3, 1000, &o->distill_t);
-    else if (!strcmp(a, "--alpha"))
-        return sl_parse_double(a, v, 0, 1, &o->alpha);
-    else if (!strcmp(a, "--augment"))
-        return parse_augment(v, &o->augment);
-    else if (!strcmp(a, "--seed")) {
-        if (sl_parse_long(a, v, 0, 0x7fffffffL, &n)) return SL_EARG;
-        o->seed = (uint64_t)n;
-    } else if (!strcmp(a, "--input")) {
-        if (sl_parse_shape(a, v, dims, 3, &nd)) return SL_EARG;
-        if (nd != 3) return sl_err(SL_EARG, "--input: '%s' is not CxHxW", v);
-        o->in_c = dims[0];
-        o->in_h = dims[1];
-        o->in_w = dims[2];
-    } else if (!strcmp(a, "--optim")) {
-        if (!strcmp(v, "sgd"))
-            o->optim = SL_OPTIM_SGD;
-        else if (!strcmp(v, "adam"))
-            o->optim = SL_OPTIM_ADAM;
-        else
-            return sl_err(SL_EARG, "--optim: '%s' is not sgd or adam", v);
-    } else if (!strcmp(a, "--schedule")) {
-        if (!strcmp(v, "none"))
-            o->schedule = SL_SCHED_NONE;
-        else if (!strcmp(v, "step"))
-            o->schedule = SL_SCHED_STEP;
-        else if (!strcmp(v, "cosine"))
-            o->schedule = SL_SCHED_COSINE;
-        else
-            return sl_err(SL_EARG, "--schedule: '%s' is not step, cosine or none", v);
-    } else {
-        return SL_ENOTFOUND;
-    }
+    if (sl_parse_shape("--input", v, dims, 3, &nd)) return SL_EARG;
+    if (nd != 3) return sl_err(SL_EARG, "--input: '%s' is not CxHxW", v);
+    sl_train_opts *o = dest;
+    o->in_c = dims[0];
+    o->in_h = dims[1];
+    o->in_w = dims[2];
     return SL_OK;
 }
+
+static const sl_opt options[] = {
+    SL_OPT_SECTION("model and data"),
+    SL_OPT_STRING(0, "data", &A.data, "PATH", "dataset folder (ImageFolder, MVTec) or sl-data cache"),
+    SL_OPT_STRING(0, "model", &A.model, "FILE", "bundle to start from (a trained model, or one with a TL)"),
+    SL_OPT_STRING(0, "arch", &arch, "NAME", "zoo architecture trained from scratch (default tinycnn)"),
+    SL_OPT_INT(0, "classes", &A.classes, "N", 2, 100000, "with --arch: class count (must equal the dataset's)"),
+    SL_OPT_CALLBACK(0, "input", &A, "CxHxW", parse_input,
+                    "with --arch: input size (default: the cache's, else the zoo's)"),
+    SL_OPT_STRING(0, "val", &A.val, "DIR", "separate validation dataset"),
+    SL_OPT_DOUBLE(0, "val-split", &A.val_split, "F", 0, 0.9,
+                  "validation fraction of a flat dataset, 0 = none (default 0.15)"),
+    SL_OPT_STRING('o', "out", &A.out, "FILE", "output bundle"),
+    SL_OPT_SECTION("optimisation"),
+    SL_OPT_INT(0, "epochs", &A.epochs, "N", 1, 100000, "(default 10)"),
+    SL_OPT_INT(0, "batch", &A.batch, "N", 1, 65536, "(default 32)"),
+    SL_OPT_DOUBLE(0, "lr", &A.lr, "X", 1e-12, 100, "(default 0.01)"),
+    SL_OPT_CHOICE(0, "optim", &A.optim, "sgd|adam", "(default sgd)"),
+    SL_OPT_DOUBLE(0, "momentum", &A.momentum, "X", 0, 1, "SGD (default 0.9)"),
+    SL_OPT_FLAG(0, "nesterov", &A.nesterov, "SGD: Nesterov momentum"),
+    SL_OPT_DOUBLE(0, "weight-decay", &A.weight_decay, "X", 0, 1, "(default 0)"),
+    SL_OPT_CHOICE(0, "schedule", &A.schedule, "none|step|cosine", "(default none)"),
+    SL_OPT_INT(0, "step-size", &A.step_size, "N", 1, 100000, "step schedule: epochs between decays (10)"),
+    SL_OPT_DOUBLE(0, "gamma", &A.gamma, "X", 1e-9, 10, "step schedule: decay factor (0.1)"),
+    SL_OPT_INT(0, "warmup", &A.warmup, "N", 0, 100000, "epochs of linear warm-up"),
+    SL_OPT_DOUBLE(0, "label-smoothing", &A.label_smoothing, "X", 0, 0.999, "in [0, 1)"),
+    SL_OPT_CALLBACK(0, "augment", &A.augment, "LIST", parse_augment, "flip,crop,jitter"),
+    SL_OPT_STRING(0, "freeze", &A.freeze, "PATTERNS",
+                  "comma-separated node-name patterns ('layer1.*,conv1'): frozen\n"
+                  "parameters get no gradient, frozen batch norms run in eval mode"),
+    SL_OPT_INT(0, "patience", &A.patience, "N", 0, 100000,
+               "stop after N epochs without a better validation score"),
+    SL_OPT_SECTION("transfer layer (a model from sl-preprocess insert)"),
+    SL_OPT_INT(0, "tl-stage", &A.tl_stage, "1|2", 1, 2,
+               "1: train the TL so its decoder output matches the cut activation\n"
+               "(MSE), the rest frozen; 2: task loss and/or distillation, the\n"
+               "device side (head + encoder) frozen, decoder + tail trained"),
+    SL_OPT_STRING(0, "tl-stages-at", &A.tl_stages_at, "LIST",
+                  "stage 1: also match these later tensors (comma-separated;\n"
+                  "@output: the model's output, its logits)"),
+    SL_OPT_STRING(0, "tl-teacher", &A.tl_teacher, "FILE",
+                  "the bundle the TL was inserted into (distillation teacher)"),
+    SL_OPT_DOUBLE(0, "distill", &A.distill_t, "T", 1e-3, 1000, "stage 2: KL distillation at temperature T"),
+    SL_OPT_DOUBLE(0, "alpha", &A.alpha, "A", 0, 1, "weight of distillation vs task loss (default 0.5)"),
+    SL_OPT_SECTION("run"),
+    SL_OPT_LONG(0, "seed", &seed, "N", 0, 0x7fffffffL, "(default 1)"),
+    SL_OPT_INT(0, "threads", &A.threads, "N", 1, 256, "libtorch threads (default 2)"),
+    SL_OPT_INT(0, "workers", &A.workers, "N", 0, 64, "loader threads (default 2)"),
+    SL_OPT_STRING(0, "checkpoint", &A.checkpoint, "FILE", "written atomically after every epoch"),
+    SL_OPT_STRING(0, "resume", &A.resume, "FILE",
+                  "continue from a checkpoint: the same result as an uninterrupted run"),
+    SL_OPT_INT(0, "stop-after", &A.stop_after, "N", 1, 100000,
+               "stop after N epochs in this call (continue later with --resume)"),
+    SL_OPT_STRING(0, "log", &A.log, "FILE", "JSON-lines metrics, one line per epoch"),
+    SL_OPT_FLAG('q', "quiet", &quiet, "errors only"),
+    SL_OPT_END,
+};
+
+const sl_optspec sl_cmd_fit_spec = {
+    "sl-train fit --data DIR|CACHE.h5 (--model BASE.h5 | --arch NAME) -o OUT.h5 [options]",
+    "Trains a model on a dataset and writes the best-on-validation weights to OUT.h5, with the\n"
+    "dataset's class names and metrics (val accuracy, epochs, images/s).",
+    options,
+    0,
+    0,
+    NULL,
+    "data out",
+};
 
 int sl_cmd_fit(int argc, char **argv)
 {
-    if (sl_cli_wants_help(argc, argv, help)) return SL_EXIT_OK;
-    sl_train_opts o;
-    sl_train_opts_init(&o);
-    int arch_given = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--nesterov")) {
-            o.nesterov = 1;
-            continue;
-        }
-        if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            sl_log_set_level(0);
-            continue;
-        }
-        if (i + 1 >= argc) return sl_usage_error("unknown option or missing value: %s", a);
-        arch_given |= !strcmp(a, "--arch");
-        int rc = parse_valued(&o, a, argv[++i]);
-        if (rc == SL_ENOTFOUND) return sl_usage_error("unknown option %s", a);
-        if (rc) return sl_usage_error("%s", sl_errmsg());
-    }
-    if (!o.data) return sl_usage_error("--data is required");
-    if (!o.out) return sl_usage_error("-o OUT.h5 is required");
+    sl_train_opts_init(&A);
+    arch = NULL;
+    seed = (long)A.seed;
+    quiet = 0;
+    int rc = sl_opt_parse(&sl_cmd_fit_spec, argc, argv, NULL);
+    if (rc != SL_OPT_CONTINUE) return rc;
+    sl_train_opts o = A;
+    int arch_given = arch != NULL;
+    if (arch) o.arch = arch;
+    o.seed = (uint64_t)seed;
+    if (quiet) sl_log_set_level(0);
     if (o.model && arch_given) return sl_usage_error("--model and --arch exclude each other");
     if (o.model && (o.in_c || o.classes))
         return sl_usage_error("--input and --classes are for --arch (a bundle has its own)");

@@ -143,18 +143,24 @@ static void test_pair_list_section(void)
 {
     const char *pair[2] = {NULL, NULL};
     sl_list tl = {0};
-    int json = 0, nargs;
+    int json = 0, nargs, workers = -1;
     const sl_opt opts[] = {
         SL_OPT_SECTION("inputs"),
         SL_OPT_PAIR(0, "pair", pair, "DEVICE.h5 EDGE.h5", "a split pair"),
         SL_OPT_LIST(0, "tl", &tl, "LIST", 3, "transfer layers\nmore about them"),
         SL_OPT_SECTION("output"),
         SL_OPT_FLAG(0, "json", &json, "json"),
+        SL_OPT_INT(0, "workers", &workers, "N", 0, 8, "workers"),
         SL_OPT_END,
     };
     const sl_optspec spec = {"t [options]", NULL, opts, 0, 0, NULL, NULL};
-    char *ok[] = {"t", "--pair", "d.h5", "e.h5", "--tl", "a,b", "--tl=pool,c,d", "--json", NULL};
-    CHECK_EQ(run(&spec, 8, ok, &nargs), SL_OPT_CONTINUE);
+    char *ok[] = {"t", "--pair", "d.h5", "e.h5", "--tl", "a,b", "--tl=pool,c,d", "--json",
+                  "--workers", "0", NULL};
+    CHECK_EQ(run(&spec, 10, ok, &nargs), SL_OPT_CONTINUE);
+    CHECK_EQ(workers, 0);
+    char *bad_int[] = {"t", "--workers", "9", NULL};
+    CHECK_EQ(run(&spec, 3, bad_int, &nargs), SL_EXIT_USAGE);
+    CHECK_EQ(workers, 0);
     CHECK_EQ(nargs, 0);
     CHECK_STR(pair[0], "d.h5");
     CHECK_STR(pair[1], "e.h5");
@@ -184,6 +190,7 @@ static void test_pair_list_section(void)
     sl_list_free(&tl);
     CHECK(tl.items == NULL && tl.n == 0);
     CHECK(sl_opt_find(opts, "tl") == &opts[2]);
+    CHECK(sl_opt_find(opts, "inputs") == NULL); /* a section is no option */
 
     char buf[4096] = {0};
     FILE *f = fmemopen(buf, sizeof buf - 1, "w");

@@ -17,7 +17,7 @@ ok grep -q -- "--per-class" out.txt
 rc_is 2 "$D"
 rc_is 2 "$D" frobnicate
 rc_is 2 "$D" synth --product casting
-ok grep -q "sl-data: synth: --out DIR is required" err.txt
+ok grep -q "sl-data: synth: missing -o/--out DIR" err.txt
 rc_is 2 "$D" synth --out x --product widgets
 ok grep -q "unknown product line 'widgets'" err.txt
 rc_is 2 "$D" synth --out x --size 3

@@ -16,20 +16,22 @@ check() { # check NAME EXPECTED_CODE EXPECTED_STDERR_TEXT -- command...
 }
 check help 0 "usage: sl-train fit" -- "$T" fit --help
 check help-eval 0 "usage: sl-train eval" -- "$T" eval --help
-check no-data 2 "sl-train: fit: --data is required" -- "$T" fit -o x.h5
-check no-out 2 "sl-train: fit: -o OUT.h5 is required" -- "$T" fit --data d
+check no-data 2 "sl-train: fit: missing --data PATH" -- "$T" fit -o x.h5
+check no-out 2 "sl-train: fit: missing -o/--out FILE" -- "$T" fit --data d
 check bad-lr 2 "sl-train: fit: --lr" -- "$T" fit --data d -o x.h5 --lr abc
-check bad-optim 2 "'rmsprop' is not sgd or adam" -- "$T" fit --data d -o x.h5 --optim rmsprop
-check bad-sched 2 "is not step, cosine or none" -- "$T" fit --data d -o x.h5 --schedule linear
+check bad-optim 2 "--optim: 'rmsprop' is not one of sgd,adam" -- "$T" fit --data d -o x.h5 --optim rmsprop
+check bad-sched 2 "is not one of none,step,cosine" -- "$T" fit --data d -o x.h5 --schedule linear
 check bad-stage 2 "--tl-stage" -- "$T" fit --data d -o x.h5 --tl-stage 3
 check stage-model 2 "--tl-stage needs --model" -- "$T" fit --data d -o x.h5 --tl-stage 1
 check distill 2 "--distill needs --tl-stage 2" -- "$T" fit --data d -o x.h5 --model m.h5 --distill 4
 check augment 2 "--augment: unknown 'blur'" -- "$T" fit --data d -o x.h5 --augment flip,blur
-check unknown 2 "unknown option --frobnicate" -- "$T" fit --data d -o x.h5 --frobnicate 1
-check missing-value 2 "missing value: --epochs" -- "$T" fit --data d -o x.h5 --epochs
+check unknown 2 "unknown option '--frobnicate'" -- "$T" fit --data d -o x.h5 --frobnicate 1
+check missing-value 2 "option '--epochs' needs a value" -- "$T" fit --data d -o x.h5 --epochs
 check both-models 2 "exclude each other" -- "$T" fit --data d -o x.h5 --model m.h5 --arch tinycnn
 check eval-which 2 "exactly one of" -- "$T" eval --data d
-check eval-split 2 "--split: 'dev'" -- "$T" eval --data d --model m.h5 --split dev
+check eval-pair-one 2 "option '--pair' needs two values" -- "$T" eval --data d --pair d.h5
+check out-alias 2 "exclude each other" -- "$T" fit --data d --output x.h5 --model m.h5 --arch tinycnn
+check eval-split 2 "--split: 'dev' is not one of train,val,test,all" -- "$T" eval --data d --model m.h5 --split dev
 check no-data-dir 1 "sl-train: fit: --data: " -- "$T" fit --data does-not-exist -o x.h5
 check no-model 1 "sl-train: eval: " -- "$T" eval --data does-not-exist --model m.h5
 rm -rf data x.h5 m.jsonl e.json
