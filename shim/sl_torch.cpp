@@ -1743,6 +1743,9 @@ int sl_jit_run(sl_jit *m, const sl_tensor *const *in, int nin, sl_tensor **out, 
             args.emplace_back(in[i]->t);
         }
         at::NoGradGuard no_grad;
+        // The graph is optimised once, when compiled: the executor's own profiling runs and
+        // re-optimisation would only make the first calls slow.
+        torch::jit::GraphOptimizerEnabledGuard plain_executor(false);
         c10::IValue r = m->fwd(std::move(args));
         std::vector<at::Tensor> res;
         if (r.isTuple()) {

@@ -1,9 +1,13 @@
-/* test_exec_fast.c: the MKL-DNN inference path (prepacked conv weights, blocked values) against
- * the plain strided path: same numbers, plain outputs, sub-ranges, quantized boundaries. */
+/* test_exec_fast.c: the default inference path (stretches compiled into frozen, optimised
+ * TorchScript modules; the shim's sl_jit_*) against the plain strided path: same numbers to
+ * float rounding, plain outputs, sub-ranges, quantized boundaries; and the shim's MKL-DNN layout
+ * functions. */
 #include "common/status.h"
 #include "model/exec.h"
 #include "model/zoo.h"
 #include "testutil.h"
+
+#include <string.h>
 
 static sl_tensor *randn4(int64_t n, int64_t c, int64_t h, int64_t w)
 {
@@ -116,7 +120,7 @@ static void test_shim_layout(void)
     for (size_t i = 0; i < sizeof f / sizeof *f; i++) sl_tensor_free(f[i]);
 }
 
-/* Default (MKL-DNN) vs plain, folded and not: outputs agree and are plain tensors. */
+/* Default (compiled) vs plain, folded and not: outputs agree and are plain tensors. */
 static void test_matches_plain(const char *arch, int64_t hw)
 {
     sl_graph *g = zoo(arch, hw);
@@ -229,9 +233,59 @@ static void test_quantized_wire(void)
     sl_graph_free(g);
 }
 
+/* The shim's compiler on the block the issue measured (conv, relu6, depthwise conv, relu6):
+ * MKL-DNN convolutions and hardtanh in the optimised graph, the eager result, and its errors. */
+static void test_jit_shim(void)
+{
+    sl_tensor *x = randn4(2, 8, 12, 12), *w1 = randn4(16, 8, 1, 1), *w2 = randn4(16, 1, 3, 3);
+    int64_t bs[1] = {16};
+    sl_tensor *b2 = NULL;
+    sl_tensor_randn(bs, 1, &b2);
+    const char *src = "def forward(self, x: Tensor):\n"
+                      "    a = torch.hardtanh(torch.conv2d(x, self.w1, None, [1, 1], [0, 0], [1, 1], 1), 0.0, 6.0)\n"
+                      "    b = torch.conv2d(a, self.w2, self.b2, [2, 2], [1, 1], [1, 1], 16)\n"
+                      "    return (torch.hardtanh(b, 0.0, 6.0), )\n";
+    const char *names[] = {"w1", "w2", "b2"};
+    const sl_tensor *ws[] = {w1, w2, b2};
+    sl_jit *m = NULL;
+    CHECK_OK(sl_jit_compile(src, names, ws, 3, 1, 1, 1, &m), sl_torch_last_error());
+    if (m) {
+        CHECK(sl_jit_count_kind(m, "prim::mkldnn_convolution") == 2);
+        CHECK(sl_jit_count_kind(m, "prim::MKLDNNHardTanh_") + sl_jit_count_kind(m, "prim::MKLDNNHardTanh") >= 1);
+        CHECK(sl_jit_count_kind(m, "aten::conv2d") == 0);
+        size_t len = 0;
+        CHECK_OK(sl_jit_graph_text(m, NULL, 0, &len), sl_torch_last_error());
+        CHECK(len > 0);
+        const sl_tensor *in[] = {x};
+        sl_tensor *y = NULL, *a = NULL, *a6 = NULL, *b = NULL, *ref = NULL;
+        CHECK_OK(sl_jit_run(m, in, 1, &y, 1), sl_torch_last_error());
+        int64_t s2[2] = {2, 2}, p1[2] = {1, 1};
+        sl_conv2d(x, w1, NULL, NULL, NULL, NULL, 1, &a);
+        sl_relu6(a, &a6);
+        sl_conv2d(a6, w2, b2, s2, p1, NULL, 16, &b);
+        sl_relu6(b, &ref);
+        CHECK(y && ref && rel(y, ref) < 1e-5);
+        sl_tensor *none = NULL;
+        CHECK_EQ(sl_jit_run(m, in, 2, &none, 1), SLT_EARG);
+        CHECK(none == NULL);
+        sl_tensor *f[] = {y, a, a6, b, ref};
+        for (size_t i = 0; i < sizeof f / sizeof *f; i++) sl_tensor_free(f[i]);
+    }
+    sl_jit_free(m);
+    /* A source that does not compile: the TorchScript compiler's message, no module. */
+    sl_jit *bad = NULL;
+    CHECK_EQ(sl_jit_compile("def forward(self, x: Tensor):\n    return (torch.nonexistent_op(x), )\n",
+                            NULL, NULL, 0, 1, 1, 1, &bad),
+             SLT_ETORCH);
+    CHECK(bad == NULL && strstr(sl_torch_last_error(), "nonexistent_op"));
+    sl_tensor *f[] = {x, w1, w2, b2};
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++) sl_tensor_free(f[i]);
+}
+
 int main(void)
 {
     sl_set_num_threads(1);
+    test_jit_shim();
     test_shim_layout();
     test_matches_plain("resnet18", 32);
     test_matches_plain("mobilenet_v2", 32);
