@@ -159,7 +159,9 @@ for d in /sys/fs/cgroup/cpu /sys/fs/cgroup/cpu,cpuacct; do
         break
     fi
 done
-sh -c '[ -z "$0" ] || echo $$ >"$0/cgroup.procs"; exec "$@"' "$edge_cg" \
+# One intra-op thread, as `profile --threads 1` measured it (two threads in one core's quota
+# only take turns).
+OMP_NUM_THREADS=1 sh -c '[ -z "$0" ] || echo $$ >"$0/cgroup.procs"; exec "$@"' "$edge_cg" \
     nsenter --net="/run/netns/$ns_edge" "$OFF" edge --listen 10.79.0.1:7070 --store "$w/store" \
     --threads 1 --token-file "$w/token" --port-file "$w/port" 2>"$w/edge.log" &
 edge_pid=$!
@@ -197,12 +199,18 @@ local = [m for m in bench["modes"] if m["mode"] == "local"][0]
 rows = [{"mode": "local", "median_s": local["median_s"], "p95_s": local["p95_s"],
          "throughput_ips": local["throughput_ips"], "bytes_up_per_image": 0, "errors": 0,
          "predicted_s": local["predicted_s"] if local["predicted_s"] >= 0 else None}]
+def med(v):
+    v = sorted(v)
+    return v[len(v) // 2] if v else 0
 for mode in ("edge-only", "split", "split+tl"):
-    s = json.loads(open(f"{w}/{mode}.jsonl").read().splitlines()[-1])["summary"]
+    lines = [json.loads(l) for l in open(f"{w}/{mode}.jsonl").read().splitlines()]
+    s = lines[-1]["summary"]
+    parts = {k: med([l["timing"][k] for l in lines[:-1] if "timing" in l])
+             for k in ("device_s", "encode_s", "transfer_s", "edge_queue_s", "edge_s")}
     rows.append({"mode": mode, "median_s": s["median_s"], "p95_s": s["p95_s"],
                  "throughput_ips": s["throughput_ips"], "bytes_up_per_image": s["bytes_up_per_image"],
                  "errors": s["errors"], "predicted_s": s.get("predicted_s"),
-                 "predicted_bytes": s.get("predicted_bytes")})
+                 "predicted_bytes": s.get("predicted_bytes"), "median_parts": parts})
 for r in rows:
     p = r.get("predicted_s")
     r["error"] = (p - r["median_s"]) / r["median_s"] if p is not None and r["median_s"] > 0 else None
@@ -227,6 +235,11 @@ for r in rows:
     print(f"| {r['mode']} | {r['median_s']*1e3:.1f} | {ps} | {es} | {r['p95_s']*1e3:.1f} | "
           f"{r['throughput_ips']:.1f} | {r['bytes_up_per_image']:.0f} | "
           f"{local['median_s']/r['median_s']:.2f}x | {r['errors']} |")
+for r in rows[1:]:
+    p = r["median_parts"]
+    print(f"  {r['mode']}: median device {p['device_s']*1e3:.1f} ms, encode {p['encode_s']*1e3:.1f}, "
+          f"transfer {p['transfer_s']*1e3:.1f}, edge queue {p['edge_queue_s']*1e3:.1f}, "
+          f"edge {p['edge_s']*1e3:.1f}; predicted bytes {r.get('predicted_bytes') or 0:.0f}")
 if any(r["error"] is not None and abs(r["error"]) > 0.10 for r in rows):
     print("! the prediction misses the measurement by more than 10%")
 if choice:
