@@ -7,7 +7,7 @@
 #   -> tl.h5 -> tuned-stage1.h5 -> tuned.h5 -> device.h5 + edge.h5 (and notl-device.h5 +
 #   notl-edge.h5, the best split without a TL) -> eval-*.json, bench.json -> report.html
 #
-# `sl-preprocess config` writes each step's arguments to out/$(PRODUCT)/cfg/<step>.args and
+# `sl-pipeline config` writes each step's arguments to out/$(PRODUCT)/cfg/<step>.args and
 # rewrites a file only when its content changes, so editing one section of the config re-runs
 # only the steps that read it. Profiles measured on the real device and edge can be given with
 # DEVICE_PROFILE=path and EDGE_PROFILE=path instead of measuring them here.
@@ -23,8 +23,9 @@ PP      := $(BIN)/sl-preprocess
 TRAIN   := $(BIN)/sl-train
 OFF     := $(BIN)/sl-offload
 SLDATA  := $(BIN)/sl-data
+PIPE    := $(BIN)/sl-pipeline
 
-# Arguments of a step, with the shell quoting sl-preprocess config wrote.
+# Arguments of a step, with the shell quoting sl-pipeline config wrote.
 args = $$(cat $(A)/$(1).args)
 
 .PHONY: pipeline
@@ -32,9 +33,9 @@ args = $$(cat $(A)/$(1).args)
 .DELETE_ON_ERROR:
 pipeline: $(OUT)/report.html
 
-$(A)/.stamp: $(CFG) $(PP)
+$(A)/.stamp: $(CFG) $(PIPE)
 	@mkdir -p $(A)
-	$(PP) config $(CFG) --out $(OUT)
+	$(PIPE) config $(CFG) --out $(OUT)
 	@touch $@
 $(A)/%.args: $(A)/.stamp ;
 
@@ -92,5 +93,5 @@ $(OUT)/bench.json: $(OUT)/split.stamp $(OUT)/notl-split.stamp $(OUT)/plan.json $
 
 # 9. the report, readable without the terminal
 $(OUT)/report.html: $(OUT)/eval-base.json $(OUT)/eval-pair.json $(OUT)/bench.json $(OUT)/plan.json
-	$(PP) report --dir $(OUT) -o $@
+	$(PIPE) report --dir $(OUT) -o $@
 	@echo "report: $@"

@@ -3,21 +3,7 @@
 #include "common/cli.h"
 #include "offloader/commands.h"
 
-#include <stdio.h>
-
-#define PENDING(fn, name)                                                                       \
-    __attribute__((weak)) int fn(int argc, char **argv)                                         \
-    {                                                                                           \
-        (void)argc;                                                                             \
-        (void)argv;                                                                             \
-        fprintf(stderr, "sl-offload: %s: not built yet in this version\n", name);               \
-        return SL_EXIT_FAIL;                                                                    \
-    }
-PENDING(sl_cmd_run, "run")
-PENDING(sl_cmd_edge, "edge")
-PENDING(sl_cmd_deploy, "deploy")
-PENDING(sl_cmd_device, "device")
-PENDING(sl_cmd_bench, "bench")
+#include <stddef.h>
 
 static const sl_subcmd commands[] = {
     {"run", sl_cmd_run, "run a model locally on a tensor file or images"},

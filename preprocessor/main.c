@@ -1,28 +1,11 @@
 /* main.c: sl-preprocess, the model-preparation command (zoo, import, inspect, profile, select,
- * insert, split). Each subcommand lives in cmd_<name>.c and only parses arguments. */
+ * insert, split). Each subcommand lives in cmd_<name>.c and only parses arguments. `config` and
+ * `report` are sl-pipeline's (pipeline/), kept here as aliases. */
 #include "common/cli.h"
+#include "pipeline/commands.h"
 #include "preprocessor/commands.h"
 
-#include <stdio.h>
-
-/* A subcommand whose cmd_<name>.c is not in this build says so plainly instead of pretending. */
-#define PENDING(fn, name)                                                                       \
-    __attribute__((weak)) int fn(int argc, char **argv)                                         \
-    {                                                                                           \
-        (void)argc;                                                                             \
-        (void)argv;                                                                             \
-        fprintf(stderr, "sl-preprocess: %s: not built yet in this version\n", name);            \
-        return SL_EXIT_FAIL;                                                                    \
-    }
-PENDING(sl_cmd_zoo, "zoo")
-PENDING(sl_cmd_import, "import")
-PENDING(sl_cmd_inspect, "inspect")
-PENDING(sl_cmd_profile, "profile")
-PENDING(sl_cmd_select, "select")
-PENDING(sl_cmd_insert, "insert")
-PENDING(sl_cmd_split, "split")
-PENDING(sl_cmd_config, "config")
-PENDING(sl_cmd_report, "report")
+#include <stddef.h>
 
 static const sl_subcmd commands[] = {
     {"zoo", sl_cmd_zoo, "make a model bundle from the zoo with fresh weights"},
@@ -32,8 +15,8 @@ static const sl_subcmd commands[] = {
     {"select", sl_cmd_select, "choose the slice point from device/edge profiles and a network"},
     {"insert", sl_cmd_insert, "insert a transfer layer at a cut"},
     {"split", sl_cmd_split, "split a model into paired device and edge bundles"},
-    {"config", sl_cmd_config, "validate a product-line config and write pipeline step arguments"},
-    {"report", sl_cmd_report, "write the product line's report (HTML) from the pipeline's results"},
+    {"config", sl_cmd_config, "alias of sl-pipeline config"},
+    {"report", sl_cmd_report, "alias of sl-pipeline report"},
     {NULL, NULL, NULL},
 };
 

@@ -1,7 +1,7 @@
 /* test_config.c: product-line config validation and per-step argument files. */
 #include "common/fsutil.h"
 #include "common/status.h"
-#include "preprocessor/config.h"
+#include "pipeline/config.h"
 #include "testutil.h"
 
 #include <sys/stat.h>

@@ -1,9 +1,10 @@
-/* cmd_report.c: `sl-preprocess report` — the product line's HTML report. */
+/* cmd_report.c: `sl-pipeline report` (alias `sl-preprocess report`) — the product line's HTML
+ * report. */
 #include "common/cli.h"
 #include "common/log.h"
 #include "common/opt.h"
-#include "preprocessor/commands.h"
-#include "preprocessor/report.h"
+#include "pipeline/commands.h"
+#include "pipeline/report.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -21,7 +22,7 @@ static const sl_opt options[] = {
 };
 
 const sl_optspec sl_cmd_report_spec = {
-    "sl-preprocess report --dir out/PRODUCT (-o report.html | --summary)",
+    "sl-pipeline report --dir out/PRODUCT (-o report.html | --summary)",
     "Write one self-contained HTML report from a pipeline's results in --dir: plan.json,\n"
     "plan.svg, plan.txt, eval-base.json, eval-pair.json and bench.json (optional): accuracy of\n"
     "the base model and of the device + edge pair, bytes on the wire with and without the TL, the\n"

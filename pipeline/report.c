@@ -1,5 +1,5 @@
 /* report.c: the product line's HTML report from the pipeline's JSON results and chart. */
-#include "preprocessor/report.h"
+#include "pipeline/report.h"
 #include "common/fsutil.h"
 #include "common/status.h"
 #include "common/timeutil.h"

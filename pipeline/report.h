@@ -1,6 +1,6 @@
 /* report.h: the product line's report, readable without the terminal. */
-#ifndef SL_PREPROCESSOR_REPORT_H
-#define SL_PREPROCESSOR_REPORT_H
+#ifndef SL_PIPELINE_REPORT_H
+#define SL_PIPELINE_REPORT_H
 
 #include <stdio.h>
 

@@ -1,9 +1,10 @@
-/* cmd_config.c: `sl-preprocess config` — validate a product-line config, write step arguments. */
+/* cmd_config.c: `sl-pipeline config` (alias `sl-preprocess config`) — validate a product-line
+ * config, write step arguments. */
 #include "common/cli.h"
 #include "common/log.h"
 #include "common/opt.h"
-#include "preprocessor/commands.h"
-#include "preprocessor/config.h"
+#include "pipeline/commands.h"
+#include "pipeline/config.h"
 
 #include <stdio.h>
 
@@ -15,7 +16,7 @@ static const sl_opt options[] = {
 };
 
 const sl_optspec sl_cmd_config_spec = {
-    "sl-preprocess config configs/PRODUCT.json [--out DIR]",
+    "sl-pipeline config configs/PRODUCT.json [--out DIR]",
     "Validate a product-line config (docs/config.md): unknown keys are warned about, a missing\n"
     "required key or a wrong type is an error naming the key. With --out, write the arguments of\n"
     "every pipeline step to DIR/cfg/<step>.args, rewriting only the files whose content changed,\n"

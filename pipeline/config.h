@@ -10,8 +10,8 @@
  * changes. Make rules depend on these files, so editing one section of the config re-runs only
  * the steps that read it.
  */
-#ifndef SL_PREPROCESSOR_CONFIG_H
-#define SL_PREPROCESSOR_CONFIG_H
+#ifndef SL_PIPELINE_CONFIG_H
+#define SL_PIPELINE_CONFIG_H
 
 /* Validates the config at path; on success, if out_dir is not NULL, writes out_dir/cfg/<step>.args
  * files (creating folders) and *changed receives how many were rewritten. Errors name the file

@@ -1,5 +1,5 @@
 /* config.c: product-line config validation and per-step argument files. */
-#include "preprocessor/config.h"
+#include "pipeline/config.h"
 #include "common/cli.h"
 #include "common/fsutil.h"
 #include "common/log.h"
