@@ -6,6 +6,7 @@
 #include "common/progress.h"
 #include "common/status.h"
 #include "common/timeutil.h"
+#include "model/plan_doc.h"
 #include "model/wire_desc.h"
 #include "offloader/auth.h"
 #include "offloader/backend.h"
@@ -163,40 +164,18 @@ static int run_remote(const sl_bench_opts *o, const edge_ctx *e, const char *dev
 
 /* ---- predictions from the plan ---------------------------------------------------------- */
 
-static double plan_upload(const cJSON *plan)
+/* The predicted latency and upload of the per_cut plan (with or without TL) whose cut has this
+ * kind, or crosses at this tensor when kind is NULL; -1 for what the plan does not cost. */
+static int per_cut_find(const sl_plan_doc *doc, int tl, const char *kind, const char *tensor,
+                        double *total_s, double *upload)
 {
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(plan, "bytes"), "upload");
-    return cJSON_IsNumber(t) ? t->valuedouble : -1;
-}
-
-static double plan_total(const cJSON *plan)
-{
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(plan, "latency_s"), "total");
-    return cJSON_IsNumber(t) ? t->valuedouble : -1;
-}
-
-static const char *plan_cut(const cJSON *plan, const char *field)
-{
-    const cJSON *v =
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(plan, "cut"), field);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-/* The per_cut plan (with or without TL) whose cut has this kind, or this tensor when kind is
- * NULL. */
-static const cJSON *per_cut_find(const cJSON *doc, int tl, const char *kind, const char *tensor)
-{
-    const cJSON *e;
-    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(doc, "per_cut"))
-    {
-        const cJSON *p = cJSON_GetObjectItemCaseSensitive(e, tl ? "with_tl" : "without_tl");
-        if (!cJSON_IsObject(p)) continue;
-        if (kind ? !strcmp(plan_cut(p, "kind"), kind) : !strcmp(plan_cut(p, "tensor"), tensor))
-            return p;
-    }
-    return NULL;
+    sl_plan_entry e;
+    *total_s = *upload = -1;
+    if (sl_plan_doc_per_cut(doc, tl, kind, tensor, &e) != SL_OK) return 0;
+    *total_s = e.total_s;
+    *upload = e.upload_bytes;
+    sl_plan_entry_free(&e);
+    return 1;
 }
 
 /* The first cut tensor of a /wire description (model/wire_desc.h), or "" when unknown. */
@@ -211,47 +190,38 @@ static void wire_cut(const char *wire_json, char *out, size_t n)
  * the plan the pipeline splits at (best_split_without_tl, best_with_tl). */
 static int predict(const char *plan_path, char *const wire[SL_BENCH_NMODES], sl_bench_report *rep)
 {
-    char *text;
-    size_t len;
-    int rc = sl_read_file(plan_path, &text, &len);
+    sl_plan_doc *doc;
+    int rc = sl_plan_doc_read(plan_path, &doc);
     if (rc != SL_OK) return rc;
-    cJSON *doc = cJSON_Parse(text);
-    free(text);
-    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(doc, "format");
-    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "sl-plan")) {
-        cJSON_Delete(doc);
-        return sl_err(SL_EFORMAT, "%s: not an sl-plan document", plan_path);
-    }
-    const cJSON *lp = per_cut_find(doc, 0, "local-only", NULL);
-    const cJSON *ep = per_cut_find(doc, 0, "edge-only", NULL);
-    rep->modes[SL_BENCH_LOCAL].predicted_s = plan_total(lp);
-    rep->modes[SL_BENCH_LOCAL].predicted_bytes = lp ? 0 : -1;
-    rep->modes[SL_BENCH_EDGE_ONLY].predicted_s = plan_total(ep);
-    rep->modes[SL_BENCH_EDGE_ONLY].predicted_bytes = plan_upload(ep);
+    sl_bench_mode *lm = &rep->modes[SL_BENCH_LOCAL], *em = &rep->modes[SL_BENCH_EDGE_ONLY];
+    double up;
+    lm->predicted_bytes = per_cut_find(doc, 0, "local-only", NULL, &lm->predicted_s, &up) ? 0 : -1;
+    per_cut_find(doc, 0, "edge-only", NULL, &em->predicted_s, &em->predicted_bytes);
     for (int tl = 0; tl <= 1; tl++) {
-        int mode = tl ? SL_BENCH_SPLIT_TL : SL_BENCH_SPLIT;
+        sl_bench_mode *m = &rep->modes[tl ? SL_BENCH_SPLIT_TL : SL_BENCH_SPLIT];
         char cut[SL_NAME_MAX];
-        wire_cut(wire[mode], cut, sizeof cut);
-        const cJSON *p = cut[0] ? per_cut_find(doc, tl, NULL, cut) : NULL;
-        if (!p && !tl) p = cJSON_GetObjectItemCaseSensitive(doc, "best_split_without_tl");
-        if (!p && tl) p = cJSON_GetObjectItemCaseSensitive(doc, "best_with_tl");
-        rep->modes[mode].predicted_s = plan_total(p);
-        rep->modes[mode].predicted_bytes = plan_upload(p);
+        wire_cut(wire[tl ? SL_BENCH_SPLIT_TL : SL_BENCH_SPLIT], cut, sizeof cut);
+        if (cut[0] && per_cut_find(doc, tl, NULL, cut, &m->predicted_s, &m->predicted_bytes))
+            continue;
+        sl_plan_entry e;
+        if (sl_plan_doc_entry(doc, tl ? "best_with_tl" : "best_split_without_tl", &e) == SL_OK) {
+            m->predicted_s = e.total_s;
+            m->predicted_bytes = e.upload_bytes;
+            sl_plan_entry_free(&e);
+        }
     }
     /* The plan's first choice, as one of the bench's modes. */
-    const cJSON *best = cJSON_GetObjectItemCaseSensitive(doc, "best");
-    if (cJSON_IsObject(best)) {
-        const char *kind = plan_cut(best, "kind");
-        int tl = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(best, "tl"));
-        rep->plan_choice = !strcmp(kind, "local-only")  ? SL_BENCH_LOCAL
-                           : !strcmp(kind, "edge-only") ? SL_BENCH_EDGE_ONLY
-                           : tl                         ? SL_BENCH_SPLIT_TL
-                                                        : SL_BENCH_SPLIT;
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(best, "text");
+    sl_plan_entry best;
+    if (sl_plan_doc_entry(doc, "best", &best) == SL_OK) {
+        rep->plan_choice = !strcmp(best.kind, "local-only")  ? SL_BENCH_LOCAL
+                           : !strcmp(best.kind, "edge-only") ? SL_BENCH_EDGE_ONLY
+                           : best.tl[0]                      ? SL_BENCH_SPLIT_TL
+                                                             : SL_BENCH_SPLIT;
         snprintf(rep->plan_choice_text, sizeof rep->plan_choice_text, "%s",
-                 cJSON_IsString(t) ? t->valuestring : "");
+                 best.text ? best.text : "");
+        sl_plan_entry_free(&best);
     }
-    cJSON_Delete(doc);
+    sl_plan_doc_free(doc);
     return SL_OK;
 }
 
@@ -259,34 +229,19 @@ int sl_bench_plan_predict(const char *plan_path, int edge_only, const char *wire
                           double *pred_s, double *pred_bytes)
 {
     *pred_s = *pred_bytes = -1;
-    char *text;
-    size_t len;
-    int rc = sl_read_file(plan_path, &text, &len);
+    sl_plan_doc *doc;
+    int rc = sl_plan_doc_read(plan_path, &doc);
     if (rc != SL_OK) return rc;
-    cJSON *doc = cJSON_Parse(text);
-    free(text);
-    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(doc, "format");
-    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "sl-plan")) {
-        cJSON_Delete(doc);
-        return sl_err(SL_EFORMAT, "%s: not an sl-plan document", plan_path);
-    }
-    const cJSON *p = NULL;
+    int found = 0;
     if (edge_only) {
-        p = per_cut_find(doc, 0, "edge-only", NULL);
+        found = per_cut_find(doc, 0, "edge-only", NULL, pred_s, pred_bytes);
     } else {
-        char cut[SL_NAME_MAX];
-        wire_cut(wire_json, cut, sizeof cut);
-        cJSON *w = wire_json ? cJSON_Parse(wire_json) : NULL;
-        int tl = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(w, "tl"));
-        cJSON_Delete(w);
-        p = cut[0] ? per_cut_find(doc, tl, NULL, cut) : NULL;
+        sl_wire_desc w;
+        if (wire_json && sl_wire_desc_parse(wire_json, &w) == SL_OK)
+            found = per_cut_find(doc, w.has_tl, NULL, w.cut[0], pred_s, pred_bytes);
     }
-    if (p) {
-        *pred_s = plan_total(p);
-        *pred_bytes = plan_upload(p);
-    }
-    cJSON_Delete(doc);
-    if (!p)
+    sl_plan_doc_free(doc);
+    if (!found)
         return sl_err(SL_ENOTFOUND, "%s: the plan costs no %s", plan_path,
                       edge_only ? "edge-only plan" : "plan at this device half's cut");
     return SL_OK;

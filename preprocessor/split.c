@@ -3,9 +3,9 @@
 
 #include "common/fsutil.h"
 #include "common/status.h"
+#include "model/plan_doc.h"
 #include "preprocessor/tl.h"
 
-#include <cjson/cJSON.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,68 +293,6 @@ void sl_plan_cut_free(sl_plan_cut *c)
     memset(c, 0, sizeof *c);
 }
 
-static int add_tensor(sl_plan_cut *c, const char *name)
-{
-    char **t = realloc(c->tensors, (size_t)(c->n + 1) * sizeof *t);
-    if (!t) return sl_err(SL_ENOMEM, "out of memory");
-    c->tensors = t;
-    if (!(t[c->n] = strdup(name))) return sl_err(SL_ENOMEM, "out of memory");
-    c->n++;
-    return SL_OK;
-}
-
-static const char *str_field(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int read_entry(const cJSON *root, const char *path, const char *which, sl_plan_cut *c)
-{
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, which);
-    if (!e) return sl_err(SL_EFORMAT, "%s: %s: missing", path, which);
-    if (cJSON_IsNull(e))
-        return sl_err(SL_ENOTFOUND,
-                      "%s: %s: the plan has no such plan (null: no plan of this kind "
-                      "was allowed or requested)",
-                      path, which);
-    if (!cJSON_IsObject(e)) return sl_err(SL_EFORMAT, "%s: %s: not an object", path, which);
-    if (!strncmp(which, "dads", 4)) {
-        strcpy(c->kind, "dads");
-        const cJSON *ts = cJSON_GetObjectItemCaseSensitive(e, "cut_tensors"), *t;
-        if (!cJSON_IsArray(ts))
-            return sl_err(SL_EFORMAT, "%s: %s.cut_tensors: missing", path, which);
-        int i = 0;
-        cJSON_ArrayForEach(t, ts)
-        {
-            const char *name = str_field(t, "tensor");
-            if (!name)
-                return sl_err(SL_EFORMAT, "%s: %s.cut_tensors[%d].tensor: missing", path, which, i);
-            int rc = add_tensor(c, name);
-            if (rc) return rc;
-            i++;
-        }
-        if (!c->n)
-            return sl_err(SL_EFORMAT, "%s: %s.cut_tensors: empty (local-only partition)", path,
-                          which);
-        return SL_OK;
-    }
-    const cJSON *cut = cJSON_GetObjectItemCaseSensitive(e, "cut");
-    const char *tensor = str_field(cut, "tensor"), *kind = str_field(cut, "kind");
-    if (!tensor || !kind || strlen(kind) >= sizeof c->kind)
-        return sl_err(SL_EFORMAT, "%s: %s.cut: missing tensor or kind", path, which);
-    strcpy(c->kind, kind);
-    const cJSON *tl = cJSON_GetObjectItemCaseSensitive(e, "tl");
-    if (cJSON_IsString(tl)) {
-        if (strlen(tl->valuestring) >= sizeof c->tl)
-            return sl_err(SL_EFORMAT, "%s: %s.tl: too long", path, which);
-        strcpy(c->tl, tl->valuestring);
-    } else if (tl && !cJSON_IsNull(tl)) {
-        return sl_err(SL_EFORMAT, "%s: %s.tl: not a string or null", path, which);
-    }
-    return add_tensor(c, tensor);
-}
-
 int sl_plan_cut_read(const char *path, const char *which, const sl_graph *g, sl_plan_cut *out)
 {
     memset(out, 0, sizeof *out);
@@ -373,36 +311,21 @@ int sl_plan_cut_read(const char *path, const char *which, const sl_graph *g, sl_
                       "plan entry '%s': expected best, best_with_tl, best_without_tl, "
                       "best_split_without_tl, dads or dads_throughput",
                       which);
-    char *text;
-    size_t len;
-    int rc = sl_read_file(path, &text, &len);
+    sl_plan_doc *doc;
+    int rc = sl_plan_doc_read(path, &doc);
     if (rc) return rc;
-    cJSON *root = cJSON_Parse(text);
-    if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        long off = at && at >= text ? (long)(at - text) : -1;
-        free(text);
-        return sl_err(SL_EFORMAT, "%s: invalid or truncated JSON near byte %ld", path, off);
+    snprintf(out->graph_hash, sizeof out->graph_hash, "%s", sl_plan_doc_graph_hash(doc));
+    snprintf(out->model, sizeof out->model, "%s", sl_plan_doc_model(doc));
+    if (g) rc = sl_plan_cut_check(out, path, g);
+    sl_plan_entry e;
+    if (!rc && !(rc = sl_plan_doc_entry(doc, which, &e))) {
+        /* The entry's tensors move into *out. */
+        snprintf(out->kind, sizeof out->kind, "%s", e.kind);
+        snprintf(out->tl, sizeof out->tl, "%s", e.tl);
+        out->n = e.n;
+        out->tensors = e.tensors;
     }
-    free(text);
-    const char *fmt = str_field(root, "format"), *hash = str_field(root, "graph_hash"),
-               *model = str_field(root, "model");
-    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
-    if (!fmt || strcmp(fmt, "sl-plan"))
-        rc = sl_err(SL_EFORMAT, "%s: not a plan (format is not \"sl-plan\")", path);
-    else if (!cJSON_IsNumber(ver) || ver->valueint != 1)
-        rc = sl_err(SL_EFORMAT, "%s: version: this build reads version 1", path);
-    else if (!hash || strlen(hash) != 64)
-        rc = sl_err(SL_EFORMAT, "%s: graph_hash: missing or not 64 hex digits", path);
-    else if (!model || strlen(model) >= sizeof out->model)
-        rc = sl_err(SL_EFORMAT, "%s: model: missing", path);
-    if (!rc) {
-        strcpy(out->graph_hash, hash);
-        strcpy(out->model, model);
-        if (g) rc = sl_plan_cut_check(out, path, g);
-        if (!rc) rc = read_entry(root, path, which, out);
-    }
-    cJSON_Delete(root);
+    sl_plan_doc_free(doc);
     if (rc) sl_plan_cut_free(out);
     return rc;
 }
