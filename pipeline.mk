@@ -40,12 +40,12 @@ $(A)/.stamp: $(CFG) $(PIPE)
 $(A)/%.args: $(A)/.stamp ;
 
 # 1. the product line's images (a synthetic line, or a folder of yours linked in)
-$(OUT)/dataset.stamp: $(A)/dataset.args
+$(OUT)/dataset.stamp: $(A)/dataset.args $(A)/data-open.args
 	rm -rf $(DATA)
 	eval "set -- $(call args,dataset)"; \
 	if [ "$$1" = synth ]; then shift; $(SLDATA) synth "$$@" --out $(DATA); \
 	else ln -s "$$(realpath "$$2")" $(DATA); fi
-	$(SLDATA) stats $(DATA) -o $(OUT)/data-stats.json
+	eval "$(SLDATA) stats $(DATA) $(call args,data-open) -o $(OUT)/data-stats.json"
 	@touch $@
 
 # 2. the base model, trained on the product line

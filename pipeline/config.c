@@ -4,6 +4,10 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "datasets/commands.h"
+#include "offloader/commands.h"
+#include "preprocessor/commands.h"
+#include "trainer/commands.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -127,6 +131,8 @@ static int check_object(const char *file, const char *where, const cJSON *obj, c
 typedef struct buf {
     char *s;
     size_t n, cap;
+    const sl_optspec *to; /* the command the arguments are for; every flag is checked */
+    const char *bad;      /* the first flag `to` does not take, or NULL */
 } buf;
 
 static void put(buf *b, const char *text)
@@ -161,6 +167,13 @@ static void put_arg(buf *b, const char *a)
     put(b, "'");
 }
 
+/* Appends a flag after checking that the target command's option table has it. */
+static void put_flag(buf *b, const char *flag)
+{
+    if (!b->bad && (strncmp(flag, "--", 2) || !sl_opt_find(b->to->opts, flag + 2))) b->bad = flag;
+    put_arg(b, flag);
+}
+
 static void put_value(buf *b, const cJSON *v)
 {
     char num[64];
@@ -179,24 +192,32 @@ static void flags(buf *b, const cJSON *obj, const key *keys)
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, k->name);
         if (!v || !k->flag || !*k->flag) continue;
         if (k->kind == K_BOOL) {
-            if (cJSON_IsTrue(v)) put_arg(b, k->flag);
+            if (cJSON_IsTrue(v)) put_flag(b, k->flag);
         } else if (k->kind == K_LIST) {
             const cJSON *e;
             cJSON_ArrayForEach(e, v)
             {
-                put_arg(b, k->flag);
+                put_flag(b, k->flag);
                 put_value(b, e);
             }
         } else {
-            put_arg(b, k->flag);
+            put_flag(b, k->flag);
             put_value(b, v);
         }
     }
 }
 
-/* Writes dir/cfg/<name>.args when its content differs; counts rewrites. */
+/* Writes dir/cfg/<name>.args when its content differs; counts rewrites. A flag the target
+ * command does not take is an error (a bug of this file, caught before make runs the step). */
 static int emit(const char *dir, const char *name, buf *b, int *changed)
 {
+    if (b->bad) {
+        int rc = sl_err(SL_EARG, "%s.args: '%s' is not an option of %s", name, b->bad,
+                        b->to->usage);
+        free(b->s);
+        memset(b, 0, sizeof *b);
+        return rc;
+    }
     char path[4096];
     snprintf(path, sizeof path, "%s/cfg/%s.args", dir, name);
     put(b, "");
@@ -228,6 +249,7 @@ static int write_args(const cJSON *root, const char *dir, int *changed)
     /* dataset: "synth <sl-data synth flags>" or "path DIR <flags>" */
     const cJSON *synth = cJSON_GetObjectItemCaseSensitive(ds, "synth");
     const cJSON *path = cJSON_GetObjectItemCaseSensitive(ds, "path");
+    b.to = &sl_cmd_synth_spec;
     if (synth) {
         put_arg(&b, "synth");
         flags(&b, synth, k_synth);
@@ -235,19 +257,25 @@ static int write_args(const cJSON *root, const char *dir, int *changed)
         put_arg(&b, "path");
         put_arg(&b, path->valuestring);
     }
-    flags(&b, ds, k_dataset);
     if ((rc = emit(dir, "dataset", &b, changed))) return rc;
+
+    /* data-open: how the dataset is read (sl-data stats) */
+    b.to = &sl_cmd_stats_spec;
+    flags(&b, ds, k_dataset);
+    if ((rc = emit(dir, "data-open", &b, changed))) return rc;
 
     /* model: flags for the base training ("--arch NAME --input CxHxW" or "--model FILE") */
     const cJSON *arch = cJSON_GetObjectItemCaseSensitive(model, "arch");
+    b.to = &sl_cmd_fit_spec;
     flags(&b, model, k_model);
     if (arch) {
-        put_arg(&b, "--input");
+        put_flag(&b, "--input");
         put_arg(&b, input->valuestring);
     }
     if ((rc = emit(dir, "model", &b, changed))) return rc;
 
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "train");
+    b.to = &sl_cmd_fit_spec;
     flags(&b, s, k_train);
     if ((rc = emit(dir, "train", &b, changed))) return rc;
 
@@ -255,40 +283,48 @@ static int write_args(const cJSON *root, const char *dir, int *changed)
     s = cJSON_GetObjectItemCaseSensitive(root, "profile");
     const cJSON *tl = cJSON_GetObjectItemCaseSensitive(root, "tl");
     const cJSON *cand = cJSON_GetObjectItemCaseSensitive(tl, "candidates");
-    char list[4096] = "";
+    buf list = {0}; /* "pool,conv-r4-s2-b8": the candidates joined, however long */
     const cJSON *e;
     cJSON_ArrayForEach(e, cand)
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? "," : "", e->valuestring);
+    {
+        if (list.n) put(&list, ",");
+        put(&list, e->valuestring);
+    }
     const char *host[2] = {"device", "edge"};
     for (int h = 0; h < 2; h++) {
         char tk[32];
         snprintf(tk, sizeof tk, "%s_threads", host[h]);
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(s, tk);
-        put_arg(&b, "--threads");
+        b.to = &sl_cmd_profile_spec;
+        put_flag(&b, "--threads");
         char num[32];
         snprintf(num, sizeof num, "%d", t ? (int)t->valuedouble : (h ? 2 : 1));
         put_arg(&b, num);
         flags(&b, s, k_profile);
-        if (list[0]) {
-            put_arg(&b, "--tl");
-            put_arg(&b, list);
+        if (list.n) {
+            put_flag(&b, "--tl");
+            put_arg(&b, list.s);
         }
         char nm[32];
         snprintf(nm, sizeof nm, "profile-%s", host[h]);
-        if ((rc = emit(dir, nm, &b, changed))) return rc;
+        if ((rc = emit(dir, nm, &b, changed))) break;
     }
+    free(list.s);
+    if (rc) return rc;
 
     /* select: network and constraints */
+    b.to = &sl_cmd_select_spec;
     flags(&b, cJSON_GetObjectItemCaseSensitive(root, "network"), k_network);
     flags(&b, cJSON_GetObjectItemCaseSensitive(root, "constraints"), k_constraints);
     if ((rc = emit(dir, "select", &b, changed))) return rc;
 
     /* insert: the TL to use ("plan" = the best with-TL plan's config) */
     const cJSON *use = cJSON_GetObjectItemCaseSensitive(tl, "use");
-    put_arg(&b, "--use");
+    b.to = &sl_cmd_insert_spec;
+    put_flag(&b, "--use");
     put_arg(&b, "best_with_tl");
     if (use && strcmp(use->valuestring, "plan")) {
-        put_arg(&b, "--tl");
+        put_flag(&b, "--tl");
         put_arg(&b, use->valuestring);
     }
     flags(&b, tl, k_tl);
@@ -300,6 +336,7 @@ static int write_args(const cJSON *root, const char *dir, int *changed)
         char nm[16];
         snprintf(nm, sizeof nm, "stage%d", st);
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(ft, nm);
+        b.to = &sl_cmd_fit_spec;
         flags(&b, o, k_stage);
         char fn[32];
         snprintf(fn, sizeof fn, "finetune-%s", nm);
@@ -309,6 +346,7 @@ static int write_args(const cJSON *root, const char *dir, int *changed)
     /* deploy and bench: plain values for the demo scripts */
     const cJSON *dep = cJSON_GetObjectItemCaseSensitive(root, "deploy");
     const cJSON *edge = cJSON_GetObjectItemCaseSensitive(dep, "edge");
+    b.to = &sl_cmd_deploy_spec; /* a plain value: no flags */
     put_arg(&b, edge ? edge->valuestring : "127.0.0.1:7070");
     if ((rc = emit(dir, "deploy", &b, changed))) return rc;
     const cJSON *bench = cJSON_GetObjectItemCaseSensitive(root, "bench");
@@ -318,20 +356,44 @@ static int write_args(const cJSON *root, const char *dir, int *changed)
     const cJSON *rtt = cJSON_GetObjectItemCaseSensitive(bench, "rtt");
     char num[32];
     snprintf(num, sizeof num, "%d", imgs ? (int)imgs->valuedouble : 40);
-    put_arg(&b, "--limit");
+    b.to = &sl_cmd_bench_spec;
+    put_flag(&b, "--limit");
     put_arg(&b, num);
-    put_arg(&b, "--bandwidth");
+    put_flag(&b, "--bandwidth");
     put_arg(&b, (bw ? bw : cJSON_GetObjectItemCaseSensitive(net, "bandwidth"))->valuestring);
-    put_arg(&b, "--rtt");
+    put_flag(&b, "--rtt");
     put_arg(&b, (rtt ? rtt : cJSON_GetObjectItemCaseSensitive(net, "rtt"))->valuestring);
     return emit(dir, "bench", &b, changed);
+}
+
+/* Which command each key table's flags are written for. */
+static const struct {
+    const key *keys;
+    const sl_optspec *to;
+} flag_targets[] = {
+    {k_synth, &sl_cmd_synth_spec},   {k_dataset, &sl_cmd_stats_spec},   {k_model, &sl_cmd_fit_spec},
+    {k_train, &sl_cmd_fit_spec},     {k_profile, &sl_cmd_profile_spec}, {k_network, &sl_cmd_select_spec},
+    {k_constraints, &sl_cmd_select_spec}, {k_tl, &sl_cmd_insert_spec},  {k_stage, &sl_cmd_fit_spec},
+};
+
+int sl_config_check_flags(void)
+{
+    for (size_t t = 0; t < sizeof flag_targets / sizeof flag_targets[0]; t++)
+        for (const key *k = flag_targets[t].keys; k->name; k++)
+            if (k->flag && *k->flag &&
+                (strncmp(k->flag, "--", 2) || !sl_opt_find(flag_targets[t].to->opts, k->flag + 2)))
+                return sl_err(SL_EARG, "config key '%s' becomes '%s', which is not an option of %s",
+                              k->name, k->flag, flag_targets[t].to->usage);
+    return SL_OK;
 }
 
 int sl_config_process(const char *file, const char *out_dir, int *changed)
 {
     *changed = 0;
     char *text;
-    int rc = sl_read_file(file, &text, NULL);
+    int rc = sl_config_check_flags();
+    if (rc) return rc;
+    rc = sl_read_file(file, &text, NULL);
     if (rc) return rc;
     cJSON *root = cJSON_Parse(text);
     free(text);

@@ -18,4 +18,10 @@
  * and key. */
 int sl_config_process(const char *path, const char *out_dir, int *changed);
 
+/* Checks that every flag a config key becomes is an option of the command it is written for
+ * (the commands' tables, common/opt.h). SL_OK, or SL_EARG naming the key, the flag and the
+ * command. sl_config_process also refuses to write a step file holding a flag its command does
+ * not take. */
+int sl_config_check_flags(void);
+
 #endif

@@ -1,9 +1,14 @@
 /* test_config.c: product-line config validation and per-step argument files. */
 #include "common/fsutil.h"
 #include "common/status.h"
+#include "datasets/commands.h"
+#include "offloader/commands.h"
 #include "pipeline/config.h"
+#include "preprocessor/commands.h"
 #include "testutil.h"
+#include "trainer/commands.h"
 
+#include <string.h>
 #include <sys/stat.h>
 
 static const char *GOOD =
@@ -24,7 +29,7 @@ static int put_file(const char *dir, const char *name, const char *text, char *p
 
 static char *slurp(const char *dir, const char *name)
 {
-    char p[1024];
+    char p[2048];
     char *s = NULL;
     snprintf(p, sizeof p, "%s/cfg/%s.args", dir, name);
     sl_read_file(p, &s, NULL);
@@ -44,8 +49,41 @@ static void expect(const char *dir, const char *from, const char *to, const char
     CHECK_CONTAINS(sl_errmsg(), want);
 }
 
+/* Every "--flag" in out/cfg/<step>.args is an option of the command the step runs. */
+static void check_step_flags(const char *out, const char *step, const sl_optspec *spec)
+{
+    char *s = slurp(out, step);
+    CHECK(s != NULL);
+    if (!s) return;
+    int flags = 0;
+    for (char *save = NULL, *t = strtok_r(s, " \n", &save); t; t = strtok_r(NULL, " \n", &save)) {
+        if (strncmp(t, "--", 2)) continue;
+        flags++;
+        if (!sl_opt_find(spec->opts, t + 2)) {
+            char what[256];
+            snprintf(what, sizeof what, "%s.args writes %s, not an option of %s", step, t,
+                     spec->usage);
+            TU_CHECK_MSG(0, "%s", what);
+        }
+    }
+    CHECK(flags > 0 || !strcmp(step, "data-open"));
+    free(s);
+}
+
+/* The flag checks themselves: a flag a command does not take is caught. */
+static void test_flag_checks(void)
+{
+    CHECK_OK(sl_config_check_flags(), sl_errmsg());
+    /* The tables the check reads know the flags config writes, and nothing else. */
+    CHECK(sl_opt_find(sl_cmd_fit_spec.opts, "tl-stages-at") != NULL);
+    CHECK(sl_opt_find(sl_cmd_fit_spec.opts, "frobnicate") == NULL);
+    CHECK(sl_opt_find(sl_cmd_synth_spec.opts, "layout") == NULL); /* why data-open exists */
+    CHECK(sl_opt_find(sl_cmd_stats_spec.opts, "layout") != NULL);
+}
+
 int main(void)
 {
+    test_flag_checks();
     const char *dir = tu_tmpdir();
     char path[1024], out[1024];
     snprintf(out, sizeof out, "%s/out", dir);
@@ -72,6 +110,16 @@ int main(void)
     s = slurp(out, "dataset");
     CHECK_STR(s ? s : "", "synth --product casting --size 32\n");
     free(s);
+    static const struct {
+        const char *step;
+        const sl_optspec *spec;
+    } steps[] = {{"model", &sl_cmd_fit_spec},          {"train", &sl_cmd_fit_spec},
+                 {"profile-device", &sl_cmd_profile_spec}, {"profile-edge", &sl_cmd_profile_spec},
+                 {"select", &sl_cmd_select_spec},     {"insert", &sl_cmd_insert_spec},
+                 {"finetune-stage1", &sl_cmd_fit_spec}, {"finetune-stage2", &sl_cmd_fit_spec},
+                 {"bench", &sl_cmd_bench_spec},       {"data-open", &sl_cmd_stats_spec}};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+        check_step_flags(out, steps[i].step, steps[i].spec);
     /* Unchanged config: nothing rewritten, so make sees nothing new. */
     CHECK_OK(sl_config_process(path, out, &changed), sl_errmsg());
     CHECK_EQ(changed, 0);
