@@ -1,5 +1,8 @@
 /* bench_exec.c: inference latency of our executor on one model bundle (JSON line on stdout).
- * usage: bench_exec MODEL.h5 BATCH THREADS [REPEATS] [--no-fold] [--channels-last] [--plain] */
+ * usage: bench_exec MODEL.h5 BATCH THREADS [REPEATS] [--no-fold] [--channels-last] [--plain]
+ *        [--plan-nodes]
+ * --plan-nodes adds "nodes_plan_ms": the time to plan every node alone (from its inputs to it),
+ * as the profiler does for its per-node timings, summed over the model's nodes. */
 #include "common/cli.h"
 #include "common/log.h"
 #include "common/opt.h"
@@ -14,11 +17,12 @@
 int main(int argc, char **argv)
 {
     sl_exec_opts o = {.fold_bn = 1};
-    int no_fold = 0, channels_last = 0, plain = 0;
+    int no_fold = 0, channels_last = 0, plain = 0, plan_nodes = 0;
     const sl_opt opts[] = {
         SL_OPT_FLAG(0, "no-fold", &no_fold, "do not fold batch norm into convolutions"),
         SL_OPT_FLAG(0, "channels-last", &channels_last, "run in NHWC"),
         SL_OPT_FLAG(0, "plain", &plain, "the plain (uncompiled) executor"),
+        SL_OPT_FLAG(0, "plan-nodes", &plan_nodes, "also time planning every node alone"),
         SL_OPT_END,
     };
     const sl_optspec spec = {"bench_exec MODEL.h5 BATCH THREADS [REPEATS] [options]",
@@ -45,6 +49,20 @@ int main(int argc, char **argv)
         return 1;
     }
     t_open = sl_now() - t_open;
+    double t_nodes = 0;
+    for (int i = 0; plan_nodes && i < r->bundle->graph->nnodes; i++) {
+        sl_node *n = &r->bundle->graph->nodes[i];
+        if (n->op == SL_OP_PLACEHOLDER) continue;
+        sl_exec *e = NULL;
+        double t0 = sl_now();
+        if (sl_exec_new(r->bundle->graph, (const char *const *)n->inputs, n->ninputs,
+                        (const char *const *)&n->name, 1, &o, &e)) {
+            fprintf(stderr, "bench_exec: %s\n", sl_errmsg());
+            return 1;
+        }
+        t_nodes += sl_now() - t0;
+        sl_exec_free(e);
+    }
     const sl_shape *in = &r->bundle->graph->input_shape;
     int64_t shape[4] = {batch, in->d[0], in->d[1], in->d[2]};
     sl_tensor *x;
@@ -67,9 +85,9 @@ int main(int argc, char **argv)
     double best = sl_percentile(t, (size_t)repeats, 0);
     printf("{\"impl\": \"scissionlite%s\", \"model\": \"%s\", \"batch\": %d, \"threads\": %d, "
            "\"median_ms\": %.3f, \"p90_ms\": %.3f, \"min_ms\": %.3f, \"open_ms\": %.1f, "
-           "\"first_ms\": %.1f}\n",
+           "\"first_ms\": %.1f, \"nodes_plan_ms\": %.1f}\n",
            o.channels_last ? "-nhwc" : o.plain ? "-plain" : "", r->bundle->graph->name, (int)batch, (int)threads, med * 1e3, p90 * 1e3,
-           best * 1e3, t_open * 1e3, first * 1e3);
+           best * 1e3, t_open * 1e3, first * 1e3, t_nodes * 1e3);
     free(t);
     sl_tensor_free(x);
     sl_runner_free(r);
