@@ -1,5 +1,6 @@
 /* cmd_select.c: `sl-preprocess select`, choosing the slice point from profiles and a network
- * (arguments only; the logic is in select.c, mincut.c, constraints.c and plot.c). */
+ * (arguments and printing only; the run is select_run.c over select.c, mincut.c, constraints.c;
+ * the chart is plot.c). */
 #include "common/cli.h"
 #include "common/log.h"
 #include "common/opt.h"
@@ -7,6 +8,7 @@
 #include "preprocessor/commands.h"
 #include "preprocessor/plot.h"
 #include "preprocessor/select.h"
+#include "preprocessor/select_run.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +16,7 @@
 
 typedef struct opts {
     const char *device, *edge, *cloud, *network, *output, *plot;
-    const char *bw[SL_HOP_COUNT], *rtt[SL_HOP_COUNT];
+    double bw[SL_HOP_COUNT], rtt[SL_HOP_COUNT]; /* < 0: not given */
     long top;
     int versus, dads, throughput, json, quiet;
     sl_constraints cons;
@@ -36,11 +38,11 @@ static const sl_opt options[] = {
     SL_OPT_STRING(0, "device", &A.device, "FILE", "profile measured on the device (sl-preprocess profile)"),
     SL_OPT_STRING(0, "edge", &A.edge, "FILE", "profile measured on the edge server"),
     SL_OPT_STRING(0, "cloud", &A.cloud, "FILE", "profile measured on a cloud server (three tiers)"),
-    SL_OPT_STRING(0, "bandwidth", &A.bw[SL_HOP_DEVICE_EDGE], "BW",
-                  "device->edge bandwidth: 10mbit, 500kbit, 1gbit, 20Mbps"),
-    SL_OPT_STRING(0, "rtt", &A.rtt[SL_HOP_DEVICE_EDGE], "TIME", "device->edge round-trip time: 20ms, 0.02s"),
-    SL_OPT_STRING(0, "cloud-bandwidth", &A.bw[SL_HOP_EDGE_CLOUD], "BW", "edge->cloud bandwidth"),
-    SL_OPT_STRING(0, "cloud-rtt", &A.rtt[SL_HOP_EDGE_CLOUD], "TIME", "edge->cloud round-trip time"),
+    SL_OPT_BANDWIDTH(0, "bandwidth", &A.bw[SL_HOP_DEVICE_EDGE],
+                     "device->edge bandwidth: 10mbit, 500kbit, 1gbit, 20Mbps"),
+    SL_OPT_DURATION(0, "rtt", &A.rtt[SL_HOP_DEVICE_EDGE], "device->edge round-trip time: 20ms, 0.02s"),
+    SL_OPT_BANDWIDTH(0, "cloud-bandwidth", &A.bw[SL_HOP_EDGE_CLOUD], "edge->cloud bandwidth"),
+    SL_OPT_DURATION(0, "cloud-rtt", &A.rtt[SL_HOP_EDGE_CLOUD], "edge->cloud round-trip time"),
     SL_OPT_STRING(0, "network", &A.network, "FILE",
                   "Scission CSV source,destination,ping(ms),bandwidth(Mbps);\n"
                   "flags given as well override its hops"),
@@ -83,45 +85,29 @@ const sl_optspec sl_cmd_select_spec = {
 static int parse_args(int argc, char **argv, opts *o)
 {
     o->top = 5;
+    for (int h = 0; h < SL_HOP_COUNT; h++)
+        o->bw[h] = o->rtt[h] = -1;
     int rc = sl_opt_parse(&sl_cmd_select_spec, argc, argv, NULL);
     if (rc != SL_OPT_CONTINUE) return rc;
     if (!o->device || !o->edge) return sl_usage_error("--device and --edge profiles are required");
-    if (!o->network && !o->bw[SL_HOP_DEVICE_EDGE] && !o->rtt[SL_HOP_DEVICE_EDGE])
+    if (!o->network && o->bw[SL_HOP_DEVICE_EDGE] < 0 && o->rtt[SL_HOP_DEVICE_EDGE] < 0)
         return sl_usage_error("no network: give --bandwidth and --rtt, or --network FILE");
     for (int h = 0; h < (o->cloud ? SL_HOP_COUNT : 1); h++)
-        if (!o->network && (!o->bw[h]) != (!o->rtt[h]))
+        if (!o->network && (o->bw[h] < 0) != (o->rtt[h] < 0))
             return sl_usage_error("%s needs both %s and %s", sl_hop_name(h),
                                   h ? "--cloud-bandwidth" : "--bandwidth",
                                   h ? "--cloud-rtt" : "--rtt");
+    for (int h = 0; h < SL_HOP_COUNT; h++)
+        if (o->bw[h] == 0)
+            return sl_usage_error("%s: must be above 0", h ? "--cloud-bandwidth" : "--bandwidth");
     if (o->output && !strcmp(o->output, "-")) {
         o->output = NULL;
         o->json = 1;
     }
     if (o->json && o->quiet) return sl_usage_error("--json and --quiet exclude each other");
-    if (!o->cloud && (o->bw[SL_HOP_EDGE_CLOUD] || o->rtt[SL_HOP_EDGE_CLOUD]))
+    if (!o->cloud && (o->bw[SL_HOP_EDGE_CLOUD] >= 0 || o->rtt[SL_HOP_EDGE_CLOUD] >= 0))
         sl_log_warn("--cloud-bandwidth and --cloud-rtt are ignored without --cloud");
     return SL_OPT_CONTINUE;
-}
-
-/* Builds the network from the CSV (if any) and the flags; flags win. Exit code. */
-static int load_network(const opts *o, sl_netcfg *net)
-{
-    memset(net, 0, sizeof *net);
-    if (o->network && sl_netcfg_read_csv(o->network, net)) return sl_fail();
-    for (int h = 0; h < SL_HOP_COUNT; h++) {
-        const char *bwname = h ? "--cloud-bandwidth" : "--bandwidth";
-        const char *rttname = h ? "--cloud-rtt" : "--rtt";
-        if (o->bw[h] && sl_parse_bandwidth(bwname, o->bw[h], &net->hop[h].bandwidth_bps))
-            return sl_usage_error("%s", sl_errmsg());
-        if (o->bw[h] && net->hop[h].bandwidth_bps <= 0)
-            return sl_usage_error("%s: must be above 0", bwname);
-        if (o->rtt[h] && sl_parse_duration(rttname, o->rtt[h], &net->hop[h].rtt_s))
-            return sl_usage_error("%s", sl_errmsg());
-        if (o->bw[h] || o->rtt[h]) net->hop[h].set = net->hop[h].set || (o->bw[h] && o->rtt[h]);
-    }
-    if (sl_netcfg_require(net, o->cloud != NULL, o->network ? o->network : "network flags"))
-        return sl_fail();
-    return SL_EXIT_OK;
 }
 
 static void print_versus(const sl_select_input *in, const sl_selection *s)
@@ -185,66 +171,35 @@ static void print_dads(const sl_select_input *in, const sl_selection *s, const s
 int sl_cmd_select(int argc, char **argv)
 {
     memset(&A, 0, sizeof A);
-    sl_profile *dev = NULL, *edge = NULL, *cloud = NULL;
-    sl_selection sel;
-    memset(&sel, 0, sizeof sel);
-    sl_dads_result dsl, dsh;
-    memset(&dsl, 0, sizeof dsl);
-    memset(&dsh, 0, sizeof dsh);
-    sl_dag g;
-    memset(&g, 0, sizeof g);
-    sl_select_input in;
-    memset(&in, 0, sizeof in);
     int rc = parse_args(argc, argv, &A);
     opts o = A; /* the constraints are freed through this copy */
-    if (rc != SL_OPT_CONTINUE) goto out;
-    if (sl_profile_read(o.device, &dev) || sl_profile_read(o.edge, &edge) ||
-        (o.cloud && sl_profile_read(o.cloud, &cloud))) {
-        rc = sl_fail();
-        goto out;
+    if (rc != SL_OPT_CONTINUE) {
+        sl_constraints_free(&o.cons);
+        return rc;
     }
-    in.device = dev;
-    in.edge = edge;
-    in.cloud = cloud;
-    in.constraints = &o.cons;
-    if ((rc = load_network(&o, &in.net))) goto out;
-    if (sl_select_check(&in)) {
-        rc = sl_fail();
-        goto out;
+    sl_select_request rq = {o.device, o.edge, o.cloud, o.network, {0}, {0}, &o.cons, o.dads,
+                            o.throughput};
+    for (int h = 0; h < SL_HOP_COUNT; h++) {
+        rq.bandwidth_bps[h] = o.bw[h];
+        rq.rtt_s[h] = o.rtt[h];
     }
-    int st = sl_constraints_resolve(&o.cons, dev, cloud != NULL);
-    if (st) {
-        rc = sl_usage_error("%s", sl_errmsg());
-        goto out;
-    }
-    st = sl_select_run(&in, &sel);
-    if (st && st != SL_ECONSTRAINT) {
-        rc = sl_fail();
-        goto out;
-    }
+    sl_select_outcome r;
+    int st = sl_select_execute(&rq, &r);
+    const sl_select_input *in = &r.in;
+    const sl_selection *sel = &r.sel;
     if (st == SL_ECONSTRAINT) {
         rc = sl_fail();
-        if (o.plot && sl_plot_write_svg(o.plot, &in, &sel)) sl_log_error("%s", sl_errmsg());
+        if (o.plot && sl_plot_write_svg(o.plot, in, sel)) sl_log_error("%s", sl_errmsg());
         goto out;
     }
-    if (o.dads || o.throughput) {
-        if (sl_dag_from_profiles(dev, edge, &in.net.hop[SL_HOP_DEVICE_EDGE], &o.cons, &g)) {
-            rc = sl_fail();
-            goto out;
-        }
-        double rtt = in.net.hop[SL_HOP_DEVICE_EDGE].rtt_s;
-        if ((o.dads && sl_dads_latency(&g, rtt, &dsl)) ||
-            (o.throughput && sl_dads_throughput(&g, rtt, &dsh))) {
-            rc = sl_fail();
-            goto out;
-        }
-    }
-    sl_plan_doc doc = {&in, &sel, (int)o.top, o.dads ? &dsl : NULL, o.throughput ? &dsh : NULL};
-    if (o.output && sl_plan_doc_write(o.output, &doc)) {
-        rc = sl_fail();
+    if (st) {
+        rc = r.user_error ? sl_usage_error("%s", sl_errmsg()) : sl_fail();
         goto out;
     }
-    if (o.plot && sl_plot_write_svg(o.plot, &in, &sel)) {
+    sl_plan_doc doc = {in, sel, (int)o.top, o.dads ? &r.dads : NULL,
+                       o.throughput ? &r.throughput : NULL};
+    if ((o.output && sl_plan_doc_write(o.output, &doc)) ||
+        (o.plot && sl_plot_write_svg(o.plot, in, sel))) {
         rc = sl_fail();
         goto out;
     }
@@ -257,32 +212,26 @@ int sl_cmd_select(int argc, char **argv)
         printf("%s\n", js);
         free(js);
     } else if (!o.quiet) {
-        const sl_hop *h = &in.net.hop[SL_HOP_DEVICE_EDGE];
-        printf("%s: %d plans, %d allowed; device->edge %.3g Mbit/s, RTT %.3g ms\n", dev->model,
-               sel.n_plans, sel.n_allowed, h->bandwidth_bps / 1e6, h->rtt_s * 1e3);
+        const sl_hop *h = &in->net.hop[SL_HOP_DEVICE_EDGE];
+        printf("%s: %d plans, %d allowed; device->edge %.3g Mbit/s, RTT %.3g ms\n", r.device->model,
+               sel->n_plans, sel->n_allowed, h->bandwidth_bps / 1e6, h->rtt_s * 1e3);
         char line[512];
-        for (int i = 0; i < sel.n_allowed && i < o.top; i++) {
-            sl_plan_format(&in, &sel.plans[i], line, sizeof line);
+        for (int i = 0; i < sel->n_allowed && i < o.top; i++) {
+            sl_plan_format(in, &sel->plans[i], line, sizeof line);
             printf("%3d. %s\n", i + 1, line);
         }
-        const sl_plan *plain = sl_selection_best(&sel, 0);
-        if (plain && plain != &sel.plans[0]) {
-            sl_plan_format(&in, plain, line, sizeof line);
+        const sl_plan *plain = sl_selection_best(sel, 0);
+        if (plain && plain != &sel->plans[0]) {
+            sl_plan_format(in, plain, line, sizeof line);
             printf("best without TL: %s\n", line);
         }
-        if (o.versus) print_versus(&in, &sel);
-        if (o.dads) print_dads(&in, &sel, &dsl, "DADS min cut (latency)");
-        if (o.throughput) print_dads(&in, &sel, &dsh, "DADS throughput (slowest stage)");
+        if (o.versus) print_versus(in, sel);
+        if (o.dads) print_dads(in, sel, &r.dads, "DADS min cut (latency)");
+        if (o.throughput) print_dads(in, sel, &r.throughput, "DADS throughput (slowest stage)");
     }
     rc = SL_EXIT_OK;
 out:
-    sl_dag_free(&g);
-    sl_dads_result_free(&dsl);
-    sl_dads_result_free(&dsh);
-    sl_selection_free(&sel);
-    sl_profile_free(dev);
-    sl_profile_free(edge);
-    sl_profile_free(cloud);
+    sl_select_outcome_free(&r);
     sl_constraints_free(&o.cons);
     return rc;
 }

@@ -1,0 +1,44 @@
+/* select_run.h: one `sl-preprocess select` run as a library call — read the profiles, build the
+ * network from a Scission CSV and flags, resolve the constraints, rank the plans (select.c) and
+ * add the DADS partitions (mincut.c). The command only parses options and prints. */
+#ifndef SL_PREPROCESSOR_SELECT_RUN_H
+#define SL_PREPROCESSOR_SELECT_RUN_H
+
+#include "preprocessor/constraints.h"
+#include "preprocessor/mincut.h"
+#include "preprocessor/netcfg.h"
+#include "preprocessor/profile.h"
+#include "preprocessor/select.h"
+
+/* What to select from; paths are read by sl_select_execute. */
+typedef struct sl_select_request {
+    const char *device, *edge, *cloud; /* profiles; cloud may be NULL (two tiers) */
+    const char *network;               /* Scission CSV, or NULL */
+    /* Per hop, from flags: bandwidth in bit/s and RTT in s; < 0 = not given. Flags win over the
+     * CSV; a hop is set by the flags only when both are given. */
+    double bandwidth_bps[SL_HOP_COUNT], rtt_s[SL_HOP_COUNT];
+    sl_constraints *constraints; /* resolved against the device profile here; borrowed */
+    int dads, throughput;        /* also the DADS latency / throughput partitions */
+} sl_select_request;
+
+/* Everything a run produced; owned, free with sl_select_outcome_free. */
+typedef struct sl_select_outcome {
+    sl_profile *device, *edge, *cloud;
+    sl_select_input in; /* points at the profiles above and the request's constraints */
+    sl_selection sel;
+    sl_dag dag;
+    sl_dads_result dads, throughput; /* filled when requested */
+    int user_error; /* on failure: 1 when the arguments are at fault (a constraint naming an
+                       unknown node, a cloud criterion without a cloud), 0 otherwise */
+} sl_select_outcome;
+
+/* Runs the selection. Returns SL_OK; SL_ECONSTRAINT when no plan satisfies the constraints
+ * (out->sel is still filled, for a chart of what was ruled out); or the status of the failing
+ * step (profile read, CSV, missing hop, profiles of different models, constraints, DADS) with
+ * its message. out is always initialised and must be freed. */
+int sl_select_execute(const sl_select_request *rq, sl_select_outcome *out);
+
+/* Frees what out owns; NULL is fine. */
+void sl_select_outcome_free(sl_select_outcome *out);
+
+#endif
