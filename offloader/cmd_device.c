@@ -23,7 +23,7 @@
 
 static struct {
     const char *edge, *token_file, *out, *summary, *images, *model, *fallback, *plan;
-    long pipeline, threads;
+    long pipeline, threads, max_pixels;
     double bw, rtt, edge_wait, cpu;
     int logits, no_fold;
 } A;
@@ -52,6 +52,9 @@ static const sl_opt options[] = {
     SL_OPT_STRING(0, "plan", &A.plan, "FILE",
                   "the plan (select -o): the summary shows its prediction for this device's\n"
                   "mode beside the measurement, and the error"),
+    SL_OPT_LONG(0, "max-pixels", &A.max_pixels, "N", 1, 4294836225.0,
+                "refuse images of more than N pixels from their header (default 67108864,\n"
+                "8192 x 8192)"),
     SL_OPT_END,
 };
 
@@ -60,7 +63,7 @@ const sl_optspec sl_cmd_device_spec = {
     "                  --images FILE|DIR|GLOB [--pipeline N] [--fallback model.h5]\n"
     "                  [--bandwidth 10mbit --rtt 20ms] [-o results.jsonl]\n"
     "                  [--edge-wait T] [--summary FILE] [--logits] [--threads N]\n"
-    "                  [--no-fold] [--cpu PCT] [--plan plan.json]",
+    "                  [--no-fold] [--cpu PCT] [--plan plan.json] [--max-pixels N]",
     "Run the device half of a split model on each image, send the wire tensors to the edge and\n"
     "print one JSON line per image (stdout or -o): index, file, via (\"edge\", \"fallback\" or\n"
     "\"error\"), class_index, class, score, the time breakdown in seconds (device_s: image\n"
@@ -68,10 +71,11 @@ const sl_optspec sl_cmd_device_spec = {
     "bytes_down and error (why the edge failed). A whole model as --model runs the edge-only\n"
     "plan: the raw image (uint8, the model's input size) is sent and the edge runs the model.\n"
     "The last line is {\"summary\": {...}}, also printed on stderr (and to --summary FILE).\n"
-    "Every image gets a line: a lost connection is retried once after reconnecting (with\n"
-    "backoff); then --fallback runs the whole model locally, otherwise the line is an error.\n"
-    "An unreachable edge is not tried again for 2 s. Exit code 1 when any image ended as an\n"
-    "error.",
+    "Every image gets a line: a request whose connection broke before its answer is sent\n"
+    "again after reconnecting (after a loss the device keeps trying for 15 s: the edge may\n"
+    "be restarting); then --fallback (checked at start: the same input size and classes)\n"
+    "runs the whole model locally, otherwise the line is an error. An unreachable edge is\n"
+    "not tried again for 2 s. Exit code 1 when any image ended as an error.",
     options,
     0,
     0,
@@ -155,6 +159,7 @@ int sl_cmd_device(int argc, char **argv)
         return sl_usage_error("--edge %s", sl_errmsg());
     o.pipeline = (int)pipeline;
     if (threads) sl_set_num_threads((int)threads);
+    if (A.max_pixels) sl_image_set_max_pixels((uint64_t)A.max_pixels);
     signal(SIGPIPE, SIG_IGN);
 
     char **paths = NULL;

@@ -30,7 +30,9 @@ static const sl_opt options[] = {
     SL_OPT_LONG(0, "threads", &A.threads, "N", 1, 256, "worker threads running models (default 2)"),
     SL_OPT_LONG(0, "max-queue", &A.max_queue, "N", 1, 1 << 20,
                 "requests waiting for a worker before devices get BUSY (default 64)"),
-    SL_OPT_LONG(0, "max-clients", &A.max_clients, "N", 1, 4096, "devices connected at once (default 64)"),
+    SL_OPT_LONG(0, "max-clients", &A.max_clients, "N", 1, 4096,
+                "authenticated devices at once (default 64); peers still in their\n"
+                "handshake do not count"),
     SL_OPT_STRING(0, "port-file", &A.port_file, "FILE",
                   "write the bound port there once listening (for scripts and port 0)"),
     SL_OPT_FLAG(0, "no-fold", &A.no_fold, "do not fold batch norm into convolutions"),

@@ -16,7 +16,7 @@
 
 static struct {
     const char *model, *tensor, *images, *out;
-    long batch, threads;
+    long batch, threads, max_pixels;
     int no_fold;
 } A;
 
@@ -28,15 +28,21 @@ static const sl_opt options[] = {
     SL_OPT_LONG(0, "batch", &A.batch, "N", 1, 4096, "images per forward pass (default 8)"),
     SL_OPT_LONG(0, "threads", &A.threads, "N", 1, 256, "intra-op threads (default: libtorch's choice)"),
     SL_OPT_FLAG(0, "no-fold", &A.no_fold, "do not fold batch norm into convolutions"),
+    SL_OPT_LONG(0, "max-pixels", &A.max_pixels, "N", 1, 4294836225.0,
+                "refuse images of more than N pixels from their header (default 67108864,\n"
+                "8192 x 8192)"),
     SL_OPT_END,
 };
 
 const sl_optspec sl_cmd_run_spec = {
     "sl-offload run --model model.h5 (--tensor in.h5 | --images DIR|FILE.png|GLOB)\n"
-    "               [-o out.h5|out.jsonl] [--batch N] [--threads N] [--no-fold]",
+    "               [-o out.h5|out.jsonl] [--batch N] [--threads N] [--no-fold]\n"
+    "               [--max-pixels N]",
     "Run a model locally. A tensor file holds dataset /input (NCHW float32); the logits go to\n"
     "dataset /output of an .h5 output. Images are loaded, resized and normalised for the model.\n"
-    "With a .jsonl output (or none: stdout) one JSON line per image gives the class and score.",
+    "With a .jsonl output (or none: stdout) one JSON line per image gives the class and score.\n"
+    "An image that cannot be read or gives no finite logits gets a line with \"error\" instead\n"
+    "(and one on stderr); the others go on, and the exit code is 1 at the end.",
     options,
     0,
     0,
@@ -50,22 +56,34 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && !strcmp(s + a - b, suf);
 }
 
+/* One JSON line per row of logits; a row whose image failed (why[r], may be NULL) or whose logits
+ * are not finite gets an "error" line and a message on stderr, counted in *bad. */
 static int emit_rows(FILE *f, const sl_graph *g, const sl_tensor *logits, int64_t base,
-                     char *const *paths)
+                     char *const *paths, char *const *why, int *bad)
 {
     int64_t shape[SL_MAX_DIMS];
     int nd;
-    sl_tensor_shape(logits, shape, SL_MAX_DIMS, &nd);
+    if (sl_tensor_shape(logits, shape, SL_MAX_DIMS, &nd) || nd != 2)
+        return sl_err(SL_ESHAPE, "the model's output is not logits {N, K}");
     for (int64_t r = 0; r < shape[0]; r++) {
-        int cls;
-        double p;
-        if (sl_top1(logits, r, &cls, &p)) return SL_ESHAPE;
+        int cls = -1;
+        double p = 0;
+        const char *err = why && why[r] ? why[r] : NULL;
+        if (!err && sl_top1(logits, r, &cls, &p)) err = sl_errmsg();
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "index", (double)(base + r));
         if (paths) cJSON_AddStringToObject(o, "file", paths[r]);
-        cJSON_AddNumberToObject(o, "class_index", cls);
-        if (cls < g->nclasses) cJSON_AddStringToObject(o, "class", g->classes[cls]);
-        cJSON_AddNumberToObject(o, "score", p);
+        if (err) {
+            cJSON_AddStringToObject(o, "error", err);
+            if (!paths) sl_log_error("row %lld: %s", (long long)(base + r), err);
+            else if (!strncmp(err, paths[r], strlen(paths[r]))) sl_log_error("%s", err);
+            else sl_log_error("%s: %s", paths[r], err);
+            (*bad)++;
+        } else {
+            cJSON_AddNumberToObject(o, "class_index", cls);
+            if (cls < g->nclasses) cJSON_AddStringToObject(o, "class", g->classes[cls]);
+            cJSON_AddNumberToObject(o, "score", p);
+        }
         char *line = cJSON_PrintUnformatted(o);
         fprintf(f, "%s\n", line);
         free(line);
@@ -103,12 +121,14 @@ int sl_cmd_run(int argc, char **argv)
     if (out && !ends_with(out, ".h5") && !ends_with(out, ".jsonl"))
         return sl_usage_error("-o must end in .h5 or .jsonl");
     if (threads) sl_set_num_threads((int)threads);
+    if (A.max_pixels) sl_image_set_max_pixels((uint64_t)A.max_pixels);
     sl_runner *r;
     if (sl_runner_open(model, fold, &r)) return sl_fail();
     const sl_graph *g = r->bundle->graph;
     rc = SL_OK;
     double t0 = sl_now();
     int64_t done = 0;
+    int bad = 0;
     char tmp[4096];
     if (tensor) {
         sl_tensor *x = NULL, *y = NULL;
@@ -121,7 +141,8 @@ int sl_cmd_run(int argc, char **argv)
             rc = sl_tensor_h5_write(out, names, ts, 1);
         } else if (!rc) {
             FILE *f = out ? open_out(out, tmp, sizeof tmp) : stdout;
-            rc = f ? emit_rows(f, g, y, 0, NULL) : sl_err(SL_EIO, "%s: cannot write", out);
+            rc = f ? emit_rows(f, g, y, 0, NULL, NULL, &bad)
+                   : sl_err(SL_EIO, "%s: cannot write", out);
             if (f && f != stdout) rc = close_out(f, tmp, out, rc);
         }
         sl_tensor_free(x);
@@ -137,17 +158,21 @@ int sl_cmd_run(int argc, char **argv)
                 sl_input_spec spec;
                 sl_input_spec_from_graph(g, &spec);
                 FILE *f = out ? open_out(out, tmp, sizeof tmp) : stdout;
+                char **why = calloc((size_t)batch, sizeof *why);
                 if (!f) rc = sl_err(SL_EIO, "%s: cannot write", out);
+                else if (!why) rc = sl_err(SL_ENOMEM, "out of memory");
                 for (int i = 0; !rc && i < n; i += (int)batch) {
                     int k = n - i < batch ? n - i : (int)batch;
                     sl_tensor *x = NULL, *y = NULL;
-                    rc = sl_images_to_tensor(paths + i, k, &spec, &x);
+                    rc = sl_images_to_tensor_each(paths + i, k, &spec, &x, why);
                     if (!rc) rc = sl_runner_forward(r, x, &y);
-                    if (!rc) rc = emit_rows(f, g, y, i, paths + i);
+                    if (!rc) rc = emit_rows(f, g, y, i, paths + i, why, &bad);
+                    if (why) sl_images_why_free(why, k);
                     sl_tensor_free(x);
                     sl_tensor_free(y);
                     done += k;
                 }
+                free(why);
                 if (f && f != stdout) rc = close_out(f, tmp, out, rc);
             }
             sl_path_list_free(paths, n);
@@ -157,5 +182,9 @@ int sl_cmd_run(int argc, char **argv)
     if (rc) return sl_fail();
     double el = sl_now() - t0;
     sl_log_info("%lld image(s) in %.3f s (%.1f images/s)", (long long)done, el, el > 0 ? done / el : 0);
+    if (bad) {
+        sl_log_error("%d of %lld image(s) failed", bad, (long long)done);
+        return SL_EXIT_FAIL;
+    }
     return SL_EXIT_OK;
 }

@@ -56,6 +56,8 @@ struct sl_client {
     int senders; /* threads writing on conn; closing it waits for them */
     uint64_t next_id;
     char conn_error[1200]; /* what the edge said before it closed, if anything */
+    double lost_at;        /* when a working connection broke; 0 once reconnected */
+    int closing;           /* sl_client_free is closing the connection on purpose */
 };
 
 void sl_client_config_defaults(sl_client_config *cfg)
@@ -72,6 +74,7 @@ void sl_client_config_defaults(sl_client_config *cfg)
     cfg->zstd_level = 3;
     cfg->busy_retries = 3;
     cfg->lost_retries = 2;
+    cfg->reconnect_window = 15;
 }
 
 int sl_client_new(const sl_client_config *cfg, sl_client **out)
@@ -217,6 +220,7 @@ static void *reader_main(void *arg)
             char why[600], msg[1200];
             snprintf(why, sizeof why, "%s", sl_errmsg());
             pthread_mutex_lock(&c->lock);
+            if (c->connected && !c->closing) c->lost_at = t_read;
             c->connected = 0;
             for (pending *p = c->list; p; p = p->next) {
                 if (p->done || p->gen != gen) continue;
@@ -306,6 +310,19 @@ int sl_client_connect(sl_client *c)
     int rc = sl_net_connect_backoff(c->host, c->cfg.port, c->cfg.connect_timeout,
                                     c->cfg.connect_attempts, c->cfg.backoff_base,
                                     c->cfg.backoff_max, &fd);
+    /* An edge that was up a moment ago is most likely restarting (and loading its bundles):
+     * keep trying, every backoff_max, until reconnect_window after the loss. */
+    pthread_mutex_lock(&c->lock);
+    double until = c->lost_at > 0 ? c->lost_at + c->cfg.reconnect_window : 0;
+    pthread_mutex_unlock(&c->lock);
+    while (rc != SL_OK && sl_now() < until) {
+        double next = sl_now() + c->cfg.backoff_max;
+        sl_shaper_sleep_until(next < until ? next : until);
+        rc = sl_net_connect(c->host, c->cfg.port, c->cfg.connect_timeout, &fd);
+        if (rc != SL_OK && sl_now() >= until)
+            rc = sl_err_ctx(rc, "for %.3g s since the connection was lost: ",
+                            c->cfg.reconnect_window);
+    }
     if (rc == SL_OK) {
         sl_conn_init(&c->conn, fd, c->cfg.io_timeout, c->cfg.io_timeout);
         c->conn.shaper = c->cfg.shaper;
@@ -322,6 +339,7 @@ int sl_client_connect(sl_client *c)
         pthread_mutex_lock(&c->lock);
         c->gen++;
         c->connected = 1;
+        c->lost_at = 0;
         c->conn_error[0] = '\0';
         pthread_mutex_unlock(&c->lock);
         if (pthread_create(&c->reader, NULL, reader_main, c) != 0) {
@@ -343,6 +361,9 @@ void sl_client_free(sl_client *c)
 {
     if (!c) return;
     pthread_mutex_lock(&c->connect_lock);
+    pthread_mutex_lock(&c->lock);
+    c->closing = 1;
+    pthread_mutex_unlock(&c->lock);
     drop_connection(c);
     pthread_mutex_unlock(&c->connect_lock);
     while (c->list) {
@@ -406,6 +427,7 @@ static int send_for(sl_client *c, pending *p, int type, const uint8_t *pair, con
         snprintf(msg, sizeof msg, "sending request %llu: %s", (unsigned long long)p->id,
                  sl_errmsg());
         /* The next request must not find the dead connection still marked up. */
+        if (c->connected) c->lost_at = sl_now();
         c->connected = 0;
         int resend = p->kind == KIND_INFER && p->payload && p->resends < c->cfg.lost_retries;
         p->lost = p->kind == KIND_INFER;

@@ -40,6 +40,10 @@ typedef struct sl_client_config {
     int lost_retries;       /* a request whose connection broke before its answer (or that the
                                edge refused with SHUTDOWN) is sent again after reconnecting this
                                often, by sl_client_wait; default 2 */
+    double reconnect_window; /* after a working connection breaks, reconnecting goes on (every
+                                backoff_max) until this many seconds after the loss, since the
+                                edge is most likely restarting; default 15 s, 0 = just the
+                                connect_attempts */
     sl_shaper *shaper;      /* borrowed, may be NULL: models the link (shaper.h) */
 } sl_client_config;
 

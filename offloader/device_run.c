@@ -95,6 +95,8 @@ int sl_device_open(const sl_device_opts *o, sl_device **out)
         rc = sl_err(SL_EFORMAT, "%s: pair id '%s' is not 32 hex digits", o->model, d->pair_hex);
     if (rc == SL_OK && o->fallback) {
         rc = sl_runner_open(o->fallback, o->fold_bn, &d->fb);
+        if (rc == SL_OK)
+            rc = sl_runner_check_fallback(d->fb, o->fallback, d->b->graph, d->edge_only, o->model);
         if (rc == SL_OK) sl_input_spec_from_graph(d->fb->bundle->graph, &d->fb_spec);
     }
     if (rc != SL_OK) {
@@ -197,9 +199,10 @@ static int take_logits(const sl_graph *g, const sl_tensor *y, sl_device_result *
     int64_t k = sl_tensor_numel(y);
     r->logits = malloc((size_t)(k > 0 ? k : 1) * sizeof(float));
     if (!r->logits) return sl_err(SL_ENOMEM, "out of memory");
-    if (sl_tensor_to_buffer(y, r->logits, (size_t)k * sizeof(float)) ||
-        sl_top1(y, 0, &r->cls, &r->score))
+    if (sl_tensor_to_buffer(y, r->logits, (size_t)k * sizeof(float)))
         return sl_err(SL_ETORCH, "reading the logits: %s", sl_torch_last_error());
+    int rc = sl_top1(y, 0, &r->cls, &r->score);
+    if (rc) return sl_err_ctx(rc, "answer: ");
     r->nlogits = (int)k;
     r->class_name = r->cls < g->nclasses && g->classes ? g->classes[r->cls] : NULL;
     return SL_OK;
@@ -320,7 +323,15 @@ static void finish(sl_device *d, sl_client *c, slot *s, sl_device_sink sink, voi
             if (again) {
                 if (cr.status == SL_EBUSY) sl_shaper_sleep_until(sl_now() + cr.retry_after_s);
                 retried = 1;
+                char first[sizeof r->error], then[sizeof r->error];
+                snprintf(first, sizeof first, "%s", r->error);
                 s->sent = submit(d, c, s);
+                /* It did go out: keep what ended it, not only "edge not tried". */
+                if (!s->sent) {
+                    snprintf(then, sizeof then, "%s", r->error);
+                    snprintf(r->error, sizeof r->error, "%.590s; not sent again: %.590s", first,
+                             then);
+                }
             }
         }
         sl_client_result_free(&cr);

@@ -176,6 +176,47 @@ int sl_images_to_tensor(char *const *paths, int n, const sl_input_spec *s, sl_te
     return SL_OK;
 }
 
+int sl_images_to_tensor_each(char *const *paths, int n, const sl_input_spec *s, sl_tensor **out,
+                             char **why)
+{
+    *out = NULL;
+    for (int i = 0; i < n; i++)
+        why[i] = NULL;
+    int64_t shape[4] = {n, s->c, s->h, s->w};
+    float *data;
+    if (sl_tensor_zeros(shape, 4, SL_DT_F32, out) || sl_tensor_data_ptr(*out, (void **)&data)) {
+        sl_tensor_free(*out);
+        *out = NULL;
+        return sl_err(SL_ETORCH, "%s", sl_torch_last_error());
+    }
+    size_t per = (size_t)s->c * (size_t)s->h * (size_t)s->w;
+    for (int i = 0; i < n; i++) {
+        sl_image img;
+        int rc = sl_image_load(paths[i], &img);
+        if (!rc) rc = sl_image_to_input(&img, s, data + per * (size_t)i);
+        sl_image_free(&img);
+        if (rc) {
+            memset(data + per * (size_t)i, 0, per * sizeof(float));
+            why[i] = strdup(sl_errmsg());
+            if (!why[i]) {
+                sl_images_why_free(why, i);
+                sl_tensor_free(*out);
+                *out = NULL;
+                return sl_err(SL_ENOMEM, "out of memory");
+            }
+        }
+    }
+    return SL_OK;
+}
+
+void sl_images_why_free(char **why, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(why[i]);
+        why[i] = NULL;
+    }
+}
+
 int sl_top1(const sl_tensor *logits, int64_t row, int *cls, double *prob)
 {
     int64_t shape[SL_MAX_DIMS];

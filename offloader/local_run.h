@@ -41,6 +41,15 @@ int sl_images_to_tensor(char *const *paths, int n, const sl_input_spec *s, sl_te
 int sl_runner_check_fallback(const sl_runner *fb, const char *fb_path, const sl_graph *pair,
                              int pair_is_whole, const char *pair_path);
 
+/* Like sl_images_to_tensor, except that an image which cannot be loaded does not fail the batch:
+ * its row is left zero and why[i] (the caller's array of n) gets the reason (a new string; free
+ * them with sl_images_why_free), the others NULL. Returns SL_OK with *out, or SL_ETORCH /
+ * SL_ENOMEM when the tensor itself could not be made (*out NULL, no reasons left to free). */
+int sl_images_to_tensor_each(char *const *paths, int n, const sl_input_spec *s, sl_tensor **out,
+                             char **why);
+/* Frees why[0..n) and sets them to NULL. */
+void sl_images_why_free(char **why, int n);
+
 /* Index of the largest logit of row `row` of logits {N, K} and its softmax probability. A
  * non-finite logit is an error (SL_EFORMAT naming it), never a class: NaN compares false with
  * everything and would otherwise come out as class 0 with score NaN. */

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # e2e_faults.sh: no image is ever lost when the edge goes away: killed mid-stream and restarted
-# (the device waits for it with --edge-wait and resumes), killed for good with --fallback (the
-# rest runs locally) and without (one explicit error per image, exit code 1).
+# 0.4 s later without --edge-wait (the requests lost with the connection are sent again: all
+# answered by the edge, twice), restarted 2.5 s later (the device waits for it with --edge-wait
+# and resumes), killed for good with --fallback (the rest runs locally) and without (one
+# explicit error per image, exit code 1).
 source "$(dirname "$0")/lib.sh"
 make_fixtures 6
 N=24
@@ -58,6 +60,25 @@ wait "$EDGE_PID" || fail "edge did not stop cleanly on SIGTERM"
 served=$(sed -n 's/.*stopped: .* \([0-9]*\) request(s).*/\1/p' "$W/edge.log")
 [ "${served:-0}" -gt 0 ] || fail "the restarted edge served no request"
 pass "edge killed after 4 images, back 2.5 s later: all $N answered, $served by the new edge"
+
+# 1b. Killed mid-stream and restarted 0.4 s later, without --edge-wait: what was in flight is
+#     sent again once the device has reconnected; nothing is lost. Twice, pipelined and not.
+for pl in 1 2; do
+    start_edge edge "$PORT"
+    dev --model "$W/d.h5" --rtt 40ms --pipeline $pl -o "$W/quick$pl.jsonl" 2>"$W/quick$pl.log" &
+    DEV=$!
+    wait_lines "$W/quick$pl.jsonl" 4
+    kill -9 "$EDGE_PID"
+    sleep 0.4
+    start_edge edge "$PORT"
+    wait "$DEV" || fail "quick restart (pipeline $pl): $(grep -m2 '"error"' "$W/quick$pl.jsonl")"
+    read -r ok fb err < <(check_lines "$W/quick$pl.jsonl" edge) \
+        || fail "quick restart (pipeline $pl): $(grep -m2 '"error"' "$W/quick$pl.jsonl")"
+    [ "$ok" = "$N" ] || fail "quick restart (pipeline $pl): $ok of $N answered"
+    kill -TERM "$EDGE_PID"
+    wait "$EDGE_PID" || true
+done
+pass "edge killed after 4 images, back 0.4 s later, no --edge-wait: all $N answered, twice"
 
 # 2. Killed for good mid-stream with --fallback: every image answered by the edge or locally.
 start_edge edge "$PORT"
