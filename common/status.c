@@ -67,8 +67,3 @@ const char *sl_errmsg(void)
 {
     return errbuf[0] ? errbuf : "unknown error";
 }
-
-void sl_err_clear(void)
-{
-    errbuf[0] = '\0';
-}

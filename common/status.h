@@ -44,7 +44,4 @@ int sl_err_ctx(int status, const char *fmt, ...) __attribute__((format(printf, 2
  * sl_err* call on this thread. */
 const char *sl_errmsg(void);
 
-/* Clears the message. */
-void sl_err_clear(void);
-
 #endif

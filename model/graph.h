@@ -38,7 +38,6 @@
 
 #include <stdint.h>
 
-#define SL_MAX_INPUTS_FIXED 4 /* inline input slots; concat may have more (heap) */
 #define SL_MAX_PARAMS 4
 #define SL_NAME_MAX 128
 

@@ -23,11 +23,6 @@
 
 static const char *const mode_names[SL_BENCH_NMODES] = {"local", "edge-only", "split", "split+tl"};
 
-const char *sl_bench_mode_name(int mode)
-{
-    return mode >= 0 && mode < SL_BENCH_NMODES ? mode_names[mode] : "?";
-}
-
 /* What one mode collects per image. */
 typedef struct collect {
     int n;

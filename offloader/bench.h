@@ -60,9 +60,6 @@ double sl_bench_error(const sl_bench_mode *m);
 /* The fastest measured mode (by median), or -1 when none ran. */
 int sl_bench_fastest(const sl_bench_report *rep);
 
-/* "local", "edge-only", "split", "split+tl". */
-const char *sl_bench_mode_name(int mode);
-
 /* Runs the bench (progress and notes on stderr). Returns SL_OK with *rep filled, or an error
  * naming the file or step that failed (a mode whose images fail counts them in `errors`, it
  * does not fail the bench). Nothing is left running or on disk afterwards either way. */

@@ -81,13 +81,3 @@ double sl_shaper_recv_release(sl_shaper *s, size_t nbytes, double t_read)
     pthread_mutex_unlock(&s->lock);
     return done + s->rtt;
 }
-
-double sl_shaper_bandwidth(const sl_shaper *s)
-{
-    return s ? s->bps : 0;
-}
-
-double sl_shaper_rtt(const sl_shaper *s)
-{
-    return s ? s->rtt : 0;
-}

@@ -40,7 +40,4 @@ double sl_shaper_recv_release(sl_shaper *s, size_t nbytes, double t_read);
 /* Sleeps until the monotonic time `t` (no-op if already past). */
 void sl_shaper_sleep_until(double t);
 
-double sl_shaper_bandwidth(const sl_shaper *s);
-double sl_shaper_rtt(const sl_shaper *s);
-
 #endif

@@ -11,11 +11,6 @@
 
 static const char *tier_names[SL_TIER_COUNT] = {"device", "edge", "cloud"};
 
-const char *sl_tier_name(sl_tier t)
-{
-    return t >= 0 && t < SL_TIER_COUNT ? tier_names[t] : "?";
-}
-
 int sl_tier_parse(const char *s, sl_tier *out)
 {
     for (int t = 0; t < SL_TIER_COUNT; t++)

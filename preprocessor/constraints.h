@@ -17,9 +17,6 @@
 
 typedef enum { SL_TIER_DEVICE = 0, SL_TIER_EDGE = 1, SL_TIER_CLOUD = 2, SL_TIER_COUNT = 3 } sl_tier;
 
-/* "device", "edge", "cloud"; static storage. */
-const char *sl_tier_name(sl_tier t);
-
 /* Parses a tier name (case-insensitive). Returns SL_OK or SL_EARG. */
 int sl_tier_parse(const char *s, sl_tier *out);
 
