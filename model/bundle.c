@@ -401,7 +401,8 @@ static int check_role(sl_bundle *b)
     return SL_OK;
 }
 
-static int read_body(sl_h5_id f, sl_bundle *b)
+/* weights = 0: the parameters' datasets are checked (check_declared) but not read. */
+static int read_body(sl_h5_id f, sl_bundle *b, int weights)
 {
     char *s = NULL;
     int rc = read_header(f, b);
@@ -415,7 +416,7 @@ static int read_body(sl_h5_id f, sl_bundle *b)
     if (sl_h5_exists(f, "model_weights") && (rc = sl_h5_group_open(f, "model_weights", &w)))
         return rc;
     rc = check_declared(w, f, g, sl_bundle_max_weight_bytes());
-    for (int i = 0; i < g->nnodes && !rc; i++) {
+    for (int i = 0; i < g->nnodes && !rc && weights; i++) {
         sl_node *n = &g->nodes[i];
         for (int j = 0; j < n->nparams && !rc; j++) {
             char path[SL_NAME_MAX + 64];
@@ -428,13 +429,13 @@ static int read_body(sl_h5_id f, sl_bundle *b)
     }
     sl_h5_close(w);
     if (rc) return rc;
-    if ((rc = sl_graph_validate(g, 1))) return rc;
+    if ((rc = sl_graph_validate(g, weights))) return rc;
     if ((rc = sl_h5_str_read(f, "wire", &b->wire_json)) && rc != SL_ENOTFOUND) return rc;
     if ((rc = sl_h5_str_read(f, "metrics", &b->metrics_json)) && rc != SL_ENOTFOUND) return rc;
     if ((rc = sl_h5_str_read(f, "train_state", &b->train_state_json)) && rc != SL_ENOTFOUND)
         return rc;
     if ((rc = check_role(b))) return rc;
-    if (sl_h5_exists(f, "extra")) {
+    if (weights && sl_h5_exists(f, "extra")) {
         sl_h5_id x;
         struct extra_walk wk = {b, 0, 0, 1};
         if (!(rc = sl_h5_group_open(f, "extra", &x))) rc = sl_h5_visit(x, 1, extra_visit, &wk);
@@ -443,10 +444,10 @@ static int read_body(sl_h5_id f, sl_bundle *b)
     return rc;
 }
 
-static int read_file(sl_h5_id f, const char *name, sl_bundle **out)
+static int read_file(sl_h5_id f, const char *name, int weights, sl_bundle **out)
 {
     sl_bundle *b = sl_bundle_new(NULL);
-    int rc = b ? read_body(f, b) : sl_err(SL_ENOMEM, "out of memory");
+    int rc = b ? read_body(f, b, weights) : sl_err(SL_ENOMEM, "out of memory");
     sl_h5_close(f);
     if (rc) {
         sl_bundle_free(b);
@@ -461,7 +462,15 @@ int sl_bundle_read(const char *path, sl_bundle **out)
     *out = NULL;
     sl_h5_id f;
     int rc = sl_h5_open(path, &f);
-    return rc ? rc : read_file(f, path, out);
+    return rc ? rc : read_file(f, path, 1, out);
+}
+
+int sl_bundle_read_structure(const char *path, sl_bundle **out)
+{
+    *out = NULL;
+    sl_h5_id f;
+    int rc = sl_h5_open(path, &f);
+    return rc ? rc : read_file(f, path, 0, out);
 }
 
 int sl_bundle_read_image(const void *buf, size_t len, const char *name, sl_bundle **out)
@@ -469,7 +478,7 @@ int sl_bundle_read_image(const void *buf, size_t len, const char *name, sl_bundl
     *out = NULL;
     sl_h5_id f;
     int rc = sl_h5_open_image(buf, len, name, &f);
-    return rc ? rc : read_file(f, name, out);
+    return rc ? rc : read_file(f, name, 1, out);
 }
 
 /* ---- state_dict import --------------------------------------------------------------------- */

@@ -62,6 +62,11 @@ int sl_bundle_write(const char *path, const sl_bundle *b);
  * / SL_EFORMAT, a bomb over the limit SL_EARG. On error *out is NULL. */
 int sl_bundle_read(const char *path, sl_bundle **out);
 
+/* As sl_bundle_read without reading the weights, so without loading the model runtime: every
+ * check above holds but those of the values (finite, checksums) and of /extra, which is not read;
+ * the parameters' tensors stay NULL. For showing a bundle (sl-preprocess inspect). */
+int sl_bundle_read_structure(const char *path, sl_bundle **out);
+
 /* The same from an HDF5 file image in memory (len bytes at buf, borrowed); `name` stands for the
  * path in messages. */
 int sl_bundle_read_image(const void *buf, size_t len, const char *name, sl_bundle **out);

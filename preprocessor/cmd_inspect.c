@@ -59,7 +59,7 @@ int sl_cmd_inspect(int argc, char **argv)
     if (rc != SL_OPT_CONTINUE) return rc;
     const char *path = argv[1];
     sl_bundle *b;
-    if (sl_bundle_read(path, &b)) return sl_fail();
+    if (sl_bundle_read_structure(path, &b)) return sl_fail();
     sl_graph *g = b->graph;
     int *cuts = NULL, ncuts = 0;
     char hash[65];

@@ -4,8 +4,8 @@
  *    error load nothing;
  *  - a library that cannot be loaded (missing, refused, or built from other headers) makes
  *    calls fail with "cannot load the model runtime: ..." and their failure values, no crash;
- *  - commands that run no model (--version, select on the three-tier example, config, a usage
- *    error) succeed with SL_SHIM_DENY=1, which refuses any load and says so on stderr, while a
+ *  - commands that run no model (--version, select on the three-tier example, config, inspect,
+ *    a usage error) succeed with SL_SHIM_DENY=1, which refuses any load and says so on stderr, while a
  *    command that runs one (zoo) fails under it: the refusal is real, so the passes mean
  *    something;
  *  - no command has libtorch in its DT_NEEDED (readelf -d). */
@@ -28,9 +28,10 @@ static int maps_has(const char *needle)
     return found;
 }
 
-/* Runs argv[0] (a path) with SL_SHIM_DENY=1; stdout and stderr go to `out` (read back into buf,
- * at most n - 1 bytes, NUL-terminated). Returns the exit status, or -1 if it did not exit. */
-static int run_denied(char *const argv[], const char *out, char *buf, size_t n)
+/* Runs argv[0] (a path), with SL_SHIM_DENY=1 when `deny`; stdout and stderr go to `out` (read
+ * back into buf, at most n - 1 bytes, NUL-terminated). Returns the exit status, or -1 if it did
+ * not exit. */
+static int run_cmd(int deny, char *const argv[], const char *out, char *buf, size_t n)
 {
     fflush(NULL);
     pid_t pid = fork();
@@ -39,7 +40,7 @@ static int run_denied(char *const argv[], const char *out, char *buf, size_t n)
         if (fd < 0) _exit(126);
         dup2(fd, 1);
         dup2(fd, 2);
-        setenv("SL_SHIM_DENY", "1", 1);
+        if (deny) setenv("SL_SHIM_DENY", "1", 1);
         execv(argv[0], argv);
         _exit(127);
     }
@@ -95,7 +96,7 @@ static void check_command(const char *dir, const char *what, char *const argv[],
 {
     char out[4096], buf[8192];
     snprintf(out, sizeof out, "%s/out.txt", dir);
-    int rc = run_denied(argv, out, buf, sizeof buf);
+    int rc = run_cmd(1, argv, out, buf, sizeof buf);
     TU_CHECK_MSG(rc == want_rc, "%s: exit %d, want %d; output:\n%s", what, rc, want_rc, buf);
     TU_CHECK_MSG(!strstr(buf, "sl_shim:"), "%s tried to load libtorch:\n%s", what, buf);
     if (needle) TU_CHECK_MSG(strstr(buf, needle) != NULL, "%s: no '%s' in:\n%s", what, needle, buf);
@@ -177,14 +178,21 @@ int main(void)
 
         char out[4096], buf[8192];
         snprintf(out, sizeof out, "%s/zoo.txt", dir);
-        int rc = run_denied((char *const[]){pre, "zoo", "tinycnn", "-o", model, NULL}, out, buf,
-                            sizeof buf);
+        int rc = run_cmd(1, (char *const[]){pre, "zoo", "tinycnn", "-o", model, NULL}, out, buf,
+                         sizeof buf);
         const char *said = buf;
         CHECK_EQ(rc, 1);
         CHECK_CONTAINS(said, "sl_shim: sl_");
         CHECK_CONTAINS(said, "cannot load the model runtime: refused (SL_SHIM_DENY is set)");
         struct stat sb;
         CHECK(stat(model, &sb) != 0);
+
+        /* inspect reads the bundle's structure, not its weights. */
+        rc = run_cmd(0, (char *const[]){pre, "zoo", "tinycnn", "-o", model, NULL}, out, buf,
+                     sizeof buf);
+        TU_CHECK_MSG(rc == 0, "zoo tinycnn: exit %d: %s", rc, buf);
+        check_command(dir, "inspect", (char *const[]){pre, "inspect", model, NULL}, 0,
+                      "0.024M parameters");
 
         check_needed(pre);
         check_needed(train);
