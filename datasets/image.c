@@ -41,9 +41,8 @@ static int finish_decode(png_image *im, const char *what, sl_image *out)
     if ((uint64_t)im->width * im->height > cap) {
         png_image_free(im);
         return sl_err(SL_EFORMAT,
-                      "%s: %ux%u = %llu pixels is over the limit of %llu pixels; not decoded",
-                      what, im->width, im->height,
-                      (unsigned long long)((uint64_t)im->width * im->height),
+                      "%s: %ux%u = %llu pixels is over the limit of %llu pixels; not decoded", what,
+                      im->width, im->height, (unsigned long long)((uint64_t)im->width * im->height),
                       (unsigned long long)cap);
     }
     size_t size = PNG_IMAGE_SIZE(*im);

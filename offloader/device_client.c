@@ -265,7 +265,8 @@ static void *reader_main(void *arg)
             /* Connection-level refusal; the edge closes next and this text explains why. */
             int code = 0;
             char text[1100] = "";
-            if (f.type == SL_MSG_ERROR) sl_proto_parse_error(&f, &code, text, sizeof text);
+            if (f.type == SL_MSG_ERROR)
+                sl_proto_parse_error(&f, &code, text, sizeof text);
             else if (f.length > 4)
                 sl_proto_escape(f.payload + 4, f.length - 4, text, sizeof text);
             snprintf(c->conn_error, sizeof c->conn_error, "edge said: %s: %s",
@@ -320,8 +321,8 @@ int sl_client_connect(sl_client *c)
         sl_shaper_sleep_until(next < until ? next : until);
         rc = sl_net_connect(c->host, c->cfg.port, c->cfg.connect_timeout, &fd);
         if (rc != SL_OK && sl_now() >= until)
-            rc = sl_err_ctx(rc, "for %.3g s since the connection was lost: ",
-                            c->cfg.reconnect_window);
+            rc = sl_err_ctx(rc,
+                            "for %.3g s since the connection was lost: ", c->cfg.reconnect_window);
     }
     if (rc == SL_OK) {
         sl_conn_init(&c->conn, fd, c->cfg.io_timeout, c->cfg.io_timeout);

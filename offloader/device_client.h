@@ -27,24 +27,24 @@ typedef struct sl_client_config {
     int port;
     const void *token; /* shared secret (copied), required */
     size_t token_len;
-    double connect_timeout; /* per attempt; default 5 s */
-    int connect_attempts;   /* per (re)connect; default 5 */
-    double backoff_base;    /* first retry delay; default 0.1 s, doubling */
-    double backoff_max;     /* default 2 s */
-    double io_timeout;      /* a stalled send or handshake; default 30 s */
-    double request_timeout; /* submit to answer; default 120 s */
-    int max_inflight;       /* INFER requests awaiting an answer; default 1 */
-    uint32_t max_frame;     /* largest frame accepted from the edge; default 64 MiB */
-    int zstd_level;         /* 0 = never compress tensors; default 3 (when it pays) */
-    int busy_retries;       /* sl_client_infer resends after BUSY this often; default 3 */
-    int lost_retries;       /* a request whose connection broke before its answer (or that the
-                               edge refused with SHUTDOWN) is sent again after reconnecting this
-                               often, by sl_client_wait; default 2 */
+    double connect_timeout;  /* per attempt; default 5 s */
+    int connect_attempts;    /* per (re)connect; default 5 */
+    double backoff_base;     /* first retry delay; default 0.1 s, doubling */
+    double backoff_max;      /* default 2 s */
+    double io_timeout;       /* a stalled send or handshake; default 30 s */
+    double request_timeout;  /* submit to answer; default 120 s */
+    int max_inflight;        /* INFER requests awaiting an answer; default 1 */
+    uint32_t max_frame;      /* largest frame accepted from the edge; default 64 MiB */
+    int zstd_level;          /* 0 = never compress tensors; default 3 (when it pays) */
+    int busy_retries;        /* sl_client_infer resends after BUSY this often; default 3 */
+    int lost_retries;        /* a request whose connection broke before its answer (or that the
+                                edge refused with SHUTDOWN) is sent again after reconnecting this
+                                often, by sl_client_wait; default 2 */
     double reconnect_window; /* after a working connection breaks, reconnecting goes on (every
                                 backoff_max) until this many seconds after the loss, since the
                                 edge is most likely restarting; default 15 s, 0 = just the
                                 connect_attempts */
-    sl_shaper *shaper;      /* borrowed, may be NULL: models the link (shaper.h) */
+    sl_shaper *shaper;       /* borrowed, may be NULL: models the link (shaper.h) */
 } sl_client_config;
 
 /* Where the time of one request went, in seconds, and its bytes. */

@@ -26,7 +26,8 @@ int sl_runner_open_opts(const char *path, const sl_exec_opts *opts, sl_runner **
         rc = sl_err(SL_EFORMAT,
                     "%s: role '%s' is %s half of a split model (pair id %s); this needs a whole "
                     "model (role 'model', e.g. the base.h5 the pair was split from)",
-                    path, r->bundle->role, strcmp(r->bundle->role, "device") ? "the edge" : "the device",
+                    path, r->bundle->role,
+                    strcmp(r->bundle->role, "device") ? "the edge" : "the device",
                     r->bundle->pair_id[0] ? r->bundle->pair_id : "none");
     if (!rc) {
         const char *to[1] = {r->bundle->graph->outputs[0]};
@@ -107,8 +108,10 @@ static int walk(const char *dir, struct plist *l, int depth)
         if (e->d_name[0] == '.') continue;
         char p[4096];
         if ((rc = sl_path_join(p, sizeof p, dir, e->d_name))) break;
-        if (sl_is_dir(p)) rc = walk(p, l, depth + 1);
-        else if (has_png_ext(e->d_name)) rc = plist_add(l, p);
+        if (sl_is_dir(p))
+            rc = walk(p, l, depth + 1);
+        else if (has_png_ext(e->d_name))
+            rc = plist_add(l, p);
     }
     closedir(d);
     return rc;
@@ -150,7 +153,8 @@ int sl_path_list(const char *spec, char ***paths, int *n)
 
 void sl_path_list_free(char **paths, int n)
 {
-    for (int i = 0; i < n; i++) free(paths[i]);
+    for (int i = 0; i < n; i++)
+        free(paths[i]);
     free(paths);
 }
 
@@ -242,7 +246,8 @@ int sl_top1(const sl_tensor *logits, int64_t row, int *cls, double *prob)
     for (int k = 1; k < shape[1]; k++)
         if (v[k] > v[best]) best = k;
     double sum = 0;
-    for (int k = 0; k < shape[1]; k++) sum += exp((double)v[k] - v[best]);
+    for (int k = 0; k < shape[1]; k++)
+        sum += exp((double)v[k] - v[best]);
     *cls = best;
     *prob = 1.0 / sum;
     sl_tensor_free(c);
@@ -269,28 +274,31 @@ int sl_runner_check_fallback(const sl_runner *fb, const char *fb_path, const sl_
                       fb_path, (long long)a->d[0], (long long)a->d[1], (long long)a->d[2],
                       pair_path, (long long)b->d[0], (long long)b->d[1], (long long)b->d[2]);
     int64_t kf = n_logits(f);
-    if (kf < 1) return sl_err(SL_EFORMAT, "fallback %s: its output is not a vector of logits", fb_path);
+    if (kf < 1)
+        return sl_err(SL_EFORMAT, "fallback %s: its output is not a vector of logits", fb_path);
     if ((f->nclasses > 0) != (pair->nclasses > 0))
         return sl_err(SL_EARG, "fallback %s %s class names, %s %s: they are not the same model",
                       fb_path, f->nclasses ? "has" : "has no", pair_path,
                       pair->nclasses ? "has" : "has none");
     if (pair->nclasses > 0) {
         if (f->nclasses != pair->nclasses)
-            return sl_err(SL_EARG, "fallback %s has %d classes, %s has %d: give the whole model "
-                                   "the pair was split from",
+            return sl_err(SL_EARG,
+                          "fallback %s has %d classes, %s has %d: give the whole model "
+                          "the pair was split from",
                           fb_path, f->nclasses, pair_path, pair->nclasses);
         for (int i = 0; i < f->nclasses; i++)
             if (strcmp(f->classes[i], pair->classes[i]) != 0)
-                return sl_err(SL_EARG, "fallback %s calls class %d '%s', %s calls it '%s'",
-                              fb_path, i, f->classes[i], pair_path, pair->classes[i]);
+                return sl_err(SL_EARG, "fallback %s calls class %d '%s', %s calls it '%s'", fb_path,
+                              i, f->classes[i], pair_path, pair->classes[i]);
     }
     if (f->nclasses > 0 && kf != f->nclasses)
         return sl_err(SL_EFORMAT, "fallback %s: %lld logits for %d class names", fb_path,
                       (long long)kf, f->nclasses);
     int64_t kp = pair_is_whole ? n_logits(pair) : -1;
     if (kp > 0 && kp != kf)
-        return sl_err(SL_EARG, "fallback %s gives %lld logits, %s gives %lld: give the whole "
-                               "model the pair was split from",
+        return sl_err(SL_EARG,
+                      "fallback %s gives %lld logits, %s gives %lld: give the whole "
+                      "model the pair was split from",
                       fb_path, (long long)kf, pair_path, (long long)kp);
     return SL_OK;
 }

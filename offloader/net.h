@@ -20,9 +20,9 @@ typedef struct sl_conn {
     double write_timeout; /* seconds; 0 = wait forever */
     sl_shaper *shaper;    /* borrowed; NULL = no shaping */
     uint64_t bytes_in, bytes_out;
-    int eof; /* set when the peer closed cleanly between frames */
+    int eof;              /* set when the peer closed cleanly between frames */
     atomic_int frames_in; /* whole frames received (sl_proto_recv); readable from any thread */
-    double deadline; /* sl_now() time after which reads fail with SL_ETIMEOUT; 0 = none */
+    double deadline;      /* sl_now() time after which reads fail with SL_ETIMEOUT; 0 = none */
     pthread_mutex_t send_lock;
     char peer[64]; /* "127.0.0.1:40312", for messages */
 } sl_conn;
