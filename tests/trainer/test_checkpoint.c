@@ -1,0 +1,299 @@
+/* test_checkpoint.c: what a checkpoint promises. Resumed SGD with momentum equals the
+ * uninterrupted run bit for bit (the momentum buffers travel in the checkpoint); a checkpoint is
+ * refused, naming the reason, when the model structure, optimiser, batch or TL stage changed; a
+ * checkpoint write that fails leaves the previous checkpoint byte-identical and no temporary file;
+ * --patience stops after that many epochs without improvement and -o holds the best epoch's
+ * weights, not the last. */
+#include "common/status.h"
+#include "model/bundle.h"
+#include "testutil.h"
+#include "trainer/eval.h"
+#include "trainer/train.h"
+#include "trainer_data.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
+
+static char root[600], data[700];
+
+static void path(char *buf, const char *name)
+{
+    snprintf(buf, 800, "%s/%s", root, name);
+}
+
+static void opts(sl_train_opts *o, const char *out)
+{
+    sl_train_opts_init(o);
+    o->data = data;
+    o->arch = "tinycnn";
+    o->in_c = 1;
+    o->in_h = o->in_w = 32;
+    o->batch = 16;
+    o->lr = 0.05;
+    o->threads = 2;
+    o->workers = 1;
+    o->seed = 3;
+    o->out = out;
+}
+
+/* Largest difference over every parameter of two bundles (-1 if the structures differ). */
+static double all_diff(const sl_bundle *a, const sl_bundle *b)
+{
+    double worst = 0;
+    for (int i = 0; i < a->graph->nnodes; i++) {
+        int j = sl_graph_find(b->graph, a->graph->nodes[i].name);
+        for (int k = 0; k < a->graph->nodes[i].nparams; k++) {
+            sl_param *pa = &a->graph->nodes[i].params[k];
+            sl_param *pb = j >= 0 ? sl_node_param(&b->graph->nodes[j], pa->name) : NULL;
+            double d = -1;
+            if (!pb || sl_max_abs_diff(pa->t, pb->t, &d, NULL)) return -1;
+            if (d > worst) worst = d;
+        }
+    }
+    return worst;
+}
+
+static double bundles_diff(const char *a, const char *b)
+{
+    sl_bundle *x = NULL, *y = NULL;
+    double d = -1;
+    if (!sl_bundle_read(a, &x) && !sl_bundle_read(b, &y)) d = all_diff(x, y);
+    sl_bundle_free(x);
+    sl_bundle_free(y);
+    return d;
+}
+
+/* The whole file in a malloc'd buffer (*n its size), or NULL. */
+static char *slurp(const char *p, size_t *n)
+{
+    FILE *f = fopen(p, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc(len > 0 ? (size_t)len : 1);
+    *n = buf ? fread(buf, 1, (size_t)len, f) : 0;
+    fclose(f);
+    return buf;
+}
+
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    if (d) closedir(d);
+    return n;
+}
+
+static void test_resume_sgd_momentum(void)
+{
+    char full[800], part[800], resumed[800], ck[800];
+    path(full, "full.h5");
+    path(part, "part.h5");
+    path(resumed, "resumed.h5");
+    path(ck, "ck.h5");
+    sl_train_opts o;
+    opts(&o, full);
+    o.epochs = 2;
+    o.optim = SL_OPTIM_SGD;
+    o.momentum = 0.9;
+    o.nesterov = 1;
+    o.weight_decay = 1e-4;
+    CHECK_OK(sl_train_fit(&o, NULL), sl_errmsg());
+    o.out = part;
+    o.checkpoint = ck;
+    o.stop_after = 1;
+    CHECK_OK(sl_train_fit(&o, NULL), sl_errmsg());
+    o.out = resumed;
+    o.stop_after = 0;
+    o.resume = ck;
+    sl_train_result r;
+    CHECK_OK(sl_train_fit(&o, &r), sl_errmsg());
+    CHECK_EQ(r.epochs_run, 2);
+    double d = bundles_diff(full, resumed);
+    TU_CHECK_MSG(d == 0, "SGD with momentum resumed differs from the whole run by %g", d);
+}
+
+static void expect_refused(sl_train_opts *o, int status, const char *part)
+{
+    CHECK_EQ(sl_train_fit(o, NULL), status);
+    CHECK_CONTAINS(sl_errmsg(), part);
+}
+
+static void test_refusals(void)
+{
+    char out[800], ck[800], forged[800];
+    path(out, "refused.h5");
+    path(ck, "ck.h5"); /* the SGD checkpoint of epoch 1 above */
+    path(forged, "forged.h5");
+    sl_train_opts o;
+    opts(&o, out);
+    o.epochs = 2;
+    o.momentum = 0.9;
+    o.nesterov = 1;
+    o.weight_decay = 1e-4;
+    o.resume = ck;
+    o.optim = SL_OPTIM_ADAM;
+    expect_refused(&o, SL_EARG, "made with --optim sgd, not adam");
+    o.optim = SL_OPTIM_SGD;
+    o.batch = 8;
+    expect_refused(&o, SL_EARG, "made with --batch 16, not 8");
+    o.batch = 16;
+    o.in_h = o.in_w = 28;
+    expect_refused(&o, SL_EFORMAT, "different model structure");
+    o.in_h = o.in_w = 32;
+    /* The same checkpoint said to be of TL stage 1: refused for a stage-0 run. */
+    sl_bundle *b = NULL;
+    CHECK_OK(sl_bundle_read(ck, &b), sl_errmsg());
+    if (b) {
+        cJSON *j = cJSON_Parse(b->train_state_json);
+        cJSON_ReplaceItemInObject(j, "tl_stage", cJSON_CreateNumber(1));
+        char *s = cJSON_PrintUnformatted(j);
+        CHECK_OK(sl_bundle_set_json(&b->train_state_json, s), sl_errmsg());
+        CHECK_OK(sl_bundle_write(forged, b), sl_errmsg());
+        free(s);
+        cJSON_Delete(j);
+        sl_bundle_free(b);
+    }
+    o.resume = forged;
+    expect_refused(&o, SL_EARG, "made with --tl-stage 1, not 0");
+    /* Nothing was written by a refused run. */
+    CHECK(access(out, F_OK) != 0);
+}
+
+static void test_atomic_checkpoint(void)
+{
+    char dir[800], out[800], ck[800];
+    path(dir, "atomic");
+    sl_mkdir_p(dir);
+    snprintf(out, sizeof out, "%s/out.h5", dir);
+    snprintf(ck, sizeof ck, "%s/ck.h5", dir);
+    sl_train_opts o;
+    opts(&o, out);
+    o.epochs = 2;
+    o.checkpoint = ck;
+    o.stop_after = 1;
+    CHECK_OK(sl_train_fit(&o, NULL), sl_errmsg());
+    size_t n0 = 0, n1 = 0;
+    char *before = slurp(ck, &n0);
+    CHECK(before && n0 > 4096);
+    int entries = count_entries(dir);
+
+    /* The next epoch's checkpoint cannot be written whole (files are capped at 4 KiB, and the
+     * signal that would kill the process is ignored so the write fails instead). */
+    o.resume = ck;
+    o.stop_after = 0;
+    struct rlimit old, cap = {4096, 4096};
+    getrlimit(RLIMIT_FSIZE, &old);
+    cap.rlim_max = old.rlim_max;
+    signal(SIGXFSZ, SIG_IGN);
+    CHECK_EQ(setrlimit(RLIMIT_FSIZE, &cap), 0);
+    int rc = sl_train_fit(&o, NULL);
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, SIG_DFL);
+    CHECK(rc != SL_OK);
+    CHECK_CONTAINS(sl_errmsg(), "checkpoint");
+    char *after = slurp(ck, &n1);
+    TU_CHECK_MSG(after && n1 == n0 && !memcmp(before, after, n0),
+                 "the previous checkpoint changed (%zu -> %zu bytes)", n0, n1);
+    TU_CHECK_MSG(count_entries(dir) == entries, "%d files, was %d: a temporary file stayed",
+                 count_entries(dir), entries);
+    free(before);
+    free(after);
+    /* And it still resumes. */
+    CHECK_OK(sl_train_fit(&o, NULL), sl_errmsg());
+}
+
+static void test_patience_best_epoch(void)
+{
+    char out[800], ck[800], log[800];
+    path(out, "patient.h5");
+    path(ck, "patient-ck.h5");
+    path(log, "patient.jsonl");
+    sl_train_opts o;
+    opts(&o, out);
+    o.epochs = 20;
+    o.patience = 2;
+    o.checkpoint = ck;
+    o.log = log;
+    sl_train_result r;
+    CHECK_OK(sl_train_fit(&o, &r), sl_errmsg());
+    /* The task is learnt within a few epochs, after which the accuracy cannot keep rising. */
+    TU_CHECK_MSG(r.stopped_early && r.epochs_run < 20, "ran %d epochs", r.epochs_run);
+    CHECK_EQ(r.epochs_run, r.best_epoch + 2);
+
+    /* The log: the best epoch is the first with the highest validation accuracy. */
+    double acc[32] = {0};
+    int n = 0;
+    FILE *f = fopen(log, "r");
+    char line[2048];
+    while (f && n < 32 && fgets(line, sizeof line, f)) {
+        cJSON *j = cJSON_Parse(line);
+        acc[n++] = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "val_acc"));
+        cJSON_Delete(j);
+    }
+    if (f) fclose(f);
+    CHECK_EQ(n, r.epochs_run);
+    int argmax = 0;
+    for (int i = 1; i < n; i++)
+        if (acc[i] > acc[argmax]) argmax = i;
+    CHECK_EQ(r.best_epoch, argmax + 1);
+    CHECK_NEAR(r.best_val_acc, acc[argmax], 1e-12);
+
+    /* -o holds the best epoch's weights: bit for bit the best weights the checkpoint keeps,
+     * not the last epoch's (the checkpoint's own weights), and they score the logged accuracy
+     * (within one image: evaluation folds batch norm, validation in training does not). */
+    sl_bundle *b = NULL, *c = NULL;
+    CHECK_OK(sl_bundle_read(out, &b), sl_errmsg());
+    CHECK_OK(sl_bundle_read(ck, &c), sl_errmsg());
+    int same = 0, params = 0;
+    for (int i = 0; b && c && i < b->graph->nnodes; i++)
+        for (int k = 0; k < b->graph->nodes[i].nparams; k++) {
+            char name[300];
+            snprintf(name, sizeof name, "best/%s/%s", b->graph->nodes[i].name,
+                     b->graph->nodes[i].params[k].name);
+            const sl_tensor *best = sl_bundle_extra(c, name);
+            double dd = -1;
+            if (best) sl_max_abs_diff(b->graph->nodes[i].params[k].t, best, &dd, NULL);
+            params++;
+            same += dd == 0;
+        }
+    TU_CHECK_MSG(params > 0 && same == params, "%d of %d parameters are the best epoch's", same,
+                 params);
+    if (b && c) CHECK(all_diff(b, c) > 0);
+    sl_dataset_opts d;
+    sl_dataset_opts_init(&d);
+    d.split = "val";
+    sl_dataset *ds = NULL;
+    sl_eval_result *er = NULL;
+    sl_eval_opts eo = {.batch = 32, .workers = 1};
+    CHECK_OK(sl_dataset_open(data, &d, &ds), sl_errmsg());
+    if (b && ds) {
+        CHECK_OK(sl_eval_model(b->graph, ds, &eo, &er), sl_errmsg());
+        if (er) CHECK_NEAR(sl_eval_accuracy(er), acc[argmax], 1.0 / 30 + 1e-9);
+    }
+    sl_eval_result_free(er);
+    sl_dataset_free(ds);
+    sl_bundle_free(b);
+    sl_bundle_free(c);
+}
+
+int main(void)
+{
+    snprintf(root, sizeof root, "%s", tu_tmpdir());
+    snprintf(data, sizeof data, "%s/data", root);
+    if (td_write(data, 30, 10)) {
+        fprintf(stderr, "cannot write the test images: %s\n", sl_errmsg());
+        return 1;
+    }
+    test_resume_sgd_momentum();
+    test_refusals();
+    test_atomic_checkpoint();
+    test_patience_best_epoch();
+    tu_rmtree(root);
+    return TU_DONE();
+}
