@@ -153,7 +153,7 @@ int main(void)
     sl_train_opts o;
     opts(&o, base_p);
     o.arch = "tinycnn";
-    o.epochs = 6;
+    o.epochs = 8;
     o.lr = 0.05;
     o.schedule = SL_SCHED_COSINE;
     CHECK_OK(sl_train_fit(&o, NULL), sl_errmsg());
@@ -181,7 +181,7 @@ int main(void)
         o.model = tl_p;
         o.tl_stage = 1;
         o.tl_stages_at = at[i];
-        o.epochs = 4;
+        o.epochs = 6;
         o.optim = SL_OPTIM_ADAM;
         o.lr = 0.01;
         CHECK_OK(sl_train_fit(&o, NULL), sl_errmsg());
@@ -203,7 +203,7 @@ int main(void)
     o.tl_teacher = base_p;
     o.distill_t = 4;
     o.alpha = 0.5;
-    o.epochs = 3;
+    o.epochs = 4;
     o.lr = 0.01;
     CHECK_OK(sl_train_fit(&o, NULL), sl_errmsg());
     sl_bundle *s2 = read_bundle(s2_p);
