@@ -23,6 +23,10 @@ static void init_lock(void)
     pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&h5_mu, &a);
     pthread_mutexattr_destroy(&a);
+    /* HDF5 1.10 crashes in its exit handler (H5F__close_cb) on a file whose close failed, e.g.
+     * a write cut short by a full disk: a bundle write that fails cleanly would then end in a
+     * segfault. Every file we open is closed explicitly, so the handler has nothing to do. */
+    H5dont_atexit();
 }
 
 void sl_h5_lock(void)
