@@ -36,6 +36,7 @@ typedef struct pending {
     int lost;    /* failed with its connection (or the edge said SHUTDOWN): may be resent */
     int resends; /* times sent again after that */
     int sends;   /* times it went out on a connection */
+    int claimed; /* a sl_client_wait call owns it: no other waiter may take (and free) it */
     struct pending *next;
 } pending;
 
@@ -582,13 +583,13 @@ int sl_client_wait(sl_client *c, uint64_t request_id, sl_client_result *out)
     pending *p = NULL;
     if (request_id) {
         p = find_locked(c, request_id);
-        if (p && p->kind != KIND_INFER) p = NULL;
+        if (p && (p->kind != KIND_INFER || p->claimed)) p = NULL;
     } else {
         /* The next answer to come: the done one released first, else wait for any change. */
         for (;;) {
             pending *best = NULL, *any = NULL;
             for (pending *q = c->list; q; q = q->next) {
-                if (q->kind != KIND_INFER) continue;
+                if (q->kind != KIND_INFER || q->claimed) continue;
                 any = q;
                 if (q->done && (!best || q->avail_at < best->avail_at)) best = q;
             }
@@ -598,11 +599,13 @@ int sl_client_wait(sl_client *c, uint64_t request_id, sl_client_result *out)
             }
             double soonest = 1e300;
             for (pending *q = c->list; q; q = q->next)
-                if (q->kind == KIND_INFER && q->t_submit + c->cfg.request_timeout < soonest)
+                if (q->kind == KIND_INFER && !q->claimed &&
+                    q->t_submit + c->cfg.request_timeout < soonest)
                     soonest = q->t_submit + c->cfg.request_timeout;
             if (sl_now() >= soonest) {
                 for (pending *q = c->list; q; q = q->next)
-                    if (q->kind == KIND_INFER && q->t_submit + c->cfg.request_timeout <= soonest)
+                    if (q->kind == KIND_INFER && !q->claimed &&
+                        q->t_submit + c->cfg.request_timeout <= soonest)
                         p = q;
                 break;
             }
@@ -618,6 +621,9 @@ int sl_client_wait(sl_client *c, uint64_t request_id, sl_client_result *out)
                           (unsigned long long)request_id);
         return sl_err(SL_ENOTFOUND, "device: no request is waiting for a result");
     }
+    /* Waiting may drop the lock (a resend): claim p first so that a concurrent "next answer"
+     * waiter cannot take the same request and free it under us. */
+    p->claimed = 1;
     wait_done_locked(c, p);
     unlink_locked(c, p);
     pthread_mutex_unlock(&c->lock);
@@ -668,6 +674,9 @@ static pending *control_begin(sl_client *c)
 static int control_finish(sl_client *c, pending *p, int want, const char *what)
 {
     pthread_mutex_lock(&c->lock);
+    /* Waiting may drop the lock (a resend): claim p first so that a concurrent "next answer"
+     * waiter cannot take the same request and free it under us. */
+    p->claimed = 1;
     wait_done_locked(c, p);
     unlink_locked(c, p);
     pthread_mutex_unlock(&c->lock);
