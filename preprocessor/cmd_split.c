@@ -83,9 +83,39 @@ static int write_pair(const struct opts *o, const sl_bundle *d, const sl_bundle 
         snprintf(dpath, n, "%s", o->device);
         snprintf(epath, n, "%s", o->edge);
     }
-    if ((rc = sl_bundle_write(dpath, d))) return rc;
-    /* A device half without its edge half is of no use and would mislead: remove it. */
-    if ((rc = sl_bundle_write(epath, e))) unlink(dpath);
+    /* Both halves are written whole beside their places first and only then renamed in, so a
+     * half that cannot be written leaves the old pair (or nothing) as it was: a device half
+     * without its edge half is of no use and would mislead. */
+    char dtmp[4096], etmp[4096];
+    if ((rc = sl_tmp_path_for(dpath, dtmp, sizeof dtmp)) ||
+        (rc = sl_tmp_path_for(epath, etmp, sizeof etmp)))
+        return rc;
+    if ((rc = sl_bundle_write(dtmp, d))) {
+        unlink(dtmp);
+        return sl_err(rc, "%s: %s", dpath, sl_errmsg());
+    }
+    if ((rc = sl_bundle_write(etmp, e))) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", sl_errmsg());
+        unlink(dtmp);
+        unlink(etmp);
+        return sl_err(rc, "%s: %s", epath, why);
+    }
+    /* What would stop a rename (a folder in the way) is checked before either is done. */
+    const char *blocked = sl_is_dir(dpath) ? dpath : sl_is_dir(epath) ? epath : NULL;
+    if (blocked) {
+        unlink(dtmp);
+        unlink(etmp);
+        return sl_err(SL_EIO, "%s: is a folder; nothing was written", blocked);
+    }
+    if ((rc = sl_commit_tmp(dtmp, dpath))) {
+        unlink(etmp);
+        return rc;
+    }
+    if ((rc = sl_commit_tmp(etmp, epath)))
+        return sl_err(rc, "%s: the device half %s is new but the edge half could not be renamed "
+                          "into place, so the two do not pair: %s",
+                      epath, dpath, sl_errmsg());
     return rc;
 }
 

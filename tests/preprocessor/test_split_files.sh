@@ -44,6 +44,17 @@ check "a failed zoo exits 1 (got $rc)" [ "$rc" = 1 ]
 check "the old model is byte-identical" cmp -s m.h5 m.old
 check "no temporary file left" [ "$(entries)" = "$(printf '%s\n' $before m.old | sort | tr '\n' ' ')" ]
 
+# An existing pair whose new edge half cannot be written while the device half can (a cap
+# between their sizes): the old pair stays whole, not a new device half beside the old edge half.
+cp d.h5 d.old
+cp e.h5 e.old
+(trap '' XFSZ; ulimit -f 100; exec "$BIN" split m.h5 --at pool1 --device d.h5 --edge e.h5) \
+    >/dev/null 2>../err2.txt
+rc=$?
+check "a split whose edge half fails exits 1 (got $rc)" [ "$rc" = 1 ]
+check "the old device half is kept with its edge half" cmp -s d.h5 d.old
+check "the old edge half is byte-identical" cmp -s e.h5 e.old
+
 # Rollback: the edge half cannot be written (its path is a folder); the device half is removed.
 mkdir -p fresh/e.h5
 expect 1 "e.h5" split m.h5 --at pool1 --device fresh/d.h5 --edge fresh/e.h5
