@@ -41,7 +41,7 @@ mkdir -p "$m"
 
 # The model (untrained weights are fine for latency) and sample images of the product line.
 [ -s "$m/base.h5" ] || "$P" zoo "$arch" --input "3x${size}x${size}" --classes 4 -o "$m/base.h5" >/dev/null
-[ -d "$w/data-$size" ] || nice "$bin/sl-data" synth --product casting --size "$size" --per-class 8 \
+[ -d "$w/data-$size" ] || nice "$bin/sl-data" synth --product casting --size "$size" --per-class 40 \
     --out "$w/data-$size" >/dev/null
 mkdir -p "$m/data"
 [ -d "$m/data/test" ] || cp -r "$w/data-$size/test" "$m/data/test"
