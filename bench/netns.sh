@@ -142,7 +142,7 @@ planopt=()
 
 # The edge, serving the bundles from its store (copied in before it starts: deploying tens of MB
 # through the capped link would only measure the upload).
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$w/token"
+(umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$w/token")
 mkdir -p "$w/store"
 cp "$ne" "$w/store/split-edge.h5"
 cp "$te" "$w/store/tl-edge.h5"

@@ -30,7 +30,7 @@ make_fixtures() {
     "$PRE" insert "$W/m.h5" --at pool2 --tl conv --r 4 --s 2 --bits 8 -o "$W/tl.h5" 2>/dev/null
     "$PRE" split "$W/tl.h5" --device "$W/td.h5" --edge "$W/te.h5" >/dev/null 2>&1
     "$DATA" synth --product casting --size 32 --per-class "$per" --out "$W/data" 2>/dev/null
-    head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/token"
+    (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/token")
 }
 
 # start_edge NAME [PORT] [extra options]: an edge server serving $W/NAME.store, its pid in
