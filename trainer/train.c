@@ -54,18 +54,15 @@ double sl_train_lr(const sl_train_opts *o, int epoch, int64_t step, int64_t step
 
 int sl_train_freeze_patterns(const sl_graph *g, const char *patterns, unsigned char *frozen)
 {
-    char *buf = strdup(patterns), *save = NULL;
+    enum { MAX_PATTERNS = 1024 };
+    char *buf = NULL, **items = calloc(MAX_PATTERNS, sizeof *items);
     unsigned char *mark = calloc((size_t)g->nnodes + 1, 1);
-    if (!buf || !mark) {
-        free(buf);
-        free(mark);
-        return sl_err(SL_ENOMEM, "out of memory");
-    }
-    int rc = SL_OK;
-    for (char *p = strtok_r(buf, ",", &save); p && !rc; p = strtok_r(NULL, ",", &save)) {
+    int n = 0, rc = items && mark ? SL_OK : sl_err(SL_ENOMEM, "out of memory");
+    if (!rc) rc = sl_parse_list("--freeze", patterns, &buf, items, MAX_PATTERNS, &n);
+    for (int k = 0; k < n && !rc; k++) {
+        const char *p = items[k];
         while (*p == ' ')
             p++;
-        if (!*p) continue;
         int hits = 0;
         for (int i = 0; i < g->nnodes; i++)
             if (fnmatch(p, g->nodes[i].name, 0) == 0) {
@@ -78,6 +75,7 @@ int sl_train_freeze_patterns(const sl_graph *g, const char *patterns, unsigned c
         for (int i = 0; i < g->nnodes; i++)
             frozen[i] |= mark[i];
     free(buf);
+    free(items);
     free(mark);
     return rc;
 }

@@ -167,7 +167,7 @@ static void test_refusals(void)
 
 static void test_atomic_checkpoint(void)
 {
-    char dir[800], out[800], ck[800];
+    char dir[800], out[832], ck[832];
     path(dir, "atomic");
     sl_mkdir_p(dir);
     snprintf(out, sizeof out, "%s/out.h5", dir);
