@@ -50,6 +50,7 @@ static const key k_train[] = {
     {"threads", K_INT, 0, "--threads"},     {"workers", K_INT, 0, "--workers"},
     {"patience", K_INT, 0, "--patience"},   {NULL, 0, 0, NULL}};
 static const key k_profile[] = {{"device_threads", K_INT, 0, NULL}, {"edge_threads", K_INT, 0, NULL},
+                                {"device_cpu", K_NUM, 0, NULL},
                                 {"batch", K_INT, 0, "--batch"},     {"warmup", K_INT, 0, "--warmup"},
                                 {"repeats", K_INT, 0, "--repeats"}, {NULL, 0, 0, NULL}};
 static const key k_network[] = {{"bandwidth", K_STR, 1, "--bandwidth"}, {"rtt", K_STR, 1, "--rtt"},
@@ -300,6 +301,13 @@ static int write_args(const cJSON *root, const char *dir, int *changed)
         char num[32];
         snprintf(num, sizeof num, "%d", t ? (int)t->valuedouble : (h ? 2 : 1));
         put_arg(&b, num);
+        /* the emulated weak device: its profile runs under the CPU quota (--cpu PCT) */
+        const cJSON *cpu = h ? NULL : cJSON_GetObjectItemCaseSensitive(s, "device_cpu");
+        if (cpu) {
+            put_flag(&b, "--cpu");
+            snprintf(num, sizeof num, "%g", cpu->valuedouble);
+            put_arg(&b, num);
+        }
         flags(&b, s, k_profile);
         if (list.n) {
             put_flag(&b, "--tl");
@@ -363,6 +371,14 @@ static int write_args(const cJSON *root, const char *dir, int *changed)
     put_arg(&b, (bw ? bw : cJSON_GetObjectItemCaseSensitive(net, "bandwidth"))->valuestring);
     put_flag(&b, "--rtt");
     put_arg(&b, (rtt ? rtt : cJSON_GetObjectItemCaseSensitive(net, "rtt"))->valuestring);
+    /* the device side is measured on the same emulated device it was profiled on */
+    const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "profile"), "device_cpu");
+    if (cpu) {
+        put_flag(&b, "--cpu");
+        snprintf(num, sizeof num, "%g", cpu->valuedouble);
+        put_arg(&b, num);
+    }
     return emit(dir, "bench", &b, changed);
 }
 
@@ -443,6 +459,11 @@ int sl_config_process(const char *file, const char *out_dir, int *changed)
         if (sl_parse_shape("input", in, dims, 3, &nd) || nd != 3)
             rc = sl_err(SL_EFORMAT, "%s: 'input' must be a shape like \"3x64x64\", got \"%s\"", file, in);
     }
+    const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "profile"), "device_cpu");
+    if (!rc && cpu && !(cpu->valuedouble >= 0.1 && cpu->valuedouble <= 6400))
+        rc = sl_err(SL_EFORMAT, "%s: 'profile.device_cpu' must be a share of one core in percent, "
+                                "0.1..6400, got %g", file, cpu->valuedouble);
     if (!rc && out_dir) rc = write_args(root, out_dir, changed);
     cJSON_Delete(root);
     return rc;

@@ -15,7 +15,7 @@ static const char *GOOD =
     "{\"format\":\"sl-config\",\"version\":1,\"product\":\"t\",\"input\":\"3x32x32\","
     "\"dataset\":{\"synth\":{\"product\":\"casting\",\"size\":32}},\"model\":{\"arch\":\"tinycnn\"},"
     "\"train\":{\"epochs\":2,\"lr\":0.1,\"nesterov\":true},"
-    "\"network\":{\"bandwidth\":\"10mbit\",\"rtt\":\"20ms\"},"
+    "\"profile\":{\"device_cpu\":30},\"network\":{\"bandwidth\":\"10mbit\",\"rtt\":\"20ms\"},"
     "\"constraints\":{\"device_only\":[\"conv1\"],\"max_upload\":\"1MB\"},"
     "\"tl\":{\"candidates\":[\"pool\",\"conv-r4-s2-b8\"]},"
     "\"finetune\":{\"stage1\":{\"epochs\":1,\"stages_at\":\"@output\"},"
@@ -100,6 +100,13 @@ int main(void)
     s = slurp(out, "profile-device");
     CHECK_CONTAINS(s, "--threads 1");
     CHECK_CONTAINS(s, "--tl pool,conv-r4-s2-b8");
+    CHECK_CONTAINS(s, "--cpu 30"); /* the emulated device is profiled under its quota */
+    free(s);
+    s = slurp(out, "profile-edge");
+    CHECK(s && !strstr(s, "--cpu"));
+    free(s);
+    s = slurp(out, "bench");
+    CHECK_CONTAINS(s, "--cpu 30"); /* and its side of the bench runs under the same quota */
     free(s);
     s = slurp(out, "finetune-stage1");
     CHECK_STR(s ? s : "", "--epochs 1 --tl-stages-at @output\n");
@@ -131,6 +138,7 @@ int main(void)
     expect(dir, "\"version\":1", "\"version\":2", "version");
     expect(dir, "\"model\":{\"arch\":\"tinycnn\"}", "\"model\":{}", "'model' needs exactly one");
     expect(dir, "\"epochs\":1,", "\"epochs\":\"x\",", "'finetune.stage1.epochs' must be an integer");
+    expect(dir, "\"device_cpu\":30", "\"device_cpu\":0", "'profile.device_cpu' must be a share");
     CHECK(sl_config_process("/nonexistent/x.json", NULL, &changed) == SL_EIO);
     tu_rmtree(dir);
     return TU_DONE();
