@@ -1,10 +1,10 @@
 /* exec.c: planning and running a graph or a sub-range of it: batch-norm folding and, on the
  * inference path, stretches of the plan compiled into frozen, optimised TorchScript modules. */
 #include "model/exec.h"
+#include "common/sbuf.h"
 #include "common/status.h"
 #include "model/ops.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,40 +84,6 @@ typedef struct seg {
     int nin, nout;
     int *in_pos, *out_pos; /* tensor positions the module takes and gives */
 } seg;
-
-/* Appends printf-style text to a growing buffer. */
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-__attribute__((format(printf, 2, 3))) static void sb_add(sbuf *b, const char *fmt, ...)
-{
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->s && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
-        char *t = realloc(b->s, cap);
-        if (!t) {
-            b->oom = 1;
-            return;
-        }
-        b->s = t;
-        b->cap = cap;
-    }
-}
 
 /* The expression of node i's value into buf, or SL_EARG when the node must run through its
  * forward. w[] receives the weight attribute names used (names[k] owned by the caller's
@@ -215,18 +181,18 @@ static int compile_seg(sl_exec *e, seg *s, char **exprs, const char (*const *wna
             s->out_pos[s->nout++] = p;
         }
     }
-    sbuf b = {0};
-    sb_add(&b, "def forward(self");
-    for (int i = 0; i < s->nin; i++) sb_add(&b, ", v%d: Tensor", s->in_pos[i]);
-    sb_add(&b, "):\n");
+    sl_sbuf b = {0};
+    sl_sbuf_printf(&b, "def forward(self");
+    for (int i = 0; i < s->nin; i++) sl_sbuf_printf(&b, ", v%d: Tensor", s->in_pos[i]);
+    sl_sbuf_printf(&b, "):\n");
     int nw = 0;
     for (int r = s->r0; r < s->r1; r++) {
-        sb_add(&b, "    v%d = %s\n", e->run[r] + 1, exprs[r]);
+        sl_sbuf_printf(&b, "    v%d = %s\n", e->run[r] + 1, exprs[r]);
         nw += nws[r];
     }
-    sb_add(&b, "    return (");
-    for (int i = 0; i < s->nout; i++) sb_add(&b, "v%d, ", s->out_pos[i]);
-    sb_add(&b, ")\n");
+    sl_sbuf_printf(&b, "    return (");
+    for (int i = 0; i < s->nout; i++) sl_sbuf_printf(&b, "v%d, ", s->out_pos[i]);
+    sl_sbuf_printf(&b, ")\n");
     const char **names = calloc((size_t)nw + 1, sizeof *names);
     const sl_tensor **ts = calloc((size_t)nw + 1, sizeof *ts);
     if (b.oom || !names || !ts) {
@@ -245,7 +211,7 @@ static int compile_seg(sl_exec *e, seg *s, char **exprs, const char (*const *wna
     }
     free(names);
     free(ts);
-    free(b.s);
+    sl_sbuf_free(&b);
     free(is_in);
     free(is_out);
     return rc;

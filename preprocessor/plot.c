@@ -3,62 +3,28 @@
 #include "preprocessor/plot.h"
 
 #include "common/fsutil.h"
+#include "common/sbuf.h"
 #include "common/status.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->s && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = (b->cap ? b->cap * 2 : 8192) + (size_t)n;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->oom = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-}
-
 /* Escapes a tensor name for SVG text. */
-static void sb_text(sbuf *b, const char *s)
+static void svg_text(sl_sbuf *b, const char *s)
 {
     for (; *s; s++) {
         if (*s == '<')
-            sb_printf(b, "&lt;");
+            sl_sbuf_printf(b, "&lt;");
         else if (*s == '>')
-            sb_printf(b, "&gt;");
+            sl_sbuf_printf(b, "&gt;");
         else if (*s == '&')
-            sb_printf(b, "&amp;");
+            sl_sbuf_printf(b, "&amp;");
         else if (*s == '"')
-            sb_printf(b, "&quot;");
+            sl_sbuf_printf(b, "&quot;");
         else
-            sb_printf(b, "%c", *s);
+            sl_sbuf_printf(b, "%c", *s);
     }
 }
 
@@ -132,47 +98,47 @@ char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
     const sl_plan *best = s->n_allowed ? &s->plans[0] : NULL;
     const sl_plan *best_plain = sl_selection_best(s, 0), *best_tl = sl_selection_best(s, 1);
 
-    sbuf b = {0};
-    sb_printf(&b,
+    sl_sbuf b = {0};
+    sl_sbuf_printf(&b,
               "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
               "viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, Arial, sans-serif\" "
               "font-size=\"12\">\n",
               width, height, width, height);
-    sb_printf(&b, "<defs><pattern id=\"hatch\" width=\"6\" height=\"6\" "
+    sl_sbuf_printf(&b, "<defs><pattern id=\"hatch\" width=\"6\" height=\"6\" "
                   "patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\">"
                   "<line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"white\" stroke-width=\"2\" "
                   "stroke-opacity=\"0.6\"/></pattern></defs>\n");
-    sb_printf(&b, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-    sb_printf(&b, "<text x=\"%.0f\" y=\"24\" font-size=\"16\" font-weight=\"bold\">", left);
-    sb_text(&b, pr->model);
+    sl_sbuf_printf(&b, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+    sl_sbuf_printf(&b, "<text x=\"%.0f\" y=\"24\" font-size=\"16\" font-weight=\"bold\">", left);
+    svg_text(&b, pr->model);
     const sl_hop *h = &in->net.hop[SL_HOP_DEVICE_EDGE], *h2 = &in->net.hop[SL_HOP_EDGE_CLOUD];
-    sb_printf(&b,
+    sl_sbuf_printf(&b,
               ": predicted latency per slice point</text>\n"
               "<text x=\"%.0f\" y=\"44\" fill=\"#444\">device→edge %.3g Mbit/s, RTT %.3g ms",
               left, h->bandwidth_bps / 1e6, h->rtt_s * 1e3);
     if (in->cloud)
-        sb_printf(&b, ", edge→cloud %.3g Mbit/s, RTT %.3g ms (best edge→cloud cut per bar)",
+        sl_sbuf_printf(&b, ", edge→cloud %.3g Mbit/s, RTT %.3g ms (best edge→cloud cut per bar)",
                   h2->bandwidth_bps / 1e6, h2->rtt_s * 1e3);
-    sb_printf(&b, "</text>\n");
+    sl_sbuf_printf(&b, "</text>\n");
 
     /* Y axis with gridlines, in milliseconds. */
     for (double y = 0; y <= yaxis * 1.0001; y += step) {
         double py = top + plot_h - y / yaxis * plot_h;
-        sb_printf(&b,
+        sl_sbuf_printf(&b,
                   "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n",
                   left, py, left + plot_w, py, left - 6, py + 4, y * 1e3);
     }
-    sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n",
+    sl_sbuf_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n",
               left, top, left, top + plot_h);
-    sb_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n",
+    sl_sbuf_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n",
               left, top + plot_h, left + plot_w, top + plot_h);
-    sb_printf(&b,
+    sl_sbuf_printf(&b,
               "<text transform=\"translate(%.0f,%.0f) rotate(-90)\" text-anchor=\"middle\">"
               "predicted latency per image (ms)</text>\n",
               left - 50, top + plot_h / 2);
-    sb_printf(&b,
+    sl_sbuf_printf(&b,
               "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">slice point (cut index and "
               "tensor; 0 = edge-only, last = local-only)</text>\n",
               left + plot_w / 2, height - 12);
@@ -186,92 +152,92 @@ char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
             int allowed = p->violated < 0;
             double seg[N_SEG], y = top + plot_h, bx = gx + w * bar_w;
             segments(p, seg);
-            sb_printf(&b, "<g opacity=\"%s\"><title>", allowed ? "1" : "0.3");
+            sl_sbuf_printf(&b, "<g opacity=\"%s\"><title>", allowed ? "1" : "0.3");
             char line[256];
             sl_plan_format(in, p, line, sizeof line);
-            sb_text(&b, line);
-            sb_printf(&b, "%s</title>\n", allowed ? "" : " (excluded by a constraint)");
+            svg_text(&b, line);
+            sl_sbuf_printf(&b, "%s</title>\n", allowed ? "" : " (excluded by a constraint)");
             for (int k = 0; k < N_SEG; k++) {
                 double hgt = seg[k] / yaxis * plot_h;
                 if (hgt <= 0) continue;
                 y -= hgt;
-                sb_printf(&b,
+                sl_sbuf_printf(&b,
                           "<rect x=\"%.1f\" y=\"%.2f\" width=\"%.1f\" height=\"%.2f\" "
                           "fill=\"%s\"/>",
                           bx, y, bar_w - 1, hgt, seg_color[k]);
                 if (w)
-                    sb_printf(&b,
+                    sl_sbuf_printf(&b,
                               "<rect x=\"%.1f\" y=\"%.2f\" width=\"%.1f\" height=\"%.2f\" "
                               "fill=\"url(#hatch)\"/>",
                               bx, y, bar_w - 1, hgt);
             }
-            sb_printf(&b, "</g>\n");
+            sl_sbuf_printf(&b, "</g>\n");
             const char *mark = p == best         ? "best"
                                : p == best_plain ? "best w/o TL"
                                : p == best_tl    ? "best TL"
                                                  : NULL;
             if (mark) {
                 double mx = bx + (bar_w - 1) / 2;
-                sb_printf(&b,
+                sl_sbuf_printf(&b,
                           "<path d=\"M%.1f %.1f l-6 -10 h12 z\" fill=\"#d62728\"/>"
                           "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#d62728\" "
                           "font-weight=\"bold\">%s</text>\n",
                           mx, y - 3, mx, y - 16, mark);
             }
         }
-        sb_printf(&b,
+        sl_sbuf_printf(&b,
                   "<text transform=\"translate(%.1f,%.1f) rotate(-50)\" text-anchor=\"end\" "
                   "font-size=\"10\">%d ",
                   gx + bar_w, top + plot_h + 12, c);
-        sb_text(&b, pr->cuts[c].tensor);
-        sb_printf(&b, "</text>\n");
+        svg_text(&b, pr->cuts[c].tensor);
+        sl_sbuf_printf(&b, "</text>\n");
     }
 
     /* Legend. */
     double lx = left + plot_w + 24, ly = top + 10;
     for (int k = 0; k < N_SEG; k++) {
         if (k == SEG_CLOUD && !in->cloud) continue;
-        sb_printf(&b,
+        sl_sbuf_printf(&b,
                   "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"%s\"/>"
                   "<text x=\"%.0f\" y=\"%.0f\">%s</text>\n",
                   lx, ly, seg_color[k], lx + 20, ly + 11, seg_label[k]);
         ly += 22;
     }
-    sb_printf(&b,
+    sl_sbuf_printf(&b,
               "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"#888\"/>"
               "<text x=\"%.0f\" y=\"%.0f\">left bar: without TL</text>\n",
               lx, ly, lx + 20, ly + 11);
     ly += 22;
-    sb_printf(&b,
+    sl_sbuf_printf(&b,
               "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"#888\"/>"
               "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"url(#hatch)\"/>"
               "<text x=\"%.0f\" y=\"%.0f\">right bar: best TL at the cut (hatched)</text>\n",
               lx, ly, lx, ly, lx + 20, ly + 11);
     ly += 22;
-    sb_printf(&b,
+    sl_sbuf_printf(&b,
               "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"#888\" "
               "opacity=\"0.3\"/><text x=\"%.0f\" y=\"%.0f\">excluded by a constraint</text>\n",
               lx, ly, lx + 20, ly + 11);
     ly += 22;
-    sb_printf(&b,
+    sl_sbuf_printf(&b,
               "<path d=\"M%.0f %.0f l-6 -10 h12 z\" fill=\"#d62728\"/>"
               "<text x=\"%.0f\" y=\"%.0f\">best plan / without TL / with TL</text>\n",
               lx + 7, ly + 12, lx + 20, ly + 11);
     ly += 34;
     if (best) {
-        sb_printf(&b, "<text x=\"%.0f\" y=\"%.0f\" font-weight=\"bold\">best: %.2f ms</text>\n", lx,
+        sl_sbuf_printf(&b, "<text x=\"%.0f\" y=\"%.0f\" font-weight=\"bold\">best: %.2f ms</text>\n", lx,
                   ly, best->total_s * 1e3);
         ly += 18;
     }
     if (best_plain && best_plain != best) {
-        sb_printf(&b, "<text x=\"%.0f\" y=\"%.0f\">best without TL: %.2f ms</text>\n", lx, ly,
+        sl_sbuf_printf(&b, "<text x=\"%.0f\" y=\"%.0f\">best without TL: %.2f ms</text>\n", lx, ly,
                   best_plain->total_s * 1e3);
         ly += 18;
     }
     if (best_tl && best_tl != best)
-        sb_printf(&b, "<text x=\"%.0f\" y=\"%.0f\">best with a TL: %.2f ms</text>\n", lx, ly,
+        sl_sbuf_printf(&b, "<text x=\"%.0f\" y=\"%.0f\">best with a TL: %.2f ms</text>\n", lx, ly,
                   best_tl->total_s * 1e3);
-    sb_printf(&b, "</svg>\n");
+    sl_sbuf_printf(&b, "</svg>\n");
     free(bars);
     if (b.oom) {
         free(b.s);
