@@ -48,7 +48,8 @@ static const key k_train[] = {
     {"warmup", K_INT, 0, "--warmup"},       {"label_smoothing", K_NUM, 0, "--label-smoothing"},
     {"augment", K_STR, 0, "--augment"},     {"seed", K_INT, 0, "--seed"},
     {"threads", K_INT, 0, "--threads"},     {"workers", K_INT, 0, "--workers"},
-    {"patience", K_INT, 0, "--patience"},   {NULL, 0, 0, NULL}};
+    {"patience", K_INT, 0, "--patience"},   {"epoch_images", K_INT, 0, "--epoch-images"},
+    {NULL, 0, 0, NULL}};
 static const key k_profile[] = {{"device_threads", K_INT, 0, NULL}, {"edge_threads", K_INT, 0, NULL},
                                 {"device_cpu", K_NUM, 0, NULL},
                                 {"batch", K_INT, 0, "--batch"},     {"warmup", K_INT, 0, "--warmup"},
@@ -68,7 +69,7 @@ static const key k_stage[] = {{"epochs", K_INT, 0, "--epochs"},     {"lr", K_NUM
                               {"distill", K_NUM, 0, "--distill"},   {"alpha", K_NUM, 0, "--alpha"},
                               {"stages_at", K_STR, 0, "--tl-stages-at"},
                               {"seed", K_INT, 0, "--seed"},         {"threads", K_INT, 0, "--threads"},
-                              {NULL, 0, 0, NULL}};
+                              {"epoch_images", K_INT, 0, "--epoch-images"}, {NULL, 0, 0, NULL}};
 static const key k_finetune[] = {{"stage1", K_OBJ, 0, NULL}, {"stage2", K_OBJ, 0, NULL},
                                  {NULL, 0, 0, NULL}};
 static const key k_deploy[] = {{"edge", K_STR, 0, NULL}, {"token", K_STR, 0, NULL},

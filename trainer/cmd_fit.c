@@ -68,6 +68,9 @@ static const sl_opt options[] = {
     SL_OPT_SECTION("optimisation"),
     SL_OPT_INT(0, "epochs", &A.epochs, "N", 1, 100000, "(default 10)"),
     SL_OPT_INT(0, "batch", &A.batch, "N", 1, 65536, "(default 32)"),
+    SL_OPT_INT(0, "epoch-images", &A.epoch_images, "N", 1, 0x7fffffff,
+               "images per epoch, drawn from a fresh shuffle of the training\n"
+               "set each epoch (default: all), to bound a fine-tune's time"),
     SL_OPT_DOUBLE(0, "lr", &A.lr, "X", 1e-12, 100, "(default 0.01)"),
     SL_OPT_CHOICE(0, "optim", &A.optim, "sgd|adam", "(default sgd)"),
     SL_OPT_DOUBLE(0, "momentum", &A.momentum, "X", 0, 1, "SGD (default 0.9)"),

@@ -684,6 +684,8 @@ static int run_epoch(trainer *t, epoch_sums *s, double *secs, double *lr_out)
     const sl_train_opts *o = t->o;
     int e = t->st.epoch;
     int64_t steps = sl_loader_num_batches(t->loader), k = 0;
+    if (o->epoch_images > 0 && (o->epoch_images + o->batch - 1) / o->batch < steps)
+        steps = (o->epoch_images + o->batch - 1) / o->batch; /* a subset, reshuffled each epoch */
     char title[64], extra[160] = "";
     snprintf(title, sizeof title, "epoch %d/%d", e + 1, o->epochs);
     sl_manual_seed(o->seed * 1000003u + (uint64_t)e);
@@ -691,8 +693,8 @@ static int run_epoch(trainer *t, epoch_sums *s, double *secs, double *lr_out)
     sl_progress *p = sl_progress_start(title, (uint64_t)steps);
     double t0 = sl_now();
     sl_batch b;
-    int rc;
-    while ((rc = sl_loader_next(t->loader, &b)) == SL_OK) {
+    int rc = SL_OK;
+    while (k < steps && (rc = sl_loader_next(t->loader, &b)) == SL_OK) {
         *lr_out = sl_train_lr(o, e, k, steps);
         if (sl_optim_set_lr(t->opt, *lr_out)) {
             rc = TORCH_ERR("learning rate");
@@ -713,7 +715,7 @@ static int run_epoch(trainer *t, epoch_sums *s, double *secs, double *lr_out)
     }
     *secs = sl_now() - t0;
     sl_progress_done(p, extra);
-    if (rc == SL_LOADER_END) return SL_OK;
+    if (rc == SL_LOADER_END || rc == SL_OK) return SL_OK; /* the set's end, or --epoch-images */
     return rc < 0 ? sl_err_ctx(rc, "epoch %d: ", e + 1) : sl_err(SL_EIO, "epoch %d: loader", e + 1);
 }
 

@@ -37,6 +37,7 @@ typedef struct sl_train_opts {
     int epochs;               /* total epochs of the run */
     int stop_after;           /* stop after this many epochs in this call (0 = no limit) */
     int batch;
+    int epoch_images; /* images drawn per epoch (a fresh shuffle each epoch), 0 = the whole set */
     double lr;
     int optim; /* SL_OPTIM_* */
     double momentum, weight_decay;

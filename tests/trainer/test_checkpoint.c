@@ -282,6 +282,33 @@ static void test_patience_best_epoch(void)
     sl_bundle_free(c);
 }
 
+/* --epoch-images: each epoch runs ceil(N / batch) steps of a fresh shuffle, not the whole set. */
+static void test_epoch_images(void)
+{
+    char out[800], log[800];
+    path(out, "subset.h5");
+    path(log, "subset.jsonl");
+    sl_train_opts o;
+    opts(&o, out);
+    o.epochs = 2;
+    o.epoch_images = 20; /* of the 30 x classes training images: 2 steps of 16 */
+    o.log = log;
+    CHECK_OK(sl_train_fit(&o, NULL), sl_errmsg());
+    FILE *f = fopen(log, "r");
+    char line[2048];
+    int n = 0;
+    double step[2] = {0};
+    while (f && n < 2 && fgets(line, sizeof line, f)) {
+        cJSON *j = cJSON_Parse(line);
+        step[n++] = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "step"));
+        cJSON_Delete(j);
+    }
+    if (f) fclose(f);
+    CHECK_EQ(n, 2);
+    CHECK_EQ((int)step[0], 2);
+    CHECK_EQ((int)step[1], 4);
+}
+
 int main(void)
 {
     snprintf(root, sizeof root, "%s", tu_tmpdir());
@@ -294,6 +321,7 @@ int main(void)
     test_refusals();
     test_atomic_checkpoint();
     test_patience_best_epoch();
+    test_epoch_images();
     tu_rmtree(root);
     return TU_DONE();
 }
