@@ -3,6 +3,7 @@
 #include "common/status.h"
 #include "model/ops.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@ void sl_attrs_default(sl_attrs *a)
     a->affine = 1;
     a->count_include_pad = 1;
     a->bits = 8;
+    a->lo = -INFINITY;
+    a->hi = INFINITY;
 }
 
 sl_graph *sl_graph_new(const char *name)

@@ -61,6 +61,14 @@ typedef enum sl_op {
     SL_OP_QUANTIZE,
     SL_OP_DEQUANTIZE,
     SL_OP_PLACEHOLDER,
+    SL_OP_HARDSIGMOID,
+    SL_OP_SILU,
+    SL_OP_MUL,
+    SL_OP_CLIP,
+    SL_OP_CHANNEL_SHUFFLE,
+    SL_OP_SLICE,
+    SL_OP_PAD,
+    SL_OP_SOFTMAX,
     SL_OP_COUNT
 } sl_op;
 
@@ -90,6 +98,10 @@ typedef struct sl_attrs {
     int start_dim;        /* flatten: first flattened dim counted without batch (0 = all) */
     int bits;             /* quantize: wire bits (8) */
     sl_shape shape;       /* placeholder: the shape of the value it stands for */
+    double lo, hi;        /* clip: the range (defaults -inf, +inf) */
+    int64_t range[2];     /* slice: channels [range[0], range[1]) */
+    int64_t pads[4];      /* pad: {left, right, top, bottom} (negative crops) */
+    double value;         /* pad: the fill value */
 } sl_attrs;
 
 typedef struct sl_param {

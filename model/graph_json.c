@@ -24,7 +24,8 @@ static const struct {
     {"count_include_pad", SL_A_COUNT_PAD},            {"eps", SL_A_EPS},
     {"momentum", SL_A_MOMENTUM}, {"affine", SL_A_AFFINE}, {"p", SL_A_P},
     {"mode", SL_A_MODE},     {"start_dim", SL_A_START_DIM}, {"bits", SL_A_BITS},
-    {"shape", SL_A_SHAPE},
+    {"shape", SL_A_SHAPE},   {"min", SL_A_LO},        {"max", SL_A_HI},
+    {"range", SL_A_RANGE},   {"pads", SL_A_PADS},     {"value", SL_A_VALUE},
 };
 #define NKEYS (int)(sizeof attr_keys / sizeof attr_keys[0])
 
@@ -121,6 +122,22 @@ static int parse_attrs(const cJSON *attrs, const char *node, sl_op op, sl_attrs 
             a->shape.ndim = cJSON_GetArraySize(j);
             for (int i = 0; i < a->shape.ndim && !rc; i++)
                 rc = get_int(cJSON_GetArrayItem(j, i), &a->shape.d[i], node, "shape");
+            break;
+        case SL_A_LO: rc = get_num(j, &a->lo, node, j->string); break;
+        case SL_A_HI: rc = get_num(j, &a->hi, node, j->string); break;
+        case SL_A_VALUE: rc = get_num(j, &a->value, node, j->string); break;
+        case SL_A_RANGE:
+            if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) != 2)
+                rc = sl_err(SL_EFORMAT, "node '%s': attrs.range must be [start, end]", node);
+            for (int i = 0; i < 2 && !rc; i++)
+                rc = get_int(cJSON_GetArrayItem(j, i), &a->range[i], node, "range");
+            break;
+        case SL_A_PADS:
+            if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) != 4)
+                rc = sl_err(SL_EFORMAT, "node '%s': attrs.pads must be [left, right, top, bottom]",
+                            node);
+            for (int i = 0; i < 4 && !rc; i++)
+                rc = get_int(cJSON_GetArrayItem(j, i), &a->pads[i], node, "pads");
             break;
         case SL_A_MODE:
             if (cJSON_IsString(j) && !strcmp(j->valuestring, "nearest")) a->mode = SL_INTERP_NEAREST;
@@ -377,6 +394,17 @@ static cJSON *attrs_json(const sl_node *n)
         for (int i = 0; i < a->shape.ndim; i++)
             cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)a->shape.d[i]));
     }
+    NUM(SL_A_LO, lo, "min")
+    NUM(SL_A_HI, hi, "max")
+    if (allowed & SL_A_RANGE) {
+        cJSON *r = cJSON_AddArrayToObject(o, "range");
+        for (int i = 0; i < 2; i++) cJSON_AddItemToArray(r, cJSON_CreateNumber((double)a->range[i]));
+    }
+    if (allowed & SL_A_PADS) {
+        cJSON *r = cJSON_AddArrayToObject(o, "pads");
+        for (int i = 0; i < 4; i++) cJSON_AddItemToArray(r, cJSON_CreateNumber((double)a->pads[i]));
+    }
+    NUM(SL_A_VALUE, value, "value")
     if (allowed & SL_A_MODE)
         cJSON_AddStringToObject(o, "mode", a->mode == SL_INTERP_BILINEAR ? "bilinear" : "nearest");
 #undef PAIR

@@ -2,6 +2,7 @@
 #include "model/ops.h"
 #include "common/status.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -288,6 +289,9 @@ ACT_FORWARD(relu6_forward, sl_relu6)
 ACT_FORWARD(hardswish_forward, sl_hardswish)
 ACT_FORWARD(sigmoid_forward, sl_sigmoid)
 
+ACT_FORWARD(hardsigmoid_forward, sl_hardsigmoid)
+ACT_FORWARD(silu_forward, sl_silu)
+
 #define ACT_JIT(fname, fmt)                                                                    \
     static int fname(const sl_node *n, const sl_shape *shp, const char *const *in, int nin,    \
                      const char *const *w, char *buf, size_t size)                              \
@@ -303,6 +307,8 @@ ACT_JIT(relu_jit, "torch.relu(%s)")
 ACT_JIT(relu6_jit, "torch.hardtanh(%s, 0.0, 6.0)")
 ACT_JIT(hardswish_jit, "torch.hardswish(%s)")
 ACT_JIT(sigmoid_jit, "torch.sigmoid(%s)")
+ACT_JIT(hardsigmoid_jit, "torch.hardsigmoid(%s)")
+ACT_JIT(silu_jit, "torch.silu(%s)")
 /* Eval-mode dropout is the identity. */
 ACT_JIT(dropout_jit, "%s")
 
@@ -747,6 +753,205 @@ static int placeholder_forward(const sl_op_ctx *c, sl_node *n, sl_value *const *
     return sl_err(SL_EARG, "placeholder '%s' needs a value: give it as a boundary tensor", n->name);
 }
 
+/* ---- mul: element-wise product with broadcasting (squeeze-excite scales {C,H,W} by {C,1,1}) */
+
+static int mul_infer(const sl_node *n, const sl_shape *in, int nin, sl_shape *out)
+{
+    (void)n;
+    (void)nin;
+    if (in[0].ndim != in[1].ndim)
+        return sl_err(SL_ESHAPE, "mul inputs have %d and %d dims", in[0].ndim, in[1].ndim);
+    sl_shape o = in[0];
+    for (int i = 0; i < o.ndim; i++) {
+        int64_t a = in[0].d[i], b = in[1].d[i];
+        if (a != b && a != 1 && b != 1)
+            return sl_err(SL_ESHAPE, "mul inputs differ in dim %d (%lld and %lld) and neither is 1",
+                          i, (long long)a, (long long)b);
+        o.d[i] = a > b ? a : b;
+    }
+    *out = o;
+    return SL_OK;
+}
+
+static int mul_forward(const sl_op_ctx *c, sl_node *n, sl_value *const *in, int nin, sl_value *out)
+{
+    (void)c;
+    (void)n;
+    (void)nin;
+    if (sl_mul(in[0]->t, in[1]->t, &out->t)) return TORCH_FAIL("mul");
+    return SL_OK;
+}
+
+static int mul_jit(const sl_node *n, const sl_shape *shp, const char *const *in, int nin,
+                   const char *const *w, char *buf, size_t size)
+{
+    (void)n;
+    (void)shp;
+    (void)nin;
+    (void)w;
+    return emit(buf, size, "%s * %s", in[0], in[1]);
+}
+
+static int64_t out_flops(const sl_node *n, const sl_shape *in, int nin)
+{
+    (void)in;
+    (void)nin;
+    return sl_shape_numel(&n->out);
+}
+
+/* ---- clip: min(max(x, min), max); ONNX's Clip, torch.clamp --------------------------------- */
+
+static int clip_infer(const sl_node *n, const sl_shape *in, int nin, sl_shape *out)
+{
+    if (!(n->a.lo <= n->a.hi))
+        return sl_err(SL_EFORMAT, "clip range [%g, %g] is empty", n->a.lo, n->a.hi);
+    return same_infer(n, in, nin, out);
+}
+
+static int clip_forward(const sl_op_ctx *c, sl_node *n, sl_value *const *in, int nin, sl_value *out)
+{
+    (void)c;
+    (void)nin;
+    if (sl_clamp(in[0]->t, n->a.lo, n->a.hi, &out->t)) return TORCH_FAIL("clip");
+    return SL_OK;
+}
+
+static int clip_jit(const sl_node *n, const sl_shape *shp, const char *const *in, int nin,
+                    const char *const *w, char *buf, size_t size)
+{
+    (void)shp;
+    (void)nin;
+    (void)w;
+    char lo[48], hi[48];
+    /* TorchScript has no infinity literal: an open end is None. */
+    return emit(buf, size, "torch.clamp(%s, %s, %s)", in[0],
+                isinf(n->a.lo) ? "None" : jfloat(n->a.lo, lo),
+                isinf(n->a.hi) ? "None" : jfloat(n->a.hi, hi));
+}
+
+/* ---- channel_shuffle: ShuffleNet's reshape {g, C/g} / transpose / reshape ------------------ */
+
+static int shuffle_infer(const sl_node *n, const sl_shape *in, int nin, sl_shape *out)
+{
+    int rc = need_chw(in, "channel_shuffle");
+    if (rc) return rc;
+    if (n->a.groups < 1 || in->d[0] % n->a.groups)
+        return sl_err(SL_ESHAPE, "channel_shuffle groups %lld do not divide %lld channels",
+                      (long long)n->a.groups, (long long)in->d[0]);
+    return same_infer(n, in, nin, out);
+}
+
+static int shuffle_forward(const sl_op_ctx *c, sl_node *n, sl_value *const *in, int nin,
+                           sl_value *out)
+{
+    (void)c;
+    (void)nin;
+    if (sl_channel_shuffle(in[0]->t, n->a.groups, &out->t)) return TORCH_FAIL("channel_shuffle");
+    return SL_OK;
+}
+
+static int shuffle_jit(const sl_node *n, const sl_shape *shp, const char *const *in, int nin,
+                       const char *const *w, char *buf, size_t size)
+{
+    (void)nin;
+    (void)w;
+    long long g = n->a.groups, c = shp[0].d[0], h = shp[0].d[1], wd = shp[0].d[2];
+    return emit(buf, size,
+                "%s.reshape([-1, %lld, %lld, %lld, %lld]).transpose(1, 2).reshape([-1, %lld, "
+                "%lld, %lld])",
+                in[0], g, c / g, h, wd, c, h, wd);
+}
+
+/* ---- slice: channels [range[0], range[1]) (ONNX Split / Slice along the channels) --------- */
+
+static int slice_infer(const sl_node *n, const sl_shape *in, int nin, sl_shape *out)
+{
+    (void)nin;
+    if (in->ndim < 1) return sl_err(SL_ESHAPE, "slice needs channels");
+    if (n->a.range[0] < 0 || n->a.range[1] <= n->a.range[0] || n->a.range[1] > in->d[0])
+        return sl_err(SL_ESHAPE, "slice range [%lld, %lld) is not inside the %lld channels",
+                      (long long)n->a.range[0], (long long)n->a.range[1], (long long)in->d[0]);
+    *out = *in;
+    out->d[0] = n->a.range[1] - n->a.range[0];
+    return SL_OK;
+}
+
+static int slice_forward(const sl_op_ctx *c, sl_node *n, sl_value *const *in, int nin,
+                         sl_value *out)
+{
+    (void)c;
+    (void)nin;
+    if (sl_tensor_narrow(in[0]->t, 1, n->a.range[0], n->a.range[1] - n->a.range[0], &out->t))
+        return TORCH_FAIL("slice");
+    return SL_OK;
+}
+
+static int slice_jit(const sl_node *n, const sl_shape *shp, const char *const *in, int nin,
+                     const char *const *w, char *buf, size_t size)
+{
+    (void)shp;
+    (void)nin;
+    (void)w;
+    return emit(buf, size, "torch.narrow(%s, 1, %lld, %lld)", in[0], (long long)n->a.range[0],
+                (long long)(n->a.range[1] - n->a.range[0]));
+}
+
+/* ---- pad: constant padding of H and W, {left, right, top, bottom} ------------------------- */
+
+static int pad_infer(const sl_node *n, const sl_shape *in, int nin, sl_shape *out)
+{
+    (void)nin;
+    int rc = need_chw(in, "pad");
+    if (rc) return rc;
+    const int64_t *p = n->a.pads;
+    int64_t h = in->d[1] + p[2] + p[3], w = in->d[2] + p[0] + p[1];
+    if (h <= 0 || w <= 0) return sl_err(SL_ESHAPE, "pad crops the input to nothing");
+    *out = shape3(in->d[0], h, w);
+    return SL_OK;
+}
+
+static int pad_forward(const sl_op_ctx *c, sl_node *n, sl_value *const *in, int nin, sl_value *out)
+{
+    (void)c;
+    (void)nin;
+    if (sl_constant_pad(in[0]->t, n->a.pads, n->a.value, &out->t)) return TORCH_FAIL("pad");
+    return SL_OK;
+}
+
+static int pad_jit(const sl_node *n, const sl_shape *shp, const char *const *in, int nin,
+                   const char *const *w, char *buf, size_t size)
+{
+    (void)shp;
+    (void)nin;
+    (void)w;
+    const int64_t *p = n->a.pads;
+    char v[48];
+    return emit(buf, size, "torch.constant_pad_nd(%s, [%lld, %lld, %lld, %lld], %s)", in[0],
+                (long long)p[0], (long long)p[1], (long long)p[2], (long long)p[3],
+                jfloat(n->a.value, v));
+}
+
+/* ---- softmax over the channels / features ------------------------------------------------- */
+
+static int softmax_forward(const sl_op_ctx *c, sl_node *n, sl_value *const *in, int nin,
+                           sl_value *out)
+{
+    (void)c;
+    (void)n;
+    (void)nin;
+    if (sl_softmax(in[0]->t, 1, &out->t)) return TORCH_FAIL("softmax");
+    return SL_OK;
+}
+
+static int64_t softmax_flops(const sl_node *n, const sl_shape *in, int nin)
+{
+    (void)n;
+    (void)nin;
+    return 3 * sl_shape_numel(in);
+}
+
+ACT_JIT(softmax_jit, "torch.softmax(%s, 1)")
+
 /* ---- the table ------------------------------------------------------------------------- */
 
 #define CONV_ATTRS (SL_A_OUT | SL_A_K | SL_A_STRIDE | SL_A_PAD | SL_A_DIL | SL_A_GROUPS | SL_A_BIAS)
@@ -780,6 +985,20 @@ static const sl_op_def defs[SL_OP_COUNT] = {
     [SL_OP_DEQUANTIZE] = {"dequantize", 1, 1, 0, quant_infer, NULL, dequant_forward, elem_flops},
     [SL_OP_PLACEHOLDER] = {"placeholder", 0, 0, SL_A_SHAPE, placeholder_infer, NULL,
                            placeholder_forward, zero_flops},
+    [SL_OP_HARDSIGMOID] = {"hardsigmoid", 1, 1, 0, same_infer, NULL, hardsigmoid_forward,
+                           elem_flops, hardsigmoid_jit},
+    [SL_OP_SILU] = {"silu", 1, 1, 0, same_infer, NULL, silu_forward, elem_flops, silu_jit},
+    [SL_OP_MUL] = {"mul", 2, 2, 0, mul_infer, NULL, mul_forward, out_flops, mul_jit},
+    [SL_OP_CLIP] = {"clip", 1, 1, SL_A_LO | SL_A_HI, clip_infer, NULL, clip_forward, elem_flops,
+                    clip_jit},
+    [SL_OP_CHANNEL_SHUFFLE] = {"channel_shuffle", 1, 1, SL_A_GROUPS, shuffle_infer, NULL,
+                               shuffle_forward, zero_flops, shuffle_jit},
+    [SL_OP_SLICE] = {"slice", 1, 1, SL_A_RANGE, slice_infer, NULL, slice_forward, zero_flops,
+                     slice_jit},
+    [SL_OP_PAD] = {"pad", 1, 1, SL_A_PADS | SL_A_VALUE, pad_infer, NULL, pad_forward, zero_flops,
+                   pad_jit},
+    [SL_OP_SOFTMAX] = {"softmax", 1, 1, 0, same_infer, NULL, softmax_forward, softmax_flops,
+                       softmax_jit},
 };
 
 const sl_op_def *sl_op_def_get(sl_op op)

@@ -26,6 +26,11 @@ enum sl_attr_key {
     SL_A_START_DIM = 1 << 15,
     SL_A_BITS = 1 << 16,
     SL_A_SHAPE = 1 << 17,
+    SL_A_LO = 1 << 18,
+    SL_A_HI = 1 << 19,
+    SL_A_RANGE = 1 << 20,
+    SL_A_PADS = 1 << 21,
+    SL_A_VALUE = 1 << 22,
 };
 
 /* What a forward call may look at besides its node. */

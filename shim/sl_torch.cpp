@@ -841,6 +841,61 @@ int sl_sigmoid(const sl_tensor *x, sl_tensor **out)
     });
 }
 
+int sl_silu(const sl_tensor *x, sl_tensor **out)
+{
+    return guarded(__func__, [&]() -> int {
+        NEED(x);
+        NEED(out);
+        return give(at::silu(x->t), out);
+    });
+}
+
+int sl_hardsigmoid(const sl_tensor *x, sl_tensor **out)
+{
+    return guarded(__func__, [&]() -> int {
+        NEED(x);
+        NEED(out);
+        return give(at::hardsigmoid(x->t), out);
+    });
+}
+
+int sl_clamp(const sl_tensor *x, double lo, double hi, sl_tensor **out)
+{
+    return guarded(__func__, [&]() -> int {
+        NEED(x);
+        NEED(out);
+        if (!(lo <= hi)) return fail(SLT_EARG, "clamp range [%g, %g] is empty", lo, hi);
+        return give(at::clamp(x->t, lo, hi), out);
+    });
+}
+
+int sl_channel_shuffle(const sl_tensor *x, int64_t groups, sl_tensor **out)
+{
+    return guarded(__func__, [&]() -> int {
+        NEED(x);
+        NEED(out);
+        if (x->t.dim() != 4)
+            return fail(SLT_ESHAPE, "x has shape %s, expected 4 dims", dims_str(x->t.sizes()).c_str());
+        int64_t n = x->t.size(0), c = x->t.size(1), h = x->t.size(2), w = x->t.size(3);
+        if (groups < 1 || c % groups)
+            return fail(SLT_EARG, "%lld groups do not divide %lld channels", (long long)groups,
+                        (long long)c);
+        // What ShuffleNet's reshape / transpose / reshape computes, kernel for kernel.
+        at::Tensor t = x->t.reshape({n, groups, c / groups, h, w}).transpose(1, 2).contiguous();
+        return give(t.reshape({n, c, h, w}), out);
+    });
+}
+
+int sl_constant_pad(const sl_tensor *x, const int64_t pads[4], double value, sl_tensor **out)
+{
+    return guarded(__func__, [&]() -> int {
+        NEED(x);
+        NEED(pads);
+        NEED(out);
+        return give(at::constant_pad_nd(x->t, {pads[0], pads[1], pads[2], pads[3]}, value), out);
+    });
+}
+
 // Checks the pooling geometry PyTorch requires: positive kernel and stride, pad <= k / 2.
 static int check_pool(const int64_t k[2], const int64_t s[2], const int64_t p[2])
 {

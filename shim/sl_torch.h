@@ -143,6 +143,16 @@ int sl_relu_(sl_tensor *x);
 int sl_relu6(const sl_tensor *x, sl_tensor **out);
 int sl_hardswish(const sl_tensor *x, sl_tensor **out);
 int sl_sigmoid(const sl_tensor *x, sl_tensor **out);
+int sl_silu(const sl_tensor *x, sl_tensor **out);        /* x * sigmoid(x) */
+int sl_hardsigmoid(const sl_tensor *x, sl_tensor **out); /* relu6(x + 3) / 6 */
+/* min(max(x, lo), hi); SLT_EARG unless lo <= hi. */
+int sl_clamp(const sl_tensor *x, double lo, double hi, sl_tensor **out);
+/* x {N,C,H,W} viewed as {N, groups, C/groups, H, W}, groups and channels swapped, back to
+ * {N,C,H,W} (ShuffleNet's channel shuffle); SLT_EARG unless groups divides C. */
+int sl_channel_shuffle(const sl_tensor *x, int64_t groups, sl_tensor **out);
+/* Pads the last two dims of x with `value`: pads = {left, right, top, bottom}; negative
+ * values crop. */
+int sl_constant_pad(const sl_tensor *x, const int64_t pads[4], double value, sl_tensor **out);
 int sl_max_pool2d(const sl_tensor *x, const int64_t k[2], const int64_t stride[2],
                   const int64_t pad[2], const int64_t dil[2], int ceil_mode, sl_tensor **out);
 int sl_avg_pool2d(const sl_tensor *x, const int64_t k[2], const int64_t stride[2],
