@@ -12,7 +12,7 @@ struct sl_progress {
     char title[96];
     uint64_t total, done;
     double t0, last_draw;
-    int tty;
+    int tty, updated;
 };
 
 sl_progress *sl_progress_start(const char *title, uint64_t total)
@@ -56,6 +56,7 @@ void sl_progress_update(sl_progress *p, uint64_t done, const char *extra)
 {
     if (!p) return;
     p->done = done;
+    p->updated = 1;
     double t = sl_now();
     if (p->tty && t - p->last_draw >= 0.1) {
         p->last_draw = t;
@@ -66,6 +67,9 @@ void sl_progress_update(sl_progress *p, uint64_t done, const char *extra)
 void sl_progress_done(sl_progress *p, const char *extra)
 {
     if (!p) return;
+    /* A caller that only starts and ends the line (the work ran elsewhere, say in threads that
+     * do not report) finished it all; "0% (0/3400)" after the work is done was wrong. */
+    if (!p->updated) p->done = p->total;
     draw(p, extra, 1);
     free(p);
 }

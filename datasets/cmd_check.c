@@ -24,8 +24,10 @@ static const sl_opt options[] = {
 const sl_optspec sl_cmd_check_spec = {
     "sl-data check DATASET [options]",
     "Opens DATASET (folder or cache), decoding every image, and lists each problem: corrupt or\n"
-    "truncated PNGs, non-image files, empty class folders, unreadable folders, images outside\n"
-    "a class folder. Exit 0 when clean, 1 when there are problems (or it cannot be read).",
+    "truncated images (PNG, JPEG, BMP), non-image files, empty class folders, unreadable\n"
+    "folders, images outside a class folder. A folder with no readable image at all is reported\n"
+    "the same way (every problem listed, --json too). Exit 0 when clean, 1 when there are\n"
+    "problems or no images (or it cannot be read).",
     options,
     1,
     1,
@@ -42,10 +44,12 @@ int sl_cmd_check(int argc, char **argv)
     if (prc != SL_OPT_CONTINUE) return prc;
     const char *in = argv[1];
     sl_dataset_opts dopt = sl_data_open;
+    dopt.allow_empty = 1; /* an unusable folder is reported, problems and all, not just failed */
     sl_dataset *ds;
     if (sl_dataset_open(in, &dopt, &ds) != SL_OK) return sl_fail();
     const struct sl_dataset_summary *s = sl_dataset_summary(ds);
     int problems = s->num_problems;
+    int64_t count = s->count;
     char *text = NULL;
     if ((json || out) && sl_dataset_check_json(ds, &text) != SL_OK) {
         sl_dataset_free(ds);
@@ -63,8 +67,10 @@ int sl_cmd_check(int argc, char **argv)
         for (int i = 0; i < problems; i++)
             printf("problem: %s: %s\n", s->problems[i].path, s->problems[i].reason);
     }
+    if (rc == SL_OK && count == 0)
+        sl_log_error("%s: no readable image (PNG, JPEG or BMP) in any class folder", in);
     free(text);
     sl_dataset_free(ds);
     if (rc != SL_OK) return sl_fail();
-    return problems ? SL_EXIT_FAIL : SL_EXIT_OK;
+    return problems || count == 0 ? SL_EXIT_FAIL : SL_EXIT_OK;
 }

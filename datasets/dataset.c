@@ -147,8 +147,8 @@ static const char *reason_of(const char *msg, const char *path)
     return msg;
 }
 
-/* Checks that `path` is a PNG (header, or a full decode). */
-static int verify_png(const char *path, int verify)
+/* Checks that `path` is an image sl_image_load reads (its magic bytes, or a full decode). */
+static int verify_image(const char *path, int verify)
 {
     if (verify == SL_VERIFY_DECODE) {
         sl_image img;
@@ -158,16 +158,15 @@ static int verify_png(const char *path, int verify)
     }
     FILE *f = fopen(path, "rb");
     if (!f) return sl_err(SL_EIO, "%s: %s", path, strerror(errno));
-    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    uint8_t buf[8];
+    uint8_t buf[SL_IMAGE_MAGIC_BYTES];
     size_t got = fread(buf, 1, sizeof buf, f);
     fclose(f);
-    if (got != sizeof buf || memcmp(buf, sig, sizeof sig))
-        return sl_err(SL_EFORMAT, "%s: not a PNG file", path);
+    if (!sl_image_format(buf, got))
+        return sl_err(SL_EFORMAT, "%s: not an image file (PNG, JPEG or BMP)", path);
     return SL_OK;
 }
 
-/* Adds every PNG of the class folder `dir` as class `cls` in `split`. */
+/* Adds every image of the class folder `dir` as class `cls` in `split`. */
 static int scan_class(sl_dataset *ds, const sl_dataset_opts *o, const char *dir, const char *cls,
                       int split)
 {
@@ -183,7 +182,7 @@ static int scan_class(sl_dataset *ds, const sl_dataset_opts *o, const char *dir,
             rc = problem(ds, o, path, strerror(errno));
         } else if (S_ISDIR(st.st_mode)) {
             rc = problem(ds, o, path, "folder inside a class folder (not read)");
-        } else if (verify_png(path, o->verify) != SL_OK) {
+        } else if (verify_image(path, o->verify) != SL_OK) {
             rc = problem(ds, o, path, reason_of(sl_errmsg(), path));
         } else {
             rc = sl_ds_add_item(ds, path, cls, split, -1);
@@ -191,17 +190,11 @@ static int scan_class(sl_dataset *ds, const sl_dataset_opts *o, const char *dir,
         }
     }
     free_names(names, n);
-    if (rc == SL_OK && !found) rc = problem(ds, o, dir, "empty class folder (no readable PNG)");
+    if (rc == SL_OK && !found) rc = problem(ds, o, dir, "empty class folder (no readable image)");
     return rc;
 }
 
-static int has_png_suffix(const char *name)
-{
-    size_t n = strlen(name);
-    return n >= 4 && !strcasecmp(name + n - 4, ".png");
-}
-
-/* root/<class>/ folders; PNGs directly in root are problems, other files (a manifest, a
+/* root/<class>/ folders; images directly in root are problems, other files (a manifest, a
  * README) are not data and are left alone. */
 static int scan_classes(sl_dataset *ds, const sl_dataset_opts *o, const char *root, int split)
 {
@@ -218,7 +211,7 @@ static int scan_classes(sl_dataset *ds, const sl_dataset_opts *o, const char *ro
             rc = problem(ds, o, path, strerror(errno));
         } else if (S_ISDIR(st.st_mode)) {
             rc = scan_class(ds, o, path, names[i], split);
-        } else if (has_png_suffix(names[i])) {
+        } else if (sl_image_has_ext(names[i])) {
             rc = problem(ds, o, path, "image outside any class folder (not read)");
         }
     }
@@ -239,7 +232,7 @@ static int scan_mvtec(sl_dataset *ds, const sl_dataset_opts *o, const char *root
     for (int i = 0; i < n && rc == SL_OK; i++) {
         if ((rc = sl_path_join(dir, sizeof dir, test, names[i])) != SL_OK) break;
         if (!sl_is_dir(dir)) {
-            if (has_png_suffix(names[i]))
+            if (sl_image_has_ext(names[i]))
                 rc = problem(ds, o, dir, "image outside any class folder (not read)");
             continue;
         }
@@ -351,7 +344,7 @@ static int is_subdir(const char *root, const char *name)
     return sl_path_join(p, sizeof p, root, name) == SL_OK && sl_is_dir(p);
 }
 
-/* Beside split folders, any other folder (or PNG) at the root would be data nobody reads. */
+/* Beside split folders, any other folder (or image) at the root would be data nobody reads. */
 static int stray_folders(sl_dataset *ds, const sl_dataset_opts *o, const char *root)
 {
     char **names, path[4096];
@@ -363,7 +356,7 @@ static int stray_folders(sl_dataset *ds, const sl_dataset_opts *o, const char *r
         if ((rc = sl_path_join(path, sizeof path, root, names[i])) != SL_OK) break;
         if (sl_is_dir(path))
             rc = problem(ds, o, path, "folder beside train/ val/ test/ (not read)");
-        else if (has_png_suffix(names[i]))
+        else if (sl_image_has_ext(names[i]))
             rc = problem(ds, o, path, "image outside any class folder (not read)");
     }
     free_names(names, n);
@@ -400,9 +393,16 @@ static int open_folder(sl_dataset *ds, const sl_dataset_opts *o)
         ds->layout = "imagefolder";
         if ((rc = scan_classes(ds, o, root, SPLIT_NONE)) != SL_OK) return rc;
     }
-    if (ds->n == 0)
-        return sl_err(SL_EFORMAT, "%s: no readable PNG in any class folder (%d problem%s)", root,
-                      ds->nprob, ds->nprob == 1 ? "" : "s");
+    if (ds->n == 0 && !o->allow_empty) {
+        if (ds->nprob == 0)
+            return sl_err(SL_EFORMAT, "%s: no readable image (PNG, JPEG or BMP): no class folders",
+                          root);
+        return sl_err(SL_EFORMAT,
+                      "%s: no readable image (PNG, JPEG or BMP) in any class folder; %d problem%s, "
+                      "the first: %s: %s (`sl-data check %s` lists them all)",
+                      root, ds->nprob, ds->nprob == 1 ? "" : "s", ds->problems[0].path,
+                      ds->problems[0].reason, root);
+    }
     if ((rc = assign_labels(ds)) != SL_OK) return rc;
     if (strcmp(ds->layout, "imagefolder-split") && (rc = ratio_split(ds, o)) != SL_OK) return rc;
     return sl_ds_finish(ds, o->split);

@@ -3,13 +3,16 @@
  * A dataset is an indexed list of items (image path, integer label, split) plus the class
  * names, sorted by name; label i is class_name(i). Three sources:
  *
- *   ImageFolder, split    root/{train,val,test}/<class>/<file>.png   (the folder gives the split)
- *   ImageFolder, flat     root/<class>/<file>.png                    (seeded ratio split)
- *   MVTec-AD category     root/train/good/<file>.png, root/test/<defect>/<file>.png
+ *   ImageFolder, split    root/{train,val,test}/<class>/<image>   (the folder gives the split)
+ *   ImageFolder, flat     root/<class>/<image>                    (seeded ratio split)
+ *   MVTec-AD category     root/train/good/<image>, root/test/<defect>/<image>
  *                         (every non-"good" folder is a class, or "defect" with opts.binary;
  *                          MVTec's own split has no defects in train, so images are pooled
  *                          and re-split by the seeded ratios; ground_truth/ masks are ignored)
  *   cache                 an .h5 file written by sl_cache_write / `sl-data cache`
+ *
+ * An image is a PNG, JPEG or BMP file (image.h), whatever its name; every file in a class folder
+ * is read as one, and a file of another kind there is a problem.
  *
  * Class names come from every split, so labels agree between the train, val and test views of
  * one root. The ratio split is stratified: per class, the files sorted by name are shuffled
@@ -17,8 +20,8 @@
  * the next round(n * val_ratio) to val, the rest to train, so it never depends on the order
  * readdir returns or on other classes.
  *
- * Bad input is never silent: a corrupt or truncated PNG, a non-PNG file in a class folder, a
- * PNG outside any class folder, an empty class folder and an unreadable folder are each a
+ * Bad input is never silent: a corrupt or truncated image, a non-image file in a class folder,
+ * an image outside any class folder, an empty class folder and an unreadable folder are each a
  * problem (path + reason). With opts.strict the first problem fails sl_dataset_open; otherwise
  * it is skipped and listed in the summary.
  */
@@ -46,6 +49,8 @@ typedef struct {
     uint64_t seed;                /* for the ratio split */
     int strict;                   /* fail on the first problem instead of skipping it */
     int verify;                   /* SL_VERIFY_* */
+    int allow_empty; /* a folder without one readable image opens (0 items, its problems
+                      * listed) instead of failing: for reports such as sl-data check */
     /* A cache with up to this many bytes of pixels is read into memory at open, so loader
      * threads never call HDF5 (not thread-safe in Debian's build) while another thread, say
      * the trainer saving a checkpoint, does; larger caches are read row by row under a lock
@@ -75,7 +80,8 @@ struct sl_dataset_summary {
 
 /* Opens the dataset at `path` (folder or cache file) with `opts` (NULL = defaults) into *out,
  * which the caller frees with sl_dataset_free. Returns SL_OK; SL_EIO (root unreadable),
- * SL_EFORMAT (not a recognised layout or a bad cache, or with strict the first problem),
+ * SL_EFORMAT (not a recognised layout or a bad cache, no readable image unless
+ * opts.allow_empty, or with strict the first problem),
  * SL_ENOTFOUND (the split has no folder), SL_EARG (bad option). On error *out is NULL. */
 int sl_dataset_open(const char *path, const sl_dataset_opts *opts, sl_dataset **out);
 
@@ -102,7 +108,7 @@ int sl_dataset_cached_shape(const sl_dataset *ds, int *c, int *h, int *w);
  * Thread-safe. Returns SL_OK, SL_EARG (not a cache / out of range) or SL_EIO. */
 int sl_dataset_cached_row(const sl_dataset *ds, int64_t i, uint8_t *chw);
 
-/* Decodes item i (from its PNG or from the cache) into *out, which the caller frees with
+/* Decodes item i (from its image file or from the cache) into *out, which the caller frees with
  * sl_image_free. Thread-safe. Returns SL_OK or the status of sl_image_load (message names the
  * path); on error *out is zeroed. */
 int sl_dataset_image(const sl_dataset *ds, int64_t i, sl_image *out);

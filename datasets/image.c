@@ -1,14 +1,20 @@
-/* image.c: PNG through libpng's simplified API, PIL-style bilinear resampling, normalisation. */
+/* image.c: PNG through libpng's simplified API, JPEG and BMP through libjpeg-turbo (TurboJPEG),
+ * PIL-style bilinear resampling, normalisation. */
 #include "datasets/image.h"
 
 #include "common/fsutil.h"
 #include "common/status.h"
 
+#include <errno.h>
 #include <math.h>
 #include <png.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <turbojpeg.h>
+#include <unistd.h>
 
 static atomic_uint_fast64_t max_pixels = SL_IMAGE_DEFAULT_MAX_PIXELS;
 
@@ -73,25 +79,46 @@ static int finish_decode(png_image *im, const char *what, sl_image *out)
     return SL_OK;
 }
 
-int sl_image_load(const char *path, sl_image *out)
+/* The largest side any decoder accepts (also the PNG and sl_image limit). */
+enum { MAX_SIDE = 65535 };
+
+/* Refuses a declared size before any pixel memory is allocated. */
+static int check_size(const char *what, const char *kind, long long w, long long h)
 {
-    memset(out, 0, sizeof *out);
-    /* The whole file in one read, then decoded from memory: fewer system calls than libpng's
-     * stdio reader, which reads the file a few kilobytes at a time. */
-    char *png;
-    size_t len;
-    int rc = sl_read_file(path, &png, &len);
-    if (rc != SL_OK) return rc;
-    rc = sl_image_decode(png, len, path, out);
-    free(png);
-    return rc;
+    if (w <= 0 || h <= 0 || w > MAX_SIDE || h > MAX_SIDE)
+        return sl_err(SL_EFORMAT, "%s: unsupported %s image size %lldx%lld", what, kind, w, h);
+    uint64_t cap = sl_image_max_pixels(), n = (uint64_t)w * (uint64_t)h;
+    if (n > cap)
+        return sl_err(SL_EFORMAT,
+                      "%s: %lldx%lld = %llu pixels is over the limit of %llu pixels; not decoded",
+                      what, w, h, (unsigned long long)n, (unsigned long long)cap);
+    return SL_OK;
 }
 
-int sl_image_decode(const void *png, size_t len, const char *what, sl_image *out)
+static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+
+const char *sl_image_format(const void *head, size_t len)
 {
-    memset(out, 0, sizeof *out);
-    if (len < 8 || png_sig_cmp((png_const_bytep)png, 0, 8))
-        return sl_err(SL_EFORMAT, "%s: not a PNG file", what);
+    const uint8_t *b = head;
+    if (len >= 8 && !memcmp(b, png_magic, 8)) return "PNG";
+    if (len >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return "JPEG";
+    if (len >= 2 && b[0] == 'B' && b[1] == 'M') return "BMP";
+    return NULL;
+}
+
+int sl_image_has_ext(const char *name)
+{
+    static const char *const ext[] = {".png", ".jpg", ".jpeg", ".bmp"};
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+        size_t k = strlen(ext[i]);
+        if (n > k && !strcasecmp(name + n - k, ext[i])) return 1;
+    }
+    return 0;
+}
+
+static int decode_png(const void *png, size_t len, const char *what, sl_image *out)
+{
     png_image im;
     memset(&im, 0, sizeof im);
     im.version = PNG_IMAGE_VERSION;
@@ -101,6 +128,201 @@ int sl_image_decode(const void *png, size_t len, const char *what, sl_image *out
         return rc;
     }
     return finish_decode(&im, what, out);
+}
+
+/* JPEG through TurboJPEG with its defaults (accurate integer IDCT, smooth chroma upsampling),
+ * which are what PIL asks libjpeg for: the same library gives the same pixels. Any libjpeg
+ * warning (truncated file, corrupt entropy data) stops the decode: a damaged file is refused,
+ * not filled with grey. */
+static int decode_jpeg(const void *buf, size_t len, const char *what, sl_image *out)
+{
+    tjhandle tj = tjInitDecompress();
+    if (!tj)
+        return sl_err(SL_ENOMEM, "%s: cannot start the JPEG decoder: %s", what,
+                      tjGetErrorStr2(NULL));
+    int w = 0, h = 0, sub = 0, cs = 0, rc = SL_OK;
+    if (tjDecompressHeader3(tj, buf, (unsigned long)len, &w, &h, &sub, &cs) != 0) {
+        rc = sl_err(SL_EFORMAT, "%s: corrupt JPEG: %s", what, tjGetErrorStr2(tj));
+    } else if (w <= 0 || h <= 0) {
+        rc = sl_err(SL_EFORMAT, "%s: corrupt or truncated JPEG: no frame header", what);
+    } else if (cs == TJCS_CMYK || cs == TJCS_YCCK) {
+        rc = sl_err(SL_EFORMAT, "%s: CMYK JPEG is not supported (convert it to RGB or gray)", what);
+    } else {
+        rc = check_size(what, "JPEG", w, h);
+    }
+    int c = cs == TJCS_GRAY ? 1 : 3;
+    uint8_t *px = rc == SL_OK ? malloc((size_t)w * h * c) : NULL;
+    if (rc == SL_OK && !px)
+        rc = sl_err(SL_ENOMEM, "%s: out of memory for a %dx%d image", what, w, h);
+    if (rc == SL_OK && tjDecompress2(tj, buf, (unsigned long)len, px, w, 0, h,
+                                     c == 1 ? TJPF_GRAY : TJPF_RGB, TJFLAG_STOPONWARNING) != 0)
+        rc = sl_err(SL_EFORMAT, "%s: corrupt or truncated JPEG: %s", what, tjGetErrorStr2(tj));
+    tjDestroy(tj);
+    if (rc != SL_OK) {
+        free(px);
+        return rc;
+    }
+    out->w = w;
+    out->h = h;
+    out->c = c;
+    out->data = px;
+    return SL_OK;
+}
+
+static int32_t le32(const uint8_t *p)
+{
+    return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                     (uint32_t)p[3] << 24);
+}
+
+/* BMP through libjpeg-turbo's reader (tjLoadImage: 8-bit palette, 24- and 32-bit, bottom-up or
+ * top-down; not 1- or 4-bit, not RLE). Its size is checked from the header first, because the
+ * reader allocates the whole image before reading any pixel. tjLoadImage reads files only, so
+ * `file` is the path to read; `head` holds the file's first `len` bytes. A BMP whose palette is
+ * all gray decodes to 1 channel, as PIL opens it as mode "L". */
+static int decode_bmp_file(const char *file, const uint8_t *head, size_t len, const char *what,
+                           sl_image *out)
+{
+    if (len < 26) return sl_err(SL_EFORMAT, "%s: truncated BMP header", what);
+    int32_t hdr = le32(head + 14);
+    long long w, h;
+    if (hdr == 12) { /* OS/2 1.x: 16-bit sizes */
+        w = head[18] | head[19] << 8;
+        h = head[20] | head[21] << 8;
+    } else {
+        w = le32(head + 18);
+        h = le32(head + 22);
+        if (h < 0) h = -h;
+    }
+    int rc = check_size(what, "BMP", w, h);
+    if (rc != SL_OK) return rc;
+    int iw = 0, ih = 0, pf = TJPF_UNKNOWN;
+    unsigned char *px = tjLoadImage(file, &iw, 1, &ih, &pf, 0);
+    if (!px) {
+        const char *why = tjGetErrorStr2(NULL);
+        const char *p = strstr(why, "tjLoadImage(): ");
+        return sl_err(SL_EFORMAT, "%s: unsupported or corrupt BMP: %s", what,
+                      p ? p + strlen("tjLoadImage(): ") : why);
+    }
+    if (iw != w || ih != h || pf < 0 || pf >= TJ_NUMPF ||
+        (pf != TJPF_GRAY && tjRedOffset[pf] < 0)) {
+        tjFree(px);
+        return sl_err(SL_EFORMAT, "%s: BMP decoded to an unexpected layout", what);
+    }
+    int c = pf == TJPF_GRAY ? 1 : 3, ps = tjPixelSize[pf];
+    size_t n = (size_t)iw * ih;
+    uint8_t *buf = malloc(n * c);
+    if (!buf) {
+        tjFree(px);
+        return sl_err(SL_ENOMEM, "%s: out of memory for a %dx%d image", what, iw, ih);
+    }
+    if (c == 1) {
+        memcpy(buf, px, n);
+    } else {
+        int r = tjRedOffset[pf], g = tjGreenOffset[pf], b = tjBlueOffset[pf];
+        for (size_t i = 0; i < n; i++) {
+            buf[3 * i] = px[i * ps + r];
+            buf[3 * i + 1] = px[i * ps + g];
+            buf[3 * i + 2] = px[i * ps + b];
+        }
+    }
+    tjFree(px);
+    out->w = iw;
+    out->h = ih;
+    out->c = c;
+    out->data = buf;
+    return SL_OK;
+}
+
+/* A BMP held in memory goes through a private temporary file, since libjpeg-turbo's BMP reader
+ * reads only files. The file is removed before returning. */
+static int decode_bmp_mem(const void *buf, size_t len, const char *what, sl_image *out)
+{
+    const char *dir = getenv("TMPDIR");
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s/sl-bmp-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return sl_err(SL_EIO, "%s: cannot make a temporary file for BMP decoding: %s", what,
+                      strerror(errno));
+    const uint8_t *p = buf;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t k = write(fd, p, left);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        p += k;
+        left -= (size_t)k;
+    }
+    int ok = left == 0 && close(fd) == 0;
+    if (left != 0) close(fd);
+    int rc = ok ? decode_bmp_file(tmp, buf, len, what, out)
+                : sl_err(SL_EIO, "%s: cannot write a temporary file for BMP decoding", what);
+    unlink(tmp);
+    return rc;
+}
+
+/* A top-down BMP (negative height, rows stored first to last), which libjpeg-turbo's reader
+ * refuses: decoded as the bottom-up file it would be with the height's sign flipped, then its
+ * rows put back in order. */
+static int decode_bmp_topdown(const void *buf, size_t len, const char *what, sl_image *out)
+{
+    uint8_t *copy = malloc(len);
+    if (!copy) return sl_err(SL_ENOMEM, "%s: out of memory", what);
+    memcpy(copy, buf, len);
+    uint32_t h = (uint32_t)(-(int64_t)le32(copy + 22));
+    for (int k = 0; k < 4; k++)
+        copy[22 + k] = (uint8_t)(h >> (8 * k));
+    int rc = decode_bmp_mem(copy, len, what, out);
+    free(copy);
+    if (rc != SL_OK) return rc;
+    size_t row = (size_t)out->w * out->c;
+    uint8_t tmp[4096];
+    for (int y = 0; y < out->h / 2; y++) {
+        uint8_t *a = out->data + (size_t)y * row, *b = out->data + (size_t)(out->h - 1 - y) * row;
+        for (size_t x = 0; x < row; x += sizeof tmp) {
+            size_t n = row - x < sizeof tmp ? row - x : sizeof tmp;
+            memcpy(tmp, a + x, n);
+            memcpy(a + x, b + x, n);
+            memcpy(b + x, tmp, n);
+        }
+    }
+    return SL_OK;
+}
+
+/* The one decoding entry point: the format is told by the first bytes, never by the name.
+ * `file` is the path the bytes came from, or NULL when they came from memory. */
+static int decode_any(const void *buf, size_t len, const char *file, const char *what,
+                      sl_image *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *fmt = sl_image_format(buf, len);
+    if (!fmt) return sl_err(SL_EFORMAT, "%s: not an image file (PNG, JPEG or BMP)", what);
+    if (!strcmp(fmt, "PNG")) return decode_png(buf, len, what, out);
+    if (!strcmp(fmt, "JPEG")) return decode_jpeg(buf, len, what, out);
+    const uint8_t *b = buf;
+    if (len >= 26 && le32(b + 14) != 12 && le32(b + 22) < 0 && le32(b + 22) != INT32_MIN)
+        return decode_bmp_topdown(buf, len, what, out);
+    return file ? decode_bmp_file(file, buf, len, what, out) : decode_bmp_mem(buf, len, what, out);
+}
+
+int sl_image_load(const char *path, sl_image *out)
+{
+    memset(out, 0, sizeof *out);
+    /* The whole file in one read, then decoded from memory: fewer system calls than libpng's
+     * stdio reader, which reads the file a few kilobytes at a time. */
+    char *data;
+    size_t len;
+    int rc = sl_read_file(path, &data, &len);
+    if (rc != SL_OK) return rc;
+    rc = decode_any(data, len, path, path, out);
+    free(data);
+    return rc;
+}
+
+int sl_image_decode(const void *data, size_t len, const char *what, sl_image *out)
+{
+    return decode_any(data, len, NULL, what, out);
 }
 
 int sl_image_alloc(int w, int h, int c, sl_image *out)

@@ -1,4 +1,12 @@
-/* image.h: PNG decoding and encoding (libpng's simplified API), resampling and normalisation.
+/* image.h: image decoding (PNG through libpng's simplified API, JPEG and BMP through
+ * libjpeg-turbo), PNG encoding, resampling and normalisation.
+ *
+ * Every decode goes through one entry point that tells the format by the file's first bytes
+ * (its magic), never by its name: a JPEG saved as .png decodes as the JPEG it is. JPEG is
+ * decoded with libjpeg's accurate integer IDCT and smooth chroma upsampling, PIL's own settings;
+ * on Debian both use libjpeg-turbo, so the pixels are the same (tests/datasets/test_image_pil.sh
+ * checks that against PIL on a set of generated files). EXIF orientation is not applied, as
+ * PIL's Image.open and torchvision's ImageFolder do not apply it either.
  *
  * An sl_image is 8-bit, interleaved, row-major: pixel (x, y) channel k is at
  * data[(y * w + x) * c + k], with c = 1 (gray) or 3 (RGB). Model inputs are planar float
@@ -32,23 +40,38 @@ typedef struct {
 } sl_input_spec;
 
 /* The largest image (width x height) decoded, process-wide: 64 Mi pixels (8192 x 8192) by
- * default. A PNG declaring more is refused from its header, before anything is allocated, so a
+ * default. An image declaring more is refused from its header, before anything is allocated, so a
  * decompression bomb (a 1 MB file declaring 20000 x 20000) costs nothing. Setting 0 restores the
  * default. Thread-safe. */
 #define SL_IMAGE_DEFAULT_MAX_PIXELS (64ull << 20)
 void sl_image_set_max_pixels(uint64_t n);
 uint64_t sl_image_max_pixels(void);
 
-/* Decodes the PNG at `path` (gray, gray+alpha, RGB, RGBA, palette; 1-16 bit; interlaced or
- * not) into *out: 1 channel if the file is gray, else 3. Alpha is dropped (colour values kept,
- * as PIL's convert("RGB") does); 16-bit samples are reduced to 8 bits. The caller frees *out
- * with sl_image_free. On error *out is zeroed and the status (SL_EIO unreadable, SL_EFORMAT
- * not a PNG / corrupt / truncated / over sl_image_max_pixels) comes with a message naming the
- * path and the reason. */
+/* "PNG", "JPEG" or "BMP" when the first `len` bytes of a file (8 are enough) are those of a
+ * format sl_image_load reads, else NULL. A static string; nothing is decoded. */
+#define SL_IMAGE_MAGIC_BYTES 8
+const char *sl_image_format(const void *head, size_t len);
+
+/* 1 if the file name ends in an image extension (.png, .jpg, .jpeg, .bmp, any case): how
+ * folders are searched for images; decoding still goes by the bytes. */
+int sl_image_has_ext(const char *name);
+
+/* Decodes the image at `path` into *out: 1 channel if the file is gray, else 3.
+ *   PNG: gray, gray+alpha, RGB, RGBA, palette; 1-16 bit; interlaced or not. Alpha is dropped
+ *        (colour values kept, as PIL's convert("RGB") does); 16-bit samples are reduced to 8.
+ *   JPEG: baseline and progressive, gray or colour (YCbCr or RGB). CMYK is refused. Any libjpeg
+ *        warning (a truncated file, corrupt data) fails the decode: stricter than PIL, which
+ *        returns the grey-filled rest of a damaged file silently.
+ *   BMP: 8-bit palette (gray palette = 1 channel, as PIL's "L"), 24- and 32-bit (alpha
+ *        dropped), either row order. 1-, 4-bit and RLE-compressed BMPs are refused.
+ * The caller frees *out with sl_image_free. On error *out is zeroed and the status (SL_EIO
+ * unreadable, SL_EFORMAT not an image / unsupported / corrupt / truncated / over
+ * sl_image_max_pixels) comes with a message naming the path and the reason. */
 int sl_image_load(const char *path, sl_image *out);
 
-/* Same from a PNG held in memory; `what` names it in messages. */
-int sl_image_decode(const void *png, size_t len, const char *what, sl_image *out);
+/* Same from a file held in memory; `what` names it in messages. A BMP is passed to the decoder
+ * through a temporary file (libjpeg-turbo reads BMP from files only), removed before return. */
+int sl_image_decode(const void *data, size_t len, const char *what, sl_image *out);
 
 /* Allocates a w x h x c image (contents zero) into *out; the caller frees it with
  * sl_image_free. Returns SL_OK, SL_EARG (bad size) or SL_ENOMEM, *out zeroed on error. */

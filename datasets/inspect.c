@@ -30,6 +30,7 @@ typedef struct {
     int64_t other_sizes;
     int rc;
     char msg[512];
+    sl_progress *progress; /* updated under mu */
 } stats_job;
 
 static void *stats_worker(void *arg)
@@ -78,6 +79,7 @@ static void *stats_worker(void *arg)
                 j->other_sizes++;
         }
         j->done++;
+        sl_progress_update(j->progress, (uint64_t)j->done, NULL);
         pthread_mutex_unlock(&j->mu);
         sl_image_free(&img);
     }
@@ -117,13 +119,13 @@ int sl_dataset_stats_json(const sl_dataset *ds, int threads, char **json)
     int nt = threads < 1 ? 1 : threads > 64 ? 64 : threads;
     pthread_t tid[64];
     int started = 0;
+    j.progress = sl_progress_start("reading", (uint64_t)n);
     for (int i = 1; i < nt; i++)
         if (pthread_create(&tid[started], NULL, stats_worker, &j) == 0) started++;
-    sl_progress *pr = sl_progress_start("reading", (uint64_t)n);
     stats_worker(&j);
     for (int i = 0; i < started; i++)
         pthread_join(tid[i], NULL);
-    sl_progress_done(pr, NULL);
+    sl_progress_done(j.progress, j.rc == SL_OK ? NULL : "failed");
     pthread_mutex_destroy(&j.mu);
     if (j.rc != SL_OK) return sl_err(j.rc, "%s", j.msg);
 

@@ -91,12 +91,6 @@ static int plist_add(struct plist *l, const char *p)
     return SL_OK;
 }
 
-static int has_png_ext(const char *name)
-{
-    size_t n = strlen(name);
-    return n > 4 && (!strcmp(name + n - 4, ".png") || !strcmp(name + n - 4, ".PNG"));
-}
-
 static int walk(const char *dir, struct plist *l, int depth)
 {
     if (depth > 16) return sl_err(SL_EIO, "%s: folders nested too deep", dir);
@@ -110,7 +104,7 @@ static int walk(const char *dir, struct plist *l, int depth)
         if ((rc = sl_path_join(p, sizeof p, dir, e->d_name))) break;
         if (sl_is_dir(p))
             rc = walk(p, l, depth + 1);
-        else if (has_png_ext(e->d_name))
+        else if (sl_image_has_ext(e->d_name))
             rc = plist_add(l, p);
     }
     closedir(d);
@@ -140,7 +134,8 @@ int sl_path_list(const char *spec, char ***paths, int *n)
                 if (sl_is_file(gl.gl_pathv[i])) rc = plist_add(&l, gl.gl_pathv[i]);
         if (g == 0) globfree(&gl);
     }
-    if (!rc && l.n == 0) rc = sl_err(SL_ENOTFOUND, "%s: no PNG images found", spec);
+    if (!rc && l.n == 0)
+        rc = sl_err(SL_ENOTFOUND, "%s: no images (.png, .jpg, .jpeg, .bmp) found", spec);
     if (rc) {
         sl_path_list_free(l.v, l.n);
         return rc;

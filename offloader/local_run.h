@@ -25,8 +25,9 @@ void sl_runner_free(sl_runner *r);
 /* The model's input spec (size, mean/std) for image loading; resize = stretch. */
 void sl_input_spec_from_graph(const sl_graph *g, sl_input_spec *s);
 
-/* Expands FILE.png, a folder (every .png below it, sorted) or a glob pattern into a new sorted
- * list of paths (free with sl_path_list_free). An empty result is an error naming spec. */
+/* Expands FILE, a folder (every .png, .jpg, .jpeg, .bmp below it, sorted) or a glob pattern
+ * into a new sorted list of paths (free with sl_path_list_free). An empty result is an error
+ * naming spec. */
 int sl_path_list(const char *spec, char ***paths, int *n);
 void sl_path_list_free(char **paths, int n);
 

@@ -53,7 +53,7 @@ head -c 200 cast/train/ok/ok_00000.png > cast/train/ok/cut.png
 mkdir cast/val/empty
 rc_is 1 "$D" check cast
 ok grep -q "3 problems" out.txt
-ok grep -q "problem: cast/train/ok/notes.png: not a PNG file" out.txt
+ok grep -q "problem: cast/train/ok/notes.png: not an image file (PNG, JPEG or BMP)" out.txt
 ok grep -q "problem: cast/train/ok/cut.png: corrupt or truncated PNG" out.txt
 ok grep -q "problem: cast/val/empty: empty class folder" out.txt
 rc_is 1 "$D" check cast --json
@@ -114,5 +114,43 @@ for i in range(len(f["paths"])):
 assert worst <= 2, f"{sys.argv[1]}: differs from PIL by up to {worst}"
 EOF
 done
+
+# JPEG and BMP folders (issue 15): the casting line re-encoded by PIL; check and stats read them
+# like PNG, and a folder with no readable image lists every problem (text and --json).
+ok "$SL_PYTHON" - <<'EOF'
+import glob, os
+from PIL import Image
+for p in sorted(glob.glob("cast2/*/*/*.png")):
+    split, cls, name = p.split("/")[1:]
+    for root, ext, kw in (("jpg", ".jpg", {"quality": 90}), ("bmp", ".bmp", {})):
+        d = os.path.join(root, split, cls)
+        os.makedirs(d, exist_ok=True)
+        Image.open(p).save(os.path.join(d, name[:-4] + ext), **kw)
+EOF
+rc_is 0 "$D" check jpg
+ok grep -q "jpg: imagefolder-split, 48 images in 4 classes, 0 problems" out.txt
+rc_is 0 "$D" check bmp
+ok grep -q "bmp: imagefolder-split, 48 images in 4 classes, 0 problems" out.txt
+rc_is 0 "$D" stats jpg
+ok "$SL_PYTHON" -c "import json; s=json.load(open('out.txt')); assert s['count']==48 and s['sizes'][0]['channels']==1, s"
+mkdir -p broken/a broken/b
+printf 'GIF89a' > broken/a/x.gif
+head -c 100 jpg/train/ok/ok_00000.jpg > broken/a/cut.jpg
+head -c 100 bmp/train/ok/ok_00000.bmp > broken/b/cut.bmp
+rc_is 1 "$D" check broken
+ok grep -q "broken: imagefolder, 0 images in 0 classes, 5 problems" out.txt
+ok grep -q "problem: broken/a/x.gif: not an image file (PNG, JPEG or BMP)" out.txt
+ok grep -q "problem: broken/a/cut.jpg: corrupt JPEG" out.txt
+ok grep -q "problem: broken/b: empty class folder (no readable image)" out.txt
+ok grep -q "problem: broken/b/cut.bmp: unsupported or corrupt BMP" out.txt
+ok grep -q "no readable image (PNG, JPEG or BMP) in any class folder" err.txt
+rc_is 1 "$D" check broken --json
+ok "$SL_PYTHON" -c "import json; r=json.load(open('out.txt')); assert r['count']==0 and len(r['problems'])==5, r"
+rc_is 1 "$D" stats broken
+ok grep -q "5 problems, the first: broken/a/cut.jpg: corrupt JPEG" err.txt
+ok grep -q "sl-data check broken" err.txt
+# the progress line ends at the count done, not "0% (0/N)"
+rc_is 0 "$D" stats cast2
+ok grep -q "reading: 100% (48/48)" err.txt
 
 exit $fail
