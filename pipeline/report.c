@@ -1,6 +1,7 @@
 /* report.c: the product line's HTML report from the pipeline's JSON results and chart. */
 #include "pipeline/report.h"
 #include "common/fsutil.h"
+#include "common/sbuf.h"
 #include "common/status.h"
 #include "common/timeutil.h"
 
@@ -10,51 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct out {
-    char *s;
-    size_t n, cap;
-    int oom;
-} out;
-
-static void emit(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void emit(out *o, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    va_list ap2;
-    va_copy(ap2, ap);
-    int need = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (need < 0 || o->oom) {
-        va_end(ap2);
-        return;
-    }
-    if (o->n + (size_t)need + 1 > o->cap) {
-        size_t cap = (o->n + (size_t)need + 1) * 2;
-        char *ns = realloc(o->s, cap);
-        if (!ns) {
-            o->oom = 1;
-            va_end(ap2);
-            return;
-        }
-        o->s = ns;
-        o->cap = cap;
-    }
-    vsnprintf(o->s + o->n, o->cap - o->n, fmt, ap2);
-    va_end(ap2);
-    o->n += (size_t)need;
-}
-
 /* Text with HTML's special characters escaped. */
-static void esc(out *o, const char *t)
+static void esc(sl_sbuf *o, const char *t)
 {
     for (; t && *t; t++) {
         switch (*t) {
-        case '<': emit(o, "&lt;"); break;
-        case '>': emit(o, "&gt;"); break;
-        case '&': emit(o, "&amp;"); break;
-        case '"': emit(o, "&quot;"); break;
-        default: emit(o, "%c", *t);
+        case '<': sl_sbuf_printf(o, "&lt;"); break;
+        case '>': sl_sbuf_printf(o, "&gt;"); break;
+        case '&': sl_sbuf_printf(o, "&amp;"); break;
+        case '"': sl_sbuf_printf(o, "&quot;"); break;
+        default: sl_sbuf_printf(o, "%c", *t);
         }
     }
 }
@@ -91,40 +57,40 @@ static const char *str(const cJSON *o, const char *key)
     return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-static void confusion(out *o, const char *title, const cJSON *ev)
+static void confusion(sl_sbuf *o, const char *title, const cJSON *ev)
 {
     const cJSON *classes = cJSON_GetObjectItemCaseSensitive(ev, "classes");
     const cJSON *cm = cJSON_GetObjectItemCaseSensitive(ev, "confusion");
     const cJSON *pc = cJSON_GetObjectItemCaseSensitive(ev, "per_class");
     if (!cJSON_IsArray(classes) || !cJSON_IsArray(cm)) return;
-    emit(o, "<h3>%s</h3>\n<table><tr><th>true \\ predicted</th>", title);
+    sl_sbuf_printf(o, "<h3>%s</h3>\n<table><tr><th>true \\ predicted</th>", title);
     const cJSON *c;
     cJSON_ArrayForEach(c, classes)
     {
-        emit(o, "<th>");
+        sl_sbuf_printf(o, "<th>");
         esc(o, c->valuestring);
-        emit(o, "</th>");
+        sl_sbuf_printf(o, "</th>");
     }
-    emit(o, "<th>precision</th><th>recall</th></tr>\n");
+    sl_sbuf_printf(o, "<th>precision</th><th>recall</th></tr>\n");
     int i = 0;
     const cJSON *row;
     cJSON_ArrayForEach(row, cm)
     {
-        emit(o, "<tr><th>");
+        sl_sbuf_printf(o, "<tr><th>");
         esc(o, cJSON_GetArrayItem(classes, i) ? cJSON_GetArrayItem(classes, i)->valuestring : "?");
-        emit(o, "</th>");
+        sl_sbuf_printf(o, "</th>");
         int j = 0;
         const cJSON *v;
         cJSON_ArrayForEach(v, row)
         {
-            emit(o, "<td%s>%d</td>", i == j ? " class=diag" : "", (int)v->valuedouble);
+            sl_sbuf_printf(o, "<td%s>%d</td>", i == j ? " class=diag" : "", (int)v->valuedouble);
             j++;
         }
         const cJSON *p = cJSON_GetArrayItem(pc, i);
-        emit(o, "<td>%.3f</td><td>%.3f</td></tr>\n", num(p, "precision"), num(p, "recall"));
+        sl_sbuf_printf(o, "<td>%.3f</td><td>%.3f</td></tr>\n", num(p, "precision"), num(p, "recall"));
         i++;
     }
-    emit(o, "</table>\n");
+    sl_sbuf_printf(o, "</table>\n");
 }
 
 static void fmt_bytes(char *buf, size_t n, double b)
@@ -140,6 +106,79 @@ static const cJSON *best_split(const cJSON *plan)
 {
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(plan, "best_split_without_tl");
     return cJSON_IsObject(b) ? b : cJSON_GetObjectItemCaseSensitive(plan, "best_without_tl");
+}
+
+/* The median of `mode` in bench.json's modes, or -1. */
+static double measured(const cJSON *bench, const char *mode)
+{
+    const cJSON *m;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(bench, "modes"))
+    {
+        if (!strcmp(str(m, "mode"), mode)) return num(m, "median_s");
+    }
+    return -1;
+}
+
+/* Plain-language verdicts on the plan and its measurement, one sentence per line, shared by the
+ * HTML report and the text summary: whether offloading pays at all, what the TL gains, whether
+ * every prediction is within 10% of its measurement, and whether the plan's choice was the
+ * measured fastest (within 5%). */
+static void verdicts(const cJSON *plan, const cJSON *bench, sl_sbuf *v)
+{
+    const cJSON *best = cJSON_GetObjectItemCaseSensitive(plan, "best");
+    const cJSON *bw = cJSON_GetObjectItemCaseSensitive(plan, "best_with_tl");
+    const cJSON *bn = best_split(plan);
+    const cJSON *bcut = best ? cJSON_GetObjectItemCaseSensitive(best, "cut") : NULL;
+    if (bcut && !strcmp(str(bcut, "kind"), "local-only"))
+        sl_sbuf_printf(v, "Running the whole model on the device is predicted fastest (%.1f ms): on this "
+                          "link and device no split pays; the TL pair is built so the device can offload "
+                          "when the link or the device changes.\n",
+                       1e3 * num(best, "latency_s.total"));
+    if (cJSON_IsObject(bw) && cJSON_IsObject(bn)) {
+        double with = num(bw, "latency_s.total"), without = num(bn, "latency_s.total");
+        if (with > 0 && without / with < 1.005)
+            sl_sbuf_printf(v, "The transfer layer gains nothing here: the best split with a TL is predicted "
+                              "at %.1f ms, the best split without one at %.1f ms (%.2fx).\n",
+                           1e3 * with, 1e3 * without, with > 0 ? without / with : 0);
+        else if (with > 0)
+            sl_sbuf_printf(v, "The transfer layer makes the best split %.2fx faster: %.1f ms predicted "
+                              "against %.1f ms for the best split without a TL.\n", without / with,
+                           1e3 * with, 1e3 * without);
+    }
+    const cJSON *modes = bench ? cJSON_GetObjectItemCaseSensitive(bench, "modes") : NULL;
+    if (!cJSON_IsArray(modes)) return;
+    int checked = 0, missed = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, modes)
+    {
+        if (num(m, "predicted_s") <= 0) continue;
+        checked++;
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "error_over_limit"))) {
+            missed++;
+            sl_sbuf_printf(v, "The prediction for %s missed by more than 10%%: %.1f ms predicted, %.1f ms "
+                              "measured (%+.0f%%).\n", str(m, "mode"), 1e3 * num(m, "predicted_s"),
+                           1e3 * num(m, "median_s"), 100 * num(m, "error"));
+        }
+    }
+    if (checked && !missed)
+        sl_sbuf_printf(v, "Every planned mode's prediction is within 10%% of its measurement (%d modes).\n",
+                       checked);
+    const cJSON *pc = cJSON_GetObjectItemCaseSensitive(bench, "plan_choice");
+    const char *fast = str(bench, "measured_fastest");
+    if (cJSON_IsObject(pc) && *fast) {
+        double chosen = measured(bench, str(pc, "mode")), best_m = measured(bench, fast);
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pc, "ran")))
+            sl_sbuf_printf(v, "The plan's choice (%s) was not among the measured modes.\n", str(pc, "mode"));
+        else if (!strcmp(str(pc, "mode"), fast))
+            sl_sbuf_printf(v, "The plan's choice, %s, was the measured fastest mode (%.1f ms).\n", fast,
+                           1e3 * best_m);
+        else if (chosen > 0 && best_m > 0 && chosen <= 1.05 * best_m)
+            sl_sbuf_printf(v, "The plan's choice, %s (%.1f ms), was within 5%% of the measured fastest, "
+                              "%s (%.1f ms).\n", str(pc, "mode"), 1e3 * chosen, fast, 1e3 * best_m);
+        else
+            sl_sbuf_printf(v, "The plan's choice, %s (%.1f ms), was NOT the measured fastest: %s took "
+                              "%.1f ms.\n", str(pc, "mode"), 1e3 * chosen, fast, 1e3 * best_m);
+    }
 }
 
 int sl_report_write(const char *dir, const char *path)
@@ -159,18 +198,18 @@ int sl_report_write(const char *dir, const char *path)
     snprintf(svgpath, sizeof svgpath, "%s/plan.svg", dir);
     if (sl_is_file(svgpath)) sl_read_file(svgpath, &svg, NULL);
     sl_utc_iso8601(when, sizeof when);
-    out o = {0};
-    emit(&o, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>ScissionLite report: ");
+    sl_sbuf o = {0};
+    sl_sbuf_printf(&o, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>ScissionLite report: ");
     esc(&o, str(plan, "model"));
-    emit(&o, "</title>\n<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+    sl_sbuf_printf(&o, "</title>\n<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
              "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:4px 10px;"
-             "text-align:right}th{background:#f0f0f0}td.diag{background:#dff0d8;font-weight:bold}"
+             "text-align:right}th{background:#f0f0f0}td.diag{background:#dff0d8;font-weight:bold}td.bad{background:#f2dede}"
              "pre{background:#f7f7f7;padding:1em;overflow-x:auto}.note{color:#666}</style></head><body>\n");
-    emit(&o, "<h1>ScissionLite report</h1>\n<p>Model <b>");
+    sl_sbuf_printf(&o, "<h1>ScissionLite report</h1>\n<p>Model <b>");
     esc(&o, str(plan, "model"));
-    emit(&o, "</b>, results in <code>");
+    sl_sbuf_printf(&o, "</b>, results in <code>");
     esc(&o, dir);
-    emit(&o, "</code>, written %s.</p>\n", when);
+    sl_sbuf_printf(&o, "</code>, written %s.</p>\n", when);
 
     /* Summary */
     const cJSON *bw = cJSON_GetObjectItemCaseSensitive(plan, "best_with_tl");
@@ -183,26 +222,26 @@ int sl_report_write(const char *dir, const char *path)
     fmt_bytes(b1, sizeof b1, bytes_cut);
     fmt_bytes(b2, sizeof b2, bytes_tl);
     fmt_bytes(b3, sizeof b3, bn ? num(bn, "bytes.upload") : -1);
-    emit(&o, "<h2>Summary</h2>\n<table><tr><th></th><th>value</th></tr>\n");
-    emit(&o, "<tr><th style=\"text-align:left\">accuracy, base model (test images)</th><td>%.2f%% of %d</td></tr>\n",
+    sl_sbuf_printf(&o, "<h2>Summary</h2>\n<table><tr><th></th><th>value</th></tr>\n");
+    sl_sbuf_printf(&o, "<tr><th style=\"text-align:left\">accuracy, base model (test images)</th><td>%.2f%% of %d</td></tr>\n",
          100 * acc_b, (int)num(eb, "images"));
-    emit(&o, "<tr><th style=\"text-align:left\">accuracy, device + edge pair with TL</th><td>%.2f%% (%+.2f points)</td></tr>\n",
+    sl_sbuf_printf(&o, "<tr><th style=\"text-align:left\">accuracy, device + edge pair with TL</th><td>%.2f%% (%+.2f points)</td></tr>\n",
          100 * acc_p, 100 * (acc_p - acc_b));
-    emit(&o, "<tr><th style=\"text-align:left\">TL cut tensor, float (per image)</th><td>%s at <code>", b1);
+    sl_sbuf_printf(&o, "<tr><th style=\"text-align:left\">TL cut tensor, float (per image)</th><td>%s at <code>", b1);
     esc(&o, cut ? str(cut, "tensor") : "");
-    emit(&o, "</code></td></tr>\n<tr><th style=\"text-align:left\">bytes on the wire with TL <code>");
+    sl_sbuf_printf(&o, "</code></td></tr>\n<tr><th style=\"text-align:left\">bytes on the wire with TL <code>");
     esc(&o, bw ? str(bw, "tl") : "");
-    emit(&o, "</code></th><td>%s", b2);
-    if (bytes_cut > 0 && bytes_tl > 0) emit(&o, " (%.1fx fewer)", bytes_cut / bytes_tl);
-    emit(&o, "</td></tr>\n<tr><th style=\"text-align:left\">best split without TL sends</th><td>%s at <code>", b3);
+    sl_sbuf_printf(&o, "</code></th><td>%s", b2);
+    if (bytes_cut > 0 && bytes_tl > 0) sl_sbuf_printf(&o, " (%.1fx fewer)", bytes_cut / bytes_tl);
+    sl_sbuf_printf(&o, "</td></tr>\n<tr><th style=\"text-align:left\">best split without TL sends</th><td>%s at <code>", b3);
     const cJSON *bncut = bn ? cJSON_GetObjectItemCaseSensitive(bn, "cut") : NULL;
     esc(&o, bncut ? str(bncut, "tensor") : "");
-    emit(&o, "</code></td></tr>\n</table>\n");
+    sl_sbuf_printf(&o, "</code></td></tr>\n</table>\n");
 
     /* Plans */
-    emit(&o, "<h2>Slice points</h2>\n");
-    if (svg) emit(&o, "<div>%s</div>\n", strstr(svg, "<svg") ? strstr(svg, "<svg") : svg);
-    emit(&o, "<table><tr><th>plan</th><th>predicted latency</th><th>device</th><th>TL enc</th>"
+    sl_sbuf_printf(&o, "<h2>Slice points</h2>\n");
+    if (svg) sl_sbuf_printf(&o, "<div>%s</div>\n", strstr(svg, "<svg") ? strstr(svg, "<svg") : svg);
+    sl_sbuf_printf(&o, "<table><tr><th>plan</th><th>predicted latency</th><th>device</th><th>TL enc</th>"
              "<th>transfer+RTT</th><th>TL dec</th><th>edge</th><th>upload</th></tr>\n");
     const cJSON *plans = cJSON_GetObjectItemCaseSensitive(plan, "plans");
     const cJSON *p;
@@ -212,63 +251,82 @@ int sl_report_write(const char *dir, const char *path)
         if (shown++ == 8) break;
         char up[32];
         fmt_bytes(up, sizeof up, num(p, "bytes.upload"));
-        emit(&o, "<tr><td style=\"text-align:left\">");
+        sl_sbuf_printf(&o, "<tr><td style=\"text-align:left\">");
         esc(&o, str(p, "text"));
-        emit(&o, "</td><td>%.1f ms</td><td>%.1f</td><td>%.1f</td><td>%.1f</td><td>%.1f</td><td>%.1f</td><td>%s</td></tr>\n",
+        sl_sbuf_printf(&o, "</td><td>%.1f ms</td><td>%.1f</td><td>%.1f</td><td>%.1f</td><td>%.1f</td><td>%.1f</td><td>%s</td></tr>\n",
              1e3 * num(p, "latency_s.total"), 1e3 * num(p, "latency_s.device"),
              1e3 * num(p, "latency_s.tl_encode"),
              1e3 * (num(p, "latency_s.transfer") + num(p, "latency_s.rtt") + num(p, "latency_s.serialise")),
              1e3 * num(p, "latency_s.tl_decode"), 1e3 * num(p, "latency_s.edge"), up);
     }
-    emit(&o, "</table>\n<p class=note>Times in milliseconds per image, predicted from the device and edge "
+    sl_sbuf_printf(&o, "</table>\n<p class=note>Times in milliseconds per image, predicted from the device and edge "
              "profiles and the link in the config.</p>\n");
 
     /* Measured */
-    emit(&o, "<h2>Measured latency</h2>\n");
+    sl_sbuf_printf(&o, "<h2>Measured latency</h2>\n");
     const cJSON *modes = bench ? cJSON_GetObjectItemCaseSensitive(bench, "modes") : NULL;
     if (!cJSON_IsArray(modes)) {
-        emit(&o, "<p class=note>No measurement (bench.json is missing).</p>\n");
+        sl_sbuf_printf(&o, "<p class=note>No measurement (bench.json is missing).</p>\n");
     } else {
-        emit(&o, "<p>%d images over loopback, link shaped to %.1f Mbit/s and %.0f ms RTT.</p>\n",
+        sl_sbuf_printf(&o, "<p>%d images over loopback, link shaped to %.1f Mbit/s and %.0f ms RTT.</p>\n",
              (int)num(bench, "images"), num(bench, "bandwidth_bps") / 1e6, 1e3 * num(bench, "rtt_s"));
-        emit(&o, "<table><tr><th>mode</th><th>measured median</th><th>p95</th><th>predicted</th>"
-                 "<th>throughput</th><th>bytes / image</th><th>errors</th></tr>\n");
+        sl_sbuf_printf(&o, "<table><tr><th>mode</th><th>measured median</th><th>p95</th><th>predicted</th>"
+                 "<th>error</th><th>throughput</th><th>bytes / image</th><th>errors</th></tr>\n");
         const cJSON *m;
         cJSON_ArrayForEach(m, modes)
         {
             char bb[32], pred[32] = "—";
             fmt_bytes(bb, sizeof bb, num(m, "bytes_per_image"));
             if (num(m, "predicted_s") >= 0) snprintf(pred, sizeof pred, "%.1f ms", 1e3 * num(m, "predicted_s"));
-            emit(&o, "<tr><th style=\"text-align:left\">");
+            sl_sbuf_printf(&o, "<tr><th style=\"text-align:left\">");
             esc(&o, str(m, "mode"));
-            emit(&o, "</th><td>%.1f ms</td><td>%.1f ms</td><td>%s</td><td>%.1f img/s</td><td>%s</td><td>%d</td></tr>\n",
-                 1e3 * num(m, "median_s"), 1e3 * num(m, "p95_s"), pred, num(m, "throughput_ips"), bb,
-                 (int)num(m, "errors"));
+            char err[32] = "—";
+            int over = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "error_over_limit"));
+            if (num(m, "predicted_s") > 0) snprintf(err, sizeof err, "%+.0f%%%s", 100 * num(m, "error"), over ? " !" : "");
+            sl_sbuf_printf(&o, "</th><td>%.1f ms</td><td>%.1f ms</td><td>%s</td><td%s>%s</td><td>%.1f img/s</td><td>%s</td><td>%d</td></tr>\n",
+                 1e3 * num(m, "median_s"), 1e3 * num(m, "p95_s"), pred, over ? " class=bad" : "", err,
+                 num(m, "throughput_ips"), bb, (int)num(m, "errors"));
         }
-        emit(&o, "</table>\n");
+        sl_sbuf_printf(&o, "</table>\n<p class=note>error: (predicted - measured) / measured; ! marks a miss "
+                           "over 10%%.</p>\n");
     }
+    sl_sbuf v = {0};
+    verdicts(plan, bench, &v);
+    if (v.s) {
+        sl_sbuf_printf(&o, "<h2>Verdict</h2>\n");
+        for (char *line = v.s, *nl; *line; line = nl + 1) {
+            nl = strchr(line, '\n');
+            if (!nl) break;
+            *nl = 0;
+            sl_sbuf_printf(&o, "<p>");
+            esc(&o, line);
+            sl_sbuf_printf(&o, "</p>\n");
+        }
+    }
+    if (v.oom) o.oom = 1;
+    sl_sbuf_free(&v);
 
     /* Accuracy detail */
-    emit(&o, "<h2>Accuracy</h2>\n");
+    sl_sbuf_printf(&o, "<h2>Accuracy</h2>\n");
     confusion(&o, "Base model", eb);
     confusion(&o, "Device + edge pair (with TL, real wire format)", ep);
-    emit(&o, "<h2>Plan text</h2>\n<pre>");
+    sl_sbuf_printf(&o, "<h2>Plan text</h2>\n<pre>");
     char txtpath[4096], *txt = NULL;
     snprintf(txtpath, sizeof txtpath, "%s/plan.txt", dir);
     if (sl_is_file(txtpath) && sl_read_file(txtpath, &txt, NULL) == SL_OK) esc(&o, txt);
     free(txt);
-    emit(&o, "</pre>\n</body></html>\n");
+    sl_sbuf_printf(&o, "</pre>\n</body></html>\n");
     free(svg);
     cJSON_Delete(plan);
     cJSON_Delete(eb);
     cJSON_Delete(ep);
     cJSON_Delete(bench);
     if (o.oom) {
-        free(o.s);
+        sl_sbuf_free(&o);
         return sl_err(SL_ENOMEM, "out of memory");
     }
-    rc = sl_write_file_atomic(path, o.s, o.n);
-    free(o.s);
+    rc = sl_write_file_atomic(path, o.s, o.len);
+    sl_sbuf_free(&o);
     return rc;
 }
 
@@ -301,19 +359,28 @@ int sl_report_summary(const char *dir, FILE *f)
         if (cJSON_IsArray(modes)) {
             fprintf(f, "measured over loopback at %.1f Mbit/s, %.0f ms RTT (%d images):\n",
                     num(bench, "bandwidth_bps") / 1e6, 1e3 * num(bench, "rtt_s"), (int)num(bench, "images"));
-            fprintf(f, "  %-10s %12s %12s %12s %14s\n", "mode", "median", "p95", "predicted", "bytes/image");
+            fprintf(f, "  %-10s %12s %12s %12s %8s %14s\n", "mode", "median", "p95", "predicted", "error",
+                    "bytes/image");
             const cJSON *m;
             cJSON_ArrayForEach(m, modes)
             {
                 char bb[32], pred[32] = "-";
                 fmt_bytes(bb, sizeof bb, num(m, "bytes_per_image"));
                 if (num(m, "predicted_s") >= 0) snprintf(pred, sizeof pred, "%.1f ms", 1e3 * num(m, "predicted_s"));
-                fprintf(f, "  %-10s %9.1f ms %9.1f ms %12s %14s\n", str(m, "mode"), 1e3 * num(m, "median_s"),
-                        1e3 * num(m, "p95_s"), pred, bb);
+                char err[32] = "-";
+                if (num(m, "predicted_s") > 0)
+                    snprintf(err, sizeof err, "%+.0f%%%s", 100 * num(m, "error"),
+                             cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "error_over_limit")) ? "!" : "");
+                fprintf(f, "  %-10s %9.1f ms %9.1f ms %12s %8s %14s\n", str(m, "mode"), 1e3 * num(m, "median_s"),
+                        1e3 * num(m, "p95_s"), pred, err, bb);
             }
         } else {
             fprintf(f, "no latency measurement (bench.json missing)\n");
         }
+        sl_sbuf v = {0};
+        verdicts(plan, bench, &v);
+        if (v.s) fputs(v.s, f);
+        sl_sbuf_free(&v);
     }
     cJSON_Delete(plan);
     cJSON_Delete(eb);
