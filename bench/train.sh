@@ -17,6 +17,10 @@
 # tensor the TLs go at, default pool2; any other cut takes its later tensors from
 # STAGES_AFTER_CUT, default none), DATA (quality: a product line,
 # default casting, or "shapes" for the trainer tests' learnable 32 px set), WORK (scratch).
+# For another architecture: ARCH (default tinycnn), BASE (a trained base bundle to use instead
+# of training one, e.g. models/casting-mnv2-base.h5 with DATA=casting SIZE=128 PER_CLASS=1000),
+# TLS (the TL configurations, default all 13), S1_EPOCHS / S2_EPOCHS (default 30 / 20),
+# S1_LR / S2_LR (0.005 / 0.003).
 set -eu
 what=${1:-all}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -75,8 +79,11 @@ quality() {
         [ -d "$data" ] || "$BIN/sl-data" synth --product "$data" --size "$size" --per-class "$per" \
             --seed 1 --out "$data" 2>/dev/null
     fi
+    if [ -n "${BASE:-}" ] && [ ! -f base.h5 ]; then
+        cp "$BASE" base.h5
+    fi
     if [ ! -f base.h5 ]; then
-        "$BIN/sl-train" fit --data "$data" --arch tinycnn --input 1x${size}x${size} --epochs 24 \
+        "$BIN/sl-train" fit --data "$data" --arch "${ARCH:-tinycnn}" --input 1x${size}x${size} --epochs 24 \
             --optim adam --lr 0.005 --schedule cosine --augment flip --batch 32 \
             --log base.jsonl -o base.h5 -q
     fi
@@ -92,22 +99,23 @@ quality() {
     echo "| TL | wire bytes/image | vs float cut | test accuracy | change (points) |"
     echo "|---|---|---|---|---|"
     echo "| none (base, cut $cut float) | $float_bytes | 1x | $base | 0 |"
-    for tl in pool conv-r2-s1-b32 conv-r2-s1-b8 conv-r2-s2-b32 conv-r2-s2-b8 conv-r4-s1-b32 \
+    tls=${TLS:-pool conv-r2-s1-b32 conv-r2-s1-b8 conv-r2-s2-b32 conv-r2-s2-b8 conv-r4-s1-b32 \
               conv-r4-s1-b8 conv-r4-s2-b32 conv-r4-s2-b8 conv-r8-s1-b32 conv-r8-s1-b8 \
-              conv-r8-s2-b32 conv-r8-s2-b8; do
+              conv-r8-s2-b32 conv-r8-s2-b8}
+    for tl in $tls; do
         "$BIN/sl-preprocess" insert base.h5 --at $cut --tl $tl -o tl-$tl.h5 2>/dev/null
         start=tl-$tl.h5
         if [ "$tl" != pool ]; then
             # stage 1 matches the cut and, after it, the tail's later tensors (STAGES): plain
             # reconstruction of the cut spends its capacity on what is large, not on the small
             # defect cues the tail's global max pool keys on
-            "$BIN/sl-train" fit --data "$data" --model tl-$tl.h5 --tl-stage 1 --epochs 30 \
+            "$BIN/sl-train" fit --data "$data" --model tl-$tl.h5 --tl-stage 1 --epochs "${S1_EPOCHS:-30}" \
                 ${STAGES:+--tl-stages-at "$STAGES"} \
-                --optim adam --lr 0.005 --schedule cosine --batch 32 -o s1-$tl.h5 -q
+                --optim adam --lr "${S1_LR:-0.005}" --schedule cosine --batch 32 -o s1-$tl.h5 -q
             start=s1-$tl.h5
         fi
         "$BIN/sl-train" fit --data "$data" --model $start --tl-stage 2 --tl-teacher base.h5 \
-            --distill 4 --alpha 0.5 --epochs 20 --optim adam --lr 0.003 --schedule cosine \
+            --distill 4 --alpha 0.5 --epochs "${S2_EPOCHS:-20}" --optim adam --lr "${S2_LR:-0.003}" --schedule cosine \
             --batch 32 --augment flip \
             -o s2-$tl.h5 -q
         "$BIN/sl-preprocess" split s2-$tl.h5 -o pair-$tl >/dev/null 2>&1
