@@ -29,6 +29,8 @@ typedef enum vkind {
 
 typedef struct val {
     const char *name; /* borrowed from the protobuf message */
+    const char *origin; /* V_CONST: the initializer or node output it was first made as (an
+                           Identity keeps it: torch.onnx writes shared weights that way) */
     vkind kind;
     /* V_CONST: row-major values (as doubles; float32 and int64 both read back exactly) */
     int is_int;
@@ -134,6 +136,7 @@ static int new_const(ctx *c, const char *name, const int64_t *dims, int ndim, in
         return sl_err(SL_ENOMEM, "out of memory");
     }
     x->kind = V_CONST;
+    x->origin = name;
     x->is_int = is_int;
     x->ndim = ndim;
     memcpy(x->dims, dims, sizeof(int64_t) * (size_t)ndim);
@@ -590,7 +593,7 @@ static int t_conv(ctx *c)
         if ((rc = add_node(c, SL_OP_PAD, &pa, &src, 1, NULL, "pad", NULL, &src))) return rc;
     }
     int idx;
-    if ((rc = add_node(c, SL_OP_CONV2D, &a, &src, 1, w->name, NULL, c->cur->output[0], &idx)))
+    if ((rc = add_node(c, SL_OP_CONV2D, &a, &src, 1, w->origin, NULL, c->cur->output[0], &idx)))
         return rc;
     if ((rc = add_param(c, idx, "weight", w, 0))) return rc;
     return b ? add_param(c, idx, "bias", b, 0) : SL_OK;
@@ -615,7 +618,7 @@ static int t_batchnorm(ctx *c)
     a.eps = attr_f(c->cur, "epsilon", 1e-5);
     a.momentum = 1 - attr_f(c->cur, "momentum", 0.9);
     int idx;
-    if ((rc = add_node(c, SL_OP_BATCH_NORM, &a, &x->node, 1, p[0]->name, NULL, c->cur->output[0],
+    if ((rc = add_node(c, SL_OP_BATCH_NORM, &a, &x->node, 1, p[0]->origin, NULL, c->cur->output[0],
                        &idx)))
         return rc;
     for (int i = 0; i < 4 && !rc; i++) {
@@ -705,11 +708,14 @@ static int t_binary(ctx *c, sl_op op)
     sl_attrs a;
     sl_attrs_default(&a);
     if (op == SL_OP_MUL) {
+        /* x * sigmoid(x) is silu, x * hardsigmoid(x) hardswish (as opsets before 14 write it). */
         for (int k = 0; k < 2; k++) {
             const val *s = k ? x : y, *o = k ? y : x;
-            if (s->node >= 0 && c->nodes[s->node].op == SL_OP_SIGMOID &&
+            sl_op gate = s->node >= 0 ? c->nodes[s->node].op : SL_OP_COUNT;
+            if ((gate == SL_OP_SIGMOID || gate == SL_OP_HARDSIGMOID) &&
                 node_inputs(&c->nodes[s->node])[0] == o->node)
-                return add_node(c, SL_OP_SILU, &a, &o->node, 1, NULL, NULL, c->cur->output[0], NULL);
+                return add_node(c, gate == SL_OP_SIGMOID ? SL_OP_SILU : SL_OP_HARDSWISH, &a,
+                                &o->node, 1, NULL, NULL, c->cur->output[0], NULL);
         }
     } else if (x->shape.ndim != y->shape.ndim ||
                memcmp(x->shape.d, y->shape.d, sizeof(int64_t) * (size_t)x->shape.ndim)) {
@@ -963,7 +969,7 @@ static int t_gemm(ctx *c, int matmul)
     a.out = out_f;
     a.bias = b != NULL;
     int idx;
-    if ((rc = add_node(c, SL_OP_LINEAR, &a, &x->node, 1, w->name, NULL, c->cur->output[0], &idx)))
+    if ((rc = add_node(c, SL_OP_LINEAR, &a, &x->node, 1, w->origin, NULL, c->cur->output[0], &idx)))
         return rc;
     if ((rc = add_param(c, idx, "weight", w, !transb))) return rc;
     if (!b) return SL_OK;

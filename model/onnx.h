@@ -6,8 +6,8 @@
  *   - Constant, Identity, Dropout and every computation on constants or shapes (Shape, Gather,
  *     Unsqueeze, Concat, Add, Div, ... as torch.onnx writes for `x.view(n, -1)`) are evaluated at
  *     import and leave no node;
- *   - patterns become one IR op: x * sigmoid(x) -> silu, reshape {g, C/g} + transpose + reshape
- *     -> channel_shuffle, ReduceMean over H and W -> adaptive_avg_pool (+ flatten), Gemm and
+ *   - patterns become one IR op: x * sigmoid(x) -> silu, x * hardsigmoid(x) -> hardswish,
+ *     reshape {g, C/g} + transpose + reshape -> channel_shuffle, ReduceMean over H and W -> adaptive_avg_pool (+ flatten), Gemm and
  *     MatMul with a constant matrix -> linear, Clip(0, 6) -> relu6;
  *   - batch norm stays a batch_norm node (the executor folds it into the conv before it).
  * Node names: a node with a weight takes its weight's name without ".weight" (the PyTorch module
