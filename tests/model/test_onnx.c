@@ -333,6 +333,24 @@ int main(void)
         int st = system(cmd);
         CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
         CHECK(access(out, F_OK) != 0);
+        /* Usage errors (exit 2): no source or two, --arch or --classes with --onnx, unpaired
+         * --mean / --std, and --mean for the wrong number of channels. */
+        const char *usage[] = {"-o x.h5", "--onnx m.onnx --state-dict s.h5 -o x.h5",
+                               "--onnx m.onnx --arch resnet18 -o x.h5",
+                               "--onnx m.onnx --classes 3 -o x.h5",
+                               "--onnx m.onnx --mean 0.5,0.5,0.5 -o x.h5"};
+        for (size_t i = 0; i < sizeof usage / sizeof *usage; i++) {
+            snprintf(cmd, sizeof cmd, "'%s/sl-preprocess' import %s 2>/dev/null", bin, usage[i]);
+            st = system(cmd);
+            TU_CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 2, "import %s", usage[i]);
+        }
+        snprintf(cmd, sizeof cmd,
+                 "'%s/sl-preprocess' import --onnx '%s/ok.onnx' --mean 0.5,0.5 --std 1,1 -o '%s' "
+                 "2>/dev/null",
+                 bin, tmp, out);
+        st = system(cmd);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+        CHECK(access(out, F_OK) != 0);
     }
     tu_rmtree(tmp);
     return TU_DONE();
