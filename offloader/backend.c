@@ -5,7 +5,7 @@
 #include "datasets/image.h"
 #include "model/bundle.h"
 #include "model/exec.h"
-#include "offloader/deploy_store.h"
+#include "offloader/sha256.h"
 #include "offloader/local_run.h"
 
 #include <stdio.h>

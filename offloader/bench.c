@@ -14,6 +14,7 @@
 #include "offloader/device_run.h"
 #include "offloader/edge_server.h"
 #include "offloader/local_run.h"
+#include "offloader/results.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -25,45 +26,38 @@ static const char *const mode_names[SL_BENCH_NMODES] = {"local", "edge-only", "s
 
 /* What one mode collects per image. */
 typedef struct collect {
-    int n;
-    double *total;
-    const int *local_cls; /* NULL while running local itself */
-    int *cls;
-    double device, encode, transfer, edge, wire;
-    int agree, errors;
+    sl_results res;
+    int warming;          /* the warm-up image: not counted */
+    const int *local_cls; /* the local mode's classes, which the others should agree with */
+    int agree;
     sl_progress *prog;
 } collect;
 
 static void on_result(void *arg, const sl_device_result *r)
 {
     collect *k = arg;
-    if (!k->total) return; /* warm-up */
-    k->total[k->n] = r->total_s;
-    k->device += r->device_s;
-    k->encode += r->encode_s;
-    k->transfer += r->transfer_s;
-    k->edge += r->edge_s + r->edge_queue_s;
-    k->wire += (double)r->bytes_up;
-    k->errors += r->via != SL_VIA_EDGE;
+    if (k->warming) return;
     if (r->via != SL_VIA_EDGE) sl_log_warn("%s: %s", r->file, r->error);
-    k->agree += r->via == SL_VIA_EDGE && r->cls == k->local_cls[k->n];
-    k->n++;
-    sl_progress_update(k->prog, (uint64_t)k->n, NULL);
+    k->agree += r->via == SL_VIA_EDGE && r->cls == k->local_cls[k->res.n];
+    sl_results_add(&k->res, r);
+    sl_progress_update(k->prog, (uint64_t)k->res.n, NULL);
 }
 
-static void summarise(collect *k, int n, double wall, sl_bench_mode *m)
+static void summarise(collect *k, double wall, sl_bench_mode *m)
 {
+    sl_results_summary s;
+    sl_results_summarise(&k->res, wall, &s);
     m->ran = 1;
-    m->throughput_ips = wall > 0 ? n / wall : 0;
-    m->device_s = k->device / n;
-    m->encode_s = k->encode / n;
-    m->transfer_s = k->transfer / n;
-    m->edge_s = k->edge / n;
-    m->wire_bytes_per_image = k->wire / n;
-    m->agree_with_local = (double)k->agree / n;
-    m->errors = k->errors;
-    m->median_s = sl_median(k->total, (size_t)n);
-    m->p95_s = sl_percentile(k->total, (size_t)n, 95);
+    m->throughput_ips = s.throughput_ips;
+    m->device_s = s.device_s;
+    m->encode_s = s.encode_s;
+    m->transfer_s = s.transfer_s;
+    m->edge_s = s.edge_s;
+    m->wire_bytes_per_image = s.bytes_up;
+    m->agree_with_local = s.images ? (double)k->agree / s.images : 0;
+    m->errors = s.fallback + s.errors; /* the bench has no fallback: anything but the edge */
+    m->median_s = s.median_s;
+    m->p95_s = s.p95_s;
 }
 
 static int run_local(const sl_bench_opts *o, char *const *paths, int n, int *cls, sl_bench_mode *m)
@@ -74,8 +68,7 @@ static int run_local(const sl_bench_opts *o, char *const *paths, int n, int *cls
     sl_input_spec spec;
     sl_input_spec_from_graph(r->bundle->graph, &spec);
     collect k = {0};
-    k.total = calloc((size_t)n, sizeof(double));
-    if (!k.total) rc = sl_err(SL_ENOMEM, "out of memory");
+    rc = sl_results_init(&k.res, n);
     k.prog = rc == SL_OK ? sl_progress_start("local", (uint64_t)n) : NULL;
     double t0 = 0;
     /* i = -1 is the warm-up on the first image. */
@@ -92,16 +85,17 @@ static int run_local(const sl_bench_opts *o, char *const *paths, int n, int *cls
         sl_tensor_free(y);
         if (i < 0 || rc != SL_OK) continue;
         cls[i] = c;
-        k.total[i] = sl_now() - t;
-        k.device += k.total[i];
+        /* Recorded as an answered image whose whole time is device time. */
+        sl_device_result lr = {.via = SL_VIA_EDGE, .total_s = sl_now() - t};
+        lr.device_s = lr.total_s;
+        sl_results_add(&k.res, &lr);
         k.agree++;
-        k.n++;
-        sl_progress_update(k.prog, (uint64_t)k.n, NULL);
+        sl_progress_update(k.prog, (uint64_t)k.res.n, NULL);
     }
     double wall = sl_now() - t0;
     sl_progress_done(k.prog, NULL);
-    if (rc == SL_OK) summarise(&k, n, wall, m);
-    free(k.total);
+    if (rc == SL_OK) summarise(&k, wall, m);
+    sl_results_free(&k.res);
     sl_runner_free(r);
     return rc;
 }
@@ -134,9 +128,10 @@ static int run_remote(const sl_bench_opts *o, const edge_ctx *e, const char *dev
         rc = sl_client_new(&cfg, &c);
     }
     if (rc == SL_OK) rc = sl_client_connect(c);
+    k.warming = 1;
     if (rc == SL_OK) rc = sl_device_run(d, c, paths, 1, on_result, &k);
-    if (rc == SL_OK && !(k.total = calloc((size_t)n, sizeof(double))))
-        rc = sl_err(SL_ENOMEM, "out of memory");
+    k.warming = 0;
+    if (rc == SL_OK) rc = sl_results_init(&k.res, n);
     if (rc == SL_OK) {
         k.local_cls = local_cls;
         k.prog = sl_progress_start(name, (uint64_t)n);
@@ -144,13 +139,13 @@ static int run_remote(const sl_bench_opts *o, const edge_ctx *e, const char *dev
         rc = sl_device_run(d, c, paths, n, on_result, &k);
         double wall = sl_now() - t0;
         sl_progress_done(k.prog, NULL);
-        if (rc == SL_OK) summarise(&k, n, wall, m);
+        if (rc == SL_OK) summarise(&k, wall, m);
         m->bytes_per_image = (double)sl_device_wire_bytes(d);
         const char *w = sl_device_wire_json(d);
         if (rc == SL_OK && w && wire_json) *wire_json = strdup(w);
     }
     if (rc != SL_OK) sl_err_ctx(rc, "%s: ", name);
-    free(k.total);
+    sl_results_free(&k.res);
     sl_client_free(c);
     sl_shaper_free(sh);
     sl_device_free(d);
@@ -158,20 +153,6 @@ static int run_remote(const sl_bench_opts *o, const edge_ctx *e, const char *dev
 }
 
 /* ---- predictions from the plan ---------------------------------------------------------- */
-
-/* The predicted latency and upload of the per_cut plan (with or without TL) whose cut has this
- * kind, or crosses at this tensor when kind is NULL; -1 for what the plan does not cost. */
-static int per_cut_find(const sl_plan_doc *doc, int tl, const char *kind, const char *tensor,
-                        double *total_s, double *upload)
-{
-    sl_plan_entry e;
-    *total_s = *upload = -1;
-    if (sl_plan_doc_per_cut(doc, tl, kind, tensor, &e) != SL_OK) return 0;
-    *total_s = e.total_s;
-    *upload = e.upload_bytes;
-    sl_plan_entry_free(&e);
-    return 1;
-}
 
 /* The first cut tensor of a /wire description (model/wire_desc.h), or "" when unknown. */
 static void wire_cut(const char *wire_json, char *out, size_t n)
@@ -190,13 +171,13 @@ static int predict(const char *plan_path, char *const wire[SL_BENCH_NMODES], sl_
     if (rc != SL_OK) return rc;
     sl_bench_mode *lm = &rep->modes[SL_BENCH_LOCAL], *em = &rep->modes[SL_BENCH_EDGE_ONLY];
     double up;
-    lm->predicted_bytes = per_cut_find(doc, 0, "local-only", NULL, &lm->predicted_s, &up) ? 0 : -1;
-    per_cut_find(doc, 0, "edge-only", NULL, &em->predicted_s, &em->predicted_bytes);
+    lm->predicted_bytes = sl_results_plan_cost(doc, 0, "local-only", NULL, &lm->predicted_s, &up) ? 0 : -1;
+    sl_results_plan_cost(doc, 0, "edge-only", NULL, &em->predicted_s, &em->predicted_bytes);
     for (int tl = 0; tl <= 1; tl++) {
         sl_bench_mode *m = &rep->modes[tl ? SL_BENCH_SPLIT_TL : SL_BENCH_SPLIT];
         char cut[SL_NAME_MAX];
         wire_cut(wire[tl ? SL_BENCH_SPLIT_TL : SL_BENCH_SPLIT], cut, sizeof cut);
-        if (cut[0] && per_cut_find(doc, tl, NULL, cut, &m->predicted_s, &m->predicted_bytes))
+        if (cut[0] && sl_results_plan_cost(doc, tl, NULL, cut, &m->predicted_s, &m->predicted_bytes))
             continue;
         sl_plan_entry e;
         if (sl_plan_doc_entry(doc, tl ? "best_with_tl" : "best_split_without_tl", &e) == SL_OK) {
@@ -217,28 +198,6 @@ static int predict(const char *plan_path, char *const wire[SL_BENCH_NMODES], sl_
         sl_plan_entry_free(&best);
     }
     sl_plan_doc_free(doc);
-    return SL_OK;
-}
-
-int sl_bench_plan_predict(const char *plan_path, int edge_only, const char *wire_json,
-                          double *pred_s, double *pred_bytes)
-{
-    *pred_s = *pred_bytes = -1;
-    sl_plan_doc *doc;
-    int rc = sl_plan_doc_read(plan_path, &doc);
-    if (rc != SL_OK) return rc;
-    int found = 0;
-    if (edge_only) {
-        found = per_cut_find(doc, 0, "edge-only", NULL, pred_s, pred_bytes);
-    } else {
-        sl_wire_desc w;
-        if (wire_json && sl_wire_desc_parse(wire_json, &w) == SL_OK)
-            found = per_cut_find(doc, w.has_tl, NULL, w.cut[0], pred_s, pred_bytes);
-    }
-    sl_plan_doc_free(doc);
-    if (!found)
-        return sl_err(SL_ENOTFOUND, "%s: the plan costs no %s", plan_path,
-                      edge_only ? "edge-only plan" : "plan at this device half's cut");
     return SL_OK;
 }
 
@@ -345,8 +304,7 @@ int sl_bench_run(const sl_bench_opts *o, sl_bench_report *rep)
 
 double sl_bench_error(const sl_bench_mode *m)
 {
-    if (!m->ran || m->predicted_s < 0 || !(m->median_s > 0)) return NAN;
-    return (m->predicted_s - m->median_s) / m->median_s;
+    return m->ran ? sl_results_prediction_error(m->predicted_s, m->median_s) : NAN;
 }
 
 int sl_bench_fastest(const sl_bench_report *rep)
@@ -393,7 +351,7 @@ char *sl_bench_json(const sl_bench_report *rep)
             cJSON_AddNullToObject(o, "error");
         else
             cJSON_AddNumberToObject(o, "error", e);
-        cJSON_AddBoolToObject(o, "error_over_limit", !isnan(e) && fabs(e) > SL_BENCH_MAX_ERROR);
+        cJSON_AddBoolToObject(o, "error_over_limit", !isnan(e) && fabs(e) > SL_RESULTS_MAX_ERROR);
         cJSON *b = cJSON_AddObjectToObject(o, "breakdown");
         cJSON_AddNumberToObject(b, "device_s", m->device_s);
         cJSON_AddNumberToObject(b, "encode_s", m->encode_s);
@@ -446,8 +404,8 @@ void sl_bench_table(const sl_bench_report *rep, FILE *f)
             snprintf(err, sizeof err, "-");
         else
             snprintf(err, sizeof err, "%+.1f%%%s", 100 * e,
-                     fabs(e) > SL_BENCH_MAX_ERROR ? "!" : "");
-        marked += !isnan(e) && fabs(e) > SL_BENCH_MAX_ERROR;
+                     fabs(e) > SL_RESULTS_MAX_ERROR ? "!" : "");
+        marked += !isnan(e) && fabs(e) > SL_RESULTS_MAX_ERROR;
         fprintf(f,
                 "%-10s %10.2f %10.2f %10s %8s %10.1f %10.0f %10.0f %9.2f %9.2f %9.2f %9.2f %7.3f "
                 "%6d %6.2fx\n",
@@ -458,7 +416,7 @@ void sl_bench_table(const sl_bench_report *rep, FILE *f)
     }
     if (marked)
         fprintf(f, "! the prediction misses the measurement by more than %.0f%%\n",
-                100 * SL_BENCH_MAX_ERROR);
+                100 * SL_RESULTS_MAX_ERROR);
     int fast = sl_bench_fastest(rep), c = rep->plan_choice;
     if (c >= 0 && !rep->modes[c].ran)
         fprintf(f, "plan's choice: %s (%s), not measured here\n", mode_names[c],

@@ -49,12 +49,11 @@ typedef struct sl_bench_report {
     char plan_choice_text[256];
 } sl_bench_report;
 
-/* Predictions are trusted within this share of the measurement; a mode beyond it is marked. */
-#define SL_BENCH_MAX_ERROR 0.10
 /* The plan's choice counts as the fastest when within this share of the measured fastest. */
 #define SL_BENCH_CHOICE_SLACK 0.05
 
-/* (predicted - measured) / measured of a mode, or NAN when either is unknown. */
+/* (predicted - measured) / measured of a mode, or NAN when either is unknown; beyond
+ * SL_RESULTS_MAX_ERROR (results.h) a prediction is marked as untrusted. */
 double sl_bench_error(const sl_bench_mode *m);
 
 /* The fastest measured mode (by median), or -1 when none ran. */
@@ -64,14 +63,6 @@ int sl_bench_fastest(const sl_bench_report *rep);
  * naming the file or step that failed (a mode whose images fail counts them in `errors`, it
  * does not fail the bench). Nothing is left running or on disk afterwards either way. */
 int sl_bench_run(const sl_bench_opts *o, sl_bench_report *rep);
-
-/* What the plan at plan_path predicts for one device: its edge-only plan when edge_only, else
- * its plan at the cut of the device half whose /wire description is wire_json (with a TL when
- * the description has one). *pred_s the latency, *pred_bytes the upload bytes. Returns SL_OK,
- * or SL_EIO / SL_EFORMAT (unreadable, not a plan) / SL_ENOTFOUND (no such plan in it) with
- * both set to -1. */
-int sl_bench_plan_predict(const char *plan_path, int edge_only, const char *wire_json,
-                          double *pred_s, double *pred_bytes);
 
 /* The report as the "sl-bench" JSON document (docs/offloader.md): new string, caller frees;
  * NULL when out of memory. */

@@ -1,7 +1,8 @@
-/* device_client.c: request ids, a reader thread matching answers, reconnect with backoff. */
-#include "offloader/device_client.h"
+/* client.c: request ids, a reader thread matching answers, reconnect with backoff. */
+#include "offloader/client.h"
 #include "offloader/auth.h"
-#include "offloader/deploy_store.h"
+#include "offloader/net.h"
+#include "offloader/sha256.h"
 #include "common/status.h"
 #include "common/timeutil.h"
 
@@ -108,6 +109,31 @@ int sl_client_new(const sl_client_config *cfg, sl_client **out)
     pthread_mutex_init(&c->connect_lock, NULL);
     *out = c;
     return SL_OK;
+}
+
+int sl_client_new_at(const char *edge, const char *token_file, const sl_client_config *base,
+                     sl_client **out)
+{
+    *out = NULL;
+    char host[256];
+    int port;
+    int rc = sl_net_hostport_parse(edge, host, sizeof host, &port);
+    if (rc != SL_OK) return rc;
+    char *token;
+    size_t tlen;
+    if ((rc = sl_auth_token_load(token_file, &token, &tlen)) != SL_OK) return rc;
+    sl_client_config cfg;
+    if (base)
+        cfg = *base;
+    else
+        sl_client_config_defaults(&cfg);
+    cfg.host = host;
+    cfg.port = port;
+    cfg.token = token;
+    cfg.token_len = tlen;
+    rc = sl_client_new(&cfg, out);
+    free(token);
+    return rc;
 }
 
 /* ---- results ---- */

@@ -1,4 +1,4 @@
-/* device_client.h: the device side of sl-offload: one authenticated connection to an edge.
+/* client.h: the device side of sl-offload: one authenticated connection to an edge.
  *
  * Requests carry ids chosen here; answers are matched by id, so several requests may be in
  * flight at once (pipelined mode: max_inflight > 1) and come back in any order. The contract
@@ -12,8 +12,8 @@
  * Thread use: all calls are thread-safe; several threads may submit and wait at once (a
  * reconnect waits for threads still writing on the old connection).
  */
-#ifndef SL_OFFLOADER_DEVICE_CLIENT_H
-#define SL_OFFLOADER_DEVICE_CLIENT_H
+#ifndef SL_OFFLOADER_CLIENT_H
+#define SL_OFFLOADER_CLIENT_H
 
 #include "offloader/proto.h"
 #include "offloader/shaper.h"
@@ -77,6 +77,13 @@ void sl_client_config_defaults(sl_client_config *cfg);
 /* A client for cfg (copied); does not connect yet. Returns SL_OK and *out (free with
  * sl_client_free), or SL_EARG / SL_ENOMEM with *out = NULL. */
 int sl_client_new(const sl_client_config *cfg, sl_client **out);
+
+/* A client for the edge at "HOST:PORT" (sl_net_hostport_parse) with the shared token read from
+ * token_file, every other setting from *base (NULL: the defaults). Does not connect. Returns
+ * SL_OK and *out (free with sl_client_free), or an error naming the address or file with
+ * *out = NULL. */
+int sl_client_new_at(const char *edge, const char *token_file, const sl_client_config *base,
+                     sl_client **out);
 
 /* Connects and authenticates now if not connected (with backoff). SL_OK, or the last error. */
 int sl_client_connect(sl_client *c);

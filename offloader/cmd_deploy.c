@@ -4,8 +4,8 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "offloader/commands.h"
-#include "offloader/device_client.h"
-#include "offloader/device_run.h"
+#include "offloader/client.h"
+#include "offloader/net.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -55,11 +55,14 @@ int sl_cmd_deploy(int argc, char **argv)
         return sl_usage_error("--remove '%s': a pair id is 32 hex digits", remove);
     char host[256];
     int port;
-    if (sl_hostport_parse(edge, host, sizeof host, &port))
+    if (sl_net_hostport_parse(edge, host, sizeof host, &port))
         return sl_usage_error("--edge %s", sl_errmsg());
 
+    sl_client_config cfg;
+    sl_client_config_defaults(&cfg);
+    cfg.max_inflight = 1;
     sl_client *cl;
-    if (sl_device_client_new(edge, token_file, 1, NULL, &cl)) return sl_fail();
+    if (sl_client_new_at(edge, token_file, &cfg, &cl)) return sl_fail();
     rc = sl_client_connect(cl);
     if (rc == SL_OK && list) {
         char *json = NULL;

@@ -11,7 +11,8 @@
 #include "offloader/commands.h"
 #include "offloader/device_run.h"
 #include "offloader/local_run.h"
-#include "offloader/bench.h"
+#include "offloader/net.h"
+#include "offloader/results.h"
 #include "offloader/shaper.h"
 
 #include <cjson/cJSON.h>
@@ -86,56 +87,49 @@ const sl_optspec sl_cmd_device_spec = {
 typedef struct sink_ctx {
     FILE *f;
     int logits;
-    int n, edge, fallback, errors;
-    double *total;
-    uint64_t bytes_up;
+    sl_results res;
     sl_progress *prog;
 } sink_ctx;
-
-static const char *via_name(int via)
-{
-    return via == SL_VIA_EDGE ? "edge" : via == SL_VIA_FALLBACK ? "fallback" : "error";
-}
 
 static void on_result(void *arg, const sl_device_result *r)
 {
     sink_ctx *k = arg;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "index", r->index);
-    cJSON_AddStringToObject(o, "file", r->file);
-    cJSON_AddStringToObject(o, "via", via_name(r->via));
-    if (r->via != SL_VIA_ERROR) {
-        cJSON_AddNumberToObject(o, "class_index", r->cls);
-        if (r->class_name) cJSON_AddStringToObject(o, "class", r->class_name);
-        cJSON_AddNumberToObject(o, "score", r->score);
-    }
-    cJSON *t = cJSON_AddObjectToObject(o, "timing");
-    cJSON_AddNumberToObject(t, "device_s", r->device_s);
-    cJSON_AddNumberToObject(t, "encode_s", r->encode_s);
-    cJSON_AddNumberToObject(t, "transfer_s", r->transfer_s);
-    cJSON_AddNumberToObject(t, "edge_queue_s", r->edge_queue_s);
-    cJSON_AddNumberToObject(t, "edge_s", r->edge_s);
-    cJSON_AddNumberToObject(t, "total_s", r->total_s);
-    cJSON_AddNumberToObject(o, "bytes_up", (double)r->bytes_up);
-    cJSON_AddNumberToObject(o, "bytes_down", (double)r->bytes_down);
-    if (r->status != SL_OK) cJSON_AddStringToObject(o, "error", r->error);
-    if (k->logits && r->nlogits > 0) {
-        cJSON *l = cJSON_AddArrayToObject(o, "logits");
-        for (int i = 0; i < r->nlogits; i++)
-            cJSON_AddItemToArray(l, cJSON_CreateNumber(r->logits[i]));
-    }
-    char *line = cJSON_PrintUnformatted(o);
+    char *line = sl_results_line(r, k->logits);
     if (line) fprintf(k->f, "%s\n", line);
     fflush(k->f);
     free(line);
-    cJSON_Delete(o);
     if (r->via == SL_VIA_ERROR) sl_log_warn("%s: %s", r->file, r->error);
-    k->edge += r->via == SL_VIA_EDGE;
-    k->fallback += r->via == SL_VIA_FALLBACK;
-    k->errors += r->via == SL_VIA_ERROR;
-    k->bytes_up += r->bytes_up;
-    k->total[k->n++] = r->total_s;
-    sl_progress_update(k->prog, (uint64_t)k->n, NULL);
+    sl_results_add(&k->res, r);
+    sl_progress_update(k->prog, (uint64_t)k->res.n, NULL);
+}
+
+/* The run's summary as the JSON object of the last line (docs/offloader.md); NULL when out of
+ * memory. pred_s < 0: no plan. */
+static cJSON *summary_json(const sl_results_summary *m, const char *pair_id, double pred_s,
+                           double pred_bytes)
+{
+    cJSON *s = cJSON_CreateObject();
+    cJSON_AddNumberToObject(s, "images", m->images);
+    cJSON_AddNumberToObject(s, "edge", m->edge);
+    cJSON_AddNumberToObject(s, "fallback", m->fallback);
+    cJSON_AddNumberToObject(s, "errors", m->errors);
+    cJSON_AddStringToObject(s, "pair_id", pair_id);
+    cJSON_AddNumberToObject(s, "wall_s", m->wall_s);
+    cJSON_AddNumberToObject(s, "throughput_ips", m->throughput_ips);
+    cJSON_AddNumberToObject(s, "median_s", m->median_s);
+    cJSON_AddNumberToObject(s, "p95_s", m->p95_s);
+    cJSON_AddNumberToObject(s, "bytes_up_per_image", m->bytes_up);
+    cJSON_AddNumberToObject(s, "bandwidth_bps", A.bw);
+    cJSON_AddNumberToObject(s, "rtt_s", A.rtt);
+    cJSON_AddNumberToObject(s, "device_cpu_percent", A.cpu);
+    if (pred_s >= 0) {
+        double err = sl_results_prediction_error(pred_s, m->median_s);
+        cJSON_AddNumberToObject(s, "predicted_s", pred_s);
+        cJSON_AddNumberToObject(s, "predicted_bytes", pred_bytes);
+        cJSON_AddNumberToObject(s, "error", isnan(err) ? 0 : err);
+        cJSON_AddBoolToObject(s, "error_over_limit", fabs(err) > SL_RESULTS_MAX_ERROR);
+    }
+    return s;
 }
 
 int sl_cmd_device(int argc, char **argv)
@@ -155,7 +149,7 @@ int sl_cmd_device(int argc, char **argv)
     int logits = A.logits;
     char host[256];
     int port;
-    if (sl_hostport_parse(edge, host, sizeof host, &port))
+    if (sl_net_hostport_parse(edge, host, sizeof host, &port))
         return sl_usage_error("--edge %s", sl_errmsg());
     o.pipeline = (int)pipeline;
     if (threads) sl_set_num_threads((int)threads);
@@ -179,12 +173,15 @@ int sl_cmd_device(int argc, char **argv)
     }
     if (rc == SL_OK) rc = sl_device_open(&o, &d);
     if (rc == SL_OK && A.plan)
-        rc = sl_bench_plan_predict(A.plan, sl_device_edge_only(d), sl_device_wire_json(d), &pred_s,
+        rc = sl_results_plan_predict(A.plan, sl_device_edge_only(d), sl_device_wire_json(d), &pred_s,
                                    &pred_bytes);
     if (rc == SL_OK && (bw > 0 || rtt > 0)) rc = sl_shaper_new(bw, rtt, 0, &sh);
-    if (rc == SL_OK) rc = sl_device_client_new(edge, token_file, o.pipeline, sh, &cl);
-    if (rc == SL_OK && !(k.total = calloc((size_t)n, sizeof(double))))
-        rc = sl_err(SL_ENOMEM, "out of memory");
+    sl_client_config ccfg;
+    sl_client_config_defaults(&ccfg);
+    ccfg.max_inflight = o.pipeline;
+    ccfg.shaper = sh;
+    if (rc == SL_OK) rc = sl_client_new_at(edge, token_file, &ccfg, &cl);
+    if (rc == SL_OK) rc = sl_results_init(&k.res, n);
     if (rc == SL_OK && !(k.f = out ? fopen(out, "w") : stdout))
         rc = sl_err(SL_EIO, "%s: cannot write", out);
     double t0 = sl_now();
@@ -197,40 +194,25 @@ int sl_cmd_device(int argc, char **argv)
         sl_progress_done(k.prog, NULL);
     }
     if (rc == SL_OK) {
-        double el = sl_now() - t0;
-        cJSON *s = cJSON_CreateObject(), *root = cJSON_CreateObject();
-        cJSON_AddNumberToObject(s, "images", k.n);
-        cJSON_AddNumberToObject(s, "edge", k.edge);
-        cJSON_AddNumberToObject(s, "fallback", k.fallback);
-        cJSON_AddNumberToObject(s, "errors", k.errors);
-        cJSON_AddStringToObject(s, "pair_id", sl_device_pair_hex(d));
-        cJSON_AddNumberToObject(s, "wall_s", el);
-        cJSON_AddNumberToObject(s, "throughput_ips", el > 0 ? k.n / el : 0);
-        double med = sl_median(k.total, (size_t)k.n), p95 = sl_percentile(k.total, (size_t)k.n, 95);
-        cJSON_AddNumberToObject(s, "median_s", med);
-        cJSON_AddNumberToObject(s, "p95_s", p95);
-        cJSON_AddNumberToObject(s, "bytes_up_per_image", k.n ? (double)k.bytes_up / k.n : 0);
-        cJSON_AddNumberToObject(s, "bandwidth_bps", bw);
-        cJSON_AddNumberToObject(s, "rtt_s", rtt);
-        cJSON_AddNumberToObject(s, "device_cpu_percent", A.cpu);
-        double err = pred_s >= 0 && med > 0 ? (pred_s - med) / med : 0;
-        if (pred_s >= 0) {
-            cJSON_AddNumberToObject(s, "predicted_s", pred_s);
-            cJSON_AddNumberToObject(s, "predicted_bytes", pred_bytes);
-            cJSON_AddNumberToObject(s, "error", err);
-            cJSON_AddBoolToObject(s, "error_over_limit", fabs(err) > SL_BENCH_MAX_ERROR);
-        }
+        sl_results_summary m;
+        sl_results_summarise(&k.res, sl_now() - t0, &m);
+        cJSON *s = summary_json(&m, sl_device_pair_hex(d), pred_s, pred_bytes);
+        cJSON *root = cJSON_CreateObject();
         cJSON_AddItemToObject(root, "summary", s);
         char *line = cJSON_PrintUnformatted(root);
         if (line) fprintf(k.f, "%s\n", line);
         sl_log_info("%d image(s): %d by the edge, %d by the fallback, %d error(s); median %.4f s, "
                     "p95 %.4f s, %.1f images/s, %.0f bytes up per image",
-                    k.n, k.edge, k.fallback, k.errors, med, p95, el > 0 ? k.n / el : 0,
-                    k.n ? (double)k.bytes_up / k.n : 0);
-        if (pred_s >= 0)
+                    m.images, m.edge, m.fallback, m.errors, m.median_s, m.p95_s, m.throughput_ips,
+                    m.bytes_up);
+        if (pred_s >= 0) {
+            double err = sl_results_prediction_error(pred_s, m.median_s);
+            if (isnan(err)) err = 0;
             sl_log_info("the plan predicted %.4f s and %.0f bytes up: error %+.1f%%%s", pred_s,
                         pred_bytes, 100 * err,
-                        fabs(err) > SL_BENCH_MAX_ERROR ? " (beyond 10%: do not trust this plan)" : "");
+                        fabs(err) > SL_RESULTS_MAX_ERROR ? " (beyond 10%: do not trust this plan)"
+                                                         : "");
+        }
         if (summary && line) {
             char *doc = cJSON_Print(s);
             rc = doc ? sl_write_file_atomic(summary, doc, strlen(doc))
@@ -242,15 +224,16 @@ int sl_cmd_device(int argc, char **argv)
     }
     if (k.f && k.f != stdout && fclose(k.f) && rc == SL_OK)
         rc = sl_err(SL_EIO, "%s: cannot write", out);
-    free(k.total);
+    int done = k.res.n, errors = k.res.errors;
+    sl_results_free(&k.res);
     sl_client_free(cl);
     sl_shaper_free(sh);
     sl_device_free(d);
     sl_cpuquota_leave(quota);
     sl_path_list_free(paths, n);
     if (rc != SL_OK) return sl_fail();
-    if (k.errors) {
-        sl_log_error("%d of %d image(s) have no answer (see their error lines)", k.errors, k.n);
+    if (errors) {
+        sl_log_error("%d of %d image(s) have no answer (see their error lines)", errors, done);
         return SL_EXIT_FAIL;
     }
     return SL_EXIT_OK;

@@ -8,7 +8,7 @@
 #include "offloader/auth.h"
 #include "offloader/backend.h"
 #include "offloader/commands.h"
-#include "offloader/device_run.h"
+#include "offloader/net.h"
 #include "offloader/edge_server.h"
 
 #include <signal.h>
@@ -83,7 +83,7 @@ int sl_cmd_edge(int argc, char **argv)
     int fold = !A.no_fold;
     char host[256];
     int port;
-    if (sl_hostport_parse(listen, host, sizeof host, &port))
+    if (sl_net_hostport_parse(listen, host, sizeof host, &port))
         return sl_usage_error("--listen %s", sl_errmsg());
 
     char *token;

@@ -9,10 +9,10 @@
 #ifndef SL_OFFLOADER_DEPLOY_STORE_H
 #define SL_OFFLOADER_DEPLOY_STORE_H
 
+#include "offloader/sha256.h"
+
 #include <stddef.h>
 #include <stdint.h>
-
-#define SL_SHA256_SIZE 32
 
 typedef struct sl_deploy_upload sl_deploy_upload;
 
@@ -55,10 +55,5 @@ int sl_deploy_store_list(const char *dir, sl_deploy_entry **entries, size_t *n);
 
 /* Removes <dir>/<name>. SL_ENOTFOUND when it does not exist. */
 int sl_deploy_store_remove(const char *dir, const char *name);
-
-/* SHA-256 of a whole file, or of a buffer. */
-int sl_sha256_file(const char *path, uint8_t out[SL_SHA256_SIZE]);
-void sl_sha256(const void *data, size_t n, uint8_t out[SL_SHA256_SIZE]);
-void sl_sha256_hex(const uint8_t d[SL_SHA256_SIZE], char hex[2 * SL_SHA256_SIZE + 1]);
 
 #endif

@@ -4,7 +4,6 @@
 #include "common/timeutil.h"
 #include "model/bundle.h"
 #include "model/exec.h"
-#include "offloader/auth.h"
 #include "offloader/backend.h"
 #include "offloader/local_run.h"
 
@@ -387,49 +386,4 @@ int sl_device_run(sl_device *d, sl_client *c, char *const *paths, int n, sl_devi
         if (ring[i % p].used) finish(d, c, &ring[i % p], sink, arg);
     free(ring);
     return SL_OK;
-}
-
-int sl_hostport_parse(const char *s, char *host, size_t n, int *port)
-{
-    const char *colon = strrchr(s, ':');
-    if (!colon || colon == s) return sl_err(SL_EARG, "'%s': expected HOST:PORT", s);
-    const char *h = s;
-    size_t hl = (size_t)(colon - s);
-    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
-        h++;
-        hl -= 2;
-    }
-    if (hl + 1 > n) return sl_err(SL_EARG, "'%s': host name too long", s);
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (!colon[1] || *end || p < 0 || p > 65535)
-        return sl_err(SL_EARG, "'%s': port must be a number 0..65535", s);
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    *port = (int)p;
-    return SL_OK;
-}
-
-int sl_device_client_new(const char *edge, const char *token_file, int max_inflight,
-                         sl_shaper *shaper, sl_client **out)
-{
-    *out = NULL;
-    char host[256];
-    int port;
-    int rc = sl_hostport_parse(edge, host, sizeof host, &port);
-    if (rc != SL_OK) return rc;
-    char *token;
-    size_t tlen;
-    if ((rc = sl_auth_token_load(token_file, &token, &tlen)) != SL_OK) return rc;
-    sl_client_config cfg;
-    sl_client_config_defaults(&cfg);
-    cfg.host = host;
-    cfg.port = port;
-    cfg.token = token;
-    cfg.token_len = tlen;
-    cfg.max_inflight = max_inflight;
-    cfg.shaper = shaper;
-    rc = sl_client_new(&cfg, out);
-    free(token);
-    return rc;
 }

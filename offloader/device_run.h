@@ -17,7 +17,7 @@
 #ifndef SL_OFFLOADER_DEVICE_RUN_H
 #define SL_OFFLOADER_DEVICE_RUN_H
 
-#include "offloader/device_client.h"
+#include "offloader/client.h"
 
 #include <stdint.h>
 
@@ -80,15 +80,5 @@ int sl_device_run(sl_device *d, sl_client *c, char *const *paths, int n, sl_devi
 
 /* Frees r->logits and zeroes r. */
 void sl_device_result_clear(sl_device_result *r);
-
-/* Splits "HOST:PORT" (the last ':' separates; "[::1]:7070" for IPv6) into host (at most n bytes
- * with its NUL) and *port (0..65535). Returns SL_OK or SL_EARG naming what is wrong with s. */
-int sl_hostport_parse(const char *s, char *host, size_t n, int *port);
-
-/* A client for the edge at "HOST:PORT" with the shared token read from token_file, other settings
- * from the defaults, max_inflight and shaper (borrowed, may be NULL) as given. Does not connect.
- * Returns SL_OK and *out (free with sl_client_free) or an error naming the address or file. */
-int sl_device_client_new(const char *edge, const char *token_file, int max_inflight,
-                         sl_shaper *shaper, sl_client **out);
 
 #endif

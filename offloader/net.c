@@ -287,3 +287,24 @@ int sl_conn_write_full(sl_conn *c, const void *buf, size_t n)
     c->bytes_out += n;
     return SL_OK;
 }
+
+int sl_net_hostport_parse(const char *s, char *host, size_t n, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s) return sl_err(SL_EARG, "'%s': expected HOST:PORT", s);
+    const char *h = s;
+    size_t hl = (size_t)(colon - s);
+    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    if (hl + 1 > n) return sl_err(SL_EARG, "'%s': host name too long", s);
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (!colon[1] || *end || p < 0 || p > 65535)
+        return sl_err(SL_EARG, "'%s': port must be a number 0..65535", s);
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = (int)p;
+    return SL_OK;
+}

@@ -32,6 +32,10 @@ typedef struct sl_conn {
  * listening socket and *bound_port the actual port. On error nothing is left open. */
 int sl_net_listen(const char *host, int port, int backlog, int *fd, int *bound_port);
 
+/* Splits "HOST:PORT" (the last ':' separates; "[::1]:7070" for IPv6) into host (at most n bytes
+ * with its NUL) and *port (0..65535). Returns SL_OK or SL_EARG naming what is wrong with s. */
+int sl_net_hostport_parse(const char *s, char *host, size_t n, int *port);
+
 /* Connects to host:port within timeout_s seconds (0 = system default). Returns SL_OK and *fd,
  * or SL_ENET / SL_ETIMEOUT with a message naming host:port and the reason. */
 int sl_net_connect(const char *host, int port, double timeout_s, int *fd);

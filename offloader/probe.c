@@ -3,9 +3,7 @@
 
 #include "common/status.h"
 #include "common/timeutil.h"
-#include "offloader/auth.h"
-#include "offloader/device_client.h"
-#include "offloader/device_run.h"
+#include "offloader/client.h"
 #include "offloader/proto.h"
 
 #include <stdio.h>
@@ -68,24 +66,12 @@ int sl_probe_run(const sl_probe_opts *o, sl_probe_result *r)
     if (!o->edge || !o->token_file || o->pings < 1 || o->repeats < 1)
         return sl_err(SL_EARG, "probe: the edge, the token file, pings >= 1 and repeats >= 1 "
                                "are required");
-    char host[256];
-    int port;
-    int rc = sl_hostport_parse(o->edge, host, sizeof host, &port);
-    if (rc) return rc;
-    char *token;
-    size_t tlen;
-    if ((rc = sl_auth_token_load(o->token_file, &token, &tlen))) return rc;
     sl_client_config cfg;
     sl_client_config_defaults(&cfg);
-    cfg.host = host;
-    cfg.port = port;
-    cfg.token = token;
-    cfg.token_len = tlen;
     cfg.zstd_level = 0; /* the bytes sent are the bytes measured */
     cfg.lost_retries = 0;
     sl_client *c = NULL;
-    rc = sl_client_new(&cfg, &c);
-    free(token);
+    int rc = sl_client_new_at(o->edge, o->token_file, &cfg, &c);
     if (!rc) rc = sl_client_connect(c);
     double *pings = calloc((size_t)o->pings, sizeof *pings);
     if (!rc && !pings) rc = sl_err(SL_ENOMEM, "out of memory");

@@ -39,7 +39,7 @@ typedef struct sl_profile_opts {
     int codec_min_bytes; /* tensors below this are sent raw; 0 = SL_PROFILE_ZSTD_MIN_BYTES */
 } sl_profile_opts;
 
-/* What the device client sends with by default (offloader/device_client.c, offloader/wire.c). */
+/* What the device client sends with by default (offloader/client.c, offloader/wire.c). */
 #define SL_PROFILE_ZSTD_LEVEL 3
 #define SL_PROFILE_ZSTD_MIN_BYTES 64
 

@@ -5,7 +5,7 @@
 #include "common/timeutil.h"
 #include "fixtures.h"
 #include "offloader/backend.h"
-#include "offloader/device_client.h"
+#include "offloader/client.h"
 #include "offloader/edge_server.h"
 #include "testutil.h"
 

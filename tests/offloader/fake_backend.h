@@ -11,7 +11,7 @@
 #include "common/fsutil.h"
 #include "common/status.h"
 #include "offloader/auth.h"
-#include "offloader/device_client.h"
+#include "offloader/client.h"
 #include "offloader/edge_server.h"
 
 #include <stdatomic.h>

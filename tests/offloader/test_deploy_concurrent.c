@@ -8,7 +8,7 @@
 #include "h5/h5.h"
 #include "offloader/backend.h"
 #include "offloader/deploy_store.h"
-#include "offloader/device_client.h"
+#include "offloader/client.h"
 #include "offloader/edge_server.h"
 #include "testutil.h"
 
