@@ -6,6 +6,7 @@
 #   make bench  run the benchmarks in bench/ (slow; results go to docs/benchmarks.md by hand)
 #   make pipeline PRODUCT=casting       the pipeline of one product line (configs/casting.json)
 #   make -j2 pipeline PRODUCTS="casting pcb"   several product lines at once
+#   make device-arm64   the device's commands cross-built for 64-bit ARM (build-arm64/)
 
 BUILD     ?= build
 JOBS      ?= $(shell nproc)
@@ -61,6 +62,25 @@ pipeline: build
 
 pipeline-%:
 	$(MAKE) --no-print-directory -f pipeline.mk PRODUCT=$* BUILD=$(BUILD) pipeline
+
+# make device-arm64: the device's commands for 64-bit ARM Linux in $(ARM64_BUILD)/
+# (bin/sl-offload, bin/sl-preprocess, lib/libsl_torch.so), cross-compiled with Debian's aarch64
+# compilers against Debian's arm64 packages, which cmake/arm64-sysroot.sh unpacks into
+# $(ARM64_SYSROOT) (it says why not multiarch: that would remove the native libtorch). The
+# arm64 packages are the -dev packages of PACKAGES and their dependencies. Then
+# `cd build && ctest -L arm64` runs them under qemu-user; docs/offloader.md deploys them.
+ARM64_BUILD    ?= build-arm64
+ARM64_SYSROOT  ?= $(CURDIR)/$(ARM64_BUILD)/sysroot
+ARM64_TOOLS    := gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user-static
+ARM64_PACKAGES := $(filter lib%-dev zlib1g-dev,$(PACKAGES)) libc6-dev
+
+.PHONY: device-arm64
+device-arm64: deps
+	@$(MAKE) --no-print-directory deps PACKAGES="$(ARM64_TOOLS)"
+	cmake/arm64-sysroot.sh $(ARM64_SYSROOT) $(ARM64_PACKAGES)
+	cmake -S . -B $(ARM64_BUILD) -DCMAKE_BUILD_TYPE=Release -DSL_BUILD_TESTS=OFF \
+	  -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake -DSL_ARM64_SYSROOT=$(ARM64_SYSROOT)
+	cmake --build $(ARM64_BUILD) -j $(JOBS) --target sl-offload sl-preprocess sl_torch
 
 clean:
 	rm -rf $(BUILD) build-asan
