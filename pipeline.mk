@@ -3,7 +3,7 @@
 #   make -f pipeline.mk PRODUCT=casting            (or `make pipeline PRODUCT=casting`)
 #
 # configs/$(PRODUCT).json  ->  out/$(PRODUCT)/:
-#   data/ -> base.h5 -> profile-device.json, profile-edge.json -> plan.json (+ plan.svg)
+#   data/ (+ test-images/) -> base.h5 -> profile-device.json, profile-edge.json -> plan.json (+ plan.svg)
 #   -> tl.h5 -> tuned-stage1.h5 -> tuned.h5 -> device.h5 + edge.h5 (and notl-device.h5 +
 #   notl-edge.h5, the best split without a TL) -> eval-*.json, bench.json -> report.html
 #
@@ -39,13 +39,18 @@ $(A)/.stamp: $(CFG) $(PIPE)
 	@touch $@
 $(A)/%.args: $(A)/.stamp ;
 
-# 1. the product line's images (a synthetic line, or a folder of yours linked in)
+# 1. the product line's images (a synthetic line, or a folder of yours linked in), and its test
+#    split as a folder of links, test-images/<class>/, for the bench: a flat folder's test split
+#    is a seeded ratio split, not a folder, and a dataset without test images stops here, not
+#    after training
 $(OUT)/dataset.stamp: $(A)/dataset.args $(A)/data-open.args
 	rm -rf $(DATA)
 	eval "set -- $(call args,dataset)"; \
 	if [ "$$1" = synth ]; then shift; $(SLDATA) synth "$$@" --out $(DATA); \
 	else ln -s "$$(realpath "$$2")" $(DATA); fi
 	eval "$(SLDATA) stats $(DATA) $(call args,data-open) -o $(OUT)/data-stats.json"
+	rm -rf $(OUT)/test-images
+	eval "$(SLDATA) list $(DATA) $(call args,data-open) --split test --link $(OUT)/test-images"
 	@touch $@
 
 # 2. the base model, trained on the product line
@@ -89,7 +94,7 @@ $(OUT)/eval-pair.json: $(OUT)/split.stamp $(OUT)/dataset.stamp
 
 # 8. measured latency: local, edge-only, split, split + TL over loopback with the config's link
 $(OUT)/bench.json: $(OUT)/split.stamp $(OUT)/notl-split.stamp $(OUT)/plan.json $(A)/bench.args
-	eval "$(OFF) bench --model $(OUT)/base.h5 --pair $(OUT)/notl-device.h5 $(OUT)/notl-edge.h5 --tl-pair $(OUT)/device.h5 $(OUT)/edge.h5 --plan $(OUT)/plan.json --images $(DATA)/test $(call args,bench) --json" > $@
+	eval "$(OFF) bench --model $(OUT)/base.h5 --pair $(OUT)/notl-device.h5 $(OUT)/notl-edge.h5 --tl-pair $(OUT)/device.h5 $(OUT)/edge.h5 --plan $(OUT)/plan.json --images $(OUT)/test-images $(call args,bench) --json" > $@
 
 # 9. the report, readable without the terminal
 $(OUT)/report.html: $(OUT)/eval-base.json $(OUT)/eval-pair.json $(OUT)/bench.json $(OUT)/plan.json

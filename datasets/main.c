@@ -1,4 +1,4 @@
-/* main.c: sl-data, datasets for the product lines (synth, cache, check, stats). Each
+/* main.c: sl-data, datasets for the product lines (synth, cache, check, stats, list). Each
  * subcommand lives in cmd_<name>.c and only parses arguments. */
 #include "common/cli.h"
 #include "datasets/commands.h"
@@ -8,6 +8,7 @@ static const sl_subcmd commands[] = {
     {"cache", sl_cmd_cache, "decode and resize a dataset once into an HDF5 cache"},
     {"check", sl_cmd_check, "validate a dataset folder and list every problem"},
     {"stats", sl_cmd_stats, "counts per class and split, image sizes, channel mean/std"},
+    {"list", sl_cmd_list, "the images of a split, as lines or as a folder of links"},
     {NULL, NULL, NULL},
 };
 
