@@ -216,7 +216,7 @@ int sl_bundle_write(const char *path, const sl_bundle *b)
     sl_h5_id f;
     if (sl_h5_create(tmp, &f)) return sl_err(SL_EIO, "%s: cannot create file", path);
     rc = write_body(f, b);
-    if (sl_h5_close(f) && !rc) rc = sl_err(SL_EIO, "%s: cannot finish writing", path);
+    if (sl_h5_close(f) && !rc) rc = sl_err(SL_EIO, "cannot finish writing");
     if (rc) {
         unlink(tmp);
         return sl_err_ctx(rc, "%s: ", path);

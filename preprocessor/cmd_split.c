@@ -8,12 +8,12 @@
 #include "preprocessor/commands.h"
 #include "preprocessor/split.h"
 #include "preprocessor/split_cut.h"
+#include "preprocessor/split_pair.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 struct opts {
     const char *model, *plan, *use, *dir, *device, *edge;
@@ -70,53 +70,20 @@ static int parse(int argc, char **argv, struct opts *o)
     return SL_OPT_CONTINUE;
 }
 
-static int write_pair(const struct opts *o, const sl_bundle *d, const sl_bundle *e, char *dpath,
-                      char *epath, size_t n)
+/* The two paths the halves go to, from -o DIR or --device/--edge; DIR is created. */
+static int pair_paths(const struct opts *o, char *dpath, char *epath, size_t n)
 {
-    int rc = SL_OK;
-    if (o->dir) {
-        if ((rc = sl_mkdir_p(o->dir))) return rc;
-        if ((rc = sl_path_join(dpath, n, o->dir, "device.h5")) ||
-            (rc = sl_path_join(epath, n, o->dir, "edge.h5")))
-            return rc;
-    } else {
+    int rc;
+    if (!o->dir) {
         snprintf(dpath, n, "%s", o->device);
         snprintf(epath, n, "%s", o->edge);
+        return SL_OK;
     }
-    /* Both halves are written whole beside their places first and only then renamed in, so a
-     * half that cannot be written leaves the old pair (or nothing) as it was: a device half
-     * without its edge half is of no use and would mislead. */
-    char dtmp[4096], etmp[4096];
-    if ((rc = sl_tmp_path_for(dpath, dtmp, sizeof dtmp)) ||
-        (rc = sl_tmp_path_for(epath, etmp, sizeof etmp)))
+    if ((rc = sl_mkdir_p(o->dir))) return rc;
+    if ((rc = sl_path_join(dpath, n, o->dir, "device.h5")) ||
+        (rc = sl_path_join(epath, n, o->dir, "edge.h5")))
         return rc;
-    if ((rc = sl_bundle_write(dtmp, d))) {
-        unlink(dtmp);
-        return sl_err(rc, "%s: %s", dpath, sl_errmsg());
-    }
-    if ((rc = sl_bundle_write(etmp, e))) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", sl_errmsg());
-        unlink(dtmp);
-        unlink(etmp);
-        return sl_err(rc, "%s: %s", epath, why);
-    }
-    /* What would stop a rename (a folder in the way) is checked before either is done. */
-    const char *blocked = sl_is_dir(dpath) ? dpath : sl_is_dir(epath) ? epath : NULL;
-    if (blocked) {
-        unlink(dtmp);
-        unlink(etmp);
-        return sl_err(SL_EIO, "%s: is a folder; nothing was written", blocked);
-    }
-    if ((rc = sl_commit_tmp(dtmp, dpath))) {
-        unlink(etmp);
-        return rc;
-    }
-    if ((rc = sl_commit_tmp(etmp, epath)))
-        return sl_err(rc, "%s: the device half %s is new but the edge half could not be renamed "
-                          "into place, so the two do not pair: %s",
-                      epath, dpath, sl_errmsg());
-    return rc;
+    return SL_OK;
 }
 
 int sl_cmd_split(int argc, char **argv)
@@ -137,7 +104,8 @@ int sl_cmd_split(int argc, char **argv)
     sl_cut_request req = {o.model, o.plan, o.use, o.at.items, o.at.n};
     int rc = sl_split_choose_cut(&req, b->graph, &pc);
     if (!rc) rc = sl_split(b->graph, (const char *const *)pc.tensors, pc.n, &d, &e);
-    if (!rc) rc = write_pair(&o, d, e, dpath, epath, sizeof dpath);
+    if (!rc) rc = pair_paths(&o, dpath, epath, sizeof dpath);
+    if (!rc) rc = sl_split_pair_write(dpath, epath, d, e);
     if (!rc) {
         cJSON *w = cJSON_Parse(d->wire_json);
         if (o.json) {

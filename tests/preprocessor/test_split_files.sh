@@ -36,6 +36,8 @@ capped split m.h5 --at pool1 --device d.h5 --edge e.h5
 rc=$?
 check "a failed split exits 1 (got $rc)" [ "$rc" = 1 ]
 check "the error names the file: $(tail -1 err.txt)" grep -q "d.h5" err.txt
+check "it names the file once, not its temporary name: $(tail -1 err.txt)" \
+    [ "$(tail -1 err.txt | grep -o 'd\.h5' | wc -l)" = 1 ]
 check "the old device half is byte-identical" cmp -s d.h5 d.old
 check "the old edge half is byte-identical" cmp -s e.h5 e.old
 capped zoo resnet18 --input 3x32x32 -o m.h5
@@ -52,6 +54,8 @@ cp e.h5 e.old
     >/dev/null 2>../err2.txt
 rc=$?
 check "a split whose edge half fails exits 1 (got $rc)" [ "$rc" = 1 ]
+check "the error names the edge half's place: $(tail -1 ../err2.txt)" \
+    grep -q "split: e.h5: " ../err2.txt
 check "the old device half is kept with its edge half" cmp -s d.h5 d.old
 check "the old edge half is byte-identical" cmp -s e.h5 e.old
 
