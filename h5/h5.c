@@ -217,19 +217,23 @@ int sl_h5_attr_exists(sl_h5_id loc, const char *name)
     LOCKED(int, H5Aexists(loc, name) > 0);
 }
 
-static int group_open_locked(hid_t loc, const char *name, sl_h5_id *g)
+/* Opens member `name` of loc as a group or a dataset: SL_ENOTFOUND when it is missing,
+ * SL_EFORMAT when it is not of that kind. */
+static int member_open_locked(hid_t loc, const char *name, int dataset, sl_h5_id *out)
 {
     if (!exists_locked(loc, name)) return sl_err(SL_ENOTFOUND, "'%s' is missing", name);
-    hid_t id = H5Gopen2(loc, name, H5P_DEFAULT);
-    if (id < 0) return sl_err(SL_EFORMAT, "'%s' cannot be opened as a group", name);
-    *g = id;
+    hid_t id = dataset ? H5Dopen2(loc, name, H5P_DEFAULT) : H5Gopen2(loc, name, H5P_DEFAULT);
+    if (id < 0)
+        return dataset ? sl_err(SL_EFORMAT, "dataset '%s' cannot be opened", name)
+                       : sl_err(SL_EFORMAT, "'%s' cannot be opened as a group", name);
+    *out = id;
     return SL_OK;
 }
 
 int sl_h5_group_open(sl_h5_id loc, const char *name, sl_h5_id *group)
 {
     *group = -1;
-    LOCKED(int, group_open_locked(loc, name, group));
+    LOCKED(int, member_open_locked(loc, name, 0, group));
 }
 
 static int group_create_locked(hid_t loc, const char *name, sl_h5_id *g)
@@ -332,12 +336,23 @@ static int read_str_obj(hid_t obj, int is_attr, const char *what, char **out)
     return rc;
 }
 
-static int attr_read_str_locked(hid_t loc, const char *name, char **out)
+/* Opens attribute `name` of loc into *a: SL_ENOTFOUND when missing, SL_EFORMAT when it cannot
+ * be opened. */
+static int attr_open_locked(hid_t loc, const char *name, hid_t *a)
 {
     if (H5Aexists(loc, name) <= 0) return sl_err(SL_ENOTFOUND, "attribute '%s' is missing", name);
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    if (a < 0) return sl_err(SL_EFORMAT, "attribute '%s' cannot be opened", name);
-    int rc = read_str_obj(a, 1, name, out);
+    hid_t a_id = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a_id < 0) return sl_err(SL_EFORMAT, "attribute '%s' cannot be opened", name);
+    *a = a_id;
+    return SL_OK;
+}
+
+static int attr_read_str_locked(hid_t loc, const char *name, char **out)
+{
+    hid_t a = -1;
+    int rc = attr_open_locked(loc, name, &a);
+    if (rc) return rc;
+    rc = read_str_obj(a, 1, name, out);
     H5Aclose(a);
     return rc;
 }
@@ -350,11 +365,10 @@ int sl_h5_attr_read_str(sl_h5_id loc, const char *name, char **out)
 
 static int attr_read_int_locked(hid_t loc, const char *name, int *out)
 {
-    if (H5Aexists(loc, name) <= 0) return sl_err(SL_ENOTFOUND, "attribute '%s' is missing", name);
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    if (a < 0) return sl_err(SL_EFORMAT, "attribute '%s' cannot be opened", name);
+    hid_t a = -1;
+    int rc = attr_open_locked(loc, name, &a);
+    if (rc) return rc;
     hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
-    int rc = SL_OK;
     if (ft < 0 || H5Tget_class(ft) != H5T_INTEGER || sp < 0 || H5Sget_simple_extent_npoints(sp) != 1 ||
         H5Aread(a, H5T_NATIVE_INT, out) < 0)
         rc = sl_err(SL_EFORMAT, "attribute '%s' is not an integer", name);
@@ -626,19 +640,10 @@ int sl_h5_dataset_create(sl_h5_id loc, const char *name, sl_h5_type type, int nd
     LOCKED(int, dataset_create_locked(loc, name, type, nd, dims, chunk, dset));
 }
 
-static int dataset_open_locked(hid_t loc, const char *name, sl_h5_id *dset)
-{
-    if (!exists_locked(loc, name)) return sl_err(SL_ENOTFOUND, "'%s' is missing", name);
-    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
-    if (d < 0) return sl_err(SL_EFORMAT, "dataset '%s' cannot be opened", name);
-    *dset = d;
-    return SL_OK;
-}
-
 int sl_h5_dataset_open(sl_h5_id loc, const char *name, sl_h5_id *dset)
 {
     *dset = -1;
-    LOCKED(int, dataset_open_locked(loc, name, dset));
+    LOCKED(int, member_open_locked(loc, name, 1, dset));
 }
 
 static int rows_io_locked(hid_t d, sl_h5_type type, int64_t row, int64_t nrows, void *data,
