@@ -4,6 +4,7 @@
 
 #include "common/status.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +54,37 @@ void sl_loader_opts_init(sl_loader_opts *o)
 
 static int augmenting(const sl_augment *a)
 {
-    return a->hflip || a->vflip || a->crop_pad > 0 || a->brightness > 0 || a->contrast > 0;
+    return a->hflip || a->vflip || a->crop_pad > 0 || a->brightness > 0 || a->contrast > 0 ||
+           a->rotate > 0;
+}
+
+/* Rotates planar [0, 1] floats by `deg` degrees (counter-clockwise) about the image centre,
+ * bilinear, 0 where the source falls outside; `tmp` is scratch of the same size. */
+static void rotate(int c, int h, int w, double deg, float *x, float *tmp)
+{
+    size_t plane = (size_t)h * w;
+    memcpy(tmp, x, sizeof(float) * plane * c);
+    double th = deg * 3.14159265358979323846 / 180.0, cs = cos(th), sn = sin(th);
+    double cx = (w - 1) / 2.0, cy = (h - 1) / 2.0;
+    for (int y = 0; y < h; y++)
+        for (int xx = 0; xx < w; xx++) {
+            /* the source of output (xx, y): the inverse rotation */
+            double dx = xx - cx, dy = y - cy;
+            double sx = cs * dx - sn * dy + cx, sy = sn * dx + cs * dy + cy;
+            int x0 = (int)floor(sx), y0 = (int)floor(sy);
+            double fx = sx - x0, fy = sy - y0;
+            for (int k = 0; k < c; k++) {
+                const float *src = tmp + k * plane;
+                double v = 0;
+                for (int j = 0; j < 2; j++)
+                    for (int i = 0; i < 2; i++) {
+                        int px = x0 + i, py = y0 + j;
+                        if (px < 0 || px >= w || py < 0 || py >= h) continue;
+                        v += (i ? fx : 1 - fx) * (j ? fy : 1 - fy) * src[(size_t)py * w + px];
+                    }
+                x[k * plane + (size_t)y * w + xx] = (float)v;
+            }
+        }
 }
 
 /* Flips, padded crop and colour jitter on planar [0, 1] floats (see loader.h), in place. */
@@ -86,6 +117,9 @@ static void augment(const sl_augment *a, sl_rng *r, int c, int h, int w, float *
                 }
             }
     }
+    /* drawn after the others, so adding a rotation leaves the other draws as they were */
+    double deg = a->rotate > 0 ? sl_rng_range(r, -a->rotate, a->rotate) : 0;
+    if (deg != 0) rotate(c, h, w, deg, x, tmp);
     if (bf != 1.0f)
         for (size_t i = 0; i < plane * c; i++) {
             float v = x[i] * bf;

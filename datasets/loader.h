@@ -15,10 +15,12 @@
  *   }
  *   sl_loader_free(l);
  *
- * Pipeline per image: decode (PNG or cache row), resample to the spec (image.h), then, if
- * enabled, flips, random crop from the image padded by crop_pad black pixels, brightness and
- * contrast jitter (factors uniform in [1 - b, 1 + b], contrast around the mean luma, clamped to
- * [0, 1], as torchvision's ColorJitter), then (v - mean) / std.
+ * Pipeline per image: decode (image file or cache row), resample to the spec (image.h), then,
+ * if enabled, flips, random crop from the image padded by crop_pad black pixels, a rotation by
+ * an angle uniform in [-rotate, rotate] degrees about the centre (bilinear, black outside, as
+ * torchvision's RandomRotation with fill 0), brightness and contrast jitter (factors uniform in
+ * [1 - b, 1 + b], contrast around the mean luma, clamped to [0, 1], as torchvision's
+ * ColorJitter), then (v - mean) / std.
  */
 #ifndef SL_DATASETS_LOADER_H
 #define SL_DATASETS_LOADER_H
@@ -36,6 +38,7 @@ typedef struct {
     int crop_pad;     /* pad by N pixels, then crop back to H x W at a random offset; 0 = off */
     float brightness; /* jitter factor range; 0 = off */
     float contrast;
+    float rotate; /* largest rotation in degrees, 0..180; 0 = off */
 } sl_augment;
 
 typedef struct {

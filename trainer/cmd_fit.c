@@ -15,7 +15,23 @@ static const char *arch;
 static long seed;
 static int quiet;
 
-/* --augment flip,crop,jitter (or none) into the sl_augment at dest. */
+/* One augmentation's optional value ("rotate=15"): `def` when absent, else parsed in
+ * [lo, hi]. */
+static int aug_value(const char *item, const char *name, double def, double lo, double hi,
+                     double *out)
+{
+    const char *eq = strchr(item, '=');
+    if (!eq) {
+        *out = def;
+        return SL_OK;
+    }
+    char what[64];
+    snprintf(what, sizeof what, "--augment %s", name);
+    return sl_parse_double(what, eq + 1, lo, hi, out);
+}
+
+/* --augment LIST (or none) into the sl_augment at dest: hflip, vflip, flip (both), crop[=PX],
+ * rotate[=DEG], brightness[=F], contrast[=F], jitter (brightness and contrast 0.2). */
 static int parse_augment(void *dest, const char *s)
 {
     sl_augment *a = dest;
@@ -26,15 +42,32 @@ static int parse_augment(void *dest, const char *s)
     int rc = SL_OK;
     for (int i = 0; i < n && !rc; i++) {
         const char *t = items[i];
-        if (!strcmp(t, "flip")) {
+        size_t len = strcspn(t, "=");
+        double v = 0;
+#define IS(name) (len == strlen(name) && !strncmp(t, name, len))
+        if (IS("flip") && !t[len]) {
             a->hflip = a->vflip = 1;
-        } else if (!strcmp(t, "crop")) {
-            a->crop_pad = 4;
-        } else if (!strcmp(t, "jitter")) {
+        } else if (IS("hflip") && !t[len]) {
+            a->hflip = 1;
+        } else if (IS("vflip") && !t[len]) {
+            a->vflip = 1;
+        } else if (IS("crop")) {
+            if (!(rc = aug_value(t, "crop", 4, 1, 64, &v))) a->crop_pad = (int)v;
+        } else if (IS("rotate")) {
+            if (!(rc = aug_value(t, "rotate", 10, 0.1, 180, &v))) a->rotate = (float)v;
+        } else if (IS("brightness")) {
+            if (!(rc = aug_value(t, "brightness", 0.2, 0.01, 1, &v))) a->brightness = (float)v;
+        } else if (IS("contrast")) {
+            if (!(rc = aug_value(t, "contrast", 0.2, 0.01, 1, &v))) a->contrast = (float)v;
+        } else if (IS("jitter") && !t[len]) {
             a->brightness = a->contrast = 0.2f;
-        } else if (strcmp(t, "none")) {
-            rc = sl_err(SL_EARG, "--augment: unknown '%s' (flip, crop, jitter, none)", t);
+        } else if (!(IS("none") && !t[len])) {
+            rc = sl_err(SL_EARG,
+                        "--augment: unknown '%s' (hflip, vflip, flip, crop[=PX], rotate[=DEG], "
+                        "brightness[=F], contrast[=F], jitter, none)",
+                        t);
         }
+#undef IS
     }
     free(buf);
     return rc;
@@ -81,7 +114,9 @@ static const sl_opt options[] = {
     SL_OPT_DOUBLE(0, "gamma", &A.gamma, "X", 1e-9, 10, "step schedule: decay factor (0.1)"),
     SL_OPT_INT(0, "warmup", &A.warmup, "N", 0, 100000, "epochs of linear warm-up"),
     SL_OPT_DOUBLE(0, "label-smoothing", &A.label_smoothing, "X", 0, 0.999, "in [0, 1)"),
-    SL_OPT_CALLBACK(0, "augment", &A.augment, "LIST", parse_augment, "flip,crop,jitter"),
+    SL_OPT_CALLBACK(0, "augment", &A.augment, "LIST", parse_augment,
+                    "hflip, vflip, flip (both), crop[=PX] (4), rotate[=DEG] (10),\n"
+                    "brightness[=F] (0.2), contrast[=F] (0.2), jitter (both 0.2), none"),
     SL_OPT_STRING(0, "freeze", &A.freeze, "PATTERNS",
                   "comma-separated node-name patterns ('layer1.*,conv1'): frozen\n"
                   "parameters get no gradient, frozen batch norms run in eval mode"),

@@ -193,6 +193,54 @@ int main(void)
     }
     CHECK(flipped);
 
+    /* vertical flip alone mirrors top to bottom, never left to right */
+    memset(&o.augment, 0, sizeof o.augment);
+    o.augment.vflip = 1;
+    int vflipped = 0;
+    for (int64_t i = 0; i < 8 && !vflipped; i++) {
+        CHECK_OK(sl_loader_sample(ds, &o, 0, i, other), sl_errmsg());
+        CHECK_OK(sl_dataset_image(ds, i, &img), sl_errmsg());
+        CHECK_OK(sl_image_to_input(&img, &o.spec, one), sl_errmsg());
+        sl_image_free(&img);
+        int same = 1;
+        for (size_t k = 0; k < per; k++)
+            same &= fabsf(one[k] - other[k]) < 1e-5f;
+        if (same) continue;
+        vflipped = 1;
+        int mirror = 1;
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++)
+                mirror &= fabsf(one[y * S + x] - other[(S - 1 - y) * S + x]) < 1e-5f;
+        CHECK(mirror);
+    }
+    CHECK(vflipped);
+
+    /* rotation: deterministic per (seed, epoch, index), different between epochs, a real change
+     * of the image, and the centre (S is even: the mean of the middle four pixels) moving least */
+    memset(&o.augment, 0, sizeof o.augment);
+    o.augment.rotate = 15;
+    {
+        float *r1 = malloc(sizeof(float) * per), *r2 = malloc(sizeof(float) * per);
+        CHECK_OK(sl_loader_sample(ds, &o, 4, 3, r1), sl_errmsg());
+        CHECK_OK(sl_loader_sample(ds, &o, 4, 3, r2), sl_errmsg());
+        CHECK(!memcmp(r1, r2, sizeof(float) * per));
+        CHECK_OK(sl_loader_sample(ds, &o, 5, 3, r2), sl_errmsg());
+        CHECK(memcmp(r1, r2, sizeof(float) * per) != 0);
+        CHECK_OK(sl_dataset_image(ds, 3, &img), sl_errmsg());
+        CHECK_OK(sl_image_to_input(&img, &o.spec, one), sl_errmsg());
+        sl_image_free(&img);
+        int c0 = (S / 2 - 1) * S + S / 2 - 1;
+        double m_rot = (r1[c0] + r1[c0 + 1] + r1[c0 + S] + r1[c0 + S + 1]) / 4;
+        double m_one = (one[c0] + one[c0 + 1] + one[c0 + S] + one[c0 + S + 1]) / 4;
+        CHECK_NEAR(m_rot, m_one, 0.6); /* normalised units; the centre moves least */
+        int differs = 0;
+        for (size_t k = 0; k < per; k++)
+            differs += fabsf(one[k] - r1[k]) > 1e-3f;
+        CHECK(differs > (int)per / 20);
+        free(r1);
+        free(r2);
+    }
+
     /* a file that vanished after the scan: its batch fails by path, the epoch goes on */
     memset(&o.augment, 0, sizeof o.augment);
     o.drop_last = 0;
