@@ -3,6 +3,8 @@
  * PyTorch's output REF.h5 (/output), then splits it at a single-tensor cut of C x H x W in the
  * middle of the graph (or at --at TENSOR) and checks device then edge equals the whole.
  *
+ * The whole model runs compiled (folded and not) and plain (every node through the op table).
+ *
  * usage: onnx_check MODEL.onnx IN.h5 REF.h5 [TOL] [--at TENSOR]
  * Prints one line per check with the figure; exit 0 when every check holds, 1 otherwise. */
 #include "common/status.h"
@@ -33,11 +35,11 @@ static double rel_err(const sl_tensor *a, const sl_tensor *b)
     return d / (m > 1e-12 ? m : 1e-12);
 }
 
-static int run(sl_graph *g, const char *const *from, int nfrom, sl_value *in, int fold,
+static int run(sl_graph *g, const char *const *from, int nfrom, sl_value *in, int fold, int plain,
                sl_value *out)
 {
     sl_exec *e = NULL;
-    sl_exec_opts o = {.fold_bn = fold};
+    sl_exec_opts o = {.fold_bn = fold, .plain = plain};
     int rc = sl_exec_new(g, from, nfrom, NULL, 0, &o, &e);
     if (!rc) rc = sl_exec_run(e, in, out);
     if (e) sl_exec_free(e);
@@ -61,15 +63,19 @@ int main(int argc, char **argv)
         return fail("reading the tensors");
     int bad = 0;
     sl_tensor *whole = NULL;
-    for (int fold = 1; fold >= 0; fold--) {
+    /* The compiled path with and without batch-norm folding, and every node through the op
+     * table's forward (plain). */
+    static const int modes[3][2] = {{1, 0}, {0, 0}, {1, 1}};
+    for (int m = 0; m < 3; m++) {
         sl_value in = {.t = x}, out = {0};
-        if (run(g, NULL, 0, &in, fold, &out)) return fail("running the whole model");
+        if (run(g, NULL, 0, &in, modes[m][0], modes[m][1], &out))
+            return fail("running the whole model");
         double r = rel_err(out.t, ref);
         int ok = r >= 0 && r <= tol;
         bad += !ok;
-        printf("whole fold=%d: max relative error to PyTorch %.2e (<= %.0e) %s\n", fold, r, tol,
-               ok ? "ok" : "FAIL");
-        if (fold) whole = out.t;
+        printf("whole %s fold=%d: max relative error to PyTorch %.2e (<= %.0e) %s\n",
+               modes[m][1] ? "plain" : "compiled", modes[m][0], r, tol, ok ? "ok" : "FAIL");
+        if (m == 0) whole = out.t;
         else sl_value_clear(&out);
     }
     /* The cut: the middle single-tensor cut point whose tensor is C x H x W. */
@@ -92,8 +98,8 @@ int main(int argc, char **argv)
     sl_bundle *d = NULL, *e = NULL;
     if (sl_split(g, cuts, 1, &d, &e)) return fail("split");
     sl_value in = {.t = x}, wire = {0}, out = {0};
-    if (run(d->graph, NULL, 0, &in, 1, &wire)) return fail("running the device half");
-    if (run(e->graph, cuts, 1, &wire, 1, &out)) return fail("running the edge half");
+    if (run(d->graph, NULL, 0, &in, 1, 0, &wire)) return fail("running the device half");
+    if (run(e->graph, cuts, 1, &wire, 1, 0, &out)) return fail("running the edge half");
     double r = rel_err(out.t, whole);
     int ok = r >= 0 && r <= SPLIT_TOL;
     bad += !ok;

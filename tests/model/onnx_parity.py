@@ -2,8 +2,9 @@
 excite blocks, branches and every op the importer translates) is exported with torch.onnx,
 imported with `sl-preprocess import --onnx`, and both run on the same batch-2 input in eval mode.
 Checks: the logits of `sl-offload run` agree to 1e-4 relative; labels, mean and std given at
-import are in the bundle; onnx_check (C) agrees with and without batch-norm folding and a split
-at a single C x H x W cut equals the whole.
+import are in the bundle; onnx_check (C) agrees on the compiled path with and without batch-norm
+folding and node by node through the op table, and a split at a single C x H x W cut equals the
+whole.
 
 usage: onnx_parity.py ONNX_CHECK ARCH OPSET [HxW]   (run from a scratch folder; SL_BIN names the
 built commands)
@@ -149,7 +150,7 @@ def main():
     r = subprocess.run([check, "model.onnx", "in.h5", "ref.h5", str(TOL)], capture_output=True, text=True)
     for line in r.stdout.splitlines():
         print(f"{arch} opset {opset}: {line}")
-    verdict(r.returncode == 0, "onnx_check (fold / no fold / split)" + (": " + r.stderr.strip() if r.stderr else ""))
+    verdict(r.returncode == 0, "onnx_check (compiled, unfolded, plain, split)" + (": " + r.stderr.strip() if r.stderr else ""))
     print(f"{arch}: export {t_export:.2f} s, import {t_import:.2f} s, {len(cfg['nodes'])} nodes")
     print(f"{checks - failed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
