@@ -54,10 +54,11 @@ static void check_profile(sl_graph *g, const sl_profile *p, int batch, int ntl)
     CHECK(p->total_median_s > 0 && p->total_p10_s <= p->total_median_s &&
           p->total_median_s <= p->total_p90_s);
     CHECK_NEAR(p->gap_s, p->total_median_s - p->block_sum_s, 1e-12);
-    /* Blocks and whole run are separate measurements on a shared machine: equal within a wide
-     * band (on a tiny model a single call's fixed cost dominates the whole run). */
-    TU_CHECK_MSG(sum > 0.01 * p->total_median_s && sum < 100 * p->total_median_s,
-                 "blocks %.6fs vs whole %.6fs", sum, p->total_median_s);
+    /* How the block sum relates to the whole is not checked here: on this tiny model one call's
+     * fixed cost dominates every block, so the sum exceeds the whole by design (docs/select.md).
+     * The promise the cost model relies on (every prefix, and the block sum, within 20% + 2 ms
+     * of a one-range run of the same nodes, on a mid-size model) is test_profile_ranges', which
+     * runs serially with the other wall-clock bounds. */
     for (int i = 0; i < p->n_nodes; i++) {
         const sl_prof_node *n = &p->nodes[i];
         TU_CHECK_MSG(n->out_bytes == numel(n->out_shape, n->out_rank) * 4 * batch, "node %s bytes",
