@@ -2,14 +2,18 @@
 # startup.sh: what a command costs before it does any work — wall time, CPU time and peak RSS of
 # whole processes that run no model: every command's --version, `sl-preprocess select` on the
 # three-tier example of tests/preprocessor/data, `sl-preprocess config` on configs/ci-tiny.json,
-# and a usage error. With a second build folder (e.g. a build of an older commit) both are
+# a usage error, and `sl-preprocess select` on a three-tier VGG19 example (bench/vgg19_profiles.py)
+# beside its peer, Scission's prediction computed by a Python script on the same files
+# (bench/scission_predict.py; the two must rank the same fastest plan, or the run stops). With a
+# second build folder (e.g. a build of an older commit) both are
 # measured in the same run, interleaved, so that both see the same machine load.
 #
 #   bench/startup.sh BUILD [OTHER_BUILD]      (REPEAT=N runs per case, default 30)
 #
 # Prints a Markdown table: median and fastest wall time, median CPU time (user + sys, from
 # bash's `time`, 1 ms resolution) and the largest max RSS (/usr/bin/time -f %M) over the runs.
-# `python3 -c pass` is measured too: the floor under any Python tool's start on this machine.
+# `/usr/bin/python3 -c pass` is measured too: the floor under any Python tool's start here (not the
+# `python3` on PATH, which may be a pyenv shim that alone takes a second).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/.." && pwd)
@@ -26,6 +30,10 @@ done
 DATA="$SRC/tests/preprocessor/data"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
+VGG="$WORK/vgg19"
+/usr/bin/python3 "$HERE/vgg19_profiles.py" "$VGG" || exit 1
+VGG_ARGS="--device $VGG/device.json --edge $VGG/edge.json --cloud $VGG/cloud.json --network $VGG/net.csv"
+PEER="/usr/bin/python3 $HERE/scission_predict.py $VGG/device.json $VGG/edge.json $VGG/cloud.json $VGG/net.csv"
 cases=(
     "sl-preprocess --version"
     "sl-train --version"
@@ -34,9 +42,11 @@ cases=(
     "sl-preprocess select --device $DATA/device.json --edge $DATA/edge.json --cloud $DATA/cloud.json --network $DATA/net.csv"
     "sl-preprocess config $SRC/configs/ci-tiny.json"
     "sl-train fit"
+    "sl-preprocess select $VGG_ARGS"
 )
 labels=("sl-preprocess --version" "sl-train --version" "sl-offload --version" "sl-data --version"
-        "select (three tiers)" "config (ci-tiny)" "sl-train fit (usage error)")
+        "select (three tiers)" "config (ci-tiny)" "sl-train fit (usage error)"
+        "select (VGG19, three tiers)")
 
 # one BUILD CASE: one run; appends "wall user sys" (s) and the max RSS (KB) to $WORK/<key>.
 one() {
@@ -45,11 +55,21 @@ one() {
     { time "$b/bin/"$c >/dev/null 2>&1; } 2>>"$WORK/$key.t"
     /usr/bin/time -f '%M' -o "$WORK/$key.m" -a "$b/bin/"$c >/dev/null 2>&1
 }
+# python_one KEY COMMAND...: as one, for a command outside the builds.
 python_one() {
-    local TIMEFORMAT='%3R %3U %3S'
-    { time python3 -c pass; } 2>>"$WORK/py.t"
-    /usr/bin/time -f '%M' -o "$WORK/py.m" -a python3 -c pass
+    local key=$1 TIMEFORMAT='%3R %3U %3S'
+    shift
+    { time "$@" >/dev/null 2>&1; } 2>>"$WORK/$key.t"
+    /usr/bin/time -f '%M' -o "$WORK/$key.m" -a "$@" >/dev/null 2>&1
 }
+
+# The peer must give select's answer: the same fastest plan at the same latency.
+first_plan() { sed -n 2p | sed -E 's/^ *1\. ([0-9.]+s) (.* )?- ([a-z].*)$/\1 \3/; s/ \[edge-only: raw image\]//'; }
+for b in "${builds[@]}"; do
+    ours=$("$b/bin/sl-preprocess" select $VGG_ARGS | first_plan)
+    theirs=$($PEER | first_plan)
+    [ "$ours" = "$theirs" ] || { echo "startup.sh: select ($ours) and the peer ($theirs) disagree" >&2; exit 1; }
+done
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for b in "${builds[@]}"; do # warm the page cache
@@ -59,7 +79,8 @@ for ((r = 0; r < REPEAT; r++)); do
     for i in "${!cases[@]}"; do
         for j in "${!builds[@]}"; do one "${builds[$j]}" "${cases[$i]}" "$i-$j"; done
     done
-    python_one
+    python_one py /usr/bin/python3 -c pass
+    python_one scission $PEER
 done
 
 # summary KEY: "median_wall fastest_wall median_cpu max_rss_mb"
@@ -77,24 +98,13 @@ EOF
 
 echo "$REPEAT runs per case, $(nproc) CPUs; load average at the start $load_start, at the end $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
-if [ ${#builds[@]} -eq 2 ]; then
-    echo "| case | build | median wall | fastest wall | median CPU | max RSS |"
-    echo "|---|---|---|---|---|---|"
-else
-    echo "| case | median wall | fastest wall | median CPU | max RSS |"
-    echo "|---|---|---|---|---|"
-fi
+# row LABEL BUILD_COLUMN KEY: one table row; the build column only when two builds are compared.
+two=$([ ${#builds[@]} -eq 2 ] && echo 1)
+row() { echo "| $1 |${two:+ $2 |} $(summary "$3") |"; }
+echo "| case |${two:+ build |} median wall | fastest wall | median CPU | max RSS |"
+echo "|---|${two:+---|}---|---|---|---|"
 for i in "${!cases[@]}"; do
-    for j in "${!builds[@]}"; do
-        if [ ${#builds[@]} -eq 2 ]; then
-            echo "| ${labels[$i]} | $(basename "${builds[$j]}") | $(summary "$i-$j") |"
-        else
-            echo "| ${labels[$i]} | $(summary "$i-$j") |"
-        fi
-    done
+    for j in "${!builds[@]}"; do row "${labels[$i]}" "$(basename "${builds[$j]}")" "$i-$j"; done
 done
-if [ ${#builds[@]} -eq 2 ]; then
-    echo "| python3 -c pass | (reference) | $(summary py) |"
-else
-    echo "| python3 -c pass (reference) | $(summary py) |"
-fi
+row "Scission's computation in Python (VGG19, the peer)" "(peer)" scission
+row "/usr/bin/python3 -c pass (reference)" "(reference)" py
