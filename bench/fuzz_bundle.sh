@@ -17,20 +17,12 @@
 # missing (apt-get install clang libclang-rt-14-dev).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
-build=$src/build-fuzz-bundle time_s=600 runs=-1 corpus=""
-while [ $# -gt 0 ]; do
-    case $1 in
-    --build) build=$2; shift 2 ;;
-    --time) time_s=$2; shift 2 ;;
-    --runs) runs=$2; shift 2 ;;
-    --corpus) corpus=$2; shift 2 ;;
-    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "fuzz_bundle.sh: unknown option '$1'" >&2; exit 2 ;;
-    esac
-done
-command -v clang >/dev/null || { echo "fuzz_bundle.sh: clang is not installed (apt-get install clang libclang-rt-14-dev)" >&2; exit 77; }
-mkdir -p "$build" && build=$(cd "$build" && pwd)
-[ -f "$build/CMakeCache.txt" ] || cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+name=fuzz_bundle.sh build=$src/build-fuzz-bundle
+# shellcheck source=bench/fuzz_lib.sh
+. "$src/bench/fuzz_lib.sh"
+fuzz_options 17 "$@"
+fuzz_need_clang "apt-get install clang libclang-rt-14-dev"
+fuzz_configure
 nice -n 10 cmake --build "$build" -j2 --target sl_shim sl_torch sl-preprocess >/dev/null
 fuzz=$build/bin/sl-fuzz-bundle
 mkdir -p "$build/bin"
@@ -45,11 +37,7 @@ if ! nice -n 10 clang -std=c11 -w $flags -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SO
     fi
     cat "$build/fuzz_bundle_build.log" >&2; exit 1
 fi
-work=$(mktemp -d "${TMPDIR:-/tmp}/sl-fuzz-bundle.XXXXXX")
-keep=0
-trap '[ "$keep" = 1 ] || rm -rf "$work"' EXIT
-if [ -z "$corpus" ]; then corpus=$work/corpus; fi
-mkdir -p "$corpus" "$work/seeds"
+fuzz_workdir sl-fuzz-bundle
 (
     cd "$work/seeds"
     P=$build/bin/sl-preprocess
@@ -68,18 +56,4 @@ for name in ("d.h5", "te.h5"):
 PY
 ) >"$work/seeds.log" 2>&1 || { cat "$work/seeds.log" >&2; exit 1; }
 echo "seeds: $(ls "$work/seeds" | tr '\n' ' ')"
-cd "$work"
-set +e
-nice -n 10 "$fuzz" -max_total_time="$time_s" -runs="$runs" -max_len=262144 -rss_limit_mb=4096 \
-    -print_final_stats=1 -artifact_prefix="$work/" "$corpus" "$work/seeds" >"$work/log" 2>&1
-rc=$?
-set -e
-grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$work/log" || true
-done_line=$(grep -E '^Done [0-9]+ runs in [0-9]+ second' "$work/log" || true)
-if [ -n "$done_line" ]; then echo "$done_line"; fi
-if [ $rc -ne 0 ]; then
-    keep=1
-    grep -E 'ERROR: (AddressSanitizer|libFuzzer)|runtime error|SUMMARY|#[0-9]+ 0x' "$work/log" | head -12 >&2 || true
-    echo "fuzz_bundle.sh: libFuzzer exited $rc; log and crash input in $work" >&2
-    exit 1
-fi
+fuzz_run "$fuzz" 262144 -rss_limit_mb=4096
