@@ -52,9 +52,9 @@ typedef struct {
     int allow_empty; /* a folder without one readable image opens (0 items, its problems
                       * listed) instead of failing: for reports such as sl-data check */
     /* A cache with up to this many bytes of pixels is read into memory at open, so loader
-     * threads never call HDF5 (not thread-safe in Debian's build) while another thread, say
-     * the trainer saving a checkpoint, does; larger caches are read row by row under a lock
-     * private to datasets/. 0 = 1 GiB, negative = never. */
+     * threads do not queue behind other HDF5 users (a trainer saving a checkpoint) on h5/'s
+     * one process-wide lock; larger caches are read row by row through it, which is safe from
+     * any thread (docs/architecture.md, "HDF5 behind one door"). 0 = 1 GiB, negative = never. */
     int64_t cache_memory;
 } sl_dataset_opts;
 
