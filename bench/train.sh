@@ -1,8 +1,8 @@
 #!/bin/bash
 # train.sh: trainer benchmarks (docs/benchmarks.md, "Training" and "Transfer-layer quality").
 #
-#   bench/train.sh speed   [BUILD]   images/s of base training and TL stages 1/2 at 64x64 and
-#                                    128x128 on 2 threads, sl-train's step (bench_train) beside
+#   bench/train.sh speed   [BUILD]   images/s of base training and TL stages 1/2 at 32x32, 64x64
+#                                    and 128x128 (SIZES) on 2 threads, sl-train's step (bench_train) beside
 #                                    the same loop in PyTorch (bench/train_peer.py), same model
 #                                    (resnet18 + conv-r4-s2-b8 TL at layer2.1), same batch and
 #                                    same in-memory data, in one run
@@ -39,13 +39,14 @@ echo "# work folder $WORK; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)
 speed() {
     echo "| size | mode | sl-train img/s | PyTorch img/s | ratio | CPU ms/img sl / PyTorch | CPU ratio | loss (sl / PyTorch) |"
     echo "|---|---|---|---|---|---|---|---|"
-    for size in 64 128; do
+    for size in ${SIZES:-32 64 128}; do
         "$BIN/sl-preprocess" zoo resnet18 --classes 4 --input 3x${size}x${size} -o r18-$size.h5 2>/dev/null
         "$BIN/sl-preprocess" insert r18-$size.h5 --at layer2.1 --tl conv-r4-s2-b8 -o r18tl-$size.h5 2>/dev/null
         for stage in 0 1 2; do
             model=r18-$size.h5
             [ "$stage" = 0 ] || model=r18tl-$size.h5
-            args=(--tl-stage "$stage" --batch "$BATCH" --steps "$STEPS" --threads 2)
+            args=(--batch "$BATCH" --steps "$STEPS" --threads 2)
+            [ "$stage" = 0 ] || args+=(--tl-stage "$stage") # base training: no --tl-stage
             # Alternate the two REPEAT times and keep each one's best: on a shared machine the
             # load changes between runs.
             runs=()
