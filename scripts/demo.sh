@@ -37,8 +37,14 @@ elif [ -f "$shipped" ] && cmp -s "$shipped" "$out/base.h5" 2>/dev/null; then
 fi
 mk pipeline
 
+# The emulated weak device of the config (profile.device_cpu): the live device and the second
+# line's bench run under the same CPU quota its profile was measured under.
+cpu=$(sed -n 's/.*--cpu \([0-9.]*\).*/\1/p' "$out/cfg/profile-device.args")
+cpu_args=()
+[ -z "$cpu" ] || cpu_args=(--cpu "$cpu")
+
 echo
-echo "== 2. live: edge server on loopback, deploy, device over a 10 Mbit/s link with 20 ms RTT"
+echo "== 2. live: edge server on loopback, deploy, device over a 10 Mbit/s link with 20 ms RTT${cpu:+ (device: $cpu% of a core)}"
 live=$(mktemp -d)
 trap 'kill $edge_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$live"' EXIT
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$live/token"
@@ -50,7 +56,7 @@ for _ in $(seq 50); do [ -s "$live/port" ] && break; sleep 0.1; done
 edge=127.0.0.1:$(cat "$live/port")
 "$bin/sl-offload" deploy --edge "$edge" --token-file "$live/token" "$out/edge.h5"
 "$bin/sl-offload" device --edge "$edge" --token-file "$live/token" --model "$out/device.h5" \
-    --images "$out/data/test" --bandwidth 10mbit --rtt 20ms --fallback "$out/base.h5" \
+    --images "$out/test-images" --bandwidth 10mbit --rtt 20ms --fallback "$out/base.h5" ${cpu_args[@]+"${cpu_args[@]}"} \
     -o "$out/device-results.jsonl" || echo "demo: some images ended in an error (see $out/device-results.jsonl)"
 kill "$edge_pid"
 wait "$edge_pid" 2>/dev/null || true
@@ -66,8 +72,9 @@ eval "\"$bin/sl-preprocess\" select --device \"$out/profile-device.json\" --edge
 cat "$out/plan-$slow_bw.txt"
 limit=$(sed -n 's/.*--limit \([0-9]*\).*/\1/p' "$out/cfg/bench.args")
 "$bin/sl-offload" bench --model "$out/base.h5" --pair "$out/notl-device.h5" "$out/notl-edge.h5" \
-    --tl-pair "$out/device.h5" "$out/edge.h5" --plan "$out/plan-$slow_bw.json" --images "$out/data/test" \
-    --limit "${limit:-60}" --bandwidth "$slow_bw" --rtt "$slow_rtt" --json >"$out/bench-$slow_bw.json"
+    --tl-pair "$out/device.h5" "$out/edge.h5" --plan "$out/plan-$slow_bw.json" --images "$out/test-images" \
+    --limit "${limit:-60}" --bandwidth "$slow_bw" --rtt "$slow_rtt" ${cpu_args[@]+"${cpu_args[@]}"} \
+    --json >"$out/bench-$slow_bw.json"
 
 echo
 echo "== 4. summary"
