@@ -53,9 +53,12 @@ $(OUT)/dataset.stamp: $(A)/dataset.args $(A)/data-open.args
 	eval "$(SLDATA) list $(DATA) $(call args,data-open) --split test --link $(OUT)/test-images"
 	@touch $@
 
-# 2. the base model, trained on the product line
-$(OUT)/base.h5: $(OUT)/dataset.stamp $(A)/model.args $(A)/train.args
-	eval "$(TRAIN) fit --data $(DATA) $(call args,model) $(call args,train) --log $(OUT)/base-metrics.jsonl -o $@"
+# 2. the base model, trained on the product line; with "train": false the given model.bundle is
+#    copied as it is (its weights unchanged: profiled, planned and given a TL as they are)
+$(OUT)/base.h5: $(OUT)/dataset.stamp $(A)/model.args $(A)/train.args $(A)/base.args
+	if [ "$$(cat $(A)/base.args)" = keep ]; then \
+	  eval "set -- $(call args,model)"; cp "$$2" $@.tmp && mv $@.tmp $@; \
+	else eval "$(TRAIN) fit --data $(DATA) $(call args,model) $(call args,train) --log $(OUT)/base-metrics.jsonl -o $@"; fi
 
 # 3. profiles of the device and the edge
 $(OUT)/profile-device.json: $(OUT)/base.h5 $(A)/profile-device.args $(DEVICE_PROFILE)

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_STR, K_INT, K_NUM, K_BOOL, K_LIST, K_OBJ };
+enum kind { K_STR, K_INT, K_NUM, K_BOOL, K_LIST, K_OBJ, K_NUMS, K_OBJ_OR_FALSE };
 
 /* One key of a section: its type, whether it is required, and the flag it becomes ("" = none,
  * NULL = handled specially). Boolean keys become a bare flag when true. */
@@ -86,7 +86,8 @@ static const section sections[] = {
 static const char *kind_name(enum kind k)
 {
     static const char *n[] = {"a string", "an integer", "a number", "true or false",
-                              "an array of strings", "an object"};
+                              "an array of strings", "an object", "an array of 1 to 4 numbers",
+                              "an object, or false"};
     return n[k];
 }
 
@@ -98,6 +99,14 @@ static int check_kind(const cJSON *v, enum kind k)
     case K_NUM: return cJSON_IsNumber(v);
     case K_BOOL: return cJSON_IsBool(v);
     case K_OBJ: return cJSON_IsObject(v);
+    case K_OBJ_OR_FALSE: return cJSON_IsObject(v) || cJSON_IsFalse(v);
+    case K_NUMS: {
+        int n = cJSON_GetArraySize(v);
+        if (!cJSON_IsArray(v) || n < 1 || n > 4) return 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, v) if (!cJSON_IsNumber(e)) return 0;
+        return 1;
+    }
     case K_LIST: {
         if (!cJSON_IsArray(v)) return 0;
         const cJSON *e;
@@ -266,13 +275,29 @@ static int write_args(const cJSON *root, const char *dir, int *changed)
     flags(&b, ds, k_dataset);
     if ((rc = emit(dir, "data-open", &b, changed))) return rc;
 
-    /* model: flags for the base training ("--arch NAME --input CxHxW" or "--model FILE") */
+    /* model: flags for the base training ("--arch NAME [--input CxHxW] [--mean M,..]
+     * [--std S,..]" or "--model FILE"); without "input" the model's input follows the data */
     const cJSON *arch = cJSON_GetObjectItemCaseSensitive(model, "arch");
     b.to = &sl_cmd_fit_spec;
     flags(&b, model, k_model);
-    if (arch) {
+    if (arch && input) {
         put_flag(&b, "--input");
         put_arg(&b, input->valuestring);
+    }
+    const char *norm[2] = {"mean", "std"};
+    for (int k = 0; k < 2 && arch; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, norm[k]), *e;
+        if (!v) continue;
+        buf list = {0};
+        cJSON_ArrayForEach(e, v)
+        {
+            char num[32];
+            snprintf(num, sizeof num, "%s%.9g", list.n ? "," : "", e->valuedouble);
+            put(&list, num);
+        }
+        put_flag(&b, k ? "--std" : "--mean");
+        put_arg(&b, list.s ? list.s : "");
+        free(list.s);
     }
     if ((rc = emit(dir, "model", &b, changed))) return rc;
 
@@ -280,6 +305,10 @@ static int write_args(const cJSON *root, const char *dir, int *changed)
     b.to = &sl_cmd_fit_spec;
     flags(&b, s, k_train);
     if ((rc = emit(dir, "train", &b, changed))) return rc;
+    /* base: "fit" trains the base model; "keep" ("train": false) copies model.bundle as it is */
+    b.to = &sl_cmd_fit_spec; /* a plain value: no flags */
+    put_arg(&b, cJSON_IsFalse(s) ? "keep" : "fit");
+    if ((rc = emit(dir, "base", &b, changed))) return rc;
 
     /* profile: one file per host; the TL candidates are measured at every cut. */
     s = cJSON_GetObjectItemCaseSensitive(root, "profile");
@@ -420,8 +449,9 @@ int sl_config_process(const char *file, const char *out_dir, int *changed)
     }
     static const key top[] = {{"format", K_STR, 1, NULL},  {"version", K_INT, 1, NULL},
                               {"product", K_STR, 1, NULL}, {"description", K_STR, 0, NULL},
-                              {"input", K_STR, 1, NULL},   {"dataset", K_OBJ, 1, NULL},
-                              {"model", K_OBJ, 1, NULL},   {"train", K_OBJ, 0, NULL},
+                              {"input", K_STR, 0, NULL},   {"mean", K_NUMS, 0, NULL},
+                              {"std", K_NUMS, 0, NULL},   {"dataset", K_OBJ, 1, NULL},
+                              {"model", K_OBJ, 1, NULL},   {"train", K_OBJ_OR_FALSE, 0, NULL},
                               {"profile", K_OBJ, 0, NULL}, {"network", K_OBJ, 1, NULL},
                               {"constraints", K_OBJ, 0, NULL}, {"tl", K_OBJ, 1, NULL},
                               {"finetune", K_OBJ, 0, NULL}, {"deploy", K_OBJ, 0, NULL},
@@ -436,7 +466,7 @@ int sl_config_process(const char *file, const char *out_dir, int *changed)
                     ver->valuedouble);
     for (const section *s = sections; !rc && s->name; s++) {
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, s->name);
-        if (o) rc = check_object(file, s->name, o, s->keys);
+        if (cJSON_IsObject(o)) rc = check_object(file, s->name, o, s->keys);
     }
     const cJSON *ds = cJSON_GetObjectItemCaseSensitive(root, "dataset");
     const cJSON *md = cJSON_GetObjectItemCaseSensitive(root, "model");
@@ -445,6 +475,19 @@ int sl_config_process(const char *file, const char *out_dir, int *changed)
     if (!rc && !cJSON_GetObjectItemCaseSensitive(md, "arch") == !cJSON_GetObjectItemCaseSensitive(md, "bundle"))
         rc = sl_err(SL_EFORMAT, "%s: 'model' needs exactly one of 'arch' (a zoo name) and 'bundle' "
                                 "(a model file, e.g. made by sl-preprocess import)", file);
+    if (!rc && cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(root, "train")) &&
+        !cJSON_GetObjectItemCaseSensitive(md, "bundle"))
+        rc = sl_err(SL_EFORMAT, "%s: '\"train\": false' keeps a given model's weights; it needs "
+                                "'model.bundle'", file);
+    const char *normk[2] = {"mean", "std"};
+    for (int k = 0; k < 2 && !rc; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, normk[k]), *e;
+        if (v && !cJSON_GetObjectItemCaseSensitive(md, "arch"))
+            rc = sl_err(SL_EFORMAT, "%s: '%s' is for 'model.arch' (a bundle has its own; "
+                                    "sl-preprocess import sets it)", file, normk[k]);
+        cJSON_ArrayForEach(e, v) if (!rc && k == 1 && !(e->valuedouble > 0))
+            rc = sl_err(SL_EFORMAT, "%s: 'std' values must be positive, got %g", file, e->valuedouble);
+    }
     const cJSON *nested;
     if (!rc && (nested = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "dataset"), "synth")))
         rc = check_object(file, "dataset.synth", nested, k_synth);
@@ -456,8 +499,9 @@ int sl_config_process(const char *file, const char *out_dir, int *changed)
     if (!rc) {
         int64_t dims[3];
         int nd;
-        const char *in = cJSON_GetObjectItemCaseSensitive(root, "input")->valuestring;
-        if (sl_parse_shape("input", in, dims, 3, &nd) || nd != 3)
+        const cJSON *iv = cJSON_GetObjectItemCaseSensitive(root, "input");
+        const char *in = iv ? iv->valuestring : NULL;
+        if (in && (sl_parse_shape("input", in, dims, 3, &nd) || nd != 3))
             rc = sl_err(SL_EFORMAT, "%s: 'input' must be a shape like \"3x64x64\", got \"%s\"", file, in);
     }
     const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(

@@ -90,6 +90,9 @@ int sl_cmd_inspect(int argc, char **argv)
         cJSON *in = cJSON_AddObjectToObject(r, "input");
         cJSON_AddStringToObject(in, "name", g->input_name);
         cJSON_AddItemToObject(in, "shape", shape_json(&g->input_shape));
+        int nch = g->input_shape.ndim == 3 && g->input_shape.d[0] <= 4 ? (int)g->input_shape.d[0] : 0;
+        cJSON_AddItemToObject(in, "mean", cJSON_CreateFloatArray(g->mean, nch));
+        cJSON_AddItemToObject(in, "std", cJSON_CreateFloatArray(g->std, nch));
         cJSON *cl = cJSON_AddArrayToObject(r, "classes");
         for (int i = 0; i < g->nclasses; i++) cJSON_AddItemToArray(cl, cJSON_CreateString(g->classes[i]));
         cJSON_AddNumberToObject(r, "params", (double)sl_graph_param_count(g));
@@ -136,6 +139,12 @@ int sl_cmd_inspect(int argc, char **argv)
         printf("input: %s %s; %d classes", g->input_name, sbuf, g->nclasses);
         for (int i = 0; i < g->nclasses && i < 12; i++) printf("%s%s", i ? ", " : ": ", g->classes[i]);
         printf("%s\n", g->nclasses > 12 ? ", ..." : "");
+        int nch = g->input_shape.ndim == 3 && g->input_shape.d[0] <= 4 ? (int)g->input_shape.d[0] : 0;
+        printf("normalisation: (v/255 - mean) / std, mean");
+        for (int k = 0; k < nch; k++) printf("%s%.4g", k ? "," : " ", g->mean[k]);
+        printf(", std");
+        for (int k = 0; k < nch; k++) printf("%s%.4g", k ? "," : " ", g->std[k]);
+        printf("\n");
         printf("%d nodes, %.3fM parameters, %.3f GFLOPs per image\n\n", g->nnodes,
                (double)sl_graph_param_count(g) / 1e6, (double)flops / 1e9);
         printf("%4s  %-44s %-18s %-14s %10s %10s  %s\n", "#", "node", "op", "output", "params",

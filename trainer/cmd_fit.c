@@ -86,6 +86,35 @@ static int parse_input(void *dest, const char *v)
     return SL_OK;
 }
 
+/* --mean / --std: 1 to 4 comma-separated numbers. */
+static int parse_norm(const char *flag, const char *v, float *dst, int *n, double lo)
+{
+    char *buf, *items[8];
+    int k;
+    if (sl_parse_list(flag, v, &buf, items, 8, &k)) return SL_EARG;
+    int rc = k > 4 ? sl_err(SL_EARG, "%s: at most 4 values (one per channel), got %d", flag, k)
+                   : SL_OK;
+    for (int i = 0; i < k && !rc; i++) {
+        double x;
+        if ((rc = sl_parse_double(flag, items[i], lo, 1e6, &x)) == SL_OK) dst[i] = (float)x;
+    }
+    free(buf);
+    if (!rc) *n = k;
+    return rc;
+}
+
+static int parse_mean(void *dest, const char *v)
+{
+    sl_train_opts *o = dest;
+    return parse_norm("--mean", v, o->mean, &o->nmean, -1e6);
+}
+
+static int parse_std(void *dest, const char *v)
+{
+    sl_train_opts *o = dest;
+    return parse_norm("--std", v, o->std, &o->nstd, 1e-6);
+}
+
 static const sl_opt options[] = {
     SL_OPT_SECTION("model and data"),
     SL_OPT_STRING(0, "data", &A.data, "PATH", "dataset folder (ImageFolder, MVTec) or sl-data cache"),
@@ -93,7 +122,15 @@ static const sl_opt options[] = {
     SL_OPT_STRING(0, "arch", &arch, "NAME", "zoo architecture trained from scratch (default tinycnn)"),
     SL_OPT_INT(0, "classes", &A.classes, "N", 2, 100000, "with --arch: class count (must equal the dataset's)"),
     SL_OPT_CALLBACK(0, "input", &A, "CxHxW", parse_input,
-                    "with --arch: input size (default: the cache's, else the zoo's)"),
+                    "with --arch: input size (default: the data's; a warning when\n"
+                    "the images are resized to another)"),
+    SL_OPT_CALLBACK(0, "mean", &A, "M[,M,M]", parse_mean,
+                    "with --arch: normalisation mean, 0..1 (one, or one per channel;\n"
+                    "default ImageNet's for 3 channels, 0.5 for 1); sl-data stats\n"
+                    "computes it"),
+    SL_OPT_CALLBACK(0, "std", &A, "S[,S,S]", parse_std,
+                    "with --arch: normalisation std (as --mean; default ImageNet's\n"
+                    "for 3 channels, 0.25 for 1)"),
     SL_OPT_STRING(0, "val", &A.val, "DIR", "separate validation dataset"),
     SL_OPT_DOUBLE(0, "val-split", &A.val_split, "F", 0, 0.9,
                   "validation fraction of a flat dataset, 0 = none (default 0.15)"),
@@ -173,8 +210,9 @@ int sl_cmd_fit(int argc, char **argv)
     o.seed = (uint64_t)seed;
     if (quiet) sl_log_set_level(0);
     if (o.model && arch_given) return sl_usage_error("--model and --arch exclude each other");
-    if (o.model && (o.in_c || o.classes))
-        return sl_usage_error("--input and --classes are for --arch (a bundle has its own)");
+    if (o.model && (o.in_c || o.classes || o.nmean || o.nstd))
+        return sl_usage_error(
+            "--input, --classes, --mean and --std are for --arch (a bundle has its own)");
     if (o.tl_stage && !o.model)
         return sl_usage_error("--tl-stage needs --model (a bundle with a TL)");
     if (o.distill_t > 0 && (o.tl_stage != 2 || !o.tl_teacher))

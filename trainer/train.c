@@ -181,6 +181,64 @@ static int64_t output_width(const sl_graph *g)
     return s->ndim == 1 ? s->d[0] : -1;
 }
 
+/* The size and channels of the data: its first image's (sl-data stats lists every size met). */
+static int data_shape(const sl_dataset *ds, int *c, int *h, int *w)
+{
+    if (sl_dataset_count(ds) < 1) return SL_ENOTFOUND;
+    sl_image img;
+    int rc = sl_dataset_image(ds, 0, &img);
+    if (rc != SL_OK) return rc;
+    *c = img.c;
+    *h = img.h;
+    *w = img.w;
+    sl_image_free(&img);
+    return SL_OK;
+}
+
+/* Says so when the model's input is not the data's size or channels: the loader resamples
+ * (and converts gray / RGB) every image, which is a choice the user should see. */
+static void warn_resize(const sl_dataset *ds, const sl_graph *g)
+{
+    int c, h, w;
+    if (sl_dataset_cached_shape(ds, &c, &h, &w) || data_shape(ds, &c, &h, &w) != SL_OK) return;
+    const int64_t *d = g->input_shape.d;
+    if (d[0] == c && d[1] == h && d[2] == w) return;
+    sl_log_warn("the model's input is %lldx%lldx%lld but the images are %dx%dx%d (%s): every "
+                "image is %s%s%s",
+                (long long)d[0], (long long)d[1], (long long)d[2], c, h, w,
+                sl_dataset_path(ds, 0), d[1] != h || d[2] != w ? "resized" : "",
+                (d[1] != h || d[2] != w) && d[0] != c ? " and " : "",
+                d[0] != c ? (c == 1 ? "repeated to 3 channels" : "converted to gray") : "");
+}
+
+/* --mean / --std: one value for every channel, or one per channel. */
+static int set_normalisation(sl_graph *g, const sl_train_opts *o)
+{
+    if (!o->nmean && !o->nstd) return SL_OK;
+    int c = (int)g->input_shape.d[0];
+    float mean[4], std[4];
+    memcpy(mean, g->mean, sizeof mean);
+    memcpy(std, g->std, sizeof std);
+    const struct {
+        const char *flag;
+        int n;
+        const float *v;
+        float *dst;
+    } q[2] = {{"--mean", o->nmean, o->mean, mean}, {"--std", o->nstd, o->std, std}};
+    for (int k = 0; k < 2; k++) {
+        if (!q[k].n) continue;
+        if (q[k].n != 1 && q[k].n != c)
+            return sl_err(SL_EARG, "%s has %d values but the model's input has %d channel%s", q[k].flag,
+                          q[k].n, c, c == 1 ? "" : "s");
+        for (int i = 0; i < c; i++)
+            q[k].dst[i] = q[k].v[q[k].n == 1 ? 0 : i];
+    }
+    /* only the normalisation changes: shapes, and so the graph's validation, stay */
+    memcpy(g->mean, mean, sizeof mean);
+    memcpy(g->std, std, sizeof std);
+    return SL_OK;
+}
+
 static int open_model(trainer *t)
 {
     const sl_train_opts *o = t->o;
@@ -200,10 +258,19 @@ static int open_model(trainer *t)
             z.c = c;
             z.h = h;
             z.w = w;
+        } else if (!z.c && data_shape(t->train, &c, &h, &w) == SL_OK) {
+            /* the input follows the data: 28x28 gray photos make a 1x28x28 model */
+            z.c = c;
+            z.h = h;
+            z.w = w;
+            sl_log_info("--arch %s: input %dx%dx%d, from the data (%s); --input sets another",
+                        o->arch, c, h, w, sl_dataset_path(t->train, 0));
         }
         sl_manual_seed(o->seed);
         if ((rc = sl_zoo_build(o->arch, &z, &t->g))) return sl_err_ctx(rc, "--arch: ");
+        if ((rc = set_normalisation(t->g, o))) return rc;
     }
+    warn_resize(t->train, t->g);
     if (output_width(t->g) != nc)
         return sl_err(SL_ESHAPE, "model '%s' has %lld outputs but %s has %d classes", t->g->name,
                       (long long)output_width(t->g), o->data, nc);

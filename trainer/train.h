@@ -32,7 +32,11 @@ typedef struct sl_train_opts {
     const char *model;        /* bundle to start from, or NULL to build `arch` from scratch */
     const char *arch;         /* zoo architecture when model is NULL */
     int classes;              /* with arch: class count (0 = the dataset's); checked otherwise */
-    int64_t in_c, in_h, in_w; /* with arch: input size (0 = the cache's, else the zoo default) */
+    int64_t in_c, in_h, in_w; /* with arch: input size; 0 = the data's (a cache's stored shape,
+                               * else the first training image's size and channels) */
+    int nmean, nstd;          /* with arch: how many of mean/std are given (0 = the zoo's;
+                               * 1 = the same for every channel; else one per channel) */
+    float mean[4], std[4];    /* normalisation stored in the model: (v/255 - mean) / std */
     const char *out;          /* output bundle: the best-on-validation weights */
     int epochs;               /* total epochs of the run */
     int stop_after;           /* stop after this many epochs in this call (0 = no limit) */

@@ -2,14 +2,15 @@
 # pipeline_flat.sh: the whole pipeline through make on a flat folder of JPEGs (root/<class>/*.jpg,
 # with a few BMPs), the layout and formats a factory's own photos come in (issue 15): it trains,
 # fine-tunes, splits, evaluates and benches on the seeded test split, which sl-data list --link
-# makes into a folder. A split-folder dataset without test/ stops at the dataset step, before
-# any training, with the reason.
+# makes into a folder. With "train": false a given model goes through unchanged (base.h5 bit for
+# bit). A split-folder dataset without test/ stops at the dataset step, before any training,
+# with the reason.
 set -u
 pass=0
 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-rm -rf out out2 flat flatpng cfg.json cfg2.json nosplit
+rm -rf out out2 out3 flat flatpng cfg.json cfg2.json cfg3.json nosplit
 
 "$SL_BIN/sl-data" synth --product casting --out flatpng --size 32 --per-class 24 --seed 3 \
     --splits none >synth.log 2>&1 || { cat synth.log; exit 1; }
@@ -54,6 +55,22 @@ bench = json.load(open("out/bench.json"))
 for m in bench["modes"]:
     assert m["errors"] == 0, ("bench", m["mode"], m["errors"])
 PY
+
+# "train": false with a given model (the one just trained, standing in for an imported one):
+# the pipeline profiles, plans and fine-tunes a TL on it, and base.h5 is that file, bit for bit.
+"$SL_PYTHON" - "$PWD/out/base.h5" <<'PY'
+import json, sys
+c = json.load(open("cfg.json"))
+c["model"] = {"bundle": sys.argv[1]}
+c["train"] = False
+c.pop("input", None)
+json.dump(c, open("cfg3.json", "w"), indent=1)
+PY
+MK3=(make --no-print-directory -f "$SL_SRC/pipeline.mk" CFG="$PWD/cfg3.json" OUT="$PWD/out3" BIN="$SL_BIN")
+if "${MK3[@]}" pipeline >make3.log 2>&1; then ok; else bad "make pipeline with train false failed"; tail -20 make3.log; fi
+cmp -s out/base.h5 out3/base.h5 && ok || bad "base.h5 is not the given model bit for bit"
+[ -s out3/tuned.h5 ] && [ -s out3/bench.json ] && ok || bad "no TL fine-tuned or bench with train false"
+[ ! -e out3/base-metrics.jsonl ] && ok || bad "the base was trained (base-metrics.jsonl written)"
 
 # train/ and val/ folders but no test/: refused at step 1, nothing trained.
 mkdir -p nosplit
