@@ -17,13 +17,16 @@
 static struct {
     const char *model, *tensor, *images, *out;
     long batch, threads, max_pixels;
-    int no_fold;
+    int no_fold, logits;
 } A;
 
 static const sl_opt options[] = {
     SL_OPT_STRING(0, "model", &A.model, "FILE", "the model bundle"),
     SL_OPT_STRING(0, "tensor", &A.tensor, "FILE", "an input tensor file (dataset /input, NCHW float32)"),
-    SL_OPT_STRING(0, "images", &A.images, "DIR|FILE.png|GLOB", "images to classify"),
+    SL_OPT_STRING(0, "images", &A.images, "DIR|FILE|GLOB",
+                  "images to classify (PNG, JPEG, BMP; a folder is searched for\n"
+                  ".png, .jpg, .jpeg, .bmp)"),
+    SL_OPT_FLAG(0, "logits", &A.logits, "add the logits to each JSON line"),
     SL_OPT_OUTPUT(&A.out, "out.h5 (logits of --tensor) or out.jsonl (default: JSON lines on stdout)"),
     SL_OPT_LONG(0, "batch", &A.batch, "N", 1, 4096, "images per forward pass (default 8)"),
     SL_OPT_LONG(0, "threads", &A.threads, "N", 1, 256, "intra-op threads (default: libtorch's choice)"),
@@ -35,12 +38,13 @@ static const sl_opt options[] = {
 };
 
 const sl_optspec sl_cmd_run_spec = {
-    "sl-offload run --model model.h5 (--tensor in.h5 | --images DIR|FILE.png|GLOB)\n"
-    "               [-o out.h5|out.jsonl] [--batch N] [--threads N] [--no-fold]\n"
+    "sl-offload run --model model.h5 (--tensor in.h5 | --images DIR|FILE|GLOB)\n"
+    "               [-o out.h5|out.jsonl] [--logits] [--batch N] [--threads N] [--no-fold]\n"
     "               [--max-pixels N]",
     "Run a model locally. A tensor file holds dataset /input (NCHW float32); the logits go to\n"
     "dataset /output of an .h5 output. Images are loaded, resized and normalised for the model.\n"
-    "With a .jsonl output (or none: stdout) one JSON line per image gives the class and score.\n"
+    "With a .jsonl output (or none: stdout) one JSON line per image gives the class and score\n"
+    "(and with --logits the logits, as sl-offload device --logits does).\n"
     "An image that cannot be read or gives no finite logits gets a line with \"error\" instead\n"
     "(and one on stderr); the others go on, and the exit code is 1 at the end.",
     options,
@@ -65,6 +69,16 @@ static int emit_rows(FILE *f, const sl_graph *g, const sl_tensor *logits, int64_
     int nd;
     if (sl_tensor_shape(logits, shape, SL_MAX_DIMS, &nd) || nd != 2)
         return sl_err(SL_ESHAPE, "the model's output is not logits {N, K}");
+    sl_tensor *f32 = NULL; /* --logits: a contiguous float copy to read the values from */
+    const float *lv = NULL;
+    if (A.logits) {
+        void *ptr;
+        if (sl_tensor_to_dtype(logits, SL_DT_F32, &f32) || sl_tensor_data_ptr(f32, &ptr)) {
+            sl_tensor_free(f32);
+            return sl_err(SL_EIO, "cannot read the logits: %s", sl_torch_last_error());
+        }
+        lv = ptr;
+    }
     for (int64_t r = 0; r < shape[0]; r++) {
         int cls = -1;
         double p = 0;
@@ -83,12 +97,18 @@ static int emit_rows(FILE *f, const sl_graph *g, const sl_tensor *logits, int64_
             cJSON_AddNumberToObject(o, "class_index", cls);
             if (cls < g->nclasses) cJSON_AddStringToObject(o, "class", g->classes[cls]);
             cJSON_AddNumberToObject(o, "score", p);
+            if (lv) {
+                cJSON *l = cJSON_AddArrayToObject(o, "logits");
+                for (int64_t k = 0; k < shape[1]; k++)
+                    cJSON_AddItemToArray(l, cJSON_CreateNumber(lv[r * shape[1] + k]));
+            }
         }
         char *line = cJSON_PrintUnformatted(o);
         fprintf(f, "%s\n", line);
         free(line);
         cJSON_Delete(o);
     }
+    sl_tensor_free(f32);
     return SL_OK;
 }
 

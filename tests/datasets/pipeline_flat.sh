@@ -56,6 +56,18 @@ for m in bench["modes"]:
     assert m["errors"] == 0, ("bench", m["mode"], m["errors"])
 PY
 
+# sl-offload run reads the JPEG/BMP test folder; --logits adds logits whose argmax is the class
+"$SL_BIN/sl-offload" run --model out/base.h5 --images out/test-images --logits >run.jsonl 2>run.err \
+    && ok || bad "sl-offload run on the test images: $(tail -2 run.err)"
+"$SL_PYTHON" - <<'PY' && ok || bad "run --logits lines"
+import json
+rows = [json.loads(l) for l in open("run.jsonl")]
+assert len(rows) == 16, len(rows)
+for r in rows:
+    lg = r["logits"]
+    assert len(lg) == 4 and max(range(4), key=lambda k: lg[k]) == r["class_index"], r
+PY
+
 # "train": false with a given model (the one just trained, standing in for an imported one):
 # the pipeline profiles, plans and fine-tunes a TL on it, and base.h5 is that file, bit for bit.
 "$SL_PYTHON" - "$PWD/out/base.h5" <<'PY'
