@@ -30,11 +30,7 @@ static void *device(void *arg)
 {
     dev *d = arg;
     sl_client_config cc;
-    sl_client_config_defaults(&cc);
-    cc.host = "127.0.0.1";
-    cc.port = port;
-    cc.token = FIX_TOKEN;
-    cc.token_len = strlen(FIX_TOKEN);
+    fix_client_config(&cc, port);
     sl_client *c;
     if (sl_client_new(&cc, &c)) {
         snprintf(d->error, sizeof d->error, "%s", sl_errmsg());
@@ -92,11 +88,7 @@ int main(void)
     be.unload(be.ctx, m);
 
     sl_edge_config cfg;
-    sl_edge_config_defaults(&cfg);
-    cfg.host = "127.0.0.1";
-    cfg.store_dir = store;
-    cfg.token = FIX_TOKEN;
-    cfg.token_len = strlen(FIX_TOKEN);
+    fix_edge_config(&cfg, store);
     cfg.workers = 2;
     sl_edge_server *srv = NULL;
     CHECK_OK(sl_edge_start(&cfg, &be, &srv), sl_errmsg());

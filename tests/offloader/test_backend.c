@@ -127,20 +127,12 @@ static void test_server_refusals(const char *dir)
     other[0] ^= 0xff;
 
     sl_edge_config cfg;
-    sl_edge_config_defaults(&cfg);
-    cfg.host = "127.0.0.1";
-    cfg.store_dir = store;
-    cfg.token = FIX_TOKEN;
-    cfg.token_len = strlen(FIX_TOKEN);
+    fix_edge_config(&cfg, store);
     sl_edge_server *srv = NULL;
     CHECK_OK(sl_edge_start(&cfg, &be, &srv), sl_errmsg());
     if (!srv) return;
     sl_client_config cc;
-    sl_client_config_defaults(&cc);
-    cc.host = "127.0.0.1";
-    cc.port = sl_edge_port(srv);
-    cc.token = FIX_TOKEN;
-    cc.token_len = strlen(FIX_TOKEN);
+    fix_client_config(&cc, sl_edge_port(srv));
     sl_client *c = NULL;
     CHECK_OK(sl_client_new(&cc, &c), sl_errmsg());
 

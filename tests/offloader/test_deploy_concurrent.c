@@ -28,11 +28,7 @@ static atomic_int failures;
 static sl_client *connect_client(void)
 {
     sl_client_config cc;
-    sl_client_config_defaults(&cc);
-    cc.host = "127.0.0.1";
-    cc.port = port;
-    cc.token = FIX_TOKEN;
-    cc.token_len = strlen(FIX_TOKEN);
+    fix_client_config(&cc, port);
     sl_client *c = NULL;
     if (sl_client_new(&cc, &c)) return NULL;
     return c;
@@ -136,18 +132,11 @@ int main(void)
 {
     snprintf(dir, sizeof dir, "%s", tu_tmpdir());
     /* Four splits of one model: four distinct pairs. */
-    const char *bin = getenv("SL_BIN");
-    if (!bin || !*bin) {
-        fprintf(stderr, "skip: SL_BIN is not set\n");
-        return 77;
-    }
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd,
-             "( cd '%s' && P='%s/sl-preprocess' && $P zoo tinycnn --input 3x32x32 -o m.h5 && "
-             "for i in 0 1 2 3; do $P split m.h5 --at pool1 --device d$i.h5 --edge e$i.h5 || "
-             "exit 1; done ) >/dev/null 2>&1",
-             dir, bin);
-    CHECK_EQ(system(cmd), 0);
+    int made = fix_sh(dir, "$P zoo tinycnn --input 3x32x32 -o m.h5 && for i in 0 1 2 3; do "
+                           "$P split m.h5 --at pool1 --device d$i.h5 --edge e$i.h5 || exit 1; "
+                           "done");
+    if (made == 77) return 77;
+    CHECK_EQ(made, 0);
     make_bad();
 
     sl_backend_opts bo = {.fold_bn = 1};
@@ -156,11 +145,7 @@ int main(void)
     char store[800];
     snprintf(store, sizeof store, "%s/store", dir);
     sl_edge_config cfg;
-    sl_edge_config_defaults(&cfg);
-    cfg.host = "127.0.0.1";
-    cfg.store_dir = store;
-    cfg.token = FIX_TOKEN;
-    cfg.token_len = strlen(FIX_TOKEN);
+    fix_edge_config(&cfg, store);
     sl_edge_server *srv = NULL;
     CHECK_OK(sl_edge_start(&cfg, &be, &srv), sl_errmsg());
     if (!srv) return TU_DONE();
