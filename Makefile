@@ -40,7 +40,16 @@ deps:
 $(BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
 
+# A build folder copied with its checkout (cp -a) still names the original sources and folder:
+# building it would compile the original tree into the original build folder. Refuse that.
 build: deps $(BUILD)/CMakeCache.txt
+	@home=$$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' $(BUILD)/CMakeCache.txt); \
+	cache=$$(sed -n 's/^CMAKE_CACHEFILE_DIR:INTERNAL=//p' $(BUILD)/CMakeCache.txt); \
+	if [ "$$(cd "$$home" 2>/dev/null && pwd -P)" != "$$(pwd -P)" ] || \
+	   [ "$$(cd "$$cache" 2>/dev/null && pwd -P)" != "$$(cd $(BUILD) && pwd -P)" ]; then \
+	  echo "make: $(BUILD)/ was configured for the sources in $$home (build folder $$cache)," >&2; \
+	  echo "  not for this checkout, $$(pwd -P): a copied checkout? Remove $(BUILD)/ (or give" >&2; \
+	  echo "  BUILD=another-folder) and run make again." >&2; exit 1; fi
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: build
