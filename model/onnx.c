@@ -66,7 +66,7 @@ typedef struct inode {
 typedef struct ctx {
     const char *path;
     int opset;
-    val *vals;
+    val **vals; /* each allocated on its own, so a val * stays valid as more are added */
     int nvals, capvals;
     inode *nodes;
     int nnodes, capnodes;
@@ -97,7 +97,7 @@ __attribute__((format(printf, 2, 3))) static int node_err(ctx *c, const char *fm
 static val *find_val(ctx *c, const char *name)
 {
     for (int i = c->nvals - 1; i >= 0; i--)
-        if (!strcmp(c->vals[i].name, name)) return &c->vals[i];
+        if (!strcmp(c->vals[i]->name, name)) return c->vals[i];
     return NULL;
 }
 
@@ -105,13 +105,14 @@ static val *new_val(ctx *c, const char *name)
 {
     if (c->nvals == c->capvals) {
         int cap = c->capvals ? c->capvals * 2 : 256;
-        val *v = realloc(c->vals, (size_t)cap * sizeof *v);
+        val **v = realloc(c->vals, (size_t)cap * sizeof *v);
         if (!v) return NULL;
         c->vals = v;
         c->capvals = cap;
     }
-    val *v = &c->vals[c->nvals++];
-    memset(v, 0, sizeof *v);
+    val *v = calloc(1, sizeof *v);
+    if (!v) return NULL;
+    c->vals[c->nvals++] = v;
     v->name = name;
     return v;
 }
@@ -686,12 +687,9 @@ static int t_softmax(ctx *c)
     val *x;
     int rc = need_dyn(c, 0, &x);
     if (rc) return rc;
-    int ax = norm_axis(attr_i(c->cur, "axis", c->opset >= 13 ? -1 : 1), rank(x));
-    if (ax != 1 || (c->opset < 13 && rank(x) != 2))
-        return node_err(c, "softmax is supported over the channels / features only (axis 1 of a "
-                           "tensor with batch)");
-    if (c->opset >= 13 && rank(x) != 2)
-        return node_err(c, "softmax over the channels of an image tensor is not supported");
+    /* On N x F, opsets 11-12 (axis 1, flattened) and 13+ (axis -1) mean the same. */
+    if (rank(x) != 2 || norm_axis(attr_i(c->cur, "axis", c->opset >= 13 ? -1 : 1), 2) != 1)
+        return node_err(c, "softmax is supported over the features of an N x F tensor only");
     return t_unary(c, SL_OP_SOFTMAX);
 }
 
@@ -1229,7 +1227,7 @@ static int fold_concat(ctx *c)
     val *first;
     if ((rc = need_const(c, 0, "input", &first))) return rc;
     for (size_t i = 0; i < c->cur->n_input; i++) {
-        val *v;
+        val *v = NULL;
         if ((rc = need_const(c, i, "input", &v))) return rc;
         if (v->ndim != 1) return node_err(c, "constant Concat is supported on 1-D tensors only");
         total += v->numel;
@@ -1372,6 +1370,7 @@ static int fold_constant_of_shape(ctx *c)
         fill = t->numel ? t->v[0] : 0;
         is_int = t->is_int;
         free(t->v);
+        free(t);
         c->nvals--;
     }
     if ((rc = new_const(c, c->cur->output[0], d, (int)s->numel, is_int, NULL, &s))) return rc;
@@ -1528,9 +1527,9 @@ static int sort_nodes(ctx *c, const Onnx__GraphProto *gp, int *order)
     size_t n = gp->n_node;
     /* producer of each node's each input: index or -1 (graph input / initializer) */
     int **prod = calloc(n + 1, sizeof *prod);
-    int *deps = calloc(n + 1, sizeof *deps), *done = calloc(n + 1, sizeof *done);
+    int *done = calloc(n + 1, sizeof *done);
     int rc = SL_OK;
-    if (!prod || !deps || !done) {
+    if (!prod || !done) {
         rc = sl_err(SL_ENOMEM, "out of memory");
         goto out;
     }
@@ -1566,7 +1565,6 @@ static int sort_nodes(ctx *c, const Onnx__GraphProto *gp, int *order)
                             c->path, nd->name ? nd->name : "", nd->op_type ? nd->op_type : "?", t);
                 goto out;
             }
-            deps[i]++;
         }
     }
     /* Kahn's algorithm, keeping the file's order among ready nodes. */
@@ -1622,7 +1620,6 @@ static int sort_nodes(ctx *c, const Onnx__GraphProto *gp, int *order)
 out:
     for (size_t i = 0; prod && i < n; i++) free(prod[i]);
     free(prod);
-    free(deps);
     free(done);
     return rc;
 }
@@ -1760,7 +1757,10 @@ done:
 
 static void ctx_free(ctx *c)
 {
-    for (int i = 0; i < c->nvals; i++) free(c->vals[i].v);
+    for (int i = 0; i < c->nvals; i++) {
+        free(c->vals[i]->v);
+        free(c->vals[i]);
+    }
     free(c->vals);
     for (int i = 0; i < c->nnodes; i++) {
         free(c->nodes[i].ins);

@@ -252,6 +252,30 @@ int main(void)
     }
     sl_graph_free(g);
 
+    /* Asymmetric conv padding (as TensorFlow's SAME writes it): a pad node before the conv. */
+    static const int64_t p_asym[4] = {1, 1, 0, 0};
+    snprintf(path, sizeof path, "%s/convpad.onnx", tmp);
+    const Onnx__AttributeProto *keep_pads = nodes[1]->attribute[1];
+    nodes[1]->attribute[1] = attr_ints("pads", p_asym, 4);
+    write_model(path, nodes, nn, inits, ni, "logits", 13, 0);
+    g = NULL;
+    CHECK_OK(sl_onnx_import(path, NULL, &g), sl_errmsg());
+    if (g && g->nnodes == 6) {
+        CHECK(g->nodes[0].op == SL_OP_PAD);
+        CHECK_EQ(g->nodes[0].a.pads[0], 1); /* left */
+        CHECK_EQ(g->nodes[0].a.pads[1], 0); /* right */
+        CHECK_EQ(g->nodes[0].a.pads[2], 1); /* top */
+        CHECK_EQ(g->nodes[0].a.pads[3], 0); /* bottom */
+        CHECK_EQ(g->nodes[1].a.pad[0], 0);
+        CHECK_EQ(g->nodes[1].out.d[1], 7);
+        CHECK_EQ(g->nodes[1].out.d[2], 7);
+    } else {
+        CHECK(g && g->nnodes == 6);
+    }
+    sl_graph_free(g);
+    free(nodes[1]->attribute[1]);
+    nodes[1]->attribute[1] = (Onnx__AttributeProto *)keep_pads;
+
     /* Truncated. */
     snprintf(path, sizeof path, "%s/truncated.onnx", tmp);
     write_model(path, nodes, nn, inits, ni, "logits", 13, 200);
