@@ -10,6 +10,7 @@
 
 #include "common/fsutil.h"
 #include "common/status.h"
+#include "common/timeutil.h"
 #include "offloader/auth.h"
 #include "offloader/client.h"
 #include "offloader/edge_server.h"
@@ -19,6 +20,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+/* Polls cond every millisecond for up to `seconds`; a failed check (not a hang until the ctest
+ * timeout) when it never holds. */
+#define WAIT_UNTIL(cond, seconds)                                                                  \
+    do {                                                                                           \
+        double until_ = sl_now() + (seconds);                                                      \
+        while (!(cond) && sl_now() < until_)                                                       \
+            usleep(1000);                                                                          \
+        TU_CHECK_MSG(cond, "not within %g s", (double)(seconds));                                  \
+    } while (0)
 
 typedef struct fake_ctx {
     atomic_int runs;

@@ -11,16 +11,6 @@
 static const char *PAIR = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
 static uint8_t pair[16];
 
-/* Polls cond every millisecond for up to `seconds`; a failed check (not a hang until the ctest
- * timeout) when it never holds. */
-#define WAIT_UNTIL(cond, seconds)                                                                  \
-    do {                                                                                           \
-        double until_ = sl_now() + (seconds);                                                      \
-        while (!(cond) && sl_now() < until_)                                                       \
-            usleep(1000);                                                                          \
-        TU_CHECK_MSG(cond, "not within %g s", (double)(seconds));                                  \
-    } while (0)
-
 static void test_pipelined(const char *store)
 {
     fake_ctx fc = {0};

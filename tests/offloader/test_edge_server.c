@@ -12,16 +12,6 @@
 #include <sys/socket.h>
 #include <zlib.h>
 
-/* Polls cond every millisecond for up to `seconds`; a failed check (not a hang until the ctest
- * timeout) when it never holds. */
-#define WAIT_UNTIL(cond, seconds)                                                                  \
-    do {                                                                                           \
-        double until_ = sl_now() + (seconds);                                                      \
-        while (!(cond) && sl_now() < until_)                                                       \
-            usleep(1000);                                                                          \
-        TU_CHECK_MSG(cond, "not within %g s", (double)(seconds));                                  \
-    } while (0)
-
 static const char *PAIR_A = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 static const char *PAIR_B = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 static uint8_t pair_a[16], pair_b[16];
