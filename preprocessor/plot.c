@@ -11,6 +11,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A legend's 14 px colour square at (x, y); extra is more attributes (" opacity=..."). */
+static void swatch(sl_sbuf *b, double x, double y, const char *fill, const char *extra)
+{
+    sl_sbuf_printf(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"%s\"%s/>", x,
+                   y, fill, extra);
+}
+
+/* A legend row's text beside its swatch at (x, *y); moves *y to the next row. */
+static void legend_text(sl_sbuf *b, double x, double *y, const char *text)
+{
+    sl_sbuf_printf(b, "<text x=\"%.0f\" y=\"%.0f\">%s</text>\n", x + 20, *y + 11, text);
+    *y += 22;
+}
+
 /* Escapes a tensor name for SVG text. */
 static void svg_text(sl_sbuf *b, const char *s)
 {
@@ -197,33 +211,19 @@ char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
     double lx = left + plot_w + 24, ly = top + 10;
     for (int k = 0; k < N_SEG; k++) {
         if (k == SEG_CLOUD && !in->cloud) continue;
-        sl_sbuf_printf(&b,
-                  "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"%s\"/>"
-                  "<text x=\"%.0f\" y=\"%.0f\">%s</text>\n",
-                  lx, ly, seg_color[k], lx + 20, ly + 11, seg_label[k]);
-        ly += 22;
+        swatch(&b, lx, ly, seg_color[k], "");
+        legend_text(&b, lx, &ly, seg_label[k]);
     }
-    sl_sbuf_printf(&b,
-              "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"#888\"/>"
-              "<text x=\"%.0f\" y=\"%.0f\">left bar: without TL</text>\n",
-              lx, ly, lx + 20, ly + 11);
-    ly += 22;
-    sl_sbuf_printf(&b,
-              "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"#888\"/>"
-              "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"url(#hatch)\"/>"
-              "<text x=\"%.0f\" y=\"%.0f\">right bar: best TL at the cut (hatched)</text>\n",
-              lx, ly, lx, ly, lx + 20, ly + 11);
-    ly += 22;
-    sl_sbuf_printf(&b,
-              "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"#888\" "
-              "opacity=\"0.3\"/><text x=\"%.0f\" y=\"%.0f\">excluded by a constraint</text>\n",
-              lx, ly, lx + 20, ly + 11);
-    ly += 22;
-    sl_sbuf_printf(&b,
-              "<path d=\"M%.0f %.0f l-6 -10 h12 z\" fill=\"#d62728\"/>"
-              "<text x=\"%.0f\" y=\"%.0f\">best plan / without TL / with TL</text>\n",
-              lx + 7, ly + 12, lx + 20, ly + 11);
-    ly += 34;
+    swatch(&b, lx, ly, "#888", "");
+    legend_text(&b, lx, &ly, "left bar: without TL");
+    swatch(&b, lx, ly, "#888", "");
+    swatch(&b, lx, ly, "url(#hatch)", "");
+    legend_text(&b, lx, &ly, "right bar: best TL at the cut (hatched)");
+    swatch(&b, lx, ly, "#888", " opacity=\"0.3\"");
+    legend_text(&b, lx, &ly, "excluded by a constraint");
+    sl_sbuf_printf(&b, "<path d=\"M%.0f %.0f l-6 -10 h12 z\" fill=\"#d62728\"/>", lx + 7, ly + 12);
+    legend_text(&b, lx, &ly, "best plan / without TL / with TL");
+    ly += 12;
     if (best) {
         sl_sbuf_printf(&b, "<text x=\"%.0f\" y=\"%.0f\" font-weight=\"bold\">best: %.2f ms</text>\n", lx,
                   ly, best->total_s * 1e3);
