@@ -16,26 +16,12 @@
 #include <signal.h>
 #include <sys/resource.h>
 
-static char root[600], data[700];
-
-static void path(char *buf, const char *name)
-{
-    snprintf(buf, 800, "%s/%s", root, name);
-}
-
 static void opts(sl_train_opts *o, const char *out)
 {
-    sl_train_opts_init(o);
-    o->data = data;
+    td_opts(o, out);
     o->arch = "tinycnn";
-    o->in_c = 1;
-    o->in_h = o->in_w = 32;
-    o->batch = 16;
     o->lr = 0.05;
-    o->threads = 2;
-    o->workers = 1;
     o->seed = 3;
-    o->out = out;
 }
 
 /* Largest difference over every parameter of two bundles (-1 if the structures differ). */
@@ -92,10 +78,10 @@ static int count_entries(const char *dir)
 static void test_resume_sgd_momentum(void)
 {
     char full[800], part[800], resumed[800], ck[800];
-    path(full, "full.h5");
-    path(part, "part.h5");
-    path(resumed, "resumed.h5");
-    path(ck, "ck.h5");
+    td_path(full, "full.h5");
+    td_path(part, "part.h5");
+    td_path(resumed, "resumed.h5");
+    td_path(ck, "ck.h5");
     sl_train_opts o;
     opts(&o, full);
     o.epochs = 2;
@@ -127,9 +113,9 @@ static void expect_refused(sl_train_opts *o, int status, const char *part)
 static void test_refusals(void)
 {
     char out[800], ck[800], forged[800];
-    path(out, "refused.h5");
-    path(ck, "ck.h5"); /* the SGD checkpoint of epoch 1 above */
-    path(forged, "forged.h5");
+    td_path(out, "refused.h5");
+    td_path(ck, "ck.h5"); /* the SGD checkpoint of epoch 1 above */
+    td_path(forged, "forged.h5");
     sl_train_opts o;
     opts(&o, out);
     o.epochs = 2;
@@ -168,7 +154,7 @@ static void test_refusals(void)
 static void test_atomic_checkpoint(void)
 {
     char dir[800], out[832], ck[832];
-    path(dir, "atomic");
+    td_path(dir, "atomic");
     sl_mkdir_p(dir);
     snprintf(out, sizeof out, "%s/out.h5", dir);
     snprintf(ck, sizeof ck, "%s/ck.h5", dir);
@@ -211,9 +197,9 @@ static void test_atomic_checkpoint(void)
 static void test_patience_best_epoch(void)
 {
     char out[800], ck[800], log[800];
-    path(out, "patient.h5");
-    path(ck, "patient-ck.h5");
-    path(log, "patient.jsonl");
+    td_path(out, "patient.h5");
+    td_path(ck, "patient-ck.h5");
+    td_path(log, "patient.jsonl");
     sl_train_opts o;
     opts(&o, out);
     o.epochs = 20;
@@ -271,7 +257,7 @@ static void test_patience_best_epoch(void)
     sl_dataset *ds = NULL;
     sl_eval_result *er = NULL;
     sl_eval_opts eo = {.batch = 32, .workers = 1};
-    CHECK_OK(sl_dataset_open(data, &d, &ds), sl_errmsg());
+    CHECK_OK(sl_dataset_open(td_data, &d, &ds), sl_errmsg());
     if (b && ds) {
         CHECK_OK(sl_eval_model(b->graph, ds, &eo, &er), sl_errmsg());
         if (er) CHECK_NEAR(sl_eval_accuracy(er), acc[argmax], 1.0 / 30 + 1e-9);
@@ -286,8 +272,8 @@ static void test_patience_best_epoch(void)
 static void test_epoch_images(void)
 {
     char out[800], log[800];
-    path(out, "subset.h5");
-    path(log, "subset.jsonl");
+    td_path(out, "subset.h5");
+    td_path(log, "subset.jsonl");
     sl_train_opts o;
     opts(&o, out);
     o.epochs = 2;
@@ -311,17 +297,12 @@ static void test_epoch_images(void)
 
 int main(void)
 {
-    snprintf(root, sizeof root, "%s", tu_tmpdir());
-    snprintf(data, sizeof data, "%s/data", root);
-    if (td_write(data, 30, 10)) {
-        fprintf(stderr, "cannot write the test images: %s\n", sl_errmsg());
-        return 1;
-    }
+    if (td_setup(tu_tmpdir(), 30, 10)) return 1;
     test_resume_sgd_momentum();
     test_refusals();
     test_atomic_checkpoint();
     test_patience_best_epoch();
     test_epoch_images();
-    tu_rmtree(root);
+    tu_rmtree(td_root);
     return TU_DONE();
 }

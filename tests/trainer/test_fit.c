@@ -9,25 +9,11 @@
 
 #include <cjson/cJSON.h>
 
-static char root[600], data[700];
-
 static void opts(sl_train_opts *o, const char *out)
 {
-    sl_train_opts_init(o);
-    o->data = data;
+    td_opts(o, out);
     o->arch = "tinycnn";
-    o->in_c = 1;
-    o->in_h = o->in_w = 32;
-    o->batch = 16;
     o->lr = 0.05;
-    o->threads = 2;
-    o->workers = 1;
-    o->out = out;
-}
-
-static void path(char *buf, const char *name)
-{
-    snprintf(buf, 800, "%s/%s", root, name);
 }
 
 /* Largest difference between parameter `node.param` of two bundles (-1 if missing). */
@@ -58,8 +44,8 @@ static double all_diff(const sl_bundle *a, const sl_bundle *b)
 static void test_learns(void)
 {
     char out[800], log[800];
-    path(out, "base.h5");
-    path(log, "base.jsonl");
+    td_path(out, "base.h5");
+    td_path(log, "base.jsonl");
     sl_train_opts o;
     opts(&o, out);
     o.epochs = 8;
@@ -103,8 +89,8 @@ static void test_learns(void)
 static void test_freeze(void)
 {
     char base[800], out[800];
-    path(base, "base.h5");
-    path(out, "frozen.h5");
+    td_path(base, "base.h5");
+    td_path(out, "frozen.h5");
     sl_train_opts o;
     opts(&o, out);
     o.model = base;
@@ -136,11 +122,11 @@ static void test_freeze(void)
 static void test_resume(void)
 {
     char full[800], part[800], resumed[800], ck1[800], ck2[800];
-    path(full, "full.h5");
-    path(part, "part.h5");
-    path(resumed, "resumed.h5");
-    path(ck1, "ck1.h5");
-    path(ck2, "ck2.h5");
+    td_path(full, "full.h5");
+    td_path(part, "part.h5");
+    td_path(resumed, "resumed.h5");
+    td_path(ck1, "ck1.h5");
+    td_path(ck2, "ck2.h5");
     sl_train_opts o;
     opts(&o, full);
     o.epochs = 2;
@@ -189,7 +175,7 @@ static void test_resume(void)
 
     /* Corrupt and foreign checkpoints give a clear error naming the file. */
     char bad[800];
-    path(bad, "bad.h5");
+    td_path(bad, "bad.h5");
     FILE *in = fopen(ck2, "rb"), *outf = fopen(bad, "wb");
     char buf[4096];
     size_t n, total = 0;
@@ -207,7 +193,7 @@ static void test_resume(void)
     CHECK_EQ(sl_train_fit(&o, NULL), SL_EFORMAT);
     CHECK_CONTAINS(sl_errmsg(), "not a training checkpoint");
     char missing[800];
-    path(missing, "missing.h5");
+    td_path(missing, "missing.h5");
     o.resume = missing;
     CHECK(sl_train_fit(&o, NULL) != SL_OK);
     CHECK_CONTAINS(sl_errmsg(), "missing.h5");
@@ -239,16 +225,11 @@ static void test_schedules(void)
 
 int main(void)
 {
-    snprintf(root, sizeof root, "%s", tu_tmpdir());
-    snprintf(data, sizeof data, "%s/data", root);
-    if (td_write(data, 30, 10)) {
-        fprintf(stderr, "cannot write the test images: %s\n", sl_errmsg());
-        return 1;
-    }
+    if (td_setup(tu_tmpdir(), 30, 10)) return 1;
     test_schedules();
     test_learns();
     test_freeze();
     test_resume();
-    tu_rmtree(root);
+    tu_rmtree(td_root);
     return TU_DONE();
 }

@@ -13,25 +13,6 @@
 
 #include <cjson/cJSON.h>
 
-static char root[600], data[700];
-
-static void path(char *buf, const char *name)
-{
-    snprintf(buf, 800, "%s/%s", root, name);
-}
-
-static void opts(sl_train_opts *o, const char *out)
-{
-    sl_train_opts_init(o);
-    o->data = data;
-    o->in_c = 1;
-    o->in_h = o->in_w = 32;
-    o->batch = 16;
-    o->threads = 2;
-    o->workers = 1;
-    o->out = out;
-}
-
 static sl_node *add(sl_graph *g, const char *name, sl_op op, const char *in, const char *role,
                     const sl_attrs *a)
 {
@@ -140,22 +121,9 @@ static int split(const sl_graph *g, sl_graph **dev, sl_graph **edge)
 /* Mean MSE(decoder_out, X) of g over the val split. */
 static double recon_mse(sl_graph *g)
 {
-    sl_dataset_opts d;
-    sl_dataset_opts_init(&d);
-    d.split = "val";
-    sl_dataset *ds = NULL;
-    if (sl_dataset_open(data, &d, &ds)) return -1;
-    sl_loader_opts lo;
-    sl_loader_opts_init(&lo);
-    lo.spec.c = 1;
-    lo.spec.h = lo.spec.w = 32;
-    lo.spec.mean[0] = g->mean[0];
-    lo.spec.std[0] = g->std[0];
-    lo.batch = 64;
-    lo.shuffle = 0;
-    lo.threads = 0;
-    sl_loader *l = NULL;
-    sl_loader_new(ds, &lo, &l);
+    sl_dataset *ds = td_open_val();
+    if (!ds) return -1;
+    sl_loader *l = td_val_loader(ds, g->mean[0], g->std[0], 64);
     const char *to[2] = {"pool1", "tl.dec.out"};
     sl_exec *e = NULL;
     sl_exec_opts eo = {0};
@@ -203,14 +171,11 @@ static sl_bundle *read_bundle(const char *p)
 
 static double val_acc(sl_graph *g)
 {
-    sl_dataset_opts d;
-    sl_dataset_opts_init(&d);
-    d.split = "val";
-    sl_dataset *ds = NULL;
+    sl_dataset *ds = td_open_val();
     sl_eval_result *r = NULL;
     sl_eval_opts eo = {.batch = 32, .workers = 1};
     double acc = -1;
-    if (!sl_dataset_open(data, &d, &ds) && !sl_eval_model(g, ds, &eo, &r))
+    if (ds && !sl_eval_model(g, ds, &eo, &r))
         acc = sl_eval_accuracy(r);
     sl_eval_result_free(r);
     sl_dataset_free(ds);
@@ -219,17 +184,15 @@ static double val_acc(sl_graph *g)
 
 int main(void)
 {
-    snprintf(root, sizeof root, "%s", tu_tmpdir());
-    snprintf(data, sizeof data, "%s/data", root);
-    if (td_write(data, 30, 10)) return 1;
+    if (td_setup(tu_tmpdir(), 30, 10)) return 1;
     char base_p[800], tl_p[800], s1_p[800], s1b_p[800], s2_p[800];
-    path(base_p, "base.h5");
-    path(tl_p, "tl.h5");
-    path(s1_p, "stage1.h5");
-    path(s1b_p, "stage1b.h5");
-    path(s2_p, "stage2.h5");
+    td_path(base_p, "base.h5");
+    td_path(tl_p, "tl.h5");
+    td_path(s1_p, "stage1.h5");
+    td_path(s1b_p, "stage1b.h5");
+    td_path(s2_p, "stage2.h5");
     sl_train_opts o;
-    opts(&o, base_p);
+    td_opts(&o, base_p);
     o.epochs = 8;
     o.lr = 0.05;
     o.schedule = SL_SCHED_COSINE;
@@ -247,7 +210,7 @@ int main(void)
     double before = recon_mse(tlb->graph);
 
     /* Stage 1: only the TL learns, towards X. */
-    opts(&o, s1_p);
+    td_opts(&o, s1_p);
     o.model = tl_p;
     o.tl_stage = 1;
     o.epochs = 12;
@@ -287,7 +250,7 @@ int main(void)
     CHECK_CONTAINS(sl_errmsg(), "'@outputs' is not a node");
 
     /* Stage 2: distillation from the base; the device side (head + encoder) stays. */
-    opts(&o, s2_p);
+    td_opts(&o, s2_p);
     o.model = s1_p;
     o.tl_stage = 2;
     o.tl_teacher = base_p;
@@ -315,13 +278,10 @@ int main(void)
     /* The pair, run with the real uint8 wire, gives what the whole model gives. */
     sl_graph *dev = NULL, *edge = NULL;
     CHECK_EQ(split(s2->graph, &dev, &edge), 0);
-    sl_dataset_opts d;
-    sl_dataset_opts_init(&d);
-    d.split = "val";
-    sl_dataset *ds = NULL;
+    sl_dataset *ds = td_open_val();
     sl_eval_result *rp = NULL, *rm = NULL;
     sl_eval_opts eo = {.batch = 1, .workers = 1};
-    CHECK_OK(sl_dataset_open(data, &d, &ds), sl_errmsg());
+    TU_CHECK_MSG(ds != NULL, "%s", sl_errmsg());
     if (dev && edge && ds) {
         CHECK_OK(sl_eval_pair(dev, edge, ds, &eo, &rp), sl_errmsg());
         CHECK_OK(sl_eval_model(s2->graph, ds, &eo, &rm), sl_errmsg());
@@ -341,6 +301,6 @@ int main(void)
     sl_bundle_free(tlb);
     sl_bundle_free(s1);
     sl_bundle_free(s2);
-    tu_rmtree(root);
+    tu_rmtree(td_root);
     return TU_DONE();
 }

@@ -18,24 +18,10 @@
 #include "trainer/train.h"
 #include "trainer_data.h"
 
-static char root[600], data[700];
-
-static void path(char *buf, const char *name)
-{
-    snprintf(buf, 800, "%s/%s", root, name);
-}
-
 static void opts(sl_train_opts *o, const char *out)
 {
-    sl_train_opts_init(o);
-    o->data = data;
-    o->in_c = 1;
-    o->in_h = o->in_w = 32;
-    o->batch = 16;
-    o->threads = 2;
-    o->workers = 1;
+    td_opts(o, out);
     o->seed = 11;
-    o->out = out;
 }
 
 static sl_bundle *read_bundle(const char *p)
@@ -47,11 +33,8 @@ static sl_bundle *read_bundle(const char *p)
 
 static sl_dataset *open_val(void)
 {
-    sl_dataset_opts d;
-    sl_dataset_opts_init(&d);
-    d.split = "val";
-    sl_dataset *ds = NULL;
-    CHECK_OK(sl_dataset_open(data, &d, &ds), sl_errmsg());
+    sl_dataset *ds = td_open_val();
+    TU_CHECK_MSG(ds != NULL, "%s", sl_errmsg());
     return ds;
 }
 
@@ -71,17 +54,7 @@ static double val_acc(sl_graph *g)
 static double logit_mse(sl_graph *g, sl_graph *base)
 {
     sl_dataset *ds = open_val();
-    sl_loader_opts lo;
-    sl_loader_opts_init(&lo);
-    lo.spec.c = 1;
-    lo.spec.h = lo.spec.w = 32;
-    lo.spec.mean[0] = base->mean[0];
-    lo.spec.std[0] = base->std[0];
-    lo.batch = 50;
-    lo.shuffle = 0;
-    lo.threads = 0;
-    sl_loader *l = NULL;
-    if (ds) sl_loader_new(ds, &lo, &l);
+    sl_loader *l = td_val_loader(ds, base->mean[0], base->std[0], 50);
     sl_exec *eg = NULL, *eb = NULL;
     sl_exec_opts eo = {0};
     sl_exec_new(g, NULL, 0, NULL, 0, &eo, &eg);
@@ -138,16 +111,14 @@ static double bundles_diff(const char *a, const char *b)
 
 int main(void)
 {
-    snprintf(root, sizeof root, "%s", tu_tmpdir());
-    snprintf(data, sizeof data, "%s/data", root);
-    if (td_write(data, 40, 50)) return 1;
+    if (td_setup(tu_tmpdir(), 40, 50)) return 1;
     char base_p[800], tl_p[800], cut_p[800], out_p[800], named_p[800], s2_p[800];
-    path(base_p, "base.h5");
-    path(tl_p, "tl.h5");
-    path(cut_p, "s1-cut.h5");
-    path(out_p, "s1-output.h5");
-    path(named_p, "s1-named.h5");
-    path(s2_p, "s2.h5");
+    td_path(base_p, "base.h5");
+    td_path(tl_p, "tl.h5");
+    td_path(cut_p, "s1-cut.h5");
+    td_path(out_p, "s1-output.h5");
+    td_path(named_p, "s1-named.h5");
+    td_path(s2_p, "s2.h5");
 
     /* The base. */
     sl_train_opts o;
@@ -243,6 +214,6 @@ int main(void)
     sl_bundle_free(s1o);
     sl_bundle_free(tlb);
     sl_bundle_free(base);
-    tu_rmtree(root);
+    tu_rmtree(td_root);
     return TU_DONE();
 }

@@ -8,7 +8,11 @@
 #define SL_TESTS_TRAINER_DATA_H
 
 #include "common/fsutil.h"
+#include "common/status.h"
+#include "datasets/dataset.h"
 #include "datasets/image.h"
+#include "datasets/loader.h"
+#include "trainer/train.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -49,6 +53,71 @@ static inline int td_write(const char *root, int n_train, int n_val)
             }
         }
     return 0;
+}
+
+/* The test's fresh folder and the image set inside it (td_setup). */
+static char td_root[600], td_data[700];
+
+/* Takes the fresh folder dir as td_root and writes the image set to td_data with n_train and
+ * n_val images per class. Returns 0, or 1 after saying why on stderr. */
+static inline int td_setup(const char *dir, int n_train, int n_val)
+{
+    snprintf(td_root, sizeof td_root, "%s", dir);
+    snprintf(td_data, sizeof td_data, "%s/data", td_root);
+    if (td_write(td_data, n_train, n_val)) {
+        fprintf(stderr, "cannot write the test images: %s\n", sl_errmsg());
+        return 1;
+    }
+    return 0;
+}
+
+/* td_root/name into buf (800 bytes). */
+static inline void td_path(char *buf, const char *name)
+{
+    snprintf(buf, 800, "%s/%s", td_root, name);
+}
+
+/* The options every trainer test starts from: the image set, 1 x 32 x 32 input, batch 16, two
+ * threads, one loader worker, the model written to out. */
+static inline void td_opts(sl_train_opts *o, const char *out)
+{
+    sl_train_opts_init(o);
+    o->data = td_data;
+    o->in_c = 1;
+    o->in_h = o->in_w = 32;
+    o->batch = 16;
+    o->threads = 2;
+    o->workers = 1;
+    o->out = out;
+}
+
+/* The val split of td_data: caller frees with sl_dataset_free; NULL (message in sl_errmsg()) on
+ * failure. */
+static inline sl_dataset *td_open_val(void)
+{
+    sl_dataset_opts d;
+    sl_dataset_opts_init(&d);
+    d.split = "val";
+    sl_dataset *ds = NULL;
+    return sl_dataset_open(td_data, &d, &ds) ? NULL : ds;
+}
+
+/* A loader over ds (borrowed; NULL gives NULL) in file order, `batch` images at a time,
+ * normalised as the 1 x 32 x 32 input of a model with this mean and std; caller frees with
+ * sl_loader_free. NULL on failure. */
+static inline sl_loader *td_val_loader(sl_dataset *ds, float mean, float std, int batch)
+{
+    sl_loader_opts lo;
+    sl_loader_opts_init(&lo);
+    lo.spec.c = 1;
+    lo.spec.h = lo.spec.w = 32;
+    lo.spec.mean[0] = mean;
+    lo.spec.std[0] = std;
+    lo.batch = batch;
+    lo.shuffle = 0;
+    lo.threads = 0;
+    sl_loader *l = NULL;
+    return ds && sl_loader_new(ds, &lo, &l) == SL_OK ? l : NULL;
 }
 
 #endif
