@@ -6,6 +6,7 @@
 #include "common/opt.h"
 #include "common/status.h"
 #include "preprocessor/commands.h"
+#include "preprocessor/plan_table.h"
 #include "preprocessor/plot.h"
 #include "preprocessor/select.h"
 #include "preprocessor/select_run.h"
@@ -16,6 +17,7 @@
 
 typedef struct opts {
     const char *device, *edge, *cloud, *network, *output, *plot;
+    const char *bandwidths, *rtts; /* a plan table over several links (plan_table.c) */
     double bw[SL_HOP_COUNT], rtt[SL_HOP_COUNT]; /* < 0: not given */
     long top;
     int versus, dads, throughput, json, quiet;
@@ -41,6 +43,9 @@ static const sl_opt options[] = {
     SL_OPT_BANDWIDTH(0, "bandwidth", &A.bw[SL_HOP_DEVICE_EDGE],
                      "device->edge bandwidth: 10mbit, 500kbit, 1gbit, 20Mbps"),
     SL_OPT_DURATION(0, "rtt", &A.rtt[SL_HOP_DEVICE_EDGE], "device->edge round-trip time: 20ms, 0.02s"),
+    SL_OPT_STRING(0, "bandwidths", &A.bandwidths, "LIST",
+                  "a plan table over several links: 1mbit,5mbit,50mbit (docs/plan-table.md)"),
+    SL_OPT_STRING(0, "rtts", &A.rtts, "LIST", "one RTT per --bandwidths link (default: --rtt)"),
     SL_OPT_BANDWIDTH(0, "cloud-bandwidth", &A.bw[SL_HOP_EDGE_CLOUD], "edge->cloud bandwidth"),
     SL_OPT_DURATION(0, "cloud-rtt", &A.rtt[SL_HOP_EDGE_CLOUD], "edge->cloud round-trip time"),
     SL_OPT_STRING(0, "network", &A.network, "FILE",
@@ -90,6 +95,7 @@ static int parse_args(int argc, char **argv, opts *o)
     int rc = sl_opt_parse(&sl_cmd_select_spec, argc, argv, NULL);
     if (rc != SL_OPT_CONTINUE) return rc;
     if (!o->device || !o->edge) return sl_usage_error("--device and --edge profiles are required");
+    if (o->bandwidths || o->rtts) return SL_OPT_CONTINUE; /* plan_table.c checks the links */
     if (!o->network && o->bw[SL_HOP_DEVICE_EDGE] < 0 && o->rtt[SL_HOP_DEVICE_EDGE] < 0)
         return sl_usage_error("no network: give --bandwidth and --rtt, or --network FILE");
     for (int h = 0; h < (o->cloud ? SL_HOP_COUNT : 1); h++)
@@ -182,6 +188,13 @@ int sl_cmd_select(int argc, char **argv)
     for (int h = 0; h < SL_HOP_COUNT; h++) {
         rq.bandwidth_bps[h] = o.bw[h];
         rq.rtt_s[h] = o.rtt[h];
+    }
+    if (o.bandwidths || o.rtts) {
+        sl_plan_table_request tr = {o.bandwidths, o.rtts, o.output, o.json, o.quiet};
+        if (o.output && !strcmp(o.output, "-")) tr.output = NULL, tr.json = 1;
+        int user, st = sl_plan_table_select(&rq, &tr, &user);
+        sl_constraints_free(&o.cons);
+        return st ? (user ? sl_usage_error("%s", sl_errmsg()) : sl_fail()) : SL_EXIT_OK;
     }
     sl_select_outcome r;
     int st = sl_select_execute(&rq, &r);

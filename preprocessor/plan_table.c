@@ -1,0 +1,416 @@
+/* plan_table.c: select over a range of device->edge links (see plan_table.h). */
+#include "preprocessor/plan_table.h"
+#include "common/cli.h"
+#include "common/fsutil.h"
+#include "common/status.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SL_PLAN_TABLE_MAX_LINKS 64
+
+/* Parses `list` item by item with `parse`; `lo_open` rejects 0 (bandwidths) besides < 0. */
+static int parse_values(const char *what, const char *list,
+                        int (*parse)(const char *, const char *, double *), int lo_open,
+                        double **vals, int *n)
+{
+    *vals = NULL;
+    *n = 0;
+    char *buf, *items[SL_PLAN_TABLE_MAX_LINKS];
+    int k, rc = sl_parse_list(what, list, &buf, items, SL_PLAN_TABLE_MAX_LINKS, &k);
+    if (rc) return rc;
+    double *v = malloc((size_t)k * sizeof *v);
+    if (!v) {
+        free(buf);
+        return sl_err(SL_ENOMEM, "%s: out of memory", what);
+    }
+    for (int i = 0; i < k; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "%s item %d", what, i + 1);
+        if ((rc = parse(name, items[i], &v[i]))) break;
+        if (v[i] < 0 || (lo_open && v[i] == 0) || !isfinite(v[i])) {
+            rc = sl_err(SL_EARG, "%s: '%s' must be %s", name, items[i],
+                        lo_open ? "above 0" : "0 or more");
+            break;
+        }
+    }
+    free(buf);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *vals = v;
+    *n = k;
+    return SL_OK;
+}
+
+int sl_plan_table_parse_bandwidths(const char *what, const char *list, double **bps, int *n)
+{
+    return parse_values(what, list, sl_parse_bandwidth, 1, bps, n);
+}
+
+int sl_plan_table_parse_rtts(const char *what, const char *list, double **rtts, int *n)
+{
+    return parse_values(what, list, sl_parse_duration, 0, rtts, n);
+}
+
+double sl_plan_table_predict(const sl_plan_table_plan *p, double bandwidth_bps, double rtt_s)
+{
+    if (!p->pays_rtt) return p->fixed_s;
+    return p->fixed_s + rtt_s + p->upload_bytes * 8.0 / bandwidth_bps;
+}
+
+void sl_plan_table_free(sl_plan_table *t)
+{
+    if (!t) return;
+    free(t->links);
+    free(t->plans);
+    free(t->intervals);
+    memset(t, 0, sizeof *t);
+}
+
+static int same_plan(const sl_plan_table_plan *a, const sl_plan *b)
+{
+    return a->cut == b->cut && a->cut2 == b->cut2 && a->tl == b->tl;
+}
+
+/* The RTT at bandwidth bw between two links, linear in bandwidth. */
+static double rtt_between(const sl_plan_table_link *lo, const sl_plan_table_link *hi, double bw)
+{
+    double f = (bw - lo->bandwidth_bps) / (hi->bandwidth_bps - lo->bandwidth_bps);
+    return lo->rtt_s + f * (hi->rtt_s - lo->rtt_s);
+}
+
+/* Latency of a minus latency of b at exp(x) bit/s between links lo and hi. */
+static double gap_at(const sl_plan_table_plan *a, const sl_plan_table_plan *b,
+                     const sl_plan_table_link *lo, const sl_plan_table_link *hi, double x)
+{
+    double bw = exp(x), rtt = rtt_between(lo, hi, bw);
+    return sl_plan_table_predict(a, bw, rtt) - sl_plan_table_predict(b, bw, rtt);
+}
+
+/* Where plan a (winning at link lo) stops beating plan b (winning at link hi): the root of
+ * latency_a - latency_b on [lo, hi], by bisection in log bandwidth. When the sign does not
+ * change over the range (the two lines do not cross there, e.g. a third plan won in between
+ * under a constraint) the geometric midpoint of the two links. */
+static double crossover(const sl_plan_table_plan *a, const sl_plan_table_plan *b,
+                        const sl_plan_table_link *lo, const sl_plan_table_link *hi)
+{
+    double l = log(lo->bandwidth_bps), h = log(hi->bandwidth_bps);
+    if (!(gap_at(a, b, lo, hi, l) <= 0 && gap_at(a, b, lo, hi, h) >= 0)) return exp((l + h) / 2);
+    for (int i = 0; i < 200 && h - l > 1e-14; i++) {
+        double m = (l + h) / 2;
+        if (gap_at(a, b, lo, hi, m) <= 0)
+            l = m;
+        else
+            h = m;
+    }
+    return exp((l + h) / 2);
+}
+
+static int by_bandwidth(const void *x, const void *y)
+{
+    const sl_plan_table_link *a = x, *b = y;
+    return (a->bandwidth_bps > b->bandwidth_bps) - (a->bandwidth_bps < b->bandwidth_bps);
+}
+
+int sl_plan_table_build(const sl_select_input *in, const double *bandwidth_bps, const double *rtt_s,
+                        int n, sl_plan_table *out)
+{
+    memset(out, 0, sizeof *out);
+    if (n < 1) return sl_err(SL_EARG, "plan table: no links");
+    sl_plan_table t = {0};
+    t.links = calloc((size_t)n, sizeof *t.links);
+    t.plans = calloc((size_t)n, sizeof *t.plans);
+    t.intervals = calloc((size_t)n, sizeof *t.intervals);
+    if (!t.links || !t.plans || !t.intervals) {
+        sl_plan_table_free(&t);
+        return sl_err(SL_ENOMEM, "plan table: out of memory");
+    }
+    t.n_links = n;
+    for (int i = 0; i < n; i++) {
+        if (!(bandwidth_bps[i] > 0) || !isfinite(bandwidth_bps[i]) || !(rtt_s[i] >= 0) ||
+            !isfinite(rtt_s[i])) {
+            sl_plan_table_free(&t);
+            return sl_err(SL_EARG, "plan table: link %d (%.6g bit/s, RTT %.6g s) is not a link",
+                          i + 1, bandwidth_bps[i], rtt_s[i]);
+        }
+        t.links[i].bandwidth_bps = bandwidth_bps[i];
+        t.links[i].rtt_s = rtt_s[i];
+    }
+    qsort(t.links, (size_t)n, sizeof *t.links, by_bandwidth);
+    for (int i = 1; i < n; i++)
+        if (t.links[i].bandwidth_bps == t.links[i - 1].bandwidth_bps) {
+            double bw = t.links[i].bandwidth_bps;
+            sl_plan_table_free(&t);
+            return sl_err(SL_EARG, "plan table: bandwidth %.6g Mbit/s is given twice", bw / 1e6);
+        }
+    for (int i = 0; i < n; i++) {
+        sl_plan_table_link *lk = &t.links[i];
+        sl_select_input li = *in;
+        li.net.hop[SL_HOP_DEVICE_EDGE] = (sl_hop){1, lk->bandwidth_bps, lk->rtt_s};
+        sl_selection sel;
+        int rc = sl_select_run(&li, &sel);
+        if (rc == SL_OK) lk->best = sel.plans[0];
+        if (rc == SL_ECONSTRAINT) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", sl_errmsg());
+            sl_selection_free(&sel);
+            sl_plan_table_free(&t);
+            return sl_err(SL_ECONSTRAINT, "at %.6g Mbit/s, RTT %.6g ms: %s",
+                          lk->bandwidth_bps / 1e6, lk->rtt_s * 1e3, why);
+        }
+        if (rc) {
+            sl_plan_table_free(&t);
+            return rc;
+        }
+        sl_selection_free(&sel);
+        int k = 0;
+        while (k < t.n_plans && !same_plan(&t.plans[k], &lk->best))
+            k++;
+        if (k == t.n_plans) {
+            const sl_plan *b = &lk->best;
+            /* Only the device->edge RTT and transfer depend on the link (select.h). */
+            t.plans[k] =
+                (sl_plan_table_plan){b->cut,          b->cut2,
+                                     b->tl,           b->total_s - b->rtt_s - b->transfer_s,
+                                     b->upload_bytes, b->cut != in->device->n_blocks};
+            t.n_plans++;
+        }
+        lk->plan = k;
+        if (i == 0 || t.intervals[t.n_intervals - 1].plan != k) {
+            t.intervals[t.n_intervals++] =
+                (sl_plan_table_interval){k, lk->bandwidth_bps, lk->bandwidth_bps, i, i};
+        } else {
+            t.intervals[t.n_intervals - 1].last_link = i;
+            t.intervals[t.n_intervals - 1].to_bps = lk->bandwidth_bps;
+        }
+    }
+    for (int j = 1; j < t.n_intervals; j++) {
+        sl_plan_table_interval *a = &t.intervals[j - 1], *b = &t.intervals[j];
+        double x = crossover(&t.plans[a->plan], &t.plans[b->plan], &t.links[a->last_link],
+                             &t.links[b->first_link]);
+        a->to_bps = b->from_bps = x;
+    }
+    *out = t;
+    return SL_OK;
+}
+
+static const char *plan_kind(const sl_select_input *in, int cut)
+{
+    return cut == 0 ? "edge-only" : cut == in->device->n_blocks ? "local-only" : "slice";
+}
+
+static cJSON *cut_ref(const sl_select_input *in, int cut)
+{
+    if (cut < 0) return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "index", cut);
+    cJSON_AddStringToObject(o, "tensor", in->device->cuts[cut].tensor);
+    cJSON_AddStringToObject(o, "kind", plan_kind(in, cut));
+    return o;
+}
+
+static cJSON *latency_json(const sl_select_input *in, const sl_plan *p)
+{
+    cJSON *lat = cJSON_CreateObject();
+    cJSON_AddNumberToObject(lat, "load", p->load_s);
+    cJSON_AddNumberToObject(lat, "device", p->device_s);
+    cJSON_AddNumberToObject(lat, "tl_encode", p->tl_enc_s);
+    cJSON_AddNumberToObject(lat, "wire_encode", p->wire_enc_s);
+    cJSON_AddNumberToObject(lat, "serialise", p->serialise_s);
+    cJSON_AddNumberToObject(lat, "rtt", p->rtt_s);
+    cJSON_AddNumberToObject(lat, "transfer", p->transfer_s);
+    cJSON_AddNumberToObject(lat, "wire_decode", p->wire_dec_s);
+    cJSON_AddNumberToObject(lat, "tl_decode", p->tl_dec_s);
+    cJSON_AddNumberToObject(lat, "edge", p->edge_s);
+    if (in->cloud) {
+        cJSON_AddNumberToObject(lat, "serialise2", p->serialise2_s);
+        cJSON_AddNumberToObject(lat, "rtt2", p->rtt2_s);
+        cJSON_AddNumberToObject(lat, "transfer2", p->transfer2_s);
+        cJSON_AddNumberToObject(lat, "cloud", p->cloud_s);
+    }
+    cJSON_AddNumberToObject(lat, "total", p->total_s);
+    return lat;
+}
+
+char *sl_plan_table_json(const sl_select_input *in, const sl_plan_table *t)
+{
+    const sl_profile *pr = in->device;
+    cJSON *r = cJSON_CreateObject();
+    if (!r) {
+        sl_err(SL_ENOMEM, "out of memory while writing the plan table");
+        return NULL;
+    }
+    cJSON_AddStringToObject(r, "format", "sl-plan-table");
+    cJSON_AddNumberToObject(r, "version", 1);
+    cJSON_AddStringToObject(r, "model", pr->model);
+    cJSON_AddStringToObject(r, "graph_hash", pr->graph_hash);
+    cJSON_AddBoolToObject(r, "cloud", in->cloud != NULL);
+    cJSON *plans = cJSON_AddArrayToObject(r, "plans");
+    for (int k = 0; k < t->n_plans; k++) {
+        const sl_plan_table_plan *p = &t->plans[k];
+        const sl_plan *at = NULL; /* the plan as costed at its first winning link */
+        for (int i = 0; i < t->n_links && !at; i++)
+            if (t->links[i].plan == k) at = &t->links[i].best;
+        cJSON *o = cJSON_CreateObject();
+        char text[512];
+        sl_plan_format(in, at, text, sizeof text);
+        cJSON_AddNumberToObject(o, "id", k);
+        cJSON_AddStringToObject(o, "kind", plan_kind(in, p->cut));
+        cJSON_AddItemToObject(o, "cut", cut_ref(in, p->cut));
+        cJSON_AddItemToObject(o, "cut2", cut_ref(in, p->cut2));
+        const char *tl = sl_plan_tl_name(in, at);
+        cJSON_AddItemToObject(o, "tl", tl ? cJSON_CreateString(tl) : cJSON_CreateNull());
+        cJSON_AddNumberToObject(o, "fixed_s", p->fixed_s);
+        cJSON_AddNumberToObject(o, "upload_bytes", p->upload_bytes);
+        cJSON_AddBoolToObject(o, "pays_rtt", p->pays_rtt);
+        cJSON_AddItemToArray(plans, o);
+    }
+    cJSON *links = cJSON_AddArrayToObject(r, "links");
+    for (int i = 0; i < t->n_links; i++) {
+        const sl_plan_table_link *lk = &t->links[i];
+        cJSON *o = cJSON_CreateObject();
+        char text[512];
+        sl_plan_format(in, &lk->best, text, sizeof text);
+        cJSON_AddNumberToObject(o, "bandwidth_bps", lk->bandwidth_bps);
+        cJSON_AddNumberToObject(o, "rtt_s", lk->rtt_s);
+        cJSON_AddNumberToObject(o, "plan", lk->plan);
+        cJSON_AddStringToObject(o, "text", text);
+        cJSON_AddItemToObject(o, "latency_s", latency_json(in, &lk->best));
+        cJSON *bytes = cJSON_AddObjectToObject(o, "bytes");
+        cJSON_AddNumberToObject(bytes, "upload", lk->best.upload_bytes);
+        if (in->cloud) cJSON_AddNumberToObject(bytes, "edge_cloud", lk->best.cloud_bytes);
+        cJSON_AddItemToArray(links, o);
+    }
+    cJSON *iv = cJSON_AddArrayToObject(r, "intervals");
+    for (int j = 0; j < t->n_intervals; j++) {
+        const sl_plan_table_interval *v = &t->intervals[j];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "plan", v->plan);
+        cJSON_AddNumberToObject(o, "from_bps", v->from_bps);
+        cJSON_AddNumberToObject(o, "to_bps", v->to_bps);
+        cJSON *covered = cJSON_AddArrayToObject(o, "links");
+        for (int i = v->first_link; i <= v->last_link; i++)
+            cJSON_AddItemToArray(covered, cJSON_CreateNumber(i));
+        cJSON_AddItemToArray(iv, o);
+    }
+    char *s = cJSON_Print(r);
+    cJSON_Delete(r);
+    if (!s) sl_err(SL_ENOMEM, "out of memory while writing the plan table");
+    return s;
+}
+
+int sl_plan_table_write(const char *path, const sl_select_input *in, const sl_plan_table *t)
+{
+    char *s = sl_plan_table_json(in, t);
+    if (!s) return SL_ENOMEM;
+    size_t len = strlen(s);
+    char *u = realloc(s, len + 2);
+    if (!u) {
+        free(s);
+        return sl_err(SL_ENOMEM, "out of memory");
+    }
+    u[len] = '\n';
+    int rc = sl_write_file_atomic(path, u, len + 1);
+    free(u);
+    return rc;
+}
+
+void sl_plan_table_print(FILE *f, const sl_select_input *in, const sl_plan_table *t)
+{
+    char line[512];
+    fprintf(f, "%s: %d links, %d plans win somewhere\n", in->device->model, t->n_links, t->n_plans);
+    for (int i = 0; i < t->n_links; i++) {
+        const sl_plan_table_link *lk = &t->links[i];
+        sl_plan_format(in, &lk->best, line, sizeof line);
+        fprintf(f, "  %9.4g Mbit/s %7.4g ms  plan %d: %s\n", lk->bandwidth_bps / 1e6,
+                lk->rtt_s * 1e3, lk->plan, line);
+    }
+    for (int j = 0; j < t->n_intervals; j++) {
+        const sl_plan_table_interval *v = &t->intervals[j];
+        fprintf(f, "plan %d wins from %.4g to %.4g Mbit/s\n", v->plan, v->from_bps / 1e6,
+                v->to_bps / 1e6);
+    }
+}
+
+int sl_plan_table_select(sl_select_request *rq, const sl_plan_table_request *tr, int *user_error)
+{
+    *user_error = 0;
+    double *bw = NULL, *rtt = NULL;
+    int n = 0, n_rtt = 0, rc;
+    sl_select_outcome r;
+    memset(&r, 0, sizeof r);
+    sl_plan_table t = {0};
+    if (!tr->bandwidths) {
+        *user_error = 1;
+        return sl_err(SL_EARG, "--rtts needs --bandwidths");
+    }
+    if ((rc = sl_plan_table_parse_bandwidths("--bandwidths", tr->bandwidths, &bw, &n)) ||
+        (tr->rtts && (rc = sl_plan_table_parse_rtts("--rtts", tr->rtts, &rtt, &n_rtt)))) {
+        *user_error = 1;
+        goto out;
+    }
+    if (tr->rtts && n_rtt != n) {
+        rc = sl_err(SL_EARG, "--rtts has %d item%s, --bandwidths %d: give one RTT per link", n_rtt,
+                    n_rtt == 1 ? "" : "s", n);
+        *user_error = 1;
+        goto out;
+    }
+    double *fixed_rtt = &rq->rtt_s[SL_HOP_DEVICE_EDGE];
+    if (rq->bandwidth_bps[SL_HOP_DEVICE_EDGE] >= 0 || (tr->rtts && *fixed_rtt >= 0)) {
+        rc = sl_err(SL_EARG, "%s",
+                    rq->bandwidth_bps[SL_HOP_DEVICE_EDGE] >= 0
+                        ? "--bandwidth and --bandwidths exclude each other"
+                        : "--rtt and --rtts exclude each other");
+        *user_error = 1;
+        goto out;
+    }
+    if (!tr->rtts && *fixed_rtt < 0 && !rq->network) {
+        rc = sl_err(SL_EARG, "--bandwidths needs the RTT: give --rtt, --rtts or --network");
+        *user_error = 1;
+        goto out;
+    }
+    /* The first link stands in for the network while the profiles and constraints are read. */
+    rq->bandwidth_bps[SL_HOP_DEVICE_EDGE] = bw[0];
+    if (tr->rtts) *fixed_rtt = rtt[0];
+    rc = sl_select_execute(rq, &r);
+    if (rc == SL_ECONSTRAINT) rc = SL_OK; /* each link is ranked again below */
+    if (rc) {
+        *user_error = r.user_error;
+        goto out;
+    }
+    if (!rtt) {
+        if (!(rtt = malloc((size_t)n * sizeof *rtt))) {
+            rc = sl_err(SL_ENOMEM, "out of memory");
+            goto out;
+        }
+        for (int i = 0; i < n; i++)
+            rtt[i] = r.in.net.hop[SL_HOP_DEVICE_EDGE].rtt_s;
+    }
+    if ((rc = sl_plan_table_build(&r.in, bw, rtt, n, &t))) {
+        *user_error = rc == SL_EARG;
+        goto out;
+    }
+    if (tr->output && (rc = sl_plan_table_write(tr->output, &r.in, &t))) goto out;
+    if (tr->json) {
+        char *js = sl_plan_table_json(&r.in, &t);
+        if (!js) {
+            rc = SL_ENOMEM;
+            goto out;
+        }
+        printf("%s\n", js);
+        free(js);
+    } else if (!tr->quiet) {
+        sl_plan_table_print(stdout, &r.in, &t);
+    }
+out:
+    sl_plan_table_free(&t);
+    sl_select_outcome_free(&r);
+    free(bw);
+    free(rtt);
+    return rc;
+}
