@@ -44,7 +44,7 @@ static const sl_opt options[] = {
                      "device->edge bandwidth: 10mbit, 500kbit, 1gbit, 20Mbps"),
     SL_OPT_DURATION(0, "rtt", &A.rtt[SL_HOP_DEVICE_EDGE], "device->edge round-trip time: 20ms, 0.02s"),
     SL_OPT_STRING(0, "bandwidths", &A.bandwidths, "LIST",
-                  "a plan table over several links: 1mbit,5mbit,50mbit (docs/plan-table.md)"),
+                  "plans per link: 1mbit,5mbit,50mbit (docs/formats/plan-table.md)"),
     SL_OPT_STRING(0, "rtts", &A.rtts, "LIST", "one RTT per --bandwidths link (default: --rtt)"),
     SL_OPT_BANDWIDTH(0, "cloud-bandwidth", &A.bw[SL_HOP_EDGE_CLOUD], "edge->cloud bandwidth"),
     SL_OPT_DURATION(0, "cloud-rtt", &A.rtt[SL_HOP_EDGE_CLOUD], "edge->cloud round-trip time"),

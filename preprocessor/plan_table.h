@@ -1,7 +1,7 @@
 /* plan_table.h: select for a range of device->edge links — the best plan at each link, the
  * distinct plans that win somewhere, and the bandwidth intervals where each wins
- * (docs/plan-table.md, format "sl-plan-table" version 1). An adaptive device switches between
- * the table's plans as its link estimate moves (offloader/link_estimate.h).
+ * (docs/formats/plan-table.md, format "sl-plan-table" version 1). An adaptive device switches
+ * between the table's plans as its link estimate moves (offloader/link_estimate.h).
  *
  * Each link is ranked by select.c exactly as a single `select --bandwidth B --rtt R` run would
  * (same cost model, same constraints). A plan is named by (cut, cut2, tl). Because only the

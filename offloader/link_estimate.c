@@ -1,0 +1,159 @@
+/* link_estimate.c: the adaptive device's link estimate and plan chooser (see link_estimate.h). */
+#include "offloader/link_estimate.h"
+#include "common/status.h"
+
+#include <math.h>
+#include <string.h>
+
+#define SL_LINK_MAX_BPS 1e12
+
+sl_link_config sl_link_config_default(double prior_bps, double prior_rtt_s)
+{
+    return (sl_link_config){.alpha = 0.2,
+                            .prior_bps = prior_bps,
+                            .prior_rtt_s = prior_rtt_s,
+                            .jump_ratio = 3,
+                            .jump_run = 3,
+                            .margin = 0.1,
+                            .confirm = 3,
+                            .stale_s = 5};
+}
+
+int sl_link_init(sl_link_estimate *e, const sl_link_config *cfg)
+{
+    memset(e, 0, sizeof *e);
+    const char *bad = !(cfg->alpha > 0 && cfg->alpha <= 1)                      ? "alpha"
+                      : !(cfg->prior_bps > 0) || !isfinite(cfg->prior_bps)      ? "prior_bps"
+                      : !(cfg->prior_rtt_s >= 0) || !isfinite(cfg->prior_rtt_s) ? "prior_rtt_s"
+                      : !(cfg->jump_ratio > 1) || !isfinite(cfg->jump_ratio)    ? "jump_ratio"
+                      : cfg->jump_run < 1                                       ? "jump_run"
+                      : !(cfg->margin >= 0 && cfg->margin < 1)                  ? "margin"
+                      : cfg->confirm < 1                                        ? "confirm"
+                      : !(cfg->stale_s > 0)                                     ? "stale_s"
+                                                                                : NULL;
+    if (bad) return sl_err(SL_EARG, "link estimate: %s is out of range", bad);
+    e->cfg = *cfg;
+    e->spb = 1.0 / cfg->prior_bps;
+    e->rtt_s = cfg->prior_rtt_s;
+    e->last_s = -1;
+    return SL_OK;
+}
+
+static int finite_nonneg(double x)
+{
+    return isfinite(x) && x >= 0;
+}
+
+/* Folds one time-per-bit sample into the average, restarting it after a run of jumps. A jump
+ * is measured against the average when its run began, so the samples folded in meanwhile do
+ * not hide the rest of the run. */
+static void fold(sl_link_estimate *e, double spb)
+{
+    const sl_link_config *c = &e->cfg;
+    double ref = e->jump_n ? e->jump_ref : e->spb;
+    int dir = spb > ref * c->jump_ratio ? 1 : spb * c->jump_ratio < ref ? -1 : 0;
+    if (dir && dir == e->jump_dir) {
+        e->jump_n++;
+        e->jump_sum += spb;
+    } else {
+        e->jump_dir = dir;
+        e->jump_n = dir ? 1 : 0;
+        e->jump_sum = dir ? spb : 0;
+        e->jump_ref = e->spb;
+    }
+    if (e->jump_n >= c->jump_run) {
+        e->spb = e->jump_sum / e->jump_n;
+        e->jump_dir = 0;
+        e->jump_n = 0;
+        e->jump_sum = 0;
+        return;
+    }
+    e->spb += c->alpha * (spb - e->spb);
+}
+
+int sl_link_observe(sl_link_estimate *e, double bytes, double elapsed_s, double edge_s, double now)
+{
+    if (!(bytes > 0) || !isfinite(bytes) || !finite_nonneg(elapsed_s) || !finite_nonneg(edge_s) ||
+        !isfinite(now))
+        return sl_err(SL_EARG, "link sample: bytes %g, elapsed %g s, edge %g s is not a sample",
+                      bytes, elapsed_s, edge_s);
+    if (edge_s > elapsed_s)
+        return sl_err(SL_EARG, "link sample: the edge reports %g s of compute in a %g s exchange",
+                      edge_s, elapsed_s);
+    double transfer = elapsed_s - edge_s - e->rtt_s;
+    fold(e, transfer > 0 ? transfer / (8.0 * bytes) : 0);
+    e->n_samples++;
+    e->last_s = now;
+    return SL_OK;
+}
+
+int sl_link_observe_rtt(sl_link_estimate *e, double rtt_s, double now)
+{
+    if (!finite_nonneg(rtt_s) || !isfinite(now))
+        return sl_err(SL_EARG, "link probe: RTT %g s is not a round-trip time", rtt_s);
+    e->rtt_s = e->n_rtt ? e->rtt_s + e->cfg.alpha * (rtt_s - e->rtt_s) : rtt_s;
+    e->n_rtt++;
+    e->last_s = now;
+    return SL_OK;
+}
+
+double sl_link_bandwidth(const sl_link_estimate *e)
+{
+    return e->spb * SL_LINK_MAX_BPS > 1 ? 1.0 / e->spb : SL_LINK_MAX_BPS;
+}
+
+int sl_link_stale(const sl_link_estimate *e, double now)
+{
+    return e->last_s < 0 || now - e->last_s > e->cfg.stale_s;
+}
+
+double sl_link_predict(const sl_link_estimate *e, const sl_link_plan *p)
+{
+    if (!p->pays_rtt) return p->fixed_s;
+    return p->fixed_s + e->rtt_s + 8.0 * p->upload_bytes * e->spb;
+}
+
+int sl_link_chooser_init(sl_link_chooser *c, const sl_link_plan *plans, int n, int initial)
+{
+    memset(c, 0, sizeof *c);
+    if (n < 1 || initial < 0 || initial >= n)
+        return sl_err(SL_EARG, "link chooser: plan %d of %d", initial, n);
+    c->plans = plans;
+    c->n = n;
+    c->current = initial;
+    c->candidate = -1;
+    c->seen = -1;
+    return SL_OK;
+}
+
+int sl_link_choose(sl_link_chooser *c, const sl_link_estimate *e, int *switched)
+{
+    if (switched) *switched = 0;
+    long seen = e->n_samples + e->n_rtt;
+    if (seen == c->seen || seen == 0) return c->current;
+    c->seen = seen;
+    int best = c->current;
+    double best_s = sl_link_predict(e, &c->plans[best]);
+    for (int k = 0; k < c->n; k++) {
+        double s = sl_link_predict(e, &c->plans[k]);
+        if (s < best_s) {
+            best = k;
+            best_s = s;
+        }
+    }
+    double cur_s = sl_link_predict(e, &c->plans[c->current]);
+    if (best == c->current || !(best_s < cur_s * (1 - e->cfg.margin))) {
+        c->candidate = -1;
+        c->streak = 0;
+        return c->current;
+    }
+    c->streak = best == c->candidate ? c->streak + 1 : 1;
+    c->candidate = best;
+    if (c->streak < e->cfg.confirm) return c->current;
+    c->current = best;
+    c->candidate = -1;
+    c->streak = 0;
+    c->switches++;
+    if (switched) *switched = 1;
+    return c->current;
+}

@@ -1,0 +1,109 @@
+/* link_estimate.h: what an adaptive device knows about its link, and which plan of a plan
+ * table (docs/formats/plan-table.md) to run on it. Pure: no sockets, no clock — every call is given
+ * the time `now` in seconds, so tests feed synthetic timings.
+ *
+ * The estimate. Each answered request tells: bytes sent B, the time from sending to the answer
+ * T, and the compute time the edge reported E (TL decode + suffix). The network took T - E,
+ * which the cost model splits as RTT + 8B / bandwidth. The RTT comes from probes (small
+ * exchanges, sl_link_observe_rtt) and starts at a prior; the rest, T - E - RTT, is the transfer,
+ * and its time per bit is averaged (EWMA, weight `alpha` for the new sample). Averaging time per
+ * bit rather than bandwidth keeps the average unbiased for latency, which is linear in it.
+ * Subtracting E is what keeps a slow or loaded edge from reading as a slow link. A real change
+ * shows as `jump_run` samples in a row off the average by more than `jump_ratio` in the same
+ * direction; the average then restarts from those samples instead of creeping towards them.
+ *
+ * The choice. Every plan's latency is predicted at the estimate as
+ *   fixed_s + (pays_rtt ? rtt : 0) + 8 * upload_bytes / bandwidth
+ * (the plan table's formula). The chooser moves to another plan only when it is predicted
+ * faster than the current one by `margin` (0.1 = 10%) on `confirm` consecutive new estimates, so
+ * noise around a boundary does not flap between two plans. An estimate is stale when no sample
+ * arrived for `stale_s` seconds (a local-only plan sends nothing): the device may then probe.
+ *
+ * Example: plans {local-only 0.155 s}, {TL split: 0.05555 s + RTT + 400 kbit}, {edge-only:
+ * 0.00635 s + RTT + 1.2 Mbit}, RTT 20 ms. At 10 Mbit/s the TL split is predicted at 0.11555 s,
+ * edge-only 0.14635, local-only 0.155: the chooser holds the TL split. When the link falls to
+ * 1 Mbit/s, local-only (0.155) beats the TL split (0.47555) by far more than 10% from the first
+ * slow sample, and after `confirm` of them the chooser switches.
+ */
+#ifndef SL_OFFLOADER_LINK_ESTIMATE_H
+#define SL_OFFLOADER_LINK_ESTIMATE_H
+
+typedef struct sl_link_config {
+    double alpha;       /* EWMA weight of a new sample, (0, 1]; default 0.2 */
+    double prior_bps;   /* bandwidth before any sample, > 0 (the table's link, say) */
+    double prior_rtt_s; /* RTT before any probe, >= 0 */
+    double jump_ratio;  /* a sample this many times off the average is a jump; default 3 */
+    int jump_run;       /* this many jumps in a row restart the average; default 3 */
+    double margin;      /* switch only when predicted faster by this fraction; default 0.1 */
+    int confirm;        /* ... on this many consecutive estimates; default 3 */
+    double stale_s;     /* no sample for this long: stale; default 5 */
+} sl_link_config;
+
+/* The defaults above, with the priors given. */
+sl_link_config sl_link_config_default(double prior_bps, double prior_rtt_s);
+
+typedef struct sl_link_estimate {
+    sl_link_config cfg;
+    double spb;      /* average transfer time per bit, s/bit (1 / bandwidth) */
+    double rtt_s;    /* average RTT */
+    long n_samples;  /* requests observed (each one is a new estimate) */
+    long n_rtt;      /* probes observed */
+    double last_s;   /* time of the last sample or probe, `now` of the caller; -1 for never */
+    int jump_dir;    /* +1 / -1 while a run of jumps is going on, else 0 */
+    int jump_n;      /* samples in that run */
+    double jump_sum; /* their time per bit, summed */
+    double jump_ref; /* the average when the run began */
+} sl_link_estimate;
+
+/* Starts an estimate at the config's priors. Returns 0, or SL_EARG naming the field when the
+ * config is out of range (then *e is zeroed). */
+int sl_link_init(sl_link_estimate *e, const sl_link_config *cfg);
+
+/* One answered request at time `now`: `bytes` sent (> 0), `elapsed_s` from sending to the
+ * answer, `edge_s` the compute time the edge reported (>= 0). Returns 0; SL_EARG (and the
+ * estimate unchanged) for a negative or non-finite value, no bytes, or edge_s > elapsed_s (the
+ * edge claims more time than the whole exchange took). A sample whose network time is below the
+ * RTT estimate counts as a very fast transfer (time per bit 0), not as an error. */
+int sl_link_observe(sl_link_estimate *e, double bytes, double elapsed_s, double edge_s, double now);
+
+/* A probe's round-trip time (a small exchange; its transfer time is neglected). Same errors. */
+int sl_link_observe_rtt(sl_link_estimate *e, double rtt_s, double now);
+
+/* The estimated bandwidth in bit/s (1e12 when the transfers were too fast to measure). */
+double sl_link_bandwidth(const sl_link_estimate *e);
+
+/* 1 when no sample or probe arrived for cfg.stale_s seconds before `now` (or none ever), else 0. */
+int sl_link_stale(const sl_link_estimate *e, double now);
+
+/* One plan as the chooser sees it (the plan table's "plans" entries). */
+typedef struct sl_link_plan {
+    double fixed_s;      /* everything but the device->edge RTT and transfer */
+    double upload_bytes; /* bytes sent per image */
+    int pays_rtt;        /* 0 for local-only */
+} sl_link_plan;
+
+/* The predicted latency of plan p at the estimate. */
+double sl_link_predict(const sl_link_estimate *e, const sl_link_plan *p);
+
+typedef struct sl_link_chooser {
+    const sl_link_plan *plans; /* borrowed, n of them */
+    int n;
+    int current;   /* the plan in use */
+    int candidate; /* the plan that beat it on the last estimates, -1 for none */
+    int streak;    /* how many consecutive estimates it did */
+    long seen;     /* n_samples + n_rtt of the last estimate counted */
+    long switches; /* switches so far */
+} sl_link_chooser;
+
+/* Starts with plan `initial` in use. Returns 0, or SL_EARG when n < 1 or initial is out of
+ * range. */
+int sl_link_chooser_init(sl_link_chooser *c, const sl_link_plan *plans, int n, int initial);
+
+/* Looks at the estimate; when it is new since the last call (a sample or probe came in) and
+ * another plan has been predicted faster than the current one by the margin on `confirm`
+ * consecutive new estimates, switches to it. Returns the plan to use for the next request and
+ * sets *switched (may be NULL) to 1 when this call switched, else 0. Calling again without a
+ * new sample changes nothing. */
+int sl_link_choose(sl_link_chooser *c, const sl_link_estimate *e, int *switched);
+
+#endif

@@ -1,0 +1,195 @@
+/* test_link_estimate.c: the adaptive device's link estimate and plan chooser on synthetic
+ * timings: it converges to a known bandwidth and RTT, a slow edge does not read as a slow link,
+ * noise around a plan boundary does not make it flap, and a real change of the link switches the
+ * plan within a bounded number of requests. Noise comes from a fixed-seed generator. */
+#include "common/status.h"
+#include "offloader/link_estimate.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Uniform in [-1, 1), deterministic. */
+static double noise(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (double)(*s >> 11) / (double)(1ULL << 52) - 1.0;
+}
+
+/* The exchange of `bytes` on a link of bw bit/s and the given RTT, with edge compute edge_s and
+ * the transfer time off by the factor (1 + jitter). */
+static double elapsed(double bytes, double bw, double rtt, double edge_s, double jitter)
+{
+    return rtt + bytes * 8 / bw * (1 + jitter) + edge_s;
+}
+
+/* The plans of the hand-made profile (tests/preprocessor/fixture.h, docs/formats/plan-table.md):
+ * local-only, the TL split at maxpool, edge-only. At RTT 20 ms local-only and the TL split cross
+ * at 5.03 Mbit/s, the TL split and edge-only at 16.26 Mbit/s. */
+static const sl_link_plan PLANS[3] = {{0.155, 0, 0}, {0.05555, 50000, 1}, {0.00635, 150000, 1}};
+
+static void test_converges(void)
+{
+    sl_link_config cfg = sl_link_config_default(100e6, 0.001); /* priors far off */
+    sl_link_estimate e;
+    CHECK_OK(sl_link_init(&e, &cfg), sl_errmsg());
+    CHECK(sl_link_stale(&e, 0));
+    CHECK_NEAR(sl_link_bandwidth(&e), 100e6, 1e-3);
+    uint64_t s = 1;
+    double t = 0;
+    for (int i = 0; i < 5; i++, t += 0.1)
+        CHECK_OK(sl_link_observe_rtt(&e, 0.020 * (1 + 0.05 * noise(&s)), t), sl_errmsg());
+    for (int i = 0; i < 60; i++, t += 0.1)
+        CHECK_OK(sl_link_observe(&e, 50000, elapsed(50000, 8e6, 0.020, 0.004, 0.1 * noise(&s)),
+                                 0.004, t),
+                 sl_errmsg());
+    CHECK_NEAR(e.rtt_s, 0.020, 0.020 * 0.05);
+    CHECK_NEAR(sl_link_bandwidth(&e), 8e6, 8e6 * 0.05);
+    CHECK(!sl_link_stale(&e, t));
+    CHECK(sl_link_stale(&e, t + 10));
+    /* At the estimate the TL split is predicted at 0.05555 + 0.02 + 0.05 = 0.12555 s. */
+    CHECK_NEAR(sl_link_predict(&e, &PLANS[1]), 0.12555, 0.12555 * 0.03);
+    CHECK_NEAR(sl_link_predict(&e, &PLANS[0]), 0.155, 0);
+}
+
+/* The same link, 10 Mbit/s and 20 ms, answered by a fast edge (5 ms) and a slow one (around
+ * 500 ms): the estimates agree, because the edge's compute is taken out, and the chooser keeps
+ * the TL split that wins at 10 Mbit/s. A device that did not subtract the edge's time (it reports
+ * 0 here) would read 400 kbit in ~0.55 s as a sub-1 Mbit/s link and leave for local-only. */
+static void test_slow_edge(void)
+{
+    sl_link_config cfg = sl_link_config_default(10e6, 0.020);
+    sl_link_estimate fast, slow, naive;
+    CHECK_OK(sl_link_init(&fast, &cfg), sl_errmsg());
+    CHECK_OK(sl_link_init(&slow, &cfg), sl_errmsg());
+    CHECK_OK(sl_link_init(&naive, &cfg), sl_errmsg());
+    sl_link_chooser cs, cn;
+    CHECK_OK(sl_link_chooser_init(&cs, PLANS, 3, 1), sl_errmsg());
+    CHECK_OK(sl_link_chooser_init(&cn, PLANS, 3, 1), sl_errmsg());
+    uint64_t s = 7;
+    for (int i = 0; i < 40; i++) {
+        double j = 0.1 * noise(&s), edge_slow = 0.5 * (1 + 0.5 * noise(&s));
+        double slow_t = elapsed(50000, 10e6, 0.02, edge_slow, j);
+        CHECK_OK(sl_link_observe(&fast, 50000, elapsed(50000, 10e6, 0.02, 0.005, j), 0.005, i),
+                 sl_errmsg());
+        CHECK_OK(sl_link_observe(&slow, 50000, slow_t, edge_slow, i), sl_errmsg());
+        CHECK_OK(sl_link_observe(&naive, 50000, slow_t, 0, i), sl_errmsg());
+        sl_link_choose(&cs, &slow, NULL);
+        sl_link_choose(&cn, &naive, NULL);
+    }
+    CHECK_NEAR(sl_link_bandwidth(&fast), 10e6, 10e6 * 0.05);
+    CHECK_NEAR(sl_link_bandwidth(&slow), sl_link_bandwidth(&fast), 10e6 * 1e-6);
+    CHECK_NEAR(sl_link_predict(&slow, &PLANS[2]), 0.14635, 0.14635 * 0.05);
+    CHECK_EQ(cs.current, 1);
+    CHECK_EQ(cs.switches, 0);
+    CHECK(sl_link_bandwidth(&naive) < 1e6);
+    CHECK_EQ(cn.current, 0); /* the mistake the edge's compute time prevents */
+}
+
+/* A link that sits on the TL split / edge-only boundary (16.26 Mbit/s) with 30% noise on each
+ * transfer: 1000 requests, the chooser never switches. Without the margin it would. */
+static void test_no_flap(void)
+{
+    for (int margin = 1; margin >= 0; margin--) {
+        sl_link_config cfg = sl_link_config_default(16.26e6, 0.020);
+        if (!margin) {
+            cfg.margin = 0;
+            cfg.confirm = 1;
+        }
+        sl_link_estimate e;
+        CHECK_OK(sl_link_init(&e, &cfg), sl_errmsg());
+        sl_link_chooser c;
+        CHECK_OK(sl_link_chooser_init(&c, PLANS, 3, 1), sl_errmsg());
+        uint64_t s = 42;
+        for (int i = 0; i < 1000; i++) {
+            double bytes = PLANS[c.current].upload_bytes;
+            CHECK_OK(sl_link_observe(&e, bytes,
+                                     elapsed(bytes, 16.26e6, 0.02, 0.004, 0.3 * noise(&s)), 0.004,
+                                     i * 0.1),
+                     sl_errmsg());
+            sl_link_choose(&c, &e, NULL);
+        }
+        if (margin)
+            CHECK_EQ(c.switches, 0);
+        else
+            CHECK(c.switches > 10); /* the hysteresis is what holds it */
+    }
+}
+
+/* 10 Mbit/s (TL split) -> 1 Mbit/s (local-only) -> 50 Mbit/s (edge-only) -> 10 Mbit/s. While on
+ * local-only nothing is sent, so the device probes: one request's worth of the TL split's bytes
+ * per estimate here. Each switch comes within `confirm` + 3 requests of the change (the jump
+ * detector restarts the average after 3 samples off by 3x; then `confirm` estimates). */
+static void test_switches(void)
+{
+    sl_link_config cfg = sl_link_config_default(10e6, 0.020);
+    sl_link_estimate e;
+    CHECK_OK(sl_link_init(&e, &cfg), sl_errmsg());
+    sl_link_chooser c;
+    CHECK_OK(sl_link_chooser_init(&c, PLANS, 3, 1), sl_errmsg());
+    const double bw[4] = {10e6, 1e6, 50e6, 10e6};
+    const int want[4] = {1, 0, 2, 1};
+    uint64_t s = 3;
+    double t = 0;
+    int bound = cfg.confirm + cfg.jump_run;
+    for (int seg = 0; seg < 4; seg++) {
+        int switched_at = -1;
+        for (int i = 0; i < 100; i++, t += 0.2) {
+            double bytes = c.plans[c.current].pays_rtt ? PLANS[c.current].upload_bytes : 50000;
+            double j = 0.1 * noise(&s);
+            CHECK_OK(sl_link_observe(&e, bytes, elapsed(bytes, bw[seg], 0.02, 0.004, j), 0.004, t),
+                     sl_errmsg());
+            int sw;
+            int k = sl_link_choose(&c, &e, &sw);
+            if (sw && switched_at < 0) switched_at = i + 1;
+            if (k == want[seg] && switched_at < 0 && seg == 0) switched_at = 0;
+        }
+        printf("%.0f Mbit/s: plan %d after %d requests\n", bw[seg] / 1e6, c.current, switched_at);
+        CHECK_EQ(c.current, want[seg]);
+        TU_CHECK_MSG(switched_at >= 0 && switched_at <= bound,
+                     "segment %d (%.0f Mbit/s): switched after %d requests, bound %d", seg,
+                     bw[seg] / 1e6, switched_at, bound);
+    }
+    CHECK_EQ(c.switches, 3);
+    /* No new sample, no new decision: calling again changes nothing. */
+    int sw = 1;
+    CHECK_EQ(sl_link_choose(&c, &e, &sw), 1);
+    CHECK_EQ(sw, 0);
+}
+
+static void test_bad_input(void)
+{
+    sl_link_config cfg = sl_link_config_default(10e6, 0.02);
+    sl_link_estimate e;
+    CHECK_OK(sl_link_init(&e, &cfg), sl_errmsg());
+    CHECK(sl_link_observe(&e, 0, 0.1, 0.01, 0) == SL_EARG);
+    CHECK(sl_link_observe(&e, 1000, -1, 0, 0) == SL_EARG);
+    CHECK(sl_link_observe(&e, 1000, NAN, 0, 0) == SL_EARG);
+    CHECK(sl_link_observe(&e, 1000, 0.1, 0.2, 0) == SL_EARG);
+    CHECK_CONTAINS(sl_errmsg(), "0.2 s of compute in a 0.1 s exchange");
+    CHECK(sl_link_observe_rtt(&e, -0.1, 0) == SL_EARG);
+    CHECK_EQ(e.n_samples, 0);
+    CHECK(sl_link_stale(&e, 0));
+    /* Faster than the RTT allows: a transfer too fast to measure, not an error. */
+    CHECK_OK(sl_link_observe(&e, 1000, 0.015, 0.001, 1), sl_errmsg());
+    CHECK_EQ(e.n_samples, 1);
+    cfg.alpha = 0;
+    CHECK(sl_link_init(&e, &cfg) == SL_EARG);
+    CHECK_CONTAINS(sl_errmsg(), "alpha");
+    cfg = sl_link_config_default(0, 0.02);
+    CHECK(sl_link_init(&e, &cfg) == SL_EARG);
+    sl_link_chooser c;
+    CHECK(sl_link_chooser_init(&c, PLANS, 3, 3) == SL_EARG);
+    CHECK(sl_link_chooser_init(&c, PLANS, 0, 0) == SL_EARG);
+}
+
+int main(void)
+{
+    test_converges();
+    test_slow_edge();
+    test_no_flap();
+    test_switches();
+    test_bad_input();
+    return TU_DONE();
+}
