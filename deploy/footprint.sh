@@ -7,7 +7,9 @@
 #            (max RSS, GNU time);
 #   idle     the model loaded and its first image computed, waiting for an edge that does not
 #            answer (--edge-wait 60s against a closed port): VmRSS once it has not moved by
-#            more than 1 MB for 2 s;
+#            more than 1 MB for 2 s, and what it is made of (from /proc/PID/smaps): pages of
+#            mapped files (programs and libraries), anonymous memory (heap, stacks, libtorch's
+#            allocations), and under qemu its translated-code cache (its one rwx mapping);
 #   run      N images through the live edge: max RSS of the whole run (GNU time).
 # Under qemu-user the RSS is qemu's: the arm64 program's pages plus the emulator and its
 # translated-code cache, so it is indicative (an upper bound), not the figure of a real board.
@@ -38,7 +40,7 @@ start_edge edge
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 size_mb() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.2f", b / 1048576 }'; }
 
-# idle_rss PID: VmRSS (kB) once stable, or fails after 180 s.
+# idle_rss PID: "VmRSS files anon rwx" (kB) once VmRSS is stable, or fails after 180 s.
 idle_rss() {
     local pid=$1 last=-1 same=0 kb
     for _ in $(seq 360); do
@@ -47,7 +49,7 @@ idle_rss() {
         if [ "$last" -ge 0 ] && [ $((kb - last)) -le 1024 ] && [ $((last - kb)) -le 1024 ]; then
             same=$((same + 1))
             [ $same -ge 4 ] && [ -s "$W/idle.log" ] && grep -q "image(s) to pair id" "$W/idle.log" \
-                && { echo "$kb"; return; }
+                && { echo "$kb $(smaps_split "$pid")"; return; }
         else
             same=0
         fi
@@ -57,18 +59,28 @@ idle_rss() {
     fail "the device process did not settle in 180 s"
 }
 
+# smaps_split PID: the resident kB of file mappings, anonymous ones, and rwx anonymous ones.
+smaps_split() {
+    awk '/^[0-9a-f]+-[0-9a-f]+ / { perm = $2; file = $6 }
+         /^Rss:/ { if (file ~ /^\//) f += $2; else if (perm ~ /rwx/) x += $2; else a += $2 }
+         END { print f + 0, a + 0, x + 0 }' "/proc/$1/smaps"
+}
+
 # measure NAME RUNNER...: one row; RUNNER... is the command prefix that runs an sl-offload.
 measure() {
     local name=$1 bin=$2 lib=$3
     shift 3
-    local start idle run t0 wall
+    local start idle run t0 wall ifile ianon irwx
     /usr/bin/time -f %M -o "$W/start.kb" "$@" --version >/dev/null
     start=$(tail -1 "$W/start.kb")
     : >"$W/idle.log"
     "$@" device --edge 127.0.0.1:9 --token-file "$W/token" --model "$W/d.h5" \
         --images "$W/data" --edge-wait 60s -o /dev/null 2>"$W/idle.log" &
     local pid=$!
-    idle=$(idle_rss "$pid")
+    local parts
+    read -r idle parts <<<"$(idle_rss "$pid")"
+    read -r ifile ianon irwx <<<"$parts"
+    [ -n "$irwx" ] || fail "$name: no idle measurement (see above)"
     kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
     t0=$(date +%s.%N)
     /usr/bin/time -f %M -o "$W/run.kb" "$@" device --edge "127.0.0.1:$EDGE_PORT" \
@@ -79,12 +91,13 @@ measure() {
     IMAGES=$(sed -n 's/.* \([0-9][0-9]*\) image(s): \1 by the edge, 0 by the fallback, 0 error.*/\1/p' \
         "$W/run.log")
     [ -n "$IMAGES" ] || { cat "$W/run.log" >&2; fail "$name: not every image answered by the edge"; }
-    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$(size_mb "$bin")" "$(size_mb "$lib")" \
-        "$(mb "$start")" "$(mb "$idle")" "$(mb "$run")" "$wall"
+    printf '| %s | %s | %s | %s | %s | %s / %s / %s | %s | %s |\n' "$name" "$(size_mb "$bin")" \
+        "$(size_mb "$lib")" "$(mb "$start")" "$(mb "$idle")" "$(mb "$ifile")" "$(mb "$ianon")" \
+        "$(mb "$irwx")" "$(mb "$run")" "$wall"
 }
 
-echo "| build | sl-offload MB | libsl_torch.so MB | start RSS MB | idle RSS MB | run max RSS MB | run wall s |"
-echo "|---|---|---|---|---|---|---|"
+echo "| build | sl-offload MB | libsl_torch.so MB | start RSS MB | idle RSS MB | idle: files / anon / rwx MB | run max RSS MB | run wall s |"
+echo "|---|---|---|---|---|---|---|---|"
 measure "native x86-64" "$NATIVE/bin/sl-offload" "$NATIVE/lib/libsl_torch.so" "$NATIVE/bin/sl-offload"
 QEMU=$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)
 SYSROOT=$(sed -n 's/^SL_ARM64_SYSROOT:PATH=//p' "$ARM64/CMakeCache.txt" 2>/dev/null || true)
