@@ -1,6 +1,11 @@
 /* link_estimate.c: the adaptive device's link estimate and plan chooser (see link_estimate.h). */
 #include "offloader/link_estimate.h"
+#include "common/fsutil.h"
 #include "common/status.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include <math.h>
 #include <string.h>
@@ -156,4 +161,133 @@ int sl_link_choose(sl_link_chooser *c, const sl_link_estimate *e, int *switched)
     c->switches++;
     if (switched) *switched = 1;
     return c->current;
+}
+
+/* The number at o.key into *v when it is finite and >= 0, else an error naming where. */
+static int get_num(const cJSON *o, const char *key, const char *what, const char *where, double *v)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || x->valuedouble < 0)
+        return sl_err(SL_EFORMAT, "%s: %s.%s: missing or not a number >= 0", what, where, key);
+    *v = x->valuedouble;
+    return SL_OK;
+}
+
+/* A string at o.key copied into buf (n bytes); `nullable` allows null (copied as ""). */
+static int get_str(const cJSON *o, const char *key, int nullable, const char *what,
+                   const char *where, char *buf, size_t n)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (nullable && cJSON_IsNull(x)) {
+        buf[0] = '\0';
+        return SL_OK;
+    }
+    if (!cJSON_IsString(x) || !*x->valuestring || strlen(x->valuestring) >= n)
+        return sl_err(SL_EFORMAT, "%s: %s.%s: missing, empty, too long or not a string%s", what,
+                      where, key, nullable ? " or null" : "");
+    memcpy(buf, x->valuestring, strlen(x->valuestring) + 1);
+    return SL_OK;
+}
+
+/* cut.index of o.key into *idx (-1 for null when nullable), and cut.tensor into tensor. */
+static int get_cut(const cJSON *o, const char *key, int nullable, const char *what,
+                   const char *where, int *idx, char *tensor, size_t n)
+{
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, key);
+    char at[64];
+    snprintf(at, sizeof at, "%s.%s", where, key);
+    if (nullable && cJSON_IsNull(c)) {
+        *idx = -1;
+        return SL_OK;
+    }
+    double v = 0;
+    int rc;
+    if (!cJSON_IsObject(c)) return sl_err(SL_EFORMAT, "%s: %s: missing or not an object", what, at);
+    if ((rc = get_num(c, "index", what, at, &v))) return rc;
+    if (v != floor(v) || v > 1e6)
+        return sl_err(SL_EFORMAT, "%s: %s.index: %g is not a cut index", what, at, v);
+    *idx = (int)v;
+    return tensor ? get_str(c, "tensor", 0, what, at, tensor, n) : SL_OK;
+}
+
+int sl_link_table_parse(const char *text, const char *what, sl_link_table *out)
+{
+    memset(out, 0, sizeof *out);
+    cJSON *r = cJSON_Parse(text);
+    if (!r) return sl_err(SL_EFORMAT, "%s: not JSON", what);
+    sl_link_table t = {0};
+    int rc = SL_OK;
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(r, "format");
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(r, "version");
+    const cJSON *plans = cJSON_GetObjectItemCaseSensitive(r, "plans");
+    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "sl-plan-table")) {
+        rc = sl_err(SL_EFORMAT, "%s: format: not \"sl-plan-table\"", what);
+        goto out;
+    }
+    if (!cJSON_IsNumber(ver) || ver->valuedouble != 1) {
+        rc = sl_err(SL_EFORMAT, "%s: version: only version 1 is known", what);
+        goto out;
+    }
+    if ((rc = get_str(r, "model", 0, what, "table", t.model, sizeof t.model)) ||
+        (rc = get_str(r, "graph_hash", 0, what, "table", t.graph_hash, sizeof t.graph_hash)))
+        goto out;
+    if (strlen(t.graph_hash) != 64 || strspn(t.graph_hash, "0123456789abcdef") != 64) {
+        rc = sl_err(SL_EFORMAT, "%s: graph_hash: not 64 hex digits", what);
+        goto out;
+    }
+    int n = cJSON_GetArraySize(plans);
+    if (!cJSON_IsArray(plans) || n < 1) {
+        rc = sl_err(SL_EFORMAT, "%s: plans: missing or empty", what);
+        goto out;
+    }
+    if (!(t.plans = calloc((size_t)n, sizeof *t.plans))) {
+        rc = sl_err(SL_ENOMEM, "%s: out of memory", what);
+        goto out;
+    }
+    for (int k = 0; k < n; k++) {
+        const cJSON *p = cJSON_GetArrayItem(plans, k);
+        sl_link_plan *lp = &t.plans[k];
+        char where[32];
+        snprintf(where, sizeof where, "plans[%d]", k);
+        const cJSON *pays = cJSON_GetObjectItemCaseSensitive(p, "pays_rtt");
+        if ((rc = get_num(p, "fixed_s", what, where, &lp->fixed_s)) ||
+            (rc = get_num(p, "upload_bytes", what, where, &lp->upload_bytes)) ||
+            (rc = get_cut(p, "cut", 0, what, where, &lp->cut, lp->tensor, sizeof lp->tensor)) ||
+            (rc = get_cut(p, "cut2", 1, what, where, &lp->cut2, NULL, 0)) ||
+            (rc = get_str(p, "tl", 1, what, where, lp->tl, sizeof lp->tl)))
+            goto out;
+        if (!cJSON_IsBool(pays)) {
+            rc = sl_err(SL_EFORMAT, "%s: %s.pays_rtt: missing or not true/false", what, where);
+            goto out;
+        }
+        lp->pays_rtt = cJSON_IsTrue(pays);
+        t.n_plans++;
+    }
+out:
+    cJSON_Delete(r);
+    if (rc) {
+        sl_link_table_free(&t);
+        return rc;
+    }
+    *out = t;
+    return SL_OK;
+}
+
+int sl_link_table_read(const char *path, sl_link_table *out)
+{
+    memset(out, 0, sizeof *out);
+    char *text;
+    size_t len;
+    int rc = sl_read_file(path, &text, &len);
+    if (rc) return rc;
+    rc = sl_link_table_parse(text, path, out);
+    free(text);
+    return rc;
+}
+
+void sl_link_table_free(sl_link_table *t)
+{
+    if (!t) return;
+    free(t->plans);
+    memset(t, 0, sizeof *t);
 }

@@ -8,9 +8,11 @@
  * exchanges, sl_link_observe_rtt) and starts at a prior; the rest, T - E - RTT, is the transfer,
  * and its time per bit is averaged (EWMA, weight `alpha` for the new sample). Averaging time per
  * bit rather than bandwidth keeps the average unbiased for latency, which is linear in it.
- * Subtracting E is what keeps a slow or loaded edge from reading as a slow link. A real change
- * shows as `jump_run` samples in a row off the average by more than `jump_ratio` in the same
- * direction; the average then restarts from those samples instead of creeping towards them.
+ * (On the wire E is the RESULT frame's queue_ns + run_ns, docs/protocol.md: queueing on a
+ * loaded edge is edge time too.) Subtracting E is what keeps a slow or loaded edge from reading as
+ * a slow link. A real change shows as `jump_run` samples in a row off the average by more than
+ * `jump_ratio` in the same direction; the average then restarts from those samples instead of
+ * creeping towards them.
  *
  * The choice. Every plan's latency is predicted at the estimate as
  *   fixed_s + (pays_rtt ? rtt : 0) + 8 * upload_bytes / bandwidth
@@ -80,7 +82,30 @@ typedef struct sl_link_plan {
     double fixed_s;      /* everything but the device->edge RTT and transfer */
     double upload_bytes; /* bytes sent per image */
     int pays_rtt;        /* 0 for local-only */
+    int cut, cut2;       /* the table's cut.index and cut2.index (-1 for null) */
+    char tensor[128];    /* the table's cut.tensor: which bundle pair runs this plan */
+    char tl[64];         /* the TL configuration, "" for none */
 } sl_link_plan;
+
+/* A plan table as the device reads it (docs/formats/plan-table.md). */
+typedef struct sl_link_table {
+    char model[128];
+    char graph_hash[65];
+    sl_link_plan *plans; /* owned, n_plans >= 1 */
+    int n_plans;
+} sl_link_table;
+
+/* Parses the JSON text of a plan table; `what` (the path) names it in messages. Checks format
+ * "sl-plan-table", version 1, a 64-digit graph_hash and every plan's fields. Returns 0;
+ * SL_EFORMAT naming `what` and the field (e.g. "plans[1].fixed_s"); SL_ENOMEM. On error *out
+ * is zeroed. Free with sl_link_table_free. */
+int sl_link_table_parse(const char *text, const char *what, sl_link_table *out);
+
+/* Reads and parses the plan table at `path`: as sl_link_table_parse, or SL_EIO naming it. */
+int sl_link_table_read(const char *path, sl_link_table *out);
+
+/* Frees what t owns and zeroes it; NULL is a no-op. */
+void sl_link_table_free(sl_link_table *t);
 
 /* The predicted latency of plan p at the estimate. */
 double sl_link_predict(const sl_link_estimate *e, const sl_link_plan *p);

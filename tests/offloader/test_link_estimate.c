@@ -9,6 +9,8 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Uniform in [-1, 1), deterministic. */
 static double noise(uint64_t *s)
@@ -27,7 +29,9 @@ static double elapsed(double bytes, double bw, double rtt, double edge_s, double
 /* The plans of the hand-made profile (tests/preprocessor/fixture.h, docs/formats/plan-table.md):
  * local-only, the TL split at maxpool, edge-only. At RTT 20 ms local-only and the TL split cross
  * at 5.03 Mbit/s, the TL split and edge-only at 16.26 Mbit/s. */
-static const sl_link_plan PLANS[3] = {{0.155, 0, 0}, {0.05555, 50000, 1}, {0.00635, 150000, 1}};
+static const sl_link_plan PLANS[3] = {{0.155, 0, 0, 3, -1, "fc", ""},
+                                      {0.05555, 50000, 1, 1, -1, "maxpool", "pool"},
+                                      {0.00635, 150000, 1, 0, -1, "image", ""}};
 
 static void test_converges(void)
 {
@@ -184,8 +188,91 @@ static void test_bad_input(void)
     CHECK(sl_link_chooser_init(&c, PLANS, 0, 0) == SL_EARG);
 }
 
+/* The plans of the table `select --bandwidths 1mbit,10mbit,50mbit --rtt 20ms` writes for the
+ * hand-made profile (its links and intervals left out: the device does not read them). */
+static const char TABLE[] =
+    "{\"format\":\"sl-plan-table\",\"version\":1,\"model\":\"chain4\",\"graph_hash\":"
+    "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"cloud\":false,"
+    "\"plans\":[{\"id\":0,\"kind\":\"local-only\",\"cut\":{\"index\":3,\"tensor\":\"fc\","
+    "\"kind\":\"local-only\"},\"cut2\":null,\"tl\":null,\"fixed_s\":0.155,\"upload_bytes\":0,"
+    "\"pays_rtt\":false},{\"id\":1,\"kind\":\"slice\",\"cut\":{\"index\":1,\"tensor\":"
+    "\"maxpool\",\"kind\":\"slice\"},\"cut2\":null,\"tl\":\"pool\",\"fixed_s\":0.05555,"
+    "\"upload_bytes\":50000,\"pays_rtt\":true},{\"id\":2,\"kind\":\"edge-only\",\"cut\":"
+    "{\"index\":0,\"tensor\":\"image\",\"kind\":\"edge-only\"},\"cut2\":null,\"tl\":null,"
+    "\"fixed_s\":0.006349999999999998,\"upload_bytes\":150000,\"pays_rtt\":true}]}";
+
+static void check_plans(const sl_link_table *t)
+{
+    CHECK_STR(t->model, "chain4");
+    CHECK_EQ(t->n_plans, 3);
+    for (int k = 0; k < 3 && k < t->n_plans; k++) {
+        CHECK_NEAR(t->plans[k].fixed_s, PLANS[k].fixed_s, 1e-12);
+        CHECK_NEAR(t->plans[k].upload_bytes, PLANS[k].upload_bytes, 0);
+        CHECK_EQ(t->plans[k].pays_rtt, PLANS[k].pays_rtt);
+        CHECK_EQ(t->plans[k].cut, PLANS[k].cut);
+        CHECK_EQ(t->plans[k].cut2, -1);
+        CHECK_STR(t->plans[k].tensor, PLANS[k].tensor);
+        CHECK_STR(t->plans[k].tl, PLANS[k].tl);
+    }
+}
+
+/* Replaces the first `from` in TABLE by `to` and expects a format error naming `needle`. */
+static void expect_bad(const char *from, const char *to, const char *needle)
+{
+    char buf[sizeof TABLE + 64];
+    const char *at = strstr(TABLE, from);
+    CHECK(at != NULL);
+    if (!at) return;
+    snprintf(buf, sizeof buf, "%.*s%s%s", (int)(at - TABLE), TABLE, to, at + strlen(from));
+    sl_link_table t;
+    CHECK(sl_link_table_parse(buf, "t.json", &t) == SL_EFORMAT);
+    CHECK_CONTAINS(sl_errmsg(), needle);
+    CHECK(t.plans == NULL);
+}
+
+static void test_table(void)
+{
+    sl_link_table t;
+    CHECK_OK(sl_link_table_parse(TABLE, "t.json", &t), sl_errmsg());
+    check_plans(&t);
+    sl_link_table_free(&t);
+    sl_link_table_free(&t);
+    expect_bad("sl-plan-table", "sl-plan", "t.json: format");
+    expect_bad("\"version\":1", "\"version\":2", "t.json: version");
+    expect_bad("aaaa", "aaa", "graph_hash");
+    expect_bad("\"fixed_s\":0.05555", "\"fixed_s\":-1", "plans[1].fixed_s");
+    expect_bad("\"pays_rtt\":false", "\"pays_rtt\":0", "plans[0].pays_rtt");
+    expect_bad("{\"index\":1,", "{\"index\":1.5,", "plans[1].cut.index");
+    expect_bad("\"tl\":\"pool\"", "\"tl\":7", "plans[1].tl");
+    expect_bad("\"plans\":[{", "\"plans\":[],\"x\":[{", "plans: missing or empty");
+    CHECK(sl_link_table_parse("{", "t.json", &t) == SL_EFORMAT);
+    CHECK(sl_link_table_read("/nonexistent/t.json", &t) == SL_EIO);
+
+    /* What select --bandwidths writes today reads back the same. */
+    const char *bin = getenv("SL_BIN"), *src = getenv("SL_SRC");
+    if (!bin || !src) {
+        printf("SL_BIN / SL_SRC not set: run through ctest\n");
+        CHECK(0);
+        return;
+    }
+    const char *dir = tu_tmpdir();
+    char cmd[2048], path[1024];
+    snprintf(path, sizeof path, "%s/t.json", dir);
+    snprintf(cmd, sizeof cmd,
+             "'%s/sl-preprocess' select --device '%s/tests/preprocessor/data/device.json' "
+             "--edge '%s/tests/preprocessor/data/edge.json' --rtt 20ms "
+             "--bandwidths 1mbit,10mbit,50mbit -q -o '%s'",
+             bin, src, src, path);
+    CHECK_EQ(system(cmd), 0);
+    CHECK_OK(sl_link_table_read(path, &t), sl_errmsg());
+    check_plans(&t);
+    sl_link_table_free(&t);
+    tu_rmtree(dir);
+}
+
 int main(void)
 {
+    test_table();
     test_converges();
     test_slow_edge();
     test_no_flap();
