@@ -49,7 +49,8 @@ if "$SL_SRC/deploy/sl-device-batch" 2>"$W/pass2.log"; then
     cat "$W/pass2.log"; fail "pass 2 exited 0 with the edge down"
 fi
 grep -q "attempt 1 of 2" "$W/pass2.log" || { cat "$W/pass2.log"; fail "pass 2 did not keep the batch"; }
-[ "$(ls "$S/batches" | grep -vc attempts)" = 1 ] || fail "the failed batch is not kept"
+kept=("$S"/batches/*/)
+[ ${#kept[@]} = 1 ] && [ -d "${kept[0]}" ] || fail "the failed batch is not kept"
 "$SL_SRC/deploy/sl-device-batch" 2>"$W/pass3.log" || { cat "$W/pass3.log"; fail "pass 3 exited non-zero"; }
 f=$(ls "$S/failed")
 [ -f "$S/failed/$f/late.png" ] && [ -s "$S/failed/$f/results.jsonl" ] \

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh: shared by the arm64 tests: finds the arm64 device build and qemu-user, and defines
 # `arm64 PROGRAM ARGS...`, which runs build-arm64/bin/PROGRAM under qemu-aarch64 with the build's
 # sysroot as the arm64 root (-L: the dynamic loader, libc, libtorch and the rest come from there).
