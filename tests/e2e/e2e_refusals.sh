@@ -135,7 +135,7 @@ assert [r["index"] for r in rows] == [0, 1, 2, 3], rows
 good = [r for r in rows if "class_index" in r and r.get("via", "edge") != "error"]
 assert [r["file"].rsplit("/", 1)[1] for r in good] == ["a_good.png", "d_good.png"], rows
 bad = {r["file"].rsplit("/", 1)[1]: r["error"] for r in rows if r not in good}
-assert "not a PNG" in bad["b_corrupt.png"], bad
+assert "not an image file" in bad["b_corrupt.png"], bad
 assert "20000x20000 = 400000000 pixels is over the limit" in bad["c_bomb.png"], bad
 PY
 done

@@ -74,6 +74,6 @@ rm -f img.jsonl
 check run-images 0 "" -- "$O" run --model m.h5 --images imgs -o img.jsonl --batch 3
 n=$(find imgs -name '*.png' | wc -l)
 [ "$n" -gt 0 ] && [ "$(wc -l <img.jsonl)" -eq "$n" ] && grep -q '"file":' img.jsonl && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL run images: $n images, $(wc -l <img.jsonl) lines"; }
-check run-no-images 1 "no PNG images" -- "$O" run --model m.h5 --images "$PWD/nothing*.png"
+check run-no-images 1 "no images (.png, .jpg, .jpeg, .bmp) found" -- "$O" run --model m.h5 --images "$PWD/nothing*.png"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
