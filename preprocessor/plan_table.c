@@ -158,10 +158,11 @@ int sl_plan_table_build(const sl_select_input *in, const double *bandwidth_bps, 
         if (rc == SL_ECONSTRAINT) {
             char why[512];
             snprintf(why, sizeof why, "%s", sl_errmsg());
+            double bw = lk->bandwidth_bps, rtt = lk->rtt_s;
             sl_selection_free(&sel);
             sl_plan_table_free(&t);
-            return sl_err(SL_ECONSTRAINT, "at %.6g Mbit/s, RTT %.6g ms: %s",
-                          lk->bandwidth_bps / 1e6, lk->rtt_s * 1e3, why);
+            return sl_err(SL_ECONSTRAINT, "at %.6g Mbit/s, RTT %.6g ms: %s", bw / 1e6, rtt * 1e3,
+                          why);
         }
         if (rc) {
             sl_plan_table_free(&t);

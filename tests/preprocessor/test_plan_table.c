@@ -144,6 +144,17 @@ static void test_constraints(void)
     CHECK_NEAR(t.intervals[0].to_bps, 16260162.60, 0.01);
     sl_plan_table_free(&t);
     sl_constraints_free(&cons);
+
+    /* No plan at all: neither the device nor the edge may run a node. The error names the link. */
+    memset(&cons, 0, sizeof cons);
+    CHECK_OK(sl_constraints_add(&cons, "--exclude-tier", "device"), sl_errmsg());
+    CHECK_OK(sl_constraints_add(&cons, "--exclude-tier", "edge"), sl_errmsg());
+    CHECK_OK(sl_constraints_resolve(&cons, dev, 0), sl_errmsg());
+    in.constraints = &cons;
+    CHECK(sl_plan_table_build(&in, bw, rtt, 2, &t) == SL_ECONSTRAINT);
+    CHECK_CONTAINS(sl_errmsg(), "at 1 Mbit/s, RTT 20 ms");
+    CHECK(t.links == NULL);
+    sl_constraints_free(&cons);
     sl_profile_free(dev);
     sl_profile_free(edge);
 }
@@ -252,6 +263,12 @@ static void test_cli(void)
     expect_usage(dir, "--bandwidth 1mbit --rtt 20ms --bandwidths 1mbit,2mbit -o table.json",
                  "exclude each other");
     expect_usage(dir, "--rtt 20ms --bandwidths 2mbit,2mbit -o table.json", "given twice");
+    CHECK_EQ(run_select(dir, "--rtt 20ms --bandwidths 1mbit,2mbit --exclude-tier device "
+                             "--exclude-tier edge -o table.json"),
+             1);
+    char *kept = slurp(dir, "table.json");
+    CHECK(kept && !strcmp(kept, "old\n"));
+    free(kept);
 
     CHECK_EQ(run_select(dir, "--rtt 20ms --bandwidths 1mbit,2mbit,5mbit,10mbit,50mbit "
                              "-o table.json"),
