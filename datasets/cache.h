@@ -7,9 +7,9 @@
  *   labels      int64 [N]
  *   splits      uint8 [N]  (0 train, 1 val, 2 test)
  *   classes     string [K] (sorted; label i is classes[i])
- *   paths       string [N] (source PNG of each row)
+ *   paths       string [N] (source image file of each row)
  *   problems    string [M, 2] (path, reason) of what the source scan skipped
- * sl_dataset_open recognises the file and serves rows without touching the PNGs.
+ * sl_dataset_open recognises the file and serves rows without touching the image files.
  */
 #ifndef SL_DATASETS_CACHE_H
 #define SL_DATASETS_CACHE_H
