@@ -2,7 +2,7 @@
 # deploy_batch.sh: deploy/sl-device-batch, the pass that sl-device.service runs, with the native
 # sl-offload (no qemu needed): the images of the inbox are classified through the edge, their
 # lines land in results/<batch>.jsonl and the images are gone, while a file still being written
-# (a name starting with '.') stays in the inbox; with the edge down, a failed batch is kept and
+# (a hidden name) stays in the inbox; with the edge down, a failed batch is kept and
 # the pass exits 1 (systemd's Restart=on-failure runs it again), and after SL_ATTEMPTS runs its
 # images and last results move to failed/<batch>/ and the pass exits 0.
 : "${SL_SRC:?}"
