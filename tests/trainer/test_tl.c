@@ -169,19 +169,6 @@ static sl_bundle *read_bundle(const char *p)
     return b;
 }
 
-static double val_acc(sl_graph *g)
-{
-    sl_dataset *ds = td_open_val();
-    sl_eval_result *r = NULL;
-    sl_eval_opts eo = {.batch = 32, .workers = 1};
-    double acc = -1;
-    if (ds && !sl_eval_model(g, ds, &eo, &r))
-        acc = sl_eval_accuracy(r);
-    sl_eval_result_free(r);
-    sl_dataset_free(ds);
-    return acc;
-}
-
 int main(void)
 {
     if (td_setup(tu_tmpdir(), 30, 10)) return 1;
@@ -200,7 +187,7 @@ int main(void)
     CHECK_OK(sl_train_fit(&o, &r), sl_errmsg());
     sl_bundle *base = read_bundle(base_p);
     if (!base) return TU_DONE();
-    double base_acc = val_acc(base->graph);
+    double base_acc = td_val_accuracy(base->graph, 32);
 
     /* A TL model: the base's weights, a fresh TL. */
     sl_bundle *tlb = sl_bundle_new(insert_tl(base->graph));
@@ -232,7 +219,7 @@ int main(void)
     }
     CHECK(pdiff(tlb->graph, s1->graph, "tl.enc.conv", 0) > 0);
     CHECK(pdiff(tlb->graph, s1->graph, "tl.dec.out", 0) > 0);
-    double s1_acc = val_acc(s1->graph);
+    double s1_acc = td_val_accuracy(s1->graph, 32);
 
     /* Stage 1 matching a later tensor too. */
     o.out = s1b_p;
@@ -270,7 +257,7 @@ int main(void)
     }
     CHECK(pdiff(s1->graph, s2->graph, "tl.dec.out", 0) > 0);
     CHECK(pdiff(s1->graph, s2->graph, "fc", 0) > 0);
-    double s2_acc = val_acc(s2->graph);
+    double s2_acc = td_val_accuracy(s2->graph, 32);
     fprintf(stderr, "val accuracy: base %.3f, TL after stage 1 %.3f, after stage 2 %.3f\n",
             base_acc, s1_acc, s2_acc);
     TU_CHECK_MSG(s2_acc >= base_acc - 0.1, "stage 2 accuracy %.3f vs base %.3f", s2_acc, base_acc);

@@ -38,18 +38,6 @@ static sl_dataset *open_val(void)
     return ds;
 }
 
-static double val_acc(sl_graph *g)
-{
-    sl_dataset *ds = open_val();
-    sl_eval_result *r = NULL;
-    sl_eval_opts eo = {.batch = 50, .workers = 1};
-    double acc = -1;
-    if (ds && !sl_eval_model(g, ds, &eo, &r)) acc = sl_eval_accuracy(r);
-    sl_eval_result_free(r);
-    sl_dataset_free(ds);
-    return acc;
-}
-
 /* Mean squared difference of the logits of g and of the base over the validation images. */
 static double logit_mse(sl_graph *g, sl_graph *base)
 {
@@ -130,7 +118,7 @@ int main(void)
     CHECK_OK(sl_train_fit(&o, NULL), sl_errmsg());
     sl_bundle *base = read_bundle(base_p);
     if (!base) return TU_DONE();
-    double base_acc = val_acc(base->graph);
+    double base_acc = td_val_accuracy(base->graph, 50);
     TU_CHECK_MSG(base_acc >= 0.9, "the base learnt only %.3f", base_acc);
 
     /* The TL, as `sl-preprocess insert --at pool2 --tl conv-r4-s2-b8` makes it. */

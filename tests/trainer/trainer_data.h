@@ -12,6 +12,7 @@
 #include "datasets/dataset.h"
 #include "datasets/image.h"
 #include "datasets/loader.h"
+#include "trainer/eval.h"
 #include "trainer/train.h"
 
 #include <stdint.h>
@@ -100,6 +101,20 @@ static inline sl_dataset *td_open_val(void)
     d.split = "val";
     sl_dataset *ds = NULL;
     return sl_dataset_open(td_data, &d, &ds) ? NULL : ds;
+}
+
+/* The top-1 accuracy of g on the val split, evaluated `batch` images at a time; -1 when the
+ * split cannot be opened or evaluated. */
+static inline double td_val_accuracy(sl_graph *g, int batch)
+{
+    sl_dataset *ds = td_open_val();
+    sl_eval_result *r = NULL;
+    sl_eval_opts eo = {.batch = batch, .workers = 1};
+    double acc = -1;
+    if (ds && !sl_eval_model(g, ds, &eo, &r)) acc = sl_eval_accuracy(r);
+    sl_eval_result_free(r);
+    sl_dataset_free(ds);
+    return acc;
 }
 
 /* A loader over ds (borrowed; NULL gives NULL) in file order, `batch` images at a time,
