@@ -190,7 +190,7 @@ int sl_cmd_select(int argc, char **argv)
         rq.rtt_s[h] = o.rtt[h];
     }
     if (o.bandwidths || o.rtts) {
-        sl_plan_table_request tr = {o.bandwidths, o.rtts, o.output, o.json, o.quiet};
+        sl_plan_table_request tr = {o.bandwidths, o.rtts, o.output, o.json, o.quiet, o.plot};
         if (o.output && !strcmp(o.output, "-")) tr.output = NULL, tr.json = 1;
         int user, st = sl_plan_table_select(&rq, &tr, &user);
         sl_constraints_free(&o.cons);

@@ -2,6 +2,7 @@
 #include "preprocessor/plan_table.h"
 #include "common/cli.h"
 #include "common/fsutil.h"
+#include "common/sbuf.h"
 #include "common/status.h"
 
 #include <cJSON.h>
@@ -321,6 +322,155 @@ int sl_plan_table_write(const char *path, const sl_select_input *in, const sl_pl
     return rc;
 }
 
+/* The RTT at bandwidth bw: piecewise linear between the links, constant beyond them. */
+static double rtt_at(const sl_plan_table *t, double bw)
+{
+    if (bw <= t->links[0].bandwidth_bps) return t->links[0].rtt_s;
+    for (int i = 1; i < t->n_links; i++)
+        if (bw <= t->links[i].bandwidth_bps) return rtt_between(&t->links[i - 1], &t->links[i], bw);
+    return t->links[t->n_links - 1].rtt_s;
+}
+
+/* A plan in a few words for the legend: "TL pool at maxpool", "edge-only", "cut conv2". */
+static void plan_label(const sl_select_input *in, const sl_plan_table_plan *p, char *buf, size_t n)
+{
+    const sl_profile *pr = in->device;
+    const char *tl = p->tl >= 0 ? pr->cuts[p->cut].tl[p->tl].config : NULL;
+    int len = p->cut == 0              ? snprintf(buf, n, "edge-only")
+              : p->cut == pr->n_blocks ? snprintf(buf, n, "local-only")
+              : tl ? snprintf(buf, n, "TL %s at %s", tl, pr->cuts[p->cut].tensor)
+                   : snprintf(buf, n, "cut %s", pr->cuts[p->cut].tensor);
+    if (p->cut2 >= 0 && len >= 0 && (size_t)len < n)
+        snprintf(buf + len, n - (size_t)len, ", cloud from %s", pr->cuts[p->cut2].tensor);
+}
+
+static void svg_escaped(sl_sbuf *b, const char *s)
+{
+    for (; *s; s++)
+        sl_sbuf_printf(b, "%s",
+                       *s == '<'   ? "&lt;"
+                       : *s == '>' ? "&gt;"
+                       : *s == '&' ? "&amp;"
+                       : *s == '"' ? "&quot;"
+                                   : (char[2]){*s, 0});
+}
+
+char *sl_plan_table_svg(const sl_select_input *in, const sl_plan_table *t)
+{
+    static const char *color[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759",
+                                  "#b07aa1", "#76b7b2", "#edc948", "#9c755f"};
+    const int n_col = (int)(sizeof color / sizeof *color);
+    const double left = 70, top = 60, pw = 520, ph = 300, right = 260, bottom = 50;
+    const double width = left + pw + right, height = top + ph + bottom;
+    double x0 = t->links[0].bandwidth_bps, x1 = t->links[t->n_links - 1].bandwidth_bps;
+    if (t->n_links == 1) x0 /= 2, x1 *= 2;
+    double lx0 = log10(x0), lx1 = log10(x1);
+    /* Up to twice the slowest best latency: the losing plans' lines leave the chart there. */
+    double ymax = 0;
+    for (int i = 0; i < t->n_links; i++)
+        ymax = fmax(ymax, t->links[i].best.total_s);
+    ymax = ymax > 0 ? 2 * ymax : 1e-3;
+    double step = ymax / 5, pw10 = pow(10, floor(log10(step))), m = step / pw10;
+    step = (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * pw10;
+    ymax = ceil(ymax / step) * step;
+#define PX(bw) (left + (log10(bw) - lx0) / (lx1 - lx0) * pw)
+#define PY(s) (top + ph - (s) / ymax * ph)
+    sl_sbuf b = {0};
+    sl_sbuf_printf(&b,
+                   "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+                   "viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, Arial, sans-serif\" "
+                   "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+                   "<clipPath id=\"area\"><rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" "
+                   "height=\"%.0f\"/></clipPath>\n",
+                   width, height, width, height, left, top, pw, ph);
+    sl_sbuf_printf(&b, "<text x=\"%.0f\" y=\"24\" font-size=\"16\" font-weight=\"bold\">", left);
+    svg_escaped(&b, in->device->model);
+    sl_sbuf_printf(&b,
+                   ": predicted latency per plan against bandwidth</text>\n<text x=\"%.0f\" "
+                   "y=\"44\" fill=\"#444\">shaded: where each plan wins; dots: the links "
+                   "ranked</text>\n",
+                   left);
+    for (int j = 0; j < t->n_intervals; j++) {
+        const sl_plan_table_interval *v = &t->intervals[j];
+        double a = j ? PX(v->from_bps) : left,
+               z = j + 1 < t->n_intervals ? PX(v->to_bps) : left + pw;
+        sl_sbuf_printf(&b,
+                       "<rect x=\"%.1f\" y=\"%.0f\" width=\"%.1f\" height=\"%.0f\" fill=\"%s\" "
+                       "fill-opacity=\"0.12\"/>\n",
+                       a, top, z - a, ph, color[v->plan % n_col]);
+    }
+    for (double y = 0; y <= ymax * 1.0001; y += step)
+        sl_sbuf_printf(&b,
+                       "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+                       "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n",
+                       left, left + pw, PY(y), PY(y), left - 6, PY(y) + 4, y * 1e3);
+    for (double d = pow(10, floor(lx0)); d <= x1 * 1.0001; d *= 10)
+        for (int k = 0; k < 3; k++) {
+            double x = d * (k == 0 ? 1 : k == 1 ? 2 : 5);
+            if (x < x0 * 0.9999 || x > x1 * 1.0001) continue;
+            sl_sbuf_printf(&b,
+                           "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"#ddd\"/>"
+                           "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%g</text>\n",
+                           PX(x), PX(x), top, top + ph, PX(x), top + ph + 16, x / 1e6);
+        }
+    sl_sbuf_printf(&b,
+                   "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">device→edge bandwidth, "
+                   "Mbit/s (log scale)</text>\n<text x=\"16\" y=\"%.0f\" text-anchor=\"middle\" "
+                   "transform=\"rotate(-90 16 %.0f)\">predicted latency, ms</text>\n",
+                   left + pw / 2, top + ph + 38, top + ph / 2, top + ph / 2);
+    for (int k = 0; k < t->n_plans; k++) {
+        sl_sbuf_printf(&b,
+                       "<polyline clip-path=\"url(#area)\" fill=\"none\" stroke=\"%s\" "
+                       "stroke-width=\"2\" points=\"",
+                       color[k % n_col]);
+        for (int i = 0; i <= 200; i++) {
+            double bw = pow(10, lx0 + (lx1 - lx0) * i / 200);
+            double s = sl_plan_table_predict(&t->plans[k], bw, rtt_at(t, bw));
+            sl_sbuf_printf(&b, "%.1f,%.1f ", PX(bw), fmax(PY(s), top - 10));
+        }
+        sl_sbuf_printf(&b, "\"/>\n");
+    }
+    for (int i = 0; i < t->n_links; i++)
+        sl_sbuf_printf(&b,
+                       "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\" stroke=\"black\"/>\n",
+                       PX(t->links[i].bandwidth_bps), PY(t->links[i].best.total_s),
+                       color[t->links[i].plan % n_col]);
+    sl_sbuf_printf(&b,
+                   "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
+                   "stroke=\"#888\"/>\n",
+                   left, top, pw, ph);
+    double ly = top;
+    for (int k = 0; k < t->n_plans; k++, ly += 22) {
+        char label[256];
+        plan_label(in, &t->plans[k], label, sizeof label);
+        sl_sbuf_printf(&b,
+                       "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"14\" fill=\"%s\"/>"
+                       "<text x=\"%.0f\" y=\"%.0f\">plan %d: ",
+                       left + pw + 16, ly, color[k % n_col], left + pw + 36, ly + 11, k);
+        svg_escaped(&b, label);
+        sl_sbuf_printf(&b, "</text>\n");
+    }
+    sl_sbuf_printf(&b, "</svg>\n");
+#undef PX
+#undef PY
+    if (b.oom) {
+        sl_sbuf_free(&b);
+        sl_err(SL_ENOMEM, "out of memory while drawing the plan table");
+        return NULL;
+    }
+    return b.s;
+}
+
+int sl_plan_table_write_svg(const char *path, const sl_select_input *in, const sl_plan_table *t)
+{
+    char *svg = sl_plan_table_svg(in, t);
+    if (!svg) return SL_ENOMEM;
+    int rc = sl_write_file_atomic(path, svg, strlen(svg));
+    free(svg);
+    return rc;
+}
+
 void sl_plan_table_print(FILE *f, const sl_select_input *in, const sl_plan_table *t)
 {
     char line[512];
@@ -396,7 +546,9 @@ int sl_plan_table_select(sl_select_request *rq, const sl_plan_table_request *tr,
         *user_error = rc == SL_EARG;
         goto out;
     }
-    if (tr->output && (rc = sl_plan_table_write(tr->output, &r.in, &t))) goto out;
+    if ((tr->output && (rc = sl_plan_table_write(tr->output, &r.in, &t))) ||
+        (tr->plot && (rc = sl_plan_table_write_svg(tr->plot, &r.in, &t))))
+        goto out;
     if (tr->json) {
         char *js = sl_plan_table_json(&r.in, &t);
         if (!js) {

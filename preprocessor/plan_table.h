@@ -86,6 +86,15 @@ int sl_plan_table_write(const char *path, const sl_select_input *in, const sl_pl
 /* Prints the table in words on f: per link the best plan, then the intervals. */
 void sl_plan_table_print(FILE *f, const sl_select_input *in, const sl_plan_table *t);
 
+/* The chart of the table as a new SVG string (caller frees; NULL with the message set on
+ * failure): every plan's predicted latency against bandwidth (log scale, the lowest link to the
+ * highest, the RTT interpolated between links), the intervals shaded in the winner's colour, the
+ * links marked on their best plan. */
+char *sl_plan_table_svg(const sl_select_input *in, const sl_plan_table *t);
+
+/* Writes the chart to `path` atomically; on error nothing at `path` is changed. */
+int sl_plan_table_write_svg(const char *path, const sl_select_input *in, const sl_plan_table *t);
+
 /* Frees what t owns and zeroes it; NULL is a no-op. */
 void sl_plan_table_free(sl_plan_table *t);
 
@@ -95,6 +104,7 @@ typedef struct sl_plan_table_request {
     const char *rtts;       /* same count, or NULL: the request's --rtt (or the CSV's) for all */
     const char *output;     /* JSON file, or NULL */
     int json, quiet;        /* JSON on stdout / print nothing */
+    const char *plot;       /* SVG chart file, or NULL */
 } sl_plan_table_request;
 
 /* One `select --bandwidths` run: reads the profiles and constraints through sl_select_execute

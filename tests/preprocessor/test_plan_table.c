@@ -85,6 +85,14 @@ static void test_five_links(void)
     CHECK_CONTAINS(js, "\"format\":\t\"sl-plan-table\"");
     CHECK_CONTAINS(js, "\"tl\":\t\"pool\"");
     free(js);
+    char *svg = sl_plan_table_svg(&in, &t);
+    CHECK_CONTAINS(svg, "plan 1: TL pool at maxpool");
+    CHECK_CONTAINS(svg, "plan 2: edge-only");
+    int lines = 0;
+    for (const char *q = svg; q && (q = strstr(q, "<polyline")); q++)
+        lines++;
+    CHECK_EQ(lines, 3); /* one latency line per plan */
+    free(svg);
     sl_plan_table_free(&t);
     sl_plan_table_free(&t); /* freed twice is fine: free zeroes */
 
@@ -271,7 +279,7 @@ static void test_cli(void)
     free(kept);
 
     CHECK_EQ(run_select(dir, "--rtt 20ms --bandwidths 1mbit,2mbit,5mbit,10mbit,50mbit "
-                             "-o table.json"),
+                             "-o table.json --plot chart.svg"),
              0);
     char *log = slurp(dir, "log"), *js = slurp(dir, "table.json");
     CHECK_CONTAINS(log, "plan 1 wins from 5.035 to 16.26 Mbit/s");
@@ -300,13 +308,16 @@ static void test_cli(void)
     free(log);
     free(js);
 
-    /* Nothing but the inputs, the table and the log: no temporary file left behind. */
+    /* Nothing but the inputs, the table, the chart and the log: no temporary file left. */
     DIR *d = opendir(dir);
     int files = 0;
     for (struct dirent *e; d && (e = readdir(d));)
         if (e->d_name[0] != '.') files++;
     if (d) closedir(d);
-    CHECK_EQ(files, 4);
+    CHECK_EQ(files, 5);
+    char *svg = slurp(dir, "chart.svg");
+    CHECK_CONTAINS(svg, "</svg>");
+    free(svg);
 
     /* The constraint flags apply at every link; JSON on stdout with -o -. */
     CHECK_EQ(run_select(dir, "--rtts 20ms,20ms --bandwidths 1mbit,50mbit --edge-only fc -o -"), 0);
