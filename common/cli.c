@@ -226,3 +226,20 @@ int sl_parse_list(const char *what, const char *s, char **buf, char **items, int
     *n = k;
     return SL_OK;
 }
+
+void sl_format_bytes(char *buf, size_t n, double b)
+{
+    if (b < 0) snprintf(buf, n, "-");
+    else if (b >= 1e9) snprintf(buf, n, "%.2f GB", b / 1e9);
+    else if (b >= 1e6) snprintf(buf, n, "%.2f MB", b / 1e6);
+    else if (b >= 1e3) snprintf(buf, n, "%.1f kB", b / 1e3);
+    else snprintf(buf, n, "%.0f B", b);
+}
+
+void sl_format_seconds(char *buf, size_t n, double s)
+{
+    if (s < 0) snprintf(buf, n, "-");
+    else if (s >= 1) snprintf(buf, n, "%.3f s", s);
+    else if (s >= 1e-3) snprintf(buf, n, "%.1f ms", s * 1e3);
+    else snprintf(buf, n, "%.2f ms", s * 1e3);
+}

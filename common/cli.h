@@ -7,6 +7,7 @@
 #ifndef SL_COMMON_CLI_H
 #define SL_COMMON_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum { SL_EXIT_OK = 0, SL_EXIT_FAIL = 1, SL_EXIT_USAGE = 2 };
@@ -45,5 +46,10 @@ int sl_parse_bandwidth(const char *what, const char *s, double *bits_per_s);
 int sl_parse_duration(const char *what, const char *s, double *seconds);
 int sl_parse_bytes(const char *what, const char *s, double *bytes);
 int sl_parse_list(const char *what, const char *s, char **buf, char **items, int max, int *n);
+
+/* The inverses, for people: "16 B", "1.5 kB", "2.25 MB", "1.20 GB" (decimal units, as parsed
+ * above; negative: "-"), and "0.27 ms", "20.5 ms", "1.234 s". They write at most n bytes. */
+void sl_format_bytes(char *buf, size_t n, double bytes);
+void sl_format_seconds(char *buf, size_t n, double seconds);
 
 #endif

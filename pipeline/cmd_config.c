@@ -20,7 +20,8 @@ const sl_optspec sl_cmd_config_spec = {
     "Validate a product-line config (docs/config.md): unknown keys are warned about, a missing\n"
     "required key or a wrong type is an error naming the key. With --out, write the arguments of\n"
     "every pipeline step to DIR/cfg/<step>.args, rewriting only the files whose content changed,\n"
-    "so that make re-runs only the steps whose section of the config was edited.",
+    "so that make re-runs only the steps whose section of the config was edited. Without --out,\n"
+    "print what the config sets up: model, data, emulated device, link, constraints, TLs.",
     options,
     1,
     1,
@@ -36,5 +37,6 @@ int sl_cmd_config(int argc, char **argv)
     int changed;
     if (sl_config_process(argv[1], out, &changed)) return sl_fail();
     if (out) sl_log_info("%s: %d step argument file(s) updated in %s/cfg", argv[1], changed, out);
+    else if (sl_config_describe(argv[1], stdout)) return sl_fail();
     return SL_EXIT_OK;
 }

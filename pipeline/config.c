@@ -513,3 +513,82 @@ int sl_config_process(const char *file, const char *out_dir, int *changed)
     cJSON_Delete(root);
     return rc;
 }
+
+/* "a, b, c" of a JSON string array, into buf. */
+static void join(const cJSON *arr, char *buf, size_t n)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr)
+    {
+        if (!cJSON_IsString(e) || len >= n) continue;
+        len += (size_t)snprintf(buf + len, n - len, "%s%s", len ? ", " : "", e->valuestring);
+    }
+}
+
+int sl_config_describe(const char *path, FILE *f)
+{
+    char *text;
+    int rc = sl_read_file(path, &text, NULL);
+    if (rc) return rc;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return sl_err(SL_EFORMAT, "%s: not a JSON object", path);
+    }
+#define OBJ(o, k) cJSON_GetObjectItemCaseSensitive(o, k)
+#define STR(o, k) (cJSON_IsString(OBJ(o, k)) ? OBJ(o, k)->valuestring : NULL)
+    const cJSON *model = OBJ(root, "model"), *ds = OBJ(root, "dataset"), *prof = OBJ(root, "profile");
+    const cJSON *net = OBJ(root, "network"), *cons = OBJ(root, "constraints"), *tl = OBJ(root, "tl");
+    fprintf(f, "%s: valid\n", path);
+    fprintf(f, "  product %s: %s %s, input %s\n", STR(root, "product") ? STR(root, "product") : "?",
+            STR(model, "arch") ? "zoo architecture" : "model file",
+            STR(model, "arch") ? STR(model, "arch") : (STR(model, "bundle") ? STR(model, "bundle") : "?"),
+            STR(root, "input") ? STR(root, "input") : "from the data");
+    const cJSON *synth = OBJ(ds, "synth");
+    if (synth)
+        fprintf(f, "  data: synthetic %s images, %d px, %d per class\n",
+                STR(synth, "product") ? STR(synth, "product") : "?",
+                OBJ(synth, "size") ? (int)OBJ(synth, "size")->valuedouble : 64,
+                OBJ(synth, "per_class") ? (int)OBJ(synth, "per_class")->valuedouble : 0);
+    else
+        fprintf(f, "  data: %s\n", STR(ds, "path") ? STR(ds, "path") : "?");
+    const cJSON *train = OBJ(root, "train");
+    if (cJSON_IsFalse(train)) fprintf(f, "  base model: the given weights, unchanged (train: false)\n");
+    const cJSON *cpu = OBJ(prof, "device_cpu"), *dt = OBJ(prof, "device_threads");
+    int threads = dt ? (int)dt->valuedouble : 1;
+    if (cpu)
+        fprintf(f, "  device: %d thread(s) under a CPU quota of %g%% of one core (profile.device_cpu)\n",
+                threads, cpu->valuedouble);
+    else
+        fprintf(f, "  device: %d thread(s) at this machine's full speed (no profile.device_cpu)\n",
+                threads);
+    fprintf(f, "  link: %s, RTT %s\n", STR(net, "bandwidth") ? STR(net, "bandwidth") : "?",
+            STR(net, "rtt") ? STR(net, "rtt") : "?");
+    char list[512];
+    int any = 0;
+    static const char *const lists[] = {"device_only", "edge_only", "not_on", "exclude_tier", "max_time"};
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        const cJSON *l = OBJ(cons, lists[i]);
+        if (!cJSON_IsArray(l)) continue;
+        join(l, list, sizeof list);
+        fprintf(f, "  constraint %s: %s%s\n", lists[i], list,
+                !strcmp(lists[i], "device_only")
+                    ? " (the raw image stays on the device: no edge-only plan)"
+                    : "");
+        any = 1;
+    }
+    if (STR(cons, "max_upload")) {
+        fprintf(f, "  constraint max_upload: %s per image\n", STR(cons, "max_upload"));
+        any = 1;
+    }
+    if (!any) fprintf(f, "  constraints: none (every plan is allowed, edge-only included)\n");
+    join(OBJ(tl, "candidates"), list, sizeof list);
+    fprintf(f, "  TL candidates: %s (use: %s)\n", list, STR(tl, "use") ? STR(tl, "use") : "plan");
+#undef STR
+#undef OBJ
+    cJSON_Delete(root);
+    return SL_OK;
+}

@@ -13,10 +13,18 @@
 #ifndef SL_PIPELINE_CONFIG_H
 #define SL_PIPELINE_CONFIG_H
 
+#include <stdio.h>
+
 /* Validates the config at path; on success, if out_dir is not NULL, writes out_dir/cfg/<step>.args
  * files (creating folders) and *changed receives how many were rewritten. Errors name the file
  * and key. */
 int sl_config_process(const char *path, const char *out_dir, int *changed);
+
+/* Prints what a valid config sets up, in a few lines for a person: product, model and input,
+ * data, the emulated device, the link, the constraints (saying when the raw image stays on the
+ * device) and the TL candidates. Call after sl_config_process succeeded; SL_EIO/SL_EFORMAT if the
+ * file cannot be read again. */
+int sl_config_describe(const char *path, FILE *f);
 
 /* Checks that every flag a config key becomes is an option of the command it is written for
  * (the commands' tables, common/opt.h). SL_OK, or SL_EARG naming the key, the flag and the

@@ -1,5 +1,6 @@
 /* report.c: the product line's HTML report from the pipeline's JSON results and chart. */
 #include "pipeline/report.h"
+#include "common/cli.h"
 #include "common/fsutil.h"
 #include "common/sbuf.h"
 #include "common/status.h"
@@ -93,13 +94,6 @@ static void confusion(sl_sbuf *o, const char *title, const cJSON *ev)
     sl_sbuf_printf(o, "</table>\n");
 }
 
-static void fmt_bytes(char *buf, size_t n, double b)
-{
-    if (b < 0) snprintf(buf, n, "—");
-    else if (b >= 1e6) snprintf(buf, n, "%.2f MB", b / 1e6);
-    else if (b >= 1e3) snprintf(buf, n, "%.1f kB", b / 1e3);
-    else snprintf(buf, n, "%.0f B", b);
-}
 
 /* The best real slice without a TL (older plans lack it: then the best plan without a TL). */
 static const cJSON *best_split(const cJSON *plan)
@@ -219,9 +213,9 @@ int sl_report_write(const char *dir, const char *path)
     const cJSON *cut = cJSON_GetObjectItemCaseSensitive(bw, "cut");
     if (cut) bytes_cut = num(cut, "bytes");
     char b1[32], b2[32], b3[32];
-    fmt_bytes(b1, sizeof b1, bytes_cut);
-    fmt_bytes(b2, sizeof b2, bytes_tl);
-    fmt_bytes(b3, sizeof b3, bn ? num(bn, "bytes.upload") : -1);
+    sl_format_bytes(b1, sizeof b1, bytes_cut);
+    sl_format_bytes(b2, sizeof b2, bytes_tl);
+    sl_format_bytes(b3, sizeof b3, bn ? num(bn, "bytes.upload") : -1);
     sl_sbuf_printf(&o, "<h2>Summary</h2>\n<table><tr><th></th><th>value</th></tr>\n");
     sl_sbuf_printf(&o, "<tr><th style=\"text-align:left\">accuracy, base model (test images)</th><td>%.2f%% of %d</td></tr>\n",
          100 * acc_b, (int)num(eb, "images"));
@@ -250,7 +244,7 @@ int sl_report_write(const char *dir, const char *path)
     {
         if (shown++ == 8) break;
         char up[32];
-        fmt_bytes(up, sizeof up, num(p, "bytes.upload"));
+        sl_format_bytes(up, sizeof up, num(p, "bytes.upload"));
         sl_sbuf_printf(&o, "<tr><td style=\"text-align:left\">");
         esc(&o, str(p, "text"));
         sl_sbuf_printf(&o, "</td><td>%.1f ms</td><td>%.1f</td><td>%.1f</td><td>%.1f</td><td>%.1f</td><td>%.1f</td><td>%s</td></tr>\n",
@@ -276,7 +270,7 @@ int sl_report_write(const char *dir, const char *path)
         cJSON_ArrayForEach(m, modes)
         {
             char bb[32], pred[32] = "—";
-            fmt_bytes(bb, sizeof bb, num(m, "bytes_per_image"));
+            sl_format_bytes(bb, sizeof bb, num(m, "bytes_per_image"));
             if (num(m, "predicted_s") >= 0) snprintf(pred, sizeof pred, "%.1f ms", 1e3 * num(m, "predicted_s"));
             sl_sbuf_printf(&o, "<tr><th style=\"text-align:left\">");
             esc(&o, str(m, "mode"));
@@ -345,9 +339,9 @@ int sl_report_summary(const char *dir, FILE *f)
         double acc_b = num(eb, "accuracy"), acc_p = num(ep, "accuracy");
         double tl_bytes = num(ep, "wire_bytes_per_image"), cut_bytes = cut ? num(cut, "bytes") : -1;
         char a[32], b[32], c[32];
-        fmt_bytes(a, sizeof a, cut_bytes);
-        fmt_bytes(b, sizeof b, tl_bytes);
-        fmt_bytes(c, sizeof c, bn ? num(bn, "bytes.upload") : -1);
+        sl_format_bytes(a, sizeof a, cut_bytes);
+        sl_format_bytes(b, sizeof b, tl_bytes);
+        sl_format_bytes(c, sizeof c, bn ? num(bn, "bytes.upload") : -1);
         fprintf(f, "model %s, %d test images\n", str(plan, "model"), (int)num(eb, "images"));
         fprintf(f, "accuracy: base model %.2f%%, device + edge pair with TL %.2f%% (%+.2f points)\n",
                 100 * acc_b, 100 * acc_p, 100 * (acc_p - acc_b));
@@ -365,7 +359,7 @@ int sl_report_summary(const char *dir, FILE *f)
             cJSON_ArrayForEach(m, modes)
             {
                 char bb[32], pred[32] = "-";
-                fmt_bytes(bb, sizeof bb, num(m, "bytes_per_image"));
+                sl_format_bytes(bb, sizeof bb, num(m, "bytes_per_image"));
                 if (num(m, "predicted_s") >= 0) snprintf(pred, sizeof pred, "%.1f ms", 1e3 * num(m, "predicted_s"));
                 char err[32] = "-";
                 if (num(m, "predicted_s") > 0)

@@ -120,20 +120,25 @@ static void print_versus(const sl_select_input *in, const sl_selection *s)
 {
     const sl_profile *pr = in->device;
     printf("\nper slice point, without and with a TL:\n");
-    printf("  %4s  %-24s %10s %10s  %10s %10s  %-16s %6s\n", "cut", "tensor", "plain s", "plain MB",
-           "TL s", "TL MB", "TL config", "gain");
+    printf("  %4s  %-24s %10s %10s  %10s %10s  %-16s %6s\n", "cut", "tensor", "plain", "sends",
+           "with TL", "sends", "TL config", "gain");
     for (int c = 0; c < pr->n_cuts; c++) {
         const sl_plan *a = sl_selection_best_at(s, c, 0), *b = sl_selection_best_at(s, c, 1);
         if (!a && !b) continue;
         printf("  %4d  %-24.24s ", c, pr->cuts[c].tensor);
-        if (a)
-            printf("%10.4f %10.4f  ", a->total_s, a->upload_bytes / 1e6);
-        else
+        char t[32], up[32];
+        if (a) {
+            sl_format_seconds(t, sizeof t, a->total_s);
+            sl_format_bytes(up, sizeof up, a->upload_bytes);
+            printf("%10s %10s  ", t, up);
+        } else {
             printf("%10s %10s  ", "-", "-");
-        if (b)
-            printf("%10.4f %10.4f  %-16.16s ", b->total_s, b->upload_bytes / 1e6,
-                   sl_plan_tl_name(in, b));
-        else
+        }
+        if (b) {
+            sl_format_seconds(t, sizeof t, b->total_s);
+            sl_format_bytes(up, sizeof up, b->upload_bytes);
+            printf("%10s %10s  %-16.16s ", t, up, sl_plan_tl_name(in, b));
+        } else
             printf("%10s %10s  %-16s ", "-", "-", "-");
         if (a && b)
             printf("%5.2fx\n", a->total_s / b->total_s);
@@ -153,10 +158,16 @@ static void print_dads(const sl_select_input *in, const sl_selection *s, const s
     int ndev = 0;
     for (int i = 1; i <= pr->n_nodes; i++)
         ndev += r->on_device[i];
-    printf("\n%s: %.4fs - %.4fMB - device %d nodes, edge %d nodes; bottleneck stage %.4fs "
-           "(device %.4fs, transfer %.4fs, edge %.4fs)\n",
-           title, r->latency_s, upload / 1e6, ndev, pr->n_nodes - ndev, r->bottleneck_s,
-           r->device_s, r->transfer_s, r->edge_s);
+    char lat[32], up[32], bn[32], dv[32], tr[32], ed[32];
+    sl_format_seconds(lat, sizeof lat, r->latency_s);
+    sl_format_bytes(up, sizeof up, upload);
+    sl_format_seconds(bn, sizeof bn, r->bottleneck_s);
+    sl_format_seconds(dv, sizeof dv, r->device_s);
+    sl_format_seconds(tr, sizeof tr, r->transfer_s);
+    sl_format_seconds(ed, sizeof ed, r->edge_s);
+    printf("\n%s: %s - %s - device %d nodes, edge %d nodes; bottleneck stage %s "
+           "(device %s, transfer %s, edge %s)\n",
+           title, lat, up, ndev, pr->n_nodes - ndev, bn, dv, tr, ed);
     printf("  tensors crossing:");
     if (!r->n_crossing) printf(" none (local-only)");
     for (int u = 0; u <= pr->n_nodes; u++)

@@ -1,6 +1,7 @@
 /* select.c: enumerating, costing and ranking slice plans (ScissionTL / Scission cost model). */
 #include "preprocessor/select.h"
 
+#include "common/cli.h"
 #include "common/fsutil.h"
 #include "common/status.h"
 
@@ -302,7 +303,10 @@ void sl_plan_format(const sl_select_input *in, const sl_plan *p, char *buf, size
     /* Node index ranges per tier: device 0..a, edge a+1..b, cloud b+1..last. */
     int a = pr->cuts[p->cut].node_index;
     int b = in->cloud ? pr->cuts[p->cut2].node_index : last;
-    size_t len = (size_t)snprintf(buf, n, "%.4fs - %.4fMB -", p->total_s, p->upload_bytes / 1e6);
+    char t[32], up[32];
+    sl_format_seconds(t, sizeof t, p->total_s);
+    sl_format_bytes(up, sizeof up, p->upload_bytes);
+    size_t len = (size_t)snprintf(buf, n, "%s - %s -", t, up);
     const char *sep = " ";
     if (a >= 0 && len < n) {
         len += (size_t)snprintf(buf + len, n - len, "%sdevice 0-%d", sep, a);

@@ -127,6 +127,23 @@ int main(void)
                  {"bench", &sl_cmd_bench_spec},       {"data-open", &sl_cmd_stats_spec}};
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
         check_step_flags(out, steps[i].step, steps[i].spec);
+    /* What the config sets up, for a person. */
+    char *desc = NULL;
+    size_t dn = 0;
+    FILE *df = open_memstream(&desc, &dn);
+    CHECK(df != NULL);
+    if (df) {
+        CHECK_OK(sl_config_describe(path, df), sl_errmsg());
+        fclose(df);
+        CHECK_CONTAINS(desc, ": valid\n");
+        CHECK_CONTAINS(desc, "zoo architecture tinycnn, input 3x32x32");
+        CHECK_CONTAINS(desc, "under a CPU quota of 30% of one core");
+        CHECK_CONTAINS(desc, "link: 10mbit, RTT 20ms");
+        CHECK_CONTAINS(desc, "constraint device_only: conv1 (the raw image stays on the device");
+        CHECK_CONTAINS(desc, "constraint max_upload: 1MB per image");
+        CHECK_CONTAINS(desc, "TL candidates: pool, conv-r4-s2-b8 (use: plan)");
+        free(desc);
+    }
     /* Unchanged config: nothing rewritten, so make sees nothing new. */
     CHECK_OK(sl_config_process(path, out, &changed), sl_errmsg());
     CHECK_EQ(changed, 0);

@@ -59,7 +59,7 @@ static void test_chart(void)
         CHECK(!strstr(svg, "conv<2>"));
         CHECK_CONTAINS(svg, "predicted latency per image (ms)");
         /* Bars scale with latency: local-only (0.155 s) against the TL plan (0.11555 s). */
-        double local = bar_height(svg, "<title>0.1550s"), tl = bar_height(svg, "<title>0.1155s");
+        double local = bar_height(svg, "<title>155.0 ms"), tl = bar_height(svg, "<title>115.5 ms");
         CHECK(local > 0 && tl > 0);
         if (tl > 0) CHECK_NEAR(local / tl, 0.155 / 0.11555, 1e-3);
         free(svg);

@@ -42,12 +42,12 @@ has() { # has NEEDLE: the last run's output holds NEEDLE
 
 expect 0 "usage: sl-preprocess select" --help
 
-expect 0 "  1. 0.1155s - 0.0500MB - device 0-1, edge 2-3 [cut maxpool, TL pool]" \
+expect 0 "  1. 115.5 ms - 50.0 kB - device 0-1, edge 2-3 [cut maxpool, TL pool]" \
     $DEV $EDGE $NET --versus --dads --throughput -o plan.json --plot plan.svg
-has "  2. 0.1464s - 0.1500MB - edge 0-3 [edge-only: raw image]"
-has "best without TL: 0.1464s"
-has "maxpool                      0.2344     0.2000      0.1155     0.0500  pool              2.03x"
-has "DADS min cut (latency): 0.1463s"
+has "  2. 146.3 ms - 150.0 kB - edge 0-3 [edge-only: raw image]"
+has "best without TL: 146.3 ms"
+has "maxpool                    234.4 ms   200.0 kB    115.5 ms    50.0 kB  pool              2.03x"
+has "DADS min cut (latency): 146.3 ms"
 check "plan.json names the best cut and TL" "$PY" -c '
 import json; p = json.load(open("plan.json"))
 assert p["format"] == "sl-plan" and p["version"] == 1, p["format"]
@@ -70,10 +70,10 @@ import json; p = json.load(open("out.txt")); assert len(p["plans"]) == 2'
 
 # Three tiers from Scission's CSV.
 expect 0 "13 plans, 13 allowed" $DEV $EDGE --cloud "$DATA/cloud.json" --network "$DATA/net.csv"
-has "0.1223s - 0.0500MB - device 0-1, cloud 2-3 [cut maxpool, TL pool]"
+has "122.3 ms - 50.0 kB - device 0-1, cloud 2-3 [cut maxpool, TL pool]"
 
 # Constraints.
-expect 0 "  1. 0.1550s - 0.0000MB - device 0-3 [local-only]" $DEV $EDGE $NET --device-only conv2 \
+expect 0 "  1. 155.0 ms - 0 B - device 0-3 [local-only]" $DEV $EDGE $NET --device-only conv2 \
     --max-time device:0.2s
 expect 1 "'--max-upload 0.01MB' rules out 4; '--exclude-tier device' rules out 4" \
     $DEV $EDGE $NET --max-upload 0.01MB --exclude-tier device

@@ -72,11 +72,11 @@ static void test_hand_costs(void)
 
     char line[256];
     sl_plan_format(&in, &s.plans[0], line, sizeof line);
-    CHECK_STR(line, "0.1155s - 0.0500MB - device 0-1, edge 2-3 [cut maxpool, TL pool]");
+    CHECK_STR(line, "115.5 ms - 50.0 kB - device 0-1, edge 2-3 [cut maxpool, TL pool]");
     sl_plan_format(&in, &s.plans[1], line, sizeof line);
-    CHECK_STR(line, "0.1464s - 0.1500MB - edge 0-3 [edge-only: raw image]");
+    CHECK_STR(line, "146.3 ms - 150.0 kB - edge 0-3 [edge-only: raw image]");
     sl_plan_format(&in, &s.plans[2], line, sizeof line);
-    CHECK_STR(line, "0.1550s - 0.0000MB - device 0-3 [local-only]");
+    CHECK_STR(line, "155.0 ms - 0 B - device 0-3 [local-only]");
 
     /* The plan document names the best cut tensor and TL for insert/split. */
     sl_plan_doc doc = {&in, &s, 3, NULL, NULL};
@@ -186,7 +186,7 @@ static void test_three_tiers(void)
     CHECK_NEAR(p.edge_s, 0, 0);
     char line[256];
     sl_plan_format(&in, &p, line, sizeof line);
-    CHECK_STR(line, "0.1223s - 0.0500MB - device 0-1, cloud 2-3 [cut maxpool, TL pool]");
+    CHECK_STR(line, "122.3 ms - 50.0 kB - device 0-1, cloud 2-3 [cut maxpool, TL pool]");
     CHECK(sl_select_cost(&in, 2, 1, -1, &p) == SL_EARG); /* cut2 before cut */
     sl_selection s;
     CHECK_OK(sl_select_run(&in, &s), sl_errmsg());
