@@ -175,6 +175,83 @@ static void verdicts(const cJSON *plan, const cJSON *bench, sl_sbuf *v)
     }
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The live device run (device-results.jsonl, one JSON line per image from `sl-offload device`):
+ * images, how each was answered, median and p95 latency, bytes sent, and the accuracy against
+ * the class folder each image came from. Nothing when the file is absent. */
+static void live_run(const char *dir, sl_sbuf *o)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/device-results.jsonl", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    int n = 0, edge = 0, fallback = 0, errors = 0, labelled = 0, correct = 0;
+    double bytes = 0, *lat = NULL;
+    size_t cap = 0, nt = 0; /* latencies of the answered images */
+    char *line = NULL;
+    size_t ln = 0;
+    while (getline(&line, &ln, f) > 0) {
+        cJSON *j = cJSON_Parse(line);
+        if (!j) continue;
+        n++;
+        const char *via = str(j, "via");
+        edge += !strcmp(via, "edge");
+        fallback += !strcmp(via, "fallback");
+        errors += cJSON_GetObjectItemCaseSensitive(j, "error") != NULL;
+        bytes += num(j, "bytes_up") > 0 ? num(j, "bytes_up") : 0;
+        double t = num(j, "timing.total_s");
+        if (t >= 0 && nt == cap) {
+            size_t nc = cap ? 2 * cap : 256;
+            double *nl = realloc(lat, nc * sizeof *nl);
+            if (nl) lat = nl, cap = nc;
+        }
+        if (t >= 0 && nt < cap) lat[nt++] = t;
+        /* The true class is the image's folder: .../<class>/<file>. */
+        const char *file = str(j, "file"), *cls = str(j, "class");
+        const char *slash = strrchr(file, '/');
+        if (slash && slash > file && *cls) {
+            const char *start = slash - 1;
+            while (start > file && start[-1] != '/') start--;
+            labelled++;
+            correct += (size_t)(slash - start) == strlen(cls) && !strncmp(start, cls, strlen(cls));
+        }
+        cJSON_Delete(j);
+    }
+    free(line);
+    fclose(f);
+    sl_sbuf_printf(o, "<h2>Live device run</h2>\n");
+    if (!n) {
+        sl_sbuf_printf(o, "<p class=note>device-results.jsonl holds no results.</p>\n");
+        free(lat);
+        return;
+    }
+    if (nt) qsort(lat, nt, sizeof *lat, cmp_double);
+    char up[32];
+    sl_format_bytes(up, sizeof up, bytes / n);
+    sl_sbuf_printf(o, "<table><tr><th>images</th><th>answered by the edge</th><th>by the fallback</th>"
+                      "<th>errors</th><th>median</th><th>p95</th><th>sent / image</th><th>accuracy</th></tr>\n"
+                      "<tr><td>%d</td><td>%d</td><td>%d</td><td>%d</td>", n, edge, fallback, errors);
+    if (nt)
+        sl_sbuf_printf(o, "<td>%.1f ms</td><td>%.1f ms</td>", 1e3 * lat[nt / 2],
+                       1e3 * lat[(size_t)(0.95 * (double)(nt - 1))]);
+    else
+        sl_sbuf_printf(o, "<td>—</td><td>—</td>");
+    if (labelled)
+        sl_sbuf_printf(o, "<td>%s</td><td>%.2f%% of %d</td></tr>\n</table>\n", up, 100.0 * correct / labelled,
+                       labelled);
+    else
+        sl_sbuf_printf(o, "<td>%s</td><td>—</td></tr>\n</table>\n", up);
+    sl_sbuf_printf(o, "<p class=note>From <code>device-results.jsonl</code>: the device slice run over the "
+                      "network against a live edge; sent / image is the payload (protocol frames "
+                      "add about 40 bytes each); accuracy against each image's class folder.</p>\n");
+    free(lat);
+}
+
 int sl_report_write(const char *dir, const char *path)
 {
     int rc = SL_OK;
@@ -265,7 +342,8 @@ int sl_report_write(const char *dir, const char *path)
         sl_sbuf_printf(&o, "<p>%d images over loopback, link shaped to %.1f Mbit/s and %.0f ms RTT.</p>\n",
              (int)num(bench, "images"), num(bench, "bandwidth_bps") / 1e6, 1e3 * num(bench, "rtt_s"));
         sl_sbuf_printf(&o, "<table><tr><th>mode</th><th>measured median</th><th>p95</th><th>predicted</th>"
-                 "<th>error</th><th>throughput</th><th>bytes / image</th><th>errors</th></tr>\n");
+                 "<th>error</th><th>throughput</th><th>bytes / image</th><th>agrees with local</th>"
+                 "<th>errors</th></tr>\n");
         const cJSON *m;
         cJSON_ArrayForEach(m, modes)
         {
@@ -277,9 +355,12 @@ int sl_report_write(const char *dir, const char *path)
             char err[32] = "—";
             int over = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "error_over_limit"));
             if (num(m, "predicted_s") > 0) snprintf(err, sizeof err, "%+.0f%%%s", 100 * num(m, "error"), over ? " !" : "");
-            sl_sbuf_printf(&o, "</th><td>%.1f ms</td><td>%.1f ms</td><td>%s</td><td%s>%s</td><td>%.1f img/s</td><td>%s</td><td>%d</td></tr>\n",
+            char agree[32] = "—";
+            if (num(m, "agree_with_local") >= 0)
+                snprintf(agree, sizeof agree, "%.1f%%", 100 * num(m, "agree_with_local"));
+            sl_sbuf_printf(&o, "</th><td>%.1f ms</td><td>%.1f ms</td><td>%s</td><td%s>%s</td><td>%.1f img/s</td><td>%s</td><td>%s</td><td>%d</td></tr>\n",
                  1e3 * num(m, "median_s"), 1e3 * num(m, "p95_s"), pred, over ? " class=bad" : "", err,
-                 num(m, "throughput_ips"), bb, (int)num(m, "errors"));
+                 num(m, "throughput_ips"), bb, agree, (int)num(m, "errors"));
         }
         sl_sbuf_printf(&o, "</table>\n<p class=note>error: (predicted - measured) / measured; ! marks a miss "
                            "over 10%%.</p>\n");
@@ -299,6 +380,8 @@ int sl_report_write(const char *dir, const char *path)
     }
     if (v.oom) o.oom = 1;
     sl_sbuf_free(&v);
+
+    live_run(dir, &o);
 
     /* Accuracy detail */
     sl_sbuf_printf(&o, "<h2>Accuracy</h2>\n");

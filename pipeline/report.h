@@ -10,7 +10,8 @@
  * ranked plans, predicted beside measured latency with the error of every mode (a miss over 10%
  * marked), a verdict in plain words (whether offloading pays at all, what the TL gains, whether
  * the predictions hold, whether the plan's choice was the measured fastest within 5%), confusion
- * matrices. A missing required input is an error naming it. */
+ * matrices, and the live device run when device-results.jsonl is there (who answered, latency,
+ * bytes, accuracy against each image's class folder). A missing required input is an error naming it. */
 int sl_report_write(const char *dir, const char *path);
 
 /* Prints the same results, verdict included, as a few lines of text for a terminal (what

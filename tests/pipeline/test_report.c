@@ -96,6 +96,23 @@ int main(void)
     CHECK_CONTAINS(h, "<td class=bad>-20% !</td>");
     CHECK_CONTAINS(h, "<h2>Verdict</h2>");
     CHECK_CONTAINS(h, "was NOT the measured fastest");
+    CHECK(!strstr(h, "Live device run"));
+    free(h);
+
+    /* The live device run: answered by whom, latency, bytes, accuracy against the class folder. */
+    put(dir, "device-results.jsonl",
+        "{\"index\":0,\"file\":\"t/crack/a.png\",\"via\":\"edge\",\"class\":\"crack\","
+        "\"timing\":{\"total_s\":0.030},\"bytes_up\":1536}\n"
+        "{\"index\":1,\"file\":\"t/ok/b.png\",\"via\":\"edge\",\"class\":\"crack\","
+        "\"timing\":{\"total_s\":0.020},\"bytes_up\":1536}\n"
+        "{\"index\":2,\"file\":\"t/ok/c.png\",\"via\":\"fallback\",\"class\":\"ok\","
+        "\"timing\":{\"total_s\":0.010},\"bytes_up\":0}\n");
+    CHECK_OK(sl_report_write(dir, html), sl_errmsg());
+    CHECK_OK(sl_read_file(html, &h, NULL), sl_errmsg());
+    CHECK_CONTAINS(h, "<h2>Live device run</h2>");
+    CHECK_CONTAINS(h, "<td>3</td><td>2</td><td>1</td><td>0</td><td>20.0 ms</td><td>20.0 ms</td>"
+                      "<td>1.0 kB</td><td>66.67% of 3</td>");
+    CHECK_CONTAINS(h, "<th>agrees with local</th>");
     free(h);
 
     /* Within 5% of the fastest counts as right. */
