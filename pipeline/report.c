@@ -247,8 +247,8 @@ static void live_run(const char *dir, sl_sbuf *o)
     else
         sl_sbuf_printf(o, "<td>%s</td><td>—</td></tr>\n</table>\n", up);
     sl_sbuf_printf(o, "<p class=note>From <code>device-results.jsonl</code>: the device slice run over the "
-                      "network against a live edge; sent / image is the payload (protocol frames "
-                      "add about 40 bytes each); accuracy against each image's class folder.</p>\n");
+                      "network against a live edge; sent / image is what went on the link (the zstd "
+                      "payload and its frame header); accuracy against each image's class folder.</p>\n");
     free(lat);
 }
 
@@ -342,7 +342,7 @@ int sl_report_write(const char *dir, const char *path)
         sl_sbuf_printf(&o, "<p>%d images over loopback, link shaped to %.1f Mbit/s and %.0f ms RTT.</p>\n",
              (int)num(bench, "images"), num(bench, "bandwidth_bps") / 1e6, 1e3 * num(bench, "rtt_s"));
         sl_sbuf_printf(&o, "<table><tr><th>mode</th><th>measured median</th><th>p95</th><th>predicted</th>"
-                 "<th>error</th><th>throughput</th><th>bytes / image</th><th>agrees with local</th>"
+                 "<th>error</th><th>throughput</th><th>tensor / image</th><th>on the wire</th><th>agrees with local</th>"
                  "<th>errors</th></tr>\n");
         const cJSON *m;
         cJSON_ArrayForEach(m, modes)
@@ -355,15 +355,20 @@ int sl_report_write(const char *dir, const char *path)
             char err[32] = "—";
             int over = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "error_over_limit"));
             if (num(m, "predicted_s") > 0) snprintf(err, sizeof err, "%+.0f%%%s", 100 * num(m, "error"), over ? " !" : "");
+            char wire[32];
+            sl_format_bytes(wire, sizeof wire, num(m, "wire_bytes_per_image"));
             char agree[32] = "—";
             if (num(m, "agree_with_local") >= 0)
                 snprintf(agree, sizeof agree, "%.1f%%", 100 * num(m, "agree_with_local"));
-            sl_sbuf_printf(&o, "</th><td>%.1f ms</td><td>%.1f ms</td><td>%s</td><td%s>%s</td><td>%.1f img/s</td><td>%s</td><td>%s</td><td>%d</td></tr>\n",
+            sl_sbuf_printf(&o, "</th><td>%.1f ms</td><td>%.1f ms</td><td>%s</td><td%s>%s</td><td>%.1f img/s</td><td>%s</td><td>%s</td><td>%s</td><td>%d</td></tr>\n",
                  1e3 * num(m, "median_s"), 1e3 * num(m, "p95_s"), pred, over ? " class=bad" : "", err,
-                 num(m, "throughput_ips"), bb, agree, (int)num(m, "errors"));
+                 num(m, "throughput_ips"), bb, wire, agree, (int)num(m, "errors"));
         }
         sl_sbuf_printf(&o, "</table>\n<p class=note>error: (predicted - measured) / measured; ! marks a miss "
-                           "over 10%%.</p>\n");
+                           "over 10%%. agrees with local: the share of images given the class the whole "
+                           "model gives on the device. tensor / image: the tensor the device sends, "
+                           "before the codec; on the wire: what it cost on the link, zstd payload "
+                           "plus the frame header.</p>\n");
     }
     sl_sbuf v = {0};
     verdicts(plan, bench, &v);
