@@ -216,28 +216,6 @@ static cJSON *cut_ref(const sl_select_input *in, int cut)
     return o;
 }
 
-static cJSON *latency_json(const sl_select_input *in, const sl_plan *p)
-{
-    cJSON *lat = cJSON_CreateObject();
-    cJSON_AddNumberToObject(lat, "load", p->load_s);
-    cJSON_AddNumberToObject(lat, "device", p->device_s);
-    cJSON_AddNumberToObject(lat, "tl_encode", p->tl_enc_s);
-    cJSON_AddNumberToObject(lat, "wire_encode", p->wire_enc_s);
-    cJSON_AddNumberToObject(lat, "serialise", p->serialise_s);
-    cJSON_AddNumberToObject(lat, "rtt", p->rtt_s);
-    cJSON_AddNumberToObject(lat, "transfer", p->transfer_s);
-    cJSON_AddNumberToObject(lat, "wire_decode", p->wire_dec_s);
-    cJSON_AddNumberToObject(lat, "tl_decode", p->tl_dec_s);
-    cJSON_AddNumberToObject(lat, "edge", p->edge_s);
-    if (in->cloud) {
-        cJSON_AddNumberToObject(lat, "serialise2", p->serialise2_s);
-        cJSON_AddNumberToObject(lat, "rtt2", p->rtt2_s);
-        cJSON_AddNumberToObject(lat, "transfer2", p->transfer2_s);
-        cJSON_AddNumberToObject(lat, "cloud", p->cloud_s);
-    }
-    cJSON_AddNumberToObject(lat, "total", p->total_s);
-    return lat;
-}
 
 char *sl_plan_table_json(const sl_select_input *in, const sl_plan_table *t)
 {
@@ -282,7 +260,7 @@ char *sl_plan_table_json(const sl_select_input *in, const sl_plan_table *t)
         cJSON_AddNumberToObject(o, "rtt_s", lk->rtt_s);
         cJSON_AddNumberToObject(o, "plan", lk->plan);
         cJSON_AddStringToObject(o, "text", text);
-        cJSON_AddItemToObject(o, "latency_s", latency_json(in, &lk->best));
+        cJSON_AddItemToObject(o, "latency_s", sl_plan_latency_json(in, &lk->best));
         cJSON *bytes = cJSON_AddObjectToObject(o, "bytes");
         cJSON_AddNumberToObject(bytes, "upload", lk->best.upload_bytes);
         if (in->cloud) cJSON_AddNumberToObject(bytes, "edge_cloud", lk->best.cloud_bytes);

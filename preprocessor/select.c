@@ -330,6 +330,29 @@ void sl_plan_format(const sl_select_input *in, const sl_plan *p, char *buf, size
         snprintf(buf + len, n - len, " [cut %s]", pr->cuts[p->cut].tensor);
 }
 
+cJSON *sl_plan_latency_json(const sl_select_input *in, const sl_plan *p)
+{
+    cJSON *lat = cJSON_CreateObject();
+    cJSON_AddNumberToObject(lat, "load", p->load_s);
+    cJSON_AddNumberToObject(lat, "device", p->device_s);
+    cJSON_AddNumberToObject(lat, "tl_encode", p->tl_enc_s);
+    cJSON_AddNumberToObject(lat, "wire_encode", p->wire_enc_s);
+    cJSON_AddNumberToObject(lat, "serialise", p->serialise_s);
+    cJSON_AddNumberToObject(lat, "rtt", p->rtt_s);
+    cJSON_AddNumberToObject(lat, "transfer", p->transfer_s);
+    cJSON_AddNumberToObject(lat, "wire_decode", p->wire_dec_s);
+    cJSON_AddNumberToObject(lat, "tl_decode", p->tl_dec_s);
+    cJSON_AddNumberToObject(lat, "edge", p->edge_s);
+    if (in->cloud) {
+        cJSON_AddNumberToObject(lat, "serialise2", p->serialise2_s);
+        cJSON_AddNumberToObject(lat, "rtt2", p->rtt2_s);
+        cJSON_AddNumberToObject(lat, "transfer2", p->transfer2_s);
+        cJSON_AddNumberToObject(lat, "cloud", p->cloud_s);
+    }
+    cJSON_AddNumberToObject(lat, "total", p->total_s);
+    return lat;
+}
+
 static cJSON *cut_json(const sl_profile *pr, int cut)
 {
     const sl_prof_cut *c = &pr->cuts[cut];
@@ -379,24 +402,7 @@ static cJSON *plan_json(const sl_select_input *in, const sl_plan *p, int rank)
     cJSON_AddItemToObject(nodes, "device", range_json(0, a));
     cJSON_AddItemToObject(nodes, "edge", range_json(a + 1, b));
     cJSON_AddItemToObject(nodes, "cloud", range_json(b + 1, last));
-    cJSON *lat = cJSON_AddObjectToObject(o, "latency_s");
-    cJSON_AddNumberToObject(lat, "load", p->load_s);
-    cJSON_AddNumberToObject(lat, "device", p->device_s);
-    cJSON_AddNumberToObject(lat, "tl_encode", p->tl_enc_s);
-    cJSON_AddNumberToObject(lat, "wire_encode", p->wire_enc_s);
-    cJSON_AddNumberToObject(lat, "serialise", p->serialise_s);
-    cJSON_AddNumberToObject(lat, "rtt", p->rtt_s);
-    cJSON_AddNumberToObject(lat, "transfer", p->transfer_s);
-    cJSON_AddNumberToObject(lat, "wire_decode", p->wire_dec_s);
-    cJSON_AddNumberToObject(lat, "tl_decode", p->tl_dec_s);
-    cJSON_AddNumberToObject(lat, "edge", p->edge_s);
-    if (in->cloud) {
-        cJSON_AddNumberToObject(lat, "serialise2", p->serialise2_s);
-        cJSON_AddNumberToObject(lat, "rtt2", p->rtt2_s);
-        cJSON_AddNumberToObject(lat, "transfer2", p->transfer2_s);
-        cJSON_AddNumberToObject(lat, "cloud", p->cloud_s);
-    }
-    cJSON_AddNumberToObject(lat, "total", p->total_s);
+    cJSON_AddItemToObject(o, "latency_s", sl_plan_latency_json(in, p));
     cJSON *bytes = cJSON_AddObjectToObject(o, "bytes");
     cJSON_AddNumberToObject(bytes, "upload", p->upload_bytes);
     if (in->cloud) cJSON_AddNumberToObject(bytes, "edge_cloud", p->cloud_bytes);

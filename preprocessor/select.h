@@ -91,6 +91,11 @@ const sl_plan *sl_selection_best(const sl_selection *s, int want_tl);
  * cut tensor and TL when there is one. Writes into buf (size n, truncated if short). */
 void sl_plan_format(const sl_select_input *in, const sl_plan *p, char *buf, size_t n);
 
+/* A plan's predicted latency parts as the plan format's "latency_s" object (docs/formats/plan.md:
+ * seconds per part, the cloud hop's parts only with a cloud tier). Returns a new cJSON object
+ * (a struct cJSON *, caller owns it), or NULL when out of memory. */
+struct cJSON *sl_plan_latency_json(const sl_select_input *in, const sl_plan *p);
+
 /* The name of the TL configuration of `p`, or NULL without a TL. Borrowed from the profile. */
 const char *sl_plan_tl_name(const sl_select_input *in, const sl_plan *p);
 
