@@ -22,6 +22,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from parity import randomise_batch_norms  # noqa: E402
+
 BIN = os.environ["SL_BIN"]
 CLASSES = 5
 TOL = 1e-4
@@ -101,14 +104,7 @@ def main():
     torch.manual_seed(0)
     torch.set_num_threads(1)
     model = build(arch)
-    # Non-trivial batch-norm statistics, so folding is really exercised.
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.normal_(0, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0, 0.1)
+    randomise_batch_norms(model)
     model.eval()
     t0 = time.time()
     torch.onnx.export(model, torch.randn(1, 3, h, w), "model.onnx", opset_version=opset,

@@ -40,6 +40,18 @@ class TinyCNN(nn.Module):
         return self.fc(x)
 
 
+def randomise_batch_norms(model):
+    """Non-trivial batch-norm statistics and affine terms, so that folding is really exercised
+    (fresh ones are the identity). Shared with onnx_parity.py."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0, 0.1)
+
+
 def build(arch):
     if arch == "tinycnn":
         return TinyCNN(CLASSES)
@@ -52,14 +64,7 @@ def main():
     torch.manual_seed(0)
     torch.set_num_threads(1)
     model = build(arch)
-    # Non-trivial batch-norm statistics, so folding is really exercised.
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.normal_(0, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0, 0.1)
+    randomise_batch_norms(model)
     model.eval()
     with h5py.File("sd.h5", "w") as f:
         for k, v in model.state_dict().items():
