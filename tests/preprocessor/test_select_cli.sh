@@ -3,32 +3,8 @@
 # ranked text, plan.json, SVG chart, three tiers, DADS, and exit codes and messages for bad
 # profiles, networks and constraints.
 set -u
-BIN="$SL_BIN/sl-preprocess"
+. "$SL_SRC/tests/preprocessor/cli_lib.sh"
 DATA="$SL_SRC/tests/preprocessor/data"
-PY="${SL_PYTHON:-/usr/bin/python3}"
-[ -x "$BIN" ] || { echo "no $BIN"; exit 1; }
-fails=0 passes=0
-
-# expect CODE NEEDLE ARGS...: runs select, checks the exit code and that stdout+stderr hold NEEDLE.
-expect() {
-    local code=$1 needle=$2
-    shift 2
-    "$BIN" select "$@" >out.txt 2>err.txt
-    local rc=$?
-    if [ "$rc" != "$code" ] || ! grep -qF -- "$needle" out.txt err.txt; then
-        echo "FAIL: select $* -> exit $rc (want $code), looking for: $needle"
-        sed 's/^/  | /' out.txt err.txt
-        fails=$((fails + 1))
-    else
-        passes=$((passes + 1))
-    fi
-}
-
-check() { # check DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    if "$@"; then passes=$((passes + 1)); else echo "FAIL: $what"; fails=$((fails + 1)); fi
-}
 
 DEV="--device $DATA/device.json"
 EDGE="--edge $DATA/edge.json"
@@ -40,9 +16,9 @@ has() { # has NEEDLE: the last run's output holds NEEDLE
     check "output has: $1" grep -qF -- "$1" out.txt err.txt
 }
 
-expect 0 "usage: sl-preprocess select" --help
+expect 0 "usage: sl-preprocess select" select --help
 
-expect 0 "  1. 115.5 ms - 50.0 kB - device 0-1, edge 2-3 [cut maxpool, TL pool]" \
+expect 0 "  1. 115.5 ms - 50.0 kB - device 0-1, edge 2-3 [cut maxpool, TL pool]" select \
     $DEV $EDGE $NET --versus --dads --throughput -o plan.json --plot plan.svg
 has "  2. 146.3 ms - 150.0 kB - edge 0-3 [edge-only: raw image]"
 has "best without TL: 146.3 ms"
@@ -64,35 +40,34 @@ check "plan.svg parses as XML" "$PY" -c 'import xml.dom.minidom as m; m.parse("p
 check "plan.svg legend" grep -q "transfer (codec + serialise + RTT + wire)" plan.svg
 check "plan.svg best mark" grep -q ">best<" plan.svg
 
-expect 0 '"format":	"sl-plan"' $DEV $EDGE $NET --json --top 2
+expect 0 '"format":	"sl-plan"' select $DEV $EDGE $NET --json --top 2
 check "--json --top 2 lists two plans" "$PY" -c '
 import json; p = json.load(open("out.txt")); assert len(p["plans"]) == 2'
 
 # Three tiers from Scission's CSV.
-expect 0 "13 plans, 13 allowed" $DEV $EDGE --cloud "$DATA/cloud.json" --network "$DATA/net.csv"
+expect 0 "13 plans, 13 allowed" select $DEV $EDGE --cloud "$DATA/cloud.json" --network "$DATA/net.csv"
 has "122.3 ms - 50.0 kB - device 0-1, cloud 2-3 [cut maxpool, TL pool]"
 
 # Constraints.
-expect 0 "  1. 155.0 ms - 0 B - device 0-3 [local-only]" $DEV $EDGE $NET --device-only conv2 \
+expect 0 "  1. 155.0 ms - 0 B - device 0-3 [local-only]" select $DEV $EDGE $NET --device-only conv2 \
     --max-time device:0.2s
-expect 1 "'--max-upload 0.01MB' rules out 4; '--exclude-tier device' rules out 4" \
+expect 1 "'--max-upload 0.01MB' rules out 4; '--exclude-tier device' rules out 4" select \
     $DEV $EDGE $NET --max-upload 0.01MB --exclude-tier device
-expect 2 "sl-preprocess: select: criterion '--not-on conv1': expected TIER:NODE" \
+expect 2 "sl-preprocess: select: criterion '--not-on conv1': expected TIER:NODE" select \
     $DEV $EDGE $NET --not-on conv1
-expect 2 "criterion '--device-only conv9': no node named 'conv9'" $DEV $EDGE $NET --device-only conv9
+expect 2 "criterion '--device-only conv9': no node named 'conv9'" select $DEV $EDGE $NET --device-only conv9
 
 # Bad profiles and networks.
-expect 1 "describe different models" $DEV --edge "$DATA/other-model.json" $NET
-expect 1 "no edge->cloud hop" $DEV $EDGE --cloud "$DATA/cloud.json" --network "$DATA/net-no-cloud.csv"
+expect 1 "describe different models" select $DEV --edge "$DATA/other-model.json" $NET
+expect 1 "no edge->cloud hop" select $DEV $EDGE --cloud "$DATA/cloud.json" --network "$DATA/net-no-cloud.csv"
 head -c 700 "$DATA/device.json" > truncated.json
-expect 1 "truncated.json: invalid or truncated JSON" --device truncated.json $EDGE $NET
+expect 1 "truncated.json: invalid or truncated JSON" select --device truncated.json $EDGE $NET
 sed 's/"dec_s"/"dec_z"/' "$DATA/edge.json" > nodec.json
-expect 1 "nodec.json: cuts[1].tl[0].dec_s: missing" $DEV --edge nodec.json $NET
+expect 1 "nodec.json: cuts[1].tl[0].dec_s: missing" select $DEV --edge nodec.json $NET
 
 # Usage errors.
-expect 2 "no network" $DEV $EDGE
-expect 2 "device->edge needs both --bandwidth and --rtt" $DEV $EDGE --bandwidth 10mbit
-expect 2 "unknown option '--fast'" $DEV $EDGE $NET --fast
+expect 2 "no network" select $DEV $EDGE
+expect 2 "device->edge needs both --bandwidth and --rtt" select $DEV $EDGE --bandwidth 10mbit
+expect 2 "unknown option '--fast'" select $DEV $EDGE $NET --fast
 
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish
