@@ -4,6 +4,7 @@
 #include "common/status.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +76,13 @@ static int parse_plan(const cJSON *p, const char *path, const char *which, int d
         return SL_OK;
     }
     c->upload_bytes = num_field(cJSON_GetObjectItemCaseSensitive(p, "bytes"), "upload");
+    const cJSON *hosts = cJSON_GetObjectItemCaseSensitive(p, "hosts");
+    const char *eh = str_field(hosts, "edge"), *ch = str_field(hosts, "cloud");
+    if ((eh && strlen(eh) >= sizeof c->edge_host) || (ch && strlen(ch) >= sizeof c->cloud_host))
+        return sl_err(SL_EFORMAT, "%s: %s.hosts: a host name is too long", path, which);
+    snprintf(c->edge_host, sizeof c->edge_host, "%s", eh ? eh : "");
+    snprintf(c->cloud_host, sizeof c->cloud_host, "%s", ch ? ch : "");
+    c->direct = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "direct_to_cloud"));
     const cJSON *cut = cJSON_GetObjectItemCaseSensitive(p, "cut");
     const char *tensor = str_field(cut, "tensor"), *kind = str_field(cut, "kind");
     if (!tensor || !kind || strlen(kind) >= sizeof c->kind)

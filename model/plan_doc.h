@@ -19,6 +19,10 @@ typedef struct sl_plan_entry {
     double total_s;      /* latency_s.total, -1 when the plan has none */
     double upload_bytes; /* bytes the device sends (bytes.upload, DADS upload_bytes), -1 if none */
     char *text;          /* the plan in words (select's "text"); owned, may be NULL */
+    /* The hosts a plan names (select with several candidates or a host-named network, "hosts"):
+     * "" when the plan does not name one or does not use the tier. */
+    char edge_host[64], cloud_host[64];
+    int direct; /* the device sends straight to the cloud ("direct_to_cloud") */
 } sl_plan_entry;
 
 /* Reads and checks the header of plan file `path`: JSON, format "sl-plan", version 1, a 64-digit

@@ -15,8 +15,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A repeatable profile flag's values (candidate hosts of one tier). */
+#define SL_SELECT_MAX_HOSTS 64
+typedef struct host_args {
+    const char *v[SL_SELECT_MAX_HOSTS];
+    int n;
+} host_args;
+
 typedef struct opts {
-    const char *device, *edge, *cloud, *network, *output, *plot;
+    const char *device, *network, *output, *plot;
+    host_args edges, clouds;
     const char *bandwidths, *rtts; /* a plan table over several links (plan_table.c) */
     double bw[SL_HOP_COUNT], rtt[SL_HOP_COUNT]; /* < 0: not given */
     long top;
@@ -32,14 +40,29 @@ static int add_constraint(void *dest, const char *value)
     return sl_constraints_add(&A.cons, (const char *)dest, value);
 }
 
+/* --edge / --cloud append a candidate host; `dest` is its host_args. */
+static int add_host(void *dest, const char *value)
+{
+    host_args *h = dest;
+    if (!*value) return sl_err(SL_EARG, "empty profile path");
+    if (h->n == SL_SELECT_MAX_HOSTS)
+        return sl_err(SL_EARG, "more than %d profiles for one tier", SL_SELECT_MAX_HOSTS);
+    h->v[h->n++] = value;
+    return SL_OK;
+}
+
 #define CONSTRAINT(name, argh, help)                                                            \
     SL_OPT_CALLBACK(0, name, (void *)"--" name, argh, add_constraint, help)
 
 static const sl_opt options[] = {
     SL_OPT_SECTION("inputs"),
-    SL_OPT_STRING(0, "device", &A.device, "FILE", "profile measured on the device (sl-preprocess profile)"),
-    SL_OPT_STRING(0, "edge", &A.edge, "FILE", "profile measured on the edge server"),
-    SL_OPT_STRING(0, "cloud", &A.cloud, "FILE", "profile measured on a cloud server (three tiers)"),
+    SL_OPT_STRING(0, "device", &A.device, "[NAME=]FILE",
+                  "profile measured on the device (sl-preprocess profile)"),
+    SL_OPT_CALLBACK(0, "edge", &A.edges, "[NAME=]FILE", add_host,
+                    "profile measured on an edge server; repeat for several candidate edges\n"
+                    "(NAME names the host in plans and --network; default: its host field)"),
+    SL_OPT_CALLBACK(0, "cloud", &A.clouds, "[NAME=]FILE", add_host,
+                    "profile measured on a cloud server (three tiers); repeatable"),
     SL_OPT_BANDWIDTH(0, "bandwidth", &A.bw[SL_HOP_DEVICE_EDGE],
                      "device->edge bandwidth: 10mbit, 500kbit, 1gbit, 20Mbps"),
     SL_OPT_DURATION(0, "rtt", &A.rtt[SL_HOP_DEVICE_EDGE], "device->edge round-trip time: 20ms, 0.02s"),
@@ -48,9 +71,13 @@ static const sl_opt options[] = {
     SL_OPT_STRING(0, "rtts", &A.rtts, "LIST", "one RTT per --bandwidths link (default: --rtt)"),
     SL_OPT_BANDWIDTH(0, "cloud-bandwidth", &A.bw[SL_HOP_EDGE_CLOUD], "edge->cloud bandwidth"),
     SL_OPT_DURATION(0, "cloud-rtt", &A.rtt[SL_HOP_EDGE_CLOUD], "edge->cloud round-trip time"),
+    SL_OPT_BANDWIDTH(0, "device-cloud-bandwidth", &A.bw[SL_HOP_DEVICE_CLOUD],
+                     "device->cloud bandwidth: the device may send straight to the cloud"),
+    SL_OPT_DURATION(0, "device-cloud-rtt", &A.rtt[SL_HOP_DEVICE_CLOUD],
+                    "device->cloud round-trip time"),
     SL_OPT_STRING(0, "network", &A.network, "FILE",
-                  "Scission CSV source,destination,ping(ms),bandwidth(Mbps);\n"
-                  "flags given as well override its hops"),
+                  "Scission CSV source,destination,ping(ms),bandwidth(mbps), ends named\n"
+                  "by tier or host; flags given as well override its hops"),
     SL_OPT_SECTION("constraints (repeatable; see docs/select.md)"),
     CONSTRAINT("device-only", "NODE", "NODE must run on the device"),
     CONSTRAINT("edge-only", "NODE", "NODE must run on the edge"),
@@ -60,6 +87,9 @@ static const sl_opt options[] = {
     CONSTRAINT("max-upload", "SIZE", "the device sends at most SIZE per image: 0.5MB, 200kB"),
     CONSTRAINT("max-time", "TIER:LIMIT",
                "compute on TIER at most LIMIT: 0.05s, 50ms, or 30% of the total"),
+    CONSTRAINT("use-tier", "TIER", "TIER runs at least one node"),
+    CONSTRAINT("host", "TIER:NAME", "TIER, when it takes part, is host NAME"),
+    CONSTRAINT("not-host", "TIER:NAME", "host NAME of TIER is not used"),
     SL_OPT_SECTION("output"),
     SL_OPT_LONG(0, "top", &A.top, "N", 1, 1000000, "list the N best plans (default 5)"),
     SL_OPT_FLAG(0, "versus", &A.versus, "per slice point, the best plan without and with a TL"),
@@ -74,12 +104,13 @@ static const sl_opt options[] = {
 };
 
 const sl_optspec sl_cmd_select_spec = {
-    "sl-preprocess select --device PROFILE --edge PROFILE [--cloud PROFILE]\n"
+    "sl-preprocess select --device PROFILE --edge PROFILE... [--cloud PROFILE...]\n"
     "                     (--bandwidth BW --rtt TIME | --network NET.csv) [options]",
     "Ranks every slice point of a model, with and without a transfer layer (TL), by predicted\n"
     "latency: device blocks + TL encode + serialise + RTT + bytes/bandwidth + TL decode + edge\n"
     "blocks (+ the edge->cloud hop). Cut 0 is edge-only (the raw image is sent), the last cut is\n"
-    "local-only (nothing is sent).",
+    "local-only (nothing is sent). With several --edge or --cloud profiles every combination\n"
+    "of hosts and cuts is ranked.",
     options,
     0,
     0,
@@ -94,25 +125,30 @@ static int parse_args(int argc, char **argv, opts *o)
         o->bw[h] = o->rtt[h] = -1;
     int rc = sl_opt_parse(&sl_cmd_select_spec, argc, argv, NULL);
     if (rc != SL_OPT_CONTINUE) return rc;
-    if (!o->device || !o->edge) return sl_usage_error("--device and --edge profiles are required");
+    if (!o->device || !o->edges.n)
+        return sl_usage_error("--device and --edge profiles are required");
     if (o->bandwidths || o->rtts) return SL_OPT_CONTINUE; /* plan_table.c checks the links */
     if (!o->network && o->bw[SL_HOP_DEVICE_EDGE] < 0 && o->rtt[SL_HOP_DEVICE_EDGE] < 0)
         return sl_usage_error("no network: give --bandwidth and --rtt, or --network FILE");
-    for (int h = 0; h < (o->cloud ? SL_HOP_COUNT : 1); h++)
-        if (!o->network && (o->bw[h] < 0) != (o->rtt[h] < 0))
-            return sl_usage_error("%s needs both %s and %s", sl_hop_name(h),
-                                  h ? "--cloud-bandwidth" : "--bandwidth",
-                                  h ? "--cloud-rtt" : "--rtt");
+    static const char *const bw_flag[SL_HOP_COUNT] = {"--bandwidth", "--cloud-bandwidth",
+                                                      "--device-cloud-bandwidth"};
+    static const char *const rtt_flag[SL_HOP_COUNT] = {"--rtt", "--cloud-rtt",
+                                                       "--device-cloud-rtt"};
+    for (int h = 0; h < (o->clouds.n ? SL_HOP_COUNT : 1); h++)
+        if ((!o->network || h == SL_HOP_DEVICE_CLOUD) && (o->bw[h] < 0) != (o->rtt[h] < 0))
+            return sl_usage_error("%s needs both %s and %s", sl_hop_name(h), bw_flag[h],
+                                  rtt_flag[h]);
     for (int h = 0; h < SL_HOP_COUNT; h++)
-        if (o->bw[h] == 0)
-            return sl_usage_error("%s: must be above 0", h ? "--cloud-bandwidth" : "--bandwidth");
+        if (o->bw[h] == 0) return sl_usage_error("%s: must be above 0", bw_flag[h]);
     if (o->output && !strcmp(o->output, "-")) {
         o->output = NULL;
         o->json = 1;
     }
     if (o->json && o->quiet) return sl_usage_error("--json and --quiet exclude each other");
-    if (!o->cloud && (o->bw[SL_HOP_EDGE_CLOUD] >= 0 || o->rtt[SL_HOP_EDGE_CLOUD] >= 0))
-        sl_log_warn("--cloud-bandwidth and --cloud-rtt are ignored without --cloud");
+    if (!o->clouds.n && (o->bw[SL_HOP_EDGE_CLOUD] >= 0 || o->rtt[SL_HOP_EDGE_CLOUD] >= 0 ||
+                         o->bw[SL_HOP_DEVICE_CLOUD] >= 0 || o->rtt[SL_HOP_DEVICE_CLOUD] >= 0))
+        sl_log_warn("--cloud-bandwidth, --cloud-rtt and --device-cloud-* are ignored without "
+                    "--cloud");
     return SL_OPT_CONTINUE;
 }
 
@@ -194,8 +230,9 @@ int sl_cmd_select(int argc, char **argv)
         sl_constraints_free(&o.cons);
         return rc;
     }
-    sl_select_request rq = {o.device, o.edge, o.cloud, o.network, {0}, {0}, &o.cons, o.dads,
-                            o.throughput};
+    sl_select_request rq = {o.device, o.edges.v[0], o.clouds.n ? o.clouds.v[0] : NULL,
+                            o.network, {0}, {0}, &o.cons, o.dads, o.throughput,
+                            o.edges.v, o.edges.n, o.clouds.v, o.clouds.n};
     for (int h = 0; h < SL_HOP_COUNT; h++) {
         rq.bandwidth_bps[h] = o.bw[h];
         rq.rtt_s[h] = o.rtt[h];
@@ -220,8 +257,13 @@ int sl_cmd_select(int argc, char **argv)
         rc = r.user_error ? sl_usage_error("%s", sl_errmsg()) : sl_fail();
         goto out;
     }
-    sl_plan_doc doc = {in, sel, (int)o.top, o.dads ? &r.dads : NULL,
-                       o.throughput ? &r.throughput : NULL};
+    sl_plan_doc doc = {in,
+                       sel,
+                       (int)o.top,
+                       o.dads ? &r.dads : NULL,
+                       o.throughput ? &r.throughput : NULL,
+                       in->hosts ? r.edge_names[r.dads_edge] : NULL,
+                       in->hosts ? r.edge_names[r.throughput_edge] : NULL};
     if ((o.output && sl_plan_doc_write(o.output, &doc)) ||
         (o.plot && sl_plot_write_svg(o.plot, in, sel))) {
         rc = sl_fail();
@@ -237,8 +279,14 @@ int sl_cmd_select(int argc, char **argv)
         free(js);
     } else if (!o.quiet) {
         const sl_hop *h = &in->net.hop[SL_HOP_DEVICE_EDGE];
-        printf("%s: %d plans, %d allowed; device->edge %.3g Mbit/s, RTT %.3g ms\n", r.device->model,
-               sel->n_plans, sel->n_allowed, h->bandwidth_bps / 1e6, h->rtt_s * 1e3);
+        if (in->hosts)
+            printf("%s: %d plans, %d allowed; %d edge%s x %d cloud%s\n", r.device->model,
+                   sel->n_plans, sel->n_allowed, r.n_edges, r.n_edges == 1 ? "" : "s", r.n_clouds,
+                   r.n_clouds == 1 ? "" : "s");
+        else
+            printf("%s: %d plans, %d allowed; device->edge %.3g Mbit/s, RTT %.3g ms\n",
+                   r.device->model, sel->n_plans, sel->n_allowed, h->bandwidth_bps / 1e6,
+                   h->rtt_s * 1e3);
         char line[512];
         for (int i = 0; i < sel->n_allowed && i < o.top; i++) {
             sl_plan_format(in, &sel->plans[i], line, sizeof line);
@@ -250,8 +298,13 @@ int sl_cmd_select(int argc, char **argv)
             printf("best without TL: %s\n", line);
         }
         if (o.versus) print_versus(in, sel);
-        if (o.dads) print_dads(in, sel, &r.dads, "DADS min cut (latency)");
-        if (o.throughput) print_dads(in, sel, &r.throughput, "DADS throughput (slowest stage)");
+        char title[160];
+        snprintf(title, sizeof title, "DADS min cut (latency)%s%s", in->hosts ? " on edge " : "",
+                 in->hosts ? r.edge_names[r.dads_edge] : "");
+        if (o.dads) print_dads(in, sel, &r.dads, title);
+        snprintf(title, sizeof title, "DADS throughput (slowest stage)%s%s",
+                 in->hosts ? " on edge " : "", in->hosts ? r.edge_names[r.throughput_edge] : "");
+        if (o.throughput) print_dads(in, sel, &r.throughput, title);
     }
     rc = SL_EXIT_OK;
 out:

@@ -101,6 +101,19 @@ static int parse_one(sl_criterion *cr, const char *flag, const char *value)
             return bad(cr, "expected TIER:LIMIT, like device:0.05s or device:30%");
         return parse_time_limit(cr, rest);
     }
+    if (!strcmp(flag, "--use-tier")) {
+        cr->kind = SL_CRIT_USE_TIER;
+        if (sl_tier_parse(value, &cr->tier)) return bad(cr, "expected device, edge or cloud");
+        return SL_OK;
+    }
+    if (!strcmp(flag, "--host") || !strcmp(flag, "--not-host")) {
+        cr->kind = flag[2] == 'h' ? SL_CRIT_HOST : SL_CRIT_NOT_HOST;
+        if (!(rest = split_tier(value, &cr->tier)) || !*rest)
+            return bad(cr, "expected TIER:HOST, like edge:vm2Core (tiers: device, edge, cloud)");
+        if (strlen(rest) >= sizeof cr->node) return bad(cr, "host name too long");
+        snprintf(cr->node, sizeof cr->node, "%s", rest);
+        return SL_OK;
+    }
     return sl_err(SL_EARG, "'%s' is not a constraint flag", flag);
 }
 
@@ -142,6 +155,28 @@ int sl_constraints_resolve(sl_constraints *c, const sl_profile *p, int have_clou
                 return sl_err(SL_EARG, "criteria '%s' and '%s' contradict each other", o->text,
                               cr->text);
         }
+    }
+    return SL_OK;
+}
+
+int sl_constraints_check_hosts(const sl_constraints *c, const sl_host_names *hosts)
+{
+    for (int i = 0; c && i < c->n; i++) {
+        const sl_criterion *cr = &c->items[i];
+        if (cr->kind != SL_CRIT_HOST && cr->kind != SL_CRIT_NOT_HOST) continue;
+        int t = (int)cr->tier, found = 0;
+        char known[512] = "";
+        size_t len = 0;
+        for (int k = 0; k < hosts->n[t]; k++) {
+            found |= !strcmp(hosts->names[t][k], cr->node);
+            if (len < sizeof known)
+                len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", k ? ", " : "",
+                                        hosts->names[t][k]);
+        }
+        if (!found)
+            return sl_err(SL_ENOTFOUND, "criterion '%s': no %s host named '%s' (%s hosts: %s)",
+                          cr->text, tier_names[t], cr->node, tier_names[t],
+                          hosts->n[t] ? known : "none");
     }
     return SL_OK;
 }
@@ -201,6 +236,15 @@ int sl_constraints_first_violated(const sl_constraints *c, const sl_placement *p
             break;
         case SL_CRIT_MAX_TIME:
             ok = pl->tier_s[cr->tier] <= (cr->percent ? cr->limit * pl->total_s : cr->limit);
+            break;
+        case SL_CRIT_USE_TIER:
+            ok = tier_used(pl, cr->tier);
+            break;
+        case SL_CRIT_HOST:
+            ok = !pl->host[cr->tier] || !strcmp(pl->host[cr->tier], cr->node);
+            break;
+        case SL_CRIT_NOT_HOST:
+            ok = !pl->host[cr->tier] || strcmp(pl->host[cr->tier], cr->node);
             break;
         }
         if (!ok) return i;

@@ -7,10 +7,14 @@
  *   --exclude-tier TIER                                         the tier runs no node at all
  *   --max-upload BYTES         bytes the device sends, e.g. 0.5MB (decimal units, as Scission)
  *   --max-time TIER:LIMIT      time on a tier: 0.05s, 50ms, or 30% of the plan's total latency
+ *   --use-tier TIER            the tier runs at least one node
+ *   --host TIER:NAME           when the tier takes part, it is host NAME (of several candidates)
+ *   --not-host TIER:NAME       host NAME of the tier is not used
  */
 #ifndef SL_PREPROCESSOR_CONSTRAINTS_H
 #define SL_PREPROCESSOR_CONSTRAINTS_H
 
+#include "preprocessor/netcfg.h"
 #include "preprocessor/profile_io.h"
 
 #include <stdint.h>
@@ -26,12 +30,15 @@ typedef enum {
     SL_CRIT_EXCLUDE_TIER, /* `tier` runs no node */
     SL_CRIT_MAX_UPLOAD,   /* device upload <= limit bytes */
     SL_CRIT_MAX_TIME,     /* time on `tier` <= limit seconds (or limit * total when percent) */
+    SL_CRIT_USE_TIER,     /* `tier` runs at least one node */
+    SL_CRIT_HOST,         /* `tier`, when it takes part, is host `node` */
+    SL_CRIT_NOT_HOST,     /* host `node` of `tier` takes no part */
 } sl_crit_kind;
 
 typedef struct sl_criterion {
     sl_crit_kind kind;
     sl_tier tier;
-    char node[128];
+    char node[128]; /* the node, or the host for SL_CRIT_HOST / SL_CRIT_NOT_HOST */
     int node_index; /* set by sl_constraints_resolve */
     int node_block; /* block of node_index in the profile, set by sl_constraints_resolve */
     double limit;
@@ -45,7 +52,8 @@ typedef struct sl_constraints {
 } sl_constraints;
 
 /* Parses one criterion given as a flag and its value (flag is "--device-only", "--edge-only",
- * "--cloud-only", "--not-on", "--exclude-tier", "--max-upload" or "--max-time") and appends it.
+ * "--cloud-only", "--not-on", "--exclude-tier", "--max-upload", "--max-time", "--use-tier",
+ * "--host" or "--not-host") and appends it.
  * Returns SL_OK, or SL_EARG with a message quoting the criterion; on error `c` is unchanged. */
 int sl_constraints_add(sl_constraints *c, const char *flag, const char *value);
 
@@ -54,6 +62,10 @@ int sl_constraints_add(sl_constraints *c, const char *flag, const char *value);
  * without a cloud profile, or contradicting criteria on the same node). Only the node_index and
  * node_block fields are written, so resolving again (against another profile) is safe. */
 int sl_constraints_resolve(sl_constraints *c, const sl_profile *p, int have_cloud);
+
+/* Checks the host names of --host / --not-host against the candidate hosts of each tier.
+ * Returns SL_OK or SL_ENOTFOUND quoting the criterion and listing the tier's hosts. */
+int sl_constraints_check_hosts(const sl_constraints *c, const sl_host_names *hosts);
 
 /* Frees the items; the struct itself may be reused. NULL is a no-op. */
 void sl_constraints_free(sl_constraints *c);
@@ -69,6 +81,9 @@ typedef struct sl_placement {
     double upload_bytes;
     double tier_s[SL_TIER_COUNT]; /* compute time per tier, TL encode/decode included */
     double total_s;
+    /* The host of each tier taking part (an edge that only forwards takes part), NULL for a tier
+     * the plan does not reach; host criteria pass when all are NULL. */
+    const char *host[SL_TIER_COUNT];
 } sl_placement;
 
 /* Index of the first criterion the placement violates, or -1 when it satisfies all. */

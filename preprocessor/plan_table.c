@@ -123,6 +123,9 @@ int sl_plan_table_build(const sl_select_input *in, const double *bandwidth_bps, 
 {
     memset(out, 0, sizeof *out);
     if (n < 1) return sl_err(SL_EARG, "plan table: no links");
+    if (in->hosts)
+        return sl_err(SL_EARG, "plan table: it varies one device->edge link; give one --edge "
+                               "and at most one --cloud profile");
     sl_plan_table t = {0};
     t.links = calloc((size_t)n, sizeof *t.links);
     t.plans = calloc((size_t)n, sizeof *t.plans);
@@ -153,6 +156,9 @@ int sl_plan_table_build(const sl_select_input *in, const double *bandwidth_bps, 
         sl_plan_table_link *lk = &t.links[i];
         sl_select_input li = *in;
         li.net.hop[SL_HOP_DEVICE_EDGE] = (sl_hop){1, lk->bandwidth_bps, lk->rtt_s};
+        /* The adaptive device talks to its edge: plans sending straight to the cloud are not
+         * part of the table (a plan that pays no RTT is local-only to its reader). */
+        li.net.hop[SL_HOP_DEVICE_CLOUD].set = 0;
         sl_selection sel;
         int rc = sl_select_run(&li, &sel);
         if (rc == SL_OK) lk->best = sel.plans[0];

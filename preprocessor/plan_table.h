@@ -69,8 +69,10 @@ int sl_plan_table_parse_rtts(const char *what, const char *list, double **rtts, 
 /* Ranks the plans at each of the n links (bandwidth_bps[i], rtt_s[i]) with `in` (its
  * device->edge hop is replaced per link; everything else is used as given) and fills *out
  * (caller frees with sl_plan_table_free). Links are sorted by bandwidth; two links of the same
- * bandwidth are an error. Returns SL_OK; SL_EARG for a bad link list; SL_ECONSTRAINT naming the
- * link where no plan is allowed; SL_ENOMEM. On error *out is zeroed. */
+ * bandwidth are an error. Plans sending straight from the device to the cloud are left out, and
+ * several candidate hosts (in->hosts) are refused (SL_EARG). Returns SL_OK; SL_EARG for a bad
+ * link list; SL_ECONSTRAINT naming the link where no plan is allowed; SL_ENOMEM. On error *out is
+ * zeroed. */
 int sl_plan_table_build(const sl_select_input *in, const double *bandwidth_bps, const double *rtt_s,
                         int n, sl_plan_table *out);
 

@@ -12,40 +12,43 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What costing needs besides the input. Prefix and suffix times come from the profiles
- * (sl_profile_prefix_s / sl_profile_suffix_s), so costing a plan is O(1). */
-typedef struct cost_ctx {
-    const sl_select_input *in;
-    int k; /* blocks */
-} cost_ctx;
-
 static const sl_profile *tier_profile(const sl_select_input *in, int tier)
 {
     return tier == SL_TIER_DEVICE ? in->device : tier == SL_TIER_EDGE ? in->edge : in->cloud;
 }
 
-static void ctx_free(cost_ctx *c)
+/* The input as seen by a plan on edge e and cloud c (-1: unused, the first stands in). */
+static void view_at(const sl_select_input *in, int e, int c, sl_select_input *v)
 {
-    (void)c;
+    *v = *in;
+    const sl_hosts *h = in->hosts;
+    if (!h) return;
+    e = e >= 0 ? e : 0;
+    c = c >= 0 ? c : 0;
+    v->hosts = NULL;
+    v->edge = h->edges[e];
+    v->cloud = h->n_clouds ? h->clouds[c] : NULL;
+    v->net = h->nets[e * (h->n_clouds ? h->n_clouds : 1) + c];
+    v->names[SL_TIER_DEVICE] = h->device;
+    v->names[SL_TIER_EDGE] = h->edge_names[e];
+    v->names[SL_TIER_CLOUD] = h->n_clouds ? h->cloud_names[c] : NULL;
 }
 
-static int ctx_init(cost_ctx *c, const sl_select_input *in)
+void sl_select_view(const sl_select_input *in, const sl_plan *p, sl_select_input *view)
 {
-    memset(c, 0, sizeof *c);
-    c->in = in;
-    c->k = in->device->n_blocks;
-    return SL_OK;
+    view_at(in, p->edge_host, p->cloud_host, view);
 }
 
 /* Time of blocks from..to-1 on a tier run as one range: the prefix to `to` on the device (which
  * always starts at the input), the suffix from `from` on the last tier, and the difference of
  * suffixes on an edge that hands on to the cloud. */
-static double span(const cost_ctx *c, int tier, int from, int to)
+static double span(const sl_select_input *in, int tier, int from, int to)
 {
-    const sl_profile *p = tier_profile(c->in, tier);
+    const sl_profile *p = tier_profile(in, tier);
+    const int k = in->device->n_blocks;
     if (from >= to) return 0;
     if (tier == SL_TIER_DEVICE) return sl_profile_prefix_s(p, to);
-    double t = sl_profile_suffix_s(p, from) - (to < c->k ? sl_profile_suffix_s(p, to) : 0);
+    double t = sl_profile_suffix_s(p, from) - (to < k ? sl_profile_suffix_s(p, to) : 0);
     return t > 0 ? t : 0;
 }
 
@@ -58,33 +61,41 @@ static sl_tier decode_tier(const sl_select_input *in, const sl_plan *p)
 
 void sl_plan_placement(const sl_select_input *in, const sl_plan *p, sl_placement *pl)
 {
+    sl_select_input v;
+    sl_select_view(in, p, &v);
+    const int k = v.device->n_blocks;
     memset(pl, 0, sizeof *pl);
     pl->cut = p->cut;
     pl->cut2 = p->cut2;
-    pl->n_blocks = in->device->n_blocks;
+    pl->n_blocks = k;
     pl->upload_bytes = p->upload_bytes;
     pl->tier_s[SL_TIER_DEVICE] = p->load_s + p->device_s + p->tl_enc_s + p->wire_enc_s;
     pl->tier_s[SL_TIER_EDGE] = p->edge_s;
     pl->tier_s[SL_TIER_CLOUD] = p->cloud_s;
-    pl->tier_s[decode_tier(in, p)] += p->tl_dec_s + p->wire_dec_s;
+    pl->tier_s[decode_tier(&v, p)] += p->tl_dec_s + p->wire_dec_s;
     pl->total_s = p->total_s;
+    pl->host[SL_TIER_DEVICE] = v.names[SL_TIER_DEVICE];
+    pl->host[SL_TIER_EDGE] = p->cut < k && !p->direct ? v.names[SL_TIER_EDGE] : NULL;
+    pl->host[SL_TIER_CLOUD] = v.cloud && p->cut < k && p->cut2 < k ? v.names[SL_TIER_CLOUD] : NULL;
 }
 
-static void cost(const cost_ctx *c, int j, int j2, int tl, sl_plan *p)
+/* Costs plan (j, j2, tl) on the hosts of `in` (a view: one edge, one cloud); `direct` sends
+ * from the device straight to the cloud (j2 == j). */
+static void cost(const sl_select_input *in, int j, int j2, int tl, int direct, sl_plan *p)
 {
-    const sl_select_input *in = c->in;
-    const int k = c->k;
+    const int k = in->device->n_blocks;
     memset(p, 0, sizeof *p);
     p->cut = j;
     p->cut2 = in->cloud ? j2 : -1;
     p->tl = tl;
-    p->device_s = span(c, SL_TIER_DEVICE, 0, j);
+    p->direct = direct;
+    p->device_s = span(in, SL_TIER_DEVICE, 0, j);
     p->load_s = j == 0 ? in->device->raw_load_s : in->device->load_s;
     if (j < k) {
         const sl_prof_cut *dc = &in->device->cuts[j];
         sl_prof_wire w = sl_profile_wire(in->device, j, tl);
         double bytes = (double)w.bytes;
-        const sl_hop *h = &in->net.hop[SL_HOP_DEVICE_EDGE];
+        const sl_hop *h = &in->net.hop[direct ? SL_HOP_DEVICE_CLOUD : SL_HOP_DEVICE_EDGE];
         p->upload_bytes = bytes;
         p->wire_enc_s = w.enc_s;
         p->tl_enc_s = tl >= 0 ? dc->tl[tl].enc_s : 0;
@@ -92,19 +103,19 @@ static void cost(const cost_ctx *c, int j, int j2, int tl, sl_plan *p)
         p->rtt_s = h->rtt_s;
         p->transfer_s = sl_hop_transfer_s(h, bytes);
         int end = in->cloud ? j2 : k;
-        p->edge_s = span(c, SL_TIER_EDGE, j, end);
+        p->edge_s = span(in, SL_TIER_EDGE, j, end);
         const sl_profile *rx = tier_profile(in, decode_tier(in, p));
         if (tl >= 0) p->tl_dec_s = rx->cuts[j].tl[tl].dec_s;
         p->wire_dec_s = sl_profile_wire(rx, j, tl).dec_s;
-        if (in->cloud && j2 < k) {
+        if (in->cloud && j2 < k && !direct) {
             const sl_hop *h2 = &in->net.hop[SL_HOP_EDGE_CLOUD];
             double bytes2 = j2 == j ? bytes : (double)sl_profile_wire(in->edge, j2, -1).bytes;
             p->cloud_bytes = bytes2;
             p->serialise2_s = bytes2 / in->edge->serialise_bytes_per_s;
             p->rtt2_s = h2->rtt_s;
             p->transfer2_s = sl_hop_transfer_s(h2, bytes2);
-            p->cloud_s = span(c, SL_TIER_CLOUD, j2, k);
         }
+        if (in->cloud && j2 < k) p->cloud_s = span(in, SL_TIER_CLOUD, j2, k);
     }
     p->total_s = p->load_s + p->device_s + p->tl_enc_s + p->wire_enc_s + p->serialise_s +
                  p->rtt_s + p->transfer_s + p->wire_dec_s + p->tl_dec_s + p->edge_s +
@@ -112,6 +123,17 @@ static void cost(const cost_ctx *c, int j, int j2, int tl, sl_plan *p)
     sl_placement pl;
     sl_plan_placement(in, p, &pl);
     p->violated = sl_constraints_first_violated(in->constraints, &pl);
+}
+
+/* Costs the plan on edge e / cloud c (-1 where unused) into *p and sets its hosts. */
+static void cost_on(const sl_select_input *in, int e, int c, int direct, int j, int j2, int tl,
+                    sl_plan *p)
+{
+    sl_select_input v;
+    view_at(in, e, c, &v);
+    cost(&v, j, j2, tl, direct, p);
+    p->edge_host = e;
+    p->cloud_host = c;
 }
 
 static int same_model(const sl_profile *a, const char *an, const sl_profile *b, const char *bn)
@@ -151,14 +173,30 @@ static int same_model(const sl_profile *a, const char *an, const sl_profile *b, 
 
 int sl_select_check(const sl_select_input *in)
 {
-    int rc = same_model(in->device, "device", in->edge, "edge");
-    if (!rc && in->cloud) rc = same_model(in->device, "device", in->cloud, "cloud");
-    return rc;
+    const sl_hosts *h = in->hosts;
+    if (!h) {
+        int rc = same_model(in->device, "device", in->edge, "edge");
+        if (!rc && in->cloud) rc = same_model(in->device, "device", in->cloud, "cloud");
+        return rc;
+    }
+    char what[96];
+    for (int i = 0; i < h->n_edges + h->n_clouds; i++) {
+        int e = i < h->n_edges;
+        snprintf(what, sizeof what, "%s '%s'", e ? "edge" : "cloud",
+                 e ? h->edge_names[i] : h->cloud_names[i - h->n_edges]);
+        int rc = same_model(in->device, "device", e ? h->edges[i] : h->clouds[i - h->n_edges],
+                            what);
+        if (rc) return rc;
+    }
+    return SL_OK;
 }
 
-int sl_select_cost(const sl_select_input *in, int cut, int cut2, int tl, sl_plan *out)
+int sl_select_cost_on(const sl_select_input *in, int edge_host, int cloud_host, int direct, int cut,
+                      int cut2, int tl, sl_plan *out)
 {
     const int k = in->device->n_blocks;
+    const int ne = in->hosts ? in->hosts->n_edges : 1;
+    const int nc = in->hosts ? in->hosts->n_clouds : in->cloud != NULL;
     if (cut < 0 || cut > k) return sl_err(SL_EARG, "cut %d: out of range 0..%d", cut, k);
     if (in->cloud && (cut2 < cut || cut2 > k))
         return sl_err(SL_EARG, "cut2 %d: out of range %d..%d", cut2, cut, k);
@@ -166,12 +204,25 @@ int sl_select_cost(const sl_select_input *in, int cut, int cut2, int tl, sl_plan
         return sl_err(SL_EARG, "cut2 %d: a local-only plan sends nothing on", cut2);
     if (tl >= 0 && (cut == 0 || cut == k || tl >= in->device->cuts[cut].n_tl))
         return sl_err(SL_EARG, "cut %d has no TL configuration %d", cut, tl);
-    cost_ctx c;
-    int rc = ctx_init(&c, in);
-    if (rc) return rc;
-    cost(&c, cut, cut2, tl, out);
-    ctx_free(&c);
+    if (edge_host < 0 || edge_host >= ne || cloud_host < 0 || (nc && cloud_host >= nc) ||
+        (!nc && cloud_host))
+        return sl_err(SL_EARG, "host %d/%d: out of range (%d edges, %d clouds)", edge_host,
+                      cloud_host, ne, nc);
+    sl_select_input v;
+    view_at(in, edge_host, cloud_host, &v);
+    if (direct && (!v.cloud || cut2 != cut || cut == k || !v.net.hop[SL_HOP_DEVICE_CLOUD].set))
+        return sl_err(SL_EARG,
+                      "a direct plan needs a cloud, cut2 equal to cut before the output, and a "
+                      "device->cloud link");
+    int used_edge = cut < k && !direct, used_cloud = v.cloud && cut < k && cut2 < k;
+    cost_on(in, used_edge ? edge_host : -1, used_cloud ? cloud_host : -1, direct, cut, cut2, tl,
+            out);
     return SL_OK;
+}
+
+int sl_select_cost(const sl_select_input *in, int cut, int cut2, int tl, sl_plan *out)
+{
+    return sl_select_cost_on(in, 0, 0, 0, cut, cut2, tl, out);
 }
 
 static int plan_cmp(const void *a, const void *b)
@@ -183,7 +234,10 @@ static int plan_cmp(const void *a, const void *b)
     if (x->upload_bytes != y->upload_bytes) return x->upload_bytes < y->upload_bytes ? -1 : 1;
     if (x->cut != y->cut) return x->cut - y->cut;
     if (x->cut2 != y->cut2) return x->cut2 - y->cut2;
-    return x->tl - y->tl;
+    if (x->tl != y->tl) return x->tl - y->tl;
+    if (x->direct != y->direct) return x->direct - y->direct;
+    if (x->edge_host != y->edge_host) return x->edge_host - y->edge_host;
+    return x->cloud_host - y->cloud_host;
 }
 
 /* The message when nothing is allowed: how many plans each criterion rules out on its own. */
@@ -200,16 +254,47 @@ static int explain_none(const sl_select_input *in, const sl_selection *s)
     return sl_err(SL_ECONSTRAINT, "%s", msg);
 }
 
+/* Whether cloud c has a device->cloud link (direct plans to it). */
+static int has_direct(const sl_select_input *in, int c)
+{
+    sl_select_input v;
+    view_at(in, 0, c, &v);
+    return v.cloud && v.net.hop[SL_HOP_DEVICE_CLOUD].set;
+}
+
+/* Costs one enumerated plan into the next slot of s and counts what each criterion excludes. */
+static void add_plan(const sl_select_input *in, sl_selection *s, int e, int c, int direct, int j,
+                     int j2, int tl)
+{
+    sl_plan *p = &s->plans[s->n_plans++];
+    cost_on(in, e, c, direct, j, j2, tl, p);
+    if (p->violated < 0) {
+        s->n_allowed++;
+        return;
+    }
+    sl_placement pl;
+    sl_plan_placement(in, p, &pl);
+    for (int i = 0; i < s->n_criteria; i++) {
+        sl_constraints one = {in->constraints->items + i, 1};
+        if (sl_constraints_first_violated(&one, &pl) >= 0) s->excluded[i]++;
+    }
+}
+
 int sl_select_run(const sl_select_input *in, sl_selection *out)
 {
     const int k = in->device->n_blocks;
-    cost_ctx c;
-    int rc = ctx_init(&c, in);
-    if (rc) return rc;
-    size_t cap = 0;
-    for (int j = 0; j <= k; j++) {
-        size_t variants = 1 + (size_t)(j > 0 && j < k ? in->device->cuts[j].n_tl : 0);
-        cap += variants * (size_t)(in->cloud && j < k ? k - j + 1 : 1);
+    const int ne = in->hosts ? in->hosts->n_edges : 1;
+    const int nc = in->hosts ? in->hosts->n_clouds : in->cloud != NULL;
+    int n_direct = 0;
+    for (int c = 0; c < nc; c++)
+        n_direct += has_direct(in, c);
+    /* Local-only once; per edge every cut and TL, with a cloud every cut2 (a cloud left unused
+     * once, else once per cloud); direct plans per cloud with a device->cloud link. */
+    size_t cap = 1;
+    for (int j = 0; j < k; j++) {
+        size_t variants = 1 + (size_t)(j > 0 ? in->device->cuts[j].n_tl : 0);
+        cap += variants * (size_t)ne * (size_t)(nc ? (size_t)(k - j) * (size_t)nc + 1 : 1);
+        cap += variants * (size_t)n_direct;
     }
     sl_selection s;
     memset(&s, 0, sizeof s);
@@ -219,29 +304,25 @@ int sl_select_run(const sl_select_input *in, sl_selection *out)
     if (!s.plans || !s.excluded) {
         free(s.plans);
         free(s.excluded);
-        ctx_free(&c);
         return sl_err(SL_ENOMEM, "out of memory for %zu plans", cap);
     }
-    for (int j = 0; j <= k; j++) {
-        int n_tl = j > 0 && j < k ? in->device->cuts[j].n_tl : 0;
-        int j2_lo = in->cloud ? (j < k ? j : k) : -1, j2_hi = in->cloud ? k : -1;
-        for (int tl = -1; tl < n_tl; tl++)
-            for (int j2 = j2_lo; j2 <= j2_hi; j2++) {
-                sl_plan *p = &s.plans[s.n_plans++];
-                cost(&c, j, j2, tl, p);
-                if (p->violated < 0) {
-                    s.n_allowed++;
+    add_plan(in, &s, -1, -1, 0, k, nc ? k : -1, -1);
+    for (int e = 0; e < ne; e++)
+        for (int j = 0; j < k; j++)
+            for (int tl = -1; tl < (j > 0 ? in->device->cuts[j].n_tl : 0); tl++) {
+                if (!nc) {
+                    add_plan(in, &s, e, -1, 0, j, -1, tl);
                     continue;
                 }
-                sl_placement pl;
-                sl_plan_placement(in, p, &pl);
-                for (int i = 0; i < s.n_criteria; i++) {
-                    sl_constraints one = {in->constraints->items + i, 1};
-                    if (sl_constraints_first_violated(&one, &pl) >= 0) s.excluded[i]++;
-                }
+                for (int j2 = j; j2 < k; j2++)
+                    for (int c = 0; c < nc; c++)
+                        add_plan(in, &s, e, c, 0, j, j2, tl);
+                add_plan(in, &s, e, -1, 0, j, k, tl);
             }
-    }
-    ctx_free(&c);
+    for (int c = 0; c < nc; c++)
+        for (int j = 0; has_direct(in, c) && j < k; j++)
+            for (int tl = -1; tl < (j > 0 ? in->device->cuts[j].n_tl : 0); tl++)
+                add_plan(in, &s, -1, c, 1, j, j, tl);
     for (int i = 0; i < s.n_plans; i++)
         if (!isfinite(s.plans[i].total_s) || !isfinite(s.plans[i].upload_bytes)) {
             char text[256];
@@ -296,30 +377,51 @@ const char *sl_plan_tl_name(const sl_select_input *in, const sl_plan *p)
     return p->tl >= 0 ? in->device->cuts[p->cut].tl[p->tl].config : NULL;
 }
 
+/* "edge" or, with show_hosts and a name, "edge(vm2Core)". */
+static void tier_label(const sl_select_input *v, int tier, char *buf, size_t n)
+{
+    static const char *const names[SL_TIER_COUNT] = {"device", "edge", "cloud"};
+    if (v->show_hosts && v->names[tier])
+        snprintf(buf, n, "%s(%s)", names[tier], v->names[tier]);
+    else
+        snprintf(buf, n, "%s", names[tier]);
+}
+
 void sl_plan_format(const sl_select_input *in, const sl_plan *p, char *buf, size_t n)
 {
-    const sl_profile *pr = in->device;
+    sl_select_input v;
+    sl_select_view(in, p, &v);
+    const sl_profile *pr = v.device;
     const int k = pr->n_blocks, last = pr->n_nodes - 1;
     /* Node index ranges per tier: device 0..a, edge a+1..b, cloud b+1..last. */
     int a = pr->cuts[p->cut].node_index;
-    int b = in->cloud ? pr->cuts[p->cut2].node_index : last;
-    char t[32], up[32];
+    int b = v.cloud ? pr->cuts[p->cut2].node_index : last;
+    char t[32], up[32], label[3][96];
+    for (int i = 0; i < SL_TIER_COUNT; i++)
+        tier_label(&v, i, label[i], sizeof label[i]);
     sl_format_seconds(t, sizeof t, p->total_s);
     sl_format_bytes(up, sizeof up, p->upload_bytes);
     size_t len = (size_t)snprintf(buf, n, "%s - %s -", t, up);
     const char *sep = " ";
     if (a >= 0 && len < n) {
-        len += (size_t)snprintf(buf + len, n - len, "%sdevice 0-%d", sep, a);
+        len += (size_t)snprintf(buf + len, n - len, "%s%s 0-%d", sep, label[0], a);
         sep = ", ";
     }
     if (b > a && len < n) {
-        len += (size_t)snprintf(buf + len, n - len, "%sedge %d-%d", sep, a + 1, b);
+        len += (size_t)snprintf(buf + len, n - len, "%s%s %d-%d", sep, label[1], a + 1, b);
+        sep = ", ";
+    } else if (v.show_hosts && v.cloud && !p->direct && p->cut < k && len < n) {
+        len += (size_t)snprintf(buf + len, n - len, "%s%s forwards", sep, label[1]);
         sep = ", ";
     }
     if (b < last && len < n)
-        len += (size_t)snprintf(buf + len, n - len, "%scloud %d-%d", sep, b + 1, last);
+        len += (size_t)snprintf(buf + len, n - len, "%s%s %d-%d", sep, label[2], b + 1, last);
+    if (p->direct && !v.show_hosts && len < n)
+        len += (size_t)snprintf(buf + len, n - len, " [device->cloud]");
     if (len >= n) return;
-    if (p->cut == 0)
+    if (p->cut == 0 && (v.show_hosts || p->direct))
+        snprintf(buf + len, n - len, " [raw image]"); /* the hosts say who runs it */
+    else if (p->cut == 0)
         snprintf(buf + len, n - len, " [edge-only: raw image]");
     else if (p->cut == k)
         snprintf(buf + len, n - len, " [local-only]");
@@ -332,6 +434,9 @@ void sl_plan_format(const sl_select_input *in, const sl_plan *p, char *buf, size
 
 cJSON *sl_plan_latency_json(const sl_select_input *in, const sl_plan *p)
 {
+    sl_select_input v;
+    sl_select_view(in, p, &v);
+    in = &v;
     cJSON *lat = cJSON_CreateObject();
     cJSON_AddNumberToObject(lat, "load", p->load_s);
     cJSON_AddNumberToObject(lat, "device", p->device_s);
@@ -381,8 +486,17 @@ static cJSON *range_json(int first, int last)
     return a;
 }
 
-static cJSON *plan_json(const sl_select_input *in, const sl_plan *p, int rank)
+/* A name, or null. */
+static cJSON *name_json(const char *s)
 {
+    return s ? cJSON_CreateString(s) : cJSON_CreateNull();
+}
+
+static cJSON *plan_json(const sl_select_input *in_all, const sl_plan *p, int rank)
+{
+    sl_select_input v;
+    sl_select_view(in_all, p, &v);
+    const sl_select_input *in = &v;
     const sl_profile *pr = in->device;
     cJSON *o = cJSON_CreateObject();
     char text[512];
@@ -406,6 +520,15 @@ static cJSON *plan_json(const sl_select_input *in, const sl_plan *p, int rank)
     cJSON *bytes = cJSON_AddObjectToObject(o, "bytes");
     cJSON_AddNumberToObject(bytes, "upload", p->upload_bytes);
     if (in->cloud) cJSON_AddNumberToObject(bytes, "edge_cloud", p->cloud_bytes);
+    if (in->show_hosts) {
+        sl_placement pl;
+        sl_plan_placement(in, p, &pl);
+        cJSON *hosts = cJSON_AddObjectToObject(o, "hosts");
+        cJSON_AddItemToObject(hosts, "device", name_json(pl.host[SL_TIER_DEVICE]));
+        cJSON_AddItemToObject(hosts, "edge", name_json(pl.host[SL_TIER_EDGE]));
+        cJSON_AddItemToObject(hosts, "cloud", name_json(pl.host[SL_TIER_CLOUD]));
+        cJSON_AddBoolToObject(o, "direct_to_cloud", p->direct);
+    }
     return o;
 }
 
@@ -421,6 +544,8 @@ static cJSON *dads_json(const sl_plan_doc *d, const sl_dads_result *r, const cha
     double upload;
     int v = sl_dads_check(r, pr, d->in->constraints, crosses, &upload);
     cJSON_AddStringToObject(o, "mode", mode);
+    const char *edge = r == d->dads ? d->dads_edge : d->throughput_edge;
+    if (edge) cJSON_AddStringToObject(o, "edge_host", edge);
     cJSON_AddBoolToObject(o, "allowed", v == -1);
     if (v >= 0) cJSON_AddStringToObject(o, "violates", d->in->constraints->items[v].text);
     cJSON *lat = cJSON_AddObjectToObject(o, "latency_s");
@@ -471,6 +596,51 @@ static cJSON *profile_ref(const sl_profile *p)
     return o;
 }
 
+/* The hops of one combination of hosts into `net`: device_edge, edge_cloud (null without a
+ * cloud), device_cloud when the device may send straight to the cloud. */
+static void add_hops(cJSON *net, const sl_select_input *v)
+{
+    cJSON_AddItemToObject(net, "device_edge", hop_json(&v->net.hop[SL_HOP_DEVICE_EDGE]));
+    cJSON_AddItemToObject(net, "edge_cloud",
+                          v->cloud ? hop_json(&v->net.hop[SL_HOP_EDGE_CLOUD]) : cJSON_CreateNull());
+    if (v->cloud && v->net.hop[SL_HOP_DEVICE_CLOUD].set)
+        cJSON_AddItemToObject(net, "device_cloud", hop_json(&v->net.hop[SL_HOP_DEVICE_CLOUD]));
+}
+
+/* The candidate hosts: names and profiles per tier, and the network of every combination. */
+static cJSON *hosts_json(const sl_hosts *h)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "device", h->device);
+    cJSON *edges = cJSON_AddArrayToObject(o, "edge"), *clouds = cJSON_AddArrayToObject(o, "cloud");
+    for (int e = 0; e < h->n_edges; e++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "name", h->edge_names[e]);
+        cJSON_AddItemToObject(x, "profile", profile_ref(h->edges[e]));
+        cJSON_AddItemToArray(edges, x);
+    }
+    for (int c = 0; c < h->n_clouds; c++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "name", h->cloud_names[c]);
+        cJSON_AddItemToObject(x, "profile", profile_ref(h->clouds[c]));
+        cJSON_AddItemToArray(clouds, x);
+    }
+    cJSON *links = cJSON_AddArrayToObject(o, "network");
+    int nc = h->n_clouds ? h->n_clouds : 1;
+    for (int e = 0; e < h->n_edges; e++)
+        for (int c = 0; c < nc; c++) {
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddStringToObject(x, "edge", h->edge_names[e]);
+            cJSON_AddItemToObject(x, "cloud", name_json(h->n_clouds ? h->cloud_names[c] : NULL));
+            sl_select_input v = {0};
+            v.cloud = h->n_clouds ? h->clouds[c] : NULL;
+            v.net = h->nets[e * nc + c];
+            add_hops(x, &v);
+            cJSON_AddItemToArray(links, x);
+        }
+    return o;
+}
+
 char *sl_plan_doc_json(const sl_plan_doc *d)
 {
     const sl_select_input *in = d->in;
@@ -482,15 +652,16 @@ char *sl_plan_doc_json(const sl_plan_doc *d)
     cJSON_AddStringToObject(r, "model", pr->model);
     cJSON_AddStringToObject(r, "graph_hash", pr->graph_hash);
     cJSON_AddNumberToObject(r, "batch", pr->batch);
+    /* Profiles and network of the best plan's hosts (with one host per tier: the only ones). */
+    sl_select_input bv = *in;
+    if (s->n_allowed) sl_select_view(in, &s->plans[0], &bv);
     cJSON *profiles = cJSON_AddObjectToObject(r, "profiles");
-    cJSON_AddItemToObject(profiles, "device", profile_ref(in->device));
-    cJSON_AddItemToObject(profiles, "edge", profile_ref(in->edge));
-    cJSON_AddItemToObject(profiles, "cloud", profile_ref(in->cloud));
+    cJSON_AddItemToObject(profiles, "device", profile_ref(bv.device));
+    cJSON_AddItemToObject(profiles, "edge", profile_ref(bv.edge));
+    cJSON_AddItemToObject(profiles, "cloud", profile_ref(bv.cloud));
     cJSON *net = cJSON_AddObjectToObject(r, "network");
-    cJSON_AddItemToObject(net, "device_edge", hop_json(&in->net.hop[SL_HOP_DEVICE_EDGE]));
-    cJSON_AddItemToObject(net, "edge_cloud",
-                          in->cloud ? hop_json(&in->net.hop[SL_HOP_EDGE_CLOUD])
-                                    : cJSON_CreateNull());
+    add_hops(net, &bv);
+    if (in->hosts) cJSON_AddItemToObject(r, "hosts", hosts_json(in->hosts));
     cJSON *cons = cJSON_AddArrayToObject(r, "constraints");
     for (int i = 0; in->constraints && i < in->constraints->n; i++) {
         cJSON *c = cJSON_CreateObject();

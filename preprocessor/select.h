@@ -20,6 +20,13 @@
  * uncompressed bytes, and the load and codec terms are 0. Serialisation time is bytes /
  * serialise_bytes_per_s of the sending host. Every latency must be finite: select fails
  * (SL_EFORMAT) naming the profile when times or sizes make a cost overflow.
+ *
+ * Hosts (issue 17, as Scission): with several candidate edges and clouds (sl_hosts) every
+ * combination of hosts and cuts is a plan; a plan names its edge and cloud host. With a
+ * device->cloud link the device may also send straight to the cloud (`direct`): the edge runs
+ * nothing and forwards nothing, and the first hop's serialise, RTT and transfer are the
+ * device->cloud link's. Plans that do not reach a tier are listed once, not once per host of it
+ * (local-only once; a plan leaving the cloud unused once per edge).
  */
 #ifndef SL_PREPROCESSOR_SELECT_H
 #define SL_PREPROCESSOR_SELECT_H
@@ -35,6 +42,10 @@ typedef struct sl_plan {
     int cut;  /* device -> edge cut index */
     int cut2; /* edge -> cloud cut index, -1 without a cloud */
     int tl;   /* index of the TL configuration at `cut`, -1 for none */
+    int edge_host;  /* candidate edge the device sends to (sl_hosts index, 0 with one edge); -1
+                       when nothing goes to an edge (local-only, direct) */
+    int cloud_host; /* candidate cloud running blocks cut2.. (or decoding), -1 when unused */
+    int direct;     /* 1: the device sends straight to the cloud; cut2 == cut */
     double load_s;     /* the device loading the image (float input, or raw for edge-only) */
     double wire_enc_s; /* the device's codec on what it sends */
     double wire_dec_s; /* the receiver's codec */
@@ -45,10 +56,29 @@ typedef struct sl_plan {
     int violated; /* index of the first violated criterion, -1 when the plan is allowed */
 } sl_plan;
 
+/* Several candidate hosts per tier; every combination is ranked. Borrowed arrays. */
+typedef struct sl_hosts {
+    const char *device; /* the device's name */
+    const sl_profile *const *edges;
+    const char *const *edge_names;
+    int n_edges; /* >= 1 */
+    const sl_profile *const *clouds;
+    const char *const *cloud_names;
+    int n_clouds; /* 0 without a cloud tier */
+    /* The network per (edge e, cloud c): nets[e * max(n_clouds, 1) + c] holds device->edge e,
+     * edge e->cloud c and device->cloud c (unset: no direct plans to cloud c). */
+    const sl_netcfg *nets;
+} sl_hosts;
+
 typedef struct sl_select_input {
     const sl_profile *device, *edge, *cloud; /* borrowed; cloud may be NULL */
-    sl_netcfg net;
+    sl_netcfg net; /* device->cloud set: direct plans too */
     const sl_constraints *constraints; /* borrowed, may be NULL */
+    /* Several candidates, or NULL: device, edge, cloud and net are the only hosts. With hosts,
+     * edge, cloud and net are those of the first combination (for callers that need one). */
+    const sl_hosts *hosts;
+    const char *names[SL_TIER_COUNT]; /* without hosts: each tier's host name, NULL = unnamed */
+    int show_hosts; /* name the hosts in each plan's text and JSON (Scission's "Edge(vm2Core)") */
 } sl_select_input;
 
 typedef struct sl_selection {
@@ -66,9 +96,20 @@ typedef struct sl_selection {
  * are checked by sl_netcfg_require(). */
 int sl_select_check(const sl_select_input *in);
 
-/* Costs one plan (cut, cut2 or -1, TL index at cut or -1) into *out, constraints included.
- * Returns SL_OK or SL_EARG when an index is out of range (then *out is unchanged). */
+/* Costs one plan (cut, cut2 or -1, TL index at cut or -1) into *out, constraints included, on
+ * the first edge and cloud. Returns SL_OK or SL_EARG when an index is out of range (then *out
+ * is unchanged). */
 int sl_select_cost(const sl_select_input *in, int cut, int cut2, int tl, sl_plan *out);
+
+/* Same on edge `edge_host` and cloud `cloud_host` (sl_hosts indices, 0 without hosts), or
+ * straight from the device to the cloud (`direct`: cut2 must equal cut, and the device->cloud
+ * link be set). SL_EARG for an index out of range or a direct plan without its link. */
+int sl_select_cost_on(const sl_select_input *in, int edge_host, int cloud_host, int direct, int cut,
+                      int cut2, int tl, sl_plan *out);
+
+/* The input as plan p sees it: its edge and cloud profile, network and host names, no hosts
+ * list. Without hosts a copy of *in. */
+void sl_select_view(const sl_select_input *in, const sl_plan *p, sl_select_input *view);
 
 /* Enumerates, costs and ranks every plan into *out (caller frees with sl_selection_free).
  * Ranking: allowed plans first, then by total latency, then bytes uploaded, then cut index.
@@ -88,7 +129,9 @@ const sl_plan *sl_selection_best_at(const sl_selection *s, int cut, int want_tl)
 const sl_plan *sl_selection_best(const sl_selection *s, int want_tl);
 
 /* Scission's one-line summary, "0.1261s - 0.1588MB - device 0-1, edge 2-596", followed by the
- * cut tensor and TL when there is one. Writes into buf (size n, truncated if short). */
+ * cut tensor and TL when there is one; with show_hosts each tier with its host, "device(raspi4)
+ * 0-1, edge(vm2Core) 2-5", and an edge that only forwards as "edge(vm2Core) forwards". Writes
+ * into buf (size n, truncated if short). */
 void sl_plan_format(const sl_select_input *in, const sl_plan *p, char *buf, size_t n);
 
 /* A plan's predicted latency parts as the plan format's "latency_s" object (docs/formats/plan.md:
@@ -109,6 +152,8 @@ typedef struct sl_plan_doc {
     int top;                          /* how many ranked plans to list */
     const sl_dads_result *dads;       /* DSL partition, or NULL */
     const sl_dads_result *throughput; /* DSH partition, or NULL */
+    /* With several edges: the edge host each partition uses (NULL: the only edge). */
+    const char *dads_edge, *throughput_edge;
 } sl_plan_doc;
 
 /* The plan document as a new JSON string (caller frees); NULL with the message set on failure. */
