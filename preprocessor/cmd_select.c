@@ -257,13 +257,8 @@ int sl_cmd_select(int argc, char **argv)
         rc = r.user_error ? sl_usage_error("%s", sl_errmsg()) : sl_fail();
         goto out;
     }
-    sl_plan_doc doc = {in,
-                       sel,
-                       (int)o.top,
-                       o.dads ? &r.dads : NULL,
-                       o.throughput ? &r.throughput : NULL,
-                       in->hosts ? r.edge_names[r.dads_edge] : NULL,
-                       in->hosts ? r.edge_names[r.throughput_edge] : NULL};
+    sl_plan_doc doc = {in, sel, (int)o.top, o.dads ? &r.dads : NULL,
+                       o.throughput ? &r.throughput : NULL};
     if ((o.output && sl_plan_doc_write(o.output, &doc)) ||
         (o.plot && sl_plot_write_svg(o.plot, in, sel))) {
         rc = sl_fail();
@@ -300,10 +295,10 @@ int sl_cmd_select(int argc, char **argv)
         if (o.versus) print_versus(in, sel);
         char title[160];
         snprintf(title, sizeof title, "DADS min cut (latency)%s%s", in->hosts ? " on edge " : "",
-                 in->hosts ? r.edge_names[r.dads_edge] : "");
+                 in->hosts ? r.edge_names[r.dads.edge_host] : "");
         if (o.dads) print_dads(in, sel, &r.dads, title);
         snprintf(title, sizeof title, "DADS throughput (slowest stage)%s%s",
-                 in->hosts ? " on edge " : "", in->hosts ? r.edge_names[r.throughput_edge] : "");
+                 in->hosts ? " on edge " : "", in->hosts ? r.edge_names[r.throughput.edge_host] : "");
         if (o.throughput) print_dads(in, sel, &r.throughput, title);
     }
     rc = SL_EXIT_OK;

@@ -77,6 +77,7 @@ typedef struct sl_dads_result {
     double bottleneck_s; /* max(device, transfer, edge): the pipeline's time per image */
     int n_crossing;      /* tensors that cross (0 = local-only) */
     int iterations;      /* min cuts solved */
+    int edge_host;       /* the edge candidate it was made for (select_run.c; 0 with one edge) */
 } sl_dads_result;
 
 /* DSL: the partition of least latency, RTT included (the RTT is paid only when something

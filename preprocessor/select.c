@@ -544,8 +544,8 @@ static cJSON *dads_json(const sl_plan_doc *d, const sl_dads_result *r, const cha
     double upload;
     int v = sl_dads_check(r, pr, d->in->constraints, crosses, &upload);
     cJSON_AddStringToObject(o, "mode", mode);
-    const char *edge = r == d->dads ? d->dads_edge : d->throughput_edge;
-    if (edge) cJSON_AddStringToObject(o, "edge_host", edge);
+    if (d->in->hosts)
+        cJSON_AddStringToObject(o, "edge_host", d->in->hosts->edge_names[r->edge_host]);
     cJSON_AddBoolToObject(o, "allowed", v == -1);
     if (v >= 0) cJSON_AddStringToObject(o, "violates", d->in->constraints->items[v].text);
     cJSON *lat = cJSON_AddObjectToObject(o, "latency_s");

@@ -152,8 +152,6 @@ typedef struct sl_plan_doc {
     int top;                          /* how many ranked plans to list */
     const sl_dads_result *dads;       /* DSL partition, or NULL */
     const sl_dads_result *throughput; /* DSH partition, or NULL */
-    /* With several edges: the edge host each partition uses (NULL: the only edge). */
-    const char *dads_edge, *throughput_edge;
 } sl_plan_doc;
 
 /* The plan document as a new JSON string (caller frees); NULL with the message set on failure. */

@@ -163,6 +163,7 @@ static int run_dads(const sl_select_request *rq, sl_select_outcome *out)
         int rc = sl_dag_from_profiles(out->device, out->edges[e], hop, rq->constraints, &g);
         if (!rc && rq->dads) rc = sl_dads_latency(&g, hop->rtt_s, &d);
         if (!rc && rq->throughput) rc = sl_dads_throughput(&g, hop->rtt_s, &t);
+        d.edge_host = t.edge_host = e;
         if (rc) {
             sl_dag_free(&g);
             sl_dads_result_free(&d);
@@ -172,14 +173,12 @@ static int run_dads(const sl_select_request *rq, sl_select_outcome *out)
         if (rq->dads && (e == 0 || d.latency_s < out->dads.latency_s)) {
             sl_dads_result_free(&out->dads);
             out->dads = d;
-            out->dads_edge = e;
         } else {
             sl_dads_result_free(&d);
         }
         if (rq->throughput && (e == 0 || t.bottleneck_s < out->throughput.bottleneck_s)) {
             sl_dads_result_free(&out->throughput);
             out->throughput = t;
-            out->throughput_edge = e;
         } else {
             sl_dads_result_free(&t);
         }

@@ -36,8 +36,7 @@ typedef struct sl_select_outcome {
     sl_select_input in; /* points at the profiles above and the request's constraints */
     sl_selection sel;
     sl_dag dag;
-    sl_dads_result dads, throughput; /* filled when requested */
-    int dads_edge, throughput_edge;  /* the edge candidate each DADS partition uses */
+    sl_dads_result dads, throughput; /* filled when requested; edge_host says on which edge */
     int user_error; /* on failure: 1 when the arguments are at fault (a constraint naming an
                        unknown node or host, a cloud criterion without a cloud, two candidates of
                        one name), 0 otherwise */

@@ -142,12 +142,12 @@ static void test_two_edges_two_clouds(void)
     CHECK(sl_select_cost_on(&r.in, 0, 1, 1, 1, 1, 0, &q) == SL_EARG); /* no link pi,small */
     CHECK(sl_select_cost_on(&r.in, 2, 0, 0, 1, 1, 0, &q) == SL_EARG); /* no third edge */
     CHECK(r.dads.latency_s > 0);
-    CHECK_EQ(r.dads_edge, 0); /* DADS on near: raw image 0.07615 s; on far 0.11555 s at best */
+    CHECK_EQ(r.dads.edge_host, 0); /* DADS on near: raw image 0.07615 s; on far 0.11555 s at best */
 
     /* The plan file names the hosts; the reader gives them back. */
     char plan[700];
     snprintf(plan, sizeof plan, "%s/plan.json", dir);
-    sl_plan_doc doc = {&r.in, s, 5, &r.dads, NULL, r.edge_names[r.dads_edge], NULL};
+    sl_plan_doc doc = {&r.in, s, 5, &r.dads, NULL};
     CHECK_OK(sl_plan_doc_write(plan, &doc), sl_errmsg());
     struct sl_plan_doc *pd;
     CHECK_OK(sl_plan_doc_read(plan, &pd), sl_errmsg());
