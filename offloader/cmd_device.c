@@ -23,17 +23,31 @@
 #include <string.h>
 
 static struct {
-    const char *edge, *token_file, *out, *summary, *images, *model, *fallback, *plan;
+    const char *edge, *token_file, *out, *summary, *images, *model, *fallback, *plan, *plans;
     long pipeline, threads, max_pixels;
-    double bw, rtt, edge_wait, cpu;
+    double bw, rtt, edge_wait, cpu, prior_bw, stale, every;
     int logits, no_fold;
 } A;
 
 static const sl_opt options[] = {
-    SL_OPT_STRING(0, "edge", &A.edge, "HOST:PORT", "the edge server"),
+    SL_OPT_STRING(0, "edge", &A.edge, "HOST:PORT[,...]",
+                  "the edge server; several: fail over to the next when one fails"),
     SL_OPT_STRING(0, "token-file", &A.token_file, "FILE", "the shared token (HMAC-SHA256)"),
     SL_OPT_STRING(0, "model", &A.model, "FILE", "the device half (or a whole model: edge-only)"),
+    SL_OPT_STRING(0, "plans", &A.plans, "FILE",
+                  "adaptive: a plan table's bundles (docs/formats/plan-bundles.md) instead of\n"
+                  "--model: each image runs on the plan predicted fastest at the link the\n"
+                  "device estimates from its own requests"),
+    SL_OPT_BANDWIDTH(0, "prior-bandwidth", &A.prior_bw,
+                     "adaptive: the link assumed before the first answer (default: the\n"
+                     "table's middle link)"),
+    SL_OPT_DURATION(0, "stale", &A.stale,
+                    "adaptive: on the local-only plan, probe the link when no request\n"
+                    "measured it for TIME (default 5s)"),
     SL_OPT_STRING(0, "images", &A.images, "FILE|DIR|GLOB", "the images to classify"),
+    SL_OPT_DURATION(0, "every", &A.every,
+                    "start image i no earlier than i * TIME after the start, as a camera\n"
+                    "would deliver them (default: each as soon as the device is free)"),
     SL_OPT_LONG(0, "pipeline", &A.pipeline, "N", 1, 256,
                 "requests in flight while the next image is computed (default 1)"),
     SL_OPT_STRING(0, "fallback", &A.fallback, "FILE", "the whole model, run locally when the edge fails"),
@@ -60,11 +74,12 @@ static const sl_opt options[] = {
 };
 
 const sl_optspec sl_cmd_device_spec = {
-    "sl-offload device --edge HOST:PORT --token-file FILE --model device.h5\n"
+    "sl-offload device --edge HOST:PORT --token-file FILE (--model device.h5 | --plans FILE)\n"
     "                  --images FILE|DIR|GLOB [--pipeline N] [--fallback model.h5]\n"
     "                  [--bandwidth 10mbit --rtt 20ms] [-o results.jsonl]\n"
     "                  [--edge-wait T] [--summary FILE] [--logits] [--threads N]\n"
-    "                  [--no-fold] [--cpu PCT] [--plan plan.json] [--max-pixels N]",
+    "                  [--no-fold] [--cpu PCT] [--plan plan.json] [--max-pixels N]\n"
+    "                  [--every T] [--prior-bandwidth RATE] [--stale T]",
     "Run the device half of a split model on each image, send the wire tensors to the edge and\n"
     "print one JSON line per image (stdout or -o): index, file, via (\"edge\", \"fallback\" or\n"
     "\"error\"), class_index, class, score, the time breakdown in seconds (device_s: image\n"
@@ -76,12 +91,15 @@ const sl_optspec sl_cmd_device_spec = {
     "again after reconnecting (after a loss the device keeps trying for 15 s: the edge may\n"
     "be restarting); then --fallback (checked at start: the same input size and classes)\n"
     "runs the whole model locally, otherwise the line is an error. An unreachable edge is\n"
-    "not tried again for 2 s. Exit code 1 when any image ended as an error.",
+    "not tried again for 2 s. Exit code 1 when any image ended as an error.\n"
+    "With --plans (adaptive), each line also has plan (the table's plan id) and probe; via\n"
+    "\"local\" is the local-only plan; each switch of plan is a line {\"switch\": {index, from,\n"
+    "to, bandwidth_bps, rtt_s, from_s, to_s, ...}} with the estimate that caused it.",
     options,
     0,
     0,
     NULL,
-    "edge token-file model images",
+    "edge token-file images",
 };
 
 typedef struct sink_ctx {
@@ -90,6 +108,31 @@ typedef struct sink_ctx {
     sl_results res;
     sl_progress *prog;
 } sink_ctx;
+
+/* A switch of plan as the JSON line {"switch": {...}} (docs/offloader.md). */
+static void on_switch(void *arg, const sl_device_switch *sw)
+{
+    sink_ctx *k = arg;
+    cJSON *root = cJSON_CreateObject(), *o = cJSON_AddObjectToObject(root, "switch");
+    cJSON_AddNumberToObject(o, "index", sw->index);
+    cJSON_AddNumberToObject(o, "from", sw->from);
+    cJSON_AddNumberToObject(o, "to", sw->to);
+    cJSON_AddNumberToObject(o, "bandwidth_bps", sw->bandwidth_bps);
+    cJSON_AddNumberToObject(o, "rtt_s", sw->rtt_s);
+    cJSON_AddNumberToObject(o, "from_s", sw->from_s);
+    cJSON_AddNumberToObject(o, "to_s", sw->to_s);
+    cJSON_AddNumberToObject(o, "samples", sw->samples);
+    cJSON_AddNumberToObject(o, "pings", sw->pings);
+    cJSON_AddNumberToObject(o, "t_s", sw->t_s);
+    char *line = cJSON_PrintUnformatted(root);
+    if (line) fprintf(k->f, "%s\n", line);
+    fflush(k->f);
+    free(line);
+    cJSON_Delete(root);
+    sl_log_info("image %d: plan %d -> %d at %.3g Mbit/s, RTT %.1f ms (predicted %.4f s -> %.4f s)",
+                sw->index, sw->from, sw->to, sw->bandwidth_bps / 1e6, sw->rtt_s * 1e3, sw->from_s,
+                sw->to_s);
+}
 
 static void on_result(void *arg, const sl_device_result *r)
 {
@@ -113,7 +156,10 @@ static cJSON *summary_json(const sl_results_summary *m, const char *pair_id, dou
     cJSON_AddNumberToObject(s, "edge", m->edge);
     cJSON_AddNumberToObject(s, "fallback", m->fallback);
     cJSON_AddNumberToObject(s, "errors", m->errors);
-    cJSON_AddStringToObject(s, "pair_id", pair_id);
+    if (pair_id)
+        cJSON_AddStringToObject(s, "pair_id", pair_id);
+    else
+        cJSON_AddNumberToObject(s, "local", m->local);
     cJSON_AddNumberToObject(s, "wall_s", m->wall_s);
     cJSON_AddNumberToObject(s, "throughput_ips", m->throughput_ips);
     cJSON_AddNumberToObject(s, "median_s", m->median_s);
@@ -140,16 +186,23 @@ int sl_cmd_device(int argc, char **argv)
     if (rc != SL_OPT_CONTINUE) return rc;
     const char *edge = A.edge, *token_file = A.token_file, *out = A.out, *summary = A.summary;
     const char *images = A.images;
+    if (!A.model == !A.plans) return sl_usage_error("give --model or --plans (one of them)");
+    if (A.plans && A.plan) return sl_usage_error("--plan applies to one pair, not to --plans");
     sl_device_opts o = {.model = A.model,
+                        .plans = A.plans,
+                        .prior_bps = A.prior_bw,
+                        .prior_rtt_s = -1,
+                        .stale_s = A.stale,
+                        .every_s = A.every,
                         .fallback = A.fallback,
                         .edge_wait_s = A.edge_wait,
                         .fold_bn = !A.no_fold};
     long pipeline = A.pipeline, threads = A.threads;
     double bw = A.bw, rtt = A.rtt;
     int logits = A.logits;
-    char host[256];
-    int port;
-    if (sl_net_hostport_parse(edge, host, sizeof host, &port))
+    sl_hostport edges[SL_NET_MAX_ADDRS];
+    int nedges;
+    if (sl_net_hostport_list(edge, edges, SL_NET_MAX_ADDRS, &nedges))
         return sl_usage_error("--edge %s", sl_errmsg());
     o.pipeline = (int)pipeline;
     if (threads) sl_set_num_threads((int)threads);
@@ -186,8 +239,13 @@ int sl_cmd_device(int argc, char **argv)
         rc = sl_err(SL_EIO, "%s: cannot write", out);
     double t0 = sl_now();
     if (rc == SL_OK) {
-        sl_log_info("%d image(s) to pair id %s%s on %s", n, sl_device_pair_hex(d),
-                    sl_device_edge_only(d) ? " (edge-only: raw images)" : "", edge);
+        if (A.plans)
+            sl_log_info("%d image(s), adaptive over the %d plans of %s, on %s", n,
+                        sl_device_table(d)->n_plans, A.plans, edge);
+        else
+            sl_log_info("%d image(s) to pair id %s%s on %s", n, sl_device_pair_hex(d),
+                        sl_device_edge_only(d) ? " (edge-only: raw images)" : "", edge);
+        sl_device_on_switch(d, on_switch, &k);
         k.logits = logits;
         k.prog = sl_progress_start("images", (uint64_t)n);
         rc = sl_device_run(d, cl, paths, n, on_result, &k);
@@ -196,7 +254,16 @@ int sl_cmd_device(int argc, char **argv)
     if (rc == SL_OK) {
         sl_results_summary m;
         sl_results_summarise(&k.res, sl_now() - t0, &m);
-        cJSON *s = summary_json(&m, sl_device_pair_hex(d), pred_s, pred_bytes);
+        cJSON *s = summary_json(&m, A.plans ? NULL : sl_device_pair_hex(d), pred_s, pred_bytes);
+        if (A.plans) {
+            long switches, probes;
+            double ebps, ertt;
+            sl_device_adapt_stats(d, &switches, &probes, &ebps, &ertt);
+            cJSON_AddNumberToObject(s, "switches", switches);
+            cJSON_AddNumberToObject(s, "probes", probes);
+            cJSON_AddNumberToObject(s, "estimate_bps", ebps);
+            cJSON_AddNumberToObject(s, "estimate_rtt_s", ertt);
+        }
         cJSON *root = cJSON_CreateObject();
         cJSON_AddItemToObject(root, "summary", s);
         char *line = cJSON_PrintUnformatted(root);

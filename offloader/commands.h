@@ -10,10 +10,11 @@ int sl_cmd_deploy(int argc, char **argv);
 int sl_cmd_device(int argc, char **argv);
 int sl_cmd_bench(int argc, char **argv);
 int sl_cmd_probe(int argc, char **argv);
+int sl_cmd_plans(int argc, char **argv);
 
 /* Each command's option table and usage (common/opt.h), for checks of generated command lines.
  * The destinations are the command's file-scope state: a command runs once per process. */
 extern const sl_optspec sl_cmd_run_spec, sl_cmd_edge_spec, sl_cmd_deploy_spec, sl_cmd_device_spec,
-    sl_cmd_bench_spec, sl_cmd_probe_spec;
+    sl_cmd_bench_spec, sl_cmd_probe_spec, sl_cmd_plans_spec;
 
 #endif

@@ -6,10 +6,12 @@
 #include "model/exec.h"
 #include "offloader/backend.h"
 #include "offloader/local_run.h"
+#include "offloader/plan_bundles.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* How often a request is resent after a BUSY answer, and after losing its connection. */
 #define BUSY_RETRIES 5
@@ -19,17 +21,39 @@
  * one per image. */
 #define DOWN_PERIOD_S 2.0
 
-struct sl_device {
-    sl_device_opts o;
-    sl_bundle *b;
-    sl_exec *exec; /* device half: input -> wire tensors */
-    int edge_only;
+/* What the device runs for one plan: a device half (slice), the whole model whose input it
+ * sends raw (edge-only), or the whole model run here (local-only). */
+typedef struct dplan {
+    const char *path; /* borrowed from the options or the manifest */
+    int kind;         /* enum sl_plan_kind */
+    sl_bundle *b;     /* slice and edge-only: the file's bundle */
+    sl_exec *exec;    /* slice: input -> wire tensors */
+    sl_runner *run;   /* local-only */
+    const sl_graph *graph; /* the class names come from it (borrowed from b or run) */
     int n;
     char names[SL_WIRE_MAX_TENSORS][SL_NAME_MAX];
     uint8_t pair[SL_PAIR_ID_SIZE];
     char pair_hex[33];
     uint64_t wire_bytes;
     sl_input_spec spec;
+} dplan;
+
+struct sl_device {
+    sl_device_opts o;
+    dplan *plans; /* one, or one per table plan */
+    int n_plans;
+    int adaptive;
+    sl_plan_bundles pb;
+    sl_link_estimate est;
+    sl_link_chooser ch;
+    int local_plan;      /* the table's local-only plan, -1 for none */
+    int n_offload;       /* plans that send something */
+    int probe_out;       /* probes in flight */
+    long probes;
+    double last_release; /* when the latest answer was released (pipelined timing) */
+    double t_start;
+    sl_device_switch_sink on_switch;
+    void *switch_arg;
     sl_runner *fb;
     sl_input_spec fb_spec;
     double down_until;   /* sl_now() before which the edge counts as unreachable */
@@ -39,9 +63,10 @@ struct sl_device {
 
 /* One image between its device run and its answer. */
 typedef struct slot {
-    int used, sent;
+    int used, sent, local;
+    dplan *pl; /* the plan it was computed for: it keeps it until its answer */
     uint64_t req;
-    double t0;
+    double t0, t_sub;
     sl_wire_tensor w[SL_WIRE_MAX_TENSORS];
     int nw;
     sl_device_result r;
@@ -49,18 +74,118 @@ typedef struct slot {
 
 /* The device's outputs: sl_bundle_read parsed the /wire description and checked it against the
  * device graph's outputs (model/wire_desc.h). */
-static int parse_wire(sl_device *d)
+static int parse_wire(dplan *p)
 {
-    const sl_wire_desc *w = d->b->wire;
-    if (!w) return sl_err(SL_EFORMAT, "%s: device bundle has no /wire description", d->o.model);
+    const sl_wire_desc *w = p->b->wire;
+    if (!w) return sl_err(SL_EFORMAT, "%s: device bundle has no /wire description", p->path);
     if (w->n > SL_WIRE_MAX_TENSORS)
         return sl_err(SL_EFORMAT, "%s: /wire lists %d tensors, a request carries at most %d",
-                      d->o.model, w->n, SL_WIRE_MAX_TENSORS);
+                      p->path, w->n, SL_WIRE_MAX_TENSORS);
     for (int i = 0; i < w->n; i++)
-        snprintf(d->names[i], SL_NAME_MAX, "%s", w->t[i].name);
-    d->n = w->n;
-    d->wire_bytes = (uint64_t)w->bytes_per_image;
+        snprintf(p->names[i], SL_NAME_MAX, "%s", w->t[i].name);
+    p->n = w->n;
+    p->wire_bytes = (uint64_t)w->bytes_per_image;
     return SL_OK;
+}
+
+/* Loads p->path for a plan of p->kind, or for whatever the file is (want < 0: a device half is
+ * a slice, a whole model edge-only). */
+static int plan_open(dplan *p, int want, int fold_bn)
+{
+    sl_exec_opts eo = {.fold_bn = fold_bn};
+    if (want == SL_PLAN_LOCAL_ONLY) {
+        p->kind = want;
+        int rc = sl_runner_open(p->path, fold_bn, &p->run);
+        if (rc) return rc;
+        p->graph = p->run->bundle->graph;
+        sl_input_spec_from_graph(p->graph, &p->spec);
+        return SL_OK;
+    }
+    int rc = sl_bundle_read(p->path, &p->b);
+    if (rc) return rc;
+    p->graph = p->b->graph;
+    sl_input_spec_from_graph(p->graph, &p->spec);
+    int is_device = !strcmp(p->b->role, "device"), is_model = !strcmp(p->b->role, "model");
+    if (!is_device && !is_model)
+        return sl_err(SL_EFORMAT, "%s: role '%s': give a device half or a whole model", p->path,
+                      p->b->role);
+    if (want >= 0 && is_device != (want == SL_PLAN_SLICE))
+        return sl_err(SL_EFORMAT, "%s: role '%s', but its plan is %s: give %s", p->path,
+                      p->b->role, sl_plan_kind_name(want),
+                      want == SL_PLAN_SLICE ? "the device half of its split"
+                                            : "the whole model");
+    if (is_device) {
+        p->kind = SL_PLAN_SLICE;
+        rc = parse_wire(p);
+        const char *to[SL_WIRE_MAX_TENSORS];
+        for (int i = 0; i < p->n; i++)
+            to[i] = p->names[i];
+        if (rc == SL_OK) rc = sl_exec_new(p->b->graph, NULL, 0, to, p->n, &eo, &p->exec);
+        if (rc == SL_OK) snprintf(p->pair_hex, sizeof p->pair_hex, "%s", p->b->pair_id);
+    } else {
+        p->kind = SL_PLAN_EDGE_ONLY;
+        p->wire_bytes = (uint64_t)p->spec.c * (uint64_t)p->spec.h * (uint64_t)p->spec.w;
+        rc = sl_backend_model_pair_id(p->path, p->pair_hex);
+    }
+    if (rc == SL_OK && sl_pair_from_hex(p->pair_hex, p->pair))
+        rc = sl_err(SL_EFORMAT, "%s: pair id '%s' is not 32 hex digits", p->path, p->pair_hex);
+    return rc;
+}
+
+static void plan_close(dplan *p)
+{
+    sl_runner_free(p->run);
+    sl_exec_free(p->exec);
+    sl_bundle_free(p->b);
+}
+
+/* The middle of the table's links, or the defaults. */
+static void table_prior(const sl_link_table *t, double *bps, double *rtt)
+{
+    *bps = t->n_links ? t->link_bps[t->n_links / 2] : 10e6;
+    *rtt = t->n_links ? t->link_rtt[t->n_links / 2] : 0;
+}
+
+/* Adaptive mode: the manifest, every plan, the estimate and the chooser. */
+static int open_plans(sl_device *d)
+{
+    const sl_device_opts *o = &d->o;
+    int rc = sl_plan_bundles_read(o->plans, &d->pb);
+    if (rc) return rc;
+    const sl_link_table *t = &d->pb.table;
+    if (!(d->plans = calloc((size_t)t->n_plans, sizeof *d->plans)))
+        return sl_err(SL_ENOMEM, "out of memory");
+    d->adaptive = 1;
+    d->local_plan = -1;
+    for (int k = 0; k < t->n_plans; k++) {
+        dplan *p = &d->plans[k];
+        p->path = d->pb.pairs[k].device;
+        int kind = sl_plan_kind_of(&t->plans[k]);
+        d->n_plans++;
+        if ((rc = plan_open(p, kind, o->fold_bn)))
+            return sl_err_ctx(rc, "%s: plan %d (%s): ", o->plans, k, sl_plan_kind_name(kind));
+        if (kind == SL_PLAN_LOCAL_ONLY && d->local_plan < 0) d->local_plan = k;
+        d->n_offload += kind != SL_PLAN_LOCAL_ONLY;
+        if (k > 0 && (p->spec.c != d->plans[0].spec.c || p->spec.h != d->plans[0].spec.h ||
+                      p->spec.w != d->plans[0].spec.w))
+            return sl_err(SL_EFORMAT, "%s: plan %d (%s) takes %dx%dx%d images, plan 0 (%s) %dx%dx%d",
+                          o->plans, k, p->path, p->spec.c, p->spec.h, p->spec.w,
+                          d->plans[0].path, d->plans[0].spec.c, d->plans[0].spec.h,
+                          d->plans[0].spec.w);
+    }
+    double bps, rtt;
+    table_prior(t, &bps, &rtt);
+    if (o->prior_bps > 0) bps = o->prior_bps;
+    if (o->prior_rtt_s >= 0) rtt = o->prior_rtt_s;
+    sl_link_config lc = sl_link_config_default(bps, rtt);
+    if (o->stale_s > 0) lc.stale_s = o->stale_s;
+    if ((rc = sl_link_init(&d->est, &lc))) return rc;
+    /* Start on the plan predicted fastest at the prior. */
+    int best = 0;
+    for (int k = 1; k < t->n_plans; k++)
+        if (sl_link_predict(&d->est, &t->plans[k]) < sl_link_predict(&d->est, &t->plans[best]))
+            best = k;
+    return sl_link_chooser_init(&d->ch, t->plans, t->n_plans, best);
 }
 
 int sl_device_open(const sl_device_opts *o, sl_device **out)
@@ -70,32 +195,26 @@ int sl_device_open(const sl_device_opts *o, sl_device **out)
     if (!d) return sl_err(SL_ENOMEM, "out of memory");
     d->o = *o;
     if (d->o.pipeline < 1) d->o.pipeline = 1;
-    sl_exec_opts eo = {.fold_bn = o->fold_bn};
-    int rc = sl_bundle_read(o->model, &d->b);
-    if (rc == SL_OK) {
-        sl_input_spec_from_graph(d->b->graph, &d->spec);
-        if (!strcmp(d->b->role, "device")) {
-            rc = parse_wire(d);
-            const char *to[SL_WIRE_MAX_TENSORS];
-            for (int i = 0; i < d->n; i++)
-                to[i] = d->names[i];
-            if (rc == SL_OK) rc = sl_exec_new(d->b->graph, NULL, 0, to, d->n, &eo, &d->exec);
-            if (rc == SL_OK) snprintf(d->pair_hex, sizeof d->pair_hex, "%s", d->b->pair_id);
-        } else if (!strcmp(d->b->role, "model")) {
-            d->edge_only = 1;
-            d->wire_bytes = (uint64_t)d->spec.c * (uint64_t)d->spec.h * (uint64_t)d->spec.w;
-            rc = sl_backend_model_pair_id(o->model, d->pair_hex);
-        } else {
-            rc = sl_err(SL_EFORMAT, "%s: role '%s': give a device half or a whole model", o->model,
-                        d->b->role);
-        }
+    int rc;
+    if (!!o->model == !!o->plans) {
+        rc = sl_err(SL_EARG, "device: give a device model or a plan manifest (one of them)");
+    } else if (o->plans) {
+        rc = open_plans(d);
+    } else if (!(d->plans = calloc(1, sizeof *d->plans))) {
+        rc = sl_err(SL_ENOMEM, "out of memory");
+    } else {
+        d->n_plans = 1;
+        d->local_plan = -1;
+        d->plans[0].path = o->model;
+        rc = plan_open(&d->plans[0], -1, o->fold_bn);
     }
-    if (rc == SL_OK && sl_pair_from_hex(d->pair_hex, d->pair))
-        rc = sl_err(SL_EFORMAT, "%s: pair id '%s' is not 32 hex digits", o->model, d->pair_hex);
     if (rc == SL_OK && o->fallback) {
         rc = sl_runner_open(o->fallback, o->fold_bn, &d->fb);
-        if (rc == SL_OK)
-            rc = sl_runner_check_fallback(d->fb, o->fallback, d->b->graph, d->edge_only, o->model);
+        for (int k = 0; rc == SL_OK && k < d->n_plans; k++)
+            if (d->plans[k].kind != SL_PLAN_LOCAL_ONLY)
+                rc = sl_runner_check_fallback(d->fb, o->fallback, d->plans[k].graph,
+                                              d->plans[k].kind == SL_PLAN_EDGE_ONLY,
+                                              d->plans[k].path);
         if (rc == SL_OK) sl_input_spec_from_graph(d->fb->bundle->graph, &d->fb_spec);
     }
     if (rc != SL_OK) {
@@ -110,26 +229,50 @@ void sl_device_free(sl_device *d)
 {
     if (!d) return;
     sl_runner_free(d->fb);
-    sl_exec_free(d->exec);
-    sl_bundle_free(d->b);
+    for (int k = 0; k < d->n_plans; k++)
+        plan_close(&d->plans[k]);
+    free(d->plans);
+    sl_plan_bundles_free(&d->pb);
     free(d);
 }
 
+static const dplan *first_plan(const sl_device *d)
+{
+    return &d->plans[d->adaptive ? d->ch.current : 0];
+}
 const char *sl_device_pair_hex(const sl_device *d)
 {
-    return d->pair_hex;
+    return first_plan(d)->pair_hex;
 }
 uint64_t sl_device_wire_bytes(const sl_device *d)
 {
-    return d->wire_bytes;
+    return first_plan(d)->wire_bytes;
 }
 int sl_device_edge_only(const sl_device *d)
 {
-    return d->edge_only;
+    return first_plan(d)->kind == SL_PLAN_EDGE_ONLY;
 }
 const char *sl_device_wire_json(const sl_device *d)
 {
-    return d->edge_only ? NULL : d->b->wire_json;
+    const dplan *p = first_plan(d);
+    return p->kind == SL_PLAN_SLICE ? p->b->wire_json : NULL;
+}
+void sl_device_on_switch(sl_device *d, sl_device_switch_sink fn, void *arg)
+{
+    d->on_switch = fn;
+    d->switch_arg = arg;
+}
+const sl_link_table *sl_device_table(const sl_device *d)
+{
+    return d->adaptive ? &d->pb.table : NULL;
+}
+void sl_device_adapt_stats(const sl_device *d, long *switches, long *probes, double *bps,
+                           double *rtt_s)
+{
+    *switches = d->adaptive ? d->ch.switches : 0;
+    *probes = d->probes;
+    *bps = d->adaptive ? sl_link_bandwidth(&d->est) : 0;
+    *rtt_s = d->adaptive ? d->est.rtt_s : 0;
 }
 
 void sl_device_result_clear(sl_device_result *r)
@@ -155,43 +298,6 @@ static int value_to_wire(const sl_value *v, sl_wire_tensor *w, const char *name)
     return SL_OK;
 }
 
-/* Loads the image and runs the device half (or resizes it raw for edge-only) into s->w. */
-static int device_compute(sl_device *d, const char *path, slot *s)
-{
-    int rc;
-    if (d->edge_only) {
-        sl_image img;
-        if ((rc = sl_image_load(path, &img)) != SL_OK) return rc;
-        int64_t dims[4] = {1, d->spec.c, d->spec.h, d->spec.w};
-        rc = sl_wire_tensor_alloc(&s->w[0], SL_WIRE_U8, 4, dims);
-        if (rc == SL_OK)
-            rc =
-                sl_image_to_u8(&img, d->spec.c, d->spec.h, d->spec.w, d->spec.resize, s->w[0].data);
-        sl_image_free(&img);
-        s->nw = rc == SL_OK ? 1 : 0;
-        return rc == SL_OK ? rc : sl_err_ctx(rc, "%s: ", path);
-    }
-    sl_tensor *x = NULL;
-    char *const one[1] = {(char *)path};
-    if ((rc = sl_images_to_tensor(one, 1, &d->spec, &x)) != SL_OK) return rc;
-    sl_value in = {.t = x}, out[SL_WIRE_MAX_TENSORS] = {{0}};
-    rc = sl_exec_run(d->exec, &in, out);
-    for (int i = 0; i < d->n; i++) {
-        if (rc == SL_OK && (rc = value_to_wire(&out[i], &s->w[i], d->names[i])) == SL_OK)
-            s->nw = i + 1;
-        sl_value_clear(&out[i]);
-    }
-    sl_tensor_free(x);
-    return rc;
-}
-
-static void free_wire(slot *s)
-{
-    for (int i = 0; i < s->nw; i++)
-        sl_wire_tensor_free(&s->w[i]);
-    s->nw = 0;
-}
-
 /* Sets the class, score and logits of r from logits y {1, K}. */
 static int take_logits(const sl_graph *g, const sl_tensor *y, sl_device_result *r)
 {
@@ -207,7 +313,55 @@ static int take_logits(const sl_graph *g, const sl_tensor *y, sl_device_result *
     return SL_OK;
 }
 
-static int edge_answer(sl_device *d, const sl_client_result *cr, sl_device_result *r)
+/* Loads the image and runs s's plan on it: the device half into s->w, the raw resized image
+ * into s->w for edge-only, or the whole model into s->r's class for local-only. */
+static int device_compute(const char *path, slot *s)
+{
+    const dplan *p = s->pl;
+    int rc;
+    if (p->kind == SL_PLAN_EDGE_ONLY) {
+        sl_image img;
+        if ((rc = sl_image_load(path, &img)) != SL_OK) return rc;
+        int64_t dims[4] = {1, p->spec.c, p->spec.h, p->spec.w};
+        rc = sl_wire_tensor_alloc(&s->w[0], SL_WIRE_U8, 4, dims);
+        if (rc == SL_OK)
+            rc =
+                sl_image_to_u8(&img, p->spec.c, p->spec.h, p->spec.w, p->spec.resize, s->w[0].data);
+        sl_image_free(&img);
+        s->nw = rc == SL_OK ? 1 : 0;
+        return rc == SL_OK ? rc : sl_err_ctx(rc, "%s: ", path);
+    }
+    sl_tensor *x = NULL;
+    char *const one[1] = {(char *)path};
+    if ((rc = sl_images_to_tensor(one, 1, &p->spec, &x)) != SL_OK) return rc;
+    if (p->kind == SL_PLAN_LOCAL_ONLY) {
+        sl_tensor *y = NULL;
+        rc = sl_runner_forward(p->run, x, &y);
+        if (rc == SL_OK) rc = take_logits(p->graph, y, &s->r);
+        sl_tensor_free(y);
+        sl_tensor_free(x);
+        s->local = rc == SL_OK;
+        return rc;
+    }
+    sl_value in = {.t = x}, out[SL_WIRE_MAX_TENSORS] = {{0}};
+    rc = sl_exec_run(p->exec, &in, out);
+    for (int i = 0; i < p->n; i++) {
+        if (rc == SL_OK && (rc = value_to_wire(&out[i], &s->w[i], p->names[i])) == SL_OK)
+            s->nw = i + 1;
+        sl_value_clear(&out[i]);
+    }
+    sl_tensor_free(x);
+    return rc;
+}
+
+static void free_wire(slot *s)
+{
+    for (int i = 0; i < s->nw; i++)
+        sl_wire_tensor_free(&s->w[i]);
+    s->nw = 0;
+}
+
+static int edge_answer(const dplan *p, const sl_client_result *cr, sl_device_result *r)
 {
     const sl_wire_tensor *o = &cr->output;
     if (o->dtype != SL_WIRE_F32 || o->ndim < 1 || o->dims[0] != 1)
@@ -215,19 +369,33 @@ static int edge_answer(sl_device *d, const sl_client_result *cr, sl_device_resul
     sl_tensor *y = NULL;
     if (sl_tensor_from_buffer(o->data, o->dims, o->ndim, SL_DT_F32, &y))
         return sl_err(SL_ETORCH, "edge answer: %s", sl_torch_last_error());
-    int rc = take_logits(d->b->graph, y, r);
+    int rc = take_logits(p->graph, y, r);
     sl_tensor_free(y);
     return rc;
 }
 
-static int run_fallback(sl_device *d, const char *path, sl_device_result *r)
+/* The model that answers an image the edge failed: --fallback, else the table's local-only
+ * plan; NULL for none. */
+static sl_runner *fallback_runner(sl_device *d, const sl_input_spec **spec)
+{
+    if (d->fb) {
+        *spec = &d->fb_spec;
+        return d->fb;
+    }
+    if (d->local_plan < 0) return NULL;
+    *spec = &d->plans[d->local_plan].spec;
+    return d->plans[d->local_plan].run;
+}
+
+static int run_fallback(sl_runner *fb, const sl_input_spec *spec, const char *path,
+                        sl_device_result *r)
 {
     double t0 = sl_now();
     sl_tensor *x = NULL, *y = NULL;
     char *const one[1] = {(char *)path};
-    int rc = sl_images_to_tensor(one, 1, &d->fb_spec, &x);
-    if (rc == SL_OK) rc = sl_runner_forward(d->fb, x, &y);
-    if (rc == SL_OK) rc = take_logits(d->fb->bundle->graph, y, r);
+    int rc = sl_images_to_tensor(one, 1, spec, &x);
+    if (rc == SL_OK) rc = sl_runner_forward(fb, x, &y);
+    if (rc == SL_OK) rc = take_logits(fb->bundle->graph, y, r);
     sl_tensor_free(x);
     sl_tensor_free(y);
     r->device_s += sl_now() - t0;
@@ -242,6 +410,7 @@ static void take_timing(sl_device_result *r, const sl_client_timing *t)
     r->edge_s += t->edge_s;
     r->bytes_up += t->bytes_up;
     r->bytes_down += t->bytes_down;
+    if (t->edge[0]) snprintf(r->edge, sizeof r->edge, "%s", t->edge);
 }
 
 /* Sends s unless the edge is marked unreachable; a send that cannot reach the edge marks it so.
@@ -262,7 +431,8 @@ static int submit(sl_device *d, sl_client *c, slot *s)
             return 0;
         }
         s->req = 0;
-        int rc = sl_client_submit_n(c, d->pair, s->w, s->nw, &s->req);
+        s->t_sub = sl_now();
+        int rc = sl_client_submit_n(c, s->pl->pair, s->w, s->nw, &s->req);
         if (rc == SL_OK) {
             d->wait_until = 0;
             return 1;
@@ -293,10 +463,32 @@ static int submit(sl_device *d, sl_client *c, slot *s)
 
 /* Waits for the answer of s (resending after BUSY or a lost connection), falls back or records
  * the error, and hands the result to sink. */
+/* Feeds the estimate with an answered request of s (adaptive mode, first send only). The
+ * request went out at t_send = release - transfer - edge time; when the answer before it was
+ * released later than that, the link was still busy with earlier requests, so this one is
+ * timed from that answer, and its edge time, overlapped with the link, is not subtracted. */
+static void observe(sl_device *d, const slot *s, const sl_client_timing *t)
+{
+    double release = s->t_sub + t->total_s;
+    double edge = t->edge_queue_s + t->edge_s;
+    double start = release - t->transfer_s - edge;
+    if (d->last_release > start) {
+        start = d->last_release;
+        edge = 0;
+    }
+    if (release > d->last_release) d->last_release = release;
+    double elapsed = release - start;
+    if (t->bytes_up > 0 && elapsed >= edge)
+        sl_link_observe(&d->est, (double)t->bytes_up, elapsed, edge, release);
+}
+
+/* Waits for the answer of s (resending after BUSY or a lost connection), falls back or records
+ * the error, and hands the result to sink. */
 static void finish(sl_device *d, sl_client *c, slot *s, sl_device_sink sink, void *arg)
 {
     sl_device_result *r = &s->r;
     int busy = 0, lost = 0, retried = 0;
+    if (s->r.probe) d->probe_out--;
     while (s->sent) {
         sl_client_result cr;
         memset(&cr, 0, sizeof cr);
@@ -310,13 +502,13 @@ static void finish(sl_device *d, sl_client *c, slot *s, sl_device_sink sink, voi
         r->status = cr.status;
         s->sent = 0;
         if (cr.status == SL_OK) {
-            r->status = edge_answer(d, &cr, r);
+            r->status = edge_answer(s->pl, &cr, r);
             if (r->status != SL_OK)
                 snprintf(r->error, sizeof r->error, "%s", sl_errmsg());
             else if (!retried)
                 r->total_s = r->device_s + cr.timing.total_s;
-        } else {
-            snprintf(r->error, sizeof r->error, "%s", cr.error);
+            if (r->status == SL_OK && !retried && d->adaptive) observe(d, s, &cr.timing);
+        } else {            snprintf(r->error, sizeof r->error, "%s", cr.error);
             int again = (cr.status == SL_EBUSY && busy++ < BUSY_RETRIES) ||
                         (cr.status == SL_ENET && lost++ < LOST_RETRIES);
             if (again) {
@@ -335,13 +527,15 @@ static void finish(sl_device *d, sl_client *c, slot *s, sl_device_sink sink, voi
         }
         sl_client_result_free(&cr);
     }
+    const sl_input_spec *fb_spec = NULL;
+    sl_runner *fb = fallback_runner(d, &fb_spec);
     if (r->status == SL_OK) {
-        r->via = SL_VIA_EDGE;
-    } else if (d->fb && s->nw > 0) {
+        r->via = s->local ? SL_VIA_LOCAL : SL_VIA_EDGE;
+    } else if (fb && s->nw > 0) {
         free(r->logits);
         r->logits = NULL;
         r->nlogits = 0;
-        int rc = run_fallback(d, r->file, r);
+        int rc = run_fallback(fb, fb_spec, r->file, r);
         r->via = rc == SL_OK ? SL_VIA_FALLBACK : SL_VIA_ERROR;
         if (rc != SL_OK)
             snprintf(r->error + strlen(r->error), sizeof r->error - strlen(r->error),
@@ -350,11 +544,67 @@ static void finish(sl_device *d, sl_client *c, slot *s, sl_device_sink sink, voi
         r->via = SL_VIA_ERROR;
     }
     if (r->via == SL_VIA_ERROR) r->cls = -1;
-    if (r->via != SL_VIA_EDGE || !r->total_s) r->total_s = sl_now() - s->t0;
+    /* A local-only image's time is its compute (set when it ran), not its wait in the ring. */
+    if ((r->via != SL_VIA_EDGE && r->via != SL_VIA_LOCAL) || !r->total_s)
+        r->total_s = sl_now() - s->t0;
     sink(arg, r);
     sl_device_result_clear(r);
     free_wire(s);
     s->used = 0;
+}
+
+/* Adaptive mode: the offloading plan predicted fastest at the estimate (-1 for none). */
+static int best_offload(const sl_device *d)
+{
+    const sl_link_table *t = &d->pb.table;
+    int best = -1;
+    for (int k = 0; k < t->n_plans; k++)
+        if (d->plans[k].kind != SL_PLAN_LOCAL_ONLY &&
+            (best < 0 ||
+             sl_link_predict(&d->est, &t->plans[k]) < sl_link_predict(&d->est, &t->plans[best])))
+            best = k;
+    return best;
+}
+
+/* The plan image `index` runs on: the chooser's (announcing a switch), or a probe (*probe = 1)
+ * while the plan in use sends nothing and the estimate is stale or moving. */
+static dplan *pick(sl_device *d, sl_client *c, int index, int *probe)
+{
+    *probe = 0;
+    if (!d->adaptive) return &d->plans[0];
+    const sl_link_table *t = &d->pb.table;
+    int from = d->ch.current, switched = 0;
+    int cur = sl_link_choose(&d->ch, &d->est, &switched);
+    double now = sl_now();
+    if (switched && d->on_switch) {
+        sl_device_switch sw = {.index = index,
+                               .from = from,
+                               .to = cur,
+                               .bandwidth_bps = sl_link_bandwidth(&d->est),
+                               .rtt_s = d->est.rtt_s,
+                               .from_s = sl_link_predict(&d->est, &t->plans[from]),
+                               .to_s = sl_link_predict(&d->est, &t->plans[cur]),
+                               .samples = d->est.n_samples,
+                               .pings = d->est.n_rtt,
+                               .t_s = now - d->t_start};
+        d->on_switch(d->switch_arg, &sw);
+    }
+    if (d->plans[cur].kind != SL_PLAN_LOCAL_ONLY || !d->n_offload || now < d->down_until)
+        return &d->plans[cur];
+    /* A PING refreshes the RTT only: without a request measured, the bandwidth is a prior.
+     * A stale estimate gets one probe at a time; a moving one as many as the pipeline holds. */
+    int stale = d->est.n_samples == 0 || sl_link_stale(&d->est, now);
+    int moving = d->est.jump_n > 0 || d->ch.streak > 0;
+    if (!(stale && d->probe_out == 0) && !(moving && d->probe_out < d->o.pipeline))
+        return &d->plans[cur];
+    if (stale && d->probe_out == 0) {
+        double rtt;
+        if (sl_client_ping(c, &rtt) == SL_OK) sl_link_observe_rtt(&d->est, rtt, sl_now());
+    }
+    *probe = 1;
+    d->probe_out++;
+    d->probes++;
+    return &d->plans[best_offload(d)];
 }
 
 int sl_device_run(sl_device *d, sl_client *c, char *const *paths, int n, sl_device_sink sink,
@@ -363,24 +613,38 @@ int sl_device_run(sl_device *d, sl_client *c, char *const *paths, int n, sl_devi
     int p = d->o.pipeline;
     slot *ring = calloc((size_t)p, sizeof *ring);
     if (!ring) return sl_err(SL_ENOMEM, "out of memory");
+    d->t_start = sl_now();
+    /* The RTT before the first request, when a plan pays it. */
+    if (d->adaptive && d->n_offload && d->o.prior_rtt_s < 0) {
+        double rtt;
+        if (sl_client_ping(c, &rtt) == SL_OK) sl_link_observe_rtt(&d->est, rtt, sl_now());
+    }
     for (int i = 0; i < n; i++) {
         slot *s = &ring[i % p];
         if (s->used) finish(d, c, s, sink, arg);
         memset(s, 0, sizeof *s);
         s->used = 1;
+        if (d->o.every_s > 0) sl_shaper_sleep_until(d->t_start + i * d->o.every_s);
+        s->pl = pick(d, c, i, &s->r.probe);
         s->t0 = sl_now();
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        s->r.start_unix_s = (double)ts.tv_sec + ts.tv_nsec * 1e-9;
         s->r.index = i;
         s->r.file = paths[i];
         s->r.cls = -1;
-        int rc = device_compute(d, paths[i], s);
+        s->r.adaptive = d->adaptive;
+        s->r.plan = (int)(s->pl - d->plans);
+        int rc = device_compute(paths[i], s);
         s->r.device_s = sl_now() - s->t0;
+        if (s->local) s->r.total_s = s->r.device_s;
         if (rc != SL_OK) {
             s->r.status = rc;
             snprintf(s->r.error, sizeof s->r.error, "%s", sl_errmsg());
             free_wire(s);
             continue;
         }
-        s->sent = submit(d, c, s);
+        if (!s->local) s->sent = submit(d, c, s);
     }
     for (int i = n > p ? n - p : 0; i < n; i++)
         if (ring[i % p].used) finish(d, c, &ring[i % p], sink, arg);

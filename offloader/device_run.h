@@ -13,18 +13,46 @@
  *
  * Pipelined mode (pipeline > 1): up to `pipeline` requests are on the wire while the next image
  * is computed on the device.
+ *
+ * Adaptive mode (opts.plans: a manifest, offloader/plan_bundles.h): the device holds every plan
+ * of a plan table (slice pairs, the edge-only and the local-only plan) and picks one per image.
+ * Each answered request feeds the link estimate (offloader/link_estimate.h) with its bytes, the
+ * time from its send to its answer and the edge's reported queue + compute time; the chooser
+ * moves to the plan predicted fastest at the estimate, with its hysteresis. A request keeps the
+ * plan it was computed for until its answer, so at a switch the requests in flight finish on
+ * their plan, each image is computed once and answered once. With pipelining, a request sent
+ * while the answer of the one before it was still due is timed from that answer (the link was
+ * busy until then), and its edge time is not subtracted (it overlapped the link).
+ * Probes: while the plan in use sends nothing (local-only), the estimate goes stale; then one
+ * image is sent on the offloading plan predicted fastest instead (after one PING for the RTT),
+ * and its answer is that image's answer. Further images are sent as probes while the estimate
+ * is moving (a run of jumps in progress, or a switch being confirmed), so a link that came back
+ * is seen in a few images; otherwise the next probe waits until the estimate is stale again.
+ * A probe that fails is answered by the local-only plan (or the fallback). No probe is sent
+ * while the edge counts as unreachable.
  */
 #ifndef SL_OFFLOADER_DEVICE_RUN_H
 #define SL_OFFLOADER_DEVICE_RUN_H
 
 #include "offloader/client.h"
+#include "offloader/link_estimate.h"
 
 #include <stdint.h>
 
-enum sl_via { SL_VIA_EDGE = 0, SL_VIA_FALLBACK = 1, SL_VIA_ERROR = 2 };
+/* How an image was answered: by the edge, the fallback model after the edge failed, not at all,
+ * or by the local-only plan of a plan table (adaptive mode). */
+enum sl_via { SL_VIA_EDGE = 0, SL_VIA_FALLBACK = 1, SL_VIA_ERROR = 2, SL_VIA_LOCAL = 3 };
 
 typedef struct sl_device_opts {
-    const char *model;    /* device half or whole model (edge-only), required */
+    const char *model;    /* device half or whole model (edge-only); or NULL with plans */
+    const char *plans;    /* adaptive mode: a plan-bundles manifest instead of model */
+    double prior_bps;     /* adaptive: the link assumed before any sample (0: the table's
+                             middle link, 10 Mbit/s when it lists none) */
+    double prior_rtt_s;   /* adaptive: the RTT assumed until the first PING (< 0: the table's
+                             middle link's RTT, 0 when it lists none) */
+    double stale_s;       /* adaptive: the estimate is stale after this long (0: 5 s) */
+    double every_s;       /* image i starts no earlier than i * every_s after the run's start,
+                             as from a camera (0: each as soon as the device is free) */
     const char *fallback; /* whole model run locally when the edge fails; NULL = none */
     int pipeline;         /* requests in flight at once, >= 1 (the client's max_inflight must
                              be at least this) */
@@ -48,20 +76,39 @@ typedef struct sl_device_result {
     double device_s; /* image loading + device bundle (or the fallback model) */
     double encode_s, transfer_s, edge_queue_s, edge_s;
     double total_s; /* from starting the image to its answer */
+    double start_unix_s; /* when the image was started, Unix time (for traces) */
     uint64_t bytes_up, bytes_down;
+    char edge[272]; /* "HOST:PORT" of the edge that answered (several edges: failover) */
+    int adaptive; /* run by an adaptive device: plan and probe below are set */
+    int plan;     /* the table plan the image ran on */
+    int probe;    /* it was sent as a probe while the plan in use was local-only */
 } sl_device_result;
+
+/* A switch of plan in adaptive mode, with the estimate that caused it. */
+typedef struct sl_device_switch {
+    int index;            /* the first image on the new plan */
+    int from, to;         /* table plan ids */
+    double bandwidth_bps; /* the estimate */
+    double rtt_s;
+    double from_s, to_s; /* the two plans' predicted latencies at the estimate */
+    long samples, pings; /* what the estimate was made of so far */
+    double t_s;          /* since the run started */
+} sl_device_switch;
 
 typedef struct sl_device sl_device;
 
-/* Loads the device model (and the fallback) and plans their runs. Returns SL_OK and *out (free
- * with sl_device_free), or an error naming the file with *out = NULL. */
+/* Loads the device model (and the fallback) and plans their runs; in adaptive mode every plan's
+ * device file (a slice's device half, the whole model for edge-only and local-only), checking
+ * each role against its plan's kind. Returns SL_OK and *out (free with sl_device_free), or an
+ * error naming the file (and the plan) with *out = NULL. */
 int sl_device_open(const sl_device_opts *o, sl_device **out);
 /* Frees d and the models it loaded; NULL is a no-op. */
 void sl_device_free(sl_device *d);
 
 /* The pair id requests are sent under (borrowed, valid while d lives), the bytes one image puts
  * on the wire before encoding (the /wire description's bytes_per_image, or C*H*W for
- * edge-only), and whether d runs the edge-only plan. */
+ * edge-only), and whether d runs the edge-only plan. In adaptive mode: those of the plan the
+ * device starts on. */
 const char *sl_device_pair_hex(const sl_device *d);
 uint64_t sl_device_wire_bytes(const sl_device *d);
 int sl_device_edge_only(const sl_device *d);
@@ -70,6 +117,17 @@ const char *sl_device_wire_json(const sl_device *d);
 
 /* Called once per image, in image order; r is valid only during the call. */
 typedef void (*sl_device_sink)(void *arg, const sl_device_result *r);
+
+/* Adaptive mode: called at each switch, before the first image on the new plan is computed
+ * (so possibly before the answers of earlier images still in flight). */
+typedef void (*sl_device_switch_sink)(void *arg, const sl_device_switch *sw);
+void sl_device_on_switch(sl_device *d, sl_device_switch_sink fn, void *arg);
+
+/* Adaptive mode: the plan table (borrowed; NULL otherwise), switches and probes so far, and
+ * the current estimate. */
+const sl_link_table *sl_device_table(const sl_device *d);
+void sl_device_adapt_stats(const sl_device *d, long *switches, long *probes, double *bps,
+                           double *rtt_s);
 
 /* Runs paths[0..n) through the device model and the edge behind c (borrowed), calling sink for
  * each. Per-image failures are results, not errors: the return value is SL_OK once every image

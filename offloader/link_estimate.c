@@ -263,6 +263,24 @@ int sl_link_table_parse(const char *text, const char *what, sl_link_table *out)
         lp->pays_rtt = cJSON_IsTrue(pays);
         t.n_plans++;
     }
+    const cJSON *links = cJSON_GetObjectItemCaseSensitive(r, "links");
+    if (links && (!cJSON_IsArray(links) || cJSON_GetArraySize(links) > 64)) {
+        rc = sl_err(SL_EFORMAT, "%s: links: not an array of at most 64 links", what);
+        goto out;
+    }
+    for (int k = 0; links && k < cJSON_GetArraySize(links); k++) {
+        char where[32];
+        snprintf(where, sizeof where, "links[%d]", k);
+        const cJSON *l = cJSON_GetArrayItem(links, k);
+        if ((rc = get_num(l, "bandwidth_bps", what, where, &t.link_bps[k])) ||
+            (rc = get_num(l, "rtt_s", what, where, &t.link_rtt[k])))
+            goto out;
+        if (!(t.link_bps[k] > 0)) {
+            rc = sl_err(SL_EFORMAT, "%s: %s.bandwidth_bps: must be above 0", what, where);
+            goto out;
+        }
+        t.n_links++;
+    }
 out:
     cJSON_Delete(r);
     if (rc) {

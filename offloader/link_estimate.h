@@ -93,10 +93,14 @@ typedef struct sl_link_table {
     char graph_hash[65];
     sl_link_plan *plans; /* owned, n_plans >= 1 */
     int n_plans;
+    int n_links;         /* the table's links (sorted by bandwidth); 0 when it lists none */
+    double link_bps[64]; /* their bandwidth_bps */
+    double link_rtt[64]; /* and rtt_s */
 } sl_link_table;
 
 /* Parses the JSON text of a plan table; `what` (the path) names it in messages. Checks format
- * "sl-plan-table", version 1, a 64-digit graph_hash and every plan's fields. Returns 0;
+ * "sl-plan-table", version 1, a 64-digit graph_hash and every plan's fields; reads the links'
+ * bandwidth_bps (> 0) and rtt_s (>= 0) when "links" is there (at most 64). Returns 0;
  * SL_EFORMAT naming `what` and the field (e.g. "plans[1].fixed_s"); SL_ENOMEM. On error *out
  * is zeroed. Free with sl_link_table_free. */
 int sl_link_table_parse(const char *text, const char *what, sl_link_table *out);

@@ -12,6 +12,7 @@ static const sl_subcmd commands[] = {
     {"device", sl_cmd_device, "run the device slice on images and finish them on the edge"},
     {"bench", sl_cmd_bench, "measure local, edge-only, split and split+TL in one run"},
     {"probe", sl_cmd_probe, "measure RTT and upload bandwidth to a live edge (network CSV for select)"},
+    {"plans", sl_cmd_plans, "list a plan table's plans and write the manifest of their bundles"},
     {NULL, NULL, NULL},
 };
 

@@ -23,6 +23,7 @@ void sl_results_add(sl_results *r, const sl_device_result *res)
     r->edge += res->via == SL_VIA_EDGE;
     r->fallback += res->via == SL_VIA_FALLBACK;
     r->errors += res->via == SL_VIA_ERROR;
+    r->local += res->via == SL_VIA_LOCAL;
     r->device_s += res->device_s;
     r->encode_s += res->encode_s;
     r->transfer_s += res->transfer_s;
@@ -37,6 +38,7 @@ void sl_results_summarise(sl_results *r, double wall_s, sl_results_summary *s)
                               .edge = r->edge,
                               .fallback = r->fallback,
                               .errors = r->errors,
+                              .local = r->local,
                               .wall_s = wall_s,
                               .throughput_ips = wall_s > 0 ? n / wall_s : 0};
     if (n == 0) return;
@@ -57,7 +59,10 @@ void sl_results_free(sl_results *r)
 
 static const char *via_name(int via)
 {
-    return via == SL_VIA_EDGE ? "edge" : via == SL_VIA_FALLBACK ? "fallback" : "error";
+    return via == SL_VIA_EDGE       ? "edge"
+           : via == SL_VIA_FALLBACK ? "fallback"
+           : via == SL_VIA_LOCAL    ? "local"
+                                    : "error";
 }
 
 char *sl_results_line(const sl_device_result *r, int logits)
@@ -66,6 +71,10 @@ char *sl_results_line(const sl_device_result *r, int logits)
     cJSON_AddNumberToObject(o, "index", r->index);
     cJSON_AddStringToObject(o, "file", r->file);
     cJSON_AddStringToObject(o, "via", via_name(r->via));
+    if (r->adaptive) {
+        cJSON_AddNumberToObject(o, "plan", r->plan);
+        if (r->probe) cJSON_AddBoolToObject(o, "probe", 1);
+    }
     if (r->via != SL_VIA_ERROR) {
         cJSON_AddNumberToObject(o, "class_index", r->cls);
         if (r->class_name) cJSON_AddStringToObject(o, "class", r->class_name);
@@ -78,8 +87,10 @@ char *sl_results_line(const sl_device_result *r, int logits)
     cJSON_AddNumberToObject(t, "edge_queue_s", r->edge_queue_s);
     cJSON_AddNumberToObject(t, "edge_s", r->edge_s);
     cJSON_AddNumberToObject(t, "total_s", r->total_s);
+    if (r->start_unix_s > 0) cJSON_AddNumberToObject(o, "start_unix_s", r->start_unix_s);
     cJSON_AddNumberToObject(o, "bytes_up", (double)r->bytes_up);
     cJSON_AddNumberToObject(o, "bytes_down", (double)r->bytes_down);
+    if (r->via == SL_VIA_EDGE && r->edge[0]) cJSON_AddStringToObject(o, "edge", r->edge);
     if (r->status != SL_OK) cJSON_AddStringToObject(o, "error", r->error);
     if (logits && r->nlogits > 0) {
         cJSON *l = cJSON_AddArrayToObject(o, "logits");

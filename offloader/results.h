@@ -16,13 +16,14 @@ typedef struct sl_results {
     int n, cap;
     double *total_s;            /* total_s of each image added; owned */
     int edge, fallback, errors; /* how the images ended (enum sl_via) */
+    int local;                  /* answered by a local-only plan (adaptive device) */
     double device_s, encode_s, transfer_s, edge_s; /* sums; edge_s includes the edge's queue */
     double bytes_up;                               /* sum */
 } sl_results;
 
 /* A run summed up. Means are per image added. */
 typedef struct sl_results_summary {
-    int images, edge, fallback, errors;
+    int images, edge, fallback, errors, local;
     double wall_s, throughput_ips; /* images per second of wall time (0 when wall_s is 0) */
     double median_s, p95_s;        /* of total_s */
     double device_s, encode_s, transfer_s, edge_s, bytes_up; /* means */
@@ -43,7 +44,8 @@ void sl_results_summarise(sl_results *r, double wall_s, sl_results_summary *s);
 void sl_results_free(sl_results *r);
 
 /* One image's result as the single-line JSON of `sl-offload device` (docs/offloader.md):
- * index, file, via, class_index/class/score when answered, timing{}, bytes_up, bytes_down,
+ * index, file, via, plan (and probe: true) in adaptive mode, class_index/class/score when
+ * answered, timing{}, bytes_up, bytes_down,
  * error when the edge failed, and logits when `logits` is set. New string, caller frees; NULL
  * when out of memory. */
 char *sl_results_line(const sl_device_result *res, int logits);

@@ -189,7 +189,7 @@ static void test_bad_input(void)
 }
 
 /* The plans of the table `select --bandwidths 1mbit,10mbit,50mbit --rtt 20ms` writes for the
- * hand-made profile (its links and intervals left out: the device does not read them). */
+ * hand-made profile (its links and intervals left out: links are optional to the reader). */
 static const char TABLE[] =
     "{\"format\":\"sl-plan-table\",\"version\":1,\"model\":\"chain4\",\"graph_hash\":"
     "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"cloud\":false,"
@@ -245,6 +245,9 @@ static void test_table(void)
     expect_bad("{\"index\":1,", "{\"index\":1.5,", "plans[1].cut.index");
     expect_bad("\"tl\":\"pool\"", "\"tl\":7", "plans[1].tl");
     expect_bad("\"plans\":[{", "\"plans\":[],\"x\":[{", "plans: missing or empty");
+    expect_bad("\"cloud\":false", "\"links\":[{\"bandwidth_bps\":0,\"rtt_s\":0}]",
+               "links[0].bandwidth_bps");
+    expect_bad("\"cloud\":false", "\"links\":{}", "links: not an array");
     CHECK(sl_link_table_parse("{", "t.json", &t) == SL_EFORMAT);
     CHECK(sl_link_table_read("/nonexistent/t.json", &t) == SL_EIO);
 
@@ -266,6 +269,13 @@ static void test_table(void)
     CHECK_EQ(system(cmd), 0);
     CHECK_OK(sl_link_table_read(path, &t), sl_errmsg());
     check_plans(&t);
+    /* Its links, for the adaptive device's prior. */
+    CHECK_EQ(t.n_links, 3);
+    const double bps[3] = {1e6, 1e7, 5e7};
+    for (int k = 0; k < 3 && k < t.n_links; k++) {
+        CHECK_NEAR(t.link_bps[k], bps[k], 0);
+        CHECK_NEAR(t.link_rtt[k], 0.02, 1e-12);
+    }
     sl_link_table_free(&t);
     tu_rmtree(dir);
 }
