@@ -4,6 +4,7 @@
 #define SL_TEST_PREPROCESSOR_FIXTURE_H
 
 #include "preprocessor/profile_io.h"
+#include "preprocessor/select.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,40 @@ static inline sl_profile *fx_cloud(void)
 {
     const double b[3] = {0.001, 0.002, 0.0001};
     return fx_profile(FX_HASH_A, b, 0.0001, 0.0001, 4e9);
+}
+
+/* A selection input over dev and edge (borrowed) on one device->edge hop of 10 Mbit/s and 20 ms
+ * RTT, with no cloud and no constraints. */
+static inline sl_select_input fx_two_tier(const sl_profile *dev, const sl_profile *edge)
+{
+    sl_select_input in;
+    memset(&in, 0, sizeof in);
+    in.device = dev;
+    in.edge = edge;
+    in.net.hop[SL_HOP_DEVICE_EDGE] = (sl_hop){1, 10e6, 0.020};
+    return in;
+}
+
+/* Fills p->blocks (p->n_cuts - 1 of them, block b from cut b to cut b + 1) from p->cuts'
+ * node_index and p->nodes' median_s: each block's time is the sum of its nodes' times times
+ * `fuse` (p10 = p90 = median), and the profile's block sum and totals are their sum. */
+static inline void fx_chain_blocks(sl_profile *p, double fuse)
+{
+    p->n_blocks = p->n_cuts - 1;
+    p->blocks = calloc((size_t)p->n_blocks, sizeof *p->blocks);
+    for (int b = 0; b < p->n_blocks; b++) {
+        sl_prof_block *bl = &p->blocks[b];
+        bl->from_cut = b;
+        bl->to_cut = b + 1;
+        bl->first_node = p->cuts[b].node_index + 1;
+        bl->last_node = p->cuts[b + 1].node_index;
+        for (int i = bl->first_node; i <= bl->last_node; i++)
+            bl->median_s += p->nodes[i].median_s;
+        bl->median_s *= fuse;
+        bl->p10_s = bl->p90_s = bl->median_s;
+        p->block_sum_s += bl->median_s;
+    }
+    p->total_median_s = p->total_p10_s = p->total_p90_s = p->block_sum_s;
 }
 
 #endif

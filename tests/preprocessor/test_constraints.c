@@ -18,11 +18,7 @@ static void run_one(const expect *e)
 {
     sl_profile *dev = fx_device(), *edge = fx_edge();
     sl_constraints c = {0};
-    sl_select_input in;
-    memset(&in, 0, sizeof in);
-    in.device = dev;
-    in.edge = edge;
-    in.net.hop[SL_HOP_DEVICE_EDGE] = (sl_hop){1, 10e6, 0.020};
+    sl_select_input in = fx_two_tier(dev, edge);
     in.constraints = &c;
     CHECK_OK(sl_constraints_add(&c, e->flag, e->value), sl_errmsg());
     CHECK_OK(sl_constraints_resolve(&c, dev, 0), sl_errmsg());
@@ -120,11 +116,7 @@ static void test_none_satisfies(void)
     CHECK_OK(sl_constraints_add(&c, "--max-upload", "0.01MB"), sl_errmsg());
     CHECK_OK(sl_constraints_add(&c, "--exclude-tier", "device"), sl_errmsg());
     CHECK_OK(sl_constraints_resolve(&c, dev, 0), sl_errmsg());
-    sl_select_input in;
-    memset(&in, 0, sizeof in);
-    in.device = dev;
-    in.edge = edge;
-    in.net.hop[SL_HOP_DEVICE_EDGE] = (sl_hop){1, 10e6, 0.020};
+    sl_select_input in = fx_two_tier(dev, edge);
     in.constraints = &c;
     sl_selection s;
     CHECK(sl_select_run(&in, &s) == SL_ECONSTRAINT);

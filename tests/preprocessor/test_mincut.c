@@ -6,6 +6,7 @@
 #include "common/timeutil.h"
 #include "preprocessor/mincut.h"
 #include "preprocessor/select.h"
+#include "fixture.h"
 #include "testutil.h"
 
 #include <stdlib.h>
@@ -200,21 +201,7 @@ static sl_profile *synthetic(int units, double speed, double fuse, double *out_r
             cu->bytes = nd->out_bytes;
         }
     }
-    p->n_blocks = p->n_cuts - 1;
-    p->blocks = calloc((size_t)p->n_blocks, sizeof *p->blocks);
-    for (int b = 0; b < p->n_blocks; b++) {
-        sl_prof_block *bl = &p->blocks[b];
-        bl->from_cut = b;
-        bl->to_cut = b + 1;
-        bl->first_node = p->cuts[b].node_index + 1;
-        bl->last_node = p->cuts[b + 1].node_index;
-        for (int i = bl->first_node; i <= bl->last_node; i++)
-            bl->median_s += p->nodes[i].median_s;
-        bl->median_s *= fuse;
-        bl->p10_s = bl->p90_s = bl->median_s;
-        p->block_sum_s += bl->median_s;
-    }
-    p->total_median_s = p->total_p10_s = p->total_p90_s = p->block_sum_s;
+    fx_chain_blocks(p, fuse);
     *out_rtt = 0.002;
     return p;
 }

@@ -12,16 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static sl_select_input two_tier(const sl_profile *dev, const sl_profile *edge)
-{
-    sl_select_input in;
-    memset(&in, 0, sizeof in);
-    in.device = dev;
-    in.edge = edge;
-    in.net.hop[SL_HOP_DEVICE_EDGE] = (sl_hop){1, 10e6, 0.020};
-    return in;
-}
-
 /* Hand computation (test_select_cost.c has the parts), RTT 20 ms, latency = fixed + RTT +
  * bits/bandwidth:
  *   local-only  0.155 s at any link (no RTT, nothing sent)
@@ -35,7 +25,7 @@ static sl_select_input two_tier(const sl_profile *dev, const sl_profile *edge)
 static void test_five_links(void)
 {
     sl_profile *dev = fx_device(), *edge = fx_edge();
-    sl_select_input in = two_tier(dev, edge);
+    sl_select_input in = fx_two_tier(dev, edge);
     const double bw[5] = {50e6, 1e6, 5e6, 2e6, 10e6}; /* any order: the table sorts */
     const double rtt[5] = {0.02, 0.02, 0.02, 0.02, 0.02};
     sl_plan_table t;
@@ -114,7 +104,7 @@ static void test_five_links(void)
 static void test_rtt_per_link(void)
 {
     sl_profile *dev = fx_device(), *edge = fx_edge();
-    sl_select_input in = two_tier(dev, edge);
+    sl_select_input in = fx_two_tier(dev, edge);
     const double bw[2] = {5e6, 50e6}, rtt[2] = {0.02, 0.1};
     sl_plan_table t;
     CHECK_OK(sl_plan_table_build(&in, bw, rtt, 2, &t), sl_errmsg());
@@ -135,7 +125,7 @@ static void test_rtt_per_link(void)
 static void test_constraints(void)
 {
     sl_profile *dev = fx_device(), *edge = fx_edge();
-    sl_select_input in = two_tier(dev, edge);
+    sl_select_input in = fx_two_tier(dev, edge);
     sl_constraints cons;
     memset(&cons, 0, sizeof cons);
     CHECK_OK(sl_constraints_add(&cons, "--edge-only", "fc"), sl_errmsg());
@@ -170,7 +160,7 @@ static void test_constraints(void)
 static void test_bad_links(void)
 {
     sl_profile *dev = fx_device(), *edge = fx_edge();
-    sl_select_input in = two_tier(dev, edge);
+    sl_select_input in = fx_two_tier(dev, edge);
     sl_plan_table t;
     const double bw[2] = {5e6, 5e6}, rtt[2] = {0.02, 0.03};
     CHECK(sl_plan_table_build(&in, bw, rtt, 2, &t) == SL_EARG);

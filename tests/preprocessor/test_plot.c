@@ -36,11 +36,7 @@ static void test_chart(void)
     free(dev->cuts[2].tensor);
     dev->cuts[2].tensor = strdup("conv<2>&");
     sl_constraints c = {0};
-    sl_select_input in;
-    memset(&in, 0, sizeof in);
-    in.device = dev;
-    in.edge = edge;
-    in.net.hop[SL_HOP_DEVICE_EDGE] = (sl_hop){1, 10e6, 0.020};
+    sl_select_input in = fx_two_tier(dev, edge);
     in.constraints = &c;
     CHECK_OK(sl_constraints_add(&c, "--max-upload", "0.1MB"), sl_errmsg());
     CHECK_OK(sl_constraints_resolve(&c, dev, 0), sl_errmsg());

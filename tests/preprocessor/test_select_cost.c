@@ -7,16 +7,6 @@
 
 #include <stdlib.h>
 
-static sl_select_input two_tier(const sl_profile *dev, const sl_profile *edge)
-{
-    sl_select_input in;
-    memset(&in, 0, sizeof in);
-    in.device = dev;
-    in.edge = edge;
-    in.net.hop[SL_HOP_DEVICE_EDGE] = (sl_hop){1, 10e6, 0.020}; /* 10 Mbit/s, 20 ms */
-    return in;
-}
-
 /* Hand computation (device blocks 0.05/0.1/0.005 s, edge 0.002/0.004/0.0002 s, serialise 1e9 B/s,
  * 10 Mbit/s, RTT 20 ms):
  *   cut 0 (raw 150000 B): 0.00015 + 0.02 + 0.12 + 0.0062                          = 0.14635
@@ -27,7 +17,7 @@ static sl_select_input two_tier(const sl_profile *dev, const sl_profile *edge)
 static void test_hand_costs(void)
 {
     sl_profile *dev = fx_device(), *edge = fx_edge();
-    sl_select_input in = two_tier(dev, edge);
+    sl_select_input in = fx_two_tier(dev, edge);
     CHECK_OK(sl_select_check(&in), sl_errmsg());
     sl_plan p;
     CHECK_OK(sl_select_cost(&in, 0, -1, -1, &p), sl_errmsg());
@@ -133,7 +123,7 @@ static void test_wire_costs(void)
         p->cuts[1].tl[0].wire = k ? (sl_prof_wire){30000, 0.0002, 0.00005}
                                   : (sl_prof_wire){30000, 0.0004, 0.0002};
     }
-    sl_select_input in = two_tier(dev, edge);
+    sl_select_input in = fx_two_tier(dev, edge);
     sl_plan p;
     CHECK_OK(sl_select_cost(&in, 0, -1, -1, &p), sl_errmsg());
     CHECK_NEAR(p.total_s, 0.06074, 1e-12);
@@ -173,7 +163,7 @@ static void test_wire_costs(void)
 static void test_three_tiers(void)
 {
     sl_profile *dev = fx_device(), *edge = fx_edge(), *cloud = fx_cloud();
-    sl_select_input in = two_tier(dev, edge);
+    sl_select_input in = fx_two_tier(dev, edge);
     in.cloud = cloud;
     in.net.hop[SL_HOP_EDGE_CLOUD] = (sl_hop){1, 100e6, 0.005};
     CHECK_OK(sl_select_check(&in), sl_errmsg());
@@ -206,7 +196,7 @@ static void test_mismatched_profiles(void)
     sl_profile *dev = fx_device(), *other = fx_profile(FX_HASH_B, b, 0.0002, 0.0003, 2e9);
     free(other->model);
     other->model = strdup("mobilenet_v2");
-    sl_select_input in = two_tier(dev, other);
+    sl_select_input in = fx_two_tier(dev, other);
     CHECK(sl_select_check(&in) == SL_EFORMAT);
     CHECK_CONTAINS(sl_errmsg(), "different models");
     CHECK_CONTAINS(sl_errmsg(), "mobilenet_v2");

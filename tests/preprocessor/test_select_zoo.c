@@ -8,6 +8,7 @@
 #include "model/zoo.h"
 #include "preprocessor/mincut.h"
 #include "preprocessor/select.h"
+#include "fixture.h"
 #include "testutil.h"
 
 #include <stdlib.h>
@@ -78,20 +79,7 @@ static sl_profile *profile_of(const sl_graph *g, const char *hash, double flops_
         cu->tl[1] = (sl_prof_tl){strdup("conv-r4-s2-b8"), 3e-4, 3e-4, cu->bytes / 64 + 1, {0, 0, 0}};
     }
     free(idx);
-    p->n_blocks = n_cuts - 1;
-    p->blocks = calloc((size_t)p->n_blocks, sizeof *p->blocks);
-    for (int b = 0; b < p->n_blocks; b++) {
-        sl_prof_block *bl = &p->blocks[b];
-        bl->from_cut = b;
-        bl->to_cut = b + 1;
-        bl->first_node = p->cuts[b].node_index + 1;
-        bl->last_node = p->cuts[b + 1].node_index;
-        for (int i = bl->first_node; i <= bl->last_node; i++)
-            bl->median_s += p->nodes[i].median_s;
-        bl->p10_s = bl->p90_s = bl->median_s;
-        p->block_sum_s += bl->median_s;
-    }
-    p->total_median_s = p->total_p10_s = p->total_p90_s = p->block_sum_s;
+    fx_chain_blocks(p, 1.0);
     return p;
 }
 
@@ -111,11 +99,7 @@ static void run_arch(const char *arch)
     CHECK_OK(sl_profile_validate(dev, arch), sl_errmsg());
     CHECK(dev->n_cuts >= 3);
 
-    sl_select_input in;
-    memset(&in, 0, sizeof in);
-    in.device = dev;
-    in.edge = edge;
-    in.net.hop[SL_HOP_DEVICE_EDGE] = (sl_hop){1, 10e6, 0.020};
+    sl_select_input in = fx_two_tier(dev, edge);
     double t0 = sl_now();
     sl_selection s;
     CHECK_OK(sl_select_run(&in, &s), sl_errmsg());
