@@ -10,6 +10,7 @@
 #include "offloader/commands.h"
 #include "offloader/net.h"
 #include "offloader/edge_server.h"
+#include "offloader/metrics_http.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@
 #include <time.h>
 
 static struct {
-    const char *listen, *store, *token_file, *port_file;
+    const char *listen, *store, *token_file, *port_file, *metrics, *metrics_port_file;
     long threads, max_queue, max_clients;
     int no_fold;
 } A;
@@ -36,19 +37,26 @@ static const sl_opt options[] = {
     SL_OPT_STRING(0, "port-file", &A.port_file, "FILE",
                   "write the bound port there once listening (for scripts and port 0)"),
     SL_OPT_FLAG(0, "no-fold", &A.no_fold, "do not fold batch norm into convolutions"),
+    SL_OPT_STRING(0, "metrics", &A.metrics, "HOST:PORT",
+                  "serve GET /health (for a load balancer's check) and /metrics (Prometheus\n"
+                  "text) over HTTP there; unauthenticated: bind it to loopback or a\n"
+                  "management network (default: off)"),
+    SL_OPT_STRING(0, "metrics-port-file", &A.metrics_port_file, "FILE",
+                  "write the metrics port there once listening"),
     SL_OPT_END,
 };
 
 const sl_optspec sl_cmd_edge_spec = {
     "sl-offload edge --listen HOST:PORT --store DIR --token-file FILE\n"
     "                [--threads N] [--max-queue N] [--max-clients N] [--port-file FILE]\n"
-    "                [--no-fold]",
+    "                [--no-fold] [--metrics HOST:PORT [--metrics-port-file FILE]]",
     "Serve deployed bundles to devices until SIGINT or SIGTERM (then stop cleanly). Every\n"
     "bundle in DIR is loaded at start: edge halves (from `sl-preprocess split`) under their pair\n"
     "id, whole models (for the edge-only plan: the device sends the raw image) under the first\n"
     "16 bytes of the file's SHA-256. `sl-offload deploy` adds, lists and removes bundles while\n"
     "the server runs. Devices authenticate with the token in FILE (HMAC-SHA256).\n"
-    "Every 10 s with traffic, a line with the request counters goes to stderr.",
+    "Every 10 s with traffic, a line with the request counters goes to stderr. --metrics\n"
+    "serves /health and /metrics on a port of its own (docs/offloader.md, Health and metrics).",
     options,
     0,
     0,
@@ -69,6 +77,16 @@ static void log_stats(const char *what, const sl_edge_stats *st)
         (unsigned long long)st->deploys);
 }
 
+static int edge_healthy(void *srv, char *why, size_t n)
+{
+    return sl_edge_healthy(srv, why, n);
+}
+
+static char *edge_metrics(void *srv)
+{
+    return sl_edge_metrics_text(srv);
+}
+
 int sl_cmd_edge(int argc, char **argv)
 {
     memset(&A, 0, sizeof A);
@@ -85,6 +103,12 @@ int sl_cmd_edge(int argc, char **argv)
     int port;
     if (sl_net_hostport_parse(listen, host, sizeof host, &port))
         return sl_usage_error("--listen %s", sl_errmsg());
+    char mhost[256];
+    int mport = -1;
+    if (A.metrics && sl_net_hostport_parse(A.metrics, mhost, sizeof mhost, &mport))
+        return sl_usage_error("--metrics %s", sl_errmsg());
+    if (A.metrics_port_file && !A.metrics)
+        return sl_usage_error("--metrics-port-file needs --metrics HOST:PORT");
 
     char *token;
     size_t tlen;
@@ -119,6 +143,25 @@ int sl_cmd_edge(int argc, char **argv)
         sl_backend_free(&be);
         return sl_fail();
     }
+    sl_metrics_http *mh = NULL;
+    if (A.metrics) {
+        sl_metrics_source src = {srv, edge_healthy, edge_metrics};
+        char buf[32];
+        rc = sl_metrics_http_start(mhost, mport, &src, &mh);
+        if (rc == SL_OK) {
+            int n = snprintf(buf, sizeof buf, "%d\n", sl_metrics_http_port(mh));
+            sl_log_info("health and metrics on http://%s:%d/health and /metrics", mhost,
+                        sl_metrics_http_port(mh));
+            if (A.metrics_port_file) rc = sl_write_file_atomic(A.metrics_port_file, buf, (size_t)n);
+        }
+        if (rc != SL_OK) {
+            sl_log_error("%s", sl_errmsg());
+            sl_metrics_http_stop(mh);
+            sl_edge_stop(srv);
+            sl_backend_free(&be);
+            return SL_EXIT_FAIL;
+        }
+    }
     int bound = sl_edge_port(srv);
     sl_edge_stats st, last;
     sl_edge_get_stats(srv, &st);
@@ -129,6 +172,7 @@ int sl_cmd_edge(int argc, char **argv)
         int n = snprintf(buf, sizeof buf, "%d\n", bound);
         if (sl_write_file_atomic(port_file, buf, (size_t)n)) {
             sl_log_error("%s", sl_errmsg());
+            sl_metrics_http_stop(mh);
             sl_edge_stop(srv);
             sl_backend_free(&be);
             return SL_EXIT_FAIL;
@@ -147,6 +191,8 @@ int sl_cmd_edge(int argc, char **argv)
         last = st;
     }
     sl_log_info("%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    /* The health check fails from here on, so a load balancer stops sending new devices. */
+    sl_metrics_http_stop(mh);
     sl_edge_get_stats(srv, &st);
     sl_edge_stop(srv);
     sl_backend_free(&be);

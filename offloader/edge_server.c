@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>
+#include <math.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,6 +26,20 @@
 #define BUSY_RETRY_MS 20
 #define LINGER_S 1.0
 #define LINGER_BYTES (1u << 20)
+/* Per-pair latency histograms: bucket i holds latencies up to LAT_LO * 2^(i/4); the last one
+ * everything longer (10 us .. 166 s in 96 buckets, each 19 % wide). */
+#define LAT_BUCKETS 96
+#define LAT_LO 1e-5
+#define MAX_PAIR_STATS 64
+
+/* One pair id's answered requests since start (stats_lock). Kept apart from the model so that
+ * replacing or removing a bundle does not reset its history. */
+typedef struct pair_stats {
+    char hex[33]; /* "other" for the shared slot past MAX_PAIR_STATS */
+    uint64_t count, errors;
+    double sum_s;
+    uint64_t hist[LAT_BUCKETS];
+} pair_stats;
 
 /* A loaded bundle. The registry holds one reference; each running request holds one more. */
 typedef struct model {
@@ -93,6 +108,10 @@ struct sl_edge_server {
 
     atomic_uint_fast64_t n_conn, n_authfail, n_req, n_res, n_err, n_busy, n_bad, n_deploy;
     atomic_uint_fast64_t n_evicted, n_dropped;
+
+    pthread_mutex_t stats_lock;
+    pair_stats *pstats; /* MAX_PAIR_STATS + 1 (the last: "other") */
+    int npstats;
 };
 
 void sl_edge_config_defaults(sl_edge_config *cfg)
@@ -289,7 +308,8 @@ static int queue_push(sl_edge_server *s, const job *j)
     return 1;
 }
 
-static void run_job(sl_edge_server *s, job *j)
+/* Runs j and sends its RESULT or ERROR; returns 1 when a RESULT went out. */
+static int run_job(sl_edge_server *s, job *j)
 {
     client *c = j->cl;
     double t0 = sl_now();
@@ -305,7 +325,7 @@ static void run_job(sl_edge_server *s, job *j)
         char msg[1100];
         snprintf(msg, sizeof msg, "INFER payload: %s", sl_errmsg());
         send_error(c, j->request_id, j->m->pair, SL_PERR_BAD_FRAME, msg);
-        return;
+        return 0;
     }
     rc = s->be.run(s->be.ctx, j->m->handle, in, nin, &out);
     double t1 = sl_now();
@@ -322,29 +342,53 @@ static void run_job(sl_edge_server *s, job *j)
     }
     for (int i = 0; i < nin; i++)
         sl_wire_tensor_free(&in[i]);
-    if (rc) return;
+    if (rc) return 0;
     uint8_t *enc;
     size_t len;
     rc = sl_wire_encode(&out, 0, s->cfg.max_frame - RESULT_HEAD, &enc, &len, NULL);
     sl_wire_tensor_free(&out);
     if (rc) {
         send_error(c, j->request_id, j->m->pair, SL_PERR_INTERNAL, sl_errmsg());
-        return;
+        return 0;
     }
     uint8_t *p = malloc(RESULT_HEAD + len);
     if (!p) {
         free(enc);
         send_error(c, j->request_id, j->m->pair, SL_PERR_INTERNAL, "out of memory");
-        return;
+        return 0;
     }
     sl_le64_put(p, (uint64_t)((t0 - j->t_queued) * 1e9));
     sl_le64_put(p + 8, (uint64_t)((t1 - t0) * 1e9));
     memcpy(p + RESULT_HEAD, enc, len);
     free(enc);
-    if (sl_proto_send(&c->conn, SL_MSG_RESULT, 0, j->request_id, j->m->pair, p,
-                      (uint32_t)(RESULT_HEAD + len)) == SL_OK)
-        atomic_fetch_add(&s->n_res, 1);
+    int sent = sl_proto_send(&c->conn, SL_MSG_RESULT, 0, j->request_id, j->m->pair, p,
+                             (uint32_t)(RESULT_HEAD + len)) == SL_OK;
+    if (sent) atomic_fetch_add(&s->n_res, 1);
     free(p);
+    return sent;
+}
+
+/* Adds one answered request of model m to its pair's latency history. */
+static void record_latency(sl_edge_server *s, const model *m, double seconds, int ok)
+{
+    int b = 0;
+    if (seconds > LAT_LO) b = (int)ceil(4 * log2(seconds / LAT_LO) - 1e-9);
+    if (b < 0) b = 0;
+    if (b >= LAT_BUCKETS) b = LAT_BUCKETS - 1;
+    pthread_mutex_lock(&s->stats_lock);
+    pair_stats *ps = NULL;
+    for (int i = 0; i < s->npstats && !ps; i++)
+        if (strcmp(s->pstats[i].hex, m->pair_hex) == 0) ps = &s->pstats[i];
+    if (!ps && s->npstats < MAX_PAIR_STATS) {
+        ps = &s->pstats[s->npstats++];
+        snprintf(ps->hex, sizeof ps->hex, "%s", m->pair_hex);
+    }
+    if (!ps) ps = &s->pstats[MAX_PAIR_STATS];
+    ps->count++;
+    ps->errors += !ok;
+    ps->sum_s += seconds;
+    ps->hist[b]++;
+    pthread_mutex_unlock(&s->stats_lock);
 }
 
 static void *worker_main(void *arg)
@@ -367,7 +411,8 @@ static void *worker_main(void *arg)
             send_error(j.cl, j.request_id, j.m->pair, SL_PERR_SHUTDOWN, "edge server stopping");
             free(j.payload);
         } else {
-            run_job(s, &j);
+            int ok = run_job(s, &j);
+            record_latency(s, j.m, sl_now() - j.t_queued, ok);
         }
         model_put(s, j.m);
         client_put(j.cl);
@@ -815,6 +860,8 @@ static void server_free(sl_edge_server *s)
     pthread_cond_destroy(&s->clients_gone);
     pthread_mutex_destroy(&s->q_lock);
     pthread_cond_destroy(&s->q_cond);
+    pthread_mutex_destroy(&s->stats_lock);
+    free(s->pstats);
     free(s);
 }
 
@@ -838,15 +885,18 @@ int sl_edge_start(const sl_edge_config *cfg, const sl_edge_backend *backend, sl_
     pthread_cond_init(&s->clients_gone, NULL);
     pthread_mutex_init(&s->q_lock, NULL);
     pthread_cond_init(&s->q_cond, NULL);
+    pthread_mutex_init(&s->stats_lock, NULL);
+    s->pstats = calloc(MAX_PAIR_STATS + 1, sizeof *s->pstats);
     s->store_dir = strdup(cfg->store_dir);
     s->token = malloc(cfg->token_len);
     s->queue = calloc((size_t)cfg->queue_capacity, sizeof *s->queue);
     s->workers = calloc((size_t)cfg->workers, sizeof *s->workers);
-    if (!s->store_dir || !s->token || !s->queue || !s->workers) {
+    if (!s->store_dir || !s->token || !s->queue || !s->workers || !s->pstats) {
         server_free(s);
         return sl_err(SL_ENOMEM, "edge: out of memory");
     }
     memcpy(s->token, cfg->token, cfg->token_len);
+    snprintf(s->pstats[MAX_PAIR_STATS].hex, sizeof s->pstats[MAX_PAIR_STATS].hex, "other");
     s->cfg.store_dir = s->store_dir;
     s->cfg.token = s->token;
     int rc = sl_deploy_store_init(s->store_dir);
@@ -897,6 +947,114 @@ void sl_edge_get_stats(sl_edge_server *s, sl_edge_stats *st)
     st->clients = s->nauthed;
     st->handshakes = s->nunauth;
     pthread_mutex_unlock(&s->clients_lock);
+    pthread_mutex_lock(&s->q_lock);
+    st->queued = s->q_len;
+    pthread_mutex_unlock(&s->q_lock);
+    st->stopping = atomic_load(&s->stopping);
+}
+
+int sl_edge_healthy(sl_edge_server *s, char *why, size_t n)
+{
+    sl_edge_stats st;
+    sl_edge_get_stats(s, &st);
+    if (st.stopping) {
+        snprintf(why, n, "stopping");
+        return 0;
+    }
+    if (st.bundles == 0) {
+        snprintf(why, n, "no bundles loaded: nothing to serve");
+        return 0;
+    }
+    snprintf(why, n, "%d bundle(s), queue %d/%d, %d device(s)", st.bundles, st.queued,
+             s->cfg.queue_capacity, st.clients);
+    return 1;
+}
+
+/* The latency below which a fraction q of ps's requests fell (the upper bound of its bucket). */
+static double quantile(const pair_stats *ps, double q)
+{
+    uint64_t want = (uint64_t)ceil(q * (double)ps->count), cum = 0;
+    if (want == 0) want = 1;
+    for (int b = 0; b < LAT_BUCKETS; b++) {
+        cum += ps->hist[b];
+        if (cum >= want) return LAT_LO * exp2(b / 4.0);
+    }
+    return LAT_LO * exp2((LAT_BUCKETS - 1) / 4.0);
+}
+
+char *sl_edge_metrics_text(sl_edge_server *s)
+{
+    sl_edge_stats st;
+    sl_edge_get_stats(s, &st);
+    static const struct {
+        const char *name, *type, *help;
+    } meta[] = {
+        {"sl_edge_up", "gauge", "1 while the edge serves, 0 once it is stopping"},
+        {"sl_edge_connections_total", "counter", "TCP connections accepted"},
+        {"sl_edge_requests_total", "counter", "INFER requests received from devices"},
+        {"sl_edge_results_total", "counter", "RESULT frames sent"},
+        {"sl_edge_errors_total", "counter", "ERROR frames sent (all causes)"},
+        {"sl_edge_busy_total", "counter", "BUSY answers (queue or device limit reached)"},
+        {"sl_edge_auth_failures_total", "counter", "handshakes refused or not finished"},
+        {"sl_edge_bad_frames_total", "counter", "connections closed for a malformed frame"},
+        {"sl_edge_deploys_total", "counter", "bundles installed by deploy"},
+        {"sl_edge_evicted_total", "counter", "handshaking connections dropped for newer ones"},
+        {"sl_edge_queue_length", "gauge", "INFER requests waiting for a worker"},
+        {"sl_edge_queue_capacity", "gauge", "queued requests before BUSY"},
+        {"sl_edge_workers", "gauge", "worker threads running models"},
+        {"sl_edge_devices", "gauge", "authenticated devices connected"},
+        {"sl_edge_handshakes", "gauge", "connections in their handshake"},
+        {"sl_edge_bundles", "gauge", "bundles loaded"},
+    };
+    double v[] = {!st.stopping,
+                  (double)st.connections,
+                  (double)st.requests,
+                  (double)st.results,
+                  (double)st.errors,
+                  (double)st.busy,
+                  (double)st.auth_failures,
+                  (double)st.bad_frames,
+                  (double)st.deploys,
+                  (double)st.evicted,
+                  st.queued,
+                  s->cfg.queue_capacity,
+                  s->nworkers,
+                  st.clients,
+                  st.handshakes,
+                  st.bundles};
+    size_t cap = 4096 + (MAX_PAIR_STATS + 1) * 1024, len = 0;
+    char *out = malloc(cap);
+    if (!out) return NULL;
+#define EMIT(...) len += (size_t)snprintf(out + len, cap - len, __VA_ARGS__)
+    for (size_t i = 0; i < sizeof meta / sizeof meta[0]; i++)
+        EMIT("# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", meta[i].name, meta[i].help, meta[i].name,
+             meta[i].type, meta[i].name, v[i]);
+    EMIT("# HELP sl_edge_request_seconds queue + run + send time of answered requests, per pair "
+         "id, since start\n# TYPE sl_edge_request_seconds summary\n");
+    static const double qs[] = {0.5, 0.9, 0.95, 0.99};
+    pthread_mutex_lock(&s->stats_lock);
+    for (int i = 0; i <= MAX_PAIR_STATS; i++) {
+        const pair_stats *ps = &s->pstats[i];
+        if (i >= s->npstats && i < MAX_PAIR_STATS) continue;
+        if (ps->count == 0) continue;
+        for (size_t k = 0; k < sizeof qs / sizeof qs[0]; k++)
+            EMIT("sl_edge_request_seconds{pair=\"%s\",quantile=\"%g\"} %.6g\n", ps->hex, qs[k],
+                 quantile(ps, qs[k]));
+        EMIT("sl_edge_request_seconds_sum{pair=\"%s\"} %.9g\n", ps->hex, ps->sum_s);
+        EMIT("sl_edge_request_seconds_count{pair=\"%s\"} %llu\n", ps->hex,
+             (unsigned long long)ps->count);
+    }
+    EMIT("# HELP sl_edge_pair_errors_total answered requests of a pair id that ended in ERROR\n"
+         "# TYPE sl_edge_pair_errors_total counter\n");
+    for (int i = 0; i <= MAX_PAIR_STATS; i++) {
+        const pair_stats *ps = &s->pstats[i];
+        if ((i >= s->npstats && i < MAX_PAIR_STATS) || ps->count == 0) continue;
+        EMIT("sl_edge_pair_errors_total{pair=\"%s\"} %llu\n", ps->hex,
+             (unsigned long long)ps->errors);
+    }
+    pthread_mutex_unlock(&s->stats_lock);
+#undef EMIT
+    return out;
 }
 
 void sl_edge_stop(sl_edge_server *s)

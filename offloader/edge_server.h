@@ -73,6 +73,8 @@ typedef struct sl_edge_stats {
     int bundles;         /* bundles loaded now */
     int clients;         /* authenticated devices connected now */
     int handshakes;      /* connections in their handshake now */
+    int queued;          /* INFER requests waiting for a worker now */
+    int stopping;        /* 1 once sl_edge_stop has begun */
 } sl_edge_stats;
 
 typedef struct sl_edge_server sl_edge_server;
@@ -91,6 +93,21 @@ int sl_edge_port(const sl_edge_server *s);
 
 /* A snapshot of the counters. */
 void sl_edge_get_stats(sl_edge_server *s, sl_edge_stats *st);
+
+/* Whether the edge can take work: 1 while it serves and holds at least one bundle; 0 while it
+ * is stopping or has nothing to serve, with why (NUL-terminated, at most n bytes) saying so. On
+ * success why says what it serves ("2 bundle(s), queue 0/64, 3 device(s)"). What a load
+ * balancer's health check asks (metrics_http.h). */
+int sl_edge_healthy(sl_edge_server *s, char *why, size_t n);
+
+/* The counters, the queue and each pair's latency quantiles as Prometheus text (exposition
+ * format 0.0.4): the sl_edge_* counters and gauges of docs/offloader.md, and per pair id
+ * sl_edge_request_seconds{pair,quantile} (0.5, 0.9, 0.95, 0.99: queue + run + send of the
+ * requests answered since start, estimated from a histogram of 2^(1/4)-wide buckets from 10 us,
+ * each the upper bound of its bucket), with _sum, _count and sl_edge_pair_errors_total. At most
+ * 64 pair ids are kept apart; later ones count under pair="other". Returns a new string (caller
+ * frees) or NULL when out of memory. */
+char *sl_edge_metrics_text(sl_edge_server *s);
 
 /* Stops accepting, closes every connection (requests still queued are not run), joins all
  * threads, unloads the models and frees s. NULL is a no-op. */
