@@ -45,6 +45,10 @@ struct sl_client {
     sl_client_config cfg;
     char *host;
     uint8_t *token;
+    sl_hostport addrs[SL_NET_MAX_ADDRS]; /* the edges, in the order to try them */
+    int naddr;
+    int cur;              /* connect_lock: the edge connected to, or tried last */
+    char conn_addr[272];  /* lock: "HOST:PORT" of addrs[cur] */
     pthread_mutex_t lock; /* everything below except conn's socket I/O */
     pthread_cond_t cond;
     pthread_mutex_t connect_lock;
@@ -82,16 +86,32 @@ void sl_client_config_defaults(sl_client_config *cfg)
 int sl_client_new(const sl_client_config *cfg, sl_client **out)
 {
     *out = NULL;
-    if (!cfg->host || !*cfg->host || cfg->port <= 0 || cfg->port > 65535)
+    sl_hostport addrs[SL_NET_MAX_ADDRS];
+    int naddr = 1;
+    if (cfg->edges) {
+        int rc = sl_net_hostport_list(cfg->edges, addrs, SL_NET_MAX_ADDRS, &naddr);
+        if (rc != SL_OK) return sl_err_ctx(rc, "device: edges: ");
+        for (int i = 0; i < naddr; i++)
+            if (addrs[i].port <= 0 || !addrs[i].host[0])
+                return sl_err(SL_EARG, "device: edge address \"%s:%d\" is not usable",
+                              addrs[i].host, addrs[i].port);
+    } else if (!cfg->host || !*cfg->host || cfg->port <= 0 || cfg->port > 65535 ||
+               strlen(cfg->host) >= sizeof addrs[0].host) {
         return sl_err(SL_EARG, "device: edge address \"%s:%d\" is not usable",
                       cfg->host ? cfg->host : "", cfg->port);
+    } else {
+        snprintf(addrs[0].host, sizeof addrs[0].host, "%s", cfg->host);
+        addrs[0].port = cfg->port;
+    }
     if (!cfg->token || !cfg->token_len)
         return sl_err(SL_EARG, "device: a shared token is required");
     if (cfg->max_inflight < 1) return sl_err(SL_EARG, "device: max in-flight must be >= 1");
     sl_client *c = calloc(1, sizeof *c);
     if (!c) return sl_err(SL_ENOMEM, "device: out of memory");
     c->cfg = *cfg;
-    c->host = strdup(cfg->host);
+    memcpy(c->addrs, addrs, sizeof addrs);
+    c->naddr = naddr;
+    c->host = strdup(addrs[0].host);
     c->token = malloc(cfg->token_len);
     if (!c->host || !c->token) {
         free(c->host);
@@ -101,7 +121,10 @@ int sl_client_new(const sl_client_config *cfg, sl_client **out)
     }
     memcpy(c->token, cfg->token, cfg->token_len);
     c->cfg.host = c->host;
+    c->cfg.port = addrs[0].port;
+    c->cfg.edges = NULL;
     c->cfg.token = c->token;
+    snprintf(c->conn_addr, sizeof c->conn_addr, "%s:%d", addrs[0].host, addrs[0].port);
     c->conn.fd = -1;
     c->next_id = 1;
     pthread_mutex_init(&c->lock, NULL);
@@ -115,9 +138,9 @@ int sl_client_new_at(const char *edge, const char *token_file, const sl_client_c
                      sl_client **out)
 {
     *out = NULL;
-    char host[256];
-    int port;
-    int rc = sl_net_hostport_parse(edge, host, sizeof host, &port);
+    sl_hostport addrs[SL_NET_MAX_ADDRS];
+    int naddr;
+    int rc = sl_net_hostport_list(edge, addrs, SL_NET_MAX_ADDRS, &naddr);
     if (rc != SL_OK) return rc;
     char *token;
     size_t tlen;
@@ -127,8 +150,9 @@ int sl_client_new_at(const char *edge, const char *token_file, const sl_client_c
         cfg = *base;
     else
         sl_client_config_defaults(&cfg);
-    cfg.host = host;
-    cfg.port = port;
+    cfg.host = addrs[0].host;
+    cfg.port = addrs[0].port;
+    cfg.edges = naddr > 1 ? edge : NULL;
     cfg.token = token;
     cfg.token_len = tlen;
     rc = sl_client_new(&cfg, out);
@@ -253,8 +277,8 @@ static void *reader_main(void *arg)
                 if (p->done || p->gen != gen) continue;
                 p->lost = 1;
                 snprintf(msg, sizeof msg,
-                         "connection to %.100s:%d lost before the answer to request %llu: %.900s",
-                         c->host, c->cfg.port, (unsigned long long)p->id,
+                         "connection to %.270s lost before the answer to request %llu: %.800s",
+                         c->conn_addr, (unsigned long long)p->id,
                          c->conn_error[0] ? c->conn_error : why);
                 fail_locked(c, p, rc == SL_ETIMEOUT ? SL_ETIMEOUT : SL_ENET, msg);
             }
@@ -280,6 +304,7 @@ static void *reader_main(void *arg)
         if (p && !p->done) {
             if (p->kind == KIND_INFER) {
                 answer_infer_locked(p, &f, &out, drc, dmsg, release);
+                snprintf(p->res.timing.edge, sizeof p->res.timing.edge, "%s", c->conn_addr);
                 if (p->gen) c->inflight--;
             } else {
                 p->reply = f;
@@ -323,43 +348,82 @@ static void drop_connection(sl_client *c)
     c->conn.fd = -1;
 }
 
+/* Connects to edge i and authenticates; SL_OK with c->conn ready, else the error with nothing
+ * left open. connect_lock held. */
+static int open_edge(sl_client *c, int i)
+{
+    int fd;
+    int rc = sl_net_connect(c->addrs[i].host, c->addrs[i].port, c->cfg.connect_timeout, &fd);
+    if (rc != SL_OK) return rc;
+    sl_conn_init(&c->conn, fd, c->cfg.io_timeout, c->cfg.io_timeout);
+    c->conn.shaper = c->cfg.shaper;
+    rc = sl_auth_client(&c->conn, c->token, c->cfg.token_len, c->cfg.max_frame,
+                        &c->server_max_frame);
+    if (rc != SL_OK) {
+        sl_conn_close(&c->conn);
+        c->conn.fd = -1;
+    }
+    return rc;
+}
+
+/* Tries every edge once, starting at `first`: SL_OK with c->cur the edge connected to, or the
+ * last error. *retry says whether an edge failed in a way worth trying again (unreachable or
+ * out of time, not a refused token). connect_lock held. */
+static int open_round(sl_client *c, int first, int *retry)
+{
+    int rc = SL_ENET;
+    *retry = 0;
+    for (int k = 0; k < c->naddr; k++) {
+        int i = (first + k) % c->naddr;
+        c->cur = i;
+        pthread_mutex_lock(&c->lock);
+        snprintf(c->conn_addr, sizeof c->conn_addr, "%s:%d", c->addrs[i].host, c->addrs[i].port);
+        pthread_mutex_unlock(&c->lock);
+        rc = open_edge(c, i);
+        if (rc == SL_OK) return rc;
+        *retry |= rc == SL_ENET || rc == SL_ETIMEOUT;
+    }
+    return rc;
+}
+
 int sl_client_connect(sl_client *c)
 {
     pthread_mutex_lock(&c->connect_lock);
     pthread_mutex_lock(&c->lock);
     int up = c->connected;
+    /* After a loss, the next edge first: the one that failed is most likely down. */
+    int first = c->lost_at > 0 ? (c->cur + 1) % c->naddr : c->cur;
+    double until = c->lost_at > 0 ? c->lost_at + c->cfg.reconnect_window : 0;
     pthread_mutex_unlock(&c->lock);
     if (up) {
         pthread_mutex_unlock(&c->connect_lock);
         return SL_OK;
     }
     drop_connection(c);
-    int fd;
-    int rc = sl_net_connect_backoff(c->host, c->cfg.port, c->cfg.connect_timeout,
-                                    c->cfg.connect_attempts, c->cfg.backoff_base,
-                                    c->cfg.backoff_max, &fd);
+    int attempts = c->cfg.connect_attempts > 0 ? c->cfg.connect_attempts : 1, retry = 1;
+    double delay = c->cfg.backoff_base;
+    int rc = SL_ENET;
+    for (int a = 0; a < attempts && retry; a++) {
+        if (a > 0) {
+            double jitter = 0.8 + 0.4 * ((double)rand() / RAND_MAX);
+            sl_shaper_sleep_until(sl_now() + delay * jitter);
+            delay = delay * 2 > c->cfg.backoff_max ? c->cfg.backoff_max : delay * 2;
+        }
+        rc = open_round(c, first, &retry);
+    }
+    if (rc != SL_OK && retry)
+        rc = c->naddr > 1 ? sl_err_ctx(rc, "after %d attempts at each of %d edges (the last: %s): ",
+                                       attempts, c->naddr, c->conn_addr)
+                          : sl_err_ctx(rc, "after %d attempts: ", attempts);
     /* An edge that was up a moment ago is most likely restarting (and loading its bundles):
      * keep trying, every backoff_max, until reconnect_window after the loss. */
-    pthread_mutex_lock(&c->lock);
-    double until = c->lost_at > 0 ? c->lost_at + c->cfg.reconnect_window : 0;
-    pthread_mutex_unlock(&c->lock);
-    while (rc != SL_OK && sl_now() < until) {
+    while (rc != SL_OK && retry && sl_now() < until) {
         double next = sl_now() + c->cfg.backoff_max;
         sl_shaper_sleep_until(next < until ? next : until);
-        rc = sl_net_connect(c->host, c->cfg.port, c->cfg.connect_timeout, &fd);
+        rc = open_round(c, first, &retry);
         if (rc != SL_OK && sl_now() >= until)
             rc = sl_err_ctx(rc,
                             "for %.3g s since the connection was lost: ", c->cfg.reconnect_window);
-    }
-    if (rc == SL_OK) {
-        sl_conn_init(&c->conn, fd, c->cfg.io_timeout, c->cfg.io_timeout);
-        c->conn.shaper = c->cfg.shaper;
-        rc = sl_auth_client(&c->conn, c->token, c->cfg.token_len, c->cfg.max_frame,
-                            &c->server_max_frame);
-        if (rc) {
-            sl_conn_close(&c->conn);
-            c->conn.fd = -1;
-        }
     }
     if (rc == SL_OK) {
         /* Answers may take as long as the edge needs; waiters enforce request_timeout. */
@@ -383,6 +447,11 @@ int sl_client_connect(sl_client *c)
     }
     pthread_mutex_unlock(&c->connect_lock);
     return rc;
+}
+
+const char *sl_client_edge(sl_client *c)
+{
+    return c->conn_addr;
 }
 
 void sl_client_free(sl_client *c)

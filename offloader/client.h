@@ -9,6 +9,14 @@
  * encoded request is kept until its answer); only then does it fail, its error saying how often
  * it was sent.
  *
+ * Several edges (cfg.edges): the client talks to one at a time, the first that connects and
+ * authenticates, trying them in the order given. When its connection breaks, reconnecting starts
+ * at the next edge, so the requests lost with the connection (and every later one) go to another
+ * edge at once instead of waiting for the dead one; each connect attempt tries every edge once.
+ * A request still gets exactly one result: an answer is matched to its pending request by id
+ * on the connection it was sent on, and a lost request is sent again only after its connection
+ * (and with it any late answer) is gone. sl_client_timing.edge names the edge that answered.
+ *
  * Thread use: all calls are thread-safe; several threads may submit and wait at once (a
  * reconnect waits for threads still writing on the old connection).
  */
@@ -25,6 +33,8 @@
 typedef struct sl_client_config {
     const char *host; /* edge address (copied) */
     int port;
+    const char *edges; /* "HOST:PORT,HOST:PORT,...", at most SL_NET_MAX_ADDRS (copied): when set,
+                          the edges to fail over between, in place of host/port (see below) */
     const void *token; /* shared secret (copied), required */
     size_t token_len;
     double connect_timeout;  /* per attempt; default 5 s */
@@ -58,6 +68,8 @@ typedef struct sl_client_timing {
     uint64_t bytes_up;   /* INFER frame, header included */
     uint64_t bytes_down; /* RESULT / ERROR frame */
     int compressed;      /* zstd was used on the way up */
+    char edge[272];      /* "HOST:PORT" of the edge whose connection carried the answer; "" when
+                            none did */
 } sl_client_timing;
 
 typedef struct sl_client_result {
@@ -78,14 +90,16 @@ void sl_client_config_defaults(sl_client_config *cfg);
  * sl_client_free), or SL_EARG / SL_ENOMEM with *out = NULL. */
 int sl_client_new(const sl_client_config *cfg, sl_client **out);
 
-/* A client for the edge at "HOST:PORT" (sl_net_hostport_parse) with the shared token read from
+/* A client for the edge at "HOST:PORT" (sl_net_hostport_parse), or the edges of a list
+ * "HOST:PORT,HOST:PORT,..." (cfg.edges: failover), with the shared token read from
  * token_file, every other setting from *base (NULL: the defaults). Does not connect. Returns
  * SL_OK and *out (free with sl_client_free), or an error naming the address or file with
  * *out = NULL. */
 int sl_client_new_at(const char *edge, const char *token_file, const sl_client_config *base,
                      sl_client **out);
 
-/* Connects and authenticates now if not connected (with backoff). SL_OK, or the last error. */
+/* Connects and authenticates now if not connected (with backoff; with several edges, each
+ * attempt tries each edge once). SL_OK, or the last error. */
 int sl_client_connect(sl_client *c);
 
 /* Closes the connection and frees c with any results not yet claimed: wait for every submitted
@@ -115,6 +129,10 @@ int sl_client_wait(sl_client *c, uint64_t request_id, sl_client_result *out);
  * Returns out->status. */
 int sl_client_infer(sl_client *c, const uint8_t pair[SL_PAIR_ID_SIZE], const sl_wire_tensor *in,
                     sl_client_result *out);
+
+/* "HOST:PORT" of the edge connected to now, or of the one tried last (borrowed; valid until the
+ * next call on c). */
+const char *sl_client_edge(sl_client *c);
 
 /* Number of submitted requests whose results have not been claimed yet. */
 int sl_client_pending(sl_client *c);

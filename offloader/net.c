@@ -308,3 +308,27 @@ int sl_net_hostport_parse(const char *s, char *host, size_t n, int *port)
     *port = (int)p;
     return SL_OK;
 }
+
+int sl_net_hostport_list(const char *s, sl_hostport *out, int max, int *n)
+{
+    *n = 0;
+    const char *p = s;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        char one[300];
+        if (len == 0) return sl_err(SL_EARG, "'%s': an empty entry in the list of HOST:PORT", s);
+        if (*n == max) return sl_err(SL_EARG, "'%s': more than %d addresses", s, max);
+        if (len >= sizeof one) return sl_err(SL_EARG, "'%.40s...': address too long", p);
+        memcpy(one, p, len);
+        one[len] = '\0';
+        sl_hostport *h = &out[*n];
+        int rc = sl_net_hostport_parse(one, h->host, sizeof h->host, &h->port);
+        if (rc) return rc;
+        for (int i = 0; i < *n; i++)
+            if (out[i].port == h->port && strcmp(out[i].host, h->host) == 0)
+                return sl_err(SL_EARG, "'%s': %s is listed twice", s, one);
+        ++*n;
+        if (!p[len]) return SL_OK;
+        p += len + 1;
+    }
+}

@@ -36,6 +36,18 @@ int sl_net_listen(const char *host, int port, int backlog, int *fd, int *bound_p
  * with its NUL) and *port (0..65535). Returns SL_OK or SL_EARG naming what is wrong with s. */
 int sl_net_hostport_parse(const char *s, char *host, size_t n, int *port);
 
+/* One edge address of a list (sl_net_hostport_list). */
+#define SL_NET_MAX_ADDRS 16
+typedef struct sl_hostport {
+    char host[256];
+    int port;
+} sl_hostport;
+
+/* Splits "HOST:PORT[,HOST:PORT...]" (each entry as sl_net_hostport_parse; at most max entries,
+ * none empty, none twice) into out[0..*n). Returns SL_OK or SL_EARG naming the entry that is
+ * wrong and why (the list is then not usable). */
+int sl_net_hostport_list(const char *s, sl_hostport *out, int max, int *n);
+
 /* Connects to host:port within timeout_s seconds (0 = system default). Returns SL_OK and *fd,
  * or SL_ENET / SL_ETIMEOUT with a message naming host:port and the reason. */
 int sl_net_connect(const char *host, int port, double timeout_s, int *fd);
