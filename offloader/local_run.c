@@ -104,59 +104,56 @@ void sl_path_list_free(char **paths, int n)
     free(paths);
 }
 
-int sl_images_to_tensor(char *const *paths, int n, const sl_input_spec *s, sl_tensor **out)
+/* Loads paths[0..n) into a new {n, C, H, W} float tensor *out. With why NULL the first image that
+ * cannot be loaded fails the whole batch (its error, *out NULL); with why, its row is zeroed,
+ * why[i] gets the reason and the others go on. */
+static int images_to_tensor(char *const *paths, int n, const sl_input_spec *s, sl_tensor **out,
+                            char **why)
 {
     *out = NULL;
-    int64_t shape[4] = {n, s->c, s->h, s->w};
-    float *data;
-    if (sl_tensor_empty(shape, 4, SL_DT_F32, out) || sl_tensor_data_ptr(*out, (void **)&data))
-        return sl_err(SL_ETORCH, "%s", sl_torch_last_error());
-    size_t per = (size_t)s->c * (size_t)s->h * (size_t)s->w;
-    for (int i = 0; i < n; i++) {
-        sl_image img;
-        int rc = sl_image_load(paths[i], &img);
-        if (!rc) rc = sl_image_to_input(&img, s, data + per * (size_t)i);
-        sl_image_free(&img);
-        if (rc) {
-            sl_tensor_free(*out);
-            *out = NULL;
-            return rc;
-        }
-    }
-    return SL_OK;
-}
-
-int sl_images_to_tensor_each(char *const *paths, int n, const sl_input_spec *s, sl_tensor **out,
-                             char **why)
-{
-    *out = NULL;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; why && i < n; i++)
         why[i] = NULL;
     int64_t shape[4] = {n, s->c, s->h, s->w};
     float *data;
-    if (sl_tensor_zeros(shape, 4, SL_DT_F32, out) || sl_tensor_data_ptr(*out, (void **)&data)) {
+    if (sl_tensor_empty(shape, 4, SL_DT_F32, out) || sl_tensor_data_ptr(*out, (void **)&data)) {
         sl_tensor_free(*out);
         *out = NULL;
         return sl_err(SL_ETORCH, "%s", sl_torch_last_error());
     }
     size_t per = (size_t)s->c * (size_t)s->h * (size_t)s->w;
-    for (int i = 0; i < n; i++) {
+    int rc = SL_OK;
+    for (int i = 0; i < n && !rc; i++) {
         sl_image img;
-        int rc = sl_image_load(paths[i], &img);
-        if (!rc) rc = sl_image_to_input(&img, s, data + per * (size_t)i);
+        int bad = sl_image_load(paths[i], &img);
+        if (!bad) bad = sl_image_to_input(&img, s, data + per * (size_t)i);
         sl_image_free(&img);
-        if (rc) {
-            memset(data + per * (size_t)i, 0, per * sizeof(float));
-            why[i] = strdup(sl_errmsg());
-            if (!why[i]) {
-                sl_images_why_free(why, i);
-                sl_tensor_free(*out);
-                *out = NULL;
-                return sl_err(SL_ENOMEM, "out of memory");
-            }
+        if (!bad) continue;
+        if (!why) {
+            rc = bad;
+            break;
+        }
+        memset(data + per * (size_t)i, 0, per * sizeof(float));
+        if (!(why[i] = strdup(sl_errmsg()))) {
+            sl_images_why_free(why, i);
+            rc = sl_err(SL_ENOMEM, "out of memory");
         }
     }
-    return SL_OK;
+    if (rc) {
+        sl_tensor_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int sl_images_to_tensor(char *const *paths, int n, const sl_input_spec *s, sl_tensor **out)
+{
+    return images_to_tensor(paths, n, s, out, NULL);
+}
+
+int sl_images_to_tensor_each(char *const *paths, int n, const sl_input_spec *s, sl_tensor **out,
+                             char **why)
+{
+    return images_to_tensor(paths, n, s, out, why);
 }
 
 void sl_images_why_free(char **why, int n)
