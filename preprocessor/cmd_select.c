@@ -152,12 +152,23 @@ static int parse_args(int argc, char **argv, opts *o)
     return SL_OPT_CONTINUE;
 }
 
+/* The hosts a plan sends to, for the --versus table: "near", "near>dc" (edge, then cloud),
+ * ">dc" (straight to the cloud), "-" (local-only). */
+static void hosts_of(const sl_select_input *in, const sl_plan *p, char *buf, size_t n)
+{
+    sl_placement pl;
+    sl_plan_placement(in, p, &pl);
+    const char *e = pl.host[SL_TIER_EDGE], *c = pl.host[SL_TIER_CLOUD];
+    snprintf(buf, n, "%s%s%s", e ? e : "", c ? ">" : "", c ? c : e ? "" : "-");
+}
+
 static void print_versus(const sl_select_input *in, const sl_selection *s)
 {
     const sl_profile *pr = in->device;
     printf("\nper slice point, without and with a TL:\n");
-    printf("  %4s  %-24s %10s %10s  %10s %10s  %-16s %6s\n", "cut", "tensor", "plain", "sends",
-           "with TL", "sends", "TL config", "gain");
+    printf("  %4s  %-24s %10s %10s  %10s %10s  %-16s %6s%s\n", "cut", "tensor", "plain", "sends",
+           "with TL", "sends", "TL config", "gain",
+           in->show_hosts ? "  hosts (plain / with TL)" : "");
     for (int c = 0; c < pr->n_cuts; c++) {
         const sl_plan *a = sl_selection_best_at(s, c, 0), *b = sl_selection_best_at(s, c, 1);
         if (!a && !b) continue;
@@ -177,9 +188,16 @@ static void print_versus(const sl_select_input *in, const sl_selection *s)
         } else
             printf("%10s %10s  %-16s ", "-", "-", "-");
         if (a && b)
-            printf("%5.2fx\n", a->total_s / b->total_s);
+            printf("%5.2fx", a->total_s / b->total_s);
         else
-            printf("%6s\n", "-");
+            printf("%6s", "-");
+        if (in->show_hosts) {
+            char ha[160] = "-", hb[160] = "-";
+            if (a) hosts_of(in, a, ha, sizeof ha);
+            if (b) hosts_of(in, b, hb, sizeof hb);
+            printf("  %s / %s", ha, hb);
+        }
+        printf("\n");
     }
 }
 

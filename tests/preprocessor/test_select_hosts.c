@@ -314,8 +314,30 @@ static void test_host_csv(void)
     CHECK_CONTAINS(sl_errmsg(), "n.csv:1: expected 4 fields");
 }
 
+/* The host criteria's syntax: TIER:NAME, a tier for --use-tier; errors quote the criterion. */
+static void test_host_criteria_syntax(void)
+{
+    sl_constraints c = {0};
+    CHECK(sl_constraints_add(&c, "--host", "vm2Core") == SL_EARG);
+    CHECK_CONTAINS(sl_errmsg(), "criterion '--host vm2Core': expected TIER:HOST, like edge:vm2Core");
+    CHECK(sl_constraints_add(&c, "--not-host", "edge:") == SL_EARG);
+    CHECK(sl_constraints_add(&c, "--not-host", "fog:vm2Core") == SL_EARG);
+    CHECK(sl_constraints_add(&c, "--use-tier", "fog") == SL_EARG);
+    CHECK_CONTAINS(sl_errmsg(), "criterion '--use-tier fog': expected device, edge or cloud");
+    CHECK_EQ(c.n, 0);
+    CHECK_OK(sl_constraints_add(&c, "--host", "cloud:6700k(GPU)"), sl_errmsg());
+    CHECK_STR(c.items[0].node, "6700k(GPU)");
+    /* With no cloud candidates a cloud host criterion names no host. */
+    const char *dev[1] = {"pi"}, *edges[1] = {"near"};
+    sl_host_names hn = {{dev, edges, NULL}, {1, 1, 0}};
+    CHECK(sl_constraints_check_hosts(&c, &hn) == SL_ENOTFOUND);
+    CHECK_CONTAINS(sl_errmsg(), "no cloud host named '6700k(GPU)' (cloud hosts: none)");
+    sl_constraints_free(&c);
+}
+
 int main(void)
 {
+    test_host_criteria_syntax();
     snprintf(dir, sizeof dir, "%s", tu_tmpdir());
     test_host_csv();
     test_direct_to_cloud();
