@@ -7,8 +7,7 @@
 # images and last results move to failed/<batch>/ and the pass exits 0.
 : "${SL_SRC:?}"
 source "$SL_SRC/tests/e2e/lib.sh"
-"$PRE" zoo tinycnn --input 3x32x32 -o "$W/m.h5" 2>/dev/null || fail "zoo"
-"$PRE" split "$W/m.h5" --at pool1 --device "$W/d.h5" --edge "$W/e.h5" >/dev/null 2>&1 || fail "split"
+use_models m.h5 d.h5 e.h5 || fail "the models (tinycnn, split at pool1)"
 "$DATA" synth --product casting --size 32 --per-class 1 --out "$W/data" 2>/dev/null || fail "synth"
 (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/token")
 start_edge edge

@@ -30,13 +30,17 @@ static inline int fix_sh(const char *dir, const char *script)
 
 /* In dir: m.h5 (tinycnn 3x32x32, 10 classes), e.h5 + d.h5 (float split at pool1: the wire is
  * f32 16x16x16), te.h5 + td.h5 (8-bit conv TL at pool2: u8 8x4x4), store/ holding a copy of
- * e.h5. Returns as fix_sh. */
+ * e.h5. The bundles are tests/e2e/lib.sh's make_models: copied from $SL_E2E_MODELS when CTest's
+ * fixture e2e_models made them, else made here. Returns as fix_sh. */
 static inline int fix_make(const char *dir)
 {
-    return fix_sh(dir, "mkdir -p store && $P zoo tinycnn --input 3x32x32 -o m.h5 && "
+    return fix_sh(dir, "mkdir -p store && "
+                       "if [ -n \"$SL_E2E_MODELS\" ] && [ -s \"$SL_E2E_MODELS/te.h5\" ]; then "
+                       "for f in m d e tl td te; do cp \"$SL_E2E_MODELS/$f.h5\" . || exit 1; done; "
+                       "else $P zoo tinycnn --input 3x32x32 -o m.h5 && "
                        "$P split m.h5 --at pool1 --device d.h5 --edge e.h5 && "
                        "$P insert m.h5 --at pool2 --tl conv --r 4 --s 2 --bits 8 -o tl.h5 && "
-                       "$P split tl.h5 --device td.h5 --edge te.h5 && cp e.h5 store/");
+                       "$P split tl.h5 --device td.h5 --edge te.h5; fi && cp e.h5 store/");
 }
 
 /* The pair id stored in a bundle file (32 hex chars + NUL); 0 or -1. */

@@ -21,15 +21,34 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $* (${SECONDS}s)"; }
 
-# make_fixtures [PER_CLASS]: $W/m.h5 (tinycnn 3x32x32), $W/d.h5 + $W/e.h5 (float split at
-# pool1), $W/tl.h5 (8-bit conv TL at pool2) with $W/td.h5 + $W/te.h5, images in $W/data/test.
+# make_models DIR: DIR/m.h5 (tinycnn 3x32x32), DIR/d.h5 + DIR/e.h5 (float split at pool1),
+# DIR/tl.h5 (8-bit conv TL at pool2) with DIR/td.h5 + DIR/te.h5. The e2e tests share one set,
+# made once per test run by e2e_models.sh (the CTest fixture e2e_models, SL_E2E_MODELS).
+E2E_MODELS="m.h5 d.h5 e.h5 tl.h5 td.h5 te.h5"
+make_models() {
+    "$PRE" zoo tinycnn --input 3x32x32 -o "$1/m.h5" 2>/dev/null &&
+        "$PRE" split "$1/m.h5" --at pool1 --device "$1/d.h5" --edge "$1/e.h5" >/dev/null 2>&1 &&
+        "$PRE" insert "$1/m.h5" --at pool2 --tl conv --r 4 --s 2 --bits 8 -o "$1/tl.h5" \
+            2>/dev/null &&
+        "$PRE" split "$1/tl.h5" --device "$1/td.h5" --edge "$1/te.h5" >/dev/null 2>&1
+}
+
+# use_models FILE...: these of make_models' files in $W, copied from SL_E2E_MODELS when CTest's
+# fixture made them there, else all made here.
+use_models() {
+    local f
+    if [ -n "${SL_E2E_MODELS:-}" ] && [ -s "$SL_E2E_MODELS/te.h5" ]; then
+        for f in "$@"; do cp "$SL_E2E_MODELS/$f" "$W/$f" || return 1; done
+    else
+        make_models "$W"
+    fi
+}
+
+# make_fixtures [PER_CLASS]: make_models' files in $W (use_models), images in $W/data/test, a
+# token in $W/token.
 make_fixtures() {
-    local per=${1:-4}
-    "$PRE" zoo tinycnn --input 3x32x32 -o "$W/m.h5" 2>/dev/null
-    "$PRE" split "$W/m.h5" --at pool1 --device "$W/d.h5" --edge "$W/e.h5" >/dev/null 2>&1
-    "$PRE" insert "$W/m.h5" --at pool2 --tl conv --r 4 --s 2 --bits 8 -o "$W/tl.h5" 2>/dev/null
-    "$PRE" split "$W/tl.h5" --device "$W/td.h5" --edge "$W/te.h5" >/dev/null 2>&1
-    "$DATA" synth --product casting --size 32 --per-class "$per" --out "$W/data" 2>/dev/null
+    use_models $E2E_MODELS
+    "$DATA" synth --product casting --size 32 --per-class "${1:-4}" --out "$W/data" 2>/dev/null
     (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/token")
 }
 
