@@ -14,30 +14,6 @@ PORT=$EDGE_PORT
 E=127.0.0.1:$PORT
 dev() { "$OFF" device --edge "$E" --token-file "$W/token" --images "$W/data" "$@"; }
 
-# check_lines FILE VIAS: N result lines (each image once, in order) + a summary, every via in
-# VIAS, every non-edge line with an error text; prints "edge fallback error" counts.
-check_lines() {
-    py "$1" "$2" "$N" <<'PY'
-import json, sys
-path, vias, n = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3])
-rows = [json.loads(l) for l in open(path)]
-summary = rows.pop()["summary"]
-assert len(rows) == n, f"{len(rows)} result lines for {n} images"
-assert [r["index"] for r in rows] == list(range(n)), "an image is missing or repeated"
-assert len({r["file"] for r in rows}) == n
-count = {v: 0 for v in ("edge", "fallback", "error")}
-for r in rows:
-    assert r["via"] in vias, r
-    count[r["via"]] += 1
-    if r["via"] != "edge":
-        assert r.get("error"), r
-    if r["via"] != "error":
-        assert r["class_index"] >= 0 and 0 < r["score"] <= 1, r
-assert (summary["edge"], summary["fallback"], summary["errors"]) == (count["edge"], count["fallback"], count["error"]), summary
-print(count["edge"], count["fallback"], count["error"])
-PY
-}
-
 # wait_lines FILE K: until FILE has K lines (the device is mid-stream).
 wait_lines() {
     for _ in $(seq 200); do [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ] && return 0; sleep 0.05; done
