@@ -1,13 +1,23 @@
-/* bundle.c: HDF5 bundle reading and writing, and state_dict import. */
+/* bundle.c: HDF5 bundle reading and writing, the checked open, and state_dict import. */
+#define _GNU_SOURCE /* posix_spawn_file_actions_addclosefrom_np (glibc 2.34) */
 #include "model/bundle.h"
 #include "common/fsutil.h"
 #include "common/status.h"
 #include "h5/h5.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CREATED_BY "scissionlite " SL_VERSION_STR
@@ -125,13 +135,9 @@ static int read_tensor(sl_h5_id loc, const char *name, const sl_h5_info *in, sl_
     return rc;
 }
 
-/* SL_EFORMAT naming the dataset when a value of t (float32, contiguous) is NaN or infinite. */
-static int check_finite(const sl_tensor *t, const char *what)
+/* SL_EFORMAT naming the dataset when one of the numel values at v is NaN or infinite. */
+static int check_finite_values(const float *v, int64_t numel, const char *what)
 {
-    void *data;
-    int64_t numel = sl_tensor_numel(t);
-    if (sl_tensor_data_ptr(t, &data)) return SL_OK;
-    const float *v = data;
     int64_t bad = 0, first = -1;
     for (int64_t i = 0; i < numel; i++)
         if (!isfinite(v[i]) && bad++ == 0) first = i;
@@ -139,6 +145,32 @@ static int check_finite(const sl_tensor *t, const char *what)
     return sl_err(SL_EFORMAT, "%s: %lld of %lld values are not finite (NaN or infinity; first at "
                               "element %lld): corrupt or diverged weights",
                   what, (long long)bad, (long long)numel, (long long)first);
+}
+
+/* check_finite_values on a float32 contiguous tensor. */
+static int check_finite(const sl_tensor *t, const char *what)
+{
+    void *data;
+    if (sl_tensor_data_ptr(t, &data)) return SL_OK;
+    return check_finite_values(data, sl_tensor_numel(t), what);
+}
+
+/* What read_tensor reads, into scratch memory freed before returning, without the model runtime
+ * (sl_bundle_check): the same HDF5 reads, checksums and conversion; with `finite`, every value
+ * must be finite too. */
+static int check_values(sl_h5_id loc, const char *name, const sl_h5_info *in, int finite)
+{
+    int64_t numel = 1;
+    for (int i = 0; i < in->ndim; i++)
+        numel *= in->dims[i];
+    float *v = malloc(numel ? (size_t)numel * sizeof *v : 1);
+    if (!v)
+        return sl_err(SL_ENOMEM, "dataset '%s': out of memory for %lld values", name,
+                      (long long)numel);
+    int rc = sl_h5_read(loc, name, SL_H5_F32, v, numel);
+    if (!rc && finite) rc = check_finite_values(v, numel, name);
+    free(v);
+    return rc;
 }
 
 int64_t sl_bundle_max_weight_bytes(void)
@@ -226,11 +258,15 @@ int sl_bundle_write(const char *path, const sl_bundle *b)
 
 /* ---- read --------------------------------------------------------------------------------- */
 
+/* How much of a bundle read_body reads: the structure only (attributes, graph, declared shapes),
+ * everything into the bundle, or everything into scratch memory (a check, no model runtime). */
+enum read_mode { READ_STRUCTURE = 0, READ_ALL = 1, READ_CHECK = 2 };
+
 struct extra_walk {
     sl_bundle *b;
     int64_t bytes; /* declared so far */
     int64_t limit;
-    int read;      /* 0: sizes only; 1: read */
+    int read;      /* READ_STRUCTURE: sizes only; READ_ALL: read; READ_CHECK: read, discard */
 };
 
 static int extra_visit(sl_h5_id loc, const char *name, void *arg)
@@ -251,6 +287,10 @@ static int extra_visit(sl_h5_id loc, const char *name, void *arg)
                                                      "limit of %lld bytes",
                                             name, (long long)w->limit)
                                    : SL_OK;
+    }
+    if (w->read == READ_CHECK) {
+        rc = check_values(loc, name, &in, 0);
+        return rc ? sl_err_ctx(rc, "extra/") : SL_OK;
     }
     sl_tensor *t;
     if ((rc = read_tensor(loc, name, &in, &t))) return sl_err_ctx(rc, "extra/");
@@ -401,8 +441,8 @@ static int check_role(sl_bundle *b)
     return SL_OK;
 }
 
-/* weights = 0: the parameters' datasets are checked (check_declared) but not read. */
-static int read_body(sl_h5_id f, sl_bundle *b, int weights)
+/* READ_STRUCTURE: the parameters' datasets are checked (check_declared) but not read. */
+static int read_body(sl_h5_id f, sl_bundle *b, enum read_mode mode)
 {
     char *s = NULL;
     int rc = read_header(f, b);
@@ -416,38 +456,42 @@ static int read_body(sl_h5_id f, sl_bundle *b, int weights)
     if (sl_h5_exists(f, "model_weights") && (rc = sl_h5_group_open(f, "model_weights", &w)))
         return rc;
     rc = check_declared(w, f, g, sl_bundle_max_weight_bytes());
-    for (int i = 0; i < g->nnodes && !rc && weights; i++) {
+    for (int i = 0; i < g->nnodes && !rc && mode != READ_STRUCTURE; i++) {
         sl_node *n = &g->nodes[i];
         for (int j = 0; j < n->nparams && !rc; j++) {
             char path[SL_NAME_MAX + 64];
             snprintf(path, sizeof path, "model_weights/%s/%s", n->name, n->params[j].name);
             sl_h5_info in = {.ndim = n->params[j].shape.ndim};
             memcpy(in.dims, n->params[j].shape.d, sizeof(int64_t) * (size_t)in.ndim);
+            if (mode == READ_CHECK) {
+                rc = check_values(f, path, &in, 1);
+                continue;
+            }
             rc = read_tensor(f, path, &in, &n->params[j].t);
             if (!rc) rc = check_finite(n->params[j].t, path);
         }
     }
     sl_h5_close(w);
     if (rc) return rc;
-    if ((rc = sl_graph_validate(g, weights))) return rc;
+    if ((rc = sl_graph_validate(g, mode == READ_ALL))) return rc;
     if ((rc = sl_h5_str_read(f, "wire", &b->wire_json)) && rc != SL_ENOTFOUND) return rc;
     if ((rc = sl_h5_str_read(f, "metrics", &b->metrics_json)) && rc != SL_ENOTFOUND) return rc;
     if ((rc = sl_h5_str_read(f, "train_state", &b->train_state_json)) && rc != SL_ENOTFOUND)
         return rc;
     if ((rc = check_role(b))) return rc;
-    if (weights && sl_h5_exists(f, "extra")) {
+    if (mode != READ_STRUCTURE && sl_h5_exists(f, "extra")) {
         sl_h5_id x;
-        struct extra_walk wk = {b, 0, 0, 1};
+        struct extra_walk wk = {b, 0, 0, mode};
         if (!(rc = sl_h5_group_open(f, "extra", &x))) rc = sl_h5_visit(x, 1, extra_visit, &wk);
         sl_h5_close(x);
     }
     return rc;
 }
 
-static int read_file(sl_h5_id f, const char *name, int weights, sl_bundle **out)
+static int read_file(sl_h5_id f, const char *name, enum read_mode mode, sl_bundle **out)
 {
     sl_bundle *b = sl_bundle_new(NULL);
-    int rc = b ? read_body(f, b, weights) : sl_err(SL_ENOMEM, "out of memory");
+    int rc = b ? read_body(f, b, mode) : sl_err(SL_ENOMEM, "out of memory");
     sl_h5_close(f);
     if (rc) {
         sl_bundle_free(b);
@@ -462,15 +506,16 @@ int sl_bundle_read(const char *path, sl_bundle **out)
     *out = NULL;
     sl_h5_id f;
     int rc = sl_h5_open(path, &f);
-    return rc ? rc : read_file(f, path, 1, out);
+    return rc ? rc : read_file(f, path, READ_ALL, out);
 }
 
 int sl_bundle_read_structure(const char *path, sl_bundle **out)
 {
     *out = NULL;
     sl_h5_id f;
-    int rc = sl_h5_open(path, &f);
-    return rc ? rc : read_file(f, path, 0, out);
+    int rc = sl_bundle_check_isolated(path, path, 0, 0);
+    if (!rc) rc = sl_h5_open(path, &f);
+    return rc ? rc : read_file(f, path, READ_STRUCTURE, out);
 }
 
 int sl_bundle_read_image(const void *buf, size_t len, const char *name, sl_bundle **out)
@@ -478,7 +523,240 @@ int sl_bundle_read_image(const void *buf, size_t len, const char *name, sl_bundl
     *out = NULL;
     sl_h5_id f;
     int rc = sl_h5_open_image(buf, len, name, &f);
-    return rc ? rc : read_file(f, name, 1, out);
+    return rc ? rc : read_file(f, name, READ_ALL, out);
+}
+
+/* ---- the checked open: HDF5 in a child process with a deadline ------------------------------ */
+
+/* How the child is started: our own program again (/proc/self/exe), with CHECK_ENV naming the
+ * file and CHECK_ARGS_ENV "<flags> <seconds> <parent pid> <name>"; check_child below runs
+ * before main(). */
+#define CHECK_ENV "SL_BUNDLE_CHECK_CHILD"
+#define CHECK_ARGS_ENV "SL_BUNDLE_CHECK_CHILD_ARGS"
+
+/* The check of an open file f (closed here). */
+static int check_file(sl_h5_id f, const char *name, unsigned flags)
+{
+    sl_bundle *b = NULL;
+    enum read_mode mode = (flags & SL_BUNDLE_CHECK_WEIGHTS) ? READ_CHECK : READ_STRUCTURE;
+    int rc = read_file(f, name, mode, &b);
+    sl_bundle_free(b);
+    return rc;
+}
+
+int sl_bundle_check(const char *path, const char *name, unsigned flags)
+{
+    if ((flags & SL_BUNDLE_CHECK_HDF5_ONLY) && !sl_h5_is_hdf5(path)) return SL_OK;
+    sl_h5_id f;
+    int rc = sl_h5_open(path, &f);
+    if (rc && strcmp(name, path) != 0) /* the message names path: say `name` instead */
+        return sl_err(rc, "%s: %s", name,
+                      rc == SL_EIO ? "cannot be read" : "not HDF5, or corrupt or truncated");
+    return rc ? rc : check_file(f, name, flags);
+}
+
+int sl_bundle_check_image(const void *buf, size_t len, const char *name, unsigned flags)
+{
+    sl_h5_id f;
+    int rc = sl_h5_open_image(buf, len, name, &f);
+    return rc ? rc : check_file(f, name, flags);
+}
+
+double sl_bundle_check_seconds(uint64_t bytes)
+{
+    double base = SL_BUNDLE_CHECK_SECONDS;
+    const char *e = getenv("SL_BUNDLE_CHECK_SECONDS");
+    if (e && *e) {
+        char *end;
+        double v = strtod(e, &end);
+        if (!*end && v > 0 && v <= 86400) base = v;
+    }
+    return base + (double)bytes / SL_BUNDLE_CHECK_BYTES_PER_SECOND;
+}
+
+/* The child: it runs before main() when CHECK_ENV is set, so before any thread or the model
+ * runtime exists; it reports the error text on stderr (a pipe to the parent) and exits with the
+ * negated status. It dies with the thread that started it, and at an alarm past the deadline. */
+__attribute__((constructor)) static void check_child(void)
+{
+    const char *path = getenv(CHECK_ENV), *args = getenv(CHECK_ARGS_ENV);
+    if (!path) return;
+    unsigned flags = 0;
+    double seconds = 0;
+    long parent = 0;
+    int used = 0;
+    if (!args || sscanf(args, "%u %lf %ld %n", &flags, &seconds, &parent, &used) < 3 ||
+        !args[used]) {
+        fprintf(stderr, "%s is set without valid %s\n", CHECK_ENV, CHECK_ARGS_ENV);
+        _exit(-SL_EARG);
+    }
+    /* Killed with the thread that started it (that thread waits for it), else at the alarm. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if ((long)getppid() != parent) _exit(-SL_EIO);
+    alarm((unsigned)seconds + 5);
+    int rc = sl_bundle_check(path, args + used, flags);
+    if (rc) fputs(sl_errmsg(), stderr);
+    _exit(rc ? -rc : 0);
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* The environment of the child: ours, with CHECK_ENV and CHECK_ARGS_ENV set (any old ones
+ * dropped). A new array of borrowed strings but for the two new ones at [0] and [1]. */
+extern char **environ;
+static char **child_env(const char *path, const char *args)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 3, sizeof *env);
+    if (!env) return NULL;
+    size_t k = 2;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], CHECK_ENV "=", strlen(CHECK_ENV) + 1) &&
+            strncmp(environ[i], CHECK_ARGS_ENV "=", strlen(CHECK_ARGS_ENV) + 1))
+            env[k++] = environ[i];
+    size_t lp = strlen(CHECK_ENV) + strlen(path) + 2;
+    size_t la = strlen(CHECK_ARGS_ENV) + strlen(args) + 2;
+    if (!(env[0] = malloc(lp)) || !(env[1] = malloc(la))) {
+        free(env[0]);
+        free(env);
+        return NULL;
+    }
+    snprintf(env[0], lp, "%s=%s", CHECK_ENV, path);
+    snprintf(env[1], la, "%s=%s", CHECK_ARGS_ENV, args);
+    return env;
+}
+
+/* Starts the child with its stderr on the pipe's write end; *pid on success. */
+static int spawn_child(char **env, int err_fd, pid_t *pid)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, dfl;
+    sigemptyset(&none);
+    sigemptyset(&dfl);
+    int sigs[] = {SIGALRM, SIGPIPE, SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+        sigaddset(&dfl, sigs[i]);
+    char *argv[] = {"sl-bundle-check", NULL};
+    int e = posix_spawn_file_actions_init(&fa);
+    if (e) return e;
+    if (!(e = posix_spawnattr_init(&at))) {
+        if (!(e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) &&
+            !(e = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0)) &&
+            !(e = posix_spawn_file_actions_adddup2(&fa, err_fd, 2)) &&
+            !(e = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) &&
+            !(e = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) &&
+            !(e = posix_spawnattr_setsigmask(&at, &none)) &&
+            !(e = posix_spawnattr_setsigdefault(&at, &dfl)))
+            e = posix_spawn(pid, "/proc/self/exe", &fa, &at, argv, env);
+        posix_spawnattr_destroy(&at);
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    return e;
+}
+
+/* Collects the child's stderr (at most cap - 1 bytes kept) and its exit until `deadline`
+ * (now_s() time). Returns 1 with *status when it exited, 0 when it was killed at the deadline. */
+static int wait_child(pid_t pid, int fd, double deadline, char *msg, size_t cap, int *status)
+{
+    size_t len = 0;
+    for (;;) {
+        double left = deadline - now_s();
+        if (left <= 0) break;
+        struct pollfd p = {fd, POLLIN, 0};
+        int r = poll(&p, 1, (int)(left * 1000) + 1);
+        if (r < 0 && errno != EINTR) break;
+        if (r <= 0) continue;
+        char buf[512];
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break; /* end of file: the child is exiting */
+        size_t keep = (size_t)n < cap - 1 - len ? (size_t)n : cap - 1 - len;
+        memcpy(msg + len, buf, keep);
+        len += keep;
+    }
+    msg[len] = '\0';
+    for (;;) {
+        pid_t w = waitpid(pid, status, WNOHANG);
+        if (w == pid) return 1;
+        if (w < 0 && errno != EINTR) break;
+        if (now_s() >= deadline) break;
+        struct timespec ms = {0, 2000000};
+        nanosleep(&ms, NULL);
+    }
+    kill(pid, SIGKILL);
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
+    }
+    return 0;
+}
+
+int sl_bundle_check_isolated(const char *path, const char *name, unsigned flags, double seconds)
+{
+    if (seconds <= 0) {
+        struct stat st;
+        seconds = sl_bundle_check_seconds(stat(path, &st) == 0 ? (uint64_t)st.st_size : 0);
+    }
+    char args[300];
+    snprintf(args, sizeof args, "%u %.3f %ld %.200s", flags, seconds, (long)getpid(), name);
+    char **env = child_env(path, args);
+    if (!env) return sl_err(SL_ENOMEM, "%s: out of memory starting the bundle check", name);
+    int fds[2];
+    if (pipe(fds) != 0) {
+        int e = errno;
+        free(env[0]);
+        free(env[1]);
+        free(env);
+        return sl_err(SL_EIO, "%s: cannot start the bundle check: %s", name, strerror(e));
+    }
+    /* Children other threads start must not hold the write end: its end of file is the signal. */
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+    double deadline = now_s() + seconds;
+    pid_t pid;
+    int e = spawn_child(env, fds[1], &pid);
+    close(fds[1]);
+    free(env[0]);
+    free(env[1]);
+    free(env);
+    if (e) {
+        close(fds[0]);
+        return sl_err(SL_EIO, "%s: cannot start the bundle check (our own program, again): %s",
+                      name, strerror(e));
+    }
+    char msg[1024];
+    int status = 0;
+    int exited = wait_child(pid, fds[0], deadline, msg, sizeof msg, &status);
+    close(fds[0]);
+    if (!exited)
+        return sl_err(SL_ETIMEOUT, "%s: HDF5 did not finish reading it within %.0f s (a malformed "
+                                   "file can make libhdf5 loop forever), so it was not opened",
+                      name, seconds);
+    if (WIFSIGNALED(status))
+        return sl_err(SL_EFORMAT, "%s: reading it crashed the bundle check (signal %d), so it was "
+                                  "not opened",
+                      name, WTERMSIG(status));
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+    if (code == 0) return SL_OK;
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    if (code > 13)
+        return sl_err(SL_EIO, "%s: the bundle check failed (exit %d): %s", name, code, msg);
+    return sl_err(-code, "%s", n ? msg : "the bundle check failed without a message");
+}
+
+int sl_bundle_read_checked(const char *path, sl_bundle **out)
+{
+    *out = NULL;
+    int rc = sl_bundle_check_isolated(path, path, SL_BUNDLE_CHECK_WEIGHTS, 0);
+    return rc ? rc : sl_bundle_read(path, out);
 }
 
 /* ---- state_dict import --------------------------------------------------------------------- */

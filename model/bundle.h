@@ -18,6 +18,7 @@
 #include "model/wire_desc.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define SL_BUNDLE_FORMAT "sl-bundle"
 #define SL_BUNDLE_VERSION 1
@@ -64,12 +65,58 @@ int sl_bundle_read(const char *path, sl_bundle **out);
 
 /* As sl_bundle_read without reading the weights, so without loading the model runtime: every
  * check above holds but those of the values (finite, checksums) and of /extra, which is not read;
- * the parameters' tensors stay NULL. For showing a bundle (sl-preprocess inspect). */
+ * the parameters' tensors stay NULL. For showing a bundle (sl-preprocess inspect), so the file is
+ * first read the same way in a child process with a deadline (sl_bundle_check_isolated): a file
+ * that makes libhdf5 loop is refused with SL_ETIMEOUT instead of hanging the caller. */
 int sl_bundle_read_structure(const char *path, sl_bundle **out);
 
 /* The same from an HDF5 file image in memory (len bytes at buf, borrowed); `name` stands for the
  * path in messages. */
 int sl_bundle_read_image(const void *buf, size_t len, const char *name, sl_bundle **out);
+
+/* ---- the checked open ----
+ * Debian 12's libhdf5 1.10.8 loops forever on some malformed files (the bundle fuzzer found one,
+ * tests/model/fuzz_found/hdf5-vlen-attr-hang.h5), and since every HDF5 call of a process goes
+ * through one lock (h5/h5.h), one such file would stall HDF5 for the whole process (e.g. an edge
+ * server). A file from elsewhere is therefore read first in a child process, our own program
+ * started again (/proc/self/exe, so no fork of a process with threads; the child runs before
+ * main(), from a constructor in bundle.c, when the environment variable SL_BUNDLE_CHECK_CHILD
+ * names the file), which is killed at a deadline. */
+
+/* The deadline of a check of a file of `bytes`: SL_BUNDLE_CHECK_SECONDS (10 s, or that
+ * environment variable when it is a positive number of seconds) plus 1 s for every
+ * SL_BUNDLE_CHECK_BYTES_PER_SECOND bytes, so a large bundle on a loaded machine is not refused
+ * for being slow. */
+#define SL_BUNDLE_CHECK_SECONDS 10.0
+#define SL_BUNDLE_CHECK_BYTES_PER_SECOND (32.0 * 1024 * 1024)
+double sl_bundle_check_seconds(uint64_t bytes);
+
+/* Flags of the checks. */
+enum {
+    SL_BUNDLE_CHECK_WEIGHTS = 1,   /* every weight and /extra value too, as sl_bundle_read */
+    SL_BUNDLE_CHECK_HDF5_ONLY = 2, /* a file that is not HDF5 passes: its loader refuses it */
+};
+
+/* In this process: reads the bundle at path as sl_bundle_read does (with SL_BUNDLE_CHECK_WEIGHTS)
+ * or as sl_bundle_read_structure does, values into scratch memory without the model runtime, and
+ * keeps nothing. The same errors as those functions, naming `name`. A file that hangs libhdf5
+ * hangs this call: it is what the child below runs. */
+int sl_bundle_check(const char *path, const char *name, unsigned flags);
+
+/* The same on an HDF5 file image in memory (len bytes at buf, borrowed): what the bundle fuzzer
+ * (model/fuzz_bundle.c) runs, since it needs neither a file nor the model runtime. */
+int sl_bundle_check_image(const void *buf, size_t len, const char *name, unsigned flags);
+
+/* sl_bundle_check in a child process, killed after `seconds` (<= 0: sl_bundle_check_seconds of
+ * the file's size). SL_OK when the child finished without error; else its error (status and
+ * message, naming `name`); SL_ETIMEOUT "HDF5 did not finish reading it within N s" when it was
+ * killed; SL_EFORMAT when it crashed; SL_EIO when it could not be started. Thread-safe; holds no
+ * lock while it waits. Costs a process start and a second read of the file. */
+int sl_bundle_check_isolated(const char *path, const char *name, unsigned flags, double seconds);
+
+/* sl_bundle_check_isolated (weights included), then sl_bundle_read: for files from elsewhere
+ * (sl-offload run and device --model). */
+int sl_bundle_read_checked(const char *path, sl_bundle **out);
 
 /* The weight limit in force: SL_MAX_WEIGHT_BYTES from the environment when it is a positive whole
  * number, else SL_BUNDLE_MAX_WEIGHT_BYTES. */

@@ -2,6 +2,7 @@
 #include "offloader/deploy_store.h"
 #include "common/fsutil.h"
 #include "common/status.h"
+#include "model/bundle.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -114,6 +115,12 @@ int sl_deploy_upload_finish(sl_deploy_upload *up, const char **tmp_path)
         return sl_err(SL_EFORMAT, "upload SHA-256 %s does not match the announced %s", a, b);
     }
     if (fsync(up->fd) != 0) return sl_err(SL_EIO, "%s: cannot flush: %s", up->tmp, strerror(errno));
+    /* HDF5 is process-wide (one lock, h5/h5.h): a file that makes it loop must not reach this
+     * process, so it is read once in a child with a deadline first. */
+    int rc = sl_bundle_check_isolated(up->tmp, "the uploaded bundle",
+                                      SL_BUNDLE_CHECK_WEIGHTS | SL_BUNDLE_CHECK_HDF5_ONLY,
+                                      sl_bundle_check_seconds(up->size));
+    if (rc) return rc;
     *tmp_path = up->tmp;
     return SL_OK;
 }

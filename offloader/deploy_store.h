@@ -34,10 +34,13 @@ int sl_deploy_upload_begin(const char *dir, uint64_t size, const uint8_t sha256[
  * and must be aborted. */
 int sl_deploy_upload_write(sl_deploy_upload *up, const void *data, size_t n);
 
-/* Checks the byte count (a short upload is "truncated") and the digest, and flushes the file to
- * disk. Returns SL_OK with the temporary file's path in *tmp_path (owned by up, valid until
- * commit/abort), so the caller can validate the content before installing it; or SL_EFORMAT
- * naming what did not match. */
+/* Checks the byte count (a short upload is "truncated") and the digest, flushes the file to
+ * disk, and, when HDF5 recognises the file, reads it as a bundle in a child process killed at a
+ * deadline (sl_bundle_check_isolated, weights included: 10 s plus 1 s per 32 MiB), so a file
+ * that makes libhdf5 loop never reaches this process, whose HDF5 calls share one lock. Returns
+ * SL_OK with the temporary file's path in *tmp_path (owned by up, valid until commit/abort), so
+ * the caller can load and validate the content before installing it; SL_EFORMAT naming what did
+ * not match; or the check's error ("the uploaded bundle: ...", SL_ETIMEOUT when it was killed). */
 int sl_deploy_upload_finish(sl_deploy_upload *up, const char **tmp_path);
 
 /* Renames the finished upload to <dir>/<name> (replacing an older file of that name) and frees

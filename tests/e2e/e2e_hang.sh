@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# e2e_hang.sh: a bundle on which libhdf5 1.10.8 loops forever (the bundle fuzzer's find,
+# tests/model/fuzz_found/hdf5-vlen-attr-hang.h5) is read only in a child process with a deadline.
+# - Edge "fast" (deadline 3 s): its deploy is refused once the deadline passes, with an error
+#   naming the reason, and nothing is installed; `sl-preprocess inspect` refuses it the same way.
+# - Edge "slow" (deadline 60 s, so the check is surely still running): meanwhile it deploys and
+#   loads another bundle with HDF5 (the lock every HDF5 call shares is free) and answers a device
+#   with it; when the edge is killed, its check process goes with it.
+# The deadline is 10 s by default; SL_BUNDLE_CHECK_SECONDS sets it here.
+source "$(dirname "$0")/lib.sh"
+: "${SL_SRC:?}"
+HANG=$SL_SRC/tests/model/fuzz_found/hdf5-vlen-attr-hang.h5
+"$PRE" zoo tinycnn --input 3x32x32 -o "$W/m.h5" 2>/dev/null
+"$PRE" split "$W/m.h5" --at pool1 --device "$W/d.h5" --edge "$W/e.h5" >/dev/null 2>&1
+"$DATA" synth --product casting --size 32 --per-class 2 --out "$W/data" 2>/dev/null
+(umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/token")
+SL_BUNDLE_CHECK_SECONDS=3 start_edge fast
+FAST=127.0.0.1:$EDGE_PORT
+SL_BUNDLE_CHECK_SECONDS=60 start_edge slow
+SLOW=127.0.0.1:$EDGE_PORT SLOW_PID=$EDGE_PID
+deploy() { timeout 120 "$OFF" deploy --token-file "$W/token" --edge "$@"; }
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+
+t0=$(date +%s%N)
+deploy "$FAST" "$HANG" 2>"$W/fast-deploy.log" &
+fast_pid=$!
+deploy "$SLOW" "$HANG" 2>"$W/slow-deploy.log" &
+slow_pid=$!
+SL_BUNDLE_CHECK_SECONDS=2 timeout 60 "$PRE" inspect "$HANG" >/dev/null 2>"$W/inspect.log" &
+inspect_pid=$!
+
+# 1. The slow edge's check is under way once the edge has a child (our own program, again);
+#    meanwhile it deploys another bundle, loads it with HDF5 and answers a device with it.
+for _ in $(seq 300); do
+    checker=$(ps -o pid= --ppid "$SLOW_PID" | tr -d ' ' || true)
+    [ -n "$checker" ] && break
+    sleep 0.05
+done
+[ -n "$checker" ] || fail "no check process appeared under the slow edge"
+deploy "$SLOW" "$W/e.h5" >"$W/deploy.json" 2>"$W/deploy.log" || fail "deploy: $(cat "$W/deploy.log")"
+grep -q '"action":"uploaded"' "$W/deploy.json" || fail "deploy: $(cat "$W/deploy.json")"
+timeout 120 "$OFF" device --edge "$SLOW" --token-file "$W/token" --images "$W/data" \
+    --model "$W/d.h5" -o "$W/dev.jsonl" 2>"$W/dev.log" || fail "device: $(cat "$W/dev.log")"
+n=$(py "$W/dev.jsonl" <<'PY'
+
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+rows = [r for r in rows if "summary" not in r]
+assert rows and all(r["via"] == "edge" for r in rows), rows
+print(len(rows))
+PY
+) || fail "device results: $(cat "$W/dev.jsonl")"
+kill -0 "$slow_pid" 2>/dev/null || fail "the slow edge's hang deploy ended: $(cat "$W/slow-deploy.log")"
+pass "while a hang file was being checked: another bundle deployed, $n images answered ($(ms_since "$t0") ms)"
+
+# 2. The fast edge refused it at its deadline, naming the reason; nothing was installed.
+wait "$fast_pid" && fail "the hang file was deployed"
+took=$(ms_since "$t0")
+grep -q "HDF5 did not finish reading it within 3 s" "$W/fast-deploy.log" || fail "fast: $(cat "$W/fast-deploy.log")"
+[ "$took" -ge 3000 ] || fail "refused after $took ms, before the 3 s deadline"
+[ -z "$(ls -A "$W/fast.store")" ] || fail "store: $(ls -A "$W/fast.store")"
+pass "hang deploy refused ($(cat "$W/fast-deploy.log"))"
+wait "$inspect_pid" && fail "inspect succeeded on the hang file"
+grep -q "HDF5 did not finish reading it within 2 s" "$W/inspect.log" || fail "inspect: $(cat "$W/inspect.log")"
+pass "inspect refused it ($(cat "$W/inspect.log"))"
+# Bounded: the deadlines are 2 and 3 s; the rest is this (loaded) machine starting programs.
+[ "$took" -lt 30000 ] || fail "the refusal took $took ms for a 3 s deadline"
+
+# 3. The killed slow edge takes its check process with it.
+kill -9 "$SLOW_PID"
+for _ in $(seq 100); do kill -0 "$checker" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$checker" 2>/dev/null && fail "the check process $checker outlived its edge"
+wait "$slow_pid" 2>/dev/null && fail "the slow edge's hang deploy succeeded"
+pass "the killed edge's check process is gone"
