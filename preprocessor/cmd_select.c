@@ -28,7 +28,7 @@ typedef struct opts {
     const char *bandwidths, *rtts; /* a plan table over several links (plan_table.c) */
     double bw[SL_HOP_COUNT], rtt[SL_HOP_COUNT]; /* < 0: not given */
     long top;
-    int versus, dads, throughput, json, quiet;
+    int versus, dads, throughput, dads_cloud, json, quiet;
     sl_constraints cons;
 } opts;
 
@@ -96,6 +96,8 @@ static const sl_opt options[] = {
     SL_OPT_FLAG(0, "dads", &A.dads, "also the DADS min-cut partition (may cut several tensors)"),
     SL_OPT_FLAG(0, "throughput", &A.throughput,
                 "also the DADS throughput partition (minimises the slowest stage)"),
+    SL_OPT_FLAG(0, "dads-cloud", &A.dads_cloud,
+                "also the DADS min cut over device, edge and cloud (needs --cloud)"),
     SL_OPT_OUTPUT(&A.output, "write the plan as JSON (docs/formats/plan.md); - for stdout"),
     SL_OPT_FLAG(0, "json", &A.json, "print the plan JSON on stdout instead of text"),
     SL_OPT_STRING(0, "plot", &A.plot, "FILE", "write an SVG chart of every slice point"),
@@ -145,6 +147,8 @@ static int parse_args(int argc, char **argv, opts *o)
         o->json = 1;
     }
     if (o->json && o->quiet) return sl_usage_error("--json and --quiet exclude each other");
+    if (o->dads_cloud && !o->clouds.n)
+        return sl_usage_error("--dads-cloud partitions over three tiers: give --cloud PROFILE");
     if (!o->clouds.n && (o->bw[SL_HOP_EDGE_CLOUD] >= 0 || o->rtt[SL_HOP_EDGE_CLOUD] >= 0 ||
                          o->bw[SL_HOP_DEVICE_CLOUD] >= 0 || o->rtt[SL_HOP_DEVICE_CLOUD] >= 0))
         sl_log_warn("--cloud-bandwidth, --cloud-rtt and --device-cloud-* are ignored without "
@@ -239,6 +243,28 @@ static void print_dads(const sl_select_input *in, const sl_selection *s, const s
     free(crosses);
 }
 
+/* The three-tier DADS partition in words. */
+static void print_dads3(const sl_profile *pr, const sl_plan_doc_three *x)
+{
+    const sl_dads3_result *r = x->r;
+    int count[SL_TIER_COUNT] = {0, 0, 0};
+    for (int i = 1; i <= pr->n_nodes; i++)
+        count[r->tier[i]]++;
+    char lat[32], part[7][32];
+    const double v[7] = {r->device_s, r->transfer_s, r->rtt_s, r->edge_s,
+                         r->transfer2_s, r->rtt2_s, r->cloud_s};
+    sl_format_seconds(lat, sizeof lat, r->latency_s);
+    for (int i = 0; i < 7; i++)
+        sl_format_seconds(part[i], sizeof part[i], v[i]);
+    printf("\nDADS min cut over three tiers (latency)%s%s%s%s: %s - device %d nodes, edge %d "
+           "nodes, cloud %d nodes\n  (device %s, to edge %s + RTT %s, edge %s, to cloud %s + RTT "
+           "%s, cloud %s)\n",
+           x->edge_host ? " on edge " : "", x->edge_host ? x->edge_host : "",
+           x->cloud_host ? ", cloud " : "", x->cloud_host ? x->cloud_host : "", lat,
+           count[SL_TIER_DEVICE], count[SL_TIER_EDGE], count[SL_TIER_CLOUD], part[0], part[1],
+           part[2], part[3], part[4], part[5], part[6]);
+}
+
 int sl_cmd_select(int argc, char **argv)
 {
     memset(&A, 0, sizeof A);
@@ -250,7 +276,7 @@ int sl_cmd_select(int argc, char **argv)
     }
     sl_select_request rq = {o.device, o.edges.v[0], o.clouds.n ? o.clouds.v[0] : NULL,
                             o.network, {0}, {0}, &o.cons, o.dads, o.throughput,
-                            o.edges.v, o.edges.n, o.clouds.v, o.clouds.n};
+                            o.edges.v, o.edges.n, o.clouds.v, o.clouds.n, o.dads_cloud};
     for (int h = 0; h < SL_HOP_COUNT; h++) {
         rq.bandwidth_bps[h] = o.bw[h];
         rq.rtt_s[h] = o.rtt[h];
@@ -277,13 +303,16 @@ int sl_cmd_select(int argc, char **argv)
     }
     sl_plan_doc doc = {in, sel, (int)o.top, o.dads ? &r.dads : NULL,
                        o.throughput ? &r.throughput : NULL};
-    if ((o.output && sl_plan_doc_write(o.output, &doc)) ||
+    sl_plan_doc_three three = {&r.dads3, in->hosts ? r.edge_names[r.dads3_edge] : NULL,
+                               in->hosts ? r.cloud_names[r.dads3_cloud] : NULL};
+    const sl_plan_doc_three *x = o.dads_cloud ? &three : NULL;
+    if ((o.output && sl_plan_doc_write_three(o.output, &doc, x)) ||
         (o.plot && sl_plot_write_svg(o.plot, in, sel))) {
         rc = sl_fail();
         goto out;
     }
     if (o.json) {
-        char *js = sl_plan_doc_json(&doc);
+        char *js = sl_plan_doc_json_three(&doc, x);
         if (!js) {
             rc = sl_fail();
             goto out;
@@ -318,6 +347,7 @@ int sl_cmd_select(int argc, char **argv)
         snprintf(title, sizeof title, "DADS throughput (slowest stage)%s%s",
                  in->hosts ? " on edge " : "", in->hosts ? r.edge_names[r.throughput.edge_host] : "");
         if (o.throughput) print_dads(in, sel, &r.throughput, title);
+        if (o.dads_cloud) print_dads3(r.device, &three);
     }
     rc = SL_EXIT_OK;
 out:

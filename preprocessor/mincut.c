@@ -137,6 +137,20 @@ static int net_init(flownet *f, int nv, int max_edges)
     return SL_OK;
 }
 
+/* net_init, and the residual epsilon relative to the sum `total` of the capacities of an
+ * n-vertex graph; on failure frees the caller's scratch arrays a and b too. */
+static int net_start(flownet *f, int nv, int max_edges, double total, int n, int *a, int *b)
+{
+    int rc = net_init(f, nv, max_edges);
+    if (rc) {
+        free(a);
+        free(b);
+        return rc;
+    }
+    f->eps = 1e-13 * (total > 0 ? total : 1) / (n + 1);
+    return SL_OK;
+}
+
 static void net_add(flownet *f, int u, int v, double cap)
 {
     f->e[f->ne] = (fedge){v, f->head[u], cap};
@@ -214,17 +228,12 @@ int sl_mincut_solve(const sl_dag *g, double w_dev, double w_xfer, double w_edge,
     int nv = n + 2;
     for (int v = 0; v < n; v++)
         aux[v] = consumers[v] > 1 ? nv++ : -1;
-    flownet f;
-    int rc = net_init(&f, nv, 2 * n + 3 * n_pred + n);
-    if (rc) {
-        free(consumers);
-        free(aux);
-        return rc;
-    }
     double total = 0;
     for (int v = 0; v < n; v++)
         total += w_dev * g->dev_s[v] + w_edge * g->edge_s[v] + w_xfer * g->xfer_s[v];
-    f.eps = 1e-13 * (total > 0 ? total : 1) / (n + 1);
+    flownet f;
+    int rc = net_start(&f, nv, 2 * n + 3 * n_pred + n, total, n, consumers, aux);
+    if (rc) return rc;
     for (int v = 0; v < n; v++) {
         int dev_forced = v == 0 || g->force[v] == SL_FORCE_DEVICE;
         net_add(&f, s, v, dev_forced ? BIG : w_edge * g->edge_s[v]);
@@ -609,4 +618,233 @@ int sl_dads_check(const sl_dads_result *r, const sl_profile *dev, const sl_const
     int v = sl_constraints_first_violated(c, &pl);
     free(tier);
     return v;
+}
+
+/* ---- Three tiers (see mincut.h) ---- */
+
+int sl_dag3_init(sl_dag3 *d, int n, int n_edges)
+{
+    memset(d, 0, sizeof *d);
+    int rc = sl_dag_init(&d->g, n, n_edges);
+    if (rc) return rc;
+    d->cloud_s = calloc((size_t)n, sizeof(double));
+    d->xfer2_s = calloc((size_t)n, sizeof(double));
+    d->forbid = calloc((size_t)n, 1);
+    if (!d->cloud_s || !d->xfer2_s || !d->forbid) {
+        sl_dag3_free(d);
+        return sl_err(SL_ENOMEM, "out of memory for a %d-vertex graph", n);
+    }
+    return SL_OK;
+}
+
+void sl_dag3_free(sl_dag3 *d)
+{
+    if (!d) return;
+    sl_dag_free(&d->g);
+    free(d->cloud_s);
+    free(d->xfer2_s);
+    free(d->forbid);
+    memset(d, 0, sizeof *d);
+}
+
+int sl_dag3_from_profiles(const sl_profile *dev, const sl_profile *edge, const sl_profile *cloud,
+                          const sl_hop *hop1, const sl_hop *hop2, const sl_constraints *c,
+                          sl_dag3 *d)
+{
+    int n_edges = 0;
+    for (int i = 0; i < dev->n_nodes; i++)
+        n_edges += dev->nodes[i].n_inputs;
+    int rc = sl_dag3_init(d, dev->n_nodes + 1, n_edges);
+    if (rc) return rc;
+    /* The two-tier builder fills times, device->edge transfers and predecessors; its forced
+     * placements are replaced by forbidden tiers below. */
+    sl_dag two;
+    if ((rc = sl_dag_from_profiles(dev, edge, hop1, NULL, &two))) {
+        sl_dag3_free(d);
+        return rc;
+    }
+    sl_dag_free(&d->g);
+    d->g = two;
+    scaled_node_times(cloud, d->cloud_s + 1);
+    double raw = (double)dev->input_raw_bytes;
+    d->xfer2_s[0] = raw / edge->serialise_bytes_per_s + sl_hop_transfer_s(hop2, raw);
+    for (int i = 0; i < dev->n_nodes; i++) {
+        double bytes = (double)dev->nodes[i].out_bytes;
+        d->xfer2_s[i + 1] = bytes / edge->serialise_bytes_per_s + sl_hop_transfer_s(hop2, bytes);
+    }
+    d->forbid[0] = (1u << SL_TIER_EDGE) | (1u << SL_TIER_CLOUD);
+    for (int i = 0; c && i < c->n; i++) {
+        const sl_criterion *cr = &c->items[i];
+        uint8_t bit = (uint8_t)(1u << cr->tier);
+        if (cr->kind == SL_CRIT_ONLY_ON)
+            d->forbid[cr->node_index + 1] |= (uint8_t)(7u & ~bit);
+        else if (cr->kind == SL_CRIT_NOT_ON)
+            d->forbid[cr->node_index + 1] |= bit;
+        else if (cr->kind == SL_CRIT_EXCLUDE_TIER)
+            for (int v = 1; v < d->g.n; v++)
+                d->forbid[v] |= bit;
+    }
+    return SL_OK;
+}
+
+void sl_dads3_result_free(sl_dads3_result *r)
+{
+    if (!r) return;
+    free(r->tier);
+    memset(r, 0, sizeof *r);
+}
+
+int sl_dag3_cost(const sl_dag3 *d, const uint8_t *tier, double rtt_s, double rtt2_s,
+                 sl_dads3_result *r)
+{
+    const sl_dag *g = &d->g;
+    double comp[3] = {0, 0, 0}, x1 = 0, x2 = 0;
+    if (g->n < 1 || tier[0] != SL_TIER_DEVICE) return 0;
+    for (int v = 0; v < g->n; v++) {
+        if (tier[v] > 2 || (d->forbid[v] >> tier[v] & 1)) return 0;
+        comp[tier[v]] += tier[v] == 0 ? g->dev_s[v] : tier[v] == 1 ? g->edge_s[v] : d->cloud_s[v];
+    }
+    /* Each tensor crosses a boundary once however many consumers are past it: the furthest
+     * consumer's tier decides. */
+    uint8_t *far = calloc((size_t)g->n, 1);
+    if (!far) return 0;
+    for (int c = 0; c < g->n; c++)
+        for (int k = g->pred_start[c]; k < g->pred_start[c + 1]; k++) {
+            int u = g->preds[k];
+            if (tier[c] < tier[u]) {
+                free(far);
+                return 0;
+            }
+            if (tier[c] > far[u]) far[u] = tier[c];
+        }
+    int used[3] = {0, 0, 0};
+    for (int v = 0; v < g->n; v++) {
+        used[tier[v]] = 1;
+        if (tier[v] < 1 && far[v] >= 1) x1 += g->xfer_s[v];
+        if (tier[v] < 2 && far[v] >= 2) x2 += d->xfer2_s[v];
+    }
+    free(far);
+    r->device_s = comp[0];
+    r->edge_s = comp[1];
+    r->cloud_s = comp[2];
+    r->transfer_s = x1;
+    r->transfer2_s = x2;
+    r->rtt_s = used[1] || used[2] ? rtt_s : 0;
+    r->rtt2_s = used[2] ? rtt2_s : 0;
+    r->latency_s = comp[0] + comp[1] + comp[2] + x1 + x2 + r->rtt_s + r->rtt2_s;
+    return 1;
+}
+
+/* The min cut without RTTs, tiers above `max_tier` forbidden everywhere, into tier[]. Per node
+ * v: vertex p1 (v's side of the device|edge boundary) and p2 (of edge|cloud), each on the source
+ * side while v is before that boundary; s->p2 costs the cloud time, p2->p1 the edge time,
+ * p1->t the device time, and an infinite p1->p2 keeps "before device|edge" inside "before
+ * edge|cloud". A tensor crossing boundary b goes u_b -> c_b (through one auxiliary vertex per
+ * tensor and boundary with several consumers) and every consumer has an infinite c_b -> u_b. */
+static int solve3(const sl_dag3 *d, int max_tier, uint8_t *tier)
+{
+    const sl_dag *g = &d->g;
+    const int n = g->n, s = 2 * n, t = 2 * n + 1;
+    if (n < 1) return sl_err(SL_EARG, "an empty graph");
+    int n_pred = g->pred_start[n];
+    int *consumers = calloc((size_t)n, sizeof(int)), *aux = malloc(2 * (size_t)n * sizeof(int));
+    if (!consumers || !aux) {
+        free(consumers);
+        free(aux);
+        return sl_err(SL_ENOMEM, "out of memory");
+    }
+    for (int k = 0; k < n_pred; k++)
+        consumers[g->preds[k]]++;
+    int nv = 2 * n + 2;
+    for (int b = 0; b < 2; b++)
+        for (int v = 0; v < n; v++)
+            aux[b * n + v] = consumers[v] > 1 ? nv++ : -1;
+    double total = 0;
+    for (int v = 0; v < n; v++)
+        total += g->dev_s[v] + g->edge_s[v] + d->cloud_s[v] + g->xfer_s[v] + d->xfer2_s[v];
+    flownet f;
+    int rc = net_start(&f, nv, 4 * n + 2 * (3 * n_pred + n), total, n, consumers, aux);
+    if (rc) return rc;
+#define P(b, v) ((b) * n + (v)) /* b = 0: device|edge boundary, 1: edge|cloud */
+    for (int v = 0; v < n; v++) {
+        uint8_t no = d->forbid[v];
+        if (max_tier < 2) no |= 1u << SL_TIER_CLOUD;
+        net_add(&f, s, P(1, v), no >> SL_TIER_CLOUD & 1 ? BIG : d->cloud_s[v]);
+        net_add(&f, P(1, v), P(0, v), no >> SL_TIER_EDGE & 1 ? BIG : g->edge_s[v]);
+        net_add(&f, P(0, v), t, no >> SL_TIER_DEVICE & 1 ? BIG : g->dev_s[v]);
+        net_add(&f, P(0, v), P(1, v), BIG);
+        for (int b = 0; b < 2; b++)
+            if (aux[b * n + v] >= 0)
+                net_add(&f, P(b, v), aux[b * n + v], b ? d->xfer2_s[v] : g->xfer_s[v]);
+    }
+    for (int c = 0; c < n; c++)
+        for (int k = g->pred_start[c]; k < g->pred_start[c + 1]; k++) {
+            int u = g->preds[k];
+            for (int b = 0; b < 2; b++) {
+                if (aux[b * n + u] >= 0)
+                    net_add(&f, aux[b * n + u], P(b, c), BIG);
+                else
+                    net_add(&f, P(b, u), P(b, c), b ? d->xfer2_s[u] : g->xfer_s[u]);
+                net_add(&f, P(b, c), P(b, u), BIG);
+            }
+        }
+    double flow = net_maxflow(&f, s, t);
+    if (flow >= BIG) {
+        rc = sl_err(SL_ECONSTRAINT, "the node placements forced by the constraints contradict "
+                                    "each other over three tiers");
+    } else {
+        net_bfs(&f, s, t);
+        for (int v = 0; v < n; v++)
+            tier[v] = (uint8_t)((f.level[P(0, v)] < 0) + (f.level[P(1, v)] < 0));
+    }
+#undef P
+    net_free(&f);
+    free(consumers);
+    free(aux);
+    return rc;
+}
+
+int sl_dads3_latency(const sl_dag3 *d, double rtt_s, double rtt2_s, sl_dads3_result *out)
+{
+    const int n = d->g.n;
+    memset(out, 0, sizeof *out);
+    uint8_t *best = malloc((size_t)n), *cand = malloc((size_t)n);
+    if (!best || !cand) {
+        free(best);
+        free(cand);
+        return sl_err(SL_ENOMEM, "out of memory");
+    }
+    /* The cut ignores the RTTs. The best labelling reaching the cloud costs at least the
+     * unrestricted cut plus both RTTs, the best stopping at the edge at least the cut without
+     * the cloud plus one, and local-only has none: the least of the three candidates' real
+     * costs is the optimum. */
+    sl_dads3_result r, br;
+    memset(&br, 0, sizeof br);
+    int found = 0, rc = SL_OK;
+    for (int pass = 0; pass < 3 && rc != SL_ENOMEM; pass++) {
+        if (pass == 0) {
+            memset(cand, SL_TIER_DEVICE, (size_t)n);
+            rc = SL_OK;
+        } else {
+            rc = solve3(d, pass == 1 ? 1 : 2, cand);
+            if (rc == SL_ECONSTRAINT) continue;
+        }
+        if (rc) break;
+        if (sl_dag3_cost(d, cand, rtt_s, rtt2_s, &r) && (!found || r.latency_s < br.latency_s)) {
+            br = r;
+            memcpy(best, cand, (size_t)n);
+            found = 1;
+        }
+    }
+    free(cand);
+    if (rc == SL_ENOMEM || !found) {
+        free(best);
+        return rc == SL_ENOMEM ? rc
+                               : sl_err(SL_ECONSTRAINT, "the node placements forced by the "
+                                                        "constraints admit no three-tier partition");
+    }
+    br.tier = best;
+    br.n = n;
+    *out = br;
+    return SL_OK;
 }

@@ -103,4 +103,53 @@ void sl_dads_result_free(sl_dads_result *r);
 int sl_dads_check(const sl_dads_result *r, const sl_profile *dev, const sl_constraints *c,
                   uint8_t *crosses, double *upload_bytes);
 
+/* Three tiers, device < edge < cloud, every tensor going device->cloud through the edge (it pays
+ * both hops; the direct device->cloud link is not part of this model: docs/select.md). A
+ * labelling puts each vertex on a tier, the input on the device, and no vertex on a tier before
+ * one of its producers'. Its cost is the vertices' times on their tiers, plus per boundary
+ * (device|edge, edge|cloud) each tensor produced before the boundary and consumed after it,
+ * once, plus each boundary's RTT when anything crosses it. The minimum is exact: one min cut
+ * on a layered graph (Ishikawa's construction: two vertices per node, one per boundary, an
+ * infinite edge keeping the cloud side inside the edge side), then the RTT cases compared. */
+typedef struct sl_dag3 {
+    sl_dag g;         /* vertices, predecessors, dev_s, edge_s, xfer_s (device->edge); g.force unused */
+    double *cloud_s;  /* time of vertex v on the cloud */
+    double *xfer2_s;  /* time to send v's output edge->cloud (edge serialise + bytes/bandwidth) */
+    uint8_t *forbid;  /* per vertex: bit t set = may not run on tier t (SL_TIER_*) */
+} sl_dag3;
+
+/* Allocates a three-tier DAG as sl_dag_init does, all zero. SL_OK or SL_ENOMEM (nothing kept). */
+int sl_dag3_init(sl_dag3 *d, int n, int n_edges);
+/* Frees and zeroes; a zeroed struct is a no-op. */
+void sl_dag3_free(sl_dag3 *d);
+
+/* Builds the three-tier DAG from the three profiles and the two hops (node times scaled per block
+ * as sl_dag_from_profiles does). Node criteria (only-on, not-on, exclude-tier) become forbidden
+ * tiers. Returns SL_OK (caller frees), SL_ENOMEM. */
+int sl_dag3_from_profiles(const sl_profile *dev, const sl_profile *edge, const sl_profile *cloud,
+                          const sl_hop *hop1, const sl_hop *hop2, const sl_constraints *c,
+                          sl_dag3 *d);
+
+typedef struct sl_dads3_result {
+    uint8_t *tier; /* per vertex (vertex 0 = input), SL_TIER_*; caller frees with sl_dads3_result_free */
+    int n;
+    double device_s, edge_s, cloud_s;   /* compute per tier */
+    double transfer_s, transfer2_s;     /* tensors crossing device|edge, edge|cloud */
+    double rtt_s, rtt2_s;               /* paid when anything crosses that boundary */
+    double latency_s;                   /* the sum */
+} sl_dads3_result;
+
+/* The cost of labelling `tier` (RTTs included) into *r's times (r->tier is not touched).
+ * Returns 1 when the labelling is valid (input on the device, no consumer before its producer,
+ * no forbidden tier), 0 otherwise (times then undefined). */
+int sl_dag3_cost(const sl_dag3 *d, const uint8_t *tier, double rtt_s, double rtt2_s,
+                 sl_dads3_result *r);
+
+/* The labelling of least latency. Returns SL_OK with *out filled (caller frees), SL_ENOMEM, or
+ * SL_ECONSTRAINT when the forbidden tiers admit no labelling. */
+int sl_dads3_latency(const sl_dag3 *d, double rtt_s, double rtt2_s, sl_dads3_result *out);
+
+/* Frees tier and zeroes the result; a zeroed result is a no-op. */
+void sl_dads3_result_free(sl_dads3_result *r);
+
 #endif

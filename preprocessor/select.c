@@ -641,7 +641,45 @@ static cJSON *hosts_json(const sl_hosts *h)
     return o;
 }
 
+/* The names of vertex set {v : tier[v] == t} (v >= 1, node v-1). */
+static cJSON *tier_nodes(const sl_profile *pr, const uint8_t *tier, int t)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < pr->n_nodes; i++)
+        if (tier[i + 1] == t) cJSON_AddItemToArray(a, cJSON_CreateString(pr->nodes[i].name));
+    return a;
+}
+
+/* The three-tier DADS partition (docs/formats/plan.md, "dads_three_tier"). */
+static cJSON *dads3_json(const sl_select_input *in, const sl_plan_doc_three *x)
+{
+    const sl_profile *pr = in->device;
+    const sl_dads3_result *r = x->r;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "mode", "latency");
+    if (x->edge_host) cJSON_AddStringToObject(o, "edge_host", x->edge_host);
+    if (x->cloud_host) cJSON_AddStringToObject(o, "cloud_host", x->cloud_host);
+    cJSON *lat = cJSON_AddObjectToObject(o, "latency_s");
+    cJSON_AddNumberToObject(lat, "device", r->device_s);
+    cJSON_AddNumberToObject(lat, "transfer", r->transfer_s);
+    cJSON_AddNumberToObject(lat, "rtt", r->rtt_s);
+    cJSON_AddNumberToObject(lat, "edge", r->edge_s);
+    cJSON_AddNumberToObject(lat, "transfer2", r->transfer2_s);
+    cJSON_AddNumberToObject(lat, "rtt2", r->rtt2_s);
+    cJSON_AddNumberToObject(lat, "cloud", r->cloud_s);
+    cJSON_AddNumberToObject(lat, "total", r->latency_s);
+    cJSON_AddItemToObject(o, "device_nodes", tier_nodes(pr, r->tier, SL_TIER_DEVICE));
+    cJSON_AddItemToObject(o, "edge_nodes", tier_nodes(pr, r->tier, SL_TIER_EDGE));
+    cJSON_AddItemToObject(o, "cloud_nodes", tier_nodes(pr, r->tier, SL_TIER_CLOUD));
+    return o;
+}
+
 char *sl_plan_doc_json(const sl_plan_doc *d)
+{
+    return sl_plan_doc_json_three(d, NULL);
+}
+
+char *sl_plan_doc_json_three(const sl_plan_doc *d, const sl_plan_doc_three *three)
 {
     const sl_select_input *in = d->in;
     const sl_selection *s = d->sel;
@@ -704,6 +742,7 @@ char *sl_plan_doc_json(const sl_plan_doc *d)
     cJSON_AddItemToObject(r, "dads_throughput",
                           d->throughput ? dads_json(d, d->throughput, "throughput")
                                         : cJSON_CreateNull());
+    if (three) cJSON_AddItemToObject(r, "dads_three_tier", dads3_json(in, three));
     char *out = cJSON_Print(r);
     cJSON_Delete(r);
     if (!out) sl_err(SL_ENOMEM, "out of memory while writing the plan");
@@ -712,7 +751,12 @@ char *sl_plan_doc_json(const sl_plan_doc *d)
 
 int sl_plan_doc_write(const char *path, const sl_plan_doc *d)
 {
-    char *s = sl_plan_doc_json(d);
+    return sl_plan_doc_write_three(path, d, NULL);
+}
+
+int sl_plan_doc_write_three(const char *path, const sl_plan_doc *d, const sl_plan_doc_three *three)
+{
+    char *s = sl_plan_doc_json_three(d, three);
     if (!s) return SL_ENOMEM;
     size_t len = strlen(s);
     char *t = realloc(s, len + 2);

@@ -160,4 +160,15 @@ char *sl_plan_doc_json(const sl_plan_doc *d);
 /* Writes the plan document to `path` atomically; on error nothing at `path` is changed. */
 int sl_plan_doc_write(const char *path, const sl_plan_doc *d);
 
+/* The three-tier DADS partition a document may also carry (`select --dads-cloud`), with the
+ * hosts it was made for (NULL: the only ones). Borrowed. */
+typedef struct sl_plan_doc_three {
+    const sl_dads3_result *r;
+    const char *edge_host, *cloud_host;
+} sl_plan_doc_three;
+
+/* sl_plan_doc_json / sl_plan_doc_write with "dads_three_tier" added when three is not NULL. */
+char *sl_plan_doc_json_three(const sl_plan_doc *d, const sl_plan_doc_three *three);
+int sl_plan_doc_write_three(const char *path, const sl_plan_doc *d, const sl_plan_doc_three *three);
+
 #endif

@@ -191,6 +191,39 @@ static int run_dads(const sl_select_request *rq, sl_select_outcome *out)
     return SL_OK;
 }
 
+/* The three-tier DADS partition on every (edge, cloud) pair, keeping the fastest. */
+static int run_dads3(const sl_select_request *rq, sl_select_outcome *out)
+{
+    const int nc = out->n_clouds;
+    if (!nc) {
+        out->user_error = 1;
+        return sl_err(SL_EARG, "the three-tier DADS partition needs a --cloud profile");
+    }
+    for (int e = 0; e < out->n_edges; e++)
+        for (int c = 0; c < nc; c++) {
+            const sl_netcfg *n = &out->nets[e * nc + c];
+            sl_dag3 d;
+            sl_dads3_result r;
+            int rc = sl_dag3_from_profiles(out->device, out->edges[e], out->clouds[c],
+                                           &n->hop[SL_HOP_DEVICE_EDGE],
+                                           &n->hop[SL_HOP_EDGE_CLOUD], rq->constraints, &d);
+            if (rc) return rc;
+            rc = sl_dads3_latency(&d, n->hop[SL_HOP_DEVICE_EDGE].rtt_s,
+                                  n->hop[SL_HOP_EDGE_CLOUD].rtt_s, &r);
+            sl_dag3_free(&d);
+            if (rc) return rc;
+            if (out->dads3.tier && r.latency_s >= out->dads3.latency_s) {
+                sl_dads3_result_free(&r);
+                continue;
+            }
+            sl_dads3_result_free(&out->dads3);
+            out->dads3 = r;
+            out->dads3_edge = e;
+            out->dads3_cloud = c;
+        }
+    return SL_OK;
+}
+
 int sl_select_execute(const sl_select_request *rq, sl_select_outcome *out)
 {
     memset(out, 0, sizeof *out);
@@ -243,8 +276,8 @@ int sl_select_execute(const sl_select_request *rq, sl_select_outcome *out)
         return rc;
     }
     if ((rc = sl_select_run(in, &out->sel))) return rc; /* SL_ECONSTRAINT keeps sel */
-    if (rq->dads || rq->throughput) return run_dads(rq, out);
-    return SL_OK;
+    if ((rq->dads || rq->throughput) && (rc = run_dads(rq, out))) return rc;
+    return rq->dads_cloud ? run_dads3(rq, out) : SL_OK;
 }
 
 void sl_select_outcome_free(sl_select_outcome *out)
@@ -253,6 +286,7 @@ void sl_select_outcome_free(sl_select_outcome *out)
     sl_dag_free(&out->dag);
     sl_dads_result_free(&out->dads);
     sl_dads_result_free(&out->throughput);
+    sl_dads3_result_free(&out->dads3);
     sl_selection_free(&out->sel);
     sl_profile_free(out->device);
     for (int i = 0; out->edges && i < out->n_edges; i++)

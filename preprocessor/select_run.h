@@ -28,6 +28,7 @@ typedef struct sl_select_request {
     int n_edges;
     const char *const *clouds;
     int n_clouds;
+    int dads_cloud; /* also the three-tier DADS partition (needs a cloud) */
 } sl_select_request;
 
 /* Everything a run produced; owned, free with sl_select_outcome_free. */
@@ -37,6 +38,8 @@ typedef struct sl_select_outcome {
     sl_selection sel;
     sl_dag dag;
     sl_dads_result dads, throughput; /* filled when requested; edge_host says on which edge */
+    sl_dads3_result dads3;           /* three tiers, with dads_cloud */
+    int dads3_edge, dads3_cloud;     /* the candidates it was made for */
     int user_error; /* on failure: 1 when the arguments are at fault (a constraint naming an
                        unknown node or host, a cloud criterion without a cloud, two candidates of
                        one name), 0 otherwise */

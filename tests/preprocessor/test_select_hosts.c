@@ -106,7 +106,7 @@ static void test_two_edges_two_clouds(void)
     const char *edges[2] = {near_arg, far}, *clouds[2] = {big, small};
     sl_constraints cons = {0};
     sl_select_request rq = {dev,  NULL, NULL, put_text("net.csv", NET), {-1, -1, -1}, {-1, -1, -1},
-                            &cons, 1,    0,    edges, 2, clouds, 2};
+                            &cons, 1,    0,    edges, 2, clouds, 2, 1};
     sl_select_outcome r;
     CHECK_OK(sl_select_execute(&rq, &r), sl_errmsg());
     const sl_selection *s = &r.sel;
@@ -143,6 +143,10 @@ static void test_two_edges_two_clouds(void)
     CHECK(sl_select_cost_on(&r.in, 2, 0, 0, 1, 1, 0, &q) == SL_EARG); /* no third edge */
     CHECK(r.dads.latency_s > 0);
     CHECK_EQ(r.dads.edge_host, 0); /* DADS on near: raw image 0.07615 s; on far 0.11555 s at best */
+    /* Over three tiers the chain's best labelling is the best plan without a TL and without the
+     * direct link: the same raw image forwarded by near to small. */
+    CHECK(r.dads3_edge == 0 && r.dads3_cloud == 1);
+    CHECK_NEAR(r.dads3.latency_s, 0.028825, 1e-12);
 
     /* The plan file names the hosts; the reader gives them back. */
     char plan[700];
