@@ -138,8 +138,29 @@ static void test_chain_matches_select(void)
     sl_profile_free(cloud);
 }
 
+/* A node held on the cloud feeding a node held on the device: no labelling; said, not solved. */
+static void test_contradiction(void)
+{
+    sl_dag3 d;
+    CHECK_OK(sl_dag3_init(&d, 3, 2), sl_errmsg());
+    d.g.pred_start[1] = 0;
+    d.g.preds[0] = 0;
+    d.g.pred_start[2] = 1;
+    d.g.preds[1] = 1;
+    d.g.pred_start[3] = 2;
+    d.forbid[0] = 6;
+    d.forbid[1] = (1u << SL_TIER_DEVICE) | (1u << SL_TIER_EDGE);
+    d.forbid[2] = (1u << SL_TIER_EDGE) | (1u << SL_TIER_CLOUD);
+    sl_dads3_result r;
+    CHECK(sl_dads3_latency(&d, 0.01, 0.01, &r) == SL_ECONSTRAINT);
+    CHECK_CONTAINS(sl_errmsg(), "admit no three-tier partition");
+    CHECK(r.tier == NULL);
+    sl_dag3_free(&d);
+}
+
 int main(void)
 {
+    test_contradiction();
     test_brute_force();
     test_chain_matches_select();
     return TU_DONE();
