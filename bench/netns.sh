@@ -240,6 +240,45 @@ for r in rows[1:]:
     print(f"  {r['mode']}: median device {p['device_s']*1e3:.1f} ms, encode {p['encode_s']*1e3:.1f}, "
           f"transfer {p['transfer_s']*1e3:.1f}, edge queue {p['edge_queue_s']*1e3:.1f}, "
           f"edge {p['edge_s']*1e3:.1f}; predicted bytes {r.get('predicted_bytes') or 0:.0f}")
+# Pipelined (--pipeline N > 1): with N requests in flight the stages overlap, so the plan
+# predicts images/s = 1 / max(device stage, upload, edge stage), unless N is too few to cover the
+# round trip: a closed loop of N requests, each taking the plan's latency L, moves at most N / L
+# images/s (Little's law). The prediction is the smaller of the two.
+# The device stage is load + head + TL encode + codec + framing, the edge stage codec + TL decode
+# + tail. Goodput: the payload bits per second the upload carried against the tbf rate.
+def rate_bits(v):
+    v = v.lower()
+    for suf, mul in (("gbit", 1e9), ("mbit", 1e6), ("kbit", 1e3), ("bit", 1)):
+        if v.endswith(suf):
+            return float(v[: -len(suf)]) * mul
+    return float(v)
+if plan and int(pipeline) > 1:
+    pd = json.load(open(plan))
+    entry = {"edge-only": ([c["without_tl"] for c in pd["per_cut"]
+                            if c["without_tl"]["cut"]["kind"] == "edge-only"] or [None])[0],
+             "split": pd.get("best_split_without_tl"), "split+tl": pd.get("best_with_tl")}
+    print(f"pipelined, {pipeline} in flight: predicted images/s = min(1/max(device, upload, edge), {pipeline}/latency)")
+    print("| mode | stages device / upload / edge ms | predicted images/s | measured | error | upload goodput / link |")
+    print("|---|---|---:|---:|---:|---:|")
+    for r in rows[1:]:
+        e = entry.get(r["mode"])
+        if not e:
+            continue
+        L = e["latency_s"]
+        st = (L["load"] + L["device"] + L["tl_encode"] + L["wire_encode"] + L["serialise"],
+              L["transfer"], L["wire_decode"] + L["tl_decode"] + L["edge"])
+        pred = min(1 / max(st), int(pipeline) / L["total"])
+        meas = r["throughput_ips"]
+        good = meas * r["bytes_up_per_image"] * 8 / rate_bits(bw)
+        r["pipelined"] = {"stages_s": st, "predicted_ips": pred,
+                          "error": (pred - meas) / meas if meas > 0 else None,
+                          "goodput_share": good,
+                          "bottleneck": ("device", "upload", "edge")[st.index(max(st))]
+                          if 1 / max(st) <= int(pipeline) / L["total"] else "requests in flight"}
+        err = r["pipelined"]["error"]
+        es = f"{100*err:+.1f}%" + (" !" if abs(err) > 0.10 else "") if err is not None else "-"
+        print(f"| {r['mode']} | {st[0]*1e3:.1f} / {st[1]*1e3:.1f} / {st[2]*1e3:.1f} "
+              f"({r['pipelined']['bottleneck']}) | {pred:.1f} | {meas:.1f} | {es} | {100*good:.0f}% |")
 if any(r["error"] is not None and abs(r["error"]) > 0.10 for r in rows):
     print("! the prediction misses the measurement by more than 10%")
 if choice:

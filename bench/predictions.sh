@@ -7,14 +7,16 @@
 #
 # usage: bench/predictions.sh [--build DIR] [--arch resnet18] [--size 224] [--cpu 25]
 #                             [--bandwidth 10mbit] [--rtt 20ms] [--limit 20] [--pipeline 1]
-#                             [--work DIR] [--json FILE]
+#                             [--per-class 40] [--work DIR] [--json FILE]
+#   --per-class N  sample images per class of the synthetic line (the test split, about 15%,
+#               is what the modes run: raise it for the pipelined figures)
 #   --work DIR  keep models, profiles and plans there (reused: profiles are made once per model,
 #               size and CPU share, so several links cost one profile)
 # Needs root (network namespaces, cgroup CPU quota); exits 77 when netns.sh cannot run here.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$src/build
-arch=resnet18 size=224 cpu=25 bw=10mbit rtt=20ms limit=20 pipeline=1 work="" json=""
+arch=resnet18 size=224 cpu=25 bw=10mbit rtt=20ms limit=20 pipeline=1 work="" json="" per_class=40
 while [ $# -gt 0 ]; do
     case $1 in
     --build) build=$2; shift 2 ;;
@@ -25,9 +27,10 @@ while [ $# -gt 0 ]; do
     --rtt) rtt=$2; shift 2 ;;
     --limit) limit=$2; shift 2 ;;
     --pipeline) pipeline=$2; shift 2 ;;
+    --per-class) per_class=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --json) json=$2; shift 2 ;;
-    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "predictions.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
 done
@@ -41,14 +44,14 @@ mkdir -p "$m"
 
 # The model (untrained weights are fine for latency) and sample images of the product line.
 [ -s "$m/base.h5" ] || "$P" zoo "$arch" --input "3x${size}x${size}" --classes 4 -o "$m/base.h5" >/dev/null
-[ -d "$w/data-$size" ] || nice "$bin/sl-data" synth --product casting --size "$size" --per-class 40 \
-    --out "$w/data-$size" >/dev/null
+[ -d "$w/data-$size-n$per_class" ] || nice "$bin/sl-data" synth --product casting --size "$size" \
+    --per-class "$per_class" --out "$w/data-$size-n$per_class" >/dev/null
 mkdir -p "$m/data"
-[ -d "$m/data/test" ] || cp -r "$w/data-$size/test" "$m/data/test"
+rm -rf "$m/data/test" && cp -r "$w/data-$size-n$per_class/test" "$m/data/test"
 
 # Profiles: the device under its quota; the edge as netns.sh runs it, one core with the highest
 # weight (so a loaded shared host does not make it look slower than it will be).
-prof=(--images "$w/data-$size/train" --max-images 4 --warmup 1 --repeats 5 --tl conv-r4-s2-b8)
+prof=(--images "$w/data-$size-n$per_class/train" --max-images 4 --warmup 1 --repeats 5 --tl conv-r4-s2-b8)
 [ -s "$m/device-cpu$cpu.json" ] ||
     "$P" profile "$m/base.h5" --threads 1 --cpu "$cpu" "${prof[@]}" -o "$m/device-cpu$cpu.json"
 [ -s "$m/edge.json" ] || "$P" profile "$m/base.h5" --threads 1 --cpu 100 "${prof[@]}" -o "$m/edge.json"
