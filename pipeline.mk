@@ -103,3 +103,48 @@ $(OUT)/bench.json: $(OUT)/split.stamp $(OUT)/notl-split.stamp $(OUT)/plan.json $
 $(OUT)/report.html: $(OUT)/eval-base.json $(OUT)/eval-pair.json $(OUT)/bench.json $(OUT)/plan.json
 	$(PIPE) report --dir $(OUT) -o $@
 	@echo "report: $@"
+
+# 10. (optional) an adaptive device's plans (issue 16, docs/formats/plan-bundles.md): with the
+#     table's links given, `make -f pipeline.mk plans PRODUCT=... BANDWIDTHS=1mbit,5mbit,20mbit`
+#     ranks the plans at each link (select --bandwidths, the config's RTT and constraints) and
+#     builds every plan of the table, at most CUTS of them (default 3): a TL plan gets its TL
+#     inserted at its cut, fine-tuned in the config's two stages and split; a plan without a TL
+#     is the base model split at its cut; edge-only and local-only use the base model. Out:
+#     $(OUT)/plans/ with table.json, plans.json (the manifest for `sl-offload device --plans`),
+#     the bundles, and edge/ (the files to put in the edge's store). `pipeline` and `demo` do
+#     not build it.
+BANDWIDTHS ?=
+CUTS       ?= 3
+PLANS      := $(OUT)/plans
+
+.PHONY: plans
+plans: $(PLANS)/plans.stamp
+
+# select's arguments from the config, less its single --bandwidth (the table has its own links)
+$(PLANS)/table.json: $(OUT)/profile-device.json $(OUT)/profile-edge.json $(A)/select.args
+	@[ -n "$(BANDWIDTHS)" ] || { echo "plans: give the table's links: BANDWIDTHS=1mbit,5mbit,20mbit" >&2; exit 2; }
+	@mkdir -p $(PLANS)
+	eval "set -- $(call args,select)"; skip=0; \
+	for a do shift; if [ $$skip = 1 ]; then skip=0; elif [ "$$a" = --bandwidth ]; then skip=1; \
+	  else set -- "$$@" "$$a"; fi; done; \
+	$(PP) select --device $(OUT)/profile-device.json --edge $(OUT)/profile-edge.json "$$@" \
+	  --bandwidths $(BANDWIDTHS) --plot $(PLANS)/table.svg -o $@
+
+$(PLANS)/plans.stamp: $(PLANS)/table.json $(OUT)/base.h5 $(OUT)/dataset.stamp $(A)/finetune-stage1.args $(A)/finetune-stage2.args
+	$(OFF) plans $< --cuts $(CUTS) --manifest $(PLANS)/plans.json > $(PLANS)/plans.txt
+	cp $(OUT)/base.h5 $(PLANS)/model.h5
+	rm -rf $(PLANS)/edge && mkdir -p $(PLANS)/edge
+	tab=$$(printf '\t'); while IFS=$$tab read -r id kind cut tensor tl; do \
+	  p=$(PLANS)/plan$$id; \
+	  case $$kind in \
+	  slice) if [ "$$tl" = - ]; then $(PP) split $(OUT)/base.h5 --at $$tensor --device $$p-device.h5 --edge $$p-edge.h5 || exit 1; \
+	    else $(PP) insert $(OUT)/base.h5 --at $$tensor --tl $$tl -o $$p-tl.h5 && \
+	      eval "$(TRAIN) fit --data $(DATA) --model $$p-tl.h5 --tl-stage 1 --tl-teacher $(OUT)/base.h5 $(call args,finetune-stage1) -o $$p-stage1.h5" && \
+	      eval "$(TRAIN) fit --data $(DATA) --model $$p-stage1.h5 --tl-stage 2 --tl-teacher $(OUT)/base.h5 $(call args,finetune-stage2) -o $$p-tuned.h5" && \
+	      $(PP) split $$p-tuned.h5 --device $$p-device.h5 --edge $$p-edge.h5 || exit 1; fi; \
+	    cp $$p-edge.h5 $(PLANS)/edge/ ;; \
+	  edge-only) cp $(PLANS)/model.h5 $(PLANS)/edge/ ;; \
+	  esac; \
+	done < $(PLANS)/plans.txt
+	@touch $@
+	@echo "plans: $(PLANS)/plans.json ($$(wc -l < $(PLANS)/plans.txt) plans)"
