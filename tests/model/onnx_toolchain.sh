@@ -1,27 +1,20 @@
 #!/usr/bin/env bash
 # onnx_toolchain.sh: the rest of the toolchain works unchanged on an imported ONNX graph. The
-# hand-written squeeze-excite CNN of onnx_parity.py (branches, channel shuffle, grouped and
+# hand-written squeeze-excite CNN of onnx_export.py (branches, channel shuffle, grouped and
 # depthwise conv, SE gates, pad, clip) is exported by PyTorch, imported with labels, and then
 # profiled on both hosts, planned, given a TL at the plan's cut, fine-tuned (TL stage 1), split,
 # evaluated as a device + edge pair and offloaded to an edge on loopback; its base is also
 # trained and run. Each step must succeed and hand the next what it needs.
 set -euo pipefail
-SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# $1: onnx_export.py's folder (the fixture model/onnx_export), holding toolchain/m.onnx: the
+# SECNN of onnx_export.py with 4 classes, exported at opset 13.
+EXPORTS=$1
 B=$SL_BIN
 PY=${SL_PYTHON:-/usr/bin/python3}
-"$PY" -c 'import torch' 2>/dev/null || { echo "skipped: no PyTorch for the export"; exit 77; }
 rm -rf work && mkdir work && cd work
 fail() { echo "FAIL: $*"; exit 1; }
 
-"$PY" - "$SRC" <<'PYEOF' >/dev/null 2>&1 || fail "export"
-import sys, torch
-sys.path.insert(0, sys.argv[1])
-import onnx_parity as op
-torch.manual_seed(0)
-m = op.SECNN(4).eval()
-torch.onnx.export(m, torch.randn(1, 3, 32, 32), "m.onnx", opset_version=13,
-                  input_names=["image"], output_names=["logits"])
-PYEOF
+cp "$EXPORTS/toolchain/m.onnx" m.onnx || fail "export"
 "$B/sl-preprocess" import --onnx m.onnx --labels crack,flash,ok,porosity -o m.h5 2>/dev/null ||
     fail "import"
 "$B/sl-data" synth --product casting --size 32 --per-class 12 --seed 1 --out d 2>/dev/null

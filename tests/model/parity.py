@@ -1,20 +1,25 @@
-"""Numerical parity with PyTorch/torchvision: a randomly initialised torchvision model's
-state_dict is exported to HDF5, imported with `sl-preprocess import`, and both run on the same
-input in eval mode; outputs must agree to 1e-5 relative, with and without batch-norm folding.
+"""Numerical parity with PyTorch/torchvision, the PyTorch side: a randomly initialised
+torchvision model's state_dict is exported to HDF5 with an input and PyTorch's output on it, in
+eval mode; parity_check.py imports it with `sl-preprocess import`, runs it with `sl-offload run`
+and compares (1e-5 relative, with and without batch-norm folding).
 
-usage: parity.py ARCH [HxW]   (run from a scratch folder; SL_BIN names the built commands)
+usage: parity.py export OUT ARCH[:HxW] ...   every model in one process (importing torch and
+                                             torchvision costs more than a small model's check):
+                                             OUT/ARCH_HxW/ gets sd.h5, in.h5 and ref.h5
+       parity.py ARCH [HxW]                  export and check one model here (by hand, e.g. vgg16)
+(run from a scratch folder; SL_BIN names the built commands)
 """
 import os
-import subprocess
 import sys
 
 import h5py
-import numpy as np
 import torch
 import torch.nn as nn
 import torchvision
 
-BIN = os.environ["SL_BIN"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import parity_check  # noqa: E402
+
 CLASSES = 5
 
 
@@ -58,48 +63,40 @@ def build(arch):
     return getattr(torchvision.models, arch)(num_classes=CLASSES)
 
 
-def main():
-    arch = sys.argv[1]
-    h, w = (int(v) for v in (sys.argv[2] if len(sys.argv) > 2 else "64x64").split("x"))
+def export(arch, h, w, folder):
+    """Writes folder/sd.h5 (arch's state_dict, seed 0, batch norms randomised), folder/in.h5 (a
+    batch of two h x w images) and folder/ref.h5 (PyTorch's output on it, eval mode)."""
+    os.makedirs(folder, exist_ok=True)
     torch.manual_seed(0)
-    torch.set_num_threads(1)
     model = build(arch)
     randomise_batch_norms(model)
     model.eval()
-    with h5py.File("sd.h5", "w") as f:
+    with h5py.File(os.path.join(folder, "sd.h5"), "w") as f:
         for k, v in model.state_dict().items():
             f[k] = v.numpy()
     x = torch.randn(2, 3, h, w)
-    with h5py.File("in.h5", "w") as f:
+    with h5py.File(os.path.join(folder, "in.h5"), "w") as f:
         f["input"] = x.numpy()
     with torch.no_grad():
         ref = model(x).numpy()
+    with h5py.File(os.path.join(folder, "ref.h5"), "w") as f:
+        f["output"] = ref
+    print(f"{arch} {h}x{w}: exported")
 
-    def run(*args):
-        r = subprocess.run([os.path.join(BIN, args[0]), *args[1:]], capture_output=True, text=True)
-        if r.returncode != 0:
-            print(r.stderr)
-            sys.exit(f"{' '.join(args[:2])} failed with {r.returncode}")
 
-    run("sl-preprocess", "import", "--state-dict", "sd.h5", "--arch", arch, "--input",
-        f"3x{h}x{w}", "-o", "model.h5")
-    failed = 0
-    checks = 0
-    for fold in (True, False):
-        args = ["sl-offload", "run", "--model", "model.h5", "--tensor", "in.h5", "-o", "out.h5"]
-        if not fold:
-            args.append("--no-fold")
-        run(*args)
-        with h5py.File("out.h5", "r") as f:
-            out = f["output"][()]
-        rel = float(np.abs(out - ref).max() / max(np.abs(ref).max(), 1e-12))
-        ok = out.shape == ref.shape and rel <= 1e-5
-        checks += 1
-        failed += not ok
-        print(f"{arch} {h}x{w} fold={fold}: shape {out.shape} max relative error {rel:.2e} "
-              f"{'ok' if ok else 'FAIL'}")
-    print(f"{checks - failed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+def main():
+    torch.set_num_threads(1)
+    if sys.argv[1] == "export":
+        out = sys.argv[2]
+        for case in sys.argv[3:]:
+            arch, _, size = case.partition(":")
+            h, w = (int(v) for v in (size or "64x64").split("x"))
+            export(arch, h, w, parity_check.case_dir(out, arch, h, w))
+        return
+    arch = sys.argv[1]
+    h, w = (int(v) for v in (sys.argv[2] if len(sys.argv) > 2 else "64x64").split("x"))
+    export(arch, h, w, ".")
+    sys.exit(1 if parity_check.check(".", arch, h, w) else 0)
 
 
 if __name__ == "__main__":
