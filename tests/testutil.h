@@ -6,6 +6,7 @@
 #ifndef SL_TESTUTIL_H
 #define SL_TESTUTIL_H
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,18 @@ static inline void tu_rmtree(const char *dir)
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", dir);
+}
+
+/* Number of entries in dir other than . and .. (hidden ones included); 0 when it cannot be read. */
+static inline int tu_count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+    if (d) closedir(d);
+    return n;
 }
 
 #define TU_DONE()                                                                               \

@@ -6,22 +6,9 @@
 #include "common/timeutil.h"
 #include "testutil.h"
 
-#include <dirent.h>
 #include <pthread.h>
 
 static const char *PAIR = "0f0e0d0c0b0a09080706050403020100";
-
-/* Number of entries in dir other than . and .. (hidden temporaries included). */
-static int count_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-    if (d) closedir(d);
-    return n;
-}
 
 static double infer_sum(sl_client *c, const uint8_t *pair, int *status)
 {
@@ -67,35 +54,35 @@ static void test_refusals(int port, const char *store, const char *bundle_text)
     char buf[1200];
     const char *text = buf;
     size_t len = strlen(bundle_text);
-    int before = count_files(store);
+    int before = tu_count_entries(store);
 
     CHECK_EQ(raw_upload(port, bundle_text, len, "some other content", len, 1, buf, sizeof buf),
              SL_PERR_DEPLOY);
     CHECK_CONTAINS(text, "does not match the announced");
-    CHECK_EQ(count_files(store), before);
+    CHECK_EQ(tu_count_entries(store), before);
 
     CHECK_EQ(raw_upload(port, bundle_text, len, bundle_text, len - 5, 1, buf, sizeof buf),
              SL_PERR_DEPLOY);
     CHECK_CONTAINS(text, "truncated upload");
-    CHECK_EQ(count_files(store), before);
+    CHECK_EQ(tu_count_entries(store), before);
 
     CHECK_EQ(raw_upload(port, bundle_text, len - 5, bundle_text, len, 1, buf, sizeof buf),
              SL_PERR_DEPLOY);
     CHECK_CONTAINS(text, "more than the");
-    CHECK_EQ(count_files(store), before);
+    CHECK_EQ(tu_count_entries(store), before);
 
     const char *junk = "this is not an edge bundle at all";
     CHECK_EQ(raw_upload(port, junk, strlen(junk), junk, strlen(junk), 1, buf, sizeof buf),
              SL_PERR_DEPLOY);
     CHECK_CONTAINS(text, "not a loadable edge bundle");
-    CHECK_EQ(count_files(store), before);
+    CHECK_EQ(tu_count_entries(store), before);
 
     /* The device vanishes mid-upload: the temporary file goes with it. */
     raw_upload(port, bundle_text, len, bundle_text, len / 2, 0, buf, sizeof buf);
     double until = sl_now() + 5;
-    while (count_files(store) != before && sl_now() < until)
+    while (tu_count_entries(store) != before && sl_now() < until)
         usleep(10000);
-    CHECK_EQ(count_files(store), before);
+    CHECK_EQ(tu_count_entries(store), before);
 
     /* Chunks without a BEGIN are refused. */
     sl_conn raw;
@@ -187,7 +174,7 @@ int main(void)
     fake_write_bundle(store, ".upload.Ab12Cd", PAIR, 9.0, 3);
     fake_ctx fc = {0};
     sl_edge_server *s = fake_edge_start(&fc, store, 0, 2, 16);
-    CHECK_EQ(count_files(store), 0);
+    CHECK_EQ(tu_count_entries(store), 0);
     int port = sl_edge_port(s);
     sl_client_config cfg = fake_client_config(port);
     sl_client *c;
@@ -207,7 +194,7 @@ int main(void)
     char installed[800];
     snprintf(installed, sizeof installed, "%s/%s.h5", store, PAIR);
     CHECK(sl_is_file(installed));
-    CHECK_EQ(count_files(store), 1);
+    CHECK_EQ(tu_count_entries(store), 1);
     CHECK_NEAR(infer_sum(c, pair, &st), fake_expected_sum(0, 3, 1.0f, 2.0), 1e-4);
     CHECK_EQ(st, SL_OK);
 
@@ -217,7 +204,7 @@ int main(void)
     CHECK_CONTAINS(json, "\"replaced\":true");
     free(json);
     CHECK_NEAR(infer_sum(c, pair, &st), fake_expected_sum(0, 3, 1.0f, -1.0), 1e-4);
-    CHECK_EQ(count_files(store), 1);
+    CHECK_EQ(tu_count_entries(store), 1);
 
     CHECK_OK(sl_client_list(c, &json), sl_errmsg());
     CHECK_CONTAINS(json, PAIR);
@@ -235,7 +222,7 @@ int main(void)
     free(text);
 
     test_big_upload_and_hot_swap(port, src, pair);
-    CHECK_EQ(count_files(store), 1);
+    CHECK_EQ(tu_count_entries(store), 1);
 
     /* A restart finds the bundle in the store. */
     sl_client_free(c);
@@ -271,7 +258,7 @@ int main(void)
     CHECK_OK(sl_client_new(&cfg, &c), sl_errmsg());
     CHECK_EQ(sl_client_deploy(c, path, hex, NULL), SL_EARG);
     CHECK_CONTAINS(sl_errmsg(), "over the limit of 10 bytes");
-    CHECK_EQ(count_files(store), 0);
+    CHECK_EQ(tu_count_entries(store), 0);
     CHECK_EQ(sl_client_deploy(c, "/nonexistent/edge.h5", hex, NULL), SL_EIO);
     sl_client_free(c);
     sl_edge_stop(s);

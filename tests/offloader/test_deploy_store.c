@@ -5,19 +5,6 @@
 #include "common/status.h"
 #include "testutil.h"
 
-#include <dirent.h>
-
-static int count_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-    if (d) closedir(d);
-    return n;
-}
-
 int main(void)
 {
     char dir[600], store[700];
@@ -49,7 +36,7 @@ int main(void)
     CHECK_OK(sl_deploy_upload_finish(up, &tmp), sl_errmsg());
     CHECK(sl_is_file(tmp));
     CHECK_OK(sl_deploy_upload_commit(up, "b.h5"), sl_errmsg());
-    CHECK_EQ(count_files(store), 1);
+    CHECK_EQ(tu_count_entries(store), 1);
     char path[800];
     snprintf(path, sizeof path, "%s/b.h5", store);
     uint8_t again[32];
@@ -83,7 +70,7 @@ int main(void)
     sl_deploy_upload_write(up, content, n);
     CHECK_OK(sl_deploy_upload_finish(up, &tmp), sl_errmsg());
     CHECK_EQ(sl_deploy_upload_commit(up, "../escape.h5"), SL_EARG);
-    CHECK_EQ(count_files(store), 1);
+    CHECK_EQ(tu_count_entries(store), 1);
     char outside[800];
     snprintf(outside, sizeof outside, "%s/a/b/escape.h5", dir);
     CHECK(!sl_is_file(outside));
@@ -93,9 +80,9 @@ int main(void)
     /* A crash leaves a temporary: init removes it, real files stay. */
     CHECK_OK(sl_deploy_upload_begin(store, n, digest, 1000, &up), sl_errmsg());
     sl_deploy_upload_write(up, content, 5);
-    CHECK_EQ(count_files(store), 2);
+    CHECK_EQ(tu_count_entries(store), 2);
     CHECK_OK(sl_deploy_store_init(store), sl_errmsg());
-    CHECK_EQ(count_files(store), 1);
+    CHECK_EQ(tu_count_entries(store), 1);
     sl_deploy_upload_abort(up); /* its file is already gone: still fine */
 
     /* List is sorted; remove works once. */
@@ -110,7 +97,7 @@ int main(void)
     free(v);
     CHECK_OK(sl_deploy_store_remove(store, "a.h5"), sl_errmsg());
     CHECK_EQ(sl_deploy_store_remove(store, "a.h5"), SL_ENOTFOUND);
-    CHECK_EQ(count_files(store), 1);
+    CHECK_EQ(tu_count_entries(store), 1);
 
     snprintf(path, sizeof path, "%s/nope", dir);
     CHECK_EQ(sl_deploy_store_list(path, &v, &cnt), SL_EIO);
