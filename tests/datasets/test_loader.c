@@ -62,6 +62,34 @@ static int same_dump(const epoch_dump *a, const epoch_dump *b, size_t per)
            !memcmp(a->x, b->x, sizeof(float) * per * a->n);
 }
 
+/* With o's flip augmentation alone: the first of images 0-7 whose coin says "flip" comes out of
+ * the loader (into other) as its plain input (into one) mirrored left to right (vertical 0) or
+ * top to bottom (1). one and other are the caller's scratch of one image each. Returns 1 when
+ * such an image was found and is mirrored exactly, else 0. */
+static int flip_mirrors(sl_dataset *ds, const sl_loader_opts *o, int vertical, float *one,
+                        float *other)
+{
+    size_t per = (size_t)o->spec.c * o->spec.h * o->spec.w;
+    sl_image img;
+    for (int64_t i = 0; i < 8; i++) {
+        CHECK_OK(sl_loader_sample(ds, o, 0, i, other), sl_errmsg());
+        CHECK_OK(sl_dataset_image(ds, i, &img), sl_errmsg());
+        CHECK_OK(sl_image_to_input(&img, &o->spec, one), sl_errmsg());
+        sl_image_free(&img);
+        int same = 1;
+        for (size_t k = 0; k < per; k++)
+            same &= fabsf(one[k] - other[k]) < 1e-5f;
+        if (same) continue; /* this image's coin said "no flip" */
+        int mirror = 1;
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++)
+                mirror &= fabsf(one[y * S + x] - other[vertical ? (S - 1 - y) * S + x
+                                                                : y * S + (S - 1 - x)]) < 1e-5f;
+        return mirror;
+    }
+    return 0;
+}
+
 int main(void)
 {
     const char *tmp = tu_tmpdir();
@@ -174,46 +202,12 @@ int main(void)
 
     /* horizontal flip alone mirrors the image */
     o.augment.hflip = 1;
-    int flipped = 0;
-    for (int64_t i = 0; i < 8 && !flipped; i++) {
-        CHECK_OK(sl_loader_sample(ds, &o, 0, i, other), sl_errmsg());
-        CHECK_OK(sl_dataset_image(ds, i, &img), sl_errmsg());
-        CHECK_OK(sl_image_to_input(&img, &o.spec, one), sl_errmsg());
-        sl_image_free(&img);
-        int same = 1;
-        for (size_t k = 0; k < per; k++)
-            same &= fabsf(one[k] - other[k]) < 1e-5f;
-        if (same) continue; /* this image's coin said "no flip" */
-        flipped = 1;
-        int mirror = 1;
-        for (int y = 0; y < S; y++)
-            for (int x = 0; x < S; x++)
-                mirror &= fabsf(one[y * S + x] - other[y * S + (S - 1 - x)]) < 1e-5f;
-        CHECK(mirror);
-    }
-    CHECK(flipped);
+    CHECK(flip_mirrors(ds, &o, 0, one, other));
 
     /* vertical flip alone mirrors top to bottom, never left to right */
     memset(&o.augment, 0, sizeof o.augment);
     o.augment.vflip = 1;
-    int vflipped = 0;
-    for (int64_t i = 0; i < 8 && !vflipped; i++) {
-        CHECK_OK(sl_loader_sample(ds, &o, 0, i, other), sl_errmsg());
-        CHECK_OK(sl_dataset_image(ds, i, &img), sl_errmsg());
-        CHECK_OK(sl_image_to_input(&img, &o.spec, one), sl_errmsg());
-        sl_image_free(&img);
-        int same = 1;
-        for (size_t k = 0; k < per; k++)
-            same &= fabsf(one[k] - other[k]) < 1e-5f;
-        if (same) continue;
-        vflipped = 1;
-        int mirror = 1;
-        for (int y = 0; y < S; y++)
-            for (int x = 0; x < S; x++)
-                mirror &= fabsf(one[y * S + x] - other[(S - 1 - y) * S + x]) < 1e-5f;
-        CHECK(mirror);
-    }
-    CHECK(vflipped);
+    CHECK(flip_mirrors(ds, &o, 1, one, other));
 
     /* rotation: deterministic per (seed, epoch, index), different between epochs, a real change
      * of the image, and the centre (S is even: the mean of the middle four pixels) moving least */
