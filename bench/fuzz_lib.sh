@@ -57,6 +57,16 @@ fuzz_run() {
     local done_line
     done_line=$(grep -E '^Done [0-9]+ runs in [0-9]+ second' "$work/log" || true)
     if [ -n "$done_line" ]; then echo "$done_line"; fi
+    # -fork mode: the last status line has the executions of all jobs, and timeouts it was told
+    # to ignore are kept as timeout-* inputs: findings all the same.
+    grep -E '^#[0-9]+: cov: ' "$work/log" | tail -1 || true
+    local timeouts
+    timeouts=$(find "$work" -maxdepth 1 -name 'timeout-*' | wc -l)
+    if [ "$timeouts" -gt 0 ]; then
+        keep=1
+        echo "$name: $timeouts input(s) ran over the -timeout; kept in $work" >&2
+        [ $rc -ne 0 ] || exit 1
+    fi
     if [ $rc -ne 0 ]; then
         keep=1
         grep -E 'ERROR: (AddressSanitizer|libFuzzer)|runtime error|SUMMARY|#[0-9]+ 0x' "$work/log" | head -12 >&2 || true

@@ -54,13 +54,6 @@ void sl_h5_unlock(void)
         return r_;                                                                             \
     } while (0)
 
-void sl_h5_release_free_lists(void)
-{
-    sl_h5_lock();
-    H5set_free_list_limits(0, 0, 0, 0, 0, 0);
-    sl_h5_unlock();
-}
-
 /* ---- types --------------------------------------------------------------------------------- */
 
 static hid_t mem_type(sl_h5_type t)

@@ -52,11 +52,6 @@ typedef struct sl_h5_info {
 void sl_h5_lock(void);
 void sl_h5_unlock(void);
 
-/* Makes HDF5 hand memory it frees straight back to the C library instead of keeping it on its
- * free lists (H5set_free_list_limits to 0), for the whole process. For the bundle fuzzer, whose
- * leak check needs each execution's mallocs and frees to balance; costs speed elsewhere. */
-void sl_h5_release_free_lists(void);
-
 /* 1 when the file at path starts like an HDF5 file, 0 otherwise (missing, unreadable, foreign). */
 int sl_h5_is_hdf5(const char *path);
 

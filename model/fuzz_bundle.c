@@ -8,7 +8,6 @@
  * valid HDF5 file around them. Built and run by bench/fuzz_bundle.sh. */
 #include "common/log.h"
 #include "common/status.h"
-#include "h5/h5.h"
 #include "model/bundle.h"
 #include "model/wire_desc.h"
 
@@ -25,9 +24,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
      * limit refuses it. A larger limit lets mutated shapes make most executions read megabytes of
      * fill values, which tests nothing new and costs most of the time. */
     setenv("SL_MAX_WEIGHT_BYTES", "1048576", 1);
-    /* HDF5 returns what it frees to the C library at once, so an execution's mallocs and frees
-     * balance and libFuzzer's leak check sees only real leaks. */
-    sl_h5_release_free_lists();
     return 0;
 }
 
