@@ -100,14 +100,20 @@ typedef struct local_file {
     char sha[65];
 } local_file;
 
+/* o's string member key, or "" when it has none. */
+static const char *str_of(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
 /* The entry of the edge's LIST answer with this SHA-256, or NULL. */
 static const cJSON *held(const cJSON *bundles, const char *sha)
 {
     const cJSON *b;
     cJSON_ArrayForEach(b, bundles)
     {
-        const cJSON *s = cJSON_GetObjectItemCaseSensitive(b, "sha256");
-        if (cJSON_IsString(s) && strcmp(s->valuestring, sha) == 0) return b;
+        if (strcmp(str_of(b, "sha256"), sha) == 0) return b;
     }
     return NULL;
 }
@@ -147,8 +153,7 @@ static int deploy_edge(sl_client *cl, const local_file *files, int n, cJSON *ite
         cJSON_AddStringToObject(o, "file", files[i].path);
         cJSON_AddStringToObject(o, "at", addr);
         if (have) {
-            const cJSON *pid = cJSON_GetObjectItemCaseSensitive(have, "pair_id");
-            cJSON_AddStringToObject(o, "pair_id", cJSON_IsString(pid) ? pid->valuestring : "");
+            cJSON_AddStringToObject(o, "pair_id", str_of(have, "pair_id"));
             cJSON_AddStringToObject(o, "action", "skipped");
             cJSON_AddItemToObject(o, "edge", cJSON_Duplicate(have, 1));
         } else {
@@ -192,7 +197,9 @@ static void print_holdings(const cJSON *edges)
     fprintf(stderr, "%-32s  %-12s", "pair id", "sha256");
     const cJSON *e;
     cJSON_ArrayForEach(e, edges)
-        fprintf(stderr, "  %s", cJSON_GetObjectItemCaseSensitive(e, "edge")->valuestring);
+    {
+        fprintf(stderr, "  %s", str_of(e, "edge"));
+    }
     fprintf(stderr, "\n");
     cJSON *seen = cJSON_CreateObject();
     cJSON_ArrayForEach(e, edges)
@@ -200,8 +207,7 @@ static void print_holdings(const cJSON *edges)
         const cJSON *b;
         cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(e, "bundles"))
         {
-            const char *pid = cJSON_GetObjectItemCaseSensitive(b, "pair_id")->valuestring;
-            const char *sha = cJSON_GetObjectItemCaseSensitive(b, "sha256")->valuestring;
+            const char *pid = str_of(b, "pair_id"), *sha = str_of(b, "sha256");
             char key[100];
             snprintf(key, sizeof key, "%s %s", pid, sha);
             if (cJSON_GetObjectItemCaseSensitive(seen, key)) continue;
@@ -214,7 +220,7 @@ static void print_holdings(const cJSON *edges)
                 const char *mark = bs ? "-" : "?";
                 const cJSON *h = bs ? held(bs, sha) : NULL;
                 if (h) mark = "x";
-                int w = (int)strlen(cJSON_GetObjectItemCaseSensitive(e2, "edge")->valuestring);
+                int w = (int)strlen(str_of(e2, "edge"));
                 fprintf(stderr, "  %-*s", w, mark);
             }
             fprintf(stderr, "\n");
@@ -306,7 +312,7 @@ int sl_cmd_deploy(int argc, char **argv)
             const cJSON *it;
             cJSON_ArrayForEach(it, items)
             {
-                const char *act = cJSON_GetObjectItemCaseSensitive(it, "action")->valuestring;
+                const char *act = str_of(it, "action");
                 skip += strcmp(act, "skipped") == 0;
                 up += strcmp(act, "skipped") != 0;
                 if (!A.json) print_line(it);

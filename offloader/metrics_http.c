@@ -98,9 +98,12 @@ static void answer(sl_metrics_http *m, slot *s, int too_big)
             snprintf(msg, sizeof msg, "%s: %s\n", code == 200 ? "ok" : "unavailable", why);
         } else if (strcmp(path, "/metrics") == 0) {
             body = m->src.metrics(m->src.ctx);
-            if (!body) code = 500;
-            snprintf(msg, sizeof msg, "out of memory\n");
-            if (body) text = "text/plain; version=0.0.4; charset=utf-8";
+            if (body) {
+                text = "text/plain; version=0.0.4; charset=utf-8";
+            } else {
+                code = 500;
+                snprintf(msg, sizeof msg, "out of memory\n");
+            }
         } else {
             code = 404;
             snprintf(msg, sizeof msg, "unknown path; try /health or /metrics\n");
