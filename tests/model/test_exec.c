@@ -3,22 +3,7 @@
 #include "model/exec.h"
 #include "model/zoo.h"
 #include "testutil.h"
-
-static sl_graph *tiny(void)
-{
-    sl_graph *g = NULL;
-    sl_zoo_opts zo = {.classes = 3, .c = 3, .h = 16, .w = 16, .init = 1};
-    sl_manual_seed(1);
-    CHECK_OK(sl_zoo_build("tinycnn", &zo, &g), sl_errmsg());
-    /* Non-trivial running statistics so that folding changes the arithmetic. */
-    for (int i = 0; g && i < g->nnodes; i++)
-        if (g->nodes[i].op == SL_OP_BATCH_NORM) {
-            sl_init_uniform_(sl_node_param(&g->nodes[i], "running_mean")->t, -0.2, 0.2);
-            sl_init_uniform_(sl_node_param(&g->nodes[i], "running_var")->t, 0.5, 1.5);
-            sl_init_uniform_(sl_node_param(&g->nodes[i], "weight")->t, 0.5, 1.5);
-        }
-    return g;
-}
+#include "zoo_fixture.h"
 
 static double diff(const sl_tensor *a, const sl_tensor *b)
 {
@@ -217,7 +202,7 @@ static void test_quantize_and_placeholder(void)
 
 int main(void)
 {
-    sl_graph *g = tiny();
+    sl_graph *g = tz_zoo("tinycnn", 3, 16, 1, 0);
     sl_tensor *x = randn4(2, 3, 16, 16);
     if (g) {
         test_subrange_and_fold(g, x);

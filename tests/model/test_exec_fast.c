@@ -6,6 +6,7 @@
 #include "model/exec.h"
 #include "model/zoo.h"
 #include "testutil.h"
+#include "zoo_fixture.h"
 
 #include <string.h>
 
@@ -23,22 +24,6 @@ static double rel(const sl_tensor *a, const sl_tensor *b)
     double d = 1e9, m = 0;
     if (sl_max_abs_diff(a, b, &d, &m)) return 1e9;
     return d / (m > 0 ? m : 1);
-}
-
-static sl_graph *zoo(const char *arch, int64_t hw)
-{
-    sl_graph *g = NULL;
-    sl_zoo_opts zo = {.classes = 10, .c = 3, .h = hw, .w = hw, .init = 1};
-    sl_manual_seed(3);
-    CHECK_OK(sl_zoo_build(arch, &zo, &g), sl_errmsg());
-    /* Non-trivial running statistics so that folding changes the arithmetic. */
-    for (int i = 0; g && i < g->nnodes; i++)
-        if (g->nodes[i].op == SL_OP_BATCH_NORM) {
-            sl_init_uniform_(sl_node_param(&g->nodes[i], "running_mean")->t, -0.2, 0.2);
-            sl_init_uniform_(sl_node_param(&g->nodes[i], "running_var")->t, 0.5, 1.5);
-            sl_init_uniform_(sl_node_param(&g->nodes[i], "weight")->t, 0.5, 1.5);
-        }
-    return g;
 }
 
 /* Runs plan (from, to) with options o on x; returns the first output (caller frees). */
@@ -123,7 +108,7 @@ static void test_shim_layout(void)
 /* Default (compiled) vs plain, folded and not: outputs agree and are plain tensors. */
 static void test_matches_plain(const char *arch, int64_t hw)
 {
-    sl_graph *g = zoo(arch, hw);
+    sl_graph *g = tz_zoo(arch, 10, hw, 3, 0);
     if (!g) return;
     sl_tensor *x = randn4(2, 3, hw, hw);
     for (int fold = 0; fold <= 1; fold++) {
@@ -148,7 +133,7 @@ static void test_matches_plain(const char *arch, int64_t hw)
  * whole model; the device half of a conv whose value continues in MKL-DNN inside the model. */
 static void test_subrange(void)
 {
-    sl_graph *g = zoo("resnet18", 32);
+    sl_graph *g = tz_zoo("resnet18", 10, 32, 3, 0);
     if (!g) return;
     sl_tensor *x = randn4(1, 3, 32, 32);
     sl_exec_opts o = {.fold_bn = 1}, plain = {.fold_bn = 1, .plain = 1};

@@ -10,6 +10,7 @@
 #include "preprocessor/split.h"
 #include "preprocessor/tl.h"
 #include "testutil.h"
+#include "zoo_fixture.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -20,23 +21,6 @@ static const char *tmp;
 /* Largest difference of a split run to the whole, relative to the largest |output| (at least
  * 1): model/exec.h's tolerance for the compiled path. */
 #define SPLIT_TOL 1e-5
-
-static sl_graph *resnet(void)
-{
-    sl_graph *g = NULL;
-    sl_zoo_opts zo = {.classes = 5, .c = 3, .h = 32, .w = 32, .init = 1};
-    sl_manual_seed(11);
-    CHECK_OK(sl_zoo_build("resnet18", &zo, &g), sl_errmsg());
-    /* Non-trivial running statistics, so that folding and the split both have work to do. */
-    for (int i = 0; g && i < g->nnodes; i++)
-        if (g->nodes[i].op == SL_OP_BATCH_NORM) {
-            sl_init_uniform_(sl_node_param(&g->nodes[i], "running_mean")->t, -0.2, 0.2);
-            sl_init_uniform_(sl_node_param(&g->nodes[i], "running_var")->t, 0.5, 1.5);
-            sl_init_uniform_(sl_node_param(&g->nodes[i], "weight")->t, 0.5, 1.5);
-            sl_init_uniform_(sl_node_param(&g->nodes[i], "bias")->t, -0.2, 0.2);
-        }
-    return g;
-}
 
 static sl_tensor *input_for(const sl_graph *g)
 {
@@ -123,7 +107,7 @@ static double split_run(sl_graph *g, const char *const *at, int n, const sl_tens
 
 static void test_resnet_cuts(void)
 {
-    sl_graph *g = resnet();
+    sl_graph *g = tz_zoo("resnet18", 5, 32, 11, 1);
     sl_tensor *x = input_for(g);
     sl_tensor *want = run_whole(g, x, 0), *want_fold = run_whole(g, x, 1);
     static const char *const cuts[] = {"conv1",        "bn1",      "maxpool",
@@ -200,7 +184,7 @@ static void test_tl_splits(void)
 {
     static const char *const ids[] = {"conv-r4-s2-b8", "pool", "conv-r2-s1-b32"};
     for (size_t k = 0; k < sizeof ids / sizeof ids[0]; k++) {
-        sl_graph *g = resnet();
+        sl_graph *g = tz_zoo("resnet18", 5, 32, 11, 1);
         sl_tl_config c;
         sl_tl_parse_config(ids[k], &c);
         CHECK_OK(sl_tl_insert(g, "layer2.1", &c), sl_errmsg());
