@@ -184,21 +184,22 @@ static int import_labelled(const char *sd, const char *arch, const sl_zoo_opts *
     sl_zoo_opts zo = *zo_in;
     sl_graph *g;
     if (sl_zoo_build(arch, &zo, &g)) return sl_fail();
-    /* Without --classes, take the class count from the state_dict's classifier. */
-    int rc = sl_import_state_dict(g, sd);
-    if (rc == SL_EFORMAT && !zo.classes) {
-        sl_tensor *last = NULL;
-        const sl_node *fc = &g->nodes[g->out_idx[0]];
-        char key[SL_NAME_MAX + 16];
-        snprintf(key, sizeof key, "%s.bias", fc->name);
-        if (fc->op == SL_OP_LINEAR && sl_tensor_h5_read(sd, key, &last) == SL_OK) {
-            zo.classes = (int)sl_tensor_numel(last);
-            sl_tensor_free(last);
+    /* Without --classes, take the class count from the state_dict's classifier, before the
+     * import reads every tensor (a VGG's are half a gigabyte) and only then finds it mismatched. */
+    const sl_node *fc = &g->nodes[g->out_idx[0]];
+    sl_tensor *last = NULL;
+    char key[SL_NAME_MAX + 16];
+    snprintf(key, sizeof key, "%s.bias", fc->name);
+    if (!zo.classes && fc->op == SL_OP_LINEAR && sl_tensor_h5_read(sd, key, &last) == SL_OK) {
+        int64_t k = sl_tensor_numel(last);
+        sl_tensor_free(last);
+        if (k != fc->a.out) {
+            zo.classes = (int)k;
             sl_graph_free(g);
             if (sl_zoo_build(arch, &zo, &g)) return sl_fail();
-            rc = sl_import_state_dict(g, sd);
         }
     }
+    int rc = sl_import_state_dict(g, sd);
     if (rc) {
         sl_graph_free(g);
         return sl_fail();
