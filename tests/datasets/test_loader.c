@@ -62,6 +62,25 @@ static int same_dump(const epoch_dump *a, const epoch_dump *b, size_t per)
            !memcmp(a->x, b->x, sizeof(float) * per * a->n);
 }
 
+/* Writes ds's 40 images to a cache at path with co and checks that an epoch of o over it is
+ * bit for bit `want` (the same epoch over ds itself). */
+static void check_cache(sl_dataset *ds, const sl_cache_opts *co, const char *path,
+                        const sl_loader_opts *o, const epoch_dump *want)
+{
+    int64_t rows;
+    CHECK_OK(sl_cache_write(ds, co, path, &rows), sl_errmsg());
+    CHECK_EQ(rows, 40);
+    sl_dataset *cds;
+    CHECK_OK(sl_dataset_open(path, NULL, &cds), sl_errmsg());
+    if (cds) {
+        epoch_dump got;
+        CHECK_OK(dump_epoch(cds, o, 0, &got), sl_errmsg());
+        CHECK(same_dump(want, &got, (size_t)o->spec.c * o->spec.h * o->spec.w));
+        dump_free(&got);
+        sl_dataset_free(cds);
+    }
+}
+
 /* With o's flip augmentation alone: the first of images 0-7 whose coin says "flip" comes out of
  * the loader (into other) as its plain input (into one) mirrored left to right (vertical 0) or
  * top to bottom (1). one and other are the caller's scratch of one image each. Returns 1 when
@@ -175,29 +194,10 @@ int main(void)
 
     /* the cache at the same size gives bit-identical batches */
     sl_cache_opts co = {1, S, S, SL_RESIZE_STRETCH, 2, 0};
-    int64_t rows;
-    CHECK_OK(sl_cache_write(ds, &co, cache, &rows), sl_errmsg());
-    CHECK_EQ(rows, 40);
-    sl_dataset *cds;
-    CHECK_OK(sl_dataset_open(cache, NULL, &cds), sl_errmsg());
-    if (cds) {
-        epoch_dump c3;
-        CHECK_OK(dump_epoch(cds, &o, 0, &c3), sl_errmsg());
-        CHECK(same_dump(&e3, &c3, per));
-        dump_free(&c3);
-        sl_dataset_free(cds);
-    }
+    check_cache(ds, &co, cache, &o, &e3);
     /* a cache already in the model's shape (3 x S x S) takes the no-resample path */
     co.c = 3;
-    CHECK_OK(sl_cache_write(ds, &co, cache, &rows), sl_errmsg());
-    CHECK_OK(sl_dataset_open(cache, NULL, &cds), sl_errmsg());
-    if (cds) {
-        epoch_dump c3;
-        CHECK_OK(dump_epoch(cds, &o, 0, &c3), sl_errmsg());
-        CHECK(same_dump(&e3, &c3, per));
-        dump_free(&c3);
-        sl_dataset_free(cds);
-    }
+    check_cache(ds, &co, cache, &o, &e3);
     dump_free(&e3);
 
     /* horizontal flip alone mirrors the image */
