@@ -1,19 +1,7 @@
 #!/bin/bash
 # cli.sh: sl-train's command line: help, usage errors (exit 2), runtime errors (exit 1).
 set -u
-T="$SL_BIN/sl-train"
-fail=0
-check() { # check NAME EXPECTED_CODE EXPECTED_STDERR_TEXT -- command...
-    local name=$1 want=$2 text=$3
-    shift 4
-    "$@" >out.txt 2>err.txt
-    local code=$?
-    if [ "$code" != "$want" ] || ! grep -q -- "$text" err.txt out.txt; then
-        echo "FAIL $name: exit $code (want $want), output:"; cat out.txt err.txt; fail=1
-    else
-        echo "ok   $name"
-    fi
-}
+. "$SL_SRC/tests/trainer/cli_lib.sh"
 check help 0 "usage: sl-train fit" -- "$T" fit --help
 check help-eval 0 "usage: sl-train eval" -- "$T" eval --help
 check no-data 2 "sl-train: fit: missing --data PATH" -- "$T" fit -o x.h5

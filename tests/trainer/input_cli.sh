@@ -3,20 +3,8 @@
 # said on stderr), a resize is warned about, --mean/--std land in the bundle (sl-preprocess
 # inspect shows them), the augmentation list parses (and refuses bad names and values).
 set -u
-T="$SL_BIN/sl-train"
+. "$SL_SRC/tests/trainer/cli_lib.sh"
 P="$SL_BIN/sl-preprocess"
-fail=0
-check() { # check NAME EXPECTED_CODE EXPECTED_TEXT -- command...
-    local name=$1 want=$2 text=$3
-    shift 4
-    "$@" >out.txt 2>err.txt
-    local code=$?
-    if [ "$code" != "$want" ] || ! grep -qF -- "$text" err.txt out.txt; then
-        echo "FAIL $name: exit $code (want $want), output:"; cat out.txt err.txt; fail=1
-    else
-        echo "ok   $name"
-    fi
-}
 rm -rf d m*.h5
 "$SL_BIN/sl-data" synth --product casting --out d --size 16 --per-class 6 --splits none --seed 2 \
     2>/dev/null || { echo "FAIL: synth"; exit 1; }
