@@ -6,10 +6,13 @@
 # - Edge "slow" (deadline 600 s, so the check is surely still running): meanwhile it deploys and
 #   loads another bundle with HDF5 (the lock every HDF5 call shares is free) and answers a device
 #   with it; when the edge is killed, its check process goes with it.
+# - A bundle on which libhdf5 segfaults (hdf5-global-heap-segv.h5, H5HG_read) is refused by the
+#   fast edge, which goes on: only its check process died.
 # The deadline is 10 s by default; SL_BUNDLE_CHECK_SECONDS sets it here.
 source "$(dirname "$0")/lib.sh"
 : "${SL_SRC:?}"
 HANG=$SL_SRC/tests/model/fuzz_found/hdf5-vlen-attr-hang.h5
+SEGV=$SL_SRC/tests/model/fuzz_found/hdf5-global-heap-segv.h5
 "$PRE" zoo tinycnn --input 3x32x32 -o "$W/m.h5" 2>/dev/null
 "$PRE" split "$W/m.h5" --at pool1 --device "$W/d.h5" --edge "$W/e.h5" >/dev/null 2>&1
 "$DATA" synth --product casting --size 32 --per-class 2 --out "$W/data" 2>/dev/null
@@ -71,7 +74,14 @@ pass "inspect refused it ($(cat "$W/inspect.log"))"
 # Bounded: the deadlines are 2 and 3 s; the rest is this (loaded) machine starting programs.
 [ "$took" -lt 30000 ] || fail "the refusal took $took ms for a 3 s deadline"
 
-# 3. The killed slow edge takes its check process with it.
+# 3. A file that crashes libhdf5 kills only the fast edge's check process.
+deploy "$FAST" "$SEGV" 2>"$W/segv-deploy.log" && fail "the segfaulting file was deployed"
+grep -q "reading it crashed the bundle check (signal 11), so it was not opened" "$W/segv-deploy.log" \
+    || fail "segv: $(cat "$W/segv-deploy.log")"
+deploy "$FAST" --list >/dev/null 2>"$W/list.log" || fail "the fast edge is gone: $(cat "$W/list.log")"
+pass "a file that crashes libhdf5 refused ($(cat "$W/segv-deploy.log")); the edge goes on"
+
+# 4. The killed slow edge takes its check process with it.
 kill -9 "$SLOW_PID"
 for _ in $(seq 100); do kill -0 "$checker" 2>/dev/null || break; sleep 0.05; done
 kill -0 "$checker" 2>/dev/null && fail "the check process $checker outlived its edge"
