@@ -7,12 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 make_fixtures 6
 N=24
-mkdir -p "$W/edge.store"
-cp "$W/e.h5" "$W/te.h5" "$W/edge.store/"
-start_edge edge
-PORT=$EDGE_PORT
-E=127.0.0.1:$PORT
-dev() { "$OFF" device --edge "$E" --token-file "$W/token" --images "$W/data" "$@"; }
+serve_halves e.h5 te.h5
 
 # wait_lines FILE K: until FILE has K lines (the device is mid-stream).
 wait_lines() {

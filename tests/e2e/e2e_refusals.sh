@@ -7,12 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 make_fixtures 2
 N=8
-mkdir -p "$W/edge.store"
-cp "$W/e.h5" "$W/te.h5" "$W/edge.store/"
-start_edge edge
-PORT=$EDGE_PORT
-E=127.0.0.1:$PORT
-dev() { "$OFF" device --edge "$E" --token-file "$W/token" --images "$W/data" "$@"; }
+serve_halves e.h5 te.h5
 
 # 1. A wrong token: refused before any model runs, each image an error naming authentication.
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/bad-token"

@@ -67,6 +67,20 @@ start_edge() {
     EDGE_PORT=$(cat "$W/$name.port")
 }
 
+# serve_halves FILE...: an edge (start_edge edge) serving these edge halves of $W, copied into
+# $W/edge.store; its address in E (and its port in PORT).
+serve_halves() {
+    mkdir -p "$W/edge.store"
+    local f
+    for f in "$@"; do cp "$W/$f" "$W/edge.store/" || fail "cannot copy $f to the edge's store"; done
+    start_edge edge
+    PORT=$EDGE_PORT
+    E=127.0.0.1:$PORT
+}
+
+# dev ARGS...: sl-offload device against the edge at $E with the token, on the images of $W/data.
+dev() { "$OFF" device --edge "$E" --token-file "$W/token" --images "$W/data" "$@"; }
+
 py() { "$SL_PYTHON" - "$@"; }
 
 # check_lines FILE VIAS: $N result lines (each image once, in order) + a summary, every via in
