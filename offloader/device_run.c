@@ -101,7 +101,7 @@ static int plan_open(dplan *p, int want, int fold_bn)
         sl_input_spec_from_graph(p->graph, &p->spec);
         return SL_OK;
     }
-    int rc = sl_bundle_read(p->path, &p->b);
+    int rc = sl_bundle_read_checked(p->path, &p->b);
     if (rc) return rc;
     p->graph = p->b->graph;
     sl_input_spec_from_graph(p->graph, &p->spec);

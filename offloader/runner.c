@@ -16,7 +16,7 @@ int sl_runner_open_opts(const char *path, const sl_exec_opts *opts, sl_runner **
     *out = NULL;
     sl_runner *r = calloc(1, sizeof *r);
     if (!r) return sl_err(SL_ENOMEM, "out of memory");
-    int rc = sl_bundle_read(path, &r->bundle);
+    int rc = sl_bundle_read_checked(path, &r->bundle);
     sl_exec_opts o = *opts;
     if (!rc && strcmp(r->bundle->role, "model") != 0 && strcmp(r->bundle->role, "checkpoint") != 0)
         rc = sl_err(SL_EFORMAT,

@@ -80,6 +80,15 @@ grep -q "reading it crashed the bundle check (signal 11), so it was not opened" 
     || fail "segv: $(cat "$W/segv-deploy.log")"
 deploy "$FAST" --list >/dev/null 2>"$W/list.log" || fail "the fast edge is gone: $(cat "$W/list.log")"
 pass "a file that crashes libhdf5 refused ($(cat "$W/segv-deploy.log")); the edge goes on"
+# The device side opens a file from elsewhere the same way: run and device --model refuse it.
+for cmd in run device; do
+    extra=()
+    [ $cmd = device ] && extra=(--edge "$FAST" --token-file "$W/token")
+    timeout 60 "$OFF" $cmd "${extra[@]}" --model "$SEGV" --images "$W/data" >/dev/null \
+        2>"$W/$cmd-segv.log" && fail "$cmd ran the segfaulting file"
+    grep -q "crashed the bundle check (signal 11)" "$W/$cmd-segv.log" || fail "$cmd: $(cat "$W/$cmd-segv.log")"
+done
+pass "run and device --model refuse it too ($(cat "$W/run-segv.log"))"
 
 # 4. The killed slow edge takes its check process with it.
 kill -9 "$SLOW_PID"
