@@ -144,7 +144,7 @@ wave "$emax" "$W/long" long
 echo
 echo "| long run | edges | devices | requests | errors | req/s | p95 ms | edge RSS start (MB) | edge RSS end (MB) |"
 echo "|---|---|---|---|---|---|---|---|---|"
-mb() { for k in $1; do echo "$k"; done | awk '{printf "%s%.0f", NR > 1 ? " " : "", $1 / 1024}'; }
+mb() { for k in $1; do echo "$k"; done | awk '{printf "%s%.0f", (NR > 1 ? " " : ""), $1 / 1024}'; }
 echo "| | $emax | $devices | $N | $ERRS | $RPS | $(echo "$P95" | awk '{printf "%.1f", 1000 * $1}') | $(mb "$RSS0") | $(mb "$RSS1") |"
 echo "load after: $(uptime)" >&2
 if [ -n "$json" ]; then
