@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "datasets/commands.h"
+#include "datasets/synth.h"
 #include "offloader/commands.h"
 #include "preprocessor/commands.h"
 #include "trainer/commands.h"
@@ -488,9 +489,19 @@ int sl_config_process(const char *file, const char *out_dir, int *changed)
         cJSON_ArrayForEach(e, v) if (!rc && k == 1 && !(e->valuedouble > 0))
             rc = sl_err(SL_EFORMAT, "%s: 'std' values must be positive, got %g", file, e->valuedouble);
     }
-    const cJSON *nested;
-    if (!rc && (nested = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "dataset"), "synth")))
+    const cJSON *nested = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "dataset"), "synth");
+    if (!rc && nested) {
         rc = check_object(file, "dataset.synth", nested, k_synth);
+        /* the generator's line, checked here rather than when make reaches the data step */
+        const cJSON *sp = cJSON_GetObjectItemCaseSensitive(nested, "product");
+        const char *const *cls;
+        int ncls;
+        if (!rc && cJSON_IsString(sp) && sl_synth_classes(sp->valuestring, &cls, &ncls)) {
+            char why[256];
+            snprintf(why, sizeof why, "%s", sl_errmsg());
+            rc = sl_err(SL_EFORMAT, "%s: 'dataset.synth.product': %s", file, why);
+        }
+    }
     const cJSON *ft = cJSON_GetObjectItemCaseSensitive(root, "finetune");
     if (!rc && (nested = cJSON_GetObjectItemCaseSensitive(ft, "stage1")))
         rc = check_object(file, "finetune.stage1", nested, k_stage);
