@@ -60,13 +60,13 @@ $(OUT)/base.h5: $(OUT)/dataset.stamp $(A)/model.args $(A)/train.args $(A)/base.a
 	  eval "set -- $(call args,model)"; cp "$$2" $@.tmp && mv $@.tmp $@; \
 	else eval "$(TRAIN) fit --data $(DATA) $(call args,model) $(call args,train) --log $(OUT)/base-metrics.jsonl -o $@"; fi
 
-# 3. profiles of the device and the edge
+# 3. profiles of the device and the edge; the wire sizes are measured on the line's own images
 $(OUT)/profile-device.json: $(OUT)/base.h5 $(A)/profile-device.args $(DEVICE_PROFILE)
 	if [ -n "$(DEVICE_PROFILE)" ]; then cp "$(DEVICE_PROFILE)" $@; \
-	else eval "$(PP) profile $< $(call args,profile-device) -o $@"; fi
+	else eval "$(PP) profile $< $(call args,profile-device) --images $(DATA) -o $@"; fi
 $(OUT)/profile-edge.json: $(OUT)/base.h5 $(A)/profile-edge.args $(EDGE_PROFILE)
 	if [ -n "$(EDGE_PROFILE)" ]; then cp "$(EDGE_PROFILE)" $@; \
-	else eval "$(PP) profile $< $(call args,profile-edge) -o $@"; fi
+	else eval "$(PP) profile $< $(call args,profile-edge) --images $(DATA) -o $@"; fi
 
 # 4. the slice point: ranked plans with and without a TL, and the chart
 $(OUT)/plan.json: $(OUT)/profile-device.json $(OUT)/profile-edge.json $(A)/select.args

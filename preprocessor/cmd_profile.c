@@ -32,7 +32,7 @@ static const sl_opt options[] = {
                 "transfer layers to measure at every cut (default pool,conv-r4-s2-b8;\n"
                 "'none' for none)"),
     SL_OPT_STRING(0, "images", &A.images, "DIR|FILE",
-                  "sample images of the product line the wire sizes are measured on (every .png\n"
+                  "sample images of the product line the wire sizes are measured on (every image\n"
                   "below DIR; without it random input, which compresses far worse)"),
     SL_OPT_LONG(0, "max-images", &A.max_images, "N", 1, 4096,
                 "sample images used at most, evenly spaced over the sorted list (default 8)"),

@@ -212,8 +212,8 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Appends every .png under dir (recursively) to *v. */
-static int collect_png(const char *dir, char ***v, int *n, int *cap, int depth)
+/* Appends every image (sl_image_has_ext: PNG, JPEG, BMP) under dir (recursively) to *v. */
+static int collect_images(const char *dir, char ***v, int *n, int *cap, int depth)
 {
     DIR *d = opendir(dir);
     if (!d) return sl_err(SL_EIO, "%s: cannot open the folder", dir);
@@ -224,11 +224,10 @@ static int collect_png(const char *dir, char ***v, int *n, int *cap, int depth)
         char path[4096];
         if (sl_path_join(path, sizeof path, dir, e->d_name)) continue;
         if (sl_is_dir(path)) {
-            if (depth < 8) rc = collect_png(path, v, n, cap, depth + 1);
+            if (depth < 8) rc = collect_images(path, v, n, cap, depth + 1);
             continue;
         }
-        size_t l = strlen(e->d_name);
-        if (l < 4 || strcmp(e->d_name + l - 4, ".png")) continue;
+        if (!sl_image_has_ext(e->d_name)) continue;
         if (*n == *cap) {
             int nc = *cap ? *cap * 2 : 64;
             char **nv = realloc(*v, (size_t)nc * sizeof *nv);
@@ -253,7 +252,7 @@ int sl_profile_sample_images(const char *spec, int max, char ***paths, int *n)
     char **v = NULL;
     int cnt = 0, cap = 0, rc = SL_OK;
     if (sl_is_dir(spec)) {
-        rc = collect_png(spec, &v, &cnt, &cap, 0);
+        rc = collect_images(spec, &v, &cnt, &cap, 0);
     } else if (sl_is_file(spec)) {
         v = malloc(sizeof *v);
         if (!v || !(v[0] = strdup(spec))) rc = sl_err(SL_ENOMEM, "out of memory");
@@ -261,7 +260,7 @@ int sl_profile_sample_images(const char *spec, int max, char ***paths, int *n)
     } else {
         rc = sl_err(SL_EIO, "%s: no such file or folder", spec);
     }
-    if (!rc && cnt == 0) rc = sl_err(SL_EARG, "%s: no .png images in it", spec);
+    if (!rc && cnt == 0) rc = sl_err(SL_EARG, "%s: no images in it (.png, .jpg, .jpeg or .bmp)", spec);
     if (rc) {
         for (int i = 0; i < cnt; i++)
             free(v[i]);
