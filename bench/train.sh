@@ -18,9 +18,10 @@
 # STAGES_AFTER_CUT, default none), DATA (quality: a product line,
 # default casting, or "shapes" for the trainer tests' learnable 32 px set), WORK (scratch).
 # For another architecture: ARCH (default tinycnn), BASE (a trained base bundle to use instead
-# of training one, e.g. models/casting-mnv2-base.h5 with DATA=casting SIZE=128 PER_CLASS=1000),
+# of training one, e.g. models/casting-base.h5 with DATA=casting SIZE=128 PER_CLASS=1000),
 # TLS (the TL configurations, default all 13), S1_EPOCHS / S2_EPOCHS (default 30 / 20),
-# S1_LR / S2_LR (0.005 / 0.003).
+# S1_LR / S2_LR (0.005 / 0.003), EPOCH_IMAGES (images per fine-tuning epoch, default all),
+# FT_THREADS (threads of each fine-tuning run, default sl-train's).
 set -eu
 what=${1:-all}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -103,6 +104,7 @@ quality() {
     tls=${TLS:-pool conv-r2-s1-b32 conv-r2-s1-b8 conv-r2-s2-b32 conv-r2-s2-b8 conv-r4-s1-b32 \
               conv-r4-s1-b8 conv-r4-s2-b32 conv-r4-s2-b8 conv-r8-s1-b32 conv-r8-s1-b8 \
               conv-r8-s2-b32 conv-r8-s2-b8}
+    local ft_extra="${EPOCH_IMAGES:+--epoch-images $EPOCH_IMAGES} ${FT_THREADS:+--threads $FT_THREADS}"
     for tl in $tls; do
         "$BIN/sl-preprocess" insert base.h5 --at $cut --tl $tl -o tl-$tl.h5 2>/dev/null
         start=tl-$tl.h5
@@ -112,12 +114,12 @@ quality() {
             # defect cues the tail's global max pool keys on
             "$BIN/sl-train" fit --data "$data" --model tl-$tl.h5 --tl-stage 1 --epochs "${S1_EPOCHS:-30}" \
                 ${STAGES:+--tl-stages-at "$STAGES"} \
-                --optim adam --lr "${S1_LR:-0.005}" --schedule cosine --batch 32 -o s1-$tl.h5 -q
+                --optim adam --lr "${S1_LR:-0.005}" --schedule cosine --batch 32 $ft_extra -o s1-$tl.h5 -q
             start=s1-$tl.h5
         fi
         "$BIN/sl-train" fit --data "$data" --model $start --tl-stage 2 --tl-teacher base.h5 \
             --distill 4 --alpha 0.5 --epochs "${S2_EPOCHS:-20}" --optim adam --lr "${S2_LR:-0.003}" --schedule cosine \
-            --batch 32 --augment flip \
+            --batch 32 --augment flip $ft_extra \
             -o s2-$tl.h5 -q
         "$BIN/sl-preprocess" split s2-$tl.h5 -o pair-$tl >/dev/null 2>&1
         "$BIN/sl-train" eval --pair pair-$tl/device.h5 pair-$tl/edge.h5 --data "$data" --split $split --json > eval-$tl.json
