@@ -1,4 +1,5 @@
 /* graph_json.c: graph <-> JSON (format "sl-graph", version 1) and the graph hash. */
+#include "common/json.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "model/graph.h"
@@ -282,10 +283,9 @@ int sl_graph_from_json(const char *text, sl_graph **out)
     static const char *const known[] = {"format", "version", "name", "input", "classes",
                                         "nodes",  "outputs", "tl",   NULL};
     *out = NULL;
-    cJSON *root = cJSON_Parse(text);
-    if (!root) return sl_err(SL_EFORMAT, "graph JSON does not parse (near: %.40s)",
-                             cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "start");
-    int rc = SL_OK;
+    cJSON *root;
+    int rc = sl_json_parse(text, "graph JSON", &root);
+    if (rc) return rc;
     sl_graph *g = NULL;
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");

@@ -1,9 +1,8 @@
 /* plan_doc.c: the plan document reader (plan_doc.h). */
 #include "model/plan_doc.h"
-#include "common/fsutil.h"
+#include "common/json.h"
 #include "common/status.h"
 
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,18 +101,9 @@ static int parse_plan(const cJSON *p, const char *path, const char *which, int d
 int sl_plan_doc_read(const char *path, sl_plan_doc **out)
 {
     *out = NULL;
-    char *text;
-    size_t len;
-    int rc = sl_read_file(path, &text, &len);
+    cJSON *root;
+    int rc = sl_json_read_file(path, &root);
     if (rc) return rc;
-    cJSON *root = cJSON_Parse(text);
-    if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        long off = at && at >= text ? (long)(at - text) : -1;
-        free(text);
-        return sl_err(SL_EFORMAT, "%s: invalid or truncated JSON near byte %ld", path, off);
-    }
-    free(text);
     const char *fmt = str_field(root, "format"), *hash = str_field(root, "graph_hash"),
                *model = str_field(root, "model");
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");

@@ -1,9 +1,8 @@
 /* plan_bundles.c: the manifest of a plan table's bundles (see plan_bundles.h). */
 #include "offloader/plan_bundles.h"
-#include "common/fsutil.h"
+#include "common/json.h"
 #include "common/status.h"
 
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,13 +122,9 @@ static int parse(const cJSON *r, const char *path, const char *dir, sl_plan_bund
 int sl_plan_bundles_read(const char *path, sl_plan_bundles *out)
 {
     memset(out, 0, sizeof *out);
-    char *text;
-    size_t len;
-    int rc = sl_read_file(path, &text, &len);
+    cJSON *r;
+    int rc = sl_json_read_file(path, &r);
     if (rc) return rc;
-    cJSON *r = cJSON_Parse(text);
-    free(text);
-    if (!r) return sl_err(SL_EFORMAT, "%s: not JSON", path);
     char dir[SL_PLAN_BUNDLES_PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');

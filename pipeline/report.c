@@ -2,11 +2,11 @@
 #include "pipeline/report.h"
 #include "common/cli.h"
 #include "common/fsutil.h"
+#include "common/json.h"
 #include "common/sbuf.h"
 #include "common/status.h"
 #include "common/timeutil.h"
 
-#include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,16 +28,14 @@ static void esc(sl_sbuf *o, const char *t)
 
 static cJSON *load_json(const char *dir, const char *name, int required, int *rc)
 {
-    char path[4096], *text;
+    char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     if (!sl_is_file(path)) {
         if (required) *rc = sl_err(SL_EIO, "%s: missing (run the pipeline step that makes it)", path);
         return NULL;
     }
-    if ((*rc = sl_read_file(path, &text, NULL))) return NULL;
-    cJSON *j = cJSON_Parse(text);
-    free(text);
-    if (!j) *rc = sl_err(SL_EFORMAT, "%s: not valid JSON", path);
+    cJSON *j;
+    *rc = sl_json_read_file(path, &j);
     return j;
 }
 

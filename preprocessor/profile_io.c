@@ -2,9 +2,9 @@
 #include "preprocessor/profile_io.h"
 
 #include "common/fsutil.h"
+#include "common/json.h"
 #include "common/status.h"
 
-#include <cjson/cJSON.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -473,14 +473,9 @@ int sl_profile_validate(const sl_profile *p, const char *what)
     return SL_OK;
 }
 
-int sl_profile_parse(const char *text, const char *what, sl_profile **out)
+/* The profile in `root` (deleted here), checked; *out is set only on success. */
+static int profile_from_json(cJSON *root, const char *what, sl_profile **out)
 {
-    cJSON *root = cJSON_Parse(text);
-    if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        long off = at && at >= text ? (long)(at - text) : -1;
-        return sl_err(SL_EFORMAT, "%s: invalid or truncated JSON near byte %ld", what, off);
-    }
     sl_profile *p = calloc(1, sizeof *p);
     if (!p) {
         cJSON_Delete(root);
@@ -497,15 +492,18 @@ int sl_profile_parse(const char *text, const char *what, sl_profile **out)
     return SL_OK;
 }
 
+int sl_profile_parse(const char *text, const char *what, sl_profile **out)
+{
+    cJSON *root;
+    int rc = sl_json_parse(text, what, &root);
+    return rc ? rc : profile_from_json(root, what, out);
+}
+
 int sl_profile_read(const char *path, sl_profile **out)
 {
-    char *text;
-    size_t len;
-    int rc = sl_read_file(path, &text, &len);
-    if (rc) return rc;
-    rc = sl_profile_parse(text, path, out);
-    free(text);
-    return rc;
+    cJSON *root;
+    int rc = sl_json_read_file(path, &root);
+    return rc ? rc : profile_from_json(root, path, out);
 }
 
 static cJSON *shape_json(const int64_t *dims, int rank)

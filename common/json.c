@@ -1,0 +1,62 @@
+/* json.c: JSON documents in, through cJSON, with the error position per call. */
+#include "common/json.h"
+#include "common/fsutil.h"
+#include "common/status.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The error for a parse that stopped at `at` inside `text`: its line, column and up to 16
+ * characters found there (non-printing ones as '?'), or "end of text" for a truncated one. */
+static int parse_err(const char *text, const char *at, const char *what)
+{
+    if (!at || at < text) at = text;
+    size_t line = 1, col = 1;
+    for (const char *p = text; p < at && *p; p++) {
+        if (*p == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+    }
+    if (!*at)
+        return sl_err(SL_EFORMAT,
+                      "%s: invalid or truncated JSON: does not parse at line %zu, column %zu "
+                      "(the text ends there)",
+                      what, line, col);
+    char near[17];
+    size_t n = 0;
+    for (; n < sizeof near - 1 && at[n] && at[n] != '\n'; n++)
+        near[n] = at[n] >= 0x20 && at[n] < 0x7f ? at[n] : '?';
+    near[n] = '\0';
+    return sl_err(SL_EFORMAT,
+                  "%s: invalid or truncated JSON: does not parse at line %zu, column %zu "
+                  "(near '%s')",
+                  what, line, col, near);
+}
+
+int sl_json_parse(const char *text, const char *what, cJSON **out)
+{
+    const char *end = NULL;
+    *out = cJSON_ParseWithOpts(text, &end, 1);
+    if (*out) return SL_OK;
+    return parse_err(text, end, what);
+}
+
+int sl_json_read_file(const char *path, cJSON **out)
+{
+    *out = NULL;
+    char *text;
+    size_t len;
+    int rc = sl_read_file(path, &text, &len);
+    if (rc) return rc;
+    if (strlen(text) != len) {
+        size_t at = strlen(text);
+        free(text);
+        return sl_err(SL_EFORMAT, "%s: not JSON: a NUL byte at byte %zu", path, at);
+    }
+    rc = sl_json_parse(text, path, out);
+    free(text);
+    return rc;
+}
