@@ -24,8 +24,8 @@
 
 static struct {
     const char *edge, *token_file, *out, *summary, *images, *model, *fallback, *plan, *plans;
-    long pipeline, threads, max_pixels;
-    double bw, rtt, edge_wait, cpu, prior_bw, stale, every;
+    long pipeline, threads, max_pixels, confirm;
+    double bw, rtt, edge_wait, cpu, prior_bw, stale, every, margin, hold;
     int logits, no_fold;
 } A;
 
@@ -44,13 +44,23 @@ static const sl_opt options[] = {
     SL_OPT_DURATION(0, "stale", &A.stale,
                     "adaptive: on the local-only plan, probe the link when no request\n"
                     "measured it for TIME (default 5s)"),
+    SL_OPT_DOUBLE(0, "switch-margin", &A.margin, "PCT", 0, 99,
+                  "adaptive: switch only to a plan predicted PCT % faster than the one in use\n"
+                  "(default 10)"),
+    SL_OPT_LONG(0, "switch-confirm", &A.confirm, "N", 1, 1000,
+                "adaptive: ... on N consecutive estimates, one per answer (default 3)"),
+    SL_OPT_DURATION(0, "switch-hold", &A.hold,
+                    "adaptive: stay at least TIME on a plan after switching to it (default 2s;\n"
+                    "doubled, up to 8 x TIME, while switches come within 4 holds of each other;\n"
+                    "0: no hold)"),
     SL_OPT_STRING(0, "images", &A.images, "FILE|DIR|GLOB", "the images to classify"),
     SL_OPT_DURATION(0, "every", &A.every,
                     "start image i no earlier than i * TIME after the start, as a camera\n"
                     "would deliver them (default: each as soon as the device is free)"),
     SL_OPT_LONG(0, "pipeline", &A.pipeline, "N", 1, 256,
                 "requests in flight while the next image is computed (default 1)"),
-    SL_OPT_STRING(0, "fallback", &A.fallback, "FILE", "the whole model, run locally when the edge fails"),
+    SL_OPT_STRING(0, "fallback", &A.fallback, "FILE",
+                  "the whole model, run locally when the edge fails"),
     SL_OPT_DURATION(0, "edge-wait", &A.edge_wait,
                     "when the edge becomes unreachable, wait up to TIME (30s) for it to come\n"
                     "back before images fall back or fail (default: don't wait)"),
@@ -59,7 +69,8 @@ static const sl_opt options[] = {
     SL_OPT_OUTPUT(&A.out, "write the JSON lines here (default: stdout)"),
     SL_OPT_STRING(0, "summary", &A.summary, "FILE", "write the summary there as well"),
     SL_OPT_FLAG(0, "logits", &A.logits, "add the logits to each line"),
-    SL_OPT_LONG(0, "threads", &A.threads, "N", 1, 256, "intra-op threads (default: libtorch's choice)"),
+    SL_OPT_LONG(0, "threads", &A.threads, "N", 1, 256,
+                "intra-op threads (default: libtorch's choice)"),
     SL_OPT_FLAG(0, "no-fold", &A.no_fold, "do not fold batch norm into convolutions"),
     SL_OPT_DOUBLE(0, "cpu", &A.cpu, "PCT", 0.1, 6400,
                   "run as a slow device: a cgroup CPU quota of PCT % of one core (needs root\n"
@@ -79,7 +90,8 @@ const sl_optspec sl_cmd_device_spec = {
     "                  [--bandwidth 10mbit --rtt 20ms] [-o results.jsonl]\n"
     "                  [--edge-wait T] [--summary FILE] [--logits] [--threads N]\n"
     "                  [--no-fold] [--cpu PCT] [--plan plan.json] [--max-pixels N]\n"
-    "                  [--every T] [--prior-bandwidth RATE] [--stale T]",
+    "                  [--every T] [--prior-bandwidth RATE] [--stale T]\n"
+    "                  [--switch-margin PCT] [--switch-confirm N] [--switch-hold T]",
     "Run the device half of a split model on each image, send the wire tensors to the edge and\n"
     "print one JSON line per image (stdout or -o): index, file, via (\"edge\", \"fallback\" or\n"
     "\"error\"), class_index, class, score, the time breakdown in seconds (device_s: image\n"
@@ -182,8 +194,15 @@ int sl_cmd_device(int argc, char **argv)
 {
     memset(&A, 0, sizeof A);
     A.pipeline = 1;
+    sl_link_config link = sl_link_config_default(1, 0); /* its priors are the device's to set */
+    A.margin = 100 * link.margin;
+    A.confirm = link.confirm;
+    A.hold = link.hold_s;
     int rc = sl_opt_parse(&sl_cmd_device_spec, argc, argv, NULL);
     if (rc != SL_OPT_CONTINUE) return rc;
+    link.margin = A.margin / 100;
+    link.confirm = (int)A.confirm;
+    link.hold_s = A.hold;
     const char *edge = A.edge, *token_file = A.token_file, *out = A.out, *summary = A.summary;
     const char *images = A.images;
     if (!A.model == !A.plans) return sl_usage_error("give --model or --plans (one of them)");
@@ -193,6 +212,7 @@ int sl_cmd_device(int argc, char **argv)
                         .prior_bps = A.prior_bw,
                         .prior_rtt_s = -1,
                         .stale_s = A.stale,
+                        .link = &link,
                         .every_s = A.every,
                         .fallback = A.fallback,
                         .edge_wait_s = A.edge_wait,
@@ -226,8 +246,8 @@ int sl_cmd_device(int argc, char **argv)
     }
     if (rc == SL_OK) rc = sl_device_open(&o, &d);
     if (rc == SL_OK && A.plan)
-        rc = sl_results_plan_predict(A.plan, sl_device_edge_only(d), sl_device_wire_json(d), &pred_s,
-                                   &pred_bytes);
+        rc = sl_results_plan_predict(A.plan, sl_device_edge_only(d), sl_device_wire_json(d),
+                                     &pred_s, &pred_bytes);
     if (rc == SL_OK && (bw > 0 || rtt > 0)) rc = sl_shaper_new(bw, rtt, 0, &sh);
     sl_client_config ccfg;
     sl_client_config_defaults(&ccfg);

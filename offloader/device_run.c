@@ -177,8 +177,10 @@ static int open_plans(sl_device *d)
     table_prior(t, &bps, &rtt);
     if (o->prior_bps > 0) bps = o->prior_bps;
     if (o->prior_rtt_s >= 0) rtt = o->prior_rtt_s;
-    sl_link_config lc = sl_link_config_default(bps, rtt);
-    if (o->stale_s > 0) lc.stale_s = o->stale_s;
+    sl_link_config lc = o->link ? *o->link : sl_link_config_default(bps, rtt);
+    lc.prior_bps = bps;
+    lc.prior_rtt_s = rtt;
+    lc.stale_s = o->stale_s > 0 ? o->stale_s : sl_link_config_default(bps, rtt).stale_s;
     if ((rc = sl_link_init(&d->est, &lc))) return rc;
     /* Start on the plan predicted fastest at the prior. */
     int best = 0;

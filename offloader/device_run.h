@@ -51,6 +51,9 @@ typedef struct sl_device_opts {
     double prior_rtt_s;   /* adaptive: the RTT assumed until the first PING (< 0: the table's
                              middle link's RTT, 0 when it lists none) */
     double stale_s;       /* adaptive: the estimate is stale after this long (0: 5 s) */
+    const sl_link_config *link; /* adaptive: the estimator's and chooser's settings (margin,
+                             confirm, hold_s...); NULL: sl_link_config_default. Its priors and
+                             stale_s are ignored: the fields above set them */
     double every_s;       /* image i starts no earlier than i * every_s after the run's start,
                              as from a camera (0: each as soon as the device is free) */
     const char *fallback; /* whole model run locally when the edge fails; NULL = none */

@@ -21,6 +21,7 @@ sl_link_config sl_link_config_default(double prior_bps, double prior_rtt_s)
                             .jump_run = 3,
                             .margin = 0.1,
                             .confirm = 3,
+                            .hold_s = 2,
                             .stale_s = 5};
 }
 
@@ -34,6 +35,7 @@ int sl_link_init(sl_link_estimate *e, const sl_link_config *cfg)
                       : cfg->jump_run < 1                                       ? "jump_run"
                       : !(cfg->margin >= 0 && cfg->margin < 1)                  ? "margin"
                       : cfg->confirm < 1                                        ? "confirm"
+                      : !(cfg->hold_s >= 0) || !isfinite(cfg->hold_s)           ? "hold_s"
                       : !(cfg->stale_s > 0)                                     ? "stale_s"
                                                                                 : NULL;
     if (bad) return sl_err(SL_EARG, "link estimate: %s is out of range", bad);
@@ -154,7 +156,13 @@ int sl_link_choose(sl_link_chooser *c, const sl_link_estimate *e, int *switched)
     }
     c->streak = best == c->candidate ? c->streak + 1 : 1;
     c->candidate = best;
-    if (c->streak < e->cfg.confirm) return c->current;
+    double now = e->last_s;
+    if (c->streak < e->cfg.confirm || (c->switches && now - c->switch_s < c->hold_s))
+        return c->current;
+    double base = e->cfg.hold_s;
+    int fast = c->switches && now - c->switch_s < SL_LINK_HOLD_FAST * c->hold_s;
+    c->hold_s = fast ? fmin(2 * c->hold_s, SL_LINK_HOLD_MAX * base) : base;
+    c->switch_s = now;
     c->current = best;
     c->candidate = -1;
     c->streak = 0;

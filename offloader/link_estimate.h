@@ -18,8 +18,15 @@
  *   fixed_s + (pays_rtt ? rtt : 0) + 8 * upload_bytes / bandwidth
  * (the plan table's formula). The chooser moves to another plan only when it is predicted
  * faster than the current one by `margin` (0.1 = 10%) on `confirm` consecutive new estimates, so
- * noise around a boundary does not flap between two plans. An estimate is stale when no sample
- * arrived for `stale_s` seconds (a local-only plan sends nothing): the device may then probe.
+ * noise around a boundary does not flap between two plans. After a switch it stays at least
+ * `hold_s` seconds on the new plan (the estimates go on counting towards the next switch,
+ * which comes at the first estimate after the hold). Noise that beats the margin — a starved
+ * host's requests read as a slow link, then a fast one — gets through those two; against it the
+ * hold backs off: a switch that comes within 4 holds of the one before doubles the hold after it,
+ * up to 8 x hold_s, and a switch after a calmer spell restores hold_s. Time is the estimate's own
+ * clock (the `now` of its last sample), so the chooser is as deterministic as its inputs. An
+ * estimate is stale when no sample arrived for `stale_s` seconds (a local-only plan sends
+ * nothing): the device may then probe.
  *
  * Example: plans {local-only 0.155 s}, {TL split: 0.05555 s + RTT + 400 kbit}, {edge-only:
  * 0.00635 s + RTT + 1.2 Mbit}, RTT 20 ms. At 10 Mbit/s the TL split is predicted at 0.11555 s,
@@ -38,6 +45,7 @@ typedef struct sl_link_config {
     int jump_run;       /* this many jumps in a row restart the average; default 3 */
     double margin;      /* switch only when predicted faster by this fraction; default 0.1 */
     int confirm;        /* ... on this many consecutive estimates; default 3 */
+    double hold_s;      /* stay at least this long after a switch, >= 0; default 2 (backs off) */
     double stale_s;     /* no sample for this long: stale; default 5 */
 } sl_link_config;
 
@@ -117,22 +125,30 @@ double sl_link_predict(const sl_link_estimate *e, const sl_link_plan *p);
 typedef struct sl_link_chooser {
     const sl_link_plan *plans; /* borrowed, n of them */
     int n;
-    int current;   /* the plan in use */
-    int candidate; /* the plan that beat it on the last estimates, -1 for none */
-    int streak;    /* how many consecutive estimates it did */
-    long seen;     /* n_samples + n_rtt of the last estimate counted */
-    long switches; /* switches so far */
+    int current;     /* the plan in use */
+    int candidate;   /* the plan that beat it on the last estimates, -1 for none */
+    int streak;      /* how many consecutive estimates it did */
+    long seen;       /* n_samples + n_rtt of the last estimate counted */
+    long switches;   /* switches so far */
+    double switch_s; /* the estimate's time at the last switch (valid when switches > 0) */
+    double hold_s;   /* the hold after it: cfg.hold_s, doubled while switches come fast */
 } sl_link_chooser;
+
+/* The longest hold the back-off reaches, in units of cfg.hold_s, and how soon after the previous
+ * switch (in holds) a switch counts as fast. */
+#define SL_LINK_HOLD_MAX 8
+#define SL_LINK_HOLD_FAST 4
 
 /* Starts with plan `initial` in use. Returns 0, or SL_EARG when n < 1 or initial is out of
  * range. */
 int sl_link_chooser_init(sl_link_chooser *c, const sl_link_plan *plans, int n, int initial);
 
-/* Looks at the estimate; when it is new since the last call (a sample or probe came in) and
+/* Looks at the estimate; when it is new since the last call (a sample or probe came in),
  * another plan has been predicted faster than the current one by the margin on `confirm`
- * consecutive new estimates, switches to it. Returns the plan to use for the next request and
- * sets *switched (may be NULL) to 1 when this call switched, else 0. Calling again without a
- * new sample changes nothing. */
+ * consecutive new estimates, and the hold since the last switch is over (at the estimate's
+ * time, e->last_s), switches to it. Returns the plan to use for the next request and sets
+ * *switched (may be NULL) to 1 when this call switched, else 0. Calling again without a new
+ * sample changes nothing. */
 int sl_link_choose(sl_link_chooser *c, const sl_link_estimate *e, int *switched);
 
 #endif

@@ -100,6 +100,7 @@ static void test_no_flap(void)
         if (!margin) {
             cfg.margin = 0;
             cfg.confirm = 1;
+            cfg.hold_s = 0;
         }
         sl_link_estimate e;
         CHECK_OK(sl_link_init(&e, &cfg), sl_errmsg());
