@@ -105,7 +105,8 @@ $(OUT)/report.html: $(OUT)/eval-base.json $(OUT)/eval-pair.json $(OUT)/bench.jso
 	@echo "report: $@"
 
 # 10. (optional) an adaptive device's plans (issue 16, docs/formats/plan-bundles.md): with the
-#     table's links given, `make -f pipeline.mk plans PRODUCT=... BANDWIDTHS=1mbit,5mbit,20mbit`
+#     table's links in the config (`network.bandwidths`) or given as
+#     `make -f pipeline.mk plans PRODUCT=... BANDWIDTHS=1mbit,5mbit,20mbit` (which wins), it
 #     ranks the plans at each link (select --bandwidths, the config's RTT and constraints) and
 #     builds every plan of the table, at most CUTS of them (default 3): a TL plan gets its TL
 #     inserted at its cut, fine-tuned in the config's two stages and split; a plan without a TL
@@ -120,15 +121,26 @@ PLANS      := $(OUT)/plans
 .PHONY: plans
 plans: $(PLANS)/plans.stamp
 
-# select's arguments from the config, less its single --bandwidth (the table has its own links)
-$(PLANS)/table.json: $(OUT)/profile-device.json $(OUT)/profile-edge.json $(A)/select.args
-	@[ -n "$(BANDWIDTHS)" ] || { echo "plans: give the table's links: BANDWIDTHS=1mbit,5mbit,20mbit" >&2; exit 2; }
+# select's arguments from the config, less its single --bandwidth (the table has its own links:
+# plans.args, the config's network.bandwidths, or BANDWIDTHS). A BANDWIDTHS given or dropped
+# since the last table is seen through $(PLANS)/bandwidths, which holds its value and is
+# rewritten only when that changes (when make is asked for the plans).
+ifneq ($(filter plans $(PLANS)/%,$(MAKECMDGOALS)),)
+$(shell mkdir -p $(PLANS) && [ -f $(PLANS)/bandwidths ] && [ "$$(cat $(PLANS)/bandwidths)" = "$(BANDWIDTHS)" ] || \
+  echo "$(BANDWIDTHS)" > $(PLANS)/bandwidths)
+endif
+
+$(PLANS)/table.json: $(OUT)/profile-device.json $(OUT)/profile-edge.json $(A)/select.args $(A)/plans.args $(PLANS)/bandwidths
+	@links="$(BANDWIDTHS)"; [ -n "$$links" ] || [ -n "$$(cat $(A)/plans.args)" ] || { \
+	  echo "plans: give the table's links: network.bandwidths in $(CFG), or BANDWIDTHS=1mbit,5mbit,20mbit" >&2; exit 2; }
 	@mkdir -p $(PLANS)
 	eval "set -- $(call args,select)"; skip=0; \
 	for a do shift; if [ $$skip = 1 ]; then skip=0; elif [ "$$a" = --bandwidth ]; then skip=1; \
 	  else set -- "$$@" "$$a"; fi; done; \
+	if [ -n "$(BANDWIDTHS)" ]; then set -- "$$@" --bandwidths "$(BANDWIDTHS)"; \
+	else eval "set -- \"\$$@\" $(call args,plans)"; fi; \
 	$(PP) select --device $(OUT)/profile-device.json --edge $(OUT)/profile-edge.json "$$@" \
-	  --bandwidths $(BANDWIDTHS) --plot $(PLANS)/table.svg -o $@
+	  --plot $(PLANS)/table.svg -o $@
 
 $(PLANS)/plans.stamp: $(PLANS)/table.json $(OUT)/base.h5 $(OUT)/dataset.stamp $(A)/finetune-stage1.args $(A)/finetune-stage2.args
 	$(OFF) plans $< --cuts $(CUTS) --manifest $(PLANS)/plans.json > $(PLANS)/plans.txt

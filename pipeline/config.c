@@ -56,12 +56,12 @@ static const key k_profile[] = {{"device_threads", K_INT, 0, NULL}, {"edge_threa
                                 {"batch", K_INT, 0, "--batch"},     {"warmup", K_INT, 0, "--warmup"},
                                 {"repeats", K_INT, 0, "--repeats"}, {NULL, 0, 0, NULL}};
 static const key k_network[] = {{"bandwidth", K_STR, 1, "--bandwidth"}, {"rtt", K_STR, 1, "--rtt"},
-                                {NULL, 0, 0, NULL}};
+                                {"bandwidths", K_LIST, 0, NULL}, {NULL, 0, 0, NULL}};
 static const key k_constraints[] = {
     {"device_only", K_LIST, 0, "--device-only"}, {"edge_only", K_LIST, 0, "--edge-only"},
     {"not_on", K_LIST, 0, "--not-on"},           {"exclude_tier", K_LIST, 0, "--exclude-tier"},
     {"max_upload", K_STR, 0, "--max-upload"},    {"max_time", K_LIST, 0, "--max-time"},
-    {NULL, 0, 0, NULL}};
+    {"tl_at", K_LIST, 0, "--tl-at"},             {NULL, 0, 0, NULL}};
 static const key k_tl[] = {{"candidates", K_LIST, 1, NULL}, {"use", K_STR, 0, NULL},
                            {"seed", K_INT, 0, "--seed"}, {NULL, 0, 0, NULL}};
 static const key k_stage[] = {{"epochs", K_INT, 0, "--epochs"},     {"lr", K_NUM, 0, "--lr"},
@@ -357,6 +357,24 @@ static int write_args(const cJSON *root, const char *dir, int *changed)
     flags(&b, cJSON_GetObjectItemCaseSensitive(root, "constraints"), k_constraints);
     if ((rc = emit(dir, "select", &b, changed))) return rc;
 
+    /* plans: the links of an adaptive device's plan table (`make plans`), empty without them */
+    const cJSON *bws = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "network"), "bandwidths");
+    b.to = &sl_cmd_select_spec;
+    if (cJSON_GetArraySize(bws) > 0) {
+        buf joined = {0};
+        const cJSON *bw;
+        cJSON_ArrayForEach(bw, bws)
+        {
+            if (joined.n) put(&joined, ",");
+            put(&joined, bw->valuestring);
+        }
+        put_flag(&b, "--bandwidths");
+        put_arg(&b, joined.s ? joined.s : "");
+        free(joined.s);
+    }
+    if ((rc = emit(dir, "plans", &b, changed))) return rc;
+
     /* insert: the TL to use ("plan" = the best with-TL plan's config) */
     const cJSON *use = cJSON_GetObjectItemCaseSensitive(tl, "use");
     b.to = &sl_cmd_insert_spec;
@@ -515,6 +533,22 @@ int sl_config_process(const char *file, const char *out_dir, int *changed)
         if (in && (sl_parse_shape("input", in, dims, 3, &nd) || nd != 3))
             rc = sl_err(SL_EFORMAT, "%s: 'input' must be a shape like \"3x64x64\", got \"%s\"", file, in);
     }
+    const cJSON *bws = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "network"), "bandwidths");
+    if (!rc && bws && cJSON_GetArraySize(bws) < 1)
+        rc = sl_err(SL_EFORMAT, "%s: 'network.bandwidths' lists no link", file);
+    int nbw = 0;
+    const cJSON *bw;
+    cJSON_ArrayForEach(bw, bws)
+    {
+        double v;
+        char what[64];
+        snprintf(what, sizeof what, "'network.bandwidths' item %d", ++nbw);
+        if (!rc && (strchr(bw->valuestring, ',') || sl_parse_bandwidth(what, bw->valuestring, &v) ||
+                    !(v > 0)))
+            rc = sl_err(SL_EFORMAT, "%s: %s: \"%s\" is not one rate above 0 (\"5mbit\")", file,
+                        what, bw->valuestring);
+    }
     const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(root, "profile"), "device_cpu");
     if (!rc && cpu && !(cpu->valuedouble >= 0.1 && cpu->valuedouble <= 6400))
@@ -578,6 +612,11 @@ int sl_config_describe(const char *path, FILE *f)
                 threads);
     fprintf(f, "  link: %s, RTT %s\n", STR(net, "bandwidth") ? STR(net, "bandwidth") : "?",
             STR(net, "rtt") ? STR(net, "rtt") : "?");
+    if (cJSON_IsArray(OBJ(net, "bandwidths"))) {
+        char links[512];
+        join(OBJ(net, "bandwidths"), links, sizeof links);
+        fprintf(f, "  adaptive device's links: %s (make -f pipeline.mk plans)\n", links);
+    }
     char list[512];
     int any = 0;
     static const char *const lists[] = {"device_only", "edge_only", "not_on", "exclude_tier", "max_time"};

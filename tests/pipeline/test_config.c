@@ -16,7 +16,8 @@ static const char *GOOD =
     "{\"format\":\"sl-config\",\"version\":1,\"product\":\"t\",\"input\":\"3x32x32\","
     "\"dataset\":{\"synth\":{\"product\":\"casting\",\"size\":32}},\"model\":{\"arch\":\"tinycnn\"},"
     "\"train\":{\"epochs\":2,\"lr\":0.1,\"nesterov\":true},"
-    "\"profile\":{\"device_cpu\":30},\"network\":{\"bandwidth\":\"10mbit\",\"rtt\":\"20ms\"},"
+    "\"profile\":{\"device_cpu\":30},\"network\":{\"bandwidth\":\"10mbit\",\"rtt\":\"20ms\","
+    "\"bandwidths\":[\"1mbit\",\"5mbit\",\"20mbit\"]},"
     "\"constraints\":{\"device_only\":[\"conv1\"],\"max_upload\":\"1MB\"},"
     "\"tl\":{\"candidates\":[\"pool\",\"conv-r4-s2-b8\"]},"
     "\"finetune\":{\"stage1\":{\"epochs\":1,\"stages_at\":\"@output\"},"
@@ -117,6 +118,10 @@ int main(void)
     s = slurp(out, "select");
     CHECK_STR(s ? s : "", "--bandwidth 10mbit --rtt 20ms --device-only conv1 --max-upload 1MB\n");
     free(s);
+    /* the adaptive device's links (network.bandwidths), for `make plans`: select's argument */
+    s = slurp(out, "plans");
+    CHECK_STR(s ? s : "", "--bandwidths 1mbit,5mbit,20mbit\n");
+    free(s);
     s = slurp(out, "profile-device");
     CHECK_CONTAINS(s, "--threads 1");
     CHECK_CONTAINS(s, "--tl pool,conv-r4-s2-b8");
@@ -144,7 +149,8 @@ int main(void)
                  {"profile-device", &sl_cmd_profile_spec}, {"profile-edge", &sl_cmd_profile_spec},
                  {"select", &sl_cmd_select_spec},     {"insert", &sl_cmd_insert_spec},
                  {"finetune-stage1", &sl_cmd_fit_spec}, {"finetune-stage2", &sl_cmd_fit_spec},
-                 {"bench", &sl_cmd_bench_spec},       {"data-open", &sl_cmd_stats_spec}};
+                 {"bench", &sl_cmd_bench_spec},       {"data-open", &sl_cmd_stats_spec},
+                 {"plans", &sl_cmd_select_spec}};
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
         check_step_flags(out, steps[i].step, steps[i].spec);
     /* What the config sets up, for a person. */
@@ -159,6 +165,7 @@ int main(void)
         CHECK_CONTAINS(desc, "zoo architecture tinycnn, input 3x32x32");
         CHECK_CONTAINS(desc, "under a CPU quota of 30% of one core");
         CHECK_CONTAINS(desc, "link: 10mbit, RTT 20ms");
+        CHECK_CONTAINS(desc, "adaptive device's links: 1mbit, 5mbit, 20mbit");
         CHECK_CONTAINS(desc, "constraint device_only: conv1 (the raw image stays on the device");
         CHECK_CONTAINS(desc, "constraint max_upload: 1MB per image");
         CHECK_CONTAINS(desc, "TL candidates: pool, conv-r4-s2-b8 (use: plan)");
@@ -170,6 +177,11 @@ int main(void)
     /* Errors name the key. */
     expect(dir, "\"rtt\":\"20ms\"", "\"rtt\":20", "'network.rtt' must be a string");
     expect(dir, "\"network\":{\"bandwidth\":\"10mbit\",", "\"network\":{", "'network.bandwidth' is missing");
+    expect(dir, "\"1mbit\",", "\"1mbit,2mbit\",", "'network.bandwidths' item 1: \"1mbit,2mbit\"");
+    expect(dir, "\"5mbit\"", "\"fast\"", "'network.bandwidths' item 2: \"fast\" is not one rate");
+    expect(dir, "[\"1mbit\",\"5mbit\",\"20mbit\"]", "[]", "'network.bandwidths' lists no link");
+    expect(dir, "[\"1mbit\",\"5mbit\",\"20mbit\"]", "\"1mbit\"",
+           "'network.bandwidths' must be an array of strings");
     expect(dir, "\"epochs\":2", "\"epochs\":2.5", "'train.epochs' must be an integer");
     expect(dir, "\"input\":\"3x32x32\"", "\"input\":\"big\"", "'input' must be a shape");
     expect(dir, "\"product\":\"casting\"", "\"product\":\"casting-2mbit\"",
