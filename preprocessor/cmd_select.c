@@ -90,6 +90,8 @@ static const sl_opt options[] = {
     CONSTRAINT("use-tier", "TIER", "TIER runs at least one node"),
     CONSTRAINT("host", "TIER:NAME", "TIER, when it takes part, is host NAME"),
     CONSTRAINT("not-host", "TIER:NAME", "host NAME of TIER is not used"),
+    CONSTRAINT("tl-at", "CUT[,CUT...]",
+               "a TL goes only at these cuts (tensor names): where it keeps accuracy"),
     SL_OPT_SECTION("output"),
     SL_OPT_LONG(0, "top", &A.top, "N", 1, 1000000, "list the N best plans (default 5)"),
     SL_OPT_FLAG(0, "versus", &A.versus, "per slice point, the best plan without and with a TL"),

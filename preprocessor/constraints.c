@@ -114,7 +114,36 @@ static int parse_one(sl_criterion *cr, const char *flag, const char *value)
         snprintf(cr->node, sizeof cr->node, "%s", rest);
         return SL_OK;
     }
+    if (!strcmp(flag, "--tl-at")) {
+        cr->kind = SL_CRIT_TL_AT;
+        cr->tier = SL_TIER_DEVICE;
+        if (strlen(value) >= sizeof cr->node) return bad(cr, "list of cuts too long");
+        snprintf(cr->node, sizeof cr->node, "%s", value);
+        return SL_OK;
+    }
     return sl_err(SL_EARG, "'%s' is not a constraint flag", flag);
+}
+
+/* --tl-at: every listed tensor names a cut of `p`; their indices into cr->cuts. */
+static int resolve_tl_at(sl_criterion *cr, const sl_profile *p)
+{
+    char *items[SL_CRIT_MAX_CUTS], *buf = NULL;
+    int n = 0;
+    int rc = sl_parse_list("--tl-at", cr->node, &buf, items, SL_CRIT_MAX_CUTS, &n);
+    cr->n_cuts = 0;
+    for (int i = 0; !rc && i < n; i++) {
+        int at = -1;
+        for (int j = 0; j < p->n_cuts && at < 0; j++)
+            if (!strcmp(p->cuts[j].tensor, items[i])) at = j;
+        if (at < 0)
+            rc = sl_err(SL_ENOTFOUND,
+                        "criterion '%s': '%s' is not a cut of model %s (sl-preprocess inspect "
+                        "lists the cut points)",
+                        cr->text, items[i], p->model);
+        else cr->cuts[cr->n_cuts++] = at;
+    }
+    free(buf);
+    return rc;
 }
 
 int sl_constraints_add(sl_constraints *c, const char *flag, const char *value)
@@ -142,6 +171,11 @@ int sl_constraints_resolve(sl_constraints *c, const sl_profile *p, int have_clou
         if (cr->tier == SL_TIER_CLOUD && !have_cloud && cr->kind != SL_CRIT_EXCLUDE_TIER)
             return sl_err(SL_EARG, "criterion '%s': no cloud tier (give --cloud PROFILE)",
                           cr->text);
+        if (cr->kind == SL_CRIT_TL_AT) {
+            int rc = resolve_tl_at(cr, p);
+            if (rc) return rc;
+            continue;
+        }
         if (cr->kind != SL_CRIT_ONLY_ON && cr->kind != SL_CRIT_NOT_ON) continue;
         cr->node_index = sl_profile_find_node(p, cr->node);
         if (cr->node_index < 0)
@@ -245,6 +279,13 @@ int sl_constraints_first_violated(const sl_constraints *c, const sl_placement *p
             break;
         case SL_CRIT_NOT_HOST:
             ok = !pl->host[cr->tier] || strcmp(pl->host[cr->tier], cr->node);
+            break;
+        case SL_CRIT_TL_AT:
+            /* several --tl-at flags (a config's list) add cuts to one set */
+            ok = pl->tl_cut < 0;
+            for (int m = 0; !ok && m < c->n; m++)
+                for (int k = 0; !ok && c->items[m].kind == SL_CRIT_TL_AT && k < c->items[m].n_cuts; k++)
+                    ok = c->items[m].cuts[k] == pl->tl_cut;
             break;
         }
         if (!ok) return i;

@@ -10,6 +10,9 @@
  *   --use-tier TIER            the tier runs at least one node
  *   --host TIER:NAME           when the tier takes part, it is host NAME (of several candidates)
  *   --not-host TIER:NAME       host NAME of the tier is not used
+ *   --tl-at CUT[,CUT...]       a TL goes only at these cuts (tensor names; several flags add
+ *                              to one set); plans without a TL are not affected. Where a TL keeps accuracy is measured, not
+ *                              costed (bench/train.sh quality): this is how a user says it.
  */
 #ifndef SL_PREPROCESSOR_CONSTRAINTS_H
 #define SL_PREPROCESSOR_CONSTRAINTS_H
@@ -33,7 +36,10 @@ typedef enum {
     SL_CRIT_USE_TIER,     /* `tier` runs at least one node */
     SL_CRIT_HOST,         /* `tier`, when it takes part, is host `node` */
     SL_CRIT_NOT_HOST,     /* host `node` of `tier` takes no part */
+    SL_CRIT_TL_AT,        /* a TL only at the cuts of `node` (a comma list of tensor names) */
 } sl_crit_kind;
+
+#define SL_CRIT_MAX_CUTS 32
 
 typedef struct sl_criterion {
     sl_crit_kind kind;
@@ -44,6 +50,8 @@ typedef struct sl_criterion {
     double limit;
     int percent;    /* MAX_TIME: limit is a fraction of the plan's total */
     char text[192]; /* the criterion as the user wrote it, for messages: "--max-time device:30%" */
+    int cuts[SL_CRIT_MAX_CUTS]; /* TL_AT: the cut indices, set by sl_constraints_resolve */
+    int n_cuts;
 } sl_criterion;
 
 typedef struct sl_constraints {
@@ -53,14 +61,15 @@ typedef struct sl_constraints {
 
 /* Parses one criterion given as a flag and its value (flag is "--device-only", "--edge-only",
  * "--cloud-only", "--not-on", "--exclude-tier", "--max-upload", "--max-time", "--use-tier",
- * "--host" or "--not-host") and appends it.
+ * "--host", "--not-host" or "--tl-at") and appends it.
  * Returns SL_OK, or SL_EARG with a message quoting the criterion; on error `c` is unchanged. */
 int sl_constraints_add(sl_constraints *c, const char *flag, const char *value);
 
-/* Looks up every node name in `p` and checks tiers against the tiers in use (`have_cloud`).
- * Returns SL_OK, SL_ENOTFOUND (unknown node, criterion quoted) or SL_EARG (cloud criterion
- * without a cloud profile, or contradicting criteria on the same node). Only the node_index and
- * node_block fields are written, so resolving again (against another profile) is safe. */
+/* Looks up every node name (and --tl-at cut) in `p` and checks tiers against the tiers in use
+ * (`have_cloud`). Returns SL_OK, SL_ENOTFOUND (unknown node or cut, criterion quoted) or SL_EARG
+ * (cloud criterion without a cloud profile, or contradicting criteria on the same node). Only
+ * the node_index, node_block and cuts fields are written, so resolving again (against another
+ * profile) is safe. */
 int sl_constraints_resolve(sl_constraints *c, const sl_profile *p, int have_cloud);
 
 /* Checks the host names of --host / --not-host against the candidate hosts of each tier.
@@ -78,6 +87,7 @@ typedef struct sl_placement {
     int n_nodes; /* length of node_tier */
     int cut, cut2;
     int n_blocks; /* blocks in the profile, for placements given by cuts */
+    int tl_cut;   /* the cut carrying a TL, -1 for none (a DADS partition has none) */
     double upload_bytes;
     double tier_s[SL_TIER_COUNT]; /* compute time per tier, TL encode/decode included */
     double total_s;

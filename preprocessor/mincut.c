@@ -604,6 +604,7 @@ int sl_dads_check(const sl_dads_result *r, const sl_profile *dev, const sl_const
     }
     sl_placement pl;
     memset(&pl, 0, sizeof pl);
+    pl.tl_cut = -1;
     uint8_t *tier = malloc((size_t)n);
     if (!tier) return -2;
     for (int i = 0; i < n; i++)

@@ -68,6 +68,7 @@ void sl_plan_placement(const sl_select_input *in, const sl_plan *p, sl_placement
     pl->cut = p->cut;
     pl->cut2 = p->cut2;
     pl->n_blocks = k;
+    pl->tl_cut = p->tl >= 0 ? p->cut : -1;
     pl->upload_bytes = p->upload_bytes;
     pl->tier_s[SL_TIER_DEVICE] = p->load_s + p->device_s + p->tl_enc_s + p->wire_enc_s;
     pl->tier_s[SL_TIER_EDGE] = p->edge_s;

@@ -59,6 +59,9 @@ static void test_each_criterion(void)
         {"--max-time", "device:60ms", 3, 1, 0},
         {"--max-time", "device:40%", 2, 0, -1}, /* 0.051 > 0.4 * 0.11555 rules out the TL plan */
         {"--max-time", "edge:0.005s", 4, 1, 0}, /* edge-only runs 0.0062 s on the edge */
+        {"--tl-at", "conv2", 4, 0, -1},         /* the pool TL at maxpool is ruled out */
+        {"--tl-at", "maxpool", 5, 1, 0},        /* the TL's own cut: nothing ruled out */
+        {"--tl-at", "conv2,maxpool", 5, 1, 0},  /* a list is a set */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_one(&cases[i]);
@@ -78,6 +81,7 @@ static void test_malformed(void)
         {"--max-time", "device:150%", "percent must be"},
         {"--max-time", "gpu:10ms", "expected TIER:LIMIT"},
         {"--device-only", "", "missing value"},
+        {"--tl-at", "", "missing value"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = sl_constraints_add(&c, bad[i][0], bad[i][1]);
@@ -95,6 +99,26 @@ static void test_malformed(void)
     CHECK_CONTAINS(sl_errmsg(), "'--device-only conv9'");
     CHECK_CONTAINS(sl_errmsg(), "no node named 'conv9'");
     sl_constraints_free(&c);
+
+    CHECK_OK(sl_constraints_add(&c, "--tl-at", "maxpool,conv9"), sl_errmsg());
+    CHECK(sl_constraints_resolve(&c, dev, 0) == SL_ENOTFOUND);
+    CHECK_CONTAINS(sl_errmsg(), "'conv9' is not a cut");
+    sl_constraints_free(&c);
+
+    /* several --tl-at flags add to one set: conv2 alone would rule the maxpool TL out */
+    sl_profile *edge = fx_edge();
+    CHECK_OK(sl_constraints_add(&c, "--tl-at", "conv2"), sl_errmsg());
+    CHECK_OK(sl_constraints_add(&c, "--tl-at", "maxpool"), sl_errmsg());
+    CHECK_OK(sl_constraints_resolve(&c, dev, 0), sl_errmsg());
+    sl_select_input in = fx_two_tier(dev, edge);
+    in.constraints = &c;
+    sl_selection s;
+    CHECK_OK(sl_select_run(&in, &s), sl_errmsg());
+    CHECK_EQ(s.n_allowed, 5);
+    CHECK(s.plans[0].cut == 1 && s.plans[0].tl == 0);
+    sl_selection_free(&s);
+    sl_constraints_free(&c);
+    sl_profile_free(edge);
 
     CHECK_OK(sl_constraints_add(&c, "--cloud-only", "fc"), sl_errmsg());
     CHECK(sl_constraints_resolve(&c, dev, 0) == SL_EARG);
