@@ -193,6 +193,33 @@ static int be_run(void *ctx, void *model, const sl_wire_tensor *in, int nin, sl_
     return rc;
 }
 
+/* The warm run: one request of batch 1 made of zeros (uint8 with scale 1, zero point 0 for an
+ * 8-bit wire; the raw image for a whole model), through be_run as a device's would go. */
+static int be_warm(void *ctx, void *model)
+{
+    bmodel *m = model;
+    int n = m->edge_only ? 1 : m->n, rc = SL_OK;
+    sl_wire_tensor in[SL_WIRE_MAX_TENSORS], out;
+    memset(in, 0, sizeof in);
+    for (int i = 0; rc == SL_OK && i < n; i++) {
+        const sl_shape *s = m->edge_only ? &m->b->graph->input_shape : &m->w[i].shape;
+        int64_t dims[SL_WIRE_MAX_DIMS] = {1};
+        if (s->ndim + 1 > SL_WIRE_MAX_DIMS) {
+            rc = sl_err(SL_ESHAPE, "an input of %d dimensions", s->ndim);
+            break;
+        }
+        for (int k = 0; k < s->ndim; k++)
+            dims[k + 1] = s->d[k];
+        rc = sl_wire_tensor_alloc(&in[i], m->edge_only ? SL_WIRE_U8 : m->w[i].dtype, s->ndim + 1,
+                                  dims);
+    }
+    if (rc == SL_OK) rc = be_run(ctx, m, in, n, &out);
+    if (rc == SL_OK) sl_wire_tensor_free(&out);
+    for (int i = 0; i < n; i++)
+        sl_wire_tensor_free(&in[i]);
+    return rc;
+}
+
 int sl_backend_init(const sl_backend_opts *opts, sl_edge_backend *be)
 {
     memset(be, 0, sizeof *be);
@@ -203,6 +230,7 @@ int sl_backend_init(const sl_backend_opts *opts, sl_edge_backend *be)
     be->load = be_load;
     be->run = be_run;
     be->unload = be_unload;
+    be->warm = be_warm;
     return SL_OK;
 }
 

@@ -21,11 +21,12 @@
 static struct {
     const char *listen, *store, *token_file, *port_file, *metrics, *metrics_port_file;
     long threads, max_queue, max_clients;
-    int no_fold;
+    int no_fold, no_warm;
 } A;
 
 static const sl_opt options[] = {
-    SL_OPT_STRING(0, "listen", &A.listen, "HOST:PORT", "address to listen on; port 0 picks a free port"),
+    SL_OPT_STRING(0, "listen", &A.listen, "HOST:PORT",
+                  "address to listen on; port 0 picks a free port"),
     SL_OPT_STRING(0, "store", &A.store, "DIR", "the deployed bundles (loaded at start)"),
     SL_OPT_STRING(0, "token-file", &A.token_file, "FILE", "the token devices authenticate with"),
     SL_OPT_LONG(0, "threads", &A.threads, "N", 1, 256, "worker threads running models (default 2)"),
@@ -37,6 +38,9 @@ static const sl_opt options[] = {
     SL_OPT_STRING(0, "port-file", &A.port_file, "FILE",
                   "write the bound port there once listening (for scripts and port 0)"),
     SL_OPT_FLAG(0, "no-fold", &A.no_fold, "do not fold batch norm into convolutions"),
+    SL_OPT_FLAG(0, "no-warm", &A.no_warm,
+                "serve each model without running it once first (a faster start and\n"
+                "deploy; each model's first request then pays its first run)"),
     SL_OPT_STRING(0, "metrics", &A.metrics, "HOST:PORT",
                   "serve GET /health (for a load balancer's check) and /metrics (Prometheus\n"
                   "text) over HTTP there; unauthenticated: bind it to loopback or a\n"
@@ -49,12 +53,15 @@ static const sl_opt options[] = {
 const sl_optspec sl_cmd_edge_spec = {
     "sl-offload edge --listen HOST:PORT --store DIR --token-file FILE\n"
     "                [--threads N] [--max-queue N] [--max-clients N] [--port-file FILE]\n"
-    "                [--no-fold] [--metrics HOST:PORT [--metrics-port-file FILE]]",
+    "                [--no-fold] [--no-warm] [--metrics HOST:PORT [--metrics-port-file FILE]]",
     "Serve deployed bundles to devices until SIGINT or SIGTERM (then stop cleanly). Every\n"
     "bundle in DIR is loaded at start: edge halves (from `sl-preprocess split`) under their pair\n"
     "id, whole models (for the edge-only plan: the device sends the raw image) under the first\n"
-    "16 bytes of the file's SHA-256. `sl-offload deploy` adds, lists and removes bundles while\n"
-    "the server runs. Devices authenticate with the token in FILE (HMAC-SHA256).\n"
+    "16 bytes of the file's SHA-256. Each file is first read in a child process with a deadline\n"
+    "(as an upload is); one that fails is logged and not served, the others are. Each model is\n"
+    "run once on zeros before the edge listens (unless --no-warm), so its first request is as\n"
+    "fast as the others. `sl-offload deploy` adds, lists and removes bundles while the server\n"
+    "runs. Devices authenticate with the token in FILE (HMAC-SHA256).\n"
     "Every 10 s with traffic, a line with the request counters goes to stderr. --metrics\n"
     "serves /health and /metrics on a port of its own (docs/offloader.md, Health and metrics).",
     options,
@@ -123,6 +130,7 @@ int sl_cmd_edge(int argc, char **argv)
     cfg.workers = (int)threads;
     cfg.queue_capacity = (int)max_queue;
     cfg.max_clients = (int)max_clients;
+    cfg.no_warm = A.no_warm;
     sl_backend_opts bo = {.fold_bn = fold};
     sl_edge_backend be;
     if (sl_backend_init(&bo, &be)) {
@@ -165,8 +173,8 @@ int sl_cmd_edge(int argc, char **argv)
     int bound = sl_edge_port(srv);
     sl_edge_stats st, last;
     sl_edge_get_stats(srv, &st);
-    sl_log_info("listening on %s:%d, %d bundle(s) from %s, %ld worker(s)", host, bound, st.bundles,
-                store, threads);
+    sl_log_info("listening on %s:%d, %d bundle(s) from %s (%d refused), %ld worker(s)", host, bound,
+                st.bundles, store, st.refused, threads);
     if (port_file) {
         char buf[32];
         int n = snprintf(buf, sizeof buf, "%d\n", bound);

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/timeutil.h"
+#include "model/bundle.h"
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>
@@ -49,7 +50,10 @@ typedef struct model {
     uint64_t bytes;
     char sha256[65];
     void *handle;
-    int refs; /* under srv->models_lock */
+    int refs;        /* under srv->models_lock */
+    atomic_int runs; /* runs so far, the warm run included */
+    double load_s;   /* the backend's load */
+    double warm_s;   /* its warm run; 0 when there was none */
 } model;
 
 /* A connection is counted in nunauth during its handshake, in nauthed once admitted, and in
@@ -106,8 +110,18 @@ struct sl_edge_server {
     int q_head, q_len;
     uint64_t q_bytes; /* payload bytes waiting */
 
+    /* A model's warm run on every worker (model_warm); one at a time (warm_lock), the rest
+     * under q_lock: each worker runs warm_model once when warm_gen differs from its own. */
+    pthread_mutex_t warm_lock;
+    pthread_cond_t warm_cond;
+    uint64_t warm_gen;
+    void *warm_model;
+    int warm_done, warm_rc;
+    char warm_err[512];
+
     atomic_uint_fast64_t n_conn, n_authfail, n_req, n_res, n_err, n_busy, n_bad, n_deploy;
-    atomic_uint_fast64_t n_evicted, n_dropped;
+    atomic_uint_fast64_t n_evicted, n_dropped, n_cold;
+    int nrefused; /* store files refused at start */
 
     pthread_mutex_t stats_lock;
     pair_stats *pstats; /* MAX_PAIR_STATS + 1 (the last: "other") */
@@ -161,18 +175,57 @@ static model *model_get(sl_edge_server *s, const uint8_t pair[SL_PAIR_ID_SIZE])
     return m;
 }
 
-/* Loads `path` through the backend into a new model (not yet registered). */
+/* Runs the backend's warm of a loaded model handle once on every worker thread, so that neither
+ * the model's first run (its compiled modules' first call, kernels made for its shapes) nor a
+ * worker's first run of any model (libtorch's per-thread state: its intra-op thread team) falls
+ * on a request. The workers must be running. Returns SL_OK, the first worker's error, or
+ * SL_EBUSY when the server is stopping. */
+static int model_warm(sl_edge_server *s, void *handle)
+{
+    pthread_mutex_lock(&s->warm_lock);
+    pthread_mutex_lock(&s->q_lock);
+    int rc = SL_OK;
+    if (atomic_load(&s->stopping)) {
+        rc = sl_err(SL_EBUSY, "the edge is stopping");
+    } else {
+        s->warm_model = handle;
+        s->warm_done = s->warm_rc = 0;
+        s->warm_gen++;
+        pthread_cond_broadcast(&s->q_cond);
+        while (s->warm_done < s->nworkers)
+            pthread_cond_wait(&s->warm_cond, &s->q_lock);
+        s->warm_model = NULL;
+        if (s->warm_rc) rc = sl_err(s->warm_rc, "%s", s->warm_err);
+    }
+    pthread_mutex_unlock(&s->q_lock);
+    pthread_mutex_unlock(&s->warm_lock);
+    return rc;
+}
+
+/* Loads `path` through the backend into a new model (not yet registered) and, unless no_warm,
+ * runs it once on every worker (model_warm), so that its first request costs what the others
+ * do. */
 static int model_load(sl_edge_server *s, const char *path, const char *file, model **out)
 {
     *out = NULL;
     model *m = calloc(1, sizeof *m);
     if (!m) return sl_err(SL_ENOMEM, "out of memory");
     uint8_t digest[SL_SHA256_SIZE];
+    double t0 = sl_now();
     int rc = sl_sha256_file(path, digest);
     if (rc == SL_OK) rc = s->be.load(s->be.ctx, path, &m->handle, m->pair_hex);
+    double t1 = sl_now();
     if (rc == SL_OK) {
         m->pair_hex[32] = '\0';
         rc = sl_pair_from_hex(m->pair_hex, m->pair);
+        if (rc == SL_OK && s->be.warm && !s->cfg.no_warm) {
+            rc = model_warm(s, m->handle);
+            if (rc)
+                rc = sl_err_ctx(rc, "its first run, on zeros of batch 1, failed: ");
+            else
+                atomic_store(&m->runs, 1);
+            m->warm_s = sl_now() - t1;
+        }
         if (rc) s->be.unload(s->be.ctx, m->handle);
     }
     if (rc) {
@@ -182,6 +235,7 @@ static int model_load(sl_edge_server *s, const char *path, const char *file, mod
     sl_sha256_hex(digest, m->sha256);
     snprintf(m->file, sizeof m->file, "%s", file);
     m->refs = 1;
+    m->load_s = t1 - t0;
     *out = m;
     return SL_OK;
 }
@@ -219,6 +273,18 @@ static int model_install(sl_edge_server *s, model *m, char old_file[256])
     return 0;
 }
 
+/* What a log line says about m's load and warm run, into buf (n bytes). */
+static void describe_load(const model *m, char *buf, size_t n)
+{
+    if (atomic_load(&m->runs) == 0)
+        snprintf(buf, n, "loaded in %.3f s, not run before serving", m->load_s);
+    else
+        snprintf(buf, n, "loaded in %.3f s, first run %.3f s before serving", m->load_s, m->warm_s);
+}
+
+/* Loads every file of the store, each read first in a child process with a deadline, as an
+ * upload is: a file damaged on disk or planted there on which libhdf5 crashes or loops must not
+ * take the edge down or stall its HDF5 lock. A refused file is logged, counted and skipped. */
 static int load_store(sl_edge_server *s)
 {
     sl_deploy_entry *v;
@@ -228,10 +294,16 @@ static int load_store(sl_edge_server *s)
     for (size_t i = 0; i < n; i++) {
         char path[4400];
         if (sl_path_join(path, sizeof path, s->store_dir, v[i].name)) continue;
-        model *m;
-        rc = model_load(s, path, v[i].name, &m);
+        model *m = NULL;
+        double t0 = sl_now();
+        rc = sl_bundle_check_isolated(path, path,
+                                      SL_BUNDLE_CHECK_WEIGHTS | SL_BUNDLE_CHECK_HDF5_ONLY,
+                                      sl_bundle_check_seconds(v[i].bytes));
+        double check_s = sl_now() - t0;
+        if (rc == SL_OK) rc = model_load(s, path, v[i].name, &m);
         if (rc) {
-            sl_log_warn("%s: not served: %s", path, sl_errmsg());
+            sl_log_warn("stored bundle %s not served: %s", v[i].name, sl_errmsg());
+            s->nrefused++;
             continue;
         }
         m->bytes = v[i].bytes;
@@ -240,15 +312,20 @@ static int load_store(sl_edge_server *s)
         pthread_mutex_unlock(&s->models_lock);
         char old[256];
         if (dup) {
-            sl_log_warn("%s: pair id %s is already served by another file; skipped", path,
-                        m->pair_hex);
+            sl_log_warn("stored bundle %s not served: pair id %s is already served by another "
+                        "file",
+                        v[i].name, m->pair_hex);
+            s->nrefused++;
             model_put(s, m);
         } else if (model_install(s, m, old) < 0) {
             model_put(s, m);
             free(v);
             return SL_ENOMEM;
         } else {
-            sl_log_debug("serving %s (pair id %s)", v[i].name, m->pair_hex);
+            char took[128];
+            describe_load(m, took, sizeof took);
+            sl_log_info("serving %s (pair id %s): checked in %.3f s, %s", v[i].name, m->pair_hex,
+                        check_s, took);
         }
     }
     free(v);
@@ -327,6 +404,8 @@ static int run_job(sl_edge_server *s, job *j)
         send_error(c, j->request_id, j->m->pair, SL_PERR_BAD_FRAME, msg);
         return 0;
     }
+    /* A model's first run pays what later ones do not (see sl_edge_backend.warm). */
+    if (atomic_fetch_add(&j->m->runs, 1) == 0) atomic_fetch_add(&s->n_cold, 1);
     rc = s->be.run(s->be.ctx, j->m->handle, in, nin, &out);
     double t1 = sl_now();
     if (rc) {
@@ -391,13 +470,37 @@ static void record_latency(sl_edge_server *s, const model *m, double seconds, in
     pthread_mutex_unlock(&s->stats_lock);
 }
 
+/* A worker's part of model_warm: the backend's warm of s->warm_model on this thread. q_lock held
+ * on entry and on return. */
+static void worker_warm(sl_edge_server *s, uint64_t *gen)
+{
+    *gen = s->warm_gen;
+    void *handle = s->warm_model;
+    pthread_mutex_unlock(&s->q_lock);
+    int rc = s->be.warm(s->be.ctx, handle);
+    pthread_mutex_lock(&s->q_lock);
+    if (rc && !s->warm_rc) {
+        s->warm_rc = rc;
+        snprintf(s->warm_err, sizeof s->warm_err, "%s", sl_errmsg());
+    }
+    s->warm_done++;
+    pthread_cond_broadcast(&s->warm_cond);
+}
+
 static void *worker_main(void *arg)
 {
     sl_edge_server *s = arg;
+    uint64_t gen = 0; /* the last warm run done here */
     for (;;) {
         pthread_mutex_lock(&s->q_lock);
-        while (s->q_len == 0 && !atomic_load(&s->stopping))
-            pthread_cond_wait(&s->q_cond, &s->q_lock);
+        /* A warm run is taken before any request and before stopping: its requester waits for
+         * every worker, and requests a stopping server no longer queues. */
+        while (s->warm_gen != gen || (s->q_len == 0 && !atomic_load(&s->stopping))) {
+            if (s->warm_gen != gen)
+                worker_warm(s, &gen);
+            else
+                pthread_cond_wait(&s->q_cond, &s->q_lock);
+        }
         if (s->q_len == 0) {
             pthread_mutex_unlock(&s->q_lock);
             return NULL;
@@ -541,9 +644,10 @@ static void on_deploy_end(client *c, sl_frame *f)
         send_error(c, f->request_id, NULL, SL_PERR_INTERNAL, sl_errmsg());
         return;
     }
-    char old_file[256], hex[33], sha[65];
+    char old_file[256], hex[33], sha[65], took[128];
     snprintf(hex, sizeof hex, "%s", m->pair_hex);
     snprintf(sha, sizeof sha, "%s", m->sha256);
+    describe_load(m, took, sizeof took);
     rc = model_install(s, m, old_file);
     if (rc < 0) {
         model_put(s, m);
@@ -555,8 +659,8 @@ static void on_deploy_end(client *c, sl_frame *f)
     if (rc == 1 && old_file[0] && strcmp(old_file, m->file) != 0)
         sl_deploy_store_remove(s->store_dir, old_file);
     atomic_fetch_add(&s->n_deploy, 1);
-    sl_log_info("deployed %s.h5 (%llu bytes) from %s", hex, (unsigned long long)bytes,
-                c->conn.peer);
+    sl_log_info("deployed %s.h5 (%llu bytes) from %s: %s", hex, (unsigned long long)bytes,
+                c->conn.peer, took);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "pair_id", hex);
     cJSON_AddNumberToObject(j, "bytes", (double)bytes);
@@ -860,6 +964,8 @@ static void server_free(sl_edge_server *s)
     pthread_cond_destroy(&s->clients_gone);
     pthread_mutex_destroy(&s->q_lock);
     pthread_cond_destroy(&s->q_cond);
+    pthread_mutex_destroy(&s->warm_lock);
+    pthread_cond_destroy(&s->warm_cond);
     pthread_mutex_destroy(&s->stats_lock);
     free(s->pstats);
     free(s);
@@ -885,6 +991,8 @@ int sl_edge_start(const sl_edge_config *cfg, const sl_edge_backend *backend, sl_
     pthread_cond_init(&s->clients_gone, NULL);
     pthread_mutex_init(&s->q_lock, NULL);
     pthread_cond_init(&s->q_cond, NULL);
+    pthread_mutex_init(&s->warm_lock, NULL);
+    pthread_cond_init(&s->warm_cond, NULL);
     pthread_mutex_init(&s->stats_lock, NULL);
     s->pstats = calloc(MAX_PAIR_STATS + 1, sizeof *s->pstats);
     s->store_dir = strdup(cfg->store_dir);
@@ -899,25 +1007,25 @@ int sl_edge_start(const sl_edge_config *cfg, const sl_edge_backend *backend, sl_
     snprintf(s->pstats[MAX_PAIR_STATS].hex, sizeof s->pstats[MAX_PAIR_STATS].hex, "other");
     s->cfg.store_dir = s->store_dir;
     s->cfg.token = s->token;
+    /* The workers first: the stored models' warm runs happen on them, before the listen. */
     int rc = sl_deploy_store_init(s->store_dir);
+    for (; !rc && s->nworkers < cfg->workers; s->nworkers++)
+        if (pthread_create(&s->workers[s->nworkers], NULL, worker_main, s) != 0) break;
+    if (!rc && s->nworkers == 0) rc = sl_err(SL_ENOMEM, "cannot start threads");
     if (!rc) rc = load_store(s);
     if (!rc) rc = sl_net_listen(cfg->host, cfg->port, 128, &s->listen_fd, &s->port);
+    if (!rc && pthread_create(&s->acceptor, NULL, accept_main, s) != 0)
+        rc = sl_err(SL_ENOMEM, "cannot start threads");
     if (rc) {
-        server_free(s);
-        return sl_err_ctx(rc, "edge: ");
-    }
-    for (; s->nworkers < cfg->workers; s->nworkers++)
-        if (pthread_create(&s->workers[s->nworkers], NULL, worker_main, s) != 0) break;
-    if (s->nworkers == 0 || pthread_create(&s->acceptor, NULL, accept_main, s) != 0) {
         atomic_store(&s->stopping, 1);
         pthread_mutex_lock(&s->q_lock);
         pthread_cond_broadcast(&s->q_cond);
         pthread_mutex_unlock(&s->q_lock);
         for (int i = 0; i < s->nworkers; i++)
             pthread_join(s->workers[i], NULL);
-        close(s->listen_fd);
+        if (s->listen_fd >= 0) close(s->listen_fd);
         server_free(s);
-        return sl_err(SL_ENOMEM, "edge: cannot start threads");
+        return sl_err_ctx(rc, "edge: ");
     }
     sl_log_debug("edge listening on port %d with %d bundles", s->port, s->nmodels);
     *out = s;
@@ -940,6 +1048,8 @@ void sl_edge_get_stats(sl_edge_server *s, sl_edge_stats *st)
     st->bad_frames = atomic_load(&s->n_bad);
     st->deploys = atomic_load(&s->n_deploy);
     st->evicted = atomic_load(&s->n_evicted) + atomic_load(&s->n_dropped);
+    st->cold_runs = atomic_load(&s->n_cold);
+    st->refused = s->nrefused;
     pthread_mutex_lock(&s->models_lock);
     st->bundles = s->nmodels;
     pthread_mutex_unlock(&s->models_lock);
@@ -999,6 +1109,9 @@ char *sl_edge_metrics_text(sl_edge_server *s)
         {"sl_edge_bad_frames_total", "counter", "connections closed for a malformed frame"},
         {"sl_edge_deploys_total", "counter", "bundles installed by deploy"},
         {"sl_edge_evicted_total", "counter", "handshaking connections dropped for newer ones"},
+        {"sl_edge_cold_runs_total", "counter",
+         "requests that were their model's first run (0 unless --no-warm)"},
+        {"sl_edge_store_refused", "gauge", "files of the store not served since start"},
         {"sl_edge_queue_length", "gauge", "INFER requests waiting for a worker"},
         {"sl_edge_queue_capacity", "gauge", "queued requests before BUSY"},
         {"sl_edge_workers", "gauge", "worker threads running models"},
@@ -1016,6 +1129,8 @@ char *sl_edge_metrics_text(sl_edge_server *s)
                   (double)st.bad_frames,
                   (double)st.deploys,
                   (double)st.evicted,
+                  (double)st.cold_runs,
+                  st.refused,
                   st.queued,
                   s->cfg.queue_capacity,
                   s->nworkers,

@@ -40,6 +40,13 @@ typedef struct sl_edge_backend {
     int (*run)(void *ctx, void *model, const sl_wire_tensor *in, int nin, sl_wire_tensor *out);
     /* Frees a model from load; called once no request uses it any more. */
     void (*unload)(void *ctx, void *model);
+    /* Optional (NULL: nothing to do): runs a model from load once on a made-up request of batch
+     * 1 (zeros of the shapes and dtypes a request carries), so that what a model's first run
+     * costs beyond the others (the compiled modules' first call, MKL-DNN kernels made for the
+     * shapes) is paid before the model is served. The server calls it once on each worker
+     * thread (a thread's first run costs more too), also for the same model at once. Returns
+     * SL_OK or an SL_E* status with sl_errmsg() set, after which the model is not served. */
+    int (*warm)(void *ctx, void *model);
 } sl_edge_backend;
 
 typedef struct sl_edge_config {
@@ -58,6 +65,7 @@ typedef struct sl_edge_config {
     double auth_timeout;      /* seconds from accept to the end of the handshake; default 10 */
     double idle_timeout;      /* seconds without a frame before closing; default 600, 0 = never */
     double write_timeout;     /* seconds a device may stall our sends; default 30 */
+    int no_warm;              /* 1: serve models without the backend's warm run (default 0) */
 } sl_edge_config;
 
 typedef struct sl_edge_stats {
@@ -70,6 +78,8 @@ typedef struct sl_edge_stats {
     uint64_t bad_frames; /* connections closed for a malformed frame */
     uint64_t deploys;    /* bundles installed by deploy */
     uint64_t evicted;    /* handshaking connections dropped to make room for newer ones */
+    uint64_t cold_runs;  /* requests that were their model's first run (0 unless no_warm) */
+    int refused;         /* files of the store refused at start (check or load failed) */
     int bundles;         /* bundles loaded now */
     int clients;         /* authenticated devices connected now */
     int handshakes;      /* connections in their handshake now */
@@ -82,10 +92,16 @@ typedef struct sl_edge_server sl_edge_server;
 /* Fills the defaults above (host NULL, port 0, store_dir and token NULL). */
 void sl_edge_config_defaults(sl_edge_config *cfg);
 
-/* Creates the store, loads every bundle in it (a file that fails to load is reported with
- * sl_log_warn and skipped, so one bad file does not stop the others being served), listens and
- * starts the threads. The backend is copied; its ctx must outlive the server. Returns SL_OK and
- * *out, or an error with nothing left running and *out = NULL. */
+/* Creates the store and loads every bundle in it, then listens and starts the threads. Each
+ * stored file is first read in a child process with a deadline (sl_bundle_check_isolated,
+ * weights included, as an upload is), so a file damaged on disk or planted there on which
+ * libhdf5 crashes or loops never reaches this process; a file that fails that check or the
+ * backend's load or warm run is reported with sl_log_warn naming it and the reason, counted in
+ * refused and not served, and the others are. Each model is loaded and (unless no_warm) run by
+ * the backend's warm once on every worker thread before the server listens, and a deployed one
+ * before it is installed and the deploy acknowledged, so no request pays a model's first run. The
+ * backend is copied; its ctx must outlive the server. Returns SL_OK and *out, or an error with
+ * nothing left running and *out = NULL. */
 int sl_edge_start(const sl_edge_config *cfg, const sl_edge_backend *backend, sl_edge_server **out);
 
 /* The port actually listened on. */

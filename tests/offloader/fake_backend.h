@@ -133,7 +133,7 @@ static void fake_unload(void *ctx, void *model)
 
 static inline sl_edge_backend fake_backend(fake_ctx *fc)
 {
-    sl_edge_backend b = {fc, fake_load, fake_run, fake_unload};
+    sl_edge_backend b = {fc, fake_load, fake_run, fake_unload, NULL};
     return b;
 }
 
