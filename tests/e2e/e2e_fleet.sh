@@ -7,6 +7,10 @@
 # given the three edges itself (--edge a,b,c) fails over when its edge dies, each line naming the
 # edge that answered. Skipped (77) only when haproxy is not installed.
 . "$(dirname "$0")/lib.sh"
+# 3 edges and 12 devices share this machine's cores: an idle OpenMP thread that spins (libtorch's
+# default, kept for the other timing tests) takes a core from the others (about a third more CPU
+# for this test on the 2-core machine); none of the checks here is a latency.
+export OMP_WAIT_POLICY=passive
 command -v haproxy >/dev/null || { echo "skip: haproxy is not installed (apt-get install haproxy)"; exit 77; }
 FLEET="$SL_SRC/scripts/fleet.sh"
 F=$W/fleet
@@ -92,15 +96,16 @@ PY
 [ "$(grep -c ' x  *x  *x *$' "$W/list.txt")" = 2 ] || fail "--list table: $(cat "$W/list.txt")"
 pass "deploy with edge 2 down: exit 3, edge 2 named; after its restart a re-run uploads to it only"
 
-# Edge 2 back on its ports: HAProxy's check sees it up, and new devices land on it.
+# Edge 2 back on its ports: HAProxy's check sees it up, and new devices land on it. Six devices
+# (two per edge by leastconn, the three edges holding no connection) show it as well as twelve.
 "$FLEET" wait-up "$F" 2 || fail "HAProxy does not see the restarted edge up"
 dpids=()
-for i in $(seq 12); do
+for i in $(seq 6); do
     "$OFF" device --edge "$FRONT" --token-file "$F/token" --model "$W/d.h5" --images "$W/imgs" \
         --pipeline 2 -o "$W/wave2.$i.jsonl" 2>"$W/wave2.$i.log" &
     dpids+=($!)
 done
-for i in $(seq 12); do
+for i in $(seq 6); do
     wait "${dpids[$((i - 1))]}" || { tail -3 "$W/wave2.$i.log"; fail "wave 2: device $i failed"; }
     check_run "$W/wave2.$i.jsonl" || fail "wave 2: device $i"
 done
@@ -108,7 +113,7 @@ done
 req2=$(awk '$1=="edge2"{for(i=1;i<=NF;i++) if ($i ~ /^requests=/) {sub("requests=","",$i); print $i}}' "$W/status.txt")
 [ -n "$req2" ] && [ "$req2" -gt 0 ] || fail "the restarted edge got no requests: $(cat "$W/status.txt")"
 grep -q "edge2 .*haproxy=UP" "$W/status.txt" || fail "status: $(cat "$W/status.txt")"
-pass "edge 2 restarted: HAProxy sees it up and it answered $req2 requests of the next 12 devices"
+pass "edge 2 restarted: HAProxy sees it up and it answered $req2 requests of the next 6 devices"
 
 # Client-side failover: the device holds the three edges' addresses; its edge dies mid-run.
 E3=$(paste -sd, "$F/fleet")
