@@ -1,9 +1,8 @@
 /* link_estimate.c: the adaptive device's link estimate and plan chooser (see link_estimate.h). */
 #include "offloader/link_estimate.h"
-#include "common/fsutil.h"
+#include "common/json.h"
 #include "common/status.h"
 
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -218,11 +217,9 @@ static int get_cut(const cJSON *o, const char *key, int nullable, const char *wh
     return tensor ? get_str(c, "tensor", 0, what, at, tensor, n) : SL_OK;
 }
 
-int sl_link_table_parse(const char *text, const char *what, sl_link_table *out)
+/* The plan table in `r` (deleted here) into *out, which the caller has zeroed. */
+static int table_from_json(cJSON *r, const char *what, sl_link_table *out)
 {
-    memset(out, 0, sizeof *out);
-    cJSON *r = cJSON_Parse(text);
-    if (!r) return sl_err(SL_EFORMAT, "%s: not JSON", what);
     sl_link_table t = {0};
     int rc = SL_OK;
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(r, "format");
@@ -299,16 +296,20 @@ out:
     return SL_OK;
 }
 
+int sl_link_table_parse(const char *text, const char *what, sl_link_table *out)
+{
+    memset(out, 0, sizeof *out);
+    cJSON *r;
+    int rc = sl_json_parse(text, what, &r);
+    return rc ? rc : table_from_json(r, what, out);
+}
+
 int sl_link_table_read(const char *path, sl_link_table *out)
 {
     memset(out, 0, sizeof *out);
-    char *text;
-    size_t len;
-    int rc = sl_read_file(path, &text, &len);
-    if (rc) return rc;
-    rc = sl_link_table_parse(text, path, out);
-    free(text);
-    return rc;
+    cJSON *r;
+    int rc = sl_json_read_file(path, &r);
+    return rc ? rc : table_from_json(r, path, out);
 }
 
 void sl_link_table_free(sl_link_table *t)

@@ -2,6 +2,7 @@
 #include "pipeline/config.h"
 #include "common/cli.h"
 #include "common/fsutil.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "datasets/commands.h"
@@ -452,20 +453,26 @@ int sl_config_check_flags(void)
     return SL_OK;
 }
 
+/* The config at `path` into *root (caller cJSON_Delete): SL_OK, or the reader's error, or
+ * SL_EFORMAT when it is not a JSON object, with *root NULL. */
+static int read_config(const char *path, cJSON **root)
+{
+    int rc = sl_json_read_file(path, root);
+    if (!rc && !cJSON_IsObject(*root)) {
+        cJSON_Delete(*root);
+        *root = NULL;
+        rc = sl_err(SL_EFORMAT, "%s: not a JSON object", path);
+    }
+    return rc;
+}
+
 int sl_config_process(const char *file, const char *out_dir, int *changed)
 {
     *changed = 0;
-    char *text;
+    cJSON *root;
     int rc = sl_config_check_flags();
+    if (!rc) rc = read_config(file, &root);
     if (rc) return rc;
-    rc = sl_read_file(file, &text, NULL);
-    if (rc) return rc;
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return sl_err(SL_EFORMAT, "%s: not a JSON object", file);
-    }
     static const key top[] = {{"format", K_STR, 1, NULL},  {"version", K_INT, 1, NULL},
                               {"product", K_STR, 1, NULL}, {"description", K_STR, 0, NULL},
                               {"input", K_STR, 0, NULL},   {"mean", K_NUMS, 0, NULL},
@@ -574,15 +581,9 @@ static void join(const cJSON *arr, char *buf, size_t n)
 
 int sl_config_describe(const char *path, FILE *f)
 {
-    char *text;
-    int rc = sl_read_file(path, &text, NULL);
+    cJSON *root;
+    int rc = read_config(path, &root);
     if (rc) return rc;
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return sl_err(SL_EFORMAT, "%s: not a JSON object", path);
-    }
 #define OBJ(o, k) cJSON_GetObjectItemCaseSensitive(o, k)
 #define STR(o, k) (cJSON_IsString(OBJ(o, k)) ? OBJ(o, k)->valuestring : NULL)
     const cJSON *model = OBJ(root, "model"), *ds = OBJ(root, "dataset"), *prof = OBJ(root, "profile");
