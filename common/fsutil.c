@@ -40,7 +40,8 @@ int sl_commit_tmp(const char *tmp, const char *path)
     return SL_OK;
 }
 
-int sl_write_file_atomic(const char *path, const void *data, size_t len)
+/* `len` bytes and then, when `newline`, a newline, to `path` atomically. */
+static int write_atomic(const char *path, const void *data, size_t len, int newline)
 {
     char tmp[4096];
     int rc = sl_tmp_path_for(path, tmp, sizeof tmp);
@@ -48,7 +49,7 @@ int sl_write_file_atomic(const char *path, const void *data, size_t len)
     FILE *f = fopen(tmp, "wb");
     if (!f) return sl_err(SL_EIO, "%s: cannot write: %s", path, strerror(errno));
     size_t w = len ? fwrite(data, 1, len, f) : 0;
-    int bad = (w != len) | (fflush(f) != 0);
+    int bad = (w != len) | (newline && fputc('\n', f) == EOF) | (fflush(f) != 0);
     int e = errno;
     bad |= fclose(f) != 0;
     if (bad) {
@@ -56,6 +57,17 @@ int sl_write_file_atomic(const char *path, const void *data, size_t len)
         return sl_err(SL_EIO, "%s: write failed: %s", path, strerror(e));
     }
     return sl_commit_tmp(tmp, path);
+}
+
+int sl_write_file_atomic(const char *path, const void *data, size_t len)
+{
+    return write_atomic(path, data, len, 0);
+}
+
+int sl_write_text_atomic(const char *path, const char *text)
+{
+    size_t len = strlen(text);
+    return write_atomic(path, text, len, !len || text[len - 1] != '\n');
 }
 
 int sl_read_file(const char *path, char **out, size_t *len)

@@ -19,6 +19,11 @@ int sl_commit_tmp(const char *tmp, const char *path);
 /* Writes `len` bytes to `path` atomically. On error nothing at `path` is changed. */
 int sl_write_file_atomic(const char *path, const void *data, size_t len);
 
+/* Writes the text `text` to `path` atomically, with a newline after it when it does not end in
+ * one (a JSON document from cJSON_Print, an SVG). Returns SL_OK or SL_EIO; on error nothing at
+ * `path` is changed. The caller keeps `text`. */
+int sl_write_text_atomic(const char *path, const char *text);
+
 /* Reads a whole file into a new NUL-terminated buffer (*out, caller frees; *len without the NUL).
  * Returns SL_OK, SL_EIO (message names the path and errno text). */
 int sl_read_file(const char *path, char **out, size_t *len);

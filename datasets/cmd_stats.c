@@ -46,13 +46,10 @@ int sl_cmd_stats(int argc, char **argv)
     int rc = sl_dataset_stats_json(ds, (int)threads, &text);
     sl_dataset_free(ds);
     if (rc != SL_OK) return sl_fail();
-    if (out) {
-        size_t n = strlen(text);
-        text[n] = '\n';
-        rc = sl_write_file_atomic(out, text, n + 1);
-    } else {
+    if (out)
+        rc = sl_write_text_atomic(out, text);
+    else
         puts(text);
-    }
     free(text);
     return rc == SL_OK ? SL_EXIT_OK : sl_fail();
 }

@@ -133,6 +133,22 @@ static void finish(canvas *cv, sl_rng *r, uint8_t *out, double noise_sigma)
         }
 }
 
+/* The colour of a product's picture at (X, Y) in [0, 1]^2, for a pixel of width px, from its
+ * parameters p. */
+typedef void (*shade_rgb_fn)(const void *p, double X, double Y, double px, double rgb[3]);
+
+/* Fills the RGB canvas with shade(p) at every pixel centre. */
+static void paint_rgb(canvas *cv, shade_rgb_fn shade, const void *p)
+{
+    for (int y = 0; y < cv->size; y++)
+        for (int x = 0; x < cv->size; x++) {
+            double rgb[3];
+            shade(p, (x + 0.5) * cv->px, (y + 0.5) * cv->px, cv->px, rgb);
+            for (int k = 0; k < 3; k++)
+                cv->buf[((size_t)y * cv->size + x) * 3 + k] = (float)rgb[k];
+        }
+}
+
 /* ---- casting ---- */
 
 typedef struct {
@@ -434,8 +450,9 @@ static void pcb_params(pcb_p *p, sl_rng *r, int cls)
     }
 }
 
-static void pcb_shade(const pcb_p *p, double X, double Y, double px, double rgb[3])
+static void pcb_shade(const void *pv, double X, double Y, double px, double rgb[3])
 {
+    const pcb_p *p = pv;
     /* board frame: rotate about the centre, then offset and scale */
     double u = X - 0.5, v = Y - 0.5;
     double x = (p->ca * u + p->sa * v) / p->scale + 0.5 + p->ox;
@@ -502,13 +519,7 @@ static void render_pcb(canvas *cv, sl_rng *r, int cls, uint8_t *out)
 {
     pcb_p p;
     pcb_params(&p, r, cls);
-    for (int y = 0; y < cv->size; y++)
-        for (int x = 0; x < cv->size; x++) {
-            double rgb[3];
-            pcb_shade(&p, (x + 0.5) * cv->px, (y + 0.5) * cv->px, cv->px, rgb);
-            for (int k = 0; k < 3; k++)
-                cv->buf[((size_t)y * cv->size + x) * 3 + k] = (float)rgb[k];
-        }
+    paint_rgb(cv, pcb_shade, &p);
     finish(cv, r, out, sl_rng_range(r, 0.01, 0.03));
 }
 
@@ -607,8 +618,9 @@ static void weave(const fabric_p *p, double x, double y, double rgb[3])
         rgb[k] = col[k] * shade;
 }
 
-static void fabric_shade(const fabric_p *p, double X, double Y, double px, double rgb[3])
+static void fabric_shade(const void *pv, double X, double Y, double px, double rgb[3])
 {
+    const fabric_p *p = pv;
     double acc[3] = {0, 0, 0};
     /* 2x2 supersampling: the weave is near the sampling limit at 64 px */
     for (int s = 0; s < 4; s++) {
@@ -646,13 +658,7 @@ static void render_fabric(canvas *cv, sl_rng *r, int cls, uint8_t *out)
 {
     fabric_p p;
     fabric_params(&p, r, cls);
-    for (int y = 0; y < cv->size; y++)
-        for (int x = 0; x < cv->size; x++) {
-            double rgb[3];
-            fabric_shade(&p, (x + 0.5) * cv->px, (y + 0.5) * cv->px, cv->px, rgb);
-            for (int k = 0; k < 3; k++)
-                cv->buf[((size_t)y * cv->size + x) * 3 + k] = (float)rgb[k];
-        }
+    paint_rgb(cv, fabric_shade, &p);
     finish(cv, r, out, sl_rng_range(r, 0.01, 0.03));
 }
 
@@ -849,11 +855,7 @@ static int write_manifest(const gen_job *j, const char *root)
     if (!text) return sl_err(SL_ENOMEM, "out of memory writing the manifest");
     char path[4096];
     int rc = sl_path_join(path, sizeof path, root, "manifest.json");
-    if (rc == SL_OK) {
-        size_t n = strlen(text);
-        text[n] = '\n';
-        rc = sl_write_file_atomic(path, text, n + 1);
-    }
+    if (rc == SL_OK) rc = sl_write_text_atomic(path, text);
     free(text);
     return rc;
 }

@@ -293,16 +293,8 @@ char *sl_plan_table_json(const sl_select_input *in, const sl_plan_table *t)
 int sl_plan_table_write(const char *path, const sl_select_input *in, const sl_plan_table *t)
 {
     char *s = sl_plan_table_json(in, t);
-    if (!s) return SL_ENOMEM;
-    size_t len = strlen(s);
-    char *u = realloc(s, len + 2);
-    if (!u) {
-        free(s);
-        return sl_err(SL_ENOMEM, "out of memory");
-    }
-    u[len] = '\n';
-    int rc = sl_write_file_atomic(path, u, len + 1);
-    free(u);
+    int rc = s ? sl_write_text_atomic(path, s) : SL_ENOMEM;
+    free(s);
     return rc;
 }
 
@@ -449,8 +441,7 @@ char *sl_plan_table_svg(const sl_select_input *in, const sl_plan_table *t)
 int sl_plan_table_write_svg(const char *path, const sl_select_input *in, const sl_plan_table *t)
 {
     char *svg = sl_plan_table_svg(in, t);
-    if (!svg) return SL_ENOMEM;
-    int rc = sl_write_file_atomic(path, svg, strlen(svg));
+    int rc = svg ? sl_write_text_atomic(path, svg) : SL_ENOMEM;
     free(svg);
     return rc;
 }

@@ -250,8 +250,7 @@ char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
 int sl_plot_write_svg(const char *path, const sl_select_input *in, const sl_selection *s)
 {
     char *svg = sl_plot_svg(in, s);
-    if (!svg) return SL_ENOMEM;
-    int rc = sl_write_file_atomic(path, svg, strlen(svg));
+    int rc = svg ? sl_write_text_atomic(path, svg) : SL_ENOMEM;
     free(svg);
     return rc;
 }

@@ -514,6 +514,17 @@ static cJSON *shape_json(const int64_t *dims, int rank)
     return a;
 }
 
+cJSON *sl_prof_cut_json(const sl_prof_cut *c, int index)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "index", index);
+    cJSON_AddStringToObject(o, "tensor", c->tensor);
+    cJSON_AddNumberToObject(o, "node_index", c->node_index);
+    cJSON_AddItemToObject(o, "shape", shape_json(c->shape, c->rank));
+    cJSON_AddNumberToObject(o, "bytes", (double)c->bytes);
+    return o;
+}
+
 static cJSON *build_json(const sl_profile *p)
 {
     cJSON *r = cJSON_CreateObject();
@@ -573,12 +584,7 @@ static cJSON *build_json(const sl_profile *p)
     cJSON *cuts = cJSON_AddArrayToObject(r, "cuts");
     for (int i = 0; i < p->n_cuts; i++) {
         const sl_prof_cut *c = &p->cuts[i];
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "index", i);
-        cJSON_AddStringToObject(o, "tensor", c->tensor);
-        cJSON_AddNumberToObject(o, "node_index", c->node_index);
-        cJSON_AddItemToObject(o, "shape", shape_json(c->shape, c->rank));
-        cJSON_AddNumberToObject(o, "bytes", (double)c->bytes);
+        cJSON *o = sl_prof_cut_json(c, i);
         if (v2) {
             add_wire(o, &c->wire);
             cJSON_AddNumberToObject(o, "prefix_s", c->prefix_s);

@@ -118,6 +118,11 @@ int sl_profile_validate(const sl_profile *p, const char *what);
  * message) when `p` does not validate or memory runs out. */
 char *sl_profile_to_json(const sl_profile *p);
 
+/* A cut as the profile and the plan describe it: {index, tensor, node_index, shape, bytes}, as
+ * a new object the caller adds to a document (or frees with cJSON_Delete); NULL when memory
+ * runs out. */
+struct cJSON *sl_prof_cut_json(const sl_prof_cut *c, int index);
+
 /* Validates and writes `p` to `path` atomically; on error nothing at `path` is changed. */
 int sl_profile_write(const char *path, const sl_profile *p);
 

@@ -461,15 +461,7 @@ cJSON *sl_plan_latency_json(const sl_select_input *in, const sl_plan *p)
 
 static cJSON *cut_json(const sl_profile *pr, int cut)
 {
-    const sl_prof_cut *c = &pr->cuts[cut];
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "index", cut);
-    cJSON_AddStringToObject(o, "tensor", c->tensor);
-    cJSON_AddNumberToObject(o, "node_index", c->node_index);
-    cJSON *shape = cJSON_AddArrayToObject(o, "shape");
-    for (int i = 0; i < c->rank; i++)
-        cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)c->shape[i]));
-    cJSON_AddNumberToObject(o, "bytes", (double)c->bytes);
+    cJSON *o = sl_prof_cut_json(&pr->cuts[cut], cut);
     cJSON_AddStringToObject(o, "kind",
                             cut == 0              ? "edge-only"
                             : cut == pr->n_blocks ? "local-only"
@@ -758,15 +750,7 @@ int sl_plan_doc_write(const char *path, const sl_plan_doc *d)
 int sl_plan_doc_write_three(const char *path, const sl_plan_doc *d, const sl_plan_doc_three *three)
 {
     char *s = sl_plan_doc_json_three(d, three);
-    if (!s) return SL_ENOMEM;
-    size_t len = strlen(s);
-    char *t = realloc(s, len + 2);
-    if (!t) {
-        free(s);
-        return sl_err(SL_ENOMEM, "out of memory");
-    }
-    t[len] = '\n';
-    int rc = sl_write_file_atomic(path, t, len + 1);
-    free(t);
+    int rc = s ? sl_write_text_atomic(path, s) : SL_ENOMEM;
+    free(s);
     return rc;
 }
