@@ -173,6 +173,22 @@ static void verdicts(const cJSON *plan, const cJSON *bench, sl_sbuf *v)
     }
 }
 
+/* A measured mode's figures as the report and the summary print them: the tensor bytes per
+ * image, the predicted latency and its error against the median (`none` where there is no
+ * prediction; `mark` after an error over the bench's limit). Returns whether it is over. */
+static int mode_cells(const cJSON *m, const char *none, const char *mark, char bytes[32],
+                      char pred[32], char err[32])
+{
+    sl_format_bytes(bytes, 32, num(m, "bytes_per_image"));
+    snprintf(pred, 32, "%s", none);
+    snprintf(err, 32, "%s", none);
+    int over = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "error_over_limit"));
+    if (num(m, "predicted_s") >= 0) snprintf(pred, 32, "%.1f ms", 1e3 * num(m, "predicted_s"));
+    if (num(m, "predicted_s") > 0)
+        snprintf(err, 32, "%+.0f%%%s", 100 * num(m, "error"), over ? mark : "");
+    return over;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -345,14 +361,10 @@ int sl_report_write(const char *dir, const char *path)
         const cJSON *m;
         cJSON_ArrayForEach(m, modes)
         {
-            char bb[32], pred[32] = "—";
-            sl_format_bytes(bb, sizeof bb, num(m, "bytes_per_image"));
-            if (num(m, "predicted_s") >= 0) snprintf(pred, sizeof pred, "%.1f ms", 1e3 * num(m, "predicted_s"));
+            char bb[32], pred[32], err[32];
+            int over = mode_cells(m, "—", " !", bb, pred, err);
             sl_sbuf_printf(&o, "<tr><th style=\"text-align:left\">");
             esc(&o, str(m, "mode"));
-            char err[32] = "—";
-            int over = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "error_over_limit"));
-            if (num(m, "predicted_s") > 0) snprintf(err, sizeof err, "%+.0f%%%s", 100 * num(m, "error"), over ? " !" : "");
             char wire[32];
             sl_format_bytes(wire, sizeof wire, num(m, "wire_bytes_per_image"));
             char agree[32] = "—";
@@ -444,13 +456,8 @@ int sl_report_summary(const char *dir, FILE *f)
             const cJSON *m;
             cJSON_ArrayForEach(m, modes)
             {
-                char bb[32], pred[32] = "-";
-                sl_format_bytes(bb, sizeof bb, num(m, "bytes_per_image"));
-                if (num(m, "predicted_s") >= 0) snprintf(pred, sizeof pred, "%.1f ms", 1e3 * num(m, "predicted_s"));
-                char err[32] = "-";
-                if (num(m, "predicted_s") > 0)
-                    snprintf(err, sizeof err, "%+.0f%%%s", 100 * num(m, "error"),
-                             cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "error_over_limit")) ? "!" : "");
+                char bb[32], pred[32], err[32];
+                mode_cells(m, "-", "!", bb, pred, err);
                 fprintf(f, "  %-10s %9.1f ms %9.1f ms %12s %8s %14s\n", str(m, "mode"), 1e3 * num(m, "median_s"),
                         1e3 * num(m, "p95_s"), pred, err, bb);
             }
