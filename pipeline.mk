@@ -79,7 +79,8 @@ $(OUT)/tl.h5: $(OUT)/base.h5 $(OUT)/plan.json $(A)/insert.args
 $(OUT)/tuned-stage1.h5: $(OUT)/tl.h5 $(OUT)/base.h5 $(OUT)/dataset.stamp $(A)/finetune-stage1.args
 	eval "$(TRAIN) fit --data $(DATA) --model $< --tl-stage 1 --tl-teacher $(OUT)/base.h5 $(call args,finetune-stage1) --log $(OUT)/stage1-metrics.jsonl -o $@"
 $(OUT)/tuned.h5: $(OUT)/tuned-stage1.h5 $(OUT)/base.h5 $(A)/finetune-stage2.args
-	eval "$(TRAIN) fit --data $(DATA) --model $< --tl-stage 2 --tl-teacher $(OUT)/base.h5 $(call args,finetune-stage2) --log $(OUT)/stage2-metrics.jsonl -o $@"
+	if [ "$$(cat $(A)/finetune-stage2.args)" = skip ]; then cp $< $@.tmp && mv $@.tmp $@; \
+	else eval "$(TRAIN) fit --data $(DATA) --model $< --tl-stage 2 --tl-teacher $(OUT)/base.h5 $(call args,finetune-stage2) --log $(OUT)/stage2-metrics.jsonl -o $@"; fi
 
 # 6. paired device and edge bundles: with the TL, and the best split without one
 $(OUT)/split.stamp: $(OUT)/tuned.h5
@@ -152,7 +153,8 @@ $(PLANS)/plans.stamp: $(PLANS)/table.json $(OUT)/base.h5 $(OUT)/dataset.stamp $(
 	  slice) if [ "$$tl" = - ]; then $(PP) split $(OUT)/base.h5 --at $$tensor --device $$p-device.h5 --edge $$p-edge.h5 || exit 1; \
 	    else $(PP) insert $(OUT)/base.h5 --at $$tensor --tl $$tl -o $$p-tl.h5 && \
 	      eval "$(TRAIN) fit --data $(DATA) --model $$p-tl.h5 --tl-stage 1 --tl-teacher $(OUT)/base.h5 $(call args,finetune-stage1) -o $$p-stage1.h5" && \
-	      eval "$(TRAIN) fit --data $(DATA) --model $$p-stage1.h5 --tl-stage 2 --tl-teacher $(OUT)/base.h5 $(call args,finetune-stage2) -o $$p-tuned.h5" && \
+	      if [ "$$(cat $(A)/finetune-stage2.args)" = skip ]; then cp $$p-stage1.h5 $$p-tuned.h5; \
+	      else eval "$(TRAIN) fit --data $(DATA) --model $$p-stage1.h5 --tl-stage 2 --tl-teacher $(OUT)/base.h5 $(call args,finetune-stage2) -o $$p-tuned.h5"; fi && \
 	      $(PP) split $$p-tuned.h5 --device $$p-device.h5 --edge $$p-edge.h5 || exit 1; fi; \
 	    cp $$p-edge.h5 $(PLANS)/edge/ ;; \
 	  edge-only) cp $(PLANS)/model.h5 $(PLANS)/edge/ ;; \

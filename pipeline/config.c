@@ -72,7 +72,7 @@ static const key k_stage[] = {{"epochs", K_INT, 0, "--epochs"},     {"lr", K_NUM
                               {"stages_at", K_STR, 0, "--tl-stages-at"},
                               {"seed", K_INT, 0, "--seed"},         {"threads", K_INT, 0, "--threads"},
                               {"epoch_images", K_INT, 0, "--epoch-images"}, {NULL, 0, 0, NULL}};
-static const key k_finetune[] = {{"stage1", K_OBJ, 0, NULL}, {"stage2", K_OBJ, 0, NULL},
+static const key k_finetune[] = {{"stage1", K_OBJ, 0, NULL}, {"stage2", K_OBJ_OR_FALSE, 0, NULL},
                                  {NULL, 0, 0, NULL}};
 static const key k_deploy[] = {{"edge", K_STR, 0, NULL}, {"token", K_STR, 0, NULL},
                                {NULL, 0, 0, NULL}};
@@ -395,7 +395,9 @@ static int write_args(const cJSON *root, const char *dir, int *changed)
         snprintf(nm, sizeof nm, "stage%d", st);
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(ft, nm);
         b.to = &sl_cmd_fit_spec;
-        flags(&b, o, k_stage);
+        /* "stage2": false keeps stage 1's model as the tuned one (a plain value: no flags) */
+        if (st == 2 && cJSON_IsFalse(o)) put_arg(&b, "skip");
+        else flags(&b, o, k_stage);
         char fn[32];
         snprintf(fn, sizeof fn, "finetune-%s", nm);
         if ((rc = emit(dir, fn, &b, changed))) return rc;

@@ -102,6 +102,26 @@ static void test_shipped_configs(const char *dir)
     globfree(&g);
 }
 
+/* "stage2": false keeps stage 1's model as the tuned one: the args file says so, the stage-2
+   flags are gone, and a stage 2 that is neither an object nor false is refused. */
+static void test_stage2_skipped(const char *dir)
+{
+    static const char from[] = "\"stage2\":{\"schedule\":\"cosine\",\"augment\":\"flip\",\"distill\":4}";
+    const char *p = strstr(GOOD, from);
+    CHECK(p != NULL);
+    if (!p) return;
+    char buf[4096], path[1024], out[1024];
+    snprintf(buf, sizeof buf, "%.*s\"stage2\":false%s", (int)(p - GOOD), GOOD, p + strlen(from));
+    put_file(dir, "skip.json", buf, path, sizeof path);
+    snprintf(out, sizeof out, "%s/skip-out", dir);
+    int changed = 0;
+    CHECK_OK(sl_config_process(path, out, &changed), sl_errmsg());
+    char *s = slurp(out, "finetune-stage2");
+    CHECK_STR(s ? s : "", "skip\n");
+    free(s);
+    expect(dir, from, "\"stage2\":true", "'finetune.stage2' must be");
+}
+
 int main(void)
 {
     test_flag_checks();
@@ -192,6 +212,7 @@ int main(void)
     expect(dir, "\"device_cpu\":30", "\"device_cpu\":0", "'profile.device_cpu' must be a share");
     CHECK(sl_config_process("/nonexistent/x.json", NULL, &changed) == SL_EIO);
     test_shipped_configs(dir);
+    test_stage2_skipped(dir);
     tu_rmtree(dir);
     return TU_DONE();
 }
