@@ -71,7 +71,8 @@ static const key k_stage[] = {{"epochs", K_INT, 0, "--epochs"},     {"lr", K_NUM
                               {"distill", K_NUM, 0, "--distill"},   {"alpha", K_NUM, 0, "--alpha"},
                               {"stages_at", K_STR, 0, "--tl-stages-at"},
                               {"seed", K_INT, 0, "--seed"},         {"threads", K_INT, 0, "--threads"},
-                              {"epoch_images", K_INT, 0, "--epoch-images"}, {NULL, 0, 0, NULL}};
+                              {"epoch_images", K_INT, 0, "--epoch-images"},
+                              {"freeze", K_STR, 0, "--freeze"},     {NULL, 0, 0, NULL}};
 static const key k_finetune[] = {{"stage1", K_OBJ, 0, NULL}, {"stage2", K_OBJ_OR_FALSE, 0, NULL},
                                  {NULL, 0, 0, NULL}};
 static const key k_deploy[] = {{"edge", K_STR, 0, NULL}, {"token", K_STR, 0, NULL},
