@@ -33,6 +33,14 @@ void sl_attrs_default(sl_attrs *a)
     a->hi = INFINITY;
 }
 
+void sl_attrs_window(sl_attrs *a, int64_t k, int64_t stride, int64_t pad)
+{
+    sl_attrs_default(a);
+    a->k[0] = a->k[1] = k;
+    a->stride[0] = a->stride[1] = stride;
+    a->pad[0] = a->pad[1] = pad;
+}
+
 sl_graph *sl_graph_new(const char *name)
 {
     sl_graph *g = calloc(1, sizeof *g);

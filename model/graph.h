@@ -160,6 +160,9 @@ sl_node *sl_graph_add(sl_graph *g, const char *name, sl_op op, const char *const
 int sl_graph_add_output(sl_graph *g, const char *name);
 /* Default attributes (stride 1, dil 1, groups 1, bias 1, eps 1e-5, momentum 0.1, ...). */
 void sl_attrs_default(sl_attrs *a);
+/* The defaults with a square window: kernel k x k, stride and padding the same on both axes
+ * (a convolution's or a pooling's). */
+void sl_attrs_window(sl_attrs *a, int64_t k, int64_t stride, int64_t pad);
 
 /* ---- lookup and checking --------------------------------------------------------------- */
 

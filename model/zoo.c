@@ -29,11 +29,8 @@ static const char *conv(zb *b, const char *name, const char *in, int64_t out, in
                         int64_t s, int64_t p, int64_t groups, int bias)
 {
     sl_attrs a;
-    sl_attrs_default(&a);
+    sl_attrs_window(&a, k, s, p);
     a.out = out;
-    a.k[0] = a.k[1] = k;
-    a.stride[0] = a.stride[1] = s;
-    a.pad[0] = a.pad[1] = p;
     a.groups = groups;
     a.bias = bias;
     return add(b, name, SL_OP_CONV2D, &in, 1, &a);
@@ -48,10 +45,7 @@ static const char *pool(zb *b, const char *name, sl_op op, const char *in, int64
                         int64_t p)
 {
     sl_attrs a;
-    sl_attrs_default(&a);
-    a.k[0] = a.k[1] = k;
-    a.stride[0] = a.stride[1] = s;
-    a.pad[0] = a.pad[1] = p;
+    sl_attrs_window(&a, k, s, p);
     return add(b, name, op, &in, 1, &a);
 }
 

@@ -107,11 +107,8 @@ static int add(sl_graph *g, const char *name, sl_op op, const char *in, const sl
 static sl_attrs conv_attrs(int64_t out, int64_t k, int64_t stride, int64_t pad, int bias)
 {
     sl_attrs a;
-    sl_attrs_default(&a);
+    sl_attrs_window(&a, k, stride, pad);
     a.out = out;
-    a.k[0] = a.k[1] = k;
-    a.stride[0] = a.stride[1] = stride;
-    a.pad[0] = a.pad[1] = pad;
     a.bias = bias;
     return a;
 }
