@@ -267,6 +267,25 @@ static void write_raw(const char *path, const sl_graph *g, const char *role, con
     CHECK_OK(sl_h5_close(f), sl_errmsg());
 }
 
+/* Overwrites 2000 bytes (500 floats of 1.25, conv2.weight) of the bundle at path with 0xFF (500
+ * NaN) and checks that reading it fails with SL_EFORMAT, the message holding want1 and want2. */
+static void damage_and_check(const char *path, const char *want1, const char *want2)
+{
+    unsigned char *buf = NULL;
+    long n = read_all(path, &buf), at = find_floats(buf, n, 1.25f, 500);
+    CHECK(at > 0);
+    if (at > 0) {
+        memset(buf + at, 0xFF, 2000);
+        write_bytes(path, buf, (size_t)n);
+        sl_bundle *r = NULL;
+        CHECK_EQ(sl_bundle_read(path, &r), SL_EFORMAT);
+        CHECK_CONTAINS(sl_errmsg(), want1);
+        CHECK_CONTAINS(sl_errmsg(), want2);
+        CHECK(r == NULL);
+    }
+    free(buf);
+}
+
 /* Issue 13 item 3: corrupt bytes are caught by the checksum; an old bundle without checksums
  * still loads, and its corrupt weights are refused as non-finite, naming the dataset. */
 static void test_corrupt_weights(const char *dir)
@@ -289,42 +308,20 @@ static void test_corrupt_weights(const char *dir)
     sl_bundle_free(r);
 
     /* 2000 bytes of 0xFF (500 NaN) in conv2.weight. */
-    unsigned char *buf;
-    long n = read_all(path, &buf), at = find_floats(buf, n, 1.25f, 500);
-    CHECK(at > 0);
-    if (at > 0) {
-        memset(buf + at, 0xFF, 2000);
-        write_bytes(path, buf, (size_t)n);
-        r = NULL;
-        CHECK_EQ(sl_bundle_read(path, &r), SL_EFORMAT);
-        CHECK_CONTAINS(sl_errmsg(), "model_weights/conv2/weight");
-        CHECK_CONTAINS(sl_errmsg(), "Fletcher32");
-        CHECK(r == NULL);
-    }
-    free(buf);
+    damage_and_check(path, "model_weights/conv2/weight", "Fletcher32");
 
     /* The same damage in a bundle written without checksums. */
     snprintf(path, sizeof path, "%s/old.h5", dir);
     write_raw(path, g, "model", NULL, NULL, 0);
     CHECK_OK(sl_bundle_read(path, &r), sl_errmsg()); /* old bundles still load */
     sl_bundle_free(r);
-    n = read_all(path, &buf);
-    at = find_floats(buf, n, 1.25f, 500);
-    CHECK(at > 0);
-    if (at > 0) {
-        memset(buf + at, 0xFF, 2000);
-        write_bytes(path, buf, (size_t)n);
-        r = NULL;
-        CHECK_EQ(sl_bundle_read(path, &r), SL_EFORMAT);
-        CHECK_CONTAINS(sl_errmsg(), "model_weights/conv2/weight: 500 of");
-        CHECK_CONTAINS(sl_errmsg(), "not finite");
-    }
-    free(buf);
+    damage_and_check(path, "model_weights/conv2/weight: 500 of", "not finite");
 
     /* Written as NaN by a diverged run: refused on read, naming the dataset. */
     ((float *)data)[7] = INFINITY;
     snprintf(path, sizeof path, "%s/inf.h5", dir);
     CHECK_OK(sl_bundle_write(path, b), sl_errmsg());
+    r = NULL;
     CHECK_EQ(sl_bundle_read(path, &r), SL_EFORMAT);
     CHECK_CONTAINS(sl_errmsg(), "model_weights/conv2/weight: 1 of");
     CHECK_CONTAINS(sl_errmsg(), "first at element 7");

@@ -152,17 +152,24 @@ static inline const char *fake_write_bundle(const char *dir, const char *name, c
     return path;
 }
 
+/* The defaults for an edge on loopback (any free port) serving the bundles of folder store, with
+ * the fake token. */
+static inline void fake_edge_config(sl_edge_config *cfg, const char *store)
+{
+    sl_edge_config_defaults(cfg);
+    cfg->host = "127.0.0.1";
+    cfg->store_dir = store;
+    cfg->token = FAKE_TOKEN;
+    cfg->token_len = strlen(FAKE_TOKEN);
+}
+
 /* Starts an edge server with the fake backend on a free loopback port. */
 static inline sl_edge_server *fake_edge_start(fake_ctx *fc, const char *store, int port,
                                               int workers, int queue)
 {
     sl_edge_config cfg;
-    sl_edge_config_defaults(&cfg);
-    cfg.host = "127.0.0.1";
+    fake_edge_config(&cfg, store);
     cfg.port = port;
-    cfg.store_dir = store;
-    cfg.token = FAKE_TOKEN;
-    cfg.token_len = strlen(FAKE_TOKEN);
     if (workers) cfg.workers = workers;
     if (queue) cfg.queue_capacity = queue;
     sl_edge_backend be = fake_backend(fc);

@@ -246,11 +246,7 @@ int main(void)
 
     /* An upload over the edge's limit is refused before anything is written. */
     sl_edge_config ecfg;
-    sl_edge_config_defaults(&ecfg);
-    ecfg.host = "127.0.0.1";
-    ecfg.store_dir = store;
-    ecfg.token = FAKE_TOKEN;
-    ecfg.token_len = strlen(FAKE_TOKEN);
+    fake_edge_config(&ecfg, store);
     ecfg.max_bundle = 10;
     sl_edge_backend be = fake_backend(&fc);
     CHECK_OK(sl_edge_start(&ecfg, &be, &s), sl_errmsg());

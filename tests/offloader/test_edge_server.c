@@ -195,11 +195,7 @@ static void test_busy(const char *store)
     fake_ctx fc = {0};
     fc.delay_ms = 150;
     sl_edge_config cfg;
-    sl_edge_config_defaults(&cfg);
-    cfg.host = "127.0.0.1";
-    cfg.store_dir = store;
-    cfg.token = FAKE_TOKEN;
-    cfg.token_len = strlen(FAKE_TOKEN);
+    fake_edge_config(&cfg, store);
     cfg.workers = 1;
     cfg.queue_capacity = 1;
     cfg.max_clients = 1;
@@ -324,11 +320,7 @@ static void *trickle_main(void *arg)
 static sl_edge_server *small_edge(fake_ctx *fc, const char *store, double auth_timeout)
 {
     sl_edge_config cfg;
-    sl_edge_config_defaults(&cfg);
-    cfg.host = "127.0.0.1";
-    cfg.store_dir = store;
-    cfg.token = FAKE_TOKEN;
-    cfg.token_len = strlen(FAKE_TOKEN);
+    fake_edge_config(&cfg, store);
     cfg.max_clients = 2;
     cfg.max_unauth = 4;
     cfg.auth_timeout = auth_timeout;

@@ -127,12 +127,9 @@ static void run_edge(const char *store, int ready_fd, int stop_fd)
     if (enter(ns_edge)) _exit(2);
     fake_ctx fc = {0};
     sl_edge_config cfg;
-    sl_edge_config_defaults(&cfg);
+    fake_edge_config(&cfg, store);
     cfg.host = EDGE_ADDR;
     cfg.port = EDGE_PORT;
-    cfg.store_dir = store;
-    cfg.token = FAKE_TOKEN;
-    cfg.token_len = strlen(FAKE_TOKEN);
     sl_edge_backend be = fake_backend(&fc);
     sl_edge_server *s;
     if (sl_edge_start(&cfg, &be, &s) != SL_OK) {
