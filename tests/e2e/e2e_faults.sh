@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# e2e_faults.sh: no image is ever lost when the edge goes away: killed mid-stream and restarted
-# 0.4 s later without --edge-wait (the requests lost with the connection are sent again: all
-# answered by the edge, twice), restarted 2.5 s later (the device waits for it with --edge-wait
-# and resumes), killed for good with --fallback (the rest runs locally) and without (one
-# explicit error per image, exit code 1).
+# e2e_faults.sh: no image is ever lost when the edge goes away: killed for good with --fallback
+# (the rest runs locally) and without (one explicit error per image, exit code 1), these two on
+# an edge of their own, waiting out the device's 15 s reconnect window (the product's constant)
+# in the background while the others run; restarted 2.5 s later (the device waits for it with
+# --edge-wait and resumes); killed mid-stream and restarted 0.4 s later without --edge-wait (the
+# requests lost with the connection are sent again: all answered by the edge, twice).
 source "$(dirname "$0")/lib.sh"
 make_fixtures 6
 N=24
+mkdir -p "$W/gone.store"
+cp "$W/e.h5" "$W/gone.store/"
+start_edge gone
+GONE_PID=$EDGE_PID E_GONE=127.0.0.1:$EDGE_PORT
 serve_halves e.h5 te.h5
 
 # wait_lines FILE K: until FILE has K lines (the device is mid-stream).
@@ -15,7 +20,24 @@ wait_lines() {
     fail "$1 never reached $2 lines"
 }
 
-# 1. Killed mid-stream, restarted on the same port 2.5 s later (longer than one reconnect cycle):
+# 1. Killed for good mid-stream with --fallback: every image answered by the edge or locally.
+#    On the edge "gone"; this device and the one of 2 are checked at the end.
+E=$E_GONE dev --model "$W/d.h5" --rtt 40ms --fallback "$W/m.h5" -o "$W/fb.jsonl" 2>"$W/fb.log" &
+FB_DEV=$!
+wait_lines "$W/fb.jsonl" 4
+kill -9 "$GONE_PID"
+
+# 2. No edge and no fallback: one explicit error line per image, exit code 1, bounded time. Run
+#    while the device of 1 keeps trying to reconnect (15 s after the loss), on the same dead port.
+t0=$(date +%s)
+(
+    rc=0
+    E=$E_GONE dev --model "$W/d.h5" -o "$W/down.jsonl" 2>"$W/down.log" || rc=$?
+    echo "$rc $(( $(date +%s) - t0 ))" >"$W/down.rc"
+) &
+DOWN=$!
+
+# 3. Killed mid-stream, restarted on the same port 2.5 s later (longer than one reconnect cycle):
 #    with --edge-wait the device waits for it and resumes; nothing is lost or failed.
 dev --model "$W/d.h5" --rtt 40ms --edge-wait 60s -o "$W/restart.jsonl" 2>"$W/restart.log" &
 DEV=$!
@@ -32,8 +54,8 @@ served=$(sed -n 's/.*stopped: .* \([0-9]*\) request(s).*/\1/p' "$W/edge.log")
 [ "${served:-0}" -gt 0 ] || fail "the restarted edge served no request"
 pass "edge killed after 4 images, back 2.5 s later: all $N answered, $served by the new edge"
 
-# 1b. Killed mid-stream and restarted 0.4 s later, without --edge-wait: what was in flight is
-#     sent again once the device has reconnected; nothing is lost. Twice, pipelined and not.
+# 4. Killed mid-stream and restarted 0.4 s later, without --edge-wait: what was in flight is
+#    sent again once the device has reconnected; nothing is lost. Twice, pipelined and not.
 for pl in 1 2; do
     start_edge edge "$PORT"
     dev --model "$W/d.h5" --rtt 40ms --pipeline $pl -o "$W/quick$pl.jsonl" 2>"$W/quick$pl.log" &
@@ -51,24 +73,7 @@ for pl in 1 2; do
 done
 pass "edge killed after 4 images, back 0.4 s later, no --edge-wait: all $N answered, twice"
 
-# 2. Killed for good mid-stream with --fallback: every image answered by the edge or locally.
-start_edge edge "$PORT"
-dev --model "$W/d.h5" --rtt 40ms --fallback "$W/m.h5" -o "$W/fb.jsonl" 2>"$W/fb.log" &
-DEV=$!
-wait_lines "$W/fb.jsonl" 4
-kill -9 "$EDGE_PID"
-
-# 3. No edge and no fallback: one explicit error line per image, exit code 1, bounded time. Run
-#    while the device of 2 keeps trying to reconnect (15 s after the loss), on the same dead port.
-t0=$(date +%s)
-(
-    rc=0
-    dev --model "$W/d.h5" -o "$W/down.jsonl" 2>"$W/down.log" || rc=$?
-    echo "$rc $(( $(date +%s) - t0 ))" >"$W/down.rc"
-) &
-DOWN=$!
-
-wait "$DEV" || fail "device with --fallback failed: $(tail -2 "$W/fb.log")"
+wait "$FB_DEV" || fail "device with --fallback failed: $(tail -2 "$W/fb.log")"
 read -r ok fb err < <(check_lines "$W/fb.jsonl" edge,fallback) || fail "fallback: bad result lines"
 [ "$fb" -gt 0 ] && [ "$ok" -ge 4 ] || fail "fallback: $ok by the edge, $fb by the fallback"
 pass "edge killed for good with --fallback: $ok by the edge, $fb by the fallback, 0 errors"
