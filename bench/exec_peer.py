@@ -1,8 +1,10 @@
 """Inference latency of the same architecture in PyTorch: eager under torch.inference_mode, and
 TorchScript frozen + optimize_for_inference. Prints one JSON line per implementation.
-usage: exec_peer.py ARCH BATCH THREADS [REPEATS] [--serve]
+usage: exec_peer.py ARCH BATCH THREADS [REPEATS] [--serve] [--graph]
 With --serve the models are built once and each line read from stdin runs one more round (so
-that a driver can interleave rounds with other implementations under the same load)."""
+that a driver can interleave rounds with other implementations under the same load).
+With --graph it prints TorchScript's optimised graph and exits (compare with our executor's:
+SL_EXEC_DUMP=graph bench_exec MODEL.h5 ...)."""
 import json
 import statistics
 import sys
@@ -25,7 +27,7 @@ def timed(fn, x, repeats, warmup):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if a != "--serve"]
+    args = [a for a in sys.argv[1:] if a not in ("--serve", "--graph")]
     serve = "--serve" in sys.argv
     arch, batch, threads = args[0], int(args[1]), int(args[2])
     repeats = int(args[3]) if len(args) > 3 else 20
@@ -35,6 +37,9 @@ def main():
     x = torch.randn(batch, 3, 224, 224)
     with torch.no_grad():
         ts = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.script(model)))
+    if "--graph" in sys.argv:
+        print(ts.graph)
+        return
     impls = [("pytorch-eager", model, torch.inference_mode), ("torchscript-frozen", ts, torch.no_grad)]
     warmup = 3
     for _ in sys.stdin if serve else [None]:

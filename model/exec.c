@@ -217,11 +217,34 @@ static int compile_seg(sl_exec *e, seg *s, char **exprs, const char (*const *wna
     return rc;
 }
 
+/* Diagnostics: with SL_EXEC_DUMP set (not empty), each segment of a plan is listed on stderr
+ * when the plan is made, and with SL_EXEC_DUMP=graph a compiled segment's optimised TorchScript
+ * graph follows it (bench/exec_peer.py --graph prints TorchScript's own for comparison). */
+static void dump_seg(const sl_exec *e, const seg *s, const char *how)
+{
+    const sl_graph *g = e->g;
+    fprintf(stderr, "exec: segment %s..%s (%d nodes): ", g->nodes[e->run[s->r0]].name,
+            g->nodes[e->run[s->r1 - 1]].name, s->r1 - s->r0);
+    if (s->jit)
+        fprintf(stderr, "compiled, %d inputs, %d outputs\n", s->nin, s->nout);
+    else
+        fprintf(stderr, "node by node\n");
+    size_t len = 0;
+    char *text = NULL;
+    if (!s->jit || strcmp(how, "graph") ||
+        sl_jit_graph_text(s->jit, NULL, 0, &len) || !(text = malloc(len + 1)))
+        return;
+    if (!sl_jit_graph_text(s->jit, text, len + 1, NULL)) fputs(text, stderr);
+    free(text);
+}
+
 /* Cuts the plan into segments and compiles the TorchScript ones (jit = 0: one segment that runs
  * node by node). */
 static int plan_segments(sl_exec *e, int jit)
 {
     int nr = e->nrun, rc = SL_OK;
+    const char *dump = getenv("SL_EXEC_DUMP");
+    if (dump && !*dump) dump = NULL;
     char **exprs = calloc((size_t)nr + 1, sizeof *exprs);
     char (**wnames)[32] = calloc((size_t)nr + 1, sizeof *wnames);
     const sl_tensor ***wts = calloc((size_t)nr + 1, sizeof *wts);
@@ -254,6 +277,7 @@ static int plan_segments(sl_exec *e, int jit)
         if (compiled && (rc = compile_seg(e, s, exprs, (const char (*const *)[32])wnames,
                                           (const sl_tensor *const *const *)wts, nws)))
             goto done;
+        if (dump) dump_seg(e, s, dump);
     }
     /* Uses: each node run one by one reads its inputs once per edge; a module reads each of
      * its inputs once. */
