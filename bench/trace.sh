@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
 # trace.sh: the adaptive device (`sl-offload device --plans`) against each fixed plan of its plan
-# table over a bandwidth trace on a real link (issue 16). An edge and a device in two network
-# namespaces joined by a veth pair, tc tbf on both ends under netem for the RTT
-# (bench/netns_link.sh); the rate follows the trace (`tc qdisc change`, default 30 s each at 20,
-# 5, 1 and 10 Mbit/s) while the device classifies an image every --every (a camera's rate). The
-# same trace is run once adaptive and once per plan of the table held fixed (a one-plan table:
-# the same code path, never switching). Per segment: mean and p95 latency of each run (the
-# adaptive one also after its last switch in the segment), and the switch delay in images and
-# seconds from the rate change. The device runs under --cpu PCT, as profiled.
+# table over a bandwidth trace on real links (issue 16). All the runs go side by side, at the same
+# time: the adaptive one and one per plan of the table held fixed (a one-plan table: the same code
+# path, never switching), each a device and its own edge in two network namespaces joined by a
+# veth pair, tc tbf on both ends under netem for the RTT (bench/netns_link.sh). The rates of all
+# the links follow the trace together (`tc qdisc change`, default 30 s each at 20, 5, 1 and
+# 10 Mbit/s) while each device classifies an image every --every (a camera's rate). So every run
+# sees the same link and the same machine load at the same moment, which runs one after another
+# on a shared machine do not. Per segment: mean and p95 latency of each run (the adaptive one
+# also after its last switch in the segment), and the switch delay in images and seconds from
+# the rate change. The devices run under --cpu PCT, as profiled.
 #
 # usage: bench/trace.sh [--build DIR] [--plans plans.json] [--rates 20mbit,5mbit,1mbit,10mbit]
 #                       [--segment 30] [--rtt 20ms] [--every 50ms] [--cpu 10] [--json FILE]
-#                       [--arch tinycnn --input 3x96x96]
+#                       [--arch tinycnn --input 3x96x96] [--tl pool,conv-r4-s2-b8] [--keep DIR]
+#                       [-- DEVICE-OPTIONS...]
 #   --plans M   a manifest (make -f pipeline.mk plans ...) and its images with --images DIR;
 #               default: a line made here (--arch at --input with random weights — latency
-#               only — profiled as a device at --cpu PCT and an edge of one thread, the table
-#               selected over the trace's rates, TLs inserted without fine-tuning)
+#               only — profiled as a device at --cpu PCT and an edge of one thread with the --tl
+#               candidates, the table selected over the trace's rates, TLs inserted without
+#               fine-tuning)
 #   --images D  the images (default: synthetic casting images at the model's size)
+#   --keep DIR  copy each run's JSON lines and log and the segment times there
+#   after --     more options for the adaptive device (--switch-hold 4s, --stale 2s...)
 # Needs root and network namespaces (exits 77 otherwise, 1 with SL_REQUIRE_NETNS=1).
-# Takes (1 + plans) x segments x --segment seconds: 8 min for the defaults and 3 plans.
+# Takes segments x --segment seconds (2 min for the defaults) plus the line's making.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$src/build
@@ -31,7 +37,10 @@ every=50ms
 cpu=10
 arch=tinycnn
 input=3x96x96
+tls=pool,conv-r4-s2-b8
 json=""
+keep=""
+devopts=()
 while [ $# -gt 0 ]; do
     case $1 in
     --build) build=$2; shift 2 ;;
@@ -44,22 +53,26 @@ while [ $# -gt 0 ]; do
     --cpu) cpu=$2; shift 2 ;;
     --arch) arch=$2; shift 2 ;;
     --input) input=$2; shift 2 ;;
+    --tl) tls=$2; shift 2 ;;
     --json) json=$2; shift 2 ;;
-    -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --keep) keep=$2; shift 2 ;;
+    --) shift; devopts=("$@"); break ;;
+    -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "trace.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
 done
 PY=${SL_PYTHON:-/usr/bin/python3}
 bin=$(cd "$build/bin" && pwd)
 OFF=$bin/sl-offload P=$bin/sl-preprocess
-NL_TAG=sl$$t
+NL_TAG=sl$$p
 source "$src/bench/netns_link.sh"
 nl_probe
 w=$(mktemp -d "${TMPDIR:-/tmp}/sl-trace.XXXXXX")
-edge_pid=""
+tags=() edge_pids=()
 cleanup() {
-    [ -n "$edge_pid" ] && kill "$edge_pid" 2>/dev/null && wait "$edge_pid" 2>/dev/null
-    nl_cleanup
+    local p t
+    for p in "${edge_pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+    for t in "${tags[@]}"; do NL_TAG=$t nl_cleanup; done
     rm -rf "$w"
 }
 trap cleanup EXIT
@@ -68,13 +81,23 @@ ms() { "$PY" -c "import re,sys; s=sys.argv[1]; v=float(re.match(r'[0-9.]+',s).gr
 rtt_ms=$(ms "$rtt")
 every_s=$("$PY" -c "print($(ms "$every")/1000)")
 
+n_seg=$(echo "$rates" | tr ',' '\n' | wc -l)
+n_img=$("$PY" -c "print(int($n_seg * $seg / $every_s) + 1)")
+if [ -z "$images" ]; then
+    [ -z "$plans" ] || { echo "trace.sh: --plans needs --images" >&2; exit 2; }
+    per=$(( n_img < 200 ? (n_img + 3) / 4 : 50 ))
+    "$bin/sl-data" synth --product casting --size "${input##*x}" --per-class "$per" --out "$w/data" >/dev/null 2>&1
+    images=$w/data
+fi
 if [ -z "$plans" ]; then
     mkdir -p "$w/plans"
     "$P" zoo "$arch" --input "$input" --classes 4 -o "$w/plans/model.h5" >/dev/null 2>&1
-    "$P" profile "$w/plans/model.h5" --threads 1 --cpu "$cpu" --tl pool,conv-r4-s2-b8 \
-        --warmup 1 --repeats 3 -o "$w/dev.json" 2>"$w/profile.log" || { cat "$w/profile.log"; exit 1; }
-    "$P" profile "$w/plans/model.h5" --threads 1 --tl pool,conv-r4-s2-b8 --warmup 1 \
-        --repeats 3 -o "$w/edge.json" 2>>"$w/profile.log" || { cat "$w/profile.log"; exit 1; }
+    # wire sizes on images of the line: random input compresses far worse
+    "$P" profile "$w/plans/model.h5" --threads 1 --cpu "$cpu" --tl "$tls" --images "$images" \
+        --max-images 4 --warmup 1 --repeats 3 -o "$w/dev.json" 2>"$w/profile.log" ||
+        { cat "$w/profile.log"; exit 1; }
+    "$P" profile "$w/plans/model.h5" --threads 1 --tl "$tls" --images "$images" --max-images 4 \
+        --warmup 1 --repeats 3 -o "$w/edge.json" 2>>"$w/profile.log" || { cat "$w/profile.log"; exit 1; }
     "$P" select --device "$w/dev.json" --edge "$w/edge.json" --rtt "$rtt" --bandwidths "$rates" \
         -q -o "$w/plans/table.json"
     "$OFF" plans "$w/plans/table.json" --cuts 8 --manifest "$w/plans/plans.json" >"$w/plans.txt"
@@ -89,14 +112,6 @@ if [ -z "$plans" ]; then
         fi
     done <"$w/plans.txt"
     plans=$w/plans/plans.json
-fi
-n_seg=$(echo "$rates" | tr ',' '\n' | wc -l)
-n_img=$("$PY" -c "print(int($n_seg * $seg / $every_s) + 1)")
-if [ -z "$images" ]; then
-    [ "$plans" = "$w/plans/plans.json" ] || { echo "trace.sh: --plans needs --images" >&2; exit 2; }
-    per=$(( (n_img + 3) / 4 ))
-    "$bin/sl-data" synth --product casting --size "${input##*x}" --per-class "$per" --out "$w/data" >/dev/null 2>&1
-    images=$w/data
 fi
 
 # One-plan manifests: each plan held fixed.
@@ -118,11 +133,11 @@ print(len(m["pairs"]), file=open(f"{w}/nplans", "w"))
 PY
 n_plans=$(cat "$w/nplans")
 
-# The link and the edge, serving every edge file of the manifest.
+# One link and one edge per run, each edge serving the edge files of the manifest. A run's
+# namespaces are sl<pid><k>-edge/-dev; NL_EDGE/NL_DEV are set per tag when sourced.
 first=$(echo "$rates" | cut -d, -f1)
-nl_setup "$first" "$rtt_ms"
-shaper_rtt=()
-[ "$NL_NETEM" = 1 ] || shaper_rtt=(--rtt "$rtt") # no netem here: the device's in-process shaper
+names=(adaptive)
+for k in $(seq 0 $((n_plans - 1))); do names+=("fixed$k"); done
 mkdir -p "$w/store"
 "$PY" - "$plans" "$w/store" <<'PY'
 import json, os, shutil, sys
@@ -133,42 +148,77 @@ for e in json.load(open(man))["pairs"]:
         shutil.copy(os.path.join(d, e["edge"]), store)
 PY
 (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$w/token")
-OMP_NUM_THREADS=1 nsenter "${NL_EDGE[@]}" "$OFF" edge --listen 10.79.1.1:0 --port-file "$w/port" \
-    --store "$w/store" --threads 1 --token-file "$w/token" 2>"$w/edge.log" &
-edge_pid=$!
-for _ in $(seq 100); do [ -s "$w/port" ] && break; sleep 0.1; done
-[ -s "$w/port" ] || { cat "$w/edge.log" >&2; exit 1; }
-E=10.79.1.1:$(cat "$w/port")
+declare -A ns_edge ns_dev addr
+for k in "${!names[@]}"; do
+    n=${names[$k]}
+    NL_TAG=sl$$r$k
+    tags+=("$NL_TAG")
+    source "$src/bench/netns_link.sh"
+    nl_setup "$first" "$rtt_ms"
+    ns_edge[$n]=${NL_EDGE[0]} ns_dev[$n]=${NL_DEV[0]}
+    mkdir -p "$w/store-$n"
+    for f in "$w"/store/*; do [ -e "$f" ] && { cp -l "$f" "$w/store-$n/" 2>/dev/null || cp "$f" "$w/store-$n/"; }; done
+    OMP_NUM_THREADS=1 nsenter "${NL_EDGE[@]}" "$OFF" edge --listen 10.79.1.1:0 \
+        --port-file "$w/port-$n" --store "$w/store-$n" --threads 1 --token-file "$w/token" \
+        2>"$w/edge-$n.log" &
+    edge_pids+=($!)
+done
+shaper_rtt=()
+[ "$NL_NETEM" = 1 ] || shaper_rtt=(--rtt "$rtt") # no netem here: the device's in-process shaper
+for n in "${names[@]}"; do
+    # an edge checks, loads and runs each model once before it listens: minutes on a loaded host
+    for _ in $(seq 600); do [ -s "$w/port-$n" ] && break; sleep 0.5; done
+    [ -s "$w/port-$n" ] || { echo "trace.sh: the $n edge did not listen in 300 s" >&2; cat "$w/edge-$n.log" >&2; exit 1; }
+    addr[$n]=10.79.1.1:$(cat "$w/port-$n")
+done
+rate_all() { local t; for t in "${tags[@]}"; do NL_TAG=$t nl_rate "$1"; done; }
 
-# One run over the trace: the rate at each segment's start (times in $w/NAME.times).
-run() { # run NAME MANIFEST
-    nl_rate "$first"
-    ls "$images" >/dev/null
-    nsenter "${NL_DEV[@]}" "$OFF" device --edge "$E" --token-file "$w/token" --plans "$2" --images "$images" \
-        --every "$every" --threads 1 --cpu "$cpu" "${shaper_rtt[@]}" -o "$w/$1.jsonl" 2>"$w/$1.log" &
-    local dev=$! r
-    : >"$w/$1.times"
-    # the trace starts at the first answer (the device loads its models and pings first)
-    for _ in $(seq 600); do [ -s "$w/$1.jsonl" ] && break; sleep 0.1; done
-    for r in $(echo "$rates" | tr ',' ' '); do
-        nl_rate "$r"
-        echo "$r $(date +%s.%N)" >>"$w/$1.times"
-        sleep "$seg"
-    done
-    echo "end $(date +%s.%N)" >>"$w/$1.times"
-    kill "$dev" 2>/dev/null || true
-    wait "$dev" 2>/dev/null || true
-    echo "trace.sh: $1 done" >&2
-}
-head -n "$n_img" < <(find "$images" -type f -name '*.png' | sort) >"$w/list"
+# The devices start one after another as they load, and each paces its images from its own
+# start; so each is given images for the trace plus 10 minutes of loading (links to the
+# images, over and over), and only those started within the trace count.
+find "$images" -type f -name '*.png' | sort >"$w/list"
+[ -s "$w/list" ] || { echo "trace.sh: no PNG images in $images" >&2; exit 2; }
 mkdir -p "$w/img"
-while read -r f; do ln -s "$f" "$w/img/$(echo "${f#"$images"/}" | tr / _)"; done <"$w/list"
+"$PY" - "$w/list" "$w/img" "$(( n_img + $("$PY" -c "print(int(600 / $every_s))") ))" <<'PY'
+import os, sys
+files = open(sys.argv[1]).read().split()
+for i in range(int(sys.argv[3])):
+    os.symlink(files[i % len(files)], os.path.join(sys.argv[2], f"{i:06d}.png"))
+PY
 images=$w/img
-run adaptive "$plans"
-for k in $(seq 0 $((n_plans - 1))); do run "fixed$k" "$w/fixed$k.json"; done
+
+# All the runs at once; the trace starts when every device has answered its first image (each
+# loads its models and pings first), and the same segment times apply to all.
+dev_pids=()
+for n in "${names[@]}"; do
+    man=$plans
+    extra=("${devopts[@]}")
+    if [ "$n" != adaptive ]; then man=$w/$n.json; extra=(); fi
+    nsenter "${ns_dev[$n]}" "$OFF" device --edge "${addr[$n]}" --token-file "$w/token" \
+        --plans "$man" --images "$images" --every "$every" --threads 1 --cpu "$cpu" \
+        "${shaper_rtt[@]}" "${extra[@]}" -o "$w/$n.jsonl" 2>"$w/$n.log" &
+    dev_pids+=($!)
+done
+for n in "${names[@]}"; do
+    for _ in $(seq 1200); do [ -s "$w/$n.jsonl" ] && break; sleep 0.5; done
+done
+: >"$w/times"
+for r in $(echo "$rates" | tr ',' ' '); do
+    rate_all "$r"
+    echo "$r $(date +%s.%N)" >>"$w/times"
+    sleep "$seg"
+done
+echo "end $(date +%s.%N)" >>"$w/times"
+for p in "${dev_pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+echo "trace.sh: the runs are done; load: $(uptime | sed 's/.*load/load/')" >&2
+if [ -n "$keep" ]; then
+    mkdir -p "$keep"
+    for n in "${names[@]}"; do cp "$w/$n.jsonl" "$w/$n.log" "$keep/"; done
+    cp "$w/times" "$keep/"
+fi
 
 "$PY" - "$w" "$n_plans" "$plans" "$rtt" "$every" "$cpu" "${json:-}" "$src" <<'PY'
-import json, os, sys
+import json, os, re, sys
 w, n_plans, man, rtt, every, cpu, out, src = sys.argv[1:9]
 n_plans = int(n_plans)
 d = os.path.dirname(os.path.abspath(man))
@@ -182,7 +232,7 @@ def load(name):
             continue
         if "switch" in j: sw.append(j["switch"])
         elif "index" in j: rows.append(j)
-    times = [l.split() for l in open(f"{w}/{name}.times")]
+    times = [l.split() for l in open(f"{w}/times")]
     segs = [(r, float(t), float(times[i + 1][1])) for i, (r, t) in enumerate(times[:-1])]
     return rows, sw, segs
 def stats(v):
@@ -219,6 +269,14 @@ for i, (rate, t0, t1) in enumerate(ad_segs):
                 for x in inseg:
                     plans_used[x["plan"]] = plans_used.get(x["plan"], 0) + 1
                 s["adaptive_plans"] = plans_used
+                # its images per plan: on a plan, is it as fast as that plan held fixed?
+                for k in sorted(plans_used):
+                    s["runs"][f"adaptive_on_plan{k}"] = stats(
+                        [x["timing"]["total_s"] for x in inseg if x["plan"] == k])
+    m = re.fullmatch(r"([0-9.]+)([kmg]?)bit", rate.lower())
+    bps = float(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}[m.group(2)] if m else None
+    for l in table.get("links", []):
+        if bps and abs(l["bandwidth_bps"] - bps) < 1e-6 * bps: s["table_plan"] = l["plan"]
     fixed = {k: v for k, v in s["runs"].items() if k.startswith("fixed") and v}
     if fixed:
         best = min(fixed, key=lambda k: fixed[k]["mean_s"])
@@ -228,8 +286,8 @@ for i, (rate, t0, t1) in enumerate(ad_segs):
     res["segments"].append(s)
 print(f"plans: " + "; ".join(f"{p['id']}: {p['kind']} {p['cut']} tl={p['tl']}" for p in res["plans"]))
 for s in res["segments"]:
-    print(f"\n{s['rate']} ({s['duration_s']:.0f} s): adaptive used plans {s.get('adaptive_plans')}, "
-          f"switches {s.get('switches')}")
+    print(f"\n{s['rate']} ({s['duration_s']:.0f} s): the table's plan {s.get('table_plan')}; "
+          f"adaptive used plans {s.get('adaptive_plans')}, switches {s.get('switches')}")
     for name, v in s["runs"].items():
         if v: print(f"  {name:22s} n={v['n']:4d} mean {v['mean_s']*1e3:8.1f} ms  p95 {v['p95_s']*1e3:8.1f} ms")
     if "adaptive_vs_best" in s:
