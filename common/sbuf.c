@@ -1,9 +1,11 @@
 /* sbuf.c: a growing string buffer for printf-style text. */
 #include "common/sbuf.h"
+#include "common/status.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void sl_sbuf_printf(sl_sbuf *b, const char *fmt, ...)
 {
@@ -37,4 +39,16 @@ void sl_sbuf_free(sl_sbuf *b)
 {
     free(b->s);
     *b = (sl_sbuf){0};
+}
+
+char *sl_sbuf_take(sl_sbuf *b, const char *what)
+{
+    char *s = b->oom ? NULL : b->s ? b->s : strdup("");
+    if (!s) {
+        sl_sbuf_free(b);
+        sl_err(SL_ENOMEM, "out of memory while %s", what);
+        return NULL;
+    }
+    *b = (sl_sbuf){0};
+    return s;
 }

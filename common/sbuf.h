@@ -25,4 +25,9 @@ void sl_sbuf_printf(sl_sbuf *b, const char *fmt, ...) __attribute__((format(prin
 /* Frees the text and zeroes the buffer; a zeroed buffer is fine. */
 void sl_sbuf_free(sl_sbuf *b);
 
+/* Ends a writer: returns the text, which the caller now owns and frees ("" when nothing was
+ * appended), and zeroes the buffer. After an allocation failure it frees the text and returns
+ * NULL with SL_ENOMEM "out of memory while <what>" (e.g. "drawing the chart"). */
+char *sl_sbuf_take(sl_sbuf *b, const char *what);
+
 #endif

@@ -430,12 +430,7 @@ char *sl_plan_table_svg(const sl_select_input *in, const sl_plan_table *t)
     sl_sbuf_printf(&b, "</svg>\n");
 #undef PX
 #undef PY
-    if (b.oom) {
-        sl_sbuf_free(&b);
-        sl_err(SL_ENOMEM, "out of memory while drawing the plan table");
-        return NULL;
-    }
-    return b.s;
+    return sl_sbuf_take(&b, "drawing the plan table");
 }
 
 int sl_plan_table_write_svg(const char *path, const sl_select_input *in, const sl_plan_table *t)

@@ -239,12 +239,7 @@ char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
                   best_tl->total_s * 1e3);
     sl_sbuf_printf(&b, "</svg>\n");
     free(bars);
-    if (b.oom) {
-        free(b.s);
-        sl_err(SL_ENOMEM, "out of memory while drawing the chart");
-        return NULL;
-    }
-    return b.s;
+    return sl_sbuf_take(&b, "drawing the chart");
 }
 
 int sl_plot_write_svg(const char *path, const sl_select_input *in, const sl_selection *s)
