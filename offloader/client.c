@@ -795,6 +795,26 @@ static int control_finish(sl_client *c, pending *p, int want, const char *what)
     return rc;
 }
 
+/* One small control request: sends `type` (with `pair` and `length` bytes of `payload`) and
+ * waits for an answer of type `want`. On SL_OK *out is the request with the answer in
+ * (*out)->reply, freed with control_done; otherwise the error, with nothing to free. */
+static int control_call(sl_client *c, int type, const uint8_t *pair, const void *payload,
+                        uint32_t length, int want, const char *what, pending **out)
+{
+    pending *p = *out = control_begin(c);
+    if (!p) return SL_ENOMEM;
+    send_for(c, p, type, pair, payload, length);
+    int rc = control_finish(c, p, want, what);
+    if (rc) *out = NULL;
+    return rc;
+}
+
+static void control_done(pending *p)
+{
+    sl_frame_free(&p->reply);
+    free(p);
+}
+
 static char *reply_text(const sl_frame *f)
 {
     char *s = malloc((size_t)f->length + 1);
@@ -806,40 +826,31 @@ static char *reply_text(const sl_frame *f)
 
 int sl_client_ping(sl_client *c, double *rtt_s)
 {
-    pending *p = control_begin(c);
-    if (!p) return SL_ENOMEM;
-    send_for(c, p, SL_MSG_PING, NULL, "ping", 4);
-    int rc = control_finish(c, p, SL_MSG_PONG, "ping");
+    pending *p;
+    int rc = control_call(c, SL_MSG_PING, NULL, "ping", 4, SL_MSG_PONG, "ping", &p);
     if (rc) return rc;
     if (rtt_s) *rtt_s = p->avail_at - p->t_send;
-    sl_frame_free(&p->reply);
-    free(p);
+    control_done(p);
     return SL_OK;
 }
 
 int sl_client_list(sl_client *c, char **json)
 {
     *json = NULL;
-    pending *p = control_begin(c);
-    if (!p) return SL_ENOMEM;
-    send_for(c, p, SL_MSG_LIST, NULL, NULL, 0);
-    int rc = control_finish(c, p, SL_MSG_OK, "list");
+    pending *p;
+    int rc = control_call(c, SL_MSG_LIST, NULL, NULL, 0, SL_MSG_OK, "list", &p);
     if (rc) return rc;
     *json = reply_text(&p->reply);
-    sl_frame_free(&p->reply);
-    free(p);
+    control_done(p);
     return *json ? SL_OK : sl_err(SL_ENOMEM, "list: out of memory");
 }
 
 int sl_client_remove(sl_client *c, const uint8_t pair[SL_PAIR_ID_SIZE])
 {
-    pending *p = control_begin(c);
-    if (!p) return SL_ENOMEM;
-    send_for(c, p, SL_MSG_REMOVE, pair, NULL, 0);
-    int rc = control_finish(c, p, SL_MSG_OK, "remove");
+    pending *p;
+    int rc = control_call(c, SL_MSG_REMOVE, pair, NULL, 0, SL_MSG_OK, "remove", &p);
     if (rc) return rc;
-    sl_frame_free(&p->reply);
-    free(p);
+    control_done(p);
     return SL_OK;
 }
 
@@ -887,8 +898,7 @@ int sl_client_deploy(sl_client *c, const char *path, char pair_hex[33], char **j
     rc = control_finish(c, p, SL_MSG_OK, "deploy");
     if (rc) return rc;
     char *txt = reply_text(&p->reply);
-    sl_frame_free(&p->reply);
-    free(p);
+    control_done(p);
     if (!txt) return sl_err(SL_ENOMEM, "deploy: out of memory");
     cJSON *j = cJSON_Parse(txt);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "pair_id");
