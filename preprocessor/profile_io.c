@@ -113,15 +113,29 @@ static int get_shape(const cJSON *o, const char *key, const char *what, const ch
     return SL_OK;
 }
 
-static const cJSON *get_array(const cJSON *o, const char *key, const char *what, const char *where,
-                              int *rc)
+/* o.key when it is there and `is` it (cJSON_IsArray, cJSON_IsObject); else NULL with *rc the
+ * error ("missing", or `not_kind`). */
+static const cJSON *get_kind(const cJSON *o, const char *key, const char *what, const char *where,
+                             cJSON_bool (*is)(const cJSON *), const char *not_kind, int *rc)
 {
     const cJSON *v = need(o, key, what, where, rc);
-    if (v && !cJSON_IsArray(v)) {
-        *rc = field_err(what, where, key, "not an array");
+    if (v && !is(v)) {
+        *rc = field_err(what, where, key, not_kind);
         return NULL;
     }
     return v;
+}
+
+static const cJSON *get_array(const cJSON *o, const char *key, const char *what, const char *where,
+                              int *rc)
+{
+    return get_kind(o, key, what, where, cJSON_IsArray, "not an array", rc);
+}
+
+static const cJSON *get_object(const cJSON *o, const char *key, const char *what,
+                               const char *where, int *rc)
+{
+    return get_kind(o, key, what, where, cJSON_IsObject, "not an object", rc);
 }
 
 /* The version 2 wire fields of an object: wire_bytes, wire_enc_s, wire_dec_s. */
@@ -303,17 +317,15 @@ static int parse_root(const cJSON *root, const char *what, sl_profile *p)
     if ((rc = get_int32(root, "warmup", what, "", 0, &p->warmup))) return rc;
     if ((rc = get_int32(root, "repeats", what, "", 1, &p->repeats))) return rc;
 
-    const cJSON *in = need(root, "input", what, "", &rc);
+    const cJSON *in = get_object(root, "input", what, "", &rc);
     if (!in) return rc;
-    if (!cJSON_IsObject(in)) return field_err(what, "", "input", "not an object");
     if ((rc = get_str(in, "name", what, "input", &p->input_name))) return rc;
     if ((rc = get_shape(in, "shape", what, "input", p->input_shape, &p->input_rank))) return rc;
     if ((rc = get_int(in, "bytes", what, "input", 1, &p->input_bytes))) return rc;
     if ((rc = get_int(in, "raw_bytes", what, "input", 1, &p->input_raw_bytes))) return rc;
 
-    const cJSON *tot = need(root, "total", what, "", &rc);
+    const cJSON *tot = get_object(root, "total", what, "", &rc);
     if (!tot) return rc;
-    if (!cJSON_IsObject(tot)) return field_err(what, "", "total", "not an object");
     if ((rc = get_num(tot, "median_s", what, "total", 0, &p->total_median_s))) return rc;
     if ((rc = get_num(tot, "p10_s", what, "total", 0, &p->total_p10_s))) return rc;
     if ((rc = get_num(tot, "p90_s", what, "total", 0, &p->total_p90_s))) return rc;
@@ -326,9 +338,8 @@ static int parse_root(const cJSON *root, const char *what, sl_profile *p)
         if ((rc = parse_wire(in, what, "input", &p->input_wire))) return rc;
         if ((rc = get_num(in, "load_s", what, "input", 0, &p->load_s))) return rc;
         if ((rc = get_num(in, "raw_load_s", what, "input", 0, &p->raw_load_s))) return rc;
-        const cJSON *co = need(root, "codec", what, "", &rc);
+        const cJSON *co = get_object(root, "codec", what, "", &rc);
         if (!co) return rc;
-        if (!cJSON_IsObject(co)) return field_err(what, "", "codec", "not an object");
         if ((rc = get_str(co, "name", what, "codec", &p->codec))) return rc;
         if (strcmp(p->codec, "zstd") && strcmp(p->codec, "none"))
             return field_err(what, "codec", "name", "neither 'zstd' nor 'none'");
