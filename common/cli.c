@@ -152,51 +152,54 @@ static int number_unit(const char *what, const char *s, double *v, const char **
     return SL_OK;
 }
 
-int sl_parse_bandwidth(const char *what, const char *s, double *bps)
+/* A unit and what it multiplies by. */
+typedef struct {
+    const char *name;
+    double scale;
+} unit;
+
+/* "12.5mbit" with a unit from `units` (n of them; matched ignoring case when `fold`) into *out;
+ * an unknown unit is an error naming `kind` and the units to `use`. */
+static int scaled(const char *what, const char *s, const unit *units, size_t n, int fold,
+                  const char *kind, const char *use, double *out)
 {
     double v;
     const char *u;
     int rc = number_unit(what, s, &v, &u);
     if (rc) return rc;
-    static const struct { const char *u; double m; } units[] = {
+    for (size_t i = 0; i < n; i++)
+        if (!(fold ? strcasecmp : strcmp)(u, units[i].name)) {
+            *out = v * units[i].scale;
+            return SL_OK;
+        }
+    return sl_err(SL_EARG, "%s: unknown %s unit in '%s' (use %s)", what, kind, s, use);
+}
+
+int sl_parse_bandwidth(const char *what, const char *s, double *bps)
+{
+    static const unit units[] = {
         {"", 1}, {"bit", 1}, {"bps", 1}, {"kbit", 1e3}, {"kbps", 1e3}, {"mbit", 1e6},
         {"mbps", 1e6}, {"gbit", 1e9}, {"gbps", 1e9},
     };
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (!strcasecmp(u, units[i].u)) {
-            *bps = v * units[i].m;
-            if (*bps <= 0) return sl_err(SL_EARG, "%s: bandwidth must be positive", what);
-            return SL_OK;
-        }
-    return sl_err(SL_EARG, "%s: unknown bandwidth unit in '%s' (use kbit, mbit, gbit)", what, s);
+    int rc = scaled(what, s, units, sizeof units / sizeof units[0], 1, "bandwidth",
+                    "kbit, mbit, gbit", bps);
+    if (!rc && *bps <= 0) return sl_err(SL_EARG, "%s: bandwidth must be positive", what);
+    return rc;
 }
 
 int sl_parse_duration(const char *what, const char *s, double *sec)
 {
-    double v;
-    const char *u;
-    int rc = number_unit(what, s, &v, &u);
-    if (rc) return rc;
-    if (!*u || !strcmp(u, "s")) *sec = v;
-    else if (!strcmp(u, "ms")) *sec = v * 1e-3;
-    else if (!strcmp(u, "us")) *sec = v * 1e-6;
-    else if (!strcmp(u, "m") || !strcmp(u, "min")) *sec = v * 60;
-    else return sl_err(SL_EARG, "%s: unknown time unit in '%s' (use us, ms, s)", what, s);
-    return SL_OK;
+    static const unit units[] = {
+        {"", 1}, {"s", 1}, {"ms", 1e-3}, {"us", 1e-6}, {"m", 60}, {"min", 60},
+    };
+    return scaled(what, s, units, sizeof units / sizeof units[0], 0, "time", "us, ms, s", sec);
 }
 
 int sl_parse_bytes(const char *what, const char *s, double *bytes)
 {
-    double v;
-    const char *u;
-    int rc = number_unit(what, s, &v, &u);
-    if (rc) return rc;
-    if (!*u || !strcasecmp(u, "b")) *bytes = v;
-    else if (!strcasecmp(u, "kb")) *bytes = v * 1e3;
-    else if (!strcasecmp(u, "mb")) *bytes = v * 1e6;
-    else if (!strcasecmp(u, "gb")) *bytes = v * 1e9;
-    else return sl_err(SL_EARG, "%s: unknown size unit in '%s' (use B, kB, MB, GB)", what, s);
-    return SL_OK;
+    static const unit units[] = {{"", 1}, {"b", 1}, {"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}};
+    return scaled(what, s, units, sizeof units / sizeof units[0], 1, "size", "B, kB, MB, GB",
+                  bytes);
 }
 
 int sl_parse_list(const char *what, const char *s, char **buf, char **items, int max, int *n)
