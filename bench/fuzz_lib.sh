@@ -57,9 +57,17 @@ fuzz_run() {
     local done_line
     done_line=$(grep -E '^Done [0-9]+ runs in [0-9]+ second' "$work/log" || true)
     if [ -n "$done_line" ]; then echo "$done_line"; fi
-    # -fork mode: the last status line has the executions of all jobs, and timeouts it was told
-    # to ignore are kept as timeout-* inputs: findings all the same.
-    grep -E '^#[0-9]+: cov: ' "$work/log" | tail -1 || true
+    # -fork mode: no stat:: lines; the last status line has the executions of all jobs and the
+    # time ("#135: cov: ... exec/s 0 ... time: 325s job: 5", its exec/s rounded down to a whole
+    # number), so the total and the rate are printed from it. Timeouts it was told to ignore are
+    # kept as timeout-* inputs: findings all the same.
+    local last
+    last=$(grep -E '^#[0-9]+: cov: ' "$work/log" | tail -1 || true)
+    if [ -n "$last" ]; then
+        echo "$last"
+        echo "$last" | sed -nE 's/^#([0-9]+):.* time: ([0-9]+)s job: ([0-9]+).*/\1 \2 \3/p' |
+            awk '$2 > 0 { printf "fork mode: %d executions in %d s over %d jobs, %.2f exec/s\n", $1, $2, $3, $1 / $2 }'
+    fi
     local timeouts
     timeouts=$(find "$work" -maxdepth 1 -name 'timeout-*' | wc -l)
     if [ "$timeouts" -gt 0 ]; then
