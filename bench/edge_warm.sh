@@ -56,6 +56,13 @@ mkdir -p "$W/img"
 find "$W/data" -name '*.png' | sort | head -n "$images" | while read -r f; do cp "$f" "$W/img/"; done
 (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/token")
 
+device_failed() {
+    cat "$W/dev.log" >&2
+    echo "edge_warm.sh: the device failed; the edge's log:" >&2
+    cat "$W/$v.log" >&2
+    exit 1
+}
+
 # one VARIANT PROGRAM [OPTION]: an edge started, the images sent, one more after idle, the edge
 # stopped; appends "listen_s first_s rest_median_s idle_s" to $W/VARIANT.
 one() {
@@ -71,11 +78,11 @@ one() {
     [ -s "$W/port" ] || { cat "$W/$v.log" >&2; echo "edge_warm.sh: edge did not start" >&2; exit 1; }
     t1=$(date +%s%N)
     nice -n 10 "$OFF" device --edge "127.0.0.1:$(cat "$W/port")" --token-file "$W/token" \
-        --model "$W/d.h5" --images "$W/img" -o "$W/out.jsonl" 2>"$W/dev.log"
+        --model "$W/d.h5" --images "$W/img" -o "$W/out.jsonl" 2>"$W/dev.log" || device_failed
     sleep "$idle"
     nice -n 10 "$OFF" device --edge "127.0.0.1:$(cat "$W/port")" --token-file "$W/token" \
         --model "$W/d.h5" --images "$(find "$W/img" -name '*.png' | sort | head -1)" \
-        -o "$W/idle.jsonl" 2>"$W/dev.log"
+        -o "$W/idle.jsonl" 2>"$W/dev.log" || device_failed
     kill "$pid"
     wait "$pid" || true
     pid=""
