@@ -62,7 +62,10 @@ pass "refused at start: a short token (device and edge), a device half for run; 
 
 # 5. Usage errors exit 2; --help exits 0.
 for sub in edge deploy device bench; do
-    "$OFF" "$sub" --help | grep -q "usage: sl-offload $sub" || fail "$sub --help"
+    # (to a file: grep -q on a pipe ends early, and a help text longer than one write then dies
+    # of SIGPIPE, which pipefail reports as a failure)
+    "$OFF" "$sub" --help >"$W/help.txt" || fail "$sub --help exited non-zero"
+    grep -q "usage: sl-offload $sub" "$W/help.txt" || fail "$sub --help"
 done
 "$OFF" edge --no-such-option 2>/dev/null && rc=0 || rc=$?
 [ "$rc" = 2 ] || fail "edge with a bad option exited $rc"
