@@ -50,7 +50,7 @@ static const sl_opt options[] = {
     SL_OPT_LONG(0, "switch-confirm", &A.confirm, "N", 1, 1000,
                 "adaptive: ... on N consecutive estimates, one per answer (default 3)"),
     SL_OPT_DURATION(0, "switch-hold", &A.hold,
-                    "adaptive: stay at least TIME on a plan after switching to it (default 2s;\n"
+                    "adaptive: stay at least TIME on a plan after switching to it (default 1s;\n"
                     "doubled, up to 8 x TIME, while switches come within 4 holds of each other;\n"
                     "0: no hold)"),
     SL_OPT_STRING(0, "images", &A.images, "FILE|DIR|GLOB", "the images to classify"),

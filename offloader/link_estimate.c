@@ -20,7 +20,7 @@ sl_link_config sl_link_config_default(double prior_bps, double prior_rtt_s)
                             .jump_run = 3,
                             .margin = 0.1,
                             .confirm = 3,
-                            .hold_s = 2,
+                            .hold_s = 1,
                             .stale_s = 5};
 }
 
@@ -156,12 +156,13 @@ int sl_link_choose(sl_link_chooser *c, const sl_link_estimate *e, int *switched)
     c->streak = best == c->candidate ? c->streak + 1 : 1;
     c->candidate = best;
     double now = e->last_s;
-    if (c->streak < e->cfg.confirm || (c->switches && now - c->switch_s < c->hold_s))
-        return c->current;
+    int back = c->switches && best == c->previous; /* back to the plan just left */
+    if (c->streak < e->cfg.confirm || (back && now - c->switch_s < c->hold_s)) return c->current;
     double base = e->cfg.hold_s;
-    int fast = c->switches && now - c->switch_s < SL_LINK_HOLD_FAST * c->hold_s;
+    int fast = back && now - c->switch_s < SL_LINK_HOLD_FAST * c->hold_s;
     c->hold_s = fast ? fmin(2 * c->hold_s, SL_LINK_HOLD_MAX * base) : base;
     c->switch_s = now;
+    c->previous = c->current;
     c->current = best;
     c->candidate = -1;
     c->streak = 0;

@@ -18,12 +18,13 @@
  *   fixed_s + (pays_rtt ? rtt : 0) + 8 * upload_bytes / bandwidth
  * (the plan table's formula). The chooser moves to another plan only when it is predicted
  * faster than the current one by `margin` (0.1 = 10%) on `confirm` consecutive new estimates, so
- * noise around a boundary does not flap between two plans. After a switch it stays at least
- * `hold_s` seconds on the new plan (the estimates go on counting towards the next switch,
- * which comes at the first estimate after the hold). Noise that beats the margin — a starved
- * host's requests read as a slow link, then a fast one — gets through those two; against it the
- * hold backs off: a switch that comes within 4 holds of the one before doubles the hold after it,
- * up to 8 x hold_s, and a switch after a calmer spell restores hold_s. Time is the estimate's own
+ * noise around a boundary does not flap between two plans. After a switch it does not go back
+ * to the plan it left for `hold_s` seconds (the estimates go on counting, and the switch back
+ * comes at the first estimate after the hold); a move on to a third plan, as an estimate
+ * converges, is not held. Noise that beats the margin — a starved host's requests read as a slow
+ * link, then a fast one — gets through margin and confirmation; against it the hold backs off: a
+ * switch back that comes within 4 holds of the one before doubles the hold after it, up to
+ * 8 x hold_s, and any other switch restores hold_s. Time is the estimate's own
  * clock (the `now` of its last sample), so the chooser is as deterministic as its inputs. An
  * estimate is stale when no sample arrived for `stale_s` seconds (a local-only plan sends
  * nothing): the device may then probe.
@@ -45,7 +46,7 @@ typedef struct sl_link_config {
     int jump_run;       /* this many jumps in a row restart the average; default 3 */
     double margin;      /* switch only when predicted faster by this fraction; default 0.1 */
     int confirm;        /* ... on this many consecutive estimates; default 3 */
-    double hold_s;      /* stay at least this long after a switch, >= 0; default 2 (backs off) */
+    double hold_s;      /* no switch back to the plan just left for this long, >= 0; default 1 */
     double stale_s;     /* no sample for this long: stale; default 5 */
 } sl_link_config;
 
@@ -130,6 +131,7 @@ typedef struct sl_link_chooser {
     int streak;      /* how many consecutive estimates it did */
     long seen;       /* n_samples + n_rtt of the last estimate counted */
     long switches;   /* switches so far */
+    int previous;    /* the plan the last switch left (valid when switches > 0) */
     double switch_s; /* the estimate's time at the last switch (valid when switches > 0) */
     double hold_s;   /* the hold after it: cfg.hold_s, doubled while switches come fast */
 } sl_link_chooser;
@@ -145,10 +147,10 @@ int sl_link_chooser_init(sl_link_chooser *c, const sl_link_plan *plans, int n, i
 
 /* Looks at the estimate; when it is new since the last call (a sample or probe came in),
  * another plan has been predicted faster than the current one by the margin on `confirm`
- * consecutive new estimates, and the hold since the last switch is over (at the estimate's
- * time, e->last_s), switches to it. Returns the plan to use for the next request and sets
- * *switched (may be NULL) to 1 when this call switched, else 0. Calling again without a new
- * sample changes nothing. */
+ * consecutive new estimates, and (when it is the plan the last switch left) the hold since that
+ * switch is over at the estimate's time, e->last_s, switches to it. Returns the plan to use for the
+ * next request and sets *switched (may be NULL) to 1 when this call switched, else 0. Calling again
+ * without a new sample changes nothing. */
 int sl_link_choose(sl_link_chooser *c, const sl_link_estimate *e, int *switched);
 
 #endif

@@ -1,5 +1,6 @@
-/* test_link_hold.c: the plan chooser's minimum stay after a switch and its back-off, on synthetic
- * bandwidth series fed with their own timestamps (no wall clock): a switch waits for the hold,
+/* test_link_hold.c: the plan chooser's hold after a switch and its back-off, on synthetic
+ * bandwidth series fed with their own timestamps (no wall clock): a switch back waits for the
+ * hold, a move on to a third plan does not,
  * fast switches double it up to its cap and a calm spell restores it, a loaded host's bursts of
  * slow-looking requests make it flap without the hold and only a bounded number of times with
  * it, and a real change of the link after such a spell is still followed within the capped hold.
@@ -32,6 +33,7 @@ static void test_hold(void)
 {
     sl_link_config cfg = sl_link_config_default(10e6, 0);
     cfg.jump_run = 1; /* every 3x jump restarts the average: the estimate follows at once */
+    cfg.hold_s = 2;
     sl_link_estimate e;
     CHECK_OK(sl_link_init(&e, &cfg), sl_errmsg());
     sl_link_chooser c;
@@ -66,6 +68,38 @@ static void test_hold(void)
     CHECK_CONTAINS(sl_errmsg(), "hold_s");
 }
 
+/* A move on to a third plan is not held: local-only, a split of 25 kB and edge-only sending
+ * 150 kB at 0.02 s less fixed cost. From local-only at a slow prior, a link of 100 Mbit/s makes
+ * the split and edge-only both win; the estimate passes through the split first (jump_run 1 and
+ * the first samples at 10 Mbit/s), and the move on to edge-only comes 3 samples later, well
+ * inside the 2 s hold, since it does not go back. */
+static void test_third_plan(void)
+{
+    static const sl_link_plan three[3] = {{0.1, 0, 0, 3, -1, "fc", ""},
+                                          {0.03, 25000, 1, 1, -1, "maxpool", "pool"},
+                                          {0.01, 150000, 1, 0, -1, "image", ""}};
+    sl_link_config cfg = sl_link_config_default(0.5e6, 0);
+    cfg.jump_run = 1;
+    cfg.hold_s = 2;
+    sl_link_estimate e;
+    CHECK_OK(sl_link_init(&e, &cfg), sl_errmsg());
+    sl_link_chooser c;
+    CHECK_OK(sl_link_chooser_init(&c, three, 3, 0), sl_errmsg());
+    int sw, i = 0;
+    for (; i < 3; i++) {
+        CHECK_OK(sl_link_observe(&e, 25000, 25000 * 8 / 10e6, 0, i / 10.0), sl_errmsg());
+        sl_link_choose(&c, &e, &sw);
+    }
+    CHECK_EQ(c.current, 1);
+    for (; i < 6; i++) {
+        CHECK_OK(sl_link_observe(&e, 25000, 25000 * 8 / 100e6, 0, i / 10.0), sl_errmsg());
+        sl_link_choose(&c, &e, &sw);
+    }
+    CHECK_EQ(c.current, 2); /* 0.3 s after the first switch, under a 2 s hold */
+    CHECK_EQ(c.switches, 2);
+    CHECK_NEAR(c.hold_s, 2, 0);
+}
+
 /* The series of a loaded host: the link is 10 Mbit/s throughout, a request every 0.1 s, but
  * every 4 s a burst of 6 requests takes 10x as long (the device and the edge waiting for CPU) —
  * far beyond the 10% margin, and longer than `confirm`. Without the hold the chooser leaves for
@@ -77,7 +111,7 @@ static void test_load_bursts(void)
 {
     for (int hold = 0; hold <= 1; hold++) {
         sl_link_config cfg = sl_link_config_default(10e6, 0);
-        if (!hold) cfg.hold_s = 0;
+        cfg.hold_s = hold ? 2 : 0;
         sl_link_estimate e;
         CHECK_OK(sl_link_init(&e, &cfg), sl_errmsg());
         sl_link_chooser c;
@@ -122,6 +156,7 @@ static void test_load_bursts(void)
 int main(void)
 {
     test_hold();
+    test_third_plan();
     test_load_bursts();
     return TU_DONE();
 }
