@@ -27,6 +27,7 @@ what=${1:-all}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${2:-$SRC/build-main}
 BUILD=$(cd "$BUILD" && pwd)  # the work folder is elsewhere: resolve a relative BUILD now
+[ -z "${BASE:-}" ] || BASE=$(realpath "$BASE")  # and a relative BASE
 BIN=$BUILD/bin
 PY=/usr/bin/python3
 WORK=${WORK:-$(mktemp -d /tmp/sl-bench-train.XXXXXX)}
