@@ -193,8 +193,11 @@ static int be_run(void *ctx, void *model, const sl_wire_tensor *in, int nin, sl_
     return rc;
 }
 
-/* The warm run: one request of batch 1 made of zeros (uint8 with scale 1, zero point 0 for an
- * 8-bit wire; the raw image for a whole model), through be_run as a device's would go. */
+/* The warm runs: requests of batch 1 made of zeros (uint8 with scale 1, zero point 0 for an
+ * 8-bit wire; the raw image for a whole model), through be_run as a device's would go. The
+ * graph executor profiles a compiled module's first calls and then specialises it, so one run
+ * is not enough: SL_WARM_RUNS of them reach the graph later requests run. */
+#define SL_WARM_RUNS 3
 static int be_warm(void *ctx, void *model)
 {
     bmodel *m = model;
@@ -213,8 +216,8 @@ static int be_warm(void *ctx, void *model)
         rc = sl_wire_tensor_alloc(&in[i], m->edge_only ? SL_WIRE_U8 : m->w[i].dtype, s->ndim + 1,
                                   dims);
     }
-    if (rc == SL_OK) rc = be_run(ctx, m, in, n, &out);
-    if (rc == SL_OK) sl_wire_tensor_free(&out);
+    for (int r = 0; rc == SL_OK && r < SL_WARM_RUNS; r++)
+        if ((rc = be_run(ctx, m, in, n, &out)) == SL_OK) sl_wire_tensor_free(&out);
     for (int i = 0; i < n; i++)
         sl_wire_tensor_free(&in[i]);
     return rc;

@@ -14,9 +14,10 @@
  * A tensor of the wrong count, dtype or shape is refused with SL_ESHAPE naming the tensor, what
  * was expected and what came, so the server answers with an error frame. The answer is the
  * model's first output as float32 {N, K}. Models are read-only after load, so the same model
- * may run on several worker threads at once. The backend's warm runs a model once on a request
- * of zeros of batch 1 (the shapes and dtypes above), so the server can pay a model's first run
- * (its compiled modules' first call) before serving it.
+ * may run on several worker threads at once. The backend's warm runs a model three times on a
+ * request of zeros of batch 1 (the shapes and dtypes above), so the server can pay a model's
+ * first runs (its compiled modules' first calls, which the graph executor profiles before it
+ * specialises them) before serving it.
  */
 #ifndef SL_OFFLOADER_BACKEND_H
 #define SL_OFFLOADER_BACKEND_H

@@ -59,8 +59,8 @@ const sl_optspec sl_cmd_edge_spec = {
     "id, whole models (for the edge-only plan: the device sends the raw image) under the first\n"
     "16 bytes of the file's SHA-256. Each file is first read in a child process with a deadline\n"
     "(as an upload is); one that fails is logged and not served, the others are. Each model is\n"
-    "run once on zeros before the edge listens (unless --no-warm), so its first request is as\n"
-    "fast as the others. `sl-offload deploy` adds, lists and removes bundles while the server\n"
+    "run three times on zeros before the edge listens (unless --no-warm), so its first request\n"
+    "is as fast as the others. `sl-offload deploy` adds, lists and removes bundles while the server\n"
     "runs. Devices authenticate with the token in FILE (HMAC-SHA256).\n"
     "Every 10 s with traffic, a line with the request counters goes to stderr. --metrics\n"
     "serves /health and /metrics on a port of its own (docs/offloader.md, Health and metrics).",
