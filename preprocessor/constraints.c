@@ -250,6 +250,15 @@ static int tier_used(const sl_placement *pl, sl_tier tier)
     return pl->cut2 >= 0 && pl->cut2 < pl->n_blocks;
 }
 
+/* Whether any --tl-at criterion lists `cut`: several flags (a config's list) add to one set. */
+static int tl_cut_listed(const sl_constraints *c, int cut)
+{
+    for (int m = 0; m < c->n; m++)
+        for (int k = 0; c->items[m].kind == SL_CRIT_TL_AT && k < c->items[m].n_cuts; k++)
+            if (c->items[m].cuts[k] == cut) return 1;
+    return 0;
+}
+
 int sl_constraints_first_violated(const sl_constraints *c, const sl_placement *pl)
 {
     for (int i = 0; c && i < c->n; i++) {
@@ -281,11 +290,7 @@ int sl_constraints_first_violated(const sl_constraints *c, const sl_placement *p
             ok = !pl->host[cr->tier] || strcmp(pl->host[cr->tier], cr->node);
             break;
         case SL_CRIT_TL_AT:
-            /* several --tl-at flags (a config's list) add cuts to one set */
-            ok = pl->tl_cut < 0;
-            for (int m = 0; !ok && m < c->n; m++)
-                for (int k = 0; !ok && c->items[m].kind == SL_CRIT_TL_AT && k < c->items[m].n_cuts; k++)
-                    ok = c->items[m].cuts[k] == pl->tl_cut;
+            ok = pl->tl_cut < 0 || tl_cut_listed(c, pl->tl_cut);
             break;
         }
         if (!ok) return i;

@@ -26,18 +26,27 @@ static int step(sl_link_estimate *e, sl_link_chooser *c, double bw, double t, in
     return sl_link_choose(c, e, sw);
 }
 
+/* An estimate from `prior` bit/s with the given hold and jump run, and a chooser over `plans`
+ * starting at plan `start`. */
+static void setup(sl_link_estimate *e, sl_link_chooser *c, double prior, double hold_s,
+                  int jump_run, const sl_link_plan *plans, int n, int start)
+{
+    sl_link_config cfg = sl_link_config_default(prior, 0);
+    if (jump_run) cfg.jump_run = jump_run;
+    cfg.hold_s = hold_s;
+    CHECK_OK(sl_link_init(e, &cfg), sl_errmsg());
+    CHECK_OK(sl_link_chooser_init(c, plans, n, start), sl_errmsg());
+}
+
 /* A clean change right after a switch waits for the hold (2 s on the estimate's clock), then
  * switches at the first estimate after it; the switch after that came within 4 holds, so its
  * hold is 4 s; a switch after a calm spell is back to 2 s. */
 static void test_hold(void)
 {
-    sl_link_config cfg = sl_link_config_default(10e6, 0);
-    cfg.jump_run = 1; /* every 3x jump restarts the average: the estimate follows at once */
-    cfg.hold_s = 2;
     sl_link_estimate e;
-    CHECK_OK(sl_link_init(&e, &cfg), sl_errmsg());
     sl_link_chooser c;
-    CHECK_OK(sl_link_chooser_init(&c, PLANS, 2, 1), sl_errmsg());
+    /* jump run 1: every 3x jump restarts the average, so the estimate follows at once */
+    setup(&e, &c, 10e6, 2, 1, PLANS, 2, 1);
     int sw, i = 0;
     double down = -1, up = -1, again = -1;
     /* a sample every 0.1 s; 10 -> 1 Mbit/s at 1 s: the first switch has no hold to wait for,
@@ -63,6 +72,7 @@ static void test_hold(void)
     CHECK_NEAR(c.hold_s, 2, 0);
     CHECK_EQ(c.switches, 3);
     /* hold_s is checked like the other fields */
+    sl_link_config cfg = sl_link_config_default(10e6, 0);
     cfg.hold_s = -1;
     CHECK(sl_link_init(&e, &cfg) == SL_EARG);
     CHECK_CONTAINS(sl_errmsg(), "hold_s");
@@ -78,13 +88,9 @@ static void test_third_plan(void)
     static const sl_link_plan three[3] = {{0.1, 0, 0, 3, -1, "fc", ""},
                                           {0.03, 25000, 1, 1, -1, "maxpool", "pool"},
                                           {0.01, 150000, 1, 0, -1, "image", ""}};
-    sl_link_config cfg = sl_link_config_default(0.5e6, 0);
-    cfg.jump_run = 1;
-    cfg.hold_s = 2;
     sl_link_estimate e;
-    CHECK_OK(sl_link_init(&e, &cfg), sl_errmsg());
     sl_link_chooser c;
-    CHECK_OK(sl_link_chooser_init(&c, three, 3, 0), sl_errmsg());
+    setup(&e, &c, 0.5e6, 2, 1, three, 3, 0);
     int sw, i = 0;
     for (; i < 3; i++) {
         CHECK_OK(sl_link_observe(&e, 25000, 25000 * 8 / 10e6, 0, i / 10.0), sl_errmsg());
@@ -110,12 +116,10 @@ static void test_third_plan(void)
 static void test_load_bursts(void)
 {
     for (int hold = 0; hold <= 1; hold++) {
-        sl_link_config cfg = sl_link_config_default(10e6, 0);
-        cfg.hold_s = hold ? 2 : 0;
+        const double hold_s = hold ? 2 : 0;
         sl_link_estimate e;
-        CHECK_OK(sl_link_init(&e, &cfg), sl_errmsg());
         sl_link_chooser c;
-        CHECK_OK(sl_link_chooser_init(&c, PLANS, 2, 1), sl_errmsg());
+        setup(&e, &c, 10e6, hold_s, 0, PLANS, 2, 1);
         int sw, i = 0;
         double t = 0, last = -1, min_gap = 1e9;
         for (; i < 1200; i++, t = i * 0.1) {
@@ -127,14 +131,14 @@ static void test_load_bursts(void)
         }
         long flaps = c.switches;
         printf("hold %g s: %ld switches in 120 s of load bursts, closest %.1f s apart\n",
-               cfg.hold_s, flaps, min_gap);
+               hold_s, flaps, min_gap);
         if (!hold) {
             CHECK(flaps >= 50); /* two per burst: what the hold is for */
             continue;
         }
         CHECK(flaps >= 2 && flaps <= 10);
-        CHECK(min_gap >= cfg.hold_s - 1e-9);
-        CHECK(c.hold_s <= SL_LINK_HOLD_MAX * cfg.hold_s);
+        CHECK(min_gap >= hold_s - 1e-9);
+        CHECK(c.hold_s <= SL_LINK_HOLD_MAX * hold_s);
         /* the link steady at 10 Mbit/s until the chooser is back on the split, and at once a
          * real drop to 1 Mbit/s: it waits out the hold of that last (fast) switch, at most the
          * cap, then follows */
@@ -147,7 +151,7 @@ static void test_load_bursts(void)
         printf("a real drop at %.1f s, under a hold of %.0f s: on local-only at %.1f s\n", drop,
                c.hold_s, at);
         TU_CHECK_MSG(at >= held - 1e-9 && at <= held + 0.1 + 1e-9 &&
-                         at - drop <= SL_LINK_HOLD_MAX * cfg.hold_s + 1e-9,
+                         at - drop <= SL_LINK_HOLD_MAX * hold_s + 1e-9,
                      "the real drop at %.1f s followed at %.1f s (hold until %.1f s)", drop, at,
                      held);
     }
