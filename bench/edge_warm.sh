@@ -22,20 +22,9 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$src/build-edge before="" rounds=3 images=12 arch=mobilenet_v2 input=3x224x224 at=features.3
 idle=3
-while [ $# -gt 0 ]; do
-    case $1 in
-    --build) build=$2; shift 2 ;;
-    --before) before=$2; shift 2 ;;
-    --rounds) rounds=$2; shift 2 ;;
-    --images) images=$2; shift 2 ;;
-    --arch) arch=$2; shift 2 ;;
-    --input) input=$2; shift 2 ;;
-    --at) at=$2; shift 2 ;;
-    --idle) idle=$2; shift 2 ;;
-    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "edge_warm.sh: unknown option '$1'" >&2; exit 2 ;;
-    esac
-done
+source "$src/bench/lib.sh"
+bench_options 21 --build=build --before=before --rounds=rounds --images=images --arch=arch \
+    --input=input --at=at --idle=idle -- "$@"
 B=$(cd "$build" && pwd)/bin
 OFF=$B/sl-offload
 [ -x "$OFF" ] || { echo "edge_warm.sh: $OFF is not built" >&2; exit 2; }

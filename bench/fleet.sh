@@ -22,19 +22,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=$here/build edges="1 2 3" devices=12 images=150 threads=1 long=20000 pipeline=2 json=""
-while [ $# -gt 0 ]; do
-    case $1 in
-    --build) build=$2; shift 2 ;;
-    --edges) edges=$2; shift 2 ;;
-    --devices) devices=$2; shift 2 ;;
-    --images) images=$2; shift 2 ;;
-    --threads) threads=$2; shift 2 ;;
-    --long) long=$2; shift 2 ;;
-    --pipeline) pipeline=$2; shift 2 ;;
-    --json) json=$2; shift 2 ;;
-    *) sed -n '2,22p' "$0" >&2; exit 2 ;;
-    esac
-done
+source "$here/bench/lib.sh"
+bench_options 22 --build=build --edges=edges --devices=devices --images=images --threads=threads \
+    --long=long --pipeline=pipeline --json=json -- "$@"
 command -v haproxy >/dev/null || { echo "bench/fleet.sh: haproxy is not installed" >&2; exit 77; }
 OFF=$build/bin/sl-offload
 [ -x "$OFF" ] || { echo "bench/fleet.sh: $OFF not built" >&2; exit 1; }

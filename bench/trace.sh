@@ -40,27 +40,11 @@ input=3x96x96
 tls=pool,conv-r4-s2-b8
 json=""
 keep=""
-devopts=()
-while [ $# -gt 0 ]; do
-    case $1 in
-    --build) build=$2; shift 2 ;;
-    --plans) plans=$2; shift 2 ;;
-    --images) images=$2; shift 2 ;;
-    --rates) rates=$2; shift 2 ;;
-    --segment) seg=$2; shift 2 ;;
-    --rtt) rtt=$2; shift 2 ;;
-    --every) every=$2; shift 2 ;;
-    --cpu) cpu=$2; shift 2 ;;
-    --arch) arch=$2; shift 2 ;;
-    --input) input=$2; shift 2 ;;
-    --tl) tls=$2; shift 2 ;;
-    --json) json=$2; shift 2 ;;
-    --keep) keep=$2; shift 2 ;;
-    --) shift; devopts=("$@"); break ;;
-    -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "trace.sh: unknown option '$1'" >&2; exit 2 ;;
-    esac
-done
+source "$src/bench/lib.sh"
+bench_options 27 --build=build --plans=plans --images=images --rates=rates --segment=seg \
+    --rtt=rtt --every=every --cpu=cpu --arch=arch --input=input --tl=tls --json=json --keep=keep \
+    -- "$@"
+devopts=("${bench_rest[@]}")
 PY=${SL_PYTHON:-/usr/bin/python3}
 bin=$(cd "$build/bin" && pwd)
 OFF=$bin/sl-offload P=$bin/sl-preprocess
