@@ -1,6 +1,17 @@
-/* cpuquota.h: running this process as a slow device — a CPU quota of a share of one core.
+/* cpuquota.h: running this process as a slow device: PCT % of one core.
  *
- * `--cpu PCT` on profile, bench and device: the process moves into a new cgroup whose quota is
+ * Two ways, chosen with `--cpu-mode` on profile, bench and device (docs/profile.md, "A slow
+ * device on a fast machine"):
+ *
+ * dilate (the default): the work runs at the host's full speed and the device's time is its CPU
+ * time divided by the share. A span of device work (sl_slow_begin/sl_slow_end: the device's
+ * compute for one image, its codec) then sleeps until it has lasted cpu / share, and the
+ * profiler reads the same clock (sl_slow_now) without sleeping. Every span is slowed by exactly
+ * 1/share, short or long, after idle time or not; load on the host does not change the result
+ * while it stretches the work by less than 1/share; no root is needed. What it does not model:
+ * a slower device's different cache and memory-bandwidth balance (nor does a quota).
+ *
+ * quota: the process moves into a new cgroup whose quota is
  * PCT % of one core per period. The period is short (4 ms, longer only when the kernel's 1 ms
  * minimum quota needs it: 10 ms at 10 %), so a 0.3 ms block and a 300 ms model are throttled
  * alike; with the kernel's default 100 ms period a short block runs at full speed inside the
@@ -34,10 +45,45 @@ int sl_cpuquota_enter(double pct, sl_cpuquota **out);
  * saying so). */
 int sl_cpuquota_enter_thread(double pct, sl_cpuquota **out);
 
+/* The two modes of `--cpu-mode`, in the order of SL_CPU_MODES (an SL_OPT_CHOICE list). */
+enum { SL_CPU_DILATE = 0, SL_CPU_QUOTA = 1 };
+#define SL_CPU_MODES "dilate|quota"
+#define SL_CPU_MODE_HELP                                                                           \
+    "how --cpu slows the device: dilate (default: full speed, then sleep to CPU time / share; "  \
+    "no root) or quota (a short-period cgroup quota; root)"
+
+/* Plays a device of `pct` % of one core in `mode`, for this process (thread 0) or only the
+ * calling thread and the threads it starts (thread 1: a device beside an in-process edge), and
+ * logs "<who> under ..." at info level. Returns SL_OK and *out (leave with sl_cpuquota_leave),
+ * or the error of sl_cpuquota_enter / SL_EARG (pct out of range) with *out = NULL. In dilate
+ * mode, time spans are measured on the thread's CPU clock when `thread`, else the process's. */
+int sl_cpu_slow_enter(double pct, int mode, int thread, const char *who, sl_cpuquota **out);
+
+/* A span of device work under dilation. */
+typedef struct sl_slow_span {
+    double wall0, cpu0;
+} sl_slow_span;
+
+/* The share of a core being played (pct / 100), or 0 when no dilation is in force. */
+double sl_slow_share(void);
+
+/* Seconds on the slow device's clock: CPU time / share while dilation is in force (so the
+ * difference of two readings is what the work between them takes on the device), otherwise
+ * sl_now(). For measuring (the profiler); it never sleeps. */
+double sl_slow_now(void);
+
+/* Starts a span of device computation (no waits on the network inside it). */
+void sl_slow_begin(sl_slow_span *s);
+
+/* Ends it: under dilation sleeps until the span has lasted max(its wall time, its CPU time /
+ * share) and returns that; otherwise returns its wall time at once. */
+double sl_slow_end(const sl_slow_span *s);
+
 /* "cgroup v1 cpu, 25% of a core (1000/4000 us)" into buf, for logs. */
 void sl_cpuquota_describe(const sl_cpuquota *q, char *buf, unsigned long n);
 
-/* Moves the process back to the cgroup it came from and removes the group. NULL is a no-op. */
+/* Moves the process back to the cgroup it came from and removes the group (quota), or ends the
+ * dilation. NULL is a no-op. */
 void sl_cpuquota_leave(sl_cpuquota *q);
 
 #endif

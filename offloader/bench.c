@@ -78,8 +78,11 @@ static int run_local(const sl_bench_opts *o, char *const *paths, int n, int *cls
         sl_tensor *x = NULL, *y = NULL;
         double p;
         int c = -1;
+        sl_slow_span span;
+        sl_slow_begin(&span);
         rc = sl_images_to_tensor(paths + (i < 0 ? 0 : i), 1, &spec, &x);
         if (rc == SL_OK) rc = sl_runner_forward(r, x, &y);
+        sl_slow_end(&span);
         if (rc == SL_OK && sl_top1(y, 0, &c, &p)) rc = sl_err(SL_ESHAPE, "%s: no logits", paths[i]);
         sl_tensor_free(x);
         sl_tensor_free(y);
@@ -274,12 +277,12 @@ int sl_bench_run(const sl_bench_opts *o, sl_bench_report *rep)
     /* The slow device: this thread (which runs local and every device) under the quota; the
      * edge's threads, started before, keep the whole machine. */
     sl_cpuquota *quota = NULL;
-    if (rc == SL_OK && o->cpu_pct > 0) {
-        rc = sl_cpuquota_enter_thread(o->cpu_pct, &quota);
-        char what[128];
-        sl_cpuquota_describe(quota, what, sizeof what);
-        if (rc == SL_OK) sl_log_info("device side: %s", what);
-    }
+    /* A quota holds this thread alone. Dilation counts the whole process's CPU time: the modes
+     * run one image at a time, so while the device side works the edge's threads are idle, and
+     * the device's intra-op workers (--threads above 1) are counted too. */
+    if (rc == SL_OK && o->cpu_pct > 0)
+        rc = sl_cpu_slow_enter(o->cpu_pct, o->cpu_mode, o->cpu_mode == SL_CPU_QUOTA,
+                               "device side", &quota);
     if (rc == SL_OK) rc = run_local(o, paths, n, local_cls, &rep->modes[SL_BENCH_LOCAL]);
     if (rc == SL_OK)
         rc = run_remote(o, &e, o->model, "edge-only", paths, n, local_cls,

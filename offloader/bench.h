@@ -28,7 +28,8 @@ typedef struct sl_bench_opts {
     double rtt_s;
     int fold_bn;
     double cpu_pct; /* > 0: the device side (local and the device of every remote mode) runs
-                       under a CPU quota of this % of one core (common/cpuquota.h) */
+                       as a device of this % of one core (common/cpuquota.h) */
+    int cpu_mode;   /* SL_CPU_DILATE or SL_CPU_QUOTA */
 } sl_bench_opts;
 
 typedef struct sl_bench_mode {

@@ -1,5 +1,6 @@
 /* cmd_bench.c: `sl-offload bench` — local, edge-only, split and split+TL measured in one run. */
 #include "common/cli.h"
+#include "common/cpuquota.h"
 #include "common/opt.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -32,8 +33,10 @@ static const sl_opt options[] = {
     SL_OPT_LONG(0, "threads", &A.threads, "N", 1, 256, "intra-op threads (default: libtorch's choice)"),
     SL_OPT_FLAG(0, "no-fold", &A.no_fold, "do not fold batch norm into convolutions"),
     SL_OPT_DOUBLE(0, "cpu", &A.o.cpu_pct, "PCT", 0.1, 6400,
-                  "the device side (local and every device) under a cgroup CPU quota of PCT %\n"
-                  "of one core; the in-process edge is not limited (needs root, cgroup v1 cpu)"),
+                  "the device side (local and every device) as a slow device of PCT % of one\n"
+                  "core; the in-process edge is not limited (see --cpu-mode; quota needs\n"
+                  "root and cgroup v1)"),
+    SL_OPT_CHOICE(0, "cpu-mode", &A.o.cpu_mode, SL_CPU_MODES, SL_CPU_MODE_HELP),
     SL_OPT_END,
 };
 

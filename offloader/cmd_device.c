@@ -26,6 +26,7 @@ static struct {
     const char *edge, *token_file, *out, *summary, *images, *model, *fallback, *plan, *plans;
     long pipeline, threads, max_pixels, confirm;
     double bw, rtt, edge_wait, cpu, prior_bw, stale, every, margin, hold;
+    int cpu_mode;
     int logits, no_fold;
 } A;
 
@@ -73,8 +74,8 @@ static const sl_opt options[] = {
                 "intra-op threads (default: libtorch's choice)"),
     SL_OPT_FLAG(0, "no-fold", &A.no_fold, "do not fold batch norm into convolutions"),
     SL_OPT_DOUBLE(0, "cpu", &A.cpu, "PCT", 0.1, 6400,
-                  "run as a slow device: a cgroup CPU quota of PCT % of one core (needs root\n"
-                  "and a cpu controller)"),
+                  "run as a slow device of PCT % of one core (see --cpu-mode)"),
+    SL_OPT_CHOICE(0, "cpu-mode", &A.cpu_mode, SL_CPU_MODES, SL_CPU_MODE_HELP),
     SL_OPT_STRING(0, "plan", &A.plan, "FILE",
                   "the plan (select -o): the summary shows its prediction for this device's\n"
                   "mode beside the measurement, and the error"),
@@ -238,12 +239,7 @@ int sl_cmd_device(int argc, char **argv)
     sl_cpuquota *quota = NULL;
     double pred_s = -1, pred_bytes = -1;
     rc = sl_path_list(images, &paths, &n);
-    if (rc == SL_OK && A.cpu > 0) {
-        rc = sl_cpuquota_enter(A.cpu, &quota);
-        char what[128];
-        sl_cpuquota_describe(quota, what, sizeof what);
-        if (rc == SL_OK) sl_log_info("device under %s", what);
-    }
+    if (rc == SL_OK && A.cpu > 0) rc = sl_cpu_slow_enter(A.cpu, A.cpu_mode, 0, "device", &quota);
     if (rc == SL_OK) rc = sl_device_open(&o, &d);
     if (rc == SL_OK && A.plan)
         rc = sl_results_plan_predict(A.plan, sl_device_edge_only(d), sl_device_wire_json(d),

@@ -1,5 +1,6 @@
 /* device_run.c: the device side of a split run (device bundle, wire, edge, fallback). */
 #include "offloader/device_run.h"
+#include "common/cpuquota.h"
 #include "common/status.h"
 #include "common/timeutil.h"
 #include "model/bundle.h"
@@ -637,7 +638,11 @@ int sl_device_run(sl_device *d, sl_client *c, char *const *paths, int n, sl_devi
         s->r.cls = -1;
         s->r.adaptive = d->adaptive;
         s->r.plan = (int)(s->pl - d->plans);
+        /* The device's work for this image, slowed as a --cpu device's (common/cpuquota.h). */
+        sl_slow_span span;
+        sl_slow_begin(&span);
         int rc = device_compute(paths[i], s);
+        sl_slow_end(&span);
         s->r.device_s = sl_now() - s->t0;
         if (s->local) s->r.total_s = s->r.device_s;
         if (rc != SL_OK) {

@@ -431,6 +431,13 @@ static int write_args(const cJSON *root, const char *dir, int *changed)
         put_flag(&b, "--cpu");
         snprintf(num, sizeof num, "%g", cpu->valuedouble);
         put_arg(&b, num);
+        /* with the device's threads (profile.device_threads, default 1): a device of a share of
+         * one core gains nothing from more, and its profile was taken with these */
+        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(root, "profile"), "device_threads");
+        put_flag(&b, "--threads");
+        snprintf(num, sizeof num, "%d", dt ? dt->valueint : 1);
+        put_arg(&b, num);
     }
     return emit(dir, "bench", &b, changed);
 }

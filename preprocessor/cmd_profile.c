@@ -20,6 +20,7 @@ static struct {
     const char *images;
     long max_images, zstd_level;
     double cpu;
+    int cpu_mode;
 } A;
 
 static const sl_opt options[] = {
@@ -39,8 +40,8 @@ static const sl_opt options[] = {
     SL_OPT_LONG(0, "zstd-level", &A.zstd_level, "N", 0, 22,
                 "the device's zstd level (default 3, as sl-offload device; 0 = none)"),
     SL_OPT_DOUBLE(0, "cpu", &A.cpu, "PCT", 0.1, 6400,
-                  "measure as a slow device: a cgroup CPU quota of PCT % of one core (needs\n"
-                  "root and a cpu controller)"),
+                  "measure as a slow device of PCT % of one core (see --cpu-mode)"),
+    SL_OPT_CHOICE(0, "cpu-mode", &A.cpu_mode, SL_CPU_MODES, SL_CPU_MODE_HELP),
     SL_OPT_OUTPUT(&A.output, "write the profile here (default: JSON on stdout)"),
     SL_OPT_END,
 };
@@ -110,13 +111,21 @@ int sl_cmd_profile(int argc, char **argv)
     po.images = (const char *const *)images;
     po.nimages = nimages;
     if (!rc) rc = sl_bundle_read(argv[1], &b);
-    if (!rc && A.cpu > 0) {
-        rc = sl_cpuquota_enter(A.cpu, &quota);
-        char what[128];
-        sl_cpuquota_describe(quota, what, sizeof what);
-        if (!rc) sl_log_info("measuring under %s", what);
-    }
+    if (!rc && A.cpu > 0) rc = sl_cpu_slow_enter(A.cpu, A.cpu_mode, 0, "measuring", &quota);
     if (!rc) rc = sl_profile_measure(b->graph, &po, &p);
+    if (!rc && quota) {
+        /* the profile says which device it describes: "<cpu model>, as 30% of a core, ..." */
+        char what[160], *cpu = NULL;
+        sl_cpuquota_describe(quota, what, sizeof what);
+        size_t n = strlen(p->cpu) + strlen(what) + 8;
+        if ((cpu = malloc(n))) {
+            snprintf(cpu, n, "%s, as %s", p->cpu, what);
+            free(p->cpu);
+            p->cpu = cpu;
+        } else {
+            rc = sl_err(SL_ENOMEM, "out of memory");
+        }
+    }
     sl_cpuquota_leave(quota);
     if (!rc && output) rc = sl_profile_write(output, p);
     if (!rc && !output) {

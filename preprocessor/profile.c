@@ -1,6 +1,7 @@
 /* profile.c: timing a model's blocks, nodes, whole run and transfer layers on this host. */
 #include "preprocessor/profile.h"
 
+#include "common/cpuquota.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/progress.h"
@@ -51,9 +52,9 @@ static int time_exec(struct ctx *c, sl_exec *e, const sl_value *in, int nout, st
     if (!out) return sl_err(SL_ENOMEM, "out of memory");
     int total = c->o->warmup + c->o->repeats;
     for (int r = 0; r < total; r++) {
-        double t0 = sl_now();
+        double t0 = sl_slow_now();
         int rc = sl_exec_run(e, in, out);
-        double dt = sl_now() - t0;
+        double dt = sl_slow_now() - t0;
         for (int k = 0; k < nout; k++)
             sl_value_clear(&out[k]);
         if (rc) {
@@ -111,7 +112,7 @@ static int codec_run(const sl_profile_opts *o, const uint8_t *raw, size_t n, int
     size_t len = n;
     int packed = 0;
     for (int r = 0; r < reps && !rc; r++) {
-        double t0 = sl_now();
+        double t0 = sl_slow_now();
         memcpy(copy, raw, n);
         len = n;
         packed = 0;
@@ -127,14 +128,14 @@ static int codec_run(const sl_profile_opts *o, const uint8_t *raw, size_t n, int
             }
         }
         memcpy(payload, packed ? z : copy, len);
-        double t1 = sl_now();
+        double t1 = sl_slow_now();
         if (packed) {
             size_t got = ZSTD_decompress(back, n, payload, len);
             if (ZSTD_isError(got) || got != n) rc = sl_err(SL_EIO, "zstd: round trip failed");
         } else {
             memcpy(back, payload, len);
         }
-        double t2 = sl_now();
+        double t2 = sl_slow_now();
         if (samples) {
             samples[r] = t1 - t0;
             samples[reps + r] = t2 - t1;
@@ -324,14 +325,14 @@ static int load_samples(struct ctx *c, sl_profile *p)
         for (int b = 0; b < o->batch; b++) {
             const char *path = o->images[(k * o->batch + b) % o->nimages];
             sl_image img;
-            double t0 = sl_now();
+            double t0 = sl_slow_now();
             int rc = sl_image_load(path, &img);
-            double t1 = sl_now();
+            double t1 = sl_slow_now();
             if (!rc) rc = sl_image_to_input(&img, &spec, data + per * (size_t)b);
-            double t2 = sl_now();
+            double t2 = sl_slow_now();
             uint8_t *raw = c->raw + (size_t)k * c->raw_n + per * (size_t)b;
             if (!rc) rc = sl_image_to_u8(&img, spec.c, spec.h, spec.w, spec.resize, raw);
-            double t3 = sl_now();
+            double t3 = sl_slow_now();
             sl_image_free(&img);
             if (rc) return sl_err_ctx(rc, "sample image %s: ", path);
             /* Both devices decode the PNG; the split one normalises to float, the edge-only
@@ -350,13 +351,13 @@ static int load_samples(struct ctx *c, sl_profile *p)
     int rc = fs && tmp && tmp8 ? SL_OK : sl_err(SL_ENOMEM, "out of memory");
     for (int r = 0; !rc && r < reps; r++) {
         sl_image img;
-        double t0 = sl_now();
+        double t0 = sl_slow_now();
         rc = sl_image_load(o->images[0], &img);
-        double t1 = sl_now();
+        double t1 = sl_slow_now();
         if (!rc) rc = sl_image_to_input(&img, &spec, tmp);
-        double t2 = sl_now();
+        double t2 = sl_slow_now();
         if (!rc) rc = sl_image_to_u8(&img, spec.c, spec.h, spec.w, spec.resize, tmp8);
-        double t3 = sl_now();
+        double t3 = sl_slow_now();
         sl_image_free(&img);
         fs[r] = (t2 - t0) * o->batch;
         rs[r] = ((t1 - t0) + (t3 - t2)) * o->batch;
@@ -558,9 +559,9 @@ static int plan_range(sl_graph *g, const char *from, const char *to, sl_exec **e
 /* Runs e once on `in`, discarding the outputs; *dt its wall time. */
 static int run_once(sl_exec *e, const sl_value *in, int nout, sl_value *out, double *dt)
 {
-    double t0 = sl_now();
+    double t0 = sl_slow_now();
     int rc = sl_exec_run(e, in, out);
-    *dt = sl_now() - t0;
+    *dt = sl_slow_now() - t0;
     for (int k = 0; k < nout; k++)
         sl_value_clear(&out[k]);
     return rc;
@@ -717,7 +718,7 @@ static int serialise_speed(int64_t bytes, double *speed)
     }
     for (size_t i = 0; i < n; i++)
         src[i] = (unsigned char)(i * 131u);
-    double t0 = sl_now(), dt;
+    double t0 = sl_slow_now(), dt;
     uint64_t moved = 0;
     uLong crc = 0;
     do {
@@ -726,7 +727,7 @@ static int serialise_speed(int64_t bytes, double *speed)
         moved += n;
         /* The next copy is not the same work: nothing for the compiler to skip. */
         src[crc % n] ^= 1;
-        dt = sl_now() - t0;
+        dt = sl_slow_now() - t0;
     } while (dt < 0.05 || moved < 4 * n);
     free(src);
     free(dst);

@@ -1,7 +1,8 @@
 /* test_cpuquota.c: --cpu is refused cleanly where it cannot be applied (bad share, no root),
  * and applied where it can: as root with a cpu controller, a busy loop under a 25% quota takes
- * about 4x its CPU time in wall time, and leaving removes the group. Wall-clock bound: label
- * `timing`, run serially. */
+ * about 4x its CPU time in wall time, and leaving removes the group. Dilation (the default mode,
+ * no root): a span of work lasts its CPU time / share, short or long, and the profiler's clock
+ * reads the same. Wall-clock bound: label `timing`, run serially. */
 #include "common/cpuquota.h"
 #include "common/status.h"
 #include "testutil.h"
@@ -42,8 +43,51 @@ static int in_group(const char *needle)
     return found;
 }
 
+/* Dilation at 25%: spans of 2 ms and 50 ms of CPU, each right after an idle wait, last 4x their
+ * CPU time (the quota's weakness was short work after idle running at full speed). */
+static void check_dilation(void)
+{
+    sl_cpuquota *q = NULL;
+    CHECK_EQ(sl_cpu_slow_enter(0, SL_CPU_DILATE, 0, "test", &q), SL_EARG);
+    CHECK(q == NULL && sl_slow_share() == 0);
+    CHECK_EQ(sl_cpu_slow_enter(25, SL_CPU_DILATE, 1, "test", &q), SL_OK);
+    CHECK(q != NULL);
+    CHECK(sl_slow_share() == 0.25);
+    char what[160];
+    sl_cpuquota_describe(q, what, sizeof what);
+    CHECK(strstr(what, "dilated") != NULL);
+    const double cpu[2] = {0.002, 0.05};
+    for (int k = 0; k < 2; k++) {
+        struct timespec idle = {0, 20 * 1000 * 1000};
+        nanosleep(&idle, NULL);
+        sl_slow_span span;
+        sl_slow_begin(&span);
+        double d0 = sl_slow_now(), used = clock_s(CLOCK_THREAD_CPUTIME_ID);
+        spin(cpu[k]);
+        used = clock_s(CLOCK_THREAD_CPUTIME_ID) - used;
+        double dev = sl_slow_now() - d0;
+        double took = sl_slow_end(&span);
+        printf("dilated 25%%: %.1f ms of CPU lasted %.1f ms (%.2fx); device clock %.1f ms\n",
+               1e3 * used, 1e3 * took, took / used, 1e3 * dev);
+        /* never shorter than CPU / share; longer only by what the host's other work adds */
+        TU_CHECK_MSG(took >= used / 0.25 * 0.99, "%.2fx, want at least 4x", took / used);
+        TU_CHECK_MSG(took < used / 0.25 * 1.5 + 0.003, "%.2fx, want about 4x", took / used);
+        /* the profiler's clock: the CPU time / share */
+        TU_CHECK_MSG(dev > used / 0.25 * 0.95 && dev < used / 0.25 * 1.25 + 0.001,
+                     "device clock %.2f ms for %.2f ms of CPU", 1e3 * dev, 1e3 * used);
+    }
+    sl_cpuquota_leave(q);
+    CHECK(sl_slow_share() == 0);
+    /* Off: a span is its wall time, with no wait. */
+    sl_slow_span span;
+    sl_slow_begin(&span);
+    double took = sl_slow_end(&span);
+    CHECK(took >= 0 && took < 0.01);
+}
+
 int main(void)
 {
+    check_dilation();
     sl_cpuquota *q = NULL;
     /* Shares out of range: usage errors, nothing changed. */
     CHECK_EQ(sl_cpuquota_enter(0, &q), SL_EARG);
