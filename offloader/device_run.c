@@ -483,6 +483,9 @@ static void observe(sl_device *d, const slot *s, const sl_client_timing *t)
     double elapsed = release - start;
     if (t->bytes_up > 0 && elapsed >= edge)
         sl_link_observe(&d->est, (double)t->bytes_up, elapsed, edge, release);
+    /* how fast the edge is now, when its time was not overlapped with the link */
+    if (edge > 0 && d->adaptive)
+        sl_link_observe_edge(&d->est, edge, d->pb.table.plans[s->r.plan].edge_s);
 }
 
 /* Waits for the answer of s (resending after BUSY or a lost connection), falls back or records

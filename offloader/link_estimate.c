@@ -42,6 +42,7 @@ int sl_link_init(sl_link_estimate *e, const sl_link_config *cfg)
     e->spb = 1.0 / cfg->prior_bps;
     e->rtt_s = cfg->prior_rtt_s;
     e->last_s = -1;
+    e->edge_ratio = 1;
     return SL_OK;
 }
 
@@ -93,6 +94,16 @@ int sl_link_observe(sl_link_estimate *e, double bytes, double elapsed_s, double 
     return SL_OK;
 }
 
+int sl_link_observe_edge(sl_link_estimate *e, double edge_s, double table_edge_s)
+{
+    if (!finite_nonneg(edge_s))
+        return sl_err(SL_EARG, "edge sample: %g s is not an edge time", edge_s);
+    if (!(table_edge_s > 0) || !isfinite(table_edge_s)) return SL_OK;
+    e->edge_ratio += e->cfg.alpha * (edge_s / table_edge_s - e->edge_ratio);
+    e->n_edge++;
+    return SL_OK;
+}
+
 int sl_link_observe_rtt(sl_link_estimate *e, double rtt_s, double now)
 {
     if (!finite_nonneg(rtt_s) || !isfinite(now))
@@ -116,7 +127,7 @@ int sl_link_stale(const sl_link_estimate *e, double now)
 double sl_link_predict(const sl_link_estimate *e, const sl_link_plan *p)
 {
     if (!p->pays_rtt) return p->fixed_s;
-    return p->fixed_s + e->rtt_s + 8.0 * p->upload_bytes * e->spb;
+    return p->fixed_s + (e->edge_ratio - 1) * p->edge_s + e->rtt_s + 8.0 * p->upload_bytes * e->spb;
 }
 
 int sl_link_chooser_init(sl_link_chooser *c, const sl_link_plan *plans, int n, int initial)
@@ -267,6 +278,15 @@ static int table_from_json(cJSON *r, const char *what, sl_link_table *out)
             goto out;
         }
         lp->pays_rtt = cJSON_IsTrue(pays);
+        /* optional: tables written before it carry no edge share */
+        if (cJSON_GetObjectItemCaseSensitive(p, "edge_s") &&
+            (rc = get_num(p, "edge_s", what, where, &lp->edge_s)))
+            goto out;
+        if (lp->edge_s > lp->fixed_s) {
+            rc = sl_err(SL_EFORMAT, "%s: %s.edge_s: %g s is more than fixed_s (%g s)", what, where,
+                        lp->edge_s, lp->fixed_s);
+            goto out;
+        }
         t.n_plans++;
     }
     const cJSON *links = cJSON_GetObjectItemCaseSensitive(r, "links");

@@ -14,9 +14,13 @@
  * `jump_ratio` in the same direction; the average then restarts from those samples instead of
  * creeping towards them.
  *
+ * The edge. The same answers tell how fast the edge is now against its profile: each sample
+ * E / edge_s (the plan's edge share in the table) is averaged into `edge_ratio` (EWMA, `alpha`),
+ * which starts at 1. A starved or loaded edge raises it for every offloading plan at once.
+ *
  * The choice. Every plan's latency is predicted at the estimate as
- *   fixed_s + (pays_rtt ? rtt : 0) + 8 * upload_bytes / bandwidth
- * (the plan table's formula). The chooser moves to another plan only when it is predicted
+ *   fixed_s + (pays_rtt ? rtt + (edge_ratio - 1) * edge_s : 0) + 8 * upload_bytes / bandwidth
+ * (the plan table's formula, with the edge share scaled by what the edge shows now). The chooser moves to another plan only when it is predicted
  * faster than the current one by `margin` (0.1 = 10%) on `confirm` consecutive new estimates, so
  * noise around a boundary does not flap between two plans. After a switch it does not go back
  * to the plan it left for `hold_s` seconds (the estimates go on counting, and the switch back
@@ -64,6 +68,8 @@ typedef struct sl_link_estimate {
     int jump_n;      /* samples in that run */
     double jump_sum; /* their time per bit, summed */
     double jump_ref; /* the average when the run began */
+    double edge_ratio; /* average of measured / profiled edge time, 1 before any sample */
+    long n_edge;       /* edge samples folded in */
 } sl_link_estimate;
 
 /* Starts an estimate at the config's priors. Returns 0, or SL_EARG naming the field when the
@@ -76,6 +82,12 @@ int sl_link_init(sl_link_estimate *e, const sl_link_config *cfg);
  * edge claims more time than the whole exchange took). A sample whose network time is below the
  * RTT estimate counts as a very fast transfer (time per bit 0), not as an error. */
 int sl_link_observe(sl_link_estimate *e, double bytes, double elapsed_s, double edge_s, double now);
+
+/* The edge time `edge_s` (queue + compute) one answer reported, for a plan whose table edge share
+ * is `table_edge_s`: folded into edge_ratio. A plan without an edge share (table_edge_s <= 0,
+ * tables before it was written) teaches nothing and is ignored (0). SL_EARG for a negative or
+ * non-finite edge_s. */
+int sl_link_observe_edge(sl_link_estimate *e, double edge_s, double table_edge_s);
 
 /* A probe's round-trip time (a small exchange; its transfer time is neglected). Same errors. */
 int sl_link_observe_rtt(sl_link_estimate *e, double rtt_s, double now);
@@ -94,6 +106,8 @@ typedef struct sl_link_plan {
     int cut, cut2;       /* the table's cut.index and cut2.index (-1 for null) */
     char tensor[128];    /* the table's cut.tensor: which bundle pair runs this plan */
     char tl[64];         /* the TL configuration, "" for none */
+    double edge_s;       /* the edge's share of fixed_s (codec + TL decode + its half); 0 when the
+                            table does not give it */
 } sl_link_plan;
 
 /* A plan table as the device reads it (docs/formats/plan-table.md). */

@@ -182,10 +182,14 @@ int sl_plan_table_build(const sl_select_input *in, const double *bandwidth_bps, 
         if (k == t.n_plans) {
             const sl_plan *b = &lk->best;
             /* Only the device->edge RTT and transfer depend on the link (select.h). */
-            t.plans[k] =
-                (sl_plan_table_plan){b->cut,          b->cut2,
-                                     b->tl,           b->total_s - b->rtt_s - b->transfer_s,
-                                     b->upload_bytes, b->cut != in->device->n_blocks};
+            t.plans[k] = (sl_plan_table_plan){
+                .cut = b->cut,
+                .cut2 = b->cut2,
+                .tl = b->tl,
+                .fixed_s = b->total_s - b->rtt_s - b->transfer_s,
+                .edge_s = b->edge_host >= 0 ? b->wire_dec_s + b->tl_dec_s + b->edge_s : 0,
+                .upload_bytes = b->upload_bytes,
+                .pays_rtt = b->cut != in->device->n_blocks};
             t.n_plans++;
         }
         lk->plan = k;
@@ -252,6 +256,7 @@ char *sl_plan_table_json(const sl_select_input *in, const sl_plan_table *t)
         const char *tl = sl_plan_tl_name(in, at);
         cJSON_AddItemToObject(o, "tl", tl ? cJSON_CreateString(tl) : cJSON_CreateNull());
         cJSON_AddNumberToObject(o, "fixed_s", p->fixed_s);
+        cJSON_AddNumberToObject(o, "edge_s", p->edge_s);
         cJSON_AddNumberToObject(o, "upload_bytes", p->upload_bytes);
         cJSON_AddBoolToObject(o, "pays_rtt", p->pays_rtt);
         cJSON_AddItemToArray(plans, o);

@@ -35,6 +35,7 @@ typedef struct sl_plan_table_link {
 typedef struct sl_plan_table_plan {
     int cut, cut2, tl;   /* as in sl_plan */
     double fixed_s;      /* latency minus the device->edge RTT and transfer */
+    double edge_s;       /* the edge's share of fixed_s: codec and TL decode, its half */
     double upload_bytes; /* bytes the device sends per image */
     int pays_rtt;        /* 0 for local-only: nothing crosses */
 } sl_plan_table_plan;

@@ -45,6 +45,11 @@ static void test_five_links(void)
     CHECK_NEAR(t.plans[1].upload_bytes, 50000, 0);
     CHECK_EQ(t.plans[2].cut, 0);
     CHECK_NEAR(t.plans[2].fixed_s, 0.00635, 1e-12);
+    /* The edge's share: nothing for local-only; the pool TL's decode (0.3 ms) and blocks 1-2
+     * (4 + 0.2 ms) for the split; all three blocks (2 + 4 + 0.2 ms) for edge-only. */
+    CHECK_NEAR(t.plans[0].edge_s, 0, 0);
+    CHECK_NEAR(t.plans[1].edge_s, 0.0045, 1e-12);
+    CHECK_NEAR(t.plans[2].edge_s, 0.0062, 1e-12);
     CHECK_NEAR(t.plans[2].upload_bytes, 150000, 0);
     const int want_plan[5] = {0, 0, 0, 1, 2};
     const double want_s[5] = {0.155, 0.155, 0.155, 0.11555, 0.05035};
