@@ -75,6 +75,23 @@ static inline int tu_count_entries(const char *dir)
     return n;
 }
 
+/* text with its first `from` replaced by `to`, in a new string the caller frees; NULL, after a
+ * failed check, when text lacks `from` (a test case that no longer edits anything). */
+static inline char *tu_subst(const char *text, const char *from, const char *to)
+{
+    const char *at = strstr(text, from);
+    TU_CHECK_MSG(at != NULL, "\"%s\" is not in the text to edit", from);
+    if (!at) return NULL;
+    size_t n = strlen(text) - strlen(from) + strlen(to) + 1;
+    char *out = malloc(n);
+    if (!out) {
+        perror("tu_subst");
+        exit(2);
+    }
+    snprintf(out, n, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    return out;
+}
+
 #define TU_DONE()                                                                               \
     (printf("%d passed, %d failed\n", tu_passed, tu_failed), (tu_failed || !tu_passed) ? 1 : 0)
 

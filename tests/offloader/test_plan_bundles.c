@@ -31,15 +31,11 @@ static char dir[600], manifest[700];
 /* Writes GOOD with the first `from` replaced by `to` and reads it: the status, *b filled. */
 static int read_with(const char *from, const char *to, sl_plan_bundles *b)
 {
-    char buf[sizeof GOOD + 128];
-    const char *at = from ? strstr(GOOD, from) : NULL;
-    if (from && !at) return -1;
-    if (at)
-        snprintf(buf, sizeof buf, "%.*s%s%s", (int)(at - GOOD), GOOD, to, at + strlen(from));
-    else
-        snprintf(buf, sizeof buf, "%s", GOOD);
-    if (sl_write_file_atomic(manifest, buf, strlen(buf))) return -1;
-    return sl_plan_bundles_read(manifest, b);
+    char *buf = from ? tu_subst(GOOD, from, to) : strdup(GOOD);
+    if (!buf) return -1;
+    int rc = sl_write_file_atomic(manifest, buf, strlen(buf));
+    free(buf);
+    return rc ? -1 : sl_plan_bundles_read(manifest, b);
 }
 
 static void expect_bad(const char *from, const char *to, const char *needle)

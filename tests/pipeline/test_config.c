@@ -38,14 +38,30 @@ static char *slurp(const char *dir, const char *name)
     return s;
 }
 
+/* Checks that out/cfg/<step>.args is exactly want. */
+static void check_args(const char *out, const char *step, const char *want)
+{
+    char *s = slurp(out, step);
+    TU_CHECK_MSG(s && !strcmp(s, want), "%s.args: \"%s\", not \"%s\"", step, s ? s : "(none)",
+                 want);
+    free(s);
+}
+
+/* Checks that out/cfg/<step>.args holds `part` (has = 1) or lacks it (has = 0). */
+static void check_args_has(const char *out, const char *step, const char *part, int has)
+{
+    char *s = slurp(out, step);
+    TU_CHECK_MSG(s && !strstr(s, part) == !has, "%s.args: \"%s\" %s \"%s\"", step, s ? s : "(none)",
+                 has ? "lacks" : "has", part);
+    free(s);
+}
+
 static void expect(const char *dir, const char *from, const char *to, const char *want)
 {
-    char buf[4096], path[1024];
-    const char *p = strstr(GOOD, from);
-    CHECK(p != NULL);
-    if (!p) return;
-    snprintf(buf, sizeof buf, "%.*s%s%s", (int)(p - GOOD), GOOD, to, p + strlen(from));
+    char path[1024], *buf = tu_subst(GOOD, from, to);
+    if (!buf) return;
     put_file(dir, "bad.json", buf, path, sizeof path);
+    free(buf);
     int changed;
     CHECK(sl_config_process(path, NULL, &changed) == SL_EFORMAT);
     CHECK_CONTAINS(sl_errmsg(), want);
@@ -107,18 +123,14 @@ static void test_shipped_configs(const char *dir)
 static void test_stage2_skipped(const char *dir)
 {
     static const char from[] = "\"stage2\":{\"schedule\":\"cosine\",\"augment\":\"flip\",\"distill\":4}";
-    const char *p = strstr(GOOD, from);
-    CHECK(p != NULL);
-    if (!p) return;
-    char buf[4096], path[1024], out[1024];
-    snprintf(buf, sizeof buf, "%.*s\"stage2\":false%s", (int)(p - GOOD), GOOD, p + strlen(from));
+    char path[1024], out[1024], *buf = tu_subst(GOOD, from, "\"stage2\":false");
+    if (!buf) return;
     put_file(dir, "skip.json", buf, path, sizeof path);
+    free(buf);
     snprintf(out, sizeof out, "%s/skip-out", dir);
     int changed = 0;
     CHECK_OK(sl_config_process(path, out, &changed), sl_errmsg());
-    char *s = slurp(out, "finetune-stage2");
-    CHECK_STR(s ? s : "", "skip\n");
-    free(s);
+    check_args(out, "finetune-stage2", "skip\n");
     expect(dir, from, "\"stage2\":true", "'finetune.stage2' must be");
 }
 
@@ -132,36 +144,19 @@ int main(void)
     int changed = 0;
     CHECK_OK(sl_config_process(path, out, &changed), sl_errmsg());
     CHECK(changed >= 10);
-    char *s = slurp(out, "train");
-    CHECK_STR(s ? s : "", "--epochs 2 --lr 0.1 --nesterov\n");
-    free(s);
-    s = slurp(out, "select");
-    CHECK_STR(s ? s : "", "--bandwidth 10mbit --rtt 20ms --device-only conv1 --max-upload 1MB\n");
-    free(s);
+    check_args(out, "train", "--epochs 2 --lr 0.1 --nesterov\n");
+    check_args(out, "select",
+               "--bandwidth 10mbit --rtt 20ms --device-only conv1 --max-upload 1MB\n");
     /* the adaptive device's links (network.bandwidths), for `make plans`: select's argument */
-    s = slurp(out, "plans");
-    CHECK_STR(s ? s : "", "--bandwidths 1mbit,5mbit,20mbit\n");
-    free(s);
-    s = slurp(out, "profile-device");
-    CHECK_CONTAINS(s, "--threads 1");
-    CHECK_CONTAINS(s, "--tl pool,conv-r4-s2-b8");
-    CHECK_CONTAINS(s, "--cpu 30"); /* the emulated device is profiled under its quota */
-    free(s);
-    s = slurp(out, "profile-edge");
-    CHECK(s && !strstr(s, "--cpu"));
-    free(s);
-    s = slurp(out, "bench");
-    CHECK_CONTAINS(s, "--cpu 30"); /* and its side of the bench runs under the same quota */
-    free(s);
-    s = slurp(out, "finetune-stage1");
-    CHECK_STR(s ? s : "", "--epochs 1 --tl-stages-at @output\n");
-    free(s);
-    s = slurp(out, "finetune-stage2");
-    CHECK_STR(s ? s : "", "--schedule cosine --augment flip --distill 4\n");
-    free(s);
-    s = slurp(out, "dataset");
-    CHECK_STR(s ? s : "", "synth --product casting --size 32\n");
-    free(s);
+    check_args(out, "plans", "--bandwidths 1mbit,5mbit,20mbit\n");
+    check_args_has(out, "profile-device", "--threads 1", 1);
+    check_args_has(out, "profile-device", "--tl pool,conv-r4-s2-b8", 1);
+    check_args_has(out, "profile-device", "--cpu 30", 1); /* profiled under the device's quota */
+    check_args_has(out, "profile-edge", "--cpu", 0);
+    check_args_has(out, "bench", "--cpu 30", 1); /* and its side of the bench runs under it too */
+    check_args(out, "finetune-stage1", "--epochs 1 --tl-stages-at @output\n");
+    check_args(out, "finetune-stage2", "--schedule cosine --augment flip --distill 4\n");
+    check_args(out, "dataset", "synth --product casting --size 32\n");
     static const struct {
         const char *step;
         const sl_optspec *spec;

@@ -67,17 +67,14 @@ static int read_text(const char *dir, const char *text)
     return rc;
 }
 
-/* Replaces the first occurrence of `from` in the fixture's JSON with `to`. */
+/* The fixture's JSON with the first occurrence of `from` replaced by `to` (caller frees); NULL,
+ * after a failed check, when it has no `from`. */
 static char *edited(const char *from, const char *to)
 {
     sl_profile *p = fx_device();
     char *js = sl_profile_to_json(p);
     sl_profile_free(p);
-    char *at = strstr(js, from);
-    if (!at) return js;
-    size_t n = strlen(js) - strlen(from) + strlen(to) + 1;
-    char *out = malloc(n);
-    snprintf(out, n, "%.*s%s%s", (int)(at - js), js, to, at + strlen(from));
+    char *out = tu_subst(js, from, to);
     free(js);
     return out;
 }
@@ -85,6 +82,7 @@ static char *edited(const char *from, const char *to)
 static void expect_error(const char *dir, const char *from, const char *to, const char *field)
 {
     char *js = edited(from, to);
+    if (!js) return;
     int rc = read_text(dir, js);
     TU_CHECK_MSG(rc == SL_EFORMAT, "edit %s -> %s: status %d", from, to, rc);
     CHECK_CONTAINS(sl_errmsg(), field);
