@@ -113,6 +113,19 @@ static void test_errors(void)
     CHECK_EQ(run(&spec, 3, two, &nargs), SL_EXIT_USAGE);
 }
 
+/* The usage text sl_opt_usage writes for spec, in a static buffer (overwritten by the next
+ * call; truncated at 4 KiB). */
+static const char *usage_of(const sl_optspec *spec)
+{
+    static char buf[4096];
+    memset(buf, 0, sizeof buf);
+    FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+    if (!f) return "";
+    sl_opt_usage(spec, f);
+    fclose(f);
+    return buf;
+}
+
 static void test_usage(void)
 {
     long threads = 0;
@@ -123,11 +136,7 @@ static void test_usage(void)
         SL_OPT_END,
     };
     const sl_optspec spec = {"t MODEL [options]", "Does a thing.", opts, 1, 1, NULL, NULL};
-    char buf[4096] = {0};
-    FILE *f = fmemopen(buf, sizeof buf - 1, "w");
-    sl_opt_usage(&spec, f);
-    fclose(f);
-    const char *text = buf;
+    const char *text = usage_of(&spec);
     CHECK_CONTAINS(text, "usage: t MODEL [options]");
     CHECK_CONTAINS(text, "Does a thing.");
     CHECK_CONTAINS(text, "-t, --threads N");
@@ -192,11 +201,7 @@ static void test_pair_list_section(void)
     CHECK(sl_opt_find(opts, "tl") == &opts[2]);
     CHECK(sl_opt_find(opts, "inputs") == NULL); /* a section is no option */
 
-    char buf[4096] = {0};
-    FILE *f = fmemopen(buf, sizeof buf - 1, "w");
-    sl_opt_usage(&spec, f);
-    fclose(f);
-    const char *text = buf;
+    const char *text = usage_of(&spec);
     CHECK_CONTAINS(text, "\ninputs:\n");
     CHECK_CONTAINS(text, "--pair DEVICE.h5 EDGE.h5");
     CHECK_CONTAINS(text, "\noutput:\n");
