@@ -6,6 +6,18 @@
 #include "shim/sl_torch.h"
 #include "testutil.h"
 
+/* Frees the n tensors of t (sl_tensor_free each; NULL ones are fine). */
+static inline void st_free_all(sl_tensor *const *t, int n)
+{
+    for (int i = 0; i < n; i++)
+        sl_tensor_free(t[i]);
+}
+
+/* ST_FREE(a, b, ...): frees each of the tensors, as st_free_all. */
+#define ST_FREE(...)                                                                               \
+    st_free_all((sl_tensor *const[]){__VA_ARGS__},                                                 \
+                (int)(sizeof((sl_tensor *const[]){__VA_ARGS__}) / sizeof(sl_tensor *)))
+
 /* A float32 tensor of `shape` holding `v` (as many values as the shape has); NULL on error. */
 static inline sl_tensor *st_f32(int ndim, const int64_t *shape, const float *v)
 {

@@ -39,12 +39,7 @@ static void test_cross_entropy(void)
     CHECK_FAILS(sl_cross_entropy(NULL, y, 0, &o), SLT_EARG, "logits is NULL");
     CHECK(o == NULL);
 
-    sl_tensor_free(l);
-    sl_tensor_free(l1);
-    sl_tensor_free(y);
-    sl_tensor_free(y1);
-    sl_tensor_free(y_bad);
-    sl_tensor_free(yf);
+    ST_FREE(l, l1, y, y1, y_bad, yf);
 }
 
 static void test_mse_kl(void)
@@ -78,12 +73,7 @@ static void test_mse_kl(void)
     CHECK_FAILS(sl_kl_div(lp, a, 0, &o), SLT_ESHAPE, "[2, 2]");
     CHECK(o == NULL);
 
-    sl_tensor_free(a);
-    sl_tensor_free(b);
-    sl_tensor_free(c);
-    sl_tensor_free(lp);
-    sl_tensor_free(t);
-    sl_tensor_free(lt);
+    ST_FREE(a, b, c, lp, t, lt);
 }
 
 static void test_backward(void)
@@ -147,17 +137,7 @@ static void test_backward(void)
     CHECK_FAILS(sl_tensor_requires_grad(NULL), SLT_EARG, "t is NULL");
     CHECK_FAILS(sl_tensor_zero_grad(NULL), SLT_EARG, "t is NULL");
 
-    sl_tensor_free(x);
-    sl_tensor_free(y);
-    sl_tensor_free(s);
-    sl_tensor_free(img);
-    sl_tensor_free(w);
-    sl_tensor_free(c);
-    sl_tensor_free(r);
-    sl_tensor_free(cs);
-    sl_tensor_free(gw);
-    sl_tensor_free(plain);
-    sl_tensor_free(iv);
+    ST_FREE(x, y, s, img, w, c, r, cs, gw, plain, iv);
 }
 
 static void test_grad_mode(void)

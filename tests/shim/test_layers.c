@@ -57,17 +57,7 @@ static void test_conv2d(void)
     CHECK_OK(sl_conv2d(x, w, b, NULL, NULL, NULL, 1, &o), sl_torch_last_error());
     CHECK_VALS(o, 1e-5, 37.5f, 47.5f, 67.5f, 77.5f);
 
-    sl_tensor_free(o);
-    sl_tensor_free(x);
-    sl_tensor_free(w);
-    sl_tensor_free(b);
-    sl_tensor_free(b2);
-    sl_tensor_free(ones);
-    sl_tensor_free(w22);
-    sl_tensor_free(x2);
-    sl_tensor_free(wd);
-    sl_tensor_free(w2c);
-    sl_tensor_free(w5);
+    ST_FREE(o, x, w, b, b2, ones, w22, x2, wd, w2c, w5);
 }
 
 static void test_conv_transpose2d(void)
@@ -124,11 +114,7 @@ static void test_conv_transpose2d(void)
                 "[2, 1, 2, 2]");
     CHECK(o == NULL);
 
-    sl_tensor_free(x);
-    sl_tensor_free(w2);
-    sl_tensor_free(w3);
-    sl_tensor_free(b);
-    sl_tensor_free(wc);
+    ST_FREE(x, w2, w3, b, wc);
 }
 
 static void test_batch_norm(void)
@@ -169,13 +155,7 @@ static void test_batch_norm(void)
                 "more than 1 value");
     CHECK(o == NULL);
 
-    sl_tensor_free(x);
-    sl_tensor_free(g);
-    sl_tensor_free(g2);
-    sl_tensor_free(beta);
-    sl_tensor_free(rm);
-    sl_tensor_free(rv);
-    sl_tensor_free(single);
+    ST_FREE(x, g, g2, beta, rm, rv, single);
 }
 
 static void test_activations(void)
@@ -262,9 +242,7 @@ static void test_pools(void)
                 "half the kernel");
     CHECK_FAILS(sl_avg_pool2d(x, NULL, NULL, NULL, 0, 1, &o), SLT_EARG, "k is NULL");
     CHECK(o == NULL);
-    sl_tensor_free(x);
-    sl_tensor_free(x3);
-    sl_tensor_free(x2);
+    ST_FREE(x, x3, x2);
 }
 
 static void test_linear_cat_flatten(void)
@@ -310,13 +288,7 @@ static void test_linear_cat_flatten(void)
     CHECK_SHAPE(o, 6, 4);
     sl_tensor_free(o);
 
-    sl_tensor_free(x);
-    sl_tensor_free(x3);
-    sl_tensor_free(w);
-    sl_tensor_free(b);
-    sl_tensor_free(a);
-    sl_tensor_free(c);
-    sl_tensor_free(z);
+    ST_FREE(x, x3, w, b, a, c, z);
 }
 
 static void test_dropout(void)
@@ -411,17 +383,7 @@ static void test_fold_batch_norm(void)
                 "out_b is NULL");
     CHECK(ow == NULL && ob == NULL);
 
-    sl_tensor_free(w);
-    sl_tensor_free(cb);
-    sl_tensor_free(g);
-    sl_tensor_free(beta);
-    sl_tensor_free(m);
-    sl_tensor_free(m3);
-    sl_tensor_free(v);
-    sl_tensor_free(x);
-    sl_tensor_free(c);
-    sl_tensor_free(bn);
-    sl_tensor_free(fused);
+    ST_FREE(w, cb, g, beta, m, m3, v, x, c, bn, fused);
 }
 
 int main(void)

@@ -11,9 +11,7 @@ static int step_with(sl_optim *o, sl_tensor *p, const float c[2])
     if (!rc) rc = sl_sum(m, &s);
     if (!rc) rc = sl_backward(s);
     if (!rc) rc = sl_optim_step(o);
-    sl_tensor_free(ct);
-    sl_tensor_free(m);
-    sl_tensor_free(s);
+    ST_FREE(ct, m, s);
     return rc;
 }
 
@@ -194,9 +192,7 @@ static void check_resume(int adam)
     sl_optim_free(a);
     sl_optim_free(b);
     sl_optim_free(c);
-    sl_tensor_free(pa);
-    sl_tensor_free(pb);
-    sl_tensor_free(pc);
+    ST_FREE(pa, pb, pc);
 }
 
 static void test_errors(void)
@@ -252,13 +248,7 @@ static void test_errors(void)
     sl_optim_free(NULL);
 
     sl_optim_free(o);
-    sl_tensor_free(p);
-    sl_tensor_free(q);
-    sl_tensor_free(plain);
-    sl_tensor_free(nonleaf);
-    sl_tensor_free(three);
-    sl_tensor_free(half);
-    sl_tensor_free(ea);
+    ST_FREE(p, q, plain, nonleaf, three, half, ea);
 }
 
 int main(void)

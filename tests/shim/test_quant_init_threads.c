@@ -39,12 +39,7 @@ static void test_quant_params(void)
     CHECK_FAILS(sl_quant_params(u8, &s, &zp), SLT_EARG, "float32");
     CHECK_FAILS(sl_quant_params(NULL, &s, &zp), SLT_EARG, "x is NULL");
     CHECK(s == -1);
-    sl_tensor_free(x);
-    sl_tensor_free(pos);
-    sl_tensor_free(neg);
-    sl_tensor_free(z);
-    sl_tensor_free(empty);
-    sl_tensor_free(u8);
+    ST_FREE(x, pos, neg, z, empty, u8);
 }
 
 static void test_quantize(void)
@@ -65,9 +60,7 @@ static void test_quantize(void)
     double diff = -1;
     CHECK_OK(sl_max_abs_diff(f, d, &diff, NULL), sl_torch_last_error());
     CHECK(diff == 0);
-    sl_tensor_free(q);
-    sl_tensor_free(d);
-    sl_tensor_free(f);
+    ST_FREE(q, d, f);
 
     /* Round trip of random data: error at most half a step. */
     sl_tensor *r = NULL;
@@ -81,9 +74,7 @@ static void test_quantize(void)
     CHECK_OK(sl_max_abs_diff(d, r, &diff, NULL), sl_torch_last_error());
     TU_CHECK_MSG(diff <= rs / 2 * (1 + 1e-5), "round trip error %g > scale/2 = %g", diff, rs / 2);
     CHECK(diff > 0);
-    sl_tensor_free(q);
-    sl_tensor_free(d);
-    sl_tensor_free(r);
+    ST_FREE(q, d, r);
 
     /* Straight-through gradient: 1 inside the representable range, 0 where it clamps. */
     sl_tensor *g = T(1, ST_SHAPE(3), ST_VALS(0.5f, 10, -5)), *sum = NULL, *grad = NULL;
@@ -102,11 +93,7 @@ static void test_quantize(void)
     CHECK_FAILS(sl_quantize_u8(NULL, s, 64, &q), SLT_EARG, "x is NULL");
     CHECK(q == NULL);
 
-    sl_tensor_free(x);
-    sl_tensor_free(g);
-    sl_tensor_free(f);
-    sl_tensor_free(sum);
-    sl_tensor_free(grad);
+    ST_FREE(x, g, f, sum, grad);
 }
 
 /* Mean and standard deviation of a float tensor's values. */
@@ -242,10 +229,7 @@ static void test_init_parity(void)
         if (got[i] != want[i]) first_bad = i;
     TU_CHECK_MSG(first_bad < 0, "value %d: shim %.9g, PyTorch %.9g", first_bad,
                  first_bad >= 0 ? got[first_bad] : 0.0, first_bad >= 0 ? want[first_bad] : 0.0);
-    sl_tensor_free(w);
-    sl_tensor_free(u);
-    sl_tensor_free(r);
-    sl_tensor_free(q);
+    ST_FREE(w, u, r, q);
 }
 
 struct worker {
@@ -283,10 +267,7 @@ static void *worker_main(void *arg)
         if (sl_tensor_to_buffer(o, v, sizeof v) || v[0] != 2 || v[3] != 8) w->failures++;
         sl_tensor_free(o);
     }
-    sl_tensor_free(a);
-    sl_tensor_free(b);
-    sl_tensor_free(k);
-    sl_tensor_free(img);
+    ST_FREE(a, b, k, img);
     return NULL;
 }
 

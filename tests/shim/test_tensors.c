@@ -51,11 +51,7 @@ static void test_create(void)
                 "memory");
     CHECK(bad == NULL);
 
-    sl_tensor_free(z);
-    sl_tensor_free(e);
-    sl_tensor_free(f);
-    sl_tensor_free(s);
-    sl_tensor_free(NULL);
+    ST_FREE(z, e, f, s, NULL);
 }
 
 static void test_buffers(void)
@@ -150,15 +146,7 @@ static void test_handles(void)
     sl_tensor_data_ptr(f2, (void **)&pf2);
     CHECK(pf != pf2);
 
-    sl_tensor_free(sh);
-    sl_tensor_free(cl);
-    sl_tensor_free(dt);
-    sl_tensor_free(c2);
-    sl_tensor_free(src);
-    sl_tensor_free(wrong);
-    sl_tensor_free(u8);
-    sl_tensor_free(f);
-    sl_tensor_free(f2);
+    ST_FREE(sh, cl, dt, c2, src, wrong, u8, f, f2);
 }
 
 static void test_views(void)
@@ -209,13 +197,7 @@ static void test_views(void)
     CHECK_FAILS(sl_tensor_item(x, &v), SLT_EARG, "6 elements");
     CHECK_FAILS(sl_tensor_item(NULL, &v), SLT_EARG, "t is NULL");
 
-    sl_tensor_free(x);
-    sl_tensor_free(r);
-    sl_tensor_free(m);
-    sl_tensor_free(n);
-    sl_tensor_free(img);
-    sl_tensor_free(cl);
-    sl_tensor_free(back);
+    ST_FREE(x, r, m, n, img, cl, back);
 }
 
 static void test_elementwise(void)
@@ -295,12 +277,7 @@ static void test_elementwise(void)
     CHECK_OK(sl_max_abs_diff(u0, u1, &d, NULL), sl_torch_last_error());
     CHECK_NEAR(d, 255, 0);
 
-    sl_tensor_free(a);
-    sl_tensor_free(b);
-    sl_tensor_free(row);
-    sl_tensor_free(four);
-    sl_tensor_free(u0);
-    sl_tensor_free(u1);
+    ST_FREE(a, b, row, four, u0, u1);
 }
 
 int main(void)
