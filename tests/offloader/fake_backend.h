@@ -14,6 +14,7 @@
 #include "offloader/auth.h"
 #include "offloader/client.h"
 #include "offloader/edge_server.h"
+#include "testutil.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -137,6 +138,18 @@ static inline sl_edge_backend fake_backend(fake_ctx *fc)
     return b;
 }
 
+/* The test's fresh folder (tu_tmpdir) into dir (600 bytes) and its subfolder dir/store, made
+ * empty, into store (700 bytes): where the test's edges keep their bundles. */
+static inline void fake_store_dirs(char dir[600], char store[700])
+{
+    snprintf(dir, 600, "%s", tu_tmpdir());
+    snprintf(store, 700, "%s/store", dir);
+    if (sl_mkdir_p(store) != SL_OK) {
+        fprintf(stderr, "cannot make %s: %s\n", store, sl_errmsg());
+        exit(2);
+    }
+}
+
 /* Writes a fake bundle file; returns its path in a static buffer. */
 static inline const char *fake_write_bundle(const char *dir, const char *name, const char *pair,
                                             double scale, int n)
@@ -204,6 +217,20 @@ static inline sl_wire_tensor fake_input(int rows, int n, float base)
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < n; j++)
             d[i * n + j] = base + (float)i + (float)j / 8.0f;
+    return t;
+}
+
+/* An f32 [1, n] tensor of pseudo-random values in [0, 256) from a fixed-seed generator (the same
+ * values for the same seed); the caller frees it with sl_wire_tensor_free. */
+static inline sl_wire_tensor fake_noise(int n, uint32_t seed)
+{
+    int64_t dims[2] = {1, n};
+    sl_wire_tensor t;
+    sl_wire_tensor_alloc(&t, SL_WIRE_F32, 2, dims);
+    for (int i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        ((float *)t.data)[i] = (float)(seed >> 8) / 65536.0f;
+    }
     return t;
 }
 

@@ -25,6 +25,22 @@ static sl_wire_tensor mk(int dtype, int64_t a, int64_t b, int64_t c, int64_t d)
     return t;
 }
 
+/* Checks that model m of be runs a u8 [1 x c x h x w] tensor to 10 logits and refuses the f32
+ * tensor of that shape, saying `refusal`. Returns the u8 tensor (the caller frees it with
+ * sl_wire_tensor_free). */
+static sl_wire_tensor check_u8_only(sl_edge_backend *be, void *m, int64_t c, int64_t h, int64_t w,
+                                    const char *refusal)
+{
+    sl_wire_tensor out, q = mk(SL_WIRE_U8, 1, c, h, w), f = mk(SL_WIRE_F32, 1, c, h, w);
+    CHECK_OK(be->run(be->ctx, m, &q, 1, &out), sl_errmsg());
+    CHECK(out.ndim == 2 && out.dims[1] == 10);
+    sl_wire_tensor_free(&out);
+    CHECK_EQ(be->run(be->ctx, m, &f, 1, &out), SL_ESHAPE);
+    CHECK_CONTAINS(sl_errmsg(), refusal);
+    sl_wire_tensor_free(&f);
+    return q;
+}
+
 static void test_backend_direct(const char *dir)
 {
     sl_backend_opts bo = {.fold_bn = 1};
@@ -60,13 +76,7 @@ static void test_backend_direct(const char *dir)
     /* 8-bit TL edge half: u8 [N x 8 x 4 x 4] with scale / zero point; float refused. */
     snprintf(path, sizeof path, "%s/te.h5", dir);
     CHECK_OK(be.load(be.ctx, path, &m, pair), sl_errmsg());
-    sl_wire_tensor q = mk(SL_WIRE_U8, 1, 8, 4, 4);
-    CHECK_OK(be.run(be.ctx, m, &q, 1, &out), sl_errmsg());
-    CHECK(out.ndim == 2 && out.dims[1] == 10);
-    sl_wire_tensor_free(&out);
-    sl_wire_tensor qf = mk(SL_WIRE_F32, 1, 8, 4, 4);
-    CHECK_EQ(be.run(be.ctx, m, &qf, 1, &out), SL_ESHAPE);
-    CHECK_CONTAINS(sl_errmsg(), "expected uint8");
+    sl_wire_tensor q = check_u8_only(&be, m, 8, 4, 4, "expected uint8");
     /* The answer depends on the scale that travels with the tensor. */
     sl_wire_tensor out2;
     CHECK_OK(be.run(be.ctx, m, &q, 1, &out), sl_errmsg());
@@ -76,7 +86,6 @@ static void test_backend_direct(const char *dir)
     sl_wire_tensor_free(&out);
     sl_wire_tensor_free(&out2);
     sl_wire_tensor_free(&q);
-    sl_wire_tensor_free(&qf);
     be.unload(be.ctx, m);
 
     /* Whole model (edge-only): keyed by the file's SHA-256 prefix, takes the raw u8 image. */
@@ -85,15 +94,8 @@ static void test_backend_direct(const char *dir)
     CHECK_OK(sl_backend_model_pair_id(path, want), sl_errmsg());
     CHECK_STR(pair, want);
     CHECK_EQ(strlen(pair), 32);
-    sl_wire_tensor img = mk(SL_WIRE_U8, 1, 3, 32, 32);
-    CHECK_OK(be.run(be.ctx, m, &img, 1, &out), sl_errmsg());
-    CHECK(out.ndim == 2 && out.dims[1] == 10);
-    sl_wire_tensor_free(&out);
-    sl_wire_tensor imgf = mk(SL_WIRE_F32, 1, 3, 32, 32);
-    CHECK_EQ(be.run(be.ctx, m, &imgf, 1, &out), SL_ESHAPE);
-    CHECK_CONTAINS(sl_errmsg(), "raw image");
+    sl_wire_tensor img = check_u8_only(&be, m, 3, 32, 32, "raw image");
     sl_wire_tensor_free(&img);
-    sl_wire_tensor_free(&imgf);
     be.unload(be.ctx, m);
 
     /* A device half and a non-bundle are refused on load, naming why. */

@@ -275,9 +275,7 @@ static void test_unreachable_and_timing(const char *store)
 int main(void)
 {
     char dir[600], store[700];
-    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
-    snprintf(store, sizeof store, "%s/store", dir);
-    sl_mkdir_p(store);
+    fake_store_dirs(dir, store);
     sl_pair_from_hex(PAIR, pair);
     fake_write_bundle(store, "p.h5", PAIR, 3.0, 6);
     test_pipelined(store);

@@ -443,9 +443,7 @@ static void test_sixteen_devices(int port, sl_edge_server *s)
 int main(void)
 {
     char dir[600], store[700];
-    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
-    snprintf(store, sizeof store, "%s/store", dir);
-    sl_mkdir_p(store);
+    fake_store_dirs(dir, store);
     sl_pair_from_hex(PAIR_A, pair_a);
     sl_pair_from_hex(PAIR_B, pair_b);
     fake_write_bundle(store, "a.h5", PAIR_A, 1.0, 4);

@@ -31,9 +31,7 @@ static void *kill_main(void *arg)
 int main(void)
 {
     char dir[600], store[700];
-    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
-    snprintf(store, sizeof store, "%s/store", dir);
-    sl_mkdir_p(store);
+    fake_store_dirs(dir, store);
     fake_write_bundle(store, "c.h5", PAIR, 1.0, 4);
     uint8_t pair[16];
     sl_pair_from_hex(PAIR, pair);

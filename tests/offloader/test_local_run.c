@@ -43,6 +43,15 @@ static sl_runner *runner_of(int classes, int64_t side, const char *const *names)
     return r;
 }
 
+/* Checks that fallback fb (file fb_file) is refused for the pair (or whole model) whose graph is
+ * pg, from file pg_file, with a usage error containing want. */
+static void expect_refused(const sl_runner *fb, const char *fb_file, const sl_graph *pg, int whole,
+                           const char *pg_file, const char *want)
+{
+    CHECK_EQ(sl_runner_check_fallback(fb, fb_file, pg, whole, pg_file), SL_EARG);
+    CHECK_CONTAINS(sl_errmsg(), want);
+}
+
 static void test_fallback_check(void)
 {
     static const char *const four[] = {"ok", "crack", "pit", "flash"};
@@ -53,22 +62,18 @@ static void test_fallback_check(void)
     CHECK_OK(sl_runner_check_fallback(same, "base.h5", pg, 0, "device.h5"), sl_errmsg());
     CHECK_OK(sl_runner_check_fallback(same, "base.h5", pg, 1, "model.h5"), sl_errmsg());
 
-    sl_runner *other = runner_of(7, 32, seven);
-    CHECK_EQ(sl_runner_check_fallback(other, "other.h5", pg, 0, "device.h5"), SL_EARG);
-    CHECK_CONTAINS(sl_errmsg(), "fallback other.h5 has 7 classes, device.h5 has 4");
-    sl_runner *order = runner_of(4, 32, four_b);
-    CHECK_EQ(sl_runner_check_fallback(order, "o.h5", pg, 0, "device.h5"), SL_EARG);
-    CHECK_CONTAINS(sl_errmsg(), "calls class 2 'flash', device.h5 calls it 'pit'");
-    sl_runner *size = runner_of(4, 48, four);
-    CHECK_EQ(sl_runner_check_fallback(size, "s.h5", pg, 0, "device.h5"), SL_EARG);
-    CHECK_CONTAINS(sl_errmsg(), "takes 3x48x48 images but device.h5 was made for 3x32x32");
-    sl_runner *unnamed = runner_of(4, 32, NULL);
-    CHECK_EQ(sl_runner_check_fallback(unnamed, "u.h5", pg, 0, "device.h5"), SL_EARG);
-    CHECK_CONTAINS(sl_errmsg(), "has no class names");
+    sl_runner *other = runner_of(7, 32, seven), *order = runner_of(4, 32, four_b);
+    sl_runner *size = runner_of(4, 48, four), *unnamed = runner_of(4, 32, NULL);
+    expect_refused(other, "other.h5", pg, 0, "device.h5",
+                   "fallback other.h5 has 7 classes, device.h5 has 4");
+    expect_refused(order, "o.h5", pg, 0, "device.h5",
+                   "calls class 2 'flash', device.h5 calls it 'pit'");
+    expect_refused(size, "s.h5", pg, 0, "device.h5",
+                   "takes 3x48x48 images but device.h5 was made for 3x32x32");
+    expect_refused(unnamed, "u.h5", pg, 0, "device.h5", "has no class names");
     /* Without names on either side, a whole model's logit count still tells them apart. */
     sl_runner *u7 = runner_of(7, 32, NULL);
-    CHECK_EQ(sl_runner_check_fallback(u7, "u7.h5", unnamed->bundle->graph, 1, "m.h5"), SL_EARG);
-    CHECK_CONTAINS(sl_errmsg(), "gives 7 logits, m.h5 gives 4");
+    expect_refused(u7, "u7.h5", unnamed->bundle->graph, 1, "m.h5", "gives 7 logits, m.h5 gives 4");
     CHECK_OK(sl_runner_check_fallback(unnamed, "u.h5", u7->bundle->graph, 0, "d.h5"),
              sl_errmsg()); /* a device half without names: nothing more to compare at start */
     sl_runner *all[] = {pair, same, other, order, size, unnamed, u7};

@@ -54,9 +54,7 @@ static double metric(const char *text, const char *name)
 int main(void)
 {
     char dir[600], store[700];
-    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
-    snprintf(store, sizeof store, "%s/store", dir);
-    sl_mkdir_p(store);
+    fake_store_dirs(dir, store);
 
     /* An edge with nothing to serve is not healthy: a load balancer must not send it devices. */
     fake_ctx fc = {.delay_ms = 2};

@@ -156,9 +156,7 @@ int main(void)
         return 1;
     }
     char dir[600], store[700];
-    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
-    snprintf(store, sizeof store, "%s/store", dir);
-    sl_mkdir_p(store);
+    fake_store_dirs(dir, store);
     fake_write_bundle(store, "p.h5", PAIR, 1.0, N_IN);
 
     int ready[2], stop[2];
@@ -192,14 +190,7 @@ int main(void)
         CHECK(rtt >= added_rtt);
         /* Upper bounds are generous (a loaded machine schedules late); the lower ones hold. */
         TU_CHECK_MSG(rtt < added_rtt + 0.05, "ping %.2f ms", rtt * 1e3);
-        int64_t dims[2] = {1, N_IN};
-        sl_wire_tensor in;
-        sl_wire_tensor_alloc(&in, SL_WIRE_F32, 2, dims);
-        uint32_t x = 7;
-        for (int i = 0; i < N_IN; i++) {
-            x = x * 1664525u + 1013904223u;
-            ((float *)in.data)[i] = (float)(x >> 8) / 65536.0f;
-        }
+        sl_wire_tensor in = fake_noise(N_IN, 7);
         uint8_t pair[16];
         sl_pair_from_hex(PAIR, pair);
         for (int rep = 0; rep < 3; rep++) {

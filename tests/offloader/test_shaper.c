@@ -38,19 +38,6 @@ static void test_bucket(void)
     CHECK(sh == NULL);
 }
 
-static sl_wire_tensor noise(int n)
-{
-    int64_t dims[2] = {1, n};
-    sl_wire_tensor t;
-    sl_wire_tensor_alloc(&t, SL_WIRE_F32, 2, dims);
-    uint32_t x = 99;
-    for (int i = 0; i < n; i++) {
-        x = x * 1664525u + 1013904223u;
-        ((float *)t.data)[i] = (float)(x >> 8) / 65536.0f;
-    }
-    return t;
-}
-
 static void test_over_loopback(const char *store)
 {
     enum { N_IN = 25000 };
@@ -70,7 +57,7 @@ static void test_over_loopback(const char *store)
     CHECK_OK(sl_client_new(&cfg, &c), sl_errmsg());
     CHECK_OK(sl_client_connect(c), sl_errmsg());
     usleep(50000); /* let the handshake's bucket debt refill */
-    sl_wire_tensor in = noise(N_IN);
+    sl_wire_tensor in = fake_noise(N_IN, 99);
     sl_client_result r;
     CHECK_OK(sl_client_infer(c, pair, &in, &r), r.error);
     double up = ((double)r.timing.bytes_up - 16384) * 8 / bw;
