@@ -197,7 +197,6 @@ static int be_run(void *ctx, void *model, const sl_wire_tensor *in, int nin, sl_
  * 8-bit wire; the raw image for a whole model), through be_run as a device's would go. The
  * graph executor profiles a compiled module's first calls and then specialises it, so one run
  * is not enough: SL_WARM_RUNS of them reach the graph later requests run. */
-#define SL_WARM_RUNS 3
 static int be_warm(void *ctx, void *model)
 {
     bmodel *m = model;

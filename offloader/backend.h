@@ -41,4 +41,8 @@ void sl_backend_free(sl_edge_backend *be);
  * first 16 bytes of the file's SHA-256. Returns SL_OK or SL_EIO naming the path. */
 int sl_backend_model_pair_id(const char *path, char pair_hex[33]);
 
+/* Runs of a freshly compiled model on zeros before the first request (edge and device): the
+ * graph executor profiles a module's first calls and only then specialises it. */
+#define SL_WARM_RUNS 3
+
 #endif

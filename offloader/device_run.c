@@ -91,6 +91,8 @@ static int parse_wire(dplan *p)
 
 /* Loads p->path for a plan of p->kind, or for whatever the file is (want < 0: a device half is
  * a slice, a whole model edge-only). */
+static int plan_warm(const dplan *p);
+
 static int plan_open(dplan *p, int want, int fold_bn)
 {
     sl_exec_opts eo = {.fold_bn = fold_bn};
@@ -100,7 +102,7 @@ static int plan_open(dplan *p, int want, int fold_bn)
         if (rc) return rc;
         p->graph = p->run->bundle->graph;
         sl_input_spec_from_graph(p->graph, &p->spec);
-        return SL_OK;
+        return plan_warm(p);
     }
     int rc = sl_bundle_read_checked(p->path, &p->b);
     if (rc) return rc;
@@ -130,7 +132,35 @@ static int plan_open(dplan *p, int want, int fold_bn)
     }
     if (rc == SL_OK && sl_pair_from_hex(p->pair_hex, p->pair))
         rc = sl_err(SL_EFORMAT, "%s: pair id '%s' is not 32 hex digits", p->path, p->pair_hex);
+    if (rc == SL_OK) rc = plan_warm(p);
     return rc;
+}
+
+/* Warms a slice's or local-only plan as the edge warms its models (backend.h): SL_WARM_RUNS
+ * runs on a zero image, at full speed (no --cpu span), so the first image is not a profiling
+ * run of the graph executor (850 ms against 24 ms for mobilenet_v2's device half at 10 %). */
+static int plan_warm(const dplan *p)
+{
+    if (p->kind != SL_PLAN_SLICE && p->kind != SL_PLAN_LOCAL_ONLY) return SL_OK;
+    int64_t dims[4] = {1, p->spec.c, p->spec.h, p->spec.w};
+    sl_tensor *x = NULL;
+    if (sl_tensor_zeros(dims, 4, SL_DT_F32, &x))
+        return sl_err(SL_ETORCH, "%s: warm-up input: %s", p->path, sl_torch_last_error());
+    int rc = SL_OK;
+    for (int r = 0; rc == SL_OK && r < SL_WARM_RUNS; r++) {
+        if (p->kind == SL_PLAN_LOCAL_ONLY) {
+            sl_tensor *y = NULL;
+            rc = sl_runner_forward(p->run, x, &y);
+            sl_tensor_free(y);
+        } else {
+            sl_value in = {.t = x}, out[SL_WIRE_MAX_TENSORS] = {{0}};
+            rc = sl_exec_run(p->exec, &in, out);
+            for (int i = 0; i < p->n; i++)
+                sl_value_clear(&out[i]);
+        }
+    }
+    sl_tensor_free(x);
+    return rc == SL_OK ? rc : sl_err_ctx(rc, "%s: warm-up run: ", p->path);
 }
 
 static void plan_close(dplan *p)
