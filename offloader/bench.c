@@ -71,8 +71,8 @@ static int run_local(const sl_bench_opts *o, char *const *paths, int n, int *cls
     rc = sl_results_init(&k.res, n);
     k.prog = rc == SL_OK ? sl_progress_start("local", (uint64_t)n) : NULL;
     double t0 = 0;
-    /* i = -1 is the warm-up on the first image. */
-    for (int i = -1; rc == SL_OK && i < n; i++) {
+    /* i < 0: the warm-up runs on the first image (SL_WARM_RUNS, as the device and edge warm). */
+    for (int i = -SL_WARM_RUNS; rc == SL_OK && i < n; i++) {
         if (i == 0) t0 = sl_now();
         double t = sl_now();
         sl_tensor *x = NULL, *y = NULL;
