@@ -2,7 +2,7 @@
 # netns.sh: sl-offload over a real link: an edge in one network namespace, a slow IIoT device in
 # another, joined by a veth pair whose two ends are capped with `tc tbf` (upload on the device's
 # end, download on the edge's; a bucket of one MTU, as a real bottleneck has); the device's
-# commands run with --cpu PCT (common/cpuquota.h: a cgroup quota with a period of a few ms). The
+# commands run with --cpu PCT (common/cpuquota.h: dilated to CPU time / share by default). The
 # RTT is added with netem when the kernel has it, otherwise by the device's in-process shaper
 # (--rtt). TCP in the namespaces does not fall back to slow start after an idle gap, so each image
 # is sent at the link's rate as the cost model assumes. Measures local, edge-only, split and
@@ -13,7 +13,7 @@
 #                       [--limit N] [--plan plan.json] [--pipeline N] [--json FILE]
 #   --dir OUT   a pipeline output folder (base.h5, notl-device.h5, notl-edge.h5, device.h5,
 #               edge.h5, data/test); default: a tiny tinycnn model made here
-#   --cpu PCT   the device's CPU quota in percent of one core (default 50)
+#   --cpu PCT   the device's share of one core in percent (default 50)
 #   --plan F    the plan (select -o) whose predictions are shown beside the measurements
 #   --pipeline N  the remote modes keep N requests in flight (default 1)
 # Needs root; probes once what the machine can do (a namespace, a veth pair, a tbf qdisc) and
@@ -133,7 +133,8 @@ for ns in "$ns_edge" "$ns_dev"; do
     ip netns exec "$ns" sysctl -qw net.ipv4.tcp_slow_start_after_idle=0
 done
 
-# The slow device: its commands take --cpu (a cgroup quota they set up and remove themselves).
+# The slow device: its commands take --cpu (dilation; or a cgroup quota they set up and remove
+# themselves with --cpu-mode quota).
 # nsenter joins only the network namespace: `ip netns exec` would remount /sys and hide the
 # cgroup hierarchy from them.
 on_device() { nsenter --net="/run/netns/$ns_dev" "$@"; }
@@ -174,7 +175,7 @@ probe=$(on_device "$OFF" probe --edge "$E" --token-file "$w/token" --flags 2>"$w
     || { cat "$w/probe.log" >&2; die "probe failed"; }
 echo "probe: $probe (tbf rate $bw, RTT $rtt)"
 
-# local: the whole model under the device's quota (bench's local mode, no network involved).
+# local: the whole model on the slow device (bench's local mode, no network involved).
 on_device "$OFF" bench --model "$base" --images "$w/images" --threads 1 --cpu "$cpu" \
     "${planopt[@]}" --json >"$w/local.json" 2>"$w/local.log" \
     || { cat "$w/local.log" >&2; die "local failed"; }
@@ -224,7 +225,7 @@ if plan:
 doc = {"format": "sl-netns-bench", "images": int(n), "bandwidth": bw, "rtt": rtt, "rtt_by": rtt_how,
        "device_cpu_percent": float(cpu), "pipeline": int(pipeline), "modes": rows,
        "measured_fastest": fastest["mode"], "plan_choice": choice}
-print(f"{n} images; veth + tc tbf {bw} each way; RTT {rtt} ({rtt_how}); device CPU quota {cpu}% "
+print(f"{n} images; veth + tc tbf {bw} each way; RTT {rtt} ({rtt_how}); device {cpu}% of a core "
       f"of a core; {pipeline} request(s) in flight")
 print("| mode | median ms | predicted ms | error | p95 ms | images/s | bytes up/image | speed-up vs local | errors |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # predictions.sh: does the plan's prediction match what the offloader measures? For one model, a
-# device CPU quota and a link: profiles the device (under --cpu, on sample images of the casting
+# device CPU share and a link: profiles the device (under --cpu, on sample images of the casting
 # line) and the edge, runs select, inserts the plan's best TL at its cut, splits with and without
 # it, and measures all four modes over a real link (bench/netns.sh: veth + tbf in network
 # namespaces) with the plan's predictions beside the measurements.
@@ -12,7 +12,7 @@
 #               is what the modes run: raise it for the pipelined figures)
 #   --work DIR  keep models, profiles and plans there (reused: profiles are made once per model,
 #               size and CPU share, so several links cost one profile)
-# Needs root (network namespaces, cgroup CPU quota); exits 77 when netns.sh cannot run here.
+# Needs root (network namespaces); exits 77 when netns.sh cannot run here.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$src/build
@@ -49,7 +49,7 @@ mkdir -p "$m"
 mkdir -p "$m/data"
 rm -rf "$m/data/test" && cp -r "$w/data-$size-n$per_class/test" "$m/data/test"
 
-# Profiles: the device under its quota; the edge as netns.sh runs it, one core with the highest
+# Profiles: the device at its share (--cpu); the edge as netns.sh runs it, one core with the highest
 # weight (so a loaded shared host does not make it look slower than it will be).
 prof=(--images "$w/data-$size-n$per_class/train" --max-images 4 --warmup 1 --repeats 5 --tl conv-r4-s2-b8)
 [ -s "$m/device-cpu$cpu.json" ] ||
