@@ -9,7 +9,8 @@
 # sees the same link and the same machine load at the same moment, which runs one after another
 # on a shared machine do not. Per segment: mean and p95 latency of each run (the adaptive one
 # also after its last switch in the segment), and the switch delay in images and seconds from
-# the rate change. The devices run under --cpu PCT, as profiled.
+# the rate change. The devices run at --cpu PCT, as profiled, dilated asleep (dilate-idle): side
+# by side, devices that waited busy would take the cores from the edges.
 #
 # usage: bench/trace.sh [--build DIR] [--plans plans.json] [--rates 20mbit,5mbit,1mbit,10mbit]
 #                       [--segment 30] [--rtt 20ms] [--every 50ms] [--cpu 10] [--json FILE]
@@ -180,6 +181,7 @@ for n in "${names[@]}"; do
     if [ "$n" != adaptive ]; then man=$w/$n.json; extra=(); fi
     nsenter "${ns_dev[$n]}" "$OFF" device --edge "${addr[$n]}" --token-file "$w/token" \
         --plans "$man" --images "$images" --every "$every" --threads 1 --cpu "$cpu" \
+        --cpu-mode dilate-idle \
         "${shaper_rtt[@]}" "${extra[@]}" -o "$w/$n.jsonl" 2>"$w/$n.log" &
     dev_pids+=($!)
 done

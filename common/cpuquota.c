@@ -195,6 +195,7 @@ int sl_cpuquota_enter_thread(double pct, sl_cpuquota **out)
  * Set before the device's work starts and read by it; the edge threads of an in-process bench
  * never read it. */
 static double slow_share;
+static int slow_idle; /* sleep, not spin, to the span's end */
 static clockid_t slow_clock = CLOCK_PROCESS_CPUTIME_ID;
 
 static double cpu_seconds(void)
@@ -230,6 +231,13 @@ double sl_slow_end(const sl_slow_span *s)
      * weights from the caches, and the next image then costs ~40 % more CPU than on a device
      * that has its core to itself (measured on mobilenet_v2 at 128 px under load, docs/profile.md). */
     double until = s->wall0 + want, now;
+    if (slow_idle) {
+        struct timespec ts = {.tv_sec = (time_t)until};
+        ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+        if (ts.tv_nsec > 999999999L) ts.tv_nsec = 999999999L;
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+        }
+    }
     while ((now = sl_now()) < until) {
     }
     return now - s->wall0;
@@ -253,6 +261,7 @@ int sl_cpu_slow_enter(double pct, int mode, int thread, const char *who, sl_cpuq
         q->pct = pct;
         slow_clock = thread ? CLOCK_THREAD_CPUTIME_ID : CLOCK_PROCESS_CPUTIME_ID;
         slow_share = pct / 100.0;
+        slow_idle = mode == SL_CPU_DILATE_IDLE;
         *out = q;
         rc = SL_OK;
     }
@@ -271,8 +280,9 @@ void sl_cpuquota_describe(const sl_cpuquota *q, char *buf, unsigned long n)
         return;
     }
     if (q->dilate) {
-        snprintf(buf, n, "%g%% of a core, dilated (full speed, then busy until %s CPU time / %g)",
-                 q->pct, q->thread ? "the thread's" : "the process's", q->pct / 100.0);
+        snprintf(buf, n, "%g%% of a core, dilated (full speed, then %s until %s CPU time / %g)",
+                 q->pct, slow_idle ? "asleep" : "busy", q->thread ? "the thread's" : "the process's",
+                 q->pct / 100.0);
         return;
     }
     snprintf(buf, n, "cgroup %s cpu, %g%% of a core (%ld/%ld us)", q->v2 ? "v2" : "v1", q->pct,

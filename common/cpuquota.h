@@ -8,7 +8,9 @@
  * compute for one image, its codec) then sleeps until it has lasted cpu / share, and the
  * profiler reads the same clock (sl_slow_now) without sleeping. Every span is slowed by exactly
  * 1/share, short or long, after idle time or not; load on the host does not change the result
- * while it stretches the work by less than 1/share; no root is needed. What it does not model:
+ * while it stretches the work by less than 1/share; no root is needed. The device waits busy,
+ * keeping its core (and caches) as a real device has them; dilate-idle sleeps instead, for
+ * several emulated devices sharing a few cores. What it does not model:
  * a slower device's different cache and memory-bandwidth balance (nor does a quota).
  *
  * quota: the process moves into a new cgroup whose quota is
@@ -46,11 +48,12 @@ int sl_cpuquota_enter(double pct, sl_cpuquota **out);
 int sl_cpuquota_enter_thread(double pct, sl_cpuquota **out);
 
 /* The two modes of `--cpu-mode`, in the order of SL_CPU_MODES (an SL_OPT_CHOICE list). */
-enum { SL_CPU_DILATE = 0, SL_CPU_QUOTA = 1 };
-#define SL_CPU_MODES "dilate|quota"
+enum { SL_CPU_DILATE = 0, SL_CPU_QUOTA = 1, SL_CPU_DILATE_IDLE = 2 };
+#define SL_CPU_MODES "dilate|quota|dilate-idle"
 #define SL_CPU_MODE_HELP                                                                           \
-    "how --cpu slows the device: dilate (default: full speed, then sleep to CPU time / share; "  \
-    "no root) or quota (a short-period cgroup quota; root)"
+    "how --cpu slows the device: dilate (default: full speed, then busy until CPU time / "       \
+    "share; no root), quota (a short-period cgroup quota; root) or dilate-idle (as dilate, "     \
+    "but asleep, leaving the core to others: for several devices side by side on one host)"
 
 /* Plays a device of `pct` % of one core in `mode`, for this process (thread 0) or only the
  * calling thread and the threads it starts (thread 1: a device beside an in-process edge), and
