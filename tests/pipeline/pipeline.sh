@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # pipeline.sh: a CI-sized run of the whole pipeline through make (configs/ci-tiny.json): every
 # artefact is checked (the pair within a stated margin of the base, bench without errors), a
-# second make does nothing, and editing only the config's fine-tuning section re-runs only the
-# steps after the base model.
+# second make does nothing, editing only the config's fine-tuning section re-runs only the
+# steps after the base model, and `make plans` builds an adaptive device's plans, which it runs.
 set -u
 rm -rf out cfg.json
 cp "$SL_SRC/configs/ci-tiny.json" cfg.json
@@ -64,6 +64,41 @@ if "${MK[@]}" pipeline >make2.log 2>&1; then ok; else bad "make after the edit f
 [ "$(stat -c %.9Y out/base.h5)" = "$base_before" ] && ok || bad "base.h5 was retrained"
 [ "$(stat -c %.9Y out/profile-device.json)" = "$prof_before" ] && ok || bad "the device profile was re-measured"
 [ "$(stat -c %.9Y out/tuned.h5)" != "$tuned_before" ] && ok || bad "tuned.h5 was not re-made"
+
+# The adaptive device's plans (issue 16, docs/formats/plan-bundles.md): `make plans` ranks the
+# plans at three links and builds their bundles. With the device played at 0.5 % of a core
+# (tinycnn's whole model then takes about 7 ms, its raw image 1 kB on the wire) the table holds
+# two plans: local-only at 200 kbit/s, edge-only at 2 and 100 Mbit/s. An adaptive device then runs
+# the manifest against an edge serving the table's edge files, and every image is answered.
+"$SL_PYTHON" -c "
+import json; c = json.load(open('cfg.json')); c['profile']['device_cpu'] = 0.5
+json.dump(c, open('cfg.json', 'w'), indent=1)"
+if "${MK[@]}" plans BANDWIDTHS=200kbit,2mbit,100mbit >make-plans.log 2>&1; then ok; else
+    bad "make plans failed"; tail -20 make-plans.log
+fi
+kinds=$(cut -f2 out/plans/plans.txt 2>/dev/null | sort | tr '\n' ' ')
+[ "$kinds" = "edge-only local-only " ] && ok || bad "plans: '$kinds', want edge-only and local-only"
+[ -s out/plans/edge/model.h5 ] && ok || bad "the edge's files lack model.h5"
+(umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >token)
+rm -f port
+"$SL_BIN/sl-offload" edge --listen 127.0.0.1:0 --store out/plans/edge --token-file token \
+    --port-file port 2>edge.log &
+edge_pid=$!
+for _ in $(seq 100); do [ -s port ] && break; sleep 0.1; done
+n_img=$(find out/test-images -name '*.png' | wc -l)
+if [ -s port ] && "$SL_BIN/sl-offload" device --edge "127.0.0.1:$(cat port)" --token-file token \
+    --plans out/plans/plans.json --images out/test-images -o plans.jsonl 2>device.log; then
+    "$SL_PYTHON" -c "
+import json, sys
+lines = [json.loads(l) for l in open('plans.jsonl')]
+s = lines[-1]['summary']
+assert s['errors'] == 0 and s['edge'] + s['local'] == s['images'] == int(sys.argv[1]) > 0, s" "$n_img" && ok ||
+        bad "the adaptive device did not answer every image: $(tail -1 plans.jsonl)"
+else
+    bad "the adaptive device failed: $(tail -3 device.log edge.log)"
+fi
+kill "$edge_pid" 2>/dev/null
+wait "$edge_pid" 2>/dev/null
 
 # A broken config is refused with the key named, and nothing runs.
 "$SL_PYTHON" -c "
