@@ -4,15 +4,15 @@
  * checkpoint write that fails leaves the previous checkpoint byte-identical and no temporary file;
  * --patience stops after that many epochs without improvement and -o holds the best epoch's
  * weights, not the last. */
+#include "common/fsutil.h"
 #include "common/status.h"
 #include "model/bundle.h"
 #include "testutil.h"
 #include "trainer/eval.h"
 #include "trainer/train.h"
-#include "trainer_data.h"
+#include "trainer_fixture.h"
 
 #include <cjson/cJSON.h>
-#include <dirent.h>
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -22,57 +22,6 @@ static void opts(sl_train_opts *o, const char *out)
     o->arch = "tinycnn";
     o->lr = 0.05;
     o->seed = 3;
-}
-
-/* Largest difference over every parameter of two bundles (-1 if the structures differ). */
-static double all_diff(const sl_bundle *a, const sl_bundle *b)
-{
-    double worst = 0;
-    for (int i = 0; i < a->graph->nnodes; i++) {
-        int j = sl_graph_find(b->graph, a->graph->nodes[i].name);
-        for (int k = 0; k < a->graph->nodes[i].nparams; k++) {
-            sl_param *pa = &a->graph->nodes[i].params[k];
-            sl_param *pb = j >= 0 ? sl_node_param(&b->graph->nodes[j], pa->name) : NULL;
-            double d = -1;
-            if (!pb || sl_max_abs_diff(pa->t, pb->t, &d, NULL)) return -1;
-            if (d > worst) worst = d;
-        }
-    }
-    return worst;
-}
-
-static double bundles_diff(const char *a, const char *b)
-{
-    sl_bundle *x = NULL, *y = NULL;
-    double d = -1;
-    if (!sl_bundle_read(a, &x) && !sl_bundle_read(b, &y)) d = all_diff(x, y);
-    sl_bundle_free(x);
-    sl_bundle_free(y);
-    return d;
-}
-
-/* The whole file in a malloc'd buffer (*n its size), or NULL. */
-static char *slurp(const char *p, size_t *n)
-{
-    FILE *f = fopen(p, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc(len > 0 ? (size_t)len : 1);
-    *n = buf ? fread(buf, 1, (size_t)len, f) : 0;
-    fclose(f);
-    return buf;
-}
-
-static int count_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    int n = 0;
-    for (struct dirent *e; d && (e = readdir(d));)
-        n += e->d_name[0] != '.';
-    if (d) closedir(d);
-    return n;
 }
 
 static void test_resume_sgd_momentum(void)
@@ -90,17 +39,10 @@ static void test_resume_sgd_momentum(void)
     o.nesterov = 1;
     o.weight_decay = 1e-4;
     CHECK_OK(sl_train_fit(&o, NULL), sl_errmsg());
-    o.out = part;
-    o.checkpoint = ck;
-    o.stop_after = 1;
-    CHECK_OK(sl_train_fit(&o, NULL), sl_errmsg());
-    o.out = resumed;
-    o.stop_after = 0;
-    o.resume = ck;
     sl_train_result r;
-    CHECK_OK(sl_train_fit(&o, &r), sl_errmsg());
+    CHECK_OK(td_fit_interrupted(&o, part, resumed, ck, &r), sl_errmsg());
     CHECK_EQ(r.epochs_run, 2);
-    double d = bundles_diff(full, resumed);
+    double d = td_bundles_diff(full, resumed);
     TU_CHECK_MSG(d == 0, "SGD with momentum resumed differs from the whole run by %g", d);
 }
 
@@ -165,9 +107,10 @@ static void test_atomic_checkpoint(void)
     o.stop_after = 1;
     CHECK_OK(sl_train_fit(&o, NULL), sl_errmsg());
     size_t n0 = 0, n1 = 0;
-    char *before = slurp(ck, &n0);
-    CHECK(before && n0 > 4096);
-    int entries = count_entries(dir);
+    char *before = NULL, *after = NULL;
+    CHECK_OK(sl_read_file(ck, &before, &n0), sl_errmsg());
+    CHECK(n0 > 4096);
+    int entries = tu_count_entries(dir);
 
     /* The next epoch's checkpoint cannot be written whole (files are capped at 4 KiB, and the
      * signal that would kill the process is ignored so the write fails instead). */
@@ -183,11 +126,11 @@ static void test_atomic_checkpoint(void)
     signal(SIGXFSZ, SIG_DFL);
     CHECK(rc != SL_OK);
     CHECK_CONTAINS(sl_errmsg(), "checkpoint");
-    char *after = slurp(ck, &n1);
-    TU_CHECK_MSG(after && n1 == n0 && !memcmp(before, after, n0),
+    CHECK_OK(sl_read_file(ck, &after, &n1), sl_errmsg());
+    TU_CHECK_MSG(before && after && n1 == n0 && !memcmp(before, after, n0),
                  "the previous checkpoint changed (%zu -> %zu bytes)", n0, n1);
-    TU_CHECK_MSG(count_entries(dir) == entries, "%d files, was %d: a temporary file stayed",
-                 count_entries(dir), entries);
+    TU_CHECK_MSG(tu_count_entries(dir) == entries, "%d files, was %d: a temporary file stayed",
+                 tu_count_entries(dir), entries);
     free(before);
     free(after);
     /* And it still resumes. */
@@ -214,15 +157,7 @@ static void test_patience_best_epoch(void)
 
     /* The log: the best epoch is the first with the highest validation accuracy. */
     double acc[32] = {0};
-    int n = 0;
-    FILE *f = fopen(log, "r");
-    char line[2048];
-    while (f && n < 32 && fgets(line, sizeof line, f)) {
-        cJSON *j = cJSON_Parse(line);
-        acc[n++] = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "val_acc"));
-        cJSON_Delete(j);
-    }
-    if (f) fclose(f);
+    int n = td_log_values(log, "val_acc", acc, 32);
     CHECK_EQ(n, r.epochs_run);
     int argmax = 0;
     for (int i = 1; i < n; i++)
@@ -250,20 +185,8 @@ static void test_patience_best_epoch(void)
         }
     TU_CHECK_MSG(params > 0 && same == params, "%d of %d parameters are the best epoch's", same,
                  params);
-    if (b && c) CHECK(all_diff(b, c) > 0);
-    sl_dataset_opts d;
-    sl_dataset_opts_init(&d);
-    d.split = "val";
-    sl_dataset *ds = NULL;
-    sl_eval_result *er = NULL;
-    sl_eval_opts eo = {.batch = 32, .workers = 1};
-    CHECK_OK(sl_dataset_open(td_data, &d, &ds), sl_errmsg());
-    if (b && ds) {
-        CHECK_OK(sl_eval_model(b->graph, ds, &eo, &er), sl_errmsg());
-        if (er) CHECK_NEAR(sl_eval_accuracy(er), acc[argmax], 1.0 / 30 + 1e-9);
-    }
-    sl_eval_result_free(er);
-    sl_dataset_free(ds);
+    if (b && c) CHECK(td_graph_diff(b->graph, c->graph) > 0);
+    if (b) CHECK_NEAR(td_val_accuracy(b->graph, 32), acc[argmax], 1.0 / 30 + 1e-9);
     sl_bundle_free(b);
     sl_bundle_free(c);
 }
@@ -280,17 +203,8 @@ static void test_epoch_images(void)
     o.epoch_images = 20; /* of the 30 x classes training images: 2 steps of 16 */
     o.log = log;
     CHECK_OK(sl_train_fit(&o, NULL), sl_errmsg());
-    FILE *f = fopen(log, "r");
-    char line[2048];
-    int n = 0;
     double step[2] = {0};
-    while (f && n < 2 && fgets(line, sizeof line, f)) {
-        cJSON *j = cJSON_Parse(line);
-        step[n++] = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "step"));
-        cJSON_Delete(j);
-    }
-    if (f) fclose(f);
-    CHECK_EQ(n, 2);
+    CHECK_EQ(td_log_values(log, "step", step, 2), 2);
     CHECK_EQ((int)step[0], 2);
     CHECK_EQ((int)step[1], 4);
 }

@@ -5,9 +5,7 @@
 #include "model/bundle.h"
 #include "testutil.h"
 #include "trainer/train.h"
-#include "trainer_data.h"
-
-#include <cjson/cJSON.h>
+#include "trainer_fixture.h"
 
 static void opts(sl_train_opts *o, const char *out)
 {
@@ -28,28 +26,13 @@ static double param_diff(const sl_bundle *a, const sl_bundle *b, const char *nod
     return d;
 }
 
-/* Largest difference over every parameter (-1 if the structures differ). */
-static double all_diff(const sl_bundle *a, const sl_bundle *b)
-{
-    double worst = 0;
-    for (int i = 0; i < a->graph->nnodes; i++)
-        for (int k = 0; k < a->graph->nodes[i].nparams; k++) {
-            double d = param_diff(a, b, a->graph->nodes[i].name, a->graph->nodes[i].params[k].name);
-            if (d < 0) return -1;
-            if (d > worst) worst = d;
-        }
-    return worst;
-}
-
 static void test_learns(void)
 {
     char out[800], log[800];
     td_path(out, "base.h5");
     td_path(log, "base.jsonl");
     sl_train_opts o;
-    opts(&o, out);
-    o.epochs = 8;
-    o.schedule = SL_SCHED_COSINE;
+    td_base_opts(&o, out);
     o.log = log;
     sl_train_result r;
     int rc = sl_train_fit(&o, &r);
@@ -69,21 +52,15 @@ static void test_learns(void)
         sl_bundle_free(b);
     }
     /* The log has one line per epoch, and its lr follows the cosine schedule. */
-    FILE *f = fopen(log, "r");
-    char line[2048];
-    int n = 0;
-    while (f && fgets(line, sizeof line, f)) {
-        cJSON *j = cJSON_Parse(line);
-        const cJSON *lr = cJSON_GetObjectItem(j, "lr"), *ep = cJSON_GetObjectItem(j, "epoch");
-        CHECK(cJSON_IsNumber(lr) && cJSON_IsNumber(ep));
-        if (cJSON_IsNumber(lr) && cJSON_IsNumber(ep))
-            CHECK_NEAR(lr->valuedouble, sl_train_lr(&o, ep->valueint - 1, 0, 6), 1e-12);
-        CHECK(cJSON_IsNumber(cJSON_GetObjectItem(j, "val_acc")));
-        cJSON_Delete(j);
-        n++;
-    }
-    if (f) fclose(f);
+    double lr[9], ep[9], acc[9];
+    int n = td_log_values(log, "lr", lr, 9);
     CHECK_EQ(n, 8);
+    CHECK_EQ(td_log_values(log, "epoch", ep, 9), n);
+    CHECK_EQ(td_log_values(log, "val_acc", acc, 9), n);
+    for (int i = 0; i < n; i++) {
+        CHECK(!isnan(lr[i]) && !isnan(ep[i]) && !isnan(acc[i]));
+        if (!isnan(ep[i])) CHECK_NEAR(lr[i], sl_train_lr(&o, (int)ep[i] - 1, 0, 6), 1e-12);
+    }
 }
 
 static void test_freeze(void)
@@ -143,15 +120,7 @@ static void test_resume(void)
     CHECK_OK(sl_train_fit(&o, &r), sl_errmsg());
     TU_CHECK_MSG(r.last_loss < r.first_loss, "Adam + label smoothing: loss %.4f -> %.4f",
                  r.first_loss, r.last_loss);
-    o.out = part;
-    o.checkpoint = ck2;
-    o.stop_after = 1;
-    CHECK_OK(sl_train_fit(&o, &r), sl_errmsg());
-    CHECK_EQ(r.epochs_run, 1);
-    o.out = resumed;
-    o.stop_after = 0;
-    o.resume = ck2;
-    CHECK_OK(sl_train_fit(&o, &r), sl_errmsg());
+    CHECK_OK(td_fit_interrupted(&o, part, resumed, ck2, &r), sl_errmsg());
     CHECK_EQ(r.epochs_run, 2);
     sl_bundle *a = NULL, *b = NULL, *c1 = NULL, *c2 = NULL;
     CHECK_OK(sl_bundle_read(full, &a), sl_errmsg());
@@ -159,8 +128,10 @@ static void test_resume(void)
     CHECK_OK(sl_bundle_read(ck1, &c1), sl_errmsg());
     CHECK_OK(sl_bundle_read(ck2, &c2), sl_errmsg());
     /* Bit for bit: the best weights written to -o, and the last weights in the checkpoints. */
-    if (a && b) TU_CHECK_MSG(all_diff(a, b) == 0, "output differs by %g", all_diff(a, b));
-    if (c1 && c2) TU_CHECK_MSG(all_diff(c1, c2) == 0, "checkpoint differs by %g", all_diff(c1, c2));
+    double d = a && b ? td_graph_diff(a->graph, b->graph) : -1;
+    TU_CHECK_MSG(d == 0, "output differs by %g", d);
+    d = c1 && c2 ? td_graph_diff(c1->graph, c2->graph) : -1;
+    TU_CHECK_MSG(d == 0, "checkpoint differs by %g", d);
     if (c1 && c2) CHECK_STR(c1->train_state_json, c2->train_state_json);
     sl_bundle_free(a);
     sl_bundle_free(b);

@@ -9,7 +9,7 @@
 #include "testutil.h"
 #include "trainer/eval.h"
 #include "trainer/train.h"
-#include "trainer_data.h"
+#include "trainer_fixture.h"
 
 #include <cjson/cJSON.h>
 
@@ -162,11 +162,15 @@ static double pdiff(const sl_graph *a, const sl_graph *b, const char *node, int 
     return d;
 }
 
-static sl_bundle *read_bundle(const char *p)
+/* Checks that every parameter of the n nodes `names` is the same in a and b. */
+static void check_unchanged(const sl_graph *a, const sl_graph *b, const char *const *names, int n)
 {
-    sl_bundle *b = NULL;
-    CHECK_OK(sl_bundle_read(p, &b), sl_errmsg());
-    return b;
+    for (int i = 0; i < n; i++) {
+        const sl_node *nd = &b->nodes[sl_graph_find(b, names[i])];
+        for (int k = 0; k < nd->nparams; k++)
+            TU_CHECK_MSG(pdiff(a, b, names[i], k) == 0, "%s.%s changed", names[i],
+                         nd->params[k].name);
+    }
 }
 
 int main(void)
@@ -179,13 +183,10 @@ int main(void)
     td_path(s1b_p, "stage1b.h5");
     td_path(s2_p, "stage2.h5");
     sl_train_opts o;
-    td_opts(&o, base_p);
-    o.epochs = 8;
-    o.lr = 0.05;
-    o.schedule = SL_SCHED_COSINE;
+    td_base_opts(&o, base_p);
     sl_train_result r;
     CHECK_OK(sl_train_fit(&o, &r), sl_errmsg());
-    sl_bundle *base = read_bundle(base_p);
+    sl_bundle *base = td_read_bundle(base_p);
     if (!base) return TU_DONE();
     double base_acc = td_val_accuracy(base->graph, 32);
 
@@ -204,19 +205,14 @@ int main(void)
     o.optim = SL_OPTIM_ADAM;
     o.lr = 0.01;
     CHECK_OK(sl_train_fit(&o, &r), sl_errmsg());
-    sl_bundle *s1 = read_bundle(s1_p);
+    sl_bundle *s1 = td_read_bundle(s1_p);
     if (!s1) return TU_DONE();
     double after = recon_mse(s1->graph);
     TU_CHECK_MSG(after >= 0 && after < 0.5 * before, "reconstruction MSE %.5f -> %.5f", before,
                  after);
     CHECK_NEAR(r.best_val_mse, after, 1e-4 + 0.05 * after);
     const char *kept[] = {"conv1", "bn1", "conv2", "bn2", "conv3", "bn3", "fc"};
-    for (int i = 0; i < 7; i++) {
-        sl_node *n = &s1->graph->nodes[sl_graph_find(s1->graph, kept[i])];
-        for (int k = 0; k < n->nparams; k++)
-            TU_CHECK_MSG(pdiff(base->graph, s1->graph, kept[i], k) == 0, "%s.%s changed", kept[i],
-                         n->params[k].name);
-    }
+    check_unchanged(base->graph, s1->graph, kept, 7);
     CHECK(pdiff(tlb->graph, s1->graph, "tl.enc.conv", 0) > 0);
     CHECK(pdiff(tlb->graph, s1->graph, "tl.dec.out", 0) > 0);
     double s1_acc = td_val_accuracy(s1->graph, 32);
@@ -237,24 +233,14 @@ int main(void)
     CHECK_CONTAINS(sl_errmsg(), "'@outputs' is not a node");
 
     /* Stage 2: distillation from the base; the device side (head + encoder) stays. */
-    td_opts(&o, s2_p);
-    o.model = s1_p;
-    o.tl_stage = 2;
-    o.tl_teacher = base_p;
-    o.distill_t = 4;
-    o.alpha = 0.5;
+    td_stage2_opts(&o, s2_p, s1_p, base_p);
     o.epochs = 4;
     o.lr = 0.01;
     CHECK_OK(sl_train_fit(&o, &r), sl_errmsg());
-    sl_bundle *s2 = read_bundle(s2_p);
+    sl_bundle *s2 = td_read_bundle(s2_p);
     if (!s2) return TU_DONE();
     const char *device[] = {"conv1", "bn1", "tl.enc.conv", "tl.enc.bn"};
-    for (int i = 0; i < 4; i++) {
-        sl_node *n = &s2->graph->nodes[sl_graph_find(s2->graph, device[i])];
-        for (int k = 0; k < n->nparams; k++)
-            TU_CHECK_MSG(pdiff(s1->graph, s2->graph, device[i], k) == 0, "%s.%s changed", device[i],
-                         n->params[k].name);
-    }
+    check_unchanged(s1->graph, s2->graph, device, 4);
     CHECK(pdiff(s1->graph, s2->graph, "tl.dec.out", 0) > 0);
     CHECK(pdiff(s1->graph, s2->graph, "fc", 0) > 0);
     double s2_acc = td_val_accuracy(s2->graph, 32);

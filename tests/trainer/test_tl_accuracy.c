@@ -16,19 +16,12 @@
 #include "testutil.h"
 #include "trainer/eval.h"
 #include "trainer/train.h"
-#include "trainer_data.h"
+#include "trainer_fixture.h"
 
 static void opts(sl_train_opts *o, const char *out)
 {
     td_opts(o, out);
     o->seed = 11;
-}
-
-static sl_bundle *read_bundle(const char *p)
-{
-    sl_bundle *b = NULL;
-    CHECK_OK(sl_bundle_read(p, &b), sl_errmsg());
-    return b;
 }
 
 static sl_dataset *open_val(void)
@@ -74,29 +67,6 @@ static double logit_mse(sl_graph *g, sl_graph *base)
     return n ? sum / (double)n : -1;
 }
 
-/* Largest parameter difference between two bundles (-1 if their structures differ). */
-static double bundles_diff(const char *a, const char *b)
-{
-    sl_bundle *x = NULL, *y = NULL;
-    double worst = -1;
-    if (!sl_bundle_read(a, &x) && !sl_bundle_read(b, &y)) {
-        worst = 0;
-        for (int i = 0; i < x->graph->nnodes && worst >= 0; i++) {
-            int j = sl_graph_find(y->graph, x->graph->nodes[i].name);
-            for (int k = 0; k < x->graph->nodes[i].nparams && worst >= 0; k++) {
-                sl_param *p = &x->graph->nodes[i].params[k];
-                sl_param *q = j >= 0 ? sl_node_param(&y->graph->nodes[j], p->name) : NULL;
-                double d = -1;
-                if (!q || sl_max_abs_diff(p->t, q->t, &d, NULL)) d = -1;
-                worst = d < 0 ? -1 : (d > worst ? d : worst);
-            }
-        }
-    }
-    sl_bundle_free(x);
-    sl_bundle_free(y);
-    return worst;
-}
-
 int main(void)
 {
     if (td_setup(tu_tmpdir(), 40, 50)) return 1;
@@ -110,19 +80,16 @@ int main(void)
 
     /* The base. */
     sl_train_opts o;
-    opts(&o, base_p);
-    o.arch = "tinycnn";
-    o.epochs = 8;
-    o.lr = 0.05;
-    o.schedule = SL_SCHED_COSINE;
+    td_base_opts(&o, base_p);
+    o.seed = 11;
     CHECK_OK(sl_train_fit(&o, NULL), sl_errmsg());
-    sl_bundle *base = read_bundle(base_p);
+    sl_bundle *base = td_read_bundle(base_p);
     if (!base) return TU_DONE();
     double base_acc = td_val_accuracy(base->graph, 50);
     TU_CHECK_MSG(base_acc >= 0.9, "the base learnt only %.3f", base_acc);
 
     /* The TL, as `sl-preprocess insert --at pool2 --tl conv-r4-s2-b8` makes it. */
-    sl_bundle *tlb = read_bundle(base_p);
+    sl_bundle *tlb = td_read_bundle(base_p);
     sl_tl_config tc;
     CHECK_OK(sl_tl_parse_config("conv-r4-s2-b8", &tc), sl_errmsg());
     sl_manual_seed(5);
@@ -145,10 +112,10 @@ int main(void)
         o.lr = 0.01;
         CHECK_OK(sl_train_fit(&o, NULL), sl_errmsg());
     }
-    double same = bundles_diff(out_p, named_p);
+    double same = td_bundles_diff(out_p, named_p);
     TU_CHECK_MSG(same == 0, "@output and '%s' trained differently (by %g)", logits, same);
-    CHECK(bundles_diff(out_p, cut_p) > 0);
-    sl_bundle *s1c = read_bundle(cut_p), *s1o = read_bundle(out_p);
+    CHECK(td_bundles_diff(out_p, cut_p) > 0);
+    sl_bundle *s1c = td_read_bundle(cut_p), *s1o = td_read_bundle(out_p);
     double e_cut = s1c ? logit_mse(s1c->graph, base->graph) : -1;
     double e_out = s1o ? logit_mse(s1o->graph, base->graph) : -1;
     /* Issue 20 asked for "@output lowers the logit error against matching the cut alone". On
@@ -161,16 +128,12 @@ int main(void)
            e_out, e_cut);
 
     /* Stage 2: distillation from the base. */
-    opts(&o, s2_p);
-    o.model = out_p;
-    o.tl_stage = 2;
-    o.tl_teacher = base_p;
-    o.distill_t = 4;
-    o.alpha = 0.5;
+    td_stage2_opts(&o, s2_p, out_p, base_p);
     o.epochs = 4;
     o.lr = 0.01;
+    o.seed = 11;
     CHECK_OK(sl_train_fit(&o, NULL), sl_errmsg());
-    sl_bundle *s2 = read_bundle(s2_p);
+    sl_bundle *s2 = td_read_bundle(s2_p);
 
     /* The pair, split at the wire and run with the real uint8 tensor. */
     double pair_acc = -1;

@@ -92,6 +92,31 @@ static inline void td_opts(sl_train_opts *o, const char *out)
     o->out = out;
 }
 
+/* The tinycnn base the trainer tests train: td_opts with 8 epochs of SGD at lr 0.05 on a cosine
+ * schedule, written to out. */
+static inline void td_base_opts(sl_train_opts *o, const char *out)
+{
+    td_opts(o, out);
+    o->arch = "tinycnn";
+    o->epochs = 8;
+    o->lr = 0.05;
+    o->schedule = SL_SCHED_COSINE;
+}
+
+/* TL stage 2 as the TL tests run it: from the stage-1 model `model`, distillation (T 4, alpha
+ * 0.5) from `teacher`, written to out; epochs, lr and the rest as td_opts (the caller sets
+ * them). */
+static inline void td_stage2_opts(sl_train_opts *o, const char *out, const char *model,
+                                  const char *teacher)
+{
+    td_opts(o, out);
+    o->model = model;
+    o->tl_stage = 2;
+    o->tl_teacher = teacher;
+    o->distill_t = 4;
+    o->alpha = 0.5;
+}
+
 /* The val split of td_data: caller frees with sl_dataset_free; NULL (message in sl_errmsg()) on
  * failure. */
 static inline sl_dataset *td_open_val(void)
