@@ -77,10 +77,13 @@ pipeline-%:
 # compilers against Debian's arm64 packages, which cmake/arm64-sysroot.sh unpacks into
 # $(ARM64_SYSROOT) (it says why not multiarch: that would remove the native libtorch). The
 # arm64 packages are the -dev packages of PACKAGES and their dependencies. Then
-# `cd build && ctest -L arm64` runs them under qemu-user; docs/offloader.md deploys them.
+# lib/torch-stubs/: empty stand-ins for the libraries libtorch names but never calls
+# (cmake/torch-stubs.py), which the device loads instead (deploy/sl-device.service). Then
+# `cd build && ctest -L arm64` runs them under qemu-user (through proot, which starts a program's
+# own children through qemu too); docs/offloader.md deploys them.
 ARM64_BUILD    ?= build-arm64
 ARM64_SYSROOT  ?= $(CURDIR)/$(ARM64_BUILD)/sysroot
-ARM64_TOOLS    := gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user-static
+ARM64_TOOLS    := gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user-static proot binutils
 ARM64_PACKAGES := $(filter lib%-dev zlib1g-dev,$(PACKAGES)) libc6-dev
 
 .PHONY: device-arm64
@@ -90,6 +93,9 @@ device-arm64: deps
 	cmake -S . -B $(ARM64_BUILD) -DCMAKE_BUILD_TYPE=Release -DSL_BUILD_TESTS=OFF \
 	  -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake -DSL_ARM64_SYSROOT=$(ARM64_SYSROOT)
 	cmake --build $(ARM64_BUILD) -j $(JOBS) --target sl-offload sl-preprocess sl_torch
+	python3 cmake/torch-stubs.py --root $(ARM64_SYSROOT) --cc aarch64-linux-gnu-gcc \
+	  --out $(ARM64_BUILD)/lib/torch-stubs $(addprefix $(ARM64_BUILD)/,bin/sl-offload \
+	  bin/sl-preprocess lib/libsl_torch.so)
 
 clean:
 	rm -rf $(BUILD) build-asan

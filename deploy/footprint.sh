@@ -2,19 +2,30 @@
 # footprint.sh [--native BUILD] [--arm64 BUILD] [--images N]: what the device side costs, for
 # the native build and the arm64 build (`make device-arm64`, run under qemu-user): the size of
 # sl-offload and lib/libsl_torch.so, their shared-library dependencies, and the resident memory
-# of `sl-offload device` (tinycnn's float split; a native edge on loopback):
+# and start-up time of `sl-offload device` (tinycnn's float split; a native edge on loopback),
+# each build as built ("plain") and as deploy/sl-device.service runs it ("slim": the empty
+# stand-ins of BUILD/lib/torch-stubs first on LD_LIBRARY_PATH, see cmake/torch-stubs.py, and
+# MALLOC_ARENA_MAX=2):
 #   start    `sl-offload --version`: the program and its direct libraries, no libtorch
 #            (max RSS, GNU time);
-#   idle     the model loaded and its first image computed, waiting for an edge that does not
-#            answer (--edge-wait 60s against a closed port): VmRSS once it has not moved by
-#            more than 1 MB for 2 s, and what it is made of (from /proc/PID/smaps): pages of
-#            mapped files (programs and libraries), anonymous memory (heap, stacks, libtorch's
-#            allocations), and under qemu its translated-code cache (its one rwx mapping);
-#   run      N images through the live edge: max RSS of the whole run (GNU time).
+#   ready    seconds from the start of `sl-offload device` until the device half of its first
+#            image is computed (libtorch loaded, model compiled and run once): the start-up time;
+#   idle     then, waiting for an edge that does not answer (--edge-wait 60s against a closed
+#            port): VmRSS once it has not moved by more than 1 MB for 2 s, its PSS, and what it
+#            is made of (from /proc/PID/smaps): clean pages of mapped files (programs' and
+#            libraries' code and read-only data: shared with every process that maps the same
+#            files, and dropped by the kernel under memory pressure, to be read again from the
+#            file when used), the process's own pages (private dirty: heap, stacks, libraries'
+#            relocated data; only swap can take those from it), and under qemu its
+#            translated-code cache (its one rwx mapping);
+#   run      N images through the live edge: max RSS of the whole run (GNU time) and wall time.
 # Under qemu-user the RSS is qemu's: the arm64 program's pages plus the emulator and its
 # translated-code cache, so it is indicative (an upper bound), not the figure of a real board.
 # Prints a markdown table on stdout. Needs the native build's sl-offload, sl-preprocess and
-# sl-data (for the fixtures and the edge) and, for the arm64 rows, qemu-aarch64.
+# sl-data (for the fixtures and the edge) and, for the arm64 rows, qemu-aarch64; the "slim" rows
+# need BUILD/lib/torch-stubs (make device-arm64 makes it for the arm64 build; natively:
+# cmake/torch-stubs.py --root / --cc gcc --out BUILD/lib/torch-stubs BUILD/bin/sl-offload
+# BUILD/bin/sl-preprocess BUILD/lib/libsl_torch.so).
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 NATIVE=$SRC/build
@@ -40,7 +51,7 @@ start_edge edge
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 size_mb() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.2f", b / 1048576 }'; }
 
-# idle_rss PID: "VmRSS files anon rwx" (kB) once VmRSS is stable, or fails after 180 s.
+# idle_rss PID: "VmRSS Pss files own rwx" (kB) once VmRSS is stable, or fails after 180 s.
 idle_rss() {
     local pid=$1 last=-1 same=0 kb
     for _ in $(seq 360); do
@@ -59,31 +70,56 @@ idle_rss() {
     fail "the device process did not settle in 180 s"
 }
 
-# smaps_split PID: the resident kB of file mappings, anonymous ones, and rwx anonymous ones.
+# smaps_split PID: "Pss files own rwx" (kB): the PSS; the clean pages of mapped files; the
+# process's own (private dirty) pages but qemu's code cache; the resident rwx anonymous pages
+# (qemu's translated code).
 smaps_split() {
     awk '/^[0-9a-f]+-[0-9a-f]+ / { perm = $2; file = $6 }
-         /^Rss:/ { if (file ~ /^\//) f += $2; else if (perm ~ /rwx/) x += $2; else a += $2 }
-         END { print f + 0, a + 0, x + 0 }' "/proc/$1/smaps"
+         /^Pss:/ { p += $2 }
+         /^Rss:/ { if (file !~ /^\// && perm ~ /rwx/) x += $2 }
+         /^(Shared|Private)_Clean:/ { if (file ~ /^\//) f += $2 }
+         /^(Shared|Private)_Dirty:/ { if (file ~ /^\// || perm !~ /rwx/) o += $2 }
+         END { print p + 0, f + 0, o + 0, x + 0 }' "/proc/$1/smaps"
 }
 
-# measure NAME RUNNER...: one row; RUNNER... is the command prefix that runs an sl-offload.
+# measure NAME BIN LIB SLIM RUNNER...: one row; RUNNER... is the command prefix that runs an
+# sl-offload; SLIM is 1 for the deployed environment (the stand-ins of LIB's folder, 2 arenas).
 measure() {
-    local name=$1 bin=$2 lib=$3
-    shift 3
-    local start idle run t0 wall ifile ianon irwx
-    /usr/bin/time -f %M -o "$W/start.kb" "$@" --version >/dev/null
+    local name=$1 bin=$2 lib=$3 slim=$4
+    shift 4
+    local -a envv=(env)
+    if [ "$slim" = 1 ]; then
+        local stubs
+        stubs=$(dirname "$lib")/torch-stubs
+        [ -d "$stubs" ] || { echo "(no $name row: $stubs not made)"; return; }
+        envv+=(LD_LIBRARY_PATH="$stubs" MALLOC_ARENA_MAX=2)
+    fi
+    local start idle run t0 wall ready pss ifile iown irwx
+    "${envv[@]}" /usr/bin/time -f %M -o "$W/start.kb" "$@" --version >/dev/null
     start=$(tail -1 "$W/start.kb")
     : >"$W/idle.log"
-    "$@" device --edge 127.0.0.1:9 --token-file "$W/token" --model "$W/d.h5" \
+    t0=$(date +%s.%N)
+    "${envv[@]}" "$@" device --edge 127.0.0.1:9 --token-file "$W/token" --model "$W/d.h5" \
         --images "$W/data" --edge-wait 60s -o /dev/null 2>"$W/idle.log" &
-    local pid=$!
+    local pid=$! top=$!
+    for _ in $(seq 1800); do
+        grep -q "image(s) to pair id" "$W/idle.log" && break
+        kill -0 "$pid" 2>/dev/null || { cat "$W/idle.log" >&2; fail "$name: device ended"; }
+        sleep 0.1
+    done
+    ready=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+    # Under proot the device is proot's child (qemu running sl-offload).
+    if [ "$(cat "/proc/$pid/comm")" = proot ]; then
+        pid=$(pgrep -P "$pid" | head -1)
+        [ -n "$pid" ] || fail "$name: no process under proot"
+    fi
     local parts
     read -r idle parts <<<"$(idle_rss "$pid")"
-    read -r ifile ianon irwx <<<"$parts"
+    read -r pss ifile iown irwx <<<"$parts"
     [ -n "$irwx" ] || fail "$name: no idle measurement (see above)"
-    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+    kill "$pid" 2>/dev/null; wait "$top" 2>/dev/null || true
     t0=$(date +%s.%N)
-    /usr/bin/time -f %M -o "$W/run.kb" "$@" device --edge "127.0.0.1:$EDGE_PORT" \
+    "${envv[@]}" /usr/bin/time -f %M -o "$W/run.kb" "$@" device --edge "127.0.0.1:$EDGE_PORT" \
         --token-file "$W/token" --model "$W/d.h5" --images "$W/data" -o "$W/run.jsonl" \
         2>"$W/run.log" || { cat "$W/run.log" >&2; fail "$name: device run"; }
     wall=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
@@ -91,28 +127,38 @@ measure() {
     IMAGES=$(sed -n 's/.* \([0-9][0-9]*\) image(s): \1 by the edge, 0 by the fallback, 0 error.*/\1/p' \
         "$W/run.log")
     [ -n "$IMAGES" ] || { cat "$W/run.log" >&2; fail "$name: not every image answered by the edge"; }
-    printf '| %s | %s | %s | %s | %s | %s / %s / %s | %s | %s |\n' "$name" "$(size_mb "$bin")" \
-        "$(size_mb "$lib")" "$(mb "$start")" "$(mb "$idle")" "$(mb "$ifile")" "$(mb "$ianon")" \
-        "$(mb "$irwx")" "$(mb "$run")" "$wall"
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s / %s / %s | %s | %s |\n' "$name" \
+        "$(size_mb "$bin")" "$(size_mb "$lib")" "$(mb "$start")" "$ready" "$(mb "$idle")" \
+        "$(mb "$pss")" "$(mb "$ifile")" "$(mb "$iown")" "$(mb "$irwx")" "$(mb "$run")" "$wall"
 }
 
-echo "| build | sl-offload MB | libsl_torch.so MB | start RSS MB | idle RSS MB | idle: files / anon / rwx MB | run max RSS MB | run wall s |"
-echo "|---|---|---|---|---|---|---|---|"
-measure "native x86-64" "$NATIVE/bin/sl-offload" "$NATIVE/lib/libsl_torch.so" "$NATIVE/bin/sl-offload"
+echo "| build | sl-offload MB | libsl_torch.so MB | start RSS MB | ready s | idle RSS MB | idle PSS MB | idle: file clean / own / qemu code MB | run max RSS MB | run wall s |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+for slim in 0 1; do
+    tag=$([ $slim = 1 ] && echo slim || echo plain)
+    measure "native x86-64, $tag" "$NATIVE/bin/sl-offload" "$NATIVE/lib/libsl_torch.so" $slim \
+        "$NATIVE/bin/sl-offload"
+done
 QEMU=$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)
 SYSROOT=$(sed -n 's/^SL_ARM64_SYSROOT:PATH=//p' "$ARM64/CMakeCache.txt" 2>/dev/null || true)
-if [ -n "$QEMU" ] && [ -x "$ARM64/bin/sl-offload" ] && [ -n "$SYSROOT" ]; then
-    measure "arm64 under qemu-user" "$ARM64/bin/sl-offload" "$ARM64/lib/libsl_torch.so" \
-        "$QEMU" -L "$SYSROOT" "$ARM64/bin/sl-offload"
+if [ -n "$QEMU" ] && command -v proot >/dev/null && [ -x "$ARM64/bin/sl-offload" ] &&
+    [ -n "$SYSROOT" ]; then
+    for slim in 0 1; do
+        tag=$([ $slim = 1 ] && echo slim || echo plain)
+        # proot starts the program's own children (its model check) through qemu as well.
+        measure "arm64 under qemu-user, $tag" "$ARM64/bin/sl-offload" \
+            "$ARM64/lib/libsl_torch.so" $slim proot -q "$QEMU" -r "$SYSROOT" -b /proc -b /dev \
+            -b /sys -b "$ARM64" -b "$W" "$ARM64/bin/sl-offload"
+    done
     ldso() { "$QEMU" -L "$SYSROOT" "$SYSROOT/lib/ld-linux-aarch64.so.1" --list "$1"; }
 else
-    echo "(no arm64 row: qemu-aarch64 or the arm64 build in $ARM64 is missing)"
+    echo "(no arm64 row: qemu-aarch64, proot or the arm64 build in $ARM64 is missing)"
     ldso() { :; }
 fi
-
-# Shared libraries: direct (DT_NEEDED) of sl-offload, and everything libsl_torch.so loads.
+# Shared libraries: direct (DT_NEEDED) of sl-offload, and everything libsl_torch.so loads, as
+# built and with the stand-ins (LD_LIBRARY_PATH=torch-stubs).
 deps() {
-    local name=$1 bin=$2 lib=$3 list
+    local name=$1 bin=$2 lib=$3 list slim=""
     shift 3
     list=$("$@" "$lib" | awk '/=>/ { print $3 }')
     local total=0 f
@@ -120,10 +166,15 @@ deps() {
         [ -n "${SYSROOT:-}" ] && [ ! -e "$f" ] && f=$SYSROOT$f
         total=$((total + $(stat -L -c %s "$f")))
     done
+    if [ -d "$(dirname "$lib")/torch-stubs" ]; then
+        slim=$(LD_LIBRARY_PATH="$(dirname "$lib")/torch-stubs" "$@" "$lib" \
+            | awk '/=>/ && !/torch-stubs/' | wc -l)
+        slim=" ($slim with the stand-ins of lib/torch-stubs)"
+    fi
     echo "$name: sl-offload needs" \
         "$(readelf -d "$bin" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | tr '\n' ' ')"
     echo "$name: libsl_torch.so loads $(echo "$list" | wc -w) shared libraries," \
-        "$(awk -v b=$total 'BEGIN { printf "%.0f", b / 1048576 }') MB on disk"
+        "$(awk -v b=$total 'BEGIN { printf "%.0f", b / 1048576 }') MB on disk$slim"
 }
 echo
 deps "native x86-64" "$NATIVE/bin/sl-offload" "$NATIVE/lib/libsl_torch.so" ldd

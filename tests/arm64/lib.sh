@@ -1,29 +1,50 @@
 # shellcheck shell=bash
-# lib.sh: shared by the arm64 tests: finds the arm64 device build and qemu-user, and defines
-# `arm64 PROGRAM ARGS...`, which runs build-arm64/bin/PROGRAM under qemu-aarch64 with the build's
-# sysroot as the arm64 root (-L: the dynamic loader, libc, libtorch and the rest come from there).
+# lib.sh: shared by the arm64 tests: finds the arm64 device build, qemu-user and PRoot, and
+# defines `arm64 PROGRAM ARGS...`, which runs build-arm64/bin/PROGRAM as the device runs it:
+# under qemu-aarch64 with the build's sysroot as the arm64 root (the dynamic loader, libc,
+# libtorch and the rest come from there) and with the empty stand-ins of
+# build-arm64/lib/torch-stubs first on the library path (cmake/torch-stubs.py, as
+# deploy/sl-device.service runs it). PRoot (-q) starts it, and every program it starts in turn,
+# through qemu: `run` and `device` read their model in a child process, their own program again
+# (/proc/self/exe), which plain qemu-user cannot start without binfmt_misc (this container has
+# none; a board runs it natively).
 # Sources tests/e2e/lib.sh for the native edge and its helpers. Exits 77 (skipped) when the
-# arm64 build, its sysroot or qemu-aarch64 is absent.
+# arm64 build, its sysroot, qemu-aarch64 or proot is absent (`make device-arm64` installs and
+# makes them all), unless SL_REQUIRE_ARM64=1, which makes any of these a failure.
 : "${SL_SRC:?}" "${SL_ARM64_BUILD:?}"
 source "$SL_SRC/tests/e2e/lib.sh"
 
+skip() {
+    if [ "${SL_REQUIRE_ARM64:-0}" = 1 ]; then
+        fail "$* (SL_REQUIRE_ARM64=1: not skipped)"
+    fi
+    echo "skip: $*"
+    exit 77
+}
 QEMU=$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)
-[ -n "$QEMU" ] || { echo "skip: qemu-aarch64 not installed (make device-arm64 installs it)"; exit 77; }
+[ -n "$QEMU" ] || skip "qemu-aarch64 not installed (make device-arm64 installs it)"
+PROOT=$(command -v proot || true)
+[ -n "$PROOT" ] || skip "proot not installed (make device-arm64 installs it)"
 A64=$SL_ARM64_BUILD
-for f in "$A64/bin/sl-offload" "$A64/bin/sl-preprocess" "$A64/lib/libsl_torch.so"; do
-    [ -f "$f" ] || { echo "skip: $f not built (make device-arm64)"; exit 77; }
+for f in "$A64/bin/sl-offload" "$A64/bin/sl-preprocess" "$A64/lib/libsl_torch.so" \
+    "$A64/lib/torch-stubs/README"; do
+    [ -f "$f" ] || skip "$f not built (make device-arm64)"
 done
 SYSROOT=$(sed -n 's/^SL_ARM64_SYSROOT:PATH=//p' "$A64/CMakeCache.txt" 2>/dev/null || true)
-[ -n "$SYSROOT" ] && [ -e "$SYSROOT/lib/ld-linux-aarch64.so.1" ] \
-    || { echo "skip: no arm64 sysroot recorded in $A64/CMakeCache.txt"; exit 77; }
+if [ -z "$SYSROOT" ] || [ ! -e "$SYSROOT/lib/ld-linux-aarch64.so.1" ]; then
+    skip "no arm64 sysroot recorded in $A64/CMakeCache.txt"
+fi
 # ELF e_machine (offset 18, little-endian): 0xb7 is EM_AARCH64.
 [ "$(od -An -tx1 -j18 -N2 "$A64/bin/sl-offload" | tr -d ' ')" = b700 ] \
     || fail "$A64/bin/sl-offload is not an aarch64 program"
 
+# The guest sees the sysroot as /, with the build, the test's folder and the kernel's file
+# systems bound at their own paths.
 arm64() {
     local prog=$1
     shift
-    "$QEMU" -L "$SYSROOT" "$A64/bin/$prog" "$@"
+    LD_LIBRARY_PATH="$A64/lib/torch-stubs" "$PROOT" -q "$QEMU" -r "$SYSROOT" -b /proc -b /dev \
+        -b /sys -b "$A64" -b "$W" "$A64/bin/$prog" "$@"
 }
 
 # arm64_fixtures [PER_CLASS]: $W/m.h5 (tinycnn 3x32x32); with PER_CLASS also its float split at
