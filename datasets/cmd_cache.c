@@ -54,17 +54,14 @@ const sl_optspec sl_cmd_cache_spec = {
 
 int sl_cmd_cache(int argc, char **argv)
 {
-    sl_data_open_reset();
     A = (sl_cache_opts){3, 64, 64, SL_RESIZE_STRETCH, 2, 0};
     out = NULL;
-    int prc = sl_opt_parse(&sl_cmd_cache_spec, argc, argv, NULL);
+    sl_dataset *ds;
+    int prc = sl_data_parse_open(&sl_cmd_cache_spec, argc, argv, 0, &ds);
     if (prc != SL_OPT_CONTINUE) return prc;
     const char *in = argv[1];
-    sl_dataset_opts dopt = sl_data_open;
     sl_cache_opts co = A;
-    co.strict = dopt.strict;
-    sl_dataset *ds;
-    if (sl_dataset_open(in, &dopt, &ds) != SL_OK) return sl_fail();
+    co.strict = sl_data_open.strict;
     const struct sl_dataset_summary *s = sl_dataset_summary(ds);
     for (int i = 0; i < s->num_problems; i++)
         sl_log_warn("skipped %s: %s", s->problems[i].path, s->problems[i].reason);

@@ -37,16 +37,13 @@ const sl_optspec sl_cmd_check_spec = {
 
 int sl_cmd_check(int argc, char **argv)
 {
-    sl_data_open_reset();
     out = NULL;
     json = 0;
-    int prc = sl_opt_parse(&sl_cmd_check_spec, argc, argv, NULL);
+    sl_dataset *ds;
+    /* allow_empty: an unusable folder is reported, problems and all, not just failed */
+    int prc = sl_data_parse_open(&sl_cmd_check_spec, argc, argv, 1, &ds);
     if (prc != SL_OPT_CONTINUE) return prc;
     const char *in = argv[1];
-    sl_dataset_opts dopt = sl_data_open;
-    dopt.allow_empty = 1; /* an unusable folder is reported, problems and all, not just failed */
-    sl_dataset *ds;
-    if (sl_dataset_open(in, &dopt, &ds) != SL_OK) return sl_fail();
     const struct sl_dataset_summary *s = sl_dataset_summary(ds);
     int problems = s->num_problems;
     int64_t count = s->count;

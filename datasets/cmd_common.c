@@ -43,3 +43,16 @@ void sl_data_open_reset(void)
 {
     sl_dataset_opts_init(&sl_data_open);
 }
+
+int sl_data_parse_open(const sl_optspec *spec, int argc, char **argv, int allow_empty,
+                       sl_dataset **ds)
+{
+    *ds = NULL;
+    sl_data_open_reset();
+    int prc = sl_opt_parse(spec, argc, argv, NULL);
+    if (prc != SL_OPT_CONTINUE) return prc;
+    sl_dataset_opts o = sl_data_open;
+    o.allow_empty = allow_empty;
+    if (sl_dataset_open(argv[1], &o, ds) != SL_OK) return sl_fail();
+    return SL_OPT_CONTINUE;
+}

@@ -32,18 +32,15 @@ const sl_optspec sl_cmd_list_spec = {
 
 int sl_cmd_list(int argc, char **argv)
 {
-    sl_data_open_reset();
     link_dir = NULL;
-    int prc = sl_opt_parse(&sl_cmd_list_spec, argc, argv, NULL);
-    if (prc != SL_OPT_CONTINUE) return prc;
-    sl_dataset_opts dopt = sl_data_open;
     sl_dataset *ds;
-    if (sl_dataset_open(argv[1], &dopt, &ds) != SL_OK) return sl_fail();
+    int prc = sl_data_parse_open(&sl_cmd_list_spec, argc, argv, 0, &ds);
+    if (prc != SL_OPT_CONTINUE) return prc;
     int rc = SL_OK;
     int64_t n = sl_dataset_count(ds);
     if (n == 0) {
         rc = sl_err(SL_ENOTFOUND, "%s: no images in split %s", argv[1],
-                    dopt.split ? dopt.split : "all");
+                    sl_data_open.split ? sl_data_open.split : "all");
     } else if (link_dir) {
         rc = sl_dataset_link(ds, link_dir);
         if (rc == SL_OK)

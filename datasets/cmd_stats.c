@@ -33,15 +33,11 @@ const sl_optspec sl_cmd_stats_spec = {
 
 int sl_cmd_stats(int argc, char **argv)
 {
-    sl_data_open_reset();
     out = NULL;
     threads = 2;
-    int prc = sl_opt_parse(&sl_cmd_stats_spec, argc, argv, NULL);
-    if (prc != SL_OPT_CONTINUE) return prc;
-    const char *in = argv[1];
-    sl_dataset_opts dopt = sl_data_open;
     sl_dataset *ds;
-    if (sl_dataset_open(in, &dopt, &ds) != SL_OK) return sl_fail();
+    int prc = sl_data_parse_open(&sl_cmd_stats_spec, argc, argv, 0, &ds);
+    if (prc != SL_OPT_CONTINUE) return prc;
     char *text;
     int rc = sl_dataset_stats_json(ds, (int)threads, &text);
     sl_dataset_free(ds);
