@@ -217,6 +217,21 @@ static const char *import_msg(const char *path)
     return msg;
 }
 
+/* Writes the model (opset 13) to path with nodes[k] swapped for `swap`, then restores nodes[k] and
+ * frees swap (its attributes stay the caller's); returns import_msg(path). */
+static const char *import_msg_swapped(const char *path, Onnx__NodeProto **nodes, size_t nn,
+                                      Onnx__TensorProto **inits, size_t ni, size_t k,
+                                      Onnx__NodeProto *swap)
+{
+    Onnx__NodeProto *keep = nodes[k];
+    nodes[k] = swap;
+    write_model(path, nodes, nn, inits, ni, "logits", 13, 0);
+    nodes[k] = keep;
+    free(swap->output);
+    free(swap);
+    return import_msg(path);
+}
+
 int main(void)
 {
     tmp = tu_tmpdir();
@@ -295,39 +310,26 @@ int main(void)
     /* A dangling input. */
     snprintf(path, sizeof path, "%s/dangling.onnx", tmp);
     const char *in_bad[] = {"nowhere"};
-    Onnx__NodeProto *keep = nodes[2];
-    nodes[2] = node("/act/Sigmoid", "Sigmoid", in_bad, 1, "s", NULL, 0);
-    write_model(path, nodes, nn, inits, ni, "logits", 13, 0);
-    m = import_msg(path);
+    m = import_msg_swapped(path, nodes, nn, inits, ni, 2,
+                           node("/act/Sigmoid", "Sigmoid", in_bad, 1, "s", NULL, 0));
     CHECK_CONTAINS(m, "node '/act/Sigmoid'");
     CHECK_CONTAINS(m, "input 'nowhere' is not produced by any node");
 
     /* A cycle: the sigmoid reads the product it feeds. */
     snprintf(path, sizeof path, "%s/cycle.onnx", tmp);
     const char *in_cyc[] = {"m"};
-    free(nodes[2]->output);
-    free(nodes[2]);
-    nodes[2] = node("/act/Sigmoid", "Sigmoid", in_cyc, 1, "s", NULL, 0);
-    write_model(path, nodes, nn, inits, ni, "logits", 13, 0);
-    m = import_msg(path);
+    m = import_msg_swapped(path, nodes, nn, inits, ni, 2,
+                           node("/act/Sigmoid", "Sigmoid", in_cyc, 1, "s", NULL, 0));
     CHECK_CONTAINS(m, "cycle");
     CHECK_CONTAINS(m, "'/act/Sigmoid'");
     CHECK_CONTAINS(m, "'/act/Mul'");
-    free(nodes[2]->output);
-    free(nodes[2]);
-    nodes[2] = keep;
 
     /* An op outside the table: the node, the op and the opset are named. */
     snprintf(path, sizeof path, "%s/lrn.onnx", tmp);
-    keep = nodes[2];
-    nodes[2] = node("/act/LRN", "LRN", in_sig, 1, "s", NULL, 0);
-    write_model(path, nodes, nn, inits, ni, "logits", 13, 0);
-    m = import_msg(path);
+    m = import_msg_swapped(path, nodes, nn, inits, ni, 2,
+                           node("/act/LRN", "LRN", in_sig, 1, "s", NULL, 0));
     CHECK_CONTAINS(m, "node '/act/LRN' (LRN, opset 13)");
     CHECK_CONTAINS(m, "op 'LRN' is not supported");
-    free(nodes[2]->output);
-    free(nodes[2]);
-    nodes[2] = keep;
 
     /* An opset outside 11-17. */
     snprintf(path, sizeof path, "%s/opset9.onnx", tmp);
@@ -339,13 +341,10 @@ int main(void)
     Onnx__AttributeProto **pa = calloc(2, sizeof *pa);
     pa[0] = attr_ints("kernel_shape", pool_k, 2);
     pa[1] = attr_ints("pads", pool_asym, 4);
-    keep = nodes[4];
-    nodes[4] = node("/pool/MaxPool", "MaxPool", in_gap, 1, "gap", pa, 2);
-    write_model(path, nodes, nn, inits, ni, "logits", 13, 0);
-    m = import_msg(path);
+    m = import_msg_swapped(path, nodes, nn, inits, ni, 4,
+                           node("/pool/MaxPool", "MaxPool", in_gap, 1, "gap", pa, 2));
     CHECK_CONTAINS(m, "node '/pool/MaxPool' (MaxPool, opset 13)");
     CHECK_CONTAINS(m, "asymmetric pads");
-    nodes[4] = keep;
 
     /* The command: a refused model writes nothing. */
     const char *bin = getenv("SL_BIN");

@@ -14,16 +14,27 @@ typedef struct expect {
     int best_cut, best_tl;
 } expect;
 
+/* Adds the n criteria fv (flag, value, flag, value...) to c, resolves c against dev and runs the
+ * two-tier selection of dev and edge under it into *s. Returns select's status (its message in
+ * sl_errmsg()); a criterion refused on adding or resolving is a failed check. */
+static int select_under(sl_constraints *c, sl_profile *dev, sl_profile *edge, const char *const *fv,
+                        int n, sl_selection *s)
+{
+    for (int i = 0; i < n; i++)
+        CHECK_OK(sl_constraints_add(c, fv[2 * i], fv[2 * i + 1]), sl_errmsg());
+    CHECK_OK(sl_constraints_resolve(c, dev, 0), sl_errmsg());
+    sl_select_input in = fx_two_tier(dev, edge);
+    in.constraints = c;
+    return sl_select_run(&in, s);
+}
+
 static void run_one(const expect *e)
 {
     sl_profile *dev = fx_device(), *edge = fx_edge();
     sl_constraints c = {0};
-    sl_select_input in = fx_two_tier(dev, edge);
-    in.constraints = &c;
-    CHECK_OK(sl_constraints_add(&c, e->flag, e->value), sl_errmsg());
-    CHECK_OK(sl_constraints_resolve(&c, dev, 0), sl_errmsg());
     sl_selection s;
-    int rc = sl_select_run(&in, &s);
+    const char *fv[2] = {e->flag, e->value};
+    int rc = select_under(&c, dev, edge, fv, 1, &s);
     TU_CHECK_MSG(rc == SL_OK, "%s %s: %s", e->flag, e->value, sl_errmsg());
     TU_CHECK_MSG(s.n_allowed == e->n_allowed, "%s %s: %d allowed, expected %d", e->flag, e->value,
                  s.n_allowed, e->n_allowed);
@@ -107,13 +118,9 @@ static void test_malformed(void)
 
     /* several --tl-at flags add to one set: conv2 alone would rule the maxpool TL out */
     sl_profile *edge = fx_edge();
-    CHECK_OK(sl_constraints_add(&c, "--tl-at", "conv2"), sl_errmsg());
-    CHECK_OK(sl_constraints_add(&c, "--tl-at", "maxpool"), sl_errmsg());
-    CHECK_OK(sl_constraints_resolve(&c, dev, 0), sl_errmsg());
-    sl_select_input in = fx_two_tier(dev, edge);
-    in.constraints = &c;
+    static const char *const tl_at[4] = {"--tl-at", "conv2", "--tl-at", "maxpool"};
     sl_selection s;
-    CHECK_OK(sl_select_run(&in, &s), sl_errmsg());
+    CHECK_OK(select_under(&c, dev, edge, tl_at, 2, &s), sl_errmsg());
     CHECK_EQ(s.n_allowed, 5);
     CHECK(s.plans[0].cut == 1 && s.plans[0].tl == 0);
     sl_selection_free(&s);
@@ -137,13 +144,9 @@ static void test_none_satisfies(void)
 {
     sl_profile *dev = fx_device(), *edge = fx_edge();
     sl_constraints c = {0};
-    CHECK_OK(sl_constraints_add(&c, "--max-upload", "0.01MB"), sl_errmsg());
-    CHECK_OK(sl_constraints_add(&c, "--exclude-tier", "device"), sl_errmsg());
-    CHECK_OK(sl_constraints_resolve(&c, dev, 0), sl_errmsg());
-    sl_select_input in = fx_two_tier(dev, edge);
-    in.constraints = &c;
+    static const char *const both[4] = {"--max-upload", "0.01MB", "--exclude-tier", "device"};
     sl_selection s;
-    CHECK(sl_select_run(&in, &s) == SL_ECONSTRAINT);
+    CHECK(select_under(&c, dev, edge, both, 2, &s) == SL_ECONSTRAINT);
     CHECK_EQ(s.n_allowed, 0);
     CHECK_CONTAINS(sl_errmsg(), "no plan satisfies the constraints (5 plans considered)");
     CHECK_CONTAINS(sl_errmsg(), "'--max-upload 0.01MB' rules out 4");
