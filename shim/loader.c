@@ -3,6 +3,7 @@
 
 #include <dlfcn.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -75,6 +76,16 @@ static void load_once(void)
             return;
         }
     }
+    /* Tensors are allocated with malloc. glibc serves a request above M_MMAP_THRESHOLD (128 KiB
+     * until a large block has been freed, which raises it) with a fresh mmap, and unmaps it on
+     * free: a model's activations (1.6 MB per tensor in mobilenet_v2 at 224 px) then pay page
+     * faults and the kernel's zeroing on every run. A process whose first model was a small
+     * range ran it 5-7x slower than one that had loaded a larger model before (mobilenet_v2's
+     * device half at features.1: 13 ms against 2 ms per image; docs/benchmarks.md,
+     * "Predictions"). So the threshold is fixed where glibc's own adjustment would take it,
+     * 32 MiB (its upper bound), with freed memory kept for reuse up to twice that. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
     dlerror();
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
