@@ -166,6 +166,18 @@ static int verify_image(const char *path, int verify)
     return SL_OK;
 }
 
+/* Joins dir/name into path (4096 bytes) and stats it into *st. Returns 1 when the entry can be
+ * looked at; 0 when not, with *rc the status to stop on (the path did not fit) or to go on with
+ * after the entry was recorded as a problem (a dangling link or a vanished entry). */
+static int stat_entry(sl_dataset *ds, const sl_dataset_opts *o, const char *dir, const char *name,
+                      char *path, struct stat *st, int *rc)
+{
+    if ((*rc = sl_path_join(path, 4096, dir, name)) != SL_OK) return 0;
+    if (stat(path, st) == 0) return 1;
+    *rc = problem(ds, o, path, strerror(errno));
+    return 0;
+}
+
 /* Adds every image of the class folder `dir` as class `cls` in `split`. */
 static int scan_class(sl_dataset *ds, const sl_dataset_opts *o, const char *dir, const char *cls,
                       int split)
@@ -176,11 +188,9 @@ static int scan_class(sl_dataset *ds, const sl_dataset_opts *o, const char *dir,
     int found = 0;
     char path[4096];
     for (int i = 0; i < n && rc == SL_OK; i++) {
-        if ((rc = sl_path_join(path, sizeof path, dir, names[i])) != SL_OK) break;
         struct stat st;
-        if (stat(path, &st) != 0) {
-            rc = problem(ds, o, path, strerror(errno));
-        } else if (S_ISDIR(st.st_mode)) {
+        if (!stat_entry(ds, o, dir, names[i], path, &st, &rc)) continue;
+        if (S_ISDIR(st.st_mode)) {
             rc = problem(ds, o, path, "folder inside a class folder (not read)");
         } else if (verify_image(path, o->verify) != SL_OK) {
             rc = problem(ds, o, path, reason_of(sl_errmsg(), path));
@@ -204,12 +214,9 @@ static int scan_classes(sl_dataset *ds, const sl_dataset_opts *o, const char *ro
         return split == SPLIT_NONE ? rc : problem(ds, o, root, reason_of(sl_errmsg(), root));
     char path[4096];
     for (int i = 0; i < n && rc == SL_OK; i++) {
-        if ((rc = sl_path_join(path, sizeof path, root, names[i])) != SL_OK) break;
         struct stat st;
-        if (stat(path, &st) != 0) {
-            /* a dangling link or a vanished entry: say so if it looked like a class folder */
-            rc = problem(ds, o, path, strerror(errno));
-        } else if (S_ISDIR(st.st_mode)) {
+        if (!stat_entry(ds, o, root, names[i], path, &st, &rc)) continue;
+        if (S_ISDIR(st.st_mode)) {
             rc = scan_class(ds, o, path, names[i], split);
         } else if (sl_image_has_ext(names[i])) {
             rc = problem(ds, o, path, "image outside any class folder (not read)");
