@@ -3,6 +3,7 @@
 #include "common/fsutil.h"
 #include "common/status.h"
 #include "datasets/dataset.h"
+#include "dataset_fixture.h"
 #include "testutil.h"
 
 #include <stdint.h>
@@ -174,13 +175,8 @@ static void test_split_layout(const char *tmp)
     }
     snprintf(d, sizeof d, "%s/extra/ok", root);
     put_png(d, "x.png", 13);
-    sl_dataset *ds;
-    sl_dataset_opts o;
-    sl_dataset_opts_init(&o);
-    o.split = "val";
-    CHECK_OK(sl_dataset_open(root, &o, &ds), sl_errmsg());
+    sl_dataset *ds = dsf_open(root, "val", "imagefolder-split");
     if (ds) {
-        CHECK_STR(sl_dataset_summary(ds)->layout, "imagefolder-split");
         /* classes from every split, so labels agree between train and val */
         CHECK_EQ(sl_dataset_num_classes(ds), 3);
         CHECK_STR(sl_dataset_class_name(ds, 0), "crack");
@@ -192,10 +188,11 @@ static void test_split_layout(const char *tmp)
         CHECK_EQ(sl_dataset_summary(ds)->num_problems, 1);
     }
     sl_dataset_free(ds);
-    o.split = NULL;
-    CHECK_OK(sl_dataset_open(root, &o, &ds), sl_errmsg());
+    ds = dsf_open(root, NULL, "imagefolder-split");
     CHECK(ds && sl_dataset_count(ds) == 6);
     sl_dataset_free(ds);
+    sl_dataset_opts o;
+    sl_dataset_opts_init(&o);
     o.split = "test";
     CHECK_EQ(sl_dataset_open(root, &o, &ds), SL_ENOTFOUND);
     CHECK_CONTAINS(sl_errmsg(), "test/");
@@ -219,12 +216,8 @@ static void test_mvtec(const char *tmp)
     }
     snprintf(d, sizeof d, "%s/ground_truth/broken_large", root);
     put_png(d, "000_mask.png", 255);
-    sl_dataset *ds;
-    sl_dataset_opts o;
-    sl_dataset_opts_init(&o);
-    CHECK_OK(sl_dataset_open(root, &o, &ds), sl_errmsg());
+    sl_dataset *ds = dsf_open(root, NULL, "mvtec");
     if (ds) {
-        CHECK_STR(sl_dataset_summary(ds)->layout, "mvtec");
         CHECK_EQ(sl_dataset_count(ds), 12); /* masks are not images of the dataset */
         CHECK_EQ(sl_dataset_num_classes(ds), 3);
         CHECK_STR(sl_dataset_class_name(ds, 0), "broken_large");
@@ -233,6 +226,8 @@ static void test_mvtec(const char *tmp)
         CHECK_EQ(sl_dataset_summary(ds)->num_problems, 0);
     }
     sl_dataset_free(ds);
+    sl_dataset_opts o;
+    sl_dataset_opts_init(&o);
     o.binary = 1;
     CHECK_OK(sl_dataset_open(root, &o, &ds), sl_errmsg());
     if (ds) {
