@@ -123,6 +123,17 @@ static inline sl_select_input fx_two_tier(const sl_profile *dev, const sl_profil
     return in;
 }
 
+/* fx_two_tier with a cloud (borrowed) behind the edge on an edge->cloud hop of 100 Mbit/s and
+ * 5 ms RTT. */
+static inline sl_select_input fx_three_tier(const sl_profile *dev, const sl_profile *edge,
+                                            const sl_profile *cloud)
+{
+    sl_select_input in = fx_two_tier(dev, edge);
+    in.cloud = cloud;
+    in.net.hop[SL_HOP_EDGE_CLOUD] = (sl_hop){1, 100e6, 0.005};
+    return in;
+}
+
 /* Fills p->blocks (p->n_cuts - 1 of them, block b from cut b to cut b + 1) from p->cuts'
  * node_index and p->nodes' median_s: each block's time is the sum of its nodes' times times
  * `fuse` (p10 = p90 = median), and the profile's block sum and totals are their sum. */

@@ -95,13 +95,7 @@ static void test_brute_force(void)
 static void test_chain_matches_select(void)
 {
     sl_profile *dev = fx_device(), *edge = fx_edge(), *cloud = fx_cloud();
-    sl_select_input in;
-    memset(&in, 0, sizeof in);
-    in.device = dev;
-    in.edge = edge;
-    in.cloud = cloud;
-    in.net.hop[SL_HOP_DEVICE_EDGE] = (sl_hop){1, 10e6, 0.020};
-    in.net.hop[SL_HOP_EDGE_CLOUD] = (sl_hop){1, 100e6, 0.005};
+    sl_select_input in = fx_three_tier(dev, edge, cloud);
     sl_selection s;
     CHECK_OK(sl_select_run(&in, &s), sl_errmsg());
     const sl_plan *plain = sl_selection_best(&s, 0);

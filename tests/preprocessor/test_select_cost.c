@@ -163,9 +163,7 @@ static void test_wire_costs(void)
 static void test_three_tiers(void)
 {
     sl_profile *dev = fx_device(), *edge = fx_edge(), *cloud = fx_cloud();
-    sl_select_input in = fx_two_tier(dev, edge);
-    in.cloud = cloud;
-    in.net.hop[SL_HOP_EDGE_CLOUD] = (sl_hop){1, 100e6, 0.005};
+    sl_select_input in = fx_three_tier(dev, edge, cloud);
     CHECK_OK(sl_select_check(&in), sl_errmsg());
     sl_plan p;
     CHECK_OK(sl_select_cost(&in, 1, 2, 0, &p), sl_errmsg());

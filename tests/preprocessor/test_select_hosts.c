@@ -223,13 +223,7 @@ static void test_two_edges_two_clouds(void)
 static void test_direct_to_cloud(void)
 {
     sl_profile *dev = fx_device(), *far = fx_edge(), *big = fx_cloud();
-    sl_select_input in;
-    memset(&in, 0, sizeof in);
-    in.device = dev;
-    in.edge = far;
-    in.cloud = big;
-    in.net.hop[SL_HOP_DEVICE_EDGE] = (sl_hop){1, 10e6, 0.020};
-    in.net.hop[SL_HOP_EDGE_CLOUD] = (sl_hop){1, 100e6, 0.005};
+    sl_select_input in = fx_three_tier(dev, far, big);
     sl_selection s;
     CHECK_OK(sl_select_run(&in, &s), sl_errmsg());
     CHECK_EQ(s.n_plans, 13);
