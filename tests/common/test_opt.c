@@ -23,6 +23,14 @@ static int run(const sl_optspec *spec, int argc, char **argv, int *nargs)
     return sl_opt_parse(spec, argc, argv, nargs);
 }
 
+/* EXPECT_RUN(spec, nargs, want, args...): parses the argument vector {args..., NULL} (argc
+ * counted from it) against spec and checks the result is want. */
+#define EXPECT_RUN(spec, nargs, want, ...)                                                         \
+    do {                                                                                           \
+        char *argv_[] = {__VA_ARGS__, NULL};                                                       \
+        CHECK_EQ(run((spec), (int)(sizeof argv_ / sizeof *argv_) - 1, argv_, (nargs)), (want));    \
+    } while (0)
+
 static void test_parse(void)
 {
     long threads = 0, even = 0;
@@ -66,11 +74,9 @@ static void test_parse(void)
     sl_strv_free(&edges);
 
     /* --out, --output and -oFILE are the one output option. */
-    char *a2[] = {"t", "--out", "y", "m", NULL};
-    CHECK_EQ(run(&spec, 4, a2, &nargs), SL_OPT_CONTINUE);
+    EXPECT_RUN(&spec, &nargs, SL_OPT_CONTINUE, "t", "--out", "y", "m");
     CHECK_STR(out, "y");
-    char *a3[] = {"t", "--output=z", "m", NULL};
-    CHECK_EQ(run(&spec, 3, a3, &nargs), SL_OPT_CONTINUE);
+    EXPECT_RUN(&spec, &nargs, SL_OPT_CONTINUE, "t", "--output=z", "m");
     CHECK_STR(out, "z");
     char *a4[] = {"t", "-ow", "m", "--", "--json", NULL};
     CHECK_EQ(run(&spec, 5, a4, &nargs), SL_OPT_CONTINUE);
@@ -92,25 +98,17 @@ static void test_errors(void)
         SL_OPT_END,
     };
     const sl_optspec spec = {"t MODEL", NULL, opts, 1, 1, "one MODEL", NULL};
-    char *bad_value[] = {"t", "m", "--threads", "x", NULL};
-    CHECK_EQ(run(&spec, 4, bad_value, &nargs), SL_EXIT_USAGE);
-    char *range[] = {"t", "m", "--threads", "65", NULL};
-    CHECK_EQ(run(&spec, 4, range, &nargs), SL_EXIT_USAGE);
-    char *missing[] = {"t", "m", "--threads", NULL};
-    CHECK_EQ(run(&spec, 3, missing, &nargs), SL_EXIT_USAGE);
-    char *unknown[] = {"t", "m", "--thread", "2", NULL};
-    CHECK_EQ(run(&spec, 4, unknown, &nargs), SL_EXIT_USAGE);
-    char *flagval[] = {"t", "m", "--json=1", NULL};
-    CHECK_EQ(run(&spec, 3, flagval, &nargs), SL_EXIT_USAGE);
-    char *choice[] = {"t", "m", "--layout", "mvtec", NULL};
-    CHECK_EQ(run(&spec, 4, choice, &nargs), SL_EXIT_USAGE);
+    EXPECT_RUN(&spec, &nargs, SL_EXIT_USAGE, "t", "m", "--threads", "x");
+    EXPECT_RUN(&spec, &nargs, SL_EXIT_USAGE, "t", "m", "--threads", "65");
+    EXPECT_RUN(&spec, &nargs, SL_EXIT_USAGE, "t", "m", "--threads");
+    EXPECT_RUN(&spec, &nargs, SL_EXIT_USAGE, "t", "m", "--thread", "2");
+    EXPECT_RUN(&spec, &nargs, SL_EXIT_USAGE, "t", "m", "--json=1");
+    EXPECT_RUN(&spec, &nargs, SL_EXIT_USAGE, "t", "m", "--layout", "mvtec");
     char *odd[] = {"t", "m", "--even", "7", NULL};
     CHECK_EQ(run(&spec, 4, odd, &nargs), SL_EXIT_USAGE);
     CHECK_EQ(even, 0);
-    char *none[] = {"t", NULL};
-    CHECK_EQ(run(&spec, 1, none, &nargs), SL_EXIT_USAGE);
-    char *two[] = {"t", "a", "b", NULL};
-    CHECK_EQ(run(&spec, 3, two, &nargs), SL_EXIT_USAGE);
+    EXPECT_RUN(&spec, &nargs, SL_EXIT_USAGE, "t");
+    EXPECT_RUN(&spec, &nargs, SL_EXIT_USAGE, "t", "a", "b");
 }
 
 /* The usage text sl_opt_usage writes for spec, in a static buffer (overwritten by the next
@@ -167,8 +165,7 @@ static void test_pair_list_section(void)
                   "--workers", "0", NULL};
     CHECK_EQ(run(&spec, 10, ok, &nargs), SL_OPT_CONTINUE);
     CHECK_EQ(workers, 0);
-    char *bad_int[] = {"t", "--workers", "9", NULL};
-    CHECK_EQ(run(&spec, 3, bad_int, &nargs), SL_EXIT_USAGE);
+    EXPECT_RUN(&spec, &nargs, SL_EXIT_USAGE, "t", "--workers", "9");
     CHECK_EQ(workers, 0);
     CHECK_EQ(nargs, 0);
     CHECK_STR(pair[0], "d.h5");
@@ -178,22 +175,17 @@ static void test_pair_list_section(void)
     CHECK_STR(tl.items[2], "d");
     CHECK_EQ(json, 1);
     /* One value, or an option as the second value, is a usage error. */
-    char *one[] = {"t", "--pair", "d.h5", NULL};
-    CHECK_EQ(run(&spec, 3, one, &nargs), SL_EXIT_USAGE);
-    char *opt2[] = {"t", "--pair", "d.h5", "--json", NULL};
-    CHECK_EQ(run(&spec, 4, opt2, &nargs), SL_EXIT_USAGE);
+    EXPECT_RUN(&spec, &nargs, SL_EXIT_USAGE, "t", "--pair", "d.h5");
+    EXPECT_RUN(&spec, &nargs, SL_EXIT_USAGE, "t", "--pair", "d.h5", "--json");
     /* Lists: empty items and too many items are refused, the old value stays. */
-    char *empty[] = {"t", "--tl", "a,,b", NULL};
-    CHECK_EQ(run(&spec, 3, empty, &nargs), SL_EXIT_USAGE);
-    char *many[] = {"t", "--tl", "a,b,c,d", NULL};
-    CHECK_EQ(run(&spec, 3, many, &nargs), SL_EXIT_USAGE);
+    EXPECT_RUN(&spec, &nargs, SL_EXIT_USAGE, "t", "--tl", "a,,b");
+    EXPECT_RUN(&spec, &nargs, SL_EXIT_USAGE, "t", "--tl", "a,b,c,d");
     CHECK_EQ(tl.n, 3);
     /* A long list is not truncated (some commands cut lists at 128 bytes before). */
     char longv[600];
     memset(longv, 'x', sizeof longv - 1);
     longv[sizeof longv - 1] = '\0';
-    char *lng[] = {"t", "--tl", longv, NULL};
-    CHECK_EQ(run(&spec, 3, lng, &nargs), SL_OPT_CONTINUE);
+    EXPECT_RUN(&spec, &nargs, SL_OPT_CONTINUE, "t", "--tl", longv);
     CHECK_EQ(tl.n, 1);
     CHECK_EQ((long)strlen(tl.items[0]), (long)sizeof longv - 1);
     sl_list_free(&tl);
@@ -219,15 +211,12 @@ static void test_required(void)
         SL_OPT_END,
     };
     const sl_optspec spec = {"t --model FILE -o FILE", NULL, opts, 0, 0, NULL, "model out"};
-    char *both[] = {"t", "-m", "a", "--out=b", NULL};
-    CHECK_EQ(run(&spec, 4, both, &nargs), SL_OPT_CONTINUE);
+    EXPECT_RUN(&spec, &nargs, SL_OPT_CONTINUE, "t", "-m", "a", "--out=b");
     CHECK_STR(model, "a");
     CHECK_STR(out, "b");
     /* A value that spells the option's name is not the option. */
-    char *no_out[] = {"t", "--model", "--out", NULL};
-    CHECK_EQ(run(&spec, 3, no_out, &nargs), SL_EXIT_USAGE);
-    char *no_model[] = {"t", "-o", "b", NULL};
-    CHECK_EQ(run(&spec, 3, no_model, &nargs), SL_EXIT_USAGE);
+    EXPECT_RUN(&spec, &nargs, SL_EXIT_USAGE, "t", "--model", "--out");
+    EXPECT_RUN(&spec, &nargs, SL_EXIT_USAGE, "t", "-o", "b");
 }
 
 int main(void)
