@@ -24,6 +24,16 @@ static sl_tensor *param(void)
     return p;
 }
 
+/* CHECK_STATE(o, i, name, tol, values...): parameter i's optimiser state `name` holds these
+ * values. */
+#define CHECK_STATE(o, i, name, tol, ...)                                                          \
+    do {                                                                                           \
+        sl_tensor *st_ = NULL;                                                                     \
+        CHECK_OK(sl_optim_state_get((o), (i), (name), &st_), sl_torch_last_error());               \
+        CHECK_VALS(st_, (tol), __VA_ARGS__);                                                       \
+        sl_tensor_free(st_);                                                                       \
+    } while (0)
+
 static void test_sgd(void)
 {
     sl_tensor *p = param(), *buf = NULL;
@@ -45,14 +55,10 @@ static void test_sgd(void)
     CHECK_OK(sl_optim_sgd_new(&p, 1, 0.1, 0.9, 0, 0.01, 0, &o), sl_torch_last_error());
     CHECK_OK(step_with(o, p, C), sl_torch_last_error());
     CHECK_VALS(p, 1e-6, 0.949f, -2.098f);
-    CHECK_OK(sl_optim_state_get(o, 0, "momentum_buffer", &buf), sl_torch_last_error());
-    CHECK_VALS(buf, 1e-6, 0.51f, 0.98f);
-    sl_tensor_free(buf);
+    CHECK_STATE(o, 0, "momentum_buffer", 1e-6, 0.51f, 0.98f);
     CHECK_OK(step_with(o, p, C), sl_torch_last_error());
     CHECK_VALS(p, 1e-6, 0.852151f, -2.284102f);
-    CHECK_OK(sl_optim_state_get(o, 0, "momentum_buffer", &buf), sl_torch_last_error());
-    CHECK_VALS(buf, 1e-6, 0.96849f, 1.86102f);
-    sl_tensor_free(buf);
+    CHECK_STATE(o, 0, "momentum_buffer", 1e-6, 0.96849f, 1.86102f);
     sl_optim_free(o);
     sl_tensor_free(p);
 
@@ -100,15 +106,9 @@ static void test_adam(void)
     CHECK_OK(step_with(o, p, C), sl_torch_last_error());
     double p0 = 1 - lr * C[0] / (C[0] + eps), p1 = -2 - lr * C[1] / (C[1] + eps);
     CHECK_VALS(p, 1e-6, (float)p0, (float)p1);
-    CHECK_OK(sl_optim_state_get(o, 0, "exp_avg", &st), sl_torch_last_error());
-    CHECK_VALS(st, 1e-8, 0.05f, 0.1f);
-    sl_tensor_free(st);
-    CHECK_OK(sl_optim_state_get(o, 0, "exp_avg_sq", &st), sl_torch_last_error());
-    CHECK_VALS(st, 1e-9, 0.00025f, 0.001f);
-    sl_tensor_free(st);
-    CHECK_OK(sl_optim_state_get(o, 0, "step", &st), sl_torch_last_error());
-    CHECK_VALS(st, 0, 1);
-    sl_tensor_free(st);
+    CHECK_STATE(o, 0, "exp_avg", 1e-8, 0.05f, 0.1f);
+    CHECK_STATE(o, 0, "exp_avg_sq", 1e-9, 0.00025f, 0.001f);
+    CHECK_STATE(o, 0, "step", 0, 1);
 
     /* Step 2 with a different gradient, worked out from the update rule. */
     CHECK_OK(step_with(o, p, c2), sl_torch_last_error());
@@ -120,9 +120,7 @@ static void test_adam(void)
         want[i] -= lr * mh / (sqrt(vh) + eps);
     }
     CHECK_VALS(p, 1e-6, (float)want[0], (float)want[1]);
-    CHECK_OK(sl_optim_state_get(o, 0, "exp_avg", &st), sl_torch_last_error());
-    CHECK_VALS(st, 1e-7, (float)m[0], (float)m[1]);
-    sl_tensor_free(st);
+    CHECK_STATE(o, 0, "exp_avg", 1e-7, (float)m[0], (float)m[1]);
     sl_optim_free(o);
     sl_tensor_free(p);
 
@@ -130,11 +128,21 @@ static void test_adam(void)
     p = param();
     CHECK_OK(sl_optim_adam_new(&p, 1, lr, b1, b2, eps, 0.1, &o), sl_torch_last_error());
     CHECK_OK(step_with(o, p, C), sl_torch_last_error());
-    CHECK_OK(sl_optim_state_get(o, 0, "exp_avg", &st), sl_torch_last_error());
-    CHECK_VALS(st, 1e-7, 0.1f * (0.5f + 0.1f * 1), 0.1f * (1.0f - 0.1f * 2));
-    sl_tensor_free(st);
+    CHECK_STATE(o, 0, "exp_avg", 1e-7, 0.1f * (0.5f + 0.1f * 1), 0.1f * (1.0f - 0.1f * 2));
     sl_optim_free(o);
     sl_tensor_free(p);
+}
+
+/* A fresh optimiser over *p: Adam (lr 0.01, betas 0.8 / 0.95, eps 1e-6, weight decay 0.02) or
+ * SGD (lr 0.05, momentum 0.9, dampening 0.1, weight decay 0.01), as check_resume compares them. */
+static sl_optim *resume_optim(int adam, sl_tensor **p)
+{
+    sl_optim *o = NULL;
+    if (adam)
+        CHECK_OK(sl_optim_adam_new(p, 1, 0.01, 0.8, 0.95, 1e-6, 0.02, &o), sl_torch_last_error());
+    else
+        CHECK_OK(sl_optim_sgd_new(p, 1, 0.05, 0.9, 0.1, 0.01, 0, &o), sl_torch_last_error());
+    return o;
 }
 
 /* Steps optimiser A twice, copies its state into a fresh B over a copy of A's parameter, steps
@@ -148,20 +156,13 @@ static void check_resume(int adam)
     const float c1[2] = {0.3f, -0.7f}, c2[2] = {-1.1f, 0.25f}, c3[2] = {0.9f, 0.4f};
 
     sl_tensor *pa = param(), *pb = NULL;
-    sl_optim *a = NULL, *b = NULL;
-    if (adam)
-        CHECK_OK(sl_optim_adam_new(&pa, 1, 0.01, 0.8, 0.95, 1e-6, 0.02, &a), sl_torch_last_error());
-    else
-        CHECK_OK(sl_optim_sgd_new(&pa, 1, 0.05, 0.9, 0.1, 0.01, 0, &a), sl_torch_last_error());
+    sl_optim *a = resume_optim(adam, &pa);
     CHECK_OK(step_with(a, pa, c1), sl_torch_last_error());
     CHECK_OK(step_with(a, pa, c2), sl_torch_last_error());
 
     CHECK_OK(sl_tensor_clone(pa, &pb), sl_torch_last_error());
     sl_tensor_set_requires_grad(pb, 1);
-    if (adam)
-        CHECK_OK(sl_optim_adam_new(&pb, 1, 0.01, 0.8, 0.95, 1e-6, 0.02, &b), sl_torch_last_error());
-    else
-        CHECK_OK(sl_optim_sgd_new(&pb, 1, 0.05, 0.9, 0.1, 0.01, 0, &b), sl_torch_last_error());
+    sl_optim *b = resume_optim(adam, &pb);
     for (int i = 0; i < nnames; i++) {
         sl_tensor *s = NULL;
         CHECK_OK(sl_optim_state_get(a, 0, names[i], &s), sl_torch_last_error());
@@ -177,13 +178,9 @@ static void check_resume(int adam)
 
     /* Without the state, B's next step would have differed. */
     sl_tensor *pc = NULL;
-    sl_optim *c = NULL;
     CHECK_OK(sl_tensor_clone(pa, &pc), sl_torch_last_error());
     sl_tensor_set_requires_grad(pc, 1);
-    if (adam)
-        CHECK_OK(sl_optim_adam_new(&pc, 1, 0.01, 0.8, 0.95, 1e-6, 0.02, &c), sl_torch_last_error());
-    else
-        CHECK_OK(sl_optim_sgd_new(&pc, 1, 0.05, 0.9, 0.1, 0.01, 0, &c), sl_torch_last_error());
+    sl_optim *c = resume_optim(adam, &pc);
     CHECK_OK(step_with(a, pa, c3), sl_torch_last_error());
     CHECK_OK(step_with(c, pc, c3), sl_torch_last_error());
     CHECK_OK(sl_max_abs_diff(pa, pc, &d, NULL), sl_torch_last_error());
@@ -229,15 +226,9 @@ static void test_errors(void)
     /* Setting one Adam entry creates the rest: exp_avg_sq zeros, step 0. */
     sl_tensor *ea = T(1, ST_SHAPE(2), ST_VALS(0.5f, 0.25f));
     CHECK_OK(sl_optim_state_set(o, 1, "exp_avg", ea), sl_torch_last_error());
-    CHECK_OK(sl_optim_state_get(o, 1, "exp_avg_sq", &st), sl_torch_last_error());
-    CHECK_VALS(st, 0, 0, 0);
-    sl_tensor_free(st);
-    CHECK_OK(sl_optim_state_get(o, 1, "step", &st), sl_torch_last_error());
-    CHECK_VALS(st, 0, 0);
-    sl_tensor_free(st);
-    CHECK_OK(sl_optim_state_get(o, 1, "exp_avg", &st), sl_torch_last_error());
-    CHECK_VALS(st, 0, 0.5f, 0.25f);
-    sl_tensor_free(st);
+    CHECK_STATE(o, 1, "exp_avg_sq", 0, 0, 0);
+    CHECK_STATE(o, 1, "step", 0, 0);
+    CHECK_STATE(o, 1, "exp_avg", 0, 0.5f, 0.25f);
     CHECK_OK(sl_optim_state_get(o, 0, "exp_avg", &st), sl_torch_last_error());
     CHECK(st == NULL); /* the other parameter is untouched */
 
