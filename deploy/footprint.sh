@@ -4,8 +4,7 @@
 # sl-offload and lib/libsl_torch.so, their shared-library dependencies, and the resident memory
 # and start-up time of `sl-offload device` (tinycnn's float split; a native edge on loopback),
 # each build as built ("plain") and as deploy/sl-device.service runs it ("slim": the empty
-# stand-ins of BUILD/lib/torch-stubs first on LD_LIBRARY_PATH, see cmake/torch-stubs.py, and
-# MALLOC_ARENA_MAX=2):
+# stand-ins of BUILD/lib/torch-stubs first on LD_LIBRARY_PATH, see cmake/torch-stubs.py):
 #   start    `sl-offload --version`: the program and its direct libraries, no libtorch
 #            (max RSS, GNU time);
 #   ready    seconds from the start of `sl-offload device` until the device half of its first
@@ -19,6 +18,10 @@
 #            relocated data; only swap can take those from it), and under qemu its
 #            translated-code cache (its one rwx mapping);
 #   run      N images through the live edge: max RSS of the whole run (GNU time) and wall time.
+#   working set   of a longer run through the live edge, once 10 images are answered: the
+#            pages that the process touches (smaps "Referenced", after clearing the bits through
+#            /proc/PID/clear_refs) while it answers 10 more: what classifying needs resident,
+#            split into mapped files and the process's own pages (qemu's code cache apart).
 # Under qemu-user the RSS is qemu's: the arm64 program's pages plus the emulator and its
 # translated-code cache, so it is indicative (an upper bound), not the figure of a real board.
 # Prints a markdown table on stdout. Needs the native build's sl-offload, sl-preprocess and
@@ -83,7 +86,7 @@ smaps_split() {
 }
 
 # measure NAME BIN LIB SLIM RUNNER...: one row; RUNNER... is the command prefix that runs an
-# sl-offload; SLIM is 1 for the deployed environment (the stand-ins of LIB's folder, 2 arenas).
+# sl-offload; SLIM is 1 for the deployed environment (the stand-ins of LIB's folder first).
 measure() {
     local name=$1 bin=$2 lib=$3 slim=$4
     shift 4
@@ -92,7 +95,7 @@ measure() {
         local stubs
         stubs=$(dirname "$lib")/torch-stubs
         [ -d "$stubs" ] || { echo "(no $name row: $stubs not made)"; return; }
-        envv+=(LD_LIBRARY_PATH="$stubs" MALLOC_ARENA_MAX=2)
+        envv+=(LD_LIBRARY_PATH="$stubs")
     fi
     local start idle run t0 wall ready pss ifile iown irwx
     "${envv[@]}" /usr/bin/time -f %M -o "$W/start.kb" "$@" --version >/dev/null
@@ -127,13 +130,45 @@ measure() {
     IMAGES=$(sed -n 's/.* \([0-9][0-9]*\) image(s): \1 by the edge, 0 by the fallback, 0 error.*/\1/p' \
         "$W/run.log")
     [ -n "$IMAGES" ] || { cat "$W/run.log" >&2; fail "$name: not every image answered by the edge"; }
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s / %s / %s | %s | %s |\n' "$name" \
+    local ws
+    ws=$(working_set "$@")
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s / %s / %s | %s | %s | %s |\n' "$name" \
         "$(size_mb "$bin")" "$(size_mb "$lib")" "$(mb "$start")" "$ready" "$(mb "$idle")" \
-        "$(mb "$pss")" "$(mb "$ifile")" "$(mb "$iown")" "$(mb "$irwx")" "$(mb "$run")" "$wall"
+        "$(mb "$pss")" "$(mb "$ifile")" "$(mb "$iown")" "$(mb "$irwx")" "$(mb "$run")" "$wall" \
+        "$ws"
 }
 
-echo "| build | sl-offload MB | libsl_torch.so MB | start RSS MB | ready s | idle RSS MB | idle PSS MB | idle: file clean / own / qemu code MB | run max RSS MB | run wall s |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+# working_set RUNNER...: "files / own MB" that the device touches while it answers 10 images,
+# in a run of $W/ws_data through the live edge (started with the same environment as the
+# caller's, envv).
+working_set() {
+    : >"$W/ws.jsonl"
+    "${envv[@]}" "$@" device --edge "127.0.0.1:$EDGE_PORT" --token-file "$W/token" \
+        --model "$W/d.h5" --images "$W/ws_data" -o "$W/ws.jsonl" 2>"$W/ws.log" &
+    local pid=$! top=$! n0 f o
+    wait_lines() {
+        for _ in $(seq 3000); do
+            [ "$(wc -l <"$W/ws.jsonl")" -ge "$1" ] && return 0
+            kill -0 "$top" 2>/dev/null || return 1
+            sleep 0.1
+        done
+        return 1
+    }
+    wait_lines 10 || { cat "$W/ws.log" >&2; fail "working set: the run did not get going"; }
+    if [ "$(cat "/proc/$pid/comm")" = proot ]; then pid=$(pgrep -P "$pid" | head -1); fi
+    echo 1 >"/proc/$pid/clear_refs"
+    n0=$(wc -l <"$W/ws.jsonl")
+    wait_lines $((n0 + 10)) || { cat "$W/ws.log" >&2; fail "working set: the run ended early"; }
+    read -r f o <<<"$(awk '/^[0-9a-f]+-[0-9a-f]+ / { perm = $2; file = $6 }
+        /^Referenced:/ { if (file ~ /^\//) f += $2; else if (perm !~ /rwx/) o += $2 }
+        END { print f + 0, o + 0 }' "/proc/$pid/smaps")"
+    kill "$pid" 2>/dev/null; wait "$top" 2>/dev/null || true
+    echo "$(mb "$f") / $(mb "$o")"
+}
+
+"$DATA" synth --product casting --size 32 --per-class 100 --out "$W/ws_data" 2>/dev/null
+echo "| build | sl-offload MB | libsl_torch.so MB | start RSS MB | ready s | idle RSS MB | idle PSS MB | idle: file clean / own / qemu code MB | run max RSS MB | run wall s | working set: files / own MB |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for slim in 0 1; do
     tag=$([ $slim = 1 ] && echo slim || echo plain)
     measure "native x86-64, $tag" "$NATIVE/bin/sl-offload" "$NATIVE/lib/libsl_torch.so" $slim \
