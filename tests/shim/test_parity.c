@@ -105,6 +105,18 @@ static sl_tensor *gen(int ndim, const int64_t *shape, double scale, double shift
     return t;
 }
 
+/* |v| + c (max(v, -v) + c, built from shim ops), a positive variance for the batch norm cases,
+ * in a new tensor (the caller frees it); NULL when an op failed. */
+static sl_tensor *abs_plus(const sl_tensor *v, double c)
+{
+    sl_tensor *neg = NULL, *pos = NULL, *sum = NULL, *out = NULL;
+    if (!sl_mul_scalar(v, -1, &neg) && !sl_relu(v, &pos) && !sl_relu_(neg) &&
+        !sl_add(pos, neg, &sum))
+        sl_add_scalar(sum, c, &out);
+    ST_FREE(neg, pos, sum);
+    return out;
+}
+
 /* The shim's result `t` against PyTorch's `name`: same size, max |diff| <= tol * max(1, |ref|). */
 static void compare(const char *name, sl_tensor *t, double tol)
 {
@@ -161,16 +173,9 @@ int main(void)
     CHECK_SHAPE(o, 2, 3, 14, 18);
     compare("convt", o, tol);
 
-    sl_tensor *rm = gen(1, ST_SHAPE(4), 0.1, 0), *rv = NULL, *rv0 = gen(1, ST_SHAPE(4), 1, 0);
+    sl_tensor *rm = gen(1, ST_SHAPE(4), 0.1, 0), *rv0 = gen(1, ST_SHAPE(4), 1, 0);
     sl_tensor *g = gen(1, ST_SHAPE(4), 1, 2), *beta = gen(1, ST_SHAPE(4), 1.0 / 3, 0);
-    /* |gen| + 1: max(v, -v) + 1, built from shim ops. */
-    sl_tensor *neg = NULL, *pos = NULL;
-    sl_mul_scalar(rv0, -1, &neg);
-    sl_relu(rv0, &pos);
-    sl_relu_(neg);
-    sl_add(pos, neg, &o);
-    sl_add_scalar(o, 1, &rv);
-    sl_tensor_free(o);
+    sl_tensor *rv = abs_plus(rv0, 1);
     CHECK_OK(sl_batch_norm(x, g, beta, rm, rv, 1, 0.2, 1e-3, &o), sl_torch_last_error());
     compare("bn", o, tol);
     sl_tensor_share(rm, &o);
@@ -235,23 +240,15 @@ int main(void)
     CHECK_OK(sl_fake_quant_u8(x3, s, zp, &o), sl_torch_last_error());
     compare("fakequant", o, 0);
 
-    sl_tensor *fm = gen(1, ST_SHAPE(6), 0.2, 0), *fv0 = gen(1, ST_SHAPE(6), 1, 0), *fv = NULL;
+    sl_tensor *fm = gen(1, ST_SHAPE(6), 0.2, 0), *fv0 = gen(1, ST_SHAPE(6), 1, 0);
     sl_tensor *fg = gen(1, ST_SHAPE(6), 1, 1.5), *fb = gen(1, ST_SHAPE(6), 1.0 / 7, 0);
-    sl_tensor *ow = NULL, *ob = NULL;
-    sl_tensor_free(neg);
-    sl_tensor_free(pos);
-    sl_mul_scalar(fv0, -1, &neg);
-    sl_relu(fv0, &pos);
-    sl_relu_(neg);
-    sl_add(pos, neg, &o);
-    sl_add_scalar(o, 0.5, &fv);
-    sl_tensor_free(o);
+    sl_tensor *ow = NULL, *ob = NULL, *fv = abs_plus(fv0, 0.5);
     CHECK_OK(sl_fold_batch_norm(w, b, fg, fb, fm, fv, 1e-5, &ow, &ob), sl_torch_last_error());
     compare("fold_w", ow, tol);
     compare("fold_b", ob, tol);
 
-    sl_tensor *all[] = {x,  w, b,    wt, bt, rm, rv, rv0, g,   beta, neg, pos, logits, tgt,
-                        lp, t, half, lw, lb, x3, q,  fm,  fv0, fv,   fg,  fb,  shifted};
+    sl_tensor *all[] = {x, w,    b,  wt, bt, rm, rv, rv0, g,  beta, logits, tgt,    lp,
+                        t, half, lw, lb, x3, q,  fm, fv0, fv, fg,   fb,     shifted};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sl_tensor_free(all[i]);
     for (int i = 0; i < nrefs; i++)
