@@ -40,6 +40,7 @@ fuzz_workdir() {
     trap '[ "$keep" = 1 ] || rm -rf "$work"' EXIT
     if [ -z "$corpus" ]; then corpus=$work/corpus; fi
     mkdir -p "$corpus" "$work/seeds"
+    corpus=$(cd "$corpus" && pwd) # libFuzzer runs in $work: a relative --corpus would miss
 }
 
 # Runs fuzzer $1 with -max_len=$2 (and any further libFuzzer flags) on the corpus and seeds, prints
@@ -59,8 +60,8 @@ fuzz_run() {
     if [ -n "$done_line" ]; then echo "$done_line"; fi
     # -fork mode: no stat:: lines; the last status line has the executions of all jobs and the
     # time ("#135: cov: ... exec/s 0 ... time: 325s job: 5", its exec/s rounded down to a whole
-    # number), so the total and the rate are printed from it. Timeouts it was told to ignore are
-    # kept as timeout-* inputs: findings all the same.
+    # number), so the total and the rate are printed from it. Timeouts and crashes it was told to
+    # ignore are kept as timeout-* and crash-* inputs: findings all the same.
     local last
     last=$(grep -E '^#[0-9]+: cov: ' "$work/log" | tail -1 || true)
     if [ -n "$last" ]; then
@@ -68,11 +69,13 @@ fuzz_run() {
         echo "$last" | sed -nE 's/^#([0-9]+):.* time: ([0-9]+)s job: ([0-9]+).*/\1 \2 \3/p' |
             awk '$2 > 0 { printf "fork mode: %d executions in %d s over %d jobs, %.2f exec/s\n", $1, $2, $3, $1 / $2 }'
     fi
-    local timeouts
-    timeouts=$(find "$work" -maxdepth 1 -name 'timeout-*' | wc -l)
-    if [ "$timeouts" -gt 0 ]; then
+    local found
+    found=$(find "$work" -maxdepth 1 \( -name 'timeout-*' -o -name 'crash-*' -o -name 'leak-*' \
+        -o -name 'oom-*' \) | wc -l)
+    if [ "$found" -gt 0 ]; then
         keep=1
-        echo "$name: $timeouts input(s) ran over the -timeout; kept in $work" >&2
+        echo "$name: $found input(s) crashed, leaked or ran over the -timeout; kept in $work:" >&2
+        (cd "$work" && ls timeout-* crash-* leak-* oom-* 2>/dev/null | head -20) >&2
         [ $rc -ne 0 ] || exit 1
     fi
     if [ $rc -ne 0 ]; then

@@ -54,6 +54,13 @@ void sl_h5_unlock(void)
         return r_;                                                                             \
     } while (0)
 
+void sl_h5_keep_free_lists(void)
+{
+    sl_h5_lock();
+    H5set_free_list_limits(-1, -1, -1, -1, -1, -1);
+    sl_h5_unlock();
+}
+
 /* ---- types --------------------------------------------------------------------------------- */
 
 static hid_t mem_type(sl_h5_type t)
@@ -132,18 +139,75 @@ int sl_h5_open_rw(const char *path, sl_h5_id *file)
     LOCKED(int, open_rw_locked(path, file));
 }
 
+/* A caller's image lent to the core driver without a copy (HDF5 would otherwise copy it twice:
+ * into the property list, then into the open file). Every "allocation" of the image is the
+ * caller's buffer and every "copy" of it onto itself is nothing; the file is read-only, so nothing
+ * writes to it or resizes it. The callbacks run inside HDF5, under the lock, so `refs` (the
+ * property lists and the file holding the record) needs no atomics. */
+struct lent_image {
+    const void *buf;
+    size_t len;
+    int refs;
+};
+
+static void *lent_malloc(size_t size, H5FD_file_image_op_t op, void *udata)
+{
+    (void)op;
+    struct lent_image *li = udata;
+    return size == li->len ? (void *)li->buf : NULL;
+}
+
+static void *lent_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op,
+                         void *udata)
+{
+    (void)op;
+    (void)udata;
+    return dest == src ? dest : memcpy(dest, src, size);
+}
+
+static void *lent_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata)
+{
+    (void)ptr, (void)size, (void)op, (void)udata;
+    return NULL; /* read-only: the image never grows */
+}
+
+static herr_t lent_free(void *ptr, H5FD_file_image_op_t op, void *udata)
+{
+    (void)ptr, (void)op, (void)udata;
+    return 0; /* the caller's buffer */
+}
+
+static void *lent_udata_copy(void *udata)
+{
+    ((struct lent_image *)udata)->refs++;
+    return udata;
+}
+
+static herr_t lent_udata_free(void *udata)
+{
+    struct lent_image *li = udata;
+    if (--li->refs == 0) free(li);
+    return 0;
+}
+
 static int open_image_locked(const void *buf, size_t len, const char *name, sl_h5_id *file)
 {
     /* The core driver tells files apart by name: two images open at once need two names. */
     static atomic_ulong serial;
     char unique[96];
     snprintf(unique, sizeof unique, "sl-image-%lu", (unsigned long)atomic_fetch_add(&serial, 1));
+    struct lent_image *li = malloc(sizeof *li);
+    if (!li) return sl_err(SL_ENOMEM, "%s: out of memory", name);
+    *li = (struct lent_image){buf, len, 1};
+    H5FD_file_image_callbacks_t cb = {lent_malloc,     lent_memcpy,     lent_realloc, lent_free,
+                                      lent_udata_copy, lent_udata_free, li};
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     hid_t f = -1;
     if (fapl >= 0 && H5Pset_fapl_core(fapl, 65536, 0) >= 0 &&
-        H5Pset_file_image(fapl, (void *)buf, len) >= 0)
+        H5Pset_file_image_callbacks(fapl, &cb) >= 0 && H5Pset_file_image(fapl, (void *)buf, len) >= 0)
         f = H5Fopen(unique, H5F_ACC_RDONLY, fapl);
     if (fapl >= 0) H5Pclose(fapl);
+    lent_udata_free(li); /* ours; the open file holds its own reference until it is closed */
     if (f < 0) return sl_err(SL_EFORMAT, "%s: cannot open as HDF5 (corrupt or truncated)", name);
     *file = f;
     return SL_OK;
