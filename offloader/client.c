@@ -107,6 +107,9 @@ int sl_client_new(const sl_client_config *cfg, sl_client **out)
     if (!cfg->token || !cfg->token_len)
         return sl_err(SL_EARG, "device: a shared token is required");
     if (cfg->max_inflight < 1) return sl_err(SL_EARG, "device: max in-flight must be >= 1");
+    if (!(cfg->reconnect_window >= 0))
+        return sl_err(SL_EARG, "device: the reconnect window must be >= 0 s, not %g",
+                      cfg->reconnect_window);
     sl_client *c = calloc(1, sizeof *c);
     if (!c) return sl_err(SL_ENOMEM, "device: out of memory");
     c->cfg = *cfg;

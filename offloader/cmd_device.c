@@ -26,6 +26,7 @@ static struct {
     const char *edge, *token_file, *out, *summary, *images, *model, *fallback, *plan, *plans;
     long pipeline, threads, max_pixels, confirm;
     double bw, rtt, edge_wait, cpu, prior_bw, stale, every, margin, hold;
+    double reconnect_window;
     int cpu_mode;
     int logits, no_fold;
 } A;
@@ -65,6 +66,10 @@ static const sl_opt options[] = {
     SL_OPT_DURATION(0, "edge-wait", &A.edge_wait,
                     "when the edge becomes unreachable, wait up to TIME (30s) for it to come\n"
                     "back before images fall back or fail (default: don't wait)"),
+    SL_OPT_CALLBACK(0, "reconnect-window", &A.reconnect_window, "TIME",
+                    sl_net_opt_reconnect_window,
+                    "after a working connection to the edge broke, keep reconnecting until\n"
+                    "TIME after the loss (default 15s; 0: only the 5 connect attempts)"),
     SL_OPT_BANDWIDTH(0, "bandwidth", &A.bw, "model a link of RATE (10mbit, 1.5MB/s...) in-process"),
     SL_OPT_DURATION(0, "rtt", &A.rtt, "the modelled link's round-trip time (20ms)"),
     SL_OPT_OUTPUT(&A.out, "write the JSON lines here (default: stdout)"),
@@ -194,6 +199,7 @@ static cJSON *summary_json(const sl_results_summary *m, const char *pair_id, dou
 int sl_cmd_device(int argc, char **argv)
 {
     memset(&A, 0, sizeof A);
+    A.reconnect_window = -1; /* the library's default */
     A.pipeline = 1;
     sl_link_config link = sl_link_config_default(1, 0); /* its priors are the device's to set */
     A.margin = 100 * link.margin;
@@ -247,6 +253,7 @@ int sl_cmd_device(int argc, char **argv)
     if (rc == SL_OK && (bw > 0 || rtt > 0)) rc = sl_shaper_new(bw, rtt, 0, &sh);
     sl_client_config ccfg;
     sl_client_config_defaults(&ccfg);
+    if (A.reconnect_window >= 0) ccfg.reconnect_window = A.reconnect_window;
     ccfg.max_inflight = o.pipeline;
     ccfg.shaper = sh;
     if (rc == SL_OK) rc = sl_client_new_at(edge, token_file, &ccfg, &cl);

@@ -21,6 +21,7 @@
 static struct {
     const char *listen, *store, *token_file, *port_file, *metrics, *metrics_port_file;
     long threads, max_queue, max_clients;
+    double handshake_timeout;
     int no_fold, no_warm;
 } A;
 
@@ -35,6 +36,10 @@ static const sl_opt options[] = {
     SL_OPT_LONG(0, "max-clients", &A.max_clients, "N", 1, 4096,
                 "authenticated devices at once (default 64); peers still in their\n"
                 "handshake do not count"),
+    SL_OPT_CALLBACK(0, "handshake-timeout", &A.handshake_timeout, "TIME",
+                    sl_net_opt_handshake_timeout,
+                    "close a connection that has not finished its handshake TIME after it\n"
+                    "was accepted, however its bytes trickle in (default 10s; 100ms to 1h)"),
     SL_OPT_STRING(0, "port-file", &A.port_file, "FILE",
                   "write the bound port there once listening (for scripts and port 0)"),
     SL_OPT_FLAG(0, "no-fold", &A.no_fold, "do not fold batch norm into convolutions"),
@@ -53,7 +58,8 @@ static const sl_opt options[] = {
 const sl_optspec sl_cmd_edge_spec = {
     "sl-offload edge --listen HOST:PORT --store DIR --token-file FILE\n"
     "                [--threads N] [--max-queue N] [--max-clients N] [--port-file FILE]\n"
-    "                [--no-fold] [--no-warm] [--metrics HOST:PORT [--metrics-port-file FILE]]",
+    "                [--handshake-timeout T] [--no-fold] [--no-warm]\n"
+    "                [--metrics HOST:PORT [--metrics-port-file FILE]]",
     "Serve deployed bundles to devices until SIGINT or SIGTERM (then stop cleanly). Every\n"
     "bundle in DIR is loaded at start: edge halves (from `sl-preprocess split`) under their pair\n"
     "id, whole models (for the edge-only plan: the device sends the raw image) under the first\n"
@@ -100,6 +106,7 @@ int sl_cmd_edge(int argc, char **argv)
     A.threads = 2;
     A.max_queue = 64;
     A.max_clients = 64;
+    A.handshake_timeout = -1; /* the library's default */
     int rc = sl_opt_parse(&sl_cmd_edge_spec, argc, argv, NULL);
     if (rc != SL_OPT_CONTINUE) return rc;
     const char *listen = A.listen, *store = A.store, *token_file = A.token_file;
@@ -130,6 +137,7 @@ int sl_cmd_edge(int argc, char **argv)
     cfg.workers = (int)threads;
     cfg.queue_capacity = (int)max_queue;
     cfg.max_clients = (int)max_clients;
+    if (A.handshake_timeout > 0) cfg.auth_timeout = A.handshake_timeout;
     cfg.no_warm = A.no_warm;
     sl_backend_opts bo = {.fold_bn = fold};
     sl_edge_backend be;

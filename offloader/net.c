@@ -1,5 +1,6 @@
 /* net.c: sockets with timeouts, connect with backoff, whole-buffer reads and writes. */
 #include "offloader/net.h"
+#include "common/cli.h"
 #include "common/status.h"
 #include "common/timeutil.h"
 
@@ -331,4 +332,27 @@ int sl_net_hostport_list(const char *s, sl_hostport *out, int max, int *n)
         if (!p[len]) return SL_OK;
         p += len + 1;
     }
+}
+
+/* A duration option in [lo, hi] seconds into *dest; `name` is the option as the user typed it. */
+static int opt_wait(const char *name, const char *value, double lo, double hi, double *dest)
+{
+    double v;
+    int rc = sl_parse_duration(name, value, &v);
+    if (rc) return rc;
+    if (!(v >= lo && v <= hi))
+        return sl_err(SL_EARG, "%s: '%s' is out of range (%g s to %g s)", name, value, lo, hi);
+    *dest = v;
+    return SL_OK;
+}
+
+int sl_net_opt_handshake_timeout(void *dest, const char *value)
+{
+    return opt_wait("--handshake-timeout", value, SL_NET_HANDSHAKE_MIN_S, SL_NET_HANDSHAKE_MAX_S,
+                    dest);
+}
+
+int sl_net_opt_reconnect_window(void *dest, const char *value)
+{
+    return opt_wait("--reconnect-window", value, 0, SL_NET_RECONNECT_MAX_S, dest);
 }

@@ -48,6 +48,22 @@ typedef struct sl_hostport {
  * wrong and why (the list is then not usable). */
 int sl_net_hostport_list(const char *s, sl_hostport *out, int max, int *n);
 
+/* The connection waits a command line may set, as option callbacks (common/opt.h
+ * SL_OPT_CALLBACK; `dest` is a double of seconds, `value` a duration such as "2s" or "500ms").
+ * Each returns SL_OK with *dest set, or SL_EARG naming the option and its range (dest
+ * unchanged):
+ * - sl_net_opt_handshake_timeout: `edge --handshake-timeout`, the edge's deadline from accept to
+ *   the end of a device's handshake (sl_edge_config.auth_timeout), SL_NET_HANDSHAKE_MIN_S to
+ *   SL_NET_HANDSHAKE_MAX_S;
+ * - sl_net_opt_reconnect_window: `device --reconnect-window`, how long after a working
+ *   connection broke the device keeps reconnecting (sl_client_config.reconnect_window), 0 (only
+ *   the connect attempts) to SL_NET_RECONNECT_MAX_S. */
+#define SL_NET_HANDSHAKE_MIN_S 0.1
+#define SL_NET_HANDSHAKE_MAX_S 3600.0
+#define SL_NET_RECONNECT_MAX_S 86400.0
+int sl_net_opt_handshake_timeout(void *dest, const char *value);
+int sl_net_opt_reconnect_window(void *dest, const char *value);
+
 /* Connects to host:port within timeout_s seconds (0 = system default). Returns SL_OK and *fd,
  * or SL_ENET / SL_ETIMEOUT with a message naming host:port and the reason. */
 int sl_net_connect(const char *host, int port, double timeout_s, int *fd);

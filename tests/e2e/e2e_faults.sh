@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # e2e_faults.sh: no image is ever lost when the edge goes away: killed for good with --fallback
-# (the rest runs locally) and without (one explicit error per image, exit code 1), these two on
-# an edge of their own, waiting out the device's 15 s reconnect window (the product's constant)
-# in the background while the others run; restarted 2.5 s later (the device waits for it with
-# --edge-wait and resumes); killed mid-stream and restarted 0.4 s later without --edge-wait (the
-# requests lost with the connection are sent again: all answered by the edge, twice).
+# (the rest runs locally, after the device kept reconnecting for its --reconnect-window, 5 s
+# here instead of the default 15 s) and without (one explicit error per image, exit code 1),
+# these two on an edge of their own, in the background while the others run; restarted 2.5 s
+# later (the device waits for it with --edge-wait and resumes); killed mid-stream and restarted
+# 0.4 s later without --edge-wait (the requests lost with the connection are sent again: all
+# answered by the edge, twice).
 source "$(dirname "$0")/lib.sh"
 make_fixtures 6
 N=24
+# The reconnect window of the device of 1, in s: longer than its connect attempts without one
+# (two rounds of 5, 3-4 s), shorter than the default 15 s.
+WINDOW=5
 mkdir -p "$W/gone.store"
 cp "$W/e.h5" "$W/gone.store/"
 start_edge gone
@@ -20,15 +24,18 @@ wait_lines() {
     fail "$1 never reached $2 lines"
 }
 
-# 1. Killed for good mid-stream with --fallback: every image answered by the edge or locally.
-#    On the edge "gone"; this device and the one of 2 are checked at the end.
-E=$E_GONE dev --model "$W/d.h5" --rtt 40ms --fallback "$W/m.h5" -o "$W/fb.jsonl" 2>"$W/fb.log" &
+# 1. Killed for good mid-stream with --fallback: every image answered by the edge or locally,
+#    the first fallback once the reconnect window ran out. On the edge "gone"; this device and
+#    the one of 2 are checked at the end.
+E=$E_GONE dev --model "$W/d.h5" --rtt 40ms --fallback "$W/m.h5" --reconnect-window ${WINDOW}s \
+    -o "$W/fb.jsonl" 2>"$W/fb.log" &
 FB_DEV=$!
 wait_lines "$W/fb.jsonl" 4
 kill -9 "$GONE_PID"
 
 # 2. No edge and no fallback: one explicit error line per image, exit code 1, bounded time. Run
-#    while the device of 1 keeps trying to reconnect (15 s after the loss), on the same dead port.
+#    while the device of 1 keeps trying to reconnect (its window after the loss), on the same
+#    dead port.
 t0=$(date +%s)
 (
     rc=0
@@ -76,7 +83,19 @@ pass "edge killed after 4 images, back 0.4 s later, no --edge-wait: all $N answe
 wait "$FB_DEV" || fail "device with --fallback failed: $(tail -2 "$W/fb.log")"
 read -r ok fb err < <(check_lines "$W/fb.jsonl" edge,fallback) || fail "fallback: bad result lines"
 [ "$fb" -gt 0 ] && [ "$ok" -ge 4 ] || fail "fallback: $ok by the edge, $fb by the fallback"
-pass "edge killed for good with --fallback: $ok by the edge, $fb by the fallback, 0 errors"
+# The image the loss caught fell back only once the window had run out: it took at least the
+# window (its time starts before the loss), and less than the default window of 15 s.
+waited=$(py "$W/fb.jsonl" "$WINDOW" <<'PY'
+import json, sys
+window = float(sys.argv[2])
+rows = [json.loads(l) for l in open(sys.argv[1])][:-1]
+t = next(r for r in rows if r["via"] == "fallback")["timing"]["total_s"]
+assert window <= t < 15, f"the first fallback came {t:.1f} s after its image started"
+print(round(t, 1))
+PY
+) || fail "fallback: the reconnecting did not last the --reconnect-window of $WINDOW s"
+pass "edge killed for good with --fallback: $ok by the edge, $fb by the fallback, 0 errors;" \
+    "the first fallback ${waited} s after its image started (window $WINDOW s)"
 
 wait "$DOWN" || true
 read -r rc took <"$W/down.rc" || fail "down: the device did not finish"

@@ -3,8 +3,11 @@ parity.py (sd.h5, with the input in.h5 and PyTorch's output ref.h5) is imported 
 `sl-preprocess import` and run with `sl-offload run`, with and without batch-norm folding;
 outputs must agree to 1e-5 relative.
 
-usage: parity_check.py EXPORTS ARCH [HxW]   (run from a scratch folder; SL_BIN names the built
-commands; EXPORTS is the folder `parity.py export` wrote, holding ARCH_HxW/)
+usage: parity_check.py EXPORTS ARCH [HxW] [--in-process PARITY_INPROC]
+(run from a scratch folder; SL_BIN names the built commands; EXPORTS is the folder
+`parity.py export` wrote, holding ARCH_HxW/). With --in-process, the same import and the same
+two runs are done by that program (parity_inproc.c) in one process, the weights kept in memory:
+for vgg11, whose 515 MB would otherwise be read, written, checked and read again several times.
 """
 import os
 import subprocess
@@ -57,10 +60,25 @@ def check(src, arch, h, w):
     return failed
 
 
+def check_in_process(prog, src, arch, h, w):
+    """check() done by parity_inproc in one process; returns the failure count."""
+    r = subprocess.run([prog, arch, f"{h}x{w}", *(os.path.join(src, f) for f in
+                                                 ("sd.h5", "in.h5", "ref.h5")), str(TOL)])
+    return 0 if r.returncode == 0 else 1
+
+
 def main():
-    exports, arch = sys.argv[1], sys.argv[2]
-    h, w = (int(v) for v in (sys.argv[3] if len(sys.argv) > 3 else "64x64").split("x"))
-    sys.exit(1 if check(case_dir(exports, arch, h, w), arch, h, w) else 0)
+    args = sys.argv[1:]
+    prog = None
+    if "--in-process" in args:
+        i = args.index("--in-process")
+        prog = args[i + 1]
+        del args[i:i + 2]
+    exports, arch = args[0], args[1]
+    h, w = (int(v) for v in (args[2] if len(args) > 2 else "64x64").split("x"))
+    src = case_dir(exports, arch, h, w)
+    failed = check_in_process(prog, src, arch, h, w) if prog else check(src, arch, h, w)
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":
