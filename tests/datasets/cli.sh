@@ -6,6 +6,8 @@ D="$SL_BIN/sl-data"
 [ -x "$D" ] || { echo "sl-data not built"; exit 1; }
 fail=0
 ok() { if "$@"; then :; else echo "FAIL: $*"; fail=1; fi; }
+# has FILE PATTERN...: each (grep) pattern matches a line of FILE.
+has() { local f=$1 p; shift; for p in "$@"; do ok grep -q -- "$p" "$f"; done; }
 rc_is() { local want=$1; shift; "$@" >out.txt 2>err.txt; local got=$?
           [ "$got" = "$want" ] || { echo "FAIL: exit $got (want $want): $*"; cat err.txt; fail=1; }; }
 rm -rf work && mkdir work && cd work
@@ -52,10 +54,11 @@ printf 'not an image' > cast/train/ok/notes.png
 head -c 200 cast/train/ok/ok_00000.png > cast/train/ok/cut.png
 mkdir cast/val/empty
 rc_is 1 "$D" check cast
-ok grep -q "3 problems" out.txt
-ok grep -q "problem: cast/train/ok/notes.png: not an image file (PNG, JPEG or BMP)" out.txt
-ok grep -q "problem: cast/train/ok/cut.png: corrupt or truncated PNG" out.txt
-ok grep -q "problem: cast/val/empty: empty class folder" out.txt
+has out.txt \
+    "3 problems" \
+    "problem: cast/train/ok/notes.png: not an image file (PNG, JPEG or BMP)" \
+    "problem: cast/train/ok/cut.png: corrupt or truncated PNG" \
+    "problem: cast/val/empty: empty class folder"
 rc_is 1 "$D" check cast --json
 ok "$SL_PYTHON" -c "import json,sys; r=json.load(open('out.txt')); assert len(r['problems'])==3 and r['count']==48, r"
 rc_is 1 "$D" check cast --strict
@@ -138,11 +141,12 @@ printf 'GIF89a' > broken/a/x.gif
 head -c 100 jpg/train/ok/ok_00000.jpg > broken/a/cut.jpg
 head -c 100 bmp/train/ok/ok_00000.bmp > broken/b/cut.bmp
 rc_is 1 "$D" check broken
-ok grep -q "broken: imagefolder, 0 images in 0 classes, 5 problems" out.txt
-ok grep -q "problem: broken/a/x.gif: not an image file (PNG, JPEG or BMP)" out.txt
-ok grep -q "problem: broken/a/cut.jpg: corrupt JPEG" out.txt
-ok grep -q "problem: broken/b: empty class folder (no readable image)" out.txt
-ok grep -q "problem: broken/b/cut.bmp: unsupported or corrupt BMP" out.txt
+has out.txt \
+    "broken: imagefolder, 0 images in 0 classes, 5 problems" \
+    "problem: broken/a/x.gif: not an image file (PNG, JPEG or BMP)" \
+    "problem: broken/a/cut.jpg: corrupt JPEG" \
+    "problem: broken/b: empty class folder (no readable image)" \
+    "problem: broken/b/cut.bmp: unsupported or corrupt BMP"
 ok grep -q "no readable image (PNG, JPEG or BMP) in any class folder" err.txt
 rc_is 1 "$D" check broken --json
 ok "$SL_PYTHON" -c "import json; r=json.load(open('out.txt')); assert r['count']==0 and len(r['problems'])==5, r"
