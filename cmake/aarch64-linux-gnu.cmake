@@ -12,7 +12,9 @@
 # Programs that the build runs (gen_forward.py, protoc-c, python3) are the build machine's;
 # headers, libraries, CMake packages (Torch) and pkg-config files come from the sysroot only.
 # With qemu-user installed, CMAKE_CROSSCOMPILING_EMULATOR runs the arm64 programs
-# (qemu-aarch64-static -L <sysroot>), e.g. for the tests in tests/arm64/.
+# (qemu-aarch64-static -L <sysroot>), but not the programs they start: `run` and `device` start
+# themselves again to check their model, which needs proot -q without binfmt_misc (the tests in
+# tests/arm64/ run them so, see lib.sh there).
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 

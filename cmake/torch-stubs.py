@@ -4,8 +4,9 @@
 Debian's libtorch_cpu.so.1.13 names 45 libraries in its DT_NEEDED, among them OpenCV (13 of
 them), FFmpeg (5), ZeroMQ, LevelDB, LMDB and Snappy, from which it imports no symbol at all (they
 are left over from Caffe2's optional operators), and which load, with their own dependencies
-(Qt, GDAL, poppler, ...), about 220 more libraries: about 80 MB of a device process's resident
-memory, 17 MB of it its own (relocated data and what their constructors allocate). The dynamic
+(Qt, GDAL, poppler, ...), about 225 more libraries: 61 MB of the idle device process's resident
+memory natively (172 -> 111 MB), 15 MB of it its own pages (relocated data and what their
+constructors allocate), and half its start-up (docs/benchmarks.md, "arm64"). The dynamic
 loader needs a file of each name; it does not need their contents when nothing refers to them.
 
 This script finds those libraries and writes, for each, an empty shared library with the same
