@@ -24,6 +24,14 @@ static sl_tensor *param(void)
     return p;
 }
 
+/* CHECK_STEP(o, p, c, tol, values...): one step of o with gradient c (step_with), after which the
+ * parameter p holds these values. */
+#define CHECK_STEP(o, p, c, tol, ...)                                                              \
+    do {                                                                                           \
+        CHECK_OK(step_with((o), (p), (c)), sl_torch_last_error());                                 \
+        CHECK_VALS((p), (tol), __VA_ARGS__);                                                       \
+    } while (0)
+
 /* CHECK_STATE(o, i, name, tol, values...): parameter i's optimiser state `name` holds these
  * values. */
 #define CHECK_STATE(o, i, name, tol, ...)                                                          \
@@ -41,8 +49,7 @@ static void test_sgd(void)
 
     /* Plain SGD: p -= lr * c; no momentum state. */
     CHECK_OK(sl_optim_sgd_new(&p, 1, 0.1, 0, 0, 0, 0, &o), sl_torch_last_error());
-    CHECK_OK(step_with(o, p, C), sl_torch_last_error());
-    CHECK_VALS(p, 1e-7, 0.95f, -2.1f);
+    CHECK_STEP(o, p, C, 1e-7, 0.95f, -2.1f);
     CHECK_OK(sl_optim_state_get(o, 0, "momentum_buffer", &buf), sl_torch_last_error());
     CHECK(buf == NULL);
     sl_optim_free(o);
@@ -53,11 +60,9 @@ static void test_sgd(void)
      * p = (0.852151, -2.284102). */
     p = param();
     CHECK_OK(sl_optim_sgd_new(&p, 1, 0.1, 0.9, 0, 0.01, 0, &o), sl_torch_last_error());
-    CHECK_OK(step_with(o, p, C), sl_torch_last_error());
-    CHECK_VALS(p, 1e-6, 0.949f, -2.098f);
+    CHECK_STEP(o, p, C, 1e-6, 0.949f, -2.098f);
     CHECK_STATE(o, 0, "momentum_buffer", 1e-6, 0.51f, 0.98f);
-    CHECK_OK(step_with(o, p, C), sl_torch_last_error());
-    CHECK_VALS(p, 1e-6, 0.852151f, -2.284102f);
+    CHECK_STEP(o, p, C, 1e-6, 0.852151f, -2.284102f);
     CHECK_STATE(o, 0, "momentum_buffer", 1e-6, 0.96849f, 1.86102f);
     sl_optim_free(o);
     sl_tensor_free(p);
@@ -66,10 +71,8 @@ static void test_sgd(void)
      * 2.71 c. p = p0 - .1 (1.9 + 2.71) c. */
     p = param();
     CHECK_OK(sl_optim_sgd_new(&p, 1, 0.1, 0.9, 0, 0, 1, &o), sl_torch_last_error());
-    CHECK_OK(step_with(o, p, C), sl_torch_last_error());
-    CHECK_VALS(p, 1e-6, 0.905f, -2.19f);
-    CHECK_OK(step_with(o, p, C), sl_torch_last_error());
-    CHECK_VALS(p, 1e-6, 0.7695f, -2.461f);
+    CHECK_STEP(o, p, C, 1e-6, 0.905f, -2.19f);
+    CHECK_STEP(o, p, C, 1e-6, 0.7695f, -2.461f);
     sl_optim_free(o);
     sl_tensor_free(p);
 
@@ -77,15 +80,13 @@ static void test_sgd(void)
     p = param();
     CHECK_OK(sl_optim_sgd_new(&p, 1, 0.1, 0.9, 0.5, 0, 0, &o), sl_torch_last_error());
     CHECK_OK(step_with(o, p, C), sl_torch_last_error());
-    CHECK_OK(step_with(o, p, C), sl_torch_last_error());
-    CHECK_VALS(p, 1e-6, 1 - 0.24f * 0.5f, -2 - 0.24f);
+    CHECK_STEP(o, p, C, 1e-6, 1 - 0.24f * 0.5f, -2 - 0.24f);
 
     /* The learning rate can change between steps. */
     CHECK_NEAR(sl_optim_lr(o), 0.1, 0);
     CHECK_OK(sl_optim_set_lr(o, 0.0), sl_torch_last_error());
     CHECK_NEAR(sl_optim_lr(o), 0.0, 0);
-    CHECK_OK(step_with(o, p, C), sl_torch_last_error());
-    CHECK_VALS(p, 1e-6, 1 - 0.24f * 0.5f, -2 - 0.24f);
+    CHECK_STEP(o, p, C, 1e-6, 1 - 0.24f * 0.5f, -2 - 0.24f);
     CHECK_FAILS(sl_optim_set_lr(o, -1), SLT_EARG, "-1");
     CHECK_NEAR(sl_optim_lr(o), 0.0, 0);
     sl_optim_free(o);
