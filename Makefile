@@ -93,9 +93,17 @@ device-arm64: deps
 	cmake -S . -B $(ARM64_BUILD) -DCMAKE_BUILD_TYPE=Release -DSL_BUILD_TESTS=OFF \
 	  -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake -DSL_ARM64_SYSROOT=$(ARM64_SYSROOT)
 	cmake --build $(ARM64_BUILD) -j $(JOBS) --target sl-offload sl-preprocess sl_torch
-	python3 cmake/torch-stubs.py --root $(ARM64_SYSROOT) --cc aarch64-linux-gnu-gcc \
-	  --out $(ARM64_BUILD)/lib/torch-stubs $(addprefix $(ARM64_BUILD)/,bin/sl-offload \
-	  bin/sl-preprocess lib/libsl_torch.so)
+	@stubs=$(ARM64_BUILD)/lib/torch-stubs; elfs="$(addprefix $(ARM64_BUILD)/,bin/sl-offload \
+	  bin/sl-preprocess lib/libsl_torch.so)"; \
+	if [ -f $$stubs/README ] && [ -z "$$(find $$elfs cmake/torch-stubs.py \
+	     $(ARM64_SYSROOT)/.sl-sysroot -newer $$stubs/README)" ]; then \
+	  echo "$$stubs is up to date"; \
+	else \
+	  echo python3 cmake/torch-stubs.py --root $(ARM64_SYSROOT) --cc aarch64-linux-gnu-gcc \
+	    --out $$stubs $$elfs; \
+	  python3 cmake/torch-stubs.py --root $(ARM64_SYSROOT) --cc aarch64-linux-gnu-gcc \
+	    --out $$stubs $$elfs; \
+	fi
 
 clean:
 	rm -rf $(BUILD) build-asan
