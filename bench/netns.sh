@@ -225,8 +225,8 @@ if plan:
 doc = {"format": "sl-netns-bench", "images": int(n), "bandwidth": bw, "rtt": rtt, "rtt_by": rtt_how,
        "device_cpu_percent": float(cpu), "pipeline": int(pipeline), "modes": rows,
        "measured_fastest": fastest["mode"], "plan_choice": choice}
-print(f"{n} images; veth + tc tbf {bw} each way; RTT {rtt} ({rtt_how}); device {cpu}% of a core "
-      f"of a core; {pipeline} request(s) in flight")
+print(f"{n} images; veth + tc tbf {bw} each way; RTT {rtt} ({rtt_how}); device {cpu}% of a core"
+      f"; {pipeline} request(s) in flight")
 print("| mode | median ms | predicted ms | error | p95 ms | images/s | bytes up/image | speed-up vs local | errors |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in rows:
