@@ -83,9 +83,12 @@ static void load_once(void)
      * range ran it 5-7x slower than one that had loaded a larger model before (mobilenet_v2's
      * device half at features.1: 13 ms against 2 ms per image; docs/benchmarks.md,
      * "Predictions"). So the threshold is fixed where glibc's own adjustment would take it,
-     * 32 MiB (its upper bound), with freed memory kept for reuse up to twice that. */
+     * 32 MiB (its upper bound). Freed memory at the top of the heap is kept up to 1 GiB: with
+     * 64 MiB, a model whose run peaks higher (densenet121 at batch 8) gave the rest back after
+     * every run and faulted it in again on the next, 30-105k page faults and up to 0.7 s of
+     * system time per run (docs/benchmarks.md, "Inference (executor)"). */
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
     dlerror();
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
