@@ -153,6 +153,18 @@ static void test_fuzz_found(void)
         CHECK(sl_bundle_check(path, "huge-alloc", SL_BUNDLE_CHECK_WEIGHTS) == SL_EFORMAT);
     }
     free(buf);
+
+    /* Found by the fuzzer's run of 2026-12-05: libhdf5 segfaults decoding an attribute message
+     * (H5Aexists, reading format_version) on one, and spends over 10 s and hundreds of MB
+     * converting /model_config on the other. Neither is our code; the isolated check (what the
+     * edge runs on a bundle from elsewhere) refuses both: a clean error, or the deadline (2 s
+     * here instead of 10). */
+    snprintf(path, sizeof path, "%s/tests/model/fuzz_found/hdf5-attr-message-segv.h5", src);
+    CHECK(sl_bundle_check_isolated(path, "attr-segv", SL_BUNDLE_CHECK_WEIGHTS, 10) != SL_OK);
+    CHECK_CONTAINS(sl_errmsg(), "attr-segv");
+    snprintf(path, sizeof path, "%s/tests/model/fuzz_found/hdf5-vlen-conv-slow.h5", src);
+    CHECK(sl_bundle_check_isolated(path, "slow", SL_BUNDLE_CHECK_WEIGHTS, 2) == SL_ETIMEOUT);
+    CHECK_CONTAINS(sl_errmsg(), "did not finish");
 }
 
 int main(void)
