@@ -162,6 +162,12 @@ static void test_fuzz_found(void)
     snprintf(path, sizeof path, "%s/tests/model/fuzz_found/hdf5-attr-message-segv.h5", src);
     CHECK(sl_bundle_check_isolated(path, "attr-segv", SL_BUNDLE_CHECK_WEIGHTS, 10) != SL_OK);
     CHECK_CONTAINS(sl_errmsg(), "attr-segv");
+    /* A weight whose float type declares 3,305,058-byte elements: libhdf5 read that many bytes
+     * per element out of a 4-byte buffer, and the bundle was accepted with weights from beyond it.
+     * Refused before any value is read, in-process. */
+    snprintf(path, sizeof path, "%s/tests/model/fuzz_found/hdf5-float-size-overread.h5", src);
+    CHECK(sl_bundle_check(path, "overread", SL_BUNDLE_CHECK_WEIGHTS) == SL_EFORMAT);
+    CHECK_CONTAINS(sl_errmsg(), "3305058-byte numbers");
     snprintf(path, sizeof path, "%s/tests/model/fuzz_found/hdf5-vlen-conv-slow.h5", src);
     CHECK(sl_bundle_check_isolated(path, "slow", SL_BUNDLE_CHECK_WEIGHTS, 2) == SL_ETIMEOUT);
     CHECK_CONTAINS(sl_errmsg(), "did not finish");
