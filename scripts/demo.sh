@@ -45,10 +45,12 @@ fi
 mk pipeline
 
 # The emulated weak device of the config (profile.device_cpu): the live device and the second
-# line's bench run under the same CPU quota its profile was measured under.
+# line's bench run at the same share of a core, with the same threads, as its profile.
 cpu=$(sed -n 's/.*--cpu \([0-9.]*\).*/\1/p' "$out/cfg/profile-device.args")
+threads=$(sed -n 's/.*--threads \([0-9]*\).*/\1/p' "$out/cfg/profile-device.args")
 cpu_args=()
 [ -z "$cpu" ] || cpu_args=(--cpu "$cpu")
+[ -z "$threads" ] || cpu_args+=(--threads "$threads")
 
 echo
 echo "== 2. live: edge server on loopback, deploy, device over a 10 Mbit/s link with 20 ms RTT${cpu:+ (device: $cpu% of a core)}"
