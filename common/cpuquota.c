@@ -118,13 +118,21 @@ static void current_group(int v2, int thread, char *path, size_t n)
     if (f) fclose(f);
 }
 
-static int enter(double pct, int thread, sl_cpuquota **out)
+/* SL_OK when pct is a share this host can play: above 0, at most 100 per online core. */
+static int check_pct(double pct)
 {
-    *out = NULL;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (!(pct > 0) || pct > 100.0 * (double)(cores > 0 ? cores : 1))
         return sl_err(SL_EARG, "--cpu %g: must be above 0 and at most %ld (%% of one core)", pct,
                       100 * (cores > 0 ? cores : 1));
+    return SL_OK;
+}
+
+static int enter(double pct, int thread, sl_cpuquota **out)
+{
+    *out = NULL;
+    int rc = check_pct(pct);
+    if (rc) return rc;
     char mount[PATH_N];
     int v2 = 0;
     if (!find_mount(mount, sizeof mount, &v2))
@@ -156,7 +164,6 @@ static int enter(double pct, int thread, sl_cpuquota **out)
                       e == EACCES || e == EPERM || e == EROFS ? " (needs root)" : "");
     }
     char text[64];
-    int rc;
     if (v2) {
         /* The root's children get the cpu controller only once the root enables it. */
         rc = write_str(mount, "cgroup.subtree_control", "+cpu");
@@ -227,9 +234,9 @@ double sl_slow_end(const sl_slow_span *s)
     if (!(slow_share > 0)) return wall;
     double want = (cpu_seconds() - s->cpu0) / slow_share;
     if (want <= wall) return wall;
-    /* Spin, not sleep: a sleeping core runs other work of the host, which evicts the device's
-     * weights from the caches, and the next image then costs ~40 % more CPU than on a device
-     * that has its core to itself (measured on mobilenet_v2 at 128 px under load, docs/profile.md). */
+    /* Busy, not asleep (unless dilate-idle): a sleeping core runs the host's other work, which
+     * evicts the device's weights from the caches; the next forward then cost 3.6 ms of CPU
+     * instead of 3.0 (mobilenet_v2 at 128 px, under load; docs/profile.md). */
     double until = s->wall0 + want, now;
     if (slow_idle) {
         struct timespec ts = {.tv_sec = (time_t)until};
@@ -250,10 +257,7 @@ int sl_cpu_slow_enter(double pct, int mode, int thread, const char *who, sl_cpuq
     if (mode == SL_CPU_QUOTA) {
         rc = enter(pct, thread, out);
     } else {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        if (!(pct > 0) || pct > 100.0 * (double)(cores > 0 ? cores : 1))
-            return sl_err(SL_EARG, "--cpu %g: must be above 0 and at most %ld (%% of one core)",
-                          pct, 100 * (cores > 0 ? cores : 1));
+        if ((rc = check_pct(pct))) return rc;
         sl_cpuquota *q = calloc(1, sizeof *q);
         if (!q) return sl_err(SL_ENOMEM, "out of memory");
         q->dilate = 1;
