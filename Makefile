@@ -99,10 +99,8 @@ device-arm64: deps
 	     $(ARM64_SYSROOT)/.sl-sysroot -newer $$stubs/README)" ]; then \
 	  echo "$$stubs is up to date"; \
 	else \
-	  echo python3 cmake/torch-stubs.py --root $(ARM64_SYSROOT) --cc aarch64-linux-gnu-gcc \
-	    --out $$stubs $$elfs; \
-	  python3 cmake/torch-stubs.py --root $(ARM64_SYSROOT) --cc aarch64-linux-gnu-gcc \
-	    --out $$stubs $$elfs; \
+	  (set -x; python3 cmake/torch-stubs.py --root $(ARM64_SYSROOT) --cc aarch64-linux-gnu-gcc \
+	    --out $$stubs $$elfs); \
 	fi
 
 clean:
