@@ -83,14 +83,16 @@ pass "edge killed after 4 images, back 0.4 s later, no --edge-wait: all $N answe
 wait "$FB_DEV" || fail "device with --fallback failed: $(tail -2 "$W/fb.log")"
 read -r ok fb err < <(check_lines "$W/fb.jsonl" edge,fallback) || fail "fallback: bad result lines"
 [ "$fb" -gt 0 ] && [ "$ok" -ge 4 ] || fail "fallback: $ok by the edge, $fb by the fallback"
-# The image the loss caught fell back only once the window had run out: it took at least the
-# window (its time starts before the loss), and less than the default window of 15 s.
+# The image the loss caught fell back only once the window had run out: it took about the
+# window, and less than the default window of 15 s. Its time starts when it is handed to the
+# client; when the edge dies between two images the reader notices the loss first, so the next
+# image starts up to one image's device time (a few ms here) into the window: 0.5 s of slack.
 waited=$(py "$W/fb.jsonl" "$WINDOW" <<'PY'
 import json, sys
 window = float(sys.argv[2])
 rows = [json.loads(l) for l in open(sys.argv[1])][:-1]
 t = next(r for r in rows if r["via"] == "fallback")["timing"]["total_s"]
-assert window <= t < 15, f"the first fallback came {t:.1f} s after its image started"
+assert window - 0.5 <= t < 15, f"the first fallback came {t:.1f} s after its image started"
 print(round(t, 1))
 PY
 ) || fail "fallback: the reconnecting did not last the --reconnect-window of $WINDOW s"
