@@ -1,6 +1,7 @@
 /* timeutil.c: clocks and order statistics. */
 #include "common/timeutil.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -9,6 +10,17 @@ double sl_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void sl_sleep_until(double t)
+{
+    for (;;) {
+        double d = t - sl_now();
+        if (d <= 0) return;
+        struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
+        if (nanosleep(&ts, NULL) == 0) return;
+        if (errno != EINTR) return;
+    }
 }
 
 void sl_utc_iso8601(char *buf, size_t n)

@@ -7,6 +7,9 @@
 /* Seconds on the monotonic clock. */
 double sl_now(void);
 
+/* Sleeps until sl_now() reaches t (at once when it has), through signal interruptions. */
+void sl_sleep_until(double t);
+
 /* Writes the current UTC time as ISO 8601 ("2026-11-23T11:38:32Z") into buf. */
 void sl_utc_iso8601(char *buf, size_t n);
 

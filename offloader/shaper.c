@@ -46,13 +46,7 @@ void sl_shaper_free(sl_shaper *s)
 
 void sl_shaper_sleep_until(double t)
 {
-    for (;;) {
-        double d = t - sl_now();
-        if (d <= 0) return;
-        struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
-        if (nanosleep(&ts, NULL) == 0) return;
-        if (errno != EINTR) return;
-    }
+    sl_sleep_until(t);
 }
 
 void sl_shaper_send(sl_shaper *s, size_t nbytes)

@@ -55,7 +55,8 @@ static const key k_train[] = {
 static const key k_profile[] = {{"device_threads", K_INT, 0, NULL}, {"edge_threads", K_INT, 0, NULL},
                                 {"device_cpu", K_NUM, 0, NULL},
                                 {"batch", K_INT, 0, "--batch"},     {"warmup", K_INT, 0, "--warmup"},
-                                {"repeats", K_INT, 0, "--repeats"}, {NULL, 0, 0, NULL}};
+                                {"repeats", K_INT, 0, "--repeats"}, {"idle_gap", K_STR, 0, "--idle-gap"},
+                                {NULL, 0, 0, NULL}};
 static const key k_network[] = {{"bandwidth", K_STR, 1, "--bandwidth"}, {"rtt", K_STR, 1, "--rtt"},
                                 {"bandwidths", K_LIST, 0, NULL}, {NULL, 0, 0, NULL}};
 static const key k_constraints[] = {
@@ -342,6 +343,14 @@ static int write_args(const cJSON *root, const char *dir, int *changed)
             put_arg(&b, num);
         }
         flags(&b, s, k_profile);
+        /* A split's halves wait one round trip of the line for each answer: without
+         * profile.idle_gap, the profile idles that long before each timed half. */
+        const cJSON *rtt = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(root, "network"), "rtt");
+        if (!cJSON_GetObjectItemCaseSensitive(s, "idle_gap") && cJSON_IsString(rtt)) {
+            put_flag(&b, "--idle-gap");
+            put_arg(&b, rtt->valuestring);
+        }
         if (list.n) {
             put_flag(&b, "--tl");
             put_arg(&b, list.s);

@@ -19,7 +19,7 @@ static struct {
     const char *output;
     const char *images;
     long max_images, zstd_level;
-    double cpu;
+    double cpu, idle_gap;
     int cpu_mode;
 } A;
 
@@ -39,6 +39,10 @@ static const sl_opt options[] = {
                 "sample images used at most, evenly spaced over the sorted list (default 8)"),
     SL_OPT_LONG(0, "zstd-level", &A.zstd_level, "N", 0, 22,
                 "the device's zstd level (default 3, as sl-offload device; 0 = none)"),
+    SL_OPT_DURATION(0, "idle-gap", &A.idle_gap,
+                    "idle time before each timed prefix, suffix and edge-side whole run, as a\n"
+                    "split's halves wait for the network between images (default 20ms; 0: back\n"
+                    "to back; docs/profile.md)"),
     SL_OPT_DOUBLE(0, "cpu", &A.cpu, "PCT", 0.1, 6400,
                   "measure as a slow device of PCT % of one core (see --cpu-mode)"),
     SL_OPT_CHOICE(0, "cpu-mode", &A.cpu_mode, SL_CPU_MODES, SL_CPU_MODE_HELP),
@@ -49,6 +53,7 @@ static const sl_opt options[] = {
 const sl_optspec sl_cmd_profile_spec = {
     "sl-preprocess profile MODEL.h5 [--threads N] [--batch N] [--warmup N] [--repeats N]\n"
     "                      [--tl pool,conv-r4-s2-b8,...] [--images DIR] [--cpu PCT]\n"
+    "                      [--idle-gap TIME]\n"
     "                      [-o profile.json]",
     "Measure a model on this host (docs/profile.md): every block between consecutive\n"
     "single-tensor cut points, every node alone (for DADS), the whole model, the bytes at each\n"
@@ -70,8 +75,12 @@ int sl_cmd_profile(int argc, char **argv)
     A.repeats = 10;
     A.max_images = 8;
     A.zstd_level = 3;
+    A.idle_gap = 0.020;
     int rc = sl_opt_parse(&sl_cmd_profile_spec, argc, argv, NULL);
     if (rc != SL_OPT_CONTINUE) return rc;
+    if (A.idle_gap > 60)
+        return sl_usage_error("--idle-gap: %g s is over the 60 s a round trip could take",
+                              A.idle_gap);
     long threads = A.threads, batch = A.batch, warmup = A.warmup, repeats = A.repeats;
     const char *output = A.output;
     static const char *const default_tl[] = {"pool", "conv-r4-s2-b8"};
@@ -98,7 +107,8 @@ int sl_cmd_profile(int argc, char **argv)
                           .tl = ids,
                           .ntl = nids,
                           .progress = 1,
-                          .codec_level = A.zstd_level ? (int)A.zstd_level : -1};
+                          .codec_level = A.zstd_level ? (int)A.zstd_level : -1,
+                          .idle_gap_s = A.idle_gap};
     char **images = NULL;
     int nimages = 0;
     sl_cpuquota *quota = NULL;

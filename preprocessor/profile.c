@@ -556,9 +556,12 @@ static int plan_range(sl_graph *g, const char *from, const char *to, sl_exec **e
               : SL_OK;
 }
 
-/* Runs e once on `in`, discarding the outputs; *dt its wall time. */
-static int run_once(sl_exec *e, const sl_value *in, int nout, sl_value *out, double *dt)
+/* Runs e once on `in`, discarding the outputs; *dt its wall time. With idle > 0 the thread first
+ * sleeps that long, as a split's halves wait for the network between images. */
+static int run_once(sl_exec *e, const sl_value *in, int nout, sl_value *out, double idle,
+                    double *dt)
 {
+    if (idle > 0) sl_sleep_until(sl_now() + idle);
     double t0 = sl_slow_now();
     int rc = sl_exec_run(e, in, out);
     *dt = sl_slow_now() - t0;
@@ -568,28 +571,34 @@ static int run_once(sl_exec *e, const sl_value *in, int nout, sl_value *out, dou
 }
 
 /* Each cut's prefix (input -> cut) and suffix (cut -> output) run as one range, as the device
- * and edge halves of a split there run, and the whole model. The three are run in turn, one
- * repeat of each at a time, so a burst of load on a shared host falls on all three alike and
- * prefix + suffix is compared with a whole measured at the same moments. The whole model's
- * figures are then taken over every such turn; its two ends (the prefix of the last cut, the
- * suffix of cut 0) are that whole. */
+ * and edge halves of a split there run, each after the idle gap (the wait for the network
+ * between images), and the whole model back to back (local-only runs image after image) and,
+ * with a gap, once more after it (edge-only's edge). They are run in turn, one repeat of each at
+ * a time, so a burst of load on a shared host falls on all alike and prefix + suffix is compared
+ * with a whole measured at the same moments. The whole model's figures are then taken over
+ * every such turn: the back-to-back one is the total and the last cut's prefix, the one after
+ * the gap cut 0's suffix. */
 static int measure_ranges(struct ctx *c, sl_profile *p)
 {
     sl_graph *g = c->g;
     const int last = p->n_cuts - 1, reps = c->o->repeats, total = c->o->warmup + reps;
+    const double gap = c->o->idle_gap_s;
     const char *out = p->cuts[last].tensor;
-    if (last < 2) {
-        p->cuts[0].suffix_s = p->cuts[last].prefix_s = p->total_median_s;
-        p->has_ranges = 1;
-        return SL_OK;
-    }
-    double *whole = malloc((size_t)(last - 1) * (size_t)reps * sizeof *whole);
+    const int turns = last < 2 ? 1 : last - 1;
+    double *whole = malloc(2 * (size_t)turns * (size_t)reps * sizeof *whole);
+    double *idle = whole ? whole + (size_t)turns * (size_t)reps : NULL;
     double *pre = malloc(2 * (size_t)reps * sizeof *pre), *suf = pre + reps;
     sl_value *outs = calloc((size_t)g->noutputs + 1, sizeof *outs);
     sl_exec *ew = NULL;
     int rc = !whole || !pre || !outs ? sl_err(SL_ENOMEM, "out of memory") : SL_OK;
-    if (!rc) rc = plan_range(g, NULL, NULL, &ew);
-    size_t nw = 0;
+    if (!rc && (last >= 2 || gap > 0)) rc = plan_range(g, NULL, NULL, &ew);
+    size_t nw = 0, ni = 0;
+    /* Without a cut in between, only the whole after the gap is left to measure. */
+    for (int r = 0; !rc && last < 2 && gap > 0 && r < total; r++) {
+        double dw;
+        rc = run_once(ew, &c->vals[0], g->noutputs, outs, gap, &dw);
+        if (!rc && r >= c->o->warmup) idle[ni++] = dw;
+    }
     for (int i = 1; !rc && i < last; i++) {
         sl_prof_cut *pc = &p->cuts[i];
         sl_exec *ep = NULL, *es = NULL;
@@ -597,14 +606,16 @@ static int measure_ranges(struct ctx *c, sl_profile *p)
         if (!rc) rc = plan_range(g, pc->tensor, out, &es);
         const sl_value *at = &c->vals[pc->node_index + 1];
         for (int r = 0; !rc && r < total; r++) {
-            double dp, ds, dw;
-            rc = run_once(ep, &c->vals[0], 1, outs, &dp);
-            if (!rc) rc = run_once(es, at, 1, outs, &ds);
-            if (!rc) rc = run_once(ew, &c->vals[0], g->noutputs, outs, &dw);
+            double dp, ds, dw, di = 0;
+            rc = run_once(ep, &c->vals[0], 1, outs, gap, &dp);
+            if (!rc) rc = run_once(es, at, 1, outs, gap, &ds);
+            if (!rc && gap > 0) rc = run_once(ew, &c->vals[0], g->noutputs, outs, gap, &di);
+            if (!rc) rc = run_once(ew, &c->vals[0], g->noutputs, outs, 0, &dw);
             if (rc || r < c->o->warmup) continue;
             pre[r - c->o->warmup] = dp;
             suf[r - c->o->warmup] = ds;
             whole[nw++] = dw;
+            if (gap > 0) idle[ni++] = di;
         }
         if (ep) sl_exec_free(ep);
         if (es) sl_exec_free(es);
@@ -617,11 +628,15 @@ static int measure_ranges(struct ctx *c, sl_profile *p)
         tick(c, pc->tensor);
     }
     if (!rc) {
-        p->total_median_s = sl_median(whole, nw);
-        p->total_p10_s = sl_percentile(whole, nw, 10);
-        p->total_p90_s = sl_percentile(whole, nw, 90);
-        p->gap_s = p->total_median_s - p->block_sum_s;
-        p->cuts[0].suffix_s = p->cuts[last].prefix_s = p->total_median_s;
+        if (nw) {
+            p->total_median_s = sl_median(whole, nw);
+            p->total_p10_s = sl_percentile(whole, nw, 10);
+            p->total_p90_s = sl_percentile(whole, nw, 90);
+            p->gap_s = p->total_median_s - p->block_sum_s;
+        }
+        p->cuts[last].prefix_s = p->total_median_s;
+        p->cuts[0].suffix_s = ni ? sl_median(idle, ni) : p->total_median_s;
+        p->idle_gap_s = gap;
         p->has_ranges = 1;
     }
     if (ew) sl_exec_free(ew);
@@ -797,9 +812,10 @@ int sl_profile_measure(sl_graph *g, const sl_profile_opts *o, sl_profile **out)
 {
     *out = NULL;
     if (o->batch < 1 || o->warmup < 0 || o->repeats < 1 || o->threads < 0 || o->ntl < 0 ||
-        o->nimages < 0 || o->codec_level > 22 || o->codec_min_bytes < 0)
+        o->nimages < 0 || o->codec_level > 22 || o->codec_min_bytes < 0 ||
+        !(o->idle_gap_s >= 0 && o->idle_gap_s <= 60))
         return sl_err(SL_EARG, "profile: batch and repeats must be >= 1, warmup, threads and "
-                               "images >= 0, the zstd level at most 22");
+                               "images >= 0, the zstd level at most 22, the idle gap 0 to 60 s");
     sl_profile_opts eff = *o;
     if (eff.codec_level == 0) eff.codec_level = SL_PROFILE_ZSTD_LEVEL;
     if (eff.codec_level < 0) eff.codec_level = 0;

@@ -8,7 +8,9 @@
  *   - the whole model (median, p10, p90), and the gap between it and the sum of the blocks;
  *   - the bytes of every node output and cut for `batch` images;
  *   - the speed of framing a tensor for the wire (memcpy + zlib crc32), in bytes per second;
- *   - each cut's prefix (input -> cut) and suffix (cut -> output) run as one range;
+ *   - each cut's prefix (input -> cut) and suffix (cut -> output) run as one range, each after
+ *     `idle_gap_s` of idle time as the halves of a split run; the whole model both back to back
+ *     (local-only, image after image) and after that idle time (edge-only's edge);
  *   - every cut tensor, TL wire tensor and the raw uint8 image through the device's codec (zstd
  *     as offloader/wire.c applies it) on sample images: bytes, encode and decode time; and the
  *     time to load an image into the float input and into the raw uint8 image;
@@ -37,6 +39,11 @@ typedef struct sl_profile_opts {
     int codec_level;     /* zstd level the device client uses; 0 = SL_PROFILE_ZSTD_LEVEL, < 0 =
                             no compression (a device run with --zstd-level 0) */
     int codec_min_bytes; /* tensors below this are sent raw; 0 = SL_PROFILE_ZSTD_MIN_BYTES */
+    /* Idle time before each timed prefix, suffix and edge-side whole run (0: back to back).
+     * A split's device half waits at least one round trip for each answer and the edge waits
+     * for the next request; a run after such a wait finds the caches cold and costs more than
+     * one right after another (docs/profile.md, "Runs after an idle wait"). */
+    double idle_gap_s;
 } sl_profile_opts;
 
 /* What the device client sends with by default (offloader/client.c, offloader/wire.c). */

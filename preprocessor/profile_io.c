@@ -346,6 +346,10 @@ static int parse_root(const cJSON *root, const char *what, sl_profile *p)
         if ((rc = get_int32(co, "level", what, "codec", 0, &p->codec_level))) return rc;
         if ((rc = get_int32(co, "min_bytes", what, "codec", 0, &p->codec_min_bytes))) return rc;
         if ((rc = get_int32(co, "images", what, "codec", 0, &p->images))) return rc;
+        /* Optional: profiles written before it were measured back to back. */
+        if (cJSON_GetObjectItemCaseSensitive(root, "idle_gap_s") &&
+            (rc = get_num(root, "idle_gap_s", what, "", 0, &p->idle_gap_s)))
+            return rc;
     }
 
     if ((rc = parse_list(root, "nodes", what, v2, (void **)&p->nodes, sizeof *p->nodes,
@@ -576,6 +580,7 @@ static cJSON *build_json(const sl_profile *p)
         cJSON_AddNumberToObject(co, "level", p->codec_level);
         cJSON_AddNumberToObject(co, "min_bytes", p->codec_min_bytes);
         cJSON_AddNumberToObject(co, "images", p->images);
+        cJSON_AddNumberToObject(r, "idle_gap_s", p->idle_gap_s);
     }
     cJSON *nodes = cJSON_AddArrayToObject(r, "nodes");
     for (int i = 0; i < p->n_nodes; i++) {

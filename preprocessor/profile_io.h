@@ -59,8 +59,9 @@ typedef struct sl_prof_cut {
     int rank;
     int64_t bytes; /* float bytes of the tensor */
     sl_prof_wire wire; /* the float tensor through the codec (has_wire) */
-    double prefix_s;   /* input -> this cut as one range (has_ranges; 0 for cut 0) */
-    double suffix_s;   /* this cut -> output as one range (has_ranges; 0 for the last cut) */
+    double prefix_s;   /* input -> this cut as one range, after idle_gap_s (has_ranges; 0 for cut 0) */
+    double suffix_s;   /* this cut -> output as one range, after idle_gap_s (has_ranges; 0 for the
+                          last cut) */
     sl_prof_tl *tl;
     int n_tl;
 } sl_prof_cut;
@@ -84,6 +85,12 @@ typedef struct sl_profile {
     double total_median_s, total_p10_s, total_p90_s;
     double block_sum_s, gap_s;
     double serialise_bytes_per_s; /* framing + CRC speed measured on this host */
+    /* Idle time before each timed prefix, suffix and edge-side whole run (has_ranges; 0: back to
+     * back, and in profiles written before it existed). With it, cuts[].prefix_s / suffix_s are
+     * what a split's halves cost after waiting for the network, cuts[0].suffix_s is the whole
+     * model after the wait (edge-only's edge) and total / the last prefix the whole back to back
+     * (local-only). */
+    double idle_gap_s;
     int has_wire;       /* version 2: the wire fields below and in cuts/TLs are measured */
     int has_ranges;     /* version 2: cuts[].prefix_s / suffix_s are measured */
     char *codec;        /* "zstd" or "none" (has_wire) */

@@ -153,6 +153,9 @@ int main(void)
     check_args_has(out, "profile-device", "--tl pool,conv-r4-s2-b8", 1);
     check_args_has(out, "profile-device", "--cpu 30", 1); /* profiled under the device's quota */
     check_args_has(out, "profile-edge", "--cpu", 0);
+    /* each half idles the line's round trip before it is timed, as in a split */
+    check_args_has(out, "profile-device", "--idle-gap 20ms", 1);
+    check_args_has(out, "profile-edge", "--idle-gap 20ms", 1);
     check_args_has(out, "bench", "--cpu 30", 1); /* and its side of the bench runs under it too */
     check_args(out, "finetune-stage1", "--epochs 1 --tl-stages-at @output\n");
     check_args(out, "finetune-stage2", "--schedule cosine --augment flip --distill 4\n");
