@@ -17,9 +17,8 @@ static sl_node *dag_add(sl_graph *g, const char *name, sl_op op, const char *a, 
     sl_attrs at;
     sl_attrs_default(&at);
     if (op == SL_OP_CONV2D) {
+        sl_attrs_window(&at, 3, 1, 1);
         at.out = 4;
-        at.k[0] = at.k[1] = 3;
-        at.pad[0] = at.pad[1] = 1;
     } else if (op == SL_OP_ADAPTIVE_AVG_POOL) {
         at.out_hw[0] = at.out_hw[1] = 1;
     } else if (op == SL_OP_LINEAR) {

@@ -173,10 +173,8 @@ static void test_quantized_wire(void)
     sl_graph *g = sl_graph_new("qw");
     sl_graph_set_input(g, "x", 3, 8, 8, NULL, NULL);
     sl_attrs a;
-    sl_attrs_default(&a);
+    sl_attrs_window(&a, 3, 1, 1);
     a.out = 4;
-    a.k[0] = a.k[1] = 3;
-    a.pad[0] = a.pad[1] = 1;
     sl_graph_add(g, "c1", SL_OP_CONV2D, (const char *[]){"x"}, 1, &a);
     sl_graph_add(g, "r1", SL_OP_RELU, (const char *[]){"c1"}, 1, NULL);
     sl_attrs q;

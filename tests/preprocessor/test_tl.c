@@ -40,10 +40,8 @@ static sl_graph *chain(int64_t h, int64_t w)
     sl_graph *g = sl_graph_new("chain");
     sl_graph_set_input(g, "x", 3, h, w, NULL, NULL);
     sl_attrs a;
-    sl_attrs_default(&a);
+    sl_attrs_window(&a, 3, 1, 1);
     a.out = 6;
-    a.k[0] = a.k[1] = 3;
-    a.pad[0] = a.pad[1] = 1;
     sl_graph_add(g, "conv1", SL_OP_CONV2D, (const char *[]){"x"}, 1, &a);
     sl_graph_add(g, "r", SL_OP_RELU, (const char *[]){"conv1"}, 1, NULL);
     sl_graph_add(g, "conv2", SL_OP_CONV2D, (const char *[]){"r"}, 1, &a);

@@ -28,9 +28,8 @@ static sl_graph *insert_tl(const sl_graph *base)
     sl_graph *g = NULL;
     if (sl_graph_clone(base, &g)) return NULL;
     sl_attrs a;
-    sl_attrs_default(&a);
+    sl_attrs_window(&a, 1, 1, 0);
     a.out = 4;
-    a.k[0] = a.k[1] = 1;
     a.bias = 0;
     add(g, "tl.enc.conv", SL_OP_CONV2D, "pool1", "tl_encoder", &a);
     sl_attrs_default(&a);
@@ -40,8 +39,8 @@ static sl_graph *insert_tl(const sl_graph *base)
     add(g, "tl.quant", SL_OP_QUANTIZE, "tl.enc.relu", "tl_encoder", &a);
     sl_attrs_default(&a);
     add(g, "tl.dequant", SL_OP_DEQUANTIZE, "tl.quant", "tl_decoder", &a);
+    sl_attrs_window(&a, 1, 1, 0);
     a.out = 16;
-    a.k[0] = a.k[1] = 1;
     add(g, "tl.dec.out", SL_OP_CONV2D, "tl.dequant", "tl_decoder", &a);
     sl_node *c2 = &g->nodes[sl_graph_find(g, "conv2")];
     free(c2->inputs[0]);
