@@ -70,6 +70,13 @@ int sl_write_text_atomic(const char *path, const char *text)
     return write_atomic(path, text, len, !len || text[len - 1] != '\n');
 }
 
+int sl_write_text_and_free(const char *path, char *text)
+{
+    int rc = text ? sl_write_text_atomic(path, text) : SL_ENOMEM;
+    free(text);
+    return rc;
+}
+
 int sl_read_file(const char *path, char **out, size_t *len)
 {
     *out = NULL;

@@ -24,6 +24,10 @@ int sl_write_file_atomic(const char *path, const void *data, size_t len);
  * `path` is changed. The caller keeps `text`. */
 int sl_write_text_atomic(const char *path, const char *text);
 
+/* sl_write_text_atomic, then frees `text` (a document a renderer returned). A NULL `text` (the
+ * renderer failed, its message already set) writes nothing and returns SL_ENOMEM. */
+int sl_write_text_and_free(const char *path, char *text);
+
 /* Reads a whole file into a new NUL-terminated buffer (*out, caller frees; *len without the NUL).
  * Returns SL_OK, SL_EIO (message names the path and errno text). */
 int sl_read_file(const char *path, char **out, size_t *len);

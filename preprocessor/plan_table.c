@@ -297,10 +297,7 @@ char *sl_plan_table_json(const sl_select_input *in, const sl_plan_table *t)
 
 int sl_plan_table_write(const char *path, const sl_select_input *in, const sl_plan_table *t)
 {
-    char *s = sl_plan_table_json(in, t);
-    int rc = s ? sl_write_text_atomic(path, s) : SL_ENOMEM;
-    free(s);
-    return rc;
+    return sl_write_text_and_free(path, sl_plan_table_json(in, t));
 }
 
 /* The RTT at bandwidth bw: piecewise linear between the links, constant beyond them. */
@@ -440,10 +437,7 @@ char *sl_plan_table_svg(const sl_select_input *in, const sl_plan_table *t)
 
 int sl_plan_table_write_svg(const char *path, const sl_select_input *in, const sl_plan_table *t)
 {
-    char *svg = sl_plan_table_svg(in, t);
-    int rc = svg ? sl_write_text_atomic(path, svg) : SL_ENOMEM;
-    free(svg);
-    return rc;
+    return sl_write_text_and_free(path, sl_plan_table_svg(in, t));
 }
 
 void sl_plan_table_print(FILE *f, const sl_select_input *in, const sl_plan_table *t)

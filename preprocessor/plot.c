@@ -244,8 +244,5 @@ char *sl_plot_svg(const sl_select_input *in, const sl_selection *s)
 
 int sl_plot_write_svg(const char *path, const sl_select_input *in, const sl_selection *s)
 {
-    char *svg = sl_plot_svg(in, s);
-    int rc = svg ? sl_write_text_atomic(path, svg) : SL_ENOMEM;
-    free(svg);
-    return rc;
+    return sl_write_text_and_free(path, sl_plot_svg(in, s));
 }

@@ -749,8 +749,5 @@ int sl_plan_doc_write(const char *path, const sl_plan_doc *d)
 
 int sl_plan_doc_write_three(const char *path, const sl_plan_doc *d, const sl_plan_doc_three *three)
 {
-    char *s = sl_plan_doc_json_three(d, three);
-    int rc = s ? sl_write_text_atomic(path, s) : SL_ENOMEM;
-    free(s);
-    return rc;
+    return sl_write_text_and_free(path, sl_plan_doc_json_three(d, three));
 }
