@@ -40,12 +40,19 @@ static const char *split_tier(const char *value, sl_tier *tier)
     return colon + 1;
 }
 
+/* Copies s into cr->node (a node, a host or a list of cuts); `what` names it when it is too long. */
+static int set_node(sl_criterion *cr, const char *s, const char *what)
+{
+    if (strlen(s) >= sizeof cr->node)
+        return sl_err(SL_EARG, "criterion '%s': %s too long", cr->text, what);
+    snprintf(cr->node, sizeof cr->node, "%s", s);
+    return SL_OK;
+}
+
 static int parse_node_name(sl_criterion *cr, const char *name)
 {
     if (!*name) return bad(cr, "no node name");
-    if (strlen(name) >= sizeof cr->node) return bad(cr, "node name too long");
-    snprintf(cr->node, sizeof cr->node, "%s", name);
-    return SL_OK;
+    return set_node(cr, name, "node name");
 }
 
 static int parse_time_limit(sl_criterion *cr, const char *s)
@@ -83,8 +90,8 @@ static int parse_one(sl_criterion *cr, const char *flag, const char *value)
             return bad(cr, "expected TIER:NODE, like edge:conv1 (tiers: device, edge, cloud)");
         return parse_node_name(cr, rest);
     }
-    if (!strcmp(flag, "--exclude-tier")) {
-        cr->kind = SL_CRIT_EXCLUDE_TIER;
+    if (!strcmp(flag, "--exclude-tier") || !strcmp(flag, "--use-tier")) {
+        cr->kind = flag[2] == 'e' ? SL_CRIT_EXCLUDE_TIER : SL_CRIT_USE_TIER;
         if (sl_tier_parse(value, &cr->tier)) return bad(cr, "expected device, edge or cloud");
         return SL_OK;
     }
@@ -101,25 +108,16 @@ static int parse_one(sl_criterion *cr, const char *flag, const char *value)
             return bad(cr, "expected TIER:LIMIT, like device:0.05s or device:30%");
         return parse_time_limit(cr, rest);
     }
-    if (!strcmp(flag, "--use-tier")) {
-        cr->kind = SL_CRIT_USE_TIER;
-        if (sl_tier_parse(value, &cr->tier)) return bad(cr, "expected device, edge or cloud");
-        return SL_OK;
-    }
     if (!strcmp(flag, "--host") || !strcmp(flag, "--not-host")) {
         cr->kind = flag[2] == 'h' ? SL_CRIT_HOST : SL_CRIT_NOT_HOST;
         if (!(rest = split_tier(value, &cr->tier)) || !*rest)
             return bad(cr, "expected TIER:HOST, like edge:vm2Core (tiers: device, edge, cloud)");
-        if (strlen(rest) >= sizeof cr->node) return bad(cr, "host name too long");
-        snprintf(cr->node, sizeof cr->node, "%s", rest);
-        return SL_OK;
+        return set_node(cr, rest, "host name");
     }
     if (!strcmp(flag, "--tl-at")) {
         cr->kind = SL_CRIT_TL_AT;
         cr->tier = SL_TIER_DEVICE;
-        if (strlen(value) >= sizeof cr->node) return bad(cr, "list of cuts too long");
-        snprintf(cr->node, sizeof cr->node, "%s", value);
-        return SL_OK;
+        return set_node(cr, value, "list of cuts");
     }
     return sl_err(SL_EARG, "'%s' is not a constraint flag", flag);
 }
