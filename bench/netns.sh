@@ -32,21 +32,9 @@ limit=20
 json=""
 plan=""
 pipeline=1
-while [ $# -gt 0 ]; do
-    case $1 in
-    --build) build=$2; shift 2 ;;
-    --dir) dir=$2; shift 2 ;;
-    --bandwidth) bw=$2; shift 2 ;;
-    --rtt) rtt=$2; shift 2 ;;
-    --cpu) cpu=$2; shift 2 ;;
-    --limit) limit=$2; shift 2 ;;
-    --json) json=$2; shift 2 ;;
-    --plan) plan=$2; shift 2 ;;
-    --pipeline) pipeline=$2; shift 2 ;;
-    -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "netns.sh: unknown option '$1'" >&2; exit 2 ;;
-    esac
-done
+source "$src/bench/lib.sh"
+bench_options 24 --build=build --dir=dir --bandwidth=bw --rtt=rtt --cpu=cpu --limit=limit \
+    --json=json --plan=plan --pipeline=pipeline -- "$@"
 skip() {
     [ "${SL_REQUIRE_NETNS:-0}" = 1 ] && { echo "netns.sh: SL_REQUIRE_NETNS=1, but $*" >&2; exit 1; }
     echo "netns.sh: skipped: $*" >&2
@@ -208,8 +196,13 @@ for mode in ("edge-only", "split", "split+tl"):
     s = lines[-1]["summary"]
     parts = {k: med([l["timing"][k] for l in lines[:-1] if "timing" in l])
              for k in ("device_s", "encode_s", "transfer_s", "edge_queue_s", "edge_s")}
+    # The steady rate: images answered per second between the first answer and the last, so
+    # the connection's set-up, TCP's slow start and the first image's compute are left out.
+    done = sorted(l["start_unix_s"] + l["timing"]["total_s"] for l in lines[:-1] if "timing" in l)
+    steady = (len(done) - 1) / (done[-1] - done[0]) if len(done) > 2 and done[-1] > done[0] else None
     rows.append({"mode": mode, "median_s": s["median_s"], "p95_s": s["p95_s"],
-                 "throughput_ips": s["throughput_ips"], "bytes_up_per_image": s["bytes_up_per_image"],
+                 "throughput_ips": s["throughput_ips"], "steady_ips": steady,
+                 "bytes_up_per_image": s["bytes_up_per_image"],
                  "errors": s["errors"], "predicted_s": s.get("predicted_s"),
                  "predicted_bytes": s.get("predicted_bytes"), "median_parts": parts})
 for r in rows:
@@ -246,7 +239,9 @@ for r in rows[1:]:
 # round trip: a closed loop of N requests, each taking the plan's latency L, moves at most N / L
 # images/s (Little's law). The prediction is the smaller of the two.
 # The device stage is load + head + TL encode + codec + framing, the edge stage codec + TL decode
-# + tail. Goodput: the payload bits per second the upload carried against the tbf rate.
+# + tail. Measured: the steady rate (first answer to last), which is what 1/max(stage) predicts;
+# the whole run's rate (set-up and slow start included) is beside it. Goodput: the payload bits
+# per second the upload carried at the steady rate, against the tbf rate.
 def rate_bits(v):
     v = v.lower()
     for suf, mul in (("gbit", 1e9), ("mbit", 1e6), ("kbit", 1e3), ("bit", 1)):
@@ -259,8 +254,8 @@ if plan and int(pipeline) > 1:
                             if c["without_tl"]["cut"]["kind"] == "edge-only"] or [None])[0],
              "split": pd.get("best_split_without_tl"), "split+tl": pd.get("best_with_tl")}
     print(f"pipelined, {pipeline} in flight: predicted images/s = min(1/max(device, upload, edge), {pipeline}/latency)")
-    print("| mode | stages device / upload / edge ms | predicted images/s | measured | error | upload goodput / link |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| mode | stages device / upload / edge ms | predicted images/s | measured (steady) | error | whole run | upload goodput / link |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for r in rows[1:]:
         e = entry.get(r["mode"])
         if not e:
@@ -269,9 +264,9 @@ if plan and int(pipeline) > 1:
         st = (L["load"] + L["device"] + L["tl_encode"] + L["wire_encode"] + L["serialise"],
               L["transfer"], L["wire_decode"] + L["tl_decode"] + L["edge"])
         pred = min(1 / max(st), int(pipeline) / L["total"])
-        meas = r["throughput_ips"]
+        meas = r["steady_ips"] or r["throughput_ips"]
         good = meas * r["bytes_up_per_image"] * 8 / rate_bits(bw)
-        r["pipelined"] = {"stages_s": st, "predicted_ips": pred,
+        r["pipelined"] = {"stages_s": st, "predicted_ips": pred, "measured_ips": meas,
                           "error": (pred - meas) / meas if meas > 0 else None,
                           "goodput_share": good,
                           "bottleneck": ("device", "upload", "edge")[st.index(max(st))]
@@ -279,7 +274,8 @@ if plan and int(pipeline) > 1:
         err = r["pipelined"]["error"]
         es = f"{100*err:+.1f}%" + (" !" if abs(err) > 0.10 else "") if err is not None else "-"
         print(f"| {r['mode']} | {st[0]*1e3:.1f} / {st[1]*1e3:.1f} / {st[2]*1e3:.1f} "
-              f"({r['pipelined']['bottleneck']}) | {pred:.1f} | {meas:.1f} | {es} | {100*good:.0f}% |")
+              f"({r['pipelined']['bottleneck']}) | {pred:.1f} | {meas:.1f} | {es} | "
+              f"{r['throughput_ips']:.1f} | {100*good:.0f}% |")
 if any(r["error"] is not None and abs(r["error"]) > 0.10 for r in rows):
     print("! the prediction misses the measurement by more than 10%")
 if choice:
