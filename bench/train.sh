@@ -21,7 +21,10 @@
 # of training one, e.g. models/casting-base.h5 with DATA=casting SIZE=128 PER_CLASS=1000),
 # TLS (the TL configurations, default all 13), S1_EPOCHS / S2_EPOCHS (default 30 / 20),
 # S1_LR / S2_LR (0.005 / 0.003), EPOCH_IMAGES (images per fine-tuning epoch, default all),
-# FT_THREADS (threads of each fine-tuning run, default sl-train's).
+# FT_THREADS (threads of each fine-tuning run and of the pair's evaluation, default sl-train's),
+# S2_FREEZE (stage 2: node patterns to freeze, e.g. "features.*,classifier.*" trains the decoder
+# alone; default: decoder and tail trained). Each stage logs its epochs to s1-TL.jsonl and
+# s2-TL.jsonl in the work folder (val accuracy after each epoch).
 set -eu
 what=${1:-all}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -115,15 +118,17 @@ quality() {
             # defect cues the tail's global max pool keys on
             "$BIN/sl-train" fit --data "$data" --model tl-$tl.h5 --tl-stage 1 --epochs "${S1_EPOCHS:-30}" \
                 ${STAGES:+--tl-stages-at "$STAGES"} \
-                --optim adam --lr "${S1_LR:-0.005}" --schedule cosine --batch 32 $ft_extra -o s1-$tl.h5 -q
+                --optim adam --lr "${S1_LR:-0.005}" --schedule cosine --batch 32 $ft_extra \
+                --log s1-$tl.jsonl -o s1-$tl.h5 -q
             start=s1-$tl.h5
         fi
         "$BIN/sl-train" fit --data "$data" --model $start --tl-stage 2 --tl-teacher base.h5 \
             --distill 4 --alpha 0.5 --epochs "${S2_EPOCHS:-20}" --optim adam --lr "${S2_LR:-0.003}" --schedule cosine \
-            --batch 32 --augment flip $ft_extra \
-            -o s2-$tl.h5 -q
+            --batch 32 --augment flip $ft_extra ${S2_FREEZE:+--freeze "$S2_FREEZE"} \
+            --log s2-$tl.jsonl -o s2-$tl.h5 -q
         "$BIN/sl-preprocess" split s2-$tl.h5 -o pair-$tl >/dev/null 2>&1
-        "$BIN/sl-train" eval --pair pair-$tl/device.h5 pair-$tl/edge.h5 --data "$data" --split $split --json > eval-$tl.json
+        "$BIN/sl-train" eval --pair pair-$tl/device.h5 pair-$tl/edge.h5 --data "$data" --split $split \
+            ${FT_THREADS:+--threads $FT_THREADS} --json > eval-$tl.json
         "$PY" - "$tl" "$base" "$float_bytes" eval-$tl.json <<'PYEOF'
 import json, sys
 tl, base, fb, path = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
