@@ -3,14 +3,17 @@
 # the native build and the arm64 build (`make device-arm64`, run under qemu-user): the size of
 # sl-offload and lib/libsl_torch.so, their shared-library dependencies, and the resident memory
 # and start-up time of `sl-offload device` (tinycnn's float split; a native edge on loopback),
-# each build as built ("plain") and as deploy/sl-device.service runs it ("slim": the empty
-# stand-ins of BUILD/lib/torch-stubs first on LD_LIBRARY_PATH, see cmake/torch-stubs.py):
+# each build as built ("plain"), with the empty stand-ins of BUILD/lib/torch-stubs first on
+# LD_LIBRARY_PATH ("stand-ins", see cmake/torch-stubs.py), and as deploy/sl-device.service runs
+# it ("slim": the stand-ins and SL_SHIM_DROP_PAGES=1, which unmaps the library pages that
+# loading libtorch left resident, shim/loader.c):
 #   start    `sl-offload --version`: the program and its direct libraries, no libtorch
 #            (max RSS, GNU time);
 #   ready    seconds from the start of `sl-offload device` until the device half of its first
 #            image is computed (libtorch loaded, model compiled and run once): the start-up time;
 #   idle     then, waiting for an edge that does not answer (--edge-wait 60s against a closed
-#            port): VmRSS once it has not moved by more than 1 MB for 2 s, its PSS, and what it
+#            port): VmRSS (/proc/PID/status: what top and ps show as RES/RSS, the figure of the
+#            100 MB target) once it has not moved by more than 1 MB for 2 s, its PSS, and what it
 #            is made of (from /proc/PID/smaps): clean pages of mapped files (programs' and
 #            libraries' code and read-only data: shared with every process that maps the same
 #            files, and dropped by the kernel under memory pressure, to be read again from the
@@ -25,7 +28,8 @@
 # Under qemu-user the RSS is qemu's: the arm64 program's pages plus the emulator and its
 # translated-code cache, so it is indicative (an upper bound), not the figure of a real board.
 # Prints a markdown table on stdout. Needs the native build's sl-offload, sl-preprocess and
-# sl-data (for the fixtures and the edge) and, for the arm64 rows, qemu-aarch64; the "slim" rows
+# sl-data (for the fixtures and the edge) and, for the arm64 rows, qemu-aarch64 and proot; the
+# "stand-ins" and "slim" rows
 # need BUILD/lib/torch-stubs (make device-arm64 makes it for the arm64 build; natively:
 # cmake/torch-stubs.py --root / --cc gcc --out BUILD/lib/torch-stubs BUILD/bin/sl-offload
 # BUILD/bin/sl-preprocess BUILD/lib/libsl_torch.so).
@@ -86,17 +90,19 @@ smaps_split() {
 }
 
 # measure NAME BIN LIB SLIM RUNNER...: one row; RUNNER... is the command prefix that runs an
-# sl-offload; SLIM is 1 for the deployed environment (the stand-ins of LIB's folder first).
+# sl-offload; SLIM is 0 as built, 1 with the stand-ins of LIB's folder first, 2 for the
+# deployed environment (the stand-ins and SL_SHIM_DROP_PAGES=1, as deploy/sl-device.service).
 measure() {
     local name=$1 bin=$2 lib=$3 slim=$4
     shift 4
     local -a envv=(env)
-    if [ "$slim" = 1 ]; then
+    if [ "$slim" -ge 1 ]; then
         local stubs
         stubs=$(dirname "$lib")/torch-stubs
         [ -d "$stubs" ] || { echo "(no $name row: $stubs not made)"; return; }
         envv+=(LD_LIBRARY_PATH="$stubs")
     fi
+    [ "$slim" = 2 ] && envv+=(SL_SHIM_DROP_PAGES=1)
     local start idle run t0 wall ready pss ifile iown irwx
     "${envv[@]}" /usr/bin/time -f %M -o "$W/start.kb" "$@" --version >/dev/null
     start=$(tail -1 "$W/start.kb")
@@ -169,8 +175,9 @@ working_set() {
 "$DATA" synth --product casting --size 32 --per-class 100 --out "$W/ws_data" 2>/dev/null
 echo "| build | sl-offload MB | libsl_torch.so MB | start RSS MB | ready s | idle RSS MB | idle PSS MB | idle: file clean / own / qemu code MB | run max RSS MB | run wall s | working set: files / own MB |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
-for slim in 0 1; do
-    tag=$([ $slim = 1 ] && echo slim || echo plain)
+tags=(plain stand-ins slim)
+for slim in 0 1 2; do
+    tag=${tags[$slim]}
     measure "native x86-64, $tag" "$NATIVE/bin/sl-offload" "$NATIVE/lib/libsl_torch.so" $slim \
         "$NATIVE/bin/sl-offload"
 done
@@ -178,8 +185,8 @@ QEMU=$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)
 SYSROOT=$(sed -n 's/^SL_ARM64_SYSROOT:PATH=//p' "$ARM64/CMakeCache.txt" 2>/dev/null || true)
 if [ -n "$QEMU" ] && command -v proot >/dev/null && [ -x "$ARM64/bin/sl-offload" ] &&
     [ -n "$SYSROOT" ]; then
-    for slim in 0 1; do
-        tag=$([ $slim = 1 ] && echo slim || echo plain)
+    for slim in 0 1 2; do
+        tag=${tags[$slim]}
         # proot starts the program's own children (its model check) through qemu as well.
         measure "arm64 under qemu-user, $tag" "$ARM64/bin/sl-offload" \
             "$ARM64/lib/libsl_torch.so" $slim proot -q "$QEMU" -r "$SYSROOT" -b /proc -b /dev \

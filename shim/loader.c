@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #ifndef SL_SHIM_LIB_NAME
@@ -51,6 +52,55 @@ __attribute__((format(printf, 1, 2))) static void fail_load(const char *fmt, ...
     vsnprintf(g_why, sizeof g_why, fmt, ap);
     va_end(ap);
     atomic_store_explicit(&g_state, -1, memory_order_release);
+}
+
+/* With SL_SHIM_DROP_PAGES=1 (deploy/sl-device.service sets it), called once libtorch is loaded:
+ * unmaps from this process the resident pages of every read-only private file mapping (the
+ * programs' and libraries' code and read-only data) that holds no private copy (smaps
+ * "Anonymous: 0 kB"), with MADV_DONTNEED. Loading libtorch runs about 700 static constructors
+ * once, which leave some 60 MB of library pages resident that nothing runs again; those pages
+ * stay in the page cache (no disk read, nothing evicted), and a page used again comes back by a
+ * minor fault. Nothing is lost: a page without a private copy is the file's. The process's own
+ * memory (heap, relocated data) is not touched. Best effort, silent: a mapping that cannot be
+ * read or advised stays as it is. Returns the kB dropped (what smaps called resident). */
+static long drop_file_pages(void)
+{
+    FILE *f = fopen("/proc/self/smaps", "re");
+    if (!f) return 0;
+    struct range {
+        unsigned long lo, hi;
+        long rss;
+    } *r = NULL;
+    size_t n = 0, cap = 0;
+    int cand = 0; /* the current mapping is read-only, private and file-backed */
+    char line[PATH_MAX + 128];
+    unsigned long lo, hi;
+    char perm[8], path[PATH_MAX];
+    long kb;
+    while (fgets(line, sizeof line, f)) {
+        path[0] = '\0';
+        if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %4095s", &lo, &hi, perm, path) >= 3) {
+            cand = path[0] == '/' && perm[0] == 'r' && perm[1] != 'w' && perm[3] == 'p';
+            if (cand && n == cap) {
+                struct range *g = realloc(r, (cap = cap ? 2 * cap : 256) * sizeof *r);
+                if (!g) break;
+                r = g;
+            }
+            if (cand) r[n++] = (struct range){lo, hi, 0};
+        } else if (cand && sscanf(line, "Rss: %ld", &kb) == 1) {
+            r[n - 1].rss = kb;
+        } else if (cand && sscanf(line, "Anonymous: %ld", &kb) == 1 && kb != 0) {
+            n--; /* a private copy of some page (a relocation, a patch): leave it */
+            cand = 0;
+        }
+    }
+    fclose(f);
+    long dropped = 0;
+    for (size_t i = 0; i < n; i++)
+        if (r[i].rss > 0 && madvise((void *)r[i].lo, r[i].hi - r[i].lo, MADV_DONTNEED) == 0)
+            dropped += r[i].rss;
+    free(r);
+    return dropped;
 }
 
 static void load_once(void)
@@ -112,6 +162,8 @@ static void load_once(void)
         }
         sl_shim_fn[i] = p;
     }
+    const char *drop = getenv("SL_SHIM_DROP_PAGES");
+    if (drop && *drop && strcmp(drop, "0") != 0) drop_file_pages();
     atomic_store_explicit(&g_state, 1, memory_order_release);
 }
 

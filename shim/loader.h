@@ -8,7 +8,8 @@
  *   2. <directory of the executable>/../lib/<library file name> (an installed or copied tree);
  *   3. the path the build tree put it at (commands and tests run from the build folder).
  * SL_SHIM_DENY=1 makes every load fail and names the function that asked on stderr (a test
- * uses it to prove that a model-free command loads nothing).
+ * uses it to prove that a model-free command loads nothing). SL_SHIM_DROP_PAGES=1 unmaps, once
+ * loaded, the clean library pages that loading touched (the device service sets it; loader.c).
  */
 #ifndef SL_SHIM_LOADER_H
 #define SL_SHIM_LOADER_H
