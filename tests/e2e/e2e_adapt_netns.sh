@@ -19,7 +19,9 @@ trap 'nl_cleanup; cleanup' EXIT
 make_fixtures 60
 mkdir -p "$W/store"
 cp "$W/e.h5" "$W/store/"
-"$OFF" run --model "$W/m.h5" --images "$W/data" --batch 1 -o "$W/ref.jsonl" 2>/dev/null
+# The whole model's classes, computed while the link is set up and the edge starts.
+"$OFF" run --model "$W/m.h5" --images "$W/data" --batch 1 -o "$W/ref.jsonl" 2>"$W/ref.log" &
+REF=$!
 H=$(printf 'b%.0s' $(seq 64))
 cat >"$W/table.json" <<EOF
 {"format": "sl-plan-table", "version": 1, "model": "tinycnn", "graph_hash": "$H", "cloud": false,
@@ -41,6 +43,8 @@ nsenter "${NL_EDGE[@]}" "$OFF" edge --listen 10.79.1.1:0 --port-file "$W/port" -
 EDGE_PIDS+=($!)
 for _ in $(seq 100); do [ -s "$W/port" ] && break; sleep 0.1; done
 [ -s "$W/port" ] || { cat "$W/edge.log"; fail "the edge did not start"; }
+# (done before the device starts, whose link estimate another process's CPU would disturb)
+wait $REF || fail "the whole model's run failed: $(cat "$W/ref.log")"
 nsenter "${NL_DEV[@]}" "$OFF" device --edge "10.79.1.1:$(cat "$W/port")" --token-file "$W/token" \
     --plans "$W/plans.json" --images "$W/data" --every 40ms --stale 1s -o "$W/run.jsonl" \
     2>"$W/run.log" &

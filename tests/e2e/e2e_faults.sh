@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
 # e2e_faults.sh: no image is ever lost when the edge goes away: killed for good with --fallback
 # (the rest runs locally, after the device kept reconnecting for its --reconnect-window, 5 s
-# here instead of the default 15 s) and without (one explicit error per image, exit code 1),
-# these two on an edge of their own, in the background while the others run; restarted 2.5 s
-# later (the device waits for it with --edge-wait and resumes); killed mid-stream and restarted
-# 0.4 s later without --edge-wait (the requests lost with the connection are sent again: all
-# answered by the edge, twice).
+# here instead of the default 15 s) and without (one explicit error per image, exit code 1);
+# restarted 2.5 s later (the device waits for it with --edge-wait and resumes); killed
+# mid-stream and restarted 0.4 s later without --edge-wait (the requests lost with the
+# connection are sent again: all answered by the edge, twice). Each case has an edge of its
+# own, and all run at once: the test runs alone (label timing), and the fallback case's window
+# is a wait that the restart cases fill.
 source "$(dirname "$0")/lib.sh"
 make_fixtures 6
 N=24
 # The reconnect window of the device of 1, in s: longer than its connect attempts without one
 # (two rounds of 5, 3-4 s), shorter than the default 15 s.
 WINDOW=5
-mkdir -p "$W/gone.store"
-cp "$W/e.h5" "$W/gone.store/"
-start_edge gone
-GONE_PID=$EDGE_PID E_GONE=127.0.0.1:$EDGE_PORT
-serve_halves e.h5 te.h5
+# One edge per case, all loading libtorch at once: "gone" (1 and 2), "restart" (3), "quick1"
+# and "quick2" (4).
+declare -A PID_OF
+for name in gone restart quick1 quick2; do
+    mkdir -p "$W/$name.store"
+    cp "$W/e.h5" "$W/$name.store/"
+    launch_edge "$name"
+    PID_OF[$name]=$EDGE_PID
+done
+for name in gone restart quick1 quick2; do await_edge "$name"; done
+E_GONE=127.0.0.1:$(cat "$W/gone.port")
 
 # wait_lines FILE K: until FILE has K lines (the device is mid-stream).
 wait_lines() {
@@ -24,14 +31,58 @@ wait_lines() {
     fail "$1 never reached $2 lines"
 }
 
+# restart_case NAME DELAY CHECK_STOP DEVICE-OPTIONS...: a device with these options on edge NAME,
+# whose edge is killed (-9) after 4 images and started again on its port DELAY s later; every
+# image must be answered by the edge. With CHECK_STOP=1 the new edge must then stop cleanly on
+# SIGTERM having served some of them. Run in the background: its own edges die with it.
+restart_case() {
+    local name=$1 delay=$2 check_stop=$3
+    shift 3
+    EDGE_PIDS=()
+    trap 'for p in "${EDGE_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done' EXIT
+    local port E dev ok fb err served
+    port=$(cat "$W/$name.port")
+    E=127.0.0.1:$port
+    dev --model "$W/d.h5" --rtt 40ms "$@" -o "$W/$name.jsonl" 2>"$W/$name.dev.log" &
+    dev=$!
+    wait_lines "$W/$name.jsonl" 4
+    kill -9 "${PID_OF[$name]}"
+    sleep "$delay"
+    start_edge "$name" "$port"
+    wait "$dev" || fail "$name: device failed: $(grep -m2 '"error"' "$W/$name.jsonl"; tail -3 "$W/$name.dev.log")"
+    read -r ok fb err < <(check_lines "$W/$name.jsonl" edge) \
+        || fail "$name: bad result lines: $(grep -m2 '"error"' "$W/$name.jsonl")"
+    [ "$ok" = "$N" ] || fail "$name: $ok of $N answered"
+    kill -TERM "$EDGE_PID"
+    if [ "$check_stop" = 1 ]; then
+        wait "$EDGE_PID" || fail "$name: the edge did not stop cleanly on SIGTERM"
+        served=$(sed -n 's/.*stopped: .* \([0-9]*\) request(s).*/\1/p' "$W/$name.log")
+        [ "${served:-0}" -gt 0 ] || fail "$name: the restarted edge served no request"
+        echo "$served" >"$W/$name.served"
+    else
+        wait "$EDGE_PID" || true
+    fi
+}
+
 # 1. Killed for good mid-stream with --fallback: every image answered by the edge or locally,
-#    the first fallback once the reconnect window ran out. On the edge "gone"; this device and
-#    the one of 2 are checked at the end.
+#    the first fallback once the reconnect window ran out. Checked at the end.
 E=$E_GONE dev --model "$W/d.h5" --rtt 40ms --fallback "$W/m.h5" --reconnect-window ${WINDOW}s \
     -o "$W/fb.jsonl" 2>"$W/fb.log" &
 FB_DEV=$!
+
+# 3. Killed mid-stream, restarted on the same port 2.5 s later (longer than one reconnect cycle):
+#    with --edge-wait the device waits for it and resumes; nothing is lost or failed.
+# 4. Killed mid-stream and restarted 0.4 s later, without --edge-wait: what was in flight is
+#    sent again once the device has reconnected; nothing is lost. Twice, pipelined and not.
+restart_case restart 2.5 1 --edge-wait 60s &
+RESTART=$!
+restart_case quick1 0.4 0 --pipeline 1 &
+QUICK1=$!
+restart_case quick2 0.4 0 --pipeline 2 &
+QUICK2=$!
+
 wait_lines "$W/fb.jsonl" 4
-kill -9 "$GONE_PID"
+kill -9 "${PID_OF[gone]}"
 
 # 2. No edge and no fallback: one explicit error line per image, exit code 1, bounded time. Run
 #    while the device of 1 keeps trying to reconnect (its window after the loss), on the same
@@ -44,40 +95,9 @@ t0=$(date +%s)
 ) &
 DOWN=$!
 
-# 3. Killed mid-stream, restarted on the same port 2.5 s later (longer than one reconnect cycle):
-#    with --edge-wait the device waits for it and resumes; nothing is lost or failed.
-dev --model "$W/d.h5" --rtt 40ms --edge-wait 60s -o "$W/restart.jsonl" 2>"$W/restart.log" &
-DEV=$!
-wait_lines "$W/restart.jsonl" 4
-kill -9 "$EDGE_PID"
-sleep 2.5
-start_edge edge "$PORT"
-wait "$DEV" || fail "restart: device failed: $(tail -3 "$W/restart.log")"
-read -r ok fb err < <(check_lines "$W/restart.jsonl" edge) || fail "restart: bad result lines"
-[ "$ok" = "$N" ] || fail "restart: $ok of $N answered"
-kill -TERM "$EDGE_PID"
-wait "$EDGE_PID" || fail "edge did not stop cleanly on SIGTERM"
-served=$(sed -n 's/.*stopped: .* \([0-9]*\) request(s).*/\1/p' "$W/edge.log")
-[ "${served:-0}" -gt 0 ] || fail "the restarted edge served no request"
-pass "edge killed after 4 images, back 2.5 s later: all $N answered, $served by the new edge"
-
-# 4. Killed mid-stream and restarted 0.4 s later, without --edge-wait: what was in flight is
-#    sent again once the device has reconnected; nothing is lost. Twice, pipelined and not.
-for pl in 1 2; do
-    start_edge edge "$PORT"
-    dev --model "$W/d.h5" --rtt 40ms --pipeline $pl -o "$W/quick$pl.jsonl" 2>"$W/quick$pl.log" &
-    DEV=$!
-    wait_lines "$W/quick$pl.jsonl" 4
-    kill -9 "$EDGE_PID"
-    sleep 0.4
-    start_edge edge "$PORT"
-    wait "$DEV" || fail "quick restart (pipeline $pl): $(grep -m2 '"error"' "$W/quick$pl.jsonl")"
-    read -r ok fb err < <(check_lines "$W/quick$pl.jsonl" edge) \
-        || fail "quick restart (pipeline $pl): $(grep -m2 '"error"' "$W/quick$pl.jsonl")"
-    [ "$ok" = "$N" ] || fail "quick restart (pipeline $pl): $ok of $N answered"
-    kill -TERM "$EDGE_PID"
-    wait "$EDGE_PID" || true
-done
+wait "$RESTART" || fail "the restart case failed"
+pass "edge killed after 4 images, back 2.5 s later: all $N answered, $(cat "$W/restart.served") by the new edge"
+wait "$QUICK1" && wait "$QUICK2" || fail "a quick restart case failed"
 pass "edge killed after 4 images, back 0.4 s later, no --edge-wait: all $N answered, twice"
 
 wait "$FB_DEV" || fail "device with --fallback failed: $(tail -2 "$W/fb.log")"

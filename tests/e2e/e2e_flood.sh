@@ -16,10 +16,12 @@ make_fixtures 2
 N=8
 mkdir -p "$W/deadline.store" "$W/edge.store"
 DEADLINE=2
-start_edge deadline 0 --handshake-timeout ${DEADLINE}s
-DL_PORT=$EDGE_PORT
 cp "$W/e.h5" "$W/edge.store/"
-start_edge edge
+launch_edge deadline 0 --handshake-timeout ${DEADLINE}s
+launch_edge edge
+await_edge deadline
+DL_PORT=$EDGE_PORT
+await_edge edge
 E=127.0.0.1:$EDGE_PORT
 # device OUT: one pass over the N images one at a time; prints the median in ms of what a flood
 # could slow down: each image's latency minus its device-side compute (image loading and the

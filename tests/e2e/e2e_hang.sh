@@ -13,14 +13,16 @@ source "$(dirname "$0")/lib.sh"
 : "${SL_SRC:?}"
 HANG=$SL_SRC/tests/model/fuzz_found/hdf5-vlen-attr-hang.h5
 SEGV=$SL_SRC/tests/model/fuzz_found/hdf5-global-heap-segv.h5
-"$PRE" zoo tinycnn --input 3x32x32 -o "$W/m.h5" 2>/dev/null
-"$PRE" split "$W/m.h5" --at pool1 --device "$W/d.h5" --edge "$W/e.h5" >/dev/null 2>&1
+use_models m.h5 d.h5 e.h5
 "$DATA" synth --product casting --size 32 --per-class 2 --out "$W/data" 2>/dev/null
 (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/token")
-SL_BUNDLE_CHECK_SECONDS=3 start_edge fast
+SL_BUNDLE_CHECK_SECONDS=3 launch_edge fast
+SL_BUNDLE_CHECK_SECONDS=600 launch_edge slow
+SLOW_PID=$EDGE_PID
+await_edge fast
 FAST=127.0.0.1:$EDGE_PORT
-SL_BUNDLE_CHECK_SECONDS=600 start_edge slow
-SLOW=127.0.0.1:$EDGE_PORT SLOW_PID=$EDGE_PID
+await_edge slow
+SLOW=127.0.0.1:$EDGE_PORT
 deploy() { timeout 120 "$OFF" deploy --token-file "$W/token" --edge "$@"; }
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 

@@ -6,23 +6,34 @@
 # run and by device. The other refusals are e2e_refusals.sh.
 source "$(dirname "$0")/lib.sh"
 make_fixtures 2
+# The models of 1 are made while the edge starts: the test runs alone, so both cores are free.
+(
+    "$PRE" zoo tinycnn --input 3x32x32 --labels ok,crack,pit,flash -o "$W/m4.h5" 2>/dev/null &&
+        "$PRE" split "$W/m4.h5" --at pool1 --device "$W/d4.h5" --edge "$W/e4.h5" >/dev/null 2>&1
+) &
+m4=$!
+"$PRE" zoo tinycnn --input 3x32x32 --labels a,b,c,d,e,f,g -o "$W/m7.h5" 2>/dev/null &
+m7=$!
+"$PRE" zoo tinycnn --input 3x32x32 --classes 7 -o "$W/u7.h5" 2>/dev/null &
+u7=$!
 serve_halves te.h5
+wait $m4 && wait $m7 && wait $u7 || fail "the 4- and 7-class models were not made"
 
 # 1. Refused at start, before any image, within a bound: a fallback that is another model, a
 #    device half as the fallback.
-"$PRE" zoo tinycnn --input 3x32x32 --labels ok,crack,pit,flash -o "$W/m4.h5" 2>/dev/null
-"$PRE" split "$W/m4.h5" --at pool1 --device "$W/d4.h5" --edge "$W/e4.h5" >/dev/null 2>&1
-"$PRE" zoo tinycnn --input 3x32x32 --labels a,b,c,d,e,f,g -o "$W/m7.h5" 2>/dev/null
-"$PRE" zoo tinycnn --input 3x32x32 --classes 7 -o "$W/u7.h5" 2>/dev/null
+#    The three devices start at once.
 t0=$SECONDS
-dev --model "$W/d4.h5" --fallback "$W/m7.h5" -o "$W/fb7.jsonl" 2>"$W/fb7.log" \
-    && fail "a 7-class fallback was accepted for a 4-class pair"
+dev --model "$W/d4.h5" --fallback "$W/m7.h5" -o "$W/fb7.jsonl" 2>"$W/fb7.log" &
+fb7=$!
+dev --model "$W/m.h5" --fallback "$W/u7.h5" -o "$W/fb7m.jsonl" 2>"$W/fb7m.log" &
+fb7m=$!
+dev --model "$W/d.h5" --fallback "$W/d.h5" -o "$W/fbd.jsonl" 2>"$W/fbd.log" &
+fbd=$!
+wait $fb7 && fail "a 7-class fallback was accepted for a 4-class pair"
 grep -q "fallback .*m7.h5 has 7 classes, .*d4.h5 has 4" "$W/fb7.log" || fail "fallback: $(cat "$W/fb7.log")"
-dev --model "$W/m.h5" --fallback "$W/u7.h5" -o "$W/fb7m.jsonl" 2>"$W/fb7m.log" \
-    && fail "a 7-class fallback was accepted for the 10-class edge-only model"
+wait $fb7m && fail "a 7-class fallback was accepted for the 10-class edge-only model"
 grep -q "gives 7 logits, .*m.h5 gives 10" "$W/fb7m.log" || fail "fallback (edge-only): $(cat "$W/fb7m.log")"
-dev --model "$W/d.h5" --fallback "$W/d.h5" -o "$W/fbd.jsonl" 2>"$W/fbd.log" \
-    && fail "a device half was accepted as the fallback"
+wait $fbd && fail "a device half was accepted as the fallback"
 grep -q "role 'device'" "$W/fbd.log" || fail "device half as fallback: $(cat "$W/fbd.log")"
 [ ! -s "$W/fb7.jsonl" ] && [ ! -s "$W/fbd.jsonl" ] || fail "a refused start wrote result lines"
 [ $((SECONDS - t0)) -lt 30 ] || fail "refusals at start took $((SECONDS - t0)) s"
@@ -30,7 +41,7 @@ pass "refused at start: a fallback of another model, a device half as the fallba
 
 # 2. Bad images among good ones: an unreadable file and a 1 KB PNG declaring 20000 x 20000
 #    pixels (refused from its header: decoding it would take 1.2 GB). One error line each, the
-#    others answered, exit code 1; run and device alike.
+#    others answered, exit code 1; run and device alike, at once.
 mkdir -p "$W/mixed"
 cp "$(find "$W/data" -name '*.png' | sort | head -1)" "$W/mixed/a_good.png"
 head -c 300 /dev/urandom >"$W/mixed/b_corrupt.png"
@@ -44,10 +55,12 @@ open(sys.argv[1], "wb").write(png + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
 PY
 cp "$W/mixed/a_good.png" "$W/mixed/d_good.png"
 t0=$SECONDS
-"$OFF" run --model "$W/m.h5" --images "$W/mixed" -o "$W/mixed-run.jsonl" 2>"$W/mixed-run.log" \
-    && fail "run exited 0 with bad images"
-dev --model "$W/td.h5" --images "$W/mixed" -o "$W/mixed-dev.jsonl" 2>"$W/mixed-dev.log" \
-    && fail "device exited 0 with bad images"
+"$OFF" run --model "$W/m.h5" --images "$W/mixed" -o "$W/mixed-run.jsonl" 2>"$W/mixed-run.log" &
+run=$!
+dev --model "$W/td.h5" --images "$W/mixed" -o "$W/mixed-dev.jsonl" 2>"$W/mixed-dev.log" &
+mdev=$!
+wait $run && fail "run exited 0 with bad images"
+wait $mdev && fail "device exited 0 with bad images"
 [ $((SECONDS - t0)) -lt 30 ] || fail "bad images took $((SECONDS - t0)) s"
 for f in run dev; do
     py "$W/mixed-$f.jsonl" <<'PY' || fail "mixed images ($f): $(cat "$W/mixed-$f.jsonl")"

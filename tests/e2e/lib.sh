@@ -55,6 +55,13 @@ make_fixtures() {
 # start_edge NAME [PORT] [extra options]: an edge server serving $W/NAME.store, its pid in
 # EDGE_PID and appended to EDGE_PIDS, its port in EDGE_PORT, its log in $W/NAME.log.
 start_edge() {
+    launch_edge "$@"
+    await_edge "$1"
+}
+
+# launch_edge NAME [PORT] [extra options]: start_edge without the wait, so that several edges
+# load libtorch at once; await_edge NAME then waits (10 s at most) and sets EDGE_PORT.
+launch_edge() {
     local name=$1 port=${2:-0}
     shift $(( $# >= 2 ? 2 : 1 ))
     rm -f "$W/$name.port"
@@ -62,7 +69,10 @@ start_edge() {
         --token-file "$W/token" "$@" 2>"$W/$name.log" &
     EDGE_PID=$!
     EDGE_PIDS+=("$EDGE_PID")
-    for _ in $(seq 100); do [ -s "$W/$name.port" ] && break; sleep 0.1; done
+}
+await_edge() {
+    local name=$1
+    for _ in $(seq 200); do [ -s "$W/$name.port" ] && break; sleep 0.05; done
     [ -s "$W/$name.port" ] || { cat "$W/$name.log" >&2; fail "edge $name did not start"; }
     EDGE_PORT=$(cat "$W/$name.port")
 }
