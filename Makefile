@@ -7,6 +7,7 @@
 #   make pipeline PRODUCT=casting       the pipeline of one product line (configs/casting.json)
 #   make -j2 pipeline PRODUCTS="casting pcb"   several product lines at once
 #   make device-arm64   the device's commands cross-built for 64-bit ARM (build-arm64/)
+#   make test ARM64=1   the suite with the arm64 tests under qemu-user (makes device-arm64 first)
 
 BUILD     ?= build
 JOBS      ?= $(shell nproc)
@@ -102,6 +103,15 @@ device-arm64: deps
 	  (set -x; python3 cmake/torch-stubs.py --root $(ARM64_SYSROOT) --cc aarch64-linux-gnu-gcc \
 	    --out $$stubs $$elfs); \
 	fi
+
+# make test ARM64=1: the suite with the arm64 tests run, not skipped: makes device-arm64 first
+# and sets SL_REQUIRE_ARM64=1, so that a missing qemu, PRoot or arm64 build fails them. They
+# look for the arm64 build where $(BUILD) was configured to (-DSL_ARM64_BUILD, by default
+# build-arm64/, ARM64_BUILD's default). What it costs a clean machine: docs/benchmarks.md, arm64.
+ifeq ($(ARM64),1)
+test: device-arm64
+test: export SL_REQUIRE_ARM64 = 1
+endif
 
 clean:
 	rm -rf $(BUILD) build-asan
