@@ -75,51 +75,70 @@ static int parse_time_limit(sl_criterion *cr, const char *s)
     return SL_OK;
 }
 
+/* The constraint flags: the criterion each makes, where its tier comes from (the flag itself,
+ * the whole value, or the value's "TIER:" prefix) and what the rest of the value is. */
+enum { TIER_VALUE = -1, TIER_PREFIX = -2 };
+typedef enum { REST_NONE, REST_NODE, REST_HOST, REST_CUTS, REST_SIZE, REST_LIMIT } rest_kind;
+
+typedef struct {
+    const char *flag;
+    sl_crit_kind kind;
+    int tier; /* an sl_tier the flag implies, TIER_VALUE or TIER_PREFIX */
+    rest_kind rest;
+    const char *expected; /* TIER_PREFIX: the error when the value is not TIER:REST */
+} crit_flag;
+
+static const crit_flag crit_flags[] = {
+    {"--device-only", SL_CRIT_ONLY_ON, SL_TIER_DEVICE, REST_NODE, NULL},
+    {"--edge-only", SL_CRIT_ONLY_ON, SL_TIER_EDGE, REST_NODE, NULL},
+    {"--cloud-only", SL_CRIT_ONLY_ON, SL_TIER_CLOUD, REST_NODE, NULL},
+    {"--not-on", SL_CRIT_NOT_ON, TIER_PREFIX, REST_NODE,
+     "expected TIER:NODE, like edge:conv1 (tiers: device, edge, cloud)"},
+    {"--exclude-tier", SL_CRIT_EXCLUDE_TIER, TIER_VALUE, REST_NONE, NULL},
+    {"--use-tier", SL_CRIT_USE_TIER, TIER_VALUE, REST_NONE, NULL},
+    {"--max-upload", SL_CRIT_MAX_UPLOAD, SL_TIER_DEVICE, REST_SIZE, NULL},
+    {"--max-time", SL_CRIT_MAX_TIME, TIER_PREFIX, REST_LIMIT,
+     "expected TIER:LIMIT, like device:0.05s or device:30%"},
+    {"--host", SL_CRIT_HOST, TIER_PREFIX, REST_HOST,
+     "expected TIER:HOST, like edge:vm2Core (tiers: device, edge, cloud)"},
+    {"--not-host", SL_CRIT_NOT_HOST, TIER_PREFIX, REST_HOST,
+     "expected TIER:HOST, like edge:vm2Core (tiers: device, edge, cloud)"},
+    {"--tl-at", SL_CRIT_TL_AT, SL_TIER_DEVICE, REST_CUTS, NULL},
+};
+
 static int parse_one(sl_criterion *cr, const char *flag, const char *value)
 {
-    const char *rest;
-    if (!strcmp(flag, "--device-only") || !strcmp(flag, "--edge-only") ||
-        !strcmp(flag, "--cloud-only")) {
-        cr->kind = SL_CRIT_ONLY_ON;
-        cr->tier = flag[2] == 'd' ? SL_TIER_DEVICE : flag[2] == 'e' ? SL_TIER_EDGE : SL_TIER_CLOUD;
-        return parse_node_name(cr, value);
-    }
-    if (!strcmp(flag, "--not-on")) {
-        cr->kind = SL_CRIT_NOT_ON;
-        if (!(rest = split_tier(value, &cr->tier)))
-            return bad(cr, "expected TIER:NODE, like edge:conv1 (tiers: device, edge, cloud)");
-        return parse_node_name(cr, rest);
-    }
-    if (!strcmp(flag, "--exclude-tier") || !strcmp(flag, "--use-tier")) {
-        cr->kind = flag[2] == 'e' ? SL_CRIT_EXCLUDE_TIER : SL_CRIT_USE_TIER;
+    const crit_flag *f = NULL;
+    for (size_t i = 0; !f && i < sizeof crit_flags / sizeof crit_flags[0]; i++)
+        if (!strcmp(flag, crit_flags[i].flag)) f = &crit_flags[i];
+    if (!f) return sl_err(SL_EARG, "'%s' is not a constraint flag", flag);
+    const char *rest = value;
+    cr->kind = f->kind;
+    if (f->tier == TIER_VALUE) {
         if (sl_tier_parse(value, &cr->tier)) return bad(cr, "expected device, edge or cloud");
-        return SL_OK;
+    } else if (f->tier == TIER_PREFIX) {
+        rest = split_tier(value, &cr->tier);
+        if (!rest || (f->rest == REST_HOST && !*rest)) return bad(cr, f->expected);
+    } else {
+        cr->tier = (sl_tier)f->tier;
     }
-    if (!strcmp(flag, "--max-upload")) {
-        cr->kind = SL_CRIT_MAX_UPLOAD;
-        cr->tier = SL_TIER_DEVICE;
-        if (sl_parse_bytes("upload", value, &cr->limit))
+    switch (f->rest) {
+    case REST_NODE:
+        return parse_node_name(cr, rest);
+    case REST_HOST:
+        return set_node(cr, rest, "host name");
+    case REST_CUTS:
+        return set_node(cr, rest, "list of cuts");
+    case REST_SIZE:
+        if (sl_parse_bytes("upload", rest, &cr->limit))
             return bad(cr, "expected a size like 0.5MB, 200kB or 1000000");
         return SL_OK;
-    }
-    if (!strcmp(flag, "--max-time")) {
-        cr->kind = SL_CRIT_MAX_TIME;
-        if (!(rest = split_tier(value, &cr->tier)))
-            return bad(cr, "expected TIER:LIMIT, like device:0.05s or device:30%");
+    case REST_LIMIT:
         return parse_time_limit(cr, rest);
+    case REST_NONE:
+        break;
     }
-    if (!strcmp(flag, "--host") || !strcmp(flag, "--not-host")) {
-        cr->kind = flag[2] == 'h' ? SL_CRIT_HOST : SL_CRIT_NOT_HOST;
-        if (!(rest = split_tier(value, &cr->tier)) || !*rest)
-            return bad(cr, "expected TIER:HOST, like edge:vm2Core (tiers: device, edge, cloud)");
-        return set_node(cr, rest, "host name");
-    }
-    if (!strcmp(flag, "--tl-at")) {
-        cr->kind = SL_CRIT_TL_AT;
-        cr->tier = SL_TIER_DEVICE;
-        return set_node(cr, value, "list of cuts");
-    }
-    return sl_err(SL_EARG, "'%s' is not a constraint flag", flag);
+    return SL_OK;
 }
 
 /* --tl-at: every listed tensor names a cut of `p`; their indices into cr->cuts. */
