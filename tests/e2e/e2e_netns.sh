@@ -17,10 +17,24 @@ command -v ip >/dev/null && command -v tc >/dev/null || skip "no ip/tc"
 leftovers() { { ip netns list 2>/dev/null | grep -cE '^sl[0-9]+-(edge|dev)' || true; } ; }
 before=$(leftovers)
 out=$(mktemp "${TMPDIR:-/tmp}/sl-netns-test.XXXXXX")
-trap 'rm -f "$out"' EXIT
+fx=$(mktemp -d "${TMPDIR:-/tmp}/sl-netns-test.XXXXXX")
+trap 'rm -rf "$out" "$fx"' EXIT
+# The models netns.sh makes without --dir (tinycnn, its float split at pool1, the 8-bit TL pair
+# at pool2) are the e2e fixture's (lib.sh's make_models, the same commands), made once per
+# test run: given as a pipeline folder when CTest's fixture made them. The images are the same
+# too: netns.sh without --dir takes the first 8 of this synth's output.
+dir=()
+if [ -n "${SL_E2E_MODELS:-}" ] && [ -s "$SL_E2E_MODELS/te.h5" ]; then
+    for f in m:base d:notl-device e:notl-edge td:device te:edge; do
+        ln -s "$SL_E2E_MODELS/${f%%:*}.h5" "$fx/${f#*:}.h5"
+    done
+    "$SL_BIN/sl-data" synth --product casting --size 32 --per-class 8 --out "$fx/data/test" \
+        >/dev/null 2>&1 || { echo "FAIL: sl-data synth"; exit 1; }
+    dir=(--dir "$fx")
+fi
 rc=0
 SL_PYTHON=$SL_PYTHON timeout 120 bash "$SL_SRC/bench/netns.sh" --build "$(dirname "$SL_BIN")" \
-    --limit 8 --bandwidth 1mbit --rtt 20ms --cpu 50 --json "$out" || rc=$?
+    "${dir[@]}" --limit 8 --bandwidth 1mbit --rtt 20ms --cpu 50 --json "$out" || rc=$?
 [ "$rc" = 77 ] && exit 77
 [ "$rc" = 0 ] || { echo "FAIL: netns.sh exited $rc"; exit 1; }
 [ "$(leftovers)" = "$before" ] || { echo "FAIL: network namespaces left behind"; exit 1; }
