@@ -358,17 +358,91 @@ int sl_h5_attr_write_int(sl_h5_id loc, const char *name, int value)
     LOCKED(int, attr_write_int_locked(loc, name, value));
 }
 
-/* Reads a one-element string (attribute or dataset), fixed or variable length. */
+/* ---- declared string lengths --------------------------------------------------------------- *
+ *
+ * libhdf5 1.10 converts a variable-length string by allocating and clearing a buffer of the
+ * length the element declares on file before it reads the string's bytes: a damaged file whose
+ * /model_config declares 3.2 GB cost 11 s of CPU and 3 GB of memory before the read failed
+ * (tests/model/fuzz_found/hdf5-vlen-conv-slow.h5). So the declared lengths are learnt first, by
+ * reading the object once into len_type, a 4-byte opaque type, through conv_vlen_len below,
+ * registered with HDF5 for variable-length -> opaque (a pair nothing else converts). HDF5 hands
+ * it the elements as stored on file: each is its length as 4 little-endian bytes, then the
+ * global heap id of its bytes (HDF5 File Format Specification, variable-length data); it keeps
+ * the length and never reads the heap. */
+#define LEN_TAG "scissionlite: declared length of a variable-length string"
+
+static herr_t conv_vlen_len(hid_t src, hid_t dst, H5T_cdata_t *cd, size_t n, size_t stride,
+                            size_t bkg_stride, void *buf, void *bkg, hid_t dxpl)
+{
+    (void)bkg_stride, (void)bkg, (void)dxpl;
+    if (cd->command == H5T_CONV_INIT) {
+        /* Only into our own type, and only from a variable-length string (on file: a length
+         * and a heap id, at least 4 bytes). Refusing makes HDF5 look for another conversion. */
+        char *tag = H5Tget_tag(dst);
+        int ok = tag && !strcmp(tag, LEN_TAG) && H5Tget_size(dst) == 4 &&
+                 H5Tis_variable_str(src) > 0 && H5Tget_size(src) >= 4;
+        H5free_memory(tag);
+        cd->need_bkg = H5T_BKG_NO;
+        return ok ? 0 : -1;
+    }
+    if (cd->command != H5T_CONV_CONV) return 0;
+    size_t ss = H5Tget_size(src);
+    if (ss < 4) return -1;
+    size_t sstep = stride ? stride : ss, dstep = stride ? stride : 4;
+    unsigned char *p = buf;
+    /* In place, first to last: element i's 4 bytes go at or before where element i was. */
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *s = p + i * sstep;
+        uint32_t len =
+            (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16 | (uint32_t)s[3] << 24;
+        memcpy(p + i * dstep, &len, sizeof len);
+    }
+    return 0;
+}
+
+/* The lengths in bytes the n elements of variable-length string object obj (an attribute or a
+ * dataset) declare, into len[n], from the stored elements only (nothing is read from the global
+ * heap). SL_EFORMAT naming `what` when they cannot be read. */
+static int vlen_declared(hid_t obj, int is_attr, const char *what, uint32_t *len)
+{
+    static hid_t len_type = -1; /* registered once per process, under the lock */
+    if (len_type < 0) {
+        hid_t t = H5Tcreate(H5T_OPAQUE, 4), vs = vlen_str_type();
+        if (t >= 0 && H5Tset_tag(t, LEN_TAG) >= 0 &&
+            H5Tregister(H5T_PERS_SOFT, "sl_vlen_declared_length", vs, t, conv_vlen_len) >= 0)
+            len_type = t;
+        else if (t >= 0)
+            H5Tclose(t);
+        H5Tclose(vs);
+        if (len_type < 0) return sl_err(SL_EFORMAT, "'%s': cannot learn its declared length", what);
+    }
+    herr_t e = is_attr ? H5Aread(obj, len_type, len)
+                       : H5Dread(obj, len_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, len);
+    return e < 0 ? sl_err(SL_EFORMAT, "'%s' cannot be read (its declared length)", what) : SL_OK;
+}
+
+/* Reads a one-element string (attribute or dataset), fixed or variable length, of at most
+ * SL_H5_MAX_STRING bytes: a longer one is refused from what it declares, before it is read. */
 static int read_str_obj(hid_t obj, int is_attr, const char *what, char **out)
 {
     hid_t ft = is_attr ? H5Aget_type(obj) : H5Dget_type(obj);
     hid_t sp = is_attr ? H5Aget_space(obj) : H5Dget_space(obj);
     int rc = SL_OK;
+    int vlen = ft < 0 ? 0 : H5Tis_variable_str(ft) > 0;
+    uint32_t declared = 0;
     if (ft < 0 || H5Tget_class(ft) != H5T_STRING)
         rc = sl_err(SL_EFORMAT, "'%s' is not a string", what);
     else if (sp < 0 || H5Sget_simple_extent_npoints(sp) != 1)
         rc = sl_err(SL_EFORMAT, "'%s' is not a single string", what);
-    else if (H5Tis_variable_str(ft) > 0) {
+    else if (vlen)
+        rc = vlen_declared(obj, is_attr, what, &declared);
+    uint64_t len = vlen ? declared : ft < 0 ? 0 : H5Tget_size(ft);
+    if (!rc && len > SL_H5_MAX_STRING)
+        rc = sl_err(SL_EFORMAT,
+                    "'%s' declares a string of %llu bytes, over the limit of %d "
+                    "(a damaged file?): not read",
+                    what, (unsigned long long)len, SL_H5_MAX_STRING);
+    if (!rc && vlen) {
         hid_t mt = vlen_str_type();
         char *s = NULL;
         herr_t e = is_attr ? H5Aread(obj, mt, &s)
@@ -379,11 +453,11 @@ static int read_str_obj(hid_t obj, int is_attr, const char *what, char **out)
             rc = sl_err(SL_ENOMEM, "out of memory reading '%s'", what);
         if (s) H5free_memory(s);
         H5Tclose(mt);
-    } else {
+    } else if (!rc) {
         size_t n = H5Tget_size(ft);
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, n + 1);
-        char *s = n < ((size_t)1 << 30) ? calloc(n + 2, 1) : NULL;
+        char *s = calloc(n + 2, 1);
         herr_t e = !s ? -1
                    : is_attr ? H5Aread(obj, mt, s)
                              : H5Dread(obj, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, s);
@@ -498,6 +572,32 @@ int sl_h5_strs_write(sl_h5_id loc, const char *name, const char *const *v, int64
     LOCKED(int, strs_write_locked(loc, name, v, n, cols));
 }
 
+/* SL_OK when the n variable-length strings of dataset d declare at most SL_H5_MAX_STRING bytes
+ * each and SL_H5_MAX_STRINGS_BYTES in all (vlen_declared: nothing is converted yet), else
+ * SL_EFORMAT naming the dataset, the element and the limit. */
+static int strs_declared_check(hid_t d, const char *name, size_t n)
+{
+    uint32_t *len = malloc(n * sizeof *len);
+    if (!len) return sl_err(SL_ENOMEM, "out of memory reading '%s'", name);
+    int rc = vlen_declared(d, 0, name, len);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        sum += len[i];
+        if (len[i] > SL_H5_MAX_STRING)
+            rc = sl_err(SL_EFORMAT,
+                        "'%s': string %zu declares %lu bytes, over the limit of %d "
+                        "(a damaged file?): not read",
+                        name, i, (unsigned long)len[i], SL_H5_MAX_STRING);
+        else if (sum > SL_H5_MAX_STRINGS_BYTES)
+            rc = sl_err(SL_EFORMAT,
+                        "'%s': its strings declare over %lld bytes in all, the limit "
+                        "(a damaged file?): not read",
+                        name, (long long)SL_H5_MAX_STRINGS_BYTES);
+    }
+    free(len);
+    return rc;
+}
+
 static int strs_read_locked(hid_t loc, const char *name, char ***out, int64_t *n)
 {
     if (!exists_locked(loc, name)) return sl_err(SL_ENOTFOUND, "'%s' is missing", name);
@@ -506,9 +606,11 @@ static int strs_read_locked(hid_t loc, const char *name, char ***out, int64_t *n
     hid_t sp = H5Dget_space(d), ft = H5Dget_type(d);
     hssize_t np = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
     int rc = SL_OK;
-    if (ft < 0 || H5Tget_class(ft) != H5T_STRING || np < 0 || np > (1 << 28)) {
+    if (ft < 0 || H5Tget_class(ft) != H5T_STRING || np < 0 || np > (1 << 28))
         rc = sl_err(SL_EFORMAT, "'%s' is not an array of strings", name);
-    } else {
+    else if (np && H5Tis_variable_str(ft) > 0)
+        rc = strs_declared_check(d, name, (size_t)np);
+    if (!rc) {
         size_t total = (size_t)np;
         char **v = calloc(total + 1, sizeof *v), **copy = calloc(total + 1, sizeof *copy);
         hid_t t = vlen_str_type();
@@ -547,6 +649,15 @@ int sl_h5_strs_read(sl_h5_id loc, const char *name, char ***out, int64_t *n)
 }
 
 /* ---- numeric datasets ---------------------------------------------------------------------- */
+
+/* libhdf5 1.10.8 converts numbers of the size their type declares out of a buffer sized for
+ * ours: a float type declaring 3,305,058-byte elements made it read far past the buffer (the
+ * bundle fuzzer's tests/model/fuzz_found/hdf5-float-size-overread.h5). No number we read is
+ * wider than 8 bytes, so every numeric read refuses wider ones first. */
+static int number_size_ok(size_t size)
+{
+    return size >= 1 && size <= 8;
+}
 
 static int info_of(hid_t d, const char *name, sl_h5_info *out)
 {
@@ -657,6 +768,9 @@ static int read_locked(hid_t loc, const char *name, sl_h5_type type, void *data,
         n = in.dims[i] && n > INT64_MAX / in.dims[i] ? INT64_MAX : n * in.dims[i];
     if (rc == SL_OK && !in.numeric)
         rc = sl_err(SL_EFORMAT, "dataset '%s' is not numeric", name);
+    else if (rc == SL_OK && !number_size_ok(in.elem_size))
+        rc = sl_err(SL_EFORMAT, "dataset '%s' declares %zu-byte numbers (1 to 8 are read)", name,
+                    in.elem_size);
     else if (rc == SL_OK && n != count)
         rc = sl_err(SL_EFORMAT, "dataset '%s' holds %lld values, expected %lld", name,
                     (long long)n, (long long)count);
@@ -713,9 +827,18 @@ int sl_h5_dataset_open(sl_h5_id loc, const char *name, sl_h5_id *dset)
 static int rows_io_locked(hid_t d, sl_h5_type type, int64_t row, int64_t nrows, void *data,
                           int write)
 {
-    hid_t fs = H5Dget_space(d);
+    hid_t fs = H5Dget_space(d), ft = H5Dget_type(d);
     int nd = fs < 0 ? -1 : H5Sget_simple_extent_ndims(fs);
+    size_t esize = ft < 0 ? 0 : H5Tget_size(ft);
+    if (ft >= 0) H5Tclose(ft);
     herr_t e = -1;
+    if (!number_size_ok(esize)) {
+        char nm[256] = "?";
+        if (H5Iget_name(d, nm, sizeof nm) < 0) snprintf(nm, sizeof nm, "?");
+        if (fs >= 0) H5Sclose(fs);
+        return sl_err(SL_EFORMAT, "dataset '%s' declares %zu-byte numbers (1 to 8 are read)", nm,
+                      esize);
+    }
     if (nd >= 1 && nd <= SL_H5_MAX_RANK) {
         hsize_t dims[SL_H5_MAX_RANK], start[SL_H5_MAX_RANK] = {0}, cnt[SL_H5_MAX_RANK];
         H5Sget_simple_extent_dims(fs, dims, NULL);

@@ -37,6 +37,15 @@ enum {
 
 #define SL_H5_MAX_RANK 32 /* HDF5's own limit (H5S_MAX_RANK) */
 
+/* The longest string the string reads below accept, in bytes (16 MiB; a model's graph JSON,
+ * /model_config, is 87 kB for densenet121, the largest of the zoo), and the most all the
+ * strings of one string array may hold together (1 GiB). A string is refused from the length it
+ * declares on file, before libhdf5 allocates anything for it (libhdf5 1.10 allocates and clears
+ * a variable-length string's declared length before reading it, so a damaged file declaring
+ * gigabytes cost seconds and gigabytes before the read failed). */
+#define SL_H5_MAX_STRING (16 << 20)
+#define SL_H5_MAX_STRINGS_BYTES ((int64_t)1 << 30)
+
 typedef struct sl_h5_info {
     int ndim;                       /* 0 for a scalar */
     int64_t dims[SL_H5_MAX_RANK];   /* declared extent; nothing is read to learn it */
@@ -92,18 +101,22 @@ int sl_h5_group_create(sl_h5_id loc, const char *name, sl_h5_id *group);
 int sl_h5_attr_write_str(sl_h5_id loc, const char *name, const char *value);
 int sl_h5_attr_write_int(sl_h5_id loc, const char *name, int value);
 /* Reads a string attribute stored fixed- or variable-length into a new string (caller frees).
- * SL_ENOTFOUND when it is absent, SL_EFORMAT when it is not a readable string. */
+ * SL_ENOTFOUND when it is absent, SL_EFORMAT when it is not a readable string or declares more
+ * than SL_H5_MAX_STRING bytes. */
 int sl_h5_attr_read_str(sl_h5_id loc, const char *name, char **out);
 /* SL_ENOTFOUND when absent, SL_EFORMAT when not an integer scalar. */
 int sl_h5_attr_read_int(sl_h5_id loc, const char *name, int *out);
 
 /* Scalar string datasets (UTF-8, variable length); the read takes fixed-length ones too and gives
- * a new string (caller frees); SL_ENOTFOUND when absent. */
+ * a new string (caller frees); SL_ENOTFOUND when absent, SL_EFORMAT naming it when it declares
+ * more than SL_H5_MAX_STRING bytes (refused before it is read) or cannot be read. */
 int sl_h5_str_write(sl_h5_id loc, const char *name, const char *value);
 int sl_h5_str_read(sl_h5_id loc, const char *name, char **out);
 
 /* String arrays: n strings, or n x cols when cols > 0 (row-major). The read gives a new array of
- * *n new strings (all elements, whatever the rank; caller frees each and the array). */
+ * *n new strings (all elements, whatever the rank; caller frees each and the array); SL_EFORMAT
+ * when a string declares more than SL_H5_MAX_STRING bytes or all more than
+ * SL_H5_MAX_STRINGS_BYTES (refused before they are read). */
 int sl_h5_strs_write(sl_h5_id loc, const char *name, const char *const *v, int64_t n,
                      int64_t cols);
 int sl_h5_strs_read(sl_h5_id loc, const char *name, char ***out, int64_t *n);
@@ -118,11 +131,13 @@ int sl_h5_write(sl_h5_id loc, const char *name, sl_h5_type type, int nd, const i
                 const void *data, unsigned flags);
 
 /* Reads a whole numeric dataset, converted to `type`, into data, which holds `count` elements;
- * the dataset must have exactly count elements (SL_EFORMAT otherwise, nothing read). A checksum
- * mismatch or a truncated file is SL_EFORMAT naming the dataset. */
+ * the dataset must have exactly count elements of 1 to 8 bytes each on file (SL_EFORMAT
+ * otherwise, nothing read). A checksum mismatch or a truncated file is SL_EFORMAT naming the
+ * dataset. */
 int sl_h5_read(sl_h5_id loc, const char *name, sl_h5_type type, void *data, int64_t count);
 
-/* Row access for large arrays (the dataset cache): a dataset whose first dimension is rows.
+/* Row access for large arrays (the dataset cache): a dataset whose first dimension is rows, of
+ * numbers of 1 to 8 bytes on file (SL_EFORMAT naming it otherwise, nothing moved).
  * create: rank nd, chunk dims `chunk` (NULL = contiguous), extendible along rows up to the initial
  * row count; rows_write/rows_read move `nrows` rows starting at `row`; set_rows shrinks or grows
  * the row count of a chunked dataset. */

@@ -269,6 +269,18 @@ struct extra_walk {
     int read;      /* READ_STRUCTURE: sizes only; READ_ALL: read; READ_CHECK: read, discard */
 };
 
+/* libhdf5 1.10.8 copies elements of the declared size out of a buffer holding 4-byte ones (an
+ * out-of-bounds read the fuzzer found, tests/model/fuzz_found/hdf5-float-size-overread.h5): a
+ * number is 1 to 8 bytes. Checked on every dataset of weights (model_weights/, extra/) from its
+ * header, before any value is read (h5/'s numeric reads check it again). SL_EFORMAT naming
+ * group/name. */
+static int check_number_size(const char *group, const char *name, const sl_h5_info *in)
+{
+    if (!in->numeric || (in->elem_size >= 1 && in->elem_size <= 8)) return SL_OK;
+    return sl_err(SL_EFORMAT, "%s/%s declares %zu-byte numbers (1 to 8 are read)", group, name,
+                  in->elem_size);
+}
+
 static int extra_visit(sl_h5_id loc, const char *name, void *arg)
 {
     struct extra_walk *w = arg;
@@ -278,6 +290,7 @@ static int extra_visit(sl_h5_id loc, const char *name, void *arg)
     if (!in.numeric || in.ndim > SL_MAX_DIMS)
         return sl_err(SL_EFORMAT, "extra/%s: not a numeric array of at most %d dimensions", name,
                       SL_MAX_DIMS);
+    if ((rc = check_number_size("extra", name, &in))) return rc;
     if (!w->read) {
         int64_t n = 4;
         for (int i = 0; i < in.ndim; i++)
@@ -359,8 +372,9 @@ static int read_header(sl_h5_id f, sl_bundle *b)
     return SL_OK;
 }
 
-/* Before any weight is read: every parameter's dataset exists and declares the graph's shape, and
- * the declared total (with /extra) fits the limit. */
+/* Before any weight is read: every parameter's dataset exists and declares the graph's shape and
+ * numbers of 1 to 8 bytes, /extra's datasets too, and the declared total (with /extra) fits the
+ * limit. */
 static int check_declared(sl_h5_id w, sl_h5_id f, const sl_graph *g, int64_t limit)
 {
     int64_t total = 0;
@@ -387,13 +401,7 @@ static int check_declared(sl_h5_id w, sl_h5_id f, const sl_graph *g, int64_t lim
                 return sl_err(SL_EFORMAT, "model_weights/%s is missing", path);
             int rc = sl_h5_info_get(w, path, &in);
             if (rc) return rc;
-            /* libhdf5 1.10.8 copies elements of the declared size out of a buffer holding 4-byte
-             * ones (an out-of-bounds read the fuzzer found, tests/model/fuzz_found/
-             * hdf5-float-size-overread.h5): a number is 1 to 8 bytes. */
-            if (in.numeric && (in.elem_size < 1 || in.elem_size > 8))
-                return sl_err(SL_EFORMAT, "model_weights/%s declares %zu-byte numbers (1 to 8 are "
-                                          "read)",
-                              path, in.elem_size);
+            if ((rc = check_number_size("model_weights", path, &in))) return rc;
             int ok = in.numeric && in.ndim == p->shape.ndim;
             for (int k = 0; ok && k < in.ndim; k++)
                 ok = in.dims[k] == p->shape.d[k];

@@ -3,7 +3,9 @@
  * copying it) reads as the file does, leaves the buffer unchanged, and refuses damaged images; and
  * the bundle fuzzer's skip test (model/fuzz_bundle.c, included below) flags the inputs of
  * tests/model/fuzz_found/ on which libhdf5 1.10.8 loops or crashes, and no valid bundle; the
- * fuzzer's later finding there (a request for exabytes inside libhdf5) is refused cleanly. */
+ * fuzzer's later findings there (a request for exabytes inside libhdf5, a /model_config declaring
+ * 3.2 GB) are refused cleanly, the latter in milliseconds; and crafted strings declaring more than
+ * h5/'s cap, and numbers wider than 8 bytes in /extra, are refused before they are read. */
 #include "../../model/fuzz_bundle.c" /* first: it asks for _GNU_SOURCE (memmem) */
 
 #include "common/status.h"
@@ -14,6 +16,7 @@
 #include "testutil.h"
 
 #include <sys/stat.h>
+#include <time.h>
 
 /* In a -DSL_SANITIZE=ON build, ASan answers an impossible malloc as the C library does (NULL)
  * instead of aborting, for hdf5-huge-alloc.h5 below; read by ASan, unused otherwise. */
@@ -21,6 +24,14 @@ const char *__asan_default_options(void);
 const char *__asan_default_options(void)
 {
     return "allocator_may_return_null=1";
+}
+
+/* CPU seconds this process has used. */
+static double cpu_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
 /* The file at path in a malloc'd buffer (owned by the caller), its size in *len; NULL if unread. */
@@ -155,10 +166,8 @@ static void test_fuzz_found(void)
     free(buf);
 
     /* Found by the fuzzer's run of 2026-12-05: libhdf5 segfaults decoding an attribute message
-     * (H5Aexists, reading format_version) on one, and spends over 10 s and hundreds of MB
-     * converting /model_config on the other. Neither is our code; the isolated check (what the
-     * edge runs on a bundle from elsewhere) refuses both: a clean error, or the deadline (2 s
-     * here instead of 10). */
+     * (H5Aexists, reading format_version). Not our code; the isolated check (what the edge runs
+     * on a bundle from elsewhere) refuses it with a clean error. */
     snprintf(path, sizeof path, "%s/tests/model/fuzz_found/hdf5-attr-message-segv.h5", src);
     CHECK(sl_bundle_check_isolated(path, "attr-segv", SL_BUNDLE_CHECK_WEIGHTS, 10) != SL_OK);
     CHECK_CONTAINS(sl_errmsg(), "attr-segv");
@@ -168,9 +177,123 @@ static void test_fuzz_found(void)
     snprintf(path, sizeof path, "%s/tests/model/fuzz_found/hdf5-float-size-overread.h5", src);
     CHECK(sl_bundle_check(path, "overread", SL_BUNDLE_CHECK_WEIGHTS) == SL_EFORMAT);
     CHECK_CONTAINS(sl_errmsg(), "3305058-byte numbers");
+    /* Its /model_config declares a 3,238,002,688-byte string: libhdf5 1.10.8 allocated and
+     * cleared that much before reading it (11.5 s of CPU and 3 GB, then "cannot be read"; the
+     * fuzzer's deadline under ASan). Now refused from the declared length, in milliseconds: in
+     * the isolated check first (so that a regression is cut at its deadline), then timed in this
+     * process, as CPU time (the machine may be loaded; measured about 1 ms, bound 0.5 s). */
     snprintf(path, sizeof path, "%s/tests/model/fuzz_found/hdf5-vlen-conv-slow.h5", src);
-    CHECK(sl_bundle_check_isolated(path, "slow", SL_BUNDLE_CHECK_WEIGHTS, 2) == SL_ETIMEOUT);
-    CHECK_CONTAINS(sl_errmsg(), "did not finish");
+    int rc = sl_bundle_check_isolated(path, "slow", SL_BUNDLE_CHECK_WEIGHTS, 10);
+    CHECK(rc == SL_EFORMAT);
+    CHECK_CONTAINS(sl_errmsg(), "slow: 'model_config' declares a string of 3238002688 bytes");
+    if (rc == SL_EFORMAT) {
+        double t0 = cpu_seconds();
+        CHECK(sl_bundle_check(path, "slow", SL_BUNDLE_CHECK_WEIGHTS) == SL_EFORMAT);
+        double cpu = cpu_seconds() - t0;
+        TU_CHECK_MSG(cpu < 0.5, "%.3f s of CPU to refuse it", cpu);
+        CHECK_CONTAINS(sl_errmsg(), "over the limit of 16777216");
+    }
+}
+
+/* len as 4 (n = 4) or 8 little-endian bytes at p. */
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Where a variable-length element on file declaring `len` bytes is in img: such an element is
+ * the length as 4 little-endian bytes, then the (8-byte) address of the global heap collection
+ * holding the bytes ("GCOL" in the image). The number of such places, the first at *at. */
+static int find_vlen(const uint8_t *img, size_t n, uint32_t len, size_t *at)
+{
+    int found = 0;
+    for (const uint8_t *g = img; (g = memmem(g, (size_t)(img + n - g), "GCOL", 4)); g++) {
+        uint8_t pat[12];
+        put_le(pat, len, 4);
+        put_le(pat + 4, (uint64_t)(g - img), 8);
+        for (const uint8_t *p = img; (p = memmem(p, (size_t)(img + n - p), pat, 12)); p++)
+            if (!found++) *at = (size_t)(p - img);
+    }
+    return found;
+}
+
+/* The cap on declared string lengths (h5/: SL_H5_MAX_STRING) and on declared number widths (1 to 8
+ * bytes), on crafted copies of a valid bundle: a string's declared length set past the cap, in
+ * /model_config and in the root attribute `role`, is refused naming it before anything is read;
+ * an /extra dataset declaring 16-byte integers is refused by the bundle check before any value
+ * is read, and by h5/'s numeric reads (whole or by rows) whoever calls them. */
+static void test_declared_limits(const char *dir)
+{
+    size_t len = 0;
+    uint8_t *img = tiny_image(dir, &len);
+    CHECK(img && len > 0);
+    if (!img) return;
+    sl_h5_id f = -1;
+    char *json = NULL, *role = NULL;
+    CHECK_OK(sl_h5_open_image(img, len, "m", &f), sl_errmsg());
+    CHECK_OK(sl_h5_str_read(f, "model_config", &json), sl_errmsg());
+    CHECK_OK(sl_h5_attr_read_str(f, "role", &role), sl_errmsg());
+    sl_h5_close(f);
+    size_t at = 0;
+    int n = json ? find_vlen(img, len, (uint32_t)strlen(json), &at) : 0;
+    TU_CHECK_MSG(n == 1, "the model_config element found %d times", n);
+    if (n == 1) {
+        put_le(img + at, (uint64_t)SL_H5_MAX_STRING + 1, 4);
+        CHECK(sl_bundle_check_image(img, len, "long", SL_BUNDLE_CHECK_WEIGHTS) == SL_EFORMAT);
+        CHECK_CONTAINS(sl_errmsg(), "long: 'model_config' declares a string of 16777217 bytes");
+        put_le(img + at, (uint32_t)strlen(json), 4);
+        CHECK_OK(sl_bundle_check_image(img, len, "restored", SL_BUNDLE_CHECK_WEIGHTS), sl_errmsg());
+    }
+    n = role ? find_vlen(img, len, (uint32_t)strlen(role), &at) : 0;
+    TU_CHECK_MSG(n == 1, "the role element found %d times", n);
+    if (n == 1) {
+        put_le(img + at, 0xffffffffu, 4);
+        CHECK(sl_bundle_check_image(img, len, "role", 0) == SL_EFORMAT);
+        CHECK_CONTAINS(sl_errmsg(), "'role' declares a string of 4294967295 bytes");
+        put_le(img + at, (uint32_t)strlen(role), 4);
+    }
+    free(json);
+    free(role);
+    free(img);
+
+    /* An /extra dataset of int64 (the only 8-byte integers of a bundle: their datatype message,
+     * version 1, fixed-point, little-endian, signed, 8 bytes, offset 0, precision 64, is found
+     * by its bytes), then declared 16 bytes wide. */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/m.h5", dir);
+    sl_h5_id x = -1;
+    int64_t v[4] = {1, 2, 3, 4}, dims[1] = {4};
+    CHECK_OK(sl_h5_open_rw(path, &f), sl_errmsg());
+    CHECK_OK(sl_h5_group_create(f, "extra", &x), sl_errmsg());
+    CHECK_OK(sl_h5_write(x, "x", SL_H5_I64, 1, dims, v, 0), sl_errmsg());
+    sl_h5_close(x);
+    CHECK_OK(sl_h5_close(f), sl_errmsg());
+    img = slurp(path, &len);
+    CHECK(img != NULL);
+    if (!img) return;
+    CHECK_OK(sl_bundle_check_image(img, len, "extra", SL_BUNDLE_CHECK_WEIGHTS), sl_errmsg());
+    const uint8_t i64[12] = {0x10, 0x08, 0, 0, 8, 0, 0, 0, 0, 0, 64, 0};
+    uint8_t *t = memmem(img, len, i64, sizeof i64);
+    CHECK(t != NULL && !memmem(t + 1, (size_t)(img + len - t - 1), i64, sizeof i64));
+    if (t) {
+        t[4] = 16;
+        CHECK(sl_bundle_check_image(img, len, "wide", 0) == SL_EFORMAT);
+        CHECK_CONTAINS(sl_errmsg(), "wide: extra/x declares 16-byte numbers (1 to 8 are read)");
+        CHECK(sl_bundle_check_image(img, len, "wide", SL_BUNDLE_CHECK_WEIGHTS) == SL_EFORMAT);
+        CHECK_CONTAINS(sl_errmsg(), "extra/x declares 16-byte numbers");
+        float got[4];
+        sl_h5_id d = -1;
+        CHECK_OK(sl_h5_open_image(img, len, "wide", &f), sl_errmsg());
+        CHECK(sl_h5_read(f, "extra/x", SL_H5_F32, got, 4) == SL_EFORMAT);
+        CHECK_CONTAINS(sl_errmsg(), "dataset 'extra/x' declares 16-byte numbers");
+        CHECK_OK(sl_h5_dataset_open(f, "extra/x", &d), sl_errmsg());
+        CHECK(sl_h5_rows_read(d, SL_H5_F32, 0, 1, got) == SL_EFORMAT);
+        CHECK_CONTAINS(sl_errmsg(), "'/extra/x' declares 16-byte numbers");
+        sl_h5_close(d);
+        sl_h5_close(f);
+    }
+    free(img);
 }
 
 int main(void)
@@ -178,6 +301,7 @@ int main(void)
     const char *dir = tu_tmpdir();
     test_image(dir);
     test_fuzz_found();
+    test_declared_limits(dir);
     tu_rmtree(dir);
     return TU_DONE();
 }
