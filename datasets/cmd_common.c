@@ -10,7 +10,7 @@ sl_dataset_opts sl_data_open;
 
 static int parse_split(void *dest, const char *v)
 {
-    if (strcmp(v, "train") && strcmp(v, "val") && strcmp(v, "test") && strcmp(v, "all"))
+    if (sl_split_parse(v) < 0 && strcmp(v, "all"))
         return sl_err(SL_EARG, "--split: '%s' is not one of train,val,test,all", v);
     ((sl_dataset_opts *)dest)->split = v;
     return SL_OK;

@@ -24,18 +24,19 @@ void sl_dataset_opts_init(sl_dataset_opts *o)
     o->verify = SL_VERIFY_DECODE;
 }
 
+static const char *const split_names[] = {
+    [SL_SPLIT_TRAIN] = "train", [SL_SPLIT_VAL] = "val", [SL_SPLIT_TEST] = "test"};
+
 const char *sl_split_name(int split)
 {
-    switch (split) {
-    case SL_SPLIT_TRAIN:
-        return "train";
-    case SL_SPLIT_VAL:
-        return "val";
-    case SL_SPLIT_TEST:
-        return "test";
-    default:
-        return NULL;
-    }
+    return split >= SL_SPLIT_TRAIN && split <= SL_SPLIT_TEST ? split_names[split] : NULL;
+}
+
+int sl_split_parse(const char *name)
+{
+    for (int s = SL_SPLIT_TRAIN; s <= SL_SPLIT_TEST; s++)
+        if (!strcmp(name, split_names[s])) return s;
+    return -1;
 }
 
 int sl_ds_add_item(sl_dataset *ds, const char *path, const char *class_name, int split, int64_t row)
@@ -317,8 +318,7 @@ int sl_ds_finish(sl_dataset *ds, const char *split)
 {
     int want = -1;
     if (split && strcmp(split, "all")) {
-        for (int s = SL_SPLIT_TRAIN; s <= SL_SPLIT_TEST; s++)
-            if (!strcmp(split, sl_split_name(s))) want = s;
+        want = sl_split_parse(split);
         if (want < 0) return sl_err(SL_EARG, "split '%s' is not train, val, test or all", split);
     }
     int64_t k = 0;
@@ -358,8 +358,7 @@ static int stray_folders(sl_dataset *ds, const sl_dataset_opts *o, const char *r
     int n, rc = list_dir(root, &names, &n);
     if (rc != SL_OK) return rc;
     for (int i = 0; i < n && rc == SL_OK; i++) {
-        if (!strcmp(names[i], "train") || !strcmp(names[i], "val") || !strcmp(names[i], "test"))
-            continue;
+        if (sl_split_parse(names[i]) >= 0) continue;
         if ((rc = sl_path_join(path, sizeof path, root, names[i])) != SL_OK) break;
         if (sl_is_dir(path))
             rc = problem(ds, o, path, "folder beside train/ val/ test/ (not read)");
@@ -385,8 +384,7 @@ static int open_folder(sl_dataset *ds, const sl_dataset_opts *o)
     } else if (split_dirs) {
         ds->layout = "imagefolder-split";
         const char *want = o->split && strcmp(o->split, "all") ? o->split : NULL;
-        if (want && !is_subdir(root, want) &&
-            (!strcmp(want, "train") || !strcmp(want, "val") || !strcmp(want, "test")))
+        if (want && !is_subdir(root, want) && sl_split_parse(want) >= 0)
             return sl_err(SL_ENOTFOUND, "%s: has split folders but no %s/", root, want);
         char dir[4096];
         for (int s = SL_SPLIT_TRAIN; s <= SL_SPLIT_TEST; s++) {

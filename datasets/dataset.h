@@ -115,5 +115,7 @@ int sl_dataset_image(const sl_dataset *ds, int64_t i, sl_image *out);
 
 /* "train" / "val" / "test" for SL_SPLIT_*, or NULL. */
 const char *sl_split_name(int split);
+/* The SL_SPLIT_* named "train", "val" or "test"; -1 for any other name. */
+int sl_split_parse(const char *name);
 
 #endif
