@@ -35,70 +35,40 @@ const char *sl_proto_type_name(int type)
     return type >= 1 && type <= SL_MSG_MAX ? type_names[type] : "unknown";
 }
 
+/* Each ERROR code: its name, and the SL_E* status a device reports it as. */
+static const struct {
+    const char *name;
+    int status;
+} perr_codes[] = {
+    [SL_PERR_BAD_FRAME] = {"bad frame", SL_EFORMAT},
+    [SL_PERR_VERSION] = {"unsupported protocol version", SL_EUNSUPPORTED},
+    [SL_PERR_AUTH] = {"authentication refused", SL_EAUTH},
+    [SL_PERR_UNKNOWN_PAIR] = {"unknown pair id", SL_ENOTFOUND},
+    [SL_PERR_BAD_SHAPE] = {"bad tensor shape", SL_ESHAPE},
+    [SL_PERR_TOO_LARGE] = {"too large", SL_EARG},
+    [SL_PERR_UNKNOWN_TYPE] = {"unknown message type", SL_EUNSUPPORTED},
+    [SL_PERR_BAD_STATE] = {"unexpected message", SL_EARG},
+    [SL_PERR_RUN] = {"model run failed", SL_ETORCH},
+    [SL_PERR_DEPLOY] = {"deploy refused", SL_EFORMAT},
+    [SL_PERR_NOT_FOUND] = {"not found", SL_ENOTFOUND},
+    [SL_PERR_INTERNAL] = {"internal server error", SL_EIO},
+    [SL_PERR_SHUTDOWN] = {"server shutting down", SL_ENET},
+};
+
+static int perr_known(int code)
+{
+    return code > 0 && code < (int)(sizeof perr_codes / sizeof perr_codes[0]) &&
+           perr_codes[code].name;
+}
+
 const char *sl_proto_err_name(int code)
 {
-    switch (code) {
-    case SL_PERR_BAD_FRAME:
-        return "bad frame";
-    case SL_PERR_VERSION:
-        return "unsupported protocol version";
-    case SL_PERR_AUTH:
-        return "authentication refused";
-    case SL_PERR_UNKNOWN_PAIR:
-        return "unknown pair id";
-    case SL_PERR_BAD_SHAPE:
-        return "bad tensor shape";
-    case SL_PERR_TOO_LARGE:
-        return "too large";
-    case SL_PERR_UNKNOWN_TYPE:
-        return "unknown message type";
-    case SL_PERR_BAD_STATE:
-        return "unexpected message";
-    case SL_PERR_RUN:
-        return "model run failed";
-    case SL_PERR_DEPLOY:
-        return "deploy refused";
-    case SL_PERR_NOT_FOUND:
-        return "not found";
-    case SL_PERR_INTERNAL:
-        return "internal server error";
-    case SL_PERR_SHUTDOWN:
-        return "server shutting down";
-    default:
-        return "unknown error code";
-    }
+    return perr_known(code) ? perr_codes[code].name : "unknown error code";
 }
 
 int sl_proto_err_status(int code)
 {
-    switch (code) {
-    case SL_PERR_BAD_FRAME:
-        return SL_EFORMAT;
-    case SL_PERR_VERSION:
-        return SL_EUNSUPPORTED;
-    case SL_PERR_AUTH:
-        return SL_EAUTH;
-    case SL_PERR_UNKNOWN_PAIR:
-        return SL_ENOTFOUND;
-    case SL_PERR_BAD_SHAPE:
-        return SL_ESHAPE;
-    case SL_PERR_TOO_LARGE:
-        return SL_EARG;
-    case SL_PERR_UNKNOWN_TYPE:
-        return SL_EUNSUPPORTED;
-    case SL_PERR_BAD_STATE:
-        return SL_EARG;
-    case SL_PERR_RUN:
-        return SL_ETORCH;
-    case SL_PERR_DEPLOY:
-        return SL_EFORMAT;
-    case SL_PERR_NOT_FOUND:
-        return SL_ENOTFOUND;
-    case SL_PERR_SHUTDOWN:
-        return SL_ENET;
-    default:
-        return SL_EIO;
-    }
+    return perr_known(code) ? perr_codes[code].status : SL_EIO;
 }
 
 int sl_proto_status_err(int status)
