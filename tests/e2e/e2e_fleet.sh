@@ -8,8 +8,9 @@
 # edge that answered. Skipped (77) only when haproxy is not installed.
 . "$(dirname "$0")/lib.sh"
 # 3 edges and 12 devices share this machine's cores: an idle OpenMP thread that spins (libtorch's
-# default, kept for the other timing tests) takes a core from the others (about a third more CPU
-# for this test on the 2-core machine); none of the checks here is a latency.
+# default, kept for the timing tests) takes a core from the others (about a third more CPU for
+# this test on the 2-core machine); none of the checks here is a latency or a wall-clock bound,
+# so the test runs beside others (no label timing).
 export OMP_WAIT_POLICY=passive
 command -v haproxy >/dev/null || { echo "skip: haproxy is not installed (apt-get install haproxy)"; exit 77; }
 FLEET="$SL_SRC/scripts/fleet.sh"
