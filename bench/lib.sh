@@ -5,7 +5,8 @@
 #   bench_options 21 --build=build --rounds=rounds -- "$@"
 
 # bench_options HELP_END SPEC... -- ARGS...: parses the caller's ARGS. Each SPEC --name=var says
-# that `--name VALUE` sets the shell variable var (global; its default is set beforehand).
+# that `--name VALUE` sets the shell variable var (global; its default is set beforehand);
+# --name=var[] that each `--name VALUE` appends VALUE to the array var (repeatable).
 # -h/--help prints lines 2..HELP_END of the caller without their '# ' and exits 0; after a lone
 # `--` the remaining ARGS go to the array bench_rest (empty otherwise). An unknown option or one
 # without its value prints "NAME: unknown option 'X'" (or "NAME: X needs a value") on stderr and
@@ -30,7 +31,10 @@ bench_options() {
         [ -z "$1" ] || var=${vars[$1]:-}
         [ -n "$var" ] || { echo "$name: unknown option '$1'" >&2; exit 2; }
         [ $# -ge 2 ] || { echo "$name: $1 needs a value" >&2; exit 2; }
-        printf -v "$var" '%s' "$2"
+        case $var in
+        *'[]') local -n bench_array=${var%'[]'}; bench_array+=("$2"); unset -n bench_array ;;
+        *) printf -v "$var" '%s' "$2" ;;
+        esac
         shift 2
     done
 }

@@ -17,6 +17,7 @@
 # Exit codes: 0 ok, 1 failure, 2 usage, 77 HAProxy not installed (apt-get install haproxy).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+source "$here/bench/lib.sh" # bench_options
 
 usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "fleet.sh: $*" >&2; exit 1; }
@@ -83,17 +84,8 @@ shift 2
 case $cmd in
 start)
     n=3 port="" build="$here/build" token="" threads=2 bundles=()
-    while [ $# -gt 0 ]; do
-        case $1 in
-        --edges) n=$2; shift 2 ;;
-        --port) port=$2; shift 2 ;;
-        --build) build=$2; shift 2 ;;
-        --token) token=$2; shift 2 ;;
-        --threads) threads=$2; shift 2 ;;
-        --bundle) bundles+=("$2"); shift 2 ;;
-        *) usage ;;
-        esac
-    done
+    bench_options 18 --edges=n --port=port --build=build --token=token --threads=threads \
+        --bundle='bundles[]' -- "$@"
     [[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 16 ] || die "--edges must be 1..16"
     command -v haproxy >/dev/null || { echo "fleet.sh: haproxy is not installed (apt-get install haproxy)" >&2; exit 77; }
     [ -x "$build/bin/sl-offload" ] || die "$build/bin/sl-offload not built (--build DIR)"
