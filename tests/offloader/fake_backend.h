@@ -207,6 +207,15 @@ static inline sl_client_config fake_client_config(int port)
     return cfg;
 }
 
+/* A client of cfg (the caller frees it with sl_client_free), made under a check: NULL after a
+ * failed check. */
+static inline sl_client *fake_client_new(const sl_client_config *cfg)
+{
+    sl_client *c = NULL;
+    CHECK_OK(sl_client_new(cfg, &c), sl_errmsg());
+    return c;
+}
+
 /* An f32 [rows, n] tensor whose element (i, j) is base + i + j / 8. */
 static inline sl_wire_tensor fake_input(int rows, int n, float base)
 {

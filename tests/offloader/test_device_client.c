@@ -18,8 +18,7 @@ static void test_pipelined(const char *store)
     sl_edge_server *s = fake_edge_start(&fc, store, 0, 4, 64);
     sl_client_config cfg = fake_client_config(sl_edge_port(s));
     cfg.max_inflight = 8;
-    sl_client *c;
-    CHECK_OK(sl_client_new(&cfg, &c), sl_errmsg());
+    sl_client *c = fake_client_new(&cfg);
     enum { N = 40 };
     uint64_t ids[N];
     for (int i = 0; i < N; i++) {
@@ -128,7 +127,7 @@ static void test_edge_killed_mid_stream(const char *store, int nthreads)
     st.res_id = calloc(N, sizeof(uint64_t));
     st.res_status = calloc(N, sizeof(int));
     st.res_value = calloc(N, sizeof(float));
-    CHECK_OK(sl_client_new(&cfg, &st.c), sl_errmsg());
+    st.c = fake_client_new(&cfg);
     pthread_t th[4];
     for (int t = 0; t < nthreads; t++)
         pthread_create(&th[t], NULL, stream_main, &st);
@@ -192,8 +191,7 @@ static void test_edge_gone_for_good(const char *store)
     cfg.connect_attempts = 2;
     cfg.backoff_base = 0.01;
     cfg.reconnect_window = 0.5;
-    sl_client *c;
-    CHECK_OK(sl_client_new(&cfg, &c), sl_errmsg());
+    sl_client *c = fake_client_new(&cfg);
     sl_wire_tensor in = fake_input(1, 6, 1.0f);
     uint64_t ids[2];
     for (int i = 0; i < 2; i++)
@@ -225,8 +223,7 @@ static void test_unreachable_and_timing(const char *store)
     sl_client_config cfg = fake_client_config(port);
     cfg.connect_attempts = 2;
     cfg.backoff_base = 0.01;
-    sl_client *c;
-    CHECK_OK(sl_client_new(&cfg, &c), sl_errmsg());
+    sl_client *c = fake_client_new(&cfg);
     sl_wire_tensor in = fake_input(2, 6, 1.0f);
     uint64_t id;
     CHECK_EQ(sl_client_submit(c, pair, &in, &id), SL_ENET);
@@ -244,7 +241,7 @@ static void test_unreachable_and_timing(const char *store)
     fc.delay_ms = 30;
     sl_edge_server *s = fake_edge_start(&fc, store, 0, 1, 4);
     cfg = fake_client_config(sl_edge_port(s));
-    CHECK_OK(sl_client_new(&cfg, &c), sl_errmsg());
+    c = fake_client_new(&cfg);
     CHECK_OK(sl_client_infer(c, pair, &in, &r), r.error);
     sl_client_timing t = r.timing;
     /* Upper bounds only catch nonsense (a unit slip, a missed subtraction): the machine running
@@ -262,7 +259,7 @@ static void test_unreachable_and_timing(const char *store)
     fc.delay_ms = 400;
     sl_client_free(c);
     cfg.request_timeout = 0.1;
-    CHECK_OK(sl_client_new(&cfg, &c), sl_errmsg());
+    c = fake_client_new(&cfg);
     CHECK_EQ(sl_client_infer(c, pair, &in, &r), SL_ETIMEOUT);
     e = r.error;
     CHECK_CONTAINS(e, "no answer to request");

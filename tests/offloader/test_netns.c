@@ -183,8 +183,7 @@ int main(void)
         cfg.token = FAKE_TOKEN;
         cfg.token_len = strlen(FAKE_TOKEN);
         cfg.zstd_level = 0;
-        sl_client *c;
-        CHECK_OK(sl_client_new(&cfg, &c), sl_errmsg());
+        sl_client *c = fake_client_new(&cfg);
         double rtt;
         CHECK_OK(sl_client_ping(c, &rtt), sl_errmsg());
         CHECK(rtt >= added_rtt);
