@@ -217,12 +217,14 @@ static const char *import_msg(const char *path)
     return msg;
 }
 
-/* Writes the model (opset 13) to path with nodes[k] swapped for `swap`, then restores nodes[k] and
- * frees swap (its attributes stay the caller's); returns import_msg(path). */
-static const char *import_msg_swapped(const char *path, Onnx__NodeProto **nodes, size_t nn,
+/* Writes the model (opset 13) to the file `name` in tmp with nodes[k] swapped for `swap`, then
+ * restores nodes[k] and frees swap (its attributes stay the caller's); returns import_msg of it. */
+static const char *import_msg_swapped(const char *name, Onnx__NodeProto **nodes, size_t nn,
                                       Onnx__TensorProto **inits, size_t ni, size_t k,
                                       Onnx__NodeProto *swap)
 {
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", tmp, name);
     Onnx__NodeProto *keep = nodes[k];
     nodes[k] = swap;
     write_model(path, nodes, nn, inits, ni, "logits", 13, 0);
@@ -308,25 +310,22 @@ int main(void)
     inits[0] = good;
 
     /* A dangling input. */
-    snprintf(path, sizeof path, "%s/dangling.onnx", tmp);
     const char *in_bad[] = {"nowhere"};
-    m = import_msg_swapped(path, nodes, nn, inits, ni, 2,
+    m = import_msg_swapped("dangling.onnx", nodes, nn, inits, ni, 2,
                            node("/act/Sigmoid", "Sigmoid", in_bad, 1, "s", NULL, 0));
     CHECK_CONTAINS(m, "node '/act/Sigmoid'");
     CHECK_CONTAINS(m, "input 'nowhere' is not produced by any node");
 
     /* A cycle: the sigmoid reads the product it feeds. */
-    snprintf(path, sizeof path, "%s/cycle.onnx", tmp);
     const char *in_cyc[] = {"m"};
-    m = import_msg_swapped(path, nodes, nn, inits, ni, 2,
+    m = import_msg_swapped("cycle.onnx", nodes, nn, inits, ni, 2,
                            node("/act/Sigmoid", "Sigmoid", in_cyc, 1, "s", NULL, 0));
     CHECK_CONTAINS(m, "cycle");
     CHECK_CONTAINS(m, "'/act/Sigmoid'");
     CHECK_CONTAINS(m, "'/act/Mul'");
 
     /* An op outside the table: the node, the op and the opset are named. */
-    snprintf(path, sizeof path, "%s/lrn.onnx", tmp);
-    m = import_msg_swapped(path, nodes, nn, inits, ni, 2,
+    m = import_msg_swapped("lrn.onnx", nodes, nn, inits, ni, 2,
                            node("/act/LRN", "LRN", in_sig, 1, "s", NULL, 0));
     CHECK_CONTAINS(m, "node '/act/LRN' (LRN, opset 13)");
     CHECK_CONTAINS(m, "op 'LRN' is not supported");
@@ -337,11 +336,10 @@ int main(void)
     CHECK_CONTAINS(import_msg(path), "opset 9 is not supported");
 
     /* A translation the IR cannot express: asymmetric pool padding. */
-    snprintf(path, sizeof path, "%s/asym.onnx", tmp);
     Onnx__AttributeProto **pa = calloc(2, sizeof *pa);
     pa[0] = attr_ints("kernel_shape", pool_k, 2);
     pa[1] = attr_ints("pads", pool_asym, 4);
-    m = import_msg_swapped(path, nodes, nn, inits, ni, 4,
+    m = import_msg_swapped("asym.onnx", nodes, nn, inits, ni, 4,
                            node("/pool/MaxPool", "MaxPool", in_gap, 1, "gap", pa, 2));
     CHECK_CONTAINS(m, "node '/pool/MaxPool' (MaxPool, opset 13)");
     CHECK_CONTAINS(m, "asymmetric pads");
