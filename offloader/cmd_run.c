@@ -16,7 +16,7 @@
 
 static struct {
     const char *model, *tensor, *images, *out;
-    long batch, threads, max_pixels;
+    long batch, threads;
     int no_fold, logits;
 } A;
 
@@ -31,9 +31,7 @@ static const sl_opt options[] = {
     SL_OPT_LONG(0, "batch", &A.batch, "N", 1, 4096, "images per forward pass (default 8)"),
     SL_OPT_LONG(0, "threads", &A.threads, "N", 1, 256, "intra-op threads (default: libtorch's choice)"),
     SL_OPT_FLAG(0, "no-fold", &A.no_fold, "do not fold batch norm into convolutions"),
-    SL_OPT_LONG(0, "max-pixels", &A.max_pixels, "N", 1, 4294836225.0,
-                "refuse images of more than N pixels from their header (default 67108864,\n"
-                "8192 x 8192)"),
+    SL_OPT_GROUP(sl_cmd_image_opts),
     SL_OPT_END,
 };
 
@@ -141,7 +139,6 @@ int sl_cmd_run(int argc, char **argv)
     if (out && !ends_with(out, ".h5") && !ends_with(out, ".jsonl"))
         return sl_usage_error("-o must end in .h5 or .jsonl");
     if (threads) sl_set_num_threads((int)threads);
-    if (A.max_pixels) sl_image_set_max_pixels((uint64_t)A.max_pixels);
     sl_runner *r;
     if (sl_runner_open(model, fold, &r)) return sl_fail();
     const sl_graph *g = r->bundle->graph;

@@ -17,4 +17,8 @@ int sl_cmd_plans(int argc, char **argv);
 extern const sl_optspec sl_cmd_run_spec, sl_cmd_edge_spec, sl_cmd_deploy_spec, sl_cmd_device_spec,
     sl_cmd_bench_spec, sl_cmd_probe_spec, sl_cmd_plans_spec;
 
+/* --max-pixels N of the commands that load images (cmd_common.c), an SL_OPT_GROUP: sets
+ * sl_image_set_max_pixels (datasets/image.h) as it is parsed; without it the default stays. */
+extern const sl_opt sl_cmd_image_opts[];
+
 #endif
