@@ -22,10 +22,9 @@
  * So local-only wins at 1, 2 and 5 Mbit/s (one interval), the TL split at 10, edge-only at 50.
  * Boundaries: local = TL at 400000 / (0.155 - 0.07555) = 5034612.96 bit/s; TL = edge-only at
  * 800000 / (0.07555 - 0.02635) = 16260162.60 bit/s. */
-static void test_five_links(void)
+static void test_five_links(const sl_select_input *line)
 {
-    sl_profile *dev = fx_device(), *edge = fx_edge();
-    sl_select_input in = fx_two_tier(dev, edge);
+    sl_select_input in = *line;
     const double bw[5] = {50e6, 1e6, 5e6, 2e6, 10e6}; /* any order: the table sorts */
     const double rtt[5] = {0.02, 0.02, 0.02, 0.02, 0.02};
     sl_plan_table t;
@@ -98,18 +97,15 @@ static void test_five_links(void)
     CHECK_EQ(t.n_intervals, 1);
     CHECK_NEAR(t.intervals[0].to_bps, 2e6, 0);
     sl_plan_table_free(&t);
-    sl_profile_free(dev);
-    sl_profile_free(edge);
 }
 
 /* Per-link RTTs: 5 Mbit/s at 20 ms (local-only 0.155 beats the TL split's 0.15555) and
  * 50 Mbit/s at 100 ms (edge-only 0.00635 + 0.1 + 0.024 = 0.13035 beats local-only 0.155 and the
  * TL split's 0.16355). With the RTT linear in between, rtt(b) = 0.02 + (b - 5e6) / 45e6 * 0.08,
  * the boundary solves 0.00635 + rtt(b) + 1.2e6 / b = 0.155: b = 10023433.88 bit/s. */
-static void test_rtt_per_link(void)
+static void test_rtt_per_link(const sl_select_input *line)
 {
-    sl_profile *dev = fx_device(), *edge = fx_edge();
-    sl_select_input in = fx_two_tier(dev, edge);
+    sl_select_input in = *line;
     const double bw[2] = {5e6, 50e6}, rtt[2] = {0.02, 0.1};
     sl_plan_table t;
     CHECK_OK(sl_plan_table_build(&in, bw, rtt, 2, &t), sl_errmsg());
@@ -121,20 +117,17 @@ static void test_rtt_per_link(void)
     CHECK_EQ(t.n_intervals, 2);
     CHECK_NEAR(t.intervals[0].to_bps, 10023433.88, 0.01);
     sl_plan_table_free(&t);
-    sl_profile_free(dev);
-    sl_profile_free(edge);
 }
 
 /* With fc held on the edge, local-only is ruled out: at 1 Mbit/s the TL split wins (0.47555 s;
  * cut 2 costs 0.9703, edge-only 1.22635, cut 1 without TL 1.6744), at 50 Mbit/s edge-only. */
-static void test_constraints(void)
+static void test_constraints(const sl_select_input *line)
 {
-    sl_profile *dev = fx_device(), *edge = fx_edge();
-    sl_select_input in = fx_two_tier(dev, edge);
+    sl_select_input in = *line;
     sl_constraints cons;
     memset(&cons, 0, sizeof cons);
     CHECK_OK(sl_constraints_add(&cons, "--edge-only", "fc"), sl_errmsg());
-    CHECK_OK(sl_constraints_resolve(&cons, dev, 0), sl_errmsg());
+    CHECK_OK(sl_constraints_resolve(&cons, in.device, 0), sl_errmsg());
     in.constraints = &cons;
     const double bw[2] = {1e6, 50e6}, rtt[2] = {0.02, 0.02};
     sl_plan_table t;
@@ -152,20 +145,17 @@ static void test_constraints(void)
     memset(&cons, 0, sizeof cons);
     CHECK_OK(sl_constraints_add(&cons, "--exclude-tier", "device"), sl_errmsg());
     CHECK_OK(sl_constraints_add(&cons, "--exclude-tier", "edge"), sl_errmsg());
-    CHECK_OK(sl_constraints_resolve(&cons, dev, 0), sl_errmsg());
+    CHECK_OK(sl_constraints_resolve(&cons, in.device, 0), sl_errmsg());
     in.constraints = &cons;
     CHECK(sl_plan_table_build(&in, bw, rtt, 2, &t) == SL_ECONSTRAINT);
     CHECK_CONTAINS(sl_errmsg(), "at 1 Mbit/s, RTT 20 ms");
     CHECK(t.links == NULL);
     sl_constraints_free(&cons);
-    sl_profile_free(dev);
-    sl_profile_free(edge);
 }
 
-static void test_bad_links(void)
+static void test_bad_links(const sl_select_input *line)
 {
-    sl_profile *dev = fx_device(), *edge = fx_edge();
-    sl_select_input in = fx_two_tier(dev, edge);
+    sl_select_input in = *line;
     sl_plan_table t;
     const double bw[2] = {5e6, 5e6}, rtt[2] = {0.02, 0.03};
     CHECK(sl_plan_table_build(&in, bw, rtt, 2, &t) == SL_EARG);
@@ -195,8 +185,6 @@ static void test_bad_links(void)
     CHECK_NEAR(v[0], 0.02, 1e-15);
     CHECK_NEAR(v[1], 0, 0);
     free(v);
-    sl_profile_free(dev);
-    sl_profile_free(edge);
 }
 
 /* Runs `sl-preprocess select ARGS` in dir with stdout+stderr in dir/log; returns the exit code. */
@@ -235,7 +223,7 @@ static void expect_usage(const char *dir, const char *args, const char *needle)
     free(kept);
 }
 
-static void test_cli(void)
+static void test_cli(const sl_select_input *line)
 {
     if (!getenv("SL_BIN")) {
         printf("no SL_BIN: the command line checks need the built sl-preprocess\n");
@@ -244,13 +232,10 @@ static void test_cli(void)
     }
     const char *dir = tu_tmpdir();
     char path[1024];
-    sl_profile *dev = fx_device(), *edge = fx_edge();
     snprintf(path, sizeof path, "%s/dev.json", dir);
-    CHECK_OK(sl_profile_write(path, dev), sl_errmsg());
+    CHECK_OK(sl_profile_write(path, line->device), sl_errmsg());
     snprintf(path, sizeof path, "%s/edge.json", dir);
-    CHECK_OK(sl_profile_write(path, edge), sl_errmsg());
-    sl_profile_free(dev);
-    sl_profile_free(edge);
+    CHECK_OK(sl_profile_write(path, line->edge), sl_errmsg());
     snprintf(path, sizeof path, "%s/table.json", dir);
     FILE *f = fopen(path, "w");
     fputs("old\n", f);
@@ -328,10 +313,15 @@ static void test_cli(void)
 
 int main(void)
 {
-    test_five_links();
-    test_rtt_per_link();
-    test_constraints();
-    test_bad_links();
-    test_cli();
+    /* The fixtures' device and edge on a 10 Mbit/s link; the tests only read them. */
+    sl_profile *dev = fx_device(), *edge = fx_edge();
+    sl_select_input line = fx_two_tier(dev, edge);
+    test_five_links(&line);
+    test_rtt_per_link(&line);
+    test_constraints(&line);
+    test_bad_links(&line);
+    test_cli(&line);
+    sl_profile_free(dev);
+    sl_profile_free(edge);
     return TU_DONE();
 }
