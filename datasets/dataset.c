@@ -39,15 +39,23 @@ int sl_split_parse(const char *name)
     return -1;
 }
 
+/* Room for element n of an array of `size`-byte elements with *cap of them allocated: the array
+ * itself when n < *cap, else the array reallocated to twice *cap (`first` the first time), or
+ * NULL (the array untouched, *cap unchanged) when out of memory. */
+static void *grow(void *items, size_t size, int64_t n, int64_t *cap, int64_t first)
+{
+    if (n < *cap) return items;
+    int64_t c = *cap ? *cap * 2 : first;
+    void *p = realloc(items, size * (size_t)c);
+    if (p) *cap = c;
+    return p;
+}
+
 int sl_ds_add_item(sl_dataset *ds, const char *path, const char *class_name, int split, int64_t row)
 {
-    if (ds->n == ds->cap) {
-        int64_t cap = ds->cap ? ds->cap * 2 : 256;
-        sl_ds_item *p = realloc(ds->items, sizeof *p * (size_t)cap);
-        if (!p) return sl_err(SL_ENOMEM, "out of memory listing %s", ds->root);
-        ds->items = p;
-        ds->cap = cap;
-    }
+    sl_ds_item *items = grow(ds->items, sizeof *items, ds->n, &ds->cap, 256);
+    if (!items) return sl_err(SL_ENOMEM, "out of memory listing %s", ds->root);
+    ds->items = items;
     sl_ds_item *it = &ds->items[ds->n];
     memset(it, 0, sizeof *it);
     it->path = strdup(path);
@@ -65,13 +73,9 @@ int sl_ds_add_item(sl_dataset *ds, const char *path, const char *class_name, int
 
 int sl_ds_add_problem(sl_dataset *ds, const char *path, const char *reason)
 {
-    if (ds->nprob == ds->capprob) {
-        int cap = ds->capprob ? ds->capprob * 2 : 16;
-        sl_dataset_problem *p = realloc(ds->problems, sizeof *p * (size_t)cap);
-        if (!p) return sl_err(SL_ENOMEM, "out of memory listing %s", ds->root);
-        ds->problems = p;
-        ds->capprob = cap;
-    }
+    sl_dataset_problem *probs = grow(ds->problems, sizeof *probs, ds->nprob, &ds->capprob, 16);
+    if (!probs) return sl_err(SL_ENOMEM, "out of memory listing %s", ds->root);
+    ds->problems = probs;
     char *pp = strdup(path), *rr = strdup(reason);
     if (!pp || !rr) {
         free(pp);
@@ -114,17 +118,15 @@ static int list_dir(const char *dir, char ***names, int *n)
     DIR *d = opendir(dir);
     if (!d) return sl_err(SL_EIO, "%s: cannot read folder: %s", dir, strerror(errno));
     char **v = NULL;
-    int cnt = 0, cap = 0;
+    int cnt = 0;
+    int64_t cap = 0;
     struct dirent *e;
     errno = 0;
     while ((e = readdir(d))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **p = realloc(v, sizeof *p * (size_t)cap);
-            if (!p) break;
-            v = p;
-        }
+        char **p = grow(v, sizeof *p, cnt, &cap, 64);
+        if (!p) break;
+        v = p;
         if (!(v[cnt] = strdup(e->d_name))) break;
         cnt++;
     }

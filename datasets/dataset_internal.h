@@ -20,7 +20,8 @@ struct sl_dataset {
     int64_t *class_counts;
     int64_t n, cap;
     sl_ds_item *items;
-    int nprob, capprob;
+    int nprob;
+    int64_t capprob;
     sl_dataset_problem *problems;
     struct sl_dataset_summary summary;
     /* cache only */
