@@ -202,25 +202,27 @@ static void put_le(uint8_t *p, uint64_t v, int n)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* Where a variable-length element on file declaring `len` bytes is in img: such an element is
- * the length as 4 little-endian bytes, then the (8-byte) address of the global heap collection
- * holding the bytes ("GCOL" in the image). The number of such places, the first at *at. */
-static int find_vlen(const uint8_t *img, size_t n, uint32_t len, size_t *at)
+/* Sets every variable-length element on file in img that declares `len` bytes to declare
+ * `to` instead: such an element is the length as 4 little-endian bytes, then the (8-byte)
+ * address of the global heap collection holding the bytes ("GCOL" in the image). Returns how
+ * many it changed. */
+static int patch_vlen(uint8_t *img, size_t n, uint32_t len, uint32_t to)
 {
     int found = 0;
     for (const uint8_t *g = img; (g = memmem(g, (size_t)(img + n - g), "GCOL", 4)); g++) {
         uint8_t pat[12];
         put_le(pat, len, 4);
         put_le(pat + 4, (uint64_t)(g - img), 8);
-        for (const uint8_t *p = img; (p = memmem(p, (size_t)(img + n - p), pat, 12)); p++)
-            if (!found++) *at = (size_t)(p - img);
+        for (uint8_t *p = img; (p = memmem(p, (size_t)(img + n - p), pat, 12)); p += 12, found++)
+            put_le(p, to, 4);
     }
     return found;
 }
 
 /* The cap on declared string lengths (h5/: SL_H5_MAX_STRING) and on declared number widths (1 to 8
  * bytes), on crafted copies of a valid bundle: a string's declared length set past the cap, in
- * /model_config and in the root attribute `role`, is refused naming it before anything is read;
+ * /model_config and in the root attribute `role`, is refused naming it before anything is read,
+ * and so is a string array with one string over the cap or all over SL_H5_MAX_STRINGS_BYTES;
  * an /extra dataset declaring 16-byte integers is refused by the bundle check before any value
  * is read, and by h5/'s numeric reads (whole or by rows) whoever calls them. */
 static void test_declared_limits(const char *dir)
@@ -235,32 +237,60 @@ static void test_declared_limits(const char *dir)
     CHECK_OK(sl_h5_str_read(f, "model_config", &json), sl_errmsg());
     CHECK_OK(sl_h5_attr_read_str(f, "role", &role), sl_errmsg());
     sl_h5_close(f);
-    size_t at = 0;
-    int n = json ? find_vlen(img, len, (uint32_t)strlen(json), &at) : 0;
+    const uint32_t over = SL_H5_MAX_STRING + 1;
+    uint32_t jl = json ? (uint32_t)strlen(json) : 0, rl = role ? (uint32_t)strlen(role) : 0;
+    int n = json ? patch_vlen(img, len, jl, over) : 0;
     TU_CHECK_MSG(n == 1, "the model_config element found %d times", n);
     if (n == 1) {
-        put_le(img + at, (uint64_t)SL_H5_MAX_STRING + 1, 4);
         CHECK(sl_bundle_check_image(img, len, "long", SL_BUNDLE_CHECK_WEIGHTS) == SL_EFORMAT);
         CHECK_CONTAINS(sl_errmsg(), "long: 'model_config' declares a string of 16777217 bytes");
-        put_le(img + at, (uint32_t)strlen(json), 4);
+        patch_vlen(img, len, over, jl);
         CHECK_OK(sl_bundle_check_image(img, len, "restored", SL_BUNDLE_CHECK_WEIGHTS), sl_errmsg());
     }
-    n = role ? find_vlen(img, len, (uint32_t)strlen(role), &at) : 0;
+    n = role ? patch_vlen(img, len, rl, 0xffffffffu) : 0;
     TU_CHECK_MSG(n == 1, "the role element found %d times", n);
     if (n == 1) {
-        put_le(img + at, 0xffffffffu, 4);
         CHECK(sl_bundle_check_image(img, len, "role", 0) == SL_EFORMAT);
         CHECK_CONTAINS(sl_errmsg(), "'role' declares a string of 4294967295 bytes");
-        put_le(img + at, (uint32_t)strlen(role), 4);
     }
     free(json);
     free(role);
     free(img);
 
+    /* A string array (as the dataset cache keeps paths): one string over the cap, then 65
+     * strings of 16 MiB each, over the 1 GiB all may hold together. */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/s.h5", dir);
+    const char *v65[65];
+    for (int i = 0; i < 65; i++)
+        v65[i] = i ? "s" : "a string of 29 bytes (alone)";
+    CHECK_OK(sl_h5_create(path, &f), sl_errmsg());
+    CHECK_OK(sl_h5_strs_write(f, "names", v65, 65, 0), sl_errmsg());
+    CHECK_OK(sl_h5_close(f), sl_errmsg());
+    img = slurp(path, &len);
+    CHECK(img != NULL);
+    char **got = NULL;
+    int64_t ng = 0;
+    if (img && (n = patch_vlen(img, len, (uint32_t)strlen(v65[0]), over)) == 1) {
+        CHECK_OK(sl_h5_open_image(img, len, "s", &f), sl_errmsg());
+        CHECK(sl_h5_strs_read(f, "names", &got, &ng) == SL_EFORMAT && !got);
+        CHECK_CONTAINS(sl_errmsg(), "'names': string 0 declares 16777217 bytes");
+        sl_h5_close(f);
+        patch_vlen(img, len, over, (uint32_t)strlen(v65[0]));
+        n = patch_vlen(img, len, 1, SL_H5_MAX_STRING);
+        TU_CHECK_MSG(n == 64, "%d one-byte strings found, 64 written", n);
+        CHECK_OK(sl_h5_open_image(img, len, "s", &f), sl_errmsg());
+        CHECK(sl_h5_strs_read(f, "names", &got, &ng) == SL_EFORMAT && !got);
+        CHECK_CONTAINS(sl_errmsg(), "'names': its strings declare over 1073741824 bytes in all");
+        sl_h5_close(f);
+    } else {
+        TU_CHECK_MSG(0, "the first string found %d times", n);
+    }
+    free(img);
+
     /* An /extra dataset of int64 (the only 8-byte integers of a bundle: their datatype message,
      * version 1, fixed-point, little-endian, signed, 8 bytes, offset 0, precision 64, is found
      * by its bytes), then declared 16 bytes wide. */
-    char path[1024];
     snprintf(path, sizeof path, "%s/m.h5", dir);
     sl_h5_id x = -1;
     int64_t v[4] = {1, 2, 3, 4}, dims[1] = {4};
