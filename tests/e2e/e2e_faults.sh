@@ -13,17 +13,18 @@ N=24
 # The reconnect window of the device of 1, in s: longer than its connect attempts without one
 # (two rounds of 5, 3-4 s), shorter than the default 15 s.
 WINDOW=5
-# One edge per case, all loading libtorch at once: "gone" (1 and 2), "restart" (3), "quick1"
-# and "quick2" (4).
+# One edge per case: "gone" (1 and 2), "restart" (3), "quick1" and "quick2" (4). Case 1 waits
+# out the window, the longest path: its edge starts first, and its device while the others start.
 declare -A PID_OF
-for name in gone restart quick1 quick2; do
-    mkdir -p "$W/$name.store"
-    cp "$W/e.h5" "$W/$name.store/"
-    launch_edge "$name"
-    PID_OF[$name]=$EDGE_PID
-done
-for name in gone restart quick1 quick2; do await_edge "$name"; done
-E_GONE=127.0.0.1:$(cat "$W/gone.port")
+edge_for() {
+    mkdir -p "$W/$1.store"
+    cp "$W/e.h5" "$W/$1.store/"
+    launch_edge "$1"
+    PID_OF[$1]=$EDGE_PID
+}
+edge_for gone
+await_edge gone
+E_GONE=127.0.0.1:$EDGE_PORT
 
 # wait_lines FILE K: until FILE has K lines (the device is mid-stream).
 wait_lines() {
@@ -69,18 +70,7 @@ restart_case() {
 E=$E_GONE dev --model "$W/d.h5" --rtt 40ms --fallback "$W/m.h5" --reconnect-window ${WINDOW}s \
     -o "$W/fb.jsonl" 2>"$W/fb.log" &
 FB_DEV=$!
-
-# 3. Killed mid-stream, restarted on the same port 2.5 s later (longer than one reconnect cycle):
-#    with --edge-wait the device waits for it and resumes; nothing is lost or failed.
-# 4. Killed mid-stream and restarted 0.4 s later, without --edge-wait: what was in flight is
-#    sent again once the device has reconnected; nothing is lost. Twice, pipelined and not.
-restart_case restart 2.5 1 --edge-wait 60s &
-RESTART=$!
-restart_case quick1 0.4 0 --pipeline 1 &
-QUICK1=$!
-restart_case quick2 0.4 0 --pipeline 2 &
-QUICK2=$!
-
+for name in restart quick1 quick2; do edge_for "$name"; done
 wait_lines "$W/fb.jsonl" 4
 kill -9 "${PID_OF[gone]}"
 
@@ -94,6 +84,18 @@ t0=$(date +%s)
     echo "$rc $(( $(date +%s) - t0 ))" >"$W/down.rc"
 ) &
 DOWN=$!
+
+# 3. Killed mid-stream, restarted on the same port 2.5 s later (longer than one reconnect cycle):
+#    with --edge-wait the device waits for it and resumes; nothing is lost or failed.
+# 4. Killed mid-stream and restarted 0.4 s later, without --edge-wait: what was in flight is
+#    sent again once the device has reconnected; nothing is lost. Twice, pipelined and not.
+for name in restart quick1 quick2; do await_edge "$name"; done
+restart_case restart 2.5 1 --edge-wait 60s &
+RESTART=$!
+restart_case quick1 0.4 0 --pipeline 1 &
+QUICK1=$!
+restart_case quick2 0.4 0 --pipeline 2 &
+QUICK2=$!
 
 wait "$RESTART" || fail "the restart case failed"
 pass "edge killed after 4 images, back 2.5 s later: all $N answered, $(cat "$W/restart.served") by the new edge"
