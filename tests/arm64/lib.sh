@@ -2,12 +2,12 @@
 # lib.sh: shared by the arm64 tests: finds the arm64 device build, qemu-user and PRoot, and
 # defines `arm64 PROGRAM ARGS...`, which runs build-arm64/bin/PROGRAM as the device runs it:
 # under qemu-aarch64 with the build's sysroot as the arm64 root (the dynamic loader, libc,
-# libtorch and the rest come from there) and with the empty stand-ins of
-# build-arm64/lib/torch-stubs first on the library path (cmake/torch-stubs.py, as
-# deploy/sl-device.service runs it). PRoot (-q) starts it, and every program it starts in turn,
-# through qemu: `run` and `device` read their model in a child process, their own program again
-# (/proc/self/exe), which plain qemu-user cannot start without binfmt_misc (this container has
-# none; a board runs it natively).
+# libtorch and the rest come from there), with the empty stand-ins of
+# build-arm64/lib/torch-stubs first on the library path (cmake/torch-stubs.py) and with
+# SL_SHIM_DROP_PAGES=1 (shim/loader.c), as deploy/sl-device.service runs it. PRoot (-q)
+# starts it, and every program it starts in turn, through qemu: `run` and `device` read their
+# model in a child process, their own program again (/proc/self/exe), which plain qemu-user
+# cannot start without binfmt_misc (this container has none; a board runs it natively).
 # Sources tests/e2e/lib.sh for the native edge and its helpers. Exits 77 (skipped) when the
 # arm64 build, its sysroot, qemu-aarch64 or proot is absent (`make device-arm64` installs and
 # makes them all), unless SL_REQUIRE_ARM64=1, which makes any of these a failure.
@@ -43,7 +43,7 @@ fi
 arm64() {
     local prog=$1
     shift
-    LD_LIBRARY_PATH="$A64/lib/torch-stubs" "$PROOT" -q "$QEMU" -r "$SYSROOT" -b /proc -b /dev \
+    LD_LIBRARY_PATH="$A64/lib/torch-stubs" SL_SHIM_DROP_PAGES=1 "$PROOT" -q "$QEMU" -r "$SYSROOT" -b /proc -b /dev \
         -b /sys -b "$A64" -b "$W" "$A64/bin/$prog" "$@"
 }
 
