@@ -724,6 +724,33 @@ static void on_remove(client *c, sl_frame *f)
     cJSON_Delete(j);
 }
 
+static void on_ping(client *c, sl_frame *f)
+{
+    sl_proto_send(&c->conn, SL_MSG_PONG, 0, f->request_id, f->pair_id, f->payload, f->length);
+}
+
+/* An error the device reports: logged; nothing is answered. */
+static void on_error(client *c, sl_frame *f)
+{
+    int code;
+    char text[1100];
+    if (sl_proto_parse_error(f, &code, text, sizeof text) == SL_OK)
+        sl_log_info("%s reports %s: %s", c->conn.peer, sl_proto_err_name(code), text);
+}
+
+/* What a device may send once authenticated, each with its handler; any other message type is
+ * answered with a BAD_STATE error. */
+static void (*const requests[SL_MSG_MAX + 1])(client *, sl_frame *) = {
+    [SL_MSG_INFER] = on_infer,
+    [SL_MSG_PING] = on_ping,
+    [SL_MSG_DEPLOY_BEGIN] = on_deploy_begin,
+    [SL_MSG_DEPLOY_CHUNK] = on_deploy_chunk,
+    [SL_MSG_DEPLOY_END] = on_deploy_end,
+    [SL_MSG_LIST] = on_list,
+    [SL_MSG_REMOVE] = on_remove,
+    [SL_MSG_ERROR] = on_error,
+};
+
 /* ---- per-device reader ---- */
 
 /* Answers an authenticated device that finds max_clients devices connected with BUSY (in place
@@ -793,41 +820,13 @@ static int serve(client *c)
                 sl_log_info("closing %s: %s", c->conn.peer, sl_errmsg());
             return 0;
         }
-        switch (f.type) {
-        case SL_MSG_INFER:
-            on_infer(c, &f);
-            break;
-        case SL_MSG_PING:
-            sl_proto_send(&c->conn, SL_MSG_PONG, 0, f.request_id, f.pair_id, f.payload, f.length);
-            break;
-        case SL_MSG_DEPLOY_BEGIN:
-            on_deploy_begin(c, &f);
-            break;
-        case SL_MSG_DEPLOY_CHUNK:
-            on_deploy_chunk(c, &f);
-            break;
-        case SL_MSG_DEPLOY_END:
-            on_deploy_end(c, &f);
-            break;
-        case SL_MSG_LIST:
-            on_list(c, &f);
-            break;
-        case SL_MSG_REMOVE:
-            on_remove(c, &f);
-            break;
-        case SL_MSG_ERROR: {
-            int code;
-            char text[1100];
-            if (sl_proto_parse_error(&f, &code, text, sizeof text) == SL_OK)
-                sl_log_info("%s reports %s: %s", c->conn.peer, sl_proto_err_name(code), text);
-            break;
-        }
-        default: {
+        if (f.type <= SL_MSG_MAX && requests[f.type]) {
+            requests[f.type](c, &f);
+        } else {
             char msg[96];
             snprintf(msg, sizeof msg, "%s is not a request a device may send here",
                      sl_proto_type_name(f.type));
             send_error(c, f.request_id, f.pair_id, SL_PERR_BAD_STATE, msg);
-        }
         }
         sl_frame_free(&f);
     }
