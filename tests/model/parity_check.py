@@ -7,7 +7,8 @@ usage: parity_check.py EXPORTS ARCH [HxW] [--in-process PARITY_INPROC]
 (run from a scratch folder; SL_BIN names the built commands; EXPORTS is the folder
 `parity.py export` wrote, holding ARCH_HxW/). With --in-process, the same import and the same
 two runs are done by that program (parity_inproc.c) in one process, the weights kept in memory:
-for vgg11, whose 515 MB would otherwise be read, written, checked and read again several times.
+for vgg11, whose 515 MB would otherwise be read, written, checked and read again several times,
+and for the resnets whose ops resnet18's command-line check covers (tests/model/CMakeLists.txt).
 """
 import os
 import subprocess
