@@ -185,6 +185,9 @@ QEMU=$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)
 SYSROOT=$(sed -n 's/^SL_ARM64_SYSROOT:PATH=//p' "$ARM64/CMakeCache.txt" 2>/dev/null || true)
 if [ -n "$QEMU" ] && command -v proot >/dev/null && [ -x "$ARM64/bin/sl-offload" ] &&
     [ -n "$SYSROOT" ]; then
+    # The mount points, made beforehand so that PRoot does not make and remove them in the
+    # shared sysroot under another PRoot's feet (tests/arm64/lib.sh says why).
+    mkdir -p "$SYSROOT/dev" "$SYSROOT/proc" "$SYSROOT/sys" "$SYSROOT/host-rootfs" "$SYSROOT$ARM64"
     for slim in 0 1 2; do
         tag=${tags[$slim]}
         # proot starts the program's own children (its model check) through qemu as well.

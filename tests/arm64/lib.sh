@@ -39,7 +39,14 @@ fi
     || fail "$A64/bin/sl-offload is not an aarch64 program"
 
 # The guest sees the sysroot as /, with the build, the test's folder and the kernel's file
-# systems bound at their own paths.
+# systems bound at their own paths. PRoot, run as root, makes the missing mount points of its
+# bindings (and of /host-rootfs, where -q binds the host's /) as directories in the sysroot
+# itself and removes them when it exits: two PRoots on the same sysroot then remove each
+# other's, and the one still running fails to find files for a moment (a stand-in not found, a
+# child not started: exit 127; docs/benchmarks.md, arm64). Made here beforehand, they are
+# never removed. The test's own folder is unique, so PRoot's handling of it is safe.
+mkdir -p "$SYSROOT/dev" "$SYSROOT/proc" "$SYSROOT/sys" "$SYSROOT/host-rootfs" "$SYSROOT$A64" \
+    || fail "cannot make the mount points in $SYSROOT"
 arm64() {
     local prog=$1
     shift
