@@ -24,7 +24,7 @@
 
 static struct {
     const char *edge, *token_file, *out, *summary, *images, *model, *fallback, *plan, *plans;
-    long pipeline, threads, max_pixels, confirm;
+    long pipeline, threads, confirm;
     double bw, rtt, edge_wait, cpu, prior_bw, stale, every, margin, hold;
     double reconnect_window;
     int cpu_mode;
@@ -84,9 +84,7 @@ static const sl_opt options[] = {
     SL_OPT_STRING(0, "plan", &A.plan, "FILE",
                   "the plan (select -o): the summary shows its prediction for this device's\n"
                   "mode beside the measurement, and the error"),
-    SL_OPT_LONG(0, "max-pixels", &A.max_pixels, "N", 1, 4294836225.0,
-                "refuse images of more than N pixels from their header (default 67108864,\n"
-                "8192 x 8192)"),
+    SL_OPT_GROUP(sl_cmd_image_opts),
     SL_OPT_END,
 };
 
@@ -233,7 +231,6 @@ int sl_cmd_device(int argc, char **argv)
         return sl_usage_error("--edge %s", sl_errmsg());
     o.pipeline = (int)pipeline;
     if (threads) sl_set_num_threads((int)threads);
-    if (A.max_pixels) sl_image_set_max_pixels((uint64_t)A.max_pixels);
     signal(SIGPIPE, SIG_IGN);
 
     char **paths = NULL;

@@ -31,6 +31,13 @@ grep -q "no bundle with pair id $pid" "$W/unknown.jsonl" || fail "unknown pair: 
 dev --model "$W/td.h5" -o "$W/still.jsonl" 2>/dev/null || fail "the other bundle is no longer served"
 pass "unknown pair id: explicit errors; the TL bundle still served"
 
+# 2b. --max-pixels: every image over the limit is refused from its header, one error line each.
+dev --model "$W/td.h5" --max-pixels 100 -o "$W/pixels.jsonl" 2>/dev/null \
+    && fail "device took images over --max-pixels"
+check_lines "$W/pixels.jsonl" error >/dev/null || fail "--max-pixels: bad result lines"
+grep -q "is over the limit of 100 pixels" "$W/pixels.jsonl" || fail "--max-pixels: error text"
+pass "--max-pixels 100: every image refused from its header"
+
 # 3. Deploy refusals: not a bundle, a device half; the store is unchanged.
 head -c 5000 /dev/urandom >"$W/garbage.h5"
 "$OFF" deploy --edge "$E" --token-file "$W/token" "$W/garbage.h5" 2>"$W/g.log" && fail "garbage deployed"
