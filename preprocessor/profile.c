@@ -587,7 +587,7 @@ static int measure_ranges(struct ctx *c, sl_profile *p)
     const int turns = last < 2 ? 1 : last - 1;
     double *whole = malloc(2 * (size_t)turns * (size_t)reps * sizeof *whole);
     double *idle = whole ? whole + (size_t)turns * (size_t)reps : NULL;
-    double *pre = malloc(2 * (size_t)reps * sizeof *pre), *suf = pre + reps;
+    double *pre = malloc(3 * (size_t)reps * sizeof *pre), *suf = pre + reps, *own = suf + reps;
     sl_value *outs = calloc((size_t)g->noutputs + 1, sizeof *outs);
     sl_exec *ew = NULL;
     int rc = !whole || !pre || !outs ? sl_err(SL_ENOMEM, "out of memory") : SL_OK;
@@ -614,6 +614,7 @@ static int measure_ranges(struct ctx *c, sl_profile *p)
             if (rc || r < c->o->warmup) continue;
             pre[r - c->o->warmup] = dp;
             suf[r - c->o->warmup] = ds;
+            own[r - c->o->warmup] = dw;
             whole[nw++] = dw;
             if (gap > 0) idle[ni++] = di;
         }
@@ -625,6 +626,7 @@ static int measure_ranges(struct ctx *c, sl_profile *p)
         }
         pc->prefix_s = sl_median(pre, (size_t)reps);
         pc->suffix_s = sl_median(suf, (size_t)reps);
+        pc->whole_s = sl_median(own, (size_t)reps);
         tick(c, pc->tensor);
     }
     if (!rc) {

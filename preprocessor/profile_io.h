@@ -62,6 +62,9 @@ typedef struct sl_prof_cut {
     double prefix_s;   /* input -> this cut as one range, after idle_gap_s (has_ranges; 0 for cut 0) */
     double suffix_s;   /* this cut -> output as one range, after idle_gap_s (has_ranges; 0 for the
                           last cut) */
+    double whole_s;    /* the whole model back to back in this cut's own turns (median): what
+                          prefix + suffix is to be compared with, as load on a shared host falls
+                          on all three alike (has_ranges; in memory only, not in the file) */
     sl_prof_tl *tl;
     int n_tl;
 } sl_prof_cut;

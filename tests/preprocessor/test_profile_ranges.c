@@ -80,9 +80,15 @@ int main(void)
         for (int i = 1; i < last; i++) {
             const sl_prof_cut *c = &p->cuts[i];
             blocks += p->blocks[i - 1].median_s;
-            printf("cut %2d %-14s prefix %.5f blocks %.5f suffix %.5f sum %.5f whole %.5f\n", i,
-                   c->tensor, c->prefix_s, blocks, c->suffix_s, c->prefix_s + c->suffix_s, total);
-            CHECK_NEAR(c->prefix_s + c->suffix_s, total, REL_TOL * total + ABS_TOL);
+            printf("cut %2d %-14s prefix %.5f blocks %.5f suffix %.5f sum %.5f whole %.5f "
+                   "(%.5f overall)\n",
+                   i, c->tensor, c->prefix_s, blocks, c->suffix_s, c->prefix_s + c->suffix_s,
+                   c->whole_s, total);
+            /* Against the whole timed in the same turns: a burst of load on the host (one CI
+             * run saw the first two cuts' suffixes at +50% against the overall whole, their
+             * prefixes slow too) falls on both. */
+            CHECK(c->whole_s > 0);
+            CHECK_NEAR(c->prefix_s + c->suffix_s, c->whole_s, REL_TOL * c->whole_s + ABS_TOL);
             CHECK_NEAR(blocks, c->prefix_s, REL_TOL * c->prefix_s + ABS_TOL);
             CHECK(c->prefix_s <= total * (1 + REL_TOL) + ABS_TOL);
         }
