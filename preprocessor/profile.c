@@ -43,6 +43,8 @@ struct ctx {
     uint8_t *raw;
     size_t raw_n;
     sl_value *cutv;
+    sl_input_spec spec; /* how the device loads an image for this model */
+    size_t per;         /* values of one image */
 };
 
 /* Runs plan e `warmup` + `repeats` times on `in`, discarding the outputs. */
@@ -304,6 +306,8 @@ static int load_samples(struct ctx *c, sl_profile *p)
     }
     int64_t shape[4] = {o->batch, spec.c, spec.h, spec.w};
     size_t per = (size_t)spec.c * (size_t)spec.h * (size_t)spec.w;
+    c->spec = spec;
+    c->per = per;
     c->nsamp = o->nimages > o->batch ? o->nimages / o->batch : 1;
     c->raw_n = per * (size_t)o->batch;
     c->xs = calloc((size_t)c->nsamp, sizeof *c->xs);
@@ -341,9 +345,10 @@ static int load_samples(struct ctx *c, sl_profile *p)
             raw_load += (t1 - t0) + (t3 - t2);
         }
     }
-    /* The first loads above pay for cold caches and libpng's set-up; a device loads one image
-     * after another, so the figures are the medians of `repeats` warm loads of the first image
-     * (or the mean above when it is smaller). */
+    /* The first loads above pay for cold caches and libpng's set-up. These estimates are the
+     * medians of `repeats` warm loads of the first image (or the mean above when it is
+     * smaller); measure_ranges replaces them with loads timed where a device loads, between
+     * the runs (a model without an inner cut keeps them). */
     int reps = o->repeats;
     double *fs = malloc(2 * (size_t)reps * sizeof *fs), *rs = fs ? fs + reps : NULL;
     float *tmp = malloc(per * sizeof *tmp);
@@ -576,6 +581,24 @@ static int run_once(sl_exec *e, const sl_value *in, int nout, sl_value *out, dou
     return rc;
 }
 
+/* Loads sample image k (cycled) as a device does for one image of a batch: decoded and
+ * normalised to float (raw: resized to uint8, as edge-only sends it), into out; *dt its time on
+ * the device's clock. */
+static int time_load(struct ctx *c, int k, int raw, void *out, double *dt)
+{
+    const char *path = c->o->images[k % c->o->nimages];
+    sl_image img;
+    double t0 = sl_slow_now();
+    int rc = sl_image_load(path, &img);
+    if (!rc) {
+        rc = raw ? sl_image_to_u8(&img, c->spec.c, c->spec.h, c->spec.w, c->spec.resize, out)
+                 : sl_image_to_input(&img, &c->spec, out);
+        sl_image_free(&img);
+    }
+    *dt = (sl_slow_now() - t0) * c->o->batch;
+    return rc ? sl_err_ctx(rc, "sample image %s: ", path) : SL_OK;
+}
+
 /* Each cut's prefix (input -> cut) and suffix (cut -> output) run as one range, as the device
  * and edge halves of a split there run, each after the idle gap (the wait for the network
  * between images), and the whole model back to back (local-only runs image after image) and,
@@ -598,7 +621,17 @@ static int measure_ranges(struct ctx *c, sl_profile *p)
     sl_exec *ew = NULL;
     int rc = !whole || !pre || !outs ? sl_err(SL_ENOMEM, "out of memory") : SL_OK;
     if (!rc && (last >= 2 || gap > 0)) rc = plan_range(g, NULL, NULL, &ew);
-    size_t nw = 0, ni = 0;
+    size_t nw = 0, ni = 0, nfl = 0, nrl = 0;
+    /* Image loads, with sample images: floats and uint8 into buf, their times into fl and rl. */
+    int nl = 0;
+    void *buf = NULL;
+    double *fl = NULL, *rl = NULL;
+    if (!rc && c->o->nimages > 0 && last >= 2) {
+        buf = malloc(c->per * sizeof(float));
+        fl = malloc(3 * (size_t)turns * (size_t)reps * sizeof *fl);
+        rl = fl ? fl + 2 * (size_t)turns * (size_t)reps : NULL;
+        if (!buf || !fl) rc = sl_err(SL_ENOMEM, "out of memory");
+    }
     /* Without a cut in between, only the whole after the gap is left to measure. */
     for (int r = 0; !rc && last < 2 && gap > 0 && r < total; r++) {
         double dw;
@@ -612,15 +645,28 @@ static int measure_ranges(struct ctx *c, sl_profile *p)
         if (!rc) rc = plan_range(g, pc->tensor, out, &es);
         const sl_value *at = &c->vals[pc->node_index + 1];
         for (int r = 0; !rc && r < total; r++) {
-            double dp, ds, dw, di = 0;
-            rc = run_once(ep, &c->vals[0], 1, outs, gap, 0, &dp);
+            double dp, ds, dw, di = 0, dl = 0, dl2 = 0;
+            /* A split device loads its image right after the network wait, then runs its
+             * prefix: the load (float, or in every other turn uint8 as edge-only sends it)
+             * is timed there. */
+            const int raw = nl & 1;
+            if (gap > 0) sl_sleep_until(sl_now() + gap);
+            if (buf) rc = time_load(c, nl, raw, buf, &dl);
+            if (!rc) rc = run_once(ep, &c->vals[0], 1, outs, 0, 0, &dp);
             /* The run before the back-to-back whole is paced: on a dilated device each image
              * starts as the last one's dilated span ends, and a whole run there cost 3.3-4.2 ms
              * of CPU against 2.9-3.1 ms truly back to back (mobilenet_v2 at 128 px, 22.5 %). */
             if (!rc) rc = run_once(es, at, 1, outs, gap, gap <= 0, &ds);
             if (!rc && gap > 0) rc = run_once(ew, &c->vals[0], g->noutputs, outs, gap, 1, &di);
+            /* A local device loads each image right after the last one's (paced) run. */
+            if (!rc && buf) rc = time_load(c, nl + 1, 0, buf, &dl2);
             if (!rc) rc = run_once(ew, &c->vals[0], g->noutputs, outs, 0, 0, &dw);
+            nl += 2;
             if (rc || r < c->o->warmup) continue;
+            if (buf) {
+                (raw ? rl : fl)[raw ? nrl++ : nfl++] = dl;
+                fl[nfl++] = dl2;
+            }
             pre[r - c->o->warmup] = dp;
             suf[r - c->o->warmup] = ds;
             own[r - c->o->warmup] = dw;
@@ -649,7 +695,12 @@ static int measure_ranges(struct ctx *c, sl_profile *p)
         p->cuts[0].suffix_s = ni ? sl_median(idle, ni) : p->total_median_s;
         p->idle_gap_s = gap;
         p->has_ranges = 1;
+        /* These replace the estimates of load_samples, taken back to back on one image. */
+        if (nfl) p->load_s = sl_median(fl, nfl);
+        if (nrl) p->raw_load_s = sl_median(rl, nrl);
     }
+    free(buf);
+    free(fl);
     if (ew) sl_exec_free(ew);
     free(whole);
     free(pre);
