@@ -8,6 +8,7 @@
 #include "offloader/backend.h"
 #include "offloader/local_run.h"
 #include "offloader/plan_bundles.h"
+#include "shim/loader.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -678,6 +679,9 @@ int sl_device_run(sl_device *d, sl_client *c, char *const *paths, int n, sl_devi
         sl_slow_end(&span);
         s->r.device_s = sl_now() - s->t0;
         if (s->local) s->r.total_s = s->r.device_s;
+        /* With SL_SHIM_DROP_PAGES=1 (the service), the library pages that compiling and the
+         * first image brought back leave again: a waiting device keeps its own pages only. */
+        if (i == 0) sl_shim_release_pages();
         if (rc != SL_OK) {
             s->r.status = rc;
             snprintf(s->r.error, sizeof s->r.error, "%s", sl_errmsg());

@@ -103,6 +103,13 @@ static long drop_file_pages(void)
     return dropped;
 }
 
+/* SL_SHIM_DROP_PAGES is set, not empty and not "0". */
+static int drop_wanted(void)
+{
+    const char *drop = getenv("SL_SHIM_DROP_PAGES");
+    return drop && *drop && strcmp(drop, "0") != 0;
+}
+
 static void load_once(void)
 {
     const char *deny = getenv("SL_SHIM_DENY");
@@ -162,8 +169,7 @@ static void load_once(void)
         }
         sl_shim_fn[i] = p;
     }
-    const char *drop = getenv("SL_SHIM_DROP_PAGES");
-    if (drop && *drop && strcmp(drop, "0") != 0) drop_file_pages();
+    if (drop_wanted()) drop_file_pages();
     atomic_store_explicit(&g_state, 1, memory_order_release);
 }
 
@@ -185,4 +191,10 @@ int sl_shim_loaded(void)
 const char *sl_shim_error(void)
 {
     return t_err;
+}
+
+long sl_shim_release_pages(void)
+{
+    if (!sl_shim_loaded() || !drop_wanted()) return 0;
+    return drop_file_pages();
 }

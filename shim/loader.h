@@ -9,7 +9,8 @@
  *   3. the path the build tree put it at (commands and tests run from the build folder).
  * SL_SHIM_DENY=1 makes every load fail and names the function that asked on stderr (a test
  * uses it to prove that a model-free command loads nothing). SL_SHIM_DROP_PAGES=1 unmaps, once
- * loaded, the clean library pages that loading touched (the device service sets it; loader.c).
+ * loaded, the clean library pages that loading touched (the device service sets it; loader.c),
+ * and again at each sl_shim_release_pages(), the one function here that commands call.
  */
 #ifndef SL_SHIM_LOADER_H
 #define SL_SHIM_LOADER_H
@@ -33,5 +34,11 @@ int sl_shim_loaded(void);
 /* The loader's last message on this thread ("no error" if none); owned by the loader, valid
  * until the thread's next shim call. */
 const char *sl_shim_error(void);
+/* With SL_SHIM_DROP_PAGES=1 and the library loaded: releases again, now, the clean library
+ * pages that the process has touched since (drop_file_pages in loader.c), and returns the kB
+ * released; else does nothing and returns 0. Not forwarded (no libtorch call): the device loop
+ * calls it once its first image is computed, when compiling and that image have brought back
+ * code that an idle or slow stream of images does not need resident (offloader/device_run.c). */
+long sl_shim_release_pages(void);
 
 #endif
