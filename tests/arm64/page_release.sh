@@ -1,37 +1,55 @@
 #!/usr/bin/env bash
 # page_release.sh: SL_SHIM_DROP_PAGES=1 (shim/loader.c, set by deploy/sl-device.service) takes the
-# clean library pages that loading libtorch left resident out of the device process: natively,
-# an idle `sl-offload device` (first image computed, waiting for an edge that does not answer)
-# holds fewer file pages (RssFile) with it than without, by at least a fifth (measured: about
-# 64 -> 30 MB with tinycnn's split), and its own pages (RssAnon) no more than without, plus 2 MB.
+# clean library pages out of the device process once libtorch is loaded and again once the first
+# image is computed (offloader/device_run.c): natively, an idle `sl-offload device` (first image
+# computed, waiting for an edge that does not answer) holds at most a tenth of the file pages
+# (RssFile) that it holds without it (measured: 112 -> 2.4 MB with tinycnn's split; the release
+# at load alone leaves about a third, 38 MB, so the bound fails when the second release stops),
+# and its own pages (RssAnon) no more than without, plus 2 MB.
 : "${SL_SRC:?}"
 source "$SL_SRC/tests/e2e/lib.sh"
 use_models d.h5 || fail "the models (tinycnn, split at pool1)"
 "$DATA" synth --product casting --size 32 --per-class 1 --out "$W/data" 2>/dev/null || fail "synth"
 (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/token")
 
-# idle_kb FLAG: "RssFile RssAnon" (kB) of the idle device with SL_SHIM_DROP_PAGES=FLAG.
-idle_kb() {
+rss() { awk '/^RssFile:/ { f = $2 } /^RssAnon:/ { a = $2 } END { print f, a }' "/proc/$1/status"; }
+
+# start_device FLAG: an `sl-offload device` with SL_SHIM_DROP_PAGES=FLAG in DEV_PID, once it has
+# opened its model (libtorch loaded, the model compiled and warmed up).
+start_device() {
     : >"$W/idle$1.log"
     SL_SHIM_DROP_PAGES=$1 "$OFF" device --edge 127.0.0.1:9 --token-file "$W/token" \
-        --model "$W/d.h5" --images "$W/data" --threads 1 --edge-wait 30s -o /dev/null \
+        --model "$W/d.h5" --images "$W/data" --threads 1 --edge-wait 60s -o /dev/null \
         2>"$W/idle$1.log" &
-    local pid=$!
-    for _ in $(seq 300); do
-        grep -q "image(s) to pair id" "$W/idle$1.log" && break
-        kill -0 "$pid" 2>/dev/null || { cat "$W/idle$1.log" >&2; fail "the device ended"; }
+    DEV_PID=$!
+    for _ in $(seq 600); do
+        grep -q "image(s) to pair id" "$W/idle$1.log" && return 0
+        kill -0 "$DEV_PID" 2>/dev/null || { cat "$W/idle$1.log" >&2; fail "the device ended"; }
         sleep 0.1
     done
-    grep -q "image(s) to pair id" "$W/idle$1.log" || fail "the device did not get to its first image"
-    sleep 1
-    awk '/^RssFile:/ { f = $2 } /^RssAnon:/ { a = $2 } END { print f, a }' "/proc/$pid/status"
-    kill "$pid"
-    wait "$pid" 2>/dev/null || true
+    fail "the device did not open its model in 60 s"
 }
-read -r f0 a0 <<<"$(idle_kb 0)"
-read -r f1 a1 <<<"$(idle_kb 1)"
+stop_device() { kill "$DEV_PID"; wait "$DEV_PID" 2>/dev/null || true; }
+
+# Without the release: the reference, a second after the model is open (the first image of tinycnn
+# takes milliseconds; what it adds to the file pages only makes the bound stricter).
+start_device 0
+sleep 1
+read -r f0 a0 <<<"$(rss "$DEV_PID")"
+stop_device
+[ -n "$f0" ] && [ "$f0" -gt 0 ] || fail "no RssFile read"
+# With it: the release after the first image comes at most a few seconds after the model is
+# open (the image is computed, then the send fails); wait up to 30 s for the bound.
+start_device 1
+for _ in $(seq 60); do
+    read -r f1 a1 <<<"$(rss "$DEV_PID")"
+    [ $((f1 * 10)) -le "$f0" ] && break
+    sleep 0.5
+done
+sleep 0.5
+read -r f1 a1 <<<"$(rss "$DEV_PID")"
+stop_device
 echo "idle RssFile ${f0} -> ${f1} kB, RssAnon ${a0} -> ${a1} kB"
-if [ -z "$f0" ] || [ -z "$f1" ] || [ "$f0" -le 0 ]; then fail "no RssFile read"; fi
-[ $((f1 * 5)) -le $((f0 * 4)) ] || fail "SL_SHIM_DROP_PAGES=1 kept $f1 kB of file pages of $f0"
+[ $((f1 * 10)) -le "$f0" ] || fail "SL_SHIM_DROP_PAGES=1 kept $f1 kB of file pages of $f0 (bound: a tenth)"
 [ "$a1" -le $((a0 + 2048)) ] || fail "own pages grew with the release: $a0 -> $a1 kB"
-pass "the page release takes the start-up's file pages out of the idle device"
+pass "the page release takes the file pages out of the device after its first image"
