@@ -31,6 +31,7 @@ typedef struct collect {
     const int *local_cls; /* the local mode's classes, which the others should agree with */
     int agree;
     sl_progress *prog;
+    uint64_t *done; /* images done over every mode, for the progress line */
 } collect;
 
 static void on_result(void *arg, const sl_device_result *r)
@@ -40,7 +41,7 @@ static void on_result(void *arg, const sl_device_result *r)
     if (r->via != SL_VIA_EDGE) sl_log_warn("%s: %s", r->file, r->error);
     k->agree += r->via == SL_VIA_EDGE && r->cls == k->local_cls[k->res.n];
     sl_results_add(&k->res, r);
-    sl_progress_update(k->prog, (uint64_t)k->res.n, NULL);
+    sl_progress_update(k->prog, ++*k->done, NULL);
 }
 
 static void summarise(collect *k, double wall, sl_bench_mode *m)
@@ -60,66 +61,68 @@ static void summarise(collect *k, double wall, sl_bench_mode *m)
     m->p95_s = s.p95_s;
 }
 
-static int run_local(const sl_bench_opts *o, char *const *paths, int n, int *cls, sl_bench_mode *m)
-{
-    sl_runner *r;
-    int rc = sl_runner_open(o->model, o->fold_bn, &r);
-    if (rc != SL_OK) return rc;
-    sl_input_spec spec;
-    sl_input_spec_from_graph(r->bundle->graph, &spec);
-    collect k = {0};
-    rc = sl_results_init(&k.res, n);
-    k.prog = rc == SL_OK ? sl_progress_start("local", (uint64_t)n) : NULL;
-    double t0 = 0;
-    /* i < 0: the warm-up runs on the first image (SL_WARM_RUNS, as the device and edge warm). */
-    for (int i = -SL_WARM_RUNS; rc == SL_OK && i < n; i++) {
-        if (i == 0) t0 = sl_now();
-        double t = sl_now();
-        sl_tensor *x = NULL, *y = NULL;
-        double p;
-        int c = -1;
-        sl_slow_span span;
-        sl_slow_begin(&span);
-        rc = sl_images_to_tensor(paths + (i < 0 ? 0 : i), 1, &spec, &x);
-        if (rc == SL_OK) rc = sl_runner_forward(r, x, &y);
-        sl_slow_end(&span);
-        if (rc == SL_OK && sl_top1(y, 0, &c, &p)) rc = sl_err(SL_ESHAPE, "%s: no logits", paths[i]);
-        sl_tensor_free(x);
-        sl_tensor_free(y);
-        if (i < 0 || rc != SL_OK) continue;
-        cls[i] = c;
-        /* Recorded as an answered image whose whole time is device time. */
-        sl_device_result lr = {.via = SL_VIA_EDGE, .total_s = sl_now() - t};
-        lr.device_s = lr.total_s;
-        sl_results_add(&k.res, &lr);
-        k.agree++;
-        sl_progress_update(k.prog, (uint64_t)k.res.n, NULL);
-    }
-    double wall = sl_now() - t0;
-    sl_progress_done(k.prog, NULL);
-    if (rc == SL_OK) summarise(&k, wall, m);
-    sl_results_free(&k.res);
-    sl_runner_free(r);
-    return rc;
-}
-
 typedef struct edge_ctx {
     int port;
     uint8_t token[SL_AUTH_NONCE_SIZE];
 } edge_ctx;
 
-static int run_remote(const sl_bench_opts *o, const edge_ctx *e, const char *device_model,
-                      const char *name, char *const *paths, int n, const int *local_cls,
-                      sl_bench_mode *m, char **wire_json)
+/* One mode, open for the whole bench: its images run in rounds, interleaved with the other
+ * modes' (see sl_bench_run). Local keeps a runner; a remote mode a device, its link and its
+ * connection to the in-process edge. */
+typedef struct mode_run {
+    const char *name;
+    sl_bench_mode *m;
+    char **wire_json; /* where the device's /wire description goes, or NULL */
+    collect k;
+    double wall; /* the mode's own time, summed over its rounds */
+    sl_runner *r;
+    sl_input_spec spec;
+    sl_device *d;
+    sl_shaper *sh;
+    sl_client *c;
+} mode_run;
+
+/* One local image on the slow device: load and forward in one span; its class into *cls. */
+static int local_one(mode_run *mr, const char *path, int *cls, double *total_s)
 {
+    double t = sl_now();
+    sl_tensor *x = NULL, *y = NULL;
+    char *const one[1] = {(char *)path};
+    double p;
+    sl_slow_span span;
+    sl_slow_begin(&span);
+    int rc = sl_images_to_tensor(one, 1, &mr->spec, &x);
+    if (rc == SL_OK) rc = sl_runner_forward(mr->r, x, &y);
+    sl_slow_end(&span);
+    if (rc == SL_OK && sl_top1(y, 0, cls, &p)) rc = sl_err(SL_ESHAPE, "%s: no logits", path);
+    sl_tensor_free(x);
+    sl_tensor_free(y);
+    *total_s = sl_now() - t;
+    return rc;
+}
+
+/* Opens mode mr: the whole model locally (device_model NULL) or a device of device_model
+ * connected to the edge, each warmed on the first image (not counted). */
+static int mode_open(mode_run *mr, const sl_bench_opts *o, const edge_ctx *e,
+                     const char *device_model, char *const *paths, int n, const int *local_cls)
+{
+    int rc = sl_results_init(&mr->k.res, n);
+    mr->k.local_cls = local_cls;
+    if (rc == SL_OK && !device_model) {
+        rc = sl_runner_open(o->model, o->fold_bn, &mr->r);
+        if (rc == SL_OK) sl_input_spec_from_graph(mr->r->bundle->graph, &mr->spec);
+        /* The warm-up runs on the first image (SL_WARM_RUNS, as the device and edge warm). */
+        for (int i = 0; rc == SL_OK && i < SL_WARM_RUNS; i++) {
+            int c;
+            double t;
+            rc = local_one(mr, paths[0], &c, &t);
+        }
+        return rc;
+    }
     sl_device_opts dopt = {.model = device_model, .pipeline = 1, .fold_bn = o->fold_bn};
-    sl_device *d = NULL;
-    sl_shaper *sh = NULL;
-    sl_client *c = NULL;
-    collect k = {0};
-    int rc = sl_device_open(&dopt, &d);
+    if (rc == SL_OK) rc = sl_device_open(&dopt, &mr->d);
     if (rc == SL_OK && (o->bandwidth_bps > 0 || o->rtt_s > 0))
-        rc = sl_shaper_new(o->bandwidth_bps, o->rtt_s, 0, &sh);
+        rc = sl_shaper_new(o->bandwidth_bps, o->rtt_s, 0, &mr->sh);
     if (rc == SL_OK) {
         sl_client_config cfg;
         sl_client_config_defaults(&cfg);
@@ -127,32 +130,57 @@ static int run_remote(const sl_bench_opts *o, const edge_ctx *e, const char *dev
         cfg.port = e->port;
         cfg.token = e->token;
         cfg.token_len = sizeof e->token;
-        cfg.shaper = sh;
-        rc = sl_client_new(&cfg, &c);
+        cfg.shaper = mr->sh;
+        rc = sl_client_new(&cfg, &mr->c);
     }
-    if (rc == SL_OK) rc = sl_client_connect(c);
-    k.warming = 1;
-    if (rc == SL_OK) rc = sl_device_run(d, c, paths, 1, on_result, &k);
-    k.warming = 0;
-    if (rc == SL_OK) rc = sl_results_init(&k.res, n);
-    if (rc == SL_OK) {
-        k.local_cls = local_cls;
-        k.prog = sl_progress_start(name, (uint64_t)n);
-        double t0 = sl_now();
-        rc = sl_device_run(d, c, paths, n, on_result, &k);
-        double wall = sl_now() - t0;
-        sl_progress_done(k.prog, NULL);
-        if (rc == SL_OK) summarise(&k, wall, m);
-        m->bytes_per_image = (double)sl_device_wire_bytes(d);
-        const char *w = sl_device_wire_json(d);
-        if (rc == SL_OK && w && wire_json) *wire_json = strdup(w);
-    }
-    if (rc != SL_OK) sl_err_ctx(rc, "%s: ", name);
-    sl_results_free(&k.res);
-    sl_client_free(c);
-    sl_shaper_free(sh);
-    sl_device_free(d);
+    if (rc == SL_OK) rc = sl_client_connect(mr->c);
+    mr->k.warming = 1;
+    if (rc == SL_OK) rc = sl_device_run(mr->d, mr->c, paths, 1, on_result, &mr->k);
+    mr->k.warming = 0;
     return rc;
+}
+
+/* Runs images [from, to) of paths in mode mr; local fills cls[] for the others to agree with. */
+static int mode_round(mode_run *mr, char *const *paths, int from, int to, int *cls,
+                      sl_progress *prog)
+{
+    double t0 = sl_now();
+    int rc = SL_OK;
+    mr->k.prog = prog;
+    if (mr->r) {
+        for (int i = from; rc == SL_OK && i < to; i++) {
+            sl_device_result lr = {.via = SL_VIA_EDGE};
+            rc = local_one(mr, paths[i], &cls[i], &lr.total_s);
+            if (rc != SL_OK) break;
+            /* Recorded as an answered image whose whole time is device time. */
+            lr.device_s = lr.total_s;
+            sl_results_add(&mr->k.res, &lr);
+            mr->k.agree++;
+            sl_progress_update(prog, ++*mr->k.done, NULL);
+        }
+    } else {
+        rc = sl_device_run(mr->d, mr->c, paths + from, to - from, on_result, &mr->k);
+    }
+    mr->wall += sl_now() - t0;
+    return rc;
+}
+
+/* Summarises mode mr into its report entry and closes it. */
+static void mode_close(mode_run *mr, int ok)
+{
+    if (ok) {
+        summarise(&mr->k, mr->wall, mr->m);
+        if (mr->d) {
+            mr->m->bytes_per_image = (double)sl_device_wire_bytes(mr->d);
+            const char *w = sl_device_wire_json(mr->d);
+            if (w && mr->wire_json) *mr->wire_json = strdup(w);
+        }
+    }
+    sl_results_free(&mr->k.res);
+    sl_client_free(mr->c);
+    sl_shaper_free(mr->sh);
+    sl_device_free(mr->d);
+    sl_runner_free(mr->r);
 }
 
 /* ---- predictions from the plan ---------------------------------------------------------- */
@@ -283,16 +311,38 @@ int sl_bench_run(const sl_bench_opts *o, sl_bench_report *rep)
     if (rc == SL_OK && o->cpu_pct > 0)
         rc = sl_cpu_slow_enter(o->cpu_pct, o->cpu_mode, o->cpu_mode == SL_CPU_QUOTA,
                                "device side", &quota);
-    if (rc == SL_OK) rc = run_local(o, paths, n, local_cls, &rep->modes[SL_BENCH_LOCAL]);
-    if (rc == SL_OK)
-        rc = run_remote(o, &e, o->model, "edge-only", paths, n, local_cls,
-                        &rep->modes[SL_BENCH_EDGE_ONLY], NULL);
-    if (rc == SL_OK && o->split_device)
-        rc = run_remote(o, &e, o->split_device, "split", paths, n, local_cls,
-                        &rep->modes[SL_BENCH_SPLIT], &wire[SL_BENCH_SPLIT]);
-    if (rc == SL_OK && o->tl_device)
-        rc = run_remote(o, &e, o->tl_device, "split+tl", paths, n, local_cls,
-                        &rep->modes[SL_BENCH_SPLIT_TL], &wire[SL_BENCH_SPLIT_TL]);
+    /* Every mode is opened and warmed first; then the images run in rounds, each round a
+     * slice of the images through every mode in turn, so that a burst of load on the host
+     * falls on all modes alike and each mode's median spans the whole bench, as the profile's
+     * turns do (preprocessor/profile.c). */
+    mode_run mr[SL_BENCH_NMODES] = {{0}};
+    const char *dev[SL_BENCH_NMODES] = {NULL, o->model, o->split_device, o->tl_device};
+    int on[SL_BENCH_NMODES] = {1, 1, o->split_device != NULL, o->tl_device != NULL}, non = 0;
+    uint64_t done = 0;
+    for (int i = 0; rc == SL_OK && i < SL_BENCH_NMODES; i++) {
+        if (!on[i]) continue;
+        non++;
+        mr[i].name = mode_names[i];
+        mr[i].m = &rep->modes[i];
+        mr[i].wire_json = i >= SL_BENCH_SPLIT ? &wire[i] : NULL;
+        mr[i].k.done = &done;
+        rc = mode_open(&mr[i], o, &e, dev[i], paths, n, local_cls);
+        if (rc != SL_OK) sl_err_ctx(rc, "%s: ", mode_names[i]);
+    }
+    int rounds = o->rounds > 0 ? o->rounds : SL_BENCH_ROUNDS;
+    rounds = rounds < n ? rounds : n;
+    rep->rounds = rounds;
+    sl_progress *prog = rc == SL_OK ? sl_progress_start("bench", (uint64_t)n * (uint64_t)non) : NULL;
+    for (int r = 0; rc == SL_OK && r < rounds; r++)
+        for (int i = 0; rc == SL_OK && i < SL_BENCH_NMODES; i++) {
+            if (!on[i]) continue;
+            int from = (int)((long long)n * r / rounds), to = (int)((long long)n * (r + 1) / rounds);
+            rc = mode_round(&mr[i], paths, from, to, local_cls, prog);
+            if (rc != SL_OK) sl_err_ctx(rc, "%s: ", mode_names[i]);
+        }
+    sl_progress_done(prog, rc == SL_OK ? NULL : "failed");
+    for (int i = 0; i < SL_BENCH_NMODES; i++)
+        if (on[i]) mode_close(&mr[i], rc == SL_OK);
     sl_cpuquota_leave(quota);
     if (rc == SL_OK && o->plan) rc = predict(o->plan, wire, rep);
     sl_edge_stop(srv);
@@ -333,6 +383,7 @@ char *sl_bench_json(const sl_bench_report *rep)
     cJSON_AddStringToObject(d, "format", "sl-bench");
     cJSON_AddNumberToObject(d, "version", 1);
     cJSON_AddNumberToObject(d, "images", rep->images);
+    cJSON_AddNumberToObject(d, "rounds", rep->rounds);
     cJSON_AddNumberToObject(d, "bandwidth_bps", rep->bandwidth_bps);
     cJSON_AddNumberToObject(d, "rtt_s", rep->rtt_s);
     cJSON_AddNumberToObject(d, "device_cpu_percent", rep->cpu_pct);
@@ -390,8 +441,8 @@ void sl_bench_table(const sl_bench_report *rep, FILE *f)
 {
     char cpu[48] = "";
     if (rep->cpu_pct > 0) snprintf(cpu, sizeof cpu, "; device CPU %g%% of a core", rep->cpu_pct);
-    fprintf(f, "%d image(s), link %.3g Mbit/s, RTT %.1f ms (in-process shaper)%s\n", rep->images,
-            rep->bandwidth_bps / 1e6, rep->rtt_s * 1e3, cpu);
+    fprintf(f, "%d image(s) in %d round(s), link %.3g Mbit/s, RTT %.1f ms (in-process shaper)%s\n",
+            rep->images, rep->rounds, rep->bandwidth_bps / 1e6, rep->rtt_s * 1e3, cpu);
     fprintf(f, "%-10s %10s %10s %10s %8s %10s %10s %10s %9s %9s %9s %9s %7s %6s %7s\n", "mode",
             "median_ms", "p95_ms", "pred_ms", "error", "images/s", "bytes/img", "wire_B/img",
             "device_ms", "encode_ms", "xfer_ms", "edge_ms", "agree", "errors", "speedup");

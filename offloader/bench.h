@@ -3,9 +3,11 @@
  * One process plays both hosts: an edge server on loopback (edge_server.h with the model
  * backend, serving the given edge halves and the whole model for edge-only) and a device client
  * whose link is modelled by an in-process shaper (the same bandwidth and RTT for every mode). On
- * the same images, one image at a time, each mode measures the latency per image (median, p95),
- * the throughput, the bytes one image puts on the wire before compression, the breakdown (device,
- * encode, transfer, edge) and how often its class agrees with the whole model run locally.
+ * the same images, one image at a time, in rounds (a slice of the images through each mode in
+ * turn, so that load on the host falls on every mode alike), each mode measures the latency per
+ * image (median, p95), the throughput, the bytes one image puts on the wire before compression,
+ * the breakdown (device, encode, transfer, edge) and how often its class agrees with the whole
+ * model run locally.
  * Every mode is warmed up on the first image before timing. With a plan (docs/formats/plan.md)
  * each mode also gets the latency and upload bytes the plan predicted for it, the error of the
  * prediction, and the report says whether the plan's first choice was the measured fastest.
@@ -30,7 +32,11 @@ typedef struct sl_bench_opts {
     double cpu_pct; /* > 0: the device side (local and the device of every remote mode) runs
                        as a device of this % of one core (common/cpuquota.h) */
     int cpu_mode;   /* SL_CPU_DILATE or SL_CPU_QUOTA */
+    int rounds;     /* the images in this many rounds through every mode; 0 = SL_BENCH_ROUNDS */
 } sl_bench_opts;
+
+/* Rounds by default: each mode runs a quarter of the images, then the next mode does. */
+#define SL_BENCH_ROUNDS 4
 
 typedef struct sl_bench_mode {
     int ran; /* 0 when the mode's pair was not given */
@@ -43,7 +49,7 @@ typedef struct sl_bench_mode {
 } sl_bench_mode;
 
 typedef struct sl_bench_report {
-    int images;
+    int images, rounds;
     double bandwidth_bps, rtt_s, cpu_pct;
     sl_bench_mode modes[SL_BENCH_NMODES];
     int plan_choice; /* the mode of the plan's first choice (its "best"), -1 without a plan */

@@ -16,7 +16,7 @@
 static struct {
     sl_bench_opts o;
     const char *pair[2], *tl_pair[2];
-    long limit, threads;
+    long limit, threads, rounds;
     int json, no_fold;
 } A;
 
@@ -37,6 +37,9 @@ static const sl_opt options[] = {
                   "core; the in-process edge is not limited (see --cpu-mode; quota needs\n"
                   "root and cgroup v1)"),
     SL_OPT_CHOICE(0, "cpu-mode", &A.o.cpu_mode, SL_CPU_MODES, SL_CPU_MODE_HELP),
+    SL_OPT_LONG(0, "rounds", &A.rounds, "N", 1, 1L << 20,
+                "run the images in N rounds, each a slice of them through every mode in turn\n"
+                "(default 4; 1 = each mode's images in one block)"),
     SL_OPT_END,
 };
 
@@ -44,7 +47,7 @@ const sl_optspec sl_cmd_bench_spec = {
     "sl-offload bench --model base.h5 [--pair notl-device.h5 notl-edge.h5]\n"
     "                 [--tl-pair device.h5 edge.h5] [--plan plan.json]\n"
     "                 --images DIR|FILE|GLOB [--limit N] [--bandwidth 10mbit --rtt 20ms]\n"
-    "                 [--json] [--threads N] [--no-fold] [--cpu PCT]",
+    "                 [--json] [--threads N] [--no-fold] [--cpu PCT] [--rounds N]",
     "Measure, on the same images and through the same modelled link, one image at a time:\n"
     "  local      the whole model on this host (nothing sent)\n"
     "  edge-only  the raw uint8 image sent, the edge runs the whole model\n"
@@ -77,6 +80,7 @@ int sl_cmd_bench(int argc, char **argv)
     long limit = A.limit, threads = A.threads;
     int json = A.json;
     o.limit = (int)limit;
+    o.rounds = (int)A.rounds;
     if (threads) sl_set_num_threads((int)threads);
     signal(SIGPIPE, SIG_IGN);
     sl_bench_report rep;

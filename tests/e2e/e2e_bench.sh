@@ -23,9 +23,11 @@ grep -q "^split+tl " "$W/bench.log" || fail "no table on stderr with --json"
 py "$W/bench.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert set(d) == {"format", "version", "images", "bandwidth_bps", "rtt_s", "modes", "speedup_vs_local",
-                  "plan_choice", "measured_fastest", "device_cpu_percent"}, set(d)
+assert set(d) == {"format", "version", "images", "rounds", "bandwidth_bps", "rtt_s", "modes",
+                  "speedup_vs_local", "plan_choice", "measured_fastest", "device_cpu_percent"}, set(d)
 assert d["format"] == "sl-bench" and d["version"] == 1 and d["images"] == 8, d
+# The default: four rounds of two images through every mode in turn.
+assert d["rounds"] == 4, d
 assert d["bandwidth_bps"] == 1e7 and d["rtt_s"] == 0.02, d
 names = [m["mode"] for m in d["modes"]]
 assert names == ["local", "edge-only", "split", "split+tl"], names
@@ -70,6 +72,22 @@ pass "bench leaves no temporary store"
 grep -q "^edge-only " "$W/table.txt" && ! grep -q "^split" "$W/table.txt" \
     || fail "model-only bench table: $(cat "$W/table.txt")"
 pass "without pairs: local and edge-only only, table on stdout"
+
+# Rounds: at most one per image; one round is each mode's images in one block.
+for r in "1 1" "9 3"; do
+    set -- $r
+    "$OFF" bench --model "$W/m.h5" --images "$W/data/test" --limit 3 --rounds "$1" --json \
+        >"$W/r.json" 2>/dev/null || fail "bench --rounds $1"
+    py "$W/r.json" "$2" <<'PY' || fail "--rounds $1"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["rounds"] == int(sys.argv[2]) and d["images"] == 3, d
+assert all(m["errors"] == 0 for m in d["modes"]), d
+PY
+done
+"$OFF" bench --model "$W/m.h5" --images "$W/data/test" --rounds 0 2>/dev/null && rc=0 || rc=$?
+[ "$rc" = 2 ] || fail "--rounds 0 exited $rc"
+pass "--rounds: capped at the images, 0 refused"
 
 "$OFF" bench --model "$W/m.h5" --pair "$W/d.h5" --images "$W/data/test" 2>/dev/null && rc=0 || rc=$?
 [ "$rc" = 2 ] || fail "--pair with one file exited $rc"
