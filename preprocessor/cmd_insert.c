@@ -86,8 +86,10 @@ int sl_cmd_insert(int argc, char **argv)
     sl_tl_config cfg;
     /* Options are checked in full before the (slow) model read; the plan's TL comes later. */
     if ((ex = config_from(&o, &cfg))) return ex;
+    /* The plan and the cut are checked on the model's structure, read without its weights, so
+     * a refused insertion never loads the model runtime (about 1 s of CPU); then the weights. */
     sl_bundle *b;
-    if (sl_bundle_read(o.model, &b)) return sl_fail();
+    if (sl_bundle_read_structure(o.model, &b)) return sl_fail();
     sl_plan_cut pc = {0};
     int rc = SL_OK;
     if (o.plan && !(rc = sl_plan_cut_read(o.plan, o.use, b->graph, &pc))) {
@@ -100,8 +102,14 @@ int sl_cmd_insert(int argc, char **argv)
                  sl_tl_parse_config(pc.tl, &cfg))
             rc = sl_err_ctx(SL_EFORMAT, "%s: %s.tl: ", o.plan, o.use);
     }
-    sl_manual_seed((uint64_t)o.seed);
-    if (!rc) rc = sl_tl_insert(b->graph, o.plan ? pc.tensors[0] : o.at, &cfg);
+    const char *cut = o.plan ? pc.tensors[0] : o.at;
+    if (!rc) rc = sl_tl_check_cut(b->graph, cut);
+    if (!rc) {
+        sl_bundle_free(b);
+        rc = sl_bundle_read(o.model, &b);
+    }
+    if (!rc) sl_manual_seed((uint64_t)o.seed);
+    if (!rc) rc = sl_tl_insert(b->graph, cut, &cfg);
     sl_tl_info info;
     if (!rc) rc = sl_tl_info_get(b->graph, &info);
     if (!rc) {

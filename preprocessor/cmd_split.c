@@ -95,7 +95,9 @@ int sl_cmd_split(int argc, char **argv)
     }
     struct opts o = A;
     sl_bundle *b, *d = NULL, *e = NULL;
-    if (sl_bundle_read(o.model, &b)) {
+    /* The cut is chosen and checked on the model's structure, read without its weights, so a
+     * refused split never loads the model runtime (about 1 s of CPU); then the weights. */
+    if (sl_bundle_read_structure(o.model, &b)) {
         sl_list_free(&o.at);
         return sl_fail();
     }
@@ -103,6 +105,11 @@ int sl_cmd_split(int argc, char **argv)
     char dpath[4096], epath[4096];
     sl_cut_request req = {o.model, o.plan, o.use, o.at.items, o.at.n};
     int rc = sl_split_choose_cut(&req, b->graph, &pc);
+    if (!rc) rc = sl_split_check(b->graph, (const char *const *)pc.tensors, pc.n);
+    if (!rc) {
+        sl_bundle_free(b);
+        rc = sl_bundle_read(o.model, &b);
+    }
     if (!rc) rc = sl_split(b->graph, (const char *const *)pc.tensors, pc.n, &d, &e);
     if (!rc) rc = pair_paths(&o, dpath, epath, sizeof dpath);
     if (!rc) rc = sl_split_pair_write(dpath, epath, d, e);

@@ -207,9 +207,11 @@ static int build_halves(const sl_graph *g, const char *const *at, int n, const c
     return SL_OK;
 }
 
-int sl_split(const sl_graph *g, const char *const *at, int n, sl_bundle **device, sl_bundle **edge)
+/* sl_split, or with device == NULL (sl_split_check) only its checks: the halves are not built. */
+static int split_at(const sl_graph *g, const char *const *at, int n, sl_bundle **device,
+                    sl_bundle **edge)
 {
-    *device = *edge = NULL;
+    if (device) *device = *edge = NULL;
     if (!g->validated) return sl_err(SL_EARG, "graph '%s' is not validated", g->name);
     sl_tl_info tl;
     int has_tl = 0, rc = sl_tl_info_get(g, &tl);
@@ -233,7 +235,7 @@ int sl_split(const sl_graph *g, const char *const *at, int n, sl_bundle **device
         goto done;
     }
     if ((rc = resolve(g, at, n, pos, boundary))) goto done;
-    if ((rc = edge_needs(g, at, n, pos, boundary, need_e))) goto done;
+    if ((rc = edge_needs(g, at, n, pos, boundary, need_e)) || !device) goto done;
     for (int i = 0; i < n; i++)
         need_d[pos[i]] = 1;
     for (int i = nn - 1; i >= 0; i--)
@@ -280,6 +282,16 @@ done:
     free(need_d);
     free(need_e);
     return rc;
+}
+
+int sl_split(const sl_graph *g, const char *const *at, int n, sl_bundle **device, sl_bundle **edge)
+{
+    return split_at(g, at, n, device, edge);
+}
+
+int sl_split_check(const sl_graph *g, const char *const *at, int n)
+{
+    return split_at(g, at, n, NULL, NULL);
 }
 
 /* ---- plans ------------------------------------------------------------------------------ */

@@ -24,6 +24,10 @@
  * "image -> conv1 -> add -> fc"). On success *device and *edge are new bundles the caller frees
  * (roles, pair_id and wire_json set); on error both are NULL. */
 int sl_split(const sl_graph *g, const char *const *at, int n, sl_bundle **device, sl_bundle **edge);
+/* sl_split's checks of g and the tensors `at`, with the same errors, without building the
+ * halves: no weight is touched, so g may come from sl_bundle_read_structure and a command can
+ * refuse a cut before it reads the weights (and loads the model runtime). */
+int sl_split_check(const sl_graph *g, const char *const *at, int n);
 
 /* The cut a plan file chose (docs/formats/plan.md). */
 typedef struct sl_plan_cut {

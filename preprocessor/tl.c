@@ -237,6 +237,12 @@ static int tl_object(sl_graph *g, const sl_tl_config *c, const char *cut, const 
     return SL_OK;
 }
 
+int sl_tl_check_cut(const sl_graph *g, const char *cut)
+{
+    sl_shape x;
+    return check_cut(g, cut, &x);
+}
+
 int sl_tl_insert(sl_graph *g, const char *cut, const sl_tl_config *c)
 {
     if (!g->validated) return sl_err(SL_EARG, "graph '%s' is not validated", g->name);

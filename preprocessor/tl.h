@@ -48,6 +48,11 @@ void sl_tl_config_name(const sl_tl_config *c, char *buf, size_t n);
  * the node for a non-single-tensor cut or a wrong shape) g is unchanged. */
 int sl_tl_insert(sl_graph *g, const char *cut, const sl_tl_config *c);
 
+/* SL_OK when a TL can go at `cut` of validated graph g: sl_tl_insert's checks of the cut and of
+ * g (with the same errors), without its weights, so without the model runtime; g may come from
+ * sl_bundle_read_structure, and a command can refuse a wrong cut before it reads the weights. */
+int sl_tl_check_cut(const sl_graph *g, const char *cut);
+
 /* What a TL graph's `tl` object says (names are copies, in fixed buffers). */
 typedef struct sl_tl_info {
     sl_tl_config config;
