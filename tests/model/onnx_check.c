@@ -5,7 +5,16 @@
  *
  * The whole model runs compiled (folded and not) and plain (every node through the op table).
  *
+ * With --bundle FILE.h5 it first does in this process what `sl-preprocess import --onnx` and
+ * `sl-offload run` would do in two more (each loading libtorch, about 1 s of CPU): the imported
+ * graph gets the --labels, --mean and --std given, is written to FILE.h5 (sl_bundle_write) and
+ * read back with the check the run command makes (sl_bundle_read_checked), and the read-back
+ * graph's output on IN.h5, compiled with folding as `sl-offload run` runs it, is written to OUT.h5
+ * (dataset /output) for onnx_parity.py to check as it checks the command's. Every check after
+ * that runs on the read-back graph.
+ *
  * usage: onnx_check MODEL.onnx IN.h5 REF.h5 [TOL] [--at TENSOR]
+ *                   [--bundle FILE.h5 --labels A,B,.. --mean M1,M2,M3 --std S1,S2,S3 -o OUT.h5]
  * Prints one line per check with the figure; exit 0 when every check holds, 1 otherwise. */
 #include "common/status.h"
 #include "model/bundle.h"
@@ -46,21 +55,98 @@ static int run(sl_graph *g, const char *const *from, int nfrom, sl_value *in, in
     return rc;
 }
 
+/* Parses the comma-separated numbers of `text` into v[0..max); their count, or -1. */
+static int parse_floats(const char *text, float *v, int max)
+{
+    int n = 0;
+    for (const char *p = text; *p;) {
+        char *end;
+        double d = strtod(p, &end);
+        if (end == p || n == max || (*end && *end != ',')) return -1;
+        v[n++] = (float)d;
+        p = *end ? end + 1 : end;
+    }
+    return n;
+}
+
+/* Gives g the labels, mean and std (args as on the command line), writes it to `path` and reads
+ * it back checked into *out (the caller frees); what `sl-preprocess import --onnx` and `sl-offload
+ * run` do with the file. Returns 0, or 1 with the reason printed. */
+static int bundle_round_trip(sl_graph *g, const char *path, char *labels, const char *mean,
+                             const char *std, sl_bundle **out)
+{
+    const char *names[64];
+    int n = 0;
+    for (char *t = strtok(labels, ","); t && n < 64; t = strtok(NULL, ","))
+        names[n++] = t;
+    float m[4], s[4];
+    int nm = parse_floats(mean, m, 4), ns = parse_floats(std, s, 4);
+    if (nm != g->input_shape.d[0] || ns != nm) {
+        fprintf(stderr, "onnx_check: --mean and --std need one value per input channel\n");
+        return 1;
+    }
+    for (int i = 0; i < nm; i++) {
+        g->mean[i] = m[i];
+        g->std[i] = s[i];
+    }
+    if (sl_graph_set_classes(g, names, n)) return fail("setting the labels");
+    sl_bundle *b = sl_bundle_new(g);
+    if (!b) return fail("a bundle");
+    int rc = sl_bundle_write(path, b);
+    b->graph = NULL; /* g stays the caller's */
+    sl_bundle_free(b);
+    if (rc) return fail("writing the bundle");
+    if (sl_bundle_read_checked(path, out)) return fail("reading the bundle back");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: onnx_check MODEL.onnx IN.h5 REF.h5 [TOL] [--at TENSOR]\n");
+        fprintf(stderr, "usage: onnx_check MODEL.onnx IN.h5 REF.h5 [TOL] [--at TENSOR]\n"
+                        "       [--bundle FILE.h5 --labels A,B,.. --mean M --std S -o OUT.h5]\n");
         return 2;
     }
-    double tol = argc > 4 && strcmp(argv[4], "--at") ? atof(argv[4]) : 1e-4;
-    const char *at = NULL;
-    for (int i = 4; i + 1 < argc; i++)
-        if (!strcmp(argv[i], "--at")) at = argv[i + 1];
+    double tol = argc > 4 && strncmp(argv[4], "-", 1) ? atof(argv[4]) : 1e-4;
+    const char *at = NULL, *bpath = NULL, *mean = NULL, *std = NULL, *opath = NULL;
+    char *labels = NULL;
+    for (int i = 4; i + 1 < argc; i++) {
+        if (!strcmp(argv[i], "--at"))
+            at = argv[i + 1];
+        else if (!strcmp(argv[i], "--bundle"))
+            bpath = argv[i + 1];
+        else if (!strcmp(argv[i], "--labels"))
+            labels = argv[i + 1];
+        else if (!strcmp(argv[i], "--mean"))
+            mean = argv[i + 1];
+        else if (!strcmp(argv[i], "--std"))
+            std = argv[i + 1];
+        else if (!strcmp(argv[i], "-o"))
+            opath = argv[i + 1];
+    }
+    if (bpath && (!labels || !mean || !std || !opath)) {
+        fprintf(stderr, "onnx_check: --bundle needs --labels, --mean, --std and -o\n");
+        return 2;
+    }
     sl_graph *g = NULL;
     sl_tensor *x = NULL, *ref = NULL;
     if (sl_onnx_import(argv[1], NULL, &g)) return fail("import");
     if (sl_tensor_h5_read(argv[2], "input", &x) || sl_tensor_h5_read(argv[3], "output", &ref))
         return fail("reading the tensors");
+    sl_bundle *b = NULL;
+    if (bpath) {
+        if (bundle_round_trip(g, bpath, labels, mean, std, &b)) return 1;
+        sl_graph_free(g);
+        g = b->graph; /* every check below runs on the graph read back */
+        b->graph = NULL;
+        sl_bundle_free(b);
+        sl_value in = {.t = x}, out = {0};
+        if (run(g, NULL, 0, &in, 1, 0, &out)) return fail("running the bundle");
+        const char *name = "output";
+        const sl_tensor *t = out.t;
+        if (sl_tensor_h5_write(opath, &name, &t, 1)) return fail("writing the output");
+        sl_value_clear(&out);
+    }
     int bad = 0;
     sl_tensor *whole = NULL;
     /* The compiled path with and without batch-norm folding, and every node through the op
