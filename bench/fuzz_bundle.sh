@@ -18,9 +18,17 @@
 # they do not take the run's time; any other input over 10 s is a finding (-timeout=10), and so
 # is a crash: libFuzzer runs its executions in a child process (-fork=1) that is replaced after
 # a timeout or crash (-ignore_timeouts=1 -ignore_crashes=1), so the run goes on, keeps the input
-# and counts it (the script then exits 1). Leaks that libhdf5 itself allocates on a malformed
-# file are not reported (LSan suppression `leak:libhdf5`): they are the library's, and our own
-# objects held through HDF5 ids stay reachable from its id tables anyway. An allocation beyond
+# and counts it (the script then exits 1). The run never hangs: leak detection is off while it
+# fuzzes (a LeakSanitizer stop-the-world once stopped a job for good, and libFuzzer's own timeout
+# cannot end it), and the leak check runs at the end instead, on every input of the final corpus
+# and the seeds (the inputs that reach every branch the run reached; an input that reached no
+# new branch is not checked for leaks); and a watchdog kills, by pid, a job still alive after
+# 600 s (a job lasts at most 300 s plus one input) or the whole run 1,200 s past --time, which
+# the script reports (exit 1; a killed job's executions are not counted). The executions are
+# libFuzzer's own count, summed over the jobs; the script prints them with the wall time, the CPU
+# time (GNU time, every process of the run) and both rates. Leaks that libhdf5 itself allocates
+# on a malformed file are not reported (LSan suppression `leak:libhdf5`): they are the library's,
+# and our own objects held through HDF5 ids stay reachable from its id tables anyway. An allocation beyond
 # what ASan supports returns NULL as the C library's would (allocator_may_return_null=1): libhdf5
 # asks for exabytes on some damaged files (tests/model/fuzz_found/hdf5-huge-alloc.h5) and refuses
 # the file when it gets NULL, which ASan by default reports as a crash. ASan's quarantine of
@@ -29,14 +37,14 @@
 # Defaults: 600 s, no run limit, a fresh corpus in a temporary folder (pass --corpus to keep it
 # and resume). Runs under nice -n 10 (the machine is shared). Exit code: 0 when libFuzzer found
 # nothing, 1 when it found a crash, leak or timeout (the input is kept in the work folder, whose
-# path is printed), 2 for usage errors, 77 when clang or libFuzzer is missing (apt-get install
-# clang libclang-rt-14-dev).
+# path is printed) or the watchdog killed a stuck process, 2 for usage errors, 77 when clang or
+# libFuzzer is missing (apt-get install clang libclang-rt-14-dev).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 name=fuzz_bundle.sh build=$src/build-fuzz-bundle
 # shellcheck source=bench/fuzz_lib.sh
 . "$src/bench/fuzz_lib.sh"
-fuzz_options 34 "$@"
+fuzz_options 41 "$@"
 fuzz_need_clang "apt-get install clang libclang-rt-14-dev"
 fuzz_configure
 # sl-preprocess makes the seeds; libsl_torch.so (its model runtime) is built when missing only:
@@ -101,4 +109,5 @@ echo "seeds: $(ls "$work/seeds" | tr '\n' ' ')"
 printf 'leak:libhdf5\n' >"$work/lsan.supp"
 export SL_SHIM_DENY=1 LSAN_OPTIONS="suppressions=$work/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export ASAN_OPTIONS="allocator_may_return_null=1:quarantine_size_mb=32:allocator_release_to_os_interval_ms=-1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+leak_pass=1
 fuzz_run "$fuzz" 262144 -rss_limit_mb=4096 -timeout=10 -fork=1 -ignore_timeouts=1 -ignore_crashes=1
