@@ -326,12 +326,66 @@ static void test_declared_limits(const char *dir)
     free(img);
 }
 
+/* A variable-length string type whose characters are declared wider than 1 byte is refused from
+ * its type before anything is read (h5/): the bundle fuzzer found `format` declaring
+ * 452,984,833-byte characters, for which libhdf5 1.10.8 allocated and cleared length x width
+ * bytes before reading (over 10 s and 1 GB). On a crafted copy of a valid bundle, every string
+ * type's character width is set to 2, then to the fuzzer's width: h5/'s string reads refuse
+ * both naming the width, and the isolated check refuses the bundle at once (the loader says its
+ * `format` is not that of a bundle), not at its deadline. */
+static void test_char_width(const char *dir)
+{
+    size_t len = 0;
+    uint8_t *img = tiny_image(dir, &len);
+    CHECK(img && len > 0);
+    if (!img) return;
+    /* A variable-length string's datatype message: version 1, class 9, string, 16 bytes on file;
+     * then its character type: version 1, class 0 (fixed-point), its size (1) at +12. */
+    size_t at[64];
+    int n = 0;
+    for (size_t i = 0; i + 16 <= len && n < 64; i++) {
+        const uint8_t *p = img + i;
+        if (p[0] == 0x19 && (p[1] & 0x0f) == 1 && !memcmp(p + 4, "\x10\0\0\0\x10", 5) &&
+            !memcmp(p + 12, "\x01\0\0\0", 4))
+            at[n++] = i + 12;
+    }
+    TU_CHECK_MSG(n > 0, "%s", "no variable-length string type found");
+    sl_h5_id f = -1;
+    char *s = NULL;
+    for (int i = 0; i < n; i++)
+        put_le(img + at[i], 2, 4);
+    CHECK_OK(sl_h5_open_image(img, len, "w2", &f), sl_errmsg());
+    CHECK(sl_h5_attr_read_str(f, "role", &s) == SL_EFORMAT && !s);
+    CHECK_CONTAINS(sl_errmsg(), "'role' declares 2-byte characters");
+    CHECK(sl_h5_str_read(f, "model_config", &s) == SL_EFORMAT && !s);
+    CHECK_CONTAINS(sl_errmsg(), "'model_config' declares 2-byte characters");
+    sl_h5_close(f);
+    for (int i = 0; i < n; i++)
+        put_le(img + at[i], 452984833, 4);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/wide.h5", dir);
+    FILE *fp = fopen(path, "wb");
+    CHECK(fp && fwrite(img, 1, len, fp) == len);
+    if (fp) fclose(fp);
+    int rc = sl_bundle_check_isolated(path, "wide", SL_BUNDLE_CHECK_WEIGHTS, 10);
+    CHECK(rc == SL_EFORMAT);
+    CHECK_CONTAINS(sl_errmsg(), "root attribute 'format'");
+    if (rc == SL_EFORMAT) {
+        CHECK_OK(sl_h5_open_image(img, len, "wide", &f), sl_errmsg());
+        CHECK(sl_h5_attr_read_str(f, "role", &s) == SL_EFORMAT && !s);
+        CHECK_CONTAINS(sl_errmsg(), "'role' declares 452984833-byte characters");
+        sl_h5_close(f);
+    }
+    free(img);
+}
+
 int main(void)
 {
     const char *dir = tu_tmpdir();
     test_image(dir);
     test_fuzz_found();
     test_declared_limits(dir);
+    test_char_width(dir);
     tu_rmtree(dir);
     return TU_DONE();
 }
