@@ -8,14 +8,16 @@
 #
 # Defaults: build-fuzz, 600 s, no run limit, a fresh corpus in a temporary folder (removed at
 # the end; pass --corpus to keep it and resume). Runs under nice -n 10 (the machine is shared).
-# Exit code: 0 when libFuzzer found nothing, 1 when it found a crash (the input is kept in the
-# work folder, whose path is printed), 2 for usage errors, 77 when clang is missing.
+# It prints libFuzzer's executions with the wall and CPU time; a watchdog (bench/fuzz_lib.sh) kills
+# the run, by pid, if it lives 1,200 s past --time. Exit code: 0 when libFuzzer found nothing, 1
+# when it found a crash (the input is kept in the work folder, whose path is printed) or the
+# watchdog fired, 2 for usage errors, 77 when clang or GNU time is missing.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 name=fuzz_frame.sh build=$src/build-fuzz
 # shellcheck source=bench/fuzz_lib.sh
 . "$src/bench/fuzz_lib.sh"
-fuzz_options 12 "$@"
+fuzz_options 14 "$@"
 fuzz_need_clang "apt-get install clang"
 fuzz_configure
 cmake --build "$build" --target sl-fuzz-frame >/dev/null
