@@ -15,7 +15,7 @@ CMAKE_FLAGS ?=
 
 PACKAGES := build-essential cmake pkg-config libtorch-dev libhdf5-dev libpng-dev libturbojpeg0-dev libcjson-dev \
             libzstd-dev libssl-dev zlib1g-dev python3 python3-torch python3-torchvision python3-h5py \
-            python3-numpy python3-pil iproute2 protobuf-c-compiler libprotobuf-c-dev libonnx-dev haproxy
+            python3-numpy python3-pil iproute2 protobuf-c-compiler libprotobuf-c-dev libonnx-dev haproxy time
 
 .PHONY: all build deps test demo asan bench clean pipeline
 
