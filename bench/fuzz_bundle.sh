@@ -6,7 +6,7 @@
 # starting from real bundles made by sl-preprocess (a model, a float split, an 8-bit TL split) and
 # their JSON documents, and prints the executions, the rate and any finding.
 #
-#   bench/fuzz_bundle.sh [--build DIR] [--time SECONDS] [--runs N] [--corpus DIR]
+#   bench/fuzz_bundle.sh [--build DIR] [--time SECONDS] [--runs N] [--corpus DIR] [--jobs N]
 #
 # DIR is a normal (gcc) build of the project, configured and built if missing (default
 # build-fuzz-bundle); the loader's sources (model/ but the ONNX reader, h5/, common/) are
@@ -34,8 +34,9 @@
 # the file when it gets NULL, which ASan by default reports as a crash. ASan's quarantine of
 # freed memory is 32 MiB instead of 256 and its free memory is not returned to the system, so
 # executions reuse memory that is already mapped (page faults were most of an execution's time).
-# Defaults: 600 s, no run limit, a fresh corpus in a temporary folder (pass --corpus to keep it
-# and resume). Runs under nice -n 10 (the machine is shared). Exit code: 0 when libFuzzer found
+# Defaults: 600 s, no run limit, one job at a time (--jobs N: N fork-mode jobs at once, a core
+# each), a fresh corpus in a temporary folder (pass --corpus to keep it and resume). Runs under
+# nice -n 10 (the machine is shared). Exit code: 0 when libFuzzer found
 # nothing, 1 when it found a crash, leak or timeout (the input is kept in the work folder, whose
 # path is printed) or the watchdog killed a stuck process, 2 for usage errors, 77 when clang or
 # libFuzzer is missing (apt-get install clang libclang-rt-14-dev).
@@ -44,7 +45,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 name=fuzz_bundle.sh build=$src/build-fuzz-bundle
 # shellcheck source=bench/fuzz_lib.sh
 . "$src/bench/fuzz_lib.sh"
-fuzz_options 41 "$@"
+fuzz_options 42 "$@"
 fuzz_need_clang "apt-get install clang libclang-rt-14-dev"
 fuzz_configure
 # sl-preprocess makes the seeds; libsl_torch.so (its model runtime) is built when missing only:
@@ -110,4 +111,4 @@ printf 'leak:libhdf5\n' >"$work/lsan.supp"
 export SL_SHIM_DENY=1 LSAN_OPTIONS="suppressions=$work/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export ASAN_OPTIONS="allocator_may_return_null=1:quarantine_size_mb=32:allocator_release_to_os_interval_ms=-1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 leak_pass=1
-fuzz_run "$fuzz" 262144 -rss_limit_mb=4096 -timeout=10 -fork=1 -ignore_timeouts=1 -ignore_crashes=1
+fuzz_run "$fuzz" 262144 -rss_limit_mb=4096 -timeout=10 -fork="$jobs" -ignore_timeouts=1 -ignore_crashes=1

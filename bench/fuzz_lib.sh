@@ -5,17 +5,21 @@
 # The caller sets `name` (its file name, for messages), `src` and `build` (the default build
 # folder), calls fuzz_options "$@" and then the steps below in order.
 
-# Parses --build DIR --time SECONDS --runs N --corpus DIR; -h prints lines 2..$1 of the caller.
+# Parses --build DIR --time SECONDS --runs N --corpus DIR --jobs N (fork-mode jobs at once, for
+# callers that fork; default 1); -h prints lines 2..$1 of the caller.
 fuzz_options() {
     local help_end=$1
     shift
-    time_s=600 runs=-1 corpus=""
+    time_s=600 runs=-1 corpus="" jobs=1
     while [ $# -gt 0 ]; do
         case $1 in
         --build) build=$2; shift 2 ;;
         --time) time_s=$2; shift 2 ;;
         --runs) runs=$2; shift 2 ;;
         --corpus) corpus=$2; shift 2 ;;
+        --jobs)
+            case $2 in '' | *[!0-9]* | 0) echo "$name: --jobs wants a positive count, not '$2'" >&2; exit 2 ;; esac
+            jobs=$2; shift 2 ;;
         -h | --help) sed -n "2,${help_end}p" "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "$name: unknown option '$1'" >&2; exit 2 ;;
         esac
