@@ -70,7 +70,6 @@ typedef struct edge_ctx {
  * modes' (see sl_bench_run). Local keeps a runner; a remote mode a device, its link and its
  * connection to the in-process edge. */
 typedef struct mode_run {
-    const char *name;
     sl_bench_mode *m;
     char **wire_json; /* where the device's /wire description goes, or NULL */
     collect k;
@@ -322,7 +321,6 @@ int sl_bench_run(const sl_bench_opts *o, sl_bench_report *rep)
     for (int i = 0; rc == SL_OK && i < SL_BENCH_NMODES; i++) {
         if (!on[i]) continue;
         non++;
-        mr[i].name = mode_names[i];
         mr[i].m = &rep->modes[i];
         mr[i].wire_json = i >= SL_BENCH_SPLIT ? &wire[i] : NULL;
         mr[i].k.done = &done;
