@@ -649,7 +649,7 @@ static int measure_ranges(struct ctx *c, sl_profile *p)
             /* A split device loads its image right after the network wait, then runs its
              * prefix: the load (float, or in every other turn uint8 as edge-only sends it)
              * is timed there. */
-            const int raw = nl & 1;
+            const int raw = r & 1;
             if (gap > 0) sl_sleep_until(sl_now() + gap);
             if (buf) rc = time_load(c, nl, raw, buf, &dl);
             if (!rc) rc = run_once(ep, &c->vals[0], 1, outs, 0, 0, &dp);
