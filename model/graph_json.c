@@ -197,6 +197,10 @@ static int parse_input(sl_graph *g, const cJSON *in)
     for (int k = 0; k < 2; k++) {
         const cJSON *arr = cJSON_GetObjectItemCaseSensitive(in, keys[k]);
         if (!arr) continue;
+        /* One value per channel, into a 4-slot array: no more than 4 channels normalise. */
+        if (d[0] > 4)
+            return sl_err(SL_EFORMAT, "graph input: '%s' is given for %lld channels, at most 4",
+                          keys[k], (long long)d[0]);
         if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != d[0])
             return sl_err(SL_EFORMAT, "graph input: '%s' must have one number per channel (%lld)",
                           keys[k], (long long)d[0]);
