@@ -73,6 +73,10 @@ static void test_validation_messages(void)
     expect_error("\"inputs\":[\"f\"]", "\"inputs\":[\"r1\"]", "node 'fc'", "flat input");
     expect_error("\"format\":\"sl-graph\"", "\"format\":\"keras\"", "format", NULL);
     expect_error("\"version\":1", "\"version\":7", "version", NULL);
+    /* A mean per channel for more channels than the 4 the input normalises: refused (the
+     * bundle fuzzer found it writing past the 4-slot arrays). */
+    expect_error("\"shape\":[3,9,7],\"mean\":[0.5,0.5,0.5]",
+                 "\"shape\":[6,9,7],\"mean\":[0.5,0.5,0.5,0.5,0.5,0.5]", "'mean'", "at most 4");
     expect_error("\"k\":3", "\"k\":\"big\"", "attrs.k", "c1");
     expect_error("\"name\":\"b1\"", "\"name\":\"c1\"", "used twice", NULL);
     expect_error("\"outputs\":[\"fc\"]", "\"outputs\":[\"zz\"]", "output 'zz'", NULL);
