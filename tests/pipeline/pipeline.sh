@@ -79,7 +79,10 @@ if "${MK[@]}" plans BANDWIDTHS=200kbit,2mbit,100mbit >make-plans.log 2>&1; then 
     bad "make plans failed"; tail -20 make-plans.log
 fi
 kinds=$(cut -f2 out/plans/plans.txt 2>/dev/null | sort | tr '\n' ' ')
-[ "$kinds" = "edge-only local-only " ] && ok || bad "plans: '$kinds', want edge-only and local-only"
+# Edge-only at 100 Mbit/s and another plan at 200 kbit/s (local-only, or a split when the
+# paced local run comes out slow: one clean-clone run saw a slice there).
+case "$kinds" in "edge-only local-only " | "edge-only slice " | "edge-only local-only slice ") ok ;;
+*) bad "plans: '$kinds', want edge-only and local-only or a slice" ;; esac
 [ -s out/plans/edge/model.h5 ] && ok || bad "the edge's files lack model.h5"
 (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >token)
 rm -f port
