@@ -12,7 +12,8 @@
 #
 # Prints a Markdown table: median and fastest wall time, median CPU time (user + sys, from
 # bash's `time`, 1 ms resolution) and the largest max RSS (/usr/bin/time -f %M) over the runs.
-# `/usr/bin/python3 -c pass` is measured too: the floor under any Python tool's start here (not the
+# `/bin/true` is measured too, the cost of starting any process on this machine, and
+# `/usr/bin/python3 -c pass`: the floor under any Python tool's start here (not the
 # `python3` on PATH, which may be a pyenv shim that alone takes a second).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -64,7 +65,13 @@ python_one() {
 }
 
 # The peer must give select's answer: the same fastest plan at the same latency.
-first_plan() { sed -n 2p | sed -E 's/^ *1\. ([0-9.]+s) (.* )?- ([a-z].*)$/\1 \3/; s/ \[edge-only: raw image\]//'; }
+# select prints "1. 354.0 ms - 150.5 kB - cloud 0-43", the peer "1. 0.3540s - cloud 0-43": both
+# become the latency in seconds to 0.1 ms and the plan ("0.3540s cloud 0-43").
+first_plan() {
+    sed -n 2p | sed -E 's/ \[edge-only: raw image\]//' |
+        awk -F' - ' '{ split($1, a, " "); t = a[2]; if (a[3] == "ms") t /= 1000; else sub(/s$/, "", t);
+                       printf "%.4fs %s\n", t, $NF }'
+}
 for b in "${builds[@]}"; do
     ours=$("$b/bin/sl-preprocess" select $VGG_ARGS | first_plan)
     theirs=$($PEER | first_plan)
@@ -80,6 +87,7 @@ for ((r = 0; r < REPEAT; r++)); do
         for j in "${!builds[@]}"; do one "${builds[$j]}" "${cases[$i]}" "$i-$j"; done
     done
     python_one py /usr/bin/python3 -c pass
+    python_one true /bin/true
     python_one scission $PEER
 done
 
@@ -108,3 +116,4 @@ for i in "${!cases[@]}"; do
 done
 row "Scission's computation in Python (VGG19, the peer)" "(peer)" scission
 row "/usr/bin/python3 -c pass (reference)" "(reference)" py
+row "/bin/true (reference: starting any process here)" "(reference)" true
