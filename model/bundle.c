@@ -327,6 +327,9 @@ static int read_header(sl_h5_id f, sl_bundle *b)
 {
     char *s = NULL;
     int rc = sl_h5_attr_read_str(f, "format", &s);
+    /* Present but unreadable (a damaged or odd type): h5/ has said why; keep its reason. */
+    if (rc && sl_h5_attr_exists(f, "format") == 1)
+        return sl_err_ctx(rc, "not a ScissionLite bundle: root attribute 'format': ");
     if (rc || strcmp(s, SL_BUNDLE_FORMAT)) {
         free(s);
         return sl_err(SL_EFORMAT, "not a ScissionLite bundle (root attribute 'format' is not \"%s\")",
