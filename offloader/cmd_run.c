@@ -138,9 +138,21 @@ int sl_cmd_run(int argc, char **argv)
     if (!tensor == !images) return sl_usage_error("give exactly one of --tensor and --images");
     if (out && !ends_with(out, ".h5") && !ends_with(out, ".jsonl"))
         return sl_usage_error("-o must end in .h5 or .jsonl");
-    if (threads) sl_set_num_threads((int)threads);
+    if (images && out && ends_with(out, ".h5"))
+        return sl_usage_error("-o FILE.h5 goes with --tensor; use .jsonl for images");
+    /* The input file is checked, or the images listed, before the model is read: reading its
+     * weights loads the model runtime (about a second of CPU), which a refusal of the input
+     * should not pay. */
+    char **paths = NULL;
+    int n = 0;
+    if (tensor ? sl_tensor_file_check(tensor, "input") : sl_path_list(images, &paths, &n))
+        return sl_fail();
     sl_runner *r;
-    if (sl_runner_open(model, fold, &r)) return sl_fail();
+    if (sl_runner_open(model, fold, &r)) {
+        sl_path_list_free(paths, n);
+        return sl_fail();
+    }
+    if (threads) sl_set_num_threads((int)threads);
     const sl_graph *g = r->bundle->graph;
     rc = SL_OK;
     double t0 = sl_now();
@@ -165,35 +177,26 @@ int sl_cmd_run(int argc, char **argv)
         sl_tensor_free(x);
         sl_tensor_free(y);
     } else {
-        char **paths;
-        int n;
-        rc = sl_path_list(images, &paths, &n);
-        if (!rc) {
-            if (out && ends_with(out, ".h5")) {
-                rc = sl_err(SL_EARG, "-o FILE.h5 goes with --tensor; use .jsonl for images");
-            } else {
-                sl_input_spec spec;
-                sl_input_spec_from_graph(g, &spec);
-                FILE *f = out ? open_out(out, tmp, sizeof tmp) : stdout;
-                char **why = calloc((size_t)batch, sizeof *why);
-                if (!f) rc = sl_err(SL_EIO, "%s: cannot write", out);
-                else if (!why) rc = sl_err(SL_ENOMEM, "out of memory");
-                for (int i = 0; !rc && i < n; i += (int)batch) {
-                    int k = n - i < batch ? n - i : (int)batch;
-                    sl_tensor *x = NULL, *y = NULL;
-                    rc = sl_images_to_tensor_each(paths + i, k, &spec, &x, why);
-                    if (!rc) rc = sl_runner_forward(r, x, &y);
-                    if (!rc) rc = emit_rows(f, g, y, i, paths + i, why, &bad);
-                    if (why) sl_images_why_free(why, k);
-                    sl_tensor_free(x);
-                    sl_tensor_free(y);
-                    done += k;
-                }
-                free(why);
-                if (f && f != stdout) rc = close_out(f, tmp, out, rc);
-            }
-            sl_path_list_free(paths, n);
+        sl_input_spec spec;
+        sl_input_spec_from_graph(g, &spec);
+        FILE *f = out ? open_out(out, tmp, sizeof tmp) : stdout;
+        char **why = calloc((size_t)batch, sizeof *why);
+        if (!f) rc = sl_err(SL_EIO, "%s: cannot write", out);
+        else if (!why) rc = sl_err(SL_ENOMEM, "out of memory");
+        for (int i = 0; !rc && i < n; i += (int)batch) {
+            int k = n - i < batch ? n - i : (int)batch;
+            sl_tensor *x = NULL, *y = NULL;
+            rc = sl_images_to_tensor_each(paths + i, k, &spec, &x, why);
+            if (!rc) rc = sl_runner_forward(r, x, &y);
+            if (!rc) rc = emit_rows(f, g, y, i, paths + i, why, &bad);
+            if (why) sl_images_why_free(why, k);
+            sl_tensor_free(x);
+            sl_tensor_free(y);
+            done += k;
         }
+        free(why);
+        if (f && f != stdout) rc = close_out(f, tmp, out, rc);
+        sl_path_list_free(paths, n);
     }
     sl_runner_free(r);
     if (rc) return sl_fail();

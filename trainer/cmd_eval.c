@@ -119,8 +119,6 @@ int sl_cmd_eval(int argc, char **argv)
     if (!!model + !!pair[0] + !!cmp[0] != 1)
         return sl_usage_error("give exactly one of --model, --pair DEVICE EDGE, --compare A B");
     if (!eo.batch) eo.batch = pair[0] ? 1 : 32;
-    if (sl_set_num_threads(threads))
-        return sl_err(SL_ETORCH, "%s", sl_torch_last_error()), sl_fail();
     sl_dataset_opts dopt;
     sl_dataset_opts_init(&dopt);
     dopt.split = strcmp(split, "all") ? split : NULL;
@@ -135,6 +133,9 @@ int sl_cmd_eval(int argc, char **argv)
     const char *p1 = pair[0] ? pair[1] : cmp[1];
     if (!rc) rc = sl_bundle_read(p0, &b[0]);
     if (!rc && p1) rc = sl_bundle_read(p1, &b[1]);
+    /* Set only now: it loads the model runtime (about a second of CPU), which a refusal of the
+     * data or the models should not pay. */
+    if (!rc && sl_set_num_threads(threads)) rc = sl_err(SL_ETORCH, "%s", sl_torch_last_error());
     if (!rc && model) rc = sl_eval_model(b[0]->graph, ds, &eo, &r[0]);
     if (!rc && pair[0]) {
         if (strcmp(b[0]->pair_id, b[1]->pair_id))

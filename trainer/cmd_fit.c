@@ -3,6 +3,7 @@
 #include "common/log.h"
 #include "common/opt.h"
 #include "common/status.h"
+#include "model/bundle.h"
 #include "trainer/commands.h"
 #include "trainer/train.h"
 
@@ -223,6 +224,14 @@ int sl_cmd_fit(int argc, char **argv)
         return sl_usage_error("--nesterov is for --optim sgd");
     if (o.nesterov && o.momentum <= 0) return sl_usage_error("--nesterov needs --momentum > 0");
     if (o.warmup >= o.epochs && o.warmup) return sl_usage_error("--warmup must be below --epochs");
+    /* The checkpoint is read at the end of the set-up, after the model runtime is loaded (about a
+     * second of CPU); a file that is not a bundle at all is refused here, before that. */
+    if (o.resume) {
+        sl_bundle *ck;
+        int bad = sl_bundle_read_structure(o.resume, &ck);
+        if (bad) return sl_err_ctx(bad, "--resume: "), sl_fail();
+        sl_bundle_free(ck);
+    }
     sl_train_result r;
     if (sl_train_fit(&o, &r)) return sl_fail();
     if (r.best_val_acc >= 0)

@@ -21,11 +21,13 @@ check eval-pair-one 2 "option '--pair' needs two values" -- "$T" eval --data d -
 check out-alias 2 "exclude each other" -- "$T" fit --data d --output x.h5 --model m.h5 --arch tinycnn
 check eval-split 2 "--split: 'dev' is not one of train,val,test,all" -- "$T" eval --data d --model m.h5 --split dev
 check no-data-dir 1 "sl-train: fit: --data: " -- "$T" fit --data does-not-exist -o x.h5
-check no-model 1 "sl-train: eval: " -- "$T" eval --data does-not-exist --model m.h5
+check no-model 1 "sl-train: eval: --data: does-not-exist" -- "$T" eval --data does-not-exist --model m.h5
+check eval-no-data 2 "sl-train: eval: missing --data PATH" -- "$T" eval --model m.h5
 rm -rf data x.h5 m.jsonl e.json
 printf 'not hdf5' > fake.h5
 "$SL_BIN/sl-data" synth --out data --size 16 --per-class 6 --seed 2 >/dev/null 2>&1 || { echo "sl-data synth failed"; exit 1; }
 check corrupt-model 1 "fake.h5" -- "$T" fit --data data --model fake.h5 -o x.h5 --epochs 1
+check missing-resume 1 "--resume: nothere.h5: cannot open" -- "$T" fit --data data --input 1x16x16 -o x.h5 --epochs 1 --resume nothere.h5
 check corrupt-resume 1 "fake.h5" -- "$T" fit --data data --input 1x16x16 -o x.h5 --epochs 1 --resume fake.h5
 check fit-runs 0 "wrote x.h5" -- "$T" fit --data data --input 1x16x16 -o x.h5 --epochs 1 --batch 8 --log m.jsonl
 [ -s x.h5 ] && [ "$(wc -l < m.jsonl)" = 1 ] || { echo "FAIL fit-runs: no output or log"; fail=1; }

@@ -3,13 +3,18 @@
 T="$SL_BIN/sl-train"
 fail=0
 # check NAME EXPECTED_CODE EXPECTED_TEXT -- command...: the exit code, and TEXT (as is, not a
-# pattern) in stdout or stderr.
-check() {
-    local name=$1 want=$2 text=$3
-    shift 4
-    "$@" >out.txt 2>err.txt
+# pattern) in stdout or stderr. A refusal (EXPECTED_CODE not 0) runs with SL_SHIM_DENY=1 and must
+# give its own error, not the shim's: the arguments and files are checked before the model
+# runtime is loaded (about a second of CPU). check_rt is for a refusal that needs the model.
+check() { run_check 1 "$@"; }
+check_rt() { run_check 0 "$@"; }
+run_check() {
+    local deny=$1 name=$2 want=$3 text=$4
+    shift 5
+    [ "$want" != 0 ] || deny=0
+    if [ "$deny" = 1 ]; then SL_SHIM_DENY=1 "$@" >out.txt 2>err.txt; else "$@" >out.txt 2>err.txt; fi
     local code=$?
-    if [ "$code" != "$want" ] || ! grep -qF -- "$text" err.txt out.txt; then
+    if [ "$code" != "$want" ] || ! grep -qF -- "$text" err.txt out.txt || grep -qF "sl_shim:" err.txt; then
         echo "FAIL $name: exit $code (want $want), output:"; cat out.txt err.txt; fail=1
     else
         echo "ok   $name"

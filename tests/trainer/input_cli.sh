@@ -20,7 +20,7 @@ check no-warn 0 "wrote m3.h5" -- "${FIT[@]}" --input 1x16x16 -o m3.h5
 grep -q "warning" err.txt && { echo "FAIL: a warning without a resize"; cat err.txt; fail=1; }
 check mean-std 0 "wrote m4.h5" -- "${FIT[@]}" --mean 0.4 --std 0.2 -o m4.h5
 check inspect-4 0 "mean 0.4, std 0.2" -- "$P" inspect m4.h5
-check mean-count 1 "--mean has 3 values but the model's input has 1 channel" -- \
+check_rt mean-count 1 "--mean has 3 values but the model's input has 1 channel" -- \
     "${FIT[@]}" --mean 0.4,0.4,0.4 -o m5.h5
 check mean-bundle 2 "are for --arch" -- "$T" fit --data d --model m1.h5 --mean 0.4 -o m6.h5
 check std-zero 2 "--std" -- "${FIT[@]}" --std 0 -o m7.h5
