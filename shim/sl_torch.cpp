@@ -232,6 +232,15 @@ int check_4d(const at::Tensor &t, const char *name)
     return SLT_OK;
 }
 
+// The smallest and largest element of `t` (`name` in the error), which must not be empty.
+int tensor_minmax(const at::Tensor &t, const char *name, at::Tensor *lo, at::Tensor *hi)
+{
+    if (!t.numel()) return fail(SLT_EARG, "%s %s is empty", name, dims_str(t.sizes()).c_str());
+    at::NoGradGuard no_grad;
+    std::tie(*lo, *hi) = at::aminmax(t);
+    return SLT_OK;
+}
+
 } // namespace
 
 #define NEED(p)                                                                                    \
@@ -253,17 +262,25 @@ const char *sl_torch_last_error(void)
 
 /* ---- tensors ---------------------------------------------------------------------------- */
 
+// Checks a C shape and dtype; on success `s` and `opts` describe the tensor to make.
+static int read_shape_dtype(const int64_t *shape, int ndim, sl_dtype dt, std::vector<int64_t> &s,
+                            at::TensorOptions &opts)
+{
+    TRY(read_shape(shape, ndim, s));
+    at::ScalarType st;
+    if (!to_scalar_type(enum_int(dt), &st)) return fail(SLT_EARG, "unknown dtype %d", enum_int(dt));
+    opts = at::TensorOptions().dtype(st);
+    return SLT_OK;
+}
+
 static int make_filled(const char *fn, const int64_t *shape, int ndim, sl_dtype dt,
                        const double *value, bool zero, sl_tensor **out)
 {
     return guarded(fn, [&]() -> int {
         NEED(out);
         std::vector<int64_t> s;
-        TRY(read_shape(shape, ndim, s));
-        at::ScalarType st;
-        if (!to_scalar_type(enum_int(dt), &st))
-            return fail(SLT_EARG, "unknown dtype %d", enum_int(dt));
-        auto opts = at::TensorOptions().dtype(st);
+        at::TensorOptions opts;
+        TRY(read_shape_dtype(shape, ndim, dt, s, opts));
         if (value) return give(at::full(s, *value, opts), out);
         return give(zero ? at::zeros(s, opts) : at::empty(s, opts), out);
     });
@@ -290,11 +307,9 @@ int sl_tensor_from_buffer(const void *data, const int64_t *shape, int ndim, sl_d
     return guarded(__func__, [&]() -> int {
         NEED(out);
         std::vector<int64_t> s;
-        TRY(read_shape(shape, ndim, s));
-        at::ScalarType st;
-        if (!to_scalar_type(enum_int(dt), &st))
-            return fail(SLT_EARG, "unknown dtype %d", enum_int(dt));
-        at::Tensor r = at::empty(s, at::TensorOptions().dtype(st));
+        at::TensorOptions opts;
+        TRY(read_shape_dtype(shape, ndim, dt, s, opts));
+        at::Tensor r = at::empty(s, opts);
         size_t nbytes = r.nbytes();
         if (nbytes && !data) return fail(SLT_EARG, "data is NULL");
         if (nbytes) memcpy(r.data_ptr(), data, nbytes);
@@ -532,37 +547,57 @@ void sl_tensor_free(sl_tensor *t)
 
 /* ---- element-wise and reductions -------------------------------------------------------- */
 
-int sl_add(const sl_tensor *a, const sl_tensor *b, sl_tensor **out)
+// A one-tensor op: the tensor (`name` in the error) and `out` must be given; then `op` runs.
+static int unary_op(const char *fn, const char *name, const sl_tensor *x, sl_tensor **out,
+                    at::Tensor (*op)(const at::Tensor &))
 {
-    return guarded(__func__, [&]() -> int {
+    return guarded(fn, [&]() -> int {
+        if (!x) return fail(SLT_EARG, "%s is NULL", name);
+        NEED(out);
+        return give(op(x->t), out);
+    });
+}
+
+// A tensor-and-scalar op: `a` and `out` must be given; then `op` runs with `s`.
+static int scalar_op(const char *fn, const sl_tensor *a, double s, sl_tensor **out,
+                     at::Tensor (*op)(const at::Tensor &, const at::Scalar &))
+{
+    return guarded(fn, [&]() -> int {
+        NEED(a);
+        NEED(out);
+        return give(op(a->t, at::Scalar(s)), out);
+    });
+}
+
+// A binary op whose operands broadcast against each other: both are checked, then `op` runs.
+static int broadcast_op(const char *fn, const sl_tensor *a, const sl_tensor *b, sl_tensor **out,
+                        at::Tensor (*op)(const at::Tensor &, const at::Tensor &))
+{
+    return guarded(fn, [&]() -> int {
         NEED(a);
         NEED(b);
         NEED(out);
         TRY(broadcast_check(a->t, b->t));
-        return give(at::add(a->t, b->t), out);
+        return give(op(a->t, b->t), out);
     });
+}
+
+int sl_add(const sl_tensor *a, const sl_tensor *b, sl_tensor **out)
+{
+    return broadcast_op(__func__, a, b, out,
+                        [](const at::Tensor &x, const at::Tensor &y) { return at::add(x, y); });
 }
 
 int sl_sub(const sl_tensor *a, const sl_tensor *b, sl_tensor **out)
 {
-    return guarded(__func__, [&]() -> int {
-        NEED(a);
-        NEED(b);
-        NEED(out);
-        TRY(broadcast_check(a->t, b->t));
-        return give(at::sub(a->t, b->t), out);
-    });
+    return broadcast_op(__func__, a, b, out,
+                        [](const at::Tensor &x, const at::Tensor &y) { return at::sub(x, y); });
 }
 
 int sl_mul(const sl_tensor *a, const sl_tensor *b, sl_tensor **out)
 {
-    return guarded(__func__, [&]() -> int {
-        NEED(a);
-        NEED(b);
-        NEED(out);
-        TRY(broadcast_check(a->t, b->t));
-        return give(at::mul(a->t, b->t), out);
-    });
+    return broadcast_op(__func__, a, b, out,
+                        [](const at::Tensor &x, const at::Tensor &y) { return at::mul(x, y); });
 }
 
 int sl_add_(sl_tensor *a, const sl_tensor *b)
@@ -587,38 +622,24 @@ int sl_add_(sl_tensor *a, const sl_tensor *b)
 
 int sl_mul_scalar(const sl_tensor *a, double s, sl_tensor **out)
 {
-    return guarded(__func__, [&]() -> int {
-        NEED(a);
-        NEED(out);
-        return give(at::mul(a->t, at::Scalar(s)), out);
-    });
+    return scalar_op(__func__, a, s, out,
+                     [](const at::Tensor &t, const at::Scalar &v) { return at::mul(t, v); });
 }
 
 int sl_add_scalar(const sl_tensor *a, double s, sl_tensor **out)
 {
-    return guarded(__func__, [&]() -> int {
-        NEED(a);
-        NEED(out);
-        return give(at::add(a->t, at::Scalar(s)), out);
-    });
+    return scalar_op(__func__, a, s, out,
+                     [](const at::Tensor &t, const at::Scalar &v) { return at::add(t, v); });
 }
 
 int sl_sum(const sl_tensor *a, sl_tensor **out)
 {
-    return guarded(__func__, [&]() -> int {
-        NEED(a);
-        NEED(out);
-        return give(at::sum(a->t), out);
-    });
+    return unary_op(__func__, "a", a, out, [](const at::Tensor &t) { return at::sum(t); });
 }
 
 int sl_mean(const sl_tensor *a, sl_tensor **out)
 {
-    return guarded(__func__, [&]() -> int {
-        NEED(a);
-        NEED(out);
-        return give(at::mean(a->t), out);
-    });
+    return unary_op(__func__, "a", a, out, [](const at::Tensor &t) { return at::mean(t); });
 }
 
 int sl_max_abs_diff(const sl_tensor *a, const sl_tensor *b, double *diff, double *max_abs_b)
@@ -650,12 +671,10 @@ int sl_minmax(const sl_tensor *a, double *min, double *max)
         NEED(a);
         NEED(min);
         NEED(max);
-        if (!a->t.numel())
-            return fail(SLT_EARG, "tensor %s is empty", dims_str(a->t.sizes()).c_str());
-        at::NoGradGuard no_grad;
-        auto mm = at::aminmax(a->t);
-        *min = std::get<0>(mm).item<double>();
-        *max = std::get<1>(mm).item<double>();
+        at::Tensor lo, hi;
+        TRY(tensor_minmax(a->t, "tensor", &lo, &hi));
+        *min = lo.item<double>();
+        *max = hi.item<double>();
         return SLT_OK;
     });
 }
@@ -678,41 +697,71 @@ int sl_argmax(const sl_tensor *a, int dim, sl_tensor **out)
 
 /* ---- layers ----------------------------------------------------------------------------- */
 
+// The arguments every 2-D convolution entry point checks first: present, and 4-D.
+static int check_conv_tensors(const sl_tensor *x, const sl_tensor *w, sl_tensor **out)
+{
+    NEED(x);
+    NEED(w);
+    NEED(out);
+    TRY(check_4d(x->t, "input"));
+    TRY(check_4d(w->t, "weight"));
+    return SLT_OK;
+}
+
+// Reads stride, pad and dilation (NULL means 1, 0 and 1) into s, p and d and checks their ranges.
+static int read_conv_geometry(const int64_t stride[2], const int64_t pad[2], const int64_t dil[2],
+                              int64_t s[2], int64_t p[2], int64_t d[2])
+{
+    pair(stride, 1, s);
+    pair(pad, 0, p);
+    pair(dil, 1, d);
+    TRY(check_min(s, 1, "stride"));
+    TRY(check_min(p, 0, "pad"));
+    TRY(check_min(d, 1, "dilation"));
+    return SLT_OK;
+}
+
+// The channel and bias checks of a forward convolution (strided or MKL-DNN weight alike).
+static int check_conv_channels(const at::Tensor &xt, const at::Tensor &wt, const sl_tensor *b,
+                               int64_t groups)
+{
+    if (groups < 1) return fail(SLT_EARG, "groups %lld must be >= 1", (long long)groups);
+    if (wt.size(1) * groups != xt.size(1) || wt.size(0) % groups != 0)
+        return fail(SLT_ESHAPE,
+                    "weight %s with groups=%lld expects %lld input channels, input %s has "
+                    "%lld",
+                    dims_str(wt.sizes()).c_str(), (long long)groups,
+                    (long long)(wt.size(1) * groups), dims_str(xt.sizes()).c_str(),
+                    (long long)xt.size(1));
+    return check_vec(b, wt.size(0), "bias");
+}
+
+// SLT_ESHAPE when the padded input is smaller than the dilated kernel in either dim.
+static int check_kernel_fits(const at::Tensor &xt, const at::Tensor &wt, const int64_t p[2],
+                             const int64_t d[2])
+{
+    for (int i = 0; i < 2; i++) {
+        int64_t in = xt.size(2 + i) + 2 * p[i], k = d[i] * (wt.size(2 + i) - 1) + 1;
+        if (in < k)
+            return fail(SLT_ESHAPE,
+                        "padded input %s (%lld) is smaller than the kernel "
+                        "%s (%lld with dilation)",
+                        i ? "width" : "height", (long long)in, i ? "width" : "height",
+                        (long long)k);
+    }
+    return SLT_OK;
+}
+
 int sl_conv2d(const sl_tensor *x, const sl_tensor *w, const sl_tensor *b, const int64_t stride[2],
               const int64_t pad[2], const int64_t dil[2], int64_t groups, sl_tensor **out)
 {
     return guarded(__func__, [&]() -> int {
-        NEED(x);
-        NEED(w);
-        NEED(out);
-        TRY(check_4d(x->t, "input"));
-        TRY(check_4d(w->t, "weight"));
+        TRY(check_conv_tensors(x, w, out));
         int64_t s[2], p[2], d[2];
-        pair(stride, 1, s);
-        pair(pad, 0, p);
-        pair(dil, 1, d);
-        TRY(check_min(s, 1, "stride"));
-        TRY(check_min(p, 0, "pad"));
-        TRY(check_min(d, 1, "dilation"));
-        if (groups < 1) return fail(SLT_EARG, "groups %lld must be >= 1", (long long)groups);
+        TRY(read_conv_geometry(stride, pad, dil, s, p, d));
         const at::Tensor &xt = x->t, &wt = w->t;
-        if (wt.size(1) * groups != xt.size(1) || wt.size(0) % groups != 0)
-            return fail(SLT_ESHAPE,
-                        "weight %s with groups=%lld expects %lld input channels, input %s has "
-                        "%lld",
-                        dims_str(wt.sizes()).c_str(), (long long)groups,
-                        (long long)(wt.size(1) * groups), dims_str(xt.sizes()).c_str(),
-                        (long long)xt.size(1));
-        TRY(check_vec(b, wt.size(0), "bias"));
-        for (int i = 0; i < 2; i++) {
-            int64_t in = xt.size(2 + i) + 2 * p[i], k = d[i] * (wt.size(2 + i) - 1) + 1;
-            if (in < k)
-                return fail(SLT_ESHAPE,
-                            "padded input %s (%lld) is smaller than the kernel "
-                            "%s (%lld with dilation)",
-                            i ? "width" : "height", (long long)in, i ? "width" : "height",
-                            (long long)k);
-        }
+        TRY(check_conv_channels(xt, wt, b, groups));
+        TRY(check_kernel_fits(xt, wt, p, d));
         return give(at::conv2d(xt, wt, opt_t(b), s, p, d, groups), out);
     });
 }
@@ -722,18 +771,9 @@ int sl_conv_transpose2d(const sl_tensor *x, const sl_tensor *w, const sl_tensor 
                         int64_t groups, const int64_t out_hw[2], sl_tensor **out)
 {
     return guarded(__func__, [&]() -> int {
-        NEED(x);
-        NEED(w);
-        NEED(out);
-        TRY(check_4d(x->t, "input"));
-        TRY(check_4d(w->t, "weight"));
+        TRY(check_conv_tensors(x, w, out));
         int64_t s[2], p[2], d[2], op[2] = {0, 0};
-        pair(stride, 1, s);
-        pair(pad, 0, p);
-        pair(dil, 1, d);
-        TRY(check_min(s, 1, "stride"));
-        TRY(check_min(p, 0, "pad"));
-        TRY(check_min(d, 1, "dilation"));
+        TRY(read_conv_geometry(stride, pad, dil, s, p, d));
         if (groups < 1) return fail(SLT_EARG, "groups %lld must be >= 1", (long long)groups);
         const at::Tensor &xt = x->t, &wt = w->t;
         if (wt.size(0) != xt.size(1) || wt.size(0) % groups != 0)
@@ -796,11 +836,7 @@ int sl_batch_norm(const sl_tensor *x, const sl_tensor *weight, const sl_tensor *
 
 int sl_relu(const sl_tensor *x, sl_tensor **out)
 {
-    return guarded(__func__, [&]() -> int {
-        NEED(x);
-        NEED(out);
-        return give(at::relu(x->t), out);
-    });
+    return unary_op(__func__, "x", x, out, [](const at::Tensor &t) { return at::relu(t); });
 }
 
 int sl_relu_(sl_tensor *x)
@@ -824,38 +860,22 @@ int sl_relu6(const sl_tensor *x, sl_tensor **out)
 
 int sl_hardswish(const sl_tensor *x, sl_tensor **out)
 {
-    return guarded(__func__, [&]() -> int {
-        NEED(x);
-        NEED(out);
-        return give(at::hardswish(x->t), out);
-    });
+    return unary_op(__func__, "x", x, out, [](const at::Tensor &t) { return at::hardswish(t); });
 }
 
 int sl_sigmoid(const sl_tensor *x, sl_tensor **out)
 {
-    return guarded(__func__, [&]() -> int {
-        NEED(x);
-        NEED(out);
-        return give(at::sigmoid(x->t), out);
-    });
+    return unary_op(__func__, "x", x, out, [](const at::Tensor &t) { return at::sigmoid(t); });
 }
 
 int sl_silu(const sl_tensor *x, sl_tensor **out)
 {
-    return guarded(__func__, [&]() -> int {
-        NEED(x);
-        NEED(out);
-        return give(at::silu(x->t), out);
-    });
+    return unary_op(__func__, "x", x, out, [](const at::Tensor &t) { return at::silu(t); });
 }
 
 int sl_hardsigmoid(const sl_tensor *x, sl_tensor **out)
 {
-    return guarded(__func__, [&]() -> int {
-        NEED(x);
-        NEED(out);
-        return give(at::hardsigmoid(x->t), out);
-    });
+    return unary_op(__func__, "x", x, out, [](const at::Tensor &t) { return at::hardsigmoid(t); });
 }
 
 int sl_clamp(const sl_tensor *x, double lo, double hi, sl_tensor **out)
@@ -1203,20 +1223,36 @@ int sl_run_inference(int (*fn)(void *ctx), void *ctx)
 
 /* ---- optimisers ------------------------------------------------------------------------- */
 
-// Checks and collects the parameters an optimiser will hold.
-static int collect_params(sl_tensor *const *params, int n, std::vector<at::Tensor> &out)
+// The checks every optimiser constructor makes (out, the parameters, the learning rate); on
+// success `ps` holds the parameters the optimiser will update.
+static int check_optim_args(sl_tensor *const *params, int n, double lr, sl_optim **out,
+                            std::vector<at::Tensor> &ps)
 {
+    NEED(out);
     NEED(params);
     if (n < 1) return fail(SLT_EARG, "needs at least one parameter, got %d", n);
-    out.reserve(n);
+    ps.reserve(n);
     for (int i = 0; i < n; i++) {
         if (!params[i]) return fail(SLT_EARG, "params[%d] is NULL", i);
         const at::Tensor &p = params[i]->t;
         if (!p.is_leaf() || !p.requires_grad())
             return fail(SLT_EARG, "params[%d] %s is not a leaf that requires grad", i,
                         dims_str(p.sizes()).c_str());
-        out.push_back(p);
+        ps.push_back(p);
     }
+    if (!(lr >= 0)) return fail(SLT_EARG, "learning rate %g must be >= 0", lr);
+    return SLT_OK;
+}
+
+// Hands the caller `opt`, which updates the tensors `ps` holds handles to.
+static int give_optim(std::unique_ptr<torch::optim::Optimizer> opt, std::vector<at::Tensor> &&ps,
+                      bool adam, sl_optim **out)
+{
+    auto o = std::make_unique<sl_optim>();
+    o->params = std::move(ps);
+    o->opt = std::move(opt);
+    o->adam = adam;
+    *out = o.release();
     return SLT_OK;
 }
 
@@ -1224,10 +1260,8 @@ int sl_optim_sgd_new(sl_tensor *const *params, int n, double lr, double momentum
                      double weight_decay, int nesterov, sl_optim **out)
 {
     return guarded(__func__, [&]() -> int {
-        NEED(out);
         std::vector<at::Tensor> ps;
-        TRY(collect_params(params, n, ps));
-        if (!(lr >= 0)) return fail(SLT_EARG, "learning rate %g must be >= 0", lr);
+        TRY(check_optim_args(params, n, lr, out, ps));
         if (!(momentum >= 0)) return fail(SLT_EARG, "momentum %g must be >= 0", momentum);
         if (!(weight_decay >= 0))
             return fail(SLT_EARG, "weight_decay %g must be >= 0", weight_decay);
@@ -1239,12 +1273,7 @@ int sl_optim_sgd_new(sl_tensor *const *params, int n, double lr, double momentum
                         .dampening(dampening)
                         .weight_decay(weight_decay)
                         .nesterov(nesterov != 0);
-        auto o = std::make_unique<sl_optim>();
-        o->params = ps;
-        o->opt = std::make_unique<torch::optim::SGD>(std::move(ps), opts);
-        o->adam = false;
-        *out = o.release();
-        return SLT_OK;
+        return give_optim(std::make_unique<torch::optim::SGD>(ps, opts), std::move(ps), false, out);
     });
 }
 
@@ -1252,10 +1281,8 @@ int sl_optim_adam_new(sl_tensor *const *params, int n, double lr, double beta1, 
                       double eps, double weight_decay, sl_optim **out)
 {
     return guarded(__func__, [&]() -> int {
-        NEED(out);
         std::vector<at::Tensor> ps;
-        TRY(collect_params(params, n, ps));
-        if (!(lr >= 0)) return fail(SLT_EARG, "learning rate %g must be >= 0", lr);
+        TRY(check_optim_args(params, n, lr, out, ps));
         if (!(beta1 >= 0 && beta1 < 1)) return fail(SLT_EARG, "beta1 %g outside [0, 1)", beta1);
         if (!(beta2 >= 0 && beta2 < 1)) return fail(SLT_EARG, "beta2 %g outside [0, 1)", beta2);
         if (!(eps >= 0)) return fail(SLT_EARG, "eps %g must be >= 0", eps);
@@ -1265,12 +1292,7 @@ int sl_optim_adam_new(sl_tensor *const *params, int n, double lr, double beta1, 
                         .betas(std::make_tuple(beta1, beta2))
                         .eps(eps)
                         .weight_decay(weight_decay);
-        auto o = std::make_unique<sl_optim>();
-        o->params = ps;
-        o->opt = std::make_unique<torch::optim::Adam>(std::move(ps), opts);
-        o->adam = true;
-        *out = o.release();
-        return SLT_OK;
+        return give_optim(std::make_unique<torch::optim::Adam>(ps, opts), std::move(ps), true, out);
     });
 }
 
@@ -1438,12 +1460,11 @@ int sl_quant_params(const sl_tensor *x, double *scale, int64_t *zero_point)
         NEED(scale);
         NEED(zero_point);
         TRY(check_float(x->t, "x"));
-        if (!x->t.numel()) return fail(SLT_EARG, "x %s is empty", dims_str(x->t.sizes()).c_str());
-        at::NoGradGuard no_grad;
-        auto mm = at::aminmax(x->t);
+        at::Tensor tlo, thi;
+        TRY(tensor_minmax(x->t, "x", &tlo, &thi));
         // MinMaxObserver computes in float32; so does this, to give the same scale bit for bit.
-        float lo = std::min(std::get<0>(mm).item<float>(), 0.0f);
-        float hi = std::max(std::get<1>(mm).item<float>(), 0.0f);
+        float lo = std::min(tlo.item<float>(), 0.0f);
+        float hi = std::max(thi.item<float>(), 0.0f);
         if (!std::isfinite(lo) || !std::isfinite(hi))
             return fail(SLT_EARG, "x holds a non-finite value");
         float s = std::max((hi - lo) / 255.0f, FLT_EPSILON);
@@ -1454,13 +1475,19 @@ int sl_quant_params(const sl_tensor *x, double *scale, int64_t *zero_point)
     });
 }
 
+// The checks of a float tensor `x` about to be quantised with scale and zero_point.
+static int check_quant_args(const sl_tensor *x, double scale, int64_t zero_point, sl_tensor **out)
+{
+    NEED(x);
+    NEED(out);
+    TRY(check_float(x->t, "x"));
+    return check_qparams(scale, zero_point);
+}
+
 int sl_quantize_u8(const sl_tensor *x, double scale, int64_t zero_point, sl_tensor **out)
 {
     return guarded(__func__, [&]() -> int {
-        NEED(x);
-        NEED(out);
-        TRY(check_float(x->t, "x"));
-        TRY(check_qparams(scale, zero_point));
+        TRY(check_quant_args(x, scale, zero_point, out));
         // PyTorch's own kernel, so the codes equal torch.quantize_per_tensor's and match the
         // rounding of sl_fake_quant_u8 (both multiply by 1/scale in float).
         at::Tensor q = at::quantize_per_tensor(x->t.detach(), scale, zero_point, at::kQUInt8);
@@ -1484,10 +1511,7 @@ int sl_dequantize_u8(const sl_tensor *q, double scale, int64_t zero_point, sl_te
 int sl_fake_quant_u8(const sl_tensor *x, double scale, int64_t zero_point, sl_tensor **out)
 {
     return guarded(__func__, [&]() -> int {
-        NEED(x);
-        NEED(out);
-        TRY(check_float(x->t, "x"));
-        TRY(check_qparams(scale, zero_point));
+        TRY(check_quant_args(x, scale, zero_point, out));
         return give(at::fake_quantize_per_tensor_affine(x->t, scale, zero_point, 0, 255), out);
     });
 }
@@ -1558,24 +1582,26 @@ int sl_init_constant_(sl_tensor *t, double value)
     });
 }
 
-int sl_tensor_randn(const int64_t *shape, int ndim, sl_tensor **out)
+// A float tensor of the given shape drawn by `draw` from the global generator.
+static int make_random(const char *fn, const int64_t *shape, int ndim, sl_tensor **out,
+                       at::Tensor (*draw)(at::IntArrayRef))
 {
-    return guarded(__func__, [&]() -> int {
+    return guarded(fn, [&]() -> int {
         NEED(out);
         std::vector<int64_t> s;
         TRY(read_shape(shape, ndim, s));
-        return give(at::randn(s), out);
+        return give(draw(s), out);
     });
+}
+
+int sl_tensor_randn(const int64_t *shape, int ndim, sl_tensor **out)
+{
+    return make_random(__func__, shape, ndim, out, [](at::IntArrayRef s) { return at::randn(s); });
 }
 
 int sl_tensor_rand(const int64_t *shape, int ndim, sl_tensor **out)
 {
-    return guarded(__func__, [&]() -> int {
-        NEED(out);
-        std::vector<int64_t> s;
-        TRY(read_shape(shape, ndim, s));
-        return give(at::rand(s), out);
-    });
+    return make_random(__func__, shape, ndim, out, [](at::IntArrayRef s) { return at::rand(s); });
 }
 
 void sl_manual_seed(uint64_t seed)
@@ -1664,12 +1690,7 @@ int sl_mkldnn_conv_weight(const sl_tensor *w, const int64_t stride[2], const int
         TRY(check_4d(w->t, "weight"));
         TRY(check_float(w->t, "weight"));
         int64_t s[2], p[2], d[2];
-        pair(stride, 1, s);
-        pair(pad, 0, p);
-        pair(dil, 1, d);
-        TRY(check_min(s, 1, "stride"));
-        TRY(check_min(p, 0, "pad"));
-        TRY(check_min(d, 1, "dilation"));
+        TRY(read_conv_geometry(stride, pad, dil, s, p, d));
         if (groups < 1 || w->t.size(0) % groups != 0)
             return fail(SLT_EARG, "groups %lld must be >= 1 and divide %lld output channels",
                         (long long)groups, (long long)w->t.size(0));
@@ -1684,39 +1705,14 @@ int sl_mkldnn_conv2d(const sl_tensor *x, const sl_tensor *w, const sl_tensor *b,
                      int64_t groups, sl_tensor **out)
 {
     return guarded(__func__, [&]() -> int {
-        NEED(x);
-        NEED(w);
-        NEED(out);
-        TRY(check_4d(x->t, "input"));
-        TRY(check_4d(w->t, "weight"));
+        TRY(check_conv_tensors(x, w, out));
         TRY(check_float(x->t, "input"));
         int64_t s[2], p[2], d[2];
-        pair(stride, 1, s);
-        pair(pad, 0, p);
-        pair(dil, 1, d);
-        TRY(check_min(s, 1, "stride"));
-        TRY(check_min(p, 0, "pad"));
-        TRY(check_min(d, 1, "dilation"));
-        if (groups < 1) return fail(SLT_EARG, "groups %lld must be >= 1", (long long)groups);
+        TRY(read_conv_geometry(stride, pad, dil, s, p, d));
         const at::Tensor &xt = x->t, &wt = w->t;
-        if (wt.size(1) * groups != xt.size(1) || wt.size(0) % groups != 0)
-            return fail(SLT_ESHAPE,
-                        "weight %s with groups=%lld expects %lld input channels, input %s has "
-                        "%lld",
-                        dims_str(wt.sizes()).c_str(), (long long)groups,
-                        (long long)(wt.size(1) * groups), dims_str(xt.sizes()).c_str(),
-                        (long long)xt.size(1));
-        TRY(check_vec(b, wt.size(0), "bias"));
+        TRY(check_conv_channels(xt, wt, b, groups));
         if (b && b->t.is_mkldnn()) return fail(SLT_EARG, "bias must be a strided tensor");
-        for (int i = 0; i < 2; i++) {
-            int64_t in = xt.size(2 + i) + 2 * p[i], k = d[i] * (wt.size(2 + i) - 1) + 1;
-            if (in < k)
-                return fail(SLT_ESHAPE,
-                            "padded input %s (%lld) is smaller than the kernel "
-                            "%s (%lld with dilation)",
-                            i ? "width" : "height", (long long)in, i ? "width" : "height",
-                            (long long)k);
-        }
+        TRY(check_kernel_fits(xt, wt, p, d));
         if ((xt.requires_grad() || wt.requires_grad()) && at::GradMode::is_enabled())
             return fail(SLT_EARG, "MKL-DNN convolution is for inference only (grad mode is on)");
         // A strided input must be contiguous for MKL-DNN to read it as NCHW.
@@ -1761,7 +1757,8 @@ int sl_jit_compile(const char *source, const char *const *names, const sl_tensor
         NEED(source);
         if (nattrs < 0 || (nattrs > 0 && (!names || !attrs)))
             return fail(SLT_EARG, "bad attribute list (%d entries)", nattrs);
-        if (nin < 1 || nout < 1) return fail(SLT_EARG, "needs inputs and outputs (%d, %d)", nin, nout);
+        if (nin < 1 || nout < 1)
+            return fail(SLT_EARG, "needs inputs and outputs (%d, %d)", nin, nout);
         // The module stays in the caller's grad mode rules: freezing and optimising run
         // their own passes without autograd, and the constants must not require grad.
         at::NoGradGuard no_grad;
@@ -1803,13 +1800,15 @@ int sl_jit_run(sl_jit *m, const sl_tensor *const *in, int nin, sl_tensor **out, 
         c10::IValue r = m->fwd(std::move(args));
         std::vector<at::Tensor> res;
         if (r.isTuple()) {
-            for (const auto &v : r.toTupleRef().elements()) res.push_back(v.toTensor());
+            for (const auto &v : r.toTupleRef().elements())
+                res.push_back(v.toTensor());
         } else {
             res.push_back(r.toTensor());
         }
         if ((int)res.size() != nout)
             return fail(SLT_ETORCH, "module gave %zu outputs, expected %d", res.size(), nout);
-        for (int i = 0; i < nout; i++) out[i] = new sl_tensor{res[(size_t)i]};
+        for (int i = 0; i < nout; i++)
+            out[i] = new sl_tensor{res[(size_t)i]};
         return SLT_OK;
     });
 }
@@ -1828,7 +1827,8 @@ int sl_jit_count_kind(const sl_jit *m, const char *kind)
             todo.pop_back();
             for (torch::jit::Node *node : b->nodes()) {
                 n += node->kind() == sym;
-                for (torch::jit::Block *sub : node->blocks()) todo.push_back(sub);
+                for (torch::jit::Block *sub : node->blocks())
+                    todo.push_back(sub);
             }
         }
         return n;
