@@ -36,36 +36,33 @@ static void emit(const char *kind, const char *fmt, va_list ap)
     fprintf(stderr, "%s: %s%s\n", prefix, kind, line);
 }
 
+/* The body of each public function: formats its varargs behind `kind`. */
+#define EMIT_VARGS(kind)                                                                           \
+    do {                                                                                           \
+        va_list ap;                                                                                \
+        va_start(ap, fmt);                                                                         \
+        emit(kind, fmt, ap);                                                                       \
+        va_end(ap);                                                                                \
+    } while (0)
+
 void sl_log_error(const char *fmt, ...)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    emit("", fmt, ap);
-    va_end(ap);
+    EMIT_VARGS("");
 }
 
 void sl_log_warn(const char *fmt, ...)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    emit("warning: ", fmt, ap);
-    va_end(ap);
+    EMIT_VARGS("warning: ");
 }
 
 void sl_log_info(const char *fmt, ...)
 {
     if (level < 1) return;
-    va_list ap;
-    va_start(ap, fmt);
-    emit("", fmt, ap);
-    va_end(ap);
+    EMIT_VARGS("");
 }
 
 void sl_log_debug(const char *fmt, ...)
 {
     if (level < 2) return;
-    va_list ap;
-    va_start(ap, fmt);
-    emit("debug: ", fmt, ap);
-    va_end(ap);
+    EMIT_VARGS("debug: ");
 }
