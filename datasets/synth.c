@@ -137,8 +137,9 @@ static void finish(canvas *cv, sl_rng *r, uint8_t *out, double noise_sigma)
  * parameters p. */
 typedef void (*shade_rgb_fn)(const void *p, double X, double Y, double px, double rgb[3]);
 
-/* Fills the RGB canvas with shade(p) at every pixel centre. */
-static void paint_rgb(canvas *cv, shade_rgb_fn shade, const void *p)
+/* The picture of an RGB product line: shade(p) at every pixel centre, then the lighting and
+ * noise of finish() into out. */
+static void render_rgb(canvas *cv, sl_rng *r, shade_rgb_fn shade, const void *p, uint8_t *out)
 {
     for (int y = 0; y < cv->size; y++)
         for (int x = 0; x < cv->size; x++) {
@@ -147,6 +148,7 @@ static void paint_rgb(canvas *cv, shade_rgb_fn shade, const void *p)
             for (int k = 0; k < 3; k++)
                 cv->buf[((size_t)y * cv->size + x) * 3 + k] = (float)rgb[k];
         }
+    finish(cv, r, out, sl_rng_range(r, 0.01, 0.03));
 }
 
 /* ---- casting ---- */
@@ -519,8 +521,7 @@ static void render_pcb(canvas *cv, sl_rng *r, int cls, uint8_t *out)
 {
     pcb_p p;
     pcb_params(&p, r, cls);
-    paint_rgb(cv, pcb_shade, &p);
-    finish(cv, r, out, sl_rng_range(r, 0.01, 0.03));
+    render_rgb(cv, r, pcb_shade, &p, out);
 }
 
 /* ---- fabric ---- */
@@ -658,8 +659,7 @@ static void render_fabric(canvas *cv, sl_rng *r, int cls, uint8_t *out)
 {
     fabric_p p;
     fabric_params(&p, r, cls);
-    paint_rgb(cv, fabric_shade, &p);
-    finish(cv, r, out, sl_rng_range(r, 0.01, 0.03));
+    render_rgb(cv, r, fabric_shade, &p, out);
 }
 
 /* ---- product table ---- */
