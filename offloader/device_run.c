@@ -500,19 +500,24 @@ static int submit(sl_device *d, sl_client *c, slot *s)
 /* Feeds the estimate with an answered request of s (adaptive mode, first send only). The
  * request went out at t_send = release - transfer - edge time; when the answer before it was
  * released later than that, the link was still busy with earlier requests, so this one is
- * timed from that answer, and its edge time, overlapped with the link, is not subtracted. */
+ * timed from that answer: the time between the two answers is its transfer, with no RTT in it
+ * (at least its transfer: more when the link was not busy all along), and its edge time,
+ * overlapped with the link, is not subtracted. */
 static void observe(sl_device *d, const slot *s, const sl_client_timing *t)
 {
     double release = s->t_sub + t->total_s;
     double edge = t->edge_queue_s + t->edge_s;
     double start = release - t->transfer_s - edge;
-    if (d->last_release > start) {
+    int behind = d->last_release > start;
+    if (behind) {
         start = d->last_release;
         edge = 0;
     }
     if (release > d->last_release) d->last_release = release;
     double elapsed = release - start;
-    if (t->bytes_up > 0 && elapsed >= edge)
+    if (t->bytes_up > 0 && behind && elapsed >= 0)
+        sl_link_observe_transfer(&d->est, (double)t->bytes_up, elapsed, release);
+    else if (t->bytes_up > 0 && elapsed >= edge)
         sl_link_observe(&d->est, (double)t->bytes_up, elapsed, edge, release);
     /* how fast the edge is now, when its time was not overlapped with the link */
     if (edge > 0 && d->adaptive)

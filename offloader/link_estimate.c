@@ -9,7 +9,9 @@
 #include <math.h>
 #include <string.h>
 
-#define SL_LINK_MAX_BPS 1e12
+/* The fastest link the estimate believes in (10 Gbit/s): a transfer is never taken as shorter
+ * than its bits at this rate. */
+#define SL_LINK_MAX_BPS 1e10
 
 sl_link_config sl_link_config_default(double prior_bps, double prior_rtt_s)
 {
@@ -21,7 +23,8 @@ sl_link_config sl_link_config_default(double prior_bps, double prior_rtt_s)
                             .margin = 0.1,
                             .confirm = 3,
                             .hold_s = 1,
-                            .stale_s = 5};
+                            .stale_s = 5,
+                            .rtt_noise = 0.25};
 }
 
 int sl_link_init(sl_link_estimate *e, const sl_link_config *cfg)
@@ -36,6 +39,7 @@ int sl_link_init(sl_link_estimate *e, const sl_link_config *cfg)
                       : cfg->confirm < 1                                        ? "confirm"
                       : !(cfg->hold_s >= 0) || !isfinite(cfg->hold_s)           ? "hold_s"
                       : !(cfg->stale_s > 0)                                     ? "stale_s"
+                      : !(cfg->rtt_noise >= 0) || !isfinite(cfg->rtt_noise)     ? "rtt_noise"
                                                                                 : NULL;
     if (bad) return sl_err(SL_EARG, "link estimate: %s is out of range", bad);
     e->cfg = *cfg;
@@ -78,6 +82,36 @@ static void fold(sl_link_estimate *e, double spb)
     e->spb += c->alpha * (spb - e->spb);
 }
 
+double sl_link_noise(const sl_link_estimate *e, double bytes)
+{
+    return fmax(e->cfg.rtt_noise * e->rtt_s, 8.0 * bytes / SL_LINK_MAX_BPS);
+}
+
+/* Folds a transfer time `x` of `bytes` that may be off by the noise allowance either way. Above
+ * the allowance it is a measurement. At or below it, it bounds the transfer from above only,
+ * by max(x, 0) + noise: a bound the estimate already meets teaches nothing (but ends a run of
+ * jumps, being no jump), and a bound it does not meet is folded as the slowest transfer the
+ * sample allows, never as 0. */
+static void sample(sl_link_estimate *e, double bytes, double x, double now)
+{
+    double noise = sl_link_noise(e, bytes), bits = 8.0 * bytes;
+    if (x > noise) {
+        fold(e, x / bits);
+    } else {
+        double bound = fmax(x, 0) + noise;
+        if (bits * e->spb > bound) {
+            fold(e, bound / bits);
+        } else {
+            e->jump_dir = 0;
+            e->jump_n = 0;
+            e->jump_sum = 0;
+        }
+        e->n_censored++;
+    }
+    e->n_samples++;
+    e->last_s = now;
+}
+
 int sl_link_observe(sl_link_estimate *e, double bytes, double elapsed_s, double edge_s, double now)
 {
     if (!(bytes > 0) || !isfinite(bytes) || !finite_nonneg(elapsed_s) || !finite_nonneg(edge_s) ||
@@ -87,10 +121,22 @@ int sl_link_observe(sl_link_estimate *e, double bytes, double elapsed_s, double 
     if (edge_s > elapsed_s)
         return sl_err(SL_EARG, "link sample: the edge reports %g s of compute in a %g s exchange",
                       edge_s, elapsed_s);
-    double transfer = elapsed_s - edge_s - e->rtt_s;
-    fold(e, transfer > 0 ? transfer / (8.0 * bytes) : 0);
-    e->n_samples++;
-    e->last_s = now;
+    double net = elapsed_s - edge_s, x = net - e->rtt_s;
+    int rtt_high = x < -sl_link_noise(e, bytes);
+    sample(e, bytes, x, now);
+    /* The whole exchange below the RTT estimate by more than its noise: the RTT is lower now
+     * than the probes said. net bounds this request's RTT from above, so the RTT is pulled
+     * towards it, never below an RTT a request has shown. */
+    if (rtt_high) e->rtt_s += e->cfg.alpha * (net - e->rtt_s);
+    return SL_OK;
+}
+
+int sl_link_observe_transfer(sl_link_estimate *e, double bytes, double transfer_s, double now)
+{
+    if (!(bytes > 0) || !isfinite(bytes) || !finite_nonneg(transfer_s) || !isfinite(now))
+        return sl_err(SL_EARG, "link sample: bytes %g, transfer %g s is not a sample", bytes,
+                      transfer_s);
+    sample(e, bytes, transfer_s, now);
     return SL_OK;
 }
 
@@ -116,7 +162,7 @@ int sl_link_observe_rtt(sl_link_estimate *e, double rtt_s, double now)
 
 double sl_link_bandwidth(const sl_link_estimate *e)
 {
-    return e->spb * SL_LINK_MAX_BPS > 1 ? 1.0 / e->spb : SL_LINK_MAX_BPS;
+    return 1.0 / e->spb;
 }
 
 int sl_link_stale(const sl_link_estimate *e, double now)

@@ -14,21 +14,46 @@
  * `jump_ratio` in the same direction; the average then restarts from those samples instead of
  * creeping towards them.
  *
+ * The noise. The RTT estimate is an average of a few PINGs, and this request's own RTT differs
+ * from it: scheduling on either host, a PING timed while the machine was loading models. So the
+ * transfer x = T - E - RTT is only known to within a noise allowance
+ *   noise = max(rtt_noise * RTT, 8B / 10 Gbit/s)
+ * (a quarter of the RTT by default; the second term keeps it above 0 on a link with no RTT).
+ * A transfer above the allowance is measured. One at or below it cannot be told from the RTT's
+ * jitter: what it says is "the transfer took no longer than max(x, 0) + noise", an upper bound
+ * on time, a lower bound on bandwidth. Such a censored sample leaves the average alone when the
+ * average already meets the bound, and otherwise is folded as that bound, the slowest transfer
+ * it allows. It is never folded as a transfer of 0 (before 5 Dec it was, and three of them in a
+ * row restarted the average at "infinite" bandwidth: a small upload whose transfer sat in the
+ * RTT's jitter made the device flap to the biggest upload near a crossover). So no sample
+ * folded is faster than 8B / noise for its B, and none is above 10 Gbit/s. An exchange shorter
+ * than RTT - noise shows that the RTT estimate is too high for now: T - E is an upper bound on
+ * this request's RTT, and the RTT average is pulled towards it (EWMA, `alpha`), so it stays above
+ * the RTT that request had. A longer one says nothing about the RTT, which only PINGs raise (the
+ * transfer and the RTT cannot be told apart in one sample).
+ *
+ * Worked: RTT estimate 24 ms (a PING on a loaded host; the link's RTT is 20 ms), noise 6 ms, a TL
+ * split sending 3 kB (24 kbit) at 5 Mbit/s, that is 4.8 ms. A request answered 23 ms after its
+ * send, less its edge time, gives x = -1 ms: censored, transfer <= 6 ms, bandwidth >= 4 Mbit/s,
+ * which the estimate of 5 Mbit/s meets: nothing changes (before, the sample read as a transfer
+ * of 0). An edge-only request of 19 kB (30.4 ms) answered after 51 ms gives x = 27 ms: measured,
+ * 5.6 Mbit/s (the RTT estimate's 4 ms of error, 15 %, is still in it).
+ *
  * The edge. The same answers tell how fast the edge is now against its profile: each sample
  * E / edge_s (the plan's edge share in the table) is averaged into `edge_ratio` (EWMA, `alpha`),
  * which starts at 1. A starved or loaded edge raises it for every offloading plan at once.
  *
  * The choice. Every plan's latency is predicted at the estimate as
  *   fixed_s + (pays_rtt ? rtt + (edge_ratio - 1) * edge_s : 0) + 8 * upload_bytes / bandwidth
- * (the plan table's formula, with the edge share scaled by what the edge shows now). The chooser moves to another plan only when it is predicted
- * faster than the current one by `margin` (0.1 = 10%) on `confirm` consecutive new estimates, so
- * noise around a boundary does not flap between two plans. After a switch it does not go back
- * to the plan it left for `hold_s` seconds (the estimates go on counting, and the switch back
- * comes at the first estimate after the hold); a move on to a third plan, as an estimate
- * converges, is not held. Noise that beats the margin — a starved host's requests read as a slow
- * link, then a fast one — gets through margin and confirmation; against it the hold backs off: a
- * switch back that comes within 4 holds of the one before doubles the hold after it, up to
- * 8 x hold_s, and any other switch restores hold_s. Time is the estimate's own
+ * (the plan table's formula, with the edge share scaled by what the edge shows now). The chooser
+ * moves to another plan only when it is predicted faster than the current one by `margin` (0.1 =
+ * 10%) on `confirm` consecutive new estimates, so noise around a boundary does not flap between two
+ * plans. After a switch it does not go back to the plan it left for `hold_s` seconds (the estimates
+ * go on counting, and the switch back comes at the first estimate after the hold); a move on to a
+ * third plan, as an estimate converges, is not held. Noise that beats the margin — a starved host's
+ * requests read as a slow link, then a fast one — gets through margin and confirmation; against it
+ * the hold backs off: a switch back that comes within 4 holds of the one before doubles the hold
+ * after it, up to 8 x hold_s, and any other switch restores hold_s. Time is the estimate's own
  * clock (the `now` of its last sample), so the chooser is as deterministic as its inputs. An
  * estimate is stale when no sample arrived for `stale_s` seconds (a local-only plan sends
  * nothing): the device may then probe.
@@ -52,6 +77,7 @@ typedef struct sl_link_config {
     int confirm;        /* ... on this many consecutive estimates; default 3 */
     double hold_s;      /* no switch back to the plan just left for this long, >= 0; default 1 */
     double stale_s;     /* no sample for this long: stale; default 5 */
+    double rtt_noise;   /* the RTT estimate is trusted to this fraction of itself, >= 0; 0.25 */
 } sl_link_config;
 
 /* The defaults above, with the priors given. */
@@ -59,17 +85,18 @@ sl_link_config sl_link_config_default(double prior_bps, double prior_rtt_s);
 
 typedef struct sl_link_estimate {
     sl_link_config cfg;
-    double spb;      /* average transfer time per bit, s/bit (1 / bandwidth) */
-    double rtt_s;    /* average RTT */
-    long n_samples;  /* requests observed (each one is a new estimate) */
-    long n_rtt;      /* probes observed */
-    double last_s;   /* time of the last sample or probe, `now` of the caller; -1 for never */
-    int jump_dir;    /* +1 / -1 while a run of jumps is going on, else 0 */
-    int jump_n;      /* samples in that run */
-    double jump_sum; /* their time per bit, summed */
-    double jump_ref; /* the average when the run began */
+    double spb;        /* average transfer time per bit, s/bit (1 / bandwidth) */
+    double rtt_s;      /* average RTT */
+    long n_samples;    /* requests observed (each one is a new estimate) */
+    long n_rtt;        /* probes observed */
+    double last_s;     /* time of the last sample or probe, `now` of the caller; -1 for never */
+    int jump_dir;      /* +1 / -1 while a run of jumps is going on, else 0 */
+    int jump_n;        /* samples in that run */
+    double jump_sum;   /* their time per bit, summed */
+    double jump_ref;   /* the average when the run began */
     double edge_ratio; /* average of measured / profiled edge time, 1 before any sample */
     long n_edge;       /* edge samples folded in */
+    long n_censored;   /* samples whose transfer was within the noise (of n_samples) */
 } sl_link_estimate;
 
 /* Starts an estimate at the config's priors. Returns 0, or SL_EARG naming the field when the
@@ -79,9 +106,20 @@ int sl_link_init(sl_link_estimate *e, const sl_link_config *cfg);
 /* One answered request at time `now`: `bytes` sent (> 0), `elapsed_s` from sending to the
  * answer, `edge_s` the compute time the edge reported (>= 0). Returns 0; SL_EARG (and the
  * estimate unchanged) for a negative or non-finite value, no bytes, or edge_s > elapsed_s (the
- * edge claims more time than the whole exchange took). A sample whose network time is below the
- * RTT estimate counts as a very fast transfer (time per bit 0), not as an error. */
+ * edge claims more time than the whole exchange took). A sample whose transfer is within the
+ * noise (sl_link_noise) is censored as described above, and one whose network time is below the
+ * RTT estimate by more than the noise also lowers the RTT estimate; neither is an error. */
 int sl_link_observe(sl_link_estimate *e, double bytes, double elapsed_s, double edge_s, double now);
+
+/* One request whose transfer time is known without an RTT in it: `transfer_s` for `bytes` at
+ * `now` (a pipelined request timed from the answer before it, the link busy all along). Folded as
+ * sl_link_observe folds its transfer, censored within the noise; the RTT is left alone. Returns
+ * 0; SL_EARG (nothing changed) for a negative or non-finite value or no bytes. */
+int sl_link_observe_transfer(sl_link_estimate *e, double bytes, double transfer_s, double now);
+
+/* The noise allowance of a transfer of `bytes` at the estimate's RTT (see the top of this file):
+ * a transfer this short or shorter is not measured, only bounded. */
+double sl_link_noise(const sl_link_estimate *e, double bytes);
 
 /* The edge time `edge_s` (queue + compute) one answer reported, for a plan whose table edge share
  * is `table_edge_s`: folded into edge_ratio. A plan without an edge share (table_edge_s <= 0,
@@ -92,7 +130,7 @@ int sl_link_observe_edge(sl_link_estimate *e, double edge_s, double table_edge_s
 /* A probe's round-trip time (a small exchange; its transfer time is neglected). Same errors. */
 int sl_link_observe_rtt(sl_link_estimate *e, double rtt_s, double now);
 
-/* The estimated bandwidth in bit/s (1e12 when the transfers were too fast to measure). */
+/* The estimated bandwidth in bit/s: finite, and at most 10 Gbit/s unless the prior was above. */
 double sl_link_bandwidth(const sl_link_estimate *e);
 
 /* 1 when no sample or probe arrived for cfg.stale_s seconds before `now` (or none ever), else 0. */

@@ -222,9 +222,14 @@ static void test_bad_input(void)
     CHECK(sl_link_observe_rtt(&e, -0.1, 0) == SL_EARG);
     CHECK_EQ(e.n_samples, 0);
     CHECK(sl_link_stale(&e, 0));
-    /* Faster than the RTT allows: a transfer too fast to measure, not an error. */
+    /* Faster than the RTT allows: not an error, a transfer within the noise (censored) of an
+     * exchange 6 ms under the RTT estimate, beyond its 5 ms noise. The bandwidth stays (8 kbit in
+     * at most 5 ms meets 10 Mbit/s) and the RTT estimate comes down a fifth of the way to 14 ms. */
     CHECK_OK(sl_link_observe(&e, 1000, 0.015, 0.001, 1), sl_errmsg());
     CHECK_EQ(e.n_samples, 1);
+    CHECK_EQ(e.n_censored, 1);
+    CHECK_NEAR(sl_link_bandwidth(&e), 10e6, 1e-3);
+    CHECK_NEAR(e.rtt_s, 0.0188, 1e-12);
     cfg.alpha = 0;
     CHECK(sl_link_init(&e, &cfg) == SL_EARG);
     CHECK_CONTAINS(sl_errmsg(), "alpha");
