@@ -10,6 +10,22 @@ export TMPDIR
 source "$(dirname "$0")/lib.sh"
 trap 'cleanup; rm -rf "$TMPDIR"' EXIT
 make_fixtures 4
+# The benches of the model alone (no link, no plan) run beside the profile and the main bench,
+# which mostly waits out its 20 ms RTT; each has a TMPDIR of its own, so the count of stores
+# below sees only the main bench's, and each is checked for its own.
+alone() {
+    local name=$1
+    shift
+    mkdir -p "$TMPDIR/$name"
+    TMPDIR="$TMPDIR/$name" "$OFF" bench --model "$W/m.h5" --images "$W/data/test" --limit 3 "$@" \
+        2>/dev/null
+}
+alone table >"$W/table.txt" &
+table_pid=$!
+alone rounds1 --rounds 1 --json >"$W/r1.json" &
+r1_pid=$!
+alone rounds9 --rounds 9 --json >"$W/r9.json" &
+r9_pid=$!
 "$PRE" profile "$W/m.h5" --warmup 1 --repeats 3 --tl conv-r4-s2-b8 -o "$W/prof.json" 2>/dev/null
 "$PRE" select --device "$W/prof.json" --edge "$W/prof.json" --bandwidth 10mbit --rtt 20ms \
     -o "$W/plan.json" >/dev/null 2>&1
@@ -67,18 +83,17 @@ after=$(ls "$TMPDIR" | grep -c '^sl-bench\.' || true)
 [ "$after" = "$before" ] || fail "bench left its edge store behind"
 pass "bench leaves no temporary store"
 
-"$OFF" bench --model "$W/m.h5" --images "$W/data/test" --limit 3 >"$W/table.txt" 2>/dev/null \
-    || fail "bench with the model only"
+wait $table_pid || fail "bench with the model only"
 grep -q "^edge-only " "$W/table.txt" && ! grep -q "^split" "$W/table.txt" \
     || fail "model-only bench table: $(cat "$W/table.txt")"
 pass "without pairs: local and edge-only only, table on stdout"
 
 # Rounds: at most one per image; one round is each mode's images in one block.
+wait $r1_pid || fail "bench --rounds 1"
+wait $r9_pid || fail "bench --rounds 9"
 for r in "1 1" "9 3"; do
     set -- $r
-    "$OFF" bench --model "$W/m.h5" --images "$W/data/test" --limit 3 --rounds "$1" --json \
-        >"$W/r.json" 2>/dev/null || fail "bench --rounds $1"
-    py "$W/r.json" "$2" <<'PY' || fail "--rounds $1"
+    py "$W/r$1.json" "$2" <<'PY' || fail "--rounds $1"
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["rounds"] == int(sys.argv[2]) and d["images"] == 3, d
@@ -87,7 +102,10 @@ PY
 done
 "$OFF" bench --model "$W/m.h5" --images "$W/data/test" --rounds 0 2>/dev/null && rc=0 || rc=$?
 [ "$rc" = 2 ] || fail "--rounds 0 exited $rc"
-pass "--rounds: capped at the images, 0 refused"
+for name in table rounds1 rounds9; do
+    [ -z "$(ls -A "$TMPDIR/$name")" ] || fail "bench ($name) left its edge store behind"
+done
+pass "--rounds: capped at the images, 0 refused; no temporary store left"
 
 "$OFF" bench --model "$W/m.h5" --pair "$W/d.h5" --images "$W/data/test" 2>/dev/null && rc=0 || rc=$?
 [ "$rc" = 2 ] || fail "--pair with one file exited $rc"

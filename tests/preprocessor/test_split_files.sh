@@ -9,7 +9,8 @@ set -u
 rm -rf w && mkdir w && cd w || exit 1
 
 "$BIN" zoo tinycnn --input 3x32x32 -o m.h5 2>/dev/null || { echo "zoo failed"; exit 1; }
-pair_id() { "$PY" -c "import h5py,sys; v=h5py.File(sys.argv[1],'r').attrs['pair_id']; print(v.decode() if isinstance(v,bytes) else v)" "$1"; }
+# (inspect reads the structure without the model runtime: 0.03 s, where importing h5py takes 0.4 s)
+pair_id() { "$BIN" inspect --json "$1" | grep -o '"pair_id":[[:space:]]*"[0-9a-f]*"' | grep -o '[0-9a-f]\{32\}'; }
 entries() { ls -A | sort | tr '\n' ' '; }
 
 # Overwrite: a pair at pool1, then a pair at relu2 on the same paths.
