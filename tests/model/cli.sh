@@ -4,29 +4,7 @@ set -u
 rm -rf ./*.h5 ./*.json ./*.jsonl imgs
 P="$SL_BIN/sl-preprocess"
 O="$SL_BIN/sl-offload"
-pass=0
-fail=0
-# check NAME EXPECTED_EXIT "stderr substring" -- command...: a refusal (EXPECTED_EXIT not 0) runs
-# with SL_SHIM_DENY=1 and must give its own error, not the shim's: the arguments and files are
-# checked before the model runtime is loaded (about a second of CPU). check_rt is for the few
-# refusals that need the model itself.
-check() { run_check 1 "$@"; }
-check_rt() { run_check 0 "$@"; }
-run_check() {
-    local deny=$1 name=$2 want=$3 msg=$4
-    shift 5
-    [ "$want" != 0 ] || deny=0
-    local err
-    if [ "$deny" = 1 ]; then err=$(SL_SHIM_DENY=1 "$@" 2>&1 >/dev/null); else err=$("$@" 2>&1 >/dev/null); fi
-    local rc=$?
-    if [ "$rc" -eq "$want" ] && { [ -z "$msg" ] || grep -qF -- "$msg" <<<"$err"; } &&
-        ! grep -qF "sl_shim:" <<<"$err"; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "FAIL $name: exit $rc (want $want), stderr: $err"
-    fi
-}
+. "$SL_SRC/tests/cli_check.sh"
 
 check help 0 "" -- "$P" --help
 check zoo-help 0 "" -- "$P" zoo --help

@@ -1,22 +1,4 @@
-# cli_lib.sh: what the sl-train script tests share: T (the built sl-train), fail (0 until a check
-# fails) and check.
+# cli_lib.sh: what the sl-train script tests share: T (the built sl-train), and check / check_rt
+# with the counts pass and fail (tests/cli_check.sh).
 T="$SL_BIN/sl-train"
-fail=0
-# check NAME EXPECTED_CODE EXPECTED_TEXT -- command...: the exit code, and TEXT (as is, not a
-# pattern) in stdout or stderr. A refusal (EXPECTED_CODE not 0) runs with SL_SHIM_DENY=1 and must
-# give its own error, not the shim's: the arguments and files are checked before the model
-# runtime is loaded (about a second of CPU). check_rt is for a refusal that needs the model.
-check() { run_check 1 "$@"; }
-check_rt() { run_check 0 "$@"; }
-run_check() {
-    local deny=$1 name=$2 want=$3 text=$4
-    shift 5
-    [ "$want" != 0 ] || deny=0
-    if [ "$deny" = 1 ]; then SL_SHIM_DENY=1 "$@" >out.txt 2>err.txt; else "$@" >out.txt 2>err.txt; fi
-    local code=$?
-    if [ "$code" != "$want" ] || ! grep -qF -- "$text" err.txt out.txt || grep -qF "sl_shim:" err.txt; then
-        echo "FAIL $name: exit $code (want $want), output:"; cat out.txt err.txt; fail=1
-    else
-        echo "ok   $name"
-    fi
-}
+. "$SL_SRC/tests/cli_check.sh"
