@@ -1,13 +1,14 @@
 # ScissionLite in C: the user's entry point.
 #   make        install missing Debian packages (as root), configure and build
-#   make test   build and run the whole test suite (ctest)
+#   make test   build and run the whole test suite (ctest), the arm64 tests under qemu-user
+#               with it (installs the cross tools and arm64 packages and makes device-arm64)
 #   make demo   build and run the pipeline on the bundled default product line
 #   make asan   build and test under -fsanitize=address,undefined (build-asan/)
 #   make bench  run the benchmarks in bench/ (slow; results go to docs/benchmarks.md by hand)
 #   make pipeline PRODUCT=casting       the pipeline of one product line (configs/casting.json)
 #   make -j2 pipeline PRODUCTS="casting pcb"   several product lines at once
 #   make device-arm64   the device's commands cross-built for 64-bit ARM (build-arm64/)
-#   make test ARM64=1   the suite with the arm64 tests under qemu-user (makes device-arm64 first)
+#   make test ARM64=0   the suite without the arm64 tests (skipped): a quicker local run
 
 BUILD     ?= build
 JOBS      ?= $(shell nproc)
@@ -57,8 +58,17 @@ build: deps $(BUILD)/CMakeCache.txt
 # than -j2 beyond the shared machine's noise (docs/benchmarks.md, "Test suite time", session 7);
 # `make test TEST_JOBS=3` measures it again without building at -j3.
 TEST_JOBS ?= $(JOBS)
-test: build
-	cd $(BUILD) && ctest --output-on-failure -j $(TEST_JOBS) --timeout 900
+# ARM64: below (make device-arm64).
+ARM64 ?= auto
+ARM64_UNAVAILABLE = $(BUILD)/arm64-unavailable.txt
+test: $(if $(filter 0,$(ARM64)),build,deps)
+	@if [ "$(ARM64)" != 0 ]; then $(MAKE) --no-print-directory -j2 --output-sync=target build test-arm64-prepare; fi
+	@unavailable=$$([ "$(ARM64)" = 0 ] || cat $(ARM64_UNAVAILABLE) 2>/dev/null); \
+	if [ "$(ARM64)" = 0 ] || [ -n "$$unavailable" ]; then require=0; else require=1; fi; \
+	(set -x; cd $(BUILD) && SL_REQUIRE_ARM64=$$require SL_ARM64_UNAVAILABLE="$$unavailable" \
+	  ctest --output-on-failure -j $(TEST_JOBS) --timeout 900); rc=$$?; \
+	[ -z "$$unavailable" ] || echo "make test: $$unavailable" >&2; \
+	exit $$rc
 
 demo: build
 	@scripts/demo.sh $(BUILD)
@@ -80,26 +90,74 @@ pipeline-%:
 # make device-arm64: the device's commands for 64-bit ARM Linux in $(ARM64_BUILD)/
 # (bin/sl-offload, bin/sl-preprocess, lib/libsl_torch.so), cross-compiled with Debian's aarch64
 # compilers against Debian's arm64 packages, which cmake/arm64-sysroot.sh unpacks into
-# $(ARM64_SYSROOT) (it says why not multiarch: that would remove the native libtorch). The
-# arm64 packages are the -dev packages of PACKAGES and their dependencies. Then
+# $(ARM64_SYSROOT) (it says why not multiarch: that would remove the native libtorch). Then
 # lib/torch-stubs/: empty stand-ins for the libraries libtorch names but never calls
 # (cmake/torch-stubs.py), which the device loads instead (deploy/sl-device.service). Then
 # `cd build && ctest -L arm64` runs them under qemu-user (through proot, which starts a program's
 # own children through qemu too); docs/offloader.md deploys them.
+#
+# ARM64_PACKAGES is every arm64 package the cross build and the device's programs use, listed,
+# not resolved: the sysroot holds exactly these (arm64-sysroot.sh downloads no dependency).
+# Configure and link: the -dev packages (headers, .so links, .pc files; libtorch-dev's CMake
+# package needs gflags', glog's and protobuf's too, and model/ needs libonnx-dev's onnx.proto).
+# Run: the libraries that sl-offload, sl-preprocess and the shim load with the stand-ins in
+# place, each one's package (torch-stubs.py refuses, and the arm64 tests fail, if one is
+# missing). The dependency closure of the -dev packages instead is 404 packages and 211 MB,
+# mostly what the stand-ins replace (OpenCV, FFmpeg, GDAL, Qt...).
 ARM64_BUILD    ?= build-arm64
 ARM64_SYSROOT  ?= $(CURDIR)/$(ARM64_BUILD)/sysroot
-ARM64_TOOLS    := gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user-static proot binutils
-ARM64_PACKAGES := $(filter lib%-dev zlib1g-dev,$(PACKAGES)) libc6-dev
+# ninja-build: the cross build uses Ninja, which builds the shim (one long C++ file) and the C
+# programs side by side; CMake's Makefiles build the targets given one after the other.
+ARM64_TOOLS    := gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user-static proot binutils ninja-build
+# The C library and the C++ runtime (the cross compilers bring their own headers and link-time
+# libc; these are what the programs load).
+ARM64_PACKAGES := libc6 libgcc-s1 libstdc++6
+# libtorch: its CMake package (which wants gflags, glog and protobuf) and what it loads.
+ARM64_PACKAGES += libtorch-dev libtorch1.13 libgflags-dev libgflags2.2 libgoogle-glog-dev \
+                  libgoogle-glog0v6 libprotobuf-dev libprotobuf32 libprotobuf-lite32 libblas3 \
+                  liblapack3 libgfortran5 libgomp1 libcpuinfo0 libdnnl2 libfmt9 libgloo0 \
+                  libhiredis0.14 libibverbs1 libnl-3-200 libnl-route-3-200 libnuma1 libonnx1 \
+                  libpthreadpool0 libtensorpipe0 libuv1 libxnnpack0
+# HDF5, and libcurl's stack, which HDF5 loads (its read-only S3 driver).
+ARM64_PACKAGES += libhdf5-dev libhdf5-103-1 libaec0 libsz2 libcurl4 libbrotli1 libcom-err2 \
+                  libffi8 libgmp10 libgnutls30 libgssapi-krb5-2 libhogweed6 libidn2-0 \
+                  libk5crypto3 libkeyutils1 libkrb5-3 libkrb5support0 libldap-2.5-0 libnettle8 \
+                  libnghttp2-14 libp11-kit0 libpsl5 librtmp1 libsasl2-2 libssh2-1 libtasn1-6 \
+                  libunistring2
+# The rest of the native build's libraries, and the ONNX reader's (onnx.proto, libprotobuf-c).
+ARM64_PACKAGES += libpng-dev libpng16-16 libturbojpeg0-dev libturbojpeg0 libcjson-dev libcjson1 \
+                  libzstd-dev libzstd1 libssl-dev libssl3 zlib1g-dev zlib1g libprotobuf-c-dev \
+                  libprotobuf-c1 libonnx-dev
+# What device-arm64 builds; make test builds only what tests/arm64 runs (ARM64_TEST_TARGETS).
+ARM64_TARGETS      ?= sl_torch sl-offload sl-preprocess
+ARM64_TEST_TARGETS ?= sl_torch sl-offload
 
-.PHONY: device-arm64
+.PHONY: device-arm64 arm64-install arm64-tools arm64-sysroot arm64-build test-arm64-prepare
 device-arm64: deps
-	@$(MAKE) --no-print-directory deps PACKAGES="$(ARM64_TOOLS)"
-	cmake/arm64-sysroot.sh $(ARM64_SYSROOT) $(ARM64_PACKAGES)
-	cmake -S . -B $(ARM64_BUILD) -DCMAKE_BUILD_TYPE=Release -DSL_BUILD_TESTS=OFF \
-	  -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake -DSL_ARM64_SYSROOT=$(ARM64_SYSROOT)
-	cmake --build $(ARM64_BUILD) -j $(JOBS) --target sl-offload sl-preprocess sl_torch
-	@stubs=$(ARM64_BUILD)/lib/torch-stubs; elfs="$(addprefix $(ARM64_BUILD)/,bin/sl-offload \
-	  bin/sl-preprocess lib/libsl_torch.so)"; \
+	@$(MAKE) --no-print-directory -j2 arm64-install
+	@$(MAKE) --no-print-directory arm64-build
+
+# The tools (apt, into the system) and the sysroot (a private apt, into the build folder) at
+# once: one waits on dpkg, the other on the mirror and dpkg-deb.
+arm64-install: arm64-tools arm64-sysroot
+# When apt cannot install them, each says so in $(ARM64_UNAVAILABLE), which make test reads.
+arm64-tools:
+	@$(MAKE) --no-print-directory deps PACKAGES="$(ARM64_TOOLS)" || { mkdir -p $(BUILD); \
+	  echo "the cross tools could not be installed ($(ARM64_TOOLS))" >>$(ARM64_UNAVAILABLE); exit 1; }
+arm64-sysroot:
+	@echo "cmake/arm64-sysroot.sh $(ARM64_SYSROOT) ARM64_PACKAGES ($(words $(ARM64_PACKAGES)) packages)"
+	@cmake/arm64-sysroot.sh $(ARM64_SYSROOT) $(ARM64_PACKAGES) || { rc=$$?; \
+	  if [ $$rc = 75 ]; then mkdir -p $(BUILD); \
+	    echo "the arm64 packages could not be downloaded (cmake/arm64-sysroot.sh)" >>$(ARM64_UNAVAILABLE); fi; \
+	  exit $$rc; }
+
+arm64-build:
+	@[ -f $(ARM64_BUILD)/CMakeCache.txt ] || (set -x; cmake -S . -B $(ARM64_BUILD) -G Ninja \
+	  -DCMAKE_BUILD_TYPE=Release -DSL_BUILD_TESTS=OFF \
+	  -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake -DSL_ARM64_SYSROOT=$(ARM64_SYSROOT))
+	cmake --build $(ARM64_BUILD) -j $(JOBS) --target $(ARM64_TARGETS)
+	@stubs=$(ARM64_BUILD)/lib/torch-stubs; elfs=$$(ls $(addprefix $(ARM64_BUILD)/,bin/sl-offload \
+	  bin/sl-preprocess lib/libsl_torch.so) 2>/dev/null); \
 	if [ -f $$stubs/README ] && [ -z "$$(find $$elfs cmake/torch-stubs.py \
 	     $(ARM64_SYSROOT)/.sl-sysroot -newer $$stubs/README)" ]; then \
 	  echo "$$stubs is up to date"; \
@@ -108,14 +166,26 @@ device-arm64: deps
 	    --out $$stubs $$elfs); \
 	fi
 
-# make test ARM64=1: the suite with the arm64 tests run, not skipped: makes device-arm64 first
-# and sets SL_REQUIRE_ARM64=1, so that a missing qemu, PRoot or arm64 build fails them. They
-# look for the arm64 build where $(BUILD) was configured to (-DSL_ARM64_BUILD, by default
-# build-arm64/, ARM64_BUILD's default). What it costs a clean machine: docs/benchmarks.md, arm64.
-ifeq ($(ARM64),1)
-test: device-arm64
-test: export SL_REQUIRE_ARM64 = 1
-endif
+# make test runs the arm64 tests too (tests/arm64: the arm64 sl-offload under qemu-user against
+# the native build): it installs the tools and the arm64 packages and makes device-arm64 while
+# the native build runs (2 cores: each waits on something the other does not), then ctest with
+# SL_REQUIRE_ARM64=1, so that a missing piece fails them. Only when the tools or the packages
+# cannot be installed (not root, no network, apt failing) are they skipped (exit 77), and make
+# says so before and after ctest; a cross build that fails fails make test. ARM64=0 leaves
+# them out (skipped) for a quick local run; ARM64=1 makes an install failure fail too. They look
+# for the arm64 build where $(BUILD) was configured to (-DSL_ARM64_BUILD, by default
+# build-arm64/, ARM64_BUILD's default). What it costs: docs/benchmarks.md, arm64.
+test-arm64-prepare:
+	@rm -f $(ARM64_UNAVAILABLE); \
+	if $(MAKE) --no-print-directory -j2 arm64-install; then \
+	  $(MAKE) --no-print-directory arm64-build ARM64_TARGETS="$(ARM64_TEST_TARGETS)"; \
+	elif [ ! -s $(ARM64_UNAVAILABLE) ] || [ "$(ARM64)" = 1 ]; then \
+	  echo "make test: making the arm64 device build failed (above)" >&2; exit 1; \
+	else \
+	  why=$$(paste -sd ';' $(ARM64_UNAVAILABLE)); \
+	  echo "the arm64 tests are SKIPPED: $$why (see the errors above: it needs root and Debian's mirror; ARM64=0 leaves them out)" >$(ARM64_UNAVAILABLE); \
+	  echo "make test: $$(cat $(ARM64_UNAVAILABLE))" >&2; \
+	fi
 
 clean:
 	rm -rf $(BUILD) build-asan

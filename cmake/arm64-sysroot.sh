@@ -1,7 +1,12 @@
 #!/bin/sh
 # arm64-sysroot.sh SYSROOT PACKAGE...: makes SYSROOT, a build-time root file system holding
-# Debian's arm64 build of PACKAGE... and everything they depend on, for the cross build
+# Debian's arm64 build of exactly PACKAGE... (not their dependencies: the caller lists every
+# package it needs, see ARM64_PACKAGES in the Makefile), for the cross build
 # (cmake/aarch64-linux-gnu.cmake) and for running its programs under qemu-user (-L SYSROOT).
+# Listing them keeps the sysroot to what the device's programs link and load: the dependency
+# closure of libtorch-dev and the other -dev packages is about 400 packages (211 MB), most of
+# them what Debian's libtorch names but never calls (OpenCV, FFmpeg, GDAL, Qt...), which the
+# device replaces by empty stand-ins (cmake/torch-stubs.py) and so never loads.
 #
 # Why not multiarch (`dpkg --add-architecture arm64; apt-get install libtorch-dev:arm64`):
 # on Debian 12 that co-installation is impossible next to the native build's packages.
@@ -9,14 +14,16 @@
 # Multi-Arch: same (libpthreadpool0, libxnnpack0, libtensorpipe0, libgflags2.2,
 # libgoogle-glog0v6, libgloo0, libhdf4-0-alt, libogdi4.1, ...), so apt would remove the native
 # libtorch-dev, libtorch1.13, python3-torch and python3-torchvision to install them; and
-# libhdf5-dev:arm64 would remove the native libhdf5-dev. So the arm64 packages are resolved by
+# libhdf5-dev:arm64 would remove the native libhdf5-dev. So the arm64 packages are fetched by
 # apt with a private state (arm64 as the only architecture, an empty dpkg status, its own
-# package lists under SYSROOT.apt/), downloaded there, and unpacked with `dpkg -x` into SYSROOT.
-# The system's dpkg database, architectures and packages are not touched.
+# package lists under SYSROOT.apt/), downloaded there (`apt-get download`), and unpacked with
+# `dpkg -x` into SYSROOT. The system's dpkg database, architectures and packages are not touched.
 #
 # Idempotent: SYSROOT/.sl-sysroot records the package list it was made from; when it matches,
 # nothing is done. Needs root (apt's download), dpkg, and the network to Debian's mirror.
-# Exits non-zero, leaving no SYSROOT/.sl-sysroot, when any step fails.
+# Exits non-zero, leaving no SYSROOT/.sl-sysroot, when any step fails: 75 (EX_TEMPFAIL) when the
+# packages cannot be had (not root, apt-get failing: no network, the mirror down, a package that
+# does not exist for arm64, which apt names), 1 or 2 otherwise.
 set -eu
 
 if [ $# -lt 2 ]; then
@@ -34,7 +41,7 @@ fi
 if [ "$(id -u)" != 0 ]; then
     echo "$0: making the arm64 sysroot $sysroot downloads packages with apt-get: run it" \
         "(or make device-arm64) as root" >&2
-    exit 1
+    exit 75
 fi
 apt_dir="$sysroot.apt"
 mkdir -p "$apt_dir/state/lists/partial" "$apt_dir/cache" "$apt_dir/debs/partial"
@@ -49,10 +56,10 @@ set -- -o "Dir::State=$apt_dir/state" -o "Dir::State::status=$apt_dir/state/stat
 pkgs="$want"
 
 echo "arm64 sysroot: updating arm64 package lists in $apt_dir"
-apt-get -qq "$@" update
-echo "arm64 sysroot: downloading $pkgs and their dependencies"
+apt-get -qq "$@" update || exit 75
+echo "arm64 sysroot: downloading $(echo "$pkgs" | wc -w) packages"
 # shellcheck disable=SC2086 # pkgs is a list of package names
-apt-get -qq -y "$@" --download-only install $pkgs
+(cd "$apt_dir/debs" && apt-get -qq "$@" download $pkgs) || exit 75
 
 echo "arm64 sysroot: unpacking into $sysroot"
 rm -f "$stamp"

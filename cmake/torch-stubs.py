@@ -22,6 +22,11 @@ real ones. It decides from the ELF files only, and refuses what it cannot prove:
     staying library (or the dynamic loader), or the script fails and writes nothing: dlopen
     with RTLD_NOW would fail the same way.
 
+ROOT need not hold the libraries to be replaced: the arm64 sysroot holds only what the device
+loads (ARM64_PACKAGES in the Makefile). A library named but absent defines nothing here, so it is
+replaced when what stays needs no symbol and no version from it (the check above), and the
+script fails, naming it, when what stays does.
+
 A library reached only through dlopen/dlsym by name would not be seen; libtorch does not open
 these ones so (the arm64 tests run the device with the stubs, tests/arm64/).
 
@@ -36,6 +41,7 @@ Prints what it replaced, and the counts of libraries before and after, on stdout
 OUT untouched, on any failure. Needs readelf (binutils).
 """
 import argparse
+import concurrent.futures
 import glob
 import os
 import re
@@ -147,9 +153,10 @@ def lib_at(path):
     return _libs[path]
 
 
-def load_closure(roots, dirs, root, stubbed):
+def load_closure(roots, dirs, root, stubbed, absent=None):
     """The libraries loaded from roots ((name, path) pairs), not descending into stubbed
-    sonames: {soname: Lib}."""
+    sonames: {soname: Lib}. A needed library not found under root fails, unless absent is a
+    set: then its name is added there and it is not descended into."""
     libs, todo = {}, list(roots)
     while todo:
         name, path = todo.pop(0)
@@ -158,11 +165,14 @@ def load_closure(roots, dirs, root, stubbed):
         lib = lib_at(path)
         libs[name] = lib
         for n in lib.needed:
-            if n in libs or n in stubbed:
+            if n in libs or n in stubbed or (absent is not None and n in absent):
                 continue
             p = find(n, dirs, os.path.dirname(path), lib.runpath, root)
             if p is None:
-                fail(f"{n} (needed by {path}) not found under {root}")
+                if absent is None:
+                    fail(f"{n} (needed by {path}) not found under {root}")
+                absent.add(n)
+                continue
             todo.append((n, p))
     return libs
 
@@ -180,20 +190,31 @@ def main():
     triplet = "aarch64-linux-gnu" if "AArch64" in machine else "x86_64-linux-gnu"
     dirs = search_dirs(root, triplet)
 
-    full = load_closure([(os.path.basename(r), r) for r in a.libraries], dirs, root, set())
+    # A library absent from ROOT (its package not unpacked: cmake/arm64-sysroot.sh unpacks only
+    # what the device loads) defines nothing here, so it can only be replaced, and only when
+    # what stays resolves every symbol and version by itself (checked below).
+    absent = set()
+    full = load_closure([(os.path.basename(r), r) for r in a.libraries], dirs, root, set(), absent)
     # Kept from the start: what was asked for, the C library and loader, libtorch's own.
     keep = {os.path.basename(r) for r in a.libraries} | set(a.keep)
     keep |= {n for n in full if n.startswith(("ld-linux", "libc.so", "libm.so", "libtorch", "libc10"))}
+    if keep & absent:
+        fail(f"not found under {root}: {' '.join(sorted(keep & absent))}")
     # Grow the kept set from there: a library that a kept one names in DT_NEEDED is kept when
     # it defines a symbol that the kept ones use and do not define, or when a kept one needs a
     # symbol version from it. Everything named and not kept is replaced.
     while True:
-        kept = load_closure([(n, full[n].path) for n in sorted(keep)], dirs, root, set(full) - keep)
+        kept = load_closure([(n, full[n].path) for n in sorted(keep)], dirs, root,
+                            (set(full) | absent) - keep)
         have = set().union(*(l.defined for l in kept.values()))
         want = set().union(*(l.undefined for l in kept.values())) - have
         versioned = set().union(*(l.verneed for l in kept.values()))
         named = {n for l in kept.values() for n in l.needed} - keep
-        more = {n for n in named if n in versioned or full[n].defined & want}
+        missing = named & absent & versioned
+        if missing:
+            fail(f"a kept library needs a symbol version from {' '.join(sorted(missing))}, "
+                 f"not found under {root}")
+        more = {n for n in named - absent if n in versioned or full[n].defined & want}
         if not more:
             break
         keep |= more
@@ -208,15 +229,25 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix=".torch-stubs.", dir=os.path.dirname(os.path.abspath(a.out)) or ".")
     try:
-        src = os.path.join(tmp, "empty.c")
+        src, obj = os.path.join(tmp, "empty.c"), os.path.join(tmp, "empty.o")
         with open(src, "w") as f:
             f.write("/* An empty stand-in library (cmake/torch-stubs.py). */\n")
-        for n in sorted(stubbed):
-            r = subprocess.run([a.cc, "-shared", "-nostdlib", "-Wl,-soname," + n, "-o",
-                                os.path.join(tmp, n), src], capture_output=True, text=True)
-            if r.returncode != 0:
-                fail(f"{a.cc} for {n}: {r.stderr.strip()}")
+        r = subprocess.run([a.cc, "-c", "-o", obj, src], capture_output=True, text=True)
+        if r.returncode != 0:
+            fail(f"{a.cc} -c {src}: {r.stderr.strip()}")
+
+        # Compiled once, linked once per name, a few at a time: 22 runs of the whole compiler
+        # one after the other took most of this script's time.
+        def link(n):
+            return n, subprocess.run([a.cc, "-shared", "-nostdlib", "-Wl,-soname," + n, "-o",
+                                      os.path.join(tmp, n), obj], capture_output=True, text=True)
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+            for n, r in pool.map(link, sorted(stubbed)):
+                if r.returncode != 0:
+                    fail(f"{a.cc} for {n}: {r.stderr.strip()}")
         os.remove(src)
+        os.remove(obj)
         with open(os.path.join(tmp, "README"), "w") as f:
             f.write("Empty libraries standing in for ones that libtorch names in DT_NEEDED but never\n"
                     "calls (made by cmake/torch-stubs.py; docs/offloader.md, arm64). Put this folder\n"
@@ -229,7 +260,8 @@ def main():
         raise
     print(f"torch-stubs: {len(stubbed)} libraries replaced by empty ones in {a.out}: "
           f"{' '.join(sorted(stubbed))}")
-    print(f"torch-stubs: the program's libraries: {len(full)} -> {len(staying)}")
+    found = f"{len(full)} (and {len(absent)} not unpacked)" if absent else f"{len(full)}"
+    print(f"torch-stubs: the program's libraries: {found} -> {len(staying)}")
 
 
 if __name__ == "__main__":

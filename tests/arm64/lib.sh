@@ -10,7 +10,8 @@
 # cannot start without binfmt_misc (this container has none; a board runs it natively).
 # Sources tests/e2e/lib.sh for the native edge and its helpers. Exits 77 (skipped) when the
 # arm64 build, its sysroot, qemu-aarch64 or proot is absent (`make device-arm64` installs and
-# makes them all), unless SL_REQUIRE_ARM64=1, which makes any of these a failure.
+# makes them all; `make test` does too, and sets SL_ARM64_UNAVAILABLE, the reason, when it
+# could not), unless SL_REQUIRE_ARM64=1, which makes any of these a failure.
 : "${SL_SRC:?}" "${SL_ARM64_BUILD:?}"
 source "$SL_SRC/tests/e2e/lib.sh"
 
@@ -21,13 +22,15 @@ skip() {
     echo "skip: $*"
     exit 77
 }
+# make test sets it when it could not install the tools or the arm64 packages: say why.
+[ -z "${SL_ARM64_UNAVAILABLE:-}" ] || skip "$SL_ARM64_UNAVAILABLE"
 QEMU=$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)
 [ -n "$QEMU" ] || skip "qemu-aarch64 not installed (make device-arm64 installs it)"
 PROOT=$(command -v proot || true)
 [ -n "$PROOT" ] || skip "proot not installed (make device-arm64 installs it)"
 A64=$SL_ARM64_BUILD
-for f in "$A64/bin/sl-offload" "$A64/bin/sl-preprocess" "$A64/lib/libsl_torch.so" \
-    "$A64/lib/torch-stubs/README"; do
+# (make test builds these; make device-arm64 adds bin/sl-preprocess, which no test here runs)
+for f in "$A64/bin/sl-offload" "$A64/lib/libsl_torch.so" "$A64/lib/torch-stubs/README"; do
     [ -f "$f" ] || skip "$f not built (make device-arm64)"
 done
 SYSROOT=$(sed -n 's/^SL_ARM64_SYSROOT:PATH=//p' "$A64/CMakeCache.txt" 2>/dev/null || true)
