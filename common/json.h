@@ -10,6 +10,7 @@
 #define SL_COMMON_JSON_H
 
 #include <cjson/cJSON.h>
+#include <stdint.h>
 
 /* Parses `text` (NUL-terminated) as one JSON document: white space may follow it, nothing else.
  * `what` names the text in the error (a path, "graph JSON"). Returns SL_OK with *out a new tree
@@ -21,5 +22,11 @@ int sl_json_parse(const char *text, const char *what, cJSON **out);
  * Returns SL_OK with *out a new tree (caller cJSON_Delete), or SL_EIO (unreadable), SL_EFORMAT
  * (not one JSON document, or a NUL byte inside) or SL_ENOMEM, with *out NULL. */
 int sl_json_read_file(const char *path, cJSON **out);
+
+/* JSON out: a new array of the n numbers v (a tensor shape, a channel range), or of the n
+ * strings v (names). The caller owns it (cJSON_Delete, or adds it to a tree). NULL when out of
+ * memory; an item that cannot be allocated is left out. */
+cJSON *sl_json_int_array(const int64_t *v, int n);
+cJSON *sl_json_string_array(char *const *v, int n);
 
 #endif

@@ -394,20 +394,12 @@ static cJSON *attrs_json(const sl_node *n)
     NUM(SL_A_START_DIM, start_dim, "start_dim")
     NUM(SL_A_BITS, bits, "bits")
     if (allowed & SL_A_SHAPE) {
-        cJSON *sh = cJSON_AddArrayToObject(o, "shape");
-        for (int i = 0; i < a->shape.ndim; i++)
-            cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)a->shape.d[i]));
+        cJSON_AddItemToObject(o, "shape", sl_json_int_array(a->shape.d, a->shape.ndim));
     }
     NUM(SL_A_LO, lo, "min")
     NUM(SL_A_HI, hi, "max")
-    if (allowed & SL_A_RANGE) {
-        cJSON *r = cJSON_AddArrayToObject(o, "range");
-        for (int i = 0; i < 2; i++) cJSON_AddItemToArray(r, cJSON_CreateNumber((double)a->range[i]));
-    }
-    if (allowed & SL_A_PADS) {
-        cJSON *r = cJSON_AddArrayToObject(o, "pads");
-        for (int i = 0; i < 4; i++) cJSON_AddItemToArray(r, cJSON_CreateNumber((double)a->pads[i]));
-    }
+    if (allowed & SL_A_RANGE) cJSON_AddItemToObject(o, "range", sl_json_int_array(a->range, 2));
+    if (allowed & SL_A_PADS) cJSON_AddItemToObject(o, "pads", sl_json_int_array(a->pads, 4));
     NUM(SL_A_VALUE, value, "value")
     if (allowed & SL_A_MODE)
         cJSON_AddStringToObject(o, "mode", a->mode == SL_INTERP_BILINEAR ? "bilinear" : "nearest");
@@ -425,35 +417,29 @@ static cJSON *graph_json(const sl_graph *g)
     cJSON_AddStringToObject(root, "name", g->name);
     cJSON *in = cJSON_AddObjectToObject(root, "input");
     cJSON_AddStringToObject(in, "name", g->input_name);
-    cJSON *shape = cJSON_AddArrayToObject(in, "shape");
+    cJSON_AddItemToObject(in, "shape", sl_json_int_array(g->input_shape.d, g->input_shape.ndim));
     int c = (int)g->input_shape.d[0];
-    for (int i = 0; i < g->input_shape.ndim; i++)
-        cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)g->input_shape.d[i]));
     cJSON *mean = cJSON_AddArrayToObject(in, "mean"), *std = cJSON_AddArrayToObject(in, "std");
     for (int i = 0; i < c && i < 4; i++) {
         cJSON_AddItemToArray(mean, cJSON_CreateNumber(g->mean[i]));
         cJSON_AddItemToArray(std, cJSON_CreateNumber(g->std[i]));
     }
-    if (g->nclasses) {
-        cJSON *cl = cJSON_AddArrayToObject(root, "classes");
-        for (int i = 0; i < g->nclasses; i++) cJSON_AddItemToArray(cl, cJSON_CreateString(g->classes[i]));
-    }
+    if (g->nclasses)
+        cJSON_AddItemToObject(root, "classes", sl_json_string_array(g->classes, g->nclasses));
     cJSON *nodes = cJSON_AddArrayToObject(root, "nodes");
     for (int i = 0; i < g->nnodes; i++) {
         const sl_node *n = &g->nodes[i];
         cJSON *jn = cJSON_CreateObject();
         cJSON_AddStringToObject(jn, "name", n->name);
         cJSON_AddStringToObject(jn, "op", sl_op_name(n->op));
-        cJSON *ins = cJSON_AddArrayToObject(jn, "inputs");
-        for (int k = 0; k < n->ninputs; k++) cJSON_AddItemToArray(ins, cJSON_CreateString(n->inputs[k]));
+        cJSON_AddItemToObject(jn, "inputs", sl_json_string_array(n->inputs, n->ninputs));
         cJSON *at = attrs_json(n);
         if (cJSON_GetArraySize(at)) cJSON_AddItemToObject(jn, "attrs", at);
         else cJSON_Delete(at);
         if (n->role[0]) cJSON_AddStringToObject(jn, "role", n->role);
         cJSON_AddItemToArray(nodes, jn);
     }
-    cJSON *outs = cJSON_AddArrayToObject(root, "outputs");
-    for (int i = 0; i < g->noutputs; i++) cJSON_AddItemToArray(outs, cJSON_CreateString(g->outputs[i]));
+    cJSON_AddItemToObject(root, "outputs", sl_json_string_array(g->outputs, g->noutputs));
     if (g->tl_json) {
         cJSON *tl = cJSON_Parse(g->tl_json);
         if (tl) cJSON_AddItemToObject(root, "tl", tl);

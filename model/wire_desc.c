@@ -1,5 +1,6 @@
 /* wire_desc.c: building, writing, reading and checking the sl-wire description. */
 #include "model/wire_desc.h"
+#include "common/json.h"
 #include "common/status.h"
 
 #include <cjson/cJSON.h>
@@ -39,14 +40,6 @@ int sl_wire_desc_from_graph(const sl_graph *g, const char *const *at, int n, sl_
     return SL_OK;
 }
 
-static cJSON *shape_json(const sl_shape *s)
-{
-    cJSON *a = cJSON_CreateArray();
-    for (int i = 0; a && i < s->ndim; i++)
-        cJSON_AddItemToArray(a, cJSON_CreateNumber((double)s->d[i]));
-    return a;
-}
-
 int sl_wire_desc_to_json(const sl_wire_desc *w, char **out)
 {
     *out = NULL;
@@ -75,7 +68,7 @@ int sl_wire_desc_to_json(const sl_wire_desc *w, char **out)
         const sl_wire_entry *e = &w->t[i];
         cJSON *t = cJSON_CreateObject();
         cJSON_AddStringToObject(t, "name", e->name);
-        cJSON_AddItemToObject(t, "shape", shape_json(&e->shape));
+        cJSON_AddItemToObject(t, "shape", sl_json_int_array(e->shape.d, e->shape.ndim));
         cJSON_AddStringToObject(t, "dtype", e->u8 ? "uint8" : "float32");
         if (e->u8) {
             cJSON *q = cJSON_AddObjectToObject(t, "quantization");

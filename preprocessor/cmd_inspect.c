@@ -1,5 +1,6 @@
 /* cmd_inspect.c: `sl-preprocess inspect FILE.h5` — what a bundle holds. */
 #include "common/cli.h"
+#include "common/json.h"
 #include "common/opt.h"
 #include "common/status.h"
 #include "model/bundle.h"
@@ -45,13 +46,6 @@ static int64_t node_params(const sl_node *n)
     return c;
 }
 
-static cJSON *shape_json(const sl_shape *s)
-{
-    cJSON *a = cJSON_CreateArray();
-    for (int i = 0; i < s->ndim; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)s->d[i]));
-    return a;
-}
-
 int sl_cmd_inspect(int argc, char **argv)
 {
     json = 0;
@@ -89,12 +83,12 @@ int sl_cmd_inspect(int argc, char **argv)
         cJSON_AddStringToObject(r, "graph_hash", hash);
         cJSON *in = cJSON_AddObjectToObject(r, "input");
         cJSON_AddStringToObject(in, "name", g->input_name);
-        cJSON_AddItemToObject(in, "shape", shape_json(&g->input_shape));
+        const sl_shape *is = &g->input_shape;
+        cJSON_AddItemToObject(in, "shape", sl_json_int_array(is->d, is->ndim));
         int nch = g->input_shape.ndim == 3 && g->input_shape.d[0] <= 4 ? (int)g->input_shape.d[0] : 0;
         cJSON_AddItemToObject(in, "mean", cJSON_CreateFloatArray(g->mean, nch));
         cJSON_AddItemToObject(in, "std", cJSON_CreateFloatArray(g->std, nch));
-        cJSON *cl = cJSON_AddArrayToObject(r, "classes");
-        for (int i = 0; i < g->nclasses; i++) cJSON_AddItemToArray(cl, cJSON_CreateString(g->classes[i]));
+        cJSON_AddItemToObject(r, "classes", sl_json_string_array(g->classes, g->nclasses));
         cJSON_AddNumberToObject(r, "params", (double)sl_graph_param_count(g));
         cJSON_AddNumberToObject(r, "flops", (double)flops);
         cJSON *nodes = cJSON_AddArrayToObject(r, "nodes");
@@ -104,9 +98,8 @@ int sl_cmd_inspect(int argc, char **argv)
             cJSON_AddNumberToObject(jn, "index", i);
             cJSON_AddStringToObject(jn, "name", n->name);
             cJSON_AddStringToObject(jn, "op", sl_op_name(n->op));
-            cJSON *ins = cJSON_AddArrayToObject(jn, "inputs");
-            for (int k = 0; k < n->ninputs; k++) cJSON_AddItemToArray(ins, cJSON_CreateString(n->inputs[k]));
-            cJSON_AddItemToObject(jn, "shape", shape_json(&n->out));
+            cJSON_AddItemToObject(jn, "inputs", sl_json_string_array(n->inputs, n->ninputs));
+            cJSON_AddItemToObject(jn, "shape", sl_json_int_array(n->out.d, n->out.ndim));
             cJSON_AddNumberToObject(jn, "params", (double)node_params(n));
             cJSON_AddNumberToObject(jn, "flops", (double)sl_node_flops(g, i));
             cJSON_AddBoolToObject(jn, "cut", is_cut[i + 1]);

@@ -521,21 +521,13 @@ int sl_profile_read(const char *path, sl_profile **out)
     return rc ? rc : profile_from_json(root, path, out);
 }
 
-static cJSON *shape_json(const int64_t *dims, int rank)
-{
-    cJSON *a = cJSON_CreateArray();
-    for (int i = 0; a && i < rank; i++)
-        cJSON_AddItemToArray(a, cJSON_CreateNumber((double)dims[i]));
-    return a;
-}
-
 cJSON *sl_prof_cut_json(const sl_prof_cut *c, int index)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "index", index);
     cJSON_AddStringToObject(o, "tensor", c->tensor);
     cJSON_AddNumberToObject(o, "node_index", c->node_index);
-    cJSON_AddItemToObject(o, "shape", shape_json(c->shape, c->rank));
+    cJSON_AddItemToObject(o, "shape", sl_json_int_array(c->shape, c->rank));
     cJSON_AddNumberToObject(o, "bytes", (double)c->bytes);
     return o;
 }
@@ -559,7 +551,7 @@ static cJSON *build_json(const sl_profile *p)
     cJSON_AddNumberToObject(r, "repeats", p->repeats);
     cJSON *in = cJSON_AddObjectToObject(r, "input");
     cJSON_AddStringToObject(in, "name", p->input_name);
-    cJSON_AddItemToObject(in, "shape", shape_json(p->input_shape, p->input_rank));
+    cJSON_AddItemToObject(in, "shape", sl_json_int_array(p->input_shape, p->input_rank));
     cJSON_AddNumberToObject(in, "bytes", (double)p->input_bytes);
     cJSON_AddNumberToObject(in, "raw_bytes", (double)p->input_raw_bytes);
     if (v2) {
@@ -589,10 +581,8 @@ static cJSON *build_json(const sl_profile *p)
         cJSON_AddNumberToObject(o, "index", i);
         cJSON_AddStringToObject(o, "name", n->name);
         cJSON_AddStringToObject(o, "op", n->op);
-        cJSON *ins = cJSON_AddArrayToObject(o, "inputs");
-        for (int k = 0; k < n->n_inputs; k++)
-            cJSON_AddItemToArray(ins, cJSON_CreateString(n->inputs[k]));
-        cJSON_AddItemToObject(o, "out_shape", shape_json(n->out_shape, n->out_rank));
+        cJSON_AddItemToObject(o, "inputs", sl_json_string_array(n->inputs, n->n_inputs));
+        cJSON_AddItemToObject(o, "out_shape", sl_json_int_array(n->out_shape, n->out_rank));
         cJSON_AddNumberToObject(o, "out_bytes", (double)n->out_bytes);
         cJSON_AddNumberToObject(o, "median_s", n->median_s);
         cJSON_AddItemToArray(nodes, o);

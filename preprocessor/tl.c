@@ -1,6 +1,7 @@
 /* tl.c: transfer-layer configurations and their insertion into a graph (docs/formats/tl.md). */
 #include "preprocessor/tl.h"
 
+#include "common/json.h"
 #include "common/status.h"
 
 #include <cjson/cJSON.h>
@@ -201,14 +202,6 @@ static int init_tl(sl_graph *g)
     return SL_OK;
 }
 
-static cJSON *shape_json(const sl_shape *s)
-{
-    cJSON *a = cJSON_CreateArray();
-    for (int i = 0; i < s->ndim; i++)
-        cJSON_AddItemToArray(a, cJSON_CreateNumber((double)s->d[i]));
-    return a;
-}
-
 static int tl_object(sl_graph *g, const sl_tl_config *c, const char *cut, const char *wire,
                      const char *dec_out, const char *model_hash)
 {
@@ -226,8 +219,8 @@ static int tl_object(sl_graph *g, const sl_tl_config *c, const char *cut, const 
     cJSON_AddStringToObject(o, "cut", cut);
     cJSON_AddStringToObject(o, "wire", wire);
     cJSON_AddStringToObject(o, "decoder_out", dec_out);
-    cJSON_AddItemToObject(o, "cut_shape", shape_json(&cs));
-    cJSON_AddItemToObject(o, "wire_shape", shape_json(&ws));
+    cJSON_AddItemToObject(o, "cut_shape", sl_json_int_array(cs.d, cs.ndim));
+    cJSON_AddItemToObject(o, "wire_shape", sl_json_int_array(ws.d, ws.ndim));
     cJSON_AddStringToObject(o, "model_hash", model_hash);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

@@ -1,6 +1,7 @@
 /* train.c: the training loop of `sl-train fit` — base training and TL stages 1 and 2. */
 #include "trainer/train.h"
 #include "common/cli.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/progress.h"
 #include "common/status.h"
@@ -697,9 +698,7 @@ static int write_output(trainer *t, const sl_train_result *r)
     cJSON_AddNumberToObject(m, "images_per_s", r->images_per_s);
     cJSON_AddNumberToObject(m, "train_loss", r->last_loss);
     cJSON_AddNumberToObject(m, "tl_stage", o->tl_stage);
-    cJSON *cl = cJSON_AddArrayToObject(m, "classes");
-    for (int i = 0; i < t->g->nclasses; i++)
-        cJSON_AddItemToArray(cl, cJSON_CreateString(t->g->classes[i]));
+    cJSON_AddItemToObject(m, "classes", sl_json_string_array(t->g->classes, t->g->nclasses));
     char *json = cJSON_PrintUnformatted(m);
     cJSON_Delete(m);
     sl_bundle *b = sl_bundle_new(NULL);
