@@ -61,6 +61,16 @@ int sl_json_read_file(const char *path, cJSON **out)
     return rc;
 }
 
+cJSON *sl_json_doc_new(const char *format, int version)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o) {
+        cJSON_AddStringToObject(o, "format", format);
+        cJSON_AddNumberToObject(o, "version", version);
+    }
+    return o;
+}
+
 cJSON *sl_json_int_array(const int64_t *v, int n)
 {
     cJSON *a = cJSON_CreateArray();

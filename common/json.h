@@ -23,6 +23,10 @@ int sl_json_parse(const char *text, const char *what, cJSON **out);
  * (not one JSON document, or a NUL byte inside) or SL_ENOMEM, with *out NULL. */
 int sl_json_read_file(const char *path, cJSON **out);
 
+/* JSON out: a new object that starts an artefact document, {"format": format, "version":
+ * version}, for the caller to fill; the caller owns it. NULL when out of memory. */
+cJSON *sl_json_doc_new(const char *format, int version);
+
 /* JSON out: a new array of the n numbers v (a tensor shape, a channel range), or of the n
  * strings v (names). The caller owns it (cJSON_Delete, or adds it to a tree). NULL when out of
  * memory; an item that cannot be allocated is left out. */

@@ -411,9 +411,7 @@ static cJSON *attrs_json(const sl_node *n)
 
 static cJSON *graph_json(const sl_graph *g)
 {
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "format", SL_GRAPH_FORMAT);
-    cJSON_AddNumberToObject(root, "version", SL_GRAPH_VERSION);
+    cJSON *root = sl_json_doc_new(SL_GRAPH_FORMAT, SL_GRAPH_VERSION);
     cJSON_AddStringToObject(root, "name", g->name);
     cJSON *in = cJSON_AddObjectToObject(root, "input");
     cJSON_AddStringToObject(in, "name", g->input_name);

@@ -43,9 +43,7 @@ int sl_wire_desc_from_graph(const sl_graph *g, const char *const *at, int n, sl_
 int sl_wire_desc_to_json(const sl_wire_desc *w, char **out)
 {
     *out = NULL;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "format", SL_WIRE_DESC_FORMAT);
-    cJSON_AddNumberToObject(o, "version", SL_WIRE_DESC_VERSION);
+    cJSON *o = sl_json_doc_new(SL_WIRE_DESC_FORMAT, SL_WIRE_DESC_VERSION);
     cJSON_AddStringToObject(o, "model", w->model);
     cJSON_AddStringToObject(o, "graph_hash", w->graph_hash);
     cJSON_AddStringToObject(o, "model_hash", w->model_hash);

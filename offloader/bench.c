@@ -2,6 +2,7 @@
 #include "offloader/bench.h"
 #include "common/cpuquota.h"
 #include "common/fsutil.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/progress.h"
 #include "common/status.h"
@@ -377,9 +378,7 @@ static int choice_ok(const sl_bench_report *rep)
 
 char *sl_bench_json(const sl_bench_report *rep)
 {
-    cJSON *d = cJSON_CreateObject();
-    cJSON_AddStringToObject(d, "format", "sl-bench");
-    cJSON_AddNumberToObject(d, "version", 1);
+    cJSON *d = sl_json_doc_new("sl-bench", 1);
     cJSON_AddNumberToObject(d, "images", rep->images);
     cJSON_AddNumberToObject(d, "rounds", rep->rounds);
     cJSON_AddNumberToObject(d, "bandwidth_bps", rep->bandwidth_bps);

@@ -2,6 +2,7 @@
  * the manifest that packs their bundles (docs/formats/plan-bundles.md). */
 #include "common/cli.h"
 #include "common/fsutil.h"
+#include "common/json.h"
 #include "common/opt.h"
 #include "common/status.h"
 #include "offloader/commands.h"
@@ -61,9 +62,7 @@ static int write_manifest(const sl_link_table *t, const char *table, const char 
     char ref[PATH_MAX];
     int rc = table_ref(table, path, ref, sizeof ref);
     if (rc) return rc;
-    cJSON *r = cJSON_CreateObject();
-    cJSON_AddStringToObject(r, "format", "sl-plan-bundles");
-    cJSON_AddNumberToObject(r, "version", 1);
+    cJSON *r = sl_json_doc_new("sl-plan-bundles", 1);
     cJSON_AddStringToObject(r, "table", ref);
     cJSON *pairs = cJSON_AddArrayToObject(r, "pairs");
     for (int k = 0; k < t->n_plans; k++) {

@@ -534,12 +534,10 @@ cJSON *sl_prof_cut_json(const sl_prof_cut *c, int index)
 
 static cJSON *build_json(const sl_profile *p)
 {
-    cJSON *r = cJSON_CreateObject();
-    cJSON_AddStringToObject(r, "format", PROFILE_FORMAT);
     /* A profile without the version 2 measurements (made by hand, or read from version 1) is
      * written as version 1, so what is written always reads back the same. */
     const int v2 = p->has_wire && p->has_ranges;
-    cJSON_AddNumberToObject(r, "version", v2 ? PROFILE_VERSION : 1);
+    cJSON *r = sl_json_doc_new(PROFILE_FORMAT, v2 ? PROFILE_VERSION : 1);
     cJSON_AddStringToObject(r, "model", p->model);
     cJSON_AddStringToObject(r, "graph_hash", p->graph_hash);
     cJSON_AddStringToObject(r, "host", p->host);

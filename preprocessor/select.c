@@ -3,6 +3,7 @@
 
 #include "common/cli.h"
 #include "common/fsutil.h"
+#include "common/json.h"
 #include "common/status.h"
 
 #include <cjson/cJSON.h>
@@ -677,9 +678,7 @@ char *sl_plan_doc_json_three(const sl_plan_doc *d, const sl_plan_doc_three *thre
     const sl_select_input *in = d->in;
     const sl_selection *s = d->sel;
     const sl_profile *pr = in->device;
-    cJSON *r = cJSON_CreateObject();
-    cJSON_AddStringToObject(r, "format", "sl-plan");
-    cJSON_AddNumberToObject(r, "version", 1);
+    cJSON *r = sl_json_doc_new("sl-plan", 1);
     cJSON_AddStringToObject(r, "model", pr->model);
     cJSON_AddStringToObject(r, "graph_hash", pr->graph_hash);
     cJSON_AddNumberToObject(r, "batch", pr->batch);
