@@ -132,7 +132,10 @@ ARM64_PACKAGES += libpng-dev libpng16-16 libturbojpeg0-dev libturbojpeg0 libcjso
 ARM64_TARGETS      ?= sl_torch sl-offload sl-preprocess
 ARM64_TEST_TARGETS ?= sl_torch sl-offload
 
-.PHONY: device-arm64 arm64-install arm64-tools arm64-sysroot arm64-build test-arm64-prepare
+.PHONY: device-arm64 arm64-install arm64-tools arm64-sysroot arm64-build test-arm64-prepare \
+        arm64-packages
+arm64-packages:
+	@echo $(ARM64_PACKAGES)
 device-arm64: deps
 	@$(MAKE) --no-print-directory -j2 arm64-install
 	@$(MAKE) --no-print-directory arm64-build

@@ -1,7 +1,9 @@
 #!/bin/sh
-# arm64-sysroot.sh SYSROOT PACKAGE...: makes SYSROOT, a build-time root file system holding
-# Debian's arm64 build of exactly PACKAGE... (not their dependencies: the caller lists every
-# package it needs, see ARM64_PACKAGES in the Makefile), for the cross build
+# arm64-sysroot.sh [--closure] SYSROOT PACKAGE...: makes SYSROOT, a build-time root file system
+# holding Debian's arm64 build of exactly PACKAGE... (not their dependencies: the caller lists
+# every package it needs, see ARM64_PACKAGES in the Makefile; --closure adds every dependency
+# too, which deploy/footprint.sh's arm64 "plain" row needs: the device without its stand-ins
+# loads OpenCV, FFmpeg and the rest), for the cross build
 # (cmake/aarch64-linux-gnu.cmake) and for running its programs under qemu-user (-L SYSROOT).
 # Listing them keeps the sysroot to what the device's programs link and load: the dependency
 # closure of libtorch-dev and the other -dev packages is about 400 packages (211 MB), most of
@@ -26,13 +28,19 @@
 # does not exist for arm64, which apt names), 1 or 2 otherwise.
 set -eu
 
+closure=
+if [ "${1:-}" = --closure ]; then
+    closure=--closure
+    shift
+fi
 if [ $# -lt 2 ]; then
-    echo "usage: $0 SYSROOT PACKAGE..." >&2
+    echo "usage: $0 [--closure] SYSROOT PACKAGE..." >&2
     exit 2
 fi
 sysroot=$(realpath -m "$1") # absolute: apt reads relative folders from /
 shift
-want="$*"
+want="${closure:+$closure }$*"
+pkgs="$*"
 stamp="$sysroot/.sl-sysroot"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     exit 0
@@ -53,13 +61,17 @@ set -- -o "Dir::State=$apt_dir/state" -o "Dir::State::status=$apt_dir/state/stat
     -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache=" \
     -o APT::Architecture=arm64 -o "APT::Architectures::=arm64" \
     -o APT::Install-Recommends=false -o APT::Sandbox::User=root -o Debug::NoLocking=1
-pkgs="$want"
 
 echo "arm64 sysroot: updating arm64 package lists in $apt_dir"
 apt-get -qq "$@" update || exit 75
-echo "arm64 sysroot: downloading $(echo "$pkgs" | wc -w) packages"
 # shellcheck disable=SC2086 # pkgs is a list of package names
-(cd "$apt_dir/debs" && apt-get -qq "$@" download $pkgs) || exit 75
+if [ -n "$closure" ]; then
+    echo "arm64 sysroot: downloading $(echo "$pkgs" | wc -w) packages and their dependencies"
+    apt-get -qq -y "$@" --download-only install $pkgs || exit 75
+else
+    echo "arm64 sysroot: downloading $(echo "$pkgs" | wc -w) packages"
+    (cd "$apt_dir/debs" && apt-get -qq "$@" download $pkgs) || exit 75
+fi
 
 echo "arm64 sysroot: unpacking into $sysroot"
 rm -f "$stamp"
