@@ -247,7 +247,8 @@ for i, (rate, t0, t1) in enumerate(ad_segs):
                 first = inseg[0]["index"]
                 s["switches"] = [{"to": x["to"], "images": x["index"] - first,
                                   "seconds": rows[x["index"]]["start_unix_s"] - a,
-                                  "bandwidth_bps": x["bandwidth_bps"]} for x in swi]
+                                  "bandwidth_bps": x["bandwidth_bps"], "rtt_s": x["rtt_s"]}
+                                 for x in swi]
                 settle = swi[-1]["index"] if swi else first
                 s["runs"]["adaptive_after_switch"] = stats(
                     [x["timing"]["total_s"] for x in inseg if x["index"] >= settle])

@@ -51,6 +51,7 @@ struct sl_device {
     int local_plan;      /* the table's local-only plan, -1 for none */
     int n_offload;       /* plans that send something */
     int probe_out;       /* probes in flight */
+    int up_run;          /* the last image was a probe_up probe */
     long probes;
     double last_release; /* when the latest answer was released (pipelined timing) */
     double t_start;
@@ -608,8 +609,35 @@ static int best_offload(const sl_device *d)
     return best;
 }
 
+/* Adaptive mode: the offloading plan sending the fewest bytes more than plan cur (-1 for none). */
+static int wider(const sl_device *d, int cur)
+{
+    const sl_link_plan *p = d->pb.table.plans;
+    int best = -1;
+    for (int k = 0; k < d->pb.table.n_plans; k++)
+        if (d->plans[k].kind != SL_PLAN_LOCAL_ONLY && p[k].upload_bytes > p[cur].upload_bytes &&
+            (best < 0 || p[k].upload_bytes < p[best].upload_bytes))
+            best = k;
+    return best;
+}
+
+/* An offloading plan whose transfers all sit within the RTT's noise (censored samples) cannot see
+ * the link get faster. Returns the plan to probe instead of plan cur, or -1: when the estimate is
+ * blind, one request on the plan sending the next more bytes; while the samples of such probes
+ * run faster than the estimate (a run of jumps down), more, as many as the pipeline holds. */
+static int probe_up(sl_device *d, int cur, double now)
+{
+    int k = wider(d, cur);
+    int blind = sl_link_blind(&d->est, now) && d->probe_out == 0;
+    int faster = d->up_run && d->est.jump_n > 0 && d->est.jump_dir < 0 &&
+                 d->probe_out < d->o.pipeline;
+    d->up_run = k >= 0 && (blind || faster);
+    return d->up_run ? k : -1;
+}
+
 /* The plan image `index` runs on: the chooser's (announcing a switch), or a probe (*probe = 1)
- * while the plan in use sends nothing and the estimate is stale or moving. */
+ * while the plan in use sends nothing and the estimate is stale or moving, or sends too little
+ * to measure the link (probe_up). */
 static dplan *pick(sl_device *d, sl_client *c, int index, int *probe)
 {
     *probe = 0;
@@ -631,8 +659,16 @@ static dplan *pick(sl_device *d, sl_client *c, int index, int *probe)
                                .t_s = now - d->t_start};
         d->on_switch(d->switch_arg, &sw);
     }
-    if (d->plans[cur].kind != SL_PLAN_LOCAL_ONLY || !d->n_offload || now < d->down_until)
-        return &d->plans[cur];
+    if (!d->n_offload || now < d->down_until) return &d->plans[cur];
+    if (d->plans[cur].kind != SL_PLAN_LOCAL_ONLY) {
+        int k = probe_up(d, cur, now);
+        if (k < 0) return &d->plans[cur];
+        *probe = 1;
+        d->probe_out++;
+        d->probes++;
+        return &d->plans[k];
+    }
+    d->up_run = 0;
     /* A PING refreshes the RTT only: without a request measured, the bandwidth is a prior.
      * A stale estimate gets one probe at a time; a moving one as many as the pipeline holds. */
     int stale = d->est.n_samples == 0 || sl_link_stale(&d->est, now);

@@ -46,6 +46,7 @@ int sl_link_init(sl_link_estimate *e, const sl_link_config *cfg)
     e->spb = 1.0 / cfg->prior_bps;
     e->rtt_s = cfg->prior_rtt_s;
     e->last_s = -1;
+    e->measured_s = -1;
     e->edge_ratio = 1;
     return SL_OK;
 }
@@ -97,6 +98,7 @@ static void sample(sl_link_estimate *e, double bytes, double x, double now)
     double noise = sl_link_noise(e, bytes), bits = 8.0 * bytes;
     if (x > noise) {
         fold(e, x / bits);
+        e->measured_s = now;
     } else {
         double bound = fmax(x, 0) + noise;
         if (bits * e->spb > bound) {
@@ -168,6 +170,11 @@ double sl_link_bandwidth(const sl_link_estimate *e)
 int sl_link_stale(const sl_link_estimate *e, double now)
 {
     return e->last_s < 0 || now - e->last_s > e->cfg.stale_s;
+}
+
+int sl_link_blind(const sl_link_estimate *e, double now)
+{
+    return e->n_samples > 0 && (e->measured_s < 0 || now - e->measured_s > e->cfg.stale_s);
 }
 
 double sl_link_predict(const sl_link_estimate *e, const sl_link_plan *p)

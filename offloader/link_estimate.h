@@ -97,6 +97,7 @@ typedef struct sl_link_estimate {
     double edge_ratio; /* average of measured / profiled edge time, 1 before any sample */
     long n_edge;       /* edge samples folded in */
     long n_censored;   /* samples whose transfer was within the noise (of n_samples) */
+    double measured_s; /* time of the last sample not censored, -1 for none */
 } sl_link_estimate;
 
 /* Starts an estimate at the config's priors. Returns 0, or SL_EARG naming the field when the
@@ -116,6 +117,11 @@ int sl_link_observe(sl_link_estimate *e, double bytes, double elapsed_s, double 
  * sl_link_observe folds its transfer, censored within the noise; the RTT is left alone. Returns
  * 0; SL_EARG (nothing changed) for a negative or non-finite value or no bytes. */
 int sl_link_observe_transfer(sl_link_estimate *e, double bytes, double transfer_s, double now);
+
+/* 1 when samples come but none was measured (all censored) for cfg.stale_s seconds before
+ * `now`: the plan in use sends too little to tell the link's speed, and a request on a plan that
+ * sends more would; else 0. */
+int sl_link_blind(const sl_link_estimate *e, double now);
 
 /* The noise allowance of a transfer of `bytes` at the estimate's RTT (see the top of this file):
  * a transfer this short or shorter is not measured, only bounded. */

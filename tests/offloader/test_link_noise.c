@@ -5,7 +5,8 @@
  * the crossover of two plans switches at most twice in a synthetic minute (before the censoring,
  * such samples were transfers of 0, and it flapped). A PING far too high is corrected by the
  * requests; a pipelined request's transfer, timed from the answer before it, is folded without
- * an RTT. Noise comes from a fixed-seed generator. */
+ * an RTT. An estimate fed only censored samples is blind: the device then probes with a plan that
+ * sends more. Noise comes from a fixed-seed generator. */
 #include "common/status.h"
 #include "offloader/link_estimate.h"
 #include "testutil.h"
@@ -103,8 +104,13 @@ static void test_steady_link(void)
                 CHECK(below > 0.15); /* the series does what it is here for */
                 CHECK_EQ(e.n_censored, e.n_samples);
                 CHECK_NEAR(lo, BW, BW * 1e-9);
+                /* all censored: the device is to probe with a plan that sends more */
+                CHECK(sl_link_blind(&e, 60));
             }
-            if (k == 0 && start == 1) CHECK_EQ(e.n_censored, 0);
+            if (k == 0 && start == 1) {
+                CHECK_EQ(e.n_censored, 0);
+                CHECK(!sl_link_blind(&e, 60));
+            }
             if (k == 1) CHECK(below > 0.05);
         }
 }
@@ -156,6 +162,25 @@ static void test_high_ping(void)
     CHECK_EQ(e.n_rtt, 1);
 }
 
+/* Blind: samples come, but none measured for stale_s (5 s). Before any sample, not blind (the
+ * estimate is stale instead); one measured sample clears it for stale_s. */
+static void test_blind(void)
+{
+    sl_link_config cfg = sl_link_config_default(BW, 0.020);
+    sl_link_estimate e;
+    CHECK_OK(sl_link_init(&e, &cfg), sl_errmsg());
+    CHECK(!sl_link_blind(&e, 0));
+    CHECK_OK(sl_link_observe(&e, 3000, 0.020 + EDGE, EDGE, 1), sl_errmsg()); /* censored */
+    CHECK(sl_link_blind(&e, 1));
+    CHECK_OK(sl_link_observe(&e, 19000, 0.020 + 0.0304 + EDGE, EDGE, 2), sl_errmsg());
+    CHECK_NEAR(e.measured_s, 2, 0);
+    CHECK(!sl_link_blind(&e, 2));
+    for (int i = 3; i <= 8; i++)
+        CHECK_OK(sl_link_observe(&e, 3000, 0.020 + EDGE, EDGE, i), sl_errmsg());
+    CHECK(!sl_link_blind(&e, 7));
+    CHECK(sl_link_blind(&e, 7.5));
+}
+
 /* Pipelined requests timed from the answer before them: 19 kB every 30.4 ms at 5 Mbit/s is read
  * as such, with no RTT taken off, and the RTT estimate is not touched. */
 static void test_transfer(void)
@@ -182,6 +207,7 @@ int main(void)
     test_steady_link();
     test_zero_transfer();
     test_high_ping();
+    test_blind();
     test_transfer();
     return TU_DONE();
 }
