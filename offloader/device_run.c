@@ -52,6 +52,7 @@ struct sl_device {
     int n_offload;       /* plans that send something */
     int probe_out;       /* probes in flight */
     int up_run;          /* the last image was a probe_up probe */
+    double up_s;         /* sl_now() of the last blind probe_up probe, 0 for none */
     long probes;
     double last_release; /* when the latest answer was released (pipelined timing) */
     double t_start;
@@ -609,13 +610,19 @@ static int best_offload(const sl_device *d)
     return best;
 }
 
-/* Adaptive mode: the offloading plan sending the fewest bytes more than plan cur (-1 for none). */
+/* Adaptive mode: of the offloading plans sending more bytes than plan cur and predicted faster
+ * than it on a faster link (on an infinitely fast one, by the margin), the one sending the fewest
+ * (-1 for none). A plan that loses at every bandwidth is not worth a probe. */
 static int wider(const sl_device *d, int cur)
 {
     const sl_link_plan *p = d->pb.table.plans;
+    sl_link_estimate fast = d->est;
+    fast.spb = 0;
+    double cur_s = sl_link_predict(&fast, &p[cur]);
     int best = -1;
     for (int k = 0; k < d->pb.table.n_plans; k++)
         if (d->plans[k].kind != SL_PLAN_LOCAL_ONLY && p[k].upload_bytes > p[cur].upload_bytes &&
+            sl_link_predict(&fast, &p[k]) < cur_s * (1 - fast.cfg.margin) &&
             (best < 0 || p[k].upload_bytes < p[best].upload_bytes))
             best = k;
     return best;
@@ -623,15 +630,18 @@ static int wider(const sl_device *d, int cur)
 
 /* An offloading plan whose transfers all sit within the RTT's noise (censored samples) cannot see
  * the link get faster. Returns the plan to probe instead of plan cur, or -1: when the estimate is
- * blind, one request on the plan sending the next more bytes; while the samples of such probes
- * run faster than the estimate (a run of jumps down), more, as many as the pipeline holds. */
+ * blind, one request on the plan sending the next more bytes, at most once per stale period (its
+ * transfer may sit in the noise too); while the samples of such probes run faster than the
+ * estimate (a run of jumps down), more, as many as the pipeline holds. */
 static int probe_up(sl_device *d, int cur, double now)
 {
     int k = wider(d, cur);
-    int blind = sl_link_blind(&d->est, now) && d->probe_out == 0;
+    int blind = sl_link_blind(&d->est, now) && d->probe_out == 0 &&
+                (d->up_s == 0 || now - d->up_s > d->est.cfg.stale_s);
     int faster = d->up_run && d->est.jump_n > 0 && d->est.jump_dir < 0 &&
                  d->probe_out < d->o.pipeline;
     d->up_run = k >= 0 && (blind || faster);
+    if (d->up_run && blind) d->up_s = now;
     return d->up_run ? k : -1;
 }
 
