@@ -44,8 +44,8 @@ static const sl_opt options[] = {
                      "adaptive: the link assumed before the first answer (default: the\n"
                      "table's middle link)"),
     SL_OPT_DURATION(0, "stale", &A.stale,
-                    "adaptive: on the local-only plan, probe the link when no request\n"
-                    "measured it for TIME (default 5s)"),
+                    "adaptive: probe the link when no request measured it for TIME (on\n"
+                    "the local-only plan, or one sending too little to measure; default 5s)"),
     SL_OPT_DOUBLE(0, "switch-margin", &A.margin, "PCT", 0, 99,
                   "adaptive: switch only to a plan predicted PCT % faster than the one in use\n"
                   "(default 10)"),

@@ -22,12 +22,17 @@
  * plan it was computed for until its answer, so at a switch the requests in flight finish on
  * their plan, each image is computed once and answered once. With pipelining, a request sent
  * while the answer of the one before it was still due is timed from that answer (the link was
- * busy until then), and its edge time is not subtracted (it overlapped the link).
+ * busy until then): the time between the two answers is its transfer, with no RTT taken off,
+ * and its edge time is not subtracted (it overlapped the link).
  * Probes: while the plan in use sends nothing (local-only), the estimate goes stale; then one
  * image is sent on the offloading plan predicted fastest instead (after one PING for the RTT),
  * and its answer is that image's answer. Further images are sent as probes while the estimate
  * is moving (a run of jumps in progress, or a switch being confirmed), so a link that came back
  * is seen in a few images; otherwise the next probe waits until the estimate is stale again.
+ * An offloading plan whose samples are all censored (its transfer within the RTT's noise,
+ * link_estimate.h) leaves the estimate blind: then one image, at most once per stale period, is
+ * sent as a probe on the plan sending the next more bytes among those that would win on a faster
+ * link, and more while their samples read the link faster than the estimate.
  * A probe that fails is answered by the local-only plan (or the fallback). No probe is sent
  * while the edge counts as unreachable.
  */
@@ -84,7 +89,7 @@ typedef struct sl_device_result {
     char edge[272]; /* "HOST:PORT" of the edge that answered (several edges: failover) */
     int adaptive; /* run by an adaptive device: plan and probe below are set */
     int plan;     /* the table plan the image ran on */
-    int probe;    /* it was sent as a probe while the plan in use was local-only */
+    int probe;    /* it was sent as a probe, on another plan than the one in use */
 } sl_device_result;
 
 /* A switch of plan in adaptive mode, with the estimate that caused it. */
