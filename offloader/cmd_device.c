@@ -230,7 +230,6 @@ int sl_cmd_device(int argc, char **argv)
     if (sl_net_hostport_list(edge, edges, SL_NET_MAX_ADDRS, &nedges))
         return sl_usage_error("--edge %s", sl_errmsg());
     o.pipeline = (int)pipeline;
-    if (threads) sl_set_num_threads((int)threads);
     signal(SIGPIPE, SIG_IGN);
 
     char **paths = NULL;
@@ -241,12 +240,10 @@ int sl_cmd_device(int argc, char **argv)
     sink_ctx k = {0};
     sl_cpuquota *quota = NULL;
     double pred_s = -1, pred_bytes = -1;
+    /* The images, the token and the bundle are checked before the model runtime is touched
+     * (threads are set once the device half is open): a refusal costs no libtorch start. The
+     * client does not connect yet. */
     rc = sl_path_list(images, &paths, &n);
-    if (rc == SL_OK && A.cpu > 0) rc = sl_cpu_slow_enter(A.cpu, A.cpu_mode, 0, "device", &quota);
-    if (rc == SL_OK) rc = sl_device_open(&o, &d);
-    if (rc == SL_OK && A.plan)
-        rc = sl_results_plan_predict(A.plan, sl_device_edge_only(d), sl_device_wire_json(d),
-                                     &pred_s, &pred_bytes);
     if (rc == SL_OK && (bw > 0 || rtt > 0)) rc = sl_shaper_new(bw, rtt, 0, &sh);
     sl_client_config ccfg;
     sl_client_config_defaults(&ccfg);
@@ -254,6 +251,12 @@ int sl_cmd_device(int argc, char **argv)
     ccfg.max_inflight = o.pipeline;
     ccfg.shaper = sh;
     if (rc == SL_OK) rc = sl_client_new_at(edge, token_file, &ccfg, &cl);
+    if (rc == SL_OK && A.cpu > 0) rc = sl_cpu_slow_enter(A.cpu, A.cpu_mode, 0, "device", &quota);
+    if (rc == SL_OK) rc = sl_device_open(&o, &d);
+    if (rc == SL_OK && threads) sl_set_num_threads((int)threads);
+    if (rc == SL_OK && A.plan)
+        rc = sl_results_plan_predict(A.plan, sl_device_edge_only(d), sl_device_wire_json(d),
+                                     &pred_s, &pred_bytes);
     if (rc == SL_OK) rc = sl_results_init(&k.res, n);
     if (rc == SL_OK && !(k.f = out ? fopen(out, "w") : stdout))
         rc = sl_err(SL_EIO, "%s: cannot write", out);

@@ -48,8 +48,8 @@ pass "deploy refuses a non-bundle and a device half with a clear error; the edge
 # 4. Refused at start, before any image: a token too short to be a secret, a device half where a
 #    whole model is needed (as the fallback: e2e_refusals_bounded.sh).
 printf 'abc\n' >"$W/short-token"
-"$OFF" device --edge "$E" --token-file "$W/short-token" --images "$W/data" --model "$W/d.h5" \
-    -o "$W/short.jsonl" 2>"$W/short.log" && fail "a 3-byte token was accepted"
+SL_SHIM_DENY=1 "$OFF" device --edge "$E" --token-file "$W/short-token" --images "$W/data" --model "$W/d.h5" \
+    --threads 1 -o "$W/short.jsonl" 2>"$W/short.log" && fail "a 3-byte token was accepted"
 grep -q "token of 3 bytes is too short" "$W/short.log" || fail "short token: $(cat "$W/short.log")"
 SL_SHIM_DENY=1 timeout 30 "$OFF" edge --listen 127.0.0.1:0 --store "$W/edge.store" \
     --token-file "$W/short-token" 2>"$W/short-edge.log" && fail "the edge started with a 3-byte token"
@@ -61,7 +61,7 @@ chmod 600 "$W/token"
 "$OFF" run --model "$W/d.h5" --images "$W/data" 2>"$W/half.log" && fail "run took a device half"
 grep -q "role 'device' is the device half of a split model" "$W/half.log" \
     || fail "run on a device half: $(cat "$W/half.log")"
-pass "refused at start: a short token (device and edge), a device half for run; a 0644 token warned about"
+pass "refused at start: a short token (device and edge, before the model runtime), a device half for run; a 0644 token warned about"
 
 # 5. Usage errors exit 2; --help exits 0. Like the edge's short token above, they are found before
 #    the model runtime is loaded: with SL_SHIM_DENY=1, which refuses that load, they exit 2 all
