@@ -338,17 +338,29 @@ const char *const *sl_zoo_names(void)
     return names;
 }
 
+/* The index of `arch` in names, or -1 with the error naming the known ones. */
+static int lookup(const char *arch)
+{
+    int k = 0;
+    while (names[k] && strcmp(names[k], arch)) k++;
+    if (names[k]) return k;
+    char list[256] = "";
+    for (int i = 0; names[i]; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
+    sl_err(SL_ENOTFOUND, "unknown architecture '%s' (known: %s)", arch, list);
+    return -1;
+}
+
+int sl_zoo_check_name(const char *arch)
+{
+    return lookup(arch) < 0 ? SL_ENOTFOUND : SL_OK;
+}
+
 int sl_zoo_build(const char *arch, const sl_zoo_opts *o, sl_graph **out)
 {
     *out = NULL;
-    int k = 0;
-    while (names[k] && strcmp(names[k], arch)) k++;
-    if (!names[k]) {
-        char list[256] = "";
-        for (int i = 0; names[i]; i++)
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
-        return sl_err(SL_ENOTFOUND, "unknown architecture '%s' (known: %s)", arch, list);
-    }
+    int k = lookup(arch);
+    if (k < 0) return SL_ENOTFOUND;
     int tiny = k == 0;
     int classes = o && o->classes > 0 ? o->classes : (tiny ? 10 : 1000);
     int64_t c = o && o->c > 0 ? o->c : 3, h = o && o->h > 0 ? o->h : (tiny ? 64 : 224);

@@ -15,6 +15,10 @@ typedef struct sl_zoo_opts {
 /* NULL-terminated list of architecture names (static storage). */
 const char *const *sl_zoo_names(void);
 
+/* SL_OK when `arch` is a known name, else SL_ENOTFOUND with the error naming the known ones (what
+ * sl_zoo_build says). Needs no model runtime. */
+int sl_zoo_check_name(const char *arch);
+
 /* Builds architecture `arch` as a validated graph with allocated (and, with o->init, freshly
  * initialised) parameters. The caller frees *out. Unknown names and inputs too small for the
  * architecture are errors. */

@@ -37,13 +37,6 @@ const sl_optspec sl_cmd_zoo_spec = {
     NULL,
 };
 
-static int known_arch(const char *name)
-{
-    for (const char *const *n = sl_zoo_names(); *n; n++)
-        if (!strcmp(*n, name)) return 1;
-    return 0;
-}
-
 int sl_cmd_zoo(int argc, char **argv)
 {
     memset(&A, 0, sizeof A);
@@ -57,12 +50,9 @@ int sl_cmd_zoo(int argc, char **argv)
     if (nargs != 1) return sl_usage_error("expected one architecture NAME, got %d arguments", nargs);
     if (!A.out) return sl_usage_error("missing -o/--output FILE");
     /* An unknown name is refused before the seed is set: seeding loads the model runtime (about
-     * a second of CPU), which a refusal should not pay. sl_zoo_build refuses an unknown name, with
-     * the list of known ones, before it touches the runtime. */
-    if (!known_arch(argv[1])) {
-        sl_graph *none;
+     * a second of CPU), which a refusal should not pay. */
+    if (sl_zoo_check_name(argv[1])) {
         sl_list_free(&sl_cmd_arch.labels);
-        sl_zoo_build(argv[1], &sl_cmd_arch.zoo, &none);
         return sl_fail();
     }
     sl_zoo_opts zo = sl_cmd_arch.zoo;
