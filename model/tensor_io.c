@@ -6,24 +6,40 @@
 
 #include <unistd.h>
 
+/* Opens path and checks dataset `name` (present, numeric, 1 to SL_MAX_DIMS dims), filling *in.
+ * On success *f is open (the caller closes it); errors name the dataset, not yet the file. */
+static int open_checked(const char *path, const char *name, sl_h5_id *f, sl_h5_info *in)
+{
+    int rc = sl_h5_open(path, f);
+    if (rc) return rc;
+    if (!sl_h5_exists(*f, name)) rc = sl_err(SL_ENOTFOUND, "has no dataset '%s'", name);
+    else rc = sl_h5_info_get(*f, name, in);
+    if (rc == SL_OK && (!in->numeric || in->ndim < 1 || in->ndim > SL_MAX_DIMS))
+        rc = sl_err(SL_EFORMAT, "dataset '%s' must be a numeric array of 1 to %d dims", name,
+                    SL_MAX_DIMS);
+    if (rc) sl_h5_close(*f);
+    return rc;
+}
+
+int sl_tensor_h5_check(const char *path, const char *name)
+{
+    sl_h5_id f;
+    sl_h5_info in;
+    int rc = open_checked(path, name, &f, &in);
+    if (rc) return sl_err_ctx(rc, "%s: ", path);
+    sl_h5_close(f);
+    return SL_OK;
+}
+
 int sl_tensor_h5_read(const char *path, const char *name, sl_tensor **out)
 {
     *out = NULL;
     sl_h5_id f;
-    int rc = sl_h5_open(path, &f);
-    if (rc) return rc;
     sl_h5_info in;
-    if (!sl_h5_exists(f, name)) {
-        sl_h5_close(f);
-        return sl_err(SL_ENOTFOUND, "%s: has no dataset '%s'", path, name);
-    }
-    rc = sl_h5_info_get(f, name, &in);
-    if (rc == SL_OK && (!in.numeric || in.ndim < 1 || in.ndim > SL_MAX_DIMS))
-        rc = sl_err(SL_EFORMAT, "dataset '%s' must be a numeric array of 1 to %d dims", name,
-                    SL_MAX_DIMS);
+    int rc = open_checked(path, name, &f, &in);
+    if (rc) return sl_err_ctx(rc, "%s: ", path);
     void *data;
-    if (rc == SL_OK &&
-        (sl_tensor_empty(in.dims, in.ndim, SL_DT_F32, out) || sl_tensor_data_ptr(*out, &data)))
+    if (sl_tensor_empty(in.dims, in.ndim, SL_DT_F32, out) || sl_tensor_data_ptr(*out, &data))
         rc = sl_err(SL_ETORCH, "dataset '%s': %s", name, sl_torch_last_error());
     if (rc == SL_OK) rc = sl_h5_read(f, name, SL_H5_F32, data, sl_tensor_numel(*out));
     sl_h5_close(f);

@@ -9,6 +9,11 @@
  * the file and dataset. */
 int sl_tensor_h5_read(const char *path, const char *name, sl_tensor **out);
 
+/* The checks of sl_tensor_h5_read that need no model runtime: the file opens as HDF5 and has
+ * dataset `name`, a numeric array of 1 to SL_MAX_DIMS dims. SL_OK, or the error
+ * sl_tensor_h5_read gives. Reads no data. */
+int sl_tensor_h5_check(const char *path, const char *name);
+
 /* Writes n tensors as float32 datasets names[i] into a new file at path, atomically. */
 int sl_tensor_h5_write(const char *path, const char *const *names, const sl_tensor *const *ts, int n);
 

@@ -145,7 +145,7 @@ int sl_cmd_run(int argc, char **argv)
      * should not pay. */
     char **paths = NULL;
     int n = 0;
-    if (tensor ? sl_tensor_file_check(tensor, "input") : sl_path_list(images, &paths, &n))
+    if (tensor ? sl_tensor_h5_check(tensor, "input") : sl_path_list(images, &paths, &n))
         return sl_fail();
     sl_runner *r;
     if (sl_runner_open(model, fold, &r)) {

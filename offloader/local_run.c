@@ -3,7 +3,6 @@
 #include "offloader/local_run.h"
 #include "common/fsutil.h"
 #include "common/status.h"
-#include "h5/h5.h"
 
 #include <dirent.h>
 #include <glob.h>
@@ -22,21 +21,6 @@ void sl_input_spec_from_graph(const sl_graph *g, sl_input_spec *s)
         s->std[i] = g->std[i];
     }
     s->resize = SL_RESIZE_STRETCH;
-}
-
-int sl_tensor_file_check(const char *path, const char *name)
-{
-    sl_h5_id f;
-    int rc = sl_h5_open(path, &f);
-    if (rc) return rc;
-    sl_h5_info in;
-    if (!sl_h5_exists(f, name)) rc = sl_err(SL_ENOTFOUND, "%s: has no dataset '%s'", path, name);
-    else if ((rc = sl_h5_info_get(f, name, &in))) rc = sl_err_ctx(rc, "%s: ", path);
-    else if (!in.numeric || in.ndim < 1 || in.ndim > SL_MAX_DIMS)
-        rc = sl_err(SL_EFORMAT, "%s: dataset '%s' must be a numeric array of 1 to %d dims", path,
-                    name, SL_MAX_DIMS);
-    sl_h5_close(f);
-    return rc;
 }
 
 struct plist {

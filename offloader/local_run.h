@@ -16,11 +16,6 @@ void sl_input_spec_from_graph(const sl_graph *g, sl_input_spec *s);
 int sl_path_list(const char *spec, char ***paths, int *n);
 void sl_path_list_free(char **paths, int n);
 
-/* The checks of sl_tensor_h5_read(path, name) that need no model runtime: the file opens as HDF5
- * and has dataset `name`, a numeric array of 1 to SL_MAX_DIMS dims. SL_OK, or the error
- * sl_tensor_h5_read would give, naming the file and the dataset. Reads no data. */
-int sl_tensor_file_check(const char *path, const char *name);
-
 /* Loads n images into a new float tensor {n, C, H, W} normalised for the model. */
 int sl_images_to_tensor(char *const *paths, int n, const sl_input_spec *s, sl_tensor **out);
 
