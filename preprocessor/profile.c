@@ -617,7 +617,7 @@ static int time_load(struct ctx *c, int k, int raw, void *out, double *dt)
 /* Local-only as the slow device runs it, image after image (sl-offload bench's local mode,
  * offloader/bench.c): one span per image, the image's load and the whole model, lasting its CPU
  * time / share (paced, common/cpuquota.h), the next span starting where it ends. Before the timed
- * spans, untimed ones run for at least LOCAL_LEAD_S of wall time (at least one span): in the
+ * spans, untimed ones run for LOCAL_LEAD_S of wall time (1 to LOCAL_LEAD_MAX spans): in the
  * profile's turns the idle waits, the prefix and the suffix (plans with their own copies of the
  * weights) run between two wholes, and a run after an idle wait costs more (docs/profile.md,
  * "Runs after an idle wait"), while the bench's local images follow each other with the core
@@ -627,6 +627,9 @@ static int time_load(struct ctx *c, int k, int raw, void *out, double *dt)
  * local 17-19 % high where that whole's busy wait lasted 22 ms (mobilenet_v2 at 25 %) and
  * 10-12 % where it lasted 63-66 ms (mobilenet_v2 at 10 %, resnet18 at 25 %). */
 #define LOCAL_LEAD_S 0.1
+/* ... but no more spans than this: a tiny model's spans of a few microseconds are not worth
+ * 0.1 s of every inner cut (tinycnn has 13). */
+#define LOCAL_LEAD_MAX 16
 
 /* One local-only image as a slow device runs it: a paced span of (with sample images) the load
  * of image k and the whole model ew; *dl and *dw their times on the device's clock. */
@@ -707,9 +710,10 @@ static int measure_ranges(struct ctx *c, sl_profile *p)
             suf[r - c->o->warmup] = ds;
             if (gap > 0) idle[ni++] = di;
         }
-        /* Local-only: untimed spans for LOCAL_LEAD_S (one at least), then `reps` timed ones. */
+        /* Local-only: untimed spans for LOCAL_LEAD_S (1 to LOCAL_LEAD_MAX of them), then
+         * `reps` timed ones. */
         double lead_end = sl_now() + LOCAL_LEAD_S, dl = 0, dw;
-        for (int first = 1; !rc && (first || sl_now() < lead_end); first = 0)
+        for (int k = 0; !rc && k < LOCAL_LEAD_MAX && (k == 0 || sl_now() < lead_end); k++)
             rc = local_span(c, ew, nl++, buf, outs, &dl, &dw);
         for (int r = 0; !rc && r < reps; r++) {
             rc = local_span(c, ew, nl++, buf, outs, &dl, &dw);

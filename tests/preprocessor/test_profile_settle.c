@@ -1,13 +1,12 @@
-/* test_profile_settle.c: the profile times no plan's first calls, and times local-only image
- * after image. libtorch's graph executor profiles a compiled plan's first call and builds its
- * optimised graph on the second, each many times a steady run (tinycnn: 0.5-77 ms against
- * 0.07-0.15 ms); the profile runs every plan twice untimed before `warmup`, so with warmup 0 the
- * five timed repeats of every block are steady ones and their p90 stays near their median (before:
- * two of the five were those calls, and a block's p90 was 2-33 times its median, 7.9 for the
- * median block). Single blocks of a few microseconds still see a rare blip, so the claim is on
- * the median block. Times on the process's CPU clock (dilated at 100 %), so other work on the
- * host does not count. Local-only runs after a lead-in of paced spans (0.1 s per inner cut), so
- * the profile lasts at least that. No upper time bound: not a `timing` test. */
+/* test_profile_settle.c: the profile times no plan's first calls. libtorch's graph executor
+ * profiles a compiled plan's first call and builds its optimised graph on the second, each many
+ * times a steady run (tinycnn: 0.5-77 ms against 0.07-0.2 ms); the profile runs every plan twice
+ * untimed before `warmup`, so with warmup 0 the five timed repeats of every block are steady ones
+ * and their p90 stays near their median (before: two of the five were those calls, and a block's
+ * p90 was 2-33 times its median, 18 for the median block). Single blocks of a few microseconds
+ * still see a rare blip, so the claim is on the median block. Times on the process's CPU clock
+ * (dilated at 100 %), so other work on the host does not count. No upper time bound: not a
+ * `timing` test. */
 #include "common/cpuquota.h"
 #include "common/status.h"
 #include "common/timeutil.h"
@@ -47,8 +46,8 @@ int main(void)
         if (ratio) {
             qsort(ratio, (size_t)p->n_blocks, sizeof *ratio, cmp_double);
             double mid = ratio[p->n_blocks / 2];
-            printf("%d blocks: p90 / median %.2f for the median block, %.2f at most\n",
-                   p->n_blocks, mid, ratio[p->n_blocks - 1]);
+            printf("%d blocks: p90 / median %.2f for the median block, %.2f at most\n", p->n_blocks,
+                   mid, ratio[p->n_blocks - 1]);
             CHECK(mid < 2.0);
         }
         free(ratio);
@@ -56,9 +55,7 @@ int main(void)
         printf("whole %.4f ms (p90 %.4f)\n", p->total_median_s * 1e3, p->total_p90_s * 1e3);
         CHECK(p->total_median_s > 0);
         CHECK(p->total_p90_s < 2.0 * p->total_median_s);
-        const int inner = p->n_cuts - 2;
-        printf("%d inner cuts, profile %.2f s\n", inner, wall);
-        CHECK(wall >= inner * 0.1);
+        printf("%d cuts, profile %.2f s\n", p->n_cuts, wall);
     }
     sl_profile_free(p);
     sl_graph_free(g);
