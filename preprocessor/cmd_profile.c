@@ -26,7 +26,8 @@ static struct {
 static const sl_opt options[] = {
     SL_OPT_LONG(0, "threads", &A.threads, "N", 1, 1024, "intra-op threads (default: libtorch's default)"),
     SL_OPT_LONG(0, "batch", &A.batch, "N", 1, 4096, "images per run (default 1)"),
-    SL_OPT_LONG(0, "warmup", &A.warmup, "N", 0, 100000, "untimed runs before each measurement (default 2)"),
+    SL_OPT_LONG(0, "warmup", &A.warmup, "N", 0, 100000, "untimed runs before each measurement (default 2), beyond the 2\n"
+                "every new plan gets (the graph executor's profiling and compiling calls)"),
     SL_OPT_LONG(0, "repeats", &A.repeats, "N", 1, 100000,
                 "timed runs per measurement; medians are reported (default 10)"),
     SL_OPT_LIST(0, "tl", &A.tl, "LIST", 64,

@@ -47,12 +47,23 @@ struct ctx {
     size_t per;         /* values of one image */
 };
 
-/* Runs plan e `warmup` + `repeats` times on `in`, discarding the outputs. */
+/* A new plan's first calls are not its steady cost: libtorch's profiling graph executor records
+ * the graph's shapes on the first call and builds its optimised graph on the second (the compiled
+ * segments of model/exec.c, shim/sl_torch.cpp). One thread, process CPU time, 5 Dec: resnet18's
+ * prefix to layer2.1 at 224 px took 12.0 and 12.0 ms, then 10.3-10.7 ms from the third call;
+ * mobilenet_v2's whole model 15.8 and 16.5 ms, then 6.3-6.8 ms. The device and the edge warm
+ * every plan SL_WARM_RUNS (3) times before the first image (offloader/backend.h), so the profile
+ * runs every plan this many times untimed, before and whatever `warmup` adds: with `--warmup 1`
+ * the first timed repeat of every block, prefix, suffix and TL was the executor's compiling run. */
+#define SETTLE_RUNS 2
+
+/* Runs plan e SETTLE_RUNS + `warmup` + `repeats` times on `in`, discarding the outputs; the last
+ * `repeats` are timed. */
 static int time_exec(struct ctx *c, sl_exec *e, const sl_value *in, int nout, stats *st)
 {
     sl_value *out = calloc((size_t)nout, sizeof *out);
     if (!out) return sl_err(SL_ENOMEM, "out of memory");
-    int total = c->o->warmup + c->o->repeats;
+    int total = SETTLE_RUNS + c->o->warmup + c->o->repeats, skip = SETTLE_RUNS + c->o->warmup;
     for (int r = 0; r < total; r++) {
         double t0 = sl_slow_now();
         int rc = sl_exec_run(e, in, out);
@@ -63,7 +74,7 @@ static int time_exec(struct ctx *c, sl_exec *e, const sl_value *in, int nout, st
             free(out);
             return rc;
         }
-        if (r >= c->o->warmup) c->samples[r - c->o->warmup] = dt;
+        if (r >= skip) c->samples[r - skip] = dt;
     }
     free(out);
     size_t n = (size_t)c->o->repeats;
@@ -562,22 +573,26 @@ static int plan_range(sl_graph *g, const char *from, const char *to, sl_exec **e
 }
 
 /* Runs e once on `in`, discarding the outputs; *dt its time on the device's clock. With idle > 0
- * the thread first sleeps that long, as a split's halves wait for the network between images.
- * With pace, the run then lasts as long as on the slow device (a dilated device is busy until
- * its CPU time / share, common/cpuquota.h), so a run right after it follows a run as on the
- * device, image after image; without a slow device pace changes nothing. */
+ * the thread first sleeps that long, as a split's halves wait for the network between images. */
 static int run_once(sl_exec *e, const sl_value *in, int nout, sl_value *out, double idle,
-                    int pace, double *dt)
+                    double *dt)
 {
     if (idle > 0) sl_sleep_until(sl_now() + idle);
-    sl_slow_span span;
-    sl_slow_begin(&span);
     double t0 = sl_slow_now();
     int rc = sl_exec_run(e, in, out);
     *dt = sl_slow_now() - t0;
-    if (pace) sl_slow_end(&span);
     for (int k = 0; k < nout; k++)
         sl_value_clear(&out[k]);
+    return rc;
+}
+
+/* Runs a newly planned e SETTLE_RUNS times untimed (see time_exec). */
+static int settle(sl_exec *e, const sl_value *in, int nout, sl_value *out)
+{
+    int rc = SL_OK;
+    double dt;
+    for (int r = 0; !rc && r < SETTLE_RUNS; r++)
+        rc = run_once(e, in, nout, out, 0, &dt);
     return rc;
 }
 
@@ -599,14 +614,45 @@ static int time_load(struct ctx *c, int k, int raw, void *out, double *dt)
     return rc ? sl_err_ctx(rc, "sample image %s: ", path) : SL_OK;
 }
 
+/* Local-only as the slow device runs it, image after image (sl-offload bench's local mode,
+ * offloader/bench.c): one span per image, the image's load and the whole model, lasting its CPU
+ * time / share (paced, common/cpuquota.h), the next span starting where it ends. Before the timed
+ * spans, untimed ones run for LOCAL_LEAD_S of wall time (1 to LOCAL_LEAD_MAX spans): in the
+ * profile's turns the idle waits, the prefix and the suffix (plans with their own copies of the
+ * weights) run between two wholes, and a run after an idle wait costs more (docs/profile.md,
+ * "Runs after an idle wait"), while the bench's local images follow each other with the core
+ * busy throughout. A whole timed after one paced whole there cost 3.5 % more CPU than the
+ * bench's (mobilenet_v2 at 224 px, 25 %, load 4-7, paired samples in one process), after two
+ * 0.4 % more; on the idle host the old profile, one paced whole before the timed one, predicted
+ * local 17-19 % high where that whole's busy wait lasted 22 ms (mobilenet_v2 at 25 %) and
+ * 10-12 % where it lasted 63-66 ms (mobilenet_v2 at 10 %, resnet18 at 25 %). */
+#define LOCAL_LEAD_S 0.1
+/* ... but no more spans than this: a tiny model's spans of a few microseconds are not worth
+ * 0.1 s of every inner cut (tinycnn has 13). */
+#define LOCAL_LEAD_MAX 16
+
+/* One local-only image as a slow device runs it: a paced span of (with sample images) the load
+ * of image k and the whole model ew; *dl and *dw their times on the device's clock. */
+static int local_span(struct ctx *c, sl_exec *ew, int k, void *buf, sl_value *outs, double *dl,
+                      double *dw)
+{
+    sl_slow_span span;
+    sl_slow_begin(&span);
+    int rc = buf ? time_load(c, k, 0, buf, dl) : SL_OK;
+    if (!rc) rc = run_once(ew, &c->vals[0], c->g->noutputs, outs, 0, dw);
+    sl_slow_end(&span);
+    return rc;
+}
+
 /* Each cut's prefix (input -> cut) and suffix (cut -> output) run as one range, as the device
  * and edge halves of a split there run, each after the idle gap (the wait for the network
- * between images), and the whole model back to back (local-only runs image after image) and,
- * with a gap, once more after it (edge-only's edge). They are run in turn, one repeat of each at
- * a time, so a burst of load on a shared host falls on all alike and prefix + suffix is compared
- * with a whole measured at the same moments. The whole model's figures are then taken over
- * every such turn: the back-to-back one is the total and the last cut's prefix, the one after
- * the gap cut 0's suffix. */
+ * between images), and with a gap the whole model after it too (edge-only's edge). They are run
+ * in turn, one repeat of each at a time, so a burst of load on a shared host falls on all alike.
+ * After each cut's turns the whole model runs image after image as local-only does (LOCAL_LEAD_S),
+ * so prefix + suffix is compared with a whole measured at nearly the same moments, and the local
+ * figures are spread over the whole measurement too. The whole model's figures are taken over
+ * every cut: the image-after-image one is the total and the last cut's prefix, the one after the
+ * gap cut 0's suffix. Every plan first runs SETTLE_RUNS times untimed (time_exec). */
 static int measure_ranges(struct ctx *c, sl_profile *p)
 {
     sl_graph *g = c->g;
@@ -621,6 +667,7 @@ static int measure_ranges(struct ctx *c, sl_profile *p)
     sl_exec *ew = NULL;
     int rc = !whole || !pre || !outs ? sl_err(SL_ENOMEM, "out of memory") : SL_OK;
     if (!rc && (last >= 2 || gap > 0)) rc = plan_range(g, NULL, NULL, &ew);
+    if (ew && !rc) rc = settle(ew, &c->vals[0], g->noutputs, outs);
     size_t nw = 0, ni = 0, nfl = 0, nrl = 0;
     /* Image loads, with sample images: floats and uint8 into buf, their times into fl and rl. */
     int nl = 0;
@@ -635,43 +682,45 @@ static int measure_ranges(struct ctx *c, sl_profile *p)
     /* Without a cut in between, only the whole after the gap is left to measure. */
     for (int r = 0; !rc && last < 2 && gap > 0 && r < total; r++) {
         double dw;
-        rc = run_once(ew, &c->vals[0], g->noutputs, outs, gap, 0, &dw);
+        rc = run_once(ew, &c->vals[0], g->noutputs, outs, gap, &dw);
         if (!rc && r >= c->o->warmup) idle[ni++] = dw;
     }
     for (int i = 1; !rc && i < last; i++) {
         sl_prof_cut *pc = &p->cuts[i];
         sl_exec *ep = NULL, *es = NULL;
+        const sl_value *at = &c->vals[pc->node_index + 1];
         rc = plan_range(g, g->input_name, pc->tensor, &ep);
         if (!rc) rc = plan_range(g, pc->tensor, out, &es);
-        const sl_value *at = &c->vals[pc->node_index + 1];
+        if (!rc) rc = settle(ep, &c->vals[0], 1, outs);
+        if (!rc) rc = settle(es, at, 1, outs);
         for (int r = 0; !rc && r < total; r++) {
-            double dp, ds, dw, di = 0, dl = 0, dl2 = 0;
+            double dp, ds, di = 0, dl = 0;
             /* A split device loads its image right after the network wait, then runs its
              * prefix: the load (float, or in every other turn uint8 as edge-only sends it)
              * is timed there. */
             const int raw = r & 1;
             if (gap > 0) sl_sleep_until(sl_now() + gap);
-            if (buf) rc = time_load(c, nl, raw, buf, &dl);
-            if (!rc) rc = run_once(ep, &c->vals[0], 1, outs, 0, 0, &dp);
-            /* The run before the back-to-back whole is paced: on a dilated device each image
-             * starts as the last one's dilated span ends, and a whole run there cost 3.3-4.2 ms
-             * of CPU against 2.9-3.1 ms truly back to back (mobilenet_v2 at 128 px, 22.5 %). */
-            if (!rc) rc = run_once(es, at, 1, outs, gap, gap <= 0, &ds);
-            if (!rc && gap > 0) rc = run_once(ew, &c->vals[0], g->noutputs, outs, gap, 1, &di);
-            /* A local device loads each image right after the last one's (paced) run. */
-            if (!rc && buf) rc = time_load(c, nl + 1, 0, buf, &dl2);
-            if (!rc) rc = run_once(ew, &c->vals[0], g->noutputs, outs, 0, 0, &dw);
-            nl += 2;
+            if (buf) rc = time_load(c, nl++, raw, buf, &dl);
+            if (!rc) rc = run_once(ep, &c->vals[0], 1, outs, 0, &dp);
+            if (!rc) rc = run_once(es, at, 1, outs, gap, &ds);
+            if (!rc && gap > 0) rc = run_once(ew, &c->vals[0], g->noutputs, outs, gap, &di);
             if (rc || r < c->o->warmup) continue;
-            if (buf) {
-                (raw ? rl : fl)[raw ? nrl++ : nfl++] = dl;
-                fl[nfl++] = dl2;
-            }
+            if (buf) (raw ? rl : fl)[raw ? nrl++ : nfl++] = dl;
             pre[r - c->o->warmup] = dp;
             suf[r - c->o->warmup] = ds;
-            own[r - c->o->warmup] = dw;
-            whole[nw++] = dw;
             if (gap > 0) idle[ni++] = di;
+        }
+        /* Local-only: untimed spans for LOCAL_LEAD_S (1 to LOCAL_LEAD_MAX of them), then
+         * `reps` timed ones. */
+        double lead_end = sl_now() + LOCAL_LEAD_S, dl = 0, dw;
+        for (int k = 0; !rc && k < LOCAL_LEAD_MAX && (k == 0 || sl_now() < lead_end); k++)
+            rc = local_span(c, ew, nl++, buf, outs, &dl, &dw);
+        for (int r = 0; !rc && r < reps; r++) {
+            rc = local_span(c, ew, nl++, buf, outs, &dl, &dw);
+            if (rc) break;
+            if (buf) fl[nfl++] = dl;
+            own[r] = dw;
+            whole[nw++] = dw;
         }
         if (ep) sl_exec_free(ep);
         if (es) sl_exec_free(es);

@@ -1,7 +1,8 @@
 /* profile.h: measuring a model on this host into an sl_profile (profile_io.h).
  *
  * What is measured (docs/profile.md), every time as the median over `repeats` runs after `warmup`
- * runs, in inference mode with batch norm folded into its conv as in deployment:
+ * runs (and after 2 untimed runs of every new plan: the graph executor's profiling and compiling
+ * calls), in inference mode with batch norm folded into its conv as in deployment:
  *   - each block between consecutive single-tensor cut points, planned once as its own sub-range
  *     (cut i -> cut i+1), with p10 and p90;
  *   - each node alone (for DADS), fed the values a full run produced;
@@ -9,8 +10,9 @@
  *   - the bytes of every node output and cut for `batch` images;
  *   - the speed of framing a tensor for the wire (memcpy + zlib crc32), in bytes per second;
  *   - each cut's prefix (input -> cut) and suffix (cut -> output) run as one range, each after
- *     `idle_gap_s` of idle time as the halves of a split run; the whole model both back to back
- *     (local-only, image after image) and after that idle time (edge-only's edge);
+ *     `idle_gap_s` of idle time as the halves of a split run; the whole model both image after
+ *     image in paced spans with an image load (local-only) and after that idle time (edge-only's
+ *     edge);
  *   - every cut tensor, TL wire tensor and the raw uint8 image through the device's codec (zstd
  *     as offloader/wire.c applies it) on sample images: bytes, encode and decode time; and the
  *     time to load an image into the float input and into the raw uint8 image;
