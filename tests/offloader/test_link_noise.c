@@ -27,8 +27,8 @@ static double uniform(uint64_t *s)
  * 5 Mbit/s of these series the split is predicted 12 % faster (74.8 against 83.8 ms), just past
  * the chooser's 10 % margin, so a wrong estimate either way moves the chooser. Each has 5 ms of
  * edge time. */
-static const sl_link_plan PLANS[2] = {{0.050, 3000, 1, 1, -1, "maxpool", "conv", 0.005},
-                                      {0.0334, 19000, 1, 0, -1, "image", "", 0.005}};
+static const sl_link_plan PLANS[2] = {{0.050, 3000, 1, 1, -1, "maxpool", "conv", 0.005, 0},
+                                      {0.0334, 19000, 1, 0, -1, "image", "", 0.005, 0}};
 
 #define BW 5e6
 #define EDGE 0.005
@@ -202,6 +202,90 @@ static void test_transfer(void)
     CHECK_CONTAINS(sl_errmsg(), "rtt_noise");
 }
 
+/* The device of bench/trace.sh's 20 Mbit/s segment: on the split (its transfer within the noise
+ * at 5 and at 20 Mbit/s), the link rises from 5 to 20 Mbit/s after 30 s. One image every 50 ms on
+ * the chooser's plan, or on the prober's (sl_link_probe_up: one at a time, as with --pipeline 1);
+ * a PING every 1.25 s, as the device takes them, with the RTT's jitter. Returns the image after
+ * the rise at which the chooser first switched to edge-only (-1 for never); *sw the switches,
+ * *probes the probes, *resets the bounds a measured sample replaced. */
+static int rise(double bw_after, long *sw, long *probes, long *resets)
+{
+    sl_link_config cfg = sl_link_config_default(BW, 0.020);
+    sl_link_estimate e;
+    CHECK_OK(sl_link_init(&e, &cfg), sl_errmsg());
+    sl_link_chooser c;
+    CHECK_OK(sl_link_chooser_init(&c, PLANS, 2, 0), sl_errmsg());
+    sl_link_prober pr;
+    sl_link_prober_init(&pr);
+    uint64_t s = 7;
+    CHECK_OK(sl_link_observe_rtt(&e, 0.022, 0), sl_errmsg()); /* 2 ms high */
+    int at = -1;
+    *probes = 0;
+    for (int i = 1; i <= 1200; i++) {
+        double now = i * 0.05, bw = i <= 600 ? BW : bw_after;
+        if (i % 25 == 0)
+            CHECK_OK(sl_link_observe_rtt(&e, 0.020 + 0.003 * (2 * uniform(&s) - 1), now),
+                     sl_errmsg());
+        int cur = sl_link_choose(&c, &e, NULL);
+        if (i > 600 && cur == 1 && at < 0) at = i - 600;
+        int k = sl_link_probe_up(&pr, &e, PLANS, 2, cur, 0, 1, now);
+        *probes += k >= 0;
+        int plan = k >= 0 ? k : cur;
+        double bytes = PLANS[plan].upload_bytes;
+        double t = 0.020 + 0.003 * (2 * uniform(&s) - 1) + 8 * bytes / bw + EDGE +
+                   0.002 * uniform(&s);
+        CHECK_OK(sl_link_observe(&e, bytes, t, EDGE, now + t), sl_errmsg());
+        CHECK_OK(sl_link_observe_edge(&e, EDGE, PLANS[plan].edge_s), sl_errmsg());
+    }
+    *sw = c.switches;
+    *resets = e.n_reset;
+    return at;
+}
+
+/* A rise seen from the split: blind, the prober sends edge-only images in bursts until one is
+ * measured, that sample replaces the bound, and the chooser moves to edge-only within a stale
+ * period (100 images) plus the burst and the confirmation. On a link that did not rise, the
+ * probes read 5 Mbit/s and the device stays on the split, at about one probe per stale period. */
+static void test_rise(void)
+{
+    long sw, probes, resets;
+    int at = rise(20e6, &sw, &probes, &resets);
+    printf("5 -> 20 Mbit/s on the split: on edge-only %d images after the rise; %ld switches, "
+           "%ld probes, %ld bounds replaced\n",
+           at, sw, probes, resets);
+    TU_CHECK_MSG(at > 0 && at <= 100 + SL_LINK_PROBE_BURST + 3 + 10,
+                 "switched to edge-only %d images after the rise", at);
+    CHECK_EQ(sw, 1);
+    CHECK(resets >= 1);
+    at = rise(BW, &sw, &probes, &resets);
+    printf("5 Mbit/s throughout: %ld switches, %ld probes in 60 s\n", sw, probes);
+    CHECK_EQ(at, -1);
+    CHECK_EQ(sw, 0);
+    TU_CHECK_MSG(probes <= 60 / 5 * SL_LINK_PROBE_BURST, "%ld probes in a minute", probes);
+}
+
+/* PINGs narrow the noise: four steady ones (+- 0.2 ms) bring it from a quarter of the RTT (5 ms)
+ * to 4 x their deviation; jittery ones (+- 5 ms) leave the quarter. */
+static void test_ping_noise(void)
+{
+    for (int k = 0; k < 2; k++) {
+        double j = k ? 0.005 : 0.0002;
+        sl_link_config cfg = sl_link_config_default(BW, 0.020);
+        sl_link_estimate e;
+        CHECK_OK(sl_link_init(&e, &cfg), sl_errmsg());
+        uint64_t s = 3;
+        for (int i = 0; i < SL_LINK_PINGS_TRUSTED + 4; i++) {
+            if (i == SL_LINK_PINGS_TRUSTED - 1) CHECK_NEAR(sl_link_noise(&e, 3000), 0.005, 0.001);
+            CHECK_OK(sl_link_observe_rtt(&e, 0.020 + j * (2 * uniform(&s) - 1), i), sl_errmsg());
+        }
+        printf("PINGs +- %.1f ms: noise %.2f ms\n", j * 1e3, sl_link_noise(&e, 3000) * 1e3);
+        if (k)
+            CHECK_NEAR(sl_link_noise(&e, 3000), 0.25 * e.rtt_s, 1e-12);
+        else
+            CHECK(sl_link_noise(&e, 3000) < 0.0016);
+    }
+}
+
 int main(void)
 {
     test_steady_link();
@@ -209,5 +293,7 @@ int main(void)
     test_high_ping();
     test_blind();
     test_transfer();
+    test_rise();
+    test_ping_noise();
     return TU_DONE();
 }
