@@ -20,7 +20,7 @@ sl_link_config sl_link_config_default(double prior_bps, double prior_rtt_s)
                             .prior_rtt_s = prior_rtt_s,
                             .jump_ratio = 3,
                             .jump_run = 3,
-                            .margin = 0.1,
+                            .margin = 0.25,
                             .confirm = 3,
                             .hold_s = 1,
                             .stale_s = 5,
@@ -221,18 +221,17 @@ void sl_link_prober_init(sl_link_prober *p)
     p->burst_s = -1;
 }
 
-/* Of the offloading plans sending more bytes than plan cur and predicted faster than it by the
- * margin on an infinitely fast link, the one sending the fewest; -1 for none. */
+/* Of the offloading plans sending more bytes than plan cur and beating it (sl_link_beats) on an
+ * infinitely fast link, the one sending the fewest; -1 for none. */
 static int wider(const sl_link_estimate *e, const sl_link_plan *plans, int n, int cur)
 {
     sl_link_estimate fast = *e;
     fast.spb = 0;
-    double cur_s = sl_link_predict(&fast, &plans[cur]), cur_b = sl_link_plan_bytes(&plans[cur]);
+    double cur_b = sl_link_plan_bytes(&plans[cur]);
     int best = -1;
     for (int k = 0; k < n; k++) {
         double b = sl_link_plan_bytes(&plans[k]);
-        if (plans[k].pays_rtt && b > cur_b &&
-            sl_link_predict(&fast, &plans[k]) < cur_s * (1 - e->cfg.margin) &&
+        if (plans[k].pays_rtt && b > cur_b && sl_link_beats(&fast, &plans[k], &plans[cur]) &&
             (best < 0 || b < sl_link_plan_bytes(&plans[best])))
             best = k;
     }
@@ -269,6 +268,19 @@ int sl_link_chooser_init(sl_link_chooser *c, const sl_link_plan *plans, int n, i
     return SL_OK;
 }
 
+int sl_link_beats(const sl_link_estimate *e, const sl_link_plan *a, const sl_link_plan *b)
+{
+    double f = 1 + e->cfg.margin;
+    sl_link_estimate x = *e;
+    for (int i = 0; i < 8; i++) {
+        x.spb = e->spb * (i & 1 ? f : 1 / f);
+        x.rtt_s = e->rtt_s * (i & 2 ? f : 1 / f);
+        x.edge_ratio = e->edge_ratio * (i & 4 ? f : 1 / f);
+        if (!(sl_link_predict(&x, a) < sl_link_predict(&x, b))) return 0;
+    }
+    return 1;
+}
+
 int sl_link_choose(sl_link_chooser *c, const sl_link_estimate *e, int *switched)
 {
     if (switched) *switched = 0;
@@ -284,8 +296,7 @@ int sl_link_choose(sl_link_chooser *c, const sl_link_estimate *e, int *switched)
             best_s = s;
         }
     }
-    double cur_s = sl_link_predict(e, &c->plans[c->current]);
-    if (best == c->current || !(best_s < cur_s * (1 - e->cfg.margin))) {
+    if (best == c->current || !sl_link_beats(e, &c->plans[best], &c->plans[c->current])) {
         c->candidate = -1;
         c->streak = 0;
         return c->current;

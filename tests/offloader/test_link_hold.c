@@ -108,7 +108,7 @@ static void test_third_plan(void)
 
 /* The series of a loaded host: the link is 10 Mbit/s throughout, a request every 0.1 s, but
  * every 4 s a burst of 6 requests takes 10x as long (the device and the edge waiting for CPU) —
- * far beyond the 10% margin, and longer than `confirm`. Without the hold the chooser leaves for
+ * far beyond the margin, and longer than `confirm`. Without the hold the chooser leaves for
  * local-only and comes back at every burst; with it, the gaps between switches are at least the
  * hold and grow (2, 4, 8, 16, 16... s), so 120 s of it gives at most 10 switches. Then the link
  * really drops to 1 Mbit/s right after a switch: the chooser follows when that switch's hold
