@@ -221,17 +221,18 @@ void sl_link_prober_init(sl_link_prober *p)
     p->burst_s = -1;
 }
 
-/* Of the offloading plans sending more bytes than plan cur and beating it (sl_link_beats) on an
- * infinitely fast link, the one sending the fewest; -1 for none. */
+/* Of the offloading plans sending more bytes than plan cur and predicted faster than it on an
+ * infinitely fast link, the one sending the fewest; -1 for none. No margin here: a probe is one
+ * image, and a loaded edge's ratio, off by the margin, would hide every plan with more edge work. */
 static int wider(const sl_link_estimate *e, const sl_link_plan *plans, int n, int cur)
 {
     sl_link_estimate fast = *e;
     fast.spb = 0;
-    double cur_b = sl_link_plan_bytes(&plans[cur]);
+    double cur_s = sl_link_predict(&fast, &plans[cur]), cur_b = sl_link_plan_bytes(&plans[cur]);
     int best = -1;
     for (int k = 0; k < n; k++) {
         double b = sl_link_plan_bytes(&plans[k]);
-        if (plans[k].pays_rtt && b > cur_b && sl_link_beats(&fast, &plans[k], &plans[cur]) &&
+        if (plans[k].pays_rtt && b > cur_b && sl_link_predict(&fast, &plans[k]) < cur_s &&
             (best < 0 || b < sl_link_plan_bytes(&plans[best])))
             best = k;
     }

@@ -267,8 +267,8 @@ int sl_link_choose(sl_link_chooser *c, const sl_link_estimate *e, int *switched)
 /* Seeing a faster link from a plan that sends little. An offloading plan whose transfers all sit
  * within the noise leaves the estimate blind (sl_link_blind): it cannot see the link get faster.
  * The prober then sends images on the offloading plan sending the next more bytes among those
- * that beat the current one on an infinitely fast link (sl_link_beats; a plan that
- * loses at every bandwidth is not worth a probe): a burst of up to SL_LINK_PROBE_BURST of them,
+ * predicted faster than the current one on an infinitely fast link (a plan that loses at every
+ * bandwidth is not worth a probe; no margin, a probe is one image): a burst of up to SL_LINK_PROBE_BURST of them,
  * one at a time, until one is measured (the estimate is no longer blind), at most one burst per
  * cfg.stale_s; and more, as many as may be in flight, while such probes read the link faster
  * than the estimate (a run of jumps down). Pure, like the rest of this file: the device gives
