@@ -203,8 +203,8 @@ int sl_link_observe_sent(const sl_link_estimate *e, sl_link_plan *p, double byte
 {
     if (!(bytes > 0) || !isfinite(bytes))
         return sl_err(SL_EARG, "sent bytes: %g is not a request's size", bytes);
-    p->sent_bytes = p->sent_bytes > 0 ? p->sent_bytes + e->cfg.alpha * (bytes - p->sent_bytes)
-                                      : bytes;
+    p->sent_bytes =
+        p->sent_bytes > 0 ? p->sent_bytes + e->cfg.alpha * (bytes - p->sent_bytes) : bytes;
     return SL_OK;
 }
 
@@ -223,7 +223,7 @@ void sl_link_prober_init(sl_link_prober *p)
 
 /* Of the offloading plans sending more bytes than plan cur and predicted faster than it on an
  * infinitely fast link, the one sending the fewest; -1 for none. No margin here: a probe is one
- * image, and a loaded edge's ratio, off by the margin, would hide every plan with more edge work. */
+ * image, and a loaded edge's ratio, off by the margin, may hide every plan with more edge work. */
 static int wider(const sl_link_estimate *e, const sl_link_plan *plans, int n, int cur)
 {
     sl_link_estimate fast = *e;
@@ -239,18 +239,24 @@ static int wider(const sl_link_estimate *e, const sl_link_plan *plans, int n, in
     return best;
 }
 
-int sl_link_probe_up(sl_link_prober *p, const sl_link_estimate *e, const sl_link_plan *plans,
-                     int n, int cur, int out, int max_out, double now)
+int sl_link_probe_up(sl_link_prober *p, const sl_link_estimate *e, const sl_link_plan *plans, int n,
+                     int cur, int out, int max_out, double now)
 {
-    int k = wider(e, plans, n, cur), blind = sl_link_blind(e, now);
+    /* blind for want of a measured sample, or because the plan's transfer at the estimate is
+     * within twice the noise (late answers on a loaded host are measured, slow, but do not show
+     * a faster link) */
+    double b = sl_link_plan_bytes(&plans[cur]);
+    int k = wider(e, plans, n, cur);
+    int blind = sl_link_blind(e, now) ||
+                (e->n_samples > 0 && 8 * b * e->spb <= SL_LINK_PRECISE * sl_link_noise(e, b));
     if (k >= 0 && blind && out == 0 && (p->burst_s < 0 || now - p->burst_s > e->cfg.stale_s)) {
         p->burst_s = now;
         p->left = SL_LINK_PROBE_BURST;
     }
-    /* the burst goes on one probe at a time while its answers leave the estimate blind */
-    int burst = blind && p->left > 0 && out == 0;
+    /* the burst goes on one probe at a time until a sample is measured */
+    if (e->measured_s >= p->burst_s) p->left = 0;
+    int burst = p->left > 0 && out == 0;
     int faster = p->run && e->jump_n > 0 && e->jump_dir < 0 && out < max_out;
-    if (!blind) p->left = 0;
     p->run = k >= 0 && (burst || faster);
     if (p->run && burst) p->left--;
     return p->run ? k : -1;

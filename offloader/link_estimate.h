@@ -70,15 +70,15 @@
  * (bench/trace.sh's TL split and edge-only, 9 % apart at 20 Mbit/s as predicted, 13 % as
  * measured, never switched under the old rule even with the estimate right). Until 5 Dec
  * the margin was 10 % of the current plan's latency; at the hand-made profile's crossover below,
- * that is about the link off by 25 %. After a switch it does not go back to the plan it left for `hold_s` seconds (the estimates
- * go on counting, and the switch back comes at the first estimate after the hold); a move on to a
- * third plan, as an estimate converges, is not held. Noise that beats the margin — a starved host's
- * requests read as a slow link, then a fast one — gets through margin and confirmation; against it
- * the hold backs off: a switch back that comes within 4 holds of the one before doubles the hold
- * after it, up to 8 x hold_s, and any other switch restores hold_s. Time is the estimate's own
- * clock (the `now` of its last sample), so the chooser is as deterministic as its inputs. An
- * estimate is stale when no sample arrived for `stale_s` seconds (a local-only plan sends
- * nothing): the device may then probe.
+ * that is about the link off by 25 %. After a switch it does not go back to the plan it left for
+ * `hold_s` seconds (the estimates go on counting, and the switch back comes at the first estimate
+ * after the hold); a move on to a third plan, as an estimate converges, is not held. Noise that
+ * beats the margin — a starved host's requests read as a slow link, then a fast one — gets through
+ * margin and confirmation; against it the hold backs off: a switch back that comes within 4 holds
+ * of the one before doubles the hold after it, up to 8 x hold_s, and any other switch restores
+ * hold_s. Time is the estimate's own clock (the `now` of its last sample), so the chooser is as
+ * deterministic as its inputs. An estimate is stale when no sample arrived for `stale_s` seconds (a
+ * local-only plan sends nothing): the device may then probe.
  *
  * Example: plans {local-only 0.155 s}, {TL split: 0.05555 s + RTT + 400 kbit}, {edge-only:
  * 0.00635 s + RTT + 1.2 Mbit}, RTT 20 ms. At 10 Mbit/s the TL split is predicted at 0.11555 s,
@@ -266,13 +266,16 @@ int sl_link_choose(sl_link_chooser *c, const sl_link_estimate *e, int *switched)
 
 /* Seeing a faster link from a plan that sends little. An offloading plan whose transfers all sit
  * within the noise leaves the estimate blind (sl_link_blind): it cannot see the link get faster.
+ * So does one whose transfer at the estimate is within SL_LINK_PRECISE x the noise, even when
+ * some samples are measured: on a loaded host, answers late by a scheduling delay are measured,
+ * slow, and say nothing of a faster link.
  * The prober then sends images on the offloading plan sending the next more bytes among those
  * predicted faster than the current one on an infinitely fast link (a plan that loses at every
- * bandwidth is not worth a probe; no margin, a probe is one image): a burst of up to SL_LINK_PROBE_BURST of them,
- * one at a time, until one is measured (the estimate is no longer blind), at most one burst per
- * cfg.stale_s; and more, as many as may be in flight, while such probes read the link faster
- * than the estimate (a run of jumps down). Pure, like the rest of this file: the device gives
- * the time and the probes in flight. */
+ * bandwidth is not worth a probe; no margin, a probe is one image): a burst of up to
+ * SL_LINK_PROBE_BURST of them, one at a time, until a sample is measured beyond SL_LINK_PRECISE x
+ * the noise, at most one burst per cfg.stale_s; and more, as many as may be in flight, while such
+ * probes read the link faster than the estimate (a run of jumps down). Pure, like the rest of this
+ * file: the device gives the time and the probes in flight. */
 #define SL_LINK_PROBE_BURST 3
 
 typedef struct sl_link_prober {
@@ -285,7 +288,7 @@ void sl_link_prober_init(sl_link_prober *p);
 
 /* The plan to send the next image on instead of plan `cur` (a probe), or -1: as above, with
  * `out` probes in flight and at most `max_out` allowed (the pipeline). */
-int sl_link_probe_up(sl_link_prober *p, const sl_link_estimate *e, const sl_link_plan *plans,
-                     int n, int cur, int out, int max_out, double now);
+int sl_link_probe_up(sl_link_prober *p, const sl_link_estimate *e, const sl_link_plan *plans, int n,
+                     int cur, int out, int max_out, double now);
 
 #endif

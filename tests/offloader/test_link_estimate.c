@@ -286,8 +286,8 @@ static void test_margin(void)
     const struct {
         double bw;
         int up, down;
-    } at[] = {{20e6, 1, 0}, {13.2e6, 1, 0}, {12.6e6, 0, 0}, {10e6, 0, 0},
-              {8.4e6, 0, 0}, {8.1e6, 0, 1}, {5e6, 0, 1}, {1e6, 0, 1}};
+    } at[] = {{20e6, 1, 0},  {13.2e6, 1, 0}, {12.6e6, 0, 0}, {10e6, 0, 0},
+              {8.4e6, 0, 0}, {8.1e6, 0, 1},  {5e6, 0, 1},    {1e6, 0, 1}};
     for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
         sl_link_config cfg = sl_link_config_default(at[i].bw, 0.020);
         sl_link_estimate e;
@@ -313,7 +313,8 @@ static const char TABLE[] =
     "\"kind\":\"local-only\"},\"cut2\":null,\"tl\":null,\"fixed_s\":0.155,\"upload_bytes\":0,"
     "\"pays_rtt\":false},{\"id\":1,\"kind\":\"slice\",\"cut\":{\"index\":1,\"tensor\":"
     "\"maxpool\",\"kind\":\"slice\"},\"cut2\":null,\"tl\":\"pool\",\"fixed_s\":0.05555,"
-    "\"edge_s\":0.005,\"upload_bytes\":50000,\"pays_rtt\":true},{\"id\":2,\"kind\":\"edge-only\",\"cut\":"
+    "\"edge_s\":0.005,\"upload_bytes\":50000,\"pays_rtt\":true},{\"id\":2,\"kind\":\"edge-only\","
+    "\"cut\":"
     "{\"index\":0,\"tensor\":\"image\",\"kind\":\"edge-only\"},\"cut2\":null,\"tl\":null,"
     "\"fixed_s\":0.006349999999999998,\"upload_bytes\":150000,\"pays_rtt\":true}]}";
 
