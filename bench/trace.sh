@@ -241,6 +241,7 @@ for i, (rate, t0, t1) in enumerate(ad_segs):
         s["runs"][name] = stats([x["timing"]["total_s"] for x in inseg])
         if name == "adaptive":
             s["errors"] = sum(x["via"] == "error" for x in inseg)
+            s["probes"] = sum(bool(x.get("probe")) for x in inseg)
             idx = {x["index"] for x in inseg}
             swi = [x for x in sw if x["index"] in idx]
             if inseg:
@@ -274,7 +275,8 @@ for i, (rate, t0, t1) in enumerate(ad_segs):
 print(f"plans: " + "; ".join(f"{p['id']}: {p['kind']} {p['cut']} tl={p['tl']}" for p in res["plans"]))
 for s in res["segments"]:
     print(f"\n{s['rate']} ({s['duration_s']:.0f} s): the table's plan {s.get('table_plan')}; "
-          f"adaptive used plans {s.get('adaptive_plans')}, switches {s.get('switches')}")
+          f"adaptive used plans {s.get('adaptive_plans')} ({s.get('probes')} probes), "
+          f"switches {s.get('switches')}")
     for name, v in s["runs"].items():
         if v: print(f"  {name:22s} n={v['n']:4d} mean {v['mean_s']*1e3:8.1f} ms  p95 {v['p95_s']*1e3:8.1f} ms")
     if "adaptive_vs_best" in s:

@@ -45,10 +45,11 @@ static const sl_opt options[] = {
                      "table's middle link)"),
     SL_OPT_DURATION(0, "stale", &A.stale,
                     "adaptive: probe the link when no request measured it for TIME (on\n"
-                    "the local-only plan, or one sending too little to measure; default 5s)"),
+                    "the local-only plan, or one sending too little to measure; default 5s);\n"
+                    "on an offloading plan, PING the edge every TIME / 4 for the RTT"),
     SL_OPT_DOUBLE(0, "switch-margin", &A.margin, "PCT", 0, 99,
-                  "adaptive: switch only to a plan predicted PCT % faster than the one in use\n"
-                  "(default 10)"),
+                  "adaptive: switch only to a plan predicted faster than the one in use with\n"
+                  "the link estimate PCT % off either way (default 25)"),
     SL_OPT_LONG(0, "switch-confirm", &A.confirm, "N", 1, 1000,
                 "adaptive: ... on N consecutive estimates, one per answer (default 3)"),
     SL_OPT_DURATION(0, "switch-hold", &A.hold,

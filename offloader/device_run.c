@@ -51,8 +51,8 @@ struct sl_device {
     int local_plan;      /* the table's local-only plan, -1 for none */
     int n_offload;       /* plans that send something */
     int probe_out;       /* probes in flight */
-    int up_run;          /* the last image was a probe_up probe */
-    double up_s;         /* sl_now() of the last blind probe_up probe, 0 for none */
+    sl_link_prober up;   /* probes on a plan that sends more, while the estimate is blind */
+    double ping_s;       /* sl_now() of the last PING, 0 for none */
     long probes;
     double last_release; /* when the latest answer was released (pipelined timing) */
     double t_start;
@@ -221,6 +221,7 @@ static int open_plans(sl_device *d)
     for (int k = 1; k < t->n_plans; k++)
         if (sl_link_predict(&d->est, &t->plans[k]) < sl_link_predict(&d->est, &t->plans[best]))
             best = k;
+    sl_link_prober_init(&d->up);
     return sl_link_chooser_init(&d->ch, t->plans, t->n_plans, best);
 }
 
@@ -524,6 +525,9 @@ static void observe(sl_device *d, const slot *s, const sl_client_timing *t)
     /* how fast the edge is now, when its time was not overlapped with the link */
     if (edge > 0 && d->adaptive)
         sl_link_observe_edge(&d->est, edge, d->pb.table.plans[s->r.plan].edge_s);
+    /* what the plan really puts on the wire (compressed), for the predictions */
+    if (t->bytes_up > 0 && d->adaptive)
+        sl_link_observe_sent(&d->est, &d->pb.table.plans[s->r.plan], (double)t->bytes_up);
 }
 
 /* Waits for the answer of s (resending after BUSY or a lost connection), falls back or records
@@ -610,44 +614,19 @@ static int best_offload(const sl_device *d)
     return best;
 }
 
-/* Adaptive mode: of the offloading plans sending more bytes than plan cur and predicted faster
- * than it on a faster link (on an infinitely fast one, by the margin), the one sending the fewest
- * (-1 for none). A plan that loses at every bandwidth is not worth a probe. */
-static int wider(const sl_device *d, int cur)
+/* A PING for the RTT, taken into the estimate. */
+static void ping(sl_device *d, sl_client *c)
 {
-    const sl_link_plan *p = d->pb.table.plans;
-    sl_link_estimate fast = d->est;
-    fast.spb = 0;
-    double cur_s = sl_link_predict(&fast, &p[cur]);
-    int best = -1;
-    for (int k = 0; k < d->pb.table.n_plans; k++)
-        if (d->plans[k].kind != SL_PLAN_LOCAL_ONLY && p[k].upload_bytes > p[cur].upload_bytes &&
-            sl_link_predict(&fast, &p[k]) < cur_s * (1 - fast.cfg.margin) &&
-            (best < 0 || p[k].upload_bytes < p[best].upload_bytes))
-            best = k;
-    return best;
-}
-
-/* An offloading plan whose transfers all sit within the RTT's noise (censored samples) cannot see
- * the link get faster. Returns the plan to probe instead of plan cur, or -1: when the estimate is
- * blind, one request on the plan sending the next more bytes, at most once per stale period (its
- * transfer may sit in the noise too); while the samples of such probes run faster than the
- * estimate (a run of jumps down), more, as many as the pipeline holds. */
-static int probe_up(sl_device *d, int cur, double now)
-{
-    int k = wider(d, cur);
-    int blind = sl_link_blind(&d->est, now) && d->probe_out == 0 &&
-                (d->up_s == 0 || now - d->up_s > d->est.cfg.stale_s);
-    int faster = d->up_run && d->est.jump_n > 0 && d->est.jump_dir < 0 &&
-                 d->probe_out < d->o.pipeline;
-    d->up_run = k >= 0 && (blind || faster);
-    if (d->up_run && blind) d->up_s = now;
-    return d->up_run ? k : -1;
+    double rtt;
+    d->ping_s = sl_now();
+    if (sl_client_ping(c, &rtt) == SL_OK) sl_link_observe_rtt(&d->est, rtt, sl_now());
 }
 
 /* The plan image `index` runs on: the chooser's (announcing a switch), or a probe (*probe = 1)
  * while the plan in use sends nothing and the estimate is stale or moving, or sends too little
- * to measure the link (probe_up). */
+ * to measure the link (sl_link_probe_up). On an offloading plan, a PING every stale_s / 4 while
+ * no request is in flight (it would queue behind them) keeps the RTT estimate, and with it the
+ * noise allowance, current. */
 static dplan *pick(sl_device *d, sl_client *c, int index, int *probe)
 {
     *probe = 0;
@@ -671,24 +650,25 @@ static dplan *pick(sl_device *d, sl_client *c, int index, int *probe)
     }
     if (!d->n_offload || now < d->down_until) return &d->plans[cur];
     if (d->plans[cur].kind != SL_PLAN_LOCAL_ONLY) {
-        int k = probe_up(d, cur, now);
+        if (now - d->ping_s > d->est.cfg.stale_s / SL_LINK_PINGS_TRUSTED &&
+            sl_client_pending(c) == 0)
+            ping(d, c);
+        int k = sl_link_probe_up(&d->up, &d->est, t->plans, t->n_plans, cur, d->probe_out,
+                                 d->o.pipeline, now);
         if (k < 0) return &d->plans[cur];
         *probe = 1;
         d->probe_out++;
         d->probes++;
         return &d->plans[k];
     }
-    d->up_run = 0;
+    d->up.run = 0;
     /* A PING refreshes the RTT only: without a request measured, the bandwidth is a prior.
      * A stale estimate gets one probe at a time; a moving one as many as the pipeline holds. */
     int stale = d->est.n_samples == 0 || sl_link_stale(&d->est, now);
     int moving = d->est.jump_n > 0 || d->ch.streak > 0;
     if (!(stale && d->probe_out == 0) && !(moving && d->probe_out < d->o.pipeline))
         return &d->plans[cur];
-    if (stale && d->probe_out == 0) {
-        double rtt;
-        if (sl_client_ping(c, &rtt) == SL_OK) sl_link_observe_rtt(&d->est, rtt, sl_now());
-    }
+    if (stale && d->probe_out == 0) ping(d, c);
     *probe = 1;
     d->probe_out++;
     d->probes++;
@@ -703,10 +683,7 @@ int sl_device_run(sl_device *d, sl_client *c, char *const *paths, int n, sl_devi
     if (!ring) return sl_err(SL_ENOMEM, "out of memory");
     d->t_start = sl_now();
     /* The RTT before the first request, when a plan pays it. */
-    if (d->adaptive && d->n_offload && d->o.prior_rtt_s < 0) {
-        double rtt;
-        if (sl_client_ping(c, &rtt) == SL_OK) sl_link_observe_rtt(&d->est, rtt, sl_now());
-    }
+    if (d->adaptive && d->n_offload && d->o.prior_rtt_s < 0) ping(d, c);
     for (int i = 0; i < n; i++) {
         slot *s = &ring[i % p];
         if (s->used) finish(d, c, s, sink, arg);

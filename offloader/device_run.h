@@ -29,10 +29,14 @@
  * and its answer is that image's answer. Further images are sent as probes while the estimate
  * is moving (a run of jumps in progress, or a switch being confirmed), so a link that came back
  * is seen in a few images; otherwise the next probe waits until the estimate is stale again.
- * An offloading plan whose samples are all censored (its transfer within the RTT's noise,
- * link_estimate.h) leaves the estimate blind: then one image, at most once per stale period, is
- * sent as a probe on the plan sending the next more bytes among those that would win on a faster
- * link, and more while their samples read the link faster than the estimate.
+ * An offloading plan whose samples are all censored or barely measured (its transfer within
+ * twice the RTT's noise, link_estimate.h) leaves the estimate blind: then images are sent as
+ * probes on the plan sending the next more bytes among those that would win on a faster link,
+ * one at a time until one is measured, up to 3, at most one such burst per stale period
+ * (sl_link_probe_up), and more while their samples read the link faster than the estimate.
+ * While an offloading plan is in use, a PING every stale_s / 4, when no request is in flight,
+ * keeps the RTT estimate and its noise allowance current. The predictions use the bytes each
+ * plan's requests really put on the wire (compressed), once the plan has sent one.
  * A probe that fails is answered by the local-only plan (or the fallback). No probe is sent
  * while the edge counts as unreachable.
  */

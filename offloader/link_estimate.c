@@ -20,7 +20,7 @@ sl_link_config sl_link_config_default(double prior_bps, double prior_rtt_s)
                             .prior_rtt_s = prior_rtt_s,
                             .jump_ratio = 3,
                             .jump_run = 3,
-                            .margin = 0.1,
+                            .margin = 0.25,
                             .confirm = 3,
                             .hold_s = 1,
                             .stale_s = 5,
@@ -85,7 +85,9 @@ static void fold(sl_link_estimate *e, double spb)
 
 double sl_link_noise(const sl_link_estimate *e, double bytes)
 {
-    return fmax(e->cfg.rtt_noise * e->rtt_s, 8.0 * bytes / SL_LINK_MAX_BPS);
+    double n = e->cfg.rtt_noise * e->rtt_s;
+    if (e->n_rtt >= SL_LINK_PINGS_TRUSTED) n = fmin(n, 4 * e->rtt_dev);
+    return fmax(n, 8.0 * bytes / SL_LINK_MAX_BPS);
 }
 
 /* Folds a transfer time `x` of `bytes` that may be off by the noise allowance either way. Above
@@ -96,9 +98,21 @@ double sl_link_noise(const sl_link_estimate *e, double bytes)
 static void sample(sl_link_estimate *e, double bytes, double x, double now)
 {
     double noise = sl_link_noise(e, bytes), bits = 8.0 * bytes;
-    if (x > noise) {
+    if (x > SL_LINK_PRECISE * noise && e->censored_run > 0 && x / bits < e->spb) {
+        /* the estimate was only a bound, and this reads faster: it is what is known now */
+        e->spb = x / bits;
+        e->jump_dir = 0;
+        e->jump_n = 0;
+        e->jump_sum = 0;
+        e->n_reset++;
+    } else if (x > noise) {
         fold(e, x / bits);
+    }
+    if (x > SL_LINK_PRECISE * noise) {
         e->measured_s = now;
+        e->censored_run = 0;
+    } else if (x > noise) {
+        e->censored_run++;
     } else {
         double bound = fmax(x, 0) + noise;
         if (bits * e->spb > bound) {
@@ -109,6 +123,7 @@ static void sample(sl_link_estimate *e, double bytes, double x, double now)
             e->jump_sum = 0;
         }
         e->n_censored++;
+        e->censored_run++;
     }
     e->n_samples++;
     e->last_s = now;
@@ -156,6 +171,8 @@ int sl_link_observe_rtt(sl_link_estimate *e, double rtt_s, double now)
 {
     if (!finite_nonneg(rtt_s) || !isfinite(now))
         return sl_err(SL_EARG, "link probe: RTT %g s is not a round-trip time", rtt_s);
+    double dev = fabs(rtt_s - e->rtt_s);
+    if (e->n_rtt) e->rtt_dev = e->n_rtt == 1 ? dev : e->rtt_dev + 0.25 * (dev - e->rtt_dev);
     e->rtt_s = e->n_rtt ? e->rtt_s + e->cfg.alpha * (rtt_s - e->rtt_s) : rtt_s;
     e->n_rtt++;
     e->last_s = now;
@@ -177,10 +194,72 @@ int sl_link_blind(const sl_link_estimate *e, double now)
     return e->n_samples > 0 && (e->measured_s < 0 || now - e->measured_s > e->cfg.stale_s);
 }
 
+double sl_link_plan_bytes(const sl_link_plan *p)
+{
+    return p->sent_bytes > 0 ? p->sent_bytes : p->upload_bytes;
+}
+
+int sl_link_observe_sent(const sl_link_estimate *e, sl_link_plan *p, double bytes)
+{
+    if (!(bytes > 0) || !isfinite(bytes))
+        return sl_err(SL_EARG, "sent bytes: %g is not a request's size", bytes);
+    p->sent_bytes =
+        p->sent_bytes > 0 ? p->sent_bytes + e->cfg.alpha * (bytes - p->sent_bytes) : bytes;
+    return SL_OK;
+}
+
 double sl_link_predict(const sl_link_estimate *e, const sl_link_plan *p)
 {
     if (!p->pays_rtt) return p->fixed_s;
-    return p->fixed_s + (e->edge_ratio - 1) * p->edge_s + e->rtt_s + 8.0 * p->upload_bytes * e->spb;
+    return p->fixed_s + (e->edge_ratio - 1) * p->edge_s + e->rtt_s +
+           8.0 * sl_link_plan_bytes(p) * e->spb;
+}
+
+void sl_link_prober_init(sl_link_prober *p)
+{
+    memset(p, 0, sizeof *p);
+    p->burst_s = -1;
+}
+
+/* Of the offloading plans sending more bytes than plan cur and predicted faster than it on an
+ * infinitely fast link, the one sending the fewest; -1 for none. No margin here: a probe is one
+ * image, and a loaded edge's ratio, off by the margin, may hide every plan with more edge work. */
+static int wider(const sl_link_estimate *e, const sl_link_plan *plans, int n, int cur)
+{
+    sl_link_estimate fast = *e;
+    fast.spb = 0;
+    double cur_s = sl_link_predict(&fast, &plans[cur]), cur_b = sl_link_plan_bytes(&plans[cur]);
+    int best = -1;
+    for (int k = 0; k < n; k++) {
+        double b = sl_link_plan_bytes(&plans[k]);
+        if (plans[k].pays_rtt && b > cur_b && sl_link_predict(&fast, &plans[k]) < cur_s &&
+            (best < 0 || b < sl_link_plan_bytes(&plans[best])))
+            best = k;
+    }
+    return best;
+}
+
+int sl_link_probe_up(sl_link_prober *p, const sl_link_estimate *e, const sl_link_plan *plans, int n,
+                     int cur, int out, int max_out, double now)
+{
+    /* blind for want of a measured sample, or because the plan's transfer at the estimate is
+     * within twice the noise (late answers on a loaded host are measured, slow, but do not show
+     * a faster link) */
+    double b = sl_link_plan_bytes(&plans[cur]);
+    int k = wider(e, plans, n, cur);
+    int blind = sl_link_blind(e, now) ||
+                (e->n_samples > 0 && 8 * b * e->spb <= SL_LINK_PRECISE * sl_link_noise(e, b));
+    if (k >= 0 && blind && out == 0 && (p->burst_s < 0 || now - p->burst_s > e->cfg.stale_s)) {
+        p->burst_s = now;
+        p->left = SL_LINK_PROBE_BURST;
+    }
+    /* the burst goes on one probe at a time until a sample is measured */
+    if (e->measured_s >= p->burst_s) p->left = 0;
+    int burst = p->left > 0 && out == 0;
+    int faster = p->run && e->jump_n > 0 && e->jump_dir < 0 && out < max_out;
+    p->run = k >= 0 && (burst || faster);
+    if (p->run && burst) p->left--;
+    return p->run ? k : -1;
 }
 
 int sl_link_chooser_init(sl_link_chooser *c, const sl_link_plan *plans, int n, int initial)
@@ -194,6 +273,19 @@ int sl_link_chooser_init(sl_link_chooser *c, const sl_link_plan *plans, int n, i
     c->candidate = -1;
     c->seen = -1;
     return SL_OK;
+}
+
+int sl_link_beats(const sl_link_estimate *e, const sl_link_plan *a, const sl_link_plan *b)
+{
+    double f = 1 + e->cfg.margin;
+    sl_link_estimate x = *e;
+    for (int i = 0; i < 8; i++) {
+        x.spb = e->spb * (i & 1 ? f : 1 / f);
+        x.rtt_s = e->rtt_s * (i & 2 ? f : 1 / f);
+        x.edge_ratio = e->edge_ratio * (i & 4 ? f : 1 / f);
+        if (!(sl_link_predict(&x, a) < sl_link_predict(&x, b))) return 0;
+    }
+    return 1;
 }
 
 int sl_link_choose(sl_link_chooser *c, const sl_link_estimate *e, int *switched)
@@ -211,8 +303,7 @@ int sl_link_choose(sl_link_chooser *c, const sl_link_estimate *e, int *switched)
             best_s = s;
         }
     }
-    double cur_s = sl_link_predict(e, &c->plans[c->current]);
-    if (best == c->current || !(best_s < cur_s * (1 - e->cfg.margin))) {
+    if (best == c->current || !sl_link_beats(e, &c->plans[best], &c->plans[c->current])) {
         c->candidate = -1;
         c->streak = 0;
         return c->current;

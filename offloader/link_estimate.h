@@ -19,6 +19,10 @@
  * transfer x = T - E - RTT is only known to within a noise allowance
  *   noise = max(rtt_noise * RTT, 8B / 10 Gbit/s)
  * (a quarter of the RTT by default; the second term keeps it above 0 on a link with no RTT).
+ * PINGs narrow it: once SL_LINK_PINGS_TRUSTED of them are in, the allowance is at most 4 times
+ * their mean deviation from the RTT estimate (TCP's RTTVAR rule; the deviation starts at the
+ * first two PINGs' difference and is averaged with weight 1/4), so on a steady link the device
+ * measures transfers a quarter of the RTT would hide; a jittery one keeps the quarter.
  * A transfer above the allowance is measured. One at or below it cannot be told from the RTT's
  * jitter: what it says is "the transfer took no longer than max(x, 0) + noise", an upper bound
  * on time, a lower bound on bandwidth. Such a censored sample leaves the average alone when the
@@ -32,6 +36,15 @@
  * the RTT that request had. A longer one says nothing about the RTT, which only PINGs raise (the
  * transfer and the RTT cannot be told apart in one sample).
  *
+ * A measured sample after censored ones. A transfer measured beyond the noise but within
+ * SL_LINK_PRECISE x the noise is folded, yet may be off by its whole value: a plan whose
+ * transfers straddle the noise measures only their slow tail. While the last samples were
+ * censored or so imprecise, the estimate is only a bound: the link may be much faster than it
+ * says. A sample measured beyond SL_LINK_PRECISE x the noise that reads faster than the
+ * estimate then replaces it (no EWMA step, no jump run to wait for): the bound was all the
+ * estimate knew. One that reads slower is folded as usual (the censoring errs fast, never slow,
+ * so that direction needs no shortcut).
+ *
  * Worked: RTT estimate 24 ms (a PING on a loaded host; the link's RTT is 20 ms), noise 6 ms, a TL
  * split sending 3 kB (24 kbit) at 5 Mbit/s, that is 4.8 ms. A request answered 23 ms after its
  * send, less its edge time, gives x = -1 ms: censored, transfer <= 6 ms, bandwidth >= 4 Mbit/s,
@@ -44,25 +57,34 @@
  * which starts at 1. A starved or loaded edge raises it for every offloading plan at once.
  *
  * The choice. Every plan's latency is predicted at the estimate as
- *   fixed_s + (pays_rtt ? rtt + (edge_ratio - 1) * edge_s : 0) + 8 * upload_bytes / bandwidth
- * (the plan table's formula, with the edge share scaled by what the edge shows now). The chooser
- * moves to another plan only when it is predicted faster than the current one by `margin` (0.1 =
- * 10%) on `confirm` consecutive new estimates, so noise around a boundary does not flap between two
- * plans. After a switch it does not go back to the plan it left for `hold_s` seconds (the estimates
- * go on counting, and the switch back comes at the first estimate after the hold); a move on to a
- * third plan, as an estimate converges, is not held. Noise that beats the margin — a starved host's
- * requests read as a slow link, then a fast one — gets through margin and confirmation; against it
- * the hold backs off: a switch back that comes within 4 holds of the one before doubles the hold
- * after it, up to 8 x hold_s, and any other switch restores hold_s. Time is the estimate's own
- * clock (the `now` of its last sample), so the chooser is as deterministic as its inputs. An
- * estimate is stale when no sample arrived for `stale_s` seconds (a local-only plan sends
- * nothing): the device may then probe.
+ *   fixed_s + (pays_rtt ? rtt + (edge_ratio - 1) * edge_s : 0) + 8 * bytes / bandwidth
+ * (the plan table's formula, with the edge share scaled by what the edge shows now, and `bytes`
+ * what the device measured sending on the plan, or the table's upload_bytes before it sent any:
+ * sl_link_plan_bytes). The chooser
+ * moves to another plan only when it is predicted faster than the current one on every link
+ * within `margin` of the estimate (0.25: time per bit, RTT and edge ratio each 25 % off either
+ * way, sl_link_beats) on `confirm` consecutive new estimates, so noise around a boundary does not
+ * flap between two plans. The margin is on the estimate, not on the latency: two plans that share
+ * most of their latency (the RTT, the device's compute) but differ in what they send switch where
+ * the link moves past their crossover by the margin, not only once one is 10 % faster in all
+ * (bench/trace.sh's TL split and edge-only, 9 % apart at 20 Mbit/s as predicted, 13 % as
+ * measured, never switched under the old rule even with the estimate right). Until 5 Dec
+ * the margin was 10 % of the current plan's latency; at the hand-made profile's crossover below,
+ * that is about the link off by 25 %. After a switch it does not go back to the plan it left for
+ * `hold_s` seconds (the estimates go on counting, and the switch back comes at the first estimate
+ * after the hold); a move on to a third plan, as an estimate converges, is not held. Noise that
+ * beats the margin — a starved host's requests read as a slow link, then a fast one — gets through
+ * margin and confirmation; against it the hold backs off: a switch back that comes within 4 holds
+ * of the one before doubles the hold after it, up to 8 x hold_s, and any other switch restores
+ * hold_s. Time is the estimate's own clock (the `now` of its last sample), so the chooser is as
+ * deterministic as its inputs. An estimate is stale when no sample arrived for `stale_s` seconds (a
+ * local-only plan sends nothing): the device may then probe.
  *
  * Example: plans {local-only 0.155 s}, {TL split: 0.05555 s + RTT + 400 kbit}, {edge-only:
  * 0.00635 s + RTT + 1.2 Mbit}, RTT 20 ms. At 10 Mbit/s the TL split is predicted at 0.11555 s,
  * edge-only 0.14635, local-only 0.155: the chooser holds the TL split. When the link falls to
- * 1 Mbit/s, local-only (0.155) beats the TL split (0.47555) by far more than 10% from the first
- * slow sample, and after `confirm` of them the chooser switches.
+ * 1 Mbit/s, local-only (0.155) beats the TL split (0.47555, 0.40 at a link 25 % faster) from the
+ * first slow sample, and after `confirm` of them the chooser switches.
  */
 #ifndef SL_OFFLOADER_LINK_ESTIMATE_H
 #define SL_OFFLOADER_LINK_ESTIMATE_H
@@ -73,12 +95,21 @@ typedef struct sl_link_config {
     double prior_rtt_s; /* RTT before any probe, >= 0 */
     double jump_ratio;  /* a sample this many times off the average is a jump; default 3 */
     int jump_run;       /* this many jumps in a row restart the average; default 3 */
-    double margin;      /* switch only when predicted faster by this fraction; default 0.1 */
+    double margin;      /* switch only when predicted faster with the estimate off by this
+                           fraction either way (sl_link_beats), [0, 1); default 0.25 */
     int confirm;        /* ... on this many consecutive estimates; default 3 */
     double hold_s;      /* no switch back to the plan just left for this long, >= 0; default 1 */
     double stale_s;     /* no sample for this long: stale; default 5 */
     double rtt_noise;   /* the RTT estimate is trusted to this fraction of itself, >= 0; 0.25 */
 } sl_link_config;
+
+/* A measured transfer of at most this many noise allowances is still off by up to its whole
+ * value: it is folded, but as to what the estimate knows it counts as censored (censored_run,
+ * sl_link_blind). */
+#define SL_LINK_PRECISE 2
+
+/* PINGs needed before their deviation narrows the noise allowance. */
+#define SL_LINK_PINGS_TRUSTED 4
 
 /* The defaults above, with the priors given. */
 sl_link_config sl_link_config_default(double prior_bps, double prior_rtt_s);
@@ -97,7 +128,11 @@ typedef struct sl_link_estimate {
     double edge_ratio; /* average of measured / profiled edge time, 1 before any sample */
     long n_edge;       /* edge samples folded in */
     long n_censored;   /* samples whose transfer was within the noise (of n_samples) */
-    double measured_s; /* time of the last sample not censored, -1 for none */
+    double measured_s; /* time of the last sample measured beyond SL_LINK_PRECISE x the noise,
+                          -1 for none */
+    int censored_run;  /* samples since then (censored, or measured within that) */
+    long n_reset;      /* measured samples that replaced a bound (see the top of this file) */
+    double rtt_dev;    /* mean deviation of the PINGs from the RTT estimate (n_rtt >= 2) */
 } sl_link_estimate;
 
 /* Starts an estimate at the config's priors. Returns 0, or SL_EARG naming the field when the
@@ -118,9 +153,9 @@ int sl_link_observe(sl_link_estimate *e, double bytes, double elapsed_s, double 
  * 0; SL_EARG (nothing changed) for a negative or non-finite value or no bytes. */
 int sl_link_observe_transfer(sl_link_estimate *e, double bytes, double transfer_s, double now);
 
-/* 1 when samples come but none was measured (all censored) for cfg.stale_s seconds before
- * `now`: the plan in use sends too little to tell the link's speed, and a request on a plan that
- * sends more would; else 0. */
+/* 1 when samples come but none was measured beyond SL_LINK_PRECISE x the noise for cfg.stale_s
+ * seconds before `now`: the plan in use sends too little to tell the link's speed, and a request
+ * on a plan that sends more would; else 0. */
 int sl_link_blind(const sl_link_estimate *e, double now);
 
 /* The noise allowance of a transfer of `bytes` at the estimate's RTT (see the top of this file):
@@ -133,7 +168,8 @@ double sl_link_noise(const sl_link_estimate *e, double bytes);
  * non-finite edge_s. */
 int sl_link_observe_edge(sl_link_estimate *e, double edge_s, double table_edge_s);
 
-/* A probe's round-trip time (a small exchange; its transfer time is neglected). Same errors. */
+/* A probe's round-trip time (a small exchange; its transfer time is neglected), also averaged
+ * into rtt_dev. Same errors. */
 int sl_link_observe_rtt(sl_link_estimate *e, double rtt_s, double now);
 
 /* The estimated bandwidth in bit/s: finite, and at most 10 Gbit/s unless the prior was above. */
@@ -152,7 +188,19 @@ typedef struct sl_link_plan {
     char tl[64];         /* the TL configuration, "" for none */
     double edge_s;       /* the edge's share of fixed_s (codec + TL decode + its half); 0 when the
                             table does not give it */
+    double sent_bytes;   /* bytes per image this device measured on the wire for the plan (EWMA,
+                            sl_link_observe_sent); 0 until it sent one. Not in the table */
 } sl_link_plan;
+
+/* The bytes plan p puts on the wire per image: what the device measured sending (sent_bytes),
+ * else the table's upload_bytes (the wire size when the table was selected on profiles with wire
+ * sizes, the raw tensor before them or in a hand-made table). */
+double sl_link_plan_bytes(const sl_link_plan *p);
+
+/* One request of plan p sent `bytes` on the wire (the INFER frame, compressed): averaged into
+ * p->sent_bytes (EWMA, e's alpha; the first replaces it). SL_EARG for bytes not > 0 or not
+ * finite (nothing changed). */
+int sl_link_observe_sent(const sl_link_estimate *e, sl_link_plan *p, double bytes);
 
 /* A plan table as the device reads it (docs/formats/plan-table.md). */
 typedef struct sl_link_table {
@@ -178,7 +226,7 @@ int sl_link_table_read(const char *path, sl_link_table *out);
 /* Frees what t owns and zeroes it; NULL is a no-op. */
 void sl_link_table_free(sl_link_table *t);
 
-/* The predicted latency of plan p at the estimate. */
+/* The predicted latency of plan p at the estimate (with sl_link_plan_bytes as its bytes). */
 double sl_link_predict(const sl_link_estimate *e, const sl_link_plan *p);
 
 typedef struct sl_link_chooser {
@@ -199,16 +247,48 @@ typedef struct sl_link_chooser {
 #define SL_LINK_HOLD_MAX 8
 #define SL_LINK_HOLD_FAST 4
 
+/* 1 when plan a is predicted faster than plan b on every link within the margin of the estimate:
+ * its time per bit, RTT and edge ratio each off by the factor 1 + cfg.margin either way (the
+ * difference of two predictions is linear in the three, so the eight corners bound it); else 0. */
+int sl_link_beats(const sl_link_estimate *e, const sl_link_plan *a, const sl_link_plan *b);
+
 /* Starts with plan `initial` in use. Returns 0, or SL_EARG when n < 1 or initial is out of
  * range. */
 int sl_link_chooser_init(sl_link_chooser *c, const sl_link_plan *plans, int n, int initial);
 
 /* Looks at the estimate; when it is new since the last call (a sample or probe came in),
- * another plan has been predicted faster than the current one by the margin on `confirm`
+ * another plan has beaten the current one (sl_link_beats) on `confirm`
  * consecutive new estimates, and (when it is the plan the last switch left) the hold since that
  * switch is over at the estimate's time, e->last_s, switches to it. Returns the plan to use for the
  * next request and sets *switched (may be NULL) to 1 when this call switched, else 0. Calling again
  * without a new sample changes nothing. */
 int sl_link_choose(sl_link_chooser *c, const sl_link_estimate *e, int *switched);
+
+/* Seeing a faster link from a plan that sends little. An offloading plan whose transfers all sit
+ * within the noise leaves the estimate blind (sl_link_blind): it cannot see the link get faster.
+ * So does one whose transfer at the estimate is within SL_LINK_PRECISE x the noise, even when
+ * some samples are measured: on a loaded host, answers late by a scheduling delay are measured,
+ * slow, and say nothing of a faster link.
+ * The prober then sends images on the offloading plan sending the next more bytes among those
+ * predicted faster than the current one on an infinitely fast link (a plan that loses at every
+ * bandwidth is not worth a probe; no margin, a probe is one image): a burst of up to
+ * SL_LINK_PROBE_BURST of them, one at a time, until a sample is measured beyond SL_LINK_PRECISE x
+ * the noise, at most one burst per cfg.stale_s; and more, as many as may be in flight, while such
+ * probes read the link faster than the estimate (a run of jumps down). Pure, like the rest of this
+ * file: the device gives the time and the probes in flight. */
+#define SL_LINK_PROBE_BURST 3
+
+typedef struct sl_link_prober {
+    double burst_s; /* `now` when the last burst began, -1 for none */
+    int left;       /* probes left in that burst */
+    int run;        /* the last image was a probe */
+} sl_link_prober;
+
+void sl_link_prober_init(sl_link_prober *p);
+
+/* The plan to send the next image on instead of plan `cur` (a probe), or -1: as above, with
+ * `out` probes in flight and at most `max_out` allowed (the pipeline). */
+int sl_link_probe_up(sl_link_prober *p, const sl_link_estimate *e, const sl_link_plan *plans, int n,
+                     int cur, int out, int max_out, double now);
 
 #endif

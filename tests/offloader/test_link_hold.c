@@ -14,8 +14,8 @@
 
 /* Two plans crossing at 2 Mbit/s (RTT 0): local-only at 0.1 s, and a split sending 25 kB
  * (200 kbit) on top of 0 s fixed. At 10 Mbit/s the split costs 0.02 s, at 1 Mbit/s 0.2 s. */
-static const sl_link_plan PLANS[2] = {{0.1, 0, 0, 3, -1, "fc", "", 0},
-                                      {0, 25000, 1, 1, -1, "maxpool", "pool", 0}};
+static const sl_link_plan PLANS[2] = {{0.1, 0, 0, 3, -1, "fc", "", 0, 0},
+                                      {0, 25000, 1, 1, -1, "maxpool", "pool", 0, 0}};
 
 /* One request of the split's bytes at `bw` bit/s at time t; returns the plan to use next and
  * sets *sw when the chooser switched. The device probes with the split's bytes while on
@@ -85,9 +85,9 @@ static void test_hold(void)
  * inside the 2 s hold, since it does not go back. */
 static void test_third_plan(void)
 {
-    static const sl_link_plan three[3] = {{0.1, 0, 0, 3, -1, "fc", "", 0},
-                                          {0.03, 25000, 1, 1, -1, "maxpool", "pool", 0},
-                                          {0.01, 150000, 1, 0, -1, "image", "", 0}};
+    static const sl_link_plan three[3] = {{0.1, 0, 0, 3, -1, "fc", "", 0, 0},
+                                          {0.03, 25000, 1, 1, -1, "maxpool", "pool", 0, 0},
+                                          {0.01, 150000, 1, 0, -1, "image", "", 0, 0}};
     sl_link_estimate e;
     sl_link_chooser c;
     setup(&e, &c, 0.5e6, 2, 1, three, 3, 0);
@@ -108,7 +108,7 @@ static void test_third_plan(void)
 
 /* The series of a loaded host: the link is 10 Mbit/s throughout, a request every 0.1 s, but
  * every 4 s a burst of 6 requests takes 10x as long (the device and the edge waiting for CPU) —
- * far beyond the 10% margin, and longer than `confirm`. Without the hold the chooser leaves for
+ * far beyond the margin, and longer than `confirm`. Without the hold the chooser leaves for
  * local-only and comes back at every burst; with it, the gaps between switches are at least the
  * hold and grow (2, 4, 8, 16, 16... s), so 120 s of it gives at most 10 switches. Then the link
  * really drops to 1 Mbit/s right after a switch: the chooser follows when that switch's hold
