@@ -10,8 +10,8 @@
 # cannot start without binfmt_misc (this container has none; a board runs it natively).
 # Sources tests/e2e/lib.sh for the native edge and its helpers. Exits 77 (skipped) when the
 # arm64 build, its sysroot, qemu-aarch64 or proot is absent (`make device-arm64` installs and
-# makes them all; `make test` does too, and sets SL_ARM64_UNAVAILABLE, the reason, when it
-# could not), unless SL_REQUIRE_ARM64=1, which makes any of these a failure.
+# makes them all; `make test` does too, beside the native tests: SL_ARM64_PREPARE below), unless
+# SL_REQUIRE_ARM64=1, which makes any of these a failure.
 : "${SL_SRC:?}" "${SL_ARM64_BUILD:?}"
 source "$SL_SRC/tests/e2e/lib.sh"
 
@@ -22,8 +22,27 @@ skip() {
     echo "skip: $*"
     exit 77
 }
-# make test sets it when it could not install the tools or the arm64 packages: say why.
+# make test sets it when it leaves the arm64 tests out (ARM64=0): say why.
 [ -z "${SL_ARM64_UNAVAILABLE:-}" ] || skip "$SL_ARM64_UNAVAILABLE"
+# make test prepares the arm64 build (tools, sysroot, cross build) in the background beside the
+# native build and tests, and names the status file it writes when that ends: "ok" (then any
+# missing piece fails, as SL_REQUIRE_ARM64=1), "skip: WHY" (apt could not install the tools or
+# the packages) or "failed: ...". These tests come last in the pool (their COST), so this
+# rarely waits; the deadline stays under ctest's 900 s.
+if [ -n "${SL_ARM64_PREPARE:-}" ]; then
+    for _ in $(seq 1700); do [ -s "$SL_ARM64_PREPARE" ] && break; sleep 0.5; done
+    [ -s "$SL_ARM64_PREPARE" ] \
+        || fail "make test's arm64 preparation did not end within 850 s (${SL_ARM64_PREPARE%.status}.log)"
+    st=$(cat "$SL_ARM64_PREPARE")
+    case $st in
+    ok) SL_REQUIRE_ARM64=1 ;;
+    skip:*) SL_REQUIRE_ARM64=0 && skip "${st#skip: }" ;;
+    *)
+        tail -n 40 "${SL_ARM64_PREPARE%.status}.log" >&2
+        fail "${st#failed: }"
+        ;;
+    esac
+fi
 QEMU=$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)
 [ -n "$QEMU" ] || skip "qemu-aarch64 not installed (make device-arm64 installs it)"
 PROOT=$(command -v proot || true)
