@@ -77,13 +77,16 @@ arm64() {
 }
 
 # arm64_fixtures [PER_CLASS]: $W/m.h5 (tinycnn 3x32x32); with PER_CLASS also its float split at
-# pool1 ($W/d.h5 + $W/e.h5), synthetic images in $W/data and a token. Lighter than
-# make_fixtures: every second counts twice here, since the arm64 side runs under emulation.
+# pool1 ($W/d.h5 + $W/e.h5), synthetic images in $W/data and a token. The models are the e2e
+# tests' shared ones (e2e/lib.sh's use_models: copied from the fixture e2e_models when CTest
+# made it, else made here); fewer images than make_fixtures: every second counts twice here,
+# since the arm64 side runs under emulation.
 arm64_fixtures() {
-    "$PRE" zoo tinycnn --input 3x32x32 -o "$W/m.h5" 2>/dev/null || fail "zoo tinycnn"
-    [ $# -gt 0 ] || return 0
-    "$PRE" split "$W/m.h5" --at pool1 --device "$W/d.h5" --edge "$W/e.h5" >/dev/null 2>&1 \
-        || fail "split"
+    if [ $# -eq 0 ]; then
+        use_models m.h5 || fail "the model"
+        return 0
+    fi
+    use_models m.h5 d.h5 e.h5 || fail "the model and its float split"
     "$DATA" synth --product casting --size 32 --per-class "$1" --out "$W/data" 2>/dev/null \
         || fail "synth"
     (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/token")
