@@ -66,14 +66,18 @@ ARM64_UNAVAILABLE = $(BUILD)/arm64-unavailable.txt
 # part of the two cores idle (waits, single-threaded steps); its log is ARM64_PREPARE.log and,
 # when it ends, ARM64_PREPARE.status says "ok", "skip: WHY" or "failed: ...". The two qemu
 # tests, scheduled last in the pool (their COST), wait for that file (tests/arm64/lib.sh), so
-# the serial lane (RUN_SERIAL) starts only after it ended.
+# the serial lane (RUN_SERIAL) starts only after it ended. It runs in a process group of its own,
+# named in ARM64_PREPARE.pgid: a qemu test that has to wait raises it to the tests' own priority
+# (as root), since nothing else in the pool then needs the CPU.
 ARM64_PREPARE = $(BUILD)/arm64-prepare
 test: $(if $(filter 0,$(ARM64)),build,deps)
 	@if [ "$(ARM64)" = 0 ]; then status=; unavailable="the arm64 tests are left out (ARM64=0)"; \
 	else \
-	  status=$(abspath $(ARM64_PREPARE)).status; unavailable=; mkdir -p $(BUILD); rm -f $$status; \
+	  status=$(abspath $(ARM64_PREPARE)).status; unavailable=; mkdir -p $(BUILD); \
+	  rm -f $$status $(ARM64_PREPARE).pgid; \
 	  echo "make test: the arm64 device build is made beside the native build and tests (nice 19, log $(ARM64_PREPARE).log)"; \
-	  (nice -n 19 $(MAKE) --no-print-directory test-arm64-prepare >$(ARM64_PREPARE).log 2>&1; rc=$$?; \
+	  (nice -n 19 setsid sh -c 'echo $$$$ >$(ARM64_PREPARE).pgid; exec $(MAKE) --no-print-directory test-arm64-prepare' \
+	     >$(ARM64_PREPARE).log 2>&1; rc=$$?; \
 	   why=$$(cat $(ARM64_UNAVAILABLE) 2>/dev/null); \
 	   if [ $$rc != 0 ]; then st="failed: making the arm64 device build exited $$rc (log $(ARM64_PREPARE).log)"; \
 	   elif [ -n "$$why" ]; then st="skip: $$why"; else st=ok; fi; \
