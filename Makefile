@@ -61,13 +61,36 @@ TEST_JOBS ?= $(JOBS)
 # ARM64: below (make device-arm64).
 ARM64 ?= auto
 ARM64_UNAVAILABLE = $(BUILD)/arm64-unavailable.txt
+# The arm64 preparation (install, sysroot, cross build: test-arm64-prepare) runs in the
+# background at nice 19 beside the native build and then beside the native tests, which leave
+# part of the two cores idle (waits, single-threaded steps); its log is ARM64_PREPARE.log and,
+# when it ends, ARM64_PREPARE.status says "ok", "skip: WHY" or "failed: ...". The two qemu
+# tests, scheduled last in the pool (their COST), wait for that file (tests/arm64/lib.sh), so
+# the serial lane (RUN_SERIAL) starts only after it ended. It runs in a process group of its own,
+# named in ARM64_PREPARE.pgid: a qemu test that has to wait raises it to the tests' own priority
+# (as root), since nothing else in the pool then needs the CPU.
+ARM64_PREPARE = $(BUILD)/arm64-prepare
 test: $(if $(filter 0,$(ARM64)),build,deps)
-	@if [ "$(ARM64)" != 0 ]; then $(MAKE) --no-print-directory -j2 --output-sync=target build test-arm64-prepare; fi
-	@if [ "$(ARM64)" = 0 ]; then unavailable="the arm64 tests are left out (ARM64=0)"; \
-	else unavailable=$$(cat $(ARM64_UNAVAILABLE) 2>/dev/null); fi; \
-	if [ -n "$$unavailable" ]; then require=0; else require=1; fi; \
-	(set -x; cd $(BUILD) && SL_REQUIRE_ARM64=$$require SL_ARM64_UNAVAILABLE="$$unavailable" \
+	@if [ "$(ARM64)" = 0 ]; then status=; unavailable="the arm64 tests are left out (ARM64=0)"; \
+	else \
+	  status=$(abspath $(ARM64_PREPARE)).status; unavailable=; mkdir -p $(BUILD); \
+	  rm -f $$status $(ARM64_PREPARE).pgid; \
+	  echo "make test: the arm64 device build is made beside the native build and tests (nice 19, log $(ARM64_PREPARE).log)"; \
+	  (nice -n 19 setsid sh -c 'echo $$$$ >$(ARM64_PREPARE).pgid; exec $(MAKE) --no-print-directory test-arm64-prepare' \
+	     >$(ARM64_PREPARE).log 2>&1; rc=$$?; \
+	   why=$$(cat $(ARM64_UNAVAILABLE) 2>/dev/null); \
+	   if [ $$rc != 0 ]; then st="failed: making the arm64 device build exited $$rc (log $(ARM64_PREPARE).log)"; \
+	   elif [ -n "$$why" ]; then st="skip: $$why"; else st=ok; fi; \
+	   echo "$$st" >$$status.tmp && mv $$status.tmp $$status) & \
+	  $(MAKE) --no-print-directory build || { echo "make test: waiting for the arm64 preparation to end" >&2; wait; exit 1; }; \
+	fi; \
+	(set -x; cd $(BUILD) && SL_ARM64_PREPARE=$$status SL_ARM64_UNAVAILABLE="$$unavailable" \
 	  ctest --output-on-failure -j $(TEST_JOBS) --timeout 900); rc=$$?; \
+	wait; \
+	if [ -n "$$status" ]; then st=$$(cat $$status 2>/dev/null || echo "failed: no status"); \
+	  case "$$st" in ok) ;; \
+	    skip:*) unavailable="$${st#skip: }";; \
+	    *) tail -n 40 $(ARM64_PREPARE).log >&2; echo "make test: arm64: $$st" >&2; rc=1;; esac; fi; \
 	[ -z "$$unavailable" ] || echo "make test: $$unavailable" >&2; \
 	exit $$rc
 
@@ -171,11 +194,12 @@ arm64-build:
 	fi
 
 # make test runs the arm64 tests too (tests/arm64: the arm64 sl-offload under qemu-user against
-# the native build): it installs the tools and the arm64 packages and makes device-arm64 while
-# the native build runs (2 cores: each waits on something the other does not), then ctest with
-# SL_REQUIRE_ARM64=1, so that a missing piece fails them. Only when the tools or the packages
-# cannot be installed (not root, no network, apt failing) are they skipped (exit 77), and make
-# says so before and after ctest; a cross build that fails fails make test. ARM64=0 leaves
+# the native build): it installs the tools and the arm64 packages and makes device-arm64 in the
+# background while the native build and then the native tests run (2 cores: each waits on
+# something the other does not; ARM64_PREPARE above), and the arm64 tests wait for it and then
+# run as with SL_REQUIRE_ARM64=1, so that a missing piece fails them. Only when the tools or the
+# packages cannot be installed (not root, no network, apt failing) are they skipped (exit 77),
+# and make says so after ctest; a cross build that fails fails make test. ARM64=0 leaves
 # them out (skipped) for a quick local run; ARM64=1 makes an install failure fail too. They look
 # for the arm64 build where $(BUILD) was configured to (-DSL_ARM64_BUILD, by default
 # build-arm64/, ARM64_BUILD's default). What it costs: docs/benchmarks.md, arm64.

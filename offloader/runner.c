@@ -11,6 +11,16 @@ int sl_runner_open(const char *path, int fold_bn, sl_runner **out)
     return sl_runner_open_opts(path, &o, out);
 }
 
+int sl_runner_check_whole(const sl_bundle *b, const char *path)
+{
+    if (strcmp(b->role, "model") == 0 || strcmp(b->role, "checkpoint") == 0) return SL_OK;
+    return sl_err(SL_EFORMAT,
+                  "%s: role '%s' is %s half of a split model (pair id %s); this needs a whole "
+                  "model (role 'model', e.g. the base.h5 the pair was split from)",
+                  path, b->role, strcmp(b->role, "device") ? "the edge" : "the device",
+                  b->pair_id[0] ? b->pair_id : "none");
+}
+
 int sl_runner_open_opts(const char *path, const sl_exec_opts *opts, sl_runner **out)
 {
     *out = NULL;
@@ -18,13 +28,7 @@ int sl_runner_open_opts(const char *path, const sl_exec_opts *opts, sl_runner **
     if (!r) return sl_err(SL_ENOMEM, "out of memory");
     int rc = sl_bundle_read_checked(path, &r->bundle);
     sl_exec_opts o = *opts;
-    if (!rc && strcmp(r->bundle->role, "model") != 0 && strcmp(r->bundle->role, "checkpoint") != 0)
-        rc = sl_err(SL_EFORMAT,
-                    "%s: role '%s' is %s half of a split model (pair id %s); this needs a whole "
-                    "model (role 'model', e.g. the base.h5 the pair was split from)",
-                    path, r->bundle->role,
-                    strcmp(r->bundle->role, "device") ? "the edge" : "the device",
-                    r->bundle->pair_id[0] ? r->bundle->pair_id : "none");
+    if (!rc) rc = sl_runner_check_whole(r->bundle, path);
     if (!rc) {
         const char *to[1] = {r->bundle->graph->outputs[0]};
         rc = sl_exec_new(r->bundle->graph, NULL, 0, to, 1, &o, &r->exec);

@@ -58,10 +58,10 @@ chmod 644 "$W/token"
 dev --model "$W/td.h5" -o "$W/mode.jsonl" 2>"$W/mode.log" || fail "a readable token file was refused"
 grep -q "accessible by group or others (mode 644)" "$W/mode.log" || fail "no warning for a 0644 token file"
 chmod 600 "$W/token"
-"$OFF" run --model "$W/d.h5" --images "$W/data" 2>"$W/half.log" && fail "run took a device half"
+SL_SHIM_DENY=1 "$OFF" run --model "$W/d.h5" --images "$W/data" 2>"$W/half.log" && fail "run took a device half"
 grep -q "role 'device' is the device half of a split model" "$W/half.log" \
     || fail "run on a device half: $(cat "$W/half.log")"
-pass "refused at start: a short token (device and edge, before the model runtime), a device half for run; a 0644 token warned about"
+pass "refused at start, before the model runtime: a short token (device and edge), a device half for run; a 0644 token warned about"
 
 # 5. Usage errors exit 2; --help exits 0. Like the edge's short token above, they are found before
 #    the model runtime is loaded: with SL_SHIM_DENY=1, which refuses that load, they exit 2 all

@@ -6,6 +6,7 @@
 #include "model/bundle.h"
 #include "offloader/client.h"
 #include "offloader/edge_server.h"
+#include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,16 @@ static inline int fix_make(const char *dir)
                        "$P split m.h5 --at pool1 --device d.h5 --edge e.h5 && "
                        "$P insert m.h5 --at pool2 --tl conv --r 4 --s 2 --bits 8 -o tl.h5 && "
                        "$P split tl.h5 --device td.h5 --edge te.h5; fi && cp e.h5 store/");
+}
+
+/* fix_make in a new scratch folder (tu_tmpdir), named in *dir; on failure the folder is removed
+ * and fix_make's code returned (77: skip). */
+static inline int fix_make_tmp(const char **dir)
+{
+    *dir = tu_tmpdir();
+    int rc = fix_make(*dir);
+    if (rc) tu_rmtree(*dir);
+    return rc;
 }
 
 /* The pair id stored in a bundle file (32 hex chars + NUL); 0 or -1. */

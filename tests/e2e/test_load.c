@@ -59,12 +59,9 @@ static void *device(void *arg)
 
 int main(void)
 {
-    const char *dir = tu_tmpdir();
-    int rc = fix_make(dir);
-    if (rc) {
-        tu_rmtree(dir);
-        return rc;
-    }
+    const char *dir;
+    int rc = fix_make_tmp(&dir);
+    if (rc) return rc;
     char store[1024], path[1024], hex[33];
     snprintf(store, sizeof store, "%s/store", dir);
     snprintf(path, sizeof path, "%s/e.h5", dir);

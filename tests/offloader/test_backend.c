@@ -165,12 +165,9 @@ static void test_server_refusals(const char *dir)
 
 int main(void)
 {
-    const char *dir = tu_tmpdir();
-    int rc = fix_make(dir);
-    if (rc) {
-        tu_rmtree(dir);
-        return rc;
-    }
+    const char *dir;
+    int rc = fix_make_tmp(&dir);
+    if (rc) return rc;
     test_backend_direct(dir);
     test_server_refusals(dir);
     tu_rmtree(dir);
