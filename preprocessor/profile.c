@@ -616,8 +616,8 @@ static int time_load(struct ctx *c, int k, int raw, void *out, double *dt)
 
 /* Local-only as the slow device runs it, image after image (sl-offload bench's local mode,
  * offloader/bench.c): one span per image, the image's load and the whole model, lasting its CPU
- * time / share (paced, common/cpuquota.h), the next span starting where it ends. Before the timed
- * spans, untimed ones run for LOCAL_LEAD_S of wall time (1 to LOCAL_LEAD_MAX spans): in the
+ * time / share (paced, common/cpuquota.h), the next span starting where it ends. Before each timed
+ * span, untimed ones run for LOCAL_LEAD_S of wall time (LOCAL_LEAD_MIN to LOCAL_LEAD_MAX): in the
  * profile's turns the idle waits, the prefix and the suffix (plans with their own copies of the
  * weights) run between two wholes, and a run after an idle wait costs more (docs/profile.md,
  * "Runs after an idle wait"), while the bench's local images follow each other with the core
@@ -626,9 +626,11 @@ static int time_load(struct ctx *c, int k, int raw, void *out, double *dt)
  * 0.4 % more; on the idle host the old profile, one paced whole before the timed one, predicted
  * local 17-19 % high where that whole's busy wait lasted 22 ms (mobilenet_v2 at 25 %) and
  * 10-12 % where it lasted 63-66 ms (mobilenet_v2 at 10 %, resnet18 at 25 %). */
-#define LOCAL_LEAD_S 0.1
-/* ... but no more spans than this: a tiny model's spans of a few microseconds are not worth
- * 0.1 s of every inner cut (tinycnn has 13). */
+#define LOCAL_LEAD_S 0.02
+/* ... and at least this many spans (two paced wholes before the timed one cost 0.4 % more CPU
+ * than the bench's, above), but no more than LOCAL_LEAD_MAX: a tiny model's spans of a few
+ * microseconds are not worth 20 ms of every turn (tinycnn has 13 inner cuts). */
+#define LOCAL_LEAD_MIN 2
 #define LOCAL_LEAD_MAX 16
 
 /* One local-only image as a slow device runs it: a paced span of (with sample images) the load
@@ -648,9 +650,9 @@ static int local_span(struct ctx *c, sl_exec *ew, int k, void *buf, sl_value *ou
  * and edge halves of a split there run, each after the idle gap (the wait for the network
  * between images), and with a gap the whole model after it too (edge-only's edge). They are run
  * in turn, one repeat of each at a time, so a burst of load on a shared host falls on all alike.
- * After each cut's turns the whole model runs image after image as local-only does (LOCAL_LEAD_S),
- * so prefix + suffix is compared with a whole measured at nearly the same moments, and the local
- * figures are spread over the whole measurement too. The whole model's figures are taken over
+ * Each turn ends with the whole model run image after image as local-only runs it (local_span,
+ * after its untimed lead), so prefix + suffix is compared with a whole measured at the same
+ * moments, and the local figures are spread over the whole measurement. The whole model's figures are taken over
  * every cut: the image-after-image one is the total and the last cut's prefix, the one after the
  * gap cut 0's suffix. Every plan first runs SETTLE_RUNS times untimed (time_exec). */
 static int measure_ranges(struct ctx *c, sl_profile *p)
@@ -704,23 +706,23 @@ static int measure_ranges(struct ctx *c, sl_profile *p)
             if (!rc) rc = run_once(ep, &c->vals[0], 1, outs, 0, &dp);
             if (!rc) rc = run_once(es, at, 1, outs, gap, &ds);
             if (!rc && gap > 0) rc = run_once(ew, &c->vals[0], g->noutputs, outs, gap, &di);
+            /* Local-only in the same turn: untimed spans for LOCAL_LEAD_S (LOCAL_LEAD_MIN to
+             * LOCAL_LEAD_MAX of them), then one timed span. */
+            double lead_end = sl_now() + LOCAL_LEAD_S, dll = 0, dw = 0;
+            for (int k = 0; !rc && k < LOCAL_LEAD_MAX &&
+                            (k < LOCAL_LEAD_MIN || sl_now() < lead_end); k++)
+                rc = local_span(c, ew, nl++, buf, outs, &dll, &dw);
+            if (!rc) rc = local_span(c, ew, nl++, buf, outs, &dll, &dw);
             if (rc || r < c->o->warmup) continue;
-            if (buf) (raw ? rl : fl)[raw ? nrl++ : nfl++] = dl;
+            if (buf) {
+                (raw ? rl : fl)[raw ? nrl++ : nfl++] = dl;
+                fl[nfl++] = dll;
+            }
             pre[r - c->o->warmup] = dp;
             suf[r - c->o->warmup] = ds;
-            if (gap > 0) idle[ni++] = di;
-        }
-        /* Local-only: untimed spans for LOCAL_LEAD_S (1 to LOCAL_LEAD_MAX of them), then
-         * `reps` timed ones. */
-        double lead_end = sl_now() + LOCAL_LEAD_S, dl = 0, dw;
-        for (int k = 0; !rc && k < LOCAL_LEAD_MAX && (k == 0 || sl_now() < lead_end); k++)
-            rc = local_span(c, ew, nl++, buf, outs, &dl, &dw);
-        for (int r = 0; !rc && r < reps; r++) {
-            rc = local_span(c, ew, nl++, buf, outs, &dl, &dw);
-            if (rc) break;
-            if (buf) fl[nfl++] = dl;
-            own[r] = dw;
+            own[r - c->o->warmup] = dw;
             whole[nw++] = dw;
+            if (gap > 0) idle[ni++] = di;
         }
         if (ep) sl_exec_free(ep);
         if (es) sl_exec_free(es);
