@@ -2,8 +2,9 @@
 TorchScript frozen + optimize_for_inference. Prints one JSON line per implementation.
 usage: exec_peer.py ARCH BATCH THREADS [REPEATS] [--min-seconds S] [--serve] [--graph]
 A round is 2 warm-up runs (1 in later rounds) and REPEATS timed runs, or more until S seconds
-have passed, as in bench_exec. With --serve the models are built once and each line read from stdin runs one more round (so
-that a driver can interleave rounds with other implementations under the same load).
+have passed, as in bench_exec. With --serve the models are built once and each line read from
+stdin runs one more round (so that a driver can interleave rounds with other implementations
+under the same load).
 With --graph it prints TorchScript's optimised graph and exits (compare with our executor's:
 SL_EXEC_DUMP=graph bench_exec MODEL.h5 ...)."""
 import json
