@@ -6,6 +6,12 @@
 #                                    the same loop in PyTorch (bench/train_peer.py), same model
 #                                    (resnet18 + conv-r4-s2-b8 TL at layer2.1), same batch and
 #                                    same in-memory data, in one run
+#   bench/train.sh epoch   [BUILD]   seconds per epoch of `sl-train fit` (base training from image
+#                                    files: loader, steps, validation) beside the same epoch in
+#                                    PyTorch (train_peer.py --data: ImageFolder + DataLoader), at
+#                                    32x32 (SIZE) on a synthetic pcb set (PER_CLASS, default 300),
+#                                    resnet18 with 4 classes, EPOCHS (default 2) per run, alternating
+#                                    REPEAT times; the last epoch of each run counts
 #   bench/train.sh quality [BUILD]   the TL quality table on the default product line (casting):
 #                                    base accuracy, pool TL and conv TL at r in {2,4,8}, s in {1,2},
 #                                    bits in {32,8}, each fine-tuned (stage 1 + stage 2 with
@@ -71,6 +77,36 @@ print(f"| {a['size']} | {a['mode']} | {a['images_per_s']:.1f} | {b['images_per_s
       f"{a['loss']:.5f} / {b['loss']:.5f} |")
 PYEOF
         done
+    done
+}
+
+epoch() {
+    local size=${SIZE:-32} epochs=${EPOCHS:-2} workers=${WORKERS:-2}
+    [ -d pcb-$size ] || "$BIN/sl-data" synth --product pcb --size "$size" \
+        --per-class "${PER_CLASS:-300}" --seed 1 --out pcb-$size 2>/dev/null
+    "$BIN/sl-preprocess" zoo resnet18 --classes 4 --input 3x${size}x${size} -o r18e-$size.h5 2>/dev/null
+    echo "| size | run | train s/epoch sl-train / PyTorch | ratio | PyTorch val s | whole run s sl-train / PyTorch |"
+    echo "|---|---|---|---|---|---|"
+    for r in $(seq "$REPEAT"); do
+        rm -f sl-epoch.jsonl
+        local t0=$(date +%s.%N)
+        "$BIN/sl-train" fit --data pcb-$size --model r18e-$size.h5 --epochs "$epochs" --batch "$BATCH" \
+            --threads 2 --workers "$workers" --log sl-epoch.jsonl -o epoch-out.h5 -q
+        local t1=$(date +%s.%N)
+        peer=$("$PY" "$SRC/bench/train_peer.py" r18e-$size.h5 --data pcb-$size --epochs "$epochs" \
+            --batch "$BATCH" --threads 2 --workers "$workers")
+        "$PY" - "$size" "$r" "$peer" sl-epoch.jsonl "$t0" "$t1" "$epochs" <<'PYEOF'
+import json, sys
+size, r, peer, log, t0, t1, epochs = sys.argv[1:]
+p = json.loads(peer)
+last = [json.loads(l) for l in open(log) if l.strip()][-1]
+# sl-train logs the training part of the epoch ("seconds"); its validation is the rest of the
+# process time per epoch, which also holds reading the bundle and writing the output once.
+proc = float(t1) - float(t0)
+print(f"| {size} | {r} | {last['seconds']:.1f} / {p['train_seconds']:.1f} | "
+      f"{last['seconds'] / p['train_seconds']:.2f} | {p['val_seconds']:.1f} | "
+      f"{proc:.1f} / {p['seconds_per_epoch'] * int(epochs):.1f} ({epochs} epochs) |")
+PYEOF
     done
 }
 
@@ -142,7 +178,8 @@ PYEOF
 
 case $what in
 speed) speed ;;
+epoch) epoch ;;
 quality) quality ;;
-all) speed; quality ;;
-*) echo "usage: bench/train.sh [speed|quality|all] [BUILD]" >&2; exit 2 ;;
+all) speed; epoch; quality ;;
+*) echo "usage: bench/train.sh [speed|epoch|quality|all] [BUILD]" >&2; exit 2 ;;
 esac

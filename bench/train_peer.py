@@ -10,8 +10,12 @@ interprets the graph, and times SGD steps on in-memory data of the same shapes:
 so both sides get the frozen-prefix saving; the loop is what a careful PyTorch user writes.
 
 usage: /usr/bin/python3 bench/train_peer.py MODEL.h5 [--tl-stage N] [--batch N] [--steps N]
-                                            [--threads N]
+                                            [--threads N] [--data DIR --epochs N --workers N]
 Prints one JSON line like bench_train.
+With --data (base training only) it runs whole epochs instead, as `sl-train fit --data DIR` does:
+DIR/train through torchvision's ImageFolder and a shuffling DataLoader with --workers loader
+processes (sl-train's --workers, default 2), normalised with the bundle's mean and std, then
+DIR/val evaluated under no_grad; it prints the last epoch's training and validation seconds.
 """
 import argparse
 import json
@@ -142,6 +146,9 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--data")
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -190,6 +197,8 @@ def main():
         opt.step()
         return loss.item()
 
+    if a.data:
+        return epochs(a, g, inp, opt)
     for _ in range(2):
         step()
     t0, c0 = time.perf_counter(), time.process_time()
@@ -202,6 +211,48 @@ def main():
                       "images_per_s": round(a.steps * a.batch / secs, 2),
                       "cpu_ms_per_image": round(1000 * cpu / (a.steps * a.batch), 3),
                       "loss": round(loss, 5)}))
+
+
+def epochs(a, g, inp, opt):
+    """Whole epochs from image files (base training), as sl-train fit runs them."""
+    import torchvision
+    c, h, w = inp["shape"]
+    tf = torchvision.transforms.Compose([
+        torchvision.transforms.Grayscale(c) if c == 1 else torchvision.transforms.Lambda(
+            lambda im: im.convert("RGB")),
+        torchvision.transforms.Resize((h, w)),
+        torchvision.transforms.ToTensor(),
+        torchvision.transforms.Normalize(inp.get("mean", [0.0] * c), inp.get("std", [1.0] * c))])
+    sets = {k: torchvision.datasets.ImageFolder("%s/%s" % (a.data, k), tf) for k in ("train", "val")}
+    loaders = {k: torch.utils.data.DataLoader(d, batch_size=a.batch, shuffle=k == "train",
+                                              num_workers=a.workers, drop_last=False)
+               for k, d in sets.items()}
+    name, out = inp["name"], g.g["outputs"]
+    t_all, c_all = time.perf_counter(), time.process_time()
+    for _ in range(a.epochs):
+        g.train()
+        t0 = time.perf_counter()
+        seen = 0
+        for x, y in loaders["train"]:
+            loss = F.cross_entropy(g.run({name: x}, out, True)[0], y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            seen += len(y)
+        t1 = time.perf_counter()
+        g.eval()
+        correct = 0
+        with torch.no_grad():
+            for x, y in loaders["val"]:
+                correct += int((g.run({name: x}, out, False)[0].argmax(1) == y).sum())
+        t2 = time.perf_counter()
+    print(json.dumps({"impl": "pytorch", "mode": "epoch", "size": h, "batch": a.batch,
+                      "threads": a.threads, "workers": a.workers, "epochs": a.epochs,
+                      "train_images": seen, "train_seconds": round(t1 - t0, 3),
+                      "val_seconds": round(t2 - t1, 3),
+                      "seconds_per_epoch": round((t2 - t_all) / a.epochs, 3),
+                      "cpu_seconds_per_epoch": round((time.process_time() - c_all) / a.epochs, 3),
+                      "val_acc": round(correct / len(sets["val"]), 4)}))
 
 
 if __name__ == "__main__":
