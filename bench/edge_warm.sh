@@ -42,7 +42,7 @@ per=$(((images + 2) / 3))
 nice -n 10 "$B/sl-data" synth --product casting --size "$size" --per-class "$per" \
     --out "$W/data" 2>/dev/null
 mkdir -p "$W/img"
-find "$W/data" -name '*.png' | sort | head -n "$images" | while read -r f; do cp "$f" "$W/img/"; done
+find "$W/data" -name '*.png' | sort | sed -n "1,${images}p" | while read -r f; do cp "$f" "$W/img/"; done
 (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/token")
 
 device_failed() {

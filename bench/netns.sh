@@ -85,7 +85,9 @@ else
     base=$w/m.h5 nd=$w/d.h5 ne=$w/e.h5 td=$w/td.h5 te=$w/te.h5 images=$w/data
 fi
 mkdir -p "$w/images"
-find "$images" -name '*.png' | sort | head -n "$limit" | while read -r f; do
+# sed, not head: head leaves as soon as it has its lines, and under pipefail the SIGPIPE that sort
+# then gets ended this script without a word (one row of bench/predictions.sh was lost so).
+find "$images" -name '*.png' | sort | sed -n "1,${limit}p" | while read -r f; do
     cp "$f" "$w/images/$(echo "${f#"$images"/}" | tr / _)"
 done
 n=$(ls "$w/images" | wc -l)
