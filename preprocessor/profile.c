@@ -616,8 +616,9 @@ static int time_load(struct ctx *c, int k, int raw, void *out, double *dt)
 
 /* Local-only as the slow device runs it, image after image (sl-offload bench's local mode,
  * offloader/bench.c): one span per image, the image's load and the whole model, lasting its CPU
- * time / share (paced, common/cpuquota.h), the next span starting where it ends. Before each timed
- * span, untimed ones run for LOCAL_LEAD_S of wall time (LOCAL_LEAD_MIN to LOCAL_LEAD_MAX): in the
+ * time / share (paced, common/cpuquota.h), the next span starting where it ends. After each cut's
+ * turns, untimed spans run for LOCAL_LEAD_S of wall time (1 to LOCAL_LEAD_MAX), then `repeats`
+ * timed ones, image after image: in the
  * profile's turns the idle waits, the prefix and the suffix (plans with their own copies of the
  * weights) run between two wholes, and a run after an idle wait costs more (docs/profile.md,
  * "Runs after an idle wait"), while the bench's local images follow each other with the core
@@ -626,11 +627,11 @@ static int time_load(struct ctx *c, int k, int raw, void *out, double *dt)
  * 0.4 % more; on the idle host the old profile, one paced whole before the timed one, predicted
  * local 17-19 % high where that whole's busy wait lasted 22 ms (mobilenet_v2 at 25 %) and
  * 10-12 % where it lasted 63-66 ms (mobilenet_v2 at 10 %, resnet18 at 25 %). */
-#define LOCAL_LEAD_S 0.02
-/* ... and at least this many spans (two paced wholes before the timed one cost 0.4 % more CPU
- * than the bench's, above), but no more than LOCAL_LEAD_MAX: a tiny model's spans of a few
- * microseconds are not worth 20 ms of every turn (tinycnn has 13 inner cuts). */
-#define LOCAL_LEAD_MIN 2
+#define LOCAL_LEAD_S 0.1
+/* ... but no more spans than this: a tiny model's spans of a few microseconds are not worth
+ * 0.1 s of every inner cut (tinycnn has 13). A version with two lead spans and one timed span
+ * at the end of every turn still read mobilenet_v2's local-only 12.5 % above the bench at
+ * 25 % (34.1 against 30.3 ms, 13:17 UTC, load 1.2); this one 2.7 % (31.1 ms), minutes apart. */
 #define LOCAL_LEAD_MAX 16
 
 /* One local-only image as a slow device runs it: a paced span of (with sample images) the load
@@ -650,9 +651,10 @@ static int local_span(struct ctx *c, sl_exec *ew, int k, void *buf, sl_value *ou
  * and edge halves of a split there run, each after the idle gap (the wait for the network
  * between images), and with a gap the whole model after it too (edge-only's edge). They are run
  * in turn, one repeat of each at a time, so a burst of load on a shared host falls on all alike.
- * Each turn ends with the whole model run image after image as local-only runs it (local_span,
- * after its untimed lead), so prefix + suffix is compared with a whole measured at the same
- * moments, and the local figures are spread over the whole measurement. The whole model's figures are taken over
+ * Each turn ends with the whole model run as prefix and suffix run (after the gap, or back to
+ * back without one), the cut's whole_s, so prefix + suffix is compared with a whole measured at
+ * the same moments; after a cut's turns the whole runs image after image as local-only runs it
+ * (local_span), spread so over the whole measurement. The whole model's figures are taken over
  * every cut: the image-after-image one is the total and the last cut's prefix, the one after the
  * gap cut 0's suffix. Every plan first runs SETTLE_RUNS times untimed (time_exec). */
 static int measure_ranges(struct ctx *c, sl_profile *p)
@@ -705,24 +707,27 @@ static int measure_ranges(struct ctx *c, sl_profile *p)
             if (buf) rc = time_load(c, nl++, raw, buf, &dl);
             if (!rc) rc = run_once(ep, &c->vals[0], 1, outs, 0, &dp);
             if (!rc) rc = run_once(es, at, 1, outs, gap, &ds);
-            if (!rc && gap > 0) rc = run_once(ew, &c->vals[0], g->noutputs, outs, gap, &di);
-            /* Local-only in the same turn: untimed spans for LOCAL_LEAD_S (LOCAL_LEAD_MIN to
-             * LOCAL_LEAD_MAX of them), then one timed span. */
-            double lead_end = sl_now() + LOCAL_LEAD_S, dll = 0, dw = 0;
-            for (int k = 0; !rc && k < LOCAL_LEAD_MAX &&
-                            (k < LOCAL_LEAD_MIN || sl_now() < lead_end); k++)
-                rc = local_span(c, ew, nl++, buf, outs, &dll, &dw);
-            if (!rc) rc = local_span(c, ew, nl++, buf, outs, &dll, &dw);
+            /* The whole as prefix and suffix run, after the gap (edge-only's edge), or back to
+             * back without one: the figure prefix + suffix is compared with, taken in the
+             * same turn. */
+            if (!rc) rc = run_once(ew, &c->vals[0], g->noutputs, outs, gap, &di);
             if (rc || r < c->o->warmup) continue;
-            if (buf) {
-                (raw ? rl : fl)[raw ? nrl++ : nfl++] = dl;
-                fl[nfl++] = dll;
-            }
+            if (buf) (raw ? rl : fl)[raw ? nrl++ : nfl++] = dl;
             pre[r - c->o->warmup] = dp;
             suf[r - c->o->warmup] = ds;
-            own[r - c->o->warmup] = dw;
-            whole[nw++] = dw;
+            own[r - c->o->warmup] = di;
             if (gap > 0) idle[ni++] = di;
+        }
+        /* Local-only: untimed spans for LOCAL_LEAD_S (1 to LOCAL_LEAD_MAX of them), then
+         * `reps` timed ones, image after image. */
+        double lead_end = sl_now() + LOCAL_LEAD_S, dll = 0, dw;
+        for (int k = 0; !rc && k < LOCAL_LEAD_MAX && (k == 0 || sl_now() < lead_end); k++)
+            rc = local_span(c, ew, nl++, buf, outs, &dll, &dw);
+        for (int r = 0; !rc && r < reps; r++) {
+            rc = local_span(c, ew, nl++, buf, outs, &dll, &dw);
+            if (rc) break;
+            if (buf) fl[nfl++] = dll;
+            whole[nw++] = dw;
         }
         if (ep) sl_exec_free(ep);
         if (es) sl_exec_free(es);
