@@ -108,6 +108,11 @@ typedef struct sl_link_config {
  * sl_link_blind). */
 #define SL_LINK_PRECISE 2
 
+/* The head a link may let through faster than its rate after an idle moment, in bytes: a
+ * shaper's bucket (tc tbf's burst of one packet), a queue that was empty. A transfer of B bytes
+ * measured as x may then be of B - HEAD bytes only (sl_link_noise_above). One Ethernet MTU. */
+#define SL_LINK_HEAD_BYTES 1500
+
 /* PINGs needed before their deviation narrows the noise allowance. */
 #define SL_LINK_PINGS_TRUSTED 4
 
@@ -161,6 +166,13 @@ int sl_link_blind(const sl_link_estimate *e, double now);
 /* The noise allowance of a transfer of `bytes` at the estimate's RTT (see the top of this file):
  * a transfer this short or shorter is not measured, only bounded. */
 double sl_link_noise(const sl_link_estimate *e, double bytes);
+
+/* How much longer than a measured `x` the transfer of `bytes` at the link's rate may be: the
+ * noise, plus the time of a head of SL_LINK_HEAD_BYTES that may have gone through free, at the
+ * slowest rate the sample allows: noise + (max(x, 0) + noise) * HEAD / (bytes - HEAD). Infinite
+ * when bytes <= HEAD (such a request may have gone through free). This, not sl_link_noise, is
+ * what censors and what makes a sample precise (see the top of this file). */
+double sl_link_noise_above(const sl_link_estimate *e, double bytes, double x);
 
 /* The edge time `edge_s` (queue + compute) one answer reported, for a plan whose table edge share
  * is `table_edge_s`: folded into edge_ratio. A plan without an edge share (table_edge_s <= 0,
@@ -271,12 +283,15 @@ int sl_link_choose(sl_link_chooser *c, const sl_link_estimate *e, int *switched)
  * slow, and say nothing of a faster link.
  * The prober then sends images on the offloading plan sending the next more bytes among those
  * predicted faster than the current one on an infinitely fast link (a plan that loses at every
- * bandwidth is not worth a probe; no margin, a probe is one image): a burst of up to
+ * bandwidth is not worth a probe; no margin, a probe is one image), skipping those sending less
+ * than SL_LINK_PROBE_BYTES when another sends more (a transfer within a few heads is never
+ * measured, sl_link_noise_above: with none that big, the plan sending the most): a burst of up to
  * SL_LINK_PROBE_BURST of them, one at a time, until a sample is measured beyond SL_LINK_PRECISE x
  * the noise, at most one burst per cfg.stale_s; and more, as many as may be in flight, while such
  * probes read the link faster than the estimate (a run of jumps down). Pure, like the rest of this
  * file: the device gives the time and the probes in flight. */
 #define SL_LINK_PROBE_BURST 3
+#define SL_LINK_PROBE_BYTES (4 * SL_LINK_HEAD_BYTES)
 
 typedef struct sl_link_prober {
     double burst_s; /* `now` when the last burst began, -1 for none */
