@@ -189,12 +189,16 @@ for n in "${names[@]}"; do
     for _ in $(seq 1200); do [ -s "$w/$n.jsonl" ] && break; sleep 0.5; done
 done
 : >"$w/times"
+# each line: the rate, when its change began and when it was done (six tc commands: under load,
+# most of a second); images started in between belong to no segment
 for r in $(echo "$rates" | tr ',' ' '); do
+    t=$(date +%s.%N)
     rate_all "$r"
-    echo "$r $(date +%s.%N)" >>"$w/times"
+    echo "$r $t $(date +%s.%N)" >>"$w/times"
     sleep "$seg"
 done
-echo "end $(date +%s.%N)" >>"$w/times"
+t=$(date +%s.%N)
+echo "end $t $t" >>"$w/times"
 for p in "${dev_pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 echo "trace.sh: the runs are done; load: $(uptime | sed 's/.*load/load/')" >&2
 if [ -n "$keep" ]; then
@@ -219,7 +223,8 @@ def load(name):
         if "switch" in j: sw.append(j["switch"])
         elif "index" in j: rows.append(j)
     times = [l.split() for l in open(f"{w}/times")]
-    segs = [(r, float(t), float(times[i + 1][1])) for i, (r, t) in enumerate(times[:-1])]
+    # (rate, change done, next change begun); lines of one time (before 5 Dec 13:30) are both
+    segs = [(t[0], float(t[-1]), float(times[i + 1][1])) for i, t in enumerate(times[:-1])]
     return rows, sw, segs
 def stats(v):
     v = sorted(v)

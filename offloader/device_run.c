@@ -601,16 +601,23 @@ static void finish(sl_device *d, sl_client *c, slot *s, sl_device_sink sink, voi
     s->used = 0;
 }
 
-/* Adaptive mode: the offloading plan predicted fastest at the estimate (-1 for none). */
+/* Adaptive mode: the offloading plan predicted fastest at the estimate among those sending at
+ * least SL_LINK_PROBE_BYTES (a request within a few heads of the link teaches nothing of its
+ * rate, offloader/link_estimate.h), or among all when none does; -1 for none. */
 static int best_offload(const sl_device *d)
 {
     const sl_link_table *t = &d->pb.table;
-    int best = -1;
-    for (int k = 0; k < t->n_plans; k++)
-        if (d->plans[k].kind != SL_PLAN_LOCAL_ONLY &&
-            (best < 0 ||
-             sl_link_predict(&d->est, &t->plans[k]) < sl_link_predict(&d->est, &t->plans[best])))
+    int best = -1, best_big = 0;
+    for (int k = 0; k < t->n_plans; k++) {
+        if (d->plans[k].kind == SL_PLAN_LOCAL_ONLY) continue;
+        int big = sl_link_plan_bytes(&t->plans[k]) >= SL_LINK_PROBE_BYTES;
+        if (best < 0 || (big && !best_big) ||
+            (big == best_big &&
+             sl_link_predict(&d->est, &t->plans[k]) < sl_link_predict(&d->est, &t->plans[best]))) {
             best = k;
+            best_big = big;
+        }
+    }
     return best;
 }
 

@@ -90,6 +90,13 @@ double sl_link_noise(const sl_link_estimate *e, double bytes)
     return fmax(n, 8.0 * bytes / SL_LINK_MAX_BPS);
 }
 
+double sl_link_noise_above(const sl_link_estimate *e, double bytes, double x)
+{
+    double n = sl_link_noise(e, bytes);
+    if (bytes <= SL_LINK_HEAD_BYTES) return INFINITY;
+    return n + (fmax(x, 0) + n) * SL_LINK_HEAD_BYTES / (bytes - SL_LINK_HEAD_BYTES);
+}
+
 /* Folds a transfer time `x` of `bytes` that may be off by the noise allowance either way. Above
  * the allowance it is a measurement. At or below it, it bounds the transfer from above only,
  * by max(x, 0) + noise: a bound the estimate already meets teaches nothing (but ends a run of
@@ -97,7 +104,7 @@ double sl_link_noise(const sl_link_estimate *e, double bytes)
  * sample allows, never as 0. */
 static void sample(sl_link_estimate *e, double bytes, double x, double now)
 {
-    double noise = sl_link_noise(e, bytes), bits = 8.0 * bytes;
+    double noise = sl_link_noise_above(e, bytes, x), bits = 8.0 * bytes;
     if (x > SL_LINK_PRECISE * noise && e->censored_run > 0 && x / bits < e->spb) {
         /* the estimate was only a bound, and this reads faster: it is what is known now */
         e->spb = x / bits;
@@ -117,7 +124,7 @@ static void sample(sl_link_estimate *e, double bytes, double x, double now)
         double bound = fmax(x, 0) + noise;
         if (bits * e->spb > bound) {
             fold(e, bound / bits);
-        } else {
+        } else if (isfinite(bound)) { /* an infinite bound (a request within the head) is none */
             e->jump_dir = 0;
             e->jump_n = 0;
             e->jump_sum = 0;
@@ -222,8 +229,10 @@ void sl_link_prober_init(sl_link_prober *p)
 }
 
 /* Of the offloading plans sending more bytes than plan cur and predicted faster than it on an
- * infinitely fast link, the one sending the fewest; -1 for none. No margin here: a probe is one
- * image, and a loaded edge's ratio, off by the margin, may hide every plan with more edge work. */
+ * infinitely fast link, the one sending the fewest of those that send at least
+ * SL_LINK_PROBE_BYTES (a transfer that can be measured past the head), else the one sending the
+ * most; -1 for none. No margin here: a probe is one image, and a loaded edge's ratio, off by the
+ * margin, may hide every plan with more edge work. */
 static int wider(const sl_link_estimate *e, const sl_link_plan *plans, int n, int cur)
 {
     sl_link_estimate fast = *e;
@@ -232,9 +241,11 @@ static int wider(const sl_link_estimate *e, const sl_link_plan *plans, int n, in
     int best = -1;
     for (int k = 0; k < n; k++) {
         double b = sl_link_plan_bytes(&plans[k]);
-        if (plans[k].pays_rtt && b > cur_b && sl_link_predict(&fast, &plans[k]) < cur_s &&
-            (best < 0 || b < sl_link_plan_bytes(&plans[best])))
-            best = k;
+        if (!plans[k].pays_rtt || b <= cur_b || !(sl_link_predict(&fast, &plans[k]) < cur_s))
+            continue;
+        double bb = best < 0 ? 0 : sl_link_plan_bytes(&plans[best]);
+        int big = b >= SL_LINK_PROBE_BYTES, best_big = bb >= SL_LINK_PROBE_BYTES;
+        if (best < 0 || (big && (!best_big || b < bb)) || (!big && !best_big && b > bb)) best = k;
     }
     return best;
 }
@@ -248,7 +259,8 @@ int sl_link_probe_up(sl_link_prober *p, const sl_link_estimate *e, const sl_link
     double b = sl_link_plan_bytes(&plans[cur]);
     int k = wider(e, plans, n, cur);
     int blind = sl_link_blind(e, now) ||
-                (e->n_samples > 0 && 8 * b * e->spb <= SL_LINK_PRECISE * sl_link_noise(e, b));
+                (e->n_samples > 0 &&
+                 8 * b * e->spb <= SL_LINK_PRECISE * sl_link_noise_above(e, b, 8 * b * e->spb));
     if (k >= 0 && blind && out == 0 && (p->burst_s < 0 || now - p->burst_s > e->cfg.stale_s)) {
         p->burst_s = now;
         p->left = SL_LINK_PROBE_BURST;

@@ -36,14 +36,25 @@
  * the RTT that request had. A longer one says nothing about the RTT, which only PINGs raise (the
  * transfer and the RTT cannot be told apart in one sample).
  *
+ * The head. After the idle moment between two requests a link may let the first packet through
+ * faster than its rate (tc tbf's bucket of one packet, an empty queue): a request of B bytes
+ * whose transfer reads x may have sent only B - SL_LINK_HEAD_BYTES at the rate, and its transfer
+ * at the rate may be longer than x by up to (x + noise) * HEAD / (B - HEAD) besides the noise
+ * (sl_link_noise_above). That wider allowance above x is what censors, bounds and makes a sample
+ * precise; the one below x stays the noise. A plan of a few kB is always censored, one of at most
+ * HEAD bytes teaches nothing of the rate. (On 5 Dec 13:07 the TL split's 2.7 kB came back
+ * 2.1 ms after the RTT on a 5 Mbit/s tbf link, 10 Mbit/s as read; with the noise narrowed to
+ * 0.3 ms by the PINGs they were measured and averaged, the estimate reached 9.4 Mbit/s, and the
+ * device flapped between the split and edge-only: test_link_noise's test_trace_1307.)
+ *
  * A measured sample after censored ones. A transfer measured beyond the noise but within
- * SL_LINK_PRECISE x the noise is folded, yet may be off by its whole value: a plan whose
- * transfers straddle the noise measures only their slow tail. While the last samples were
- * censored or so imprecise, the estimate is only a bound: the link may be much faster than it
- * says. A sample measured beyond SL_LINK_PRECISE x the noise that reads faster than the
- * estimate then replaces it (no EWMA step, no jump run to wait for): the bound was all the
- * estimate knew. One that reads slower is folded as usual (the censoring errs fast, never slow,
- * so that direction needs no shortcut).
+ * SL_LINK_PRECISE x the noise (the allowance above it, with the head) is folded, yet may be off
+ * by its whole value: a plan whose transfers straddle the noise measures only their slow tail.
+ * While the last samples were censored or so imprecise, the estimate is only a bound: the link
+ * may be much faster than it says. A sample measured beyond SL_LINK_PRECISE x that allowance
+ * that reads faster than the estimate then replaces it (no EWMA step, no jump run to wait for):
+ * the bound was all the estimate knew. One that reads slower is folded as usual (the censoring
+ * errs fast, never slow, so that direction needs no shortcut).
  *
  * Worked: RTT estimate 24 ms (a PING on a loaded host; the link's RTT is 20 ms), noise 6 ms, a TL
  * split sending 3 kB (24 kbit) at 5 Mbit/s, that is 4.8 ms. A request answered 23 ms after its
@@ -108,6 +119,11 @@ typedef struct sl_link_config {
  * sl_link_blind). */
 #define SL_LINK_PRECISE 2
 
+/* The head a link may let through faster than its rate after an idle moment, in bytes: a
+ * shaper's bucket (tc tbf's burst of one packet), a queue that was empty. A transfer of B bytes
+ * measured as x may then be of B - HEAD bytes only (sl_link_noise_above). One Ethernet MTU. */
+#define SL_LINK_HEAD_BYTES 1500
+
 /* PINGs needed before their deviation narrows the noise allowance. */
 #define SL_LINK_PINGS_TRUSTED 4
 
@@ -161,6 +177,13 @@ int sl_link_blind(const sl_link_estimate *e, double now);
 /* The noise allowance of a transfer of `bytes` at the estimate's RTT (see the top of this file):
  * a transfer this short or shorter is not measured, only bounded. */
 double sl_link_noise(const sl_link_estimate *e, double bytes);
+
+/* How much longer than a measured `x` the transfer of `bytes` at the link's rate may be: the
+ * noise, plus the time of a head of SL_LINK_HEAD_BYTES that may have gone through free, at the
+ * slowest rate the sample allows: noise + (max(x, 0) + noise) * HEAD / (bytes - HEAD). Infinite
+ * when bytes <= HEAD (such a request may have gone through free). This, not sl_link_noise, is
+ * what censors and what makes a sample precise (see the top of this file). */
+double sl_link_noise_above(const sl_link_estimate *e, double bytes, double x);
 
 /* The edge time `edge_s` (queue + compute) one answer reported, for a plan whose table edge share
  * is `table_edge_s`: folded into edge_ratio. A plan without an edge share (table_edge_s <= 0,
@@ -266,17 +289,20 @@ int sl_link_choose(sl_link_chooser *c, const sl_link_estimate *e, int *switched)
 
 /* Seeing a faster link from a plan that sends little. An offloading plan whose transfers all sit
  * within the noise leaves the estimate blind (sl_link_blind): it cannot see the link get faster.
- * So does one whose transfer at the estimate is within SL_LINK_PRECISE x the noise, even when
- * some samples are measured: on a loaded host, answers late by a scheduling delay are measured,
- * slow, and say nothing of a faster link.
+ * So does one whose transfer at the estimate is within SL_LINK_PRECISE x the noise above it
+ * (sl_link_noise_above: with the head), even when some samples are measured: on a loaded host,
+ * answers late by a scheduling delay are measured, slow, and say nothing of a faster link.
  * The prober then sends images on the offloading plan sending the next more bytes among those
  * predicted faster than the current one on an infinitely fast link (a plan that loses at every
- * bandwidth is not worth a probe; no margin, a probe is one image): a burst of up to
+ * bandwidth is not worth a probe; no margin, a probe is one image), skipping those sending less
+ * than SL_LINK_PROBE_BYTES when another sends more (a transfer within a few heads is never
+ * measured, sl_link_noise_above: with none that big, the plan sending the most): a burst of up to
  * SL_LINK_PROBE_BURST of them, one at a time, until a sample is measured beyond SL_LINK_PRECISE x
  * the noise, at most one burst per cfg.stale_s; and more, as many as may be in flight, while such
  * probes read the link faster than the estimate (a run of jumps down). Pure, like the rest of this
  * file: the device gives the time and the probes in flight. */
 #define SL_LINK_PROBE_BURST 3
+#define SL_LINK_PROBE_BYTES (4 * SL_LINK_HEAD_BYTES)
 
 typedef struct sl_link_prober {
     double burst_s; /* `now` when the last burst began, -1 for none */
