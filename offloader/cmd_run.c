@@ -140,22 +140,13 @@ int sl_cmd_run(int argc, char **argv)
         return sl_usage_error("-o must end in .h5 or .jsonl");
     if (images && out && ends_with(out, ".h5"))
         return sl_usage_error("-o FILE.h5 goes with --tensor; use .jsonl for images");
-    /* The input file is checked, or the images listed, and the model's role (a half of a split
-     * model is refused) on its structure, read without the weights after a checked read in a
-     * child, before the weights are read: that loads the model runtime (about a second of CPU),
-     * which a refusal should not pay. */
+    /* The input file is checked, or the images listed, before the model is opened; the runner
+     * refuses a half of a split model on its structure before the weights load the model
+     * runtime (about a second of CPU), which a refusal should not pay. */
     char **paths = NULL;
     int n = 0;
     if (tensor ? sl_tensor_h5_check(tensor, "input") : sl_path_list(images, &paths, &n))
         return sl_fail();
-    sl_bundle *s = NULL;
-    if (sl_bundle_check_isolated(model, model, 0, 0) || sl_bundle_read_structure(model, &s) ||
-        sl_runner_check_whole(s, model)) {
-        sl_bundle_free(s);
-        sl_path_list_free(paths, n);
-        return sl_fail();
-    }
-    sl_bundle_free(s);
     sl_runner *r;
     if (sl_runner_open(model, fold, &r)) {
         sl_path_list_free(paths, n);

@@ -11,7 +11,9 @@ int sl_runner_open(const char *path, int fold_bn, sl_runner **out)
     return sl_runner_open_opts(path, &o, out);
 }
 
-int sl_runner_check_whole(const sl_bundle *b, const char *path)
+/* SL_OK when b (read from path) is a whole model, role "model" or "checkpoint"; else SL_EFORMAT
+ * naming the file, its role and its pair id. */
+static int check_whole(const sl_bundle *b, const char *path)
 {
     if (strcmp(b->role, "model") == 0 || strcmp(b->role, "checkpoint") == 0) return SL_OK;
     return sl_err(SL_EFORMAT,
@@ -26,9 +28,16 @@ int sl_runner_open_opts(const char *path, const sl_exec_opts *opts, sl_runner **
     *out = NULL;
     sl_runner *r = calloc(1, sizeof *r);
     if (!r) return sl_err(SL_ENOMEM, "out of memory");
-    int rc = sl_bundle_read_checked(path, &r->bundle);
+    /* The file is checked in a child, then its role on the structure alone, before the weights
+     * are read: reading them loads the model runtime (about a second of CPU), which refusing a
+     * half of a split model should not pay. */
+    sl_bundle *s = NULL;
+    int rc = sl_bundle_check_isolated(path, path, SL_BUNDLE_CHECK_WEIGHTS, 0);
+    if (!rc) rc = sl_bundle_read_structure(path, &s);
+    if (!rc) rc = check_whole(s, path);
+    sl_bundle_free(s);
+    if (!rc) rc = sl_bundle_read(path, &r->bundle);
     sl_exec_opts o = *opts;
-    if (!rc) rc = sl_runner_check_whole(r->bundle, path);
     if (!rc) {
         const char *to[1] = {r->bundle->graph->outputs[0]};
         rc = sl_exec_new(r->bundle->graph, NULL, 0, to, 1, &o, &r->exec);

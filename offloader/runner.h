@@ -13,14 +13,11 @@ typedef struct sl_runner {
 
 /* Loads the whole model (role "model" or "checkpoint") at path and plans an inference run
  * (fold_bn as given). Returns SL_OK and *out (free with sl_runner_free), or an error naming the
- * file: unreadable, not a bundle, or a device/edge half (SL_EFORMAT), with *out = NULL. */
+ * file: unreadable, not a bundle, or a device/edge half (SL_EFORMAT, refused on the structure
+ * before the weights load the model runtime), with *out = NULL. */
 int sl_runner_open(const char *path, int fold_bn, sl_runner **out);
 /* Same with every executor option (fold_bn, channels_last). */
 int sl_runner_open_opts(const char *path, const sl_exec_opts *o, sl_runner **out);
-/* SL_OK when b (read from path) is a whole model, role "model" or "checkpoint"; else SL_EFORMAT
- * naming the file, its role and its pair id. b may come from sl_bundle_read_structure, so that a
- * command can refuse a half of a split model before it reads the weights. */
-int sl_runner_check_whole(const sl_bundle *b, const char *path);
 /* Runs x {N,C,H,W} through the model; *y is a new tensor (logits {N, K}). */
 int sl_runner_forward(sl_runner *r, const sl_tensor *x, sl_tensor **y);
 /* Frees r, its bundle and its plan; NULL is a no-op. */
