@@ -305,12 +305,14 @@ int sl_bench_run(const sl_bench_opts *o, sl_bench_report *rep)
     /* The slow device: this thread (which runs local and every device) under the quota; the
      * edge's threads, started before, keep the whole machine. */
     sl_cpuquota *quota = NULL;
-    /* A quota holds this thread alone. Dilation counts the whole process's CPU time: the modes
-     * run one image at a time, so while the device side works the edge's threads are idle, and
-     * the device's intra-op workers (--threads above 1) are counted too. */
+    /* A quota holds this thread alone. Dilation counts this thread's CPU time when the device
+     * runs one intra-op thread (--threads 1): the edge's threads share the process, and what
+     * they still do while the device side works (the end of the last request, the runtime's
+     * idle workers) is not the device's. With more threads it counts the whole process's, so
+     * that the device's intra-op workers are counted too. */
+    int own_clock = o->cpu_mode == SL_CPU_QUOTA || o->threads == 1;
     if (rc == SL_OK && o->cpu_pct > 0)
-        rc = sl_cpu_slow_enter(o->cpu_pct, o->cpu_mode, o->cpu_mode == SL_CPU_QUOTA,
-                               "device side", &quota);
+        rc = sl_cpu_slow_enter(o->cpu_pct, o->cpu_mode, own_clock, "device side", &quota);
     /* Every mode is opened and warmed first; then the images run in rounds, each round a
      * slice of the images through every mode in turn, so that a burst of load on the host
      * falls on all modes alike and each mode's median spans the whole bench, as the profile's

@@ -33,6 +33,7 @@ typedef struct sl_bench_opts {
                        as a device of this % of one core (common/cpuquota.h) */
     int cpu_mode;   /* SL_CPU_DILATE or SL_CPU_QUOTA */
     int rounds;     /* the images in this many rounds through every mode; 0 = SL_BENCH_ROUNDS */
+    int threads;    /* the device's intra-op threads as set by the caller; 0 = libtorch's choice */
 } sl_bench_opts;
 
 /* Rounds by default: each mode runs a quarter of the images, then the next mode does. */

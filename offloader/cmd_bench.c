@@ -81,6 +81,7 @@ int sl_cmd_bench(int argc, char **argv)
     int json = A.json;
     o.limit = (int)limit;
     o.rounds = (int)A.rounds;
+    o.threads = (int)threads;
     if (threads) sl_set_num_threads((int)threads);
     signal(SIGPIPE, SIG_IGN);
     sl_bench_report rep;

@@ -18,13 +18,15 @@ alone() {
     shift
     mkdir -p "$TMPDIR/$name"
     TMPDIR="$TMPDIR/$name" "$OFF" bench --model "$W/m.h5" --images "$W/data/test" --limit 3 "$@" \
-        2>/dev/null
+        2>"$W/$name.err"
 }
 alone table >"$W/table.txt" &
 table_pid=$!
-alone rounds1 --rounds 1 --json >"$W/r1.json" &
+# The two also run as a slow device: one intra-op thread is timed by its own thread's CPU
+# time (the in-process edge's threads are not the device's), more by the process's.
+alone rounds1 --rounds 1 --cpu 50 --json >"$W/r1.json" &
 r1_pid=$!
-alone rounds9 --rounds 9 --json >"$W/r9.json" &
+alone rounds9 --rounds 9 --cpu 50 --threads 1 --json >"$W/r9.json" &
 r9_pid=$!
 "$PRE" profile "$W/m.h5" --warmup 1 --repeats 3 --tl conv-r4-s2-b8 -o "$W/prof.json" 2>/dev/null
 "$PRE" select --device "$W/prof.json" --edge "$W/prof.json" --bandwidth 10mbit --rtt 20ms \
@@ -102,6 +104,10 @@ PY
 done
 "$OFF" bench --model "$W/m.h5" --images "$W/data/test" --rounds 0 2>/dev/null && rc=0 || rc=$?
 [ "$rc" = 2 ] || fail "--rounds 0 exited $rc"
+grep -q "dilated .* until the process's CPU time" "$W/rounds1.err" \
+    || fail "--cpu 50: not timed by the process's CPU time: $(cat "$W/rounds1.err")"
+grep -q "dilated .* until the thread's CPU time" "$W/rounds9.err" \
+    || fail "--cpu 50 --threads 1: not timed by the device thread's CPU time: $(cat "$W/rounds9.err")"
 for name in table rounds1 rounds9; do
     [ -z "$(ls -A "$TMPDIR/$name")" ] || fail "bench ($name) left its edge store behind"
 done

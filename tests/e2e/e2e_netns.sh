@@ -49,6 +49,10 @@ assert list(m) == ["local", "edge-only", "split", "split+tl"], list(m)
 assert d["images"] == 8
 for r in d["modes"]:
     assert r["errors"] == 0 and r["median_s"] > 0 and r["p95_s"] >= r["median_s"], r
+# Local runs four times, spread over the bench; the table gives the median of the four.
+runs = sorted(m["local"]["runs_median_s"])
+assert len(runs) == 4 and all(v > 0 for v in runs), m["local"]
+assert abs(m["local"]["median_s"] - (runs[1] + runs[2]) / 2) < 1e-12, m["local"]
 for name in ("edge-only", "split", "split+tl"):
     assert m[name]["median_s"] >= 0.02, (name, "RTT missing", m[name])
 assert m["split"]["bytes_up_per_image"] > 10 * m["split+tl"]["bytes_up_per_image"], m
