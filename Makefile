@@ -26,9 +26,12 @@ PRODUCTS ?= $(PRODUCT)
 
 all: build
 
+# One dpkg-query for all of them (one each took about 1.2 s, twice in make test).
 deps:
-	@missing=""; for p in $(PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	@installed=" $$(dpkg-query -W -f='$${db:Status-Abbrev}$${Package}\n' $(PACKAGES) 2>/dev/null | \
+	  sed -n 's/^ii *//p' | tr '\n' ' ') "; \
+	missing=""; for p in $(PACKAGES); do \
+	  case "$$installed" in *" $$p "*) ;; *) missing="$$missing $$p";; esac; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
