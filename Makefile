@@ -16,7 +16,8 @@ CMAKE_FLAGS ?=
 
 PACKAGES := build-essential cmake pkg-config libtorch-dev libhdf5-dev libpng-dev libturbojpeg0-dev libcjson-dev \
             libzstd-dev libssl-dev zlib1g-dev python3 python3-torch python3-torchvision python3-h5py \
-            python3-numpy python3-pil iproute2 protobuf-c-compiler libprotobuf-c-dev libonnx-dev haproxy time
+            python3-numpy python3-pil iproute2 protobuf-c-compiler libprotobuf-c-dev libonnx-dev haproxy time \
+            ninja-build
 
 .PHONY: all build deps test demo asan bench clean pipeline
 
@@ -25,9 +26,12 @@ PRODUCTS ?= $(PRODUCT)
 
 all: build
 
+# One dpkg-query for all of them (one each took about 1.2 s, twice in make test).
 deps:
-	@missing=""; for p in $(PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	@installed=" $$(dpkg-query -W -f='$${db:Status-Abbrev}$${Package}\n' $(PACKAGES) 2>/dev/null | \
+	  sed -n 's/^ii *//p' | tr '\n' ' ') "; \
+	missing=""; for p in $(PACKAGES); do \
+	  case "$$installed" in *" $$p "*) ;; *) missing="$$missing $$p";; esac; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -39,8 +43,14 @@ deps:
 	  fi; \
 	fi
 
+# A new build folder uses Ninja, which starts any object whose sources are ready; CMake's Makefiles
+# compile a target's objects only once the libraries it links are built and scan each target's
+# dependencies in a make of its own: about 20 s more CPU for this tree (docs/benchmarks.md, "Test
+# suite time", session 10). A folder that has a cache keeps its generator (CMake refuses another
+# one): $(call GENERATOR,folder).
+GENERATOR = $(if $(wildcard $(1)/CMakeCache.txt),,-G Ninja)
 $(BUILD)/CMakeCache.txt: | deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD) $(call GENERATOR,$(BUILD)) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
 
 # A build folder copied with its checkout (cp -a) still names the original sources and folder:
 # building it would compile the original tree into the original build folder. Refuse that.
@@ -68,7 +78,8 @@ ARM64_UNAVAILABLE = $(BUILD)/arm64-unavailable.txt
 # tests, scheduled last in the pool (their COST), wait for that file (tests/arm64/lib.sh), so
 # the serial lane (RUN_SERIAL) starts only after it ended. It runs in a process group of its own,
 # named in ARM64_PREPARE.pgid: a qemu test that has to wait raises it to the tests' own priority
-# (as root), since nothing else in the pool then needs the CPU.
+# (as root), since nothing else in the pool then needs the CPU. When make test is interrupted
+# (Ctrl-C, SIGTERM, hang-up), its recipe stops that process group before it exits.
 ARM64_PREPARE = $(BUILD)/arm64-prepare
 test: $(if $(filter 0,$(ARM64)),build,deps)
 	@if [ "$(ARM64)" = 0 ]; then status=; unavailable="the arm64 tests are left out (ARM64=0)"; \
@@ -82,6 +93,9 @@ test: $(if $(filter 0,$(ARM64)),build,deps)
 	   if [ $$rc != 0 ]; then st="failed: making the arm64 device build exited $$rc (log $(ARM64_PREPARE).log)"; \
 	   elif [ -n "$$why" ]; then st="skip: $$why"; else st=ok; fi; \
 	   echo "$$st" >$$status.tmp && mv $$status.tmp $$status) & \
+	  trap 'pg=$$(cat $(ARM64_PREPARE).pgid 2>/dev/null) && kill -TERM -$$pg 2>/dev/null && \
+	    echo "make test: interrupted: the arm64 preparation (process group $$pg) is stopped" >&2; \
+	    exit 130' INT TERM HUP; \
 	  $(MAKE) --no-print-directory build || { echo "make test: waiting for the arm64 preparation to end" >&2; wait; exit 1; }; \
 	fi; \
 	(set -x; cd $(BUILD) && SL_ARM64_PREPARE=$$status SL_ARM64_UNAVAILABLE="$$unavailable" \
@@ -98,7 +112,7 @@ demo: build
 	@scripts/demo.sh $(BUILD)
 
 asan: deps
-	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=ON $(CMAKE_FLAGS)
+	cmake -S . -B build-asan $(call GENERATOR,build-asan) -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=ON $(CMAKE_FLAGS)
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=0:protect_shadow_gap=0 ctest --output-on-failure -j $(JOBS) -LE slow
 
