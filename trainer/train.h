@@ -36,9 +36,9 @@ enum { SL_OPTIM_SGD = 0, SL_OPTIM_ADAM = 1 };
 enum { SL_SCHED_NONE = 0, SL_SCHED_STEP = 1, SL_SCHED_COSINE = 2 };
 enum { SL_VAL_AUTO = 0, SL_VAL_COMPILED = 1, SL_VAL_PLAIN = 2 };
 /* SL_VAL_AUTO compiles validation's plan when a pass covers at least this many input pixels
- * (512 images at 32 x 32, 128 at 64 x 64, 32 at 128 x 128): measured break-even of the compile
+ * (256 images at 32 x 32, 64 at 64 x 64, 16 at 128 x 128): the measured break-even of the compile
  * against the plain path's slower batches (docs/benchmarks.md, "Training"). */
-#define SL_VAL_COMPILE_PIXELS (512 * 1024)
+#define SL_VAL_COMPILE_PIXELS (256 * 1024)
 
 typedef struct sl_train_opts {
     const char *data;         /* dataset folder or cache (.h5) */

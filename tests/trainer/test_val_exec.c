@@ -39,10 +39,10 @@ static void test_rule(void)
     sl_train_opts_init(&o);
     CHECK_EQ(o.val_exec, SL_VAL_AUTO);
     CHECK_EQ(sl_train_val_compiles(&o, 30, 32, 32), 0); /* this test's validation set */
-    CHECK_EQ(sl_train_val_compiles(&o, 511, 32, 32), 0);
-    CHECK_EQ(sl_train_val_compiles(&o, 512, 32, 32), 1);
-    CHECK_EQ(sl_train_val_compiles(&o, 32, 128, 128), 1);
-    CHECK_EQ(sl_train_val_compiles(&o, 31, 128, 128), 0);
+    CHECK_EQ(sl_train_val_compiles(&o, 255, 32, 32), 0);
+    CHECK_EQ(sl_train_val_compiles(&o, 256, 32, 32), 1);
+    CHECK_EQ(sl_train_val_compiles(&o, 16, 128, 128), 1);
+    CHECK_EQ(sl_train_val_compiles(&o, 15, 128, 128), 0);
     o.val_exec = SL_VAL_COMPILED;
     CHECK_EQ(sl_train_val_compiles(&o, 1, 8, 8), 1);
     o.val_exec = SL_VAL_PLAIN;
