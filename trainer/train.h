@@ -16,13 +16,13 @@
  * folded, no autograd); only the rest runs with gradients. TL stage 1 stops at the decoder
  * output: the tail of the model is never run.
  *
- * Validation after each epoch runs one of two inference paths (docs/trainer.md, "Validation"):
- * the compiled path (frozen, optimised TorchScript modules with batch norm folded) is planned
- * afresh every epoch, since the weights changed, and costs a compile; the plain path (node by
- * node, reading the live weights) is planned once per run. By default (SL_VAL_AUTO) a pass over
- * fewer than SL_VAL_COMPILE_PIXELS input pixels (images x H x W) runs plain, a larger one
- * compiles. The two agree to float rounding (accuracy equal, loss and MSE within 1e-4
- * relative in tests/trainer/test_val_exec.c).
+ * Validation after each epoch runs one of two inference paths (docs/trainer.md, "Validation's
+ * inference path"): the compiled path (frozen, optimised TorchScript modules with batch norm
+ * folded) is planned afresh every epoch, since the weights changed, and costs a compile; the
+ * plain path (node by node, reading the live weights) is planned once per run. By default
+ * (SL_VAL_AUTO) a pass over fewer than SL_VAL_COMPILE_PIXELS input pixels (images x H x W) runs
+ * plain, a larger one compiles. The two agree to float rounding (accuracy equal, loss and MSE
+ * within 1e-4 relative in tests/trainer/test_val_exec.c).
  */
 #ifndef SL_TRAINER_TRAIN_H
 #define SL_TRAINER_TRAIN_H
