@@ -11,7 +11,8 @@
 #                                    PyTorch (train_peer.py --data: ImageFolder + DataLoader), at
 #                                    32x32 (SIZE) on a synthetic pcb set (PER_CLASS, default 300),
 #                                    resnet18 with 4 classes, EPOCHS (default 2) per run, alternating
-#                                    REPEAT times; the last epoch of each run counts
+#                                    REPEAT times; the last epoch of each run counts; VAL_EXEC
+#                                    (auto|compiled|plain) picks sl-train's validation path
 #   bench/train.sh quality [BUILD]   the TL quality table on the default product line (casting):
 #                                    base accuracy, pool TL and conv TL at r in {2,4,8}, s in {1,2},
 #                                    bits in {32,8}, each fine-tuned (stage 1 + stage 2 with
@@ -85,13 +86,15 @@ epoch() {
     [ -d pcb-$size ] || "$BIN/sl-data" synth --product pcb --size "$size" \
         --per-class "${PER_CLASS:-300}" --seed 1 --out pcb-$size 2>/dev/null
     "$BIN/sl-preprocess" zoo resnet18 --classes 4 --input 3x${size}x${size} -o r18e-$size.h5 2>/dev/null
-    echo "| size | run | train s/epoch sl-train / PyTorch | ratio | PyTorch val s | whole run s sl-train / PyTorch |"
+    local val=()
+    [ -z "${VAL_EXEC:-}" ] || val=(--val-exec "$VAL_EXEC")
+    echo "| size | run | train s/epoch sl-train / PyTorch | ratio | val s sl-train (path) / PyTorch | whole run s sl-train / PyTorch |"
     echo "|---|---|---|---|---|---|"
     for r in $(seq "$REPEAT"); do
         rm -f sl-epoch.jsonl
         local t0=$(date +%s.%N)
         "$BIN/sl-train" fit --data pcb-$size --model r18e-$size.h5 --epochs "$epochs" --batch "$BATCH" \
-            --threads 2 --workers "$workers" --log sl-epoch.jsonl -o epoch-out.h5 -q
+            --threads 2 --workers "$workers" --log sl-epoch.jsonl -o epoch-out.h5 -q ${val[@]+"${val[@]}"}
         local t1=$(date +%s.%N)
         peer=$("$PY" "$SRC/bench/train_peer.py" r18e-$size.h5 --data pcb-$size --epochs "$epochs" \
             --batch "$BATCH" --threads 2 --workers "$workers")
@@ -103,8 +106,10 @@ last = [json.loads(l) for l in open(log) if l.strip()][-1]
 # sl-train logs the training part of the epoch ("seconds"); its validation is the rest of the
 # process time per epoch, which also holds reading the bundle and writing the output once.
 proc = float(t1) - float(t0)
+# The log names validation's path and time from the trainer of session 10 on.
+vs = f"{last['val_seconds']:.1f} ({last['val_exec']})" if "val_seconds" in last else "-"
 print(f"| {size} | {r} | {last['seconds']:.1f} / {p['train_seconds']:.1f} | "
-      f"{last['seconds'] / p['train_seconds']:.2f} | {p['val_seconds']:.1f} | "
+      f"{last['seconds'] / p['train_seconds']:.2f} | {vs} / {p['val_seconds']:.1f} | "
       f"{proc:.1f} / {p['seconds_per_epoch'] * int(epochs):.1f} ({epochs} epochs) |")
 PYEOF
     done

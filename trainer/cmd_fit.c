@@ -135,6 +135,9 @@ static const sl_opt options[] = {
     SL_OPT_STRING(0, "val", &A.val, "DIR", "separate validation dataset"),
     SL_OPT_DOUBLE(0, "val-split", &A.val_split, "F", 0, 0.9,
                   "validation fraction of a flat dataset, 0 = none (default 0.15)"),
+    SL_OPT_CHOICE(0, "val-exec", &A.val_exec, "auto|compiled|plain",
+                  "validation's inference path (default auto: compiled when a pass\n"
+                  "covers 256 Ki input pixels or more, plain below)"),
     SL_OPT_STRING('o', "out", &A.out, "FILE", "output bundle"),
     SL_OPT_SECTION("optimisation"),
     SL_OPT_INT(0, "epochs", &A.epochs, "N", 1, 100000, "(default 10)"),

@@ -96,6 +96,7 @@ typedef struct trainer {
     sl_tensor **trainable; /* borrowed from g */
     sl_optim *opt;
     sl_exec *prefix, *suffix, *stages, *teacher_exec;
+    sl_exec *val_plain; /* validation's plain plan: made once, it reads the live weights */
     const char *boundary; /* first tensor of the gradient run; NULL = the graph input */
     char cut[SL_NAME_MAX], wire[SL_NAME_MAX], dec[SL_NAME_MAX];
     int nstages;
@@ -110,6 +111,7 @@ static void trainer_free(trainer *t)
     sl_exec_free(t->suffix);
     sl_exec_free(t->stages);
     sl_exec_free(t->teacher_exec);
+    sl_exec_free(t->val_plain);
     sl_optim_free(t->opt);
     sl_loader_free(t->loader);
     sl_loader_free(t->val_loader);
@@ -638,16 +640,44 @@ static int train_step(trainer *t, const sl_batch *b, epoch_sums *s)
 
 typedef struct val_result {
     double acc, loss, mse;
+    int compiled;   /* the pass ran the compiled path */
+    double seconds; /* the pass, planning included */
 } val_result;
+
+int sl_train_val_compiles(const sl_train_opts *o, int64_t images, int64_t h, int64_t w)
+{
+    if (o->val_exec == SL_VAL_COMPILED) return 1;
+    if (o->val_exec == SL_VAL_PLAIN) return 0;
+    return images * h * w >= SL_VAL_COMPILE_PIXELS;
+}
+
+/* The validation plan: a compiled one made now for these weights (the caller frees it), or the
+ * plain one the run keeps (made on first use; *own stays 0). */
+static int val_plan(trainer *t, const char *const *to, int nto, int compiled, sl_exec **e,
+                    int *own)
+{
+    *own = compiled;
+    if (compiled) {
+        sl_exec_opts inf = {.fold_bn = 1};
+        return sl_exec_new(t->g, NULL, 0, to, nto, &inf, e);
+    }
+    /* No folding: the plan keeps the parameters it reads, which the optimiser updates in place. */
+    sl_exec_opts plain = {.plain = 1};
+    int rc = t->val_plain ? SL_OK : sl_exec_new(t->g, NULL, 0, to, nto, &plain, &t->val_plain);
+    *e = t->val_plain;
+    return rc;
+}
 
 static int validate(trainer *t, val_result *v)
 {
     sl_graph *g = t->g;
     const char *to[3] = {g->outputs[0], t->cut, t->dec};
-    int nto = t->o->tl_stage ? 3 : 1;
+    int nto = t->o->tl_stage ? 3 : 1, own = 0;
+    double t0 = sl_now();
+    v->compiled = sl_train_val_compiles(t->o, (int64_t)sl_dataset_count(t->val),
+                                        g->input_shape.d[1], g->input_shape.d[2]);
     sl_exec *e;
-    sl_exec_opts inf = {.fold_bn = 1};
-    int rc = sl_exec_new(g, NULL, 0, to, nto, &inf, &e);
+    int rc = val_plan(t, to, nto, v->compiled, &e, &own);
     if (rc) return rc;
     sl_loader_reset(t->val_loader, 0);
     sl_batch b;
@@ -675,7 +705,8 @@ static int validate(trainer *t, val_result *v)
         sl_tensor_free(ce);
         sl_tensor_free(m);
     }
-    sl_exec_free(e);
+    if (own) sl_exec_free(e);
+    v->seconds = sl_now() - t0;
     if (rc != SL_LOADER_END) return sl_err_ctx(rc < 0 ? rc : SL_EIO, "validation: ");
     v->acc = seen ? (double)correct / (double)seen : 0;
     v->loss = seen ? loss / (double)seen : 0;
@@ -732,6 +763,8 @@ static void log_epoch(trainer *t, const epoch_sums *s, const val_result *v, doub
         cJSON_AddNumberToObject(j, "val_loss", v->loss);
         cJSON_AddNumberToObject(j, "val_acc", v->acc);
         if (t->o->tl_stage) cJSON_AddNumberToObject(j, "val_mse", v->mse);
+        cJSON_AddStringToObject(j, "val_exec", v->compiled ? "compiled" : "plain");
+        cJSON_AddNumberToObject(j, "val_seconds", v->seconds);
     }
     cJSON_AddBoolToObject(j, "best", best);
     cJSON_AddNumberToObject(j, "images_per_s", secs > 0 ? (double)s->seen / secs : 0);

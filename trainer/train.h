@@ -15,6 +15,14 @@
  * only frozen ancestors form a prefix that runs once per batch in inference mode (batch norm
  * folded, no autograd); only the rest runs with gradients. TL stage 1 stops at the decoder
  * output: the tail of the model is never run.
+ *
+ * Validation after each epoch runs one of two inference paths (docs/trainer.md, "Validation's
+ * inference path"): the compiled path (frozen, optimised TorchScript modules with batch norm
+ * folded) is planned afresh every epoch, since the weights changed, and costs a compile; the
+ * plain path (node by node, reading the live weights) is planned once per run. By default
+ * (SL_VAL_AUTO) a pass over fewer than SL_VAL_COMPILE_PIXELS input pixels (images x H x W) runs
+ * plain, a larger one compiles. The two agree to float rounding (accuracy equal, loss and MSE
+ * within 1e-4 relative in tests/trainer/test_val_exec.c).
  */
 #ifndef SL_TRAINER_TRAIN_H
 #define SL_TRAINER_TRAIN_H
@@ -26,6 +34,11 @@
 
 enum { SL_OPTIM_SGD = 0, SL_OPTIM_ADAM = 1 };
 enum { SL_SCHED_NONE = 0, SL_SCHED_STEP = 1, SL_SCHED_COSINE = 2 };
+enum { SL_VAL_AUTO = 0, SL_VAL_COMPILED = 1, SL_VAL_PLAIN = 2 };
+/* SL_VAL_AUTO compiles validation's plan when a pass covers at least this many input pixels
+ * (256 images at 32 x 32, 64 at 64 x 64, 16 at 128 x 128): the measured break-even of the compile
+ * against the plain path's slower batches (docs/benchmarks.md, "Training"). */
+#define SL_VAL_COMPILE_PIXELS (256 * 1024)
 
 typedef struct sl_train_opts {
     const char *data;         /* dataset folder or cache (.h5) */
@@ -67,6 +80,7 @@ typedef struct sl_train_opts {
     const char *tl_stages_at; /* stage 1: comma-separated later tensors also matched (MSE) */
     double distill_t;         /* stage 2: distillation temperature; 0 = task loss only */
     double alpha;             /* stage 2: weight of the distillation loss (1 - alpha: task loss) */
+    int val_exec;             /* validation's inference path: SL_VAL_* (default auto) */
 } sl_train_opts;
 
 /* Defaults: tinycnn, 10 epochs, batch 32, lr 0.01, SGD momentum 0.9, no weight decay, no
@@ -93,6 +107,11 @@ int sl_train_fit(const sl_train_opts *o, sl_train_result *res);
 /* The learning rate of step `step` (0-based within the epoch) of epoch `epoch` (0-based) of an
  * epoch with `steps` steps, under o's lr, schedule and warm-up. */
 double sl_train_lr(const sl_train_opts *o, int epoch, int64_t step, int64_t steps);
+
+/* 1 when validation with options o compiles its plan for a pass over `images` images of
+ * h x w pixels, 0 when it runs the plain path (o->val_exec, else the SL_VAL_COMPILE_PIXELS
+ * rule). */
+int sl_train_val_compiles(const sl_train_opts *o, int64_t images, int64_t h, int64_t w);
 
 /* Marks in frozen[] (one byte per node of g, 1 = frozen) every node whose name matches one of
  * the comma-separated fnmatch patterns; other bytes are left as they are. A pattern that matches
