@@ -132,7 +132,7 @@ int main(void)
     check_case("SL_TORCH_STUBS=0", dir, "SL_TORCH_STUBS=0", NULL, 0, 0);
 
     /* A file that is no library: the stand-ins are not used at all. */
-    char sub[PATH_MAX], shim[PATH_MAX], text[PATH_MAX];
+    char sub[1024], shim[PATH_MAX], text[1024]; /* dir is at most 511 characters */
     snprintf(text, sizeof text, "%s/text", dir);
     FILE *f = fopen(text, "w");
     CHECK(f && fputs("not a library\n", f) >= 0 && fclose(f) == 0);
