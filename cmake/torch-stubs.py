@@ -36,7 +36,8 @@ usage: torch-stubs.py --root ROOT --cc CC --out OUT [--keep SONAME ...] [--or-no
                       ELF...
   ROOT  the file system the libraries come from: / natively, the arm64 sysroot for the device
   CC    the C compiler for the target (gcc, aarch64-linux-gnu-gcc)
-  ELF   every program that will run with OUT on its library path, and what they dlopen
+  ELF   every program that will load OUT (its shim's loader, OUT being next to
+        lib/libsl_torch.so), and what they dlopen
         (bin/sl-offload bin/sl-preprocess lib/libsl_torch.so): a library that one of them
         uses is never replaced (sl-offload uses libzstd, which libtorch_cpu names but does
         not call)
