@@ -14,7 +14,8 @@ BUILD     ?= build
 JOBS      ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-PACKAGES := build-essential cmake pkg-config libtorch-dev libhdf5-dev libpng-dev libturbojpeg0-dev libcjson-dev \
+# binutils (readelf): cmake/torch-stubs.py, which makes lib/torch-stubs (CMakeLists.txt).
+PACKAGES := build-essential binutils cmake pkg-config libtorch-dev libhdf5-dev libpng-dev libturbojpeg0-dev libcjson-dev \
             libzstd-dev libssl-dev zlib1g-dev python3 python3-torch python3-torchvision python3-h5py \
             python3-numpy python3-pil iproute2 protobuf-c-compiler libprotobuf-c-dev libonnx-dev haproxy time \
             ninja-build
@@ -130,7 +131,8 @@ pipeline-%:
 # compilers against Debian's arm64 packages, which cmake/arm64-sysroot.sh unpacks into
 # $(ARM64_SYSROOT) (it says why not multiarch: that would remove the native libtorch). Then
 # lib/torch-stubs/: empty stand-ins for the libraries libtorch names but never calls
-# (cmake/torch-stubs.py), which the device loads instead (deploy/sl-device.service). Then
+# (cmake/torch-stubs.py), which the shim's loader loads instead, finding them next to
+# lib/libsl_torch.so (shim/loader.c; the native build makes its own). Then
 # `cd build && ctest -L arm64` runs them under qemu-user (through proot, which starts a program's
 # own children through qemu too); docs/offloader.md deploys them.
 #

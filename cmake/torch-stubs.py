@@ -10,9 +10,11 @@ constructors allocate), and half its start-up (docs/benchmarks.md, "arm64"). The
 loader needs a file of each name; it does not need their contents when nothing refers to them.
 
 This script finds those libraries and writes, for each, an empty shared library with the same
-soname (no code, no symbols, no constructor) into OUT. With OUT first on the library path
-(LD_LIBRARY_PATH=OUT, as deploy/sl-device.service does), the device loads them instead of the
-real ones. It decides from the ELF files only, and refuses what it cannot prove:
+soname (no code, no symbols, no constructor) into OUT. The build writes OUT as lib/torch-stubs,
+next to lib/libsl_torch.so (natively: the target sl_torch_stubs in CMakeLists.txt; arm64: make
+device-arm64), and the shim's loader dlopens each file of it before the shim library, so that
+libtorch's DT_NEEDED of that soname is met by the stand-in already loaded (shim/loader.c; it
+falls back to plain loading if the shim then fails to load). It decides from the ELF files only, and refuses what it cannot prove:
 
   - a candidate is a library named in some loaded library's DT_NEEDED from which no library
     that stays loaded imports a symbol (the symbols each library leaves undefined, against the
@@ -30,19 +32,26 @@ script fails, naming it, when what stays does.
 A library reached only through dlopen/dlsym by name would not be seen; libtorch does not open
 these ones so (the arm64 tests run the device with the stubs, tests/arm64/).
 
-usage: torch-stubs.py --root ROOT --cc CC --out OUT [--keep SONAME ...] ELF...
+usage: torch-stubs.py --root ROOT --cc CC --out OUT [--keep SONAME ...] [--or-none] [--cache FILE]
+                      ELF...
   ROOT  the file system the libraries come from: / natively, the arm64 sysroot for the device
   CC    the C compiler for the target (gcc, aarch64-linux-gnu-gcc)
-  ELF   every program that will run with OUT on its library path, and what they dlopen
+  ELF   every program that will load OUT (its shim's loader, OUT being next to
+        lib/libsl_torch.so), and what they dlopen
         (bin/sl-offload bin/sl-preprocess lib/libsl_torch.so): a library that one of them
         uses is never replaced (sl-offload uses libzstd, which libtorch_cpu names but does
         not call)
 Prints what it replaced, and the counts of libraries before and after, on stdout. Exits 1, with
-OUT untouched, on any failure. Needs readelf (binutils).
+OUT untouched, on any failure; with --or-none (the native build), it removes OUT instead, says
+that the programs will load libtorch's libraries as named, and exits 0: no stand-ins is slower,
+never wrong. --cache FILE keeps what was read of each library between runs (by path, size and
+modification time): the build's rebuilds, after a program changed, read only the programs again.
+Needs readelf (binutils).
 """
 import argparse
 import concurrent.futures
 import glob
+import json
 import os
 import re
 import shutil
@@ -51,9 +60,12 @@ import sys
 import tempfile
 
 
+class Refused(Exception):
+    """What the script cannot prove or do; main() reports it."""
+
+
 def fail(msg):
-    print(f"torch-stubs: {msg}", file=sys.stderr)
-    sys.exit(1)
+    raise Refused(msg)
 
 
 def readelf(args, path):
@@ -63,12 +75,30 @@ def readelf(args, path):
     return r.stdout
 
 
+# --cache FILE: what was read of each library, by path, size and modification time, so that a
+# rebuild reads again only the files that changed (the programs), not the 290 libraries.
+_cache = {}
+
+
+def file_key(path):
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns]
+
+
 class Lib:
     """One shared library: its DT_NEEDED and RPATH/RUNPATH; its versions needed and symbols are
     read when first asked for."""
 
     def __init__(self, path):
         self.path = path
+        self.key = file_key(path)
+        c = _cache.get(path)
+        if c and c["key"] == self.key:
+            self.needed, self.runpath = c["needed"], c["runpath"]
+            self._verneed = set(c["verneed"]) if c["verneed"] is not None else None
+            self._defined = set(c["defined"]) if c["defined"] is not None else None
+            self._undefined = set(c["undefined"]) if c["undefined"] is not None else None
+            return
         dyn = readelf(["-d"], path)
         self.needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.*)\]", dyn)
         self.runpath = []
@@ -76,6 +106,14 @@ class Lib:
             for v in re.findall(rf"\({kind}\)\s+Library \w+: \[(.*)\]", dyn):
                 self.runpath += v.split(":")
         self._verneed = self._defined = self._undefined = None
+
+    def cached(self):
+        """This library's entry of the cache."""
+        def opt(v):
+            return sorted(v) if v is not None else None
+        return {"key": self.key, "needed": self.needed, "runpath": self.runpath,
+                "verneed": opt(self._verneed), "defined": opt(self._defined),
+                "undefined": opt(self._undefined)}
 
     @property
     def verneed(self):
@@ -183,8 +221,40 @@ def main():
     ap.add_argument("--cc", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--keep", action="append", default=[], help="a soname never to replace")
+    ap.add_argument("--or-none", action="store_true",
+                    help="on failure remove OUT and exit 0 (no stand-ins: plain loading)")
+    ap.add_argument("--cache", help="what was read of each library, kept between runs")
     ap.add_argument("libraries", nargs="+")
     a = ap.parse_args()
+    if a.cache:
+        try:
+            with open(a.cache) as f:
+                _cache.update(json.load(f))
+        except (OSError, ValueError):
+            pass  # none yet, or unreadable: read everything
+    try:
+        stubs(a)
+    except (Refused, OSError) as e:  # OSError: readelf or the compiler missing, a file unreadable
+        print(f"torch-stubs: {e}", file=sys.stderr)
+        if not a.or_none:
+            sys.exit(1)
+        if os.path.isdir(a.out):
+            shutil.rmtree(a.out)
+        print(f"torch-stubs: no stand-ins in {a.out}: the programs load every library libtorch "
+              f"names (plain loading, about 0.3 s of CPU more per start; not an error)")
+
+
+def save_cache(path):
+    """Writes the cache (temporary file + rename); best effort, like reading it."""
+    try:
+        with open(path + ".tmp", "w") as f:
+            json.dump({p: l.cached() for p, l in _libs.items()}, f)
+        os.replace(path + ".tmp", path)
+    except OSError as e:
+        print(f"torch-stubs: cannot write the cache {path}: {e}", file=sys.stderr)
+
+
+def stubs(a):
     root = os.path.realpath(a.root).rstrip("/")  # "" for /
     machine = readelf(["-h"], a.libraries[0])
     triplet = "aarch64-linux-gnu" if "AArch64" in machine else "x86_64-linux-gnu"
@@ -250,14 +320,16 @@ def main():
         os.remove(obj)
         with open(os.path.join(tmp, "README"), "w") as f:
             f.write("Empty libraries standing in for ones that libtorch names in DT_NEEDED but never\n"
-                    "calls (made by cmake/torch-stubs.py; docs/offloader.md, arm64). Put this folder\n"
-                    "first on LD_LIBRARY_PATH for the device process only.\n")
+                    "calls (made by cmake/torch-stubs.py). The shim's loader, finding this folder next\n"
+                    "to libsl_torch.so, loads them first (shim/loader.c; SL_TORCH_STUBS=0: not).\n")
         if os.path.isdir(a.out):
             shutil.rmtree(a.out)
         os.rename(tmp, a.out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if a.cache:
+        save_cache(a.cache)
     print(f"torch-stubs: {len(stubbed)} libraries replaced by empty ones in {a.out}: "
           f"{' '.join(sorted(stubbed))}")
     found = f"{len(full)} (and {len(absent)} not unpacked)" if absent else f"{len(full)}"

@@ -3,10 +3,11 @@
 # the native build and the arm64 build (`make device-arm64`, run under qemu-user): the size of
 # sl-offload and lib/libsl_torch.so, their shared-library dependencies, and the resident memory
 # and start-up time of `sl-offload device` (tinycnn's float split; a native edge on loopback),
-# each build as built ("plain"), with the empty stand-ins of BUILD/lib/torch-stubs first on
-# LD_LIBRARY_PATH ("stand-ins", see cmake/torch-stubs.py), and as deploy/sl-device.service runs
-# it ("slim": the stand-ins and SL_SHIM_DROP_PAGES=1, which unmaps the library pages that
-# loading libtorch left resident, shim/loader.c):
+# each build without the empty stand-ins of BUILD/lib/torch-stubs ("plain": SL_TORCH_STUBS=0),
+# with them ("stand-ins": as built, the shim's loader loads them before libtorch when the folder
+# exists; cmake/torch-stubs.py, shim/loader.c), and as deploy/sl-device.service runs it ("slim":
+# the stand-ins and SL_SHIM_DROP_PAGES=1, which unmaps the library pages that loading libtorch
+# left resident, shim/loader.c):
 #   start    `sl-offload --version`: the program and its direct libraries, no libtorch
 #            (max RSS, GNU time);
 #   ready    seconds from the start of `sl-offload device` until the device half of its first
@@ -30,9 +31,7 @@
 # Prints a markdown table on stdout. Needs the native build's sl-offload, sl-preprocess and
 # sl-data (for the fixtures and the edge) and, for the arm64 rows, qemu-aarch64 and proot; the
 # "stand-ins" and "slim" rows
-# need BUILD/lib/torch-stubs (make device-arm64 makes it for the arm64 build; natively:
-# cmake/torch-stubs.py --root / --cc gcc --out BUILD/lib/torch-stubs BUILD/bin/sl-offload
-# BUILD/bin/sl-preprocess BUILD/lib/libsl_torch.so).
+# need BUILD/lib/torch-stubs (the native build makes it; make device-arm64 for the arm64 build).
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 NATIVE=$SRC/build
@@ -90,17 +89,17 @@ smaps_split() {
 }
 
 # measure NAME BIN LIB SLIM RUNNER...: one row; RUNNER... is the command prefix that runs an
-# sl-offload; SLIM is 0 as built, 1 with the stand-ins of LIB's folder first, 2 for the
-# deployed environment (the stand-ins and SL_SHIM_DROP_PAGES=1, as deploy/sl-device.service).
+# sl-offload; SLIM is 0 without the stand-ins (SL_TORCH_STUBS=0), 1 with those of LIB's folder
+# (as built), 2 for the deployed environment (the stand-ins and SL_SHIM_DROP_PAGES=1, as
+# deploy/sl-device.service).
 measure() {
     local name=$1 bin=$2 lib=$3 slim=$4
     shift 4
-    local -a envv=(env)
+    local -a envv=(env SL_TORCH_STUBS=0)
     if [ "$slim" -ge 1 ]; then
-        local stubs
-        stubs=$(dirname "$lib")/torch-stubs
-        [ -d "$stubs" ] || { echo "(no $name row: $stubs not made)"; return; }
-        envv+=(LD_LIBRARY_PATH="$stubs")
+        [ -d "$(dirname "$lib")/torch-stubs" ] \
+            || { echo "(no $name row: $(dirname "$lib")/torch-stubs not made)"; return; }
+        envv=(env)
     fi
     [ "$slim" = 2 ] && envv+=(SL_SHIM_DROP_PAGES=1)
     local start idle run t0 wall ready pss ifile iown irwx
@@ -201,7 +200,8 @@ else
     ldso() { :; }
 fi
 # Shared libraries: direct (DT_NEEDED) of sl-offload, and everything libsl_torch.so loads, as
-# built and with the stand-ins (LD_LIBRARY_PATH=torch-stubs).
+# built and with the stand-ins (which ldd sees when they are first on LD_LIBRARY_PATH: the same
+# libraries as the loader's loading them first).
 deps() {
     local name=$1 bin=$2 lib=$3 list slim=""
     shift 3

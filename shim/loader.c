@@ -1,6 +1,7 @@
 /* loader.c: opens the shim's shared library on first use (see loader.h for where it looks). */
 #include "shim/loader.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <limits.h>
 #include <malloc.h>
@@ -110,6 +111,72 @@ static int drop_wanted(void)
     return drop && *drop && strcmp(drop, "0") != 0;
 }
 
+/* The stand-ins loaded from torch-stubs/ (at most this many; a folder with more is not used). */
+enum { MAX_STUBS = 256 };
+static void *g_stubs[MAX_STUBS];
+static size_t g_nstubs;
+
+static void close_stubs(void)
+{
+    while (g_nstubs > 0) dlclose(g_stubs[--g_nstubs]);
+}
+
+/* <folder of the shim library at `lib`>/torch-stubs into buf; -1 if it does not fit. */
+static int stubs_dir(const char *lib, char *buf, size_t size)
+{
+    const char *slash = strrchr(lib, '/');
+    int w = slash ? snprintf(buf, size, "%.*s/torch-stubs", (int)(slash - lib), lib)
+                  : snprintf(buf, size, "torch-stubs");
+    return w < 0 || (size_t)w >= size ? -1 : 0;
+}
+
+/* The stand-ins (cmake/torch-stubs.py): when the folder `dir` exists and SL_TORCH_STUBS is not
+ * "0", dlopens each shared library in it (a name with ".so"), so that libtorch's DT_NEEDED of
+ * that soname is met by the object already loaded (glibc matches loaded objects by soname before
+ * it searches the library path) and the real library, with its own dependencies, is not loaded.
+ * 0 when none are loaded (no folder, turned off); 1 when some are; -1 (none loaded, `why` set)
+ * when one cannot be loaded or the folder has too many. */
+static int open_stubs(const char *dir, char *why, size_t size)
+{
+    const char *knob = getenv("SL_TORCH_STUBS");
+    if (knob && strcmp(knob, "0") == 0) return 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || !strstr(e->d_name, ".so")) continue;
+        char p[PATH_MAX];
+        int w = snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (w < 0 || (size_t)w >= sizeof p || g_nstubs == MAX_STUBS) {
+            snprintf(why, size, "%s: too many files or too long a path", dir);
+            rc = -1;
+            break;
+        }
+        dlerror();
+        void *h = dlopen(p, RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+            const char *err = dlerror();
+            snprintf(why, size, "%s", err ? err : p);
+            rc = -1;
+        } else {
+            g_stubs[g_nstubs++] = h;
+        }
+    }
+    closedir(d);
+    if (rc < 0) close_stubs();
+    return rc < 0 ? -1 : g_nstubs > 0;
+}
+
+/* Once per process (load_once runs once): the stand-ins of `dir` could not be used. */
+static void warn_stubs(const char *dir, const char *why)
+{
+    fprintf(stderr,
+            "sl_shim: warning: the stand-ins of %s cannot be used (%s); loading libtorch "
+            "without them (a rebuild remakes them; SL_TORCH_STUBS=0 skips them)\n",
+            dir, why);
+}
+
 static void load_once(void)
 {
     const char *deny = getenv("SL_SHIM_DENY");
@@ -146,8 +213,21 @@ static void load_once(void)
      * system time per run (docs/benchmarks.md, "Inference (executor)"). */
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    char stubs[PATH_MAX], why[PATH_MAX + 256];
+    int with_stubs = stubs_dir(path, stubs, sizeof stubs) == 0 ? open_stubs(stubs, why, sizeof why) : 0;
+    if (with_stubs < 0) warn_stubs(stubs, why);
     dlerror();
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h && with_stubs > 0) {
+        /* Stale stand-ins (libtorch upgraded and now calls one of them: an undefined symbol):
+         * never a failure that plain loading would not have. */
+        const char *err = dlerror();
+        snprintf(why, sizeof why, "%s", err ? err : "dlopen failed");
+        close_stubs();
+        warn_stubs(stubs, why);
+        dlerror();
+        h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    }
     if (!h) {
         const char *why = dlerror();
         fail_load("%s%s", why ? why : path, why ? "" : ": dlopen failed");

@@ -7,6 +7,10 @@
  *   1. $SL_SHIM_LIB, when set and not empty (only there);
  *   2. <directory of the executable>/../lib/<library file name> (an installed or copied tree);
  *   3. the path the build tree put it at (commands and tests run from the build folder).
+ * Before it, each shared library in <folder of the library>/torch-stubs/, when that exists, is
+ * dlopened: the empty stand-ins of cmake/torch-stubs.py, so that libtorch's DT_NEEDED of those
+ * sonames is met by them (loader.c, open_stubs; plain loading, with one warning, if they cannot
+ * be used); SL_TORCH_STUBS=0 skips them.
  * SL_SHIM_DENY=1 makes every load fail and names the function that asked on stderr (a test
  * uses it to prove that a model-free command loads nothing). SL_SHIM_DROP_PAGES=1 unmaps, once
  * loaded, the clean library pages that loading touched (the device service sets it; loader.c),

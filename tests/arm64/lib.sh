@@ -3,8 +3,9 @@
 # defines `arm64 PROGRAM ARGS...`, which runs build-arm64/bin/PROGRAM as the device runs it:
 # under qemu-aarch64 with the build's sysroot as the arm64 root (the dynamic loader, libc,
 # libtorch and the rest come from there), with the empty stand-ins of
-# build-arm64/lib/torch-stubs first on the library path (cmake/torch-stubs.py) and with
-# SL_SHIM_DROP_PAGES=1 (shim/loader.c), as deploy/sl-device.service runs it. PRoot (-q)
+# build-arm64/lib/torch-stubs, which the shim's loader loads before libtorch since they sit next
+# to lib/libsl_torch.so (cmake/torch-stubs.py, shim/loader.c), and with SL_SHIM_DROP_PAGES=1,
+# as deploy/sl-device.service runs it. PRoot (-q)
 # starts it, and every program it starts in turn, through qemu: `run` and `device` read their
 # model in a child process, their own program again (/proc/self/exe), which plain qemu-user
 # cannot start without binfmt_misc (this container has none; a board runs it natively).
@@ -78,7 +79,7 @@ mkdir -p "$SYSROOT/dev" "$SYSROOT/proc" "$SYSROOT/sys" "$SYSROOT/host-rootfs" "$
 arm64() {
     local prog=$1
     shift
-    LD_LIBRARY_PATH="$A64/lib/torch-stubs" SL_SHIM_DROP_PAGES=1 "$PROOT" -q "$QEMU" -r "$SYSROOT" -b /proc -b /dev \
+    SL_SHIM_DROP_PAGES=1 "$PROOT" -q "$QEMU" -r "$SYSROOT" -b /proc -b /dev \
         -b /sys -b "$A64" -b "$W" "$A64/bin/$prog" "$@"
 }
 
