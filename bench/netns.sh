@@ -5,8 +5,8 @@
 # commands run with --cpu PCT (common/cpuquota.h: dilated to CPU time / share by default). The
 # RTT is added with netem when the kernel has it, otherwise by the device's in-process shaper
 # (--rtt). TCP in the namespaces does not fall back to slow start after an idle gap, so each image
-# is sent at the link's rate as the cost model assumes. Measures local, edge-only, split and
-# split+TL on the same images and prints a table (and --json FILE: one JSON document); with
+# is sent at the link's rate as the cost model assumes. Measures local (four times, spread over
+# the run: the median of the four), edge-only, split and split+TL on the same images and prints a table (and --json FILE: one JSON document); with
 # --plan, each mode's predicted latency and the error beside it.
 #
 # usage: bench/netns.sh [--build DIR] [--dir OUT] [--bandwidth 10mbit] [--rtt 20ms] [--cpu PCT]
