@@ -6,8 +6,9 @@
 # RTT is added with netem when the kernel has it, otherwise by the device's in-process shaper
 # (--rtt). TCP in the namespaces does not fall back to slow start after an idle gap, so each image
 # is sent at the link's rate as the cost model assumes. Measures local (four times, spread over
-# the run: the median of the four), edge-only, split and split+TL on the same images and prints a table (and --json FILE: one JSON document); with
-# --plan, each mode's predicted latency and the error beside it.
+# the run: the median of the four), edge-only, split and split+TL on the same images and prints
+# a table (and --json FILE: one JSON document); with --plan, each mode's predicted latency and
+# the error beside it.
 #
 # usage: bench/netns.sh [--build DIR] [--dir OUT] [--bandwidth 10mbit] [--rtt 20ms] [--cpu PCT]
 #                       [--limit N] [--plan plan.json] [--pipeline N] [--json FILE]
