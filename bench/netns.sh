@@ -173,7 +173,7 @@ echo "probe: $probe (tbf rate $bw, RTT $rtt)"
 # on a quiet machine; docs/benchmarks.md, Predictions); the table gives the median of the runs.
 local_run() { # local_run K
     on_device "$OFF" bench --model "$base" --images "$w/images" --threads 1 --cpu "$cpu" \
-        "${planopt[@]}" --json >"$w/local-$1.json" 2>"$w/local-$1.log" \
+        --local-only "${planopt[@]}" --json >"$w/local-$1.json" 2>"$w/local-$1.log" \
         || { cat "$w/local-$1.log" >&2; die "local failed"; }
 }
 k=0

@@ -258,6 +258,32 @@ static void remove_store(const char *dir)
     rmdir(dir);
 }
 
+/* The in-process edge: a temporary store (`store`, a mkdtemp template; *have_store once made)
+ * with the whole model and the pairs' edge halves, served on loopback with a fresh token. */
+static int edge_up(const sl_bench_opts *o, char *store, int *have_store, edge_ctx *e,
+                   sl_edge_backend *be, sl_edge_server **srv)
+{
+    if (!mkdtemp(store)) return sl_err(SL_EIO, "%s: cannot create a folder", store);
+    *have_store = 1;
+    int rc = copy_into(store, "model.h5", o->model);
+    if (rc == SL_OK && o->split_edge) rc = copy_into(store, "split-edge.h5", o->split_edge);
+    if (rc == SL_OK && o->tl_edge) rc = copy_into(store, "tl-edge.h5", o->tl_edge);
+    if (rc == SL_OK) rc = sl_auth_nonce(e->token);
+    sl_backend_opts bo = {.fold_bn = o->fold_bn};
+    if (rc == SL_OK) rc = sl_backend_init(&bo, be);
+    if (rc == SL_OK) {
+        sl_edge_config cfg;
+        sl_edge_config_defaults(&cfg);
+        cfg.host = "127.0.0.1";
+        cfg.store_dir = store;
+        cfg.token = e->token;
+        cfg.token_len = sizeof e->token;
+        rc = sl_edge_start(&cfg, be, srv);
+        if (rc == SL_OK) e->port = sl_edge_port(*srv);
+    }
+    return rc;
+}
+
 int sl_bench_run(const sl_bench_opts *o, sl_bench_report *rep)
 {
     memset(rep, 0, sizeof *rep);
@@ -284,24 +310,7 @@ int sl_bench_run(const sl_bench_opts *o, sl_bench_report *rep)
     char *wire[SL_BENCH_NMODES] = {0};
     int have_store = 0;
     if (!local_cls) rc = sl_err(SL_ENOMEM, "out of memory");
-    if (rc == SL_OK && !mkdtemp(store)) rc = sl_err(SL_EIO, "%s: cannot create a folder", store);
-    have_store = rc == SL_OK;
-    if (rc == SL_OK) rc = copy_into(store, "model.h5", o->model);
-    if (rc == SL_OK && o->split_edge) rc = copy_into(store, "split-edge.h5", o->split_edge);
-    if (rc == SL_OK && o->tl_edge) rc = copy_into(store, "tl-edge.h5", o->tl_edge);
-    if (rc == SL_OK) rc = sl_auth_nonce(e.token);
-    sl_backend_opts bo = {.fold_bn = o->fold_bn};
-    if (rc == SL_OK) rc = sl_backend_init(&bo, &be);
-    if (rc == SL_OK) {
-        sl_edge_config cfg;
-        sl_edge_config_defaults(&cfg);
-        cfg.host = "127.0.0.1";
-        cfg.store_dir = store;
-        cfg.token = e.token;
-        cfg.token_len = sizeof e.token;
-        rc = sl_edge_start(&cfg, &be, &srv);
-        if (rc == SL_OK) e.port = sl_edge_port(srv);
-    }
+    if (rc == SL_OK && !o->local_only) rc = edge_up(o, store, &have_store, &e, &be, &srv);
     /* The slow device: this thread (which runs local and every device) under the quota; the
      * edge's threads, started before, keep the whole machine. */
     sl_cpuquota *quota = NULL;
@@ -319,7 +328,8 @@ int sl_bench_run(const sl_bench_opts *o, sl_bench_report *rep)
      * turns do (preprocessor/profile.c). */
     mode_run mr[SL_BENCH_NMODES] = {{0}};
     const char *dev[SL_BENCH_NMODES] = {NULL, o->model, o->split_device, o->tl_device};
-    int on[SL_BENCH_NMODES] = {1, 1, o->split_device != NULL, o->tl_device != NULL}, non = 0;
+    int on[SL_BENCH_NMODES] = {1, !o->local_only, o->split_device != NULL, o->tl_device != NULL};
+    int non = 0;
     uint64_t done = 0;
     for (int i = 0; rc == SL_OK && i < SL_BENCH_NMODES; i++) {
         if (!on[i]) continue;

@@ -34,6 +34,7 @@ typedef struct sl_bench_opts {
     int cpu_mode;   /* SL_CPU_DILATE or SL_CPU_QUOTA */
     int rounds;     /* the images in this many rounds through every mode; 0 = SL_BENCH_ROUNDS */
     int threads;    /* the device's intra-op threads as set by the caller; 0 = libtorch's choice */
+    int local_only; /* local alone: no edge, no edge-only (no pairs either) */
 } sl_bench_opts;
 
 /* Rounds by default: each mode runs a quarter of the images, then the next mode does. */

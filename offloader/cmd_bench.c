@@ -17,7 +17,7 @@ static struct {
     sl_bench_opts o;
     const char *pair[2], *tl_pair[2];
     long limit, threads, rounds;
-    int json, no_fold;
+    int json, no_fold, local_only;
 } A;
 
 static const sl_opt options[] = {
@@ -32,6 +32,8 @@ static const sl_opt options[] = {
     SL_OPT_FLAG(0, "json", &A.json, "the sl-bench JSON document on stdout (the table goes to stderr)"),
     SL_OPT_LONG(0, "threads", &A.threads, "N", 1, 256, "intra-op threads (default: libtorch's choice)"),
     SL_OPT_FLAG(0, "no-fold", &A.no_fold, "do not fold batch norm into convolutions"),
+    SL_OPT_FLAG(0, "local-only", &A.local_only,
+                "local alone: no in-process edge, no edge-only (not with --pair or --tl-pair)"),
     SL_OPT_DOUBLE(0, "cpu", &A.o.cpu_pct, "PCT", 0.1, 6400,
                   "the device side (local and every device) as a slow device of PCT % of one\n"
                   "core; the in-process edge is not limited (see --cpu-mode; quota needs\n"
@@ -47,7 +49,8 @@ const sl_optspec sl_cmd_bench_spec = {
     "sl-offload bench --model base.h5 [--pair notl-device.h5 notl-edge.h5]\n"
     "                 [--tl-pair device.h5 edge.h5] [--plan plan.json]\n"
     "                 --images DIR|FILE|GLOB [--limit N] [--bandwidth 10mbit --rtt 20ms]\n"
-    "                 [--json] [--threads N] [--no-fold] [--cpu PCT] [--rounds N]",
+    "                 [--json] [--threads N] [--no-fold] [--cpu PCT] [--rounds N]\n"
+    "                 [--local-only]",
     "Measure, on the same images and through the same modelled link, one image at a time:\n"
     "  local      the whole model on this host (nothing sent)\n"
     "  edge-only  the raw uint8 image sent, the edge runs the whole model\n"
@@ -73,6 +76,9 @@ int sl_cmd_bench(int argc, char **argv)
     if (rc != SL_OPT_CONTINUE) return rc;
     sl_bench_opts o = A.o;
     o.fold_bn = !A.no_fold;
+    o.local_only = A.local_only;
+    if (A.local_only && (A.pair[0] || A.tl_pair[0]))
+        return sl_usage_error("--local-only measures local alone: not with --pair or --tl-pair");
     o.split_device = A.pair[0];
     o.split_edge = A.pair[1];
     o.tl_device = A.tl_pair[0];

@@ -28,6 +28,8 @@ alone rounds1 --rounds 1 --cpu 50 --json >"$W/r1.json" &
 r1_pid=$!
 alone rounds9 --rounds 9 --cpu 50 --threads 1 --json >"$W/r9.json" &
 r9_pid=$!
+alone localonly --local-only --json >"$W/local-only.json" &
+lo_pid=$!
 "$PRE" profile "$W/m.h5" --warmup 1 --repeats 3 --tl conv-r4-s2-b8 -o "$W/prof.json" 2>/dev/null
 "$PRE" select --device "$W/prof.json" --edge "$W/prof.json" --bandwidth 10mbit --rtt 20ms \
     -o "$W/plan.json" >/dev/null 2>&1
@@ -108,10 +110,20 @@ grep -q "dilated .* until the process's CPU time" "$W/rounds1.err" \
     || fail "--cpu 50: not timed by the process's CPU time: $(cat "$W/rounds1.err")"
 grep -q "dilated .* until the thread's CPU time" "$W/rounds9.err" \
     || fail "--cpu 50 --threads 1: not timed by the device thread's CPU time: $(cat "$W/rounds9.err")"
-for name in table rounds1 rounds9; do
+# --local-only: local alone, no edge (so no store either); refused beside a pair.
+wait $lo_pid || fail "bench --local-only"
+py "$W/local-only.json" <<'PY' || fail "--local-only ran other modes"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert [m["mode"] for m in d["modes"]] == ["local"] and d["modes"][0]["errors"] == 0, d
+PY
+"$OFF" bench --model "$W/m.h5" --pair "$W/d.h5" "$W/e.h5" --images "$W/data/test" --local-only \
+    2>/dev/null && rc=0 || rc=$?
+[ "$rc" = 2 ] || fail "--local-only with --pair exited $rc"
+for name in table rounds1 rounds9 localonly; do
     [ -z "$(ls -A "$TMPDIR/$name")" ] || fail "bench ($name) left its edge store behind"
 done
-pass "--rounds: capped at the images, 0 refused; no temporary store left"
+pass "--rounds: capped at the images, 0 refused; --local-only alone; no temporary store left"
 
 "$OFF" bench --model "$W/m.h5" --pair "$W/d.h5" --images "$W/data/test" 2>/dev/null && rc=0 || rc=$?
 [ "$rc" = 2 ] || fail "--pair with one file exited $rc"
