@@ -17,7 +17,10 @@ NL_TAG=sl$$a
 source "$SL_SRC/bench/netns_link.sh"
 nl_probe
 trap 'nl_cleanup; cleanup' EXIT
-make_fixtures 60
+# 160 images (40 ms each): on the idle machine the switch back came at about image 90 (the drop
+# after 30 answers, 25 on local-only, a probe within the 1 s --stale), so the split still runs
+# about 70 images (2.8 s, well past --stale) after it; 240 ran 150 more, 3.2 s longer alone.
+make_fixtures 40
 mkdir -p "$W/store"
 cp "$W/e.h5" "$W/store/"
 # The whole model's classes, computed while the link is set up and the edge starts.
@@ -53,7 +56,7 @@ dev=$!
 # The timeline follows the device's progress, not the clock, so that a slow or loaded host
 # changes its duration but not what it tests: the drop after 30 answers, the rise once the
 # device has been on local-only for 25 images (and its estimate gone stale), and a wait for the
-# end long enough for a loaded host (about 10 s on an idle one).
+# end long enough for a loaded host (about 8 s on an idle one).
 answers() {
     local n
     n=$(grep -c '"via"' "$W/run.jsonl" 2>/dev/null) || true

@@ -9,12 +9,14 @@ set -u
 "$BIN" zoo mobilenet_v2 --input 3x32x32 --classes 3 -o mnv2.h5 2>/dev/null || { echo "zoo failed"; exit 1; }
 
 
-# profile: two hosts' worth (here the same host), read back by select.
+# profile: two hosts' worth (here the same host), read back by select. The device's profile
+# keeps the default idle gap (20 ms before each timed range); the others measure back to back
+# (--idle-gap 0), which takes about 2.5 s of waiting off each (test_profile_idle checks the gap).
 expect 0 "wrote dev.json" profile tiny.h5 --repeats 2 --warmup 1 -o dev.json
-expect 0 "1 threads, batch 2" profile tiny.h5 --repeats 2 --warmup 1 --threads 1 --batch 2 --tl pool -o edge2.json
-expect 0 "15 cuts" profile tiny.h5 --repeats 1 --warmup 0 --tl none -o none.json
+expect 0 "1 threads, batch 2" profile tiny.h5 --repeats 2 --warmup 1 --threads 1 --batch 2 --tl pool --idle-gap 0 -o edge2.json
+expect 0 "15 cuts" profile tiny.h5 --repeats 1 --warmup 0 --tl none --idle-gap 0 -o none.json
 check "--tl none measures no TL" test "$(grep -c '"config"' none.json)" = 0
-expect 0 "wrote edge.json" profile tiny.h5 --repeats 2 --warmup 1 --threads 1 -o edge.json
+expect 0 "wrote edge.json" profile tiny.h5 --repeats 2 --warmup 1 --threads 1 --idle-gap 0 -o edge.json
 check "profile JSON: cuts, bytes, TLs" "$PY" -c '
 import json
 p = json.load(open("dev.json"))
