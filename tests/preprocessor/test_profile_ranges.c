@@ -13,6 +13,7 @@
 #include "preprocessor/profile.h"
 #include "testutil.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <zstd.h>
@@ -40,6 +41,60 @@ static void write_samples(const char *dir, int n)
     }
     free(px);
 }
+
+/* The bounds on times. On the first attempt a miss is counted and printed, not failed: the
+ * host's speed can move by half within a profile (a slow spell of the shared core: block sum
+ * 0.0056 s against a whole of 0.0098 s in one of nine suite runs), so the test profiles again
+ * and the second attempt must hold every bound. A real regression (a fixed cost added to every
+ * call, ranges timed wrong) misses on both. */
+#define TIMING(cond)                                                                                \
+    do {                                                                                            \
+        if (final)                                                                                  \
+            CHECK(cond);                                                                            \
+        else if (!(cond)) {                                                                         \
+            misses++;                                                                               \
+            printf("  timing bound missed on the first attempt: %s\n", #cond);                     \
+        }                                                                                           \
+    } while (0)
+
+static int check_times(const sl_profile *p, int final)
+{
+    int misses = 0;
+    const int last = p->n_cuts - 1;
+    double total = p->total_median_s;
+    double blocks = 0;
+    for (int i = 1; i < last; i++) {
+        const sl_prof_cut *c = &p->cuts[i];
+        blocks += p->blocks[i - 1].median_s;
+        printf("cut %2d %-14s prefix %.5f blocks %.5f suffix %.5f sum %.5f whole %.5f "
+               "(%.5f overall)\n",
+               i, c->tensor, c->prefix_s, blocks, c->suffix_s, c->prefix_s + c->suffix_s,
+               c->whole_s, total);
+        /* Against the whole timed in the same turns: a burst of load on the host (one CI
+         * run saw the first two cuts' suffixes at +50% against the overall whole, their
+         * prefixes slow too) falls on both. */
+        CHECK(c->whole_s > 0);
+        TIMING(fabs(c->prefix_s + c->suffix_s - c->whole_s) <= REL_TOL * c->whole_s + ABS_TOL);
+        TIMING(c->prefix_s <= c->whole_s * (1 + REL_TOL) + ABS_TOL);
+        /* The blocks were timed in a phase of their own: the prefix is set against them at
+         * the host's speed of that phase, scaled by the whole of its turns against the
+         * overall whole (at load 2 a burst put the last two cuts' prefixes and wholes at
+         * +35-65 % alike; their sums still matched). Each block runs back to back with its
+         * own few MB of weights warm in the caches, which the 45 MB of the whole or a long
+         * prefix cannot keep: here the blocks sum to 20-42 % less than the prefix at the late
+         * cuts (5 Dec, after the executor's compiling calls left the timed runs). So the
+         * blocks may fall short of the prefix by up to half, never exceed it beyond the
+         * tolerance (a fixed cost per planned call is what the prefix saves). */
+        double at_pace = c->prefix_s * total / c->whole_s;
+        TIMING(blocks <= at_pace * (1 + REL_TOL) + ABS_TOL);
+        TIMING(blocks >= at_pace * 0.5 - ABS_TOL);
+    }
+    printf("whole %.5f, blocks %.5f (gap %+.1f%%)\n", total, p->block_sum_s,
+           100 * (p->block_sum_s - total) / total);
+    TIMING(fabs(p->block_sum_s - total) <= REL_TOL * total + ABS_TOL);
+    return misses;
+}
+#undef TIMING
 
 int main(void)
 {
@@ -69,6 +124,15 @@ int main(void)
                          .nimages = n};
     sl_profile *p = NULL;
     CHECK_OK(g ? sl_profile_measure(g, &o, &p) : SL_EARG, sl_errmsg());
+    if (p && check_times(p, 0) > 0) {
+        printf("the first profile missed a time bound: profiling again, and every bound must "
+               "hold this time\n");
+        sl_profile_free(p);
+        p = NULL;
+        CHECK_OK(sl_profile_measure(g, &o, &p), sl_errmsg());
+        if (p)
+            check_times(p, 1);
+    }
     if (p) {
         const int last = p->n_cuts - 1;
         double total = p->total_median_s;
@@ -79,36 +143,6 @@ int main(void)
         CHECK(p->load_s > 0 && p->raw_load_s > 0);
         CHECK_NEAR(p->cuts[last].prefix_s, total, 0);
         CHECK_NEAR(p->cuts[0].suffix_s, total, 0);
-        double blocks = 0;
-        for (int i = 1; i < last; i++) {
-            const sl_prof_cut *c = &p->cuts[i];
-            blocks += p->blocks[i - 1].median_s;
-            printf("cut %2d %-14s prefix %.5f blocks %.5f suffix %.5f sum %.5f whole %.5f "
-                   "(%.5f overall)\n",
-                   i, c->tensor, c->prefix_s, blocks, c->suffix_s, c->prefix_s + c->suffix_s,
-                   c->whole_s, total);
-            /* Against the whole timed in the same turns: a burst of load on the host (one CI
-             * run saw the first two cuts' suffixes at +50% against the overall whole, their
-             * prefixes slow too) falls on both. */
-            CHECK(c->whole_s > 0);
-            CHECK_NEAR(c->prefix_s + c->suffix_s, c->whole_s, REL_TOL * c->whole_s + ABS_TOL);
-            CHECK(c->prefix_s <= c->whole_s * (1 + REL_TOL) + ABS_TOL);
-            /* The blocks were timed in a phase of their own: the prefix is set against them at
-             * the host's speed of that phase, scaled by the whole of its turns against the
-             * overall whole (at load 2 a burst put the last two cuts' prefixes and wholes at
-             * +35-65 % alike; their sums still matched). Each block runs back to back with its
-             * own few MB of weights warm in the caches, which the 45 MB of the whole or a long
-             * prefix cannot keep: here the blocks sum to 20-42 % less than the prefix at the late
-             * cuts (5 Dec, after the executor's compiling calls left the timed runs). So the
-             * blocks may fall short of the prefix by up to half, never exceed it beyond the
-             * tolerance (a fixed cost per planned call is what the prefix saves). */
-            double at_pace = c->prefix_s * total / c->whole_s;
-            CHECK(blocks <= at_pace * (1 + REL_TOL) + ABS_TOL);
-            CHECK(blocks >= at_pace * 0.5 - ABS_TOL);
-        }
-        printf("whole %.5f, blocks %.5f (gap %+.1f%%)\n", total, p->block_sum_s,
-               100 * (p->block_sum_s - total) / total);
-        CHECK_NEAR(p->block_sum_s, total, REL_TOL * total + ABS_TOL);
 
         /* Wire: the raw image (smooth gradients) compresses; no payload exceeds zstd's bound
          * plus the headers; ReLU outputs (half zeros) compress well below their float size. */
