@@ -1,20 +1,25 @@
-/* host_probe.c: how fast is each CPU of this machine right now? Runs one fixed floating-point
- * loop (about 4 ms of CPU on a quiet 2.7 GHz core) pinned to each CPU it may use, one after the
- * other, and prints the CPU milliseconds each took. On a shared virtual machine the same loop
- * takes about twice as long when another tenant's work shares the physical core; bench/noise.sh
- * runs it beside the local bench to see whether such spells explain the bench's spread.
+/* host_probe.c: how fast is each CPU of this machine right now? Runs one fixed piece of work
+ * pinned to each CPU it may use, one after the other, and prints the CPU milliseconds each took.
+ * Two kinds of work:
+ *   fp     a multiply-add over 64 KiB (in L2), about 4 ms on a quiet 2.7 GHz core: on a shared
+ *          virtual machine it takes about twice as long while another tenant's work shares the
+ *          physical core;
+ *   chase  a random pointer chase over 4 MiB (one pointer per 64-byte line, four laps), about
+ *          4 ms when the last-level cache holds it: slow when other work fills that cache.
+ * bench/noise.sh runs it beside the local bench to see whether either explains the bench's spread.
  *
- * usage: host_probe [--rounds N]     (N loops per CPU, the median printed; default 1)
+ * usage: host_probe [--kind fp|chase] [--rounds N]   (N runs per CPU, the median printed)
  * Prints one line: "cpu0 MS cpu1 MS ...".
  */
 #define _GNU_SOURCE
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-enum { N = 16384, REPS = 3000, MAX_ROUNDS = 64 };
+enum { N = 16384, REPS = 3000, MAX_ROUNDS = 64, CHASE_LINES = (4 << 20) / 64, LAPS = 4 };
 
 static double thread_cpu_ms(void)
 {
@@ -39,6 +44,44 @@ static double loop_ms(float *a, const float *b)
     return keep == -1.0f ? -ms : ms; /* never true: makes the loop's result observable */
 }
 
+/* The chase: next[] holds one random cycle through CHASE_LINES lines of 64 bytes (a fixed seed,
+ * so every run walks the same cycle). */
+static double chase_ms(const size_t *next)
+{
+    size_t p = 0;
+    for (size_t i = 0; i < CHASE_LINES; i++) /* one lap to bring it into the caches */
+        p = next[p];
+    double t0 = thread_cpu_ms();
+    for (size_t i = 0; i < (size_t)LAPS * CHASE_LINES; i++)
+        p = next[p];
+    double ms = thread_cpu_ms() - t0;
+    return p == (size_t)-1 ? -ms : ms; /* never true: makes the walk observable */
+}
+
+static size_t *chase_make(void)
+{
+    size_t *next = aligned_alloc(64, (size_t)CHASE_LINES * 64);
+    size_t *order = malloc(CHASE_LINES * sizeof *order);
+    if (!next || !order) {
+        free(next);
+        free(order);
+        return NULL;
+    }
+    const size_t stride = 64 / sizeof *next;
+    uint32_t x = 2463534242u; /* xorshift32, fixed seed */
+    for (size_t i = 0; i < CHASE_LINES; i++)
+        order[i] = i;
+    for (size_t i = CHASE_LINES - 1; i > 0; i--) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        size_t j = x % (i + 1), t = order[i];
+        order[i] = order[j], order[j] = t;
+    }
+    for (size_t i = 0; i < CHASE_LINES; i++)
+        next[order[i] * stride] = order[(i + 1) % CHASE_LINES] * stride;
+    free(order);
+    return next;
+}
+
 static int cmp_double(const void *x, const void *y)
 {
     double a = *(const double *)x, b = *(const double *)y;
@@ -47,12 +90,14 @@ static int cmp_double(const void *x, const void *y)
 
 int main(int argc, char **argv)
 {
-    int rounds = 1;
+    int rounds = 1, chase = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: host_probe [--rounds N]\n"
-                   "Times one fixed floating-point loop pinned to each CPU this process may use\n"
-                   "and prints \"cpu0 MS cpu1 MS ...\" (CPU milliseconds; the median of N rounds).\n");
+            printf("usage: host_probe [--kind fp|chase] [--rounds N]\n"
+                   "Times one fixed piece of work pinned to each CPU this process may use and\n"
+                   "prints \"cpu0 MS cpu1 MS ...\" (CPU milliseconds; the median of N rounds).\n"
+                   "  fp     a multiply-add over 64 KiB (the core's own throughput; default)\n"
+                   "  chase  a random pointer chase over 4 MiB (the last-level cache)\n");
             return 0;
         }
         if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
@@ -66,6 +111,15 @@ int main(int argc, char **argv)
             rounds = (int)v;
             continue;
         }
+        if (!strcmp(argv[i], "--kind") && i + 1 < argc) {
+            i++;
+            if (strcmp(argv[i], "fp") && strcmp(argv[i], "chase")) {
+                fprintf(stderr, "host_probe: --kind: '%s' is not fp or chase\n", argv[i]);
+                return 2;
+            }
+            chase = !strcmp(argv[i], "chase");
+            continue;
+        }
         fprintf(stderr, "host_probe: unknown argument '%s' (try --help)\n", argv[i]);
         return 2;
     }
@@ -75,7 +129,8 @@ int main(int argc, char **argv)
         return 1;
     }
     float *a = malloc(N * sizeof *a), *b = malloc(N * sizeof *b);
-    if (!a || !b) {
+    size_t *next = chase ? chase_make() : NULL;
+    if (!a || !b || (chase && !next)) {
         fprintf(stderr, "host_probe: out of memory\n");
         return 1;
     }
@@ -94,7 +149,7 @@ int main(int argc, char **argv)
         }
         double ms[MAX_ROUNDS];
         for (int r = 0; r < rounds; r++)
-            ms[r] = loop_ms(a, b);
+            ms[r] = chase ? chase_ms(next) : loop_ms(a, b);
         qsort(ms, rounds, sizeof ms[0], cmp_double);
         printf("%scpu%d %.2f", sep, cpu, ms[rounds / 2]);
         sep = " ";
@@ -102,5 +157,6 @@ int main(int argc, char **argv)
     printf("\n");
     free(a);
     free(b);
+    free(next);
     return 0;
 }

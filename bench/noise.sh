@@ -8,20 +8,22 @@
 # bench/predictions.sh.
 #
 # usage: bench/noise.sh --model MODEL.h5 --images DIR [--build DIR] [--cpu 25] [--limit 48]
-#                       [--runs 16] [--json FILE]
+#                       [--runs 16] [--probe fp|chase] [--json FILE]
 #   --model, --images  what sl-offload bench runs (a model bundle, a folder of images)
 #   --cpu PCT   the device's share of one core (dilated, as the benches play it; default 25)
 #   --runs N    bench processes one after another (default 16)
+#   --probe K   host_probe's work: fp (the core's throughput, default) or chase (the cache)
 #   --json F    also write the runs and the summary as one JSON document
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
-build=$src/build model="" images="" cpu=25 limit=48 runs=16 json=""
+build=$src/build model="" images="" cpu=25 limit=48 runs=16 json="" kind=fp
 source "$src/bench/lib.sh"
-bench_options 15 --build=build --model=model --images=images --cpu=cpu --limit=limit \
-    --runs=runs --json=json -- "$@"
+bench_options 16 --build=build --model=model --images=images --cpu=cpu --limit=limit \
+    --runs=runs --probe=kind --json=json -- "$@"
 [ -n "$model" ] && [ -n "$images" ] || { echo "noise.sh: --model and --images are required" >&2; exit 2; }
 [ -f "$model" ] || { echo "noise.sh: --model: '$model' is not a file" >&2; exit 2; }
 [ -d "$images" ] || { echo "noise.sh: --images: '$images' is not a folder" >&2; exit 2; }
+case $kind in fp | chase) ;; *) echo "noise.sh: --probe: '$kind' is not fp or chase" >&2; exit 2 ;; esac
 [[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "noise.sh: --runs: '$runs' is not a positive whole number" >&2; exit 2; }
 B=$build/bin/sl-offload
 probe=$build/bench/host_probe
@@ -32,18 +34,18 @@ trap 'rm -rf "$w"' EXIT
 
 echo "noise.sh: $runs local-only benches of $(basename "$model") at --cpu $cpu, $limit images each" >&2
 for i in $(seq 1 "$runs"); do
-    before=$("$probe")
+    before=$("$probe" --kind "$kind")
     "$B" bench --model "$model" --images "$images" --limit "$limit" --threads 1 --cpu "$cpu" \
         --local-only --json >"$w/run-$i.json" 2>"$w/run-$i.log" \
         || { cat "$w/run-$i.log" >&2; echo "noise.sh: bench run $i failed" >&2; exit 1; }
-    after=$("$probe")
+    after=$("$probe" --kind "$kind")
     printf '%s\t%s\t%s\t%s\n' "$i" "$(date -u +%T)" "$before" "$after" >>"$w/probes.tsv"
     echo "  run $i of $runs done" >&2
 done
 
-"$PY" - "$w" "$runs" "$json" <<'PYEOF'
+"$PY" - "$w" "$runs" "$json" "$kind" <<'PYEOF'
 import json, statistics as st, sys
-w, runs, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+w, runs, out, kind = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 def probe_ms(line):  # "cpu0 4.06 cpu1 6.40" -> [4.06, 6.40]
     f = line.split()
     return [float(x) for x in f[1::2]]
@@ -71,7 +73,7 @@ corr = None
 if len(rows) >= 3 and len(set(med)) > 1 and len({r["probe_mean_ms"] for r in rows}) > 1:
     corr = st.correlation(med, [r["probe_mean_ms"] for r in rows])
 off = sum(abs(m / mid - 1) > 0.10 for m in med)
-summary = {"runs": len(rows), "median_ms": mid, "min_ms": min(med), "max_ms": max(med),
+summary = {"runs": len(rows), "probe": kind, "median_ms": mid, "min_ms": min(med), "max_ms": max(med),
            "p10_ms": q[0], "p90_ms": q[-1], "runs_beyond_10pct": off,
            "spread_pct": 100 * (max(med) / min(med) - 1),
            "probe_fastest_ms": fast,
@@ -80,8 +82,8 @@ summary = {"runs": len(rows), "median_ms": mid, "min_ms": min(med), "max_ms": ma
 print(f"\nlocal medians: {mid:.2f} ms (the runs' median), {min(med):.2f}-{max(med):.2f} ms "
       f"(p10 {q[0]:.2f}, p90 {q[-1]:.2f}); {off} of {len(rows)} runs more than 10 % from the "
       f"runs' median; max / min = {max(med) / min(med):.2f}")
-print(f"probe: fastest {fast:.2f} ms; {100 * summary['probe_slow_share']:.0f} % of readings over 1.5x it "
-      f"(a CPU in a slow spell); correlation of a run's median with its probes' mean: "
+print(f"probe ({kind}): fastest {fast:.2f} ms; {100 * summary['probe_slow_share']:.0f} % of readings over 1.5x it "
+      f"(a slow spell); correlation of a run's median with its probes' mean: "
       + (f"{corr:+.2f}" if corr is not None else "n/a"))
 if out:
     tmp = out + ".tmp"

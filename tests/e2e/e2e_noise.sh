@@ -13,7 +13,7 @@ grep -q "runs more than 10 % from the runs' median" "$W/noise.txt" || fail "no s
 "$SL_PYTHON" - "$W/noise.json" <<'PY' || fail "the JSON does not agree with itself"
 import json, statistics as st, sys
 d = json.load(open(sys.argv[1]))
-assert d["format"] == "sl-noise", d["format"]
+assert d["format"] == "sl-noise" and d["summary"]["probe"] == "fp", d["format"]
 rows, s = d["rows"], d["summary"]
 med = [r["median_ms"] for r in rows]
 assert [r["run"] for r in rows] == [1, 2, 3] and s["runs"] == 3
@@ -38,4 +38,6 @@ refused "$W/err2.txt" --model "$W/m.h5" --images "$W/data/test" --runs 0
 grep -q "runs: '0'" "$W/err2.txt" || fail "--runs 0: the message does not name it"
 refused "$W/err3.txt" --model "$W/nope.h5" --images "$W/data/test"
 grep -q "nope.h5" "$W/err3.txt" || fail "a missing model: the message does not name it"
+refused "$W/err4.txt" --model "$W/m.h5" --images "$W/data/test" --probe cache
+grep -q "probe: 'cache'" "$W/err4.txt" || fail "--probe cache: the message does not name it"
 pass "noise.sh refuses bad options"
