@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # noise.sh: how far apart are two measurements of the same thing on this machine? Runs the same
 # local-only bench (`sl-offload bench --local-only`: the whole model on the slow device, no
-# network) again and again, and times a fixed loop on each CPU (bench/host_probe.c) before and
-# after each run. Prints every run, the spread of their medians, and how well the probe's
+# network) again and again, and times a fixed piece of work on each CPU (bench/host_probe.c)
+# before and after each run. Prints every run, the spread of their medians, and how well the probe's
 # readings follow the bench's (correlation). A prediction cannot be checked more closely than
 # two runs of the bench agree with each other: read this before reading a miss of
 # bench/predictions.sh.
@@ -11,6 +11,7 @@
 #                       [--runs 16] [--probe fp|chase] [--json FILE]
 #   --model, --images  what sl-offload bench runs (a model bundle, a folder of images)
 #   --cpu PCT   the device's share of one core (dilated, as the benches play it; default 25)
+#   --limit N   images per run (default 48)
 #   --runs N    bench processes one after another (default 16)
 #   --probe K   host_probe's work: fp (the core's throughput, default) or chase (the cache)
 #   --json F    also write the runs and the summary as one JSON document
@@ -18,7 +19,7 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$src/build model="" images="" cpu=25 limit=48 runs=16 json="" kind=fp
 source "$src/bench/lib.sh"
-bench_options 16 --build=build --model=model --images=images --cpu=cpu --limit=limit \
+bench_options 17 --build=build --model=model --images=images --cpu=cpu --limit=limit \
     --runs=runs --probe=kind --json=json -- "$@"
 [ -n "$model" ] && [ -n "$images" ] || { echo "noise.sh: --model and --images are required" >&2; exit 2; }
 [ -f "$model" ] || { echo "noise.sh: --model: '$model' is not a file" >&2; exit 2; }
