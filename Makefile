@@ -129,10 +129,11 @@ pipeline-%:
 # make device-arm64: the device's commands for 64-bit ARM Linux in $(ARM64_BUILD)/
 # (bin/sl-offload, bin/sl-preprocess, lib/libsl_torch.so), cross-compiled with Debian's aarch64
 # compilers against Debian's arm64 packages, which cmake/arm64-sysroot.sh unpacks into
-# $(ARM64_SYSROOT) (it says why not multiarch: that would remove the native libtorch). Then
+# $(ARM64_SYSROOT) (it says why not multiarch: that would remove the native libtorch), with
 # lib/torch-stubs/: empty stand-ins for the libraries libtorch names but never calls
-# (cmake/torch-stubs.py), which the shim's loader loads instead, finding them next to
-# lib/libsl_torch.so (shim/loader.c; the native build makes its own). Then
+# (cmake/torch-stubs.py, the target sl_torch_stubs as natively, proved against the programs
+# built: SL_STUB_TARGETS), which the shim's loader loads instead, finding them next to
+# lib/libsl_torch.so (shim/loader.c). Then
 # `cd build && ctest -L arm64` runs them under qemu-user (through proot, which starts a program's
 # own children through qemu too); docs/offloader.md deploys them.
 #
@@ -196,18 +197,11 @@ arm64-sysroot:
 
 arm64-build:
 	@[ -f $(ARM64_BUILD)/CMakeCache.txt ] || (set -x; cmake -S . -B $(ARM64_BUILD) -G Ninja \
-	  -DCMAKE_BUILD_TYPE=Release -DSL_BUILD_TESTS=OFF \
+	  -DCMAKE_BUILD_TYPE=Release -DSL_BUILD_TESTS=OFF -DSL_STUB_TARGETS="$(ARM64_TARGETS)" \
 	  -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake -DSL_ARM64_SYSROOT=$(ARM64_SYSROOT))
-	cmake --build $(ARM64_BUILD) -j $(JOBS) --target $(ARM64_TARGETS)
-	@stubs=$(ARM64_BUILD)/lib/torch-stubs; elfs=$$(ls $(addprefix $(ARM64_BUILD)/,bin/sl-offload \
-	  bin/sl-preprocess lib/libsl_torch.so) 2>/dev/null); \
-	if [ -f $$stubs/README ] && [ -z "$$(find $$elfs cmake/torch-stubs.py \
-	     $(ARM64_SYSROOT)/.sl-sysroot -newer $$stubs/README)" ]; then \
-	  echo "$$stubs is up to date"; \
-	else \
-	  (set -x; python3 cmake/torch-stubs.py --root $(ARM64_SYSROOT) --cc aarch64-linux-gnu-gcc \
-	    --out $$stubs $$elfs); \
-	fi
+	@grep -qxF 'SL_STUB_TARGETS:STRING=$(ARM64_TARGETS)' $(ARM64_BUILD)/CMakeCache.txt || \
+	  cmake -S . -B $(ARM64_BUILD) -DSL_STUB_TARGETS="$(ARM64_TARGETS)" >/dev/null
+	cmake --build $(ARM64_BUILD) -j $(JOBS) --target $(ARM64_TARGETS) sl_torch_stubs
 
 # make test runs the arm64 tests too (tests/arm64: the arm64 sl-offload under qemu-user against
 # the native build): it installs the tools and the arm64 packages and makes device-arm64 in the

@@ -11,8 +11,8 @@ loader needs a file of each name; it does not need their contents when nothing r
 
 This script finds those libraries and writes, for each, an empty shared library with the same
 soname (no code, no symbols, no constructor) into OUT. The build writes OUT as lib/torch-stubs,
-next to lib/libsl_torch.so (natively: the target sl_torch_stubs in CMakeLists.txt; arm64: make
-device-arm64), and the shim's loader dlopens each file of it before the shim library, so that
+next to lib/libsl_torch.so (the target sl_torch_stubs in CMakeLists.txt, natively and in the
+arm64 cross build that make device-arm64 runs), and the shim's loader dlopens each file of it before the shim library, so that
 libtorch's DT_NEEDED of that soname is met by the stand-in already loaded (shim/loader.c; it
 falls back to plain loading if the shim then fails to load). It decides from the ELF files only, and refuses what it cannot prove:
 
